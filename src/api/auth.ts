@@ -1,0 +1,101 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import { AuthFailed, InvalidAuthParams, InvalidRequest } from '../domain/errors.js';
+import { parseApiVersion, SERVER_API_VERSION } from '../domain/api-version.js';
+import { parseAuthorization, sign } from '../domain/signing.js';
+import type { Db } from '../persistence/db.js';
+import type { KeypairRow } from '../persistence/rows.js';
+
+export interface Principal {
+  accessKey: string;
+  role: KeypairRow['role'];
+  domain: string;
+  resourcePolicy: string;
+  via: 'hmac' | 'token';
+}
+
+const MAX_SKEW_MS = 15 * 60 * 1000;
+const CACHE_MS = 2_000;
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/**
+ * Authenticates every request but `GET /` and the OpenAPI document: Backend.AI's HMAC signature
+ * (Date within ±15 minutes) or a bearer token. Keypairs are cached for two seconds, so a
+ * deactivation takes effect within that.
+ */
+export class Authenticator {
+  private readonly cache = new Map<string, { row: KeypairRow | undefined; at: number }>();
+
+  constructor(private readonly db: Db) {}
+
+  private async keypair(accessKey: string): Promise<KeypairRow | undefined> {
+    const hit = this.cache.get(accessKey);
+    if (hit && Date.now() - hit.at < CACHE_MS) return hit.row;
+    const row = await this.db<KeypairRow>('keypairs').where({ access_key: accessKey }).first();
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(accessKey, { row, at: Date.now() });
+    return row;
+  }
+
+  middleware() {
+    return async (ctx: Context, next: Next): Promise<void> => {
+      const versionHeader = ctx.get('x-backendai-version');
+      if (versionHeader && !parseApiVersion(versionHeader)) throw new InvalidRequest('Unsupported API version.');
+      ctx.state.apiVersion = versionHeader || SERVER_API_VERSION;
+      if (isPublic(ctx)) return next();
+      ctx.state.principal = await this.authenticate(ctx, versionHeader);
+      return next();
+    };
+  }
+
+  private async authenticate(ctx: Context, versionHeader: string): Promise<Principal> {
+    const header = ctx.get('authorization');
+    if (!header) throw new AuthFailed('The request is not signed: no Authorization header.');
+    if (/^Bearer\s+/i.test(header)) return this.bearer(header.replace(/^Bearer\s+/i, '').trim());
+    const parsed = parseAuthorization(header);
+    if (!parsed) throw new InvalidAuthParams('Malformed Authorization header.');
+    if (parsed.hash !== 'sha256') throw new InvalidAuthParams(`Unsupported sign method ${parsed.signMethod}.`);
+    const date = ctx.get('date') || ctx.get('x-backendai-date');
+    if (!date) throw new InvalidAuthParams('Date or X-BackendAI-Date header is required.');
+    const when = Date.parse(date);
+    if (Number.isNaN(when)) throw new InvalidAuthParams('Invalid Date header.');
+    if (Math.abs(Date.now() - when) > MAX_SKEW_MS) throw new AuthFailed('The request date is more than 15 minutes off.');
+    const kp = await this.keypair(parsed.accessKey);
+    if (!kp || !kp.is_active) throw new AuthFailed('Unknown or inactive access key.');
+    const expected = sign(kp.secret_key, {
+      method: ctx.method,
+      pathWithQuery: ctx.originalUrl,
+      date,
+      host: ctx.get('host'),
+      contentType: ctx.get('content-type') || undefined,
+      apiVersion: versionHeader || SERVER_API_VERSION,
+    });
+    const a = Buffer.from(expected, 'hex');
+    const b = Buffer.from(parsed.signature, 'hex');
+    if (a.length !== b.length || !timingSafeEqual(a, b)) throw new AuthFailed('Signature mismatch.');
+    return principalOf(kp, 'hmac');
+  }
+
+  private async bearer(token: string): Promise<Principal> {
+    if (token === '' || token.length > 512) throw new InvalidAuthParams('Malformed bearer token.');
+    const row = (await this.db('api_tokens as t')
+      .join('keypairs as k', 'k.access_key', 't.access_key')
+      .where('t.token_hash', hashToken(token))
+      .whereNull('t.revoked_at')
+      .select('k.*')
+      .first()) as KeypairRow | undefined;
+    if (!row || !row.is_active) throw new AuthFailed('Unknown, revoked or inactive token.');
+    return principalOf(row, 'token');
+  }
+}
+
+function principalOf(kp: KeypairRow, via: Principal['via']): Principal {
+  return { accessKey: kp.access_key, role: kp.role, domain: kp.domain_name, resourcePolicy: kp.resource_policy, via };
+}
+
+function isPublic(ctx: Context): boolean {
+  return ctx.method === 'GET' && (ctx.path === '/' || ctx.path === '/openapi.json');
+}

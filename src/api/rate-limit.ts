@@ -1,0 +1,28 @@
+import type { Context, Next } from 'koa';
+import { RateLimited } from '../domain/errors.js';
+import type { Principal } from './auth.js';
+
+/**
+ * Per-keypair request limit over a sliding one-minute window, per manager process. Every
+ * authenticated answer carries the X-RateLimit-* headers.
+ */
+export function rateLimitMiddleware(limitPerMinute: number) {
+  const windowMs = 60_000;
+  const windows = new Map<string, { start: number; count: number }>();
+  return async (ctx: Context, next: Next): Promise<void> => {
+    const p = ctx.state.principal as Principal | undefined;
+    if (!p) return next();
+    const now = Date.now();
+    let w = windows.get(p.accessKey);
+    if (!w || now - w.start >= windowMs) {
+      w = { start: now, count: 0 };
+      windows.set(p.accessKey, w);
+    }
+    w.count += 1;
+    ctx.set('X-RateLimit-Limit', String(limitPerMinute));
+    ctx.set('X-RateLimit-Remaining', String(Math.max(0, limitPerMinute - w.count)));
+    ctx.set('X-RateLimit-Window', String(windowMs / 1000));
+    if (w.count > limitPerMinute) throw new RateLimited(`More than ${limitPerMinute} requests a minute for this keypair.`);
+    return next();
+  };
+}

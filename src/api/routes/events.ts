@@ -1,0 +1,85 @@
+import Router from '@koa/router';
+import { PassThrough } from 'node:stream';
+import type { Context } from 'koa';
+import { eventInScope, type EventScope } from '../../domain/events.js';
+import { InvalidRequest } from '../../domain/errors.js';
+import type { SessionEventRow } from '../../persistence/rows.js';
+import type { ApiContext } from '../api-context.js';
+import type { Principal } from '../auth.js';
+
+function q(ctx: Context, name: string): string | undefined {
+  const v = ctx.query[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function frame(ev: SessionEventRow): string {
+  return `id: ${ev.id}\nevent: ${ev.name}\ndata: ${JSON.stringify(ev.data)}\n\n`;
+}
+
+/**
+ * `GET /events/session`: Server-Sent Events, one per transition. Unlike Backend.AI, the
+ * exit code is filled in and `sessionId` filters. A stream for one session first replays that
+ * session's past events; `Last-Event-ID` resumes after the last event a client saw.
+ */
+export function eventRoutes(api: ApiContext): Router {
+  const r = new Router();
+  r.get('/events/session', async (ctx) => {
+    const p = ctx.state.principal as Principal;
+    const scope = (q(ctx, 'scope') ?? 'session') as EventScope;
+    if (!['session', 'kernel', '*'].includes(scope)) throw new InvalidRequest('scope must be session, kernel or *.');
+    const owner = await api.service.ownerOf(p, q(ctx, 'ownerAccessKey') ?? q(ctx, 'owner_access_key'));
+    const name = q(ctx, 'sessionName') ?? q(ctx, 'session_name');
+    const idParam = q(ctx, 'sessionId') ?? q(ctx, 'session_id');
+    let sessionId: string | null = null;
+    if (idParam) sessionId = (await api.sessions.resolve(idParam, owner)).id;
+    else if (name && name !== '*') sessionId = (await api.sessions.resolve(name, owner)).id;
+    const lastHeader = ctx.get('last-event-id') || q(ctx, 'lastEventId');
+    const lastId = lastHeader ? Number(lastHeader) : null;
+    if (lastHeader && !Number.isInteger(lastId)) throw new InvalidRequest('Last-Event-ID must be an event id.');
+
+    const match = (ev: SessionEventRow) =>
+      ev.access_key === owner && (sessionId === null || ev.session_id === sessionId) && eventInScope(ev.name, scope);
+
+    const stream = new PassThrough();
+    ctx.req.socket.setTimeout(0);
+    ctx.req.socket.setNoDelay(true);
+    ctx.status = 200;
+    ctx.set('Content-Type', 'text/event-stream');
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.set('Connection', 'keep-alive');
+    ctx.set('X-Accel-Buffering', 'no');
+    ctx.body = stream;
+
+    // Subscribe first, buffer, then replay the backlog up to the hub's horizon: nothing falls
+    // between the two.
+    let replayed = false;
+    let sentUpTo = lastId ?? 0;
+    const buffered: SessionEventRow[] = [];
+    const send = (ev: SessionEventRow) => {
+      if (ev.id <= sentUpTo || !match(ev)) return;
+      sentUpTo = ev.id;
+      stream.write(frame(ev));
+    };
+    const unsubscribe = api.hub.subscribe((ev) => (replayed ? send(ev) : buffered.push(ev)));
+    const keepAlive = setInterval(() => stream.write(': keep-alive\n\n'), 15_000);
+    const close = () => {
+      clearInterval(keepAlive);
+      unsubscribe();
+      stream.end();
+    };
+    ctx.req.on('close', close);
+    stream.write(': bai event stream\n\n');
+    if (lastId !== null || sessionId !== null) {
+      let bq = api.db('session_events').where('access_key', owner).where('id', '<=', api.hub.horizon()).orderBy('id');
+      if (lastId !== null) bq = bq.where('id', '>', lastId);
+      if (sessionId !== null) bq = bq.where('session_id', sessionId);
+      const backlog = (await bq.limit(10_000)) as SessionEventRow[];
+      for (const ev of backlog) send(ev);
+    } else {
+      sentUpTo = api.hub.horizon();
+    }
+    replayed = true;
+    for (const ev of buffered.splice(0)) send(ev);
+  });
+  return r;
+}

@@ -1,0 +1,124 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { InvalidRequest } from '../../domain/errors.js';
+import { isSessionStatus } from '../../domain/status.js';
+import type { SessionRow } from '../../persistence/rows.js';
+import { logStreamKey } from '../../queue/names.js';
+import type { ApiContext } from '../api-context.js';
+import type { Principal } from '../auth.js';
+import { sessionInfo, sessionSummary } from '../session-view.js';
+
+function principal(ctx: Context): Principal {
+  return ctx.state.principal as Principal;
+}
+
+function query(ctx: Context, name: string): string | undefined {
+  const v = ctx.query[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** The session a request names, seen through its owner's eyes (others' sessions are 404). */
+async function target(api: ApiContext, ctx: Context): Promise<SessionRow> {
+  const p = principal(ctx);
+  const ownerParam = query(ctx, 'owner_access_key') ?? query(ctx, 'ownerAccessKey');
+  const owner = await api.service.ownerOf(p, ownerParam);
+  const ref = decodeURIComponent(ctx.params.ref ?? '');
+  return api.sessions.resolve(ref, owner);
+}
+
+/** Backend.AI's session routes plus the session list bai offers as REST. */
+export function sessionRoutes(api: ApiContext): Router {
+  const r = new Router();
+
+  const create = async (ctx: Context) => {
+    const { answer, status } = await api.service.create(principal(ctx), ctx.state.body);
+    ctx.status = status;
+    ctx.body = answer;
+  };
+  r.post('/session', create);
+  r.post('/session/_/create', create);
+
+  r.get('/session/:ref', async (ctx) => {
+    const s = await target(api, ctx);
+    const [kernels, deps] = await Promise.all([
+      api.sessions.kernels(s.id),
+      api.db('session_dependencies').where({ session_id: s.id }).pluck('depends_on') as Promise<string[]>,
+    ]);
+    ctx.body = sessionInfo(s, kernels, deps);
+  });
+
+  r.delete('/session/:ref', async (ctx) => {
+    const s = await target(api, ctx);
+    const forced = ['true', '1', 'yes'].includes((query(ctx, 'forced') ?? '').toLowerCase());
+    const row = await api.service.destroy(s, forced);
+    ctx.body = { stats: {}, status: row.status, statusInfo: row.status_info, sessionId: row.id };
+  });
+
+  r.get('/session/:ref/status-history', async (ctx) => {
+    const s = await target(api, ctx);
+    ctx.body = { result: s.status_history };
+  });
+
+  r.get('/session/:ref/logs', async (ctx) => {
+    const s = await target(api, ctx);
+    const kernels = await api.sessions.kernels(s.id);
+    const kernelId = query(ctx, 'kernel_id') ?? query(ctx, 'kernelId');
+    const k = kernelId ? kernels.find((x) => x.id === kernelId) : kernels.find((x) => x.cluster_role === 'main');
+    if (!k) throw new InvalidRequest(`No kernel "${kernelId}" in this session.`);
+    let logs = k.logs;
+    if (logs === null) {
+      // Still running: what the agent copied so far.
+      const entries = await api.redis.xrange(logStreamKey(api.prefix, k.id), '-', '+');
+      logs = entries.map(([, fields]) => fields[1] ?? '').join('');
+    }
+    ctx.body = { result: { logs } };
+  });
+
+  r.get('/sessions', async (ctx) => {
+    const p = principal(ctx);
+    const owner = query(ctx, 'owner_access_key');
+    const all = query(ctx, 'all') === 'true' && p.role !== 'user';
+    let q = api.db('sessions');
+    if (!all) q = q.where('access_key', await api.service.ownerOf(p, owner));
+    else if (p.role === 'admin') q = q.where('domain_name', p.domain);
+    const status = query(ctx, 'status');
+    if (status) {
+      const list = status.split(',').map((x) => x.trim().toUpperCase());
+      for (const st of list) if (!isSessionStatus(st)) throw new InvalidRequest(`Unknown status "${st}".`);
+      q = q.whereIn('status', list);
+    }
+    for (const [param, col] of [
+      ['type', 'type'],
+      ['tag', 'tag'],
+      ['name', 'name'],
+      ['scaling_group', 'scaling_group'],
+    ] as const) {
+      const v = query(ctx, param);
+      if (v) q = q.where(col, v);
+    }
+    const since = query(ctx, 'created_after');
+    if (since) {
+      const d = new Date(since);
+      if (Number.isNaN(d.getTime())) throw new InvalidRequest('created_after must be an ISO-8601 time.');
+      q = q.where('created_at', '>=', d);
+    }
+    const before = query(ctx, 'created_before');
+    if (before) {
+      const d = new Date(before);
+      if (Number.isNaN(d.getTime())) throw new InvalidRequest('created_before must be an ISO-8601 time.');
+      q = q.where('created_at', '<', d);
+    }
+    const limit = Math.min(Math.max(Number(query(ctx, 'limit') ?? '50') || 50, 1), 1000);
+    const offset = Math.max(Number(query(ctx, 'offset') ?? '0') || 0, 0);
+    const order = query(ctx, 'order') ?? '-created_at';
+    const col = order.replace(/^[-+]/, '');
+    if (!['created_at', 'name', 'status', 'priority', 'terminated_at'].includes(col)) {
+      throw new InvalidRequest('order must be one of created_at, name, status, priority, terminated_at (prefix - for descending).');
+    }
+    const total = (await q.clone().count('* as n').first()) as { n: string } | undefined;
+    const rows = (await q.orderBy(col, order.startsWith('-') ? 'desc' : 'asc').limit(limit).offset(offset)) as SessionRow[];
+    ctx.body = { items: rows.map(sessionSummary), total: Number(total?.n ?? 0), limit, offset };
+  });
+
+  return r;
+}

@@ -1,0 +1,69 @@
+import { Command, Option, UsageError } from 'clipanion';
+import { BaiError } from '../domain/errors.js';
+import { ApiClient, ApiError, clientConfigFrom, NetworkError } from './client.js';
+import { Output } from './output.js';
+
+/** The CLI's exit codes (Backend.AI's): 0 ok, 1 failure, 2 invalid usage, 3 timeout, 4 invalid argument. */
+export const EXIT = { ok: 0, failure: 1, usage: 2, timeout: 3, invalidArgument: 4 } as const;
+
+/** Thrown by commands for a bad argument value (exit 4). */
+export class InvalidArgument extends Error {}
+
+/** Thrown when a wait runs out (exit 3). */
+export class WaitTimeout extends Error {}
+
+/**
+ * Every command: typed output, a signed API client, and one place where errors become a
+ * message and an exit code. Server errors show their problem+json title and message, never a
+ * stack trace.
+ */
+export abstract class BaseCommand extends Command {
+  endpoint = Option.String('--endpoint', { description: 'Manager URL (default: BACKEND_ENDPOINT or .bai/env)' });
+
+  private outputCache: Output | null = null;
+
+  get output(): Output {
+    this.outputCache ??= new Output(this.context.stdout, this.context.stderr, this.context.env);
+    return this.outputCache;
+  }
+
+  client(): ApiClient {
+    return new ApiClient(clientConfigFrom(this.context.env, { endpoint: this.endpoint }));
+  }
+
+  abstract run(): Promise<number | void>;
+
+  async execute(): Promise<number> {
+    try {
+      return (await this.run()) ?? EXIT.ok;
+    } catch (err) {
+      return this.fail(err);
+    }
+  }
+
+  protected fail(err: unknown): number {
+    const e = this.context.stderr;
+    if (err instanceof UsageError) {
+      e.write(`${this.cli.usage(this, { detailed: false })}\nError: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    if (err instanceof InvalidArgument) {
+      e.write(`Error: ${err.message}\n`);
+      return EXIT.invalidArgument;
+    }
+    if (err instanceof WaitTimeout) {
+      e.write(`Timeout: ${err.message}\n`);
+      return EXIT.timeout;
+    }
+    if (err instanceof ApiError) {
+      e.write(`Error: ${err.title} ${err.message}${err.status ? ` (HTTP ${err.status}, ${err.code})` : ''}\n`);
+      return EXIT.failure;
+    }
+    if (err instanceof NetworkError || err instanceof BaiError) {
+      e.write(`Error: ${err.message}\n`);
+      return EXIT.failure;
+    }
+    e.write(`Error: ${(err as Error)?.message ?? String(err)}\n`);
+    return EXIT.failure;
+  }
+}

@@ -1,0 +1,29 @@
+import { Command } from 'clipanion';
+import { loadAgentConfig } from '../../config/config.js';
+import { startAgent } from '../../workers/agent/agent-process.js';
+import { BaseCommand } from '../base-command.js';
+import { jsonLogger } from '../logger.js';
+import { untilSignal } from '../signals.js';
+
+export class AgentCommand extends BaseCommand {
+  static override paths = [['agent']];
+  static override usage = Command.Usage({
+    category: 'Processes',
+    description: 'Run an agent on this Docker host',
+    details: `Configuration from the environment: BAI_AGENT_ID, BAI_SCALING_GROUP, REDIS_URL, DOCKER_HOST, BAI_AGENT_CPU, BAI_AGENT_MEM (bytes), BAI_STORAGE_ROOT, BAI_AGENT_NETWORK_MODE. SIGTERM stops taking jobs and leaves running containers for re-adoption; SIGUSR2 switches to drain mode.`,
+    examples: [['Join the default group', 'BAI_AGENT_ID=host1 REDIS_URL=redis://10.0.0.5:6379 $0 agent']],
+  });
+
+  async run(): Promise<number> {
+    const log = jsonLogger(this.context.stderr, 'agent');
+    const running = await startAgent(loadAgentConfig(this.context.env), log);
+    process.on('SIGUSR2', () => {
+      running.agent.drain().catch(() => {});
+      log.info('drain mode: finishing running work, taking no more');
+    });
+    this.context.stdout.write(`${JSON.stringify({ ready: true })}\n`);
+    await untilSignal(log);
+    await running.close();
+    return 0;
+  }
+}

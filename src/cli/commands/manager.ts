@@ -1,0 +1,31 @@
+import { Command } from 'clipanion';
+import { loadManagerConfig } from '../../config/config.js';
+import { startManager } from '../../workers/manager/manager-process.js';
+import { seedDefaults } from '../../persistence/seed.js';
+import { BaseCommand } from '../base-command.js';
+import { jsonLogger } from '../logger.js';
+import { untilSignal } from '../signals.js';
+
+export class ManagerCommand extends BaseCommand {
+  static override paths = [['manager']];
+  static override usage = Command.Usage({
+    category: 'Processes',
+    description: 'Run the manager: HTTP API, dispatcher, report consumer, reconciler',
+    details: `Configuration from the environment: DATABASE_URL (PostgreSQL; embedded PGlite under BAI_STATE_DIR when unset), REDIS_URL, BAI_MANAGER_HOST, BAI_MANAGER_PORT, BAI_QUEUE_PREFIX. SIGTERM drains; a second signal forces.`,
+    examples: [['With a PostgreSQL server', 'DATABASE_URL=postgres://... REDIS_URL=redis://127.0.0.1:6379 $0 manager']],
+  });
+
+  async run(): Promise<number> {
+    const log = jsonLogger(this.context.stderr, 'manager');
+    const config = loadManagerConfig(this.context.env);
+    const m = await startManager(config, log);
+    const env = this.context.env;
+    if (env.BAI_SEED_ACCESS_KEY && env.BAI_SEED_SECRET_KEY) {
+      await seedDefaults(m.db, { accessKey: env.BAI_SEED_ACCESS_KEY, secretKey: env.BAI_SEED_SECRET_KEY });
+    }
+    this.context.stdout.write(`${JSON.stringify({ ready: true, url: m.url })}\n`);
+    await untilSignal(log);
+    await m.close();
+    return 0;
+  }
+}

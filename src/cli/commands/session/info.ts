@@ -1,0 +1,42 @@
+import { Command, Option } from 'clipanion';
+import { BaseCommand } from '../../base-command.js';
+import { relativeTime } from '../../output.js';
+import type { SessionInfo } from '../../session-wait.js';
+
+export class SessionInfoCommand extends BaseCommand {
+  static override paths = [['session', 'info']];
+  static override usage = Command.Usage({
+    category: 'Sessions',
+    description: 'Show a session: status, reason, result, exit code, kernels',
+    examples: [['By name', '$0 session info job-1'], ['As JSON', '$0 session info job-1 --json']],
+  });
+
+  ref = Option.String({ name: 'SESSION' });
+  owner = Option.String('-o,--owner', { description: 'Owner access key (admins)' });
+  json = Option.Boolean('--json', false);
+
+  async run(): Promise<void> {
+    const info = await this.client().request<SessionInfo>('GET', `/session/${encodeURIComponent(this.ref)}`, undefined, {
+      owner_access_key: this.owner,
+    });
+    if (this.json) return this.output.json(info);
+    const o = this.output;
+    const rows: [string, string][] = [
+      ['Session', `${info.sessionName} (${info.sessionId})`],
+      ['Type', String(info.type)],
+      ['Image', String(info.image)],
+      ['Status', `${o.status(info.status)}${info.statusInfo ? ` (${info.statusInfo})` : ''}`],
+      ['Result', o.status(info.result)],
+      ['Exit code', info.exitCode === null ? '-' : String(info.exitCode)],
+      ['Created', `${info.creationTime} (${relativeTime(info.creationTime as string)})`],
+      ['Starts at', String(info.startsAt ?? '-')],
+      ['Started', String(info.startedAt ?? '-')],
+      ['Ended', String(info.terminationTime ?? '-')],
+      ['Agent', String(info.agentId ?? '-')],
+      ['Attempt', String(info.attempt)],
+    ];
+    const w = Math.max(...rows.map(([k]) => k.length));
+    for (const [k, v] of rows) o.line(`${k.padEnd(w)}  ${v}`);
+    if (Object.keys(info.statusData ?? {}).length > 0) o.line(`${'Detail'.padEnd(w)}  ${JSON.stringify(info.statusData)}`);
+  }
+}

@@ -1,0 +1,33 @@
+import { Command, Option } from 'clipanion';
+import { BaseCommand } from '../../base-command.js';
+import { waitForEnd, type SessionInfo } from '../../session-wait.js';
+
+export class SessionLogsCommand extends BaseCommand {
+  static override paths = [['session', 'logs'], ['logs']];
+  static override usage = Command.Usage({
+    category: 'Sessions',
+    description: "Print a session's output (stdout and stderr)",
+    examples: [['Print', '$0 session logs job-1'], ['Follow while it runs', '$0 session logs -f job-1']],
+  });
+
+  ref = Option.String({ name: 'SESSION' });
+  follow = Option.Boolean('-f,--follow', false, { description: 'Keep printing until the session ends' });
+  kernel = Option.String('--kernel', { description: 'Kernel id (default: the main kernel)' });
+  owner = Option.String('-o,--owner', { description: 'Owner access key (admins)' });
+  json = Option.Boolean('--json', false);
+
+  async run(): Promise<void> {
+    const client = this.client();
+    if (this.follow) {
+      const info = await client.request<SessionInfo>('GET', `/session/${encodeURIComponent(this.ref)}`, undefined, { owner_access_key: this.owner });
+      await waitForEnd(client, info.sessionId, this.output, { streamLogs: true });
+      return;
+    }
+    const r = await client.request<{ result: { logs: string } }>('GET', `/session/${encodeURIComponent(this.ref)}/logs`, undefined, {
+      kernel_id: this.kernel,
+      owner_access_key: this.owner,
+    });
+    if (this.json) return this.output.json(r.result);
+    this.context.stdout.write(r.result.logs ?? '');
+  }
+}

@@ -1,0 +1,75 @@
+import type { ApiClient } from './client.js';
+
+export interface SseEvent {
+  id: string | null;
+  event: string;
+  data: Record<string, unknown>;
+}
+
+/**
+ * Follows `GET /events/session` for one session and calls `onEvent` per event until it returns
+ * true (done) or the stream ends. Reconnects with Last-Event-ID, so no event is lost.
+ */
+export async function followSessionEvents(
+  client: ApiClient,
+  sessionId: string,
+  scope: string,
+  onEvent: (ev: SseEvent) => boolean | Promise<boolean>,
+  signal?: AbortSignal,
+): Promise<void> {
+  let lastId: string | null = null;
+  for (let tries = 0; tries < 100; tries++) {
+    if (signal?.aborted) return;
+    const res = await client.raw('GET', '/events/session', undefined, { sessionId, scope }, lastId ? { 'Last-Event-ID': lastId } : {});
+    if (!res.ok || !res.body) {
+      const text = await res.text();
+      throw new Error(`event stream: HTTP ${res.status} ${text.slice(0, 200)}`);
+    }
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buf = '';
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += decoder.decode(value, { stream: true });
+        let idx: number;
+        while ((idx = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, idx);
+          buf = buf.slice(idx + 2);
+          const ev = parseBlock(block);
+          if (!ev) continue;
+          if (ev.id) lastId = ev.id;
+          if (await onEvent(ev)) {
+            await reader.cancel().catch(() => {});
+            return;
+          }
+        }
+      }
+    } catch {
+      /* connection dropped: reconnect below */
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+function parseBlock(block: string): SseEvent | null {
+  let id: string | null = null;
+  let event = 'message';
+  const data: string[] = [];
+  for (const line of block.split('\n')) {
+    if (line.startsWith(':')) continue;
+    const i = line.indexOf(':');
+    const field = i < 0 ? line : line.slice(0, i);
+    const value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
+    if (field === 'id') id = value;
+    else if (field === 'event') event = value;
+    else if (field === 'data') data.push(value);
+  }
+  if (data.length === 0) return null;
+  try {
+    return { id, event, data: JSON.parse(data.join('\n')) as Record<string, unknown> };
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,13 @@
+import type { Writable } from 'node:stream';
+import type { Logger } from '../workers/agent/agent.js';
+
+/** One JSON object a line, for the long-running processes (manager, agent). */
+export function jsonLogger(out: Writable, component: string): Logger {
+  const write = (level: string, msg: string, extra?: Record<string, unknown>) => {
+    out.write(`${JSON.stringify({ t: new Date().toISOString(), level, component, msg, ...extra })}\n`);
+  };
+  return {
+    info: (msg, extra) => write('info', msg, extra),
+    error: (msg, extra) => write('error', msg, extra),
+  };
+}

@@ -1,0 +1,69 @@
+import { Builtins, Cli, type BaseContext } from 'clipanion';
+import { AgentCommand } from './commands/agent.js';
+import { DbMigrateCommand } from './commands/db/migrate.js';
+import { DbSeedCommand } from './commands/db/seed.js';
+import { ManagerCommand } from './commands/manager.js';
+import { PsCommand } from './commands/ps.js';
+import { RunCommand } from './commands/run.js';
+import { SessionCreateCommand } from './commands/session/create.js';
+import { SessionEventsCommand } from './commands/session/events.js';
+import { SessionInfoCommand } from './commands/session/info.js';
+import { SessionLogsCommand } from './commands/session/logs.js';
+import { SessionDestroyCommand } from './commands/session/rm.js';
+import { SessionStatusHistoryCommand } from './commands/session/status-history.js';
+import { SessionWatchCommand } from './commands/session/watch.js';
+import { DownCommand, StatusCommand, UpCommand } from './commands/up.js';
+import { EXIT } from './base-command.js';
+
+export const COMMANDS = [
+  RunCommand,
+  SessionCreateCommand,
+  SessionInfoCommand,
+  SessionLogsCommand,
+  SessionDestroyCommand,
+  SessionStatusHistoryCommand,
+  SessionEventsCommand,
+  SessionWatchCommand,
+  PsCommand,
+  ManagerCommand,
+  AgentCommand,
+  UpCommand,
+  DownCommand,
+  StatusCommand,
+  DbMigrateCommand,
+  DbSeedCommand,
+  Builtins.HelpCommand,
+  Builtins.VersionCommand,
+  Builtins.DefinitionsCommand,
+];
+
+export function buildCli(): Cli<BaseContext> {
+  const cli = new Cli({ binaryLabel: 'bai', binaryName: 'bai', binaryVersion: '0.1.0' });
+  for (const c of COMMANDS) cli.register(c);
+  return cli;
+}
+
+/** Runs the CLI; a parse error (bad flag, missing argument) exits 2 with the command's usage. */
+export async function runCli(argv: string[], context: BaseContext): Promise<number> {
+  const cli = buildCli();
+  try {
+    cli.process(argv, context);
+  } catch (err) {
+    context.stderr.write(cli.error(err as Error, { colored: false }));
+    return EXIT.usage;
+  }
+  return cli.run(argv, context);
+}
+
+const isMain = process.argv[1] && /bai(\.js)?$/.test(process.argv[1]);
+if (isMain) {
+  runCli(process.argv.slice(2), Cli.defaultContext).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`${String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

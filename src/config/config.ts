@@ -1,0 +1,119 @@
+import { hostname, cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/**
+ * Configuration is read once from the environment into frozen objects; nothing else reads
+ * process.env. Every process (manager, agent, CLI) takes the part it needs.
+ */
+export interface ManagerConfig {
+  databaseUrl: string | null;
+  redisUrl: string;
+  queuePrefix: string;
+  host: string;
+  port: number;
+  stateDir: string;
+  /** An agent silent for this long is LOST. */
+  agentTimeoutMs: number;
+  /** How often the reconciler compares PostgreSQL with the queues. */
+  reconcileIntervalMs: number;
+  /** Sessions whose starts_at is this close are placed early so the agent can pull and create ahead. */
+  startLeadMs: number;
+  bodyLimitBytes: number;
+  rateLimitPerMinute: number;
+  /** How long a session may stay in PREPARING/PULLING/CREATING before it is failed. */
+  phaseTimeoutMs: number;
+}
+
+export interface AgentConfig {
+  id: string;
+  scalingGroup: string;
+  redisUrl: string;
+  queuePrefix: string;
+  dockerHost: string | null;
+  /** Declared capacity; defaults to the host's. */
+  slots: { cpu: number; mem: number } & Record<string, number>;
+  /** Docker network mode for single-kernel sessions ('none' unless the engine has no bridge). */
+  networkMode: string;
+  storageRoot: string;
+  heartbeatMs: number;
+  /** Concurrent pull/create steps. */
+  concurrency: number;
+  logLimitBytes: number;
+  stopGraceSeconds: number;
+  pidsLimit: number;
+}
+
+export interface ClientConfig {
+  endpoint: string;
+  accessKey: string | null;
+  secretKey: string | null;
+  token: string | null;
+  domain: string;
+  group: string;
+  apiVersion: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+function num(env: Env, key: string, fallback: number): number {
+  const v = env[key];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`${key} must be a number (got "${v}").`);
+  return n;
+}
+
+export function stateDirOf(env: Env = process.env): string {
+  return resolve(env.BAI_STATE_DIR ?? join(process.cwd(), '.bai'));
+}
+
+export function loadManagerConfig(env: Env = process.env): Readonly<ManagerConfig> {
+  return Object.freeze({
+    databaseUrl: env.DATABASE_URL || null,
+    redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    queuePrefix: env.BAI_QUEUE_PREFIX ?? 'bai',
+    host: env.BAI_MANAGER_HOST ?? '127.0.0.1',
+    port: num(env, 'BAI_MANAGER_PORT', 8091),
+    stateDir: stateDirOf(env),
+    agentTimeoutMs: num(env, 'BAI_AGENT_TIMEOUT_MS', 20_000),
+    reconcileIntervalMs: num(env, 'BAI_RECONCILE_INTERVAL_MS', 5_000),
+    startLeadMs: num(env, 'BAI_START_LEAD_MS', 30_000),
+    bodyLimitBytes: num(env, 'BAI_BODY_LIMIT_BYTES', 1024 * 1024),
+    rateLimitPerMinute: num(env, 'BAI_RATE_LIMIT_PER_MINUTE', 600_000),
+    phaseTimeoutMs: num(env, 'BAI_PHASE_TIMEOUT_MS', 15 * 60_000),
+  });
+}
+
+export function loadAgentConfig(env: Env = process.env): Readonly<AgentConfig> {
+  const stateDir = stateDirOf(env);
+  return Object.freeze({
+    id: env.BAI_AGENT_ID ?? `agent-${hostname()}`,
+    scalingGroup: env.BAI_SCALING_GROUP ?? 'default',
+    redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    queuePrefix: env.BAI_QUEUE_PREFIX ?? 'bai',
+    dockerHost: env.DOCKER_HOST || null,
+    slots: {
+      cpu: num(env, 'BAI_AGENT_CPU', cpus().length),
+      mem: num(env, 'BAI_AGENT_MEM', totalmem()),
+    },
+    networkMode: env.BAI_AGENT_NETWORK_MODE ?? 'none',
+    storageRoot: resolve(env.BAI_STORAGE_ROOT ?? join(stateDir, 'storage')),
+    heartbeatMs: num(env, 'BAI_HEARTBEAT_MS', 3_000),
+    concurrency: num(env, 'BAI_AGENT_CONCURRENCY', 8),
+    logLimitBytes: num(env, 'BAI_LOG_LIMIT_BYTES', 1024 * 1024),
+    stopGraceSeconds: num(env, 'BAI_STOP_GRACE_SECONDS', 5),
+    pidsLimit: num(env, 'BAI_PIDS_LIMIT', 1024),
+  });
+}
+
+export function loadClientConfig(env: Env = process.env): Readonly<ClientConfig> {
+  return Object.freeze({
+    endpoint: env.BACKEND_ENDPOINT ?? 'http://127.0.0.1:8091',
+    accessKey: env.BACKEND_ACCESS_KEY ?? null,
+    secretKey: env.BACKEND_SECRET_KEY ?? null,
+    token: env.BAI_TOKEN ?? null,
+    domain: env.BACKEND_DOMAIN ?? 'default',
+    group: env.BACKEND_GROUP ?? 'default',
+    apiVersion: env.BACKEND_API_VERSION ?? 'v8.20240915',
+  });
+}

@@ -1,0 +1,339 @@
+import Docker from 'dockerode';
+import { PassThrough } from 'node:stream';
+import { BaiError } from '../domain/errors.js';
+
+/** The only importer of dockerode: promise-only calls, Docker's failures become typed errors. */
+export class DockerError extends BaiError {
+  constructor(
+    message: string,
+    readonly statusCode: number | null,
+    opts: { cause?: unknown } = {},
+  ) {
+    super('docker-error', 502, 'Docker engine error.', message, opts);
+  }
+}
+
+export class ImagePullFailed extends BaiError {
+  constructor(message: string) {
+    super('image-pull-failed', 502, 'Image pull failed.', message);
+  }
+}
+
+export interface ContainerSpec {
+  name: string;
+  image: string;
+  cmd: string[] | null;
+  env: Record<string, string>;
+  labels: Record<string, string>;
+  workingDir: string;
+  hostname: string;
+  nanoCpus: number;
+  memoryBytes: number;
+  pidsLimit: number;
+  shmBytes: number | null;
+  networkMode: string;
+  networkAliases: string[];
+  binds: string[];
+  capAdd: string[];
+}
+
+export interface ContainerState {
+  id: string;
+  running: boolean;
+  status: string;
+  exitCode: number;
+  oomKilled: boolean;
+  startedAt: number | null;
+  finishedAt: number | null;
+  labels: Record<string, string>;
+}
+
+export interface ContainerSummary {
+  id: string;
+  state: string;
+  labels: Record<string, string>;
+}
+
+export interface PullProgress {
+  current: number;
+  total: number;
+  status: string;
+}
+
+function statusOf(err: unknown): number | null {
+  const s = (err as { statusCode?: unknown }).statusCode;
+  return typeof s === 'number' ? s : null;
+}
+
+function wrap(what: string, err: unknown): DockerError {
+  const msg = (err as { json?: { message?: string } }).json?.message ?? (err as Error).message ?? String(err);
+  return new DockerError(`${what}: ${msg}`, statusOf(err), { cause: err });
+}
+
+function parseTime(t: string | undefined): number | null {
+  if (!t || t.startsWith('0001-')) return null;
+  const ms = Date.parse(t);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+export class DockerAdapter {
+  private readonly docker: Docker;
+
+  constructor(dockerHost: string | null) {
+    this.docker = dockerHost ? new Docker(DockerAdapter.optionsOf(dockerHost)) : new Docker();
+  }
+
+  private static optionsOf(host: string): Docker.DockerOptions {
+    if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
+    const u = new URL(host.replace(/^tcp:/, 'http:'));
+    return { host: u.hostname, port: Number(u.port || 2375), protocol: 'http' };
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.docker.ping();
+    } catch (err) {
+      throw wrap('Docker engine does not answer', err);
+    }
+  }
+
+  async hasImage(ref: string): Promise<boolean> {
+    try {
+      await this.docker.getImage(ref).inspect();
+      return true;
+    } catch (err) {
+      if (statusOf(err) === 404) return false;
+      throw wrap(`inspect image ${ref}`, err);
+    }
+  }
+
+  async imageLabels(ref: string): Promise<Record<string, string>> {
+    try {
+      const info = await this.docker.getImage(ref).inspect();
+      return (info.Config?.Labels as Record<string, string> | null) ?? {};
+    } catch (err) {
+      throw wrap(`inspect image ${ref}`, err);
+    }
+  }
+
+  /**
+   * Pulls an image, reporting progress. A failure inside the progress stream (the engine answers
+   * 200 and reports the error in the stream) is an ImagePullFailed with the registry's message.
+   */
+  async pull(
+    ref: string,
+    auth: { username: string; password: string; serveraddress: string } | null,
+    onProgress: (p: PullProgress) => void = () => {},
+  ): Promise<void> {
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = (await this.docker.pull(ref, auth ? { authconfig: auth } : {})) as NodeJS.ReadableStream;
+    } catch (err) {
+      const msg = (err as { json?: { message?: string } }).json?.message ?? (err as Error).message;
+      throw new ImagePullFailed(`pull ${ref}: ${msg}`);
+    }
+    const layers = new Map<string, { current: number; total: number }>();
+    await new Promise<void>((resolve, reject) => {
+      this.docker.modem.followProgress(
+        stream,
+        (err: Error | null, output: { error?: string; errorDetail?: { message?: string } }[]) => {
+          if (err) return reject(new ImagePullFailed(`pull ${ref}: ${err.message}`));
+          const failed = output.find((o) => o.error || o.errorDetail);
+          if (failed) return reject(new ImagePullFailed(`pull ${ref}: ${failed.errorDetail?.message ?? failed.error}`));
+          resolve();
+        },
+        (ev: { id?: string; status?: string; progressDetail?: { current?: number; total?: number } }) => {
+          if (ev.id && ev.progressDetail?.total) {
+            layers.set(ev.id, { current: ev.progressDetail.current ?? 0, total: ev.progressDetail.total });
+          }
+          let current = 0;
+          let total = 0;
+          for (const l of layers.values()) {
+            current += l.current;
+            total += l.total;
+          }
+          onProgress({ current, total, status: ev.status ?? '' });
+        },
+      );
+    });
+  }
+
+  async createContainer(spec: ContainerSpec): Promise<string> {
+    const endpoints =
+      spec.networkAliases.length > 0 ? { [spec.networkMode]: { Aliases: spec.networkAliases } } : undefined;
+    try {
+      const c = await this.docker.createContainer({
+        name: spec.name,
+        Image: spec.image,
+        Cmd: spec.cmd ?? undefined,
+        Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+        Labels: spec.labels,
+        WorkingDir: spec.workingDir,
+        Hostname: spec.hostname,
+        HostConfig: {
+          NanoCpus: Math.round(spec.nanoCpus),
+          Memory: spec.memoryBytes,
+          MemorySwap: spec.memoryBytes,
+          PidsLimit: spec.pidsLimit,
+          ShmSize: spec.shmBytes ?? undefined,
+          NetworkMode: spec.networkMode,
+          Privileged: false,
+          CapDrop: ['ALL'],
+          CapAdd: spec.capAdd,
+          SecurityOpt: ['no-new-privileges'],
+          Binds: spec.binds,
+          Init: false,
+        },
+        NetworkingConfig: endpoints ? { EndpointsConfig: endpoints } : undefined,
+      });
+      return c.id;
+    } catch (err) {
+      throw wrap(`create container ${spec.name}`, err);
+    }
+  }
+
+  async start(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).start();
+    } catch (err) {
+      if (statusOf(err) === 304) return; // already started
+      throw wrap(`start container ${id.slice(0, 12)}`, err);
+    }
+  }
+
+  /** Resolves with the exit code when the container stops. */
+  async wait(id: string): Promise<number> {
+    try {
+      const res = (await this.docker.getContainer(id).wait()) as { StatusCode: number };
+      return res.StatusCode;
+    } catch (err) {
+      throw wrap(`wait container ${id.slice(0, 12)}`, err);
+    }
+  }
+
+  async inspect(id: string): Promise<ContainerState | null> {
+    try {
+      const info = await this.docker.getContainer(id).inspect();
+      return {
+        id: info.Id,
+        running: info.State.Running,
+        status: info.State.Status,
+        exitCode: info.State.ExitCode,
+        oomKilled: info.State.OOMKilled,
+        startedAt: parseTime(info.State.StartedAt),
+        finishedAt: parseTime(info.State.FinishedAt),
+        labels: info.Config.Labels ?? {},
+      };
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw wrap(`inspect container ${id.slice(0, 12)}`, err);
+    }
+  }
+
+  /** SIGTERM, then SIGKILL after the grace period. */
+  async stop(id: string, graceSeconds: number): Promise<void> {
+    try {
+      await this.docker.getContainer(id).stop({ t: graceSeconds });
+    } catch (err) {
+      const s = statusOf(err);
+      if (s === 304 || s === 404) return;
+      throw wrap(`stop container ${id.slice(0, 12)}`, err);
+    }
+  }
+
+  async kill(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).kill();
+    } catch (err) {
+      const s = statusOf(err);
+      if (s === 404 || s === 409 || s === 304) return;
+      throw wrap(`kill container ${id.slice(0, 12)}`, err);
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).remove({ force: true, v: true });
+    } catch (err) {
+      const s = statusOf(err);
+      if (s === 404 || s === 409) return; // gone, or removal already in progress
+      throw wrap(`remove container ${id.slice(0, 12)}`, err);
+    }
+  }
+
+  /** stdout and stderr, demultiplexed, the last `limitBytes` of them with a truncation marker. */
+  async logs(id: string, limitBytes: number): Promise<string> {
+    try {
+      const buf = (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false })) as Buffer;
+      const text = demux(buf);
+      if (Buffer.byteLength(text) <= limitBytes) return text;
+      const tail = Buffer.from(text).subarray(-limitBytes).toString('utf8');
+      return `[bai: output truncated, last ${limitBytes} bytes follow]\n${tail}`;
+    } catch (err) {
+      if (statusOf(err) === 404) return '';
+      throw wrap(`logs of container ${id.slice(0, 12)}`, err);
+    }
+  }
+
+  /** Follows a running container's output; returns a function that stops following. */
+  async followLogs(id: string, onChunk: (text: string) => void): Promise<() => void> {
+    const stream = (await this.docker
+      .getContainer(id)
+      .logs({ stdout: true, stderr: true, follow: true })) as unknown as NodeJS.ReadableStream & { destroy(): void };
+    const out = new PassThrough();
+    this.docker.modem.demuxStream(stream, out, out);
+    out.on('data', (b: Buffer) => onChunk(b.toString('utf8')));
+    stream.on('end', () => out.end());
+    return () => stream.destroy();
+  }
+
+  async list(labelFilters: string[]): Promise<ContainerSummary[]> {
+    try {
+      const list = await this.docker.listContainers({ all: true, filters: { label: labelFilters } });
+      return list.map((c) => ({ id: c.Id, state: c.State, labels: c.Labels ?? {} }));
+    } catch (err) {
+      throw wrap('list containers', err);
+    }
+  }
+
+  async createNetwork(name: string, labels: Record<string, string>): Promise<void> {
+    try {
+      await this.docker.createNetwork({ Name: name, Driver: 'bridge', Internal: true, Labels: labels, CheckDuplicate: true });
+    } catch (err) {
+      if (statusOf(err) === 409) return;
+      throw wrap(`create network ${name}`, err);
+    }
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    try {
+      await this.docker.getNetwork(name).remove();
+    } catch (err) {
+      const s = statusOf(err);
+      if (s === 404) return;
+      throw wrap(`remove network ${name}`, err);
+    }
+  }
+
+  async listNetworks(labelFilters: string[]): Promise<string[]> {
+    const nets = await this.docker.listNetworks({ filters: { label: labelFilters } });
+    return nets.map((n) => n.Name);
+  }
+}
+
+/** Docker's multiplexed log format: 8-byte headers (stream, 0, 0, 0, size) before each frame. */
+export function demux(buf: Buffer): string {
+  const parts: Buffer[] = [];
+  let i = 0;
+  while (i + 8 <= buf.length) {
+    const kind = buf[i];
+    const size = buf.readUInt32BE(i + 4);
+    if ((kind !== 0 && kind !== 1 && kind !== 2) || buf[i + 1] !== 0 || i + 8 + size > buf.length) {
+      return buf.toString('utf8'); // a TTY container: not multiplexed
+    }
+    parts.push(buf.subarray(i + 8, i + 8 + size));
+    i += 8 + size;
+  }
+  if (i !== buf.length) return buf.toString('utf8');
+  return Buffer.concat(parts).toString('utf8');
+}

@@ -1,0 +1,119 @@
+/**
+ * Typed errors with stable codes. A code is never renamed or reused; the HTTP boundary maps
+ * them to Backend.AI's problem+json slugs, the CLI to exit codes, workers to retry decisions.
+ */
+export interface ErrorOptions {
+  data?: unknown;
+  cause?: unknown;
+}
+
+export class BaiError extends Error {
+  /** Stable machine code (also the problem+json slug for API errors). */
+  readonly code: string;
+  readonly status: number;
+  readonly title: string;
+  readonly data: unknown;
+
+  constructor(code: string, status: number, title: string, message: string, opts: ErrorOptions = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.status = status;
+    this.title = title;
+    this.data = opts.data;
+  }
+}
+
+export class InvalidRequest extends BaiError {
+  constructor(message: string, opts?: ErrorOptions) {
+    super('generic-bad-request', 400, 'Invalid or Missing API Parameters.', message, opts);
+  }
+}
+
+export class SessionAlreadyExists extends BaiError {
+  constructor(existingSessionId: string) {
+    super('session-already-exists', 400, 'The session already exists.', 'A live session of that name exists.', {
+      data: { existingSessionId },
+    });
+  }
+}
+
+export class QuotaExceeded extends BaiError {
+  constructor(message: string, opts?: ErrorOptions) {
+    super('quota-exceeded', 400, 'Quota exceeded.', message, opts);
+  }
+}
+
+export class InvalidAuthParams extends BaiError {
+  constructor(message: string) {
+    super('invalid-auth-params', 400, 'Missing or invalid authorization parameters.', message);
+  }
+}
+
+export class AuthFailed extends BaiError {
+  constructor(message: string) {
+    super('auth-failed', 401, 'Credential/signature mismatch.', message);
+  }
+}
+
+export class Forbidden extends BaiError {
+  constructor(message: string) {
+    super('generic-forbidden', 403, 'Forbidden operation.', message);
+  }
+}
+
+export class InsufficientPrivilege extends BaiError {
+  constructor(message: string) {
+    super('insufficient-privilege', 403, 'Insufficient privilege.', message);
+  }
+}
+
+export class ObjectNotFound extends BaiError {
+  constructor(message: string, what = 'object') {
+    super('object-not-found', 404, `No such ${what}.`, message);
+  }
+}
+
+export class SessionNotFound extends ObjectNotFound {
+  constructor(ref: string) {
+    super(`No session matches "${ref}".`, 'session');
+  }
+}
+
+export class TooManySessionsMatched extends BaiError {
+  constructor(matches: { id: string; name: string }[]) {
+    super('too-many-sessions-matched', 404, 'Too many sessions matched.', 'The reference matches several sessions.', {
+      data: { matches },
+    });
+  }
+}
+
+export class Conflict extends BaiError {
+  constructor(message: string, opts?: ErrorOptions) {
+    super('conflict', 409, 'Conflict.', message, opts);
+  }
+}
+
+export class PayloadTooLarge extends BaiError {
+  constructor(limit: number) {
+    super('payload-too-large', 413, 'Request body too large.', `The body exceeds ${limit} bytes.`);
+  }
+}
+
+export class RateLimited extends BaiError {
+  constructor(message: string) {
+    super('too-many-requests', 429, 'Too many requests.', message);
+  }
+}
+
+export class ServiceUnavailable extends BaiError {
+  constructor(message: string) {
+    super('service-unavailable', 503, 'Service unavailable.', message);
+  }
+}
+
+export class InternalError extends BaiError {
+  constructor(message = 'Something went wrong on the server.', opts?: ErrorOptions) {
+    super('internal-server-error', 500, 'Internal server error.', message, opts);
+  }
+}

@@ -1,0 +1,235 @@
+import { InvalidRequest } from './errors.js';
+import { parseStartsAt, parseTimeoutSeconds } from './starts-at.js';
+
+export type SessionType = 'batch' | 'interactive';
+export type ClusterMode = 'single-node' | 'multi-node';
+
+/** Retry policy (bai extension; Backend.AI users ask for it in lablup/backend.ai#11320). */
+export interface RetryPolicy {
+  maxAttempts: number;
+  backoff: 'fixed' | 'exponential';
+  delaySeconds: number;
+  on: RetryCause[];
+}
+export type RetryCause = 'agent-lost' | 'image-pull-failed' | 'non-zero-exit';
+const RETRY_CAUSES: readonly RetryCause[] = ['agent-lost', 'image-pull-failed', 'non-zero-exit'];
+
+/** A create request after both spellings are folded into one and every field is checked. */
+export interface CreateSessionRequest {
+  name: string | null;
+  image: string;
+  type: SessionType;
+  group: string;
+  domain: string;
+  ownerAccessKey: string | null;
+  enqueueOnly: boolean;
+  maxWaitSeconds: number;
+  reuseIfExists: boolean;
+  startupCommand: string | null;
+  startsAt: Date | null;
+  batchTimeoutSeconds: number | null;
+  dependencies: string[];
+  callbackUrl: string | null;
+  priority: number;
+  clusterSize: number;
+  clusterMode: ClusterMode;
+  bootstrapScript: string | null;
+  tag: string | null;
+  mounts: string[];
+  mountMap: Record<string, string>;
+  environ: Record<string, string>;
+  resources: Record<string, unknown>;
+  resourceOpts: Record<string, unknown>;
+  scalingGroup: string | null;
+  retry: RetryPolicy | null;
+}
+
+export const SESSION_NAME_RE = /^\w[\w.-]*\w$/;
+export const DEFAULT_PRIORITY = 10;
+
+type Body = Record<string, unknown>;
+
+/** The first of the given keys that is present and not null. */
+function pick(obj: Body, ...keys: string[]): unknown {
+  for (const k of keys) {
+    const v = obj[k];
+    if (v !== undefined && v !== null) return v;
+  }
+  return undefined;
+}
+
+function str(v: unknown, field: string, max = 4096): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw new InvalidRequest(`${field} must be a string.`);
+  if (v.length > max) throw new InvalidRequest(`${field} is longer than ${max} characters.`);
+  return v;
+}
+
+function bool(v: unknown, field: string): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === 'boolean') return v;
+  if (v === 'true' || v === 1) return true;
+  if (v === 'false' || v === 0) return false;
+  throw new InvalidRequest(`${field} must be true or false.`);
+}
+
+function int(v: unknown, field: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    throw new InvalidRequest(`${field} must be an integer from ${min} to ${max}.`);
+  }
+  return n;
+}
+
+function obj(v: unknown, field: string): Body | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InvalidRequest(`${field} must be an object.`);
+  return v as Body;
+}
+
+function stringMap(v: unknown, field: string): Record<string, string> {
+  const o = obj(v, field);
+  if (!o) return {};
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(o)) {
+    if (typeof val === 'number' || typeof val === 'boolean') out[k] = String(val);
+    else if (typeof val === 'string') out[k] = val;
+    else throw new InvalidRequest(`${field}.${k} must be a string.`);
+  }
+  return out;
+}
+
+function stringList(v: unknown, field: string, max = 64): string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x === '')) {
+    throw new InvalidRequest(`${field} must be a list of non-empty strings.`);
+  }
+  if (v.length > max) throw new InvalidRequest(`${field} has more than ${max} entries.`);
+  return v as string[];
+}
+
+const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function parseRetry(v: unknown): RetryPolicy | null {
+  if (v === undefined) return null;
+  const o = obj(v, 'retry') ?? {};
+  const maxAttempts = int(pick(o, 'max_attempts', 'maxAttempts'), 'retry.max_attempts', 1, 20) ?? 1;
+  const backoffRaw = pick(o, 'backoff') ?? 'exponential';
+  if (backoffRaw !== 'fixed' && backoffRaw !== 'exponential') {
+    throw new InvalidRequest('retry.backoff must be "fixed" or "exponential".');
+  }
+  const delayRaw = pick(o, 'delay', 'delay_seconds', 'delaySeconds');
+  const delaySeconds = delayRaw === undefined ? 1 : parseTimeoutSeconds(delayRaw, 'retry.delay');
+  const on = stringList(pick(o, 'on'), 'retry.on');
+  for (const c of on) {
+    if (!RETRY_CAUSES.includes(c as RetryCause)) {
+      throw new InvalidRequest(`retry.on: unknown cause "${c}"; use ${RETRY_CAUSES.join(', ')}.`);
+    }
+  }
+  return {
+    maxAttempts,
+    backoff: backoffRaw,
+    delaySeconds,
+    on: on.length > 0 ? (on as RetryCause[]) : ['agent-lost', 'image-pull-failed'],
+  };
+}
+
+function parseCallbackUrl(v: unknown): string | null {
+  const s = str(v, 'callback_url', 2048);
+  if (s === undefined) return null;
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    throw new InvalidRequest('callback_url must be an absolute http(s) URL.');
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw new InvalidRequest('callback_url must be an absolute http(s) URL.');
+  }
+  return u.toString();
+}
+
+/**
+ * Folds a `POST /session` body, in camelCase, snake_case or the mix real clients send, into a
+ * CreateSessionRequest. Throws InvalidRequest saying which field is wrong.
+ */
+export function parseCreateSessionBody(input: unknown, now: Date): CreateSessionRequest {
+  const body = obj(input, 'The request body');
+  if (!body) throw new InvalidRequest('The request body must be a JSON object.');
+  const config = obj(pick(body, 'config'), 'config') ?? {};
+
+  const name = str(pick(body, 'name', 'session_name', 'sessionName', 'clientSessionToken'), 'name', 64) ?? null;
+  if (name !== null && (name.length < 4 || !SESSION_NAME_RE.test(name))) {
+    throw new InvalidRequest(
+      'name must be 4 to 64 characters of letters, digits, "_", "." or "-", starting and ending with a letter, digit or "_".',
+    );
+  }
+  const image = str(pick(body, 'image', 'lang'), 'image', 512);
+  if (image === undefined || image.trim() === '') throw new InvalidRequest('image is required.');
+
+  const typeRaw = pick(body, 'type', 'sessionType', 'session_type') ?? 'interactive';
+  if (typeRaw !== 'batch' && typeRaw !== 'interactive') {
+    throw new InvalidRequest('type must be "batch" or "interactive".');
+  }
+  const type: SessionType = typeRaw;
+
+  const startupCommand = str(pick(body, 'startupCommand', 'startup_command'), 'startup_command', 65536) ?? null;
+  if (type === 'batch' && (startupCommand === null || startupCommand.trim() === '')) {
+    throw new InvalidRequest('A batch session needs a startup_command.');
+  }
+
+  const startsAtRaw = str(pick(body, 'starts_at', 'startsAt'), 'starts_at', 128);
+  const batchTimeoutRaw = pick(body, 'batch_timeout', 'batchTimeout');
+  if (type !== 'batch' && (startsAtRaw !== undefined || batchTimeoutRaw !== undefined)) {
+    throw new InvalidRequest('starts_at and batch_timeout are only for batch sessions.');
+  }
+
+  const clusterMode = pick(body, 'clusterMode', 'cluster_mode') ?? 'single-node';
+  if (clusterMode !== 'single-node' && clusterMode !== 'multi-node') {
+    throw new InvalidRequest('cluster_mode must be "single-node" or "multi-node".');
+  }
+
+  const environ = stringMap(pick(config, 'environ', 'envs', 'env'), 'config.environ');
+  for (const k of Object.keys(environ)) {
+    if (!ENV_NAME_RE.test(k)) throw new InvalidRequest(`config.environ: "${k}" is not a valid variable name.`);
+  }
+
+  const mounts = stringList(pick(config, 'mounts'), 'config.mounts');
+  const mountMap = stringMap(pick(config, 'mount_map', 'mountMap'), 'config.mount_map');
+  for (const k of Object.keys(mountMap)) {
+    if (!mounts.includes(k)) mounts.push(k);
+  }
+
+  const priority = int(pick(body, 'priority'), 'priority', 0, 100) ?? DEFAULT_PRIORITY;
+  const maxWaitSeconds = int(pick(body, 'maxWaitSeconds', 'max_wait_seconds', 'max_wait'), 'max_wait_seconds', 0, 86400) ?? 0;
+
+  return {
+    name,
+    image: image.trim(),
+    type,
+    group: str(pick(body, 'group', 'group_name', 'groupName'), 'group', 64) ?? 'default',
+    domain: str(pick(body, 'domain', 'domain_name', 'domainName'), 'domain', 64) ?? 'default',
+    ownerAccessKey: str(pick(body, 'owner_access_key', 'ownerAccessKey'), 'owner_access_key', 64) ?? null,
+    enqueueOnly: bool(pick(body, 'enqueueOnly', 'enqueue_only'), 'enqueue_only') ?? false,
+    maxWaitSeconds,
+    reuseIfExists: bool(pick(body, 'reuseIfExists', 'reuse_if_exists', 'reuse'), 'reuse_if_exists') ?? true,
+    startupCommand,
+    startsAt: startsAtRaw === undefined ? null : parseStartsAt(startsAtRaw, now),
+    batchTimeoutSeconds: batchTimeoutRaw === undefined ? null : parseTimeoutSeconds(batchTimeoutRaw),
+    dependencies: stringList(pick(body, 'dependencies'), 'dependencies'),
+    callbackUrl: parseCallbackUrl(pick(body, 'callback_url', 'callbackUrl', 'callbackURL')),
+    priority,
+    clusterSize: int(pick(body, 'clusterSize', 'cluster_size'), 'cluster_size', 1, 64) ?? 1,
+    clusterMode,
+    bootstrapScript: str(pick(body, 'bootstrap_script', 'bootstrapScript'), 'bootstrap_script', 65536) ?? null,
+    tag: str(pick(body, 'tag'), 'tag', 256) ?? null,
+    mounts,
+    mountMap,
+    environ,
+    resources: obj(pick(config, 'resources'), 'config.resources') ?? {},
+    resourceOpts: obj(pick(config, 'resource_opts', 'resourceOpts'), 'config.resource_opts') ?? {},
+    scalingGroup: str(pick(config, 'scalingGroup', 'scaling_group') ?? pick(body, 'scalingGroup', 'scaling_group'), 'scaling_group', 64) ?? null,
+    retry: parseRetry(pick(body, 'retry', 'retry_policy', 'retryPolicy')),
+  };
+}

@@ -1,0 +1,79 @@
+import { randomBytes } from 'node:crypto';
+import { ObjectNotFound } from '../domain/errors.js';
+import { formatImageRef, parseImageRef } from '../domain/image-ref.js';
+import type { Db } from './db.js';
+import type { AgentRow, ImageRow, KeypairRow, ResourcePolicyRow } from './rows.js';
+
+export interface ResolvedImage {
+  canonical: string;
+  registry: string;
+  labels: Record<string, string>;
+  auth: { username: string; password: string; serveraddress: string } | null;
+}
+
+/** Keypairs, policies, domains, images and agents: what the manager reads to decide. */
+export class CatalogStore {
+  constructor(private readonly db: Db) {}
+
+  async keypair(accessKey: string): Promise<KeypairRow | undefined> {
+    return this.db<KeypairRow>('keypairs').where({ access_key: accessKey }).first();
+  }
+
+  async policy(name: string): Promise<ResourcePolicyRow> {
+    const row = await this.db<ResourcePolicyRow>('keypair_resource_policies').where({ name }).first();
+    if (!row) throw new ObjectNotFound(`No resource policy "${name}".`, 'resource policy');
+    return row;
+  }
+
+  /**
+   * Resolves an alias or canonical reference and checks the registry against the domain's
+   * allowed list. Either failure is the same 404, as in Backend.AI.
+   */
+  async resolveImage(ref: string, domain: string): Promise<ResolvedImage> {
+    const alias = await this.db('image_aliases').where({ alias: ref }).first();
+    const candidate = (alias?.image as string | undefined) ?? formatImageRef(parseImageRef(ref));
+    let image = await this.db<ImageRow>('images').where({ name: candidate }).first();
+    if (!image && !alias) image = await this.db<ImageRow>('images').where({ name: ref }).first();
+    const dom = await this.db('domains').where({ name: domain, is_active: true }).first();
+    const allowed = (dom?.allowed_registries as string[] | undefined) ?? [];
+    if (!image || !allowed.includes(image.registry)) {
+      throw new ObjectNotFound(`Unknown alias or disallowed registry: "${ref}".`, 'environment image');
+    }
+    const reg = await this.db('container_registries').where({ hostname: image.registry }).first();
+    const auth =
+      reg?.username && reg?.password
+        ? { username: reg.username as string, password: reg.password as string, serveraddress: image.registry }
+        : null;
+    return { canonical: image.name, registry: image.registry, labels: image.labels, auth };
+  }
+
+  async aliveAgents(scalingGroup: string): Promise<AgentRow[]> {
+    return this.db<AgentRow>('agents').where({ scaling_group: scalingGroup, status: 'ALIVE' });
+  }
+
+  async scalingGroupExists(name: string): Promise<boolean> {
+    return (await this.db('scaling_groups').where({ name, is_active: true }).first()) !== undefined;
+  }
+
+  async upsertAgent(row: Pick<AgentRow, 'id' | 'scaling_group' | 'available_slots' | 'version' | 'addr'>): Promise<void> {
+    await this.db('agents')
+      .insert({ ...row, available_slots: JSON.stringify(row.available_slots), status: 'ALIVE', last_heartbeat: this.db.fn.now() })
+      .onConflict('id')
+      .merge({
+        scaling_group: row.scaling_group,
+        available_slots: JSON.stringify(row.available_slots),
+        version: row.version,
+        status: 'ALIVE',
+        status_info: null,
+        last_heartbeat: this.db.fn.now(),
+      });
+  }
+}
+
+export function newSecret(bytes = 30): string {
+  return randomBytes(bytes).toString('base64url');
+}
+
+export function newAccessKey(): string {
+  return `AKIA${randomBytes(8).toString('hex').toUpperCase()}`;
+}

@@ -1,0 +1,127 @@
+import type { SessionResult, SessionStatus } from '../domain/status.js';
+import type { Slots } from '../domain/resources.js';
+import type { RetryPolicy } from '../domain/session-request.js';
+
+/** Raw rows as PostgreSQL returns them (snake_case); stores map them for callers. */
+export interface SessionRow {
+  id: string;
+  name: string;
+  access_key: string;
+  domain_name: string;
+  group_name: string;
+  scaling_group: string;
+  type: 'batch' | 'interactive';
+  status: SessionStatus;
+  status_info: string | null;
+  status_data: Record<string, unknown>;
+  status_history: Record<string, string>;
+  result: SessionResult;
+  exit_code: number | null;
+  image: string;
+  requested_image: string;
+  startup_command: string | null;
+  bootstrap_script: string | null;
+  environ: Record<string, string>;
+  mounts: MountSpec[];
+  requested_slots: Slots;
+  resource_opts: Record<string, number>;
+  cluster_size: number;
+  cluster_mode: string;
+  starts_at: Date | null;
+  started_at: Date | null;
+  terminated_at: Date | null;
+  batch_timeout_sec: number | null;
+  callback_url: string | null;
+  priority: number;
+  tag: string | null;
+  retry_policy: RetryPolicy | null;
+  attempt: number;
+  attempts: AttemptRecord[];
+  retry_after: Date | null;
+  agent_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface MountSpec {
+  name: string;
+  target: string;
+  readOnly: boolean;
+}
+
+export interface AttemptRecord {
+  attempt: number;
+  agentId: string | null;
+  status: SessionStatus;
+  reason: string | null;
+  exitCode: number | null;
+  endedAt: string;
+}
+
+export interface KernelRow {
+  id: string;
+  session_id: string;
+  cluster_role: 'main' | 'sub';
+  cluster_idx: number;
+  cluster_hostname: string;
+  agent_id: string | null;
+  status: SessionStatus;
+  status_info: string | null;
+  status_history: Record<string, string>;
+  container_id: string | null;
+  exit_code: number | null;
+  occupied_slots: Slots;
+  logs: string | null;
+  created_at: Date;
+  started_at: Date | null;
+  terminated_at: Date | null;
+}
+
+export interface KeypairRow {
+  access_key: string;
+  secret_key: string;
+  user_email: string;
+  domain_name: string;
+  role: 'user' | 'admin' | 'superadmin';
+  is_active: boolean;
+  resource_policy: string;
+  webhook_secret: string;
+  created_at: Date;
+}
+
+export interface ResourcePolicyRow {
+  name: string;
+  max_concurrent_sessions: number;
+  max_pending_session_count: number | null;
+  max_priority: number;
+  total_resource_slots: Slots;
+}
+
+export interface AgentRow {
+  id: string;
+  scaling_group: string;
+  status: 'ALIVE' | 'LOST' | 'TERMINATED';
+  status_info: string | null;
+  available_slots: Slots;
+  schedulable: boolean;
+  version: string;
+  addr: string;
+  first_contact: Date;
+  last_heartbeat: Date;
+}
+
+export interface ImageRow {
+  name: string;
+  registry: string;
+  labels: Record<string, string>;
+}
+
+export interface SessionEventRow {
+  id: number;
+  session_id: string;
+  kernel_id: string | null;
+  access_key: string;
+  name: string;
+  data: Record<string, unknown>;
+  created_at: Date;
+}

@@ -1,0 +1,247 @@
+import type { Knex } from 'knex';
+import { Conflict, SessionNotFound, TooManySessionsMatched } from '../domain/errors.js';
+import { callbackEventOf, kernelEventName, resultEventName, sessionEventName } from '../domain/events.js';
+import { LIVE_STATUSES, predecessorsOf, type SessionResult, type SessionStatus } from '../domain/status.js';
+import type { Db } from './db.js';
+import type { KernelRow, SessionRow } from './rows.js';
+
+/** Tells other parts (SSE tailers, webhook sender) that events were committed. */
+export interface EventsNotifier {
+  eventsCommitted(): void;
+}
+
+export interface TransitionOptions {
+  info?: string | null;
+  /** Merged into status_data. */
+  data?: Record<string, unknown>;
+  result?: SessionResult;
+  exitCode?: number | null;
+  /** Other columns to set in the same guarded UPDATE. */
+  set?: Partial<Record<keyof SessionRow, unknown>>;
+  /** Restrict the move to these current statuses (default: every allowed predecessor). */
+  from?: SessionStatus[];
+  /** Also move every kernel of the session that may move to this status. */
+  kernels?: boolean;
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The sessions table and its companions. Every status change is one guarded UPDATE
+ * (`WHERE status IN (allowed predecessors)`), written with its events in one transaction, so a
+ * replayed or duplicated report changes nothing.
+ */
+export class SessionStore {
+  constructor(
+    private readonly db: Db,
+    private readonly notifier: EventsNotifier = { eventsCommitted() {} },
+  ) {}
+
+  async insert(session: Partial<SessionRow>, kernels: Partial<KernelRow>[], dependencies: string[]): Promise<SessionRow> {
+    const row = await this.db.transaction(async (trx) => {
+      const [inserted] = await trx('sessions').insert(session).returning('*');
+      await trx('kernels').insert(kernels);
+      if (dependencies.length > 0) {
+        await trx('session_dependencies').insert(dependencies.map((d) => ({ session_id: session.id, depends_on: d })));
+      }
+      await this.recordEvents(trx, inserted as SessionRow, 'PENDING', null);
+      return inserted as SessionRow;
+    });
+    this.notifier.eventsCommitted();
+    return row;
+  }
+
+  /** Tells listeners that events were committed by a caller's own transaction. */
+  notifyCommitted(): void {
+    this.notifier.eventsCommitted();
+  }
+
+  async get(id: string): Promise<SessionRow | undefined> {
+    return this.db<SessionRow>('sessions').where({ id }).first();
+  }
+
+  async kernels(sessionId: string): Promise<KernelRow[]> {
+    return this.db<KernelRow>('kernels').where({ session_id: sessionId }).orderBy([{ column: 'cluster_role' }, 'cluster_idx']);
+  }
+
+  /**
+   * Resolves a session reference for its owner: a live session of that name, else the newest
+   * session of that name, else an id or unique id prefix.
+   */
+  async resolve(ref: string, accessKey: string | null): Promise<SessionRow> {
+    const scoped = (q: Knex.QueryBuilder) => (accessKey === null ? q : q.where('access_key', accessKey));
+    const byName = (await scoped(this.db('sessions').where('name', ref)).orderByRaw(
+      `CASE WHEN status IN (${LIVE_STATUSES.map(() => '?').join(',')}) THEN 0 ELSE 1 END, created_at DESC`,
+      [...LIVE_STATUSES],
+    )) as SessionRow[];
+    if (byName.length > 0) {
+      const live = byName.filter((s) => LIVE_STATUSES.includes(s.status));
+      if (live.length > 1 && accessKey === null) throw new TooManySessionsMatched(live.map((s) => ({ id: s.id, name: s.name })));
+      return byName[0]!;
+    }
+    if (UUID_RE.test(ref)) {
+      const row = (await scoped(this.db('sessions').where('id', ref)).first()) as SessionRow | undefined;
+      if (row) return row;
+    } else if (/^[0-9a-f-]{4,35}$/i.test(ref)) {
+      const rows = (await scoped(this.db('sessions').whereRaw('id::text LIKE ?', [`${ref.toLowerCase()}%`])).limit(
+        10,
+      )) as SessionRow[];
+      if (rows.length === 1) return rows[0]!;
+      if (rows.length > 1) throw new TooManySessionsMatched(rows.map((s) => ({ id: s.id, name: s.name })));
+    }
+    throw new SessionNotFound(ref);
+  }
+
+  /** The live session of that name for its owner, if any (get-or-create). */
+  async findLiveByName(accessKey: string, name: string, trx: Knex | Knex.Transaction = this.db): Promise<SessionRow | undefined> {
+    return trx<SessionRow>('sessions')
+      .where({ access_key: accessKey, name })
+      .whereIn('status', [...LIVE_STATUSES])
+      .orderBy('created_at', 'desc')
+      .first();
+  }
+
+  /**
+   * Guarded move of a session to `to`. Returns the updated row, or null when the session was not
+   * in a status that may move there (a replay, a race lost, or a move that is not allowed).
+   */
+  async transition(id: string, to: SessionStatus, opts: TransitionOptions = {}): Promise<SessionRow | null> {
+    const row = await this.db.transaction((trx) => this.transitionIn(trx, id, to, opts));
+    if (row) this.notifier.eventsCommitted();
+    return row;
+  }
+
+  /** The same guarded move inside a caller's transaction (the caller notifies after commit). */
+  async transitionIn(trx: Knex.Transaction, id: string, to: SessionStatus, opts: TransitionOptions = {}): Promise<SessionRow | null> {
+    const from = (opts.from ?? predecessorsOf(to)).filter((s) => predecessorsOf(to).includes(s));
+    if (from.length === 0) return null;
+    const now = new Date().toISOString();
+    const set: Record<string, unknown> = {
+      status: to,
+      updated_at: trx.fn.now(),
+      status_history: trx.raw(`status_history || ?::jsonb`, [JSON.stringify({ [to]: now })]),
+      ...(opts.set ?? {}),
+    };
+    if (opts.info !== undefined) set.status_info = opts.info;
+    if (opts.data !== undefined) set.status_data = trx.raw(`status_data || ?::jsonb`, [JSON.stringify(opts.data)]);
+    if (opts.result !== undefined) set.result = opts.result;
+    if (opts.exitCode !== undefined) set.exit_code = opts.exitCode;
+    if (to === 'TERMINATED' || to === 'CANCELLED') set.terminated_at = trx.fn.now();
+    const [row] = (await trx('sessions').where({ id }).whereIn('status', from).update(set).returning('*')) as SessionRow[];
+    if (!row) return null;
+    if (opts.kernels) {
+      await trx('kernels')
+        .where({ session_id: id })
+        .whereIn('status', predecessorsOf(to))
+        .update({
+          status: to,
+          status_info: opts.info ?? null,
+          status_history: trx.raw(`status_history || ?::jsonb`, [JSON.stringify({ [to]: now })]),
+          ...(to === 'TERMINATED' || to === 'CANCELLED' ? { terminated_at: trx.fn.now() } : {}),
+        });
+    }
+    await this.recordEvents(trx, row, to, opts.info ?? null);
+    return row;
+  }
+
+  /** Guarded move of one kernel; emits its kernel_* event. */
+  async transitionKernelIn(
+    trx: Knex.Transaction,
+    session: SessionRow,
+    kernelId: string,
+    to: SessionStatus,
+    set: Partial<Record<keyof KernelRow, unknown>> = {},
+    info: string | null = null,
+  ): Promise<KernelRow | null> {
+    const [row] = (await trx('kernels')
+      .where({ id: kernelId })
+      .whereIn('status', predecessorsOf(to))
+      .update({
+        status: to,
+        status_info: info,
+        status_history: trx.raw(`status_history || ?::jsonb`, [JSON.stringify({ [to]: new Date().toISOString() })]),
+        ...set,
+      })
+      .returning('*')) as KernelRow[];
+    if (!row) return null;
+    const name = kernelEventName(to);
+    if (name) {
+      await trx('session_events').insert({
+        session_id: session.id,
+        kernel_id: row.id,
+        access_key: session.access_key,
+        name,
+        data: JSON.stringify({
+          ...eventData(session, info),
+          kernelId: row.id,
+          clusterRole: row.cluster_role,
+          clusterIdx: row.cluster_idx,
+          exitCode: row.exit_code,
+        }),
+      });
+    }
+    return row;
+  }
+
+  /** Touches a row's update time (reconciler bookkeeping) only when still in `status`. */
+  async setColumns(id: string, status: SessionStatus, set: Partial<Record<keyof SessionRow, unknown>>): Promise<boolean> {
+    const n = await this.db('sessions').where({ id, status }).update({ ...set, updated_at: this.db.fn.now() });
+    return n > 0;
+  }
+
+  private async recordEvents(trx: Knex.Transaction | Knex, session: SessionRow, status: SessionStatus, info: string | null) {
+    const names: string[] = [];
+    const primary = sessionEventName(status);
+    if (primary) names.push(primary);
+    if (status === 'TERMINATED' && session.type === 'batch') {
+      const r = resultEventName(session.result);
+      if (r) names.push(r);
+    }
+    if (names.length === 0) return;
+    const data = eventData(session, info);
+    await trx('session_events').insert(
+      names.map((name) => ({ session_id: session.id, access_key: session.access_key, name, data: JSON.stringify(data) })),
+    );
+    if (session.callback_url) {
+      const deliveries = names
+        .map((name) => callbackEventOf(name))
+        .filter((e): e is string => e !== undefined)
+        .map((event) => ({
+          session_id: session.id,
+          url: session.callback_url,
+          access_key: session.access_key,
+          body: JSON.stringify({
+            type: 'session_lifecycle',
+            event,
+            session_id: session.id,
+            session_name: session.name,
+            when: new Date().toISOString(),
+            status: session.status,
+            status_history: session.status_history,
+            result: session.result,
+            exit_code: session.exit_code,
+            status_info: session.status_info,
+            status_data: session.status_data,
+          }),
+        }));
+      if (deliveries.length > 0) await trx('webhook_deliveries').insert(deliveries);
+    }
+  }
+}
+
+function eventData(session: SessionRow, info: string | null): Record<string, unknown> {
+  return {
+    reason: info ?? session.status_info ?? '',
+    sessionName: session.name,
+    ownerAccessKey: session.access_key,
+    sessionId: session.id,
+    exitCode: session.exit_code,
+    status: session.status,
+    result: session.result,
+  };
+}
+
+export function assertMoved<T>(row: T | null, what: string): T {
+  if (row === null) throw new Conflict(`${what}: the session moved on meanwhile.`);
+  return row;
+}

@@ -1,0 +1,74 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { agentQueueName, runJobId } from './names.js';
+import type { CleanupSessionJob, DestroySessionJob, RunSessionJob } from './payloads.js';
+
+/**
+ * The manager's side of the per-agent queues. Job ids derive from session and attempt, so
+ * enqueuing twice is a no-op while the first is pending, and a re-enqueue after it completed is
+ * harmless because the agent recognises its own containers.
+ */
+export class AgentQueues {
+  private readonly queues = new Map<string, Queue>();
+
+  constructor(
+    private readonly connection: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  private queue(agentId: string): Queue {
+    let q = this.queues.get(agentId);
+    if (!q) {
+      q = new Queue(agentQueueName(agentId), { connection: this.connection, prefix: this.prefix });
+      this.queues.set(agentId, q);
+    }
+    return q;
+  }
+
+  async run(agentId: string, job: RunSessionJob): Promise<void> {
+    await this.queue(agentId).add('run-session', job, {
+      jobId: runJobId(job.sessionId, job.attempt),
+      removeOnComplete: true,
+      removeOnFail: true,
+      attempts: 3,
+      backoff: { type: 'exponential', delay: 500 },
+    });
+  }
+
+  async destroy(agentId: string, job: DestroySessionJob): Promise<void> {
+    await this.queue(agentId).add('destroy-session', job, {
+      jobId: `destroy-${job.sessionId}-${Date.now()}`,
+      removeOnComplete: true,
+      removeOnFail: true,
+      attempts: 3,
+      priority: 1,
+    });
+  }
+
+  async cleanup(agentId: string, job: CleanupSessionJob): Promise<void> {
+    await this.queue(agentId).add('cleanup-session', job, {
+      jobId: `cleanup-${job.sessionId}-${job.attempt}`,
+      removeOnComplete: true,
+      removeOnFail: true,
+      attempts: 3,
+      backoff: { type: 'exponential', delay: 1000 },
+    });
+  }
+
+  /** Whether a run job for this session attempt is still waiting, delayed or active. */
+  async hasPendingRun(agentId: string, sessionId: string, attempt: number): Promise<boolean> {
+    const job = await this.queue(agentId).getJob(runJobId(sessionId, attempt));
+    if (!job) return false;
+    const state = await job.getState();
+    return state === 'waiting' || state === 'delayed' || state === 'active' || state === 'prioritized';
+  }
+
+  /** Drops a lost agent's queue: nothing in it will ever be taken. */
+  async obliterate(agentId: string): Promise<void> {
+    await this.queue(agentId).obliterate({ force: true });
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
+  }
+}

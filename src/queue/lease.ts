@@ -1,0 +1,40 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/**
+ * A Redis lease for loops that must run on one manager at a time (dispatcher, reconciler).
+ * Held by renewal; a manager that dies loses it after `ttlMs`.
+ */
+export class Lease {
+  private readonly token = randomUUID();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly key: string,
+    private readonly ttlMs: number,
+  ) {}
+
+  /** Takes or renews the lease; true when this process holds it. */
+  async acquire(): Promise<boolean> {
+    const res = await this.redis.eval(
+      `local v = redis.call('GET', KEYS[1])
+       if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+       if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+       return 0`,
+      1,
+      this.key,
+      this.token,
+      String(this.ttlMs),
+    );
+    return res === 1;
+  }
+
+  async release(): Promise<void> {
+    await this.redis.eval(
+      `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,
+      1,
+      this.key,
+      this.token,
+    );
+  }
+}

@@ -1,0 +1,76 @@
+import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+
+/** Runs a command to completion; throws with its output when it fails. */
+export function run(cmd: string, args: string[], opts: SpawnOptions & { input?: string } = {}): string {
+  const res = spawnSync(cmd, args, { encoding: 'utf8', ...opts, stdio: ['pipe', 'pipe', 'pipe'] });
+  if (res.error) throw new Error(`${cmd}: ${res.error.message}`);
+  if (res.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${res.status}): ${res.stderr || res.stdout}`);
+  return res.stdout;
+}
+
+export function which(cmd: string): string | null {
+  const res = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  return res.status === 0 ? res.stdout.trim() : null;
+}
+
+/** Starts a long-running child detached into its own process group; returns its pid. */
+export function launch(cmd: string, args: string[], logFile: number | 'ignore', env: NodeJS.ProcessEnv = process.env): number {
+  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', logFile, logFile], env });
+  child.unref();
+  if (!child.pid) throw new Error(`could not start ${cmd}`);
+  return child.pid;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Stops a process by its pid: SIGTERM, then SIGKILL after `graceMs`. */
+export async function stopPid(pid: number, graceMs = 10_000): Promise<void> {
+  if (!isAlive(pid)) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const until = Date.now() + graceMs;
+  while (Date.now() < until) {
+    if (!isAlive(pid)) return;
+    await sleep(50);
+  }
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+}
+
+export function readPid(file: string): number | null {
+  if (!existsSync(file)) return null;
+  const n = Number(readFileSync(file, 'utf8').trim().split('\n')[0]);
+  return Number.isInteger(n) && n > 0 ? n : null;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls `check` until it resolves true or `timeoutMs` passes. */
+export async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {
+      /* not yet */
+    }
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}

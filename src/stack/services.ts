@@ -1,0 +1,169 @@
+import { chownSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { isAlive, launch, readPid, run, sleep, stopPid, waitUntil, which } from './process-util.js';
+import { freePort } from './ports.js';
+
+/** A service this machine runs for bai: where it answers and how to stop it (by its pid). */
+export interface Service {
+  name: string;
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+function tcpAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+const PG_BIN_CANDIDATES = ['/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin'];
+
+export function postgresBinDir(): string | null {
+  const fromConfig = which('pg_config') ? run('pg_config', ['--bindir']).trim() : '';
+  for (const dir of [fromConfig, ...PG_BIN_CANDIDATES]) if (dir && existsSync(join(dir, 'initdb'))) return dir;
+  return null;
+}
+
+/**
+ * A throw-away PostgreSQL server in `dir` (fsync off: tests only). PostgreSQL refuses to run as
+ * root, so as root the data folder belongs to the `postgres` user and commands run as it.
+ */
+export async function startPostgres(dir: string): Promise<Service> {
+  const bin = postgresBinDir();
+  if (!bin) throw new Error('PostgreSQL server binaries not found: apt-get install postgresql-15');
+  mkdirSync(dir, { recursive: true });
+  const asRoot = process.getuid?.() === 0;
+  const uid = asRoot ? Number(run('id', ['-u', 'postgres']).trim()) : null;
+  const gid = asRoot ? Number(run('id', ['-g', 'postgres']).trim()) : null;
+  if (uid !== null && gid !== null) chownSync(dir, uid, gid);
+  const as = (cmd: string, args: string[]): [string, string[]] => (asRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args]);
+  const data = join(dir, 'data');
+  run(...as(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']));
+  const port = await freePort();
+  const opts = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`;
+  run(...as(join(bin, 'pg_ctl'), ['-D', data, '-l', join(dir, 'postgres.log'), '-o', opts, '-w', '-t', '60', 'start']));
+  const pid = readPid(join(data, 'postmaster.pid'));
+  if (!pid) throw new Error('PostgreSQL did not write its pid');
+  return {
+    name: 'postgres',
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    pid,
+    async stop() {
+      await stopPid(pid, 15_000);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface RedisOptions {
+  /** Append-only file with fsync always: data survives kill -9 (crash tests). */
+  durable?: boolean;
+  port?: number;
+}
+
+export async function startRedis(dir: string, opts: RedisOptions = {}): Promise<Service> {
+  if (!which('redis-server')) throw new Error('redis-server not found: apt-get install redis-server');
+  mkdirSync(dir, { recursive: true });
+  const port = opts.port ?? (await freePort());
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--maxmemory-policy', 'noeviction'];
+  args.push(...(opts.durable ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']));
+  const pid = launch('redis-server', args, openSync(join(dir, 'redis.log'), 'a'));
+  await waitUntil('redis', () => tcpAnswers(port), 10_000);
+  return {
+    name: 'redis',
+    url: `redis://127.0.0.1:${port}`,
+    pid,
+    async stop() {
+      await stopPid(pid);
+    },
+  };
+}
+
+export interface DockerdOptions {
+  /** Second octet of this engine's 10.x address pool, so several engines do not collide. */
+  poolOctet?: number;
+}
+
+/**
+ * A Docker engine of our own: its own socket, data-root, exec-root and pidfile under `dir`,
+ * overlay2, no iptables and no default bridge (a container gets only loopback unless its
+ * session asks for a network; cluster sessions get a bridge of their own).
+ */
+export async function startDockerd(dir: string, opts: DockerdOptions = {}): Promise<Service> {
+  if (!which('dockerd')) throw new Error('dockerd not found: apt-get install docker.io');
+  mkdirSync(dir, { recursive: true });
+  const sock = join(dir, 'docker.sock');
+  const octet = opts.poolOctet ?? 200 + Math.floor(Math.random() * 50);
+  const args = [
+    '--host',
+    `unix://${sock}`,
+    '--data-root',
+    join(dir, 'data'),
+    '--exec-root',
+    join(dir, 'exec'),
+    '--pidfile',
+    join(dir, 'docker.pid'),
+    '--storage-driver=overlay2',
+    '--iptables=false',
+    '--ip6tables=false',
+    '--bridge=none',
+    '--default-address-pool',
+    `base=10.${octet}.0.0/16,size=24`,
+  ];
+  const pid = launch('dockerd', args, openSync(join(dir, 'dockerd.log'), 'a'));
+  await waitUntil(
+    'dockerd',
+    () => {
+      if (!isAlive(pid)) throw new Error('dockerd exited; see its log');
+      return existsSync(sock) && run('docker', ['-H', `unix://${sock}`, 'version', '--format', '{{.Server.Version}}']).trim() !== '';
+    },
+    30_000,
+  );
+  return {
+    name: 'dockerd',
+    url: `unix://${sock}`,
+    pid,
+    async stop() {
+      try {
+        const ids = run('docker', ['-H', `unix://${sock}`, 'ps', '-aq']).trim();
+        if (ids) run('docker', ['-H', `unix://${sock}`, 'rm', '-f', ...ids.split('\n')]);
+      } catch {
+        /* the engine may be gone already */
+      }
+      await stopPid(pid, 20_000);
+      await sleep(100);
+      try {
+        run('umount', ['-R', join(dir, 'exec')]);
+      } catch {
+        /* nothing mounted */
+      }
+      try {
+        for (const m of run('sh', ['-c', `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r`]).split('\n').filter(Boolean)) {
+          run('umount', ['-l', m.trim()]);
+        }
+      } catch {
+        /* nothing left mounted */
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Writes `export K=V` lines (the form `bai up` leaves in .bai/env). */
+export function writeEnvFile(file: string, vars: Record<string, string>): void {
+  const body = Object.entries(vars)
+    .map(([k, v]) => `export ${k}=${shellWord(v)}`)
+    .join('\n');
+  writeFileSync(file, `${body}\n`, { mode: 0o600 });
+}
+
+function shellWord(v: string): string {
+  return /^[A-Za-z0-9_./:@%+=-]+$/.test(v) ? v : `'${v.replaceAll("'", `'\\''`)}'`;
+}

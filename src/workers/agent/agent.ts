@@ -1,0 +1,569 @@
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { AgentConfig } from '../../config/config.js';
+import { LABEL, WORK_DIR, kernelCommand, kernelEnvironment } from '../../domain/container-plan.js';
+import { BaiError } from '../../domain/errors.js';
+import { addSlots, type Slots } from '../../domain/resources.js';
+import { TIMEOUT_EXIT_CODE } from '../../domain/batch-result.js';
+import { DockerAdapter, ImagePullFailed, type ContainerSummary } from '../../docker/docker-adapter.js';
+import { agentQueueName, heartbeatKey, logStreamKey } from '../../queue/names.js';
+import type { CleanupSessionJob, DestroySessionJob, Heartbeat, RunSessionJob } from '../../queue/payloads.js';
+import { Allocator } from './allocator.js';
+import { storageBinds } from './mounts.js';
+import { Reporter } from './reporter.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+interface Tracked {
+  sessionId: string;
+  attempt: number;
+  containers: { kernelId: string; containerId: string; role: 'main' | 'sub' }[];
+  network: string | null;
+  state: 'preparing' | 'created' | 'running' | 'exited';
+  startTimer: NodeJS.Timeout | null;
+  timeoutTimer: NodeJS.Timeout | null;
+  batchTimeoutSec: number | null;
+  timedOut: boolean;
+  stopReason: string | null;
+  stopLogs: (() => void) | null;
+}
+
+export interface Logger {
+  info(msg: string, extra?: Record<string, unknown>): void;
+  error(msg: string, extra?: Record<string, unknown>): void;
+}
+
+/**
+ * One agent: joins a scaling group, consumes its own queue, drives its Docker engine. A BullMQ
+ * job covers only claim, pull, create and start; the running container is tracked here through
+ * Docker's wait, so a run of hours never depends on a job lock.
+ */
+export class Agent {
+  private readonly sessions = new Map<string, Tracked>();
+  private readonly allocator: Allocator;
+  private readonly reporter: Reporter;
+  private worker: Worker | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private draining = false;
+  private closed = false;
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly docker: DockerAdapter,
+    private readonly redis: Redis,
+    private readonly log: Logger,
+  ) {
+    this.allocator = new Allocator(config.slots);
+    this.reporter = new Reporter(redis, config.queuePrefix);
+  }
+
+  async start(): Promise<void> {
+    await this.docker.ping();
+    await this.adopt();
+    await this.heartbeat();
+    await this.reporter.send(
+      {
+        name: 'agent-started',
+        data: {
+          agentId: this.config.id,
+          scalingGroup: this.config.scalingGroup,
+          slots: this.config.slots,
+          version: AGENT_VERSION,
+          addr: '',
+        },
+      },
+      `agent-started.${this.config.id}.${Date.now()}`,
+    );
+    this.heartbeatTimer = setInterval(() => {
+      this.heartbeat().catch((err) => this.log.error('heartbeat failed', { err: String(err) }));
+    }, this.config.heartbeatMs);
+    this.worker = new Worker(agentQueueName(this.config.id), (job) => this.process(job), {
+      connection: this.redis.duplicate(),
+      prefix: this.config.queuePrefix,
+      concurrency: this.config.concurrency,
+      lockDuration: 120_000,
+      maxStalledCount: 5,
+    });
+    this.worker.on('error', (err) => this.log.error('worker error', { err: String(err) }));
+    this.log.info('agent started', { id: this.config.id, scalingGroup: this.config.scalingGroup, slots: this.config.slots });
+  }
+
+  /** Drain mode: finish what runs, take nothing new. */
+  async drain(): Promise<void> {
+    this.draining = true;
+    await this.worker?.pause(true);
+    await this.heartbeat();
+  }
+
+  /** Stops taking jobs; running containers stay for a later agent to re-adopt. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    for (const t of this.sessions.values()) {
+      if (t.startTimer) clearTimeout(t.startTimer);
+      if (t.timeoutTimer) clearTimeout(t.timeoutTimer);
+      t.stopLogs?.();
+    }
+    const errors: unknown[] = [];
+    await this.worker?.close().catch((e: unknown) => errors.push(e));
+    await this.reporter.close().catch((e: unknown) => errors.push(e));
+    if (errors.length > 0) this.log.error('agent close', { errors: errors.map(String) });
+  }
+
+  private async process(job: Job): Promise<void> {
+    switch (job.name) {
+      case 'run-session':
+        return this.runSession(job.data as RunSessionJob);
+      case 'destroy-session':
+        return this.destroySession(job.data as DestroySessionJob);
+      case 'cleanup-session':
+        return this.cleanupSession(job.data as CleanupSessionJob);
+      default:
+        this.log.error('unknown job', { name: job.name });
+    }
+  }
+
+  // ---- run ---------------------------------------------------------------------------------
+
+  private async runSession(job: RunSessionJob): Promise<void> {
+    const known = this.sessions.get(job.sessionId);
+    if (known && known.attempt >= job.attempt) {
+      await this.resync(known); // a duplicate or a reconciler's nudge: say again where it stands
+      return;
+    }
+    const found = await this.docker.list([`${LABEL.session}=${job.sessionId}`, `${LABEL.attempt}=${job.attempt}`]);
+    if (found.length > 0) {
+      const t = await this.adoptSession(found);
+      if (t) await this.resync(t);
+      return;
+    }
+    const tracked: Tracked = {
+      sessionId: job.sessionId,
+      attempt: job.attempt,
+      containers: [],
+      network: null,
+      state: 'preparing',
+      startTimer: null,
+      timeoutTimer: null,
+      batchTimeoutSec: job.batchTimeoutSec,
+      timedOut: false,
+      stopReason: null,
+      stopLogs: null,
+    };
+    const need = job.kernels.reduce<Slots>((acc, k) => addSlots(acc, k.slots), {});
+    const short = this.allocator.allocate(job.sessionId, need);
+    if (short) {
+      await this.fail(job, 'ERROR', 'agent-capacity-exceeded', `Not enough ${short.slot} on ${this.config.id}.`);
+      return;
+    }
+    this.sessions.set(job.sessionId, tracked);
+    try {
+      await this.progress(job, 'PREPARING');
+      if (!(await this.docker.hasImage(job.image))) {
+        await this.progress(job, 'PULLING');
+        let lastSent = 0;
+        await this.docker.pull(job.image, job.registryAuth, (p) => {
+          const now = Date.now();
+          if (now - lastSent < 500 || p.total === 0) return;
+          lastSent = now;
+          const data = { pull: { current: p.current, total: p.total, percent: Math.floor((p.current / p.total) * 100) } };
+          this.progress(job, 'PULLING', data, `${now}`).catch(() => {});
+        });
+      }
+      if (tracked.stopReason) return await this.abandon(job, tracked);
+      await this.progress(job, 'PREPARED');
+      await this.progress(job, 'CREATING');
+      await this.createContainers(job, tracked, need);
+      if (tracked.stopReason) return await this.abandon(job, tracked);
+      tracked.state = 'created';
+      const delay = job.startsAt === null ? 0 : job.startsAt - Date.now();
+      if (delay > 2) {
+        tracked.startTimer = setTimeout(() => {
+          tracked.startTimer = null;
+          this.startSession(tracked).catch((err) => this.log.error('start failed', { err: String(err) }));
+        }, delay);
+      } else {
+        await this.startSession(tracked);
+      }
+    } catch (err) {
+      const pull = err instanceof ImagePullFailed;
+      await this.removeContainers(tracked);
+      this.allocator.release(job.sessionId);
+      this.sessions.delete(job.sessionId);
+      await this.fail(
+        job,
+        pull ? 'CANCELLED' : 'ERROR',
+        pull ? 'image-pull-failed' : 'failed-to-start',
+        err instanceof BaiError ? err.message : String(err),
+      );
+    }
+  }
+
+  private async createContainers(job: RunSessionJob, tracked: Tracked, need: Slots): Promise<void> {
+    const cluster = job.kernels.length > 1;
+    const hosts = job.kernels.map((k) => k.hostname);
+    if (cluster) {
+      tracked.network = `bai-${job.sessionId}`;
+      await this.docker.createNetwork(tracked.network, { [LABEL.managed]: 'true', [LABEL.session]: job.sessionId });
+    }
+    const binds = storageBinds(this.config.storageRoot, job.mounts);
+    const ordered = [...job.kernels].sort((a, b) => (a.clusterRole === b.clusterRole ? 0 : a.clusterRole === 'sub' ? -1 : 1));
+    for (const k of ordered) {
+      const containerId = await this.docker.createContainer({
+        name: `bai-${k.kernelId}`,
+        image: job.image,
+        cmd: kernelCommand(k.clusterRole, job.startupCommand, job.bootstrapScript),
+        env: kernelEnvironment({
+          sessionId: job.sessionId,
+          kernelId: k.kernelId,
+          role: k.clusterRole,
+          idx: k.clusterIdx,
+          hostname: k.hostname,
+          clusterSize: job.kernels.length,
+          hosts,
+          user: job.environ,
+        }),
+        labels: {
+          [LABEL.managed]: 'true',
+          [LABEL.session]: job.sessionId,
+          [LABEL.kernel]: k.kernelId,
+          [LABEL.agent]: this.config.id,
+          [LABEL.attempt]: String(job.attempt),
+          [LABEL.role]: k.clusterRole,
+          [LABEL.startsAt]: job.startsAt === null ? '' : String(job.startsAt),
+          [LABEL.batchTimeout]: job.batchTimeoutSec === null ? '' : String(job.batchTimeoutSec),
+          'ai.bai.slots': JSON.stringify(k.clusterRole === 'main' ? need : {}),
+        },
+        workingDir: WORK_DIR,
+        hostname: k.hostname,
+        nanoCpus: (k.slots.cpu ?? 1) * 1e9,
+        memoryBytes: k.slots.mem ?? 256 * 1024 * 1024,
+        pidsLimit: this.config.pidsLimit,
+        shmBytes: job.resourceOpts.shmem ?? null,
+        networkMode: tracked.network ?? this.config.networkMode,
+        networkAliases: tracked.network ? [k.hostname] : [],
+        binds,
+        capAdd: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETUID', 'KILL'],
+      });
+      tracked.containers.push({ kernelId: k.kernelId, containerId, role: k.clusterRole });
+    }
+  }
+
+  private async startSession(tracked: Tracked): Promise<void> {
+    if (tracked.stopReason || tracked.state !== 'created') return;
+    for (const c of tracked.containers.filter((c) => c.role === 'sub')) await this.docker.start(c.containerId);
+    const main = mainOf(tracked);
+    await this.docker.start(main.containerId);
+    tracked.state = 'running';
+    this.watch(tracked, Date.now());
+    await this.sendProgress(tracked, 'RUNNING', { startedAt: new Date().toISOString() });
+  }
+
+  /** Tracks a running main container until it exits; arms the batch timeout. */
+  private watch(tracked: Tracked, startedAtMs: number): void {
+    const main = mainOf(tracked);
+    if (tracked.batchTimeoutSec !== null) {
+      const left = startedAtMs + tracked.batchTimeoutSec * 1000 - Date.now();
+      tracked.timeoutTimer = setTimeout(() => {
+        tracked.timedOut = true;
+        this.docker.kill(main.containerId).catch(() => {});
+      }, Math.max(0, left));
+    }
+    this.followLogs(tracked, main.kernelId, main.containerId);
+    const waitLoop = async (): Promise<void> => {
+      for (;;) {
+        try {
+          await this.docker.wait(main.containerId);
+          return;
+        } catch (err) {
+          if (this.closed) return;
+          this.log.error('wait failed; retrying', { err: String(err) });
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
+    };
+    waitLoop()
+      .then(() => (this.closed ? undefined : this.onMainExit(tracked)))
+      .catch((err) => this.log.error('exit handling failed', { err: String(err) }));
+  }
+
+  /** Copies output to a capped Redis stream while it runs, for `logs --follow` and `bai run`. */
+  private followLogs(tracked: Tracked, kernelId: string, containerId: string): void {
+    const key = logStreamKey(this.config.queuePrefix, kernelId);
+    this.docker
+      .followLogs(containerId, (text) => {
+        this.redis
+          .multi()
+          .xadd(key, 'MAXLEN', '~', '10000', '*', 'd', text)
+          .pexpire(key, 3_600_000)
+          .exec()
+          .catch(() => {});
+      })
+      .then((stop) => {
+        tracked.stopLogs = stop;
+      })
+      .catch(() => {});
+  }
+
+  private async onMainExit(tracked: Tracked): Promise<void> {
+    if (tracked.state === 'exited') return;
+    tracked.state = 'exited';
+    if (tracked.timeoutTimer) clearTimeout(tracked.timeoutTimer);
+    const main = mainOf(tracked);
+    const st = await this.docker.inspect(main.containerId);
+    const logs = await this.docker.logs(main.containerId, this.config.logLimitBytes);
+    tracked.stopLogs?.();
+    for (const c of tracked.containers.filter((c) => c.role === 'sub')) await this.docker.kill(c.containerId);
+    this.allocator.release(tracked.sessionId);
+    const exitCode = tracked.timedOut ? TIMEOUT_EXIT_CODE : (st?.exitCode ?? -1);
+    await this.reporter.send(
+      {
+        name: 'kernel-exited',
+        data: {
+          agentId: this.config.id,
+          sessionId: tracked.sessionId,
+          attempt: tracked.attempt,
+          kernelId: main.kernelId,
+          exitCode,
+          timedOut: tracked.timedOut,
+          oomKilled: st?.oomKilled ?? false,
+          stoppedFor: tracked.stopReason,
+          logs,
+          startedAt: st?.startedAt ?? null,
+          finishedAt: st?.finishedAt ?? Date.now(),
+        },
+      },
+      `exit.${main.kernelId}.${tracked.attempt}`,
+    );
+  }
+
+  // ---- destroy and cleanup -----------------------------------------------------------------
+
+  private async destroySession(job: DestroySessionJob): Promise<void> {
+    const tracked = this.sessions.get(job.sessionId);
+    if (!tracked) {
+      // Nothing here (never arrived, or already removed): say so, so the manager can end it.
+      await this.reporter.send(
+        {
+          name: 'session-failed',
+          data: {
+            agentId: this.config.id,
+            sessionId: job.sessionId,
+            attempt: 0,
+            status: 'CANCELLED',
+            reason: job.reason,
+            message: 'No container of this session runs on the agent.',
+          },
+        },
+        `destroyed.${job.sessionId}`,
+      );
+      return;
+    }
+    tracked.stopReason = job.reason;
+    if (tracked.state === 'running') {
+      const main = mainOf(tracked);
+      if (job.forced) await this.docker.kill(main.containerId);
+      else await this.docker.stop(main.containerId, this.config.stopGraceSeconds);
+      return; // the watcher reports the exit
+    }
+    if (tracked.state === 'created') {
+      if (tracked.startTimer) clearTimeout(tracked.startTimer);
+      await this.abandonTracked(tracked, job.reason);
+    }
+    // 'preparing': the run handler sees stopReason between steps and abandons.
+  }
+
+  private async abandon(job: RunSessionJob, tracked: Tracked): Promise<void> {
+    await this.abandonTracked(tracked, tracked.stopReason ?? 'user-requested');
+    void job;
+  }
+
+  private async abandonTracked(tracked: Tracked, reason: string): Promise<void> {
+    await this.removeContainers(tracked);
+    this.allocator.release(tracked.sessionId);
+    this.sessions.delete(tracked.sessionId);
+    await this.reporter.send(
+      {
+        name: 'session-failed',
+        data: {
+          agentId: this.config.id,
+          sessionId: tracked.sessionId,
+          attempt: tracked.attempt,
+          status: 'CANCELLED',
+          reason,
+          message: 'Stopped before it started.',
+        },
+      },
+      `abandoned.${tracked.sessionId}.${tracked.attempt}`,
+    );
+  }
+
+  private async cleanupSession(job: CleanupSessionJob): Promise<void> {
+    const current = this.sessions.get(job.sessionId);
+    const tracked = current && current.attempt <= job.attempt ? current : undefined;
+    if (tracked && tracked.state === 'running') {
+      // The manager ended it (agent-lost, timeout) while it still runs here: stop it first.
+      tracked.stopReason = tracked.stopReason ?? 'cleanup';
+      await this.docker.kill(mainOf(tracked).containerId);
+    }
+    if (tracked?.startTimer) clearTimeout(tracked.startTimer);
+    if (tracked?.timeoutTimer) clearTimeout(tracked.timeoutTimer);
+    tracked?.stopLogs?.();
+    const found = await this.docker.list([`${LABEL.session}=${job.sessionId}`]);
+    for (const c of found) {
+      if (Number(c.labels[LABEL.attempt] ?? '0') <= job.attempt) await this.docker.remove(c.id);
+    }
+    if (!current || tracked) {
+      await this.docker.removeNetwork(`bai-${job.sessionId}`);
+      this.allocator.release(job.sessionId);
+      this.sessions.delete(job.sessionId);
+    }
+  }
+
+  private async removeContainers(tracked: Tracked): Promise<void> {
+    for (const c of tracked.containers) await this.docker.remove(c.containerId);
+    if (tracked.network) await this.docker.removeNetwork(tracked.network);
+  }
+
+  // ---- re-adoption -------------------------------------------------------------------------
+
+  /** At start: find this agent's containers by label and carry on with them. */
+  private async adopt(): Promise<void> {
+    const all = await this.docker.list([`${LABEL.managed}=true`, `${LABEL.agent}=${this.config.id}`]);
+    const bySession = new Map<string, ContainerSummary[]>();
+    for (const c of all) {
+      const sid = c.labels[LABEL.session] ?? '';
+      bySession.set(sid, [...(bySession.get(sid) ?? []), c]);
+    }
+    for (const group of bySession.values()) {
+      const t = await this.adoptSession(group);
+      if (t) await this.resync(t);
+    }
+  }
+
+  private async adoptSession(found: ContainerSummary[]): Promise<Tracked | null> {
+    const first = found[0];
+    if (!first) return null;
+    const sessionId = first.labels[LABEL.session] ?? '';
+    const attempt = Number(first.labels[LABEL.attempt] ?? '1');
+    const existing = this.sessions.get(sessionId);
+    if (existing) return existing;
+    const mainC = found.find((c) => c.labels[LABEL.role] === 'main');
+    const tracked: Tracked = {
+      sessionId,
+      attempt,
+      containers: found.map((c) => ({
+        kernelId: c.labels[LABEL.kernel] ?? '',
+        containerId: c.id,
+        role: c.labels[LABEL.role] === 'sub' ? 'sub' : 'main',
+      })),
+      network: found.length > 1 ? `bai-${sessionId}` : null,
+      state: 'created',
+      startTimer: null,
+      timeoutTimer: null,
+      batchTimeoutSec: mainC?.labels[LABEL.batchTimeout] ? Number(mainC.labels[LABEL.batchTimeout]) : null,
+      timedOut: false,
+      stopReason: null,
+      stopLogs: null,
+    };
+    this.sessions.set(sessionId, tracked);
+    if (!mainC) {
+      tracked.state = 'exited';
+      return tracked;
+    }
+    try {
+      this.allocator.adopt(sessionId, JSON.parse(mainC.labels['ai.bai.slots'] ?? '{}') as Slots);
+    } catch {
+      this.allocator.adopt(sessionId, {});
+    }
+    const st = await this.docker.inspect(mainC.id);
+    if (st?.running) {
+      tracked.state = 'running';
+      this.watch(tracked, st.startedAt ?? Date.now());
+    } else if (st && st.startedAt === null) {
+      const startsAt = Number(mainC.labels[LABEL.startsAt] || '0');
+      tracked.startTimer = setTimeout(
+        () => {
+          tracked.startTimer = null;
+          this.startSession(tracked).catch((err) => this.log.error('start failed', { err: String(err) }));
+        },
+        Math.max(0, startsAt - Date.now()),
+      );
+    } else {
+      tracked.state = 'running';
+      await this.onMainExit(tracked); // ended while nobody watched: report its true exit code
+    }
+    return tracked;
+  }
+
+  /** Re-sends where a session stands: used after re-adoption and on a duplicate run job. */
+  private async resync(t: Tracked): Promise<void> {
+    if (t.state === 'running') await this.sendProgress(t, 'RUNNING', {});
+    else if (t.state === 'exited') {
+      t.state = 'running';
+      await this.onMainExit(t);
+    }
+  }
+
+  // ---- reports -----------------------------------------------------------------------------
+
+  private async progress(job: RunSessionJob, status: 'PREPARING' | 'PULLING' | 'PREPARED' | 'CREATING', data?: Record<string, unknown>, suffix = ''): Promise<void> {
+    await this.reporter.send(
+      {
+        name: 'session-progress',
+        data: { agentId: this.config.id, sessionId: job.sessionId, attempt: job.attempt, status, data, at: Date.now() },
+      },
+      `progress.${job.sessionId}.${job.attempt}.${status}${suffix ? `.${suffix}` : ''}`,
+    );
+  }
+
+  private async sendProgress(t: Tracked, status: 'RUNNING', data: Record<string, unknown>): Promise<void> {
+    await this.reporter.send(
+      {
+        name: 'session-progress',
+        data: {
+          agentId: this.config.id,
+          sessionId: t.sessionId,
+          attempt: t.attempt,
+          status,
+          data,
+          containers: t.containers.map((c) => ({ kernelId: c.kernelId, containerId: c.containerId })),
+          at: Date.now(),
+        },
+      },
+      `progress.${t.sessionId}.${t.attempt}.${status}.${Date.now()}`,
+    );
+  }
+
+  private async fail(job: RunSessionJob, status: 'CANCELLED' | 'ERROR', reason: string, message: string): Promise<void> {
+    await this.reporter.send(
+      {
+        name: 'session-failed',
+        data: { agentId: this.config.id, sessionId: job.sessionId, attempt: job.attempt, status, reason, message },
+      },
+      `failed.${job.sessionId}.${job.attempt}`,
+    );
+  }
+
+  private async heartbeat(): Promise<void> {
+    const hb: Heartbeat = {
+      agentId: this.config.id,
+      scalingGroup: this.config.scalingGroup,
+      at: Date.now(),
+      slots: this.config.slots,
+      occupied: this.allocator.occupied(),
+      draining: this.draining,
+      sessions: [...this.sessions.values()]
+        .filter((t) => t.state !== 'preparing')
+        .map((t) => ({ sessionId: t.sessionId, attempt: t.attempt, state: t.state === 'exited' ? 'exited' : t.state === 'running' ? 'running' : 'created' })),
+    };
+    await this.redis.set(heartbeatKey(this.config.queuePrefix, this.config.id), JSON.stringify(hb), 'PX', 120_000);
+  }
+}
+
+function mainOf(t: Tracked): { kernelId: string; containerId: string } {
+  const m = t.containers.find((c) => c.role === 'main') ?? t.containers[0];
+  if (!m) throw new Error(`session ${t.sessionId} has no container`);
+  return m;
+}

@@ -1,0 +1,25 @@
+import { mkdirSync, realpathSync } from 'node:fs';
+import { join, sep } from 'node:path';
+import { InvalidRequest } from '../../domain/errors.js';
+import { mountTarget } from '../../domain/container-plan.js';
+
+/**
+ * Turns mount requests into Docker binds under the agent's storage root. The name is checked
+ * first (no host paths, no ".."), then the real path, so a symlink that leaves the root is
+ * refused too — all before Docker sees anything.
+ */
+export function storageBinds(root: string, mounts: { name: string; target: string; readOnly: boolean }[]): string[] {
+  if (mounts.length === 0) return [];
+  mkdirSync(root, { recursive: true });
+  const realRoot = realpathSync(root);
+  return mounts.map((m) => {
+    const target = mountTarget(m.name, m.target);
+    const hostPath = join(realRoot, m.name);
+    mkdirSync(hostPath, { recursive: true });
+    const real = realpathSync(hostPath);
+    if (real !== realRoot && !real.startsWith(realRoot + sep)) {
+      throw new InvalidRequest(`Storage folder "${m.name}" resolves outside the storage root.`);
+    }
+    return `${real}:${target}:${m.readOnly ? 'ro' : 'rw'}`;
+  });
+}

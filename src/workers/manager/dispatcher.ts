@@ -1,0 +1,257 @@
+import type { Knex } from 'knex';
+import { placeSessions, type AgentCapacity, type PlacementCandidate } from '../../domain/placement.js';
+import { addSlots, scaleSlots, type Slots } from '../../domain/resources.js';
+import { ACTIVE_STATUSES } from '../../domain/status.js';
+import type { Db } from '../../persistence/db.js';
+import type { AgentRow, KernelRow, SessionRow } from '../../persistence/rows.js';
+import type { SessionStore } from '../../persistence/session-store.js';
+import type { CatalogStore } from '../../persistence/catalog-store.js';
+import type { AgentQueues } from '../../queue/agent-queues.js';
+import type { Logger } from '../agent/agent.js';
+import { runJobOf } from './run-job.js';
+
+export interface DispatcherDeps {
+  db: Db;
+  sessions: SessionStore;
+  catalog: CatalogStore;
+  queues: AgentQueues;
+  log: Logger;
+  /** Sessions whose starts_at is this close are placed so the agent can prepare ahead. */
+  startLeadMs: number;
+  /** Runs `fn` only while this manager holds the dispatch lease. */
+  withLease: (fn: () => Promise<void>) => Promise<void>;
+}
+
+interface Predicate {
+  name: string;
+  msg: string;
+}
+
+/**
+ * Moves PENDING sessions to agents when their predicates pass. A pass is triggered at once by a
+ * submit or a finished session (kick), by a timer at the next starts_at, and by a slow tick as a
+ * safety net. Placement is committed in PostgreSQL (agent rows locked) before the job is
+ * enqueued; a crash in between is repaired by the reconciler, which re-enqueues SCHEDULED
+ * sessions that no agent has acknowledged.
+ */
+export class Dispatcher {
+  private running = false;
+  private again = false;
+  private timer: NodeJS.Timeout | null = null;
+  private tick: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(private readonly deps: DispatcherDeps) {}
+
+  start(tickMs = 2000): void {
+    this.tick = setInterval(() => this.kick(), tickMs);
+    this.kick();
+  }
+
+  /** Asks for a pass soon; passes never overlap, and kicks during a pass cause one more. */
+  kick(): void {
+    if (this.closed) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    setImmediate(() => {
+      this.deps
+        .withLease(() => this.pass())
+        .catch((err) => this.deps.log.error('dispatch pass failed', { err: String(err) }))
+        .finally(() => {
+          this.running = false;
+          if (this.again) {
+            this.again = false;
+            this.kick();
+          }
+        });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.tick) clearInterval(this.tick);
+    while (this.running) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  /** One dispatch pass over every scaling group with PENDING sessions. */
+  async pass(): Promise<void> {
+    const { db } = this.deps;
+    const groups = (await db('sessions').distinct('scaling_group').where('status', 'PENDING')) as { scaling_group: string }[];
+    let nextWake = Infinity;
+    for (const { scaling_group } of groups) {
+      nextWake = Math.min(nextWake, await this.passGroup(scaling_group));
+    }
+    this.armTimer(nextWake);
+  }
+
+  private armTimer(at: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (!Number.isFinite(at)) return;
+    this.timer = setTimeout(() => this.kick(), Math.max(0, at - Date.now()));
+  }
+
+  /** Returns the epoch ms at which a waiting session's time predicate will next pass. */
+  private async passGroup(group: string): Promise<number> {
+    const { db, sessions } = this.deps;
+    const now = Date.now();
+    const pending = (await db('sessions')
+      .where({ scaling_group: group, status: 'PENDING' })
+      .orderBy([{ column: 'priority', order: 'desc' }, 'created_at'])
+      .limit(1000)) as SessionRow[];
+    if (pending.length === 0) return Infinity;
+
+    const deps = await this.dependencyStatuses(pending.map((s) => s.id));
+    const active = await this.activeCounts([...new Set(pending.map((s) => s.access_key))]);
+    const limits = await this.concurrencyLimits([...new Set(pending.map((s) => s.access_key))]);
+    let nextWake = Infinity;
+    const candidates: PlacementCandidate[] = [];
+    const waiting = new Map<string, Predicate[]>();
+
+    for (const s of pending) {
+      const failed: Predicate[] = [];
+      if (s.retry_after && s.retry_after.getTime() > now) {
+        failed.push({ name: 'retry_backoff', msg: `retrying at ${s.retry_after.toISOString()}` });
+        nextWake = Math.min(nextWake, s.retry_after.getTime());
+      }
+      if (s.starts_at && s.starts_at.getTime() - this.deps.startLeadMs > now) {
+        failed.push({ name: 'starts_at', msg: `waits until ${s.starts_at.toISOString()}` });
+        nextWake = Math.min(nextWake, s.starts_at.getTime() - this.deps.startLeadMs);
+      }
+      const mine = deps.get(s.id) ?? [];
+      const broken = mine.find((d) => d.status === 'CANCELLED' || d.status === 'ERROR' || (d.status === 'TERMINATED' && d.result !== 'SUCCESS'));
+      if (broken) {
+        const row = await sessions.transition(s.id, 'CANCELLED', {
+          from: ['PENDING'],
+          info: 'dependency-failed',
+          data: { dependency: { sessionId: broken.id, status: broken.status, result: broken.result } },
+          result: 'FAILURE',
+          kernels: true,
+        });
+        if (row) this.kick(); // its own dependents are cancelled in the next pass
+        continue;
+      }
+      const unmet = mine.filter((d) => !(d.status === 'TERMINATED' && d.result === 'SUCCESS'));
+      if (unmet.length > 0) {
+        failed.push({ name: 'dependencies', msg: `waits for ${unmet.map((d) => d.id).join(', ')}` });
+      }
+      const limit = limits.get(s.access_key) ?? Infinity;
+      if (failed.length === 0 && (active.get(s.access_key) ?? 0) >= limit) {
+        failed.push({ name: 'keypair_concurrency', msg: `keypair runs its limit of ${limit} sessions` });
+      }
+      if (failed.length > 0) {
+        waiting.set(s.id, failed);
+        continue;
+      }
+      active.set(s.access_key, (active.get(s.access_key) ?? 0) + 1);
+      candidates.push({ sessionId: s.id, need: scaleSlots(s.requested_slots, s.cluster_size) });
+    }
+
+    const agents = await this.capacities(group);
+    const decisions = placeSessions(candidates, agents);
+    const placed = new Set(decisions.map((d) => d.sessionId));
+    for (const c of candidates) {
+      if (!placed.has(c.sessionId)) {
+        waiting.set(c.sessionId, [
+          { name: 'capacity', msg: agents.length === 0 ? 'no agent in the scaling group' : 'waits for free resources' },
+        ]);
+      }
+    }
+    const byId = new Map(pending.map((s) => [s.id, s]));
+    for (const d of decisions) {
+      const s = byId.get(d.sessionId);
+      if (s) await this.commitPlacement(s, d.agentId);
+    }
+    await this.recordPredicates(byId, waiting);
+    return nextWake;
+  }
+
+  /** Commits a placement: the agent row is locked so two managers never over-commit it. */
+  private async commitPlacement(s: SessionRow, agentId: string): Promise<void> {
+    const { db, sessions, queues, catalog } = this.deps;
+    const row = await db.transaction(async (trx) => {
+      const agent = (await trx('agents').where({ id: agentId, status: 'ALIVE' }).forUpdate().first()) as AgentRow | undefined;
+      if (!agent) return null;
+      const occupied = await occupiedOn(trx, agentId);
+      const need = scaleSlots(s.requested_slots, s.cluster_size);
+      for (const [k, v] of Object.entries(need)) {
+        if (v > (agent.available_slots[k] ?? 0) - (occupied[k] ?? 0) + 1e-9) return null;
+      }
+      const moved = await sessions.transitionIn(trx, s.id, 'SCHEDULED', {
+        from: ['PENDING'],
+        info: null,
+        data: { predicates: [] },
+        set: { agent_id: agentId },
+      });
+      if (!moved) return null;
+      await trx('kernels')
+        .where({ session_id: s.id })
+        .update({ agent_id: agentId, occupied_slots: JSON.stringify(s.requested_slots), status: 'SCHEDULED' });
+      return moved;
+    });
+    if (!row) return;
+    sessions.notifyCommitted();
+    const kernels = await sessions.kernels(s.id);
+    const image = await catalog.resolveImage(row.image, row.domain_name).catch(() => null);
+    await queues.run(agentId, runJobOf(row, kernels, image));
+  }
+
+  private async recordPredicates(byId: Map<string, SessionRow>, waiting: Map<string, Predicate[]>): Promise<void> {
+    for (const [id, preds] of waiting) {
+      const s = byId.get(id);
+      const before = JSON.stringify((s?.status_data as { predicates?: unknown })?.predicates ?? null);
+      if (before === JSON.stringify(preds)) continue;
+      await this.deps.db('sessions')
+        .where({ id, status: 'PENDING' })
+        .update({ status_data: this.deps.db.raw(`status_data || ?::jsonb`, [JSON.stringify({ predicates: preds })]) });
+    }
+  }
+
+  private async dependencyStatuses(ids: string[]): Promise<Map<string, { id: string; status: string; result: string }[]>> {
+    const rows = (await this.deps.db('session_dependencies as d')
+      .join('sessions as s', 's.id', 'd.depends_on')
+      .whereIn('d.session_id', ids)
+      .select('d.session_id', 's.id', 's.status', 's.result')) as { session_id: string; id: string; status: string; result: string }[];
+    const out = new Map<string, { id: string; status: string; result: string }[]>();
+    for (const r of rows) out.set(r.session_id, [...(out.get(r.session_id) ?? []), r]);
+    return out;
+  }
+
+  private async activeCounts(keys: string[]): Promise<Map<string, number>> {
+    const rows = (await this.deps.db('sessions')
+      .whereIn('access_key', keys)
+      .whereIn('status', [...ACTIVE_STATUSES])
+      .groupBy('access_key')
+      .select('access_key')
+      .count<{ access_key: string; count: string }[]>('* as count')) as { access_key: string; count: string }[];
+    return new Map(rows.map((r) => [r.access_key, Number(r.count)]));
+  }
+
+  private async concurrencyLimits(keys: string[]): Promise<Map<string, number>> {
+    const rows = (await this.deps.db('keypairs as k')
+      .join('keypair_resource_policies as p', 'p.name', 'k.resource_policy')
+      .whereIn('k.access_key', keys)
+      .select('k.access_key', 'p.max_concurrent_sessions')) as { access_key: string; max_concurrent_sessions: number }[];
+    return new Map(rows.map((r) => [r.access_key, r.max_concurrent_sessions]));
+  }
+
+  private async capacities(group: string): Promise<AgentCapacity[]> {
+    const agents = (await this.deps.db('agents').where({ scaling_group: group, status: 'ALIVE', schedulable: true })) as AgentRow[];
+    const out: AgentCapacity[] = [];
+    for (const a of agents) out.push({ id: a.id, total: a.available_slots, occupied: await occupiedOn(this.deps.db, a.id) });
+    return out;
+  }
+}
+
+/** Slots held on an agent by kernels of sessions that are not over. */
+export async function occupiedOn(db: Knex | Knex.Transaction, agentId: string): Promise<Slots> {
+  const rows = (await db('kernels')
+    .where({ agent_id: agentId })
+    .whereIn('status', [...ACTIVE_STATUSES])
+    .select('occupied_slots')) as Pick<KernelRow, 'occupied_slots'>[];
+  return rows.reduce<Slots>((acc, r) => addSlots(acc, r.occupied_slots), {});
+}

@@ -1,0 +1,35 @@
+/**
+ * A periodic task that never overlaps itself and stops cleanly: close() waits for a pass under
+ * way to finish.
+ */
+export class Loop {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly intervalMs: number,
+    private readonly task: () => Promise<void>,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  start(runNow = true): void {
+    this.timer = setInterval(() => this.trigger(), this.intervalMs);
+    if (runNow) this.trigger();
+  }
+
+  trigger(): void {
+    if (this.stopped || this.running) return;
+    this.running = this.task()
+      .catch(this.onError)
+      .finally(() => {
+        this.running = null;
+      });
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+}

@@ -1,0 +1,179 @@
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { Worker } from 'bullmq';
+import type { ManagerConfig } from '../../config/config.js';
+import { createApp } from '../../api/app.js';
+import { EventHub } from '../../api/event-hub.js';
+import { SessionService } from '../../api/session-service.js';
+import { CatalogStore } from '../../persistence/catalog-store.js';
+import { migrateLatest, openDb, type Db } from '../../persistence/db.js';
+import { EMBEDDED_POOL, startEmbeddedPostgres, type EmbeddedPostgres } from '../../persistence/embedded-postgres.js';
+import { SessionStore } from '../../persistence/session-store.js';
+import { AgentQueues } from '../../queue/agent-queues.js';
+import { Lease } from '../../queue/lease.js';
+import { leaseKey, REPORTS_QUEUE } from '../../queue/names.js';
+import type { Report } from '../../queue/payloads.js';
+import { openRedis } from '../../queue/redis.js';
+import type { Logger } from '../agent/agent.js';
+import { Dispatcher } from './dispatcher.js';
+import { Loop } from './loop.js';
+import { Reconciler } from './reconciler.js';
+import { ReportHandler } from './report-handler.js';
+import { WebhookSender } from './webhook-sender.js';
+import { freePort } from '../../stack/ports.js';
+
+export interface RunningManager {
+  url: string;
+  db: Db;
+  close(): Promise<void>;
+}
+
+/**
+ * The manager's composition root: database (a server, or embedded PGlite), Redis, the HTTP API,
+ * the dispatcher, the report consumer, the reconciler and the webhook sender. close() drains:
+ * the server stops accepting and finishes requests, then loops stop, then connections close.
+ */
+export async function startManager(config: ManagerConfig, log: Logger): Promise<RunningManager> {
+  let embedded: EmbeddedPostgres | null = null;
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    embedded = await startEmbeddedPostgres(join(config.stateDir, 'pgdata'), await freePort());
+    databaseUrl = embedded.url;
+    log.info('embedded PostgreSQL (PGlite) started', { dataDir: join(config.stateDir, 'pgdata') });
+  }
+  const db = openDb(databaseUrl, embedded ? { ...EMBEDDED_POOL } : { min: 1, max: 16 });
+  await migrateLatest(db);
+  const redis = openRedis(config.redisUrl);
+  redis.on('error', (err) => log.error('redis error', { err: String(err) }));
+  const prefix = config.queuePrefix;
+
+  const hub = new EventHub(db, redis, prefix);
+  await hub.start();
+  const sessions = new SessionStore(db, { eventsCommitted: () => hub.notify() });
+  const catalog = new CatalogStore(db);
+  const queues = new AgentQueues(redis, prefix);
+
+  const dispatchLease = new Lease(redis, leaseKey(prefix, 'dispatcher'), 10_000);
+  const dispatcher = new Dispatcher({
+    db,
+    sessions,
+    catalog,
+    queues,
+    log,
+    startLeadMs: config.startLeadMs,
+    withLease: async (fn) => {
+      if (await dispatchLease.acquire()) await fn();
+    },
+  });
+  const kick = () => dispatcher.kick();
+  const service = new SessionService({ db, sessions, catalog, queues, hub, kickDispatcher: kick });
+  const handler = new ReportHandler({ db, sessions, catalog, queues, onCapacityFreed: kick });
+  const reportWorker = new Worker(REPORTS_QUEUE, async (job) => handler.handle({ name: job.name, data: job.data } as Report), {
+    connection: redis.duplicate(),
+    prefix,
+    concurrency: 16,
+  });
+  reportWorker.on('error', (err) => log.error('report worker error', { err: String(err) }));
+  reportWorker.on('failed', (job, err) => log.error('report failed', { name: job?.name, err: String(err) }));
+
+  const reconciler = new Reconciler({
+    db,
+    redis,
+    prefix,
+    sessions,
+    catalog,
+    queues,
+    log,
+    agentTimeoutMs: config.agentTimeoutMs,
+    phaseTimeoutMs: config.phaseTimeoutMs,
+    onCapacityFreed: kick,
+  });
+  const reconcileLease = new Lease(redis, leaseKey(prefix, 'reconciler'), Math.max(10_000, config.reconcileIntervalMs * 3));
+  const reconcileLoop = new Loop(
+    Math.min(config.reconcileIntervalMs, 2_000),
+    async () => {
+      if (await reconcileLease.acquire()) await reconciler.pass();
+    },
+    (err) => log.error('reconcile pass failed', { err: String(err) }),
+  );
+  const webhooks = new WebhookSender(db, log);
+  const webhookLease = new Lease(redis, leaseKey(prefix, 'webhooks'), 10_000);
+  const webhookLoop = new Loop(
+    300,
+    async () => {
+      if (await webhookLease.acquire()) await webhooks.pass();
+    },
+    (err) => log.error('webhook pass failed', { err: String(err) }),
+  );
+
+  const app = createApp({
+    db,
+    redis,
+    prefix,
+    sessions,
+    catalog,
+    queues,
+    hub,
+    service,
+    bodyLimitBytes: config.bodyLimitBytes,
+    rateLimitPerMinute: config.rateLimitPerMinute,
+    log,
+  });
+  const server: Server = createServer(app.callback());
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.port;
+  const url = `http://${config.host}:${port}`;
+
+  dispatcher.start();
+  reconcileLoop.start();
+  webhookLoop.start();
+  log.info('manager listening', { url });
+
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    db,
+    close() {
+      closing ??= (async () => {
+        const errors: unknown[] = [];
+        const step = async (fn: () => Promise<unknown>) => {
+          try {
+            await fn();
+          } catch (e) {
+            errors.push(e);
+          }
+        };
+        await step(
+          () =>
+            new Promise<void>((resolve) => {
+              server.close(() => resolve());
+              server.closeIdleConnections();
+              setTimeout(() => {
+                server.closeAllConnections();
+                resolve();
+              }, 5_000).unref();
+            }),
+        );
+        await step(() => dispatcher.close());
+        await step(() => reconcileLoop.close());
+        await step(() => webhookLoop.close());
+        await step(() => reportWorker.close());
+        await step(() => hub.close());
+        await step(() => queues.close());
+        await step(() => dispatchLease.release());
+        await step(() => reconcileLease.release());
+        await step(() => webhookLease.release());
+        await step(() => redis.quit());
+        await step(() => db.destroy());
+        if (embedded) await step(() => embedded!.close());
+        if (errors.length > 0) log.error('manager close', { errors: errors.map(String) });
+      })();
+      return closing;
+    },
+  };
+}

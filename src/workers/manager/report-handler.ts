@@ -1,0 +1,220 @@
+import { outcomeOfExit } from '../../domain/batch-result.js';
+import type { RetryCause } from '../../domain/session-request.js';
+import type { SessionStatus } from '../../domain/status.js';
+import type { CatalogStore } from '../../persistence/catalog-store.js';
+import type { Db } from '../../persistence/db.js';
+import type { AttemptRecord, SessionRow } from '../../persistence/rows.js';
+import type { SessionStore } from '../../persistence/session-store.js';
+import type { AgentQueues } from '../../queue/agent-queues.js';
+import type {
+  AgentStartedReport,
+  KernelExitedReport,
+  Report,
+  SessionFailedReport,
+  SessionProgressReport,
+} from '../../queue/payloads.js';
+import { nextRetry } from './retry.js';
+
+export interface ReportHandlerDeps {
+  db: Db;
+  sessions: SessionStore;
+  catalog: CatalogStore;
+  queues: AgentQueues;
+  /** Called when a session ended or freed capacity: the dispatcher should look again. */
+  onCapacityFreed: () => void;
+}
+
+/**
+ * Applies agents' reports to PostgreSQL. Every handler is idempotent: reports arrive at least
+ * once, possibly late, twice, or after the session moved on; guarded transitions ignore those.
+ */
+export class ReportHandler {
+  constructor(private readonly deps: ReportHandlerDeps) {}
+
+  async handle(report: Report): Promise<void> {
+    switch (report.name) {
+      case 'agent-started':
+        return this.agentStarted(report.data);
+      case 'session-progress':
+        return this.progress(report.data);
+      case 'kernel-exited':
+        return this.kernelExited(report.data);
+      case 'session-failed':
+        return this.sessionFailed(report.data);
+    }
+  }
+
+  private async agentStarted(r: AgentStartedReport): Promise<void> {
+    await this.deps.db('scaling_groups').insert({ name: r.scalingGroup }).onConflict('name').ignore();
+    await this.deps.catalog.upsertAgent({
+      id: r.agentId,
+      scaling_group: r.scalingGroup,
+      available_slots: r.slots,
+      version: r.version,
+      addr: r.addr,
+    });
+    this.deps.onCapacityFreed();
+  }
+
+  /** The report belongs to the session's current attempt on that agent. */
+  private async current(sessionId: string, attempt: number, agentId: string): Promise<SessionRow | null> {
+    const s = await this.deps.sessions.get(sessionId);
+    if (!s) return null;
+    if (s.attempt !== attempt || s.agent_id !== agentId) return null;
+    return s;
+  }
+
+  private async progress(r: SessionProgressReport): Promise<void> {
+    const s = await this.current(r.sessionId, r.attempt, r.agentId);
+    if (!s) {
+      await this.cleanupIfStray(r.sessionId, r.attempt, r.agentId);
+      return;
+    }
+    const { sessions, db } = this.deps;
+    const status: SessionStatus = r.status;
+    const moved = await db.transaction(async (trx) => {
+      const row = await sessions.transitionIn(trx, s.id, status, {
+        from: ['SCHEDULED', 'PREPARING', 'PULLING', 'PREPARED', 'CREATING'],
+        info: null,
+        data: r.data ?? {},
+        set: status === 'RUNNING' ? { started_at: new Date(r.at) } : {},
+      });
+      if (!row && status === 'PULLING' && r.data && s.status === 'PULLING') {
+        // progress within PULLING: update the figures only
+        await trx('sessions').where({ id: s.id, status: 'PULLING' }).update({
+          status_data: trx.raw(`status_data || ?::jsonb`, [JSON.stringify(r.data)]),
+        });
+      }
+      if (row) {
+        const kernels = await trx('kernels').where({ session_id: s.id }).select('id');
+        for (const k of kernels as { id: string }[]) {
+          const c = r.containers?.find((x) => x.kernelId === k.id);
+          await sessions.transitionKernelIn(
+            trx,
+            row,
+            k.id,
+            status,
+            status === 'RUNNING' ? { started_at: new Date(r.at), ...(c ? { container_id: c.containerId } : {}) } : {},
+          );
+        }
+      }
+      return row;
+    });
+    if (moved) sessions.notifyCommitted();
+  }
+
+  private async kernelExited(r: KernelExitedReport): Promise<void> {
+    const { sessions, db, queues } = this.deps;
+    const s = await this.current(r.sessionId, r.attempt, r.agentId);
+    if (!s) {
+      await this.cleanupIfStray(r.sessionId, r.attempt, r.agentId);
+      return;
+    }
+    const outcome = outcomeOfExit(r.exitCode, { timedOut: r.timedOut, oomKilled: r.oomKilled });
+    const reason = r.stoppedFor ?? outcome.reason;
+    const detail = {
+      exitCode: r.exitCode,
+      ...(r.oomKilled ? { oomKilled: true, error: 'The container was killed: out of memory.' } : {}),
+      ...(r.timedOut ? { error: `Batch timeout of ${s.batch_timeout_sec} s reached.` } : {}),
+    };
+    const retryAt =
+      r.stoppedFor === null && outcome.result === 'FAILURE' && !r.timedOut
+        ? nextRetry(s.retry_policy, s.attempt, 'non-zero-exit')
+        : null;
+    const ended = await db.transaction(async (trx) => {
+      await trx('kernels')
+        .where({ id: r.kernelId })
+        .update({ exit_code: r.exitCode, logs: r.logs, ...(r.startedAt ? { started_at: new Date(r.startedAt) } : {}) });
+      if (retryAt) {
+        return sessions.transitionIn(trx, s.id, 'PENDING', {
+          from: ['SCHEDULED', 'PREPARING', 'PULLING', 'PREPARED', 'CREATING', 'RUNNING'],
+          info: 'retrying',
+          data: detail,
+          set: retrySet(s, 'non-zero-exit', r.exitCode, retryAt),
+        });
+      }
+      const row = await sessions.transitionIn(trx, s.id, 'TERMINATED', {
+        info: reason,
+        data: detail,
+        result: outcome.result,
+        exitCode: r.exitCode,
+        set: r.finishedAt ? { started_at: s.started_at ?? (r.startedAt ? new Date(r.startedAt) : null) } : {},
+        kernels: true,
+      });
+      return row;
+    });
+    if (retryAt && ended) await this.resetKernels(s.id);
+    if (ended) sessions.notifyCommitted();
+    await queues.cleanup(r.agentId, { sessionId: s.id, attempt: r.attempt || s.attempt });
+    this.deps.onCapacityFreed();
+  }
+
+  private async sessionFailed(r: SessionFailedReport): Promise<void> {
+    const { sessions, db, queues } = this.deps;
+    const s = await sessions.get(r.sessionId);
+    if (!s || (r.attempt !== 0 && s.attempt !== r.attempt) || s.agent_id !== r.agentId) return;
+    const cause: RetryCause | null = r.reason === 'image-pull-failed' ? 'image-pull-failed' : null;
+    const retryAt = cause ? nextRetry(s.retry_policy, s.attempt, cause) : null;
+    const data = { error: r.message };
+    const row = await db.transaction(async (trx) => {
+      if (retryAt) {
+        return sessions.transitionIn(trx, s.id, 'PENDING', {
+          from: ['SCHEDULED', 'PREPARING', 'PULLING', 'PREPARED', 'CREATING'],
+          info: 'retrying',
+          data,
+          set: retrySet(s, r.reason, null, retryAt),
+        });
+      }
+      if (s.status === 'TERMINATING') {
+        return sessions.transitionIn(trx, s.id, 'TERMINATED', { info: r.reason, data, result: 'FAILURE', kernels: true });
+      }
+      return sessions.transitionIn(trx, s.id, r.status === 'CANCELLED' ? 'CANCELLED' : 'ERROR', {
+        info: r.reason,
+        data,
+        result: 'FAILURE',
+        kernels: true,
+      });
+    });
+    if (retryAt && row) await this.resetKernels(s.id);
+    if (row) sessions.notifyCommitted();
+    if (r.status === 'ERROR' && row && !retryAt) {
+      // ERROR is not final: the containers are gone, so the session ends TERMINATED with its reason.
+      await sessions.transition(s.id, 'TERMINATED', { info: r.reason, kernels: true });
+    }
+    await queues.cleanup(r.agentId, { sessionId: s.id, attempt: r.attempt || s.attempt });
+    this.deps.onCapacityFreed();
+  }
+
+  private async resetKernels(sessionId: string): Promise<void> {
+    await this.deps.db('kernels')
+      .where({ session_id: sessionId })
+      .update({ status: 'PENDING', agent_id: null, container_id: null, exit_code: null, occupied_slots: '{}' });
+  }
+
+  /** A report for an attempt that is over: make sure its containers go. */
+  private async cleanupIfStray(sessionId: string, attempt: number, agentId: string): Promise<void> {
+    const s = await this.deps.sessions.get(sessionId);
+    if (!s || s.attempt !== attempt || s.agent_id !== agentId || s.status === 'TERMINATED' || s.status === 'CANCELLED') {
+      await this.deps.queues.cleanup(agentId, { sessionId, attempt });
+    }
+  }
+}
+
+/** Columns of a session going back to PENDING for another attempt. */
+export function retrySet(s: SessionRow, reason: string, exitCode: number | null, retryAt: Date): Record<string, unknown> {
+  const record: AttemptRecord = {
+    attempt: s.attempt,
+    agentId: s.agent_id,
+    status: s.status,
+    reason,
+    exitCode,
+    endedAt: new Date().toISOString(),
+  };
+  return {
+    attempt: s.attempt + 1,
+    attempts: JSON.stringify([...(s.attempts ?? []), record]),
+    retry_after: retryAt,
+    agent_id: null,
+    started_at: null,
+  };
+}
