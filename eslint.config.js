@@ -20,7 +20,22 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['bullmq', 'ioredis', 'koa', '@koa/*', 'knex', 'pg', 'dockerode', 'clipanion', 'node:fs*', 'node:net', 'node:http', 'node:child_process', '../*/**', '!./*'],
+              group: [
+                'bullmq',
+                'ioredis',
+                'koa',
+                '@koa/*',
+                'knex',
+                'pg',
+                'dockerode',
+                'clipanion',
+                'node:fs*',
+                'node:net',
+                'node:http',
+                'node:child_process',
+                '../*/**',
+                '!./*',
+              ],
               message: 'src/domain is pure: no I/O libraries and no imports from outer layers.',
             },
           ],

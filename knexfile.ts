@@ -8,7 +8,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const migrationsDirectory = join(here, 'migrations');
 
 /** knex settings for a PostgreSQL URL; the CLI's `bai db migrate` and the manager use the same. */
-export function knexConfig(databaseUrl: string, pool: { min: number; max: number } = { min: 0, max: 10 }): Knex.Config {
+export function knexConfig(
+  databaseUrl: string,
+  pool: { min: number; max: number } = { min: 0, max: 10 },
+): Knex.Config {
   return {
     client: 'pg',
     connection: databaseUrl,

@@ -6,7 +6,10 @@ export async function up(knex: Knex): Promise<void> {
     t.string('name', 64).primary();
     t.string('description', 512).notNullable().defaultTo('');
     t.boolean('is_active').notNullable().defaultTo(true);
-    t.integer('pending_timeout_sec').notNullable().defaultTo(0).comment('0: sessions may wait PENDING forever');
+    t.integer('pending_timeout_sec')
+      .notNullable()
+      .defaultTo(0)
+      .comment('0: sessions may wait PENDING forever');
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
   });
   await knex.schema.createTable('agents', (t) => {
@@ -32,7 +35,10 @@ export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('images', (t) => {
     t.string('name', 512).primary().comment('canonical reference, registry included');
     t.string('registry', 256).notNullable();
-    t.jsonb('labels').notNullable().defaultTo('{}').comment('ai.backend.* labels: runtime path, slot min/max');
+    t.jsonb('labels')
+      .notNullable()
+      .defaultTo('{}')
+      .comment('ai.backend.* labels: runtime path, slot min/max');
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
   });
   await knex.schema.createTable('image_aliases', (t) => {

@@ -12,7 +12,10 @@ export async function up(knex: Knex): Promise<void> {
     t.string('type', 16).notNullable().comment('batch | interactive');
     t.string('status', 16).notNullable();
     t.string('status_info', 128).nullable().comment('short reason of the last transition');
-    t.jsonb('status_data').notNullable().defaultTo('{}').comment('structured detail: failed predicates, exit code, error');
+    t.jsonb('status_data')
+      .notNullable()
+      .defaultTo('{}')
+      .comment('structured detail: failed predicates, exit code, error');
     t.jsonb('status_history').notNullable().defaultTo('{}').comment('status -> ISO time it was entered');
     t.string('result', 16).notNullable().defaultTo('UNDEFINED');
     t.integer('exit_code').nullable().comment('main kernel exit code; -2 on batch timeout');

@@ -18,5 +18,8 @@ export interface ApiContext {
   service: SessionService;
   bodyLimitBytes: number;
   rateLimitPerMinute: number;
-  log: { info(msg: string, extra?: Record<string, unknown>): void; error(msg: string, extra?: Record<string, unknown>): void };
+  log: {
+    info(msg: string, extra?: Record<string, unknown>): void;
+    error(msg: string, extra?: Record<string, unknown>): void;
+  };
 }

@@ -43,7 +43,8 @@ export class Authenticator {
   middleware() {
     return async (ctx: Context, next: Next): Promise<void> => {
       const versionHeader = ctx.get('x-backendai-version');
-      if (versionHeader && !parseApiVersion(versionHeader)) throw new InvalidRequest('Unsupported API version.');
+      if (versionHeader && !parseApiVersion(versionHeader))
+        throw new InvalidRequest('Unsupported API version.');
       ctx.state.apiVersion = versionHeader || SERVER_API_VERSION;
       if (isPublic(ctx)) return next();
       ctx.state.principal = await this.authenticate(ctx, versionHeader);
@@ -57,12 +58,14 @@ export class Authenticator {
     if (/^Bearer\s+/i.test(header)) return this.bearer(header.replace(/^Bearer\s+/i, '').trim());
     const parsed = parseAuthorization(header);
     if (!parsed) throw new InvalidAuthParams('Malformed Authorization header.');
-    if (parsed.hash !== 'sha256') throw new InvalidAuthParams(`Unsupported sign method ${parsed.signMethod}.`);
+    if (parsed.hash !== 'sha256')
+      throw new InvalidAuthParams(`Unsupported sign method ${parsed.signMethod}.`);
     const date = ctx.get('date') || ctx.get('x-backendai-date');
     if (!date) throw new InvalidAuthParams('Date or X-BackendAI-Date header is required.');
     const when = Date.parse(date);
     if (Number.isNaN(when)) throw new InvalidAuthParams('Invalid Date header.');
-    if (Math.abs(Date.now() - when) > MAX_SKEW_MS) throw new AuthFailed('The request date is more than 15 minutes off.');
+    if (Math.abs(Date.now() - when) > MAX_SKEW_MS)
+      throw new AuthFailed('The request date is more than 15 minutes off.');
     const kp = await this.keypair(parsed.accessKey);
     if (!kp || !kp.is_active) throw new AuthFailed('Unknown or inactive access key.');
     const expected = sign(kp.secret_key, {
@@ -93,7 +96,13 @@ export class Authenticator {
 }
 
 function principalOf(kp: KeypairRow, via: Principal['via']): Principal {
-  return { accessKey: kp.access_key, role: kp.role, domain: kp.domain_name, resourcePolicy: kp.resource_policy, via };
+  return {
+    accessKey: kp.access_key,
+    role: kp.role,
+    domain: kp.domain_name,
+    resourcePolicy: kp.resource_policy,
+    via,
+  };
 }
 
 function isPublic(ctx: Context): boolean {

@@ -29,7 +29,8 @@ export function bodyMiddleware(limitBytes: number) {
       } catch (err) {
         throw new InvalidRequest(`The body is not valid JSON: ${(err as Error).message}`);
       }
-      if (depthOf(ctx.state.body) > MAX_DEPTH) throw new InvalidRequest(`The JSON body nests deeper than ${MAX_DEPTH} levels.`);
+      if (depthOf(ctx.state.body) > MAX_DEPTH)
+        throw new InvalidRequest(`The JSON body nests deeper than ${MAX_DEPTH} levels.`);
     } else {
       ctx.state.body = {};
     }

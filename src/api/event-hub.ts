@@ -32,7 +32,8 @@ export class EventHub {
   ) {}
 
   async start(): Promise<void> {
-    const row = (await this.db('session_events').max('id as max').first()) as { max: number | null } | undefined;
+    const row = (await this.db('session_events').max('id as max').first()) as
+      { max: number | null } | undefined;
     this.last = Number(row?.max ?? 0);
     this.sub = this.redis.duplicate();
     this.sub.on('error', () => {});
@@ -77,7 +78,10 @@ export class EventHub {
 
   private async tail(): Promise<void> {
     for (;;) {
-      const rows = (await this.db('session_events').where('id', '>', this.last).orderBy('id').limit(500)) as SessionEventRow[];
+      const rows = (await this.db('session_events')
+        .where('id', '>', this.last)
+        .orderBy('id')
+        .limit(500)) as SessionEventRow[];
       let delivered = 0;
       for (const ev of rows) {
         if (ev.id !== this.last + 1) {

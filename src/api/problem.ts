@@ -10,7 +10,12 @@ export function problemMiddleware(log: { error(msg: string, extra?: Record<strin
       await next();
     } catch (err) {
       const e = err instanceof BaiError ? err : fromKoaError(err);
-      if (e.status >= 500) log.error('request failed', { method: ctx.method, path: ctx.path, err: String((err as Error)?.stack ?? err) });
+      if (e.status >= 500)
+        log.error('request failed', {
+          method: ctx.method,
+          path: ctx.path,
+          err: String((err as Error)?.stack ?? err),
+        });
       ctx.status = e.status;
       ctx.type = 'application/problem+json';
       ctx.body = {

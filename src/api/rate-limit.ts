@@ -22,7 +22,8 @@ export function rateLimitMiddleware(limitPerMinute: number) {
     ctx.set('X-RateLimit-Limit', String(limitPerMinute));
     ctx.set('X-RateLimit-Remaining', String(Math.max(0, limitPerMinute - w.count)));
     ctx.set('X-RateLimit-Window', String(windowMs / 1000));
-    if (w.count > limitPerMinute) throw new RateLimited(`More than ${limitPerMinute} requests a minute for this keypair.`);
+    if (w.count > limitPerMinute)
+      throw new RateLimited(`More than ${limitPerMinute} requests a minute for this keypair.`);
     return next();
   };
 }

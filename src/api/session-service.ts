@@ -1,6 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mountTarget } from '../domain/container-plan.js';
-import { InsufficientPrivilege, InvalidRequest, ObjectNotFound, QuotaExceeded, SessionAlreadyExists } from '../domain/errors.js';
+import {
+  InsufficientPrivilege,
+  InvalidRequest,
+  ObjectNotFound,
+  QuotaExceeded,
+  SessionAlreadyExists,
+} from '../domain/errors.js';
 import { neverFits } from '../domain/placement.js';
 import { formatSlot, parseBytes, parseSlots, scaleSlots, type Slots } from '../domain/resources.js';
 import { parseCreateSessionBody, type CreateSessionRequest } from '../domain/session-request.js';
@@ -42,7 +48,8 @@ export class SessionService {
   /** The keypair a request acts for: its own, or another one for admins (`owner_access_key`). */
   async ownerOf(principal: Principal, ownerAccessKey: string | null | undefined): Promise<string> {
     if (!ownerAccessKey || ownerAccessKey === principal.accessKey) return principal.accessKey;
-    if (principal.role === 'user') throw new InsufficientPrivilege('Only admins may act for another keypair.');
+    if (principal.role === 'user')
+      throw new InsufficientPrivilege('Only admins may act for another keypair.');
     const kp = await this.deps.catalog.keypair(ownerAccessKey);
     if (!kp) throw new ObjectNotFound(`No keypair "${ownerAccessKey}".`, 'keypair');
     if (principal.role === 'admin' && kp.domain_name !== principal.domain) {
@@ -69,11 +76,16 @@ export class SessionService {
     const resourceOpts = this.resourceOptsFor(req, slots);
     const policy = await this.deps.catalog.policy(owner.resource_policy);
     if (req.priority > policy.max_priority) {
-      throw new InvalidRequest(`priority ${req.priority} is above this keypair's maximum of ${policy.max_priority}.`);
+      throw new InvalidRequest(
+        `priority ${req.priority} is above this keypair's maximum of ${policy.max_priority}.`,
+      );
     }
     for (const [k, v] of Object.entries(policy.total_resource_slots)) {
       const asked = (slots[k] ?? 0) * req.clusterSize;
-      if (asked > v) throw new QuotaExceeded(`The session asks ${formatSlot(k, asked)} ${k}; the policy allows ${formatSlot(k, v)}.`);
+      if (asked > v)
+        throw new QuotaExceeded(
+          `The session asks ${formatSlot(k, asked)} ${k}; the policy allows ${formatSlot(k, v)}.`,
+        );
     }
     const whole = scaleSlots(slots, req.clusterSize);
     const never = neverFits(
@@ -96,11 +108,15 @@ export class SessionService {
       if (existing) return { answer: await this.reuse(existing, req), status: 201 };
     }
     if (policy.max_pending_session_count !== null) {
-      const pending = (await this.deps.db('sessions').where({ access_key: accessKey, status: 'PENDING' }).count('* as n').first()) as
-        | { n: string }
-        | undefined;
+      const pending = (await this.deps
+        .db('sessions')
+        .where({ access_key: accessKey, status: 'PENDING' })
+        .count('* as n')
+        .first()) as { n: string } | undefined;
       if (Number(pending?.n ?? 0) >= policy.max_pending_session_count) {
-        throw new QuotaExceeded(`This keypair already has ${policy.max_pending_session_count} pending sessions, its limit.`);
+        throw new QuotaExceeded(
+          `This keypair already has ${policy.max_pending_session_count} pending sessions, its limit.`,
+        );
       }
     }
 
@@ -158,7 +174,10 @@ export class SessionService {
       return { answer: answerOf(row, true), status: 201 };
     }
     const final = await this.waitFor(row.id, req.maxWaitSeconds);
-    return { answer: final ? answerOf(final, true) : { ...answerOf(row, true), status: 'TIMEOUT' }, status: 201 };
+    return {
+      answer: final ? answerOf(final, true) : { ...answerOf(row, true), status: 'TIMEOUT' },
+      status: 201,
+    };
   }
 
   private async reuse(existing: SessionRow, req: CreateSessionRequest): Promise<CreateAnswer> {
@@ -198,7 +217,12 @@ export class SessionService {
   async destroy(s: SessionRow, forced: boolean): Promise<SessionRow> {
     const { sessions, queues } = this.deps;
     if (s.status === 'PENDING') {
-      const row = await sessions.transition(s.id, 'CANCELLED', { from: ['PENDING'], info: 'user-requested', result: 'FAILURE', kernels: true });
+      const row = await sessions.transition(s.id, 'CANCELLED', {
+        from: ['PENDING'],
+        info: 'user-requested',
+        result: 'FAILURE',
+        kernels: true,
+      });
       if (row) {
         this.deps.kickDispatcher();
         return row;
@@ -207,7 +231,13 @@ export class SessionService {
     }
     if (!LIVE_STATUSES.includes(s.status)) return s;
     if (s.status === 'ERROR' || !s.agent_id) {
-      return (await sessions.transition(s.id, 'TERMINATED', { info: 'force-terminated', result: 'FAILURE', kernels: true })) ?? s;
+      return (
+        (await sessions.transition(s.id, 'TERMINATED', {
+          info: 'force-terminated',
+          result: 'FAILURE',
+          kernels: true,
+        })) ?? s
+      );
     }
     const reason = forced ? 'force-terminated' : 'user-requested';
     const row = (await sessions.transition(s.id, 'TERMINATING', { info: reason, kernels: true })) ?? s;
@@ -215,7 +245,11 @@ export class SessionService {
     return row;
   }
 
-  private slotsFor(req: CreateSessionRequest, labels: Record<string, string>, known: ReadonlySet<string>): Slots {
+  private slotsFor(
+    req: CreateSessionRequest,
+    labels: Record<string, string>,
+    known: ReadonlySet<string>,
+  ): Slots {
     const asked = parseSlots(req.resources, known);
     const min = labelSlots(labels, 'min', known);
     const max = labelSlots(labels, 'max', known);
@@ -223,10 +257,16 @@ export class SessionService {
     for (const [k, v] of Object.entries(min)) slots[k] = Math.max(slots[k] ?? 0, v);
     Object.assign(slots, asked);
     for (const [k, v] of Object.entries(min)) {
-      if ((slots[k] ?? 0) < v) throw new InvalidRequest(`The image needs at least ${formatSlot(k, v)} ${k}; asked ${formatSlot(k, slots[k] ?? 0)}.`);
+      if ((slots[k] ?? 0) < v)
+        throw new InvalidRequest(
+          `The image needs at least ${formatSlot(k, v)} ${k}; asked ${formatSlot(k, slots[k] ?? 0)}.`,
+        );
     }
     for (const [k, v] of Object.entries(max)) {
-      if ((slots[k] ?? 0) > v) throw new InvalidRequest(`The image allows at most ${formatSlot(k, v)} ${k}; asked ${formatSlot(k, slots[k] ?? 0)}.`);
+      if ((slots[k] ?? 0) > v)
+        throw new InvalidRequest(
+          `The image allows at most ${formatSlot(k, v)} ${k}; asked ${formatSlot(k, slots[k] ?? 0)}.`,
+        );
     }
     if ((slots.cpu ?? 0) <= 0 || (slots.mem ?? 0) < 6 * 1024 * 1024) {
       throw new InvalidRequest('resources need cpu > 0 and mem of at least 6m.');
@@ -264,7 +304,8 @@ export class SessionService {
       try {
         out.push((await this.deps.sessions.resolve(ref, accessKey)).id);
       } catch (err) {
-        if (err instanceof ObjectNotFound) throw new InvalidRequest(`Dependency "${ref}" is not a session of this keypair.`);
+        if (err instanceof ObjectNotFound)
+          throw new InvalidRequest(`Dependency "${ref}" is not a session of this keypair.`);
         throw err;
       }
     }
@@ -295,11 +336,22 @@ function answerOf(row: SessionRow, created: boolean): CreateAnswer {
   };
 }
 
-const JSON_COLUMNS = new Set(['status_data', 'status_history', 'environ', 'mounts', 'requested_slots', 'resource_opts', 'retry_policy', 'attempts', 'occupied_slots']);
+const JSON_COLUMNS = new Set([
+  'status_data',
+  'status_history',
+  'environ',
+  'mounts',
+  'requested_slots',
+  'resource_opts',
+  'retry_policy',
+  'attempts',
+  'occupied_slots',
+]);
 
 /** knex sends JS arrays as PostgreSQL arrays; jsonb columns get JSON text. */
 function toJsonColumns<T extends object>(row: T): T {
   const out = { ...row } as Record<string, unknown>;
-  for (const [k, v] of Object.entries(out)) if (JSON_COLUMNS.has(k) && v !== null && v !== undefined) out[k] = JSON.stringify(v);
+  for (const [k, v] of Object.entries(out))
+    if (JSON_COLUMNS.has(k) && v !== null && v !== undefined) out[k] = JSON.stringify(v);
   return out as T;
 }

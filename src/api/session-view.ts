@@ -1,7 +1,11 @@
 import type { KernelRow, SessionRow } from '../persistence/rows.js';
 
 /** The session info answer: Backend.AI's legacy REST keys plus what bai adds (exit code, result, kernels). */
-export function sessionInfo(s: SessionRow, kernels: KernelRow[], dependencies: string[]): Record<string, unknown> {
+export function sessionInfo(
+  s: SessionRow,
+  kernels: KernelRow[],
+  dependencies: string[],
+): Record<string, unknown> {
   const main = kernels.find((k) => k.cluster_role === 'main');
   return {
     sessionId: s.id,

@@ -18,7 +18,9 @@ export class WaitTimeout extends Error {}
  * stack trace.
  */
 export abstract class BaseCommand extends Command {
-  endpoint = Option.String('--endpoint', { description: 'Manager URL (default: BACKEND_ENDPOINT or .bai/env)' });
+  endpoint = Option.String('--endpoint', {
+    description: 'Manager URL (default: BACKEND_ENDPOINT or .bai/env)',
+  });
 
   private outputCache: Output | null = null;
 
@@ -56,7 +58,9 @@ export abstract class BaseCommand extends Command {
       return EXIT.timeout;
     }
     if (err instanceof ApiError) {
-      e.write(`Error: ${err.title} ${err.message}${err.status ? ` (HTTP ${err.status}, ${err.code})` : ''}\n`);
+      e.write(
+        `Error: ${err.title} ${err.message}${err.status ? ` (HTTP ${err.status}, ${err.code})` : ''}\n`,
+      );
       return EXIT.failure;
     }
     if (err instanceof NetworkError || err instanceof BaiError) {

@@ -12,13 +12,21 @@ export class ApiError extends BaiError {
     readonly problem: { type?: string; title?: string; msg?: string; data?: unknown },
   ) {
     const code = (problem.type ?? '').split('/').pop() || 'http-error';
-    super(code, status, problem.title ?? `HTTP ${status}`, problem.msg ?? problem.title ?? `HTTP ${status}`, { data: problem.data });
+    super(code, status, problem.title ?? `HTTP ${status}`, problem.msg ?? problem.title ?? `HTTP ${status}`, {
+      data: problem.data,
+    });
   }
 }
 
 export class NetworkError extends BaiError {
   constructor(endpoint: string, cause: unknown) {
-    super('network-error', 0, 'Network error.', `Cannot reach the manager at ${endpoint}: ${(cause as Error)?.message ?? cause}`, { cause });
+    super(
+      'network-error',
+      0,
+      'Network error.',
+      `Cannot reach the manager at ${endpoint}: ${(cause as Error)?.message ?? cause}`,
+      { cause },
+    );
   }
 }
 
@@ -38,9 +46,15 @@ export function readEnvFile(file: string): Record<string, string> {
 }
 
 /** Client settings: BACKEND_* from the environment, else .bai/env of `bai up`. */
-export function clientConfigFrom(env: NodeJS.ProcessEnv, overrides: { endpoint?: string } = {}): ClientConfig {
+export function clientConfigFrom(
+  env: NodeJS.ProcessEnv,
+  overrides: { endpoint?: string } = {},
+): ClientConfig {
   const fileEnv = env.BACKEND_ACCESS_KEY ? {} : readEnvFile(join(stateDirOf(env), 'env'));
-  const merged = { ...fileEnv, ...Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('BACKEND_') || k === 'BAI_TOKEN')) };
+  const merged = {
+    ...fileEnv,
+    ...Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('BACKEND_') || k === 'BAI_TOKEN')),
+  };
   const cfg = loadClientConfig(merged);
   return overrides.endpoint ? { ...cfg, endpoint: overrides.endpoint } : cfg;
 }
@@ -76,7 +90,12 @@ export class ApiClient {
     return h;
   }
 
-  async request<T = unknown>(method: string, path: string, body?: unknown, query?: Record<string, string | undefined>): Promise<T> {
+  async request<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    query?: Record<string, string | undefined>,
+  ): Promise<T> {
     const res = await this.raw(method, path, body, query);
     const text = await res.text();
     let parsed: unknown = null;
@@ -89,9 +108,17 @@ export class ApiClient {
     return parsed as T;
   }
 
-  async raw(method: string, path: string, body?: unknown, query?: Record<string, string | undefined>, headers: Record<string, string> = {}): Promise<Response> {
+  async raw(
+    method: string,
+    path: string,
+    body?: unknown,
+    query?: Record<string, string | undefined>,
+    headers: Record<string, string> = {},
+  ): Promise<Response> {
     const qs = query
-      ? new URLSearchParams(Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined)).toString()
+      ? new URLSearchParams(
+          Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined),
+        ).toString()
       : '';
     const pathWithQuery = qs ? `${path}?${qs}` : path;
     const url = new URL(pathWithQuery, this.config.endpoint);

@@ -7,7 +7,9 @@ import { freePort } from '../stack/ports.js';
 /** Opens the manager's database for an admin command: DATABASE_URL, or the embedded one (manager stopped). */
 export async function withDb<T>(env: NodeJS.ProcessEnv, fn: (db: Db) => Promise<T>): Promise<T> {
   const cfg = loadManagerConfig(env);
-  const embedded = cfg.databaseUrl ? null : await startEmbeddedPostgres(join(cfg.stateDir, 'pgdata'), await freePort());
+  const embedded = cfg.databaseUrl
+    ? null
+    : await startEmbeddedPostgres(join(cfg.stateDir, 'pgdata'), await freePort());
   const db = openDb(cfg.databaseUrl ?? embedded!.url, embedded ? { ...EMBEDDED_POOL } : { min: 0, max: 2 });
   try {
     return await fn(db);

@@ -20,7 +20,13 @@ export async function followSessionEvents(
   let lastId: string | null = null;
   for (let tries = 0; tries < 100; tries++) {
     if (signal?.aborted) return;
-    const res = await client.raw('GET', '/events/session', undefined, { sessionId, scope }, lastId ? { 'Last-Event-ID': lastId } : {});
+    const res = await client.raw(
+      'GET',
+      '/events/session',
+      undefined,
+      { sessionId, scope },
+      lastId ? { 'Last-Event-ID': lastId } : {},
+    );
     if (!res.ok || !res.body) {
       const text = await res.text();
       throw new Error(`event stream: HTTP ${res.status} ${text.slice(0, 200)}`);

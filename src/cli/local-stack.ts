@@ -32,7 +32,11 @@ function dockerAnswers(host: string): boolean {
  * answers and this is root), the python image, the manager (embedded PGlite when DATABASE_URL
  * is unset) and one agent. Writes .bai/env and .bai/stack.json.
  */
-export async function stackUp(stateDir: string, env: NodeJS.ProcessEnv, say: (s: string) => void): Promise<StackState & { accessKey: string; secretKey: string }> {
+export async function stackUp(
+  stateDir: string,
+  env: NodeJS.ProcessEnv,
+  say: (s: string) => void,
+): Promise<StackState & { accessKey: string; secretKey: string }> {
   mkdirSync(stateDir, { recursive: true });
   const statePath = join(stateDir, 'stack.json');
   if (existsSync(statePath)) {
@@ -77,12 +81,17 @@ export async function stackUp(stateDir: string, env: NodeJS.ProcessEnv, say: (s:
     const secretKey = oldEnv.BACKEND_SECRET_KEY ?? newSecret();
     const port = env.BAI_MANAGER_PORT ? Number(env.BAI_MANAGER_PORT) : await portOr(8091);
     const common = { ...env, BAI_STATE_DIR: stateDir, REDIS_URL: redisUrl };
-    const managerPid = launch(process.execPath, [BIN, 'manager'], openSync(join(stateDir, 'manager.log'), 'a'), {
-      ...common,
-      BAI_MANAGER_PORT: String(port),
-      BAI_SEED_ACCESS_KEY: accessKey,
-      BAI_SEED_SECRET_KEY: secretKey,
-    });
+    const managerPid = launch(
+      process.execPath,
+      [BIN, 'manager'],
+      openSync(join(stateDir, 'manager.log'), 'a'),
+      {
+        ...common,
+        BAI_MANAGER_PORT: String(port),
+        BAI_SEED_ACCESS_KEY: accessKey,
+        BAI_SEED_SECRET_KEY: secretKey,
+      },
+    );
     pids.push({ name: 'manager', pid: managerPid });
     const endpoint = `http://127.0.0.1:${port}`;
     save(endpoint, dockerHost);
@@ -128,7 +137,8 @@ async function stopAll(pids: StackState['pids']): Promise<void> {
   // Agent first (containers stay for re-adoption), then the manager, then the services.
   const order = ['agent', 'manager', 'redis', 'dockerd'];
   for (const name of order) {
-    for (const p of pids.filter((x) => x.name === name)) await stopPid(p.pid, name === 'dockerd' ? 20_000 : 10_000);
+    for (const p of pids.filter((x) => x.name === name))
+      await stopPid(p.pid, name === 'dockerd' ? 20_000 : 10_000);
   }
 }
 

@@ -52,11 +52,14 @@ export class Output {
   }
 
   table(headers: string[], rows: string[][]): void {
+    // eslint-disable-next-line no-control-regex
     const strip = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, '');
     const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => strip(r[i] ?? '').length)));
     const fmt = (cells: string[]) =>
       cells
-        .map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(Math.max(0, (widths[i] ?? 0) - strip(c).length))))
+        .map((c, i) =>
+          i === cells.length - 1 ? c : c + ' '.repeat(Math.max(0, (widths[i] ?? 0) - strip(c).length)),
+        )
         .join('  ')
         .trimEnd();
     this.line(this.bold(fmt(headers)));
@@ -69,6 +72,13 @@ export function relativeTime(iso: string | null | undefined, now = Date.now()): 
   if (!iso) return '-';
   const d = (new Date(iso).getTime() - now) / 1000;
   const a = Math.abs(d);
-  const txt = a < 60 ? `${Math.round(a)} s` : a < 3600 ? `${Math.round(a / 60)} min` : a < 86400 ? `${Math.round(a / 3600)} h` : `${Math.round(a / 86400)} d`;
+  const txt =
+    a < 60
+      ? `${Math.round(a)} s`
+      : a < 3600
+        ? `${Math.round(a / 60)} min`
+        : a < 86400
+          ? `${Math.round(a / 3600)} h`
+          : `${Math.round(a / 86400)} d`;
   return d < 0 ? `${txt} ago` : `in ${txt}`;
 }

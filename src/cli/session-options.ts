@@ -5,33 +5,61 @@ import { keyValues, volumes } from './key-values.js';
 
 /** Flags shared by `session create` and `run`, named as Backend.AI's CLI names them. */
 export abstract class SessionOptionsCommand extends BaseCommand {
-  name = Option.String('-t,--name,--client-token', { description: 'Session name (4-64 chars); reused if live' });
+  name = Option.String('-t,--name,--client-token', {
+    description: 'Session name (4-64 chars); reused if live',
+  });
   env = Option.Array('-e,--env', { description: 'Environment variable KEY=VALUE (repeat)' });
   volume = Option.Array('-v,--volume', { description: 'Mount a storage folder NAME[=PATH] (repeat)' });
   resources = Option.Array('-r,--resources', { description: 'Resource slot, e.g. cpu=2, mem=4g (repeat)' });
   resourceOpts = Option.Array('--resource-opts', { description: 'Resource option, e.g. shmem=64m' });
   scalingGroup = Option.String('--scaling-group,--sgroup', { description: 'Scaling group' });
-  startsAt = Option.String('--starts-at', { description: 'Start at an ISO-8601 time or after a relative time (10min, 1h30m)' });
-  batchTimeout = Option.String('--batch-timeout', { description: 'Kill the job after this long (30m, 2h, seconds)' });
-  depends = Option.Array('--depends', { description: 'Run after this session (id or name) succeeds (repeat)' });
+  startsAt = Option.String('--starts-at', {
+    description: 'Start at an ISO-8601 time or after a relative time (10min, 1h30m)',
+  });
+  batchTimeout = Option.String('--batch-timeout', {
+    description: 'Kill the job after this long (30m, 2h, seconds)',
+  });
+  depends = Option.Array('--depends', {
+    description: 'Run after this session (id or name) succeeds (repeat)',
+  });
   callbackUrl = Option.String('--callback-url', { description: 'POST lifecycle events to this URL' });
-  priority = Option.String('--priority', { description: 'Priority 0-100 (default 10)', validator: t.isNumber() });
-  clusterSize = Option.String('--cluster-size', { description: 'Number of containers', validator: t.isNumber() });
+  priority = Option.String('--priority', {
+    description: 'Priority 0-100 (default 10)',
+    validator: t.isNumber(),
+  });
+  clusterSize = Option.String('--cluster-size', {
+    description: 'Number of containers',
+    validator: t.isNumber(),
+  });
   clusterMode = Option.String('--cluster-mode', { description: 'single-node or multi-node' });
   tag = Option.String('--tag', { description: 'A free-form tag' });
   owner = Option.String('-o,--owner,--owner-access-key', { description: 'Act for this access key (admins)' });
   domain = Option.String('-d,--domain', { description: 'Domain' });
   group = Option.String('-g,--group', { description: 'Project group' });
-  retries = Option.String('--retries', { description: 'Attempts in all, when a retry cause happens (default 1)', validator: t.isNumber() });
-  retryOn = Option.Array('--retry-on', { description: 'agent-lost, image-pull-failed, non-zero-exit (repeat)' });
+  retries = Option.String('--retries', {
+    description: 'Attempts in all, when a retry cause happens (default 1)',
+    validator: t.isNumber(),
+  });
+  retryOn = Option.Array('--retry-on', {
+    description: 'agent-lost, image-pull-failed, non-zero-exit (repeat)',
+  });
   retryBackoff = Option.String('--retry-backoff', { description: 'fixed or exponential' });
   retryDelay = Option.String('--retry-delay', { description: 'First retry delay (5s, 1m)' });
 
-  protected createBody(image: string, startupCommand: string | undefined, type: 'batch' | 'interactive'): Record<string, unknown> {
+  protected createBody(
+    image: string,
+    startupCommand: string | undefined,
+    type: 'batch' | 'interactive',
+  ): Record<string, unknown> {
     const { mounts, mountMap } = volumes(this.volume);
     const retry =
       this.retries !== undefined || this.retryOn
-        ? { max_attempts: this.retries ?? 2, on: this.retryOn, backoff: this.retryBackoff, delay: this.retryDelay }
+        ? {
+            max_attempts: this.retries ?? 2,
+            on: this.retryOn,
+            backoff: this.retryBackoff,
+            delay: this.retryDelay,
+          }
         : undefined;
     return {
       image,

@@ -51,7 +51,9 @@ export async function waitForEnd(
           (ev) => {
             const status = String(ev.data.status ?? '');
             const pull = (ev.data as { pull?: { percent?: number } }).pull;
-            out.progress(`${out.dim(sessionId.slice(0, 8))} ${status}${pull?.percent !== undefined ? ` ${pull.percent}%` : ''}`);
+            out.progress(
+              `${out.dim(sessionId.slice(0, 8))} ${status}${pull?.percent !== undefined ? ` ${pull.percent}%` : ''}`,
+            );
             if (status === 'RUNNING' && opts.streamLogs && !polling) {
               polling = setInterval(() => printLogs().catch(() => {}), 300);
             }

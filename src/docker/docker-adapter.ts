@@ -139,7 +139,8 @@ export class DockerAdapter {
         (err: Error | null, output: { error?: string; errorDetail?: { message?: string } }[]) => {
           if (err) return reject(new ImagePullFailed(`pull ${ref}: ${err.message}`));
           const failed = output.find((o) => o.error || o.errorDetail);
-          if (failed) return reject(new ImagePullFailed(`pull ${ref}: ${failed.errorDetail?.message ?? failed.error}`));
+          if (failed)
+            return reject(new ImagePullFailed(`pull ${ref}: ${failed.errorDetail?.message ?? failed.error}`));
           resolve();
         },
         (ev: { id?: string; status?: string; progressDetail?: { current?: number; total?: number } }) => {
@@ -264,7 +265,9 @@ export class DockerAdapter {
   /** stdout and stderr, demultiplexed, the last `limitBytes` of them with a truncation marker. */
   async logs(id: string, limitBytes: number): Promise<string> {
     try {
-      const buf = (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false })) as Buffer;
+      const buf = (await this.docker
+        .getContainer(id)
+        .logs({ stdout: true, stderr: true, follow: false })) as Buffer;
       const text = demux(buf);
       if (Buffer.byteLength(text) <= limitBytes) return text;
       const tail = Buffer.from(text).subarray(-limitBytes).toString('utf8');
@@ -279,7 +282,9 @@ export class DockerAdapter {
   async followLogs(id: string, onChunk: (text: string) => void): Promise<() => void> {
     const stream = (await this.docker
       .getContainer(id)
-      .logs({ stdout: true, stderr: true, follow: true })) as unknown as NodeJS.ReadableStream & { destroy(): void };
+      .logs({ stdout: true, stderr: true, follow: true })) as unknown as NodeJS.ReadableStream & {
+      destroy(): void;
+    };
     const out = new PassThrough();
     this.docker.modem.demuxStream(stream, out, out);
     out.on('data', (b: Buffer) => onChunk(b.toString('utf8')));
@@ -298,7 +303,13 @@ export class DockerAdapter {
 
   async createNetwork(name: string, labels: Record<string, string>): Promise<void> {
     try {
-      await this.docker.createNetwork({ Name: name, Driver: 'bridge', Internal: true, Labels: labels, CheckDuplicate: true });
+      await this.docker.createNetwork({
+        Name: name,
+        Driver: 'bridge',
+        Internal: true,
+        Labels: labels,
+        CheckDuplicate: true,
+      });
     } catch (err) {
       if (statusOf(err) === 409) return;
       throw wrap(`create network ${name}`, err);

@@ -9,7 +9,10 @@ export interface BatchOutcome {
 }
 
 /** How a finished main container's exit becomes the session's result and status_info. */
-export function outcomeOfExit(exitCode: number, opts: { timedOut?: boolean; oomKilled?: boolean } = {}): BatchOutcome {
+export function outcomeOfExit(
+  exitCode: number,
+  opts: { timedOut?: boolean; oomKilled?: boolean } = {},
+): BatchOutcome {
   if (opts.timedOut) return { result: 'FAILURE', reason: 'task-timeout' };
   if (exitCode === 0) return { result: 'SUCCESS', reason: 'task-finished' };
   if (opts.oomKilled) return { result: 'FAILURE', reason: 'out-of-memory' };

@@ -24,7 +24,9 @@ const FOLDER_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
  */
 export function mountTarget(name: string, target: string | undefined): string {
   if (!FOLDER_RE.test(name) || name === '.' || name === '..' || name.includes('..')) {
-    throw new InvalidRequest(`Mount "${name}" is not a storage folder name (host paths and ".." are refused).`);
+    throw new InvalidRequest(
+      `Mount "${name}" is not a storage folder name (host paths and ".." are refused).`,
+    );
   }
   const t = (target ?? name).trim();
   if (t === '' || t.split('/').some((seg) => seg === '..')) {
@@ -63,8 +65,13 @@ export function kernelEnvironment(input: {
 }
 
 /** The command a kernel runs: the main runs the startup command through a shell; subs idle. */
-export function kernelCommand(role: 'main' | 'sub', startupCommand: string | null, bootstrap: string | null): string[] | null {
-  if (role === 'sub') return ['/bin/sh', '-c', 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done'];
+export function kernelCommand(
+  role: 'main' | 'sub',
+  startupCommand: string | null,
+  bootstrap: string | null,
+): string[] | null {
+  if (role === 'sub')
+    return ['/bin/sh', '-c', 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done'];
   const parts = [bootstrap, startupCommand].filter((s): s is string => s !== null && s.trim() !== '');
   if (parts.length === 0) return null;
   return ['/bin/sh', '-c', parts.join('\n')];

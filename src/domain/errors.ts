@@ -32,9 +32,15 @@ export class InvalidRequest extends BaiError {
 
 export class SessionAlreadyExists extends BaiError {
   constructor(existingSessionId: string) {
-    super('session-already-exists', 400, 'The session already exists.', 'A live session of that name exists.', {
-      data: { existingSessionId },
-    });
+    super(
+      'session-already-exists',
+      400,
+      'The session already exists.',
+      'A live session of that name exists.',
+      {
+        data: { existingSessionId },
+      },
+    );
   }
 }
 
@@ -82,9 +88,15 @@ export class SessionNotFound extends ObjectNotFound {
 
 export class TooManySessionsMatched extends BaiError {
   constructor(matches: { id: string; name: string }[]) {
-    super('too-many-sessions-matched', 404, 'Too many sessions matched.', 'The reference matches several sessions.', {
-      data: { matches },
-    });
+    super(
+      'too-many-sessions-matched',
+      404,
+      'Too many sessions matched.',
+      'The reference matches several sessions.',
+      {
+        data: { matches },
+      },
+    );
   }
 }
 

@@ -30,7 +30,10 @@ export function freeOf(agent: AgentCapacity): Slots {
  * never starved by a stream of small ones, and one that waits does not block the rest of the
  * scaling group. Best fit: among agents that can hold a candidate, the fullest one is chosen.
  */
-export function placeSessions(candidates: PlacementCandidate[], agents: AgentCapacity[]): PlacementDecision[] {
+export function placeSessions(
+  candidates: PlacementCandidate[],
+  agents: AgentCapacity[],
+): PlacementDecision[] {
   const free = new Map(agents.map((a) => [a.id, freeOf(a)]));
   const reserved = new Set<string>();
   const out: PlacementDecision[] = [];
@@ -79,7 +82,10 @@ function deficit(need: Slots, free: Slots): number {
  * hold, with the largest amount any agent has. Null when some agent could hold it, or when the
  * group has no agent yet (the session then waits for one to join).
  */
-export function neverFits(need: Slots, agents: AgentCapacity[]): { slot: string; need: number; max: number } | null {
+export function neverFits(
+  need: Slots,
+  agents: AgentCapacity[],
+): { slot: string; need: number; max: number } | null {
   if (agents.length === 0 || agents.some((a) => fits(need, a.total))) return null;
   for (const [slot, v] of Object.entries(need)) {
     const max = Math.max(...agents.map((a) => a.total[slot] ?? 0));

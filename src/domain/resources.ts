@@ -57,9 +57,13 @@ export function parseSlots(input: unknown, known: ReadonlySet<string>, field = '
   for (const [name, raw] of Object.entries(input as Record<string, unknown>)) {
     if (raw === null || raw === undefined) continue;
     if (!known.has(name)) {
-      throw new InvalidRequest(`Unknown resource slot "${name}" in ${field}; known slots: ${[...known].join(', ')}.`);
+      throw new InvalidRequest(
+        `Unknown resource slot "${name}" in ${field}; known slots: ${[...known].join(', ')}.`,
+      );
     }
-    out[name] = BYTE_SLOTS.has(name) ? parseBytes(raw, `${field}.${name}`) : parseCount(raw, `${field}.${name}`);
+    out[name] = BYTE_SLOTS.has(name)
+      ? parseBytes(raw, `${field}.${name}`)
+      : parseCount(raw, `${field}.${name}`);
   }
   return out;
 }
@@ -88,7 +92,10 @@ export function fits(need: Slots, free: Slots): boolean {
 }
 
 /** The first slot that `free` cannot give, with how much is asked and how much there is. */
-export function firstShortSlot(need: Slots, free: Slots): { slot: string; need: number; free: number } | null {
+export function firstShortSlot(
+  need: Slots,
+  free: Slots,
+): { slot: string; need: number; free: number } | null {
   for (const [k, v] of Object.entries(need)) {
     if (v <= 0) continue;
     const have = free[k] ?? 0;

@@ -84,7 +84,8 @@ function int(v: unknown, field: string, min: number, max: number): number | unde
 
 function obj(v: unknown, field: string): Body | undefined {
   if (v === undefined) return undefined;
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InvalidRequest(`${field} must be an object.`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new InvalidRequest(`${field} must be an object.`);
   return v as Body;
 }
 
@@ -159,7 +160,8 @@ export function parseCreateSessionBody(input: unknown, now: Date): CreateSession
   if (!body) throw new InvalidRequest('The request body must be a JSON object.');
   const config = obj(pick(body, 'config'), 'config') ?? {};
 
-  const name = str(pick(body, 'name', 'session_name', 'sessionName', 'clientSessionToken'), 'name', 64) ?? null;
+  const name =
+    str(pick(body, 'name', 'session_name', 'sessionName', 'clientSessionToken'), 'name', 64) ?? null;
   if (name !== null && (name.length < 4 || !SESSION_NAME_RE.test(name))) {
     throw new InvalidRequest(
       'name must be 4 to 64 characters of letters, digits, "_", "." or "-", starting and ending with a letter, digit or "_".',
@@ -174,7 +176,8 @@ export function parseCreateSessionBody(input: unknown, now: Date): CreateSession
   }
   const type: SessionType = typeRaw;
 
-  const startupCommand = str(pick(body, 'startupCommand', 'startup_command'), 'startup_command', 65536) ?? null;
+  const startupCommand =
+    str(pick(body, 'startupCommand', 'startup_command'), 'startup_command', 65536) ?? null;
   if (type === 'batch' && (startupCommand === null || startupCommand.trim() === '')) {
     throw new InvalidRequest('A batch session needs a startup_command.');
   }
@@ -192,7 +195,8 @@ export function parseCreateSessionBody(input: unknown, now: Date): CreateSession
 
   const environ = stringMap(pick(config, 'environ', 'envs', 'env'), 'config.environ');
   for (const k of Object.keys(environ)) {
-    if (!ENV_NAME_RE.test(k)) throw new InvalidRequest(`config.environ: "${k}" is not a valid variable name.`);
+    if (!ENV_NAME_RE.test(k))
+      throw new InvalidRequest(`config.environ: "${k}" is not a valid variable name.`);
   }
 
   const mounts = stringList(pick(config, 'mounts'), 'config.mounts');
@@ -202,7 +206,8 @@ export function parseCreateSessionBody(input: unknown, now: Date): CreateSession
   }
 
   const priority = int(pick(body, 'priority'), 'priority', 0, 100) ?? DEFAULT_PRIORITY;
-  const maxWaitSeconds = int(pick(body, 'maxWaitSeconds', 'max_wait_seconds', 'max_wait'), 'max_wait_seconds', 0, 86400) ?? 0;
+  const maxWaitSeconds =
+    int(pick(body, 'maxWaitSeconds', 'max_wait_seconds', 'max_wait'), 'max_wait_seconds', 0, 86400) ?? 0;
 
   return {
     name,
@@ -222,14 +227,20 @@ export function parseCreateSessionBody(input: unknown, now: Date): CreateSession
     priority,
     clusterSize: int(pick(body, 'clusterSize', 'cluster_size'), 'cluster_size', 1, 64) ?? 1,
     clusterMode,
-    bootstrapScript: str(pick(body, 'bootstrap_script', 'bootstrapScript'), 'bootstrap_script', 65536) ?? null,
+    bootstrapScript:
+      str(pick(body, 'bootstrap_script', 'bootstrapScript'), 'bootstrap_script', 65536) ?? null,
     tag: str(pick(body, 'tag'), 'tag', 256) ?? null,
     mounts,
     mountMap,
     environ,
     resources: obj(pick(config, 'resources'), 'config.resources') ?? {},
     resourceOpts: obj(pick(config, 'resource_opts', 'resourceOpts'), 'config.resource_opts') ?? {},
-    scalingGroup: str(pick(config, 'scalingGroup', 'scaling_group') ?? pick(body, 'scalingGroup', 'scaling_group'), 'scaling_group', 64) ?? null,
+    scalingGroup:
+      str(
+        pick(config, 'scalingGroup', 'scaling_group') ?? pick(body, 'scalingGroup', 'scaling_group'),
+        'scaling_group',
+        64,
+      ) ?? null,
     retry: parseRetry(pick(body, 'retry', 'retry_policy', 'retryPolicy')),
   };
 }

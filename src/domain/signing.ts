@@ -62,9 +62,10 @@ export interface ParsedAuthorization {
 
 /** Parses `BackendAI signMethod=HMAC-SHA256, credential=AK:SIG` (also with the `Sorna` word). */
 export function parseAuthorization(header: string): ParsedAuthorization | null {
-  const m = /^(?:BackendAI|Sorna)\s+signMethod=HMAC-([A-Za-z0-9-]+)\s*,\s*credential=([^:\s]+):([0-9a-fA-F]+)\s*$/.exec(
-    header.trim(),
-  );
+  const m =
+    /^(?:BackendAI|Sorna)\s+signMethod=HMAC-([A-Za-z0-9-]+)\s*,\s*credential=([^:\s]+):([0-9a-fA-F]+)\s*$/.exec(
+      header.trim(),
+    );
   if (!m) return null;
   return {
     signMethod: `HMAC-${m[1]}`,

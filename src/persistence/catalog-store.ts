@@ -42,7 +42,11 @@ export class CatalogStore {
     const reg = await this.db('container_registries').where({ hostname: image.registry }).first();
     const auth =
       reg?.username && reg?.password
-        ? { username: reg.username as string, password: reg.password as string, serveraddress: image.registry }
+        ? {
+            username: reg.username as string,
+            password: reg.password as string,
+            serveraddress: image.registry,
+          }
         : null;
     return { canonical: image.name, registry: image.registry, labels: image.labels, auth };
   }
@@ -55,9 +59,16 @@ export class CatalogStore {
     return (await this.db('scaling_groups').where({ name, is_active: true }).first()) !== undefined;
   }
 
-  async upsertAgent(row: Pick<AgentRow, 'id' | 'scaling_group' | 'available_slots' | 'version' | 'addr'>): Promise<void> {
+  async upsertAgent(
+    row: Pick<AgentRow, 'id' | 'scaling_group' | 'available_slots' | 'version' | 'addr'>,
+  ): Promise<void> {
     await this.db('agents')
-      .insert({ ...row, available_slots: JSON.stringify(row.available_slots), status: 'ALIVE', last_heartbeat: this.db.fn.now() })
+      .insert({
+        ...row,
+        available_slots: JSON.stringify(row.available_slots),
+        status: 'ALIVE',
+        last_heartbeat: this.db.fn.now(),
+      })
       .onConflict('id')
       .merge({
         scaling_group: row.scaling_group,

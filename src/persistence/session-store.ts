@@ -37,12 +37,18 @@ export class SessionStore {
     private readonly notifier: EventsNotifier = { eventsCommitted() {} },
   ) {}
 
-  async insert(session: Partial<SessionRow>, kernels: Partial<KernelRow>[], dependencies: string[]): Promise<SessionRow> {
+  async insert(
+    session: Partial<SessionRow>,
+    kernels: Partial<KernelRow>[],
+    dependencies: string[],
+  ): Promise<SessionRow> {
     const row = await this.db.transaction(async (trx) => {
       const [inserted] = await trx('sessions').insert(session).returning('*');
       await trx('kernels').insert(kernels);
       if (dependencies.length > 0) {
-        await trx('session_dependencies').insert(dependencies.map((d) => ({ session_id: session.id, depends_on: d })));
+        await trx('session_dependencies').insert(
+          dependencies.map((d) => ({ session_id: session.id, depends_on: d })),
+        );
       }
       await this.recordEvents(trx, inserted as SessionRow, 'PENDING', null);
       return inserted as SessionRow;
@@ -61,7 +67,9 @@ export class SessionStore {
   }
 
   async kernels(sessionId: string): Promise<KernelRow[]> {
-    return this.db<KernelRow>('kernels').where({ session_id: sessionId }).orderBy([{ column: 'cluster_role' }, 'cluster_idx']);
+    return this.db<KernelRow>('kernels')
+      .where({ session_id: sessionId })
+      .orderBy([{ column: 'cluster_role' }, 'cluster_idx']);
   }
 
   /**
@@ -76,16 +84,17 @@ export class SessionStore {
     )) as SessionRow[];
     if (byName.length > 0) {
       const live = byName.filter((s) => LIVE_STATUSES.includes(s.status));
-      if (live.length > 1 && accessKey === null) throw new TooManySessionsMatched(live.map((s) => ({ id: s.id, name: s.name })));
+      if (live.length > 1 && accessKey === null)
+        throw new TooManySessionsMatched(live.map((s) => ({ id: s.id, name: s.name })));
       return byName[0]!;
     }
     if (UUID_RE.test(ref)) {
       const row = (await scoped(this.db('sessions').where('id', ref)).first()) as SessionRow | undefined;
       if (row) return row;
     } else if (/^[0-9a-f-]{4,35}$/i.test(ref)) {
-      const rows = (await scoped(this.db('sessions').whereRaw('id::text LIKE ?', [`${ref.toLowerCase()}%`])).limit(
-        10,
-      )) as SessionRow[];
+      const rows = (await scoped(
+        this.db('sessions').whereRaw('id::text LIKE ?', [`${ref.toLowerCase()}%`]),
+      ).limit(10)) as SessionRow[];
       if (rows.length === 1) return rows[0]!;
       if (rows.length > 1) throw new TooManySessionsMatched(rows.map((s) => ({ id: s.id, name: s.name })));
     }
@@ -93,7 +102,11 @@ export class SessionStore {
   }
 
   /** The live session of that name for its owner, if any (get-or-create). */
-  async findLiveByName(accessKey: string, name: string, trx: Knex | Knex.Transaction = this.db): Promise<SessionRow | undefined> {
+  async findLiveByName(
+    accessKey: string,
+    name: string,
+    trx: Knex | Knex.Transaction = this.db,
+  ): Promise<SessionRow | undefined> {
     return trx<SessionRow>('sessions')
       .where({ access_key: accessKey, name })
       .whereIn('status', [...LIVE_STATUSES])
@@ -112,7 +125,12 @@ export class SessionStore {
   }
 
   /** The same guarded move inside a caller's transaction (the caller notifies after commit). */
-  async transitionIn(trx: Knex.Transaction, id: string, to: SessionStatus, opts: TransitionOptions = {}): Promise<SessionRow | null> {
+  async transitionIn(
+    trx: Knex.Transaction,
+    id: string,
+    to: SessionStatus,
+    opts: TransitionOptions = {},
+  ): Promise<SessionRow | null> {
     const from = (opts.from ?? predecessorsOf(to)).filter((s) => predecessorsOf(to).includes(s));
     if (from.length === 0) return null;
     const now = new Date().toISOString();
@@ -123,11 +141,16 @@ export class SessionStore {
       ...(opts.set ?? {}),
     };
     if (opts.info !== undefined) set.status_info = opts.info;
-    if (opts.data !== undefined) set.status_data = trx.raw(`status_data || ?::jsonb`, [JSON.stringify(opts.data)]);
+    if (opts.data !== undefined)
+      set.status_data = trx.raw(`status_data || ?::jsonb`, [JSON.stringify(opts.data)]);
     if (opts.result !== undefined) set.result = opts.result;
     if (opts.exitCode !== undefined) set.exit_code = opts.exitCode;
     if (to === 'TERMINATED' || to === 'CANCELLED') set.terminated_at = trx.fn.now();
-    const [row] = (await trx('sessions').where({ id }).whereIn('status', from).update(set).returning('*')) as SessionRow[];
+    const [row] = (await trx('sessions')
+      .where({ id })
+      .whereIn('status', from)
+      .update(set)
+      .returning('*')) as SessionRow[];
     if (!row) return null;
     if (opts.kernels) {
       await trx('kernels')
@@ -159,7 +182,9 @@ export class SessionStore {
       .update({
         status: to,
         status_info: info,
-        status_history: trx.raw(`status_history || ?::jsonb`, [JSON.stringify({ [to]: new Date().toISOString() })]),
+        status_history: trx.raw(`status_history || ?::jsonb`, [
+          JSON.stringify({ [to]: new Date().toISOString() }),
+        ]),
         ...set,
       })
       .returning('*')) as KernelRow[];
@@ -184,12 +209,23 @@ export class SessionStore {
   }
 
   /** Touches a row's update time (reconciler bookkeeping) only when still in `status`. */
-  async setColumns(id: string, status: SessionStatus, set: Partial<Record<keyof SessionRow, unknown>>): Promise<boolean> {
-    const n = await this.db('sessions').where({ id, status }).update({ ...set, updated_at: this.db.fn.now() });
+  async setColumns(
+    id: string,
+    status: SessionStatus,
+    set: Partial<Record<keyof SessionRow, unknown>>,
+  ): Promise<boolean> {
+    const n = await this.db('sessions')
+      .where({ id, status })
+      .update({ ...set, updated_at: this.db.fn.now() });
     return n > 0;
   }
 
-  private async recordEvents(trx: Knex.Transaction | Knex, session: SessionRow, status: SessionStatus, info: string | null) {
+  private async recordEvents(
+    trx: Knex.Transaction | Knex,
+    session: SessionRow,
+    status: SessionStatus,
+    info: string | null,
+  ) {
     const names: string[] = [];
     const primary = sessionEventName(status);
     if (primary) names.push(primary);
@@ -200,7 +236,12 @@ export class SessionStore {
     if (names.length === 0) return;
     const data = eventData(session, info);
     await trx('session_events').insert(
-      names.map((name) => ({ session_id: session.id, access_key: session.access_key, name, data: JSON.stringify(data) })),
+      names.map((name) => ({
+        session_id: session.id,
+        access_key: session.access_key,
+        name,
+        data: JSON.stringify(data),
+      })),
     );
     if (session.callback_url) {
       const deliveries = names

@@ -5,7 +5,8 @@ import { existsSync, readFileSync } from 'node:fs';
 export function run(cmd: string, args: string[], opts: SpawnOptions & { input?: string } = {}): string {
   const res = spawnSync(cmd, args, { encoding: 'utf8', ...opts, stdio: ['pipe', 'pipe', 'pipe'] });
   if (res.error) throw new Error(`${cmd}: ${res.error.message}`);
-  if (res.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${res.status}): ${res.stderr || res.stdout}`);
+  if (res.status !== 0)
+    throw new Error(`${cmd} ${args.join(' ')} failed (${res.status}): ${res.stderr || res.stdout}`);
   return res.stdout;
 }
 
@@ -15,7 +16,12 @@ export function which(cmd: string): string | null {
 }
 
 /** Starts a long-running child detached into its own process group; returns its pid. */
-export function launch(cmd: string, args: string[], logFile: number | 'ignore', env: NodeJS.ProcessEnv = process.env): number {
+export function launch(
+  cmd: string,
+  args: string[],
+  logFile: number | 'ignore',
+  env: NodeJS.ProcessEnv = process.env,
+): number {
   const child = spawn(cmd, args, { detached: true, stdio: ['ignore', logFile, logFile], env });
   child.unref();
   if (!child.pid) throw new Error(`could not start ${cmd}`);
@@ -62,7 +68,11 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `check` until it resolves true or `timeoutMs` passes. */
-export async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
+export async function waitUntil(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 30_000,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     try {

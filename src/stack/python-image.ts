@@ -17,9 +17,9 @@ const RECIPE = [
   '--variant=essential',
   '--include=python3',
   '--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr',
-  "--dpkgopt=path-exclude=/usr/share/man/*",
-  "--dpkgopt=path-exclude=/usr/share/locale/*",
-  "--dpkgopt=path-exclude=/usr/share/doc/*",
+  '--dpkgopt=path-exclude=/usr/share/man/*',
+  '--dpkgopt=path-exclude=/usr/share/locale/*',
+  '--dpkgopt=path-exclude=/usr/share/doc/*',
   'bookworm',
 ];
 
@@ -33,7 +33,8 @@ export function imageCacheDir(): string {
  * The cache file is keyed by the recipe, so a changed recipe builds anew.
  */
 export function ensurePythonImage(dockerHost: string, log: (msg: string) => void = () => {}): void {
-  const docker = (args: string[], input?: string) => run('docker', ['-H', dockerHost, ...args], input ? { input } : {});
+  const docker = (args: string[], input?: string) =>
+    run('docker', ['-H', dockerHost, ...args], input ? { input } : {});
   try {
     docker(['image', 'inspect', PYTHON_IMAGE]);
     return;
@@ -47,9 +48,10 @@ export function ensurePythonImage(dockerHost: string, log: (msg: string) => void
     if (!which('mmdebstrap')) throw new Error('mmdebstrap not found: apt-get install mmdebstrap');
     mkdirSync(dir, { recursive: true });
     const free = statfsSync(dir);
-    if (free.bavail * free.bsize < 1024 ** 3) throw new Error(`less than 1 GiB free in ${dir}: not building the python image`);
+    if (free.bavail * free.bsize < 1024 ** 3)
+      throw new Error(`less than 1 GiB free in ${dir}: not building the python image`);
     log(`building the python kernel image with mmdebstrap (cached in ${tar})`);
-    const tmp = `${tar}.${process.pid}.tmp`;
+    const tmp = join(dir, `.building-${key}-${process.pid}.tar`); // mmdebstrap picks its output format by extension
     try {
       run(RECIPE[0]!, [...RECIPE.slice(1), '--quiet', tmp, 'http://deb.debian.org/debian']);
       renameSync(tmp, tar);

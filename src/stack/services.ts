@@ -23,11 +23,16 @@ function tcpAnswers(port: number): Promise<boolean> {
   });
 }
 
-const PG_BIN_CANDIDATES = ['/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin'];
+const PG_BIN_CANDIDATES = [
+  '/usr/lib/postgresql/15/bin',
+  '/usr/lib/postgresql/16/bin',
+  '/usr/lib/postgresql/17/bin',
+];
 
 export function postgresBinDir(): string | null {
   const fromConfig = which('pg_config') ? run('pg_config', ['--bindir']).trim() : '';
-  for (const dir of [fromConfig, ...PG_BIN_CANDIDATES]) if (dir && existsSync(join(dir, 'initdb'))) return dir;
+  for (const dir of [fromConfig, ...PG_BIN_CANDIDATES])
+    if (dir && existsSync(join(dir, 'initdb'))) return dir;
   return null;
 }
 
@@ -43,12 +48,26 @@ export async function startPostgres(dir: string): Promise<Service> {
   const uid = asRoot ? Number(run('id', ['-u', 'postgres']).trim()) : null;
   const gid = asRoot ? Number(run('id', ['-g', 'postgres']).trim()) : null;
   if (uid !== null && gid !== null) chownSync(dir, uid, gid);
-  const as = (cmd: string, args: string[]): [string, string[]] => (asRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args]);
+  const as = (cmd: string, args: string[]): [string, string[]] =>
+    asRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
   const data = join(dir, 'data');
   run(...as(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']));
   const port = await freePort();
   const opts = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`;
-  run(...as(join(bin, 'pg_ctl'), ['-D', data, '-l', join(dir, 'postgres.log'), '-o', opts, '-w', '-t', '60', 'start']));
+  run(
+    ...as(join(bin, 'pg_ctl'), [
+      '-D',
+      data,
+      '-l',
+      join(dir, 'postgres.log'),
+      '-o',
+      opts,
+      '-w',
+      '-t',
+      '60',
+      'start',
+    ]),
+  );
   const pid = readPid(join(data, 'postmaster.pid'));
   if (!pid) throw new Error('PostgreSQL did not write its pid');
   return {
@@ -72,7 +91,18 @@ export async function startRedis(dir: string, opts: RedisOptions = {}): Promise<
   if (!which('redis-server')) throw new Error('redis-server not found: apt-get install redis-server');
   mkdirSync(dir, { recursive: true });
   const port = opts.port ?? (await freePort());
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--maxmemory-policy', 'noeviction'];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--maxmemory-policy',
+    'noeviction',
+  ];
   args.push(...(opts.durable ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']));
   const pid = launch('redis-server', args, openSync(join(dir, 'redis.log'), 'a'));
   await waitUntil('redis', () => tcpAnswers(port), 10_000);
@@ -122,7 +152,10 @@ export async function startDockerd(dir: string, opts: DockerdOptions = {}): Prom
     'dockerd',
     () => {
       if (!isAlive(pid)) throw new Error('dockerd exited; see its log');
-      return existsSync(sock) && run('docker', ['-H', `unix://${sock}`, 'version', '--format', '{{.Server.Version}}']).trim() !== '';
+      return (
+        existsSync(sock) &&
+        run('docker', ['-H', `unix://${sock}`, 'version', '--format', '{{.Server.Version}}']).trim() !== ''
+      );
     },
     30_000,
   );
@@ -145,7 +178,9 @@ export async function startDockerd(dir: string, opts: DockerdOptions = {}): Prom
         /* nothing mounted */
       }
       try {
-        for (const m of run('sh', ['-c', `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r`]).split('\n').filter(Boolean)) {
+        for (const m of run('sh', ['-c', `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r`])
+          .split('\n')
+          .filter(Boolean)) {
           run('umount', ['-l', m.trim()]);
         }
       } catch {

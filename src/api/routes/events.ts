@@ -26,7 +26,8 @@ export function eventRoutes(api: ApiContext): Router {
   r.get('/events/session', async (ctx) => {
     const p = ctx.state.principal as Principal;
     const scope = (q(ctx, 'scope') ?? 'session') as EventScope;
-    if (!['session', 'kernel', '*'].includes(scope)) throw new InvalidRequest('scope must be session, kernel or *.');
+    if (!['session', 'kernel', '*'].includes(scope))
+      throw new InvalidRequest('scope must be session, kernel or *.');
     const owner = await api.service.ownerOf(p, q(ctx, 'ownerAccessKey') ?? q(ctx, 'owner_access_key'));
     const name = q(ctx, 'sessionName') ?? q(ctx, 'session_name');
     const idParam = q(ctx, 'sessionId') ?? q(ctx, 'session_id');
@@ -35,10 +36,13 @@ export function eventRoutes(api: ApiContext): Router {
     else if (name && name !== '*') sessionId = (await api.sessions.resolve(name, owner)).id;
     const lastHeader = ctx.get('last-event-id') || q(ctx, 'lastEventId');
     const lastId = lastHeader ? Number(lastHeader) : null;
-    if (lastHeader && !Number.isInteger(lastId)) throw new InvalidRequest('Last-Event-ID must be an event id.');
+    if (lastHeader && !Number.isInteger(lastId))
+      throw new InvalidRequest('Last-Event-ID must be an event id.');
 
     const match = (ev: SessionEventRow) =>
-      ev.access_key === owner && (sessionId === null || ev.session_id === sessionId) && eventInScope(ev.name, scope);
+      ev.access_key === owner &&
+      (sessionId === null || ev.session_id === sessionId) &&
+      eventInScope(ev.name, scope);
 
     const stream = new PassThrough();
     ctx.req.socket.setTimeout(0);
@@ -70,7 +74,11 @@ export function eventRoutes(api: ApiContext): Router {
     ctx.req.on('close', close);
     stream.write(': bai event stream\n\n');
     if (lastId !== null || sessionId !== null) {
-      let bq = api.db('session_events').where('access_key', owner).where('id', '<=', api.hub.horizon()).orderBy('id');
+      let bq = api
+        .db('session_events')
+        .where('access_key', owner)
+        .where('id', '<=', api.hub.horizon())
+        .orderBy('id');
       if (lastId !== null) bq = bq.where('id', '>', lastId);
       if (sessionId !== null) bq = bq.where('session_id', sessionId);
       const backlog = (await bq.limit(10_000)) as SessionEventRow[];

@@ -63,7 +63,9 @@ export function sessionRoutes(api: ApiContext): Router {
     const s = await target(api, ctx);
     const kernels = await api.sessions.kernels(s.id);
     const kernelId = query(ctx, 'kernel_id') ?? query(ctx, 'kernelId');
-    const k = kernelId ? kernels.find((x) => x.id === kernelId) : kernels.find((x) => x.cluster_role === 'main');
+    const k = kernelId
+      ? kernels.find((x) => x.id === kernelId)
+      : kernels.find((x) => x.cluster_role === 'main');
     if (!k) throw new InvalidRequest(`No kernel "${kernelId}" in this session.`);
     let logs = k.logs;
     if (logs === null) {
@@ -113,10 +115,15 @@ export function sessionRoutes(api: ApiContext): Router {
     const order = query(ctx, 'order') ?? '-created_at';
     const col = order.replace(/^[-+]/, '');
     if (!['created_at', 'name', 'status', 'priority', 'terminated_at'].includes(col)) {
-      throw new InvalidRequest('order must be one of created_at, name, status, priority, terminated_at (prefix - for descending).');
+      throw new InvalidRequest(
+        'order must be one of created_at, name, status, priority, terminated_at (prefix - for descending).',
+      );
     }
     const total = (await q.clone().count('* as n').first()) as { n: string } | undefined;
-    const rows = (await q.orderBy(col, order.startsWith('-') ? 'desc' : 'asc').limit(limit).offset(offset)) as SessionRow[];
+    const rows = (await q
+      .orderBy(col, order.startsWith('-') ? 'desc' : 'asc')
+      .limit(limit)
+      .offset(offset)) as SessionRow[];
     ctx.body = { items: rows.map(sessionSummary), total: Number(total?.n ?? 0), limit, offset };
   });
 

@@ -12,7 +12,9 @@ export class ManagerCommand extends BaseCommand {
     category: 'Processes',
     description: 'Run the manager: HTTP API, dispatcher, report consumer, reconciler',
     details: `Configuration from the environment: DATABASE_URL (PostgreSQL; embedded PGlite under BAI_STATE_DIR when unset), REDIS_URL, BAI_MANAGER_HOST, BAI_MANAGER_PORT, BAI_QUEUE_PREFIX. SIGTERM drains; a second signal forces.`,
-    examples: [['With a PostgreSQL server', 'DATABASE_URL=postgres://... REDIS_URL=redis://127.0.0.1:6379 $0 manager']],
+    examples: [
+      ['With a PostgreSQL server', 'DATABASE_URL=postgres://... REDIS_URL=redis://127.0.0.1:6379 $0 manager'],
+    ],
   });
 
   async run(): Promise<number> {

@@ -39,15 +39,20 @@ export class PsCommand extends BaseCommand {
 
   async run(): Promise<void> {
     const live = 'PENDING,SCHEDULED,PREPARING,PULLING,PREPARED,CREATING,RUNNING,TERMINATING,ERROR';
-    const r = await this.client().request<{ items: Summary[]; total: number }>('GET', '/sessions', undefined, {
-      status: this.status ?? (this.allStatuses ? undefined : live),
-      type: this.type,
-      tag: this.tag,
-      name: this.name,
-      created_after: this.since,
-      all: this.all ? 'true' : undefined,
-      limit: this.limit,
-    });
+    const r = await this.client().request<{ items: Summary[]; total: number }>(
+      'GET',
+      '/sessions',
+      undefined,
+      {
+        status: this.status ?? (this.allStatuses ? undefined : live),
+        type: this.type,
+        tag: this.tag,
+        name: this.name,
+        created_after: this.since,
+        all: this.all ? 'true' : undefined,
+        limit: this.limit,
+      },
+    );
     if (this.json) return this.output.json(r);
     this.output.table(
       ['ID', 'NAME', 'TYPE', 'STATUS', 'REASON', 'EXIT', 'CREATED', 'IMAGE'],

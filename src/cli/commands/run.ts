@@ -12,19 +12,36 @@ export class RunCommand extends SessionOptionsCommand {
     examples: [
       ['Say hello', `$0 run -c 'print("hello")' python`],
       ['Fail the shell when the code fails', `$0 run -c 'import sys; sys.exit(3)' python || echo "exit $?"`],
-      ['Run at 9 in the morning with 2 CPUs', `$0 run --starts-at 2026-12-01T09:00:00+09:00 -r cpu=2 -c 'print(1)' python`],
+      [
+        'Run at 9 in the morning with 2 CPUs',
+        `$0 run --starts-at 2026-12-01T09:00:00+09:00 -r cpu=2 -c 'print(1)' python`,
+      ],
     ],
   });
 
   image = Option.String({ name: 'IMAGE' });
-  code = Option.String('-c,--code', { required: true, description: 'Code to run with the image interpreter' });
-  rm = Option.Boolean('--rm', false, { description: 'Destroy the session when done (a no-op for batch sessions that ended)' });
-  timeout = Option.String('--wait-timeout', { description: 'Give up waiting after this many seconds (exit 3)' });
-  json = Option.Boolean('--json', false, { description: 'Print the final session info as JSON instead of the output' });
+  code = Option.String('-c,--code', {
+    required: true,
+    description: 'Code to run with the image interpreter',
+  });
+  rm = Option.Boolean('--rm', false, {
+    description: 'Destroy the session when done (a no-op for batch sessions that ended)',
+  });
+  timeout = Option.String('--wait-timeout', {
+    description: 'Give up waiting after this many seconds (exit 3)',
+  });
+  json = Option.Boolean('--json', false, {
+    description: 'Print the final session info as JSON instead of the output',
+  });
 
   async run(): Promise<number> {
     const client = this.client();
-    const img = await client.request<{ labels: Record<string, string> }>('GET', '/images/resolve', undefined, { ref: this.image });
+    const img = await client.request<{ labels: Record<string, string> }>(
+      'GET',
+      '/images/resolve',
+      undefined,
+      { ref: this.image },
+    );
     const runtime = img.labels['ai.backend.runtime-path'] ?? 'python3';
     const body = this.createBody(this.image, `${runtime} -c ${shellQuote(this.code)}`, 'batch');
     body.enqueueOnly = true;
@@ -37,7 +54,9 @@ export class RunCommand extends SessionOptionsCommand {
     if (this.rm) await client.request('DELETE', `/session/${created.sessionId}`).catch(() => {});
     if (this.json) this.output.json(info);
     if (info.status === 'CANCELLED' || (info.exitCode === null && info.result !== 'SUCCESS')) {
-      this.context.stderr.write(`Session ${info.sessionName} ended ${info.status} (${info.statusInfo ?? 'no reason'}).\n`);
+      this.context.stderr.write(
+        `Session ${info.sessionName} ended ${info.status} (${info.statusInfo ?? 'no reason'}).\n`,
+      );
       const err = (info.statusData as { error?: string }).error;
       if (err) this.context.stderr.write(`${err}\n`);
       return EXIT.failure;

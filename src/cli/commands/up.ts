@@ -10,7 +10,10 @@ export class UpCommand extends BaseCommand {
     category: 'Local stack',
     description: 'Start the whole stack on this machine for a first try',
     details: `Starts Redis (unless REDIS_URL is set), uses the local Docker engine (or starts one under the state folder), builds the python image if missing, and runs the manager (embedded PGlite unless DATABASE_URL is set) and one agent. Prints the endpoint and the admin keys and writes them to .bai/env, which the CLI reads.`,
-    examples: [['Start', '$0 up'], ['Then', `$0 run -c 'print("hello")' python`]],
+    examples: [
+      ['Start', '$0 up'],
+      ['Then', `$0 run -c 'print("hello")' python`],
+    ],
   });
 
   async run(): Promise<void> {
@@ -42,7 +45,10 @@ export class StatusCommand extends BaseCommand {
   static override usage = Command.Usage({
     category: 'Local stack',
     description: 'Show what bai up started and whether it still runs',
-    examples: [['Show', '$0 status'], ['As JSON', '$0 status --json']],
+    examples: [
+      ['Show', '$0 status'],
+      ['As JSON', '$0 status --json'],
+    ],
   });
 
   json = Option.Boolean('--json', false);
@@ -57,7 +63,11 @@ export class StatusCommand extends BaseCommand {
       this.output.line(`endpoint ${st.endpoint}`);
       this.output.table(
         ['PROCESS', 'PID', 'STATE'],
-        st.pids.map((p) => [p.name, String(p.pid), st.alive[p.name] ? this.output.green('running') : this.output.red('stopped')]),
+        st.pids.map((p) => [
+          p.name,
+          String(p.pid),
+          st.alive[p.name] ? this.output.green('running') : this.output.red('stopped'),
+        ]),
       );
     }
     return st && st.pids.length > 0 && Object.values(st.alive).every(Boolean) ? 0 : 1;

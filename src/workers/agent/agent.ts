@@ -43,6 +43,7 @@ export class Agent {
   private readonly allocator: Allocator;
   private readonly reporter: Reporter;
   private worker: Worker | null = null;
+  private workerConnection: Redis | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private draining = false;
   private closed = false;
@@ -77,15 +78,20 @@ export class Agent {
     this.heartbeatTimer = setInterval(() => {
       this.heartbeat().catch((err) => this.log.error('heartbeat failed', { err: String(err) }));
     }, this.config.heartbeatMs);
+    this.workerConnection = this.redis.duplicate(); // BullMQ does not close a connection it was given
     this.worker = new Worker(agentQueueName(this.config.id), (job) => this.process(job), {
-      connection: this.redis.duplicate(),
+      connection: this.workerConnection,
       prefix: this.config.queuePrefix,
       concurrency: this.config.concurrency,
       lockDuration: 120_000,
       maxStalledCount: 5,
     });
     this.worker.on('error', (err) => this.log.error('worker error', { err: String(err) }));
-    this.log.info('agent started', { id: this.config.id, scalingGroup: this.config.scalingGroup, slots: this.config.slots });
+    this.log.info('agent started', {
+      id: this.config.id,
+      scalingGroup: this.config.scalingGroup,
+      slots: this.config.slots,
+    });
   }
 
   /** Drain mode: finish what runs, take nothing new. */
@@ -107,6 +113,7 @@ export class Agent {
     }
     const errors: unknown[] = [];
     await this.worker?.close().catch((e: unknown) => errors.push(e));
+    await this.workerConnection?.quit().catch((e: unknown) => errors.push(e));
     await this.reporter.close().catch((e: unknown) => errors.push(e));
     if (errors.length > 0) this.log.error('agent close', { errors: errors.map(String) });
   }
@@ -132,7 +139,10 @@ export class Agent {
       await this.resync(known); // a duplicate or a reconciler's nudge: say again where it stands
       return;
     }
-    const found = await this.docker.list([`${LABEL.session}=${job.sessionId}`, `${LABEL.attempt}=${job.attempt}`]);
+    const found = await this.docker.list([
+      `${LABEL.session}=${job.sessionId}`,
+      `${LABEL.attempt}=${job.attempt}`,
+    ]);
     if (found.length > 0) {
       const t = await this.adoptSession(found);
       if (t) await this.resync(t);
@@ -154,7 +164,12 @@ export class Agent {
     const need = job.kernels.reduce<Slots>((acc, k) => addSlots(acc, k.slots), {});
     const short = this.allocator.allocate(job.sessionId, need);
     if (short) {
-      await this.fail(job, 'ERROR', 'agent-capacity-exceeded', `Not enough ${short.slot} on ${this.config.id}.`);
+      await this.fail(
+        job,
+        'ERROR',
+        'agent-capacity-exceeded',
+        `Not enough ${short.slot} on ${this.config.id}.`,
+      );
       return;
     }
     this.sessions.set(job.sessionId, tracked);
@@ -167,7 +182,9 @@ export class Agent {
           const now = Date.now();
           if (now - lastSent < 500 || p.total === 0) return;
           lastSent = now;
-          const data = { pull: { current: p.current, total: p.total, percent: Math.floor((p.current / p.total) * 100) } };
+          const data = {
+            pull: { current: p.current, total: p.total, percent: Math.floor((p.current / p.total) * 100) },
+          };
           this.progress(job, 'PULLING', data, `${now}`).catch(() => {});
         });
       }
@@ -205,10 +222,15 @@ export class Agent {
     const hosts = job.kernels.map((k) => k.hostname);
     if (cluster) {
       tracked.network = `bai-${job.sessionId}`;
-      await this.docker.createNetwork(tracked.network, { [LABEL.managed]: 'true', [LABEL.session]: job.sessionId });
+      await this.docker.createNetwork(tracked.network, {
+        [LABEL.managed]: 'true',
+        [LABEL.session]: job.sessionId,
+      });
     }
     const binds = storageBinds(this.config.storageRoot, job.mounts);
-    const ordered = [...job.kernels].sort((a, b) => (a.clusterRole === b.clusterRole ? 0 : a.clusterRole === 'sub' ? -1 : 1));
+    const ordered = [...job.kernels].sort((a, b) =>
+      a.clusterRole === b.clusterRole ? 0 : a.clusterRole === 'sub' ? -1 : 1,
+    );
     for (const k of ordered) {
       const containerId = await this.docker.createContainer({
         name: `bai-${k.kernelId}`,
@@ -252,7 +274,8 @@ export class Agent {
 
   private async startSession(tracked: Tracked): Promise<void> {
     if (tracked.stopReason || tracked.state !== 'created') return;
-    for (const c of tracked.containers.filter((c) => c.role === 'sub')) await this.docker.start(c.containerId);
+    for (const c of tracked.containers.filter((c) => c.role === 'sub'))
+      await this.docker.start(c.containerId);
     const main = mainOf(tracked);
     await this.docker.start(main.containerId);
     tracked.state = 'running';
@@ -265,10 +288,13 @@ export class Agent {
     const main = mainOf(tracked);
     if (tracked.batchTimeoutSec !== null) {
       const left = startedAtMs + tracked.batchTimeoutSec * 1000 - Date.now();
-      tracked.timeoutTimer = setTimeout(() => {
-        tracked.timedOut = true;
-        this.docker.kill(main.containerId).catch(() => {});
-      }, Math.max(0, left));
+      tracked.timeoutTimer = setTimeout(
+        () => {
+          tracked.timedOut = true;
+          this.docker.kill(main.containerId).catch(() => {});
+        },
+        Math.max(0, left),
+      );
     }
     this.followLogs(tracked, main.kernelId, main.containerId);
     const waitLoop = async (): Promise<void> => {
@@ -508,11 +534,23 @@ export class Agent {
 
   // ---- reports -----------------------------------------------------------------------------
 
-  private async progress(job: RunSessionJob, status: 'PREPARING' | 'PULLING' | 'PREPARED' | 'CREATING', data?: Record<string, unknown>, suffix = ''): Promise<void> {
+  private async progress(
+    job: RunSessionJob,
+    status: 'PREPARING' | 'PULLING' | 'PREPARED' | 'CREATING',
+    data?: Record<string, unknown>,
+    suffix = '',
+  ): Promise<void> {
     await this.reporter.send(
       {
         name: 'session-progress',
-        data: { agentId: this.config.id, sessionId: job.sessionId, attempt: job.attempt, status, data, at: Date.now() },
+        data: {
+          agentId: this.config.id,
+          sessionId: job.sessionId,
+          attempt: job.attempt,
+          status,
+          data,
+          at: Date.now(),
+        },
       },
       `progress.${job.sessionId}.${job.attempt}.${status}${suffix ? `.${suffix}` : ''}`,
     );
@@ -536,11 +574,23 @@ export class Agent {
     );
   }
 
-  private async fail(job: RunSessionJob, status: 'CANCELLED' | 'ERROR', reason: string, message: string): Promise<void> {
+  private async fail(
+    job: RunSessionJob,
+    status: 'CANCELLED' | 'ERROR',
+    reason: string,
+    message: string,
+  ): Promise<void> {
     await this.reporter.send(
       {
         name: 'session-failed',
-        data: { agentId: this.config.id, sessionId: job.sessionId, attempt: job.attempt, status, reason, message },
+        data: {
+          agentId: this.config.id,
+          sessionId: job.sessionId,
+          attempt: job.attempt,
+          status,
+          reason,
+          message,
+        },
       },
       `failed.${job.sessionId}.${job.attempt}`,
     );
@@ -556,9 +606,18 @@ export class Agent {
       draining: this.draining,
       sessions: [...this.sessions.values()]
         .filter((t) => t.state !== 'preparing')
-        .map((t) => ({ sessionId: t.sessionId, attempt: t.attempt, state: t.state === 'exited' ? 'exited' : t.state === 'running' ? 'running' : 'created' })),
+        .map((t) => ({
+          sessionId: t.sessionId,
+          attempt: t.attempt,
+          state: t.state === 'exited' ? 'exited' : t.state === 'running' ? 'running' : 'created',
+        })),
     };
-    await this.redis.set(heartbeatKey(this.config.queuePrefix, this.config.id), JSON.stringify(hb), 'PX', 120_000);
+    await this.redis.set(
+      heartbeatKey(this.config.queuePrefix, this.config.id),
+      JSON.stringify(hb),
+      'PX',
+      120_000,
+    );
   }
 }
 

@@ -8,7 +8,10 @@ import { mountTarget } from '../../domain/container-plan.js';
  * first (no host paths, no ".."), then the real path, so a symlink that leaves the root is
  * refused too — all before Docker sees anything.
  */
-export function storageBinds(root: string, mounts: { name: string; target: string; readOnly: boolean }[]): string[] {
+export function storageBinds(
+  root: string,
+  mounts: { name: string; target: string; readOnly: boolean }[],
+): string[] {
   if (mounts.length === 0) return [];
   mkdirSync(root, { recursive: true });
   const realRoot = realpathSync(root);

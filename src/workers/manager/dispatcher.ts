@@ -80,7 +80,9 @@ export class Dispatcher {
   /** One dispatch pass over every scaling group with PENDING sessions. */
   async pass(): Promise<void> {
     const { db } = this.deps;
-    const groups = (await db('sessions').distinct('scaling_group').where('status', 'PENDING')) as { scaling_group: string }[];
+    const groups = (await db('sessions').distinct('scaling_group').where('status', 'PENDING')) as {
+      scaling_group: string;
+    }[];
     let nextWake = Infinity;
     for (const { scaling_group } of groups) {
       nextWake = Math.min(nextWake, await this.passGroup(scaling_group));
@@ -123,7 +125,12 @@ export class Dispatcher {
         nextWake = Math.min(nextWake, s.starts_at.getTime() - this.deps.startLeadMs);
       }
       const mine = deps.get(s.id) ?? [];
-      const broken = mine.find((d) => d.status === 'CANCELLED' || d.status === 'ERROR' || (d.status === 'TERMINATED' && d.result !== 'SUCCESS'));
+      const broken = mine.find(
+        (d) =>
+          d.status === 'CANCELLED' ||
+          d.status === 'ERROR' ||
+          (d.status === 'TERMINATED' && d.result !== 'SUCCESS'),
+      );
       if (broken) {
         const row = await sessions.transition(s.id, 'CANCELLED', {
           from: ['PENDING'],
@@ -157,7 +164,10 @@ export class Dispatcher {
     for (const c of candidates) {
       if (!placed.has(c.sessionId)) {
         waiting.set(c.sessionId, [
-          { name: 'capacity', msg: agents.length === 0 ? 'no agent in the scaling group' : 'waits for free resources' },
+          {
+            name: 'capacity',
+            msg: agents.length === 0 ? 'no agent in the scaling group' : 'waits for free resources',
+          },
         ]);
       }
     }
@@ -174,7 +184,8 @@ export class Dispatcher {
   private async commitPlacement(s: SessionRow, agentId: string): Promise<void> {
     const { db, sessions, queues, catalog } = this.deps;
     const row = await db.transaction(async (trx) => {
-      const agent = (await trx('agents').where({ id: agentId, status: 'ALIVE' }).forUpdate().first()) as AgentRow | undefined;
+      const agent = (await trx('agents').where({ id: agentId, status: 'ALIVE' }).forUpdate().first()) as
+        AgentRow | undefined;
       if (!agent) return null;
       const occupied = await occupiedOn(trx, agentId);
       const need = scaleSlots(s.requested_slots, s.cluster_size);
@@ -190,7 +201,11 @@ export class Dispatcher {
       if (!moved) return null;
       await trx('kernels')
         .where({ session_id: s.id })
-        .update({ agent_id: agentId, occupied_slots: JSON.stringify(s.requested_slots), status: 'SCHEDULED' });
+        .update({
+          agent_id: agentId,
+          occupied_slots: JSON.stringify(s.requested_slots),
+          status: 'SCHEDULED',
+        });
       return moved;
     });
     if (!row) return;
@@ -200,49 +215,74 @@ export class Dispatcher {
     await queues.run(agentId, runJobOf(row, kernels, image));
   }
 
-  private async recordPredicates(byId: Map<string, SessionRow>, waiting: Map<string, Predicate[]>): Promise<void> {
+  private async recordPredicates(
+    byId: Map<string, SessionRow>,
+    waiting: Map<string, Predicate[]>,
+  ): Promise<void> {
     for (const [id, preds] of waiting) {
       const s = byId.get(id);
       const before = JSON.stringify((s?.status_data as { predicates?: unknown })?.predicates ?? null);
       if (before === JSON.stringify(preds)) continue;
-      await this.deps.db('sessions')
+      await this.deps
+        .db('sessions')
         .where({ id, status: 'PENDING' })
-        .update({ status_data: this.deps.db.raw(`status_data || ?::jsonb`, [JSON.stringify({ predicates: preds })]) });
+        .update({
+          status_data: this.deps.db.raw(`status_data || ?::jsonb`, [JSON.stringify({ predicates: preds })]),
+        });
     }
   }
 
-  private async dependencyStatuses(ids: string[]): Promise<Map<string, { id: string; status: string; result: string }[]>> {
-    const rows = (await this.deps.db('session_dependencies as d')
+  private async dependencyStatuses(
+    ids: string[],
+  ): Promise<Map<string, { id: string; status: string; result: string }[]>> {
+    const rows = (await this.deps
+      .db('session_dependencies as d')
       .join('sessions as s', 's.id', 'd.depends_on')
       .whereIn('d.session_id', ids)
-      .select('d.session_id', 's.id', 's.status', 's.result')) as { session_id: string; id: string; status: string; result: string }[];
+      .select('d.session_id', 's.id', 's.status', 's.result')) as {
+      session_id: string;
+      id: string;
+      status: string;
+      result: string;
+    }[];
     const out = new Map<string, { id: string; status: string; result: string }[]>();
     for (const r of rows) out.set(r.session_id, [...(out.get(r.session_id) ?? []), r]);
     return out;
   }
 
   private async activeCounts(keys: string[]): Promise<Map<string, number>> {
-    const rows = (await this.deps.db('sessions')
+    const rows = (await this.deps
+      .db('sessions')
       .whereIn('access_key', keys)
       .whereIn('status', [...ACTIVE_STATUSES])
       .groupBy('access_key')
       .select('access_key')
-      .count<{ access_key: string; count: string }[]>('* as count')) as { access_key: string; count: string }[];
+      .count<{ access_key: string; count: string }[]>('* as count')) as {
+      access_key: string;
+      count: string;
+    }[];
     return new Map(rows.map((r) => [r.access_key, Number(r.count)]));
   }
 
   private async concurrencyLimits(keys: string[]): Promise<Map<string, number>> {
-    const rows = (await this.deps.db('keypairs as k')
+    const rows = (await this.deps
+      .db('keypairs as k')
       .join('keypair_resource_policies as p', 'p.name', 'k.resource_policy')
       .whereIn('k.access_key', keys)
-      .select('k.access_key', 'p.max_concurrent_sessions')) as { access_key: string; max_concurrent_sessions: number }[];
+      .select('k.access_key', 'p.max_concurrent_sessions')) as {
+      access_key: string;
+      max_concurrent_sessions: number;
+    }[];
     return new Map(rows.map((r) => [r.access_key, r.max_concurrent_sessions]));
   }
 
   private async capacities(group: string): Promise<AgentCapacity[]> {
-    const agents = (await this.deps.db('agents').where({ scaling_group: group, status: 'ALIVE', schedulable: true })) as AgentRow[];
+    const agents = (await this.deps
+      .db('agents')
+      .where({ scaling_group: group, status: 'ALIVE', schedulable: true })) as AgentRow[];
     const out: AgentCapacity[] = [];
-    for (const a of agents) out.push({ id: a.id, total: a.available_slots, occupied: await occupiedOn(this.deps.db, a.id) });
+    for (const a of agents)
+      out.push({ id: a.id, total: a.available_slots, occupied: await occupiedOn(this.deps.db, a.id) });
     return out;
   }
 }

@@ -7,7 +7,11 @@ import { EventHub } from '../../api/event-hub.js';
 import { SessionService } from '../../api/session-service.js';
 import { CatalogStore } from '../../persistence/catalog-store.js';
 import { migrateLatest, openDb, type Db } from '../../persistence/db.js';
-import { EMBEDDED_POOL, startEmbeddedPostgres, type EmbeddedPostgres } from '../../persistence/embedded-postgres.js';
+import {
+  EMBEDDED_POOL,
+  startEmbeddedPostgres,
+  type EmbeddedPostgres,
+} from '../../persistence/embedded-postgres.js';
 import { SessionStore } from '../../persistence/session-store.js';
 import { AgentQueues } from '../../queue/agent-queues.js';
 import { Lease } from '../../queue/lease.js';
@@ -68,11 +72,16 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   const kick = () => dispatcher.kick();
   const service = new SessionService({ db, sessions, catalog, queues, hub, kickDispatcher: kick });
   const handler = new ReportHandler({ db, sessions, catalog, queues, onCapacityFreed: kick });
-  const reportWorker = new Worker(REPORTS_QUEUE, async (job) => handler.handle({ name: job.name, data: job.data } as Report), {
-    connection: redis.duplicate(),
-    prefix,
-    concurrency: 16,
-  });
+  const workerConnection = redis.duplicate(); // BullMQ does not close a connection it was given
+  const reportWorker = new Worker(
+    REPORTS_QUEUE,
+    async (job) => handler.handle({ name: job.name, data: job.data } as Report),
+    {
+      connection: workerConnection,
+      prefix,
+      concurrency: 16,
+    },
+  );
   reportWorker.on('error', (err) => log.error('report worker error', { err: String(err) }));
   reportWorker.on('failed', (job, err) => log.error('report failed', { name: job?.name, err: String(err) }));
 
@@ -88,7 +97,11 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     phaseTimeoutMs: config.phaseTimeoutMs,
     onCapacityFreed: kick,
   });
-  const reconcileLease = new Lease(redis, leaseKey(prefix, 'reconciler'), Math.max(10_000, config.reconcileIntervalMs * 3));
+  const reconcileLease = new Lease(
+    redis,
+    leaseKey(prefix, 'reconciler'),
+    Math.max(10_000, config.reconcileIntervalMs * 3),
+  );
   const reconcileLoop = new Loop(
     Math.min(config.reconcileIntervalMs, 2_000),
     async () => {
@@ -163,6 +176,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
         await step(() => reconcileLoop.close());
         await step(() => webhookLoop.close());
         await step(() => reportWorker.close());
+        await step(() => workerConnection.quit());
         await step(() => hub.close());
         await step(() => queues.close());
         await step(() => dispatchLease.release());

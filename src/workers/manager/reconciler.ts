@@ -46,7 +46,8 @@ export class Reconciler {
       const hb = beats.get(agent.id);
       const fresh = hb !== undefined && now - hb.at < this.deps.agentTimeoutMs;
       if (fresh) {
-        await this.deps.db('agents')
+        await this.deps
+          .db('agents')
           .where({ id: agent.id })
           .update({
             status: 'ALIVE',
@@ -58,7 +59,10 @@ export class Reconciler {
           });
         if (agent.status === 'LOST') this.deps.onCapacityFreed();
         await this.reconcileAgent(agent.id, hb);
-      } else if (agent.status === 'ALIVE' && now - agent.last_heartbeat.getTime() >= this.deps.agentTimeoutMs) {
+      } else if (
+        agent.status === 'ALIVE' &&
+        now - agent.last_heartbeat.getTime() >= this.deps.agentTimeoutMs
+      ) {
         await this.agentLost(agent);
       }
     }
@@ -84,10 +88,14 @@ export class Reconciler {
   /** An agent that went silent: its sessions end `agent-lost`, or run again when they asked. */
   private async agentLost(agent: AgentRow): Promise<void> {
     const { db, sessions, log } = this.deps;
-    const n = await db('agents').where({ id: agent.id, status: 'ALIVE' }).update({ status: 'LOST', status_info: 'heartbeat-timeout' });
+    const n = await db('agents')
+      .where({ id: agent.id, status: 'ALIVE' })
+      .update({ status: 'LOST', status_info: 'heartbeat-timeout' });
     if (n === 0) return;
     log.info('agent lost', { agentId: agent.id });
-    const affected = (await db('sessions').where({ agent_id: agent.id }).whereIn('status', [...ACTIVE_STATUSES])) as SessionRow[];
+    const affected = (await db('sessions')
+      .where({ agent_id: agent.id })
+      .whereIn('status', [...ACTIVE_STATUSES])) as SessionRow[];
     for (const s of affected) {
       const retryAt = nextRetry(s.retry_policy, s.attempt, 'agent-lost');
       if (retryAt) {
@@ -131,7 +139,8 @@ export class Reconciler {
     // Containers the agent holds for sessions that are over, another attempt, or unknown: remove.
     for (const h of hb.sessions) {
       const s = byId.get(h.sessionId);
-      const live = s && s.agent_id === agentId && s.attempt === h.attempt && ACTIVE_STATUSES.includes(s.status);
+      const live =
+        s && s.agent_id === agentId && s.attempt === h.attempt && ACTIVE_STATUSES.includes(s.status);
       if (!live) await queues.cleanup(agentId, { sessionId: h.sessionId, attempt: h.attempt });
     }
     const mine = (await db('sessions')
@@ -171,16 +180,20 @@ export class Reconciler {
       if (s.starts_at && s.starts_at.getTime() > Date.now()) continue; // waiting for its start time
       const row = await sessions.transition(s.id, 'CANCELLED', {
         info: 'phase-timeout',
-        data: { error: `Stuck in ${s.status} for more than ${Math.round(this.deps.phaseTimeoutMs / 1000)} s.` },
+        data: {
+          error: `Stuck in ${s.status} for more than ${Math.round(this.deps.phaseTimeoutMs / 1000)} s.`,
+        },
         result: 'FAILURE',
         kernels: true,
       });
-      if (row && s.agent_id) await queues.destroy(s.agent_id, { sessionId: s.id, reason: 'phase-timeout', forced: true });
+      if (row && s.agent_id)
+        await queues.destroy(s.agent_id, { sessionId: s.id, reason: 'phase-timeout', forced: true });
     }
   }
 
   private async pendingTimeouts(): Promise<void> {
-    const rows = (await this.deps.db('sessions as s')
+    const rows = (await this.deps
+      .db('sessions as s')
       .join('scaling_groups as g', 'g.name', 's.scaling_group')
       .where('s.status', 'PENDING')
       .where('g.pending_timeout_sec', '>', 0)

@@ -81,9 +81,11 @@ export class ReportHandler {
       });
       if (!row && status === 'PULLING' && r.data && s.status === 'PULLING') {
         // progress within PULLING: update the figures only
-        await trx('sessions').where({ id: s.id, status: 'PULLING' }).update({
-          status_data: trx.raw(`status_data || ?::jsonb`, [JSON.stringify(r.data)]),
-        });
+        await trx('sessions')
+          .where({ id: s.id, status: 'PULLING' })
+          .update({
+            status_data: trx.raw(`status_data || ?::jsonb`, [JSON.stringify(r.data)]),
+          });
       }
       if (row) {
         const kernels = await trx('kernels').where({ session_id: s.id }).select('id');
@@ -94,7 +96,9 @@ export class ReportHandler {
             row,
             k.id,
             status,
-            status === 'RUNNING' ? { started_at: new Date(r.at), ...(c ? { container_id: c.containerId } : {}) } : {},
+            status === 'RUNNING'
+              ? { started_at: new Date(r.at), ...(c ? { container_id: c.containerId } : {}) }
+              : {},
           );
         }
       }
@@ -124,7 +128,11 @@ export class ReportHandler {
     const ended = await db.transaction(async (trx) => {
       await trx('kernels')
         .where({ id: r.kernelId })
-        .update({ exit_code: r.exitCode, logs: r.logs, ...(r.startedAt ? { started_at: new Date(r.startedAt) } : {}) });
+        .update({
+          exit_code: r.exitCode,
+          logs: r.logs,
+          ...(r.startedAt ? { started_at: new Date(r.startedAt) } : {}),
+        });
       if (retryAt) {
         return sessions.transitionIn(trx, s.id, 'PENDING', {
           from: ['SCHEDULED', 'PREPARING', 'PULLING', 'PREPARED', 'CREATING', 'RUNNING'],
@@ -166,7 +174,12 @@ export class ReportHandler {
         });
       }
       if (s.status === 'TERMINATING') {
-        return sessions.transitionIn(trx, s.id, 'TERMINATED', { info: r.reason, data, result: 'FAILURE', kernels: true });
+        return sessions.transitionIn(trx, s.id, 'TERMINATED', {
+          info: r.reason,
+          data,
+          result: 'FAILURE',
+          kernels: true,
+        });
       }
       return sessions.transitionIn(trx, s.id, r.status === 'CANCELLED' ? 'CANCELLED' : 'ERROR', {
         info: r.reason,
@@ -186,22 +199,37 @@ export class ReportHandler {
   }
 
   private async resetKernels(sessionId: string): Promise<void> {
-    await this.deps.db('kernels')
-      .where({ session_id: sessionId })
-      .update({ status: 'PENDING', agent_id: null, container_id: null, exit_code: null, occupied_slots: '{}' });
+    await this.deps.db('kernels').where({ session_id: sessionId }).update({
+      status: 'PENDING',
+      agent_id: null,
+      container_id: null,
+      exit_code: null,
+      occupied_slots: '{}',
+    });
   }
 
   /** A report for an attempt that is over: make sure its containers go. */
   private async cleanupIfStray(sessionId: string, attempt: number, agentId: string): Promise<void> {
     const s = await this.deps.sessions.get(sessionId);
-    if (!s || s.attempt !== attempt || s.agent_id !== agentId || s.status === 'TERMINATED' || s.status === 'CANCELLED') {
+    if (
+      !s ||
+      s.attempt !== attempt ||
+      s.agent_id !== agentId ||
+      s.status === 'TERMINATED' ||
+      s.status === 'CANCELLED'
+    ) {
       await this.deps.queues.cleanup(agentId, { sessionId, attempt });
     }
   }
 }
 
 /** Columns of a session going back to PENDING for another attempt. */
-export function retrySet(s: SessionRow, reason: string, exitCode: number | null, retryAt: Date): Record<string, unknown> {
+export function retrySet(
+  s: SessionRow,
+  reason: string,
+  exitCode: number | null,
+  retryAt: Date,
+): Record<string, unknown> {
   const record: AttemptRecord = {
     attempt: s.attempt,
     agentId: s.agent_id,

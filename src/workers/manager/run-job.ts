@@ -3,7 +3,11 @@ import type { ResolvedImage } from '../../persistence/catalog-store.js';
 import type { RunSessionJob } from '../../queue/payloads.js';
 
 /** What an agent needs to run a session, built from its rows. */
-export function runJobOf(session: SessionRow, kernels: KernelRow[], image: ResolvedImage | null): RunSessionJob {
+export function runJobOf(
+  session: SessionRow,
+  kernels: KernelRow[],
+  image: ResolvedImage | null,
+): RunSessionJob {
   return {
     sessionId: session.id,
     sessionName: session.name,

@@ -39,7 +39,9 @@ export class WebhookSender {
           ORDER BY w.session_id, w.id`,
       )) as { rows: (Delivery & { next_attempt_at: Date })[] };
       const now = Date.now();
-      await Promise.all(due.rows.filter((d) => d.next_attempt_at.getTime() <= now).map((d) => this.deliver(d)));
+      await Promise.all(
+        due.rows.filter((d) => d.next_attempt_at.getTime() <= now).map((d) => this.deliver(d)),
+      );
     } finally {
       this.busy = false;
     }
@@ -65,7 +67,9 @@ export class WebhookSender {
       error = (err as Error).message;
     }
     if (error === null) {
-      await this.db('webhook_deliveries').where({ id: d.id }).update({ delivered_at: this.db.fn.now(), attempts: d.attempts + 1 });
+      await this.db('webhook_deliveries')
+        .where({ id: d.id })
+        .update({ delivered_at: this.db.fn.now(), attempts: d.attempts + 1 });
       return;
     }
     const attempts = d.attempts + 1;
@@ -78,6 +82,7 @@ export class WebhookSender {
         next_attempt_at: new Date(Date.now() + backoffMs),
         ...(attempts >= MAX_ATTEMPTS ? { gave_up_at: this.db.fn.now() } : {}),
       });
-    if (attempts >= MAX_ATTEMPTS) this.log.error('callback given up', { url: d.url, sessionId: d.session_id, error });
+    if (attempts >= MAX_ATTEMPTS)
+      this.log.error('callback given up', { url: d.url, sessionId: d.session_id, error });
   }
 }

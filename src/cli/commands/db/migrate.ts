@@ -8,7 +8,10 @@ export class DbMigrateCommand extends BaseCommand {
   static override usage = Command.Usage({
     category: 'Database',
     description: 'Apply the schema migrations (DATABASE_URL, or the embedded database of the state folder)',
-    examples: [['Migrate', 'DATABASE_URL=postgres://... $0 db migrate'], ['Undo all', '$0 db migrate --rollback-all']],
+    examples: [
+      ['Migrate', 'DATABASE_URL=postgres://... $0 db migrate'],
+      ['Undo all', '$0 db migrate --rollback-all'],
+    ],
   });
 
   rollbackAll = Option.Boolean('--rollback-all', false, { description: 'Roll every migration back' });

@@ -12,16 +12,30 @@ export class SessionCreateCommand extends SessionOptionsCommand {
     details: `Submits a session and prints its id and status. Batch sessions need -c. With --wait, waits until it ends and exits with its exit code.`,
     examples: [
       ['A batch job in 5 seconds', `$0 session create --type batch --starts-at 5s -c 'echo hi' python`],
-      ['A reservation at a fixed time', `$0 session create --type batch --starts-at 2026-12-01T09:00:00+09:00 -c 'python3 job.py' python`],
-      ['A CI step that fails the pipeline on failure', `$0 session create --type batch --wait -c 'make test' python`],
+      [
+        'A reservation at a fixed time',
+        `$0 session create --type batch --starts-at 2026-12-01T09:00:00+09:00 -c 'python3 job.py' python`,
+      ],
+      [
+        'A CI step that fails the pipeline on failure',
+        `$0 session create --type batch --wait -c 'make test' python`,
+      ],
     ],
   });
 
   image = Option.String({ name: 'IMAGE' });
-  type = Option.String('--type', 'interactive', { validator: t.isEnum(['batch', 'interactive']), description: 'batch or interactive' });
-  startupCommand = Option.String('-c,--startup-command', { description: 'Command the main container runs (batch)' });
+  type = Option.String('--type', 'interactive', {
+    validator: t.isEnum(['batch', 'interactive']),
+    description: 'batch or interactive',
+  });
+  startupCommand = Option.String('-c,--startup-command', {
+    description: 'Command the main container runs (batch)',
+  });
   enqueueOnly = Option.Boolean('--enqueue-only', false, { description: 'Answer at once with PENDING' });
-  maxWait = Option.String('--max-wait', { validator: t.isNumber(), description: 'Seconds the server waits for RUNNING' });
+  maxWait = Option.String('--max-wait', {
+    validator: t.isNumber(),
+    description: 'Seconds the server waits for RUNNING',
+  });
   noReuse = Option.Boolean('--no-reuse', false, { description: 'Fail if a live session has this name' });
   wait = Option.Boolean('--wait', false, { description: 'Wait until it ends; exit with its exit code' });
   json = Option.Boolean('--json', false, { description: 'Print JSON' });
@@ -32,16 +46,27 @@ export class SessionCreateCommand extends SessionOptionsCommand {
     body.enqueueOnly = this.enqueueOnly || this.wait || this.maxWait === undefined;
     if (this.maxWait !== undefined) body.maxWaitSeconds = this.maxWait;
     body.reuseIfExists = !this.noReuse;
-    const res = await client.request<{ sessionId: string; sessionName: string; status: string; created: boolean }>('POST', '/session', body);
+    const res = await client.request<{
+      sessionId: string;
+      sessionName: string;
+      status: string;
+      created: boolean;
+    }>('POST', '/session', body);
     if (!this.wait) {
       if (this.json) this.output.json(res);
-      else this.output.line(`Session ${res.sessionName} (${res.sessionId}) ${res.created ? 'created' : 'reused'}: ${this.output.status(res.status)}`);
+      else
+        this.output.line(
+          `Session ${res.sessionName} (${res.sessionId}) ${res.created ? 'created' : 'reused'}: ${this.output.status(res.status)}`,
+        );
       return res.status === 'TIMEOUT' ? EXIT.timeout : EXIT.ok;
     }
     const info = await waitForEnd(client, res.sessionId, this.output);
     if (!info) throw new WaitTimeout(`session ${res.sessionId} did not end.`);
     if (this.json) this.output.json(info);
-    else this.output.line(`Session ${info.sessionName} ${this.output.status(info.status)} ${info.statusInfo ?? ''} exit=${info.exitCode ?? '-'}`);
+    else
+      this.output.line(
+        `Session ${info.sessionName} ${this.output.status(info.status)} ${info.statusInfo ?? ''} exit=${info.exitCode ?? '-'}`,
+      );
     if (info.result === 'SUCCESS') return EXIT.ok;
     const code = info.exitCode ?? 1;
     return code > 0 && code < 256 ? code : EXIT.failure;

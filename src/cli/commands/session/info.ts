@@ -8,7 +8,10 @@ export class SessionInfoCommand extends BaseCommand {
   static override usage = Command.Usage({
     category: 'Sessions',
     description: 'Show a session: status, reason, result, exit code, kernels',
-    examples: [['By name', '$0 session info job-1'], ['As JSON', '$0 session info job-1 --json']],
+    examples: [
+      ['By name', '$0 session info job-1'],
+      ['As JSON', '$0 session info job-1 --json'],
+    ],
   });
 
   ref = Option.String({ name: 'SESSION' });
@@ -16,9 +19,14 @@ export class SessionInfoCommand extends BaseCommand {
   json = Option.Boolean('--json', false);
 
   async run(): Promise<void> {
-    const info = await this.client().request<SessionInfo>('GET', `/session/${encodeURIComponent(this.ref)}`, undefined, {
-      owner_access_key: this.owner,
-    });
+    const info = await this.client().request<SessionInfo>(
+      'GET',
+      `/session/${encodeURIComponent(this.ref)}`,
+      undefined,
+      {
+        owner_access_key: this.owner,
+      },
+    );
     if (this.json) return this.output.json(info);
     const o = this.output;
     const rows: [string, string][] = [
@@ -37,6 +45,7 @@ export class SessionInfoCommand extends BaseCommand {
     ];
     const w = Math.max(...rows.map(([k]) => k.length));
     for (const [k, v] of rows) o.line(`${k.padEnd(w)}  ${v}`);
-    if (Object.keys(info.statusData ?? {}).length > 0) o.line(`${'Detail'.padEnd(w)}  ${JSON.stringify(info.statusData)}`);
+    if (Object.keys(info.statusData ?? {}).length > 0)
+      o.line(`${'Detail'.padEnd(w)}  ${JSON.stringify(info.statusData)}`);
   }
 }

@@ -7,7 +7,10 @@ export class SessionLogsCommand extends BaseCommand {
   static override usage = Command.Usage({
     category: 'Sessions',
     description: "Print a session's output (stdout and stderr)",
-    examples: [['Print', '$0 session logs job-1'], ['Follow while it runs', '$0 session logs -f job-1']],
+    examples: [
+      ['Print', '$0 session logs job-1'],
+      ['Follow while it runs', '$0 session logs -f job-1'],
+    ],
   });
 
   ref = Option.String({ name: 'SESSION' });
@@ -19,14 +22,24 @@ export class SessionLogsCommand extends BaseCommand {
   async run(): Promise<void> {
     const client = this.client();
     if (this.follow) {
-      const info = await client.request<SessionInfo>('GET', `/session/${encodeURIComponent(this.ref)}`, undefined, { owner_access_key: this.owner });
+      const info = await client.request<SessionInfo>(
+        'GET',
+        `/session/${encodeURIComponent(this.ref)}`,
+        undefined,
+        { owner_access_key: this.owner },
+      );
       await waitForEnd(client, info.sessionId, this.output, { streamLogs: true });
       return;
     }
-    const r = await client.request<{ result: { logs: string } }>('GET', `/session/${encodeURIComponent(this.ref)}/logs`, undefined, {
-      kernel_id: this.kernel,
-      owner_access_key: this.owner,
-    });
+    const r = await client.request<{ result: { logs: string } }>(
+      'GET',
+      `/session/${encodeURIComponent(this.ref)}/logs`,
+      undefined,
+      {
+        kernel_id: this.kernel,
+        owner_access_key: this.owner,
+      },
+    );
     if (this.json) return this.output.json(r.result);
     this.context.stdout.write(r.result.logs ?? '');
   }

@@ -2,11 +2,21 @@ import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../base-command.js';
 
 export class SessionDestroyCommand extends BaseCommand {
-  static override paths = [['session', 'rm'], ['session', 'destroy'], ['session', 'kill'], ['rm'], ['destroy'], ['kill']];
+  static override paths = [
+    ['session', 'rm'],
+    ['session', 'destroy'],
+    ['session', 'kill'],
+    ['rm'],
+    ['destroy'],
+    ['kill'],
+  ];
   static override usage = Command.Usage({
     category: 'Sessions',
     description: 'Cancel a pending session or terminate a running one',
-    examples: [['Terminate', '$0 session rm job-1'], ['Kill at once', '$0 session rm -f job-1']],
+    examples: [
+      ['Terminate', '$0 session rm job-1'],
+      ['Kill at once', '$0 session rm -f job-1'],
+    ],
   });
 
   refs = Option.Rest({ required: 1 });
@@ -20,10 +30,15 @@ export class SessionDestroyCommand extends BaseCommand {
     let failed = 0;
     for (const ref of this.refs) {
       try {
-        const r = await client.request<{ status: string; statusInfo: string | null }>('DELETE', `/session/${encodeURIComponent(ref)}`, undefined, {
-          forced: this.forced ? 'true' : undefined,
-          owner_access_key: this.owner,
-        });
+        const r = await client.request<{ status: string; statusInfo: string | null }>(
+          'DELETE',
+          `/session/${encodeURIComponent(ref)}`,
+          undefined,
+          {
+            forced: this.forced ? 'true' : undefined,
+            owner_access_key: this.owner,
+          },
+        );
         results.push({ session: ref, ...r });
         if (!this.json) this.output.line(`${ref}: ${this.output.status(r.status)}`);
       } catch (err) {

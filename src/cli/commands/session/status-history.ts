@@ -14,11 +14,19 @@ export class SessionStatusHistoryCommand extends BaseCommand {
   json = Option.Boolean('--json', false);
 
   async run(): Promise<void> {
-    const r = await this.client().request<{ result: Record<string, string> }>('GET', `/session/${encodeURIComponent(this.ref)}/status-history`, undefined, {
-      owner_access_key: this.owner,
-    });
+    const r = await this.client().request<{ result: Record<string, string> }>(
+      'GET',
+      `/session/${encodeURIComponent(this.ref)}/status-history`,
+      undefined,
+      {
+        owner_access_key: this.owner,
+      },
+    );
     if (this.json) return this.output.json(r.result);
     const entries = Object.entries(r.result).sort((a, b) => a[1].localeCompare(b[1]));
-    this.output.table(['STATUS', 'ENTERED'], entries.map(([s, t]) => [this.output.status(s), t]));
+    this.output.table(
+      ['STATUS', 'ENTERED'],
+      entries.map(([s, t]) => [this.output.status(s), t]),
+    );
   }
 }

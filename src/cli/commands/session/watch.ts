@@ -17,11 +17,21 @@ export class SessionWatchCommand extends BaseCommand {
 
   async run(): Promise<number> {
     const client = this.client();
-    const first = await client.request<SessionInfo>('GET', `/session/${encodeURIComponent(this.ref)}`, undefined, { owner_access_key: this.owner });
-    const info = await waitForEnd(client, first.sessionId, this.output, { timeoutMs: this.timeout ? Number(this.timeout) * 1000 : undefined });
+    const first = await client.request<SessionInfo>(
+      'GET',
+      `/session/${encodeURIComponent(this.ref)}`,
+      undefined,
+      { owner_access_key: this.owner },
+    );
+    const info = await waitForEnd(client, first.sessionId, this.output, {
+      timeoutMs: this.timeout ? Number(this.timeout) * 1000 : undefined,
+    });
     if (!info) throw new WaitTimeout(`session ${first.sessionName} did not end in ${this.timeout} s.`);
     if (this.json) this.output.json(info);
-    else this.output.line(`${info.sessionName} ${this.output.status(info.status)} ${info.statusInfo ?? ''} result=${this.output.status(info.result)} exit=${info.exitCode ?? '-'}`);
+    else
+      this.output.line(
+        `${info.sessionName} ${this.output.status(info.status)} ${info.statusInfo ?? ''} result=${this.output.status(info.result)} exit=${info.exitCode ?? '-'}`,
+      );
     if (info.result === 'SUCCESS') return EXIT.ok;
     const code = info.exitCode ?? 1;
     return code > 0 && code < 256 ? code : EXIT.failure;

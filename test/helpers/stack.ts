@@ -1,0 +1,185 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  loadAgentConfig,
+  loadManagerConfig,
+  type AgentConfig,
+  type ManagerConfig,
+} from '../../src/config/config.js';
+import { ApiClient } from '../../src/cli/client.js';
+import { startAgent, type RunningAgent } from '../../src/workers/agent/agent-process.js';
+import { startManager, type RunningManager } from '../../src/workers/manager/manager-process.js';
+import type { Logger } from '../../src/workers/agent/agent.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+import { testEnv } from './env.js';
+
+export const quietLog: Logger = {
+  info() {},
+  error(msg, extra) {
+    if (process.env.BAI_TEST_VERBOSE) process.stderr.write(`${msg} ${JSON.stringify(extra ?? {})}\n`);
+  },
+};
+
+export interface TestStack {
+  /** Unique per stack: queue prefix, agent ids and container labels derive from it. */
+  id: string;
+  prefix: string;
+  database: TestDatabase;
+  manager: RunningManager;
+  agents: RunningAgent[];
+  client: ApiClient;
+  managerConfig: ManagerConfig;
+  agentConfig(n: number, overrides?: Partial<AgentConfig>): AgentConfig;
+  addAgent(overrides?: Partial<AgentConfig>): Promise<RunningAgent>;
+  clientFor(accessKey: string, secretKey: string): ApiClient;
+  close(): Promise<void>;
+}
+
+/**
+ * A manager and agents in this process, on the real services of `npm test`, isolated by a
+ * database of its own, a Redis key prefix of its own and agent ids of their own.
+ */
+export async function startTestStack(
+  opts: { agents?: number; agent?: Partial<AgentConfig>; manager?: Partial<ManagerConfig> } = {},
+): Promise<TestStack> {
+  const env = testEnv();
+  const id = randomBytes(4).toString('hex');
+  const prefix = `bai-${id}`;
+  const database = await createTestDatabase();
+  const stateDir = join(env.tmp, `stack-${id}`);
+  mkdirSync(stateDir, { recursive: true });
+  const managerConfig: ManagerConfig = {
+    ...loadManagerConfig({}),
+    databaseUrl: database.url,
+    redisUrl: env.redisUrl,
+    queuePrefix: prefix,
+    port: 0,
+    stateDir,
+    agentTimeoutMs: 6_000,
+    reconcileIntervalMs: 1_000,
+    ...opts.manager,
+  };
+  const manager = await startManager(managerConfig, quietLog);
+  const agents: RunningAgent[] = [];
+  const agentConfig = (n: number, overrides: Partial<AgentConfig> = {}): AgentConfig => ({
+    ...loadAgentConfig({}),
+    id: `t${id}-a${n}`,
+    redisUrl: env.redisUrl,
+    queuePrefix: prefix,
+    dockerHost: env.dockerHost,
+    slots: { cpu: 4, mem: 4 * 1024 ** 3 },
+    networkMode: 'default',
+    storageRoot: join(stateDir, 'storage'),
+    heartbeatMs: 500,
+    stopGraceSeconds: 2,
+    ...opts.agent,
+    ...overrides,
+  });
+  const clientFor = (accessKey: string, secretKey: string) =>
+    new ApiClient({
+      endpoint: manager.url,
+      accessKey,
+      secretKey,
+      token: null,
+      domain: 'default',
+      group: 'default',
+      apiVersion: 'v8.20240915',
+    });
+  const stack: TestStack = {
+    id,
+    prefix,
+    database,
+    manager,
+    agents,
+    client: clientFor(database.admin.accessKey, database.admin.secretKey),
+    managerConfig,
+    agentConfig,
+    async addAgent(overrides = {}) {
+      const a = await startAgent(agentConfig(agents.length + 1, overrides), quietLog);
+      agents.push(a);
+      await waitForAgents(stack, agents.length);
+      return a;
+    },
+    clientFor,
+    async close() {
+      for (const a of agents) await a.close().catch(() => {});
+      await manager.close().catch(() => {});
+      await removeContainers(env.dockerHost, id);
+      await database.drop().catch(() => {});
+    },
+  };
+  for (let i = 0; i < (opts.agents ?? 1); i++) await stack.addAgent();
+  return stack;
+}
+
+/** Waits until `n` agents are ALIVE in the manager's database. */
+export async function waitForAgents(stack: TestStack, n: number): Promise<void> {
+  const until = Date.now() + 20_000;
+  for (;;) {
+    const rows = (await stack.database.db('agents').where({ status: 'ALIVE' }).count('* as c').first()) as {
+      c: string;
+    };
+    if (Number(rows.c) >= n) return;
+    if (Date.now() > until) throw new Error(`only ${rows.c} of ${n} agents registered`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Removes every container whose agent label belongs to this stack. */
+export async function removeContainers(dockerHost: string, stackId: string): Promise<void> {
+  const { DockerAdapter } = await import('../../src/docker/docker-adapter.js');
+  const d = new DockerAdapter(dockerHost);
+  const all = await d.list(['ai.bai.managed=true']);
+  for (const c of all) {
+    if ((c.labels['ai.bai.agent-id'] ?? '').startsWith(`t${stackId}-`)) await d.remove(c.id);
+  }
+  for (const n of await d.listNetworks(['ai.bai.managed=true'])) {
+    await d.removeNetwork(n).catch(() => {});
+  }
+}
+
+export interface SessionView {
+  sessionId: string;
+  sessionName: string;
+  status: string;
+  statusInfo: string | null;
+  statusData: Record<string, unknown>;
+  result: string;
+  exitCode: number | null;
+  startsAt: string | null;
+  startedAt: string | null;
+  kernels: {
+    kernelId: string;
+    status: string;
+    containerId: string | null;
+    clusterRole: string;
+    startedAt: string | null;
+    exitCode: number | null;
+  }[];
+  [k: string]: unknown;
+}
+
+/** Polls a session until it reaches one of `statuses` (default: an end). */
+export async function waitForStatus(
+  client: ApiClient,
+  ref: string,
+  statuses: string[] = ['TERMINATED', 'CANCELLED'],
+  timeoutMs = 60_000,
+): Promise<SessionView> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await client.request<SessionView>('GET', `/session/${ref}`);
+    if (statuses.includes(s.status)) return s;
+    if (Date.now() > until)
+      throw new Error(
+        `session ${ref} is ${s.status} (${s.statusInfo}), not ${statuses.join('|')}, after ${timeoutMs} ms`,
+      );
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A batch session create body. */
+export function batch(command: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { image: 'python', type: 'batch', startupCommand: command, enqueueOnly: true, ...extra };
+}

@@ -1,0 +1,59 @@
+import test from 'ava';
+import { neverFits, placeSessions } from '../../src/domain/placement.js';
+
+const agent = (id: string, cpu: number, usedCpu = 0) => ({
+  id,
+  total: { cpu, mem: 100 },
+  occupied: { cpu: usedCpu, mem: 0 },
+});
+
+test('a session goes to an agent that can hold it, never over capacity', (t) => {
+  const d = placeSessions(
+    [
+      { sessionId: 'a', need: { cpu: 1 } },
+      { sessionId: 'b', need: { cpu: 1 } },
+      { sessionId: 'c', need: { cpu: 1 } },
+    ],
+    [agent('x', 2)],
+  );
+  t.deepEqual(
+    d.map((x) => x.sessionId),
+    ['a', 'b'],
+  );
+});
+
+test('a large session reserves an agent: small ones behind it do not take the space it waits for', (t) => {
+  const d = placeSessions(
+    [
+      { sessionId: 'big', need: { cpu: 4 } },
+      { sessionId: 'small', need: { cpu: 1 } },
+    ],
+    [agent('x', 4, 1)],
+  );
+  t.deepEqual(d, []);
+});
+
+test('backfill: small sessions use other agents while a large one waits for its reserved agent', (t) => {
+  const d = placeSessions(
+    [
+      { sessionId: 'big', need: { cpu: 4 } },
+      { sessionId: 'small', need: { cpu: 1 } },
+    ],
+    [agent('x', 4, 3), agent('y', 1)],
+  );
+  t.deepEqual(d, [{ sessionId: 'small', agentId: 'y' }]);
+});
+
+test('best fit: the fuller agent is chosen', (t) => {
+  const d = placeSessions(
+    [{ sessionId: 'a', need: { cpu: 1, mem: 10 } }],
+    [agent('empty', 8), agent('busy', 8, 6)],
+  );
+  t.is(d[0]?.agentId, 'busy');
+});
+
+test('neverFits names the slot and the largest agent', (t) => {
+  t.deepEqual(neverFits({ cpu: 8 }, [agent('x', 4), agent('y', 2)]), { slot: 'cpu', need: 8, max: 4 });
+  t.is(neverFits({ cpu: 2 }, [agent('x', 4)]), null);
+  t.is(neverFits({ cpu: 64 }, []), null);
+});
