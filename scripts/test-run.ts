@@ -29,12 +29,16 @@ async function stopAll(): Promise<void> {
 
 async function main(): Promise<number> {
   const t0 = Date.now();
-  const [pg, redis, docker] = await Promise.all([
+  // Started side by side; whatever did start is stopped even when another one failed.
+  const results = await Promise.allSettled([
     startPostgres(join(base, 'pg')),
     startRedis(join(base, 'redis')),
     startDockerd(join(base, 'd')),
   ]);
-  started.push(pg, redis, docker);
+  for (const r of results) if (r.status === 'fulfilled') started.push(r.value);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const [pg, redis, docker] = started as [Service, Service, Service];
   ensurePythonImage(docker.url, (m) => process.stdout.write(`${m}\n`));
   process.stdout.write(
     `services ready in ${Date.now() - t0} ms: postgres ${pg.url}, redis ${redis.url}, docker ${docker.url}\n`,
