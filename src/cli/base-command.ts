@@ -1,5 +1,6 @@
 import { Command, Option, UsageError } from 'clipanion';
 import { BaiError } from '../domain/errors.js';
+import { parseTimeoutSeconds } from '../domain/starts-at.js';
 import { ApiClient, ApiError, clientConfigFrom, NetworkError } from './client.js';
 import { Output } from './output.js';
 
@@ -33,6 +34,16 @@ export abstract class BaseCommand extends Command {
     return new ApiClient(clientConfigFrom(this.context.env, { endpoint: this.endpoint }));
   }
 
+  /** A `--timeout` value (seconds, or 30s, 5m, 2h) in milliseconds; a bad one exits 4. */
+  protected timeoutMs(value: string | undefined, flag = '--timeout'): number | undefined {
+    if (value === undefined) return undefined;
+    try {
+      return parseTimeoutSeconds(value, flag) * 1000;
+    } catch (err) {
+      throw new InvalidArgument((err as Error).message);
+    }
+  }
+
   abstract run(): Promise<number | void>;
 
   async execute(): Promise<number> {
@@ -46,7 +57,7 @@ export abstract class BaseCommand extends Command {
   protected fail(err: unknown): number {
     const e = this.context.stderr;
     if (err instanceof UsageError) {
-      e.write(`${this.cli.usage(this, { detailed: false })}\nError: ${err.message}\n`);
+      e.write(`Usage Error: ${err.message}\n\n${this.cli.usage(this, { detailed: false })}`);
       return EXIT.usage;
     }
     if (err instanceof InvalidArgument) {
@@ -58,9 +69,9 @@ export abstract class BaseCommand extends Command {
       return EXIT.timeout;
     }
     if (err instanceof ApiError) {
-      e.write(
-        `Error: ${err.title} ${err.message}${err.status ? ` (HTTP ${err.status}, ${err.code})` : ''}\n`,
-      );
+      const title = err.title.replace(/\.?$/, '.');
+      const msg = err.message && err.message !== err.title ? ` ${err.message}` : '';
+      e.write(`Error: ${title}${msg} (HTTP ${err.status} ${err.code})\n`);
       return EXIT.failure;
     }
     if (err instanceof NetworkError || err instanceof BaiError) {
