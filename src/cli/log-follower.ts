@@ -1,4 +1,3 @@
-import type { Writable } from 'node:stream';
 import type { ApiClient } from './client.js';
 
 interface LogsAnswer {

@@ -44,7 +44,7 @@ export const COMMANDS = [
 export function buildCli(): Cli<BaseContext> {
   const cli = new Cli({ binaryLabel: 'bai', binaryName: 'bai', binaryVersion: '0.1.0' });
   for (const c of COMMANDS) cli.register(c);
-  CompletionCommand.commandPaths = COMMANDS.flatMap((c) => c.paths ?? []);
+  CompletionCommand.commandPaths = COMMANDS.map((c) => c.paths ?? []);
   return cli;
 }
 

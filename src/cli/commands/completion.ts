@@ -1,10 +1,13 @@
 import { Command, Option, UsageError } from 'clipanion';
 import { BaseCommand } from '../base-command.js';
 
-/** Words that may follow each command prefix: sub-commands and, for a full command, its flags. */
+/**
+ * Words that may follow each command prefix: sub-commands and, for a full command, its flags.
+ * `aliases` lists each command's paths (first one primary): an alias completes as its command.
+ */
 export function completionTable(
   definitions: { path: string; options: { definition: string }[] }[],
-  aliases: string[][] = [],
+  aliases: string[][][] = [],
 ): Map<string, Set<string>> {
   const table = new Map<string, Set<string>>();
   const add = (key: string, word: string) => {
@@ -12,12 +15,25 @@ export function completionTable(
     if (!set) table.set(key, (set = new Set()));
     set.add(word);
   };
+  const addPath = (words: string[]) => {
+    for (let i = 0; i < words.length; i++) add(words.slice(0, i).join(' '), words[i]!);
+  };
+  const flags = new Map<string, string[]>();
   for (const d of definitions) {
     const words = d.path.split(' ').slice(1); // drop the binary name
-    for (let i = 0; i < words.length; i++) add(words.slice(0, i).join(' '), words[i]!);
-    for (const o of d.options)
-      for (const name of o.definition.split(' ')[0]!.split(','))
-        if (name.startsWith('-')) add(words.join(' '), name);
+    addPath(words);
+    const names = d.options
+      .flatMap((o) => o.definition.split(' ')[0]!.split(','))
+      .filter((n) => n.startsWith('-'));
+    flags.set(words.join(' '), names);
+    for (const n of names) add(words.join(' '), n);
+  }
+  for (const paths of aliases) {
+    const names = flags.get(paths[0]?.join(' ') ?? '') ?? [];
+    for (const words of paths.slice(1)) {
+      addPath(words);
+      for (const n of names) add(words.join(' '), n);
+    }
   }
   return table;
 }
@@ -25,7 +41,7 @@ export function completionTable(
 export class CompletionCommand extends BaseCommand {
   static override paths = [['completion']];
   /** Every path of every command (aliases included), set where the commands are registered. */
-  static commandPaths: string[][] = [];
+  static commandPaths: string[][][] = [];
   static override usage = Command.Usage({
     category: 'Configuration',
     description: 'Print a shell completion script (bash or zsh)',
