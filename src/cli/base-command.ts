@@ -34,6 +34,11 @@ export abstract class BaseCommand extends Command {
     return new ApiClient(clientConfigFrom(this.context.env, { endpoint: this.endpoint }));
   }
 
+  /** A timeout as typed, for messages: "30 s" for a bare number, else as given ("5m"). */
+  protected timeoutText(value: string | undefined): string {
+    return value !== undefined && /^\d+(\.\d+)?$/.test(value) ? `${value} s` : String(value);
+  }
+
   /** A `--timeout` value (seconds, or 30s, 5m, 2h) in milliseconds; a bad one exits 4. */
   protected timeoutMs(value: string | undefined, flag = '--timeout'): number | undefined {
     if (value === undefined) return undefined;

@@ -87,8 +87,8 @@ export async function waitForEnd(
   let pullPoll: NodeJS.Timeout | null = null;
   try {
     const info0 = await client.request<SessionInfo>('GET', `/session/${sessionId}`, undefined, opts.query);
-    progress.set(info0.sessionName, info0.status);
     if (!FINAL.has(info0.status)) {
+      progress.set(info0.sessionName, info0.status);
       if (OUTPUT_STATUSES.has(info0.status)) startLogs();
       await new Promise<void>((resolve, reject) => {
         ctl.signal.addEventListener('abort', () => resolve());

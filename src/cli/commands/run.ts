@@ -67,7 +67,7 @@ export class RunCommand extends SessionOptionsCommand {
       await client.request('DELETE', `/session/${created.sessionId}`, undefined, owner).catch(() => {});
     if (!info)
       throw new WaitTimeout(
-        `session ${created.sessionName} did not end in ${this.timeout}${this.rm ? '; it was destroyed (--rm)' : ''}.`,
+        `session ${created.sessionName} did not end in ${this.timeoutText(this.timeout)}${this.rm ? '; it was destroyed (--rm)' : ''}.`,
       );
     if (this.json) this.output.json({ ...info, output });
     const code = exitCodeOf(info);

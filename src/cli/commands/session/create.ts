@@ -68,7 +68,8 @@ export class SessionCreateCommand extends SessionOptionsCommand {
       timeoutMs,
       query: { owner_access_key: this.owner },
     });
-    if (!info) throw new WaitTimeout(`session ${res.sessionName} did not end in ${this.timeout}.`);
+    if (!info)
+      throw new WaitTimeout(`session ${res.sessionName} did not end in ${this.timeoutText(this.timeout)}.`);
     if (this.json) this.output.json(info);
     else
       this.output.line(

@@ -100,7 +100,8 @@ With --wait batch_session_result it exits when the batch session ends, with the 
         timedOut,
         exitCode: timedOut ? EXIT.timeout : outcome,
       });
-    if (timedOut) throw new WaitTimeout(`no ${this.wait ?? 'final'} event in ${this.timeout}.`);
+    if (timedOut)
+      throw new WaitTimeout(`no ${this.wait ?? 'final'} event in ${this.timeoutText(this.timeout)}.`);
     return outcome ?? EXIT.ok;
   }
 

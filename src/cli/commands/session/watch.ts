@@ -32,7 +32,8 @@ export class SessionWatchCommand extends BaseCommand {
       query,
     );
     const info = await waitForEnd(client, first.sessionId, this.output, { timeoutMs, query });
-    if (!info) throw new WaitTimeout(`session ${first.sessionName} did not end in ${this.timeout}.`);
+    if (!info)
+      throw new WaitTimeout(`session ${first.sessionName} did not end in ${this.timeoutText(this.timeout)}.`);
     if (this.json) this.output.json(info);
     else
       this.output.line(
