@@ -7,6 +7,9 @@ import { Output } from './output.js';
 /** The CLI's exit codes (Backend.AI's): 0 ok, 1 failure, 2 invalid usage, 3 timeout, 4 invalid argument. */
 export const EXIT = { ok: 0, failure: 1, usage: 2, timeout: 3, invalidArgument: 4 } as const;
 
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[[0-9;]*m/g;
+
 /** Thrown by commands for a bad argument value (exit 4). */
 export class InvalidArgument extends Error {}
 
@@ -62,7 +65,9 @@ export abstract class BaseCommand extends Command {
   protected fail(err: unknown): number {
     const e = this.context.stderr;
     if (err instanceof UsageError) {
-      e.write(`Usage Error: ${err.message}\n\n${this.cli.usage(this, { detailed: false })}`);
+      e.write(
+        `Usage Error: ${err.message}\n\n${this.cli.usage(this, { detailed: false }).replace(ANSI, '')}`,
+      );
       return EXIT.usage;
     }
     if (err instanceof InvalidArgument) {

@@ -5,7 +5,7 @@ import { followSessionEvents } from '../../event-stream.js';
 import { exitCodeOf, type SessionInfo } from '../../session-wait.js';
 
 const RESULT_EVENTS = ['session_success', 'session_failure', 'session_cancelled'];
-const END_EVENTS = ['session_terminated', 'session_cancelled'];
+const END_EVENTS = ['session_terminated', 'session_cancelled', 'session_success', 'session_failure'];
 
 export class SessionEventsCommand extends BaseCommand {
   static override paths = [['session', 'events'], ['events']];
@@ -60,6 +60,13 @@ With --wait batch_session_result it exits when the batch session ends, with the 
         : this.wait
           ? [this.wait, ...END_EVENTS]
           : END_EVENTS;
+    // A batch session that ends with a result sends it right after session_terminated: follow
+    // on to it. One that ends without a result (UNDEFINED) sends none: stop at terminated.
+    const hasResult = (d: Record<string, unknown>) => d.result === 'SUCCESS' || d.result === 'FAILURE';
+    const isEnd = (ev: { event: string; data: Record<string, unknown> }) =>
+      (target.includes(ev.event) &&
+        !(ev.event === 'session_terminated' && info.type === 'batch' && hasResult(ev.data))) ||
+      (this.wait === 'batch_session_result' && ev.event === 'session_terminated' && !hasResult(ev.data));
     const seen: Record<string, unknown>[] = [];
     let outcome: number | null = null;
     try {
@@ -71,7 +78,7 @@ With --wait batch_session_result it exits when the batch session ends, with the 
           const record = { event: ev.event, id: ev.id === null ? null : Number(ev.id), ...ev.data };
           seen.push(record);
           this.print(record);
-          if (!target.includes(ev.event)) return false;
+          if (!isEnd(ev)) return false;
           const d = ev.data as {
             status?: string;
             result?: string;
