@@ -317,7 +317,7 @@ test.serial('info, logs, logs -f, status-history and events, human and --json', 
   t.is((await bai(stack, ['session', 'events', '--wait', 'session_started', 'readme'])).code, 0);
   const never = await bai(stack, ['session', 'events', '--wait', 'session_cancelled', 'readme']);
   t.is(never.code, 1);
-  t.regex(never.stderr, /^readme ended \(session_terminated\) without session_cancelled\.\n$/);
+  t.regex(never.stderr, /^readme ended \(session_success\) without session_cancelled\.\n$/);
 });
 
 test.serial(
