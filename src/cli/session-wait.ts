@@ -99,7 +99,7 @@ export async function waitForEnd(
           (ev) => {
             const status = String(ev.data.status ?? '');
             if (status) progress.set(info0.sessionName, status);
-            if (status === 'PULLING' && !pullPoll && out.tty) {
+            if (status === 'PULLING' && !pullPoll && out.progressTty) {
               // Pull figures change without a transition: read them while pulling.
               pullPoll = setInterval(() => {
                 client
@@ -169,7 +169,7 @@ class ProgressLine {
   constructor(private readonly out: Output) {}
 
   set(name: string, status: string, detail = ''): void {
-    if (this.stopped || !this.out.tty) return;
+    if (this.stopped || !this.out.progressTty) return;
     this.name = name;
     if (this.trail.at(-1) !== status) {
       if (this.trail.includes(status)) return; // a late answer about a status already left
