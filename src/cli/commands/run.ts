@@ -78,7 +78,7 @@ export class RunCommand extends SessionOptionsCommand {
       );
       const err = (info.statusData as { error?: string }).error;
       if (err) this.context.stderr.write(`${err}\n`);
-    } else if (code === EXIT.timeout) {
+    } else if (info.statusInfo === 'task-timeout') {
       this.context.stderr.write(`Session ${info.sessionName}: the batch timeout was reached.\n`);
     }
     return code;
