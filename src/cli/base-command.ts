@@ -4,8 +4,15 @@ import { parseTimeoutSeconds } from '../domain/starts-at.js';
 import { ApiClient, ApiError, clientConfigFrom, NetworkError } from './client.js';
 import { Output } from './output.js';
 
-/** The CLI's exit codes (Backend.AI's): 0 ok, 1 failure, 2 invalid usage, 3 timeout, 4 invalid argument. */
-export const EXIT = { ok: 0, failure: 1, usage: 2, timeout: 3, invalidArgument: 4 } as const;
+/** The CLI's exit codes (Backend.AI's): 0 ok, 1 failure, 2 invalid usage, 3 timeout, 4 invalid argument; 130 after Ctrl-C, as shells count it. */
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  timeout: 3,
+  invalidArgument: 4,
+  interrupted: 130,
+} as const;
 
 // eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[[0-9;]*m/g;

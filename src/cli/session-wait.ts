@@ -56,9 +56,12 @@ export async function waitForEnd(
     query?: Record<string, string | undefined>;
     /** Where the job's output goes (default: stdout). */
     write?: (text: string) => void;
+    /** Stops waiting (resolves null), as a timeout does. */
+    signal?: AbortSignal;
   } = {},
 ): Promise<SessionInfo | null> {
   const ctl = new AbortController();
+  opts.signal?.addEventListener('abort', () => ctl.abort());
   const timer = opts.timeoutMs ? setTimeout(() => ctl.abort(), opts.timeoutMs) : null;
   const progress = new ProgressLine(out);
   const logs = opts.streamLogs

@@ -1,4 +1,6 @@
 import test from 'ava';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { bai } from '../helpers/cli.js';
 import { startTestStack, waitForStatus, type SessionView, type TestStack } from '../helpers/stack.js';
 
@@ -220,4 +222,47 @@ test('on a TTY the output differs only in colour and the progress line', async (
     t.is(normalise(b.stdout), normalise(a.stdout), args.join(' '));
     t.is(b.stderr.replace(COLOUR, '').replace(PROGRESS, ''), a.stderr);
   }
+});
+
+test('Ctrl-C on bai run --rm exits 130 and destroys the session', async (t) => {
+  const bin = fileURLToPath(new URL('../../../bin/bai.js', import.meta.url));
+  const child = spawn(
+    process.execPath,
+    [
+      bin,
+      'run',
+      '--rm',
+      '-t',
+      'sigint-job',
+      '-c',
+      'import time\nprint("started", flush=True)\ntime.sleep(60)',
+      'python',
+    ],
+    {
+      env: {
+        PATH: process.env.PATH,
+        BACKEND_ENDPOINT: stack.manager.url,
+        BACKEND_ACCESS_KEY: stack.database.admin.accessKey,
+        BACKEND_SECRET_KEY: stack.database.admin.secretKey,
+        BAI_STATE_DIR: `${stack.managerConfig.stateDir}/cli`,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve) =>
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString();
+      if (stdout.includes('started')) resolve();
+    }),
+  );
+  child.kill('SIGINT');
+  t.is(await exited, 130, stderr);
+  t.is(stdout, 'started\n');
+  t.is(stderr, 'Interrupted: session sigint-job was destroyed (--rm).\n');
+  const s = await waitForStatus(stack.client, 'sigint-job');
+  t.is(s.statusInfo, 'user-requested');
 });

@@ -29,7 +29,7 @@ export class RunCommand extends SessionOptionsCommand {
     description: 'Code to run with the image interpreter',
   });
   rm = Option.Boolean('--rm', false, {
-    description: 'Destroy the session when the command ends, also on a timeout',
+    description: 'Destroy the session when the command ends, also on a timeout or Ctrl-C',
   });
   timeout = Option.String('--timeout,--wait-timeout', {
     description: 'Give up waiting after this long (seconds, or 30s, 5m, 2h): exit 3',
@@ -57,14 +57,34 @@ export class RunCommand extends SessionOptionsCommand {
     );
     const owner = { owner_access_key: this.owner };
     let output = '';
-    const info = await waitForEnd(client, created.sessionId, this.output, {
-      streamLogs: true,
-      timeoutMs,
-      query: owner,
-      write: this.json ? (text) => (output += text) : undefined,
-    });
+    // Ctrl-C (or SIGTERM from a CI runner) ends the wait; with --rm the session goes too.
+    const interrupt = new AbortController();
+    const onSignal = () => interrupt.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    let info;
+    try {
+      info = await waitForEnd(client, created.sessionId, this.output, {
+        streamLogs: true,
+        timeoutMs,
+        query: owner,
+        write: this.json ? (text) => (output += text) : undefined,
+        signal: interrupt.signal,
+      });
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
     if (this.rm)
       await client.request('DELETE', `/session/${created.sessionId}`, undefined, owner).catch(() => {});
+    if (interrupt.signal.aborted && !info) {
+      this.context.stderr.write(
+        this.rm
+          ? `Interrupted: session ${created.sessionName} was destroyed (--rm).\n`
+          : `Interrupted: session ${created.sessionName} goes on (bai session watch ${created.sessionName}; bai session rm ${created.sessionName}).\n`,
+      );
+      return EXIT.interrupted;
+    }
     if (!info)
       throw new WaitTimeout(
         `session ${created.sessionName} did not end in ${this.timeoutText(this.timeout)}${this.rm ? '; it was destroyed (--rm)' : ''}.`,
