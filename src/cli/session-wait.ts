@@ -77,13 +77,14 @@ export async function waitForEnd(
       )
     : null;
   let logLoop: Promise<void> | null = null;
-  let ended = false;
+  const ended = new AbortController();
+  ctl.signal.addEventListener('abort', () => ended.abort());
   const startLogs = () => {
     if (!logs || logLoop) return;
     logLoop = (async () => {
-      while (!ended && !ctl.signal.aborted) {
+      while (!ended.signal.aborted) {
         await logs.poll();
-        await sleep(200, ctl.signal);
+        await sleep(200, ended.signal);
       }
     })();
   };
@@ -132,13 +133,13 @@ export async function waitForEnd(
     if (ctl.signal.aborted) return null;
     const info = await client.request<SessionInfo>('GET', `/session/${sessionId}`, undefined, opts.query);
     if (!FINAL.has(info.status)) return null;
-    ended = true;
+    ended.abort();
     if (logLoop) await logLoop;
     progress.stop();
     if (logs) await logs.finish();
     return info;
   } finally {
-    ended = true;
+    ended.abort();
     progress.stop();
     if (pullPoll) clearInterval(pullPoll);
     if (timer) clearTimeout(timer);
