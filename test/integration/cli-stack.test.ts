@@ -122,7 +122,7 @@ test.serial('bai db migrate and db seed on a PostgreSQL server (DATABASE_URL)', 
       ['db', 'migrate'],
     );
     t.is(unreachable.code, 1);
-    t.regex(unreachable.stderr, /^Error: .*ECONNREFUSED/);
+    t.regex(unreachable.stderr, /^Error: [^\n]*ECONNREFUSED[^\n]*\n$/); // one line, no stack
   } finally {
     await database.drop();
   }
