@@ -41,8 +41,14 @@ export const COMMANDS = [
   Builtins.DefinitionsCommand,
 ];
 
-export function buildCli(): Cli<BaseContext> {
-  const cli = new Cli({ binaryLabel: 'bai', binaryName: 'bai', binaryVersion: '0.1.0' });
+export function buildCli(context?: BaseContext): Cli<BaseContext> {
+  // Help and usage in colour only on a terminal, like everything else bai prints.
+  const enableColors = context
+    ? Boolean((context.stdout as { isTTY?: boolean }).isTTY) &&
+      !context.env.NO_COLOR &&
+      context.env.TERM !== 'dumb'
+    : undefined;
+  const cli = new Cli({ binaryLabel: 'bai', binaryName: 'bai', binaryVersion: '0.1.0', enableColors });
   for (const c of COMMANDS) cli.register(c);
   CompletionCommand.commandPaths = COMMANDS.map((c) => c.paths ?? []);
   return cli;
@@ -50,7 +56,7 @@ export function buildCli(): Cli<BaseContext> {
 
 /** Runs the CLI; a parse error (bad flag, missing argument) exits 2 with the command's usage. */
 export async function runCli(argv: string[], context: BaseContext): Promise<number> {
-  const cli = buildCli();
+  const cli = buildCli(context);
   try {
     cli.process(argv, context);
   } catch (err) {

@@ -439,6 +439,9 @@ test('a bad flag or a missing argument exits 2 with the usage; a bad value exits
   const help = await bai(stack, ['session', 'create', '--help']);
   t.is(help.code, 0);
   t.regex(help.stdout, /--starts-at/);
+  t.false(help.stdout.includes('\u001b'), 'help in colour off a terminal');
+  const ttyHelp = await bai(stack, ['session', 'create', '--help'], { tty: true });
+  t.true(ttyHelp.stdout.includes('\u001b'));
 });
 
 test('a manager that does not answer: exit 1, naming the endpoint and the request', async (t) => {
