@@ -58,6 +58,8 @@ export async function waitForEnd(
     write?: (text: string) => void;
     /** Stops waiting (resolves null), as a timeout does. */
     signal?: AbortSignal;
+    /** What the caller already knows (a create answer): saves the first request. */
+    known?: { sessionName: string; status: string };
   } = {},
 ): Promise<SessionInfo | null> {
   const ctl = new AbortController();
@@ -90,7 +92,9 @@ export async function waitForEnd(
   };
   let pullPoll: NodeJS.Timeout | null = null;
   try {
-    const info0 = await client.request<SessionInfo>('GET', `/session/${sessionId}`, undefined, opts.query);
+    const info0 =
+      opts.known ??
+      (await client.request<SessionInfo>('GET', `/session/${sessionId}`, undefined, opts.query));
     if (!FINAL.has(info0.status)) {
       progress.set(info0.sessionName, info0.status);
       if (OUTPUT_STATUSES.has(info0.status)) startLogs();
@@ -148,6 +152,7 @@ export async function waitForEnd(
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
+    if (signal.aborted) return resolve(); // an aborted signal never fires 'abort' again
     const t = setTimeout(resolve, ms);
     signal.addEventListener('abort', () => {
       clearTimeout(t);

@@ -50,7 +50,7 @@ export class RunCommand extends SessionOptionsCommand {
     const runtime = img.labels['ai.backend.runtime-path'] ?? 'python3';
     const body = this.createBody(this.image, `${runtime} -c ${shellQuote(this.code)}`, 'batch');
     body.enqueueOnly = true;
-    const created = await client.request<{ sessionId: string; sessionName: string }>(
+    const created = await client.request<{ sessionId: string; sessionName: string; status: string }>(
       'POST',
       '/session',
       body,
@@ -70,6 +70,7 @@ export class RunCommand extends SessionOptionsCommand {
         query: owner,
         write: this.json ? (text) => (output += text) : undefined,
         signal: interrupt.signal,
+        known: created,
       });
     } finally {
       process.off('SIGINT', onSignal);

@@ -67,6 +67,7 @@ export class SessionCreateCommand extends SessionOptionsCommand {
     const info = await waitForEnd(client, res.sessionId, this.output, {
       timeoutMs,
       query: { owner_access_key: this.owner },
+      known: res,
     });
     if (!info)
       throw new WaitTimeout(`session ${res.sessionName} did not end in ${this.timeoutText(this.timeout)}.`);
