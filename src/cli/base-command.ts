@@ -1,10 +1,21 @@
 import { Command, Option, UsageError } from 'clipanion';
 import { BaiError } from '../domain/errors.js';
+import { parseTimeoutSeconds } from '../domain/starts-at.js';
 import { ApiClient, ApiError, clientConfigFrom, NetworkError } from './client.js';
 import { Output } from './output.js';
 
-/** The CLI's exit codes (Backend.AI's): 0 ok, 1 failure, 2 invalid usage, 3 timeout, 4 invalid argument. */
-export const EXIT = { ok: 0, failure: 1, usage: 2, timeout: 3, invalidArgument: 4 } as const;
+/** The CLI's exit codes (Backend.AI's): 0 ok, 1 failure, 2 invalid usage, 3 timeout, 4 invalid argument; 130 after Ctrl-C, as shells count it. */
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  timeout: 3,
+  invalidArgument: 4,
+  interrupted: 130,
+} as const;
+
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[[0-9;]*m/g;
 
 /** Thrown by commands for a bad argument value (exit 4). */
 export class InvalidArgument extends Error {}
@@ -33,6 +44,21 @@ export abstract class BaseCommand extends Command {
     return new ApiClient(clientConfigFrom(this.context.env, { endpoint: this.endpoint }));
   }
 
+  /** A timeout as typed, for messages: "30 s" for a bare number, else as given ("5m"). */
+  protected timeoutText(value: string | undefined): string {
+    return value !== undefined && /^\d+(\.\d+)?$/.test(value) ? `${value} s` : String(value);
+  }
+
+  /** A `--timeout` value (seconds, or 30s, 5m, 2h) in milliseconds; a bad one exits 4. */
+  protected timeoutMs(value: string | undefined, flag = '--timeout'): number | undefined {
+    if (value === undefined) return undefined;
+    try {
+      return parseTimeoutSeconds(value, flag) * 1000;
+    } catch (err) {
+      throw new InvalidArgument((err as Error).message);
+    }
+  }
+
   abstract run(): Promise<number | void>;
 
   async execute(): Promise<number> {
@@ -46,7 +72,9 @@ export abstract class BaseCommand extends Command {
   protected fail(err: unknown): number {
     const e = this.context.stderr;
     if (err instanceof UsageError) {
-      e.write(`${this.cli.usage(this, { detailed: false })}\nError: ${err.message}\n`);
+      e.write(
+        `Usage Error: ${err.message}\n\n${this.cli.usage(this, { detailed: false }).replace(ANSI, '')}`,
+      );
       return EXIT.usage;
     }
     if (err instanceof InvalidArgument) {
@@ -58,9 +86,9 @@ export abstract class BaseCommand extends Command {
       return EXIT.timeout;
     }
     if (err instanceof ApiError) {
-      e.write(
-        `Error: ${err.title} ${err.message}${err.status ? ` (HTTP ${err.status}, ${err.code})` : ''}\n`,
-      );
+      const title = err.title.replace(/\.?$/, '.');
+      const msg = err.message && err.message !== err.title ? ` ${err.message}` : '';
+      e.write(`Error: ${title}${msg} (HTTP ${err.status} ${err.code})\n`);
       return EXIT.failure;
     }
     if (err instanceof NetworkError || err instanceof BaiError) {

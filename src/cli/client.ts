@@ -19,13 +19,18 @@ export class ApiError extends BaiError {
 }
 
 export class NetworkError extends BaiError {
-  constructor(endpoint: string, cause: unknown) {
+  constructor(endpoint: string, request: string, cause: unknown) {
+    // fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND…) is its cause.
+    const inner = (cause as { cause?: { code?: string; message?: string } })?.cause;
+    const why = inner?.code ?? inner?.message ?? (cause as Error)?.message ?? String(cause);
     super(
       'network-error',
       0,
       'Network error.',
-      `Cannot reach the manager at ${endpoint}: ${(cause as Error)?.message ?? cause}`,
-      { cause },
+      `Cannot reach the manager at ${endpoint} (${request}): ${why}`,
+      {
+        cause,
+      },
     );
   }
 }
@@ -45,18 +50,112 @@ export function readEnvFile(file: string): Record<string, string> {
   return out;
 }
 
-/** Client settings: BACKEND_* from the environment, else .bai/env of `bai up`. */
+/** Where the user's config file is: $BAI_CONFIG, else $XDG_CONFIG_HOME/bai/config.json, else ~/.config/bai/config.json. */
+export function configFileOf(env: NodeJS.ProcessEnv): string | null {
+  if (env.BAI_CONFIG) return env.BAI_CONFIG;
+  const base = env.XDG_CONFIG_HOME || (env.HOME ? join(env.HOME, '.config') : null);
+  return base ? join(base, 'bai', 'config.json') : null;
+}
+
+/** The config file's keys and the BACKEND_* variables they stand for. */
+const FILE_KEYS: Record<string, string> = {
+  endpoint: 'BACKEND_ENDPOINT',
+  accessKey: 'BACKEND_ACCESS_KEY',
+  secretKey: 'BACKEND_SECRET_KEY',
+  token: 'BAI_TOKEN',
+  domain: 'BACKEND_DOMAIN',
+  group: 'BACKEND_GROUP',
+  apiVersion: 'BACKEND_API_VERSION',
+};
+
+/** Reads the config file (JSON, keys as in FILE_KEYS) as BACKEND_* variables. */
+export function readConfigFile(file: string | null): Record<string, string> {
+  if (!file || !existsSync(file)) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new BaiError(
+      'invalid-config',
+      0,
+      'Invalid config file.',
+      `${file} is not JSON: ${(err as Error).message}`,
+    );
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new BaiError('invalid-config', 0, 'Invalid config file.', `${file} must hold a JSON object.`);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+    const key = FILE_KEYS[k];
+    if (!key)
+      throw new BaiError(
+        'invalid-config',
+        0,
+        'Invalid config file.',
+        `${file}: unknown key "${k}" (known: ${Object.keys(FILE_KEYS).join(', ')}).`,
+      );
+    if (typeof v === 'string') out[key] = v;
+  }
+  return out;
+}
+
+export type ConfigSource = 'flag' | 'env' | 'state-dir' | 'config-file' | 'default';
+
+/**
+ * Client settings, each from the first place that has it: `--endpoint`, the BACKEND_*
+ * environment, .bai/env of `bai up` (this project's stack), the user's config file, defaults.
+ */
+export function resolveClientConfig(
+  env: NodeJS.ProcessEnv,
+  overrides: { endpoint?: string } = {},
+): {
+  config: ClientConfig;
+  sources: Record<string, ConfigSource>;
+  files: { stateEnv: string; config: string | null };
+} {
+  const stateEnv = join(stateDirOf(env), 'env');
+  const configFile = configFileOf(env);
+  const layers: [ConfigSource, Record<string, string | undefined>][] = [
+    ['flag', { BACKEND_ENDPOINT: overrides.endpoint }],
+    [
+      'env',
+      Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('BACKEND_') || k === 'BAI_TOKEN')),
+    ],
+    ['state-dir', readEnvFile(stateEnv)],
+    ['config-file', readConfigFile(configFile)],
+  ];
+  const merged: Record<string, string> = {};
+  const sources: Record<string, ConfigSource> = {};
+  // A keypair comes whole from one place: never an access key from here and a secret from there.
+  const groups = [
+    ['BACKEND_ACCESS_KEY', 'BACKEND_SECRET_KEY'],
+    ...Object.values(FILE_KEYS)
+      .filter((k) => k !== 'BACKEND_ACCESS_KEY' && k !== 'BACKEND_SECRET_KEY')
+      .map((k) => [k]),
+  ];
+  for (const keys of groups) {
+    for (const key of keys) sources[key] = 'default';
+    for (const [source, values] of layers) {
+      const v = values[keys[0]!];
+      if (v !== undefined && v !== '') {
+        for (const key of keys) {
+          if (values[key] === undefined) continue;
+          merged[key] = values[key];
+          sources[key] = source;
+        }
+        break;
+      }
+    }
+  }
+  return { config: loadClientConfig(merged), sources, files: { stateEnv, config: configFile } };
+}
+
+/** Client settings (see resolveClientConfig). */
 export function clientConfigFrom(
   env: NodeJS.ProcessEnv,
   overrides: { endpoint?: string } = {},
 ): ClientConfig {
-  const fileEnv = env.BACKEND_ACCESS_KEY ? {} : readEnvFile(join(stateDirOf(env), 'env'));
-  const merged = {
-    ...fileEnv,
-    ...Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('BACKEND_') || k === 'BAI_TOKEN')),
-  };
-  const cfg = loadClientConfig(merged);
-  return overrides.endpoint ? { ...cfg, endpoint: overrides.endpoint } : cfg;
+  return resolveClientConfig(env, overrides).config;
 }
 
 /** A signed HTTP client of the manager's API (HMAC as Backend.AI's clients sign, or a bearer token). */
@@ -114,6 +213,7 @@ export class ApiClient {
     body?: unknown,
     query?: Record<string, string | undefined>,
     headers: Record<string, string> = {},
+    signal?: AbortSignal,
   ): Promise<Response> {
     const qs = query
       ? new URLSearchParams(
@@ -127,9 +227,10 @@ export class ApiClient {
         method,
         headers: { ...this.headers(method, url.pathname + url.search, body !== undefined), ...headers },
         body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
       });
     } catch (err) {
-      throw new NetworkError(this.config.endpoint, err);
+      throw new NetworkError(this.config.endpoint, `${method} ${url.pathname}`, err);
     }
   }
 }

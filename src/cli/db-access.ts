@@ -10,7 +10,14 @@ export async function withDb<T>(env: NodeJS.ProcessEnv, fn: (db: Db) => Promise<
   const embedded = cfg.databaseUrl
     ? null
     : await startEmbeddedPostgres(join(cfg.stateDir, 'pgdata'), await freePort());
-  const db = openDb(cfg.databaseUrl ?? embedded!.url, embedded ? { ...EMBEDDED_POOL } : { min: 0, max: 2 });
+  // knex would print each failed connection with its stack; the error that ends the command
+  // (one line, through BaseCommand) says it all.
+  const quiet = { warn() {}, error() {}, debug() {}, deprecate() {} };
+  const db = openDb(
+    cfg.databaseUrl ?? embedded!.url,
+    embedded ? { ...EMBEDDED_POOL } : { min: 0, max: 2 },
+    quiet,
+  );
   try {
     return await fn(db);
   } finally {

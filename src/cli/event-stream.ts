@@ -1,4 +1,4 @@
-import type { ApiClient } from './client.js';
+import { ApiError, type ApiClient } from './client.js';
 
 export interface SseEvent {
   id: string | null;
@@ -8,7 +8,8 @@ export interface SseEvent {
 
 /**
  * Follows `GET /events/session` for one session and calls `onEvent` per event until it returns
- * true (done) or the stream ends. Reconnects with Last-Event-ID, so no event is lost.
+ * true (done) or `signal` aborts. A dropped stream is reopened with Last-Event-ID, so no event
+ * is lost or repeated; ten failed connections in a row give up with the network error.
  */
 export async function followSessionEvents(
   client: ApiClient,
@@ -16,20 +17,39 @@ export async function followSessionEvents(
   scope: string,
   onEvent: (ev: SseEvent) => boolean | Promise<boolean>,
   signal?: AbortSignal,
+  ownerAccessKey?: string,
 ): Promise<void> {
   let lastId: string | null = null;
-  for (let tries = 0; tries < 100; tries++) {
+  let failures = 0;
+  for (;;) {
     if (signal?.aborted) return;
-    const res = await client.raw(
-      'GET',
-      '/events/session',
-      undefined,
-      { sessionId, scope },
-      lastId ? { 'Last-Event-ID': lastId } : {},
-    );
+    let res: Response;
+    try {
+      res = await client.raw(
+        'GET',
+        '/events/session',
+        undefined,
+        { sessionId, scope, ownerAccessKey },
+        lastId ? { 'Last-Event-ID': lastId } : {},
+        signal,
+      );
+    } catch (err) {
+      if (signal?.aborted) return;
+      // The manager is away (restarting?): try again a few times before giving up.
+      if (++failures > 10) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+      continue;
+    }
+    failures = 0;
     if (!res.ok || !res.body) {
       const text = await res.text();
-      throw new Error(`event stream: HTTP ${res.status} ${text.slice(0, 200)}`);
+      let problem: ApiError['problem'];
+      try {
+        problem = JSON.parse(text) as ApiError['problem'];
+      } catch {
+        problem = { title: `Event stream: HTTP ${res.status}.`, msg: text.slice(0, 200) };
+      }
+      throw new ApiError(res.status, problem);
     }
     const reader = res.body.getReader();
     const decoder = new TextDecoder();

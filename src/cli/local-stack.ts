@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { newAccessKey, newSecret } from '../persistence/catalog-store.js';
@@ -104,7 +104,9 @@ export async function stackUp(
       },
       90_000,
     );
-    const agentPid = launch(process.execPath, [BIN, 'agent'], openSync(join(stateDir, 'agent.log'), 'a'), {
+    const agentLog = join(stateDir, 'agent.log');
+    const logStart = existsSync(agentLog) ? statSync(agentLog).size : 0;
+    const agentPid = launch(process.execPath, [BIN, 'agent'], openSync(agentLog, 'a'), {
       ...common,
       DOCKER_HOST: dockerHost,
       BAI_AGENT_ID: env.BAI_AGENT_ID ?? 'local',
@@ -112,6 +114,15 @@ export async function stackUp(
     });
     pids.push({ name: 'agent', pid: agentPid });
     save(endpoint, dockerHost);
+    // Up means ready to run: the agent has joined (it prints {"ready":true} once it has).
+    await waitUntil(
+      'the agent',
+      async () => {
+        if (!isAlive(agentPid)) throw new Error(`the agent exited; see ${agentLog}`);
+        return readFileSync(agentLog, 'utf8').slice(logStart).includes('{"ready":true}');
+      },
+      60_000,
+    );
     writeEnvFile(join(stateDir, 'env'), {
       BACKEND_ENDPOINT: endpoint,
       BACKEND_ACCESS_KEY: accessKey,

@@ -1,5 +1,7 @@
 import { Builtins, Cli, type BaseContext } from 'clipanion';
 import { AgentCommand } from './commands/agent.js';
+import { CompletionCommand } from './commands/completion.js';
+import { ConfigCommand } from './commands/config.js';
 import { DbMigrateCommand } from './commands/db/migrate.js';
 import { DbSeedCommand } from './commands/db/seed.js';
 import { ManagerCommand } from './commands/manager.js';
@@ -32,27 +34,52 @@ export const COMMANDS = [
   StatusCommand,
   DbMigrateCommand,
   DbSeedCommand,
+  ConfigCommand,
+  CompletionCommand,
   Builtins.HelpCommand,
   Builtins.VersionCommand,
   Builtins.DefinitionsCommand,
 ];
 
-export function buildCli(): Cli<BaseContext> {
-  const cli = new Cli({ binaryLabel: 'bai', binaryName: 'bai', binaryVersion: '0.1.0' });
+export function buildCli(context?: BaseContext): Cli<BaseContext> {
+  // Help and usage in colour only on a terminal, like everything else bai prints.
+  const enableColors = context
+    ? Boolean((context.stdout as { isTTY?: boolean }).isTTY) &&
+      !context.env.NO_COLOR &&
+      context.env.TERM !== 'dumb'
+    : undefined;
+  const cli = new Cli({ binaryLabel: 'bai', binaryName: 'bai', binaryVersion: '0.1.0', enableColors });
   for (const c of COMMANDS) cli.register(c);
+  CompletionCommand.commandPaths = COMMANDS.map((c) => c.paths ?? []);
   return cli;
 }
 
 /** Runs the CLI; a parse error (bad flag, missing argument) exits 2 with the command's usage. */
 export async function runCli(argv: string[], context: BaseContext): Promise<number> {
-  const cli = buildCli();
+  const cli = buildCli(context);
   try {
     cli.process(argv, context);
   } catch (err) {
-    context.stderr.write(cli.error(err as Error, { colored: false }));
-    return EXIT.usage;
+    // clipanion's message names the mistake and shows the command's usage line.
+    // eslint-disable-next-line no-control-regex
+    const text = cli.error(err as Error, { colored: false }).replace(/\u001b\[[0-9;]*m/g, '');
+    context.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+    context.stderr.write(`Run "bai ${commandWords(argv)}--help" for its flags.\n`);
+    // A flag's value that fails its check is an invalid argument; anything else is bad usage.
+    return /^Invalid value for /.test((err as Error).message) ? EXIT.invalidArgument : EXIT.usage;
   }
   return cli.run(argv, context);
+}
+
+/** The command words of argv (up to the first flag or argument that is not a known word). */
+function commandWords(argv: string[]): string {
+  const known = new Set(COMMANDS.flatMap((c) => (c.paths ?? []).flat()));
+  const words: string[] = [];
+  for (const a of argv) {
+    if (!known.has(a)) break;
+    words.push(a);
+  }
+  return words.length > 0 ? `${words.join(' ')} ` : '';
 }
 
 const isMain = process.argv[1] && /bai(\.js)?$/.test(process.argv[1]);

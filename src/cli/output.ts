@@ -2,14 +2,19 @@ import type { Writable } from 'node:stream';
 
 /** Terminal output: colour and progress lines only on a TTY, the same words otherwise. */
 export class Output {
+  /** stdout is a terminal that takes colour. */
   readonly tty: boolean;
+  /** stderr is a terminal that can rewrite a line (where the progress line goes). */
+  readonly progressTty: boolean;
 
   constructor(
     readonly out: Writable,
     readonly err: Writable,
     env: NodeJS.ProcessEnv,
   ) {
-    this.tty = Boolean((out as { isTTY?: boolean }).isTTY) && !env.NO_COLOR && env.TERM !== 'dumb';
+    const isTty = (s: Writable) => Boolean((s as { isTTY?: boolean }).isTTY);
+    this.tty = isTty(out) && !env.NO_COLOR && env.TERM !== 'dumb';
+    this.progressTty = isTty(err) && env.TERM !== 'dumb';
   }
 
   color(code: number, s: string): string {
@@ -44,11 +49,11 @@ export class Output {
 
   /** A progress line that rewrites itself on a TTY and is left out otherwise. */
   progress(s: string): void {
-    if (this.tty) this.err.write(`\r\u001b[2K${s}`);
+    if (this.progressTty) this.err.write(`\r\u001b[2K${s}`);
   }
 
   endProgress(): void {
-    if (this.tty) this.err.write('\r\u001b[2K');
+    if (this.progressTty) this.err.write('\r\u001b[2K');
   }
 
   table(headers: string[], rows: string[][]): void {

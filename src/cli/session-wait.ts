@@ -1,5 +1,7 @@
+import { EXIT } from './base-command.js';
 import type { ApiClient } from './client.js';
 import { followSessionEvents } from './event-stream.js';
+import { LogFollower } from './log-follower.js';
 import type { Output } from './output.js';
 
 export interface SessionInfo {
@@ -15,33 +17,87 @@ export interface SessionInfo {
 }
 
 const FINAL = new Set(['TERMINATED', 'CANCELLED']);
+/** From these on, the container may have printed something. */
+const OUTPUT_STATUSES = new Set(['CREATING', 'RUNNING', 'TERMINATING', 'TERMINATED', 'ERROR']);
+const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
 /**
- * Waits for a session to end, showing a live progress line on a TTY, and optionally printing
- * its output as it comes. Resolves with its final info; rejects on timeout.
+ * The exit code a waiting command passes on: 0 on success, the job's own code on failure,
+ * 3 (timeout) when the batch timeout killed it, 1 when it never ran or the code is not one a
+ * shell can carry.
+ */
+export function exitCodeOf(s: {
+  status?: string;
+  result?: string;
+  statusInfo?: string | null;
+  exitCode?: number | null;
+}): number {
+  if (s.result === 'SUCCESS') return EXIT.ok;
+  if (s.statusInfo === 'task-timeout' || s.exitCode === -2) return EXIT.timeout;
+  const code = s.exitCode ?? null;
+  if (code !== null && code > 0 && code < 256) return code;
+  if (s.status === 'TERMINATED' && s.result !== 'FAILURE' && (code === 0 || code === null)) return EXIT.ok;
+  return EXIT.failure;
+}
+
+/**
+ * Waits for a session to end. On a TTY a live progress line shows the way there
+ * (PENDING → SCHEDULED → PULLING 43% → RUNNING); elsewhere nothing but the output. With
+ * `streamLogs` the job's output is printed as it comes (see LogFollower). Resolves with the
+ * final info, or null when `timeoutMs` ran out first.
  */
 export async function waitForEnd(
   client: ApiClient,
   sessionId: string,
   out: Output,
-  opts: { timeoutMs?: number; streamLogs?: boolean } = {},
+  opts: {
+    timeoutMs?: number;
+    streamLogs?: boolean;
+    query?: Record<string, string | undefined>;
+    /** Where the job's output goes (default: stdout). */
+    write?: (text: string) => void;
+    /** Stops waiting (resolves null), as a timeout does. */
+    signal?: AbortSignal;
+    /** What the caller already knows (a create answer): saves the first request. */
+    known?: { sessionName: string; status: string };
+  } = {},
 ): Promise<SessionInfo | null> {
   const ctl = new AbortController();
+  opts.signal?.addEventListener('abort', () => ctl.abort());
   const timer = opts.timeoutMs ? setTimeout(() => ctl.abort(), opts.timeoutMs) : null;
-  let printed = 0;
-  let polling: NodeJS.Timeout | null = null;
-  const printLogs = async () => {
-    const r = await client.request<{ result: { logs: string } }>('GET', `/session/${sessionId}/logs`);
-    const logs = r.result.logs ?? '';
-    if (logs.length > printed) {
-      out.endProgress();
-      out.out.write(logs.slice(printed));
-      printed = logs.length;
-    }
+  const progress = new ProgressLine(out);
+  const logs = opts.streamLogs
+    ? new LogFollower(
+        client,
+        sessionId,
+        (text) => {
+          progress.stop();
+          if (opts.write) opts.write(text);
+          else out.out.write(text);
+        },
+        opts.query,
+      )
+    : null;
+  let logLoop: Promise<void> | null = null;
+  const ended = new AbortController();
+  ctl.signal.addEventListener('abort', () => ended.abort());
+  const startLogs = () => {
+    if (!logs || logLoop) return;
+    logLoop = (async () => {
+      while (!ended.signal.aborted) {
+        await logs.poll();
+        await sleep(200, ended.signal);
+      }
+    })();
   };
+  let pullPoll: NodeJS.Timeout | null = null;
   try {
-    const info0 = await client.request<SessionInfo>('GET', `/session/${sessionId}`);
+    const info0 =
+      opts.known ??
+      (await client.request<SessionInfo>('GET', `/session/${sessionId}`, undefined, opts.query));
     if (!FINAL.has(info0.status)) {
+      progress.set(info0.sessionName, info0.status);
+      if (OUTPUT_STATUSES.has(info0.status)) startLogs();
       await new Promise<void>((resolve, reject) => {
         ctl.signal.addEventListener('abort', () => resolve());
         followSessionEvents(
@@ -50,13 +106,22 @@ export async function waitForEnd(
           'session',
           (ev) => {
             const status = String(ev.data.status ?? '');
-            const pull = (ev.data as { pull?: { percent?: number } }).pull;
-            out.progress(
-              `${out.dim(sessionId.slice(0, 8))} ${status}${pull?.percent !== undefined ? ` ${pull.percent}%` : ''}`,
-            );
-            if (status === 'RUNNING' && opts.streamLogs && !polling) {
-              polling = setInterval(() => printLogs().catch(() => {}), 300);
+            if (status) progress.set(info0.sessionName, status);
+            if (status === 'PULLING' && !pullPoll && out.progressTty) {
+              // Pull figures change without a transition: read them while pulling.
+              pullPoll = setInterval(() => {
+                client
+                  .request<SessionInfo>('GET', `/session/${sessionId}`, undefined, opts.query)
+                  .then((s) => {
+                    const pull = (s.statusData as { pull?: { percent?: number } }).pull;
+                    if (s.status !== 'PULLING' && pullPoll) clearInterval(pullPoll);
+                    else if (pull?.percent !== undefined)
+                      progress.set(info0.sessionName, 'PULLING', `${pull.percent}%`);
+                  })
+                  .catch(() => {});
+              }, 500);
             }
+            if (OUTPUT_STATUSES.has(status)) startLogs();
             if (ev.event === 'session_terminated' || ev.event === 'session_cancelled') {
               resolve();
               return true;
@@ -64,20 +129,81 @@ export async function waitForEnd(
             return false;
           },
           ctl.signal,
+          opts.query?.owner_access_key,
         ).then(() => resolve(), reject);
       });
     }
+    if (pullPoll) clearInterval(pullPoll);
     if (ctl.signal.aborted) return null;
-    const info = await client.request<SessionInfo>('GET', `/session/${sessionId}`);
+    const info = await client.request<SessionInfo>('GET', `/session/${sessionId}`, undefined, opts.query);
     if (!FINAL.has(info.status)) return null;
-    if (opts.streamLogs) {
-      if (polling) clearInterval(polling);
-      await printLogs();
-    }
+    ended.abort();
+    if (logLoop) await logLoop;
+    progress.stop();
+    if (logs) await logs.finish();
     return info;
   } finally {
-    out.endProgress();
+    ended.abort();
+    progress.stop();
+    if (pullPoll) clearInterval(pullPoll);
     if (timer) clearTimeout(timer);
-    if (polling) clearInterval(polling);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(); // an aborted signal never fires 'abort' again
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
+/**
+ * The line that rewrites itself on a TTY: name, the statuses passed so far, a spinner and the
+ * time waited. Nothing at all when the output is not a terminal. Once the job's output starts
+ * it stops for good, so it never cuts through a line of output.
+ */
+class ProgressLine {
+  private trail: string[] = [];
+  private name = '';
+  private detail = '';
+  private frame = 0;
+  private readonly t0 = Date.now();
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(private readonly out: Output) {}
+
+  set(name: string, status: string, detail = ''): void {
+    if (this.stopped || !this.out.progressTty) return;
+    this.name = name;
+    if (this.trail.at(-1) !== status) {
+      if (this.trail.includes(status)) return; // a late answer about a status already left
+      this.trail.push(status);
+    }
+    this.detail = detail;
+    this.timer ??= setInterval(() => this.draw(), 120);
+    this.draw();
+  }
+
+  private draw(): void {
+    if (this.stopped) return;
+    const o = this.out;
+    const spin = SPINNER[this.frame++ % SPINNER.length]!;
+    const secs = Math.round((Date.now() - this.t0) / 1000);
+    const trail = this.trail.map((s, i) => (i === this.trail.length - 1 ? o.bold(s) : o.dim(s))).join(' → ');
+    o.progress(
+      `${spin} ${this.name}  ${trail}${this.detail ? ` ${this.detail}` : ''}  ${o.dim(`${secs} s`)}`,
+    );
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    if (!this.stopped && this.trail.length > 0) this.out.endProgress();
+    this.stopped = true;
   }
 }

@@ -7,9 +7,9 @@ pg.types.setTypeParser(20, (v) => Number(v));
 
 export type Db = Knex;
 
-/** Opens a knex pool on a PostgreSQL URL. */
-export function openDb(databaseUrl: string, pool?: { min: number; max: number }): Db {
-  return knexFactory(knexConfig(databaseUrl, pool));
+/** Opens a knex pool on a PostgreSQL URL; `log` replaces knex's console warnings (the CLI mutes them). */
+export function openDb(databaseUrl: string, pool?: { min: number; max: number }, log?: Knex.Logger): Db {
+  return knexFactory(log ? { ...knexConfig(databaseUrl, pool), log } : knexConfig(databaseUrl, pool));
 }
 
 export async function migrateLatest(db: Db): Promise<string[]> {

@@ -67,6 +67,29 @@ export function sessionRoutes(api: ApiContext): Router {
       ? kernels.find((x) => x.id === kernelId)
       : kernels.find((x) => x.cluster_role === 'main');
     if (!k) throw new InvalidRequest(`No kernel "${kernelId}" in this session.`);
+    const after = query(ctx, 'after');
+    if (after !== undefined) {
+      // bai's incremental read (`bai run`, `logs -f`): the chunks copied after a cursor, so a
+      // follower prints each chunk once even when the capped stream drops its oldest entries.
+      if (after !== '' && after !== '0' && !/^\d+-\d+$/.test(after))
+        throw new InvalidRequest('after must be a cursor returned by this endpoint.');
+      const entries = await api.redis.xrange(
+        logStreamKey(api.prefix, k.id),
+        after === '' || after === '0' ? '-' : `(${after}`,
+        '+',
+        'COUNT',
+        1000,
+      );
+      ctx.body = {
+        result: {
+          logs: entries.map(([, fields]) => fields[1] ?? '').join(''),
+          cursor: entries.at(-1)?.[0] ?? after,
+          more: entries.length === 1000,
+          ended: k.logs !== null,
+        },
+      };
+      return;
+    }
     let logs = k.logs;
     if (logs === null) {
       // Still running: what the agent copied so far.

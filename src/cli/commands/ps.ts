@@ -1,5 +1,6 @@
 import { Command, Option } from 'clipanion';
-import { BaseCommand } from '../base-command.js';
+import { parseRelativeSeconds } from '../../domain/starts-at.js';
+import { BaseCommand, InvalidArgument } from '../base-command.js';
 import { relativeTime } from '../output.js';
 
 interface Summary {
@@ -11,49 +12,75 @@ interface Summary {
   result: string;
   exitCode: number | null;
   image: string;
+  tag: string | null;
   createdAt: string;
   ownerAccessKey: string;
 }
 
+const LIVE = 'PENDING,SCHEDULED,PREPARING,PULLING,PREPARED,CREATING,RUNNING,TERMINATING,ERROR';
+
+/** `--since 1h` (that long ago) or an ISO-8601 time, as the ISO time the API takes. */
+function timeArg(value: string | undefined, flag: string, now = Date.now()): string | undefined {
+  if (value === undefined) return undefined;
+  const secs = parseRelativeSeconds(value);
+  if (secs !== null) return new Date(now - Math.abs(secs) * 1000).toISOString();
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime()))
+    throw new InvalidArgument(`${flag} takes a duration (30m, 2h, 1d) or an ISO-8601 time (got "${value}").`);
+  return d.toISOString();
+}
+
 export class PsCommand extends BaseCommand {
-  static override paths = [['ps'], ['session', 'list']];
+  static override paths = [['ps'], ['session', 'list'], ['session', 'ls']];
   static override usage = Command.Usage({
     category: 'Sessions',
-    description: 'List sessions (live ones unless --status or --all-statuses)',
+    description: 'List sessions: the live ones, or all with -a',
+    details: `Newest first. Filters combine: --status (comma-separated), --type, --tag, --name, --since and --until (a duration ago, or an ISO-8601 time). Admins see other keypairs' sessions with --owner or --all-owners.`,
     examples: [
       ['Live sessions', '$0 ps'],
-      ['Failed batch jobs tagged nightly', '$0 ps --status TERMINATED --type batch --tag nightly'],
-      ['Every keypair (admins)', '$0 ps --all'],
+      ['Everything of the last day', '$0 ps -a --since 1d'],
+      ['Failed batch jobs tagged nightly', '$0 ps --status TERMINATED --type batch --tag nightly --json'],
+      ['Every keypair (admins)', '$0 ps -a --all-owners'],
     ],
   });
 
-  status = Option.String('--status', { description: 'Comma-separated statuses' });
-  allStatuses = Option.Boolean('-a,--all-statuses', false, { description: 'Include ended sessions' });
+  all = Option.Boolean('-a,--all', false, { description: 'Include ended sessions' });
+  status = Option.String('-s,--status', { description: 'Comma-separated statuses (implies -a)' });
   type = Option.String('--type', { description: 'batch or interactive' });
-  tag = Option.String('--tag');
-  name = Option.String('--name');
-  since = Option.String('--since', { description: 'Created after this ISO-8601 time' });
-  all = Option.Boolean('--all', false, { description: 'All keypairs (admins)' });
-  limit = Option.String('--limit', '50');
-  json = Option.Boolean('--json', false);
+  tag = Option.String('--tag', { description: 'Sessions with this tag' });
+  name = Option.String('--name', { description: 'Sessions with this name' });
+  since = Option.String('--since', { description: 'Created after: a duration ago (2h) or an ISO time' });
+  until = Option.String('--until', { description: 'Created before: a duration ago (2h) or an ISO time' });
+  owner = Option.String('-o,--owner', { description: "One keypair's sessions (admins)" });
+  allOwners = Option.Boolean('-A,--all-owners', false, { description: 'All keypairs (admins)' });
+  limit = Option.String('-n,--limit', '50', { description: 'At most this many (default 50)' });
+  json = Option.Boolean('--json', false, { description: 'Print {"items": [...], "total": N}' });
 
   async run(): Promise<void> {
-    const live = 'PENDING,SCHEDULED,PREPARING,PULLING,PREPARED,CREATING,RUNNING,TERMINATING,ERROR';
+    if (!/^\d+$/.test(this.limit)) throw new InvalidArgument(`--limit takes a number (got "${this.limit}").`);
     const r = await this.client().request<{ items: Summary[]; total: number }>(
       'GET',
       '/sessions',
       undefined,
       {
-        status: this.status ?? (this.allStatuses ? undefined : live),
+        status: this.status ?? (this.all ? undefined : LIVE),
         type: this.type,
         tag: this.tag,
         name: this.name,
-        created_after: this.since,
-        all: this.all ? 'true' : undefined,
+        created_after: timeArg(this.since, '--since'),
+        created_before: timeArg(this.until, '--until'),
+        owner_access_key: this.owner,
+        all: this.allOwners ? 'true' : undefined,
         limit: this.limit,
       },
     );
-    if (this.json) return this.output.json(r);
+    if (this.json) return this.output.json({ items: r.items, total: r.total });
+    if (r.items.length === 0) {
+      this.output.line(
+        this.all || this.status ? 'No sessions.' : 'No live sessions (bai ps -a shows ended ones).',
+      );
+      return;
+    }
     this.output.table(
       ['ID', 'NAME', 'TYPE', 'STATUS', 'REASON', 'EXIT', 'CREATED', 'IMAGE'],
       r.items.map((s) => [
@@ -67,5 +94,6 @@ export class PsCommand extends BaseCommand {
         s.image,
       ]),
     );
+    if (r.total > r.items.length) this.output.line(`(${r.items.length} of ${r.total}; --limit shows more)`);
   }
 }

@@ -2,7 +2,7 @@ import { Command, Option } from 'clipanion';
 import { shellQuote } from '../../domain/container-plan.js';
 import { EXIT, WaitTimeout } from '../base-command.js';
 import { SessionOptionsCommand } from '../session-options.js';
-import { waitForEnd } from '../session-wait.js';
+import { exitCodeOf, waitForEnd } from '../session-wait.js';
 
 export class RunCommand extends SessionOptionsCommand {
   static override paths = [['run']];
@@ -12,6 +12,10 @@ export class RunCommand extends SessionOptionsCommand {
     examples: [
       ['Say hello', `$0 run -c 'print("hello")' python`],
       ['Fail the shell when the code fails', `$0 run -c 'import sys; sys.exit(3)' python || echo "exit $?"`],
+      [
+        'Give up after 10 minutes (exit 3) and clean up',
+        `$0 run --rm --timeout 10m -c 'import time; time.sleep(3600)' python`,
+      ],
       [
         'Run at 9 in the morning with 2 CPUs',
         `$0 run --starts-at 2026-12-01T09:00:00+09:00 -r cpu=2 -c 'print(1)' python`,
@@ -25,17 +29,18 @@ export class RunCommand extends SessionOptionsCommand {
     description: 'Code to run with the image interpreter',
   });
   rm = Option.Boolean('--rm', false, {
-    description: 'Destroy the session when done (a no-op for batch sessions that ended)',
+    description: 'Destroy the session when the command ends, also on a timeout or Ctrl-C',
   });
-  timeout = Option.String('--wait-timeout', {
-    description: 'Give up waiting after this many seconds (exit 3)',
+  timeout = Option.String('--timeout,--wait-timeout', {
+    description: 'Give up waiting after this long (seconds, or 30s, 5m, 2h): exit 3',
   });
   json = Option.Boolean('--json', false, {
-    description: 'Print the final session info as JSON instead of the output',
+    description: 'Print the final session info (with its output) as one JSON document',
   });
 
   async run(): Promise<number> {
     const client = this.client();
+    const timeoutMs = this.timeoutMs(this.timeout);
     const img = await client.request<{ labels: Record<string, string> }>(
       'GET',
       '/images/resolve',
@@ -45,24 +50,58 @@ export class RunCommand extends SessionOptionsCommand {
     const runtime = img.labels['ai.backend.runtime-path'] ?? 'python3';
     const body = this.createBody(this.image, `${runtime} -c ${shellQuote(this.code)}`, 'batch');
     body.enqueueOnly = true;
-    const created = await client.request<{ sessionId: string }>('POST', '/session', body);
-    const info = await waitForEnd(client, created.sessionId, this.output, {
-      streamLogs: !this.json,
-      timeoutMs: this.timeout ? Number(this.timeout) * 1000 : undefined,
-    });
-    if (!info) throw new WaitTimeout(`session ${created.sessionId} did not end in ${this.timeout} s.`);
-    if (this.rm) await client.request('DELETE', `/session/${created.sessionId}`).catch(() => {});
-    if (this.json) this.output.json(info);
-    if (info.status === 'CANCELLED' || (info.exitCode === null && info.result !== 'SUCCESS')) {
+    const created = await client.request<{ sessionId: string; sessionName: string; status: string }>(
+      'POST',
+      '/session',
+      body,
+    );
+    const owner = { owner_access_key: this.owner };
+    let output = '';
+    // Ctrl-C (or SIGTERM from a CI runner) ends the wait; with --rm the session goes too.
+    const interrupt = new AbortController();
+    const onSignal = () => interrupt.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    let info;
+    try {
+      info = await waitForEnd(client, created.sessionId, this.output, {
+        streamLogs: true,
+        timeoutMs,
+        query: owner,
+        write: this.json ? (text) => (output += text) : undefined,
+        signal: interrupt.signal,
+        known: created,
+      });
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    if (this.rm)
+      await client.request('DELETE', `/session/${created.sessionId}`, undefined, owner).catch(() => {});
+    if (interrupt.signal.aborted && !info) {
+      this.context.stderr.write(
+        this.rm
+          ? `Interrupted: session ${created.sessionName} was destroyed (--rm).\n`
+          : `Interrupted: session ${created.sessionName} goes on (bai session watch ${created.sessionName}; bai session rm ${created.sessionName}).\n`,
+      );
+      return EXIT.interrupted;
+    }
+    if (!info)
+      throw new WaitTimeout(
+        `session ${created.sessionName} did not end in ${this.timeoutText(this.timeout)}${this.rm ? '; it was destroyed (--rm)' : ''}.`,
+      );
+    if (this.json) this.output.json({ ...info, output });
+    const code = exitCodeOf(info);
+    if (info.exitCode === null && code !== EXIT.ok) {
+      // It never ran: say why, since there is no output to explain it.
       this.context.stderr.write(
         `Session ${info.sessionName} ended ${info.status} (${info.statusInfo ?? 'no reason'}).\n`,
       );
       const err = (info.statusData as { error?: string }).error;
       if (err) this.context.stderr.write(`${err}\n`);
-      return EXIT.failure;
+    } else if (info.statusInfo === 'task-timeout') {
+      this.context.stderr.write(`Session ${info.sessionName}: the batch timeout was reached.\n`);
     }
-    if (info.statusInfo === 'task-timeout') this.context.stderr.write('The batch timeout was reached.\n');
-    const code = info.exitCode ?? (info.result === 'SUCCESS' ? 0 : 1);
-    return code < 0 || code > 255 ? EXIT.failure : code;
+    return code;
   }
 }

@@ -16,9 +16,25 @@ export class UpCommand extends BaseCommand {
     ],
   });
 
+  json = Option.Boolean('--json', false, {
+    description: 'Print {"endpoint", "accessKey", "secretKey", "pids", "envFile"} when up',
+  });
+
   async run(): Promise<void> {
     const stateDir = stateDirOf(this.context.env);
-    const st = await stackUp(stateDir, this.context.env, (s) => this.output.line(this.output.dim(s)));
+    const say = this.json ? () => {} : (s: string) => this.output.line(this.output.dim(s));
+    const st = await stackUp(stateDir, this.context.env, say);
+    if (this.json) {
+      this.output.json({
+        endpoint: st.endpoint,
+        accessKey: st.accessKey,
+        secretKey: st.secretKey,
+        pids: st.pids,
+        dockerHost: st.dockerHost,
+        envFile: join(stateDir, 'env'),
+      });
+      return;
+    }
     this.output.line(`bai is up at ${st.endpoint}`);
     this.output.line(`  access key: ${st.accessKey}`);
     this.output.line(`  secret key: ${st.secretKey}`);
@@ -34,9 +50,17 @@ export class DownCommand extends BaseCommand {
     examples: [['Stop', '$0 down']],
   });
 
+  json = Option.Boolean('--json', false, { description: 'Print {"stopped": [{"name", "pid"}]}' });
+
   async run(): Promise<void> {
-    const ok = await stackDown(stateDirOf(this.context.env), (s) => this.output.line(s));
-    if (!ok) this.output.line('Nothing to stop.');
+    const stopped: { name: string; pid: number }[] = [];
+    const ok = await stackDown(stateDirOf(this.context.env), (s) => {
+      const m = /^stopped (\S+) \(pid (\d+)\)$/.exec(s);
+      if (m) stopped.push({ name: m[1]!, pid: Number(m[2]) });
+      if (!this.json) this.output.line(s);
+    });
+    if (this.json) this.output.json({ stopped });
+    else if (!ok) this.output.line('Nothing to stop.');
   }
 }
 
@@ -51,7 +75,7 @@ export class StatusCommand extends BaseCommand {
     ],
   });
 
-  json = Option.Boolean('--json', false);
+  json = Option.Boolean('--json', false, { description: 'Print {"endpoint", "pids", "alive"}' });
 
   async run(): Promise<number> {
     const st = stackStatus(stateDirOf(this.context.env));

@@ -16,15 +16,19 @@ export class DbMigrateCommand extends BaseCommand {
 
   rollbackAll = Option.Boolean('--rollback-all', false, { description: 'Roll every migration back' });
 
+  json = Option.Boolean('--json', false, { description: 'Print {"applied": [...]} or {"rolledBack": true}' });
+
   async run(): Promise<void> {
     await withDb(this.context.env, async (db) => {
       if (this.rollbackAll) {
         await migrateRollbackAll(db);
-        this.output.line('rolled back');
+        if (this.json) this.output.json({ rolledBack: true });
+        else this.output.line('rolled back');
         return;
       }
       const applied = await migrateLatest(db);
-      this.output.line(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'already up to date');
+      if (this.json) this.output.json({ applied });
+      else this.output.line(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'already up to date');
     });
   }
 }

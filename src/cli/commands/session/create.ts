@@ -1,8 +1,8 @@
-import { Command, Option } from 'clipanion';
+import { Command, Option, UsageError } from 'clipanion';
 import * as t from 'typanion';
 import { EXIT, WaitTimeout } from '../../base-command.js';
 import { SessionOptionsCommand } from '../../session-options.js';
-import { waitForEnd } from '../../session-wait.js';
+import { exitCodeOf, waitForEnd } from '../../session-wait.js';
 
 export class SessionCreateCommand extends SessionOptionsCommand {
   static override paths = [['session', 'create'], ['create'], ['start'], ['session', 'start']];
@@ -38,10 +38,14 @@ export class SessionCreateCommand extends SessionOptionsCommand {
   });
   noReuse = Option.Boolean('--no-reuse', false, { description: 'Fail if a live session has this name' });
   wait = Option.Boolean('--wait', false, { description: 'Wait until it ends; exit with its exit code' });
+  timeout = Option.String('--timeout', { description: 'With --wait: give up after this long (exit 3)' });
   json = Option.Boolean('--json', false, { description: 'Print JSON' });
 
   async run(): Promise<number> {
     const client = this.client();
+    const timeoutMs = this.timeoutMs(this.timeout);
+    if (this.type === 'batch' && !this.startupCommand)
+      throw new UsageError('A batch session needs -c/--startup-command.');
     const body = this.createBody(this.image, this.startupCommand, this.type as 'batch' | 'interactive');
     body.enqueueOnly = this.enqueueOnly || this.wait || this.maxWait === undefined;
     if (this.maxWait !== undefined) body.maxWaitSeconds = this.maxWait;
@@ -60,15 +64,18 @@ export class SessionCreateCommand extends SessionOptionsCommand {
         );
       return res.status === 'TIMEOUT' ? EXIT.timeout : EXIT.ok;
     }
-    const info = await waitForEnd(client, res.sessionId, this.output);
-    if (!info) throw new WaitTimeout(`session ${res.sessionId} did not end.`);
+    const info = await waitForEnd(client, res.sessionId, this.output, {
+      timeoutMs,
+      query: { owner_access_key: this.owner },
+      known: res,
+    });
+    if (!info)
+      throw new WaitTimeout(`session ${res.sessionName} did not end in ${this.timeoutText(this.timeout)}.`);
     if (this.json) this.output.json(info);
     else
       this.output.line(
-        `Session ${info.sessionName} ${this.output.status(info.status)} ${info.statusInfo ?? ''} exit=${info.exitCode ?? '-'}`,
+        `Session ${info.sessionName} ${this.output.status(info.status)} (${info.statusInfo ?? '-'}) exit=${info.exitCode ?? '-'}`,
       );
-    if (info.result === 'SUCCESS') return EXIT.ok;
-    const code = info.exitCode ?? 1;
-    return code > 0 && code < 256 ? code : EXIT.failure;
+    return exitCodeOf(info);
   }
 }

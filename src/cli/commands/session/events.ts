@@ -2,34 +2,44 @@ import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
 import { BaseCommand, EXIT, WaitTimeout } from '../../base-command.js';
 import { followSessionEvents } from '../../event-stream.js';
-import type { SessionInfo } from '../../session-wait.js';
+import { exitCodeOf, type SessionInfo } from '../../session-wait.js';
+
+const RESULT_EVENTS = ['session_success', 'session_failure', 'session_cancelled'];
+const END_EVENTS = ['session_terminated', 'session_cancelled', 'session_success', 'session_failure'];
 
 export class SessionEventsCommand extends BaseCommand {
   static override paths = [['session', 'events'], ['events']];
   static override usage = Command.Usage({
     category: 'Sessions',
     description: "Print a session's lifecycle events as they happen",
-    details: `With --wait batch_session_result, exits when the batch session ends: 0 on success, 1 on failure (Backend.AI's contract); --exit-code passes the job's own exit code instead.`,
+    details: `Replays the session's past events, then follows new ones until the session ends (or the awaited event happens).
+
+With --wait batch_session_result it exits when the batch session ends, with the job's own exit code: 0 on success, the code on failure (Backend.AI's CLI exits 1 for any failure; a job that exits 1 still gives 1), 3 when the batch timeout killed it, 1 when it never ran. With --wait EVENT it exits 0 when EVENT happens and 1 when the session ends without it. --timeout gives up with exit 3.
+
+--json prints one JSON document when it ends; --ndjson prints one JSON object a line as events come.`,
     examples: [
       ['Follow', '$0 session events job-1'],
-      ['Wait for the result in a script', '$0 session events --wait batch_session_result job-1'],
+      ['Wait for the result in a script', '$0 session events --wait batch_session_result --timeout 2h job-1'],
+      ['Wait until it runs', '$0 session events --wait session_started job-1'],
     ],
   });
 
   ref = Option.String({ name: 'SESSION' });
-  scope = Option.String('--scope', 'session', { validator: t.isEnum(['session', 'kernel', '*']) });
+  scope = Option.String('--scope', 'session', {
+    validator: t.isEnum(['session', 'kernel', '*']),
+    description: 'session, kernel or *',
+  });
   wait = Option.String('--wait', {
     description: 'Exit when this event happens (batch_session_result, or an event name)',
   });
-  exitCode = Option.Boolean('--exit-code', false, {
-    description: "With --wait: exit with the job's exit code",
-  });
-  timeout = Option.String('--timeout', { description: 'Seconds to wait at most (exit 3)' });
+  timeout = Option.String('--timeout', { description: 'Give up after this long (seconds, 30s, 5m): exit 3' });
   owner = Option.String('-o,--owner', { description: 'Owner access key (admins)' });
-  json = Option.Boolean('--json', false, { description: 'One JSON object a line' });
+  json = Option.Boolean('--json', false, { description: 'One JSON document at the end' });
+  ndjson = Option.Boolean('--ndjson', false, { description: 'One JSON object a line, as events come' });
 
   async run(): Promise<number> {
     const client = this.client();
+    const timeoutMs = this.timeoutMs(this.timeout);
     const info = await client.request<SessionInfo>(
       'GET',
       `/session/${encodeURIComponent(this.ref)}`,
@@ -38,50 +48,79 @@ export class SessionEventsCommand extends BaseCommand {
     );
     const ctl = new AbortController();
     let timedOut = false;
-    const timer = this.timeout
-      ? setTimeout(
-          () => {
-            timedOut = true;
-            ctl.abort();
-          },
-          Number(this.timeout) * 1000,
-        )
+    const timer = timeoutMs
+      ? setTimeout(() => {
+          timedOut = true;
+          ctl.abort();
+        }, timeoutMs)
       : null;
-    let outcome: number | null = null;
     const target =
       this.wait === 'batch_session_result'
-        ? ['session_success', 'session_failure', 'session_cancelled']
+        ? RESULT_EVENTS
         : this.wait
-          ? [this.wait]
-          : [];
-    await followSessionEvents(
-      client,
-      info.sessionId,
-      this.scope,
-      (ev) => {
-        if (this.json) this.output.line(JSON.stringify({ event: ev.event, id: ev.id, ...ev.data }));
-        else
-          this.output.line(
-            `${ev.event}  ${String(ev.data.reason ?? '')}${ev.data.exitCode !== null && ev.data.exitCode !== undefined ? `  exit=${ev.data.exitCode}` : ''}`,
-          );
-        const code = typeof ev.data.exitCode === 'number' ? ev.data.exitCode : null;
-        if (target.includes(ev.event)) {
-          if (this.exitCode && code !== null) outcome = code >= 0 && code < 256 ? code : 1;
-          else
-            outcome =
-              ev.event === 'session_failure' || ev.event === 'session_cancelled' ? EXIT.failure : EXIT.ok;
+          ? [this.wait, ...END_EVENTS]
+          : END_EVENTS;
+    // A batch session that ends with a result sends it right after session_terminated: follow
+    // on to it. One that ends without a result (UNDEFINED) sends none: stop at terminated.
+    const hasResult = (d: Record<string, unknown>) => d.result === 'SUCCESS' || d.result === 'FAILURE';
+    const isEnd = (ev: { event: string; data: Record<string, unknown> }) =>
+      (target.includes(ev.event) &&
+        !(ev.event === 'session_terminated' && info.type === 'batch' && hasResult(ev.data))) ||
+      (this.wait === 'batch_session_result' && ev.event === 'session_terminated' && !hasResult(ev.data));
+    const seen: Record<string, unknown>[] = [];
+    let outcome: number | null = null;
+    try {
+      await followSessionEvents(
+        client,
+        info.sessionId,
+        this.scope,
+        (ev) => {
+          const record = { event: ev.event, id: ev.id === null ? null : Number(ev.id), ...ev.data };
+          seen.push(record);
+          this.print(record);
+          if (!isEnd(ev)) return false;
+          const d = ev.data as {
+            status?: string;
+            result?: string;
+            reason?: string;
+            exitCode?: number | null;
+          };
+          const state = { status: d.status, result: d.result, statusInfo: d.reason, exitCode: d.exitCode };
+          if (this.wait === 'batch_session_result') outcome = exitCodeOf(state);
+          else if (this.wait && ev.event !== this.wait) {
+            this.context.stderr.write(`${info.sessionName} ended (${ev.event}) without ${this.wait}.\n`);
+            outcome = EXIT.failure;
+          } else outcome = EXIT.ok;
           return true;
-        }
-        if (target.length === 0 && (ev.event === 'session_terminated' || ev.event === 'session_cancelled')) {
-          outcome = EXIT.ok;
-          return true;
-        }
-        return false;
-      },
-      ctl.signal,
-    );
-    if (timer) clearTimeout(timer);
-    if (timedOut) throw new WaitTimeout(`no ${this.wait ?? 'final'} event in ${this.timeout} s.`);
+        },
+        ctl.signal,
+        this.owner,
+      );
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+    if (this.json)
+      this.output.json({
+        sessionId: info.sessionId,
+        sessionName: info.sessionName,
+        events: seen,
+        timedOut,
+        exitCode: timedOut ? EXIT.timeout : outcome,
+      });
+    if (timedOut)
+      throw new WaitTimeout(`no ${this.wait ?? 'final'} event in ${this.timeoutText(this.timeout)}.`);
     return outcome ?? EXIT.ok;
+  }
+
+  private print(record: Record<string, unknown>): void {
+    if (this.json) return;
+    if (this.ndjson) return this.output.line(JSON.stringify(record));
+    const o = this.output;
+    const exit =
+      record.exitCode !== null && record.exitCode !== undefined ? `  exit=${String(record.exitCode)}` : '';
+    const kernel = record.kernelId ? `  kernel=${String(record.kernelId).slice(0, 8)}` : '';
+    o.line(
+      `${String(record.event).padEnd(20)} ${o.status(String(record.status ?? ''))}  ${String(record.reason ?? '')}${exit}${kernel}`.trimEnd(),
+    );
   }
 }

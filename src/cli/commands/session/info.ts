@@ -16,7 +16,7 @@ export class SessionInfoCommand extends BaseCommand {
 
   ref = Option.String({ name: 'SESSION' });
   owner = Option.String('-o,--owner', { description: 'Owner access key (admins)' });
-  json = Option.Boolean('--json', false);
+  json = Option.Boolean('--json', false, { description: 'Print the session info document' });
 
   async run(): Promise<void> {
     const info = await this.client().request<SessionInfo>(
@@ -36,16 +36,23 @@ export class SessionInfoCommand extends BaseCommand {
       ['Status', `${o.status(info.status)}${info.statusInfo ? ` (${info.statusInfo})` : ''}`],
       ['Result', o.status(info.result)],
       ['Exit code', info.exitCode === null ? '-' : String(info.exitCode)],
-      ['Created', `${info.creationTime} (${relativeTime(info.creationTime as string)})`],
-      ['Starts at', String(info.startsAt ?? '-')],
-      ['Started', String(info.startedAt ?? '-')],
-      ['Ended', String(info.terminationTime ?? '-')],
+      ['Created', when(info.creationTime)],
+      ['Starts at', when(info.startsAt)],
+      ['Started', when(info.startedAt)],
+      ['Ended', when(info.terminationTime)],
       ['Agent', String(info.agentId ?? '-')],
       ['Attempt', String(info.attempt)],
     ];
+    if (Array.isArray(info.dependencies) && info.dependencies.length > 0)
+      rows.push(['Depends on', info.dependencies.join(', ')]);
+    if (info.tag) rows.push(['Tag', String(info.tag)]);
     const w = Math.max(...rows.map(([k]) => k.length));
     for (const [k, v] of rows) o.line(`${k.padEnd(w)}  ${v}`);
     if (Object.keys(info.statusData ?? {}).length > 0)
       o.line(`${'Detail'.padEnd(w)}  ${JSON.stringify(info.statusData)}`);
   }
+}
+
+function when(iso: unknown): string {
+  return typeof iso === 'string' ? `${iso} (${relativeTime(iso)})` : '-';
 }

@@ -17,10 +17,11 @@ export class SessionLogsCommand extends BaseCommand {
   follow = Option.Boolean('-f,--follow', false, { description: 'Keep printing until the session ends' });
   kernel = Option.String('--kernel', { description: 'Kernel id (default: the main kernel)' });
   owner = Option.String('-o,--owner', { description: 'Owner access key (admins)' });
-  json = Option.Boolean('--json', false);
+  json = Option.Boolean('--json', false, { description: 'Print {"logs": "..."} (with -f: when it ends)' });
 
   async run(): Promise<void> {
     const client = this.client();
+    const query = { kernel_id: this.kernel, owner_access_key: this.owner };
     if (this.follow) {
       const info = await client.request<SessionInfo>(
         'GET',
@@ -28,19 +29,22 @@ export class SessionLogsCommand extends BaseCommand {
         undefined,
         { owner_access_key: this.owner },
       );
-      await waitForEnd(client, info.sessionId, this.output, { streamLogs: true });
+      let logs = '';
+      await waitForEnd(client, info.sessionId, this.output, {
+        streamLogs: true,
+        query,
+        write: this.json ? (text) => (logs += text) : undefined,
+      });
+      if (this.json) this.output.json({ logs });
       return;
     }
     const r = await client.request<{ result: { logs: string } }>(
       'GET',
       `/session/${encodeURIComponent(this.ref)}/logs`,
       undefined,
-      {
-        kernel_id: this.kernel,
-        owner_access_key: this.owner,
-      },
+      query,
     );
-    if (this.json) return this.output.json(r.result);
+    if (this.json) return this.output.json({ logs: r.result.logs ?? '' });
     this.context.stdout.write(r.result.logs ?? '');
   }
 }

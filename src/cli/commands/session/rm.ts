@@ -19,10 +19,10 @@ export class SessionDestroyCommand extends BaseCommand {
     ],
   });
 
-  refs = Option.Rest({ required: 1 });
+  refs = Option.Rest({ name: 'SESSION', required: 1 });
   forced = Option.Boolean('-f,--forced', false, { description: 'SIGKILL without a grace period' });
   owner = Option.String('-o,--owner', { description: 'Owner access key (admins)' });
-  json = Option.Boolean('--json', false);
+  json = Option.Boolean('--json', false, { description: 'Print [{"session", "status", ...}]' });
 
   async run(): Promise<number> {
     const client = this.client();

@@ -1,5 +1,6 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../base-command.js';
+import { relativeTime } from '../../output.js';
 
 export class SessionStatusHistoryCommand extends BaseCommand {
   static override paths = [['session', 'status-history']];
@@ -11,7 +12,7 @@ export class SessionStatusHistoryCommand extends BaseCommand {
 
   ref = Option.String({ name: 'SESSION' });
   owner = Option.String('-o,--owner', { description: 'Owner access key (admins)' });
-  json = Option.Boolean('--json', false);
+  json = Option.Boolean('--json', false, { description: 'Print {"STATUS": "ISO time", ...}' });
 
   async run(): Promise<void> {
     const r = await this.client().request<{ result: Record<string, string> }>(
@@ -25,8 +26,8 @@ export class SessionStatusHistoryCommand extends BaseCommand {
     if (this.json) return this.output.json(r.result);
     const entries = Object.entries(r.result).sort((a, b) => a[1].localeCompare(b[1]));
     this.output.table(
-      ['STATUS', 'ENTERED'],
-      entries.map(([s, t]) => [this.output.status(s), t]),
+      ['STATUS', 'ENTERED', 'AGO'],
+      entries.map(([s, t]) => [this.output.status(s), t, relativeTime(t)]),
     );
   }
 }

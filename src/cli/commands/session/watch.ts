@@ -1,39 +1,44 @@
 import { Command, Option } from 'clipanion';
-import { BaseCommand, EXIT, WaitTimeout } from '../../base-command.js';
-import { waitForEnd, type SessionInfo } from '../../session-wait.js';
+import { BaseCommand, WaitTimeout } from '../../base-command.js';
+import { exitCodeOf, waitForEnd, type SessionInfo } from '../../session-wait.js';
 
 export class SessionWatchCommand extends BaseCommand {
   static override paths = [['session', 'watch'], ['watch']];
   static override usage = Command.Usage({
     category: 'Sessions',
     description: "Wait for a session to end, showing its progress; exit with the job's exit code",
-    examples: [['In CI', '$0 session watch job-1 --timeout 3600']],
+    details: `Exits 0 when the job succeeded, with the job's own exit code when it failed, 3 when its batch timeout killed it or when --timeout runs out, 1 when it never ran.`,
+    examples: [
+      ['In CI', '$0 session watch job-1 --timeout 1h'],
+      ['Final state as JSON', '$0 session watch job-1 --json'],
+    ],
   });
 
   ref = Option.String({ name: 'SESSION' });
-  timeout = Option.String('--timeout', { description: 'Seconds to wait at most (exit 3)' });
+  timeout = Option.String('--timeout', {
+    description: 'Give up after this long (seconds, 30s, 5m, 2h): exit 3',
+  });
   owner = Option.String('-o,--owner', { description: 'Owner access key (admins)' });
-  json = Option.Boolean('--json', false);
+  json = Option.Boolean('--json', false, { description: 'Print the final session info as JSON' });
 
   async run(): Promise<number> {
     const client = this.client();
+    const timeoutMs = this.timeoutMs(this.timeout);
+    const query = { owner_access_key: this.owner };
     const first = await client.request<SessionInfo>(
       'GET',
       `/session/${encodeURIComponent(this.ref)}`,
       undefined,
-      { owner_access_key: this.owner },
+      query,
     );
-    const info = await waitForEnd(client, first.sessionId, this.output, {
-      timeoutMs: this.timeout ? Number(this.timeout) * 1000 : undefined,
-    });
-    if (!info) throw new WaitTimeout(`session ${first.sessionName} did not end in ${this.timeout} s.`);
+    const info = await waitForEnd(client, first.sessionId, this.output, { timeoutMs, query });
+    if (!info)
+      throw new WaitTimeout(`session ${first.sessionName} did not end in ${this.timeoutText(this.timeout)}.`);
     if (this.json) this.output.json(info);
     else
       this.output.line(
-        `${info.sessionName} ${this.output.status(info.status)} ${info.statusInfo ?? ''} result=${this.output.status(info.result)} exit=${info.exitCode ?? '-'}`,
+        `${info.sessionName} ${this.output.status(info.status)} (${info.statusInfo ?? '-'}) result=${this.output.status(info.result)} exit=${info.exitCode ?? '-'}`,
       );
-    if (info.result === 'SUCCESS') return EXIT.ok;
-    const code = info.exitCode ?? 1;
-    return code > 0 && code < 256 ? code : EXIT.failure;
+    return exitCodeOf(info);
   }
 }
