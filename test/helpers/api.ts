@@ -72,3 +72,103 @@ export function tokenClient(stack: TestStack, token: string): ApiClient {
     apiVersion: 'v8.20240915',
   });
 }
+
+export interface SseFrame {
+  id: number;
+  event: string;
+  data: Record<string, unknown>;
+}
+
+/** An open SSE stream: frames arrive in `frames`; `until` waits for one that matches. */
+export interface SseStream {
+  status: number;
+  frames: SseFrame[];
+  until(pred: (f: SseFrame) => boolean, timeoutMs?: number): Promise<SseFrame>;
+  close(): void;
+}
+
+/** Opens `GET /events/session` with `client` and reads frames in the background. */
+export async function openSse(
+  client: ApiClient,
+  query: Record<string, string>,
+  lastEventId?: number,
+): Promise<SseStream> {
+  const abort = new AbortController();
+  const signedRes = await client.raw(
+    'GET',
+    '/events/session',
+    undefined,
+    query,
+    lastEventId !== undefined ? { 'Last-Event-ID': String(lastEventId) } : {},
+  );
+  const frames: SseFrame[] = [];
+  const waiters = new Set<() => void>();
+  let ended = false;
+  if (signedRes.ok && signedRes.body) {
+    const reader = signedRes.body.getReader();
+    abort.signal.addEventListener('abort', () => void reader.cancel().catch(() => {}));
+    void (async () => {
+      const dec = new TextDecoder();
+      let buf = '';
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buf += dec.decode(value, { stream: true });
+          let i: number;
+          while ((i = buf.indexOf('\n\n')) >= 0) {
+            const block = buf.slice(0, i);
+            buf = buf.slice(i + 2);
+            const f: Partial<SseFrame> = {};
+            for (const line of block.split('\n')) {
+              if (line.startsWith('id: ')) f.id = Number(line.slice(4));
+              else if (line.startsWith('event: ')) f.event = line.slice(7);
+              else if (line.startsWith('data: ')) f.data = JSON.parse(line.slice(6)) as Record<string, unknown>;
+            }
+            if (f.event && f.data) {
+              frames.push(f as SseFrame);
+              for (const w of waiters) w();
+            }
+          }
+        }
+      } catch {
+        /* closed */
+      }
+      ended = true;
+      for (const w of waiters) w();
+    })();
+  } else {
+    await signedRes.text().catch(() => '');
+  }
+  return {
+    status: signedRes.status,
+    frames,
+    until(pred, timeoutMs = 60_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const hit = frames.find(pred);
+          if (hit) {
+            done();
+            resolve(hit);
+          } else if (ended) {
+            done();
+            reject(new Error(`stream ended; got ${frames.map((x) => x.event).join(',')}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`timeout; got ${frames.map((x) => x.event).join(',')}`));
+        }, timeoutMs);
+        const done = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    close() {
+      abort.abort();
+    },
+  };
+}
