@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import Koa from 'koa';
 import type { ApiContext } from './api-context.js';
 import { Authenticator, hashToken } from './auth.js';
-import { bodyMiddleware } from './body.js';
+import { bodyMiddleware, urlGuardMiddleware } from './body.js';
 import { problemMiddleware } from './problem.js';
 import { rateLimitMiddleware } from './rate-limit.js';
 import { eventRoutes } from './routes/events.js';
@@ -22,6 +22,7 @@ export function createApp(api: ApiContext): Koa {
   app.silent = true;
   const auth = new Authenticator(api.db);
   app.use(problemMiddleware(api.log));
+  app.use(urlGuardMiddleware());
   app.use(auth.middleware());
   app.use(rateLimitMiddleware(api.rateLimitPerMinute));
   app.use(bodyMiddleware(api.bodyLimitBytes));
