@@ -6,4 +6,7 @@ import { openApiDocument } from '../src/api/openapi.js';
 import { BAI_VERSION } from '../src/api/routes/root.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
-writeFileSync(resolve(root, 'docs/openapi.json'), `${JSON.stringify(openApiDocument(BAI_VERSION), null, 2)}\n`);
+writeFileSync(
+  resolve(root, 'docs/openapi.json'),
+  `${JSON.stringify(openApiDocument(BAI_VERSION), null, 2)}\n`,
+);

@@ -13,7 +13,10 @@ const problem = (description: string): Json => ({
   description,
   content: { 'application/problem+json': { schema: ref('Problem') } },
 });
-const ok = (description: string, schema: Json = { type: 'object' }): Json => ({ description, content: json(schema) });
+const ok = (description: string, schema: Json = { type: 'object' }): Json => ({
+  description,
+  content: json(schema),
+});
 const list = (item: string): Json => ({
   type: 'object',
   properties: { items: { type: 'array', items: ref(item) } },
@@ -179,7 +182,10 @@ const OPS: Op[] = [
       q('scope', 'session, kernel or *'),
       q('lastEventId', 'Same as the Last-Event-ID header'),
     ],
-    response: { description: 'text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+    response: {
+      description: 'text/event-stream',
+      content: { 'text/event-stream': { schema: { type: 'string' } } },
+    },
   },
   {
     method: 'get',
@@ -424,7 +430,10 @@ const OPS: Op[] = [
     body: {
       type: 'object',
       required: ['name'],
-      properties: { name: { type: 'string' }, labels: { type: 'object', additionalProperties: { type: 'string' } } },
+      properties: {
+        name: { type: 'string' },
+        labels: { type: 'object', additionalProperties: { type: 'string' } },
+      },
     },
     response: ok('Image', ref('Image')),
     status: '201',
@@ -495,7 +504,10 @@ const SCHEMAS: Json = {
       data: {},
     },
   },
-  Version: { type: 'object', properties: { version: { type: 'string', pattern: '^v\\d+\\.\\d{8}$' }, manager: str } },
+  Version: {
+    type: 'object',
+    properties: { version: { type: 'string', pattern: '^v\\d+\\.\\d{8}$' }, manager: str },
+  },
   CreateSession: {
     type: 'object',
     description: 'Every field also in its other spelling (snake_case / camelCase).',

@@ -62,7 +62,11 @@ export function optInt(
 export function optStringList(o: Fields, key: string, max = 256): string[] | undefined {
   const v = o[key];
   if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || v.length > max || v.some((x) => typeof x !== 'string' || x === '' || x.length > 256))
+  if (
+    !Array.isArray(v) ||
+    v.length > max ||
+    v.some((x) => typeof x !== 'string' || x === '' || x.length > 256)
+  )
     throw new InvalidRequest(`${key} must be a list of at most ${max} non-empty strings.`);
   return [...new Set(v as string[])];
 }
@@ -99,6 +103,5 @@ export function optNumberMap(o: Fields, key: string): Record<string, number> | u
 /** Refuses fields the route does not know, so a typo is not silently ignored. */
 export function onlyFields(o: Fields, allowed: readonly string[]): void {
   for (const k of Object.keys(o))
-    if (!allowed.includes(k))
-      throw new InvalidRequest(`Unknown field "${k}"; known: ${allowed.join(', ')}.`);
+    if (!allowed.includes(k)) throw new InvalidRequest(`Unknown field "${k}"; known: ${allowed.join(', ')}.`);
 }

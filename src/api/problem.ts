@@ -35,7 +35,12 @@ function fromKoaError(err: unknown): BaiError {
   // that slipped past validation: the client's fault, and the transaction was rolled back.
   const pgCode = (err as { code?: unknown }).code;
   if (typeof pgCode === 'string' && /^22[0-9A-Z]{3}$/.test(pgCode)) {
-    return new BaiError('generic-bad-request', 400, 'Invalid or Missing API Parameters.', 'A value is out of range.');
+    return new BaiError(
+      'generic-bad-request',
+      400,
+      'Invalid or Missing API Parameters.',
+      'A value is out of range.',
+    );
   }
   const status = (err as { status?: number; expose?: boolean }).status;
   if (typeof status === 'number' && status >= 400 && status < 500) {

@@ -292,8 +292,7 @@ export class SessionService {
   private async checkStorage(mounts: MountSpec[], domain: string): Promise<void> {
     if (mounts.length === 0) return;
     const dom = (await this.deps.db('domains').where({ name: domain }).first()) as
-      | { allowed_storage: string[] }
-      | undefined;
+      { allowed_storage: string[] } | undefined;
     const allowed = dom?.allowed_storage ?? [];
     if (allowed.includes('*')) return;
     for (const m of mounts)

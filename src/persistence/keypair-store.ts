@@ -153,7 +153,10 @@ export class KeypairStore {
   }
 
   async revokeToken(id: string): Promise<TokenView> {
-    await this.db('api_tokens').where({ id }).whereNull('revoked_at').update({ revoked_at: this.db.fn.now() });
+    await this.db('api_tokens')
+      .where({ id })
+      .whereNull('revoked_at')
+      .update({ revoked_at: this.db.fn.now() });
     const t = await this.token(id);
     if (!t) throw new ObjectNotFound(`No token "${id}".`, 'token');
     return t;

@@ -123,7 +123,8 @@ export async function openSse(
             for (const line of block.split('\n')) {
               if (line.startsWith('id: ')) f.id = Number(line.slice(4));
               else if (line.startsWith('event: ')) f.event = line.slice(7);
-              else if (line.startsWith('data: ')) f.data = JSON.parse(line.slice(6)) as Record<string, unknown>;
+              else if (line.startsWith('data: '))
+                f.data = JSON.parse(line.slice(6)) as Record<string, unknown>;
             }
             if (f.event && f.data) {
               frames.push(f as SseFrame);

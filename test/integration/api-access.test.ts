@@ -15,7 +15,12 @@ test.after.always(async () => {
 });
 
 test('a user cannot see, follow, cancel or read logs of another keypair’s session (404)', async (t) => {
-  const s = await call<{ sessionId: string }>(alice.client, 'POST', '/session', batch('echo secret-output', { name: 'alice-job' }));
+  const s = await call<{ sessionId: string }>(
+    alice.client,
+    'POST',
+    '/session',
+    batch('echo secret-output', { name: 'alice-job' }),
+  );
   await waitForStatus(alice.client, 'alice-job');
   for (const ref of ['alice-job', s.body.sessionId, s.body.sessionId.slice(0, 8)]) {
     for (const path of [`/session/${ref}`, `/session/${ref}/logs`, `/session/${ref}/status-history`]) {
@@ -26,7 +31,10 @@ test('a user cannot see, follow, cancel or read logs of another keypair’s sess
     }
     t.is((await call(bob.client, 'DELETE', `/session/${ref}`)).status, 404);
   }
-  for (const q of [{ sessionName: 'alice-job' }, { sessionId: s.body.sessionId }] as Record<string, string>[]) {
+  for (const q of [{ sessionName: 'alice-job' }, { sessionId: s.body.sessionId }] as Record<
+    string,
+    string
+  >[]) {
     const sse = await openSse(bob.client, q);
     t.is(sse.status, 404);
     sse.close();
@@ -38,7 +46,10 @@ test('a user cannot see, follow, cancel or read logs of another keypair’s sess
     status: 'TERMINATED',
   });
   t.false(listed.body.items.some((x) => x.sessionName === 'alice-job'));
-  t.is(slugOf(await call(bob.client, 'GET', '/sessions', undefined, { owner_access_key: alice.accessKey })), 'insufficient-privilege');
+  t.is(
+    slugOf(await call(bob.client, 'GET', '/sessions', undefined, { owner_access_key: alice.accessKey })),
+    'insufficient-privilege',
+  );
   // bob's view of the session is the same as of a name nobody uses.
   const ghost = await call(bob.client, 'GET', '/session/nobody-has-this');
   const hidden = await call(bob.client, 'GET', '/session/alice-job');
@@ -57,24 +68,41 @@ test('a user’s event stream of all their sessions carries none of another keyp
 });
 
 test('an admin acts on another keypair’s session with owner_access_key; an admin of another domain cannot', async (t) => {
-  const s = await call<{ sessionId: string }>(alice.client, 'POST', '/session', batch('echo for-admin', { name: 'alice-adm' }));
+  const s = await call<{ sessionId: string }>(
+    alice.client,
+    'POST',
+    '/session',
+    batch('echo for-admin', { name: 'alice-adm' }),
+  );
   await waitForStatus(alice.client, 'alice-adm');
   const admin = await makeKeypair(stack, { role: 'admin' });
   const q = { owner_access_key: alice.accessKey };
   t.is((await call(admin.client, 'GET', '/session/alice-adm')).status, 404); // without it: its own sessions
   const info = await call<{ sessionId: string }>(admin.client, 'GET', '/session/alice-adm', undefined, q);
   t.is(info.body.sessionId, s.body.sessionId);
-  const logs = await call<{ result: { logs: string } }>(admin.client, 'GET', '/session/alice-adm/logs', undefined, q);
+  const logs = await call<{ result: { logs: string } }>(
+    admin.client,
+    'GET',
+    '/session/alice-adm/logs',
+    undefined,
+    q,
+  );
   t.is(logs.body.result.logs, 'for-admin\n');
   t.is((await call(admin.client, 'GET', '/session/alice-adm/status-history', undefined, q)).status, 200);
   const sse = await openSse(admin.client, { sessionName: 'alice-adm', ownerAccessKey: alice.accessKey });
   const ended = await sse.until((f) => f.event === 'session_terminated');
   sse.close();
   t.is(ended.data.sessionId, s.body.sessionId);
-  const list = await call<{ items: { ownerAccessKey: string }[] }>(admin.client, 'GET', '/sessions', undefined, {
-    owner_access_key: alice.accessKey,
-    status: 'TERMINATED',
-  });
+  const list = await call<{ items: { ownerAccessKey: string }[] }>(
+    admin.client,
+    'GET',
+    '/sessions',
+    undefined,
+    {
+      owner_access_key: alice.accessKey,
+      status: 'TERMINATED',
+    },
+  );
   t.true(list.body.items.length >= 1);
   t.true(list.body.items.every((x) => x.ownerAccessKey === alice.accessKey));
 
@@ -84,8 +112,18 @@ test('an admin acts on another keypair’s session with owner_access_key; an adm
     owner_access_key: alice.accessKey,
   });
   t.is(pending.status, 201);
-  t.is((await call<{ ownerAccessKey: string }>(alice.client, 'GET', '/session/made-for-alice')).body.ownerAccessKey, alice.accessKey);
-  const cancelled = await call<{ status: string }>(admin.client, 'DELETE', '/session/made-for-alice', undefined, q);
+  t.is(
+    (await call<{ ownerAccessKey: string }>(alice.client, 'GET', '/session/made-for-alice')).body
+      .ownerAccessKey,
+    alice.accessKey,
+  );
+  const cancelled = await call<{ status: string }>(
+    admin.client,
+    'DELETE',
+    '/session/made-for-alice',
+    undefined,
+    q,
+  );
   t.is(cancelled.body.status, 'CANCELLED');
 
   await call(stack.client, 'POST', '/domains', { name: 'elsewhere', allowed_registries: ['bai.local'] });
@@ -94,7 +132,13 @@ test('an admin acts on another keypair’s session with owner_access_key; an adm
   t.is(denied.status, 403);
   t.is(slugOf(denied), 'insufficient-privilege');
   // The superadmin sees every keypair's sessions with all=true.
-  const all = await call<{ items: { ownerAccessKey: string }[] }>(stack.client, 'GET', '/sessions', undefined, { all: 'true', status: 'TERMINATED,CANCELLED' });
+  const all = await call<{ items: { ownerAccessKey: string }[] }>(
+    stack.client,
+    'GET',
+    '/sessions',
+    undefined,
+    { all: 'true', status: 'TERMINATED,CANCELLED' },
+  );
   t.true(all.body.items.some((x) => x.ownerAccessKey === alice.accessKey));
 });
 
@@ -105,26 +149,67 @@ test('GET /sessions filters by status, type, tag, name and time, pages and sorts
     ['list-b', 'nightly', 50],
     ['list-c', 'weekly', 20],
   ] as const) {
-    const r = await call(carol.client, 'POST', '/session', batch('true', { name, tag, priority: prio, starts_at: '2h' }));
+    const r = await call(
+      carol.client,
+      'POST',
+      '/session',
+      batch('true', { name, tag, priority: prio, starts_at: '2h' }),
+    );
     t.is(r.status, 201);
   }
-  await call(carol.client, 'POST', '/session', { image: 'python', type: 'interactive', name: 'list-i', enqueueOnly: true });
-  type Page = { items: { sessionName: string; priority: number }[]; total: number; limit: number; offset: number };
-  const get = async (q: Record<string, string>) => (await call<Page>(carol.client, 'GET', '/sessions', undefined, q)).body;
-  t.deepEqual((await get({ tag: 'nightly', order: 'name' })).items.map((x) => x.sessionName), ['list-a', 'list-b']);
-  t.deepEqual((await get({ type: 'interactive' })).items.map((x) => x.sessionName), ['list-i']);
-  t.deepEqual((await get({ name: 'list-c' })).items.map((x) => x.sessionName), ['list-c']);
+  await call(carol.client, 'POST', '/session', {
+    image: 'python',
+    type: 'interactive',
+    name: 'list-i',
+    enqueueOnly: true,
+  });
+  type Page = {
+    items: { sessionName: string; priority: number }[];
+    total: number;
+    limit: number;
+    offset: number;
+  };
+  const get = async (q: Record<string, string>) =>
+    (await call<Page>(carol.client, 'GET', '/sessions', undefined, q)).body;
+  t.deepEqual(
+    (await get({ tag: 'nightly', order: 'name' })).items.map((x) => x.sessionName),
+    ['list-a', 'list-b'],
+  );
+  t.deepEqual(
+    (await get({ type: 'interactive' })).items.map((x) => x.sessionName),
+    ['list-i'],
+  );
+  t.deepEqual(
+    (await get({ name: 'list-c' })).items.map((x) => x.sessionName),
+    ['list-c'],
+  );
   const byPrio = await get({ type: 'batch', order: '-priority' });
-  t.deepEqual(byPrio.items.map((x) => x.priority), [50, 20, 5]);
+  t.deepEqual(
+    byPrio.items.map((x) => x.priority),
+    [50, 20, 5],
+  );
   const page = await get({ order: 'name', limit: '2', offset: '1' });
   t.is(page.total, 4);
   t.is(page.limit, 2);
-  t.deepEqual(page.items.map((x) => x.sessionName), ['list-b', 'list-c']);
+  t.deepEqual(
+    page.items.map((x) => x.sessionName),
+    ['list-b', 'list-c'],
+  );
   t.is((await get({ created_after: new Date(Date.now() + 60_000).toISOString() })).total, 0);
   t.is((await get({ created_before: new Date(Date.now() + 60_000).toISOString() })).total, 4);
   t.is((await get({ status: 'PENDING', type: 'batch' })).total, 3);
-  t.is(slugOf(await call(carol.client, 'GET', '/sessions', undefined, { order: 'secret_key' })), 'generic-bad-request');
-  t.is(slugOf(await call(carol.client, 'GET', '/sessions', undefined, { status: 'NAPPING' })), 'generic-bad-request');
-  t.is(slugOf(await call(carol.client, 'GET', '/sessions', undefined, { created_after: 'yesterday' })), 'generic-bad-request');
-  for (const n of ['list-a', 'list-b', 'list-c', 'list-i']) await call(carol.client, 'DELETE', `/session/${n}`);
+  t.is(
+    slugOf(await call(carol.client, 'GET', '/sessions', undefined, { order: 'secret_key' })),
+    'generic-bad-request',
+  );
+  t.is(
+    slugOf(await call(carol.client, 'GET', '/sessions', undefined, { status: 'NAPPING' })),
+    'generic-bad-request',
+  );
+  t.is(
+    slugOf(await call(carol.client, 'GET', '/sessions', undefined, { created_after: 'yesterday' })),
+    'generic-bad-request',
+  );
+  for (const n of ['list-a', 'list-b', 'list-c', 'list-i'])
+    await call(carol.client, 'DELETE', `/session/${n}`);
 });

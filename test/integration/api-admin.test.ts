@@ -58,7 +58,11 @@ test('keypairs: create shows the secret once, list never; users are forbidden; a
   t.is(me.body.webhook_secret, user.webhookSecret);
 
   // A second domain with its own admin: it sees only its domain and cannot act outside it.
-  t.is((await call(stack.client, 'POST', '/domains', { name: 'other', allowed_registries: ['bai.local'] })).status, 201);
+  t.is(
+    (await call(stack.client, 'POST', '/domains', { name: 'other', allowed_registries: ['bai.local'] }))
+      .status,
+    201,
+  );
   const otherAdmin = await makeKeypair(stack, { domain_name: 'other', role: 'admin' });
   const seen = await call<{ items: { domain_name: string }[] }>(otherAdmin.client, 'GET', '/keypairs');
   t.true(seen.body.items.length >= 1);
@@ -67,18 +71,30 @@ test('keypairs: create shows the secret once, list never; users are forbidden; a
   t.is(outside.status, 403);
   t.is(slugOf(outside), 'insufficient-privilege');
   t.is((await call(otherAdmin.client, 'GET', `/keypairs/${user.accessKey}`)).status, 404);
-  const superUp = await call(otherAdmin.client, 'POST', '/keypairs', { user_email: 'x@y.z', role: 'superadmin' });
+  const superUp = await call(otherAdmin.client, 'POST', '/keypairs', {
+    user_email: 'x@y.z',
+    role: 'superadmin',
+  });
   t.is(slugOf(superUp), 'insufficient-privilege');
   const inOther = await makeKeypair(stack, {}, otherAdmin.client);
-  t.is((await call<{ domain_name: string }>(stack.client, 'GET', `/keypairs/${inOther.accessKey}`)).body.domain_name, 'other');
+  t.is(
+    (await call<{ domain_name: string }>(stack.client, 'GET', `/keypairs/${inOther.accessKey}`)).body
+      .domain_name,
+    'other',
+  );
   // Admins of a domain do not change infrastructure.
-  t.is(slugOf(await call(otherAdmin.client, 'POST', '/scaling-groups', { name: 'nope' })), 'generic-forbidden');
+  t.is(
+    slugOf(await call(otherAdmin.client, 'POST', '/scaling-groups', { name: 'nope' })),
+    'generic-forbidden',
+  );
 });
 
 test('a deactivated keypair gets 401 on its very next request, and works again when reactivated', async (t) => {
   const kp = await makeKeypair(stack);
   t.is((await call(kp.client, 'GET', '/keypairs/me')).status, 200); // now cached
-  const off = await call<{ is_active: boolean }>(stack.client, 'PATCH', `/keypairs/${kp.accessKey}`, { is_active: false });
+  const off = await call<{ is_active: boolean }>(stack.client, 'PATCH', `/keypairs/${kp.accessKey}`, {
+    is_active: false,
+  });
   t.false(off.body.is_active);
   const denied = await call(kp.client, 'GET', '/keypairs/me');
   t.is(denied.status, 401);
@@ -100,11 +116,23 @@ test('bearer tokens: shown once, stored hashed, listed, revoked → 401 at once;
   const me = await call<{ access_key: string; authenticated_by: string }>(bearer, 'GET', '/keypairs/me');
   t.is(me.body.access_key, kp.accessKey);
   t.is(me.body.authenticated_by, 'token');
-  const created = await call<{ status: string }>(bearer, 'POST', '/session', batch('true', { name: 'by-token' }));
+  const created = await call<{ status: string }>(
+    bearer,
+    'POST',
+    '/session',
+    batch('true', { name: 'by-token' }),
+  );
   t.is(created.status, 201);
 
-  const listed = await call<{ items: { id: string; name: string; last_used_at: string | null }[] }>(kp.client, 'GET', '/tokens');
-  t.deepEqual(listed.body.items.map((x) => x.name), ['cron']);
+  const listed = await call<{ items: { id: string; name: string; last_used_at: string | null }[] }>(
+    kp.client,
+    'GET',
+    '/tokens',
+  );
+  t.deepEqual(
+    listed.body.items.map((x) => x.name),
+    ['cron'],
+  );
   t.truthy(listed.body.items[0]!.last_used_at);
   t.false(JSON.stringify(listed.body).includes(made.body.token));
 
@@ -135,8 +163,13 @@ test('resource policies, domains and scaling groups: CRUD by superadmins, checke
   });
   t.is(pol.status, 201);
   t.is(slugOf(await call(stack.client, 'POST', '/resource-policies', { name: 'small' })), 'conflict');
-  t.is(slugOf(await call(stack.client, 'PATCH', '/resource-policies/small', { max_priority: 'high' })), 'generic-bad-request');
-  const patched = await call<{ max_priority: number }>(stack.client, 'PATCH', '/resource-policies/small', { max_priority: 30 });
+  t.is(
+    slugOf(await call(stack.client, 'PATCH', '/resource-policies/small', { max_priority: 'high' })),
+    'generic-bad-request',
+  );
+  const patched = await call<{ max_priority: number }>(stack.client, 'PATCH', '/resource-policies/small', {
+    max_priority: 30,
+  });
   t.is(patched.body.max_priority, 30);
   const kp = await makeKeypair(stack, { resource_policy: 'small' });
   const tooHigh = await call(kp.client, 'POST', '/session', batch('true', { priority: 31 }));
@@ -144,15 +177,27 @@ test('resource policies, domains and scaling groups: CRUD by superadmins, checke
   t.regex((tooHigh.body as { msg: string }).msg, /maximum of 30/);
   t.is(slugOf(await call(stack.client, 'DELETE', '/resource-policies/small')), 'conflict');
 
-  t.is((await call(stack.client, 'POST', '/scaling-groups', { name: 'gpu', description: 'GPU hosts' })).status, 201);
+  t.is(
+    (await call(stack.client, 'POST', '/scaling-groups', { name: 'gpu', description: 'GPU hosts' })).status,
+    201,
+  );
   const groups = await call<{ items: { name: string }[] }>(kp.client, 'GET', '/scaling-groups');
   t.deepEqual(groups.body.items.map((g) => g.name).sort(), ['default', 'gpu']);
   t.is((await call(stack.client, 'PATCH', '/scaling-groups/gpu', { is_active: false })).status, 200);
-  t.is(slugOf(await call(kp.client, 'POST', '/session', batch('true', { config: { scalingGroup: 'gpu' } }))), 'generic-bad-request');
+  t.is(
+    slugOf(await call(kp.client, 'POST', '/session', batch('true', { config: { scalingGroup: 'gpu' } }))),
+    'generic-bad-request',
+  );
   t.is((await call(stack.client, 'DELETE', '/scaling-groups/gpu')).status, 200);
   t.is(slugOf(await call(stack.client, 'POST', '/scaling-groups', { name: '../x' })), 'generic-bad-request');
-  t.is(slugOf(await call(stack.client, 'POST', '/domains', { name: 'd2', allowed_registries: 'bai.local' })), 'generic-bad-request');
-  t.is(slugOf(await call(stack.client, 'POST', '/domains', { name: 'd3', colour: 'red' })), 'generic-bad-request');
+  t.is(
+    slugOf(await call(stack.client, 'POST', '/domains', { name: 'd2', allowed_registries: 'bai.local' })),
+    'generic-bad-request',
+  );
+  t.is(
+    slugOf(await call(stack.client, 'POST', '/domains', { name: 'd3', colour: 'red' })),
+    'generic-bad-request',
+  );
 });
 
 test('registries: credentials are write-only; images and aliases follow the domain allow-list', async (t) => {
@@ -180,8 +225,15 @@ test('registries: credentials are write-only; images and aliases follow the doma
     labels: { 'ai.backend.resource.min.mem': '64m' },
   });
   t.is(img.body.registry, '127.0.0.1:5999');
-  t.is((await call(stack.client, 'PUT', '/image-aliases/tool', { image: '127.0.0.1:5999/team/tool:1.0' })).status, 200);
-  t.is(slugOf(await call(stack.client, 'PUT', '/image-aliases/ghost', { image: 'nowhere/none:1' })), 'generic-bad-request');
+  t.is(
+    (await call(stack.client, 'PUT', '/image-aliases/tool', { image: '127.0.0.1:5999/team/tool:1.0' }))
+      .status,
+    200,
+  );
+  t.is(
+    slugOf(await call(stack.client, 'PUT', '/image-aliases/ghost', { image: 'nowhere/none:1' })),
+    'generic-bad-request',
+  );
   const images = await call<{ items: { name: string; aliases: string[] }[] }>(stack.client, 'GET', '/images');
   t.deepEqual(images.body.items.find((i) => i.name === img.body.name)!.aliases, ['tool']);
 
@@ -189,8 +241,12 @@ test('registries: credentials are write-only; images and aliases follow the doma
   const refused = await call(stack.client, 'POST', '/session', batch('true', { image: 'tool' }));
   t.is(refused.status, 404);
   t.regex((refused.body as { msg: string }).msg, /disallowed registry/i);
-  await call(stack.client, 'PATCH', '/domains/default', { allowed_registries: ['bai.local', 'docker.io', '127.0.0.1:5999'] });
-  const resolved = await call<{ name: string }>(stack.client, 'GET', '/images/resolve', undefined, { ref: 'tool' });
+  await call(stack.client, 'PATCH', '/domains/default', {
+    allowed_registries: ['bai.local', 'docker.io', '127.0.0.1:5999'],
+  });
+  const resolved = await call<{ name: string }>(stack.client, 'GET', '/images/resolve', undefined, {
+    ref: 'tool',
+  });
   t.is(resolved.body.name, '127.0.0.1:5999/team/tool:1.0');
   await call(stack.client, 'PATCH', '/domains/default', { allowed_registries: ['bai.local', 'docker.io'] });
   t.is((await call(stack.client, 'DELETE', '/image-aliases/tool')).status, 200);
@@ -198,41 +254,66 @@ test('registries: credentials are write-only; images and aliases follow the doma
   t.is((await call(stack.client, 'DELETE', '/registries/127.0.0.1:5999')).status, 200);
 });
 
-test.serial('agents: listed with capacity and occupancy; schedulable off drains, on takes work again', async (t) => {
-  const agents = await call<{ items: { id: string; available_slots: Record<string, number>; occupied_slots: Record<string, number>; running_kernels: number; schedulable: boolean }[] }>(
-    stack.client,
-    'GET',
-    '/agents',
-  );
-  const a = agents.body.items[0]!;
-  t.is(a.available_slots.cpu, 4);
-  t.is(a.running_kernels, 0);
-  const kp = await makeKeypair(stack);
-  t.is(slugOf(await call(kp.client, 'GET', '/agents')), 'generic-forbidden');
+test.serial(
+  'agents: listed with capacity and occupancy; schedulable off drains, on takes work again',
+  async (t) => {
+    const agents = await call<{
+      items: {
+        id: string;
+        available_slots: Record<string, number>;
+        occupied_slots: Record<string, number>;
+        running_kernels: number;
+        schedulable: boolean;
+      }[];
+    }>(stack.client, 'GET', '/agents');
+    const a = agents.body.items[0]!;
+    t.is(a.available_slots.cpu, 4);
+    t.is(a.running_kernels, 0);
+    const kp = await makeKeypair(stack);
+    t.is(slugOf(await call(kp.client, 'GET', '/agents')), 'generic-forbidden');
 
-  const long = await call<{ sessionId: string }>(stack.client, 'POST', '/session', batch('sleep 30', { name: 'occupier', config: { resources: { cpu: 2 } } }));
-  await waitForStatus(stack.client, long.body.sessionId, ['RUNNING']);
-  const busy = await call<{ items: typeof a[] }>(stack.client, 'GET', '/agents');
-  t.is(busy.body.items[0]!.occupied_slots.cpu, 2);
-  t.is(busy.body.items[0]!.running_kernels, 1);
+    const long = await call<{ sessionId: string }>(
+      stack.client,
+      'POST',
+      '/session',
+      batch('sleep 30', { name: 'occupier', config: { resources: { cpu: 2 } } }),
+    );
+    await waitForStatus(stack.client, long.body.sessionId, ['RUNNING']);
+    const busy = await call<{ items: (typeof a)[] }>(stack.client, 'GET', '/agents');
+    t.is(busy.body.items[0]!.occupied_slots.cpu, 2);
+    t.is(busy.body.items[0]!.running_kernels, 1);
 
-  const drained = await call<{ schedulable: boolean }>(stack.client, 'PATCH', `/agents/${a.id}`, { schedulable: false });
-  t.false(drained.body.schedulable);
-  const waiting = await call<{ sessionId: string }>(stack.client, 'POST', '/session', batch('true', { name: 'after-drain' }));
-  await new Promise((r) => setTimeout(r, 1500));
-  t.is((await call<{ status: string }>(stack.client, 'GET', `/session/${waiting.body.sessionId}`)).body.status, 'PENDING');
-  await call(stack.client, 'PATCH', `/agents/${a.id}`, { schedulable: true });
-  const done = await waitForStatus(stack.client, waiting.body.sessionId);
-  t.is(done.result, 'SUCCESS');
-  await call(stack.client, 'DELETE', `/session/${long.body.sessionId}`);
-  await waitForStatus(stack.client, long.body.sessionId);
-});
+    const drained = await call<{ schedulable: boolean }>(stack.client, 'PATCH', `/agents/${a.id}`, {
+      schedulable: false,
+    });
+    t.false(drained.body.schedulable);
+    const waiting = await call<{ sessionId: string }>(
+      stack.client,
+      'POST',
+      '/session',
+      batch('true', { name: 'after-drain' }),
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    t.is(
+      (await call<{ status: string }>(stack.client, 'GET', `/session/${waiting.body.sessionId}`)).body.status,
+      'PENDING',
+    );
+    await call(stack.client, 'PATCH', `/agents/${a.id}`, { schedulable: true });
+    const done = await waitForStatus(stack.client, waiting.body.sessionId);
+    t.is(done.result, 'SUCCESS');
+    await call(stack.client, 'DELETE', `/session/${long.body.sessionId}`);
+    await waitForStatus(stack.client, long.body.sessionId);
+  },
+);
 
 test('a keypair rate limit answers 429 with the X-RateLimit-* headers', async (t) => {
   const kp = await makeKeypair(stack, { rate_limit: 5 });
   const answers = [];
   for (let i = 0; i < 7; i++) answers.push(await call(kp.client, 'GET', '/keypairs/me'));
-  t.deepEqual(answers.map((a) => a.status), [200, 200, 200, 200, 200, 429, 429]);
+  t.deepEqual(
+    answers.map((a) => a.status),
+    [200, 200, 200, 200, 200, 429, 429],
+  );
   const last = answers[6]!;
   t.is(slugOf(last), 'too-many-requests');
   t.is(last.headers.get('x-ratelimit-limit'), '5');

@@ -41,7 +41,10 @@ test('an SSE client follows a real batch session from session_enqueued to sessio
   t.is(names[0], 'session_enqueued');
   // The happy-path events that were emitted come in order; started precedes the end.
   const seen = LIFECYCLE.filter((n) => names.includes(n));
-  t.deepEqual(seen, names.filter((n) => LIFECYCLE.includes(n)));
+  t.deepEqual(
+    seen,
+    names.filter((n) => LIFECYCLE.includes(n)),
+  );
   t.true(names.includes('session_started'));
   t.true(names.indexOf('session_started') < names.indexOf('session_terminated'));
   t.is(terminated.data.exitCode, 7);
@@ -52,7 +55,10 @@ test('an SSE client follows a real batch session from session_enqueued to sessio
   t.is(failure.data.exitCode, 7);
   // Ids increase: they are the event log's ids, which Last-Event-ID refers to.
   const ids = stream.frames.map((f) => f.id);
-  t.deepEqual(ids, [...ids].sort((a, b) => a - b));
+  t.deepEqual(
+    ids,
+    [...ids].sort((a, b) => a - b),
+  );
   t.is(new Set(ids).size, ids.length);
   // Scope kernel: only kernel_* events, with kernel ids.
   const kernels = await openSse(user.client, { sessionId: created.body.sessionId, scope: 'kernel' });
@@ -92,7 +98,12 @@ test('a reconnect with Last-Event-ID loses nothing and repeats nothing', async (
 test('a stream of all of a keypair’s sessions (sessionName=*) follows sessions created after it opened', async (t) => {
   const other = await makeKeypair(stack);
   const all = await openSse(other.client, { sessionName: '*' });
-  const mine = await call<{ sessionId: string }>(other.client, 'POST', '/session', batch('true', { name: 'star-live' }));
+  const mine = await call<{ sessionId: string }>(
+    other.client,
+    'POST',
+    '/session',
+    batch('true', { name: 'star-live' }),
+  );
   const ended = await all.until((f) => f.event === 'session_terminated');
   all.close();
   t.is(ended.data.sessionId, mine.body.sessionId);
@@ -145,7 +156,9 @@ test('callbacks reach a local HTTP server in order, a 500 is retried, and X-Bai-
   t.is(hits[0]!.answered, 500);
   t.is(hits[1]!.body, hits[0]!.body);
   t.is(hits[1]!.headers['x-bai-delivery'], hits[0]!.headers['x-bai-delivery']);
-  const delivered = hits.filter((h) => h.answered === 200).map((h) => JSON.parse(h.body) as Record<string, unknown>);
+  const delivered = hits
+    .filter((h) => h.answered === 200)
+    .map((h) => JSON.parse(h.body) as Record<string, unknown>);
   const events = delivered.map((d) => d.event);
   t.is(events[0], 'enqueued');
   t.true(events.indexOf('started') > 0);
@@ -157,7 +170,10 @@ test('callbacks reach a local HTTP server in order, a 500 is retried, and X-Bai-
   }
   t.is(delivered.find((d) => d.event === 'terminated')!.exit_code, 0);
   const ids = hits.filter((h) => h.answered === 200).map((h) => Number(h.headers['x-bai-delivery']));
-  t.deepEqual(ids, [...ids].sort((a, b) => a - b));
+  t.deepEqual(
+    ids,
+    [...ids].sort((a, b) => a - b),
+  );
   // A signature made with another secret does not verify.
   const forged = `sha256=${createHmac('sha256', 'not-the-secret').update(hits[0]!.body).digest('hex')}`;
   t.not(hits[0]!.headers['x-bai-signature'], forged);

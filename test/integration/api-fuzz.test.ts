@@ -58,7 +58,10 @@ function send(r: Req): Promise<{ status: number; text: string }> {
     );
     req.on('error', (err) => {
       // The server may answer 413 and close before a huge body is all sent.
-      if ((err as NodeJS.ErrnoException).code === 'EPIPE' || (err as NodeJS.ErrnoException).code === 'ECONNRESET')
+      if (
+        (err as NodeJS.ErrnoException).code === 'EPIPE' ||
+        (err as NodeJS.ErrnoException).code === 'ECONNRESET'
+      )
         resolve({ status: 413, text: 'connection closed after an early answer' });
       else reject(err);
     });
@@ -104,7 +107,22 @@ function malformed(): Req[] {
   // Every field with wrong types and values.
   const wrong: Record<string, unknown[]> = {
     image: [null, 42, true, [], {}, '', ' ', 'x'.repeat(600), 'no/such:image', '../../etc/passwd', '💥'],
-    name: [42, [], {}, 'ab', 'a'.repeat(65), '-lead', 'trail-', 'has space', 'ünïcödé', '名前テスト', '😀😀😀😀', 'a/b/c/d', 'a\u0000bcd', '..'],
+    name: [
+      42,
+      [],
+      {},
+      'ab',
+      'a'.repeat(65),
+      '-lead',
+      'trail-',
+      'has space',
+      'ünïcödé',
+      '名前テスト',
+      '😀😀😀😀',
+      'a/b/c/d',
+      'a\u0000bcd',
+      '..',
+    ],
     type: [1, 'batchy', 'BATCH', [], {}],
     startupCommand: [1, [], {}, false, 'x'.repeat(70_000), '   '],
     priority: [-1, 101, 1.5, 'high', [], {}, 1e308, '99999999999999999999'],
@@ -113,9 +131,25 @@ function malformed(): Req[] {
     maxWaitSeconds: [-1, 86401, 'forever', 1.5],
     enqueueOnly: ['maybe', 2, [], {}],
     reuseIfExists: ['perhaps', 7],
-    starts_at: ['tomorrow-ish', 'not a time', '2026-13-45T99:99:99Z', '1e9999', '--5m', 42, [], '1h1h1h1h1h1h1h1h'],
+    starts_at: [
+      'tomorrow-ish',
+      'not a time',
+      '2026-13-45T99:99:99Z',
+      '1e9999',
+      '--5m',
+      42,
+      [],
+      '1h1h1h1h1h1h1h1h',
+    ],
     batch_timeout: ['forever', -5, '5 fortnights', [], {}, 'NaN'],
-    dependencies: ['abc', [1, 2], [null], [''], ['no-such-dependency'], Array.from({ length: 100 }, (_, i) => `d${i}`)],
+    dependencies: [
+      'abc',
+      [1, 2],
+      [null],
+      [''],
+      ['no-such-dependency'],
+      Array.from({ length: 100 }, (_, i) => `d${i}`),
+    ],
     callback_url: ['javascript:alert(1)', 'ftp://x/y', 'not a url', 42, 'file:///etc/passwd', 'http://'],
     tag: [42, [], {}, 'x'.repeat(300)],
     bootstrap_script: [42, [], {}],
@@ -124,21 +158,56 @@ function malformed(): Req[] {
     group: [42, [], 'x'.repeat(100)],
   };
   for (const [field, values] of Object.entries(wrong))
-    for (const v of values) out.push(post(`${field}=${JSON.stringify(v).slice(0, 30)}`, { ...good, [field]: v }));
+    for (const v of values)
+      out.push(post(`${field}=${JSON.stringify(v).slice(0, 30)}`, { ...good, [field]: v }));
   const config: Record<string, unknown[]> = {
     mounts: ['vf1', [1], ['/etc'], ['../up'], ['a:rx'], ['..'], [''], ['x'.repeat(300)], ['/'], [{}]],
-    mount_map: [[], 'x', { vf1: '/proc' }, { vf1: '../../x' }, { vf1: '/' }, { vf1: {} }, { vf1: '/etc/shadow' }],
-    environ: [[], 'K=V', { '1BAD': 'x' }, { 'A-B': 'x' }, { K: {} }, { K: [] }, { '': 'x' }, { 'K\u0000': 'v' }],
-    resources: [[], 'lots', { cpu: -1 }, { cpu: 'many' }, { mem: '4zb' }, { mem: '-4g' }, { cpu: 0 }, { mem: '1k' }, { gpu: 1 }, { cpu: 1e9 }, { cpu: {} }],
+    mount_map: [
+      [],
+      'x',
+      { vf1: '/proc' },
+      { vf1: '../../x' },
+      { vf1: '/' },
+      { vf1: {} },
+      { vf1: '/etc/shadow' },
+    ],
+    environ: [
+      [],
+      'K=V',
+      { '1BAD': 'x' },
+      { 'A-B': 'x' },
+      { K: {} },
+      { K: [] },
+      { '': 'x' },
+      { 'K\u0000': 'v' },
+    ],
+    resources: [
+      [],
+      'lots',
+      { cpu: -1 },
+      { cpu: 'many' },
+      { mem: '4zb' },
+      { mem: '-4g' },
+      { cpu: 0 },
+      { mem: '1k' },
+      { gpu: 1 },
+      { cpu: 1e9 },
+      { cpu: {} },
+    ],
     resource_opts: [[], { shmem: '1t' }, { shmem: 'lots' }, { swap: '1g' }, { shmem: -1 }],
     scalingGroup: [42, 'nosuchgroup', [], 'x'.repeat(100)],
   };
   for (const [field, values] of Object.entries(config))
-    for (const v of values) out.push(post(`config.${field}=${JSON.stringify(v).slice(0, 30)}`, { ...good, config: { [field]: v } }));
+    for (const v of values)
+      out.push(
+        post(`config.${field}=${JSON.stringify(v).slice(0, 30)}`, { ...good, config: { [field]: v } }),
+      );
   out.push(post('config is a list', { ...good, config: [] }));
   out.push(post('config is a string', { ...good, config: 'x' }));
   out.push(post('interactive with starts_at', { image: 'python', type: 'interactive', starts_at: '5m' }));
-  out.push(post('interactive with batch_timeout', { image: 'python', type: 'interactive', batch_timeout: 5 }));
+  out.push(
+    post('interactive with batch_timeout', { image: 'python', type: 'interactive', batch_timeout: 5 }),
+  );
   out.push(post('batch without command', { image: 'python', type: 'batch' }));
   out.push(post('retry wrong', { ...good, retry: { max_attempts: 99 } }));
   out.push(post('retry cause', { ...good, retry: { on: ['sunspots'] } }));
@@ -147,8 +216,14 @@ function malformed(): Req[] {
   out.push(post('huge body, 2 MB', 'x'.repeat(2 * 1024 * 1024)));
   for (const depth of [33, 100, 1000, 5000, 20000])
     out.push(post(`nested objects ${depth}`, `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`));
-  for (const depth of [40, 2000, 20000]) out.push(post(`nested arrays ${depth}`, `${'['.repeat(depth)}${']'.repeat(depth)}`));
-  out.push(post('nested in config', { ...good, config: { environ: JSON.parse(`${'{"a":'.repeat(40)}1${'}'.repeat(40)}`) } }));
+  for (const depth of [40, 2000, 20000])
+    out.push(post(`nested arrays ${depth}`, `${'['.repeat(depth)}${']'.repeat(depth)}`));
+  out.push(
+    post('nested in config', {
+      ...good,
+      config: { environ: JSON.parse(`${'{"a":'.repeat(40)}1${'}'.repeat(40)}`) },
+    }),
+  );
   out.push(post('many keys', Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`k${i}`, i]))));
   out.push(post('declared length lies', '{}', { headers: { 'Content-Length': String(BODY_LIMIT * 10) } }));
   // Headers and signatures.
@@ -185,12 +260,33 @@ function malformed(): Req[] {
     out.push(hdr(`authorization ${a.slice(0, 40)}`, { Authorization: a }));
   const ak = kp.accessKey;
   const zeros = `BackendAI signMethod=HMAC-SHA256, credential=${ak}:${'0'.repeat(64)}`;
-  for (const d of ['', 'yesterday', '2026-99-99', '0', '-1', 'Thu, 01 Jan 1970 00:00:00 GMT', '3000-01-01T00:00:00+00:00', 'x'.repeat(5000), '2026-11-27T25:61:61Z'])
+  for (const d of [
+    '',
+    'yesterday',
+    '2026-99-99',
+    '0',
+    '-1',
+    'Thu, 01 Jan 1970 00:00:00 GMT',
+    '3000-01-01T00:00:00+00:00',
+    'x'.repeat(5000),
+    '2026-11-27T25:61:61Z',
+  ])
     out.push(hdr(`date ${d.slice(0, 30)}`, { Date: d, Authorization: zeros }));
   for (const v of ['v1', 'v99.20990101', 'latest', 'v6.2022031', 'x'.repeat(100), '']) {
-    out.push({ what: `version ${v.slice(0, 20)}`, method: 'GET', path: '/session/anything', headers: { 'X-BackendAI-Version': v } });
+    out.push({
+      what: `version ${v.slice(0, 20)}`,
+      method: 'GET',
+      path: '/session/anything',
+      headers: { 'X-BackendAI-Version': v },
+    });
   }
-  out.push({ what: 'signed for another path', method: 'GET', path: '/session/anything', headers: {}, sign: false });
+  out.push({
+    what: 'signed for another path',
+    method: 'GET',
+    path: '/session/anything',
+    headers: {},
+    sign: false,
+  });
   out.push(hdr('old date, signed', { Date: new Date(Date.now() - 3600_000).toISOString() }, true));
   out.push(hdr('future date, signed', { Date: new Date(Date.now() + 3600_000).toISOString() }, true));
   // Paths, names and queries.
@@ -229,7 +325,14 @@ function malformed(): Req[] {
     'status=PENDING,%00',
   ])
     out.push({ what: `list ?${q}`, method: 'GET', path: `/sessions?${q}` });
-  for (const q of ['scope=everything', 'sessionName=no-such-session', 'sessionId=0000', 'ownerAccessKey=AKIANOSUCH', 'sessionName=%00', 'lastEventId=abc'])
+  for (const q of [
+    'scope=everything',
+    'sessionName=no-such-session',
+    'sessionId=0000',
+    'ownerAccessKey=AKIANOSUCH',
+    'sessionName=%00',
+    'lastEventId=abc',
+  ])
     out.push({ what: `events ?${q}`, method: 'GET', path: `/events/session?${q}` });
   for (const [m, p] of [
     ['PUT', '/session'],
@@ -245,7 +348,12 @@ function malformed(): Req[] {
     ['PUT', '/image-aliases/x'],
     ['POST', '/domains'],
   ])
-    out.push({ what: `${m} ${p}`, method: m!, path: p!, body: m === 'GET' || m === 'DELETE' ? undefined : '{"x":1}' });
+    out.push({
+      what: `${m} ${p}`,
+      method: m!,
+      path: p!,
+      body: m === 'GET' || m === 'DELETE' ? undefined : '{"x":1}',
+    });
   return out;
 }
 
@@ -269,7 +377,12 @@ test('500+ malformed requests get only 4xx, the manager stays healthy and no hal
     );
     answers.push(...got);
   }
-  t.log([...answers].sort((a, b) => b.ms - a.ms).slice(0, 8).map((a) => `${a.r.what} ${a.ms} ms`));
+  t.log(
+    [...answers]
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, 8)
+      .map((a) => `${a.r.what} ${a.ms} ms`),
+  );
   const bad = answers.filter((a) => a.status < 400 || a.status >= 500);
   t.deepEqual(
     bad.map((a) => `${a.r.what}: ${a.status} ${a.text.slice(0, 200)}`),
@@ -277,7 +390,10 @@ test('500+ malformed requests get only 4xx, the manager stays healthy and no hal
   );
   // Every 4xx is problem+json with a slug (apart from the socket closed early on a huge body).
   const notProblem = answers.filter((a) => a.text.startsWith('{') && !/probs\//.test(a.text));
-  t.deepEqual(notProblem.map((a) => a.r.what), []);
+  t.deepEqual(
+    notProblem.map((a) => a.r.what),
+    [],
+  );
 
   // Nothing was created, nothing half-written: every session has its kernels and first event.
   const rows = (await stack.database.db('sessions').where({ access_key: kp.accessKey })) as unknown[];
@@ -287,12 +403,28 @@ test('500+ malformed requests get only 4xx, the manager stays healthy and no hal
         OR NOT EXISTS (SELECT 1 FROM session_events e WHERE e.session_id = s.id AND e.name = 'session_enqueued')`,
   );
   t.is((orphans as { rows: unknown[] }).rows.length, 0);
-  t.is(Number(((await stack.database.db('kernels').whereNotIn('session_id', stack.database.db('sessions').select('id')).count('* as n').first()) as { n: string }).n), 0);
+  t.is(
+    Number(
+      (
+        (await stack.database
+          .db('kernels')
+          .whereNotIn('session_id', stack.database.db('sessions').select('id'))
+          .count('* as n')
+          .first()) as { n: string }
+      ).n,
+    ),
+    0,
+  );
 
   // Still healthy: it negotiates and runs a job.
   const hello = await fetch(`${stack.manager.url}/`);
   t.is(hello.status, 200);
-  const ok = await call<{ sessionId: string }>(kp.client, 'POST', '/session', batch('echo alive', { name: 'after-fuzz' }));
+  const ok = await call<{ sessionId: string }>(
+    kp.client,
+    'POST',
+    '/session',
+    batch('echo alive', { name: 'after-fuzz' }),
+  );
   t.is(ok.status, 201);
   const s = await waitForStatus(kp.client, ok.body.sessionId);
   t.is(s.result, 'SUCCESS');

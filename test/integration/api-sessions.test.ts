@@ -26,46 +26,60 @@ interface PyAnswer {
 }
 
 async function python(kp: { accessKey: string; secretKey: string }, ops: unknown[]): Promise<PyAnswer[]> {
-  const { stdout } = await run('python3', [PY_CLIENT, stack.manager.url, kp.accessKey, kp.secretKey, JSON.stringify(ops)], {
-    timeout: 90_000,
-  });
+  const { stdout } = await run(
+    'python3',
+    [PY_CLIENT, stack.manager.url, kp.accessKey, kp.secretKey, JSON.stringify(ops)],
+    {
+      timeout: 90_000,
+    },
+  );
   return JSON.parse(stdout) as PyAnswer[];
 }
 
 const FAR = '2h'; // sessions that must stay PENDING while their info is read
 
 test('every create field, camelCase, is accepted and visible in the session info', async (t) => {
-  const dep = await call<{ sessionId: string }>(user.client, 'POST', '/session', batch('true', { name: 'camel-dep', startsAt: FAR }));
-  const r = await call<{ sessionId: string; status: string; created: boolean }>(stack.client, 'POST', '/session', {
-    sessionName: 'camel-all',
-    image: 'python',
-    sessionType: 'batch',
-    groupName: 'default',
-    domainName: 'default',
-    ownerAccessKey: user.accessKey,
-    enqueueOnly: false,
-    maxWaitSeconds: 1,
-    reuseIfExists: true,
-    startupCommand: 'echo camel',
-    startsAt: FAR,
-    batchTimeout: '30m',
-    dependencies: [dep.body.sessionId],
-    callbackURL: 'http://127.0.0.1:9/hook',
-    priority: 42,
-    clusterSize: 2,
-    clusterMode: 'single-node',
-    bootstrapScript: 'echo boot',
-    tag: 'nightly',
-    retryPolicy: { maxAttempts: 2 },
-    config: {
-      mounts: ['vf1'],
-      mountMap: { vf1: '/data' },
-      environ: { GREETING: 'hi' },
-      resources: { cpu: '1', mem: '512m' },
-      resourceOpts: { shmem: '64m' },
-      scalingGroup: 'default',
+  const dep = await call<{ sessionId: string }>(
+    user.client,
+    'POST',
+    '/session',
+    batch('true', { name: 'camel-dep', startsAt: FAR }),
+  );
+  const r = await call<{ sessionId: string; status: string; created: boolean }>(
+    stack.client,
+    'POST',
+    '/session',
+    {
+      sessionName: 'camel-all',
+      image: 'python',
+      sessionType: 'batch',
+      groupName: 'default',
+      domainName: 'default',
+      ownerAccessKey: user.accessKey,
+      enqueueOnly: false,
+      maxWaitSeconds: 1,
+      reuseIfExists: true,
+      startupCommand: 'echo camel',
+      startsAt: FAR,
+      batchTimeout: '30m',
+      dependencies: [dep.body.sessionId],
+      callbackURL: 'http://127.0.0.1:9/hook',
+      priority: 42,
+      clusterSize: 2,
+      clusterMode: 'single-node',
+      bootstrapScript: 'echo boot',
+      tag: 'nightly',
+      retryPolicy: { maxAttempts: 2 },
+      config: {
+        mounts: ['vf1'],
+        mountMap: { vf1: '/data' },
+        environ: { GREETING: 'hi' },
+        resources: { cpu: '1', mem: '512m' },
+        resourceOpts: { shmem: '64m' },
+        scalingGroup: 'default',
+      },
     },
-  });
+  );
   t.is(r.status, 201, JSON.stringify(r.body));
   t.is(r.body.status, 'TIMEOUT'); // waited maxWaitSeconds for RUNNING
   t.true(r.body.created);
@@ -99,11 +113,21 @@ test('every create field, camelCase, is accepted and visible in the session info
   t.true(startsIn > 7000_000 && startsIn < 7300_000, `startsAt ${String(i.startsAt)}`);
   t.is((i.retryPolicy as { maxAttempts: number }).maxAttempts, 2);
 
-  const again = await call<{ sessionId: string; created: boolean }>(user.client, 'POST', '/session', batch('true', { name: 'camel-all', reuseIfExists: true }));
+  const again = await call<{ sessionId: string; created: boolean }>(
+    user.client,
+    'POST',
+    '/session',
+    batch('true', { name: 'camel-all', reuseIfExists: true }),
+  );
   t.is(again.status, 201);
   t.false(again.body.created);
   t.is(again.body.sessionId, r.body.sessionId);
-  const refused = await call<{ data: { existingSessionId: string } }>(user.client, 'POST', '/session', batch('true', { name: 'camel-all', reuseIfExists: false }));
+  const refused = await call<{ data: { existingSessionId: string } }>(
+    user.client,
+    'POST',
+    '/session',
+    batch('true', { name: 'camel-all', reuseIfExists: false }),
+  );
   t.is(refused.status, 400);
   t.is(slugOf(refused), 'session-already-exists');
   t.is(refused.body.data.existingSessionId, r.body.sessionId);
@@ -112,7 +136,12 @@ test('every create field, camelCase, is accepted and visible in the session info
 });
 
 test('every create field, snake_case, is accepted and visible in the session info', async (t) => {
-  const dep = await call<{ sessionId: string }>(user.client, 'POST', '/session', batch('true', { name: 'snake-dep', starts_at: FAR }));
+  const dep = await call<{ sessionId: string }>(
+    user.client,
+    'POST',
+    '/session',
+    batch('true', { name: 'snake-dep', starts_at: FAR }),
+  );
   const r = await call<{ sessionId: string; status: string }>(stack.client, 'POST', '/session', {
     session_name: 'snake_all',
     lang: 'python',
@@ -178,33 +207,85 @@ test('every create field, snake_case, is accepted and visible in the session inf
 });
 
 test('create checks: never fits, shmem, batch-only fields, quota, unknown storage', async (t) => {
-  const never = await call<{ msg: string; data: { slot: string } }>(user.client, 'POST', '/session', batch('true', { config: { resources: { cpu: 64 } } }));
+  const never = await call<{ msg: string; data: { slot: string } }>(
+    user.client,
+    'POST',
+    '/session',
+    batch('true', { config: { resources: { cpu: 64 } } }),
+  );
   t.is(slugOf(never), 'generic-bad-request');
   t.regex(never.body.msg, /cpu/);
   t.regex(never.body.msg, /largest agent has 4/);
-  const shm = await call(user.client, 'POST', '/session', batch('true', { config: { resources: { mem: '256m' }, resource_opts: { shmem: '256m' } } }));
+  const shm = await call(
+    user.client,
+    'POST',
+    '/session',
+    batch('true', { config: { resources: { mem: '256m' }, resource_opts: { shmem: '256m' } } }),
+  );
   t.regex((shm.body as { msg: string }).msg, /shmem/);
-  const st = await call(user.client, 'POST', '/session', { image: 'python', type: 'interactive', starts_at: '1m' });
+  const st = await call(user.client, 'POST', '/session', {
+    image: 'python',
+    type: 'interactive',
+    starts_at: '1m',
+  });
   t.regex((st.body as { msg: string }).msg, /only for batch/);
   const noCmd = await call(user.client, 'POST', '/session', { image: 'python', type: 'batch' });
   t.regex((noCmd.body as { msg: string }).msg, /startup_command/);
 
-  await call(stack.client, 'POST', '/resource-policies', { name: 'one-pending', max_pending_session_count: 1 });
+  await call(stack.client, 'POST', '/resource-policies', {
+    name: 'one-pending',
+    max_pending_session_count: 1,
+  });
   const limited = await makeKeypair(stack, { resource_policy: 'one-pending' });
-  const q1 = await call(limited.client, 'POST', '/session', batch('true', { name: 'quota-1', starts_at: FAR }));
+  const q1 = await call(
+    limited.client,
+    'POST',
+    '/session',
+    batch('true', { name: 'quota-1', starts_at: FAR }),
+  );
   t.is(q1.status, 201, JSON.stringify(q1.body));
-  const over = await call(limited.client, 'POST', '/session', batch('true', { name: 'quota-2', starts_at: FAR }));
+  const over = await call(
+    limited.client,
+    'POST',
+    '/session',
+    batch('true', { name: 'quota-2', starts_at: FAR }),
+  );
   t.is(over.status, 400);
   t.is(slugOf(over), 'quota-exceeded');
   await call(limited.client, 'DELETE', '/session/quota-1');
 
-  await call(stack.client, 'POST', '/domains', { name: 'nostore', allowed_registries: ['bai.local'], allowed_storage: ['ok1'] });
+  await call(stack.client, 'POST', '/domains', {
+    name: 'nostore',
+    allowed_registries: ['bai.local'],
+    allowed_storage: ['ok1'],
+  });
   const confined = await makeKeypair(stack, { domain_name: 'nostore' });
-  const badMount = await call(confined.client, 'POST', '/session', batch('true', { domain: 'nostore', config: { mounts: ['secret'] } }));
+  const badMount = await call(
+    confined.client,
+    'POST',
+    '/session',
+    batch('true', { domain: 'nostore', config: { mounts: ['secret'] } }),
+  );
   t.regex((badMount.body as { msg: string }).msg, /storage folder "secret" is not allowed/);
-  const hostPath = await call(confined.client, 'POST', '/session', batch('true', { domain: 'nostore', config: { mounts: ['/etc'] } }));
+  const hostPath = await call(
+    confined.client,
+    'POST',
+    '/session',
+    batch('true', { domain: 'nostore', config: { mounts: ['/etc'] } }),
+  );
   t.is(slugOf(hostPath), 'generic-bad-request');
-  t.is(Number(((await stack.database.db('sessions').where({ access_key: confined.accessKey }).count('* as n').first()) as { n: string }).n), 0);
+  t.is(
+    Number(
+      (
+        (await stack.database
+          .db('sessions')
+          .where({ access_key: confined.accessKey })
+          .count('* as n')
+          .first()) as { n: string }
+      ).n,
+    ),
+    0,
+  );
 });
 
 test('every error slug of BACKENDAI-API.md is reached by a real request', async (t) => {
@@ -215,13 +296,35 @@ test('every error slug of BACKENDAI-API.md is reached by a real request', async 
   };
   note(await call(user.client, 'POST', '/session', { image: 42 }));
   await call(user.client, 'POST', '/session', batch('true', { name: 'slug-live', starts_at: FAR }));
-  note(await call(user.client, 'POST', '/session', batch('true', { name: 'slug-live', reuseIfExists: false })));
-  note(await call(user.client, 'GET', '/session/slug-live', undefined, undefined, { Authorization: 'BackendAI nonsense' }));
-  note(await call(user.client, 'GET', '/session/slug-live', undefined, undefined, { Authorization: 'Bearer bai_not-a-token' }));
+  note(
+    await call(user.client, 'POST', '/session', batch('true', { name: 'slug-live', reuseIfExists: false })),
+  );
+  note(
+    await call(user.client, 'GET', '/session/slug-live', undefined, undefined, {
+      Authorization: 'BackendAI nonsense',
+    }),
+  );
+  note(
+    await call(user.client, 'GET', '/session/slug-live', undefined, undefined, {
+      Authorization: 'Bearer bai_not-a-token',
+    }),
+  );
   note(await call(user.client, 'GET', '/keypairs'));
-  note(await call(user.client, 'GET', '/session/slug-live', undefined, { owner_access_key: stack.database.admin.accessKey }));
+  note(
+    await call(user.client, 'GET', '/session/slug-live', undefined, {
+      owner_access_key: stack.database.admin.accessKey,
+    }),
+  );
   note(await call(user.client, 'GET', '/session/no-such-session'));
-  note(await call(user.client, 'POST', '/session', { image: 'python', type: 'batch', startupCommand: 'true', enqueueOnly: true, config: { environ: { X: 'y'.repeat(300 * 1024) } } }));
+  note(
+    await call(user.client, 'POST', '/session', {
+      image: 'python',
+      type: 'batch',
+      startupCommand: 'true',
+      enqueueOnly: true,
+      config: { environ: { X: 'y'.repeat(300 * 1024) } },
+    }),
+  );
   // Two sessions whose ids share a prefix: the prefix is ambiguous.
   const live = (await stack.database.db('sessions').where({ name: 'slug-live' }).first()) as { id: string };
   const twin = `${live.id.slice(0, 8)}-0000-4000-8000-000000000000`;
@@ -233,10 +336,18 @@ test('every error slug of BACKENDAI-API.md is reached by a real request', async 
   const limited = await makeKeypair(stack, { rate_limit: 1 });
   await call(limited.client, 'GET', '/keypairs/me');
   note(await call(limited.client, 'GET', '/keypairs/me'));
-  await call(stack.client, 'POST', '/resource-policies', { name: 'zero-pending', max_pending_session_count: 0 });
+  await call(stack.client, 'POST', '/resource-policies', {
+    name: 'zero-pending',
+    max_pending_session_count: 0,
+  });
   const noPending = await makeKeypair(stack, { resource_policy: 'zero-pending' });
   note(await call(noPending.client, 'POST', '/session', batch('true')));
-  note(await call(user.client, 'POST', '/session', { ...batch('true'), owner_access_key: stack.database.admin.accessKey }));
+  note(
+    await call(user.client, 'POST', '/session', {
+      ...batch('true'),
+      owner_access_key: stack.database.admin.accessKey,
+    }),
+  );
 
   t.deepEqual(Object.fromEntries([...slugs].sort()), {
     'auth-failed': 401,
@@ -293,7 +404,14 @@ test('the archived Python client (22.03, v6.20220315) negotiates, creates with i
     {
       method: 'POST',
       path: '/session/_/create',
-      body: { image: 'python', type: 'batch', name: 'py-client-job', startupCommand: 'true', enqueueOnly: true, tag: null },
+      body: {
+        image: 'python',
+        type: 'batch',
+        name: 'py-client-job',
+        startupCommand: 'true',
+        enqueueOnly: true,
+        tag: null,
+      },
     },
     { method: 'GET', path: `/session/py-client-job?owner_access_key=${user.accessKey}` },
     { method: 'GET', path: '/session/py-client-job/status-history' },
@@ -334,7 +452,16 @@ test('the Python client signing a finished job: logs hold its output and the exi
     {
       method: 'POST',
       path: '/session',
-      body: { image: 'python', type: 'batch', name: 'py-exit', startupCommand: 'python3 -c "print(42); raise SystemExit(3)"', enqueueOnly: true, tag: null, starts_at: null, config: { environ: null, mounts: null } },
+      body: {
+        image: 'python',
+        type: 'batch',
+        name: 'py-exit',
+        startupCommand: 'python3 -c "print(42); raise SystemExit(3)"',
+        enqueueOnly: true,
+        tag: null,
+        starts_at: null,
+        config: { environ: null, mounts: null },
+      },
     },
   ]);
   t.is(created!.status, 201);

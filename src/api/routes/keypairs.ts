@@ -5,16 +5,7 @@ import { keypairView, type KeypairStore } from '../../persistence/keypair-store.
 import type { KeypairRow, ResourcePolicyRow } from '../../persistence/rows.js';
 import { domainScope, mayManageKeypair, requireAdmin, requireSuperadmin } from '../access.js';
 import type { Principal } from '../auth.js';
-import {
-  bodyOf,
-  onlyFields,
-  optBool,
-  optInt,
-  optNumberMap,
-  optString,
-  queryOf,
-  reqName,
-} from '../params.js';
+import { bodyOf, onlyFields, optBool, optInt, optNumberMap, optString, queryOf, reqName } from '../params.js';
 
 const ROLES: readonly KeypairRow['role'][] = ['user', 'admin', 'superadmin'];
 const EMAIL_RE = /^[^\s@]{1,128}@[^\s@]{1,128}$/;
@@ -26,7 +17,8 @@ function principal(ctx: Context): Principal {
 
 function roleOf(v: string | undefined): KeypairRow['role'] | undefined {
   if (v === undefined) return undefined;
-  if (!ROLES.includes(v as KeypairRow['role'])) throw new InvalidRequest('role must be user, admin or superadmin.');
+  if (!ROLES.includes(v as KeypairRow['role']))
+    throw new InvalidRequest('role must be user, admin or superadmin.');
   return v as KeypairRow['role'];
 }
 
@@ -58,7 +50,11 @@ export function keypairRoutes(store: KeypairStore, onKeypairChanged: (accessKey:
 
   r.get('/keypairs/me', async (ctx) => {
     const kp = (await store.get(principal(ctx).accessKey))!;
-    ctx.body = { ...keypairView(kp), webhook_secret: kp.webhook_secret, authenticated_by: principal(ctx).via };
+    ctx.body = {
+      ...keypairView(kp),
+      webhook_secret: kp.webhook_secret,
+      authenticated_by: principal(ctx).via,
+    };
   });
 
   r.post('/keypairs/me/webhook-secret', async (ctx) => {
@@ -77,7 +73,15 @@ export function keypairRoutes(store: KeypairStore, onKeypairChanged: (accessKey:
   r.post('/keypairs', async (ctx) => {
     const p = principal(ctx);
     const b = bodyOf(ctx);
-    onlyFields(b, ['user_email', 'domain_name', 'role', 'resource_policy', 'rate_limit', 'access_key', 'secret_key']);
+    onlyFields(b, [
+      'user_email',
+      'domain_name',
+      'role',
+      'resource_policy',
+      'rate_limit',
+      'access_key',
+      'secret_key',
+    ]);
     const email = optString(b, 'user_email', 256);
     if (!email || !EMAIL_RE.test(email)) throw new InvalidRequest('user_email must be an e-mail address.');
     const domain = domainScope(p, optString(b, 'domain_name', 64)) ?? p.domain;
@@ -177,7 +181,13 @@ export function keypairRoutes(store: KeypairStore, onKeypairChanged: (accessKey:
 
   const policyFields = (ctx: Context) => {
     const b = bodyOf(ctx);
-    onlyFields(b, ['name', 'max_concurrent_sessions', 'max_pending_session_count', 'max_priority', 'total_resource_slots']);
+    onlyFields(b, [
+      'name',
+      'max_concurrent_sessions',
+      'max_pending_session_count',
+      'max_priority',
+      'total_resource_slots',
+    ]);
     const f: Partial<Omit<ResourcePolicyRow, 'name'>> = {};
     const mcs = optInt(b, 'max_concurrent_sessions', 0, 1_000_000);
     if (typeof mcs === 'number') f.max_concurrent_sessions = mcs;

@@ -2,11 +2,17 @@ import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../../base-command.js';
 
 export class AgentDrainCommand extends BaseCommand {
-  static override paths = [['admin', 'agent', 'drain'], ['agent', 'drain']];
+  static override paths = [
+    ['admin', 'agent', 'drain'],
+    ['agent', 'drain'],
+  ];
   static override usage = Command.Usage({
     category: 'Administration',
     description: 'Stop placing sessions on an agent (running ones finish); --undo makes it schedulable again',
-    examples: [['Drain', '$0 agent drain agent-host1'], ['Undo', '$0 agent drain agent-host1 --undo']],
+    examples: [
+      ['Drain', '$0 agent drain agent-host1'],
+      ['Undo', '$0 agent drain agent-host1 --undo'],
+    ],
   });
 
   id = Option.String({ name: 'AGENT_ID' });

@@ -15,11 +15,17 @@ interface Agent {
 }
 
 export class AgentListCommand extends BaseCommand {
-  static override paths = [['admin', 'agent', 'list'], ['agent', 'list']];
+  static override paths = [
+    ['admin', 'agent', 'list'],
+    ['agent', 'list'],
+  ];
   static override usage = Command.Usage({
     category: 'Administration',
     description: 'List agents with capacity, occupancy and whether they take new sessions',
-    examples: [['All', '$0 agent list'], ['One group', '$0 agent list --scaling-group gpu']],
+    examples: [
+      ['All', '$0 agent list'],
+      ['One group', '$0 agent list --scaling-group gpu'],
+    ],
   });
 
   scalingGroup = Option.String('--scaling-group,--sgroup');

@@ -2,7 +2,10 @@ import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../../base-command.js';
 
 export class DomainAllowedRegistriesCommand extends BaseCommand {
-  static override paths = [['admin', 'domain', 'allowed-registries'], ['domain', 'allowed-registries']];
+  static override paths = [
+    ['admin', 'domain', 'allowed-registries'],
+    ['domain', 'allowed-registries'],
+  ];
   static override usage = Command.Usage({
     category: 'Administration',
     description: 'Show, or set, the registries a domain may use images from',

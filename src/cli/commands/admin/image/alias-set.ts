@@ -2,13 +2,19 @@ import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../../base-command.js';
 
 export class ImageAliasSetCommand extends BaseCommand {
-  static override paths = [['admin', 'image', 'alias', 'set'], ['image', 'alias', 'set']];
+  static override paths = [
+    ['admin', 'image', 'alias', 'set'],
+    ['image', 'alias', 'set'],
+  ];
   static override usage = Command.Usage({
     category: 'Administration',
     description: 'Point an alias at an image (registered with --register if it is new)',
     examples: [
       ['Alias a registered image', '$0 image alias set python bai.local/python:3.11-bookworm'],
-      ['Register and alias', '$0 image alias set tool 127.0.0.1:5000/team/tool:1 --register --label ai.backend.resource.min.mem=256m'],
+      [
+        'Register and alias',
+        '$0 image alias set tool 127.0.0.1:5000/team/tool:1 --register --label ai.backend.resource.min.mem=256m',
+      ],
     ],
   });
 

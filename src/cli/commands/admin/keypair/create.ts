@@ -10,7 +10,10 @@ interface Created {
 }
 
 export class KeypairCreateCommand extends BaseCommand {
-  static override paths = [['admin', 'keypair', 'create'], ['keypair', 'create']];
+  static override paths = [
+    ['admin', 'keypair', 'create'],
+    ['keypair', 'create'],
+  ];
   static override usage = Command.Usage({
     category: 'Administration',
     description: 'Create a keypair; its secret key and webhook secret are shown this once',

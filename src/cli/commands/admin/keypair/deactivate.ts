@@ -2,7 +2,10 @@ import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../../base-command.js';
 
 export class KeypairDeactivateCommand extends BaseCommand {
-  static override paths = [['admin', 'keypair', 'deactivate'], ['keypair', 'deactivate']];
+  static override paths = [
+    ['admin', 'keypair', 'deactivate'],
+    ['keypair', 'deactivate'],
+  ];
   static override usage = Command.Usage({
     category: 'Administration',
     description: 'Deactivate a keypair: its requests and tokens get 401 at once (--undo reactivates)',

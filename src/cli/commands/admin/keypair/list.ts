@@ -13,7 +13,10 @@ interface Keypair {
 }
 
 export class KeypairListCommand extends BaseCommand {
-  static override paths = [['admin', 'keypair', 'list'], ['keypair', 'list']];
+  static override paths = [
+    ['admin', 'keypair', 'list'],
+    ['keypair', 'list'],
+  ];
   static override usage = Command.Usage({
     category: 'Administration',
     description: 'List keypairs (admins: of their domain; superadmins: all)',

@@ -2,7 +2,10 @@ import { Command, Option } from 'clipanion';
 import { BaseCommand, InvalidArgument } from '../../../base-command.js';
 
 export class RegistryAddCommand extends BaseCommand {
-  static override paths = [['admin', 'registry', 'add'], ['registry', 'add']];
+  static override paths = [
+    ['admin', 'registry', 'add'],
+    ['registry', 'add'],
+  ];
   static override usage = Command.Usage({
     category: 'Administration',
     description: 'Add or change a container registry; credentials are stored and never shown again',

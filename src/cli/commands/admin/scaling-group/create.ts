@@ -2,7 +2,10 @@ import { Command, Option } from 'clipanion';
 import { BaseCommand, InvalidArgument } from '../../../base-command.js';
 
 export class ScalingGroupCreateCommand extends BaseCommand {
-  static override paths = [['admin', 'scaling-group', 'create'], ['scaling-group', 'create']];
+  static override paths = [
+    ['admin', 'scaling-group', 'create'],
+    ['scaling-group', 'create'],
+  ];
   static override usage = Command.Usage({
     category: 'Administration',
     description: 'Create a scaling group (agents join it with BAI_SCALING_GROUP)',
@@ -11,12 +14,15 @@ export class ScalingGroupCreateCommand extends BaseCommand {
 
   name = Option.String({ name: 'NAME' });
   description = Option.String('--description', '');
-  pendingTimeout = Option.String('--pending-timeout', { description: 'Seconds a session may wait PENDING (0: forever)' });
+  pendingTimeout = Option.String('--pending-timeout', {
+    description: 'Seconds a session may wait PENDING (0: forever)',
+  });
   json = Option.Boolean('--json', false);
 
   async run(): Promise<void> {
     const t = this.pendingTimeout === undefined ? undefined : Number(this.pendingTimeout);
-    if (t !== undefined && !Number.isInteger(t)) throw new InvalidArgument('--pending-timeout must be seconds.');
+    if (t !== undefined && !Number.isInteger(t))
+      throw new InvalidArgument('--pending-timeout must be seconds.');
     const g = await this.client().request<{ name: string }>('POST', '/scaling-groups', {
       name: this.name,
       description: this.description,

@@ -9,7 +9,10 @@ interface Group {
 }
 
 export class ScalingGroupListCommand extends BaseCommand {
-  static override paths = [['admin', 'scaling-group', 'list'], ['scaling-group', 'list']];
+  static override paths = [
+    ['admin', 'scaling-group', 'list'],
+    ['scaling-group', 'list'],
+  ];
   static override usage = Command.Usage({
     category: 'Administration',
     description: 'List scaling groups',

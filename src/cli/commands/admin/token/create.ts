@@ -2,7 +2,10 @@ import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../../base-command.js';
 
 export class TokenCreateCommand extends BaseCommand {
-  static override paths = [['admin', 'token', 'create'], ['token', 'create']];
+  static override paths = [
+    ['admin', 'token', 'create'],
+    ['token', 'create'],
+  ];
   static override usage = Command.Usage({
     category: 'Administration',
     description: 'Create a bearer token for scripts (cron, CI); it is shown this once',
@@ -18,10 +21,14 @@ export class TokenCreateCommand extends BaseCommand {
   json = Option.Boolean('--json', false);
 
   async run(): Promise<void> {
-    const t = await this.client().request<{ id: string; token: string; access_key: string }>('POST', '/tokens', {
-      name: this.name,
-      access_key: this.accessKey,
-    });
+    const t = await this.client().request<{ id: string; token: string; access_key: string }>(
+      'POST',
+      '/tokens',
+      {
+        name: this.name,
+        access_key: this.accessKey,
+      },
+    );
     if (this.json) return this.output.json(t);
     this.output.line(`token id: ${t.id}`);
     this.output.line(`token:    ${t.token}`);

@@ -12,11 +12,17 @@ interface Token {
 }
 
 export class TokenListCommand extends BaseCommand {
-  static override paths = [['admin', 'token', 'list'], ['token', 'list']];
+  static override paths = [
+    ['admin', 'token', 'list'],
+    ['token', 'list'],
+  ];
   static override usage = Command.Usage({
     category: 'Administration',
     description: 'List bearer tokens (never the tokens themselves)',
-    examples: [['Yours', '$0 token list'], ['Of your domain, revoked too', '$0 token list --all --revoked']],
+    examples: [
+      ['Yours', '$0 token list'],
+      ['Of your domain, revoked too', '$0 token list --all --revoked'],
+    ],
   });
 
   accessKey = Option.String('--access-key');

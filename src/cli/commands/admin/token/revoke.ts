@@ -2,7 +2,10 @@ import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../../base-command.js';
 
 export class TokenRevokeCommand extends BaseCommand {
-  static override paths = [['admin', 'token', 'revoke'], ['token', 'revoke']];
+  static override paths = [
+    ['admin', 'token', 'revoke'],
+    ['token', 'revoke'],
+  ];
   static override usage = Command.Usage({
     category: 'Administration',
     description: 'Revoke a bearer token: requests with it get 401 at once',
