@@ -206,7 +206,7 @@ test('every create field, snake_case, is accepted and visible in the session inf
   await waitForStatus(user.client, 'snake_all', ['CANCELLED']);
 });
 
-test('create checks: never fits, shmem, batch-only fields, quota, unknown storage', async (t) => {
+test('create checks: never fits, image label minimum/maximum, shmem, batch-only fields, quota, unknown storage', async (t) => {
   const never = await call<{ msg: string; data: { slot: string } }>(
     user.client,
     'POST',
@@ -231,6 +231,37 @@ test('create checks: never fits, shmem, batch-only fields, quota, unknown storag
   t.regex((st.body as { msg: string }).msg, /only for batch/);
   const noCmd = await call(user.client, 'POST', '/session', { image: 'python', type: 'batch' });
   t.regex((noCmd.body as { msg: string }).msg, /startup_command/);
+
+  // Slot minimum and maximum from the image's labels.
+  await call(stack.client, 'POST', '/images', {
+    name: 'bai.local/labeled:1',
+    labels: { 'ai.backend.resource.min.mem': '512m', 'ai.backend.resource.max.cpu': '2' },
+  });
+  await call(stack.client, 'PUT', '/image-aliases/labeled', { image: 'bai.local/labeled:1' });
+  const small = await call<{ msg: string }>(
+    user.client,
+    'POST',
+    '/session',
+    batch('true', { image: 'labeled', config: { resources: { mem: '256m' } } }),
+  );
+  t.regex(small.body.msg, /needs at least .* mem/);
+  const big = await call<{ msg: string }>(
+    user.client,
+    'POST',
+    '/session',
+    batch('true', { image: 'labeled', config: { resources: { cpu: 3 } } }),
+  );
+  t.regex(big.body.msg, /allows at most 2 cpu/);
+  const fitted = await call<{ sessionId: string }>(
+    user.client,
+    'POST',
+    '/session',
+    batch('true', { image: 'labeled', starts_at: FAR }),
+  );
+  const fittedInfo = (await call<SessionView>(user.client, 'GET', `/session/${fitted.body.sessionId}`)).body;
+  t.is((fittedInfo.occupiedSlots as { mem: number }).mem, 512 * 1024 ** 2);
+  t.is(fittedInfo.image, 'bai.local/labeled:1');
+  await call(user.client, 'DELETE', `/session/${fitted.body.sessionId}`);
 
   await call(stack.client, 'POST', '/resource-policies', {
     name: 'one-pending',
@@ -470,4 +501,32 @@ test('the Python client signing a finished job: logs hold its output and the exi
   t.is(s.result, 'FAILURE');
   const [logs] = await python(user, [{ method: 'GET', path: '/session/py-exit/logs' }]);
   t.is((logs!.body.result as { logs: string }).logs, '42\n');
+});
+
+test('max_concurrent_sessions: the excess waits PENDING with the failed predicate in statusData, then runs', async (t) => {
+  await call(stack.client, 'POST', '/resource-policies', {
+    name: 'one-at-a-time',
+    max_concurrent_sessions: 1,
+  });
+  const kp = await makeKeypair(stack, { resource_policy: 'one-at-a-time' });
+  const a = await call<{ sessionId: string }>(
+    kp.client,
+    'POST',
+    '/session',
+    batch('sleep 3', { name: 'conc-a' }),
+  );
+  await waitForStatus(kp.client, a.body.sessionId, ['RUNNING']);
+  await call(kp.client, 'POST', '/session', batch('echo b', { name: 'conc-b' }));
+  let waiting: SessionView | null = null;
+  for (let i = 0; i < 200 && !waiting; i++) {
+    const s = (await call<SessionView>(kp.client, 'GET', '/session/conc-b')).body;
+    if (s.status === 'PENDING' && JSON.stringify(s.statusData).includes('keypair_concurrency')) waiting = s;
+    else await new Promise((r) => setTimeout(r, 50));
+  }
+  t.truthy(waiting, 'conc-b never showed the concurrency predicate');
+  t.is((await call<SessionView>(kp.client, 'GET', '/session/conc-a')).body.status, 'RUNNING');
+  const b = await waitForStatus(kp.client, 'conc-b');
+  t.is(b.result, 'SUCCESS');
+  const aEnd = await waitForStatus(kp.client, 'conc-a');
+  t.true(Date.parse(String(b.startedAt)) >= Date.parse(String(aEnd.terminationTime)) - 1000);
 });
