@@ -137,7 +137,7 @@ test('callbacks reach a local HTTP server in order, a 500 is retried, and X-Bai-
     user.client,
     'POST',
     '/session',
-    batch('echo hook', { name: 'hooked-job', callback_url: `http://127.0.0.1:${port}/hook?job=1` }),
+    batch('sleep 1; echo hook', { name: 'hooked-job', callback_url: `http://127.0.0.1:${port}/hook?job=1` }),
   );
   t.is(created.status, 201);
   await waitForStatus(user.client, created.body.sessionId);
