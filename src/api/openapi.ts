@@ -252,6 +252,14 @@ const OPS: Op[] = [
     response: ok('Keypair', ref('Keypair')),
   },
   {
+    method: 'delete',
+    path: '/keypairs/{accessKey}',
+    tag: 'keypairs',
+    summary: 'Delete a keypair that never owned a session (409 otherwise: deactivate it)',
+    params: [p('accessKey', 'Access key')],
+    response: ok('Deleted'),
+  },
+  {
     method: 'get',
     path: '/tokens',
     tag: 'tokens',

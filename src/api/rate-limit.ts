@@ -16,6 +16,9 @@ export function rateLimitMiddleware(defaultPerMinute: number) {
     const limitPerMinute = p.rateLimit ?? defaultPerMinute;
     const now = Date.now();
     let w = windows.get(p.accessKey);
+    if (windows.size > 100_000) {
+      for (const [k, x] of windows) if (now - x.start >= windowMs) windows.delete(k);
+    }
     if (!w || now - w.start >= windowMs) {
       w = { start: now, count: 0 };
       windows.set(p.accessKey, w);

@@ -122,6 +122,14 @@ export class KeypairStore {
     return row;
   }
 
+  /** Deletes a keypair that never owned a session (its tokens go with it); others are deactivated instead. */
+  async delete(accessKey: string): Promise<void> {
+    if (await this.db('sessions').where({ access_key: accessKey }).first())
+      throw new Conflict(`The keypair "${accessKey}" owns sessions; deactivate it instead.`);
+    const n = await this.db('keypairs').where({ access_key: accessKey }).delete();
+    if (n === 0) throw new ObjectNotFound(`No keypair "${accessKey}".`, 'keypair');
+  }
+
   /** A new webhook secret (the old one stops verifying at once). */
   async rotateWebhookSecret(accessKey: string): Promise<string> {
     const secret = newSecret();

@@ -101,6 +101,10 @@ test('a deactivated keypair gets 401 on its very next request, and works again w
   t.is(slugOf(denied), 'auth-failed');
   await call(stack.client, 'PATCH', `/keypairs/${kp.accessKey}`, { is_active: true });
   t.is((await call(kp.client, 'GET', '/keypairs/me')).status, 200);
+  // Deleted (it never owned a session): 401 at once, and gone from the list.
+  t.is((await call(stack.client, 'DELETE', `/keypairs/${kp.accessKey}`)).status, 200);
+  t.is((await call(kp.client, 'GET', '/keypairs/me')).status, 401);
+  t.is((await call(stack.client, 'GET', `/keypairs/${kp.accessKey}`)).status, 404);
 });
 
 test('bearer tokens: shown once, stored hashed, listed, revoked → 401 at once; a deactivated owner → 401', async (t) => {

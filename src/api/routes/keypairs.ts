@@ -133,6 +133,18 @@ export function keypairRoutes(store: KeypairStore, onKeypairChanged: (accessKey:
     ctx.body = keypairView(row);
   });
 
+  r.delete('/keypairs/:accessKey', async (ctx) => {
+    const p = principal(ctx);
+    requireAdmin(p);
+    const kp = await managed(ctx, ctx.params.accessKey!);
+    if (kp.role === 'superadmin' && p.role !== 'superadmin')
+      throw new InsufficientPrivilege('Only superadmins delete superadmin keypairs.');
+    if (kp.access_key === p.accessKey) throw new InvalidRequest('A keypair cannot delete itself.');
+    await store.delete(kp.access_key);
+    onKeypairChanged(kp.access_key);
+    ctx.body = { deleted: kp.access_key };
+  });
+
   // Bearer tokens: a user manages their own; admins those of their domain.
 
   r.get('/tokens', async (ctx) => {
