@@ -26,7 +26,8 @@ export function createApp(api: ApiContext): Koa {
   app.use(auth.middleware());
   app.use(rateLimitMiddleware(api.rateLimitPerMinute));
   app.use(bodyMiddleware(api.bodyLimitBytes));
-  for (const router of apiRouters(api, (ak) => auth.forget(ak))) {
+  api.hub.onKeypairChanged((ak) => auth.forget(ak));
+  for (const router of apiRouters(api, (ak) => api.hub.keypairChanged(ak))) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

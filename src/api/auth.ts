@@ -26,9 +26,10 @@ export function hashToken(token: string): string {
 /**
  * Authenticates every request but `GET /` and the OpenAPI document: Backend.AI's HMAC signature
  * (Date within ±15 minutes) or a bearer token. Active keypairs are cached for two seconds to
- * spare the database a look-up per request; the admin routes call `forget` when they change a
- * keypair, so a deactivation on this manager takes effect at once (other managers: within the
- * two seconds). Unknown or inactive keys are never cached, and tokens are always looked up.
+ * spare the database a look-up per request; when an admin route changes a keypair, every
+ * manager is told (EventHub.keypairChanged, over Redis) and calls `forget`, so a deactivation
+ * takes effect at once (should that message be lost: within the two seconds). Unknown or
+ * inactive keys are never cached, and tokens are always looked up.
  */
 export class Authenticator {
   private readonly cache = new Map<string, { row: KeypairRow | undefined; at: number }>();

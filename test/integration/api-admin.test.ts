@@ -6,7 +6,9 @@ import type { ApiContext } from '../../src/api/api-context.js';
 import { hashToken } from '../../src/api/auth.js';
 import { describedOperations, openApiDocument } from '../../src/api/openapi.js';
 import { BAI_VERSION } from '../../src/api/routes/root.js';
-import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
+import { ApiClient } from '../../src/cli/client.js';
+import { startManager } from '../../src/workers/manager/manager-process.js';
+import { batch, quietLog, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 import { call, makeKeypair, slugOf, tokenClient } from '../helpers/api.js';
 
 let stack: TestStack;
@@ -324,4 +326,21 @@ test('a keypair rate limit answers 429 with the X-RateLimit-* headers', async (t
   t.is(last.headers.get('x-ratelimit-remaining'), '0');
   t.is(last.headers.get('x-ratelimit-window'), '60');
   t.is(answers[0]!.headers.get('x-ratelimit-remaining'), '4');
+});
+
+test('a deactivation through one manager is effective at once on another manager', async (t) => {
+  const second = await startManager({ ...stack.managerConfig, port: 0 }, quietLog);
+  t.teardown(() => second.close());
+  const kp = await makeKeypair(stack);
+  const viaSecond = new ApiClient({ ...kp.client.config, endpoint: second.url });
+  t.is((await call(viaSecond, 'GET', '/keypairs/me')).status, 200); // cached there now
+  await call(stack.client, 'PATCH', `/keypairs/${kp.accessKey}`, { is_active: false });
+  // The message travels through Redis; allow it a moment, far below the cache's two seconds.
+  let status = 0;
+  for (let i = 0; i < 20; i++) {
+    status = (await call(viaSecond, 'GET', '/keypairs/me')).status;
+    if (status === 401) break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  t.is(status, 401);
 });
