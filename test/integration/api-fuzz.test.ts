@@ -365,6 +365,7 @@ test('500+ malformed requests get only 4xx, the manager stays healthy and no hal
     { ...r, what: `${r.what} (v8)`, headers: { 'X-BackendAI-Version': 'v8.20240915', ...(r.headers ?? {}) } },
   ]);
   t.true(variants.length >= 500, `${variants.length} requests`);
+  t.log(`${variants.length} malformed requests`);
   const answers: { r: Req; status: number; text: string; ms: number }[] = [];
   for (let i = 0; i < variants.length; i += 16) {
     const chunk = variants.slice(i, i + 16);
