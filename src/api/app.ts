@@ -1,13 +1,19 @@
+import type Router from '@koa/router';
 import Koa from 'koa';
 import type { ApiContext } from './api-context.js';
-import { Authenticator } from './auth.js';
-import { bodyMiddleware } from './body.js';
+import { Authenticator, hashToken } from './auth.js';
+import { bodyMiddleware, urlGuardMiddleware } from './body.js';
 import { problemMiddleware } from './problem.js';
 import { rateLimitMiddleware } from './rate-limit.js';
 import { eventRoutes } from './routes/events.js';
+import { infrastructureRoutes } from './routes/infrastructure.js';
+import { keypairRoutes } from './routes/keypairs.js';
+import { openApiRoutes } from './routes/openapi.js';
 import { rootRoutes } from './routes/root.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { ObjectNotFound } from '../domain/errors.js';
+import { InfraStore } from '../persistence/infra-store.js';
+import { KeypairStore } from '../persistence/keypair-store.js';
 
 /** The manager's HTTP API. Tests call `createApp(ctx).callback()` without listening. */
 export function createApp(api: ApiContext): Koa {
@@ -16,10 +22,12 @@ export function createApp(api: ApiContext): Koa {
   app.silent = true;
   const auth = new Authenticator(api.db);
   app.use(problemMiddleware(api.log));
+  app.use(urlGuardMiddleware());
   app.use(auth.middleware());
   app.use(rateLimitMiddleware(api.rateLimitPerMinute));
   app.use(bodyMiddleware(api.bodyLimitBytes));
-  for (const router of [rootRoutes(api), sessionRoutes(api), eventRoutes(api)]) {
+  api.hub.onKeypairChanged((ak) => auth.forget(ak));
+  for (const router of apiRouters(api, (ak) => api.hub.keypairChanged(ak))) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
@@ -27,4 +35,16 @@ export function createApp(api: ApiContext): Koa {
     throw new ObjectNotFound(`No route for ${ctx.method} ${ctx.path}.`, 'route');
   });
   return app;
+}
+
+/** Every router of the API (the OpenAPI coverage test walks them). */
+export function apiRouters(api: ApiContext, forgetKeypair: (accessKey: string) => void): Router[] {
+  return [
+    rootRoutes(api),
+    openApiRoutes(),
+    sessionRoutes(api),
+    eventRoutes(api),
+    keypairRoutes(new KeypairStore(api.db, hashToken), forgetKeypair),
+    infrastructureRoutes(new InfraStore(api.db)),
+  ];
 }

@@ -11,6 +11,8 @@ export interface Principal {
   role: KeypairRow['role'];
   domain: string;
   resourcePolicy: string;
+  /** Requests a minute; null: the manager's default. */
+  rateLimit: number | null;
   via: 'hmac' | 'token';
 }
 
@@ -23,8 +25,11 @@ export function hashToken(token: string): string {
 
 /**
  * Authenticates every request but `GET /` and the OpenAPI document: Backend.AI's HMAC signature
- * (Date within ±15 minutes) or a bearer token. Keypairs are cached for two seconds, so a
- * deactivation takes effect within that.
+ * (Date within ±15 minutes) or a bearer token. Active keypairs are cached for two seconds to
+ * spare the database a look-up per request; when an admin route changes a keypair, every
+ * manager is told (EventHub.keypairChanged, over Redis) and calls `forget`, so a deactivation
+ * takes effect at once (should that message be lost: within the two seconds). Unknown or
+ * inactive keys are never cached, and tokens are always looked up.
  */
 export class Authenticator {
   private readonly cache = new Map<string, { row: KeypairRow | undefined; at: number }>();
@@ -36,8 +41,14 @@ export class Authenticator {
     if (hit && Date.now() - hit.at < CACHE_MS) return hit.row;
     const row = await this.db<KeypairRow>('keypairs').where({ access_key: accessKey }).first();
     if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(accessKey, { row, at: Date.now() });
+    if (row?.is_active) this.cache.set(accessKey, { row, at: Date.now() });
+    else this.cache.delete(accessKey);
     return row;
+  }
+
+  /** Drops a keypair from the cache after an admin changed it (deactivation, new secret, role). */
+  forget(accessKey: string): void {
+    this.cache.delete(accessKey);
   }
 
   middleware() {
@@ -88,9 +99,13 @@ export class Authenticator {
       .join('keypairs as k', 'k.access_key', 't.access_key')
       .where('t.token_hash', hashToken(token))
       .whereNull('t.revoked_at')
-      .select('k.*')
-      .first()) as KeypairRow | undefined;
+      .select('k.*', 't.id as token_id', 't.last_used_at as token_last_used_at')
+      .first()) as (KeypairRow & { token_id: string; token_last_used_at: Date | null }) | undefined;
     if (!row || !row.is_active) throw new AuthFailed('Unknown, revoked or inactive token.');
+    // Mark the token as used, at most once a minute: a cron job's token shows it is alive.
+    if (!row.token_last_used_at || Date.now() - row.token_last_used_at.getTime() > 60_000) {
+      await this.db('api_tokens').where({ id: row.token_id }).update({ last_used_at: this.db.fn.now() });
+    }
     return principalOf(row, 'token');
   }
 }
@@ -101,6 +116,7 @@ function principalOf(kp: KeypairRow, via: Principal['via']): Principal {
     role: kp.role,
     domain: kp.domain_name,
     resourcePolicy: kp.resource_policy,
+    rateLimit: kp.rate_limit ?? null,
     via,
   };
 }

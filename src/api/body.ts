@@ -29,8 +29,10 @@ export function bodyMiddleware(limitBytes: number) {
       } catch (err) {
         throw new InvalidRequest(`The body is not valid JSON: ${(err as Error).message}`);
       }
-      if (depthOf(ctx.state.body) > MAX_DEPTH)
+      const shape = inspect(ctx.state.body);
+      if (shape.depth > MAX_DEPTH)
         throw new InvalidRequest(`The JSON body nests deeper than ${MAX_DEPTH} levels.`);
+      if (shape.nul) throw new InvalidRequest('Strings in the body must not contain NUL characters.');
     } else {
       ctx.state.body = {};
     }
@@ -38,15 +40,43 @@ export function bodyMiddleware(limitBytes: number) {
   };
 }
 
-function depthOf(v: unknown): number {
+/** Nesting depth, and whether a string or key holds a NUL (PostgreSQL text cannot). */
+function inspect(v: unknown): { depth: number; nul: boolean } {
   let max = 0;
   const stack: [unknown, number][] = [[v, 1]];
   while (stack.length > 0) {
     const [x, d] = stack.pop()!;
+    if (typeof x === 'string') {
+      if (x.includes('\u0000')) return { depth: max, nul: true };
+      continue;
+    }
     if (x === null || typeof x !== 'object') continue;
     if (d > max) max = d;
-    if (max > MAX_DEPTH) return max;
-    for (const y of Object.values(x as object)) stack.push([y, d + 1]);
+    if (max > MAX_DEPTH) return { depth: max, nul: false };
+    for (const [k, y] of Object.entries(x as object)) {
+      if (k.includes('\u0000')) return { depth: max, nul: true };
+      stack.push([y, d + 1]);
+    }
   }
-  return max;
+  return { depth: max, nul: false };
+}
+
+/**
+ * Refuses a path or query string that decodes to control characters (NUL cannot reach
+ * PostgreSQL) or that is not valid percent-encoding, before any route reads it.
+ */
+export function urlGuardMiddleware() {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(ctx.url.replaceAll('+', ' '));
+    } catch {
+      throw new InvalidRequest('The URL is not valid percent-encoding.');
+    }
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u001f\u007f]/.test(decoded))
+      throw new InvalidRequest('The URL must not contain control characters.');
+    if (ctx.url.length > 8192) throw new InvalidRequest('The URL is longer than 8192 characters.');
+    return next();
+  };
 }

@@ -5,6 +5,8 @@ import { eventsChannel } from '../queue/names.js';
 
 export type EventListener = (ev: SessionEventRow) => void;
 
+const FORGET = 'forget-keypair:';
+
 /** How long a hole in the event ids is waited for before it is taken as a rolled-back insert. */
 const GAP_WAIT_MS = 1_000;
 
@@ -19,6 +21,7 @@ export class EventHub {
   private last = 0;
   private gapSince: number | null = null;
   private readonly listeners = new Set<EventListener>();
+  private readonly forgetters = new Set<(accessKey: string) => void>();
   private polling = false;
   private pollAgain = false;
   private timer: NodeJS.Timeout | null = null;
@@ -38,7 +41,11 @@ export class EventHub {
     this.sub = this.redis.duplicate();
     this.sub.on('error', () => {});
     await this.sub.subscribe(eventsChannel(this.prefix));
-    this.sub.on('message', () => this.poll());
+    this.sub.on('message', (_channel: string, message: string) => {
+      if (message.startsWith(FORGET)) {
+        for (const f of this.forgetters) f(message.slice(FORGET.length));
+      } else this.poll();
+    });
     this.timer = setInterval(() => this.poll(), 500);
   }
 
@@ -51,6 +58,19 @@ export class EventHub {
   notify(): void {
     this.poll();
     this.redis.publish(eventsChannel(this.prefix), '1').catch(() => {});
+  }
+
+  /**
+   * Tells every manager (this one included) that a keypair changed, so their authenticators drop
+   * it from their caches: a deactivation or revocation is effective everywhere at once.
+   */
+  keypairChanged(accessKey: string): void {
+    for (const f of this.forgetters) f(accessKey);
+    this.redis.publish(eventsChannel(this.prefix), `${FORGET}${accessKey}`).catch(() => {});
+  }
+
+  onKeypairChanged(f: (accessKey: string) => void): void {
+    this.forgetters.add(f);
   }
 
   subscribe(listener: EventListener): () => void {
@@ -111,6 +131,7 @@ export class EventHub {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.listeners.clear();
+    this.forgetters.clear();
     await this.sub?.quit().catch(() => {});
   }
 }

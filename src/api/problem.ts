@@ -17,6 +17,8 @@ export function problemMiddleware(log: { error(msg: string, extra?: Record<strin
           err: String((err as Error)?.stack ?? err),
         });
       ctx.status = e.status;
+      // The unread rest of a too-large body is not waited for: the connection ends with the answer.
+      if (e.status === 413) ctx.set('Connection', 'close');
       ctx.type = 'application/problem+json';
       ctx.body = {
         type: `${PROBLEM_BASE}${e.code}`,
@@ -29,6 +31,17 @@ export function problemMiddleware(log: { error(msg: string, extra?: Record<strin
 }
 
 function fromKoaError(err: unknown): BaiError {
+  // A PostgreSQL data exception (class 22: bad text, value too long, out of range) is bad input
+  // that slipped past validation: the client's fault, and the transaction was rolled back.
+  const pgCode = (err as { code?: unknown }).code;
+  if (typeof pgCode === 'string' && /^22[0-9A-Z]{3}$/.test(pgCode)) {
+    return new BaiError(
+      'generic-bad-request',
+      400,
+      'Invalid or Missing API Parameters.',
+      'A value is out of range.',
+    );
+  }
   const status = (err as { status?: number; expose?: boolean }).status;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return new BaiError('generic-bad-request', status, 'Bad request.', (err as Error).message);

@@ -100,6 +100,7 @@ export class SessionService {
       );
     }
     const mounts = this.mountsFor(req);
+    await this.checkStorage(mounts, owner.domain_name);
     const dependencies = await this.dependencyIds(req.dependencies, accessKey);
     const name = req.name ?? `sess-${randomBytes(4).toString('hex')}`;
 
@@ -285,6 +286,18 @@ export class SessionService {
       throw new InvalidRequest('resource_opts.shmem must be smaller than mem.');
     }
     return out;
+  }
+
+  /** Mounts name storage folders the domain allows (`*`: any); never host paths (mountsFor). */
+  private async checkStorage(mounts: MountSpec[], domain: string): Promise<void> {
+    if (mounts.length === 0) return;
+    const dom = (await this.deps.db('domains').where({ name: domain }).first()) as
+      { allowed_storage: string[] } | undefined;
+    const allowed = dom?.allowed_storage ?? [];
+    if (allowed.includes('*')) return;
+    for (const m of mounts)
+      if (!allowed.includes(m.name))
+        throw new InvalidRequest(`The storage folder "${m.name}" is not allowed in domain "${domain}".`);
   }
 
   private mountsFor(req: CreateSessionRequest): MountSpec[] {

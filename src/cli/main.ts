@@ -2,6 +2,21 @@ import { Builtins, Cli, type BaseContext } from 'clipanion';
 import { AgentCommand } from './commands/agent.js';
 import { CompletionCommand } from './commands/completion.js';
 import { ConfigCommand } from './commands/config.js';
+import { AgentDrainCommand } from './commands/admin/agent/drain.js';
+import { AgentListCommand } from './commands/admin/agent/list.js';
+import { DomainAllowedRegistriesCommand } from './commands/admin/domain/allowed-registries.js';
+import { ImageAliasListCommand } from './commands/admin/image/alias-list.js';
+import { ImageAliasSetCommand } from './commands/admin/image/alias-set.js';
+import { KeypairCreateCommand } from './commands/admin/keypair/create.js';
+import { KeypairDeactivateCommand } from './commands/admin/keypair/deactivate.js';
+import { KeypairListCommand } from './commands/admin/keypair/list.js';
+import { RegistryAddCommand } from './commands/admin/registry/add.js';
+import { RegistryListCommand } from './commands/admin/registry/list.js';
+import { ScalingGroupCreateCommand } from './commands/admin/scaling-group/create.js';
+import { ScalingGroupListCommand } from './commands/admin/scaling-group/list.js';
+import { TokenCreateCommand } from './commands/admin/token/create.js';
+import { TokenListCommand } from './commands/admin/token/list.js';
+import { TokenRevokeCommand } from './commands/admin/token/revoke.js';
 import { DbMigrateCommand } from './commands/db/migrate.js';
 import { DbSeedCommand } from './commands/db/seed.js';
 import { ManagerCommand } from './commands/manager.js';
@@ -36,6 +51,21 @@ export const COMMANDS = [
   DbSeedCommand,
   ConfigCommand,
   CompletionCommand,
+  KeypairCreateCommand,
+  KeypairListCommand,
+  KeypairDeactivateCommand,
+  TokenCreateCommand,
+  TokenListCommand,
+  TokenRevokeCommand,
+  ImageAliasSetCommand,
+  ImageAliasListCommand,
+  RegistryAddCommand,
+  RegistryListCommand,
+  DomainAllowedRegistriesCommand,
+  ScalingGroupCreateCommand,
+  ScalingGroupListCommand,
+  AgentListCommand,
+  AgentDrainCommand,
   Builtins.HelpCommand,
   Builtins.VersionCommand,
   Builtins.DefinitionsCommand,

@@ -86,6 +86,7 @@ export interface KeypairRow {
   is_active: boolean;
   resource_policy: string;
   webhook_secret: string;
+  rate_limit: number | null;
   created_at: Date;
 }
 

@@ -153,7 +153,7 @@ export class SessionStore {
       .returning('*')) as SessionRow[];
     if (!row) return null;
     if (opts.kernels) {
-      await trx('kernels')
+      const moved = (await trx('kernels')
         .where({ session_id: id })
         .whereIn('status', predecessorsOf(to))
         .update({
@@ -161,7 +161,27 @@ export class SessionStore {
           status_info: opts.info ?? null,
           status_history: trx.raw(`status_history || ?::jsonb`, [JSON.stringify({ [to]: now })]),
           ...(to === 'TERMINATED' || to === 'CANCELLED' ? { terminated_at: trx.fn.now() } : {}),
-        });
+        })
+        .returning('*')) as KernelRow[];
+      // Kernels moved along with their session announce it too (SSE scope kernel or *).
+      const name = kernelEventName(to);
+      if (name && moved.length > 0) {
+        await trx('session_events').insert(
+          moved.map((k) => ({
+            session_id: row.id,
+            kernel_id: k.id,
+            access_key: row.access_key,
+            name,
+            data: JSON.stringify({
+              ...eventData(row, opts.info ?? null),
+              kernelId: k.id,
+              clusterRole: k.cluster_role,
+              clusterIdx: k.cluster_idx,
+              exitCode: k.exit_code ?? row.exit_code,
+            }),
+          })),
+        );
+      }
     }
     await this.recordEvents(trx, row, to, opts.info ?? null);
     return row;

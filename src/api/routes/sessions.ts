@@ -22,7 +22,9 @@ async function target(api: ApiContext, ctx: Context): Promise<SessionRow> {
   const p = principal(ctx);
   const ownerParam = query(ctx, 'owner_access_key') ?? query(ctx, 'ownerAccessKey');
   const owner = await api.service.ownerOf(p, ownerParam);
-  const ref = decodeURIComponent(ctx.params.ref ?? '');
+  // The router has decoded the parameter already; decoding twice would throw on a literal "%".
+  const ref = ctx.params.ref ?? '';
+  if (ref.length > 256) throw new InvalidRequest('The session reference is longer than 256 characters.');
   return api.sessions.resolve(ref, owner);
 }
 

@@ -54,7 +54,8 @@ export class Reconciler {
             status_info: null,
             last_heartbeat: new Date(hb.at),
             available_slots: JSON.stringify(hb.slots),
-            schedulable: agent.schedulable && !hb.draining,
+            // In SQL, not from the row read above: an admin's drain in between must stick.
+            schedulable: this.deps.db.raw('schedulable AND ?', [!hb.draining]),
             scaling_group: hb.scalingGroup,
           });
         if (agent.status === 'LOST') this.deps.onCapacityFreed();

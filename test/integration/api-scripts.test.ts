@@ -1,0 +1,70 @@
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
+import { call, makeKeypair, type TestKeypair } from '../helpers/api.js';
+
+const examples = (f: string) => fileURLToPath(new URL(`../../../docs/examples/${f}`, import.meta.url));
+
+let stack: TestStack;
+let env: Record<string, string>;
+let kp: TestKeypair;
+test.before(async () => {
+  stack = await startTestStack({ agents: 1 });
+  kp = await makeKeypair(stack);
+  const tok = await call<{ token: string }>(kp.client, 'POST', '/tokens', { name: 'scripts' });
+  env = { PATH: process.env.PATH ?? '', BAI_ENDPOINT: stack.manager.url, BAI_TOKEN: tok.body.token };
+});
+test.after.always(async () => {
+  await stack?.close();
+});
+
+function sh(script: string, args: string[], extra: Record<string, string> = {}) {
+  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(
+      'bash',
+      [examples(script), ...args],
+      { env: { ...env, ...extra }, timeout: 90_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+test('docs/examples/ci-job.sh passes a passing job and fails with the exit code of a failing one', async (t) => {
+  const ok = await sh('ci-job.sh', ['ci-pass', 'echo "all \\"green\\""; echo second line']);
+  t.is(ok.code, 0, ok.stderr);
+  t.is(ok.stdout, 'all "green"\nsecond line\n');
+  t.regex(ok.stderr, /ci-pass: TERMINATED SUCCESS \(task-finished\), exit code 0/);
+  const bad = await sh('ci-job.sh', ['ci-fail', 'echo tests failed; exit 3']);
+  t.is(bad.code, 3);
+  t.is(bad.stdout, 'tests failed\n');
+  t.regex(bad.stderr, /FAILURE \(task-failed\), exit code 3/);
+  // A re-run while the step's job is still live is refused, not attached to.
+  const live = sh('ci-job.sh', ['ci-live', 'sleep 4']);
+  for (let i = 0; i < 600; i++) {
+    const r = await call<{ status: string }>(kp.client, 'GET', '/session/ci-live');
+    if (r.body.status === 'RUNNING') break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const dup = await sh('ci-job.sh', ['ci-live', 'true']);
+  t.is(dup.code, 1);
+  t.regex(dup.stderr, /submit failed: .*session-already-exists/);
+  t.is((await live).code, 0);
+});
+
+test('docs/examples/cron-nightly.sh enqueues once per night, by bearer token', async (t) => {
+  const first = await sh('cron-nightly.sh', [], { BAI_COMMAND: 'sleep 4' });
+  t.is(first.code, 0, first.stderr);
+  const a = JSON.parse(first.stdout) as { sessionId: string; created: boolean; status: string };
+  t.true(a.created);
+  t.is(a.status, 'PENDING');
+  const second = await sh('cron-nightly.sh', [], { BAI_COMMAND: 'sleep 4' });
+  const b = JSON.parse(second.stdout) as { sessionId: string; created: boolean };
+  t.false(b.created);
+  t.is(b.sessionId, a.sessionId);
+  const s = await waitForStatus(kp.client, a.sessionId);
+  t.is(s.result, 'SUCCESS');
+  t.is(s.tag, 'nightly');
+});
