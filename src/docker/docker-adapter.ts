@@ -202,10 +202,15 @@ export class DockerAdapter {
     }
   }
 
-  /** Resolves with the exit code when the container stops. */
-  async wait(id: string): Promise<number> {
+  /**
+   * Resolves with the exit code when the container stops. The signal ends the wait without
+   * touching the container: a stopping agent must not be held open by the runs it leaves behind.
+   */
+  async wait(id: string, signal?: AbortSignal): Promise<number> {
     try {
-      const res = (await this.docker.getContainer(id).wait()) as { StatusCode: number };
+      const res = (await this.docker.getContainer(id).wait(signal ? { abortSignal: signal } : {})) as {
+        StatusCode: number;
+      };
       return res.StatusCode;
     } catch (err) {
       throw wrap(`wait container ${id.slice(0, 12)}`, err);

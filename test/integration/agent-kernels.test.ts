@@ -82,61 +82,66 @@ test.serial('a 2-kernel cluster: the main reaches sub1 by name over the private 
   t.truthy(sub);
   t.true(logs.includes(`I am sub1 kernel ${sub!.kernelId}`), logs);
   // The subs and the private network go when the main ends.
-  await until('the cluster containers removed', async () => ((await containersOf(id)).length === 0 ? true : null));
+  await until('the cluster containers removed', async () =>
+    (await containersOf(id)).length === 0 ? true : null,
+  );
   await until('the cluster network removed', async () =>
     (await docker.listNetworks({ filters: { name: [`bai-${id}`] } })).length === 0 ? true : null,
   );
 });
 
-test.serial('limits: the container holds exactly its allocation, unprivileged; cancel stops it', async (t) => {
-  const id = await create(
-    batch('sleep 120', {
-      name: 'limited',
-      config: { resources: { cpu: 1, mem: '96m' }, resource_opts: { shmem: '16m' } },
-    }),
-  );
-  await waitForStatus(stack.client, id, ['RUNNING']);
-  const [c] = await containersOf(id);
-  t.truthy(c);
-  const info = await docker.getContainer(c!.Id).inspect();
-  const h = info.HostConfig;
-  t.is(h.NanoCpus, 1e9);
-  t.is(h.Memory, 96 * MiB);
-  t.is(h.MemorySwap, 96 * MiB, 'no swap beyond the memory limit');
-  t.is(h.ShmSize, 16 * MiB);
-  t.true((h.PidsLimit ?? 0) > 0 && (h.PidsLimit ?? 0) <= 1024);
-  t.false(h.Privileged);
-  t.deepEqual(h.CapDrop, ['ALL']);
-  t.true((h.SecurityOpt ?? []).includes('no-new-privileges'));
-  t.is(info.Config.WorkingDir, '/home/work');
-  t.is(info.Config.Labels['ai.bai.session-id'], id);
-  t.is(info.Config.Labels['ai.bai.agent-id'], stack.agentConfig(1).id);
-  t.is(info.Config.Labels['ai.bai.cluster-role'], 'main');
-  t.true(info.Config.Env.includes(`BACKENDAI_SESSION_ID=${id}`));
-  t.true(info.Config.Env.includes('BACKENDAI_CLUSTER_ROLE=main'));
+test.serial(
+  'limits: the container holds exactly its allocation, unprivileged; cancel stops it',
+  async (t) => {
+    const id = await create(
+      batch('sleep 120', {
+        name: 'limited',
+        config: { resources: { cpu: 1, mem: '96m' }, resource_opts: { shmem: '16m' } },
+      }),
+    );
+    await waitForStatus(stack.client, id, ['RUNNING']);
+    const [c] = await containersOf(id);
+    t.truthy(c);
+    const info = await docker.getContainer(c!.Id).inspect();
+    const h = info.HostConfig;
+    t.is(h.NanoCpus, 1e9);
+    t.is(h.Memory, 96 * MiB);
+    t.is(h.MemorySwap, 96 * MiB, 'no swap beyond the memory limit');
+    t.is(h.ShmSize, 16 * MiB);
+    t.true((h.PidsLimit ?? 0) > 0 && (h.PidsLimit ?? 0) <= 1024);
+    t.false(h.Privileged);
+    t.deepEqual(h.CapDrop, ['ALL']);
+    t.true((h.SecurityOpt ?? []).includes('no-new-privileges'));
+    t.is(info.Config.WorkingDir, '/home/work');
+    t.is(info.Config.Labels['ai.bai.session-id'], id);
+    t.is(info.Config.Labels['ai.bai.agent-id'], stack.agentConfig(1).id);
+    t.is(info.Config.Labels['ai.bai.cluster-role'], 'main');
+    t.true(info.Config.Env.includes(`BACKENDAI_SESSION_ID=${id}`));
+    t.true(info.Config.Env.includes('BACKENDAI_CLUSTER_ROLE=main'));
 
-  // The heartbeat carries the occupied slots of the running kernel.
-  const redis = openRedis(testEnv().redisUrl);
-  try {
-    const hb = await until('a heartbeat with occupied slots', async () => {
-      const raw = await redis.get(heartbeatKey(stack.prefix, stack.agentConfig(1).id));
-      const beat = raw ? (JSON.parse(raw) as Heartbeat) : null;
-      const mine = beat?.sessions.some((x) => x.sessionId === id && x.state === 'running');
-      return beat && mine ? beat : null;
-    });
-    t.deepEqual(hb.occupied, { cpu: 1, mem: 96 * MiB });
-  } finally {
-    redis.disconnect();
-  }
+    // The heartbeat carries the occupied slots of the running kernel.
+    const redis = openRedis(testEnv().redisUrl);
+    try {
+      const hb = await until('a heartbeat with occupied slots', async () => {
+        const raw = await redis.get(heartbeatKey(stack.prefix, stack.agentConfig(1).id));
+        const beat = raw ? (JSON.parse(raw) as Heartbeat) : null;
+        const mine = beat?.sessions.some((x) => x.sessionId === id && x.state === 'running');
+        return beat && mine ? beat : null;
+      });
+      t.deepEqual(hb.occupied, { cpu: 1, mem: 96 * MiB });
+    } finally {
+      redis.disconnect();
+    }
 
-  await stack.client.request('DELETE', `/session/${id}`);
-  const s = await waitForStatus(stack.client, id);
-  t.is(s.status, 'TERMINATED');
-  t.is(s.statusInfo, 'user-requested');
-  t.is(s.result, 'FAILURE');
-  t.is(s.exitCode, 137, 'sleep as pid 1 ignores SIGTERM: SIGKILL after the grace period');
-  await until('the container removed', async () => ((await containersOf(id)).length === 0 ? true : null));
-});
+    await stack.client.request('DELETE', `/session/${id}`);
+    const s = await waitForStatus(stack.client, id);
+    t.is(s.status, 'TERMINATED');
+    t.is(s.statusInfo, 'user-requested');
+    t.is(s.result, 'FAILURE');
+    t.is(s.exitCode, 137, 'sleep as pid 1 ignores SIGTERM: SIGKILL after the grace period');
+    await until('the container removed', async () => ((await containersOf(id)).length === 0 ? true : null));
+  },
+);
 
 test.serial('a memory limit that is exceeded ends with exit 137 and an OOM reason', async (t) => {
   const id = await create(
@@ -184,19 +189,22 @@ test.serial('logs are bounded: the tail is kept with a truncation marker', async
   t.false(logs.includes('line 00000'));
 });
 
-test.serial('mounts: storage folders by name, read-only when asked, relative targets under /home/work', async (t) => {
-  const root = stack.agentConfig(1).storageRoot;
-  mkdirSync(join(root, 'outbox'), { recursive: true });
-  const id = await create(
-    batch('echo written > /home/work/out/result.txt && cat /home/work/out/result.txt && ! touch /data/x', {
-      name: 'mounted',
-      config: { mounts: ['outbox', 'inputs:ro'], mount_map: { outbox: 'out', inputs: '/data' } },
-    }),
-  );
-  const s = await waitForStatus(stack.client, id);
-  t.is(s.exitCode, 0, JSON.stringify(s) + (await logsOf(id)));
-  t.deepEqual(readdirSync(join(root, 'outbox')), ['result.txt']);
-});
+test.serial(
+  'mounts: storage folders by name, read-only when asked, relative targets under /home/work',
+  async (t) => {
+    const root = stack.agentConfig(1).storageRoot;
+    mkdirSync(join(root, 'outbox'), { recursive: true });
+    const id = await create(
+      batch('echo written > /home/work/out/result.txt && cat /home/work/out/result.txt && ! touch /data/x', {
+        name: 'mounted',
+        config: { mounts: ['outbox', 'inputs:ro'], mount_map: { outbox: 'out', inputs: '/data' } },
+      }),
+    );
+    const s = await waitForStatus(stack.client, id);
+    t.is(s.exitCode, 0, JSON.stringify(s) + (await logsOf(id)));
+    t.deepEqual(readdirSync(join(root, 'outbox')), ['result.txt']);
+  },
+);
 
 test.serial('mounts that try to leave the storage root get a 4xx and no container', async (t) => {
   const bodies = [
@@ -218,7 +226,9 @@ test.serial('mounts that try to leave the storage root get a 4xx and no containe
   const root = stack.agentConfig(1).storageRoot;
   mkdirSync(root, { recursive: true });
   symlinkSync('/etc', join(root, 'sneaky'));
-  const id = await create(batch('cat /home/work/sneaky/hostname', { name: 'escape-link', config: { mounts: ['sneaky'] } }));
+  const id = await create(
+    batch('cat /home/work/sneaky/hostname', { name: 'escape-link', config: { mounts: ['sneaky'] } }),
+  );
   const s = await waitForStatus(stack.client, id, ['TERMINATED', 'CANCELLED', 'ERROR']);
   t.not(s.result, 'SUCCESS');
   t.regex(String(s.statusData.error ?? ''), /outside the storage root/);
@@ -226,9 +236,8 @@ test.serial('mounts that try to leave the storage root get a 4xx and no containe
 });
 
 test.serial('a session that asks for more than it may is refused at submit', async (t) => {
-  const err = await t.throwsAsync(
-    create(batch('true', { config: { resources: { cpu: 64, mem: '1g' } } })),
-    { instanceOf: ApiError },
-  );
+  const err = await t.throwsAsync(create(batch('true', { config: { resources: { cpu: 64, mem: '1g' } } })), {
+    instanceOf: ApiError,
+  });
   t.true(err!.status >= 400 && err!.status < 500);
 });

@@ -47,6 +47,8 @@ export class Agent {
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private draining = false;
   private closed = false;
+  /** Aborts the Docker waits on close: the containers run on, the agent process may exit. */
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly config: AgentConfig,
@@ -105,6 +107,7 @@ export class Agent {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.stopping.abort();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     for (const t of this.sessions.values()) {
       if (t.startTimer) clearTimeout(t.startTimer);
@@ -300,7 +303,7 @@ export class Agent {
     const waitLoop = async (): Promise<void> => {
       for (;;) {
         try {
-          await this.docker.wait(main.containerId);
+          await this.docker.wait(main.containerId, this.stopping.signal);
           return;
         } catch (err) {
           if (this.closed) return;

@@ -1,0 +1,236 @@
+import test from 'ava';
+import Docker from 'dockerode';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { testEnv } from '../helpers/env.js';
+import {
+  batch,
+  startTestStack,
+  waitForAgents,
+  waitForStatus,
+  type SessionView,
+  type TestStack,
+} from '../helpers/stack.js';
+
+/**
+ * The agent as an operator runs it: a child process `bai agent`, killed and restarted. What runs
+ * in Docker must outlive the agent, be re-adopted by its labels, and run exactly once.
+ */
+
+const BIN = resolve(fileURLToPath(import.meta.url), '../../../../bin/bai.js');
+let stack: TestStack;
+let docker: Docker;
+const children = new Set<ChildProcess>();
+
+test.before(async () => {
+  stack = await startTestStack({ agents: 0 });
+  docker = new Docker({ socketPath: testEnv().dockerHost.replace(/^unix:\/\//, '') });
+});
+test.after.always(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  await stack?.close();
+});
+
+/** Starts `bai agent` as a child with the stack's settings; resolves once it says it is ready. */
+async function spawnAgent(n: number): Promise<ChildProcess> {
+  const cfg = stack.agentConfig(n);
+  const env = testEnv();
+  const child = spawn(process.execPath, [BIN, 'agent'], {
+    env: {
+      PATH: process.env.PATH,
+      BAI_AGENT_ID: cfg.id,
+      REDIS_URL: env.redisUrl,
+      BAI_QUEUE_PREFIX: stack.prefix,
+      DOCKER_HOST: env.dockerHost,
+      BAI_AGENT_NETWORK_MODE: 'default',
+      BAI_STORAGE_ROOT: cfg.storageRoot,
+      BAI_AGENT_CPU: '4',
+      BAI_AGENT_MEM: String(4 * 1024 ** 3),
+      BAI_HEARTBEAT_MS: '500',
+      BAI_STOP_GRACE_SECONDS: '2',
+      BAI_STATE_DIR: join(env.tmp, `agent-state-${stack.id}-${n}`),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let err = '';
+  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  await new Promise<void>((ok, fail) => {
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (out.includes('"ready":true')) ok();
+    });
+    child.on('exit', (code) => fail(new Error(`agent exited ${code}: ${err}`)));
+  });
+  return child;
+}
+
+async function stopChild(child: ChildProcess, sig: NodeJS.Signals): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+  const done = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)));
+  child.kill(sig);
+  const code = await done;
+  children.delete(child);
+  return code;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | null | undefined>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== null && v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function containersOf(label: string): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [label] } });
+}
+
+async function create(body: Record<string, unknown>): Promise<string> {
+  return (await stack.client.request<{ sessionId: string }>('POST', '/session', body)).sessionId;
+}
+
+// One agent id for the tests that run sessions, so none is placed on a stopped agent's row.
+test.serial('agent SIGKILLed mid-run, restarted: true exit codes, each command ran once', async (t) => {
+  const root = stack.agentConfig(9).storageRoot;
+  mkdirSync(join(root, 'ledger'), { recursive: true });
+  let agent = await spawnAgent(9);
+  await waitForAgents(stack, 1);
+  const mount = { config: { mounts: ['ledger'] } };
+  // One ends while the agent is down, one is still running when it comes back.
+  const quick = await create(batch('echo quick >> /home/work/ledger/runs; sleep 1; exit 7', { ...mount }));
+  const slow = await create(batch('echo slow >> /home/work/ledger/runs; sleep 5; exit 5', { ...mount }));
+  await waitForStatus(stack.client, quick, ['RUNNING']);
+  await waitForStatus(stack.client, slow, ['RUNNING']);
+  await stopChild(agent, 'SIGKILL');
+
+  // While the agent is gone the containers carry on; the quick one ends unobserved.
+  await until('the quick container to exit', async () => {
+    const [c] = await containersOf(`ai.bai.session-id=${quick}`);
+    return c?.State === 'exited' ? true : null;
+  });
+  const [slowC] = await containersOf(`ai.bai.session-id=${slow}`);
+  t.is(slowC?.State, 'running');
+
+  agent = await spawnAgent(9);
+  const q = await waitForStatus(stack.client, quick);
+  const s = await waitForStatus(stack.client, slow);
+  t.is(q.status, 'TERMINATED');
+  t.is(q.exitCode, 7);
+  t.is(q.statusInfo, 'task-failed');
+  t.is(s.status, 'TERMINATED');
+  t.is(s.exitCode, 5);
+  t.is(s.statusInfo, 'task-failed');
+  const runs = readFileSync(join(root, 'ledger', 'runs'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .sort();
+  t.deepEqual(runs, ['quick', 'slow'], 'each command ran exactly once');
+  // Once the manager recorded the ends, the agent removes the containers.
+  await until('containers removed', async () =>
+    (await containersOf(`ai.bai.session-id=${quick}`)).length +
+      (await containersOf(`ai.bai.session-id=${slow}`)).length ===
+    0
+      ? true
+      : null,
+  );
+  t.is(await stopChild(agent, 'SIGTERM'), 0);
+});
+
+test.serial('SIGTERM leaves the running container; the next agent re-adopts and reports it', async (t) => {
+  let agent = await spawnAgent(9);
+  const id = await create(batch('sleep 4; exit 4'));
+  await waitForStatus(stack.client, id, ['RUNNING']);
+  const t0 = Date.now();
+  t.is(await stopChild(agent, 'SIGTERM'), 0);
+  t.log(`agent stopped in ${Date.now() - t0} ms`);
+  const [c] = await containersOf(`ai.bai.session-id=${id}`);
+  t.is(c?.State, 'running', 'the container outlives a stopped agent');
+  const during = await stack.client.request<SessionView>('GET', `/session/${id}`);
+  t.is(during.status, 'RUNNING');
+  agent = await spawnAgent(9);
+  const s = await waitForStatus(stack.client, id);
+  t.is(s.status, 'TERMINATED');
+  t.is(s.exitCode, 4);
+  t.is(await stopChild(agent, 'SIGTERM'), 0);
+});
+
+test.serial('drain (SIGUSR2): running work finishes, nothing new is placed on the agent', async (t) => {
+  const agent = await spawnAgent(9);
+  const id = await create(batch('sleep 2; echo done'));
+  await waitForStatus(stack.client, id, ['RUNNING']);
+  agent.kill('SIGUSR2');
+  const agentId = stack.agentConfig(9).id;
+  await until('the agent marked unschedulable', async () => {
+    const row = (await stack.database.db('agents').where({ id: agentId }).first()) as
+      { schedulable: boolean } | undefined;
+    return row && !row.schedulable ? true : null;
+  });
+  const later = await create(batch('echo later', { name: 'after-drain' }));
+  const s = await waitForStatus(stack.client, id);
+  t.is(s.exitCode, 0, 'the running session finished');
+  const after = await stack.client.request<SessionView>('GET', `/session/${later}`);
+  t.is(after.status, 'PENDING', 'a draining agent takes no new work');
+  t.is(after.agentId, null);
+  t.is(await stopChild(agent, 'SIGTERM'), 0);
+  await stack.client.request('DELETE', `/session/${later}`);
+});
+
+test.serial('containers labelled as the agent’s with no live session are removed at its start', async (t) => {
+  const agentId = stack.agentConfig(7).id;
+  const labels = (sessionId: string, agent: string): Record<string, string> => ({
+    'ai.bai.managed': 'true',
+    'ai.bai.session-id': sessionId,
+    'ai.bai.kernel-id': randomUUID(),
+    'ai.bai.agent-id': agent,
+    'ai.bai.attempt': '1',
+    'ai.bai.cluster-role': 'main',
+  });
+  const make = async (l: Record<string, string>, cmd: string[]) => {
+    const c = await docker.createContainer({
+      Image: 'bai.local/python:3.11-bookworm',
+      Cmd: cmd,
+      Labels: l,
+      HostConfig: { NetworkMode: 'none' },
+    });
+    await c.start();
+    return c.id;
+  };
+  const running = await make(labels(randomUUID(), agentId), ['sleep', '300']);
+  const exited = await make(labels(randomUUID(), agentId), ['true']);
+  // Someone else's container (another agent on the same engine) is not this agent's to touch.
+  const foreign = await make(labels(randomUUID(), stack.agentConfig(6).id), ['sleep', '300']);
+  try {
+    const t0 = Date.now();
+    const agent = await spawnAgent(7);
+    t.log(`agent ready in ${Date.now() - t0} ms`);
+    await until('the orphans removed', async () => {
+      const mine = await containersOf(`ai.bai.agent-id=${agentId}`);
+      return mine.length === 0 ? true : null;
+    });
+    t.log(`orphans removed ${Date.now() - t0} ms after the agent was launched`);
+    const gone = await Promise.all(
+      [running, exited].map((id) =>
+        docker
+          .getContainer(id)
+          .inspect()
+          .then(
+            () => false,
+            () => true,
+          ),
+      ),
+    );
+    t.deepEqual(gone, [true, true]);
+    const other = await docker.getContainer(foreign).inspect();
+    t.true(other.State.Running, 'a container of another agent stays');
+    t.is(await stopChild(agent, 'SIGTERM'), 0);
+  } finally {
+    await docker.getContainer(foreign).remove({ force: true });
+  }
+});
