@@ -181,8 +181,10 @@ export class Agent {
       if (!(await this.docker.hasImage(job.image))) {
         await this.progress(job, 'PULLING');
         let lastSent = 0;
+        let total = 0;
         await this.docker.pull(job.image, job.registryAuth, (p) => {
           const now = Date.now();
+          total = p.total;
           if (now - lastSent < 500 || p.total === 0) return;
           lastSent = now;
           const data = {
@@ -190,6 +192,11 @@ export class Agent {
           };
           this.progress(job, 'PULLING', data, `${now}`).catch(() => {});
         });
+        if (total > 0) {
+          // The last figures: status_data keeps them once the session moves on.
+          const done = { pull: { current: total, total, percent: 100 } };
+          await this.progress(job, 'PULLING', done, 'done');
+        }
       }
       if (tracked.stopReason) return await this.abandon(job, tracked);
       await this.progress(job, 'PREPARED');
