@@ -332,8 +332,12 @@ export class DockerAdapter {
   }
 
   async listNetworks(labelFilters: string[]): Promise<string[]> {
-    const nets = await this.docker.listNetworks({ filters: { label: labelFilters } });
-    return nets.map((n) => n.Name);
+    try {
+      const nets = await this.docker.listNetworks({ filters: { label: labelFilters } });
+      return nets.map((n) => n.Name);
+    } catch (err) {
+      throw wrap('list networks', err);
+    }
   }
 }
 

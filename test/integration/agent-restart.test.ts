@@ -206,6 +206,13 @@ test.serial('containers labelled as the agent’s with no live session are remov
   const exited = await make(labels(randomUUID(), agentId), ['true']);
   // Someone else's container (another agent on the same engine) is not this agent's to touch.
   const foreign = await make(labels(randomUUID(), stack.agentConfig(6).id), ['sleep', '300']);
+  // A cluster network whose containers never came (a crash between the two).
+  const orphanNet = `bai-${randomUUID()}`;
+  await docker.createNetwork({
+    Name: orphanNet,
+    Internal: true,
+    Labels: { 'ai.bai.managed': 'true', 'ai.bai.session-id': orphanNet.slice(4), 'ai.bai.agent-id': agentId },
+  });
   try {
     const t0 = Date.now();
     const agent = await spawnAgent(7);
@@ -227,6 +234,7 @@ test.serial('containers labelled as the agent’s with no live session are remov
       ),
     );
     t.deepEqual(gone, [true, true]);
+    t.deepEqual(await docker.listNetworks({ filters: { name: [orphanNet] } }), []);
     const other = await docker.getContainer(foreign).inspect();
     t.true(other.State.Running, 'a container of another agent stays');
     t.is(await stopChild(agent, 'SIGTERM'), 0);

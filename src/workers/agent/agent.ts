@@ -235,6 +235,7 @@ export class Agent {
       await this.docker.createNetwork(tracked.network, {
         [LABEL.managed]: 'true',
         [LABEL.session]: job.sessionId,
+        [LABEL.agent]: this.config.id,
       });
     }
     const binds = storageBinds(this.config.storageRoot, job.mounts);
@@ -475,6 +476,17 @@ export class Agent {
     for (const group of bySession.values()) {
       const t = await this.adoptSession(group);
       if (t) await this.resync(t);
+    }
+    // A cluster network left by a crash between its creation and its containers' has no owner.
+    const nets = await this.docker.listNetworks([
+      `${LABEL.managed}=true`,
+      `${LABEL.agent}=${this.config.id}`,
+    ]);
+    for (const n of nets) {
+      if (this.sessions.has(n.replace(/^bai-/, ''))) continue;
+      await this.docker
+        .removeNetwork(n)
+        .catch((err: unknown) => this.log.error('orphan network', { network: n, err: String(err) }));
     }
   }
 
