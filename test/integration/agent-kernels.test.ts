@@ -3,7 +3,7 @@ import Docker from 'dockerode';
 import { mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiError } from '../../src/cli/client.js';
-import { heartbeatKey } from '../../src/queue/names.js';
+import { heartbeatKey, logStreamKey } from '../../src/queue/names.js';
 import type { Heartbeat } from '../../src/queue/payloads.js';
 import { openRedis } from '../../src/queue/redis.js';
 import { testEnv } from '../helpers/env.js';
@@ -142,6 +142,57 @@ test.serial(
     await until('the container removed', async () => ((await containersOf(id)).length === 0 ? true : null));
   },
 );
+
+test.serial('cancelling a running cluster stops every kernel, each held to its own allocation', async (t) => {
+  const id = await create(
+    batch('sleep 120', {
+      name: 'cluster-cancel',
+      cluster_size: 3,
+      config: { resources: { cpu: 1, mem: '64m' } },
+    }),
+  );
+  await waitForStatus(stack.client, id, ['RUNNING']);
+  const cs = await containersOf(id);
+  t.is(cs.length, 3);
+  const roles: string[] = [];
+  for (const c of cs) {
+    const info = await docker.getContainer(c.Id).inspect();
+    roles.push(`${info.Config.Labels['ai.bai.cluster-role']}:${info.Config.Hostname}`);
+    t.is(info.HostConfig.NanoCpus, 1e9);
+    t.is(info.HostConfig.Memory, 64 * MiB);
+    t.is(info.HostConfig.MemorySwap, 64 * MiB);
+    t.false(info.HostConfig.Privileged);
+    t.is(info.HostConfig.NetworkMode, `bai-${id}`);
+  }
+  t.deepEqual(roles.sort(), ['main:main1', 'sub:sub1', 'sub:sub2']);
+  await stack.client.request('DELETE', `/session/${id}`);
+  const s = await waitForStatus(stack.client, id);
+  t.is(s.status, 'TERMINATED');
+  t.is(s.statusInfo, 'user-requested');
+  await until('every kernel removed', async () => ((await containersOf(id)).length === 0 ? true : null));
+  await until('the network removed', async () =>
+    (await docker.listNetworks({ filters: { name: [`bai-${id}`] } })).length === 0 ? true : null,
+  );
+});
+
+test.serial('output can be followed while the container runs', async (t) => {
+  const id = await create(batch('echo first; sleep 30', { name: 'follow-me' }));
+  const running = await waitForStatus(stack.client, id, ['RUNNING']);
+  const kernelId = running.kernels[0]!.kernelId;
+  const redis = openRedis(testEnv().redisUrl);
+  try {
+    const text = await until('live output in the log stream', async () => {
+      const entries = await redis.xrange(logStreamKey(stack.prefix, kernelId), '-', '+');
+      const joined = entries.map(([, fields]) => fields[1] ?? '').join('');
+      return joined.includes('first') ? joined : null;
+    });
+    t.is(text, 'first\n');
+  } finally {
+    redis.disconnect();
+  }
+  await stack.client.request('DELETE', `/session/${id}`);
+  await waitForStatus(stack.client, id);
+});
 
 test.serial('a memory limit that is exceeded ends with exit 137 and an OOM reason', async (t) => {
   const id = await create(
