@@ -1,6 +1,6 @@
 import test from 'ava';
 import Docker from 'dockerode';
-import { mkdirSync, readdirSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiError } from '../../src/cli/client.js';
 import { heartbeatKey, logStreamKey } from '../../src/queue/names.js';
@@ -284,6 +284,15 @@ test.serial('mounts that try to leave the storage root get a 4xx and no containe
   t.not(s.result, 'SUCCESS');
   t.regex(String(s.statusData.error ?? ''), /outside the storage root/);
   t.is((await containersOf(id)).length, 0);
+
+  // A dangling link: nothing is created at its far end.
+  const far = join(testEnv().tmp, `far-${stack.id}`);
+  symlinkSync(far, join(root, 'dangling'));
+  const id2 = await create(batch('true', { name: 'escape-dangling', config: { mounts: ['dangling'] } }));
+  const s2 = await waitForStatus(stack.client, id2, ['TERMINATED', 'CANCELLED', 'ERROR']);
+  t.not(s2.result, 'SUCCESS');
+  t.regex(String(s2.statusData.error ?? ''), /link to nothing/);
+  t.false(existsSync(far));
 });
 
 test.serial('a session that asks for more than it may is refused at submit', async (t) => {

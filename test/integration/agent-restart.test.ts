@@ -2,7 +2,7 @@ import test from 'ava';
 import Docker from 'dockerode';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testEnv } from '../helpers/env.js';
@@ -26,7 +26,8 @@ let docker: Docker;
 const children = new Set<ChildProcess>();
 
 test.before(async () => {
-  stack = await startTestStack({ agents: 0 });
+  // A restart on a loaded machine may take seconds: the agent must not be declared LOST meanwhile.
+  stack = await startTestStack({ agents: 0, manager: { agentTimeoutMs: 30_000 } });
   docker = new Docker({ socketPath: testEnv().dockerHost.replace(/^unix:\/\//, '') });
 });
 test.after.always(async () => {
@@ -103,12 +104,17 @@ test.serial('agent SIGKILLed mid-run, restarted: true exit codes, each command r
   let agent = await spawnAgent(9);
   await waitForAgents(stack, 1);
   const mount = { config: { mounts: ['ledger'] } };
+  // Each command records its run, then waits for its gate file: the test decides when it ends.
+  const gated = (name: string, code: number) =>
+    `echo ${name} >> /home/work/ledger/runs; ` +
+    `while [ ! -e /home/work/ledger/${name}.go ]; do sleep 0.1; done; exit ${code}`;
   // One ends while the agent is down, one is still running when it comes back.
-  const quick = await create(batch('echo quick >> /home/work/ledger/runs; sleep 1; exit 7', { ...mount }));
-  const slow = await create(batch('echo slow >> /home/work/ledger/runs; sleep 5; exit 5', { ...mount }));
+  const quick = await create(batch(gated('quick', 7), { ...mount }));
+  const slow = await create(batch(gated('slow', 5), { ...mount }));
   await waitForStatus(stack.client, quick, ['RUNNING']);
   await waitForStatus(stack.client, slow, ['RUNNING']);
   await stopChild(agent, 'SIGKILL');
+  writeFileSync(join(root, 'ledger', 'quick.go'), '');
 
   // While the agent is gone the containers carry on; the quick one ends unobserved.
   await until('the quick container to exit', async () => {
@@ -119,6 +125,7 @@ test.serial('agent SIGKILLed mid-run, restarted: true exit codes, each command r
   t.is(slowC?.State, 'running');
 
   agent = await spawnAgent(9);
+  writeFileSync(join(root, 'ledger', 'slow.go'), '');
   const q = await waitForStatus(stack.client, quick);
   const s = await waitForStatus(stack.client, slow);
   t.is(q.status, 'TERMINATED');
@@ -144,8 +151,14 @@ test.serial('agent SIGKILLed mid-run, restarted: true exit codes, each command r
 });
 
 test.serial('SIGTERM leaves the running container; the next agent re-adopts and reports it', async (t) => {
+  const root = stack.agentConfig(9).storageRoot;
+  mkdirSync(join(root, 'ledger'), { recursive: true });
   let agent = await spawnAgent(9);
-  const id = await create(batch('sleep 4; exit 4'));
+  const id = await create(
+    batch('while [ ! -e /home/work/ledger/term.go ]; do sleep 0.1; done; exit 4', {
+      config: { mounts: ['ledger'] },
+    }),
+  );
   await waitForStatus(stack.client, id, ['RUNNING']);
   const t0 = Date.now();
   t.is(await stopChild(agent, 'SIGTERM'), 0);
@@ -155,6 +168,7 @@ test.serial('SIGTERM leaves the running container; the next agent re-adopts and 
   const during = await stack.client.request<SessionView>('GET', `/session/${id}`);
   t.is(during.status, 'RUNNING');
   agent = await spawnAgent(9);
+  writeFileSync(join(root, 'ledger', 'term.go'), '');
   const s = await waitForStatus(stack.client, id);
   t.is(s.status, 'TERMINATED');
   t.is(s.exitCode, 4);

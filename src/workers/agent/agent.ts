@@ -5,7 +5,12 @@ import { LABEL, WORK_DIR, kernelCommand, kernelEnvironment } from '../../domain/
 import { BaiError } from '../../domain/errors.js';
 import { addSlots, type Slots } from '../../domain/resources.js';
 import { TIMEOUT_EXIT_CODE } from '../../domain/batch-result.js';
-import { DockerAdapter, ImagePullFailed, type ContainerSummary } from '../../docker/docker-adapter.js';
+import {
+  DockerAdapter,
+  ImagePullFailed,
+  type ContainerState,
+  type ContainerSummary,
+} from '../../docker/docker-adapter.js';
 import { agentQueueName, heartbeatKey, logStreamKey } from '../../queue/names.js';
 import type { CleanupSessionJob, DestroySessionJob, Heartbeat, RunSessionJob } from '../../queue/payloads.js';
 import { Allocator } from './allocator.js';
@@ -348,7 +353,7 @@ export class Agent {
     tracked.state = 'exited';
     if (tracked.timeoutTimer) clearTimeout(tracked.timeoutTimer);
     const main = mainOf(tracked);
-    const st = await this.docker.inspect(main.containerId);
+    const st = await this.exitState(tracked, main.containerId);
     const logs = await this.docker.logs(main.containerId, this.config.logLimitBytes);
     tracked.stopLogs?.();
     for (const c of tracked.containers.filter((c) => c.role === 'sub')) await this.docker.kill(c.containerId);
@@ -373,6 +378,22 @@ export class Agent {
       },
       `exit.${main.kernelId}.${tracked.attempt}`,
     );
+  }
+
+  /**
+   * The main's final state. Docker learns of an OOM kill from a separate event that can arrive
+   * after the exit (seen on cgroup v1 under load), so an unexplained SIGKILL (137, not ours) is
+   * looked at again for a moment before it is reported as a plain failure.
+   */
+  private async exitState(tracked: Tracked, containerId: string): Promise<ContainerState | null> {
+    let st = await this.docker.inspect(containerId);
+    const unexplained = () =>
+      st !== null && st.exitCode === 137 && !st.oomKilled && !tracked.timedOut && !tracked.stopReason;
+    for (let i = 0; i < 20 && unexplained(); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      st = await this.docker.inspect(containerId);
+    }
+    return st;
   }
 
   // ---- destroy and cleanup -----------------------------------------------------------------
