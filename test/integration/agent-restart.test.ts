@@ -175,26 +175,49 @@ test.serial('SIGTERM leaves the running container; the next agent re-adopts and 
   t.is(await stopChild(agent, 'SIGTERM'), 0);
 });
 
-test.serial('drain (SIGUSR2): running work finishes, nothing new is placed on the agent', async (t) => {
-  const agent = await spawnAgent(9);
-  const id = await create(batch('sleep 2; echo done'));
-  await waitForStatus(stack.client, id, ['RUNNING']);
-  agent.kill('SIGUSR2');
-  const agentId = stack.agentConfig(9).id;
-  await until('the agent marked unschedulable', async () => {
-    const row = (await stack.database.db('agents').where({ id: agentId }).first()) as
-      { schedulable: boolean } | undefined;
-    return row && !row.schedulable ? true : null;
-  });
-  const later = await create(batch('echo later', { name: 'after-drain' }));
-  const s = await waitForStatus(stack.client, id);
-  t.is(s.exitCode, 0, 'the running session finished');
-  const after = await stack.client.request<SessionView>('GET', `/session/${later}`);
-  t.is(after.status, 'PENDING', 'a draining agent takes no new work');
-  t.is(after.agentId, null);
-  t.is(await stopChild(agent, 'SIGTERM'), 0);
-  await stack.client.request('DELETE', `/session/${later}`);
-});
+test.serial(
+  'drain (SIGUSR2): running work finishes, cancels still arrive, nothing new is placed',
+  async (t) => {
+    const root = stack.agentConfig(9).storageRoot;
+    mkdirSync(join(root, 'ledger'), { recursive: true });
+    const agent = await spawnAgent(9);
+    const mount = { config: { mounts: ['ledger'] } };
+    const finishing = await create(
+      batch('while [ ! -e /home/work/ledger/drain.go ]; do sleep 0.1; done; echo done', mount),
+    );
+    const cancelled = await create(batch('sleep 120'));
+    await waitForStatus(stack.client, finishing, ['RUNNING']);
+    await waitForStatus(stack.client, cancelled, ['RUNNING']);
+    agent.kill('SIGUSR2');
+    const agentId = stack.agentConfig(9).id;
+    await until('the agent marked unschedulable', async () => {
+      const row = (await stack.database.db('agents').where({ id: agentId }).first()) as
+        { schedulable: boolean } | undefined;
+      return row && !row.schedulable ? true : null;
+    });
+    const later = await create(batch('echo later', { name: 'after-drain' }));
+
+    // A cancel reaches a draining agent, and so does the clean-up after it.
+    await stack.client.request('DELETE', `/session/${cancelled}`);
+    const c = await waitForStatus(stack.client, cancelled);
+    t.is(c.statusInfo, 'user-requested');
+    await until('the cancelled container removed', async () =>
+      (await containersOf(`ai.bai.session-id=${cancelled}`)).length === 0 ? true : null,
+    );
+    // Running work finishes and is cleaned up.
+    writeFileSync(join(root, 'ledger', 'drain.go'), '');
+    const s = await waitForStatus(stack.client, finishing);
+    t.is(s.exitCode, 0, 'the running session finished');
+    await until('the finished container removed', async () =>
+      (await containersOf(`ai.bai.session-id=${finishing}`)).length === 0 ? true : null,
+    );
+    const after = await stack.client.request<SessionView>('GET', `/session/${later}`);
+    t.is(after.status, 'PENDING', 'a draining agent takes no new work');
+    t.is(after.agentId, null);
+    t.is(await stopChild(agent, 'SIGTERM'), 0);
+    await stack.client.request('DELETE', `/session/${later}`);
+  },
+);
 
 test.serial('containers labelled as the agent’s with no live session are removed at its start', async (t) => {
   const agentId = stack.agentConfig(7).id;

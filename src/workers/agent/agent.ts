@@ -101,10 +101,14 @@ export class Agent {
     });
   }
 
-  /** Drain mode: finish what runs, take nothing new. */
+  /**
+   * Drain mode: finish what runs, take nothing new. The heartbeat says `draining`, so the
+   * manager places no more sessions here. The worker keeps consuming: destroy and cleanup jobs
+   * of running sessions must still arrive, and a run job placed in the instant before the
+   * manager saw the drain is work already given to this agent, so it runs.
+   */
   async drain(): Promise<void> {
     this.draining = true;
-    await this.worker?.pause(true);
     await this.heartbeat();
   }
 
