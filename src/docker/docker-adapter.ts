@@ -283,11 +283,18 @@ export class DockerAdapter {
     }
   }
 
-  /** Follows a running container's output; returns a function that stops following. */
-  async followLogs(id: string, onChunk: (text: string) => void): Promise<() => void> {
-    const stream = (await this.docker
-      .getContainer(id)
-      .logs({ stdout: true, stderr: true, follow: true })) as unknown as NodeJS.ReadableStream & {
+  /**
+   * Follows a running container's output, from `sinceSec` (Unix seconds, fractional) when
+   * given; returns a function that stops following.
+   */
+  async followLogs(id: string, onChunk: (text: string) => void, sinceSec?: number): Promise<() => void> {
+    const opts = {
+      stdout: true,
+      stderr: true,
+      follow: true as const,
+      ...(sinceSec ? { since: sinceSec } : {}),
+    };
+    const stream = (await this.docker.getContainer(id).logs(opts)) as unknown as NodeJS.ReadableStream & {
       destroy(): void;
     };
     const out = new PassThrough();

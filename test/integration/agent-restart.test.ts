@@ -5,6 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { logStreamKey } from '../../src/queue/names.js';
+import { openRedis } from '../../src/queue/redis.js';
 import { testEnv } from '../helpers/env.js';
 import {
   batch,
@@ -93,6 +95,10 @@ async function containersOf(label: string): Promise<Docker.ContainerInfo[]> {
   return docker.listContainers({ all: true, filters: { label: [label] } });
 }
 
+async function logsOf(id: string): Promise<string> {
+  return (await stack.client.request<{ result: { logs: string } }>('GET', `/session/${id}/logs`)).result.logs;
+}
+
 async function create(body: Record<string, unknown>): Promise<string> {
   return (await stack.client.request<{ sessionId: string }>('POST', '/session', body)).sessionId;
 }
@@ -106,7 +112,7 @@ test.serial('agent SIGKILLed mid-run, restarted: true exit codes, each command r
   const mount = { config: { mounts: ['ledger'] } };
   // Each command records its run, then waits for its gate file: the test decides when it ends.
   const gated = (name: string, code: number) =>
-    `echo ${name} >> /home/work/ledger/runs; ` +
+    `echo ${name} >> /home/work/ledger/runs; echo ${name}-out; ` +
     `while [ ! -e /home/work/ledger/${name}.go ]; do sleep 0.1; done; exit ${code}`;
   // One ends while the agent is down, one is still running when it comes back.
   const quick = await create(batch(gated('quick', 7), { ...mount }));
@@ -139,6 +145,15 @@ test.serial('agent SIGKILLed mid-run, restarted: true exit codes, each command r
     .filter(Boolean)
     .sort();
   t.deepEqual(runs, ['quick', 'slow'], 'each command ran exactly once');
+  // The live log stream of the re-adopted run carries on without copying its output twice.
+  const redis = openRedis(testEnv().redisUrl);
+  try {
+    const entries = await redis.xrange(logStreamKey(stack.prefix, s.kernels[0]!.kernelId), '-', '+');
+    t.is(entries.map(([, f]) => f[1] ?? '').join(''), 'slow-out\n');
+  } finally {
+    redis.disconnect();
+  }
+  t.is(s.kernels[0] && (await logsOf(slow)), 'slow-out\n');
   // Once the manager recorded the ends, the agent removes the containers.
   await until('containers removed', async () =>
     (await containersOf(`ai.bai.session-id=${quick}`)).length +

@@ -334,20 +334,34 @@ export class Agent {
       .catch((err) => this.log.error('exit handling failed', { err: String(err) }));
   }
 
-  /** Copies output to a capped Redis stream while it runs, for `logs --follow` and `bai run`. */
+  /**
+   * Copies output to a capped Redis stream while it runs, for `logs --follow` and `bai run`.
+   * After a restart it carries on from the stream's last entry (entry ids are milliseconds), so
+   * what an earlier agent copied is not copied twice and what ran unobserved is not lost.
+   */
   private followLogs(tracked: Tracked, kernelId: string, containerId: string): void {
     const key = logStreamKey(this.config.queuePrefix, kernelId);
-    this.docker
-      .followLogs(containerId, (text) => {
-        this.redis
-          .multi()
-          .xadd(key, 'MAXLEN', '~', '10000', '*', 'd', text)
-          .pexpire(key, 3_600_000)
-          .exec()
-          .catch(() => {});
+    this.redis
+      .xrevrange(key, '+', '-', 'COUNT', 1)
+      .then((last) => {
+        const ms = last[0] ? Number(last[0][0].split('-')[0]) : 0;
+        return this.docker.followLogs(
+          containerId,
+          (text) => {
+            this.redis
+              .multi()
+              .xadd(key, 'MAXLEN', '~', '10000', '*', 'd', text)
+              .pexpire(key, 3_600_000)
+              .exec()
+              .catch(() => {});
+          },
+          ms > 0 ? ms / 1000 : undefined,
+        );
       })
       .then((stop) => {
-        tracked.stopLogs = stop;
+        if (this.closed)
+          stop(); // a closing agent must not be held open by a late stream
+        else tracked.stopLogs = stop;
       })
       .catch(() => {});
   }
