@@ -405,6 +405,7 @@ export class Agent {
    */
   private async exitState(tracked: Tracked, containerId: string): Promise<ContainerState | null> {
     let st = await this.docker.inspect(containerId);
+    if (killedAtTimeout(tracked, st)) tracked.timedOut = true; // by an agent that died before reporting
     const unexplained = () =>
       st !== null && st.exitCode === 137 && !st.oomKilled && !tracked.timedOut && !tracked.stopReason;
     for (let i = 0; i < 20 && unexplained(); i++) {
@@ -680,6 +681,14 @@ export class Agent {
       120_000,
     );
   }
+}
+
+/** A SIGKILL at or past the batch timeout: the agent's own timeout kill, seen after a restart. */
+function killedAtTimeout(t: Tracked, st: ContainerState | null): boolean {
+  if (t.batchTimeoutSec === null || t.stopReason !== null || !st) return false;
+  if (st.exitCode !== 137 || st.oomKilled) return false;
+  if (st.startedAt === null || st.finishedAt === null) return false;
+  return st.finishedAt - st.startedAt >= t.batchTimeoutSec * 1000;
 }
 
 function mainOf(t: Tracked): { kernelId: string; containerId: string } {
