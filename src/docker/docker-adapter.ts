@@ -202,10 +202,15 @@ export class DockerAdapter {
     }
   }
 
-  /** Resolves with the exit code when the container stops. */
-  async wait(id: string): Promise<number> {
+  /**
+   * Resolves with the exit code when the container stops. The signal ends the wait without
+   * touching the container: a stopping agent must not be held open by the runs it leaves behind.
+   */
+  async wait(id: string, signal?: AbortSignal): Promise<number> {
     try {
-      const res = (await this.docker.getContainer(id).wait()) as { StatusCode: number };
+      const res = (await this.docker.getContainer(id).wait(signal ? { abortSignal: signal } : {})) as {
+        StatusCode: number;
+      };
       return res.StatusCode;
     } catch (err) {
       throw wrap(`wait container ${id.slice(0, 12)}`, err);
@@ -278,11 +283,18 @@ export class DockerAdapter {
     }
   }
 
-  /** Follows a running container's output; returns a function that stops following. */
-  async followLogs(id: string, onChunk: (text: string) => void): Promise<() => void> {
-    const stream = (await this.docker
-      .getContainer(id)
-      .logs({ stdout: true, stderr: true, follow: true })) as unknown as NodeJS.ReadableStream & {
+  /**
+   * Follows a running container's output, from `sinceSec` (Unix seconds, fractional) when
+   * given; returns a function that stops following.
+   */
+  async followLogs(id: string, onChunk: (text: string) => void, sinceSec?: number): Promise<() => void> {
+    const opts = {
+      stdout: true,
+      stderr: true,
+      follow: true as const,
+      ...(sinceSec ? { since: sinceSec } : {}),
+    };
+    const stream = (await this.docker.getContainer(id).logs(opts)) as unknown as NodeJS.ReadableStream & {
       destroy(): void;
     };
     const out = new PassThrough();
@@ -327,8 +339,12 @@ export class DockerAdapter {
   }
 
   async listNetworks(labelFilters: string[]): Promise<string[]> {
-    const nets = await this.docker.listNetworks({ filters: { label: labelFilters } });
-    return nets.map((n) => n.Name);
+    try {
+      const nets = await this.docker.listNetworks({ filters: { label: labelFilters } });
+      return nets.map((n) => n.Name);
+    } catch (err) {
+      throw wrap('list networks', err);
+    }
   }
 }
 

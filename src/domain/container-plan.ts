@@ -64,15 +64,22 @@ export function kernelEnvironment(input: {
   };
 }
 
-/** The command a kernel runs: the main runs the startup command through a shell; subs idle. */
+/** What a sub kernel does once its bootstrap ran: idle until the main ends and it is stopped. */
+const SUB_IDLE = 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done';
+
+/**
+ * The command a kernel runs. Every kernel runs the bootstrap script first (as in Backend.AI):
+ * that is where a sub starts what the main talks to (an MPI daemon, a server). Then the main
+ * runs the startup command through a shell and subs idle until the main ends.
+ */
 export function kernelCommand(
   role: 'main' | 'sub',
   startupCommand: string | null,
   bootstrap: string | null,
 ): string[] | null {
-  if (role === 'sub')
-    return ['/bin/sh', '-c', 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done'];
-  const parts = [bootstrap, startupCommand].filter((s): s is string => s !== null && s.trim() !== '');
+  const boot = bootstrap !== null && bootstrap.trim() !== '' ? bootstrap : null;
+  if (role === 'sub') return ['/bin/sh', '-c', boot ? `${boot}\n${SUB_IDLE}` : SUB_IDLE];
+  const parts = [boot, startupCommand].filter((s): s is string => s !== null && s.trim() !== '');
   if (parts.length === 0) return null;
   return ['/bin/sh', '-c', parts.join('\n')];
 }

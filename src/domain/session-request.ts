@@ -202,7 +202,8 @@ export function parseCreateSessionBody(input: unknown, now: Date): CreateSession
   const mounts = stringList(pick(config, 'mounts'), 'config.mounts');
   const mountMap = stringMap(pick(config, 'mount_map', 'mountMap'), 'config.mount_map');
   for (const k of Object.keys(mountMap)) {
-    if (!mounts.includes(k)) mounts.push(k);
+    // A mount_map key names the folder; "name:ro" in mounts is the same folder, not a second one.
+    if (!mounts.some((m) => m === k || m.split(':')[0] === k)) mounts.push(k);
   }
 
   const priority = int(pick(body, 'priority'), 'priority', 0, 100) ?? DEFAULT_PRIORITY;

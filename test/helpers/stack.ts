@@ -131,11 +131,16 @@ export async function removeContainers(dockerHost: string, stackId: string): Pro
   const { DockerAdapter } = await import('../../src/docker/docker-adapter.js');
   const d = new DockerAdapter(dockerHost);
   const all = await d.list(['ai.bai.managed=true']);
+  const sessions = new Set<string>();
   for (const c of all) {
-    if ((c.labels['ai.bai.agent-id'] ?? '').startsWith(`t${stackId}-`)) await d.remove(c.id);
+    if ((c.labels['ai.bai.agent-id'] ?? '').startsWith(`t${stackId}-`)) {
+      sessions.add(c.labels['ai.bai.session-id'] ?? '');
+      await d.remove(c.id);
+    }
   }
+  // Only this stack's networks: another test file's cluster may be starting on the same engine.
   for (const n of await d.listNetworks(['ai.bai.managed=true'])) {
-    await d.removeNetwork(n).catch(() => {});
+    if (sessions.has(n.replace(/^bai-/, ''))) await d.removeNetwork(n).catch(() => {});
   }
 }
 

@@ -5,7 +5,12 @@ import { LABEL, WORK_DIR, kernelCommand, kernelEnvironment } from '../../domain/
 import { BaiError } from '../../domain/errors.js';
 import { addSlots, type Slots } from '../../domain/resources.js';
 import { TIMEOUT_EXIT_CODE } from '../../domain/batch-result.js';
-import { DockerAdapter, ImagePullFailed, type ContainerSummary } from '../../docker/docker-adapter.js';
+import {
+  DockerAdapter,
+  ImagePullFailed,
+  type ContainerState,
+  type ContainerSummary,
+} from '../../docker/docker-adapter.js';
 import { agentQueueName, heartbeatKey, logStreamKey } from '../../queue/names.js';
 import type { CleanupSessionJob, DestroySessionJob, Heartbeat, RunSessionJob } from '../../queue/payloads.js';
 import { Allocator } from './allocator.js';
@@ -47,6 +52,8 @@ export class Agent {
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private draining = false;
   private closed = false;
+  /** Aborts the Docker waits on close: the containers run on, the agent process may exit. */
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly config: AgentConfig,
@@ -94,10 +101,14 @@ export class Agent {
     });
   }
 
-  /** Drain mode: finish what runs, take nothing new. */
+  /**
+   * Drain mode: finish what runs, take nothing new. The heartbeat says `draining`, so the
+   * manager places no more sessions here. The worker keeps consuming: destroy and cleanup jobs
+   * of running sessions must still arrive, and a run job placed in the instant before the
+   * manager saw the drain is work already given to this agent, so it runs.
+   */
   async drain(): Promise<void> {
     this.draining = true;
-    await this.worker?.pause(true);
     await this.heartbeat();
   }
 
@@ -105,6 +116,7 @@ export class Agent {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.stopping.abort();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     for (const t of this.sessions.values()) {
       if (t.startTimer) clearTimeout(t.startTimer);
@@ -178,8 +190,10 @@ export class Agent {
       if (!(await this.docker.hasImage(job.image))) {
         await this.progress(job, 'PULLING');
         let lastSent = 0;
+        let total = 0;
         await this.docker.pull(job.image, job.registryAuth, (p) => {
           const now = Date.now();
+          total = p.total;
           if (now - lastSent < 500 || p.total === 0) return;
           lastSent = now;
           const data = {
@@ -187,6 +201,11 @@ export class Agent {
           };
           this.progress(job, 'PULLING', data, `${now}`).catch(() => {});
         });
+        if (total > 0) {
+          // The last figures: status_data keeps them once the session moves on.
+          const done = { pull: { current: total, total, percent: 100 } };
+          await this.progress(job, 'PULLING', done, 'done');
+        }
       }
       if (tracked.stopReason) return await this.abandon(job, tracked);
       await this.progress(job, 'PREPARED');
@@ -225,6 +244,7 @@ export class Agent {
       await this.docker.createNetwork(tracked.network, {
         [LABEL.managed]: 'true',
         [LABEL.session]: job.sessionId,
+        [LABEL.agent]: this.config.id,
       });
     }
     const binds = storageBinds(this.config.storageRoot, job.mounts);
@@ -300,7 +320,7 @@ export class Agent {
     const waitLoop = async (): Promise<void> => {
       for (;;) {
         try {
-          await this.docker.wait(main.containerId);
+          await this.docker.wait(main.containerId, this.stopping.signal);
           return;
         } catch (err) {
           if (this.closed) return;
@@ -314,20 +334,34 @@ export class Agent {
       .catch((err) => this.log.error('exit handling failed', { err: String(err) }));
   }
 
-  /** Copies output to a capped Redis stream while it runs, for `logs --follow` and `bai run`. */
+  /**
+   * Copies output to a capped Redis stream while it runs, for `logs --follow` and `bai run`.
+   * After a restart it carries on from the stream's last entry (entry ids are milliseconds), so
+   * what an earlier agent copied is not copied twice and what ran unobserved is not lost.
+   */
   private followLogs(tracked: Tracked, kernelId: string, containerId: string): void {
     const key = logStreamKey(this.config.queuePrefix, kernelId);
-    this.docker
-      .followLogs(containerId, (text) => {
-        this.redis
-          .multi()
-          .xadd(key, 'MAXLEN', '~', '10000', '*', 'd', text)
-          .pexpire(key, 3_600_000)
-          .exec()
-          .catch(() => {});
+    this.redis
+      .xrevrange(key, '+', '-', 'COUNT', 1)
+      .then((last) => {
+        const ms = last[0] ? Number(last[0][0].split('-')[0]) : 0;
+        return this.docker.followLogs(
+          containerId,
+          (text) => {
+            this.redis
+              .multi()
+              .xadd(key, 'MAXLEN', '~', '10000', '*', 'd', text)
+              .pexpire(key, 3_600_000)
+              .exec()
+              .catch(() => {});
+          },
+          ms > 0 ? ms / 1000 : undefined,
+        );
       })
       .then((stop) => {
-        tracked.stopLogs = stop;
+        if (this.closed)
+          stop(); // a closing agent must not be held open by a late stream
+        else tracked.stopLogs = stop;
       })
       .catch(() => {});
   }
@@ -337,7 +371,7 @@ export class Agent {
     tracked.state = 'exited';
     if (tracked.timeoutTimer) clearTimeout(tracked.timeoutTimer);
     const main = mainOf(tracked);
-    const st = await this.docker.inspect(main.containerId);
+    const st = await this.exitState(tracked, main.containerId);
     const logs = await this.docker.logs(main.containerId, this.config.logLimitBytes);
     tracked.stopLogs?.();
     for (const c of tracked.containers.filter((c) => c.role === 'sub')) await this.docker.kill(c.containerId);
@@ -362,6 +396,23 @@ export class Agent {
       },
       `exit.${main.kernelId}.${tracked.attempt}`,
     );
+  }
+
+  /**
+   * The main's final state. Docker learns of an OOM kill from a separate event that can arrive
+   * after the exit (seen on cgroup v1 under load), so an unexplained SIGKILL (137, not ours) is
+   * looked at again for a moment before it is reported as a plain failure.
+   */
+  private async exitState(tracked: Tracked, containerId: string): Promise<ContainerState | null> {
+    let st = await this.docker.inspect(containerId);
+    if (killedAtTimeout(tracked, st)) tracked.timedOut = true; // by an agent that died before reporting
+    const unexplained = () =>
+      st !== null && st.exitCode === 137 && !st.oomKilled && !tracked.timedOut && !tracked.stopReason;
+    for (let i = 0; i < 20 && unexplained(); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      st = await this.docker.inspect(containerId);
+    }
+    return st;
   }
 
   // ---- destroy and cleanup -----------------------------------------------------------------
@@ -465,6 +516,17 @@ export class Agent {
     for (const group of bySession.values()) {
       const t = await this.adoptSession(group);
       if (t) await this.resync(t);
+    }
+    // A cluster network left by a crash between its creation and its containers' has no owner.
+    const nets = await this.docker.listNetworks([
+      `${LABEL.managed}=true`,
+      `${LABEL.agent}=${this.config.id}`,
+    ]);
+    for (const n of nets) {
+      if (this.sessions.has(n.replace(/^bai-/, ''))) continue;
+      await this.docker
+        .removeNetwork(n)
+        .catch((err: unknown) => this.log.error('orphan network', { network: n, err: String(err) }));
     }
   }
 
@@ -619,6 +681,14 @@ export class Agent {
       120_000,
     );
   }
+}
+
+/** A SIGKILL at or past the batch timeout: the agent's own timeout kill, seen after a restart. */
+function killedAtTimeout(t: Tracked, st: ContainerState | null): boolean {
+  if (t.batchTimeoutSec === null || t.stopReason !== null || !st) return false;
+  if (st.exitCode !== 137 || st.oomKilled) return false;
+  if (st.startedAt === null || st.finishedAt === null) return false;
+  return st.finishedAt - st.startedAt >= t.batchTimeoutSec * 1000;
 }
 
 function mainOf(t: Tracked): { kernelId: string; containerId: string } {

@@ -1,0 +1,196 @@
+import test from 'ava';
+import Docker from 'dockerode';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { testEnv } from '../helpers/env.js';
+import { batch, startTestStack, waitForStatus, type SessionView, type TestStack } from '../helpers/stack.js';
+
+/**
+ * The agent's lifecycle as an operator drives it, `bai agent` as a child process: drain mode
+ * (SIGUSR2), and the removal at start of containers that no live session owns.
+ */
+
+const BIN = resolve(fileURLToPath(import.meta.url), '../../../../bin/bai.js');
+let stack: TestStack;
+let docker: Docker;
+const children = new Set<ChildProcess>();
+
+test.before(async () => {
+  // A restart on a loaded machine may take seconds: the agent must not be declared LOST meanwhile.
+  stack = await startTestStack({ agents: 0, manager: { agentTimeoutMs: 30_000 } });
+  docker = new Docker({ socketPath: testEnv().dockerHost.replace(/^unix:\/\//, '') });
+});
+test.after.always(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  await stack?.close();
+});
+
+/** Starts `bai agent` as a child with the stack's settings; resolves once it says it is ready. */
+async function spawnAgent(n: number): Promise<ChildProcess> {
+  const cfg = stack.agentConfig(n);
+  const env = testEnv();
+  const child = spawn(process.execPath, [BIN, 'agent'], {
+    env: {
+      PATH: process.env.PATH,
+      BAI_AGENT_ID: cfg.id,
+      REDIS_URL: env.redisUrl,
+      BAI_QUEUE_PREFIX: stack.prefix,
+      DOCKER_HOST: env.dockerHost,
+      BAI_AGENT_NETWORK_MODE: 'default',
+      BAI_STORAGE_ROOT: cfg.storageRoot,
+      BAI_AGENT_CPU: '4',
+      BAI_AGENT_MEM: String(4 * 1024 ** 3),
+      BAI_HEARTBEAT_MS: '500',
+      BAI_STOP_GRACE_SECONDS: '2',
+      BAI_STATE_DIR: join(env.tmp, `agent-state-${stack.id}-${n}`),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let err = '';
+  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  await new Promise<void>((ok, fail) => {
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (out.includes('"ready":true')) ok();
+    });
+    child.on('exit', (code) => fail(new Error(`agent exited ${code}: ${err}`)));
+  });
+  return child;
+}
+
+async function stopChild(child: ChildProcess, sig: NodeJS.Signals): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+  const done = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)));
+  child.kill(sig);
+  const code = await done;
+  children.delete(child);
+  return code;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | null | undefined>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== null && v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function containersOf(label: string): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [label] } });
+}
+
+async function create(body: Record<string, unknown>): Promise<string> {
+  return (await stack.client.request<{ sessionId: string }>('POST', '/session', body)).sessionId;
+}
+
+test.serial(
+  'drain (SIGUSR2): running work finishes, cancels still arrive, nothing new is placed',
+  async (t) => {
+    const root = stack.agentConfig(9).storageRoot;
+    mkdirSync(join(root, 'ledger'), { recursive: true });
+    const agent = await spawnAgent(9);
+    const mount = { config: { mounts: ['ledger'] } };
+    const finishing = await create(
+      batch('while [ ! -e /home/work/ledger/drain.go ]; do sleep 0.1; done; echo done', mount),
+    );
+    const cancelled = await create(batch('sleep 120'));
+    await waitForStatus(stack.client, finishing, ['RUNNING']);
+    await waitForStatus(stack.client, cancelled, ['RUNNING']);
+    agent.kill('SIGUSR2');
+    const agentId = stack.agentConfig(9).id;
+    await until('the agent marked unschedulable', async () => {
+      const row = (await stack.database.db('agents').where({ id: agentId }).first()) as
+        { schedulable: boolean } | undefined;
+      return row && !row.schedulable ? true : null;
+    });
+    const later = await create(batch('echo later', { name: 'after-drain' }));
+
+    // A cancel reaches a draining agent, and so does the clean-up after it.
+    await stack.client.request('DELETE', `/session/${cancelled}`);
+    const c = await waitForStatus(stack.client, cancelled);
+    t.is(c.statusInfo, 'user-requested');
+    await until('the cancelled container removed', async () =>
+      (await containersOf(`ai.bai.session-id=${cancelled}`)).length === 0 ? true : null,
+    );
+    // Running work finishes and is cleaned up.
+    writeFileSync(join(root, 'ledger', 'drain.go'), '');
+    const s = await waitForStatus(stack.client, finishing);
+    t.is(s.exitCode, 0, 'the running session finished');
+    await until('the finished container removed', async () =>
+      (await containersOf(`ai.bai.session-id=${finishing}`)).length === 0 ? true : null,
+    );
+    const after = await stack.client.request<SessionView>('GET', `/session/${later}`);
+    t.is(after.status, 'PENDING', 'a draining agent takes no new work');
+    t.is(after.agentId, null);
+    t.is(await stopChild(agent, 'SIGTERM'), 0);
+    await stack.client.request('DELETE', `/session/${later}`);
+  },
+);
+
+test.serial('containers labelled as the agent’s with no live session are removed at its start', async (t) => {
+  const agentId = stack.agentConfig(7).id;
+  const labels = (sessionId: string, agent: string): Record<string, string> => ({
+    'ai.bai.managed': 'true',
+    'ai.bai.session-id': sessionId,
+    'ai.bai.kernel-id': randomUUID(),
+    'ai.bai.agent-id': agent,
+    'ai.bai.attempt': '1',
+    'ai.bai.cluster-role': 'main',
+  });
+  const make = async (l: Record<string, string>, cmd: string[]) => {
+    const c = await docker.createContainer({
+      Image: 'bai.local/python:3.11-bookworm',
+      Cmd: cmd,
+      Labels: l,
+      HostConfig: { NetworkMode: 'none' },
+    });
+    await c.start();
+    return c.id;
+  };
+  const running = await make(labels(randomUUID(), agentId), ['sleep', '300']);
+  const exited = await make(labels(randomUUID(), agentId), ['true']);
+  // Someone else's container (another agent on the same engine) is not this agent's to touch.
+  const foreign = await make(labels(randomUUID(), stack.agentConfig(6).id), ['sleep', '300']);
+  // A cluster network whose containers never came (a crash between the two).
+  const orphanNet = `bai-${randomUUID()}`;
+  await docker.createNetwork({
+    Name: orphanNet,
+    Internal: true,
+    Labels: { 'ai.bai.managed': 'true', 'ai.bai.session-id': orphanNet.slice(4), 'ai.bai.agent-id': agentId },
+  });
+  try {
+    const t0 = Date.now();
+    const agent = await spawnAgent(7);
+    t.log(`agent ready in ${Date.now() - t0} ms`);
+    await until('the orphans removed', async () => {
+      const mine = await containersOf(`ai.bai.agent-id=${agentId}`);
+      return mine.length === 0 ? true : null;
+    });
+    t.log(`orphans removed ${Date.now() - t0} ms after the agent was launched`);
+    const gone = await Promise.all(
+      [running, exited].map((id) =>
+        docker
+          .getContainer(id)
+          .inspect()
+          .then(
+            () => false,
+            () => true,
+          ),
+      ),
+    );
+    t.deepEqual(gone, [true, true]);
+    t.deepEqual(await docker.listNetworks({ filters: { name: [orphanNet] } }), []);
+    const other = await docker.getContainer(foreign).inspect();
+    t.true(other.State.Running, 'a container of another agent stays');
+    t.is(await stopChild(agent, 'SIGTERM'), 0);
+  } finally {
+    await docker.getContainer(foreign).remove({ force: true });
+  }
+});
