@@ -39,7 +39,7 @@ test.serial('bai keypair create/list/deactivate, token create/list/revoke', asyn
   t.is(rv.stdout, `${id}: revoked\n`);
   const after = await bai(stack, ['token', 'list'], { env: withToken });
   t.is(after.code, 1);
-  t.regex(after.stderr, /HTTP 401, auth-failed/);
+  t.regex(after.stderr, /HTTP 401 auth-failed/);
 
   const off = await bai(stack, ['keypair', 'deactivate', kp.access_key]);
   t.is(off.stdout, `${kp.access_key}: deactivated\n`);
@@ -60,7 +60,7 @@ test.serial('bai keypair create/list/deactivate, token create/list/revoke', asyn
     env: { BACKEND_ACCESS_KEY: user.access_key, BACKEND_SECRET_KEY: user.secret_key },
   });
   t.is(forbidden.code, 1);
-  t.regex(forbidden.stderr, /HTTP 403, generic-forbidden/);
+  t.regex(forbidden.stderr, /HTTP 403 generic-forbidden/);
 });
 
 test.serial(
