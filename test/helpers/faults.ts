@@ -12,7 +12,9 @@ import type { SessionView } from './stack.js';
 export const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 
 /** A Redis of the test's own, under the test tmp folder: fault tests flush, kill and restart it. */
-export async function ownRedis(opts: { durable?: boolean; port?: number } = {}): Promise<Service & { dir: string }> {
+export async function ownRedis(
+  opts: { durable?: boolean; port?: number } = {},
+): Promise<Service & { dir: string }> {
   const dir = join(testEnv().tmp, `redis-${randomBytes(4).toString('hex')}`);
   mkdirSync(dir, { recursive: true });
   const s = await startRedis(dir, opts);
@@ -107,7 +109,9 @@ export async function waitAll(
     if (done.size === ids.length) return done;
     if (Date.now() > until) {
       const stuck = ids.filter((id) => !done.has(id)).slice(0, 5);
-      throw new Error(`${ids.length - done.size} of ${ids.length} sessions not ended; e.g. ${stuck.join(', ')}`);
+      throw new Error(
+        `${ids.length - done.size} of ${ids.length} sessions not ended; e.g. ${stuck.join(', ')}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -138,7 +142,11 @@ export class ChildBai {
         if (this.output.length > 200_000) this.output = this.output.slice(-100_000);
       });
       this.child.once('exit', (code, sig) =>
-        reject(new Error(`bai ${args.join(' ')} exited (${code ?? sig}) before ready:\n${this.output.slice(-2000)}`)),
+        reject(
+          new Error(
+            `bai ${args.join(' ')} exited (${code ?? sig}) before ready:\n${this.output.slice(-2000)}`,
+          ),
+        ),
       );
     });
   }
@@ -152,7 +160,8 @@ export class ChildBai {
   }
 
   exited(): Promise<number | null> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return Promise.resolve(this.child.exitCode);
+    if (this.child.exitCode !== null || this.child.signalCode !== null)
+      return Promise.resolve(this.child.exitCode);
     return new Promise((r) => this.child.once('exit', (code) => r(code)));
   }
 

@@ -29,7 +29,11 @@ test('Redis flushed (FLUSHALL) in the middle of 100 sessions: all end SUCCESS, n
     for (let i = from; i < to; i += 10) {
       const made = await Promise.all(
         Array.from({ length: Math.min(10, to - i) }, (_, k) =>
-          stack.client.request<{ sessionId: string }>('POST', '/session', batch('true', { name: `flush-${i + k}` })),
+          stack.client.request<{ sessionId: string }>(
+            'POST',
+            '/session',
+            batch('true', { name: `flush-${i + k}` }),
+          ),
         ),
       );
       ids.push(...made.map((m) => m.sessionId));
@@ -44,7 +48,10 @@ test('Redis flushed (FLUSHALL) in the middle of 100 sessions: all end SUCCESS, n
   const startedBeforeFlush = starts.starts.size;
   await r.quit();
   await submit(50, 100);
-  t.true(startedBeforeFlush < 50, `the flush came while sessions were still queued (${startedBeforeFlush} had started)`);
+  t.true(
+    startedBeforeFlush < 50,
+    `the flush came while sessions were still queued (${startedBeforeFlush} had started)`,
+  );
 
   const views = await waitAll(stack.client, ids, ['TERMINATED', 'CANCELLED', 'ERROR'], 50_000);
   const bad = [...views.values()].filter((v) => v.status !== 'TERMINATED' || v.result !== 'SUCCESS');

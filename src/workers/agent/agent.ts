@@ -1,3 +1,4 @@
+import { cpus } from 'node:os';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AgentConfig } from '../../config/config.js';
@@ -259,7 +260,8 @@ export class Agent {
         },
         workingDir: WORK_DIR,
         hostname: k.hostname,
-        nanoCpus: (k.slots.cpu ?? 1) * 1e9,
+        // Docker refuses a CPU quota above the host's cores; an agent may declare more than it has.
+        nanoCpus: Math.min(k.slots.cpu ?? 1, cpus().length) * 1e9,
         memoryBytes: k.slots.mem ?? 256 * 1024 * 1024,
         pidsLimit: this.config.pidsLimit,
         shmBytes: job.resourceOpts.shmem ?? null,
