@@ -95,22 +95,38 @@ export async function waitAll(
 ): Promise<Map<string, SessionView>> {
   const until = Date.now() + timeoutMs;
   const done = new Map<string, SessionView>();
+  const last = new Map<string, SessionView>();
+  const errors = new Map<string, string>();
   for (;;) {
     const left = ids.filter((id) => !done.has(id));
     // A few at a time: the manager of a fault test may be busy recovering.
     for (let i = 0; i < left.length; i += 10) {
       const views = await Promise.all(
-        left
-          .slice(i, i + 10)
-          .map((id) => client.request<SessionView>('GET', `/session/${id}`).catch(() => null)),
+        left.slice(i, i + 10).map((id) =>
+          client.request<SessionView>('GET', `/session/${id}`).catch((err: unknown) => {
+            errors.set(id, String(err));
+            return null;
+          }),
+        ),
       );
-      for (const v of views) if (v && statuses.includes(v.status)) done.set(v.sessionId, v);
+      for (const v of views) {
+        if (v) last.set(v.sessionId, v);
+        if (v && statuses.includes(v.status)) done.set(v.sessionId, v);
+      }
     }
     if (done.size === ids.length) return done;
     if (Date.now() > until) {
-      const stuck = ids.filter((id) => !done.has(id)).slice(0, 5);
+      const stuck = ids
+        .filter((id) => !done.has(id))
+        .slice(0, 5)
+        .map((id) => {
+          const v = last.get(id);
+          return v
+            ? `${id} ${v.status} ${v.statusInfo} ${JSON.stringify(v.statusData)}`
+            : `${id} ${errors.get(id)}`;
+        });
       throw new Error(
-        `${ids.length - done.size} of ${ids.length} sessions not ended; e.g. ${stuck.join(', ')}`,
+        `${ids.length - done.size} of ${ids.length} sessions not ended; e.g. ${stuck.join('; ')}`,
       );
     }
     await new Promise((r) => setTimeout(r, 250));
@@ -177,4 +193,26 @@ export class ChildBai {
     await this.exited();
     clearTimeout(t);
   }
+}
+
+/** What a manager child process needs: the environment `bai manager` reads. */
+export function managerEnv(opts: {
+  databaseUrl: string;
+  redisUrl: string;
+  prefix: string;
+  port: number;
+  stateDir: string;
+  extra?: Record<string, string>;
+}): Record<string, string> {
+  return {
+    DATABASE_URL: opts.databaseUrl,
+    REDIS_URL: opts.redisUrl,
+    BAI_QUEUE_PREFIX: opts.prefix,
+    BAI_MANAGER_HOST: '127.0.0.1',
+    BAI_MANAGER_PORT: String(opts.port),
+    BAI_STATE_DIR: opts.stateDir,
+    BAI_AGENT_TIMEOUT_MS: '6000',
+    BAI_RECONCILE_INTERVAL_MS: '1000',
+    ...opts.extra,
+  };
 }

@@ -37,32 +37,38 @@ test.serial('sessions with starts_at never start before it', async (t) => {
   }
 });
 
-test.serial('cancelling a starts_at session placed ahead of its start removes it: no container starts', async (t) => {
-  const docker = new DockerAdapter(testEnv().dockerHost);
-  const id = await create(batch('echo never', { name: 'cancel-ahead', starts_at: '6s' }));
-  // Placed at once (the start lead is longer than 6 s): wait for its created, not started, container.
-  const until = Date.now() + 20_000;
-  while (Date.now() < until) {
-    if ((await docker.list([`ai.bai.session-id=${id}`])).length > 0) break;
-    await sleep(50);
-  }
-  t.true((await docker.list([`ai.bai.session-id=${id}`])).length > 0, 'its container was created ahead');
-  await stack.client.request('DELETE', `/session/${id}`);
-  const v = await waitForStatus(stack.client, id, ['TERMINATED', 'CANCELLED'], 20_000);
-  t.is(v.statusInfo, 'user-requested');
-  t.is(v.kernels[0]?.startedAt ?? null, null);
-  await sleep(Math.max(0, Date.parse(v.startsAt!) - Date.now()) + 1_000);
-  t.is(starts.starts.get(id) ?? 0, 0, 'no container of it ever started');
-  t.deepEqual(await docker.list([`ai.bai.session-id=${id}`]), [], 'its container is gone');
-});
+test.serial(
+  'cancelling a starts_at session placed ahead of its start removes it: no container starts',
+  async (t) => {
+    const docker = new DockerAdapter(testEnv().dockerHost);
+    const id = await create(batch('echo never', { name: 'cancel-ahead', starts_at: '6s' }));
+    // Placed at once (the start lead is longer than 6 s): wait for its created, not started, container.
+    const until = Date.now() + 20_000;
+    while (Date.now() < until) {
+      if ((await docker.list([`ai.bai.session-id=${id}`])).length > 0) break;
+      await sleep(50);
+    }
+    t.true((await docker.list([`ai.bai.session-id=${id}`])).length > 0, 'its container was created ahead');
+    await stack.client.request('DELETE', `/session/${id}`);
+    const v = await waitForStatus(stack.client, id, ['TERMINATED', 'CANCELLED'], 20_000);
+    t.is(v.statusInfo, 'user-requested');
+    t.is(v.kernels[0]?.startedAt ?? null, null);
+    await sleep(Math.max(0, Date.parse(v.startsAt!) - Date.now()) + 1_000);
+    t.is(starts.starts.get(id) ?? 0, 0, 'no container of it ever started');
+    t.deepEqual(await docker.list([`ai.bai.session-id=${id}`]), [], 'its container is gone');
+  },
+);
 
-test.serial('cancelling a starts_at session still PENDING ends it CANCELLED before it is placed', async (t) => {
-  const id = await create(batch('echo never', { name: 'cancel-pending', starts_at: '10min' }));
-  const p = await get(id);
-  t.is(p.status, 'PENDING');
-  await stack.client.request('DELETE', `/session/${id}`);
-  const v = await waitForStatus(stack.client, id, ['TERMINATED', 'CANCELLED'], 10_000);
-  t.is(v.status, 'CANCELLED');
-  t.is(v.statusInfo, 'user-requested');
-  t.is(v.agentId ?? null, null, 'never placed on an agent');
-});
+test.serial(
+  'cancelling a starts_at session still PENDING ends it CANCELLED before it is placed',
+  async (t) => {
+    const id = await create(batch('echo never', { name: 'cancel-pending', starts_at: '10min' }));
+    const p = await get(id);
+    t.is(p.status, 'PENDING');
+    await stack.client.request('DELETE', `/session/${id}`);
+    const v = await waitForStatus(stack.client, id, ['TERMINATED', 'CANCELLED'], 10_000);
+    t.is(v.status, 'CANCELLED');
+    t.is(v.statusInfo, 'user-requested');
+    t.is(v.agentId ?? null, null, 'never placed on an agent');
+  },
+);

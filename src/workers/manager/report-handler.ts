@@ -15,6 +15,19 @@ import type {
 } from '../../queue/payloads.js';
 import { nextRetry } from './retry.js';
 
+/**
+ * BullMQ settings of the report consumer. Handlers take milliseconds and are idempotent, so a
+ * short lock is safe, and it matters: the reports a killed manager was handling are taken up
+ * again by another (or the restarted) manager after `stalledInterval`, not after BullMQ's 30 s
+ * default, and never failed for having stalled (the default gives up after one stall).
+ */
+export const REPORT_WORKER_OPTIONS = {
+  concurrency: 16,
+  lockDuration: 5_000,
+  stalledInterval: 2_500,
+  maxStalledCount: 1_000,
+} as const;
+
 export interface ReportHandlerDeps {
   db: Db;
   sessions: SessionStore;
