@@ -149,8 +149,8 @@ export class ChildBai {
       this.child.stdout!.setEncoding('utf8');
       this.child.stdout!.on('data', (d: string) => {
         this.output += d;
-        const m = /"ready":true,"url":"([^"]+)"/.exec(this.output);
-        if (m) resolveUrl(m[1]!);
+        const m = /"ready":true(?:,"url":"([^"]+)")?/.exec(this.output);
+        if (m) resolveUrl(m[1] ?? '');
       });
       this.child.stderr!.setEncoding('utf8');
       this.child.stderr!.on('data', (d: string) => {
