@@ -22,6 +22,8 @@ export interface DispatcherDeps {
   withLease: (fn: () => Promise<void>) => Promise<void>;
 }
 
+const MAX_TIMER_MS = 3_600_000;
+
 interface Predicate {
   name: string;
   msg: string;
@@ -94,7 +96,8 @@ export class Dispatcher {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (!Number.isFinite(at)) return;
-    this.timer = setTimeout(() => this.kick(), Math.max(0, at - Date.now()));
+    // setTimeout fires at once past 2^31 ms; a start months away is looked at again later.
+    this.timer = setTimeout(() => this.kick(), Math.min(Math.max(0, at - Date.now()), MAX_TIMER_MS));
   }
 
   /** Returns the epoch ms at which a waiting session's time predicate will next pass. */
@@ -212,7 +215,15 @@ export class Dispatcher {
     sessions.notifyCommitted();
     const kernels = await sessions.kernels(s.id);
     const image = await catalog.resolveImage(row.image, row.domain_name).catch(() => null);
-    await queues.run(agentId, runJobOf(row, kernels, image));
+    try {
+      await queues.run(agentId, runJobOf(row, kernels, image));
+    } catch (err) {
+      // Committed but not sent (Redis away): the reconciler re-enqueues it; place the others.
+      this.deps.log.error('enqueue failed; the reconciler will repair it', {
+        sessionId: row.id,
+        err: String(err),
+      });
+    }
   }
 
   private async recordPredicates(
