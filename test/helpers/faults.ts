@@ -115,6 +115,11 @@ export async function waitAll(
       }
     }
     if (done.size === ids.length) return done;
+    if (process.env.BAI_TEST_VERBOSE) {
+      const hist: Record<string, number> = {};
+      for (const v of last.values()) hist[v.status] = (hist[v.status] ?? 0) + 1;
+      process.stderr.write(`waitAll ${new Date().toISOString()} ${JSON.stringify(hist)}\n`);
+    }
     if (Date.now() > until) {
       const stuck = ids
         .filter((id) => !done.has(id))

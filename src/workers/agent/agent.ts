@@ -41,6 +41,11 @@ export interface Logger {
  */
 export class Agent {
   private readonly sessions = new Map<string, Tracked>();
+  /**
+   * Attempts this agent ran and cleaned up. A run job the reconciler re-sent just before the
+   * manager recorded the exit can arrive after the cleanup: it must not run the command again.
+   */
+  private readonly finished = new Set<string>();
   private readonly allocator: Allocator;
   private readonly reporter: Reporter;
   private worker: Worker | null = null;
@@ -135,6 +140,7 @@ export class Agent {
   // ---- run ---------------------------------------------------------------------------------
 
   private async runSession(job: RunSessionJob): Promise<void> {
+    if (this.finished.has(`${job.sessionId}:${job.attempt}`)) return;
     const known = this.sessions.get(job.sessionId);
     if (known && known.attempt >= job.attempt) {
       await this.resync(known); // a duplicate or a reconciler's nudge: say again where it stands
@@ -443,6 +449,8 @@ export class Agent {
       if (Number(c.labels[LABEL.attempt] ?? '0') <= job.attempt) await this.docker.remove(c.id);
     }
     if (!current || tracked) {
+      this.finished.add(`${job.sessionId}:${tracked?.attempt ?? job.attempt}`);
+      if (this.finished.size > 50_000) this.finished.delete(this.finished.values().next().value!);
       await this.docker.removeNetwork(`bai-${job.sessionId}`);
       this.allocator.release(job.sessionId);
       this.sessions.delete(job.sessionId);
