@@ -32,6 +32,7 @@ test.after.always(async () => {
 });
 
 test('an agent SIGKILLed with its engine stopped: its sessions end agent-lost, or run again elsewhere when they asked', async (t) => {
+  t.timeout(180_000); // generous: CI machines are shared and slow
   const cfg = stack.agentConfig(2, { dockerHost: engine.url });
   lostAgent = new ChildBai(['agent'], {
     BAI_AGENT_ID: cfg.id,
@@ -49,12 +50,12 @@ test('an agent SIGKILLed with its engine stopped: its sessions end agent-lost, o
 
   const create = (name: string, extra: Record<string, unknown> = {}) =>
     stack.client
-      .request<{ sessionId: string }>('POST', '/session', batch('sleep 6', { name, ...extra }))
+      .request<{ sessionId: string }>('POST', '/session', batch('sleep 10', { name, ...extra }))
       .then((r) => r.sessionId);
   const plain = [await create('lost-0'), await create('lost-1'), await create('lost-2')];
   const retry = { max_attempts: 2, backoff: 'fixed', delay: 1, on: ['agent-lost'] };
   const retried = [await create('again-0', { retry }), await create('again-1', { retry })];
-  for (const id of [...plain, ...retried]) await waitForStatus(stack.client, id, ['RUNNING'], 30_000);
+  for (const id of [...plain, ...retried]) await waitForStatus(stack.client, id, ['RUNNING'], 60_000);
 
   // A healthy agent joins on the main engine; then the first dies with its engine.
   await stack.addAgent();
@@ -64,18 +65,18 @@ test('an agent SIGKILLed with its engine stopped: its sessions end agent-lost, o
   const killedAt = Date.now();
   await engine.stop();
 
-  const views = await waitAll(stack.client, plain, ['TERMINATED', 'CANCELLED'], 30_000);
+  const views = await waitAll(stack.client, plain, ['TERMINATED', 'CANCELLED'], 60_000);
   for (const v of views.values()) {
     t.is(v.statusInfo, 'agent-lost', v.sessionName);
     t.is(v.result, 'FAILURE');
     const endedAfter = Date.parse(v.terminationTime as string) - killedAt;
-    t.true(endedAfter < AGENT_TIMEOUT_MS + 10_000, `${v.sessionName} ended ${endedAfter} ms after the kill`);
+    t.true(endedAfter < AGENT_TIMEOUT_MS + 20_000, `${v.sessionName} ended ${endedAfter} ms after the kill`);
   }
   const agents = (await stack.database.db('agents').where({ id: cfg.id }).first()) as { status: string };
   t.is(agents.status, 'LOST');
 
   for (const id of retried) {
-    const v = await waitForStatus(stack.client, id, ['TERMINATED', 'CANCELLED'], 45_000);
+    const v = await waitForStatus(stack.client, id, ['TERMINATED', 'CANCELLED'], 90_000);
     t.is(v.result, 'SUCCESS', `${v.sessionName}: ${v.statusInfo}`);
     t.is(v.agentId, survivor, 'the second attempt ran on the surviving agent');
     t.is(v.attempt, 2);

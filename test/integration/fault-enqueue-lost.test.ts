@@ -22,6 +22,7 @@ test.after.always(async () => {
 });
 
 test('a session committed SCHEDULED whose run job never reached its agent is re-enqueued and runs once', async (t) => {
+  t.timeout(180_000); // generous: CI machines are shared and slow
   const agentId = stack.agentConfig(1).id;
   await stack.agents[0]!.close(); // nobody takes jobs: the placed job waits in the queue
   const { sessionId } = await stack.client.request<{ sessionId: string }>(

@@ -41,6 +41,7 @@ const clientOf = (endpoint: string) =>
   });
 
 test('SIGTERM: the manager finishes in-flight requests, stops its loops and exits 0', async (t) => {
+  t.timeout(180_000); // generous: CI machines are shared and slow
   const port = await freePort();
   const menv = managerEnv({
     databaseUrl: database.url,

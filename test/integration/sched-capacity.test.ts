@@ -12,13 +12,14 @@ test.after.always(async () => {
 const create = (body: Record<string, unknown>) =>
   stack.client.request<{ sessionId: string }>('POST', '/session', body).then((r) => r.sessionId);
 const get = (id: string) => stack.client.request<SessionView>('GET', `/session/${id}`);
-const small = (name: string) => batch('sleep 1', { name, config: { resources: { cpu: 1, mem: '64m' } } });
+const small = (name: string, secs = 1) =>
+  batch(`sleep ${secs}`, { name, config: { resources: { cpu: 1, mem: '64m' } } });
 
 test.serial(
   'a 4-cpu session on a 4-cpu agent busy with 1-cpu sessions starts while 1-cpu ones keep arriving',
   async (t) => {
     const before: string[] = [];
-    for (let i = 0; i < 4; i++) before.push(await create(small(`small-before-${i}`)));
+    for (let i = 0; i < 4; i++) before.push(await create(small(`small-before-${i}`, 5)));
     await Promise.all(before.map((id) => waitForStatus(stack.client, id, ['RUNNING', 'TERMINATED'], 30_000)));
     const big = await create(
       batch('echo big', { name: 'big-one', config: { resources: { cpu: 4, mem: '64m' } } }),
