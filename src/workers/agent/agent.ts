@@ -417,6 +417,7 @@ export class Agent {
     await this.removeContainers(tracked);
     this.allocator.release(tracked.sessionId);
     this.sessions.delete(tracked.sessionId);
+    this.markFinished(tracked.sessionId, tracked.attempt);
     await this.reporter.send(
       {
         name: 'session-failed',
@@ -449,12 +450,16 @@ export class Agent {
       if (Number(c.labels[LABEL.attempt] ?? '0') <= job.attempt) await this.docker.remove(c.id);
     }
     if (!current || tracked) {
-      this.finished.add(`${job.sessionId}:${tracked?.attempt ?? job.attempt}`);
-      if (this.finished.size > 50_000) this.finished.delete(this.finished.values().next().value!);
+      this.markFinished(job.sessionId, tracked?.attempt ?? job.attempt);
       await this.docker.removeNetwork(`bai-${job.sessionId}`);
       this.allocator.release(job.sessionId);
       this.sessions.delete(job.sessionId);
     }
+  }
+
+  private markFinished(sessionId: string, attempt: number): void {
+    this.finished.add(`${sessionId}:${attempt}`);
+    if (this.finished.size > 50_000) this.finished.delete(this.finished.values().next().value!);
   }
 
   private async removeContainers(tracked: Tracked): Promise<void> {
