@@ -20,6 +20,8 @@ export class AgentQueues {
     let q = this.queues.get(agentId);
     if (!q) {
       q = new Queue(agentQueueName(agentId), { connection: this.connection, prefix: this.prefix });
+      // Connection errors surface on the calls that fail; unhandled they would only be printed.
+      q.on('error', () => {});
       this.queues.set(agentId, q);
     }
     return q;

@@ -41,9 +41,15 @@ export interface TestStack {
  * database of its own, a Redis key prefix of its own and agent ids of their own.
  */
 export async function startTestStack(
-  opts: { agents?: number; agent?: Partial<AgentConfig>; manager?: Partial<ManagerConfig> } = {},
+  opts: {
+    agents?: number;
+    agent?: Partial<AgentConfig>;
+    manager?: Partial<ManagerConfig>;
+    /** A Redis of the test's own (fault tests flush or kill it); default: the shared one. */
+    redisUrl?: string;
+  } = {},
 ): Promise<TestStack> {
-  const env = testEnv();
+  const env = { ...testEnv(), ...(opts.redisUrl ? { redisUrl: opts.redisUrl } : {}) };
   const id = randomBytes(4).toString('hex');
   const prefix = `bai-${id}`;
   const database = await createTestDatabase();

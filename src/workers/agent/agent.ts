@@ -1,3 +1,4 @@
+import { cpus } from 'node:os';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AgentConfig } from '../../config/config.js';
@@ -45,6 +46,11 @@ export interface Logger {
  */
 export class Agent {
   private readonly sessions = new Map<string, Tracked>();
+  /**
+   * Attempts this agent ran and cleaned up. A run job the reconciler re-sent just before the
+   * manager recorded the exit can arrive after the cleanup: it must not run the command again.
+   */
+  private readonly finished = new Set<string>();
   private readonly allocator: Allocator;
   private readonly reporter: Reporter;
   private worker: Worker | null = null;
@@ -146,6 +152,7 @@ export class Agent {
   // ---- run ---------------------------------------------------------------------------------
 
   private async runSession(job: RunSessionJob): Promise<void> {
+    if (this.finished.has(`${job.sessionId}:${job.attempt}`)) return;
     const known = this.sessions.get(job.sessionId);
     if (known && known.attempt >= job.attempt) {
       await this.resync(known); // a duplicate or a reconciler's nudge: say again where it stands
@@ -279,7 +286,8 @@ export class Agent {
         },
         workingDir: WORK_DIR,
         hostname: k.hostname,
-        nanoCpus: (k.slots.cpu ?? 1) * 1e9,
+        // Docker refuses a CPU quota above the host's cores; an agent may declare more than it has.
+        nanoCpus: Math.min(k.slots.cpu ?? 1, cpus().length) * 1e9,
         memoryBytes: k.slots.mem ?? 256 * 1024 * 1024,
         pidsLimit: this.config.pidsLimit,
         shmBytes: job.resourceOpts.shmem ?? null,
@@ -460,6 +468,7 @@ export class Agent {
     await this.removeContainers(tracked);
     this.allocator.release(tracked.sessionId);
     this.sessions.delete(tracked.sessionId);
+    this.markFinished(tracked.sessionId, tracked.attempt);
     await this.reporter.send(
       {
         name: 'session-failed',
@@ -492,10 +501,16 @@ export class Agent {
       if (Number(c.labels[LABEL.attempt] ?? '0') <= job.attempt) await this.docker.remove(c.id);
     }
     if (!current || tracked) {
+      this.markFinished(job.sessionId, tracked?.attempt ?? job.attempt);
       await this.docker.removeNetwork(`bai-${job.sessionId}`);
       this.allocator.release(job.sessionId);
       this.sessions.delete(job.sessionId);
     }
+  }
+
+  private markFinished(sessionId: string, attempt: number): void {
+    this.finished.add(`${sessionId}:${attempt}`);
+    if (this.finished.size > 50_000) this.finished.delete(this.finished.values().next().value!);
   }
 
   private async removeContainers(tracked: Tracked): Promise<void> {

@@ -1,11 +1,11 @@
 import type { Knex } from 'knex';
 import { placeSessions, type AgentCapacity, type PlacementCandidate } from '../../domain/placement.js';
-import { addSlots, scaleSlots, type Slots } from '../../domain/resources.js';
+import { addSlots, fits, scaleSlots, subtractSlots, type Slots } from '../../domain/resources.js';
 import { ACTIVE_STATUSES } from '../../domain/status.js';
 import type { Db } from '../../persistence/db.js';
 import type { AgentRow, KernelRow, SessionRow } from '../../persistence/rows.js';
 import type { SessionStore } from '../../persistence/session-store.js';
-import type { CatalogStore } from '../../persistence/catalog-store.js';
+import type { CatalogStore, ResolvedImage } from '../../persistence/catalog-store.js';
 import type { AgentQueues } from '../../queue/agent-queues.js';
 import type { Logger } from '../agent/agent.js';
 import { runJobOf } from './run-job.js';
@@ -21,6 +21,10 @@ export interface DispatcherDeps {
   /** Runs `fn` only while this manager holds the dispatch lease. */
   withLease: (fn: () => Promise<void>) => Promise<void>;
 }
+
+const MAX_TIMER_MS = 3_600_000;
+/** Sessions committed per transaction on one agent: big enough to amortise, small enough to start early. */
+const COMMIT_CHUNK = 32;
 
 interface Predicate {
   name: string;
@@ -94,7 +98,8 @@ export class Dispatcher {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (!Number.isFinite(at)) return;
-    this.timer = setTimeout(() => this.kick(), Math.max(0, at - Date.now()));
+    // setTimeout fires at once past 2^31 ms; a start months away is looked at again later.
+    this.timer = setTimeout(() => this.kick(), Math.min(Math.max(0, at - Date.now()), MAX_TIMER_MS));
   }
 
   /** Returns the epoch ms at which a waiting session's time predicate will next pass. */
@@ -172,47 +177,90 @@ export class Dispatcher {
       }
     }
     const byId = new Map(pending.map((s) => [s.id, s]));
-    for (const d of decisions) {
-      const s = byId.get(d.sessionId);
-      if (s) await this.commitPlacement(s, d.agentId);
-    }
+    await this.commitPlacements(decisions, byId);
     await this.recordPredicates(byId, waiting);
     return nextWake;
   }
 
-  /** Commits a placement: the agent row is locked so two managers never over-commit it. */
-  private async commitPlacement(s: SessionRow, agentId: string): Promise<void> {
-    const { db, sessions, queues, catalog } = this.deps;
-    const row = await db.transaction(async (trx) => {
+  /**
+   * Commits the pass's decisions: per agent, in transactions of up to COMMIT_CHUNK sessions that
+   * lock the agent row (so two managers never over-commit it) and recount what it holds; agents
+   * in parallel. One transaction per session was the bottleneck of a burst on a busy machine.
+   */
+  private async commitPlacements(
+    decisions: { sessionId: string; agentId: string }[],
+    byId: Map<string, SessionRow>,
+  ): Promise<void> {
+    const byAgent = new Map<string, SessionRow[]>();
+    for (const d of decisions) {
+      const s = byId.get(d.sessionId);
+      if (s) byAgent.set(d.agentId, [...(byAgent.get(d.agentId) ?? []), s]);
+    }
+    const images = new Map<string, Promise<ResolvedImage | null>>();
+    const imageOf = (row: SessionRow) => {
+      const key = `${row.domain_name}\u0000${row.image}`;
+      let p = images.get(key);
+      if (!p) {
+        p = this.deps.catalog.resolveImage(row.image, row.domain_name).catch(() => null);
+        images.set(key, p);
+      }
+      return p;
+    };
+    await Promise.all(
+      [...byAgent].map(async ([agentId, list]) => {
+        for (let i = 0; i < list.length; i += COMMIT_CHUNK) {
+          const placed = await this.commitOnAgent(agentId, list.slice(i, i + COMMIT_CHUNK));
+          if (placed.length === 0) return; // the agent is gone or full: the next pass decides again
+          this.deps.sessions.notifyCommitted();
+          await Promise.all(placed.map(async (row) => this.enqueue(agentId, row, await imageOf(row))));
+        }
+      }),
+    );
+  }
+
+  private async commitOnAgent(agentId: string, list: SessionRow[]): Promise<SessionRow[]> {
+    const { db, sessions } = this.deps;
+    return db.transaction(async (trx) => {
       const agent = (await trx('agents').where({ id: agentId, status: 'ALIVE' }).forUpdate().first()) as
         AgentRow | undefined;
-      if (!agent) return null;
-      const occupied = await occupiedOn(trx, agentId);
-      const need = scaleSlots(s.requested_slots, s.cluster_size);
-      for (const [k, v] of Object.entries(need)) {
-        if (v > (agent.available_slots[k] ?? 0) - (occupied[k] ?? 0) + 1e-9) return null;
-      }
-      const moved = await sessions.transitionIn(trx, s.id, 'SCHEDULED', {
-        from: ['PENDING'],
-        info: null,
-        data: { predicates: [] },
-        set: { agent_id: agentId },
-      });
-      if (!moved) return null;
-      await trx('kernels')
-        .where({ session_id: s.id })
-        .update({
-          agent_id: agentId,
-          occupied_slots: JSON.stringify(s.requested_slots),
-          status: 'SCHEDULED',
+      if (!agent) return [];
+      let free = subtractSlots(agent.available_slots, await occupiedOn(trx, agentId));
+      const placed: SessionRow[] = [];
+      for (const s of list) {
+        const need = scaleSlots(s.requested_slots, s.cluster_size);
+        if (!fits(need, free)) continue;
+        const moved = await sessions.transitionIn(trx, s.id, 'SCHEDULED', {
+          from: ['PENDING'],
+          info: null,
+          data: { predicates: [] },
+          set: { agent_id: agentId },
         });
-      return moved;
+        if (!moved) continue; // cancelled meanwhile, or placed by another manager
+        await trx('kernels')
+          .where({ session_id: s.id })
+          .update({
+            agent_id: agentId,
+            occupied_slots: JSON.stringify(s.requested_slots),
+            status: 'SCHEDULED',
+          });
+        free = subtractSlots(free, need);
+        placed.push(moved);
+      }
+      return placed;
     });
-    if (!row) return;
-    sessions.notifyCommitted();
-    const kernels = await sessions.kernels(s.id);
-    const image = await catalog.resolveImage(row.image, row.domain_name).catch(() => null);
-    await queues.run(agentId, runJobOf(row, kernels, image));
+  }
+
+  private async enqueue(agentId: string, row: SessionRow, image: ResolvedImage | null): Promise<void> {
+    try {
+      const kernels = await this.deps.sessions.kernels(row.id);
+      await this.deps.queues.run(agentId, runJobOf(row, kernels, image));
+    } catch (err) {
+      // Committed but not sent (Redis away): the reconciler re-enqueues it; place the others.
+      this.deps.log.error('enqueue failed; the reconciler will repair it', {
+        sessionId: row.id,
+        err: String(err),
+      });
+    }
   }
 
   private async recordPredicates(

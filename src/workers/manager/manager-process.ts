@@ -22,7 +22,7 @@ import type { Logger } from '../agent/agent.js';
 import { Dispatcher } from './dispatcher.js';
 import { Loop } from './loop.js';
 import { Reconciler } from './reconciler.js';
-import { ReportHandler } from './report-handler.js';
+import { REPORT_WORKER_OPTIONS, ReportHandler } from './report-handler.js';
 import { WebhookSender } from './webhook-sender.js';
 import { freePort } from '../../stack/ports.js';
 
@@ -79,7 +79,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     {
       connection: workerConnection,
       prefix,
-      concurrency: 16,
+      ...REPORT_WORKER_OPTIONS,
     },
   );
   reportWorker.on('error', (err) => log.error('report worker error', { err: String(err) }));

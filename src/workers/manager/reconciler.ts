@@ -144,10 +144,13 @@ export class Reconciler {
         s && s.agent_id === agentId && s.attempt === h.attempt && ACTIVE_STATUSES.includes(s.status);
       if (!live) await queues.cleanup(agentId, { sessionId: h.sessionId, attempt: h.attempt });
     }
+    // Only sessions that were settled well before the heartbeat was written: a heartbeat may be
+    // seconds old, and must not make a session just placed or just started look lost.
+    const horizon = Math.min(Date.now(), hb.at) - GRACE_MS;
     const mine = (await db('sessions')
       .where({ agent_id: agentId })
       .whereIn('status', [...ACTIVE_STATUSES])
-      .where('updated_at', '<', new Date(Date.now() - GRACE_MS))) as SessionRow[];
+      .where('updated_at', '<', new Date(horizon))) as SessionRow[];
     for (const s of mine) {
       const h = seen.get(s.id);
       if (h && h.state !== 'exited' && h.attempt === s.attempt) continue;

@@ -15,6 +15,19 @@ import type {
 } from '../../queue/payloads.js';
 import { nextRetry } from './retry.js';
 
+/**
+ * BullMQ settings of the report consumer. Handlers take milliseconds and are idempotent, so a
+ * short lock is safe, and it matters: the reports a killed manager was handling are taken up
+ * again by another (or the restarted) manager after `stalledInterval`, not after BullMQ's 30 s
+ * default, and never failed for having stalled (the default gives up after one stall).
+ */
+export const REPORT_WORKER_OPTIONS = {
+  concurrency: 16,
+  lockDuration: 5_000,
+  stalledInterval: 2_500,
+  maxStalledCount: 1_000,
+} as const;
+
 export interface ReportHandlerDeps {
   db: Db;
   sessions: SessionStore;
@@ -31,7 +44,23 @@ export interface ReportHandlerDeps {
 export class ReportHandler {
   constructor(private readonly deps: ReportHandlerDeps) {}
 
+  /**
+   * Applies one report. A deadlock or serialization failure (another report or pass touched the
+   * same rows) is retried here at once, rather than through the queue's growing backoff.
+   */
   async handle(report: Report): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.apply(report);
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (attempt >= 5 || (code !== '40P01' && code !== '40001')) throw err;
+        await new Promise((r) => setTimeout(r, 20 + Math.random() * 80 * attempt));
+      }
+    }
+  }
+
+  private async apply(report: Report): Promise<void> {
     switch (report.name) {
       case 'agent-started':
         return this.agentStarted(report.data);
@@ -126,6 +155,9 @@ export class ReportHandler {
         ? nextRetry(s.retry_policy, s.attempt, 'non-zero-exit')
         : null;
     const ended = await db.transaction(async (trx) => {
+      // Rows are locked session first, then kernels, like every other transition: taking the
+      // kernel first deadlocks against a progress report for the same session.
+      await trx('sessions').where({ id: s.id }).forUpdate().first();
       await trx('kernels')
         .where({ id: r.kernelId })
         .update({

@@ -1,0 +1,223 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startRedis, type Service } from '../../src/stack/services.js';
+import type { ApiClient } from '../../src/cli/client.js';
+import { testEnv } from './env.js';
+import type { SessionView } from './stack.js';
+
+/** The repository root (dist/test/helpers → ../../..). */
+export const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
+
+/** A Redis of the test's own, under the test tmp folder: fault tests flush, kill and restart it. */
+export async function ownRedis(
+  opts: { durable?: boolean; port?: number } = {},
+): Promise<Service & { dir: string }> {
+  const dir = join(testEnv().tmp, `redis-${randomBytes(4).toString('hex')}`);
+  mkdirSync(dir, { recursive: true });
+  const s = await startRedis(dir, opts);
+  return { ...s, dir };
+}
+
+/**
+ * Counts container starts per session as Docker reports them (`docker events`), so a test can
+ * show that no command ran twice. Only containers whose agent label starts with `agentPrefix`.
+ */
+export class StartCounter {
+  private readonly child: ChildProcess;
+  private buf = '';
+  readonly starts = new Map<string, number>();
+  private ready: Promise<void>;
+
+  constructor(dockerHost: string, agentPrefix: string) {
+    this.child = spawn(
+      'docker',
+      [
+        '-H',
+        dockerHost,
+        'events',
+        '--filter',
+        'type=container',
+        '--filter',
+        'event=start',
+        '--filter',
+        'label=ai.bai.managed=true',
+        '--format',
+        '{{json .}}',
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    this.child.stdout!.setEncoding('utf8');
+    this.child.stdout!.on('data', (chunk: string) => {
+      this.buf += chunk;
+      let i: number;
+      while ((i = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, i);
+        this.buf = this.buf.slice(i + 1);
+        try {
+          const ev = JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } };
+          const a = ev.Actor?.Attributes ?? {};
+          if (!(a['ai.bai.agent-id'] ?? '').startsWith(agentPrefix)) continue;
+          if (a['ai.bai.cluster-role'] !== 'main') continue;
+          const sid = a['ai.bai.session-id'] ?? '';
+          this.starts.set(sid, (this.starts.get(sid) ?? 0) + 1);
+        } catch {
+          /* not an event line */
+        }
+      }
+    });
+    // `docker events` subscribes before it prints anything; give it a moment to attach.
+    this.ready = new Promise((r) => setTimeout(r, 500));
+  }
+
+  async attached(): Promise<void> {
+    await this.ready;
+  }
+
+  /** Sessions started more than once. */
+  twice(): string[] {
+    return [...this.starts].filter(([, n]) => n > 1).map(([id]) => id);
+  }
+
+  stop(): void {
+    if (this.child.pid && this.child.exitCode === null) this.child.kill('SIGTERM');
+  }
+}
+
+/** Waits until every session in `ids` is in one of `statuses`; returns their views. */
+export async function waitAll(
+  client: ApiClient,
+  ids: string[],
+  statuses: string[] = ['TERMINATED', 'CANCELLED'],
+  timeoutMs = 45_000,
+): Promise<Map<string, SessionView>> {
+  const until = Date.now() + timeoutMs;
+  const done = new Map<string, SessionView>();
+  const last = new Map<string, SessionView>();
+  const errors = new Map<string, string>();
+  for (;;) {
+    const left = ids.filter((id) => !done.has(id));
+    // A few at a time: the manager of a fault test may be busy recovering.
+    for (let i = 0; i < left.length; i += 10) {
+      const views = await Promise.all(
+        left.slice(i, i + 10).map((id) =>
+          client.request<SessionView>('GET', `/session/${id}`).catch((err: unknown) => {
+            errors.set(id, String(err));
+            return null;
+          }),
+        ),
+      );
+      for (const v of views) {
+        if (v) last.set(v.sessionId, v);
+        if (v && statuses.includes(v.status)) done.set(v.sessionId, v);
+      }
+    }
+    if (done.size === ids.length) return done;
+    if (process.env.BAI_TEST_VERBOSE) {
+      const hist: Record<string, number> = {};
+      for (const v of last.values()) hist[v.status] = (hist[v.status] ?? 0) + 1;
+      process.stderr.write(`waitAll ${new Date().toISOString()} ${JSON.stringify(hist)}\n`);
+    }
+    if (Date.now() > until) {
+      const stuck = ids
+        .filter((id) => !done.has(id))
+        .slice(0, 5)
+        .map((id) => {
+          const v = last.get(id);
+          return v
+            ? `${id} ${v.status} ${v.statusInfo} ${JSON.stringify(v.statusData)}`
+            : `${id} ${errors.get(id)}`;
+        });
+      throw new Error(
+        `${ids.length - done.size} of ${ids.length} sessions not ended; e.g. ${stuck.join('; ')}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Runs `node bin/bai.js <args>` as a child process (a manager or an agent to SIGKILL). */
+export class ChildBai {
+  readonly child: ChildProcess;
+  output = '';
+  private readyUrl: Promise<string>;
+
+  constructor(args: string[], env: Record<string, string>) {
+    this.child = spawn(process.execPath, [join(ROOT, 'bin/bai.js'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.readyUrl = new Promise((resolveUrl, reject) => {
+      this.child.stdout!.setEncoding('utf8');
+      this.child.stdout!.on('data', (d: string) => {
+        this.output += d;
+        const m = /"ready":true(?:,"url":"([^"]+)")?/.exec(this.output);
+        if (m) resolveUrl(m[1] ?? '');
+      });
+      this.child.stderr!.setEncoding('utf8');
+      this.child.stderr!.on('data', (d: string) => {
+        this.output += d;
+        if (this.output.length > 200_000) this.output = this.output.slice(-100_000);
+      });
+      this.child.once('exit', (code, sig) =>
+        reject(
+          new Error(
+            `bai ${args.join(' ')} exited (${code ?? sig}) before ready:\n${this.output.slice(-2000)}`,
+          ),
+        ),
+      );
+    });
+  }
+
+  ready(): Promise<string> {
+    return this.readyUrl;
+  }
+
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
+  exited(): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null)
+      return Promise.resolve(this.child.exitCode);
+    return new Promise((r) => this.child.once('exit', (code) => r(code)));
+  }
+
+  kill(sig: NodeJS.Signals = 'SIGKILL'): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(sig);
+  }
+
+  /** Stops it by its pid: SIGTERM, then SIGKILL after `graceMs`. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.kill('SIGTERM');
+    const t = setTimeout(() => this.kill('SIGKILL'), graceMs);
+    await this.exited();
+    clearTimeout(t);
+  }
+}
+
+/** What a manager child process needs: the environment `bai manager` reads. */
+export function managerEnv(opts: {
+  databaseUrl: string;
+  redisUrl: string;
+  prefix: string;
+  port: number;
+  stateDir: string;
+  extra?: Record<string, string>;
+}): Record<string, string> {
+  return {
+    DATABASE_URL: opts.databaseUrl,
+    REDIS_URL: opts.redisUrl,
+    BAI_QUEUE_PREFIX: opts.prefix,
+    BAI_MANAGER_HOST: '127.0.0.1',
+    BAI_MANAGER_PORT: String(opts.port),
+    BAI_STATE_DIR: opts.stateDir,
+    BAI_AGENT_TIMEOUT_MS: '6000',
+    BAI_RECONCILE_INTERVAL_MS: '1000',
+    ...opts.extra,
+  };
+}

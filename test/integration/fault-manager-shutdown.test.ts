@@ -1,0 +1,93 @@
+import test from 'ava';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ApiClient } from '../../src/cli/client.js';
+import { loadAgentConfig } from '../../src/config/config.js';
+import { freePort } from '../../src/stack/ports.js';
+import { startAgent, type RunningAgent } from '../../src/workers/agent/agent-process.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { testEnv } from '../helpers/env.js';
+import { ChildBai, managerEnv, waitAll } from '../helpers/faults.js';
+import { batch, quietLog, removeContainers } from '../helpers/stack.js';
+
+const id = randomBytes(4).toString('hex');
+const env = testEnv();
+const stateDir = join(env.tmp, `ms-${id}`);
+let database: TestDatabase;
+let agent: RunningAgent;
+const managers: ChildBai[] = [];
+
+test.before(async () => {
+  mkdirSync(stateDir, { recursive: true });
+  database = await createTestDatabase();
+});
+test.after.always(async () => {
+  for (const m of managers) await m.stop();
+  await agent?.close();
+  await removeContainers(env.dockerHost, id);
+  await database?.drop();
+});
+
+const clientOf = (endpoint: string) =>
+  new ApiClient({
+    endpoint,
+    accessKey: database.admin.accessKey,
+    secretKey: database.admin.secretKey,
+    token: null,
+    domain: 'default',
+    group: 'default',
+    apiVersion: 'v8.20240915',
+  });
+
+test('SIGTERM: the manager finishes in-flight requests, stops its loops and exits 0', async (t) => {
+  t.timeout(180_000); // generous: CI machines are shared and slow
+  const port = await freePort();
+  const menv = managerEnv({
+    databaseUrl: database.url,
+    redisUrl: env.redisUrl,
+    prefix: `bai-${id}`,
+    port,
+    stateDir,
+  });
+  const m = new ChildBai(['manager'], menv);
+  managers.push(m);
+  const client = clientOf(await m.ready());
+  agent = await startAgent(
+    {
+      ...loadAgentConfig({}),
+      id: `t${id}-a1`,
+      redisUrl: env.redisUrl,
+      queuePrefix: `bai-${id}`,
+      dockerHost: env.dockerHost,
+      slots: { cpu: 8, mem: 8 * 1024 ** 3 },
+      networkMode: 'default',
+      storageRoot: join(stateDir, 'storage'),
+      heartbeatMs: 500,
+    },
+    quietLog,
+  );
+
+  // A create that waits until the session runs (about 2 s): in flight when SIGTERM arrives.
+  const inFlight = client.request<{ sessionId: string; status: string }>(
+    'POST',
+    '/session',
+    batch('echo drained', { name: 'in-flight', enqueueOnly: false, starts_at: '2s' }),
+  );
+  await new Promise((r) => setTimeout(r, 500));
+  m.kill('SIGTERM');
+  const created = await inFlight;
+  t.is(created.status, 'RUNNING', 'the in-flight request got its full answer');
+  // New connections are refused while it drains.
+  await t.throwsAsync(client.request('GET', '/session/in-flight'));
+  const code = await m.exited();
+  t.is(code, 0, m.output.slice(-2000));
+  t.regex(m.output, /draining/);
+
+  // Nothing was lost: a new manager sees the session end.
+  const again = new ChildBai(['manager'], menv);
+  managers.push(again);
+  await again.ready();
+  const views = await waitAll(client, [created.sessionId]);
+  t.is(views.get(created.sessionId)?.result, 'SUCCESS');
+});

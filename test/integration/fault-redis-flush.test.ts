@@ -1,0 +1,68 @@
+import test from 'ava';
+import { Redis } from 'ioredis';
+import { batch, startTestStack, type TestStack } from '../helpers/stack.js';
+import { ownRedis, StartCounter, waitAll } from '../helpers/faults.js';
+import { testEnv } from '../helpers/env.js';
+import type { Service } from '../../src/stack/services.js';
+
+let redis: Service;
+let stack: TestStack;
+let starts: StartCounter;
+test.before(async () => {
+  redis = await ownRedis();
+  stack = await startTestStack({
+    redisUrl: redis.url,
+    agent: { slots: { cpu: 64, mem: 64 * 1024 ** 3 }, concurrency: 8 },
+  });
+  starts = new StartCounter(testEnv().dockerHost, `t${stack.id}-`);
+  await starts.attached();
+});
+test.after.always(async () => {
+  starts?.stop();
+  await stack?.close();
+  await redis?.stop();
+});
+
+test('Redis flushed (FLUSHALL) in the middle of 100 sessions: all end SUCCESS, none ran twice', async (t) => {
+  t.timeout(180_000); // generous: CI machines are shared and slow
+  const ids: string[] = [];
+  const submit = async (from: number, to: number) => {
+    for (let i = from; i < to; i += 10) {
+      const made = await Promise.all(
+        Array.from({ length: Math.min(10, to - i) }, (_, k) =>
+          stack.client.request<{ sessionId: string }>(
+            'POST',
+            '/session',
+            batch('true', { name: `flush-${i + k}` }),
+          ),
+        ),
+      );
+      ids.push(...made.map((m) => m.sessionId));
+    }
+  };
+  await submit(0, 50);
+  // Let some run, some wait in queues, some report: then lose everything Redis held.
+  const until = Date.now() + 20_000;
+  while (starts.starts.size < 10 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  const r = new Redis(redis.url);
+  await r.flushall();
+  const startedBeforeFlush = starts.starts.size;
+  await r.quit();
+  await submit(50, 100);
+  t.true(
+    startedBeforeFlush < 50,
+    `the flush came while sessions were still queued (${startedBeforeFlush} had started)`,
+  );
+
+  const views = await waitAll(stack.client, ids, ['TERMINATED', 'CANCELLED', 'ERROR'], 120_000);
+  const bad = [...views.values()].filter((v) => v.status !== 'TERMINATED' || v.result !== 'SUCCESS');
+  t.deepEqual(
+    bad.map((v) => `${v.sessionName}: ${v.status} ${v.statusInfo}`),
+    [],
+    'every session ends TERMINATED/SUCCESS',
+  );
+  // Docker reports starts asynchronously: give the last events a moment to arrive.
+  await new Promise((r) => setTimeout(r, 500));
+  t.deepEqual(starts.twice(), [], 'no container started twice');
+  t.is(ids.filter((id) => starts.starts.get(id) === 1).length, 100, 'each session started exactly once');
+});

@@ -1,0 +1,67 @@
+import test from 'ava';
+import { startRedis, type Service } from '../../src/stack/services.js';
+import { testEnv } from '../helpers/env.js';
+import { ownRedis, StartCounter, waitAll } from '../helpers/faults.js';
+import { batch, startTestStack, type TestStack } from '../helpers/stack.js';
+
+let redis: Service & { dir: string };
+let restarted: Service | null = null;
+let stack: TestStack;
+let starts: StartCounter;
+test.before(async () => {
+  redis = await ownRedis({ durable: true });
+  stack = await startTestStack({
+    redisUrl: redis.url,
+    agent: { slots: { cpu: 64, mem: 64 * 1024 ** 3 }, concurrency: 8 },
+  });
+  starts = new StartCounter(testEnv().dockerHost, `t${stack.id}-`);
+  await starts.attached();
+});
+test.after.always(async () => {
+  starts?.stop();
+  await stack?.close();
+  await restarted?.stop();
+  await redis?.stop();
+});
+
+test('Redis SIGKILLed and restarted with AOF during a burst: no session lost, none ran twice', async (t) => {
+  t.timeout(180_000); // generous: CI machines are shared and slow
+  const accepted: string[] = [];
+  let refused = 0;
+  let n = 0;
+  let killed = false;
+  const port = Number(new URL(redis.url).port);
+  const submitter = async () => {
+    while (n < 80) {
+      const i = n++;
+      try {
+        const r = await stack.client.request<{ sessionId: string }>(
+          'POST',
+          '/session',
+          batch('true', { name: `rk-${i}` }),
+        );
+        accepted.push(r.sessionId);
+      } catch {
+        refused += 1;
+      }
+      if (!killed && accepted.length >= 30) {
+        killed = true;
+        process.kill(redis.pid, 'SIGKILL');
+        await new Promise((r) => setTimeout(r, 1_000));
+        restarted = await startRedis(redis.dir, { durable: true, port });
+      }
+    }
+  };
+  await Promise.all([submitter(), submitter(), submitter(), submitter()]);
+  t.true(killed);
+  t.log(`${accepted.length} accepted, ${refused} refused while Redis was away`);
+  const views = await waitAll(stack.client, accepted, ['TERMINATED', 'CANCELLED', 'ERROR'], 120_000);
+  const bad = [...views.values()].filter((v) => v.status !== 'TERMINATED' || v.result !== 'SUCCESS');
+  t.deepEqual(
+    bad.map((v) => `${v.sessionName}: ${v.status} ${v.statusInfo}`),
+    [],
+  );
+  await new Promise((r) => setTimeout(r, 500));
+  t.deepEqual(starts.twice(), [], 'no session started twice');
+  t.is(accepted.filter((id) => starts.starts.get(id) === 1).length, accepted.length);
+});
