@@ -105,10 +105,10 @@ test.serial(
     await waitForStatus(stack.client, cancelled, ['RUNNING']);
     agent.kill('SIGUSR2');
     const agentId = stack.agentConfig(9).id;
-    await until('the agent marked unschedulable', async () => {
+    await until('the agent marked draining', async () => {
       const row = (await stack.database.db('agents').where({ id: agentId }).first()) as
-        { schedulable: boolean } | undefined;
-      return row && !row.schedulable ? true : null;
+        { status_info: string | null } | undefined;
+      return row?.status_info === 'draining' ? true : null;
     });
     const later = await create(batch('echo later', { name: 'after-drain' }));
 

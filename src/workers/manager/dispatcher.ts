@@ -327,7 +327,8 @@ export class Dispatcher {
   private async capacities(group: string): Promise<AgentCapacity[]> {
     const agents = (await this.deps
       .db('agents')
-      .where({ scaling_group: group, status: 'ALIVE', schedulable: true })) as AgentRow[];
+      .where({ scaling_group: group, status: 'ALIVE', schedulable: true })
+      .whereRaw(`status_info IS DISTINCT FROM 'draining'`)) as AgentRow[];
     const out: AgentCapacity[] = [];
     for (const a of agents)
       out.push({ id: a.id, total: a.available_slots, occupied: await occupiedOn(this.deps.db, a.id) });

@@ -51,11 +51,11 @@ export class Reconciler {
           .where({ id: agent.id })
           .update({
             status: 'ALIVE',
-            status_info: null,
+            // The agent's own drain (SIGUSR2) lasts as long as its heartbeat says so; the
+            // admin's `schedulable` flag is the operator's and is never touched here.
+            status_info: hb.draining ? 'draining' : null,
             last_heartbeat: new Date(hb.at),
             available_slots: JSON.stringify(hb.slots),
-            // In SQL, not from the row read above: an admin's drain in between must stick.
-            schedulable: this.deps.db.raw('schedulable AND ?', [!hb.draining]),
             scaling_group: hb.scalingGroup,
           });
         if (agent.status === 'LOST') this.deps.onCapacityFreed();

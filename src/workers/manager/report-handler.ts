@@ -41,6 +41,8 @@ export interface ReportHandlerDeps {
  * Applies agents' reports to PostgreSQL. Every handler is idempotent: reports arrive at least
  * once, possibly late, twice, or after the session moved on; guarded transitions ignore those.
  */
+const BEFORE_RUNNING: SessionStatus[] = ['SCHEDULED', 'PREPARING', 'PULLING', 'PREPARED', 'CREATING'];
+
 export class ReportHandler {
   constructor(private readonly deps: ReportHandlerDeps) {}
 
@@ -157,7 +159,17 @@ export class ReportHandler {
     const ended = await db.transaction(async (trx) => {
       // Rows are locked session first, then kernels, like every other transition: taking the
       // kernel first deadlocks against a progress report for the same session.
-      await trx('sessions').where({ id: s.id }).forUpdate().first();
+      const locked = (await trx('sessions').where({ id: s.id }).forUpdate().first()) as
+        SessionRow | undefined;
+      if (r.startedAt && locked && BEFORE_RUNNING.includes(locked.status)) {
+        // Reports are applied concurrently, so an exit can overtake its RUNNING report. The
+        // container did start: record that first, so history, events and callbacks have it.
+        await sessions.transitionIn(trx, s.id, 'RUNNING', {
+          from: BEFORE_RUNNING,
+          set: { started_at: new Date(r.startedAt) },
+          kernels: true,
+        });
+      }
       await trx('kernels')
         .where({ id: r.kernelId })
         .update({
