@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { sleep } from '../src/stack/process-util.js';
 import type { BenchStack } from './lib/stack.js';
+import { cpuMeter } from './lib/stack.js';
 import { lowerIsBetter, type BenchResult } from './lib/result.js';
 import { summarize } from './lib/stats.js';
 
@@ -88,9 +89,15 @@ export async function runDrain(
   p = 4,
   log: (m: string) => void = () => {},
 ): Promise<BenchResult> {
+  const meter = cpuMeter(stack);
+  meter.begin();
   const x = await xargsDrain(stack, n, p);
+  const xCpu = meter.end();
   log(`drain: xargs -P${p} ${n} containers in ${x.totalMs} ms`);
+  meter.begin();
   const b = await baiDrain(stack, n);
+  const bCpu = meter.end();
+  log(`drain: CPU s — xargs ${JSON.stringify(xCpu)}; bai ${JSON.stringify(bCpu)}`);
   log(`drain: bai ${n} sessions in ${b.totalMs} ms (all containers removed at ${b.removedMs} ms)`);
   return {
     name: 'drain',
@@ -126,6 +133,7 @@ export async function runDrain(
       xargsMs: x.totalMs,
       baiMs: b.totalMs,
       baiAllRemovedMs: b.removedMs,
+      cpuSeconds: { xargs: xCpu, bai: bCpu },
       baiPerSec: n / (b.totalMs / 1000),
       xargsPerSec: n / (x.totalMs / 1000),
     },

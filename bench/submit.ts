@@ -5,7 +5,7 @@ import { seedDefaults } from '../src/persistence/seed.js';
 import { openRedis } from '../src/queue/redis.js';
 import { PYTHON_IMAGE } from '../src/stack/python-image.js';
 import type { BenchStack } from './lib/stack.js';
-import { rssMb } from './lib/stack.js';
+import { cpuMeter, rssMb } from './lib/stack.js';
 import { lowerIsBetter, type BenchResult, type Row } from './lib/result.js';
 import { summarize, type Summary } from './lib/stats.js';
 
@@ -137,7 +137,10 @@ export async function runSubmit(
   durationMs = 10_000,
   log: (m: string) => void = () => {},
 ): Promise<SubmitOutcome> {
+  const meter = cpuMeter(stack);
+  meter.begin();
   const f = await floor(stack, clients, durationMs);
+  const fCpu = meter.end();
   log(`submit: floor ${Math.round(f.accepted / (f.durationMs / 1000))}/s`);
   const startsAt = new Date(Date.now() + 86_400_000).toISOString();
   const rss = { manager: [] as number[], agent: [] as number[] };
@@ -146,6 +149,7 @@ export async function runSubmit(
     rss.agent.push(rssMb(stack.agent.pid));
   }, 250);
   let b: LoadOutcome;
+  meter.begin();
   try {
     b = await load(clients, durationMs, async () => {
       await stack.client.request('POST', '/session', {
@@ -159,6 +163,8 @@ export async function runSubmit(
   } finally {
     clearInterval(sampler);
   }
+  const bCpu = meter.end();
+  log(`submit: CPU s — floor ${JSON.stringify(fCpu)}; bai ${JSON.stringify(bCpu)}`);
   const baiRate = b.accepted / (b.durationMs / 1000);
   const floorRate = f.accepted / (f.durationMs / 1000);
   log(`submit: bai ${Math.round(baiRate)}/s (${b.errors} errors)`);
@@ -199,6 +205,7 @@ export async function runSubmit(
         baiRate,
         floorAccepted: f.accepted,
         floorRate,
+        cpuSeconds: { floor: fCpu, bai: bCpu },
       },
     },
     rssUnderLoad: rss,

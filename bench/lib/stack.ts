@@ -5,10 +5,11 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../../src/cli/client.js';
+import { CpuMeter } from './cpu.js';
 import { DockerAdapter } from '../../src/docker/docker-adapter.js';
 import { newAccessKey, newSecret } from '../../src/persistence/catalog-store.js';
 import { openDb, type Db } from '../../src/persistence/db.js';
-import { sleep, stopPid } from '../../src/stack/process-util.js';
+import { isAlive, sleep, stopPid } from '../../src/stack/process-util.js';
 import { freePort } from '../../src/stack/ports.js';
 import { ensurePythonImage, PYTHON_IMAGE } from '../../src/stack/python-image.js';
 import { startDockerd, startPostgres, startRedis, type Service } from '../../src/stack/services.js';
@@ -64,7 +65,11 @@ function spawnBai(
   logDir: string,
 ): Promise<{ child: Child; ready: Record<string, unknown> }> {
   const log = openSync(join(logDir, `${name}.log`), 'a');
-  const proc = spawn(process.execPath, [join(root, 'bin/bai.js'), ...args], {
+  // BENCH_PROFILE_DIR: write a V8 CPU profile of each child there (read with Chrome DevTools).
+  const prof = process.env.BENCH_PROFILE_DIR
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`, `--cpu-prof-name=${name}.cpuprofile`]
+    : [];
+  const proc = spawn(process.execPath, [...prof, join(root, 'bin/bai.js'), ...args], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', log],
@@ -76,7 +81,15 @@ function spawnBai(
     pid,
     proc,
     async stop() {
-      await stopPid(pid, 15_000);
+      // SIGTERM drains; a second one makes `bai` exit at once (and still write a CPU profile).
+      const t0 = Date.now();
+      if (isAlive(pid)) process.kill(pid, 'SIGTERM');
+      while (isAlive(pid) && Date.now() - t0 < 10_000) await sleep(50);
+      if (isAlive(pid)) {
+        process.stderr.write(`${name} still runs 10 s after SIGTERM: sending a second one\n`);
+        process.kill(pid, 'SIGTERM');
+      }
+      await stopPid(pid, 5_000);
     },
   };
   return new Promise((res, rej) => {
@@ -214,5 +227,16 @@ export function timed(cmd: string, args: string[]): Promise<number> {
       if (code === 0) res(performance.now() - t0);
       else rej(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err}`));
     });
+  });
+}
+
+/** A CPU meter over the stack's processes (see cpu.ts). */
+export function cpuMeter(stack: BenchStack): CpuMeter {
+  return new CpuMeter({
+    manager: stack.manager.pid,
+    agent: stack.agent.pid,
+    postgres: stack.pg.pid,
+    redis: stack.redis.pid,
+    dockerd: stack.docker.pid,
   });
 }

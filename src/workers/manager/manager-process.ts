@@ -54,7 +54,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   const hub = new EventHub(db, redis, prefix);
   await hub.start();
   const sessions = new SessionStore(db, { eventsCommitted: () => hub.notify() });
-  const catalog = new CatalogStore(db);
+  const catalog = new CatalogStore(db, { cacheMs: 2_000 }); // hot-path reads: see CatalogStore
   const queues = new AgentQueues(redis, prefix);
 
   const dispatchLease = new Lease(redis, leaseKey(prefix, 'dispatcher'), 10_000);
