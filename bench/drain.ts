@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { sleep } from '../src/stack/process-util.js';
 import type { BenchStack } from './lib/stack.js';
 import { cpuMeter } from './lib/stack.js';
+import { CounterMeter } from './lib/counters.js';
 import { lowerIsBetter, type BenchResult } from './lib/result.js';
 import { summarize } from './lib/stats.js';
 
@@ -94,9 +95,13 @@ export async function runDrain(
   const x = await xargsDrain(stack, n, p);
   const xCpu = meter.end();
   log(`drain: xargs -P${p} ${n} containers in ${x.totalMs} ms`);
+  const counters = new CounterMeter(stack);
+  await counters.begin();
   meter.begin();
   const b = await baiDrain(stack, n);
   const bCpu = meter.end();
+  const perSession = await counters.end(n);
+  log(`drain: per session ${JSON.stringify(perSession)}`);
   log(`drain: CPU s — xargs ${JSON.stringify(xCpu)}; bai ${JSON.stringify(bCpu)}`);
   log(`drain: bai ${n} sessions in ${b.totalMs} ms (all containers removed at ${b.removedMs} ms)`);
   return {
@@ -134,6 +139,7 @@ export async function runDrain(
       baiMs: b.totalMs,
       baiAllRemovedMs: b.removedMs,
       cpuSeconds: { xargs: xCpu, bai: bCpu },
+      perSession,
       baiPerSec: n / (b.totalMs / 1000),
       xargsPerSec: n / (x.totalMs / 1000),
     },

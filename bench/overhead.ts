@@ -1,6 +1,7 @@
 import { followSessionEvents } from '../src/cli/event-stream.js';
 import type { BenchStack } from './lib/stack.js';
 import { timed } from './lib/stack.js';
+import { CounterMeter } from './lib/counters.js';
 import { lowerIsBetter, type BenchResult } from './lib/result.js';
 import { summarize, type Summary } from './lib/stats.js';
 
@@ -92,6 +93,8 @@ export async function runOverhead(
   const run: number[] = [];
   const api: number[] = [];
   const ids: string[] = [];
+  const counters = new CounterMeter(stack);
+  await counters.begin();
   for (let i = 0; i < samples; i++) {
     run.push(await cli());
     api.push(await apiSequence(stack, i));
@@ -100,6 +103,8 @@ export async function runOverhead(
     ids.push(r.id);
     if ((i + 1) % 10 === 0) log(`overhead: ${i + 1}/${samples}`);
   }
+  const perSession = await counters.end(samples);
+  log(`overhead: per session (with background) ${JSON.stringify(perSession)}`);
   const b = summarize(bai);
   const dr = summarize(run);
   const da = summarize(api);
@@ -131,6 +136,6 @@ export async function runOverhead(
         () => null,
       ),
     ],
-    extra: { samples: { bai, dockerRun: run, dockerApi: api }, phases: await phases(stack, ids) },
+    extra: { perSession, samples: { bai, dockerRun: run, dockerApi: api }, phases: await phases(stack, ids) },
   };
 }

@@ -6,6 +6,7 @@ import { openRedis } from '../src/queue/redis.js';
 import { PYTHON_IMAGE } from '../src/stack/python-image.js';
 import type { BenchStack } from './lib/stack.js';
 import { cpuMeter, rssMb } from './lib/stack.js';
+import { CounterMeter, type PerUnit } from './lib/counters.js';
 import { lowerIsBetter, type BenchResult, type Row } from './lib/result.js';
 import { summarize, type Summary } from './lib/stats.js';
 
@@ -58,7 +59,11 @@ async function load(clients: number, durationMs: number, op: () => Promise<void>
  * event, in one transaction) and one delayed queue add, straight from a loop — no HTTP, no
  * authentication, no validation. In a database of its own, so the manager never sees them.
  */
-async function floor(stack: BenchStack, clients: number, durationMs: number): Promise<LoadOutcome> {
+async function floor(
+  stack: BenchStack,
+  clients: number,
+  durationMs: number,
+): Promise<LoadOutcome & { counters: PerUnit }> {
   const admin = openDb(stack.pg.url, { min: 0, max: 1 });
   await admin.raw('CREATE DATABASE bench_floor');
   await admin.destroy();
@@ -69,7 +74,9 @@ async function floor(stack: BenchStack, clients: number, durationMs: number): Pr
     await migrateLatest(db);
     const { accessKey } = await seedDefaults(db);
     const startsAt = new Date(Date.now() + 86_400_000);
-    return await load(clients, durationMs, async () => {
+    const counters = new CounterMeter(stack, 'bench_floor');
+    await counters.begin();
+    const out = await load(clients, durationMs, async () => {
       const id = randomUUID();
       const now = new Date().toISOString();
       await db.transaction(async (trx) => {
@@ -118,6 +125,7 @@ async function floor(stack: BenchStack, clients: number, durationMs: number): Pr
         { jobId: id, delay: 86_400_000, removeOnComplete: true },
       );
     });
+    return { ...out, counters: await counters.end(Math.max(1, out.accepted)) };
   } finally {
     await queue.close();
     await redis.quit();
@@ -149,6 +157,8 @@ export async function runSubmit(
     rss.agent.push(rssMb(stack.agent.pid));
   }, 250);
   let b: LoadOutcome;
+  const counters = new CounterMeter(stack);
+  await counters.begin();
   meter.begin();
   try {
     b = await load(clients, durationMs, async () => {
@@ -164,6 +174,8 @@ export async function runSubmit(
     clearInterval(sampler);
   }
   const bCpu = meter.end();
+  const bCounters = await counters.end(Math.max(1, b.accepted));
+  log(`submit: per session — floor ${JSON.stringify(f.counters)}; bai ${JSON.stringify(bCounters)}`);
   log(`submit: CPU s — floor ${JSON.stringify(fCpu)}; bai ${JSON.stringify(bCpu)}`);
   const baiRate = b.accepted / (b.durationMs / 1000);
   const floorRate = f.accepted / (f.durationMs / 1000);
@@ -206,6 +218,7 @@ export async function runSubmit(
         floorAccepted: f.accepted,
         floorRate,
         cpuSeconds: { floor: fCpu, bai: bCpu },
+        perSession: { floor: f.counters, bai: bCounters },
       },
     },
     rssUnderLoad: rss,

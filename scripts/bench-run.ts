@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { runDrain } from '../bench/drain.js';
 import { footprintResult, sampleIdle } from '../bench/footprint.js';
 import { runOverhead } from '../bench/overhead.js';
+import { CounterMeter } from '../bench/lib/counters.js';
 import { formatTable, type BenchResult } from '../bench/lib/result.js';
 import { startBenchStack, type BenchStack } from '../bench/lib/stack.js';
 import { runStartsAt } from '../bench/starts-at.js';
@@ -50,7 +51,11 @@ async function main(): Promise<void> {
   stack = await startBenchStack(log);
   log(`manager pid ${stack.manager.pid} at ${stack.managerUrl}, agent pid ${stack.agent.pid}`);
   await sleep(3_000); // let both settle after start-up before calling them idle
-  const idle = await sampleIdle(stack);
+  const background = new CounterMeter(stack);
+  await background.begin();
+  const idle = await sampleIdle(stack, 5_000);
+  const backgroundPerSecond = await background.end(5 + 1.2);
+  log(`idle background per second: ${JSON.stringify(backgroundPerSecond)}`);
   const results: BenchResult[] = [];
   let load = { manager: [] as number[], agent: [] as number[] };
 
@@ -90,6 +95,7 @@ async function main(): Promise<void> {
       loadavgAfter: loadavg(),
     },
     durationS: (Date.now() - t0) / 1000,
+    backgroundPerSecond,
     table,
     results,
   };
