@@ -113,9 +113,17 @@ export class Dispatcher {
     // the sessions that wait for a later starts_at.
     const byPriority = (a: SessionRow, b: SessionRow) =>
       b.priority - a.priority || a.created_at.getTime() - b.created_at.getTime();
-    const due = (await db('sessions')
-      .where({ scaling_group: group, status: 'PENDING' })
-      .where((q) => q.whereNull('starts_at').orWhere('starts_at', '<=', horizon))
+    // MATERIALIZED: filter by starts_at first (the partial index), then order; otherwise the
+    // planner walks the priority index through every waiting session to fill the LIMIT.
+    const due = (await db
+      .withMaterialized('due', (q: Knex.QueryBuilder) =>
+        q
+          .from('sessions')
+          .where({ scaling_group: group, status: 'PENDING' })
+          .where((w) => w.whereNull('starts_at').orWhere('starts_at', '<=', horizon)),
+      )
+      .select('*')
+      .from('due')
       .orderBy([{ column: 'priority', order: 'desc' }, 'created_at'])
       .limit(1000)) as SessionRow[];
     const laterWithDeps = (await db('session_dependencies as d')
