@@ -38,6 +38,7 @@ export class Dispatcher {
   private running = false;
   private again = false;
   private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
   private tick: NodeJS.Timeout | null = null;
   private closed = false;
 
@@ -98,8 +99,22 @@ export class Dispatcher {
   private armTimer(at: number): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.timerAt = Infinity;
     if (!Number.isFinite(at)) return;
+    this.timerAt = at;
     this.timer = setTimeout(() => this.kick(), Math.max(0, at - Date.now()));
+  }
+
+  /**
+   * A new session asks for a pass. One whose starts_at is beyond the lead window cannot be
+   * placed now, so it only moves the wake-up timer earlier if it is the first due; the safety
+   * tick's next pass writes its `starts_at` predicate. Under a stream of such submits this
+   * saves a pass (five statements) per request.
+   */
+  wake(startsAt: Date | null | undefined): void {
+    const due = startsAt ? startsAt.getTime() - this.deps.startLeadMs : -Infinity;
+    if (due <= Date.now()) return this.kick();
+    if (!this.closed && due < this.timerAt) this.armTimer(due);
   }
 
   /** Returns the epoch ms at which a waiting session's time predicate will next pass. */

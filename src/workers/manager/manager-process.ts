@@ -70,7 +70,14 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     },
   });
   const kick = () => dispatcher.kick();
-  const service = new SessionService({ db, sessions, catalog, queues, hub, kickDispatcher: kick });
+  const service = new SessionService({
+    db,
+    sessions,
+    catalog,
+    queues,
+    hub,
+    kickDispatcher: (startsAt) => dispatcher.wake(startsAt),
+  });
   const handler = new ReportHandler({ db, sessions, catalog, queues, onCapacityFreed: kick });
   const workerConnection = redis.duplicate(); // BullMQ does not close a connection it was given
   const reportWorker = new Worker(
