@@ -25,7 +25,8 @@ export interface SessionServiceDeps {
   catalog: CatalogStore;
   queues: AgentQueues;
   hub: EventHub;
-  kickDispatcher: () => void;
+  /** Asks the dispatcher for a pass; given a new session's starts_at, only when it may be due. */
+  kickDispatcher: (startsAt?: Date | null) => void;
 }
 
 export interface CreateAnswer {
@@ -170,7 +171,7 @@ export class SessionService {
       }
       throw err;
     }
-    this.deps.kickDispatcher();
+    this.deps.kickDispatcher(row.starts_at);
     if (req.enqueueOnly) {
       return { answer: answerOf(row, true), status: 201 };
     }

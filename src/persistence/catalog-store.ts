@@ -11,16 +11,46 @@ export interface ResolvedImage {
   auth: { username: string; password: string; serveraddress: string } | null;
 }
 
-/** Keypairs, policies, domains, images and agents: what the manager reads to decide. */
+/**
+ * Keypairs, policies, domains, images and agents: what the manager reads to decide.
+ *
+ * With `cacheMs` > 0, the reads every submit makes (keypair, policy, image resolution, scaling
+ * group) are remembered that long: they are seven round trips of a create otherwise, and an
+ * admin's change to them takes effect within `cacheMs`, as keypairs already do in auth. Agents
+ * are never cached: their liveness must be current.
+ */
 export class CatalogStore {
-  constructor(private readonly db: Db) {}
+  private readonly memo = new Map<string, { at: number; value: Promise<unknown> }>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly opts: { cacheMs?: number } = {},
+  ) {}
+
+  /** Read-through memo of `load` under `key`; failures are not remembered. */
+  private cached<T>(key: string, load: () => Promise<T>): Promise<T> {
+    const ttl = this.opts.cacheMs ?? 0;
+    if (ttl <= 0) return load();
+    const now = Date.now();
+    const hit = this.memo.get(key);
+    if (hit && now - hit.at < ttl) return hit.value as Promise<T>;
+    if (this.memo.size > 10_000) this.memo.clear();
+    const value = load();
+    this.memo.set(key, { at: now, value });
+    value.catch(() => this.memo.delete(key));
+    return value;
+  }
 
   async keypair(accessKey: string): Promise<KeypairRow | undefined> {
-    return this.db<KeypairRow>('keypairs').where({ access_key: accessKey }).first();
+    return this.cached(`kp:${accessKey}`, () =>
+      this.db<KeypairRow>('keypairs').where({ access_key: accessKey }).first(),
+    );
   }
 
   async policy(name: string): Promise<ResourcePolicyRow> {
-    const row = await this.db<ResourcePolicyRow>('keypair_resource_policies').where({ name }).first();
+    const row = await this.cached(`policy:${name}`, () =>
+      this.db<ResourcePolicyRow>('keypair_resource_policies').where({ name }).first(),
+    );
     if (!row) throw new ObjectNotFound(`No resource policy "${name}".`, 'resource policy');
     return row;
   }
@@ -30,6 +60,10 @@ export class CatalogStore {
    * allowed list. Either failure is the same 404, as in Backend.AI.
    */
   async resolveImage(ref: string, domain: string): Promise<ResolvedImage> {
+    return this.cached(`image:${domain}\u0000${ref}`, () => this.resolveImageNow(ref, domain));
+  }
+
+  private async resolveImageNow(ref: string, domain: string): Promise<ResolvedImage> {
     const alias = await this.db('image_aliases').where({ alias: ref }).first();
     const candidate = (alias?.image as string | undefined) ?? formatImageRef(parseImageRef(ref));
     let image = await this.db<ImageRow>('images').where({ name: candidate }).first();
@@ -56,7 +90,10 @@ export class CatalogStore {
   }
 
   async scalingGroupExists(name: string): Promise<boolean> {
-    return (await this.db('scaling_groups').where({ name, is_active: true }).first()) !== undefined;
+    return this.cached(
+      `sg:${name}`,
+      async () => (await this.db('scaling_groups').where({ name, is_active: true }).first()) !== undefined,
+    );
   }
 
   async upsertAgent(

@@ -54,7 +54,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   const hub = new EventHub(db, redis, prefix);
   await hub.start();
   const sessions = new SessionStore(db, { eventsCommitted: () => hub.notify() });
-  const catalog = new CatalogStore(db);
+  const catalog = new CatalogStore(db, { cacheMs: 2_000 }); // hot-path reads: see CatalogStore
   const queues = new AgentQueues(redis, prefix);
 
   const dispatchLease = new Lease(redis, leaseKey(prefix, 'dispatcher'), 10_000);
@@ -70,7 +70,14 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     },
   });
   const kick = () => dispatcher.kick();
-  const service = new SessionService({ db, sessions, catalog, queues, hub, kickDispatcher: kick });
+  const service = new SessionService({
+    db,
+    sessions,
+    catalog,
+    queues,
+    hub,
+    kickDispatcher: (startsAt) => dispatcher.wake(startsAt),
+  });
   const handler = new ReportHandler({ db, sessions, catalog, queues, onCapacityFreed: kick });
   const workerConnection = redis.duplicate(); // BullMQ does not close a connection it was given
   const reportWorker = new Worker(

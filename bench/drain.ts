@@ -1,0 +1,147 @@
+import { spawn } from 'node:child_process';
+import { sleep } from '../src/stack/process-util.js';
+import type { BenchStack } from './lib/stack.js';
+import { cpuMeter } from './lib/stack.js';
+import { CounterMeter } from './lib/counters.js';
+import { lowerIsBetter, type BenchResult } from './lib/result.js';
+import { summarize } from './lib/stats.js';
+
+/** Gaps between consecutive completions: the per-container cost at steady state. */
+function gaps(doneAt: number[], start: number): number[] {
+  const s = [start, ...[...doneAt].sort((a, b) => a - b)];
+  return s.slice(1).map((t, i) => t - s[i]!);
+}
+
+/** `seq N | xargs -PP docker run --rm IMAGE true`, each completion stamped by `date`. */
+function xargsDrain(
+  stack: BenchStack,
+  n: number,
+  p: number,
+): Promise<{ totalMs: number; doneAt: number[]; start: number }> {
+  const cmd = `seq ${n} | xargs -P${p} -I{} sh -c 'docker -H ${stack.docker.url} run --rm ${stack.image} true && date +%s%3N'`;
+  return new Promise((res, rej) => {
+    const start = Date.now();
+    const proc = spawn('sh', ['-c', cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    proc.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    proc.on('exit', (code) => {
+      const totalMs = Date.now() - start;
+      const doneAt = out.split('\n').filter(Boolean).map(Number);
+      if (code !== 0 || doneAt.length !== n)
+        rej(new Error(`xargs drain: exit ${code}, ${doneAt.length}/${n} done: ${err}`));
+      else res({ totalMs, doneAt, start });
+    });
+  });
+}
+
+async function baiDrain(
+  stack: BenchStack,
+  n: number,
+): Promise<{ totalMs: number; doneAt: number[]; start: number; removedMs: number }> {
+  const start = Date.now();
+  const ids: string[] = [];
+  // Submit as a client would: a few requests in flight, all enqueue-only.
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < n) {
+        next++;
+        const r = await stack.client.request<{ sessionId: string }>('POST', '/session', {
+          image: 'python',
+          type: 'batch',
+          startupCommand: 'true',
+          enqueueOnly: true,
+        });
+        ids.push(r.sessionId);
+      }
+    }),
+  );
+  const until = Date.now() + 300_000;
+  for (;;) {
+    const rows = (await stack
+      .db('sessions')
+      .whereIn('id', ids)
+      .whereIn('status', ['TERMINATED', 'CANCELLED'])
+      .select('result', 'terminated_at')) as { result: string; terminated_at: Date }[];
+    if (rows.length === n) {
+      const failed = rows.filter((r) => r.result !== 'SUCCESS').length;
+      if (failed > 0) throw new Error(`drain: ${failed} of ${n} sessions did not succeed`);
+      const doneAt = rows.map((r) => r.terminated_at.getTime());
+      const totalMs = Math.max(...doneAt) - start;
+      // Containers are removed after the session ends (a cleanup job): wait for it, so the
+      // next benchmark starts on an idle engine, and say how long it took.
+      for (;;) {
+        if ((await stack.dockerApi.list(['ai.bai.managed=true'])).length === 0) break;
+        if (Date.now() > until) throw new Error('drain: containers not removed');
+        await sleep(100);
+      }
+      return { totalMs, doneAt, start, removedMs: Date.now() - start };
+    }
+    if (Date.now() > until) throw new Error(`drain: only ${rows.length}/${n} sessions ended in 300 s`);
+    await sleep(100);
+  }
+}
+
+export async function runDrain(
+  stack: BenchStack,
+  n = 200,
+  p = 4,
+  log: (m: string) => void = () => {},
+): Promise<BenchResult> {
+  const meter = cpuMeter(stack);
+  meter.begin();
+  const x = await xargsDrain(stack, n, p);
+  const xCpu = meter.end();
+  log(`drain: xargs -P${p} ${n} containers in ${x.totalMs} ms`);
+  const counters = new CounterMeter(stack);
+  await counters.begin();
+  meter.begin();
+  const b = await baiDrain(stack, n);
+  const bCpu = meter.end();
+  const perSession = await counters.end(n);
+  log(`drain: per session ${JSON.stringify(perSession)}`);
+  log(`drain: CPU s — xargs ${JSON.stringify(xCpu)}; bai ${JSON.stringify(bCpu)}`);
+  log(`drain: bai ${n} sessions in ${b.totalMs} ms (all containers removed at ${b.removedMs} ms)`);
+  return {
+    name: 'drain',
+    rows: [
+      lowerIsBetter(
+        {
+          bench: 'drain',
+          metric: `${n} sessions, concurrency ${p}: total`,
+          unit: 'ms',
+          bai: b.totalMs,
+          baseline: x.totalMs,
+          baselineName: `xargs -P${p} docker run`,
+          target: '≤ 1.3×',
+        },
+        (ratio) => (ratio === null ? null : ratio <= 1.3),
+      ),
+      lowerIsBetter(
+        {
+          bench: 'drain',
+          metric: 'gap between completions',
+          unit: 'ms',
+          bai: summarize(gaps(b.doneAt, b.start)),
+          baseline: summarize(gaps(x.doneAt, x.start)),
+          baselineName: `xargs -P${p}`,
+          target: '',
+        },
+        () => null,
+      ),
+    ],
+    extra: {
+      n,
+      concurrency: p,
+      xargsMs: x.totalMs,
+      baiMs: b.totalMs,
+      baiAllRemovedMs: b.removedMs,
+      cpuSeconds: { xargs: xCpu, bai: bCpu },
+      perSession,
+      baiPerSec: n / (b.totalMs / 1000),
+      xargsPerSec: n / (x.totalMs / 1000),
+    },
+  };
+}

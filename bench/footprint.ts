@@ -1,0 +1,81 @@
+import { spawn } from 'node:child_process';
+import { sleep } from '../src/stack/process-util.js';
+import type { BenchStack } from './lib/stack.js';
+import { rssMb } from './lib/stack.js';
+import { lowerIsBetter, type BenchResult, type Row } from './lib/result.js';
+import { summarize } from './lib/stats.js';
+
+/** RSS of an idle bare `node` process: what any Node.js service costs before it does anything. */
+async function bareNodeMb(): Promise<number> {
+  const p = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  try {
+    await sleep(1500);
+    return rssMb(p.pid!);
+  } finally {
+    p.kill('SIGTERM');
+  }
+}
+
+/** Samples RSS of manager and agent for `ms` (every 250 ms). */
+export async function sampleIdle(
+  stack: BenchStack,
+  ms = 3_000,
+): Promise<{ manager: number[]; agent: number[] }> {
+  const out = { manager: [] as number[], agent: [] as number[] };
+  for (const until = Date.now() + ms; Date.now() < until;) {
+    out.manager.push(rssMb(stack.manager.pid));
+    out.agent.push(rssMb(stack.agent.pid));
+    await sleep(250);
+  }
+  return out;
+}
+
+export async function footprintResult(
+  idle: { manager: number[]; agent: number[] },
+  load: { manager: number[]; agent: number[] },
+  idleAfter: { manager: number[]; agent: number[] },
+): Promise<BenchResult> {
+  const base = await bareNodeMb();
+  const rows: Row[] = [];
+  for (const who of ['manager', 'agent'] as const) {
+    rows.push(
+      lowerIsBetter(
+        {
+          bench: 'footprint',
+          metric: `${who} RSS idle (fresh)`,
+          unit: 'MB',
+          bai: summarize(idle[who]),
+          baseline: base,
+          baselineName: 'bare node',
+          target: '< 150 MB',
+        },
+        (_r, v) => (typeof v === 'number' ? v : v.median) < 150,
+      ),
+      lowerIsBetter(
+        {
+          bench: 'footprint',
+          metric: `${who} RSS under submit load`,
+          unit: 'MB',
+          bai: summarize(load[who]),
+          baseline: base,
+          baselineName: 'bare node',
+          target: '',
+        },
+        () => null,
+      ),
+      lowerIsBetter(
+        {
+          bench: 'footprint',
+          metric: `${who} RSS idle after all runs`,
+          unit: 'MB',
+          bai: summarize(idleAfter[who]),
+          baseline: base,
+          baselineName: 'bare node',
+          target: '< 150 MB',
+        },
+        (_r, v) => (typeof v === 'number' ? v : v.median) < 150,
+      ),
+    );
+  }
+  return { name: 'footprint', rows, extra: { bareNodeMb: base, idle, load, idleAfter } };
+}

@@ -1,0 +1,85 @@
+import type { Summary } from './stats.js';
+
+/** One line of the results table: bai's figure, its baseline's, and their ratio. */
+export interface Row {
+  bench: string;
+  metric: string;
+  unit: string;
+  bai: Summary | number;
+  baseline: Summary | number | null;
+  baselineName: string;
+  /** bai ÷ baseline of the medians (for throughputs: baseline ÷ bai, so > 1 is always slower). */
+  ratioMedian: number | null;
+  ratioP95: number | null;
+  target: string;
+  met: boolean | null;
+}
+
+export interface BenchResult {
+  name: string;
+  rows: Row[];
+  /** Anything else worth keeping in latest.json (raw samples, counts, notes). */
+  extra?: Record<string, unknown>;
+}
+
+const med = (x: Summary | number | null): number | null =>
+  x === null ? null : typeof x === 'number' ? x : x.median;
+const p95 = (x: Summary | number | null): number | null =>
+  x === null ? null : typeof x === 'number' ? x : x.p95;
+
+/** A row whose figure is "lower is better" (latency, memory). */
+export function lowerIsBetter(
+  r: Omit<Row, 'ratioMedian' | 'ratioP95' | 'met'>,
+  meets: (ratioMedian: number | null, bai: Summary | number) => boolean | null,
+): Row {
+  const b = med(r.baseline);
+  const ratioMedian = b ? med(r.bai)! / b : null;
+  const bp = p95(r.baseline);
+  const ratioP95 = bp ? p95(r.bai)! / bp : null;
+  return { ...r, ratioMedian, ratioP95, met: meets(ratioMedian, r.bai) };
+}
+
+function fmt(x: Summary | number | null, unit: string): string {
+  if (x === null) return '—';
+  const d = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1));
+  if (typeof x === 'number') return `${d(x)} ${unit}`;
+  return `${d(x.median)} / ${d(x.p95)} ${unit}`;
+}
+
+/** The table `npm run bench` prints: medians / p95, ratios, targets. */
+export function formatTable(results: BenchResult[]): string {
+  const head = [
+    'bench',
+    'metric',
+    'bai (median / p95)',
+    'baseline (median / p95)',
+    'ratio med',
+    'ratio p95',
+    'target',
+    'met',
+  ];
+  const lines: string[][] = [head];
+  for (const res of results) {
+    for (const r of res.rows) {
+      lines.push([
+        r.bench,
+        r.metric,
+        fmt(r.bai, r.unit),
+        r.baseline === null ? '—' : `${fmt(r.baseline, r.unit)} (${r.baselineName})`,
+        r.ratioMedian === null ? '—' : `${r.ratioMedian.toFixed(2)}×`,
+        r.ratioP95 === null ? '—' : `${r.ratioP95.toFixed(2)}×`,
+        r.target,
+        r.met === null ? '' : r.met ? 'yes' : 'NO',
+      ]);
+    }
+  }
+  const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
+  const out = lines.map((l) =>
+    l
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
+  out.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
+  return out.join('\n');
+}

@@ -1,0 +1,226 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { openDb, migrateLatest } from '../src/persistence/db.js';
+import { seedDefaults } from '../src/persistence/seed.js';
+import { openRedis } from '../src/queue/redis.js';
+import { PYTHON_IMAGE } from '../src/stack/python-image.js';
+import type { BenchStack } from './lib/stack.js';
+import { cpuMeter, rssMb } from './lib/stack.js';
+import { CounterMeter, type PerUnit } from './lib/counters.js';
+import { lowerIsBetter, type BenchResult, type Row } from './lib/result.js';
+import { summarize, type Summary } from './lib/stats.js';
+
+interface LoadOutcome {
+  accepted: number;
+  errors: number;
+  durationMs: number;
+  perSecond: Summary;
+  latency: Summary;
+}
+
+/** `clients` loops calling `op` for `durationMs`; counts completions per wall-clock second. */
+async function load(clients: number, durationMs: number, op: () => Promise<void>): Promise<LoadOutcome> {
+  const start = performance.now();
+  const end = start + durationMs;
+  const buckets = new Array<number>(Math.ceil(durationMs / 1000)).fill(0);
+  const lat: number[] = [];
+  let errors = 0;
+  let firstError: unknown = null;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        try {
+          await op();
+          const t1 = performance.now();
+          lat.push(t1 - t0);
+          const b = Math.floor((t1 - start) / 1000);
+          if (b < buckets.length) buckets[b]!++;
+        } catch (err) {
+          errors++;
+          firstError ??= err;
+        }
+      }
+    }),
+  );
+  const durationMs2 = performance.now() - start;
+  if (errors > 0) process.stderr.write(`submit: ${errors} errors, first: ${String(firstError)}\n`);
+  return {
+    accepted: lat.length,
+    errors,
+    durationMs: durationMs2,
+    perSecond: summarize(buckets),
+    latency: summarize(lat),
+  };
+}
+
+/**
+ * The floor: the same rows bai writes for an accepted session (session, kernel, its PENDING
+ * event, in one transaction) and one delayed queue add, straight from a loop — no HTTP, no
+ * authentication, no validation. In a database of its own, so the manager never sees them.
+ */
+async function floor(
+  stack: BenchStack,
+  clients: number,
+  durationMs: number,
+): Promise<LoadOutcome & { counters: PerUnit }> {
+  const admin = openDb(stack.pg.url, { min: 0, max: 1 });
+  await admin.raw('CREATE DATABASE bench_floor');
+  await admin.destroy();
+  const db = openDb(stack.pg.url.replace(/\/[^/]*$/, '/bench_floor'), { min: 1, max: 16 });
+  const redis = openRedis(stack.redis.url);
+  const queue = new Queue('floor', { connection: redis, prefix: 'bench-floor' });
+  try {
+    await migrateLatest(db);
+    const { accessKey } = await seedDefaults(db);
+    const startsAt = new Date(Date.now() + 86_400_000);
+    const counters = new CounterMeter(stack, 'bench_floor');
+    await counters.begin();
+    const out = await load(clients, durationMs, async () => {
+      const id = randomUUID();
+      const now = new Date().toISOString();
+      await db.transaction(async (trx) => {
+        await trx('sessions').insert({
+          id,
+          name: `sess-${randomBytes(4).toString('hex')}`,
+          access_key: accessKey,
+          domain_name: 'default',
+          group_name: 'default',
+          scaling_group: 'default',
+          type: 'batch',
+          status: 'PENDING',
+          status_history: JSON.stringify({ PENDING: now }),
+          image: PYTHON_IMAGE,
+          requested_image: 'python',
+          startup_command: 'true',
+          environ: '{}',
+          mounts: '[]',
+          requested_slots: JSON.stringify({ cpu: 1, mem: 268435456 }),
+          resource_opts: '{}',
+          cluster_size: 1,
+          cluster_mode: 'single-node',
+          starts_at: startsAt,
+          priority: 10,
+        });
+        await trx('kernels').insert({
+          id: randomUUID(),
+          session_id: id,
+          cluster_role: 'main',
+          cluster_idx: 1,
+          cluster_hostname: 'main1',
+          status: 'PENDING',
+          status_history: JSON.stringify({ PENDING: now }),
+          occupied_slots: '{}',
+        });
+        await trx('session_events').insert({
+          session_id: id,
+          access_key: accessKey,
+          name: 'session_enqueued',
+          data: JSON.stringify({ sessionId: id, status: 'PENDING' }),
+        });
+      });
+      await queue.add(
+        'run-session',
+        { sessionId: id },
+        { jobId: id, delay: 86_400_000, removeOnComplete: true },
+      );
+    });
+    return { ...out, counters: await counters.end(Math.max(1, out.accepted)) };
+  } finally {
+    await queue.close();
+    await redis.quit();
+    await db.destroy();
+  }
+}
+
+export interface SubmitOutcome {
+  result: BenchResult;
+  /** RSS samples (MB) of manager and agent taken every 250 ms during bai's load. */
+  rssUnderLoad: { manager: number[]; agent: number[] };
+}
+
+export async function runSubmit(
+  stack: BenchStack,
+  clients = 32,
+  durationMs = 10_000,
+  log: (m: string) => void = () => {},
+): Promise<SubmitOutcome> {
+  const meter = cpuMeter(stack);
+  meter.begin();
+  const f = await floor(stack, clients, durationMs);
+  const fCpu = meter.end();
+  log(`submit: floor ${Math.round(f.accepted / (f.durationMs / 1000))}/s`);
+  const startsAt = new Date(Date.now() + 86_400_000).toISOString();
+  const rss = { manager: [] as number[], agent: [] as number[] };
+  const sampler = setInterval(() => {
+    rss.manager.push(rssMb(stack.manager.pid));
+    rss.agent.push(rssMb(stack.agent.pid));
+  }, 250);
+  let b: LoadOutcome;
+  const counters = new CounterMeter(stack);
+  await counters.begin();
+  meter.begin();
+  try {
+    b = await load(clients, durationMs, async () => {
+      await stack.client.request('POST', '/session', {
+        image: 'python',
+        type: 'batch',
+        startupCommand: 'true',
+        enqueueOnly: true,
+        starts_at: startsAt,
+      });
+    });
+  } finally {
+    clearInterval(sampler);
+  }
+  const bCpu = meter.end();
+  const bCounters = await counters.end(Math.max(1, b.accepted));
+  log(`submit: per session — floor ${JSON.stringify(f.counters)}; bai ${JSON.stringify(bCounters)}`);
+  log(`submit: CPU s — floor ${JSON.stringify(fCpu)}; bai ${JSON.stringify(bCpu)}`);
+  const baiRate = b.accepted / (b.durationMs / 1000);
+  const floorRate = f.accepted / (f.durationMs / 1000);
+  log(`submit: bai ${Math.round(baiRate)}/s (${b.errors} errors)`);
+  const throughput: Row = {
+    bench: 'submit',
+    metric: `accepted/s, ${clients} clients × ${durationMs / 1000} s`,
+    unit: '/s',
+    bai: b.perSecond,
+    baseline: f.perSecond,
+    baselineName: 'INSERT + queue add loop',
+    // A throughput: the ratio says how many times slower bai is than the floor.
+    ratioMedian: b.perSecond.median > 0 ? f.perSecond.median / b.perSecond.median : null,
+    ratioP95: null,
+    target: '≥ 1000/s',
+    met: baiRate >= 1000,
+  };
+  return {
+    result: {
+      name: 'submit',
+      rows: [
+        throughput,
+        lowerIsBetter(
+          {
+            bench: 'submit',
+            metric: 'request latency under load',
+            unit: 'ms',
+            bai: b.latency,
+            baseline: f.latency,
+            baselineName: 'INSERT + queue add',
+            target: '',
+          },
+          () => null,
+        ),
+      ],
+      extra: {
+        baiAccepted: b.accepted,
+        baiErrors: b.errors,
+        baiRate,
+        floorAccepted: f.accepted,
+        floorRate,
+        cpuSeconds: { floor: fCpu, bai: bCpu },
+        perSession: { floor: f.counters, bai: bCounters },
+      },
+    },
+    rssUnderLoad: rss,
+  };
+}
