@@ -7,19 +7,25 @@ export type EventListener = (ev: SessionEventRow) => void;
 
 const FORGET = 'forget-keypair:';
 
-/** How long a hole in the event ids is waited for before it is taken as a rolled-back insert. */
-const GAP_WAIT_MS = 1_000;
+/** How long delivery waits at a hole in the event ids, to keep the usual order. */
+const GAP_WAIT_MS = 150;
+/** How long a skipped id is still looked for: a transaction that commits late is delivered late. */
+const LATE_WINDOW_MS = 60_000;
+const LATE_MAX = 2_000;
 
 /**
  * Tails the session_events table (the durable log) and hands new events to listeners (SSE
- * streams, create requests waiting for RUNNING). Ids are delivered in order up to a "safe
- * horizon": a hole in the ids (a transaction not yet committed) holds delivery back briefly, so
- * no event is skipped because it committed late. Managers wake each other through Redis
- * pub/sub; a slow poll covers lost wake-ups.
+ * streams, create requests waiting for RUNNING). Ids are delivered in order: a hole in the ids
+ * (a transaction not yet committed, or one rolled back) holds delivery back for a moment; past
+ * that the hole is skipped but its ids are watched for a minute, and an event that commits late
+ * is delivered late rather than never. Managers wake each other through Redis pub/sub; a slow
+ * poll covers lost wake-ups.
  */
 export class EventHub {
   private last = 0;
   private gapSince: number | null = null;
+  /** Skipped ids, with when they were skipped. */
+  private readonly late = new Map<number, number>();
   private readonly listeners = new Set<EventListener>();
   private readonly forgetters = new Set<(accessKey: string) => void>();
   private polling = false;
@@ -96,7 +102,32 @@ export class EventHub {
       });
   }
 
+  private deliver(ev: SessionEventRow): void {
+    for (const l of this.listeners) {
+      try {
+        l(ev);
+      } catch {
+        /* a listener's failure is its own */
+      }
+    }
+  }
+
+  /** Looks again for ids skipped at a hole; delivers the ones that committed meanwhile. */
+  private async tailLate(): Promise<void> {
+    if (this.late.size === 0) return;
+    const now = Date.now();
+    for (const [id, since] of this.late) if (now - since > LATE_WINDOW_MS) this.late.delete(id);
+    const rows = (await this.db('session_events')
+      .whereIn('id', [...this.late.keys()])
+      .orderBy('id')) as SessionEventRow[];
+    for (const ev of rows) {
+      this.late.delete(ev.id);
+      this.deliver(ev);
+    }
+  }
+
   private async tail(): Promise<void> {
+    await this.tailLate();
     for (;;) {
       const rows = (await this.db('session_events')
         .where('id', '>', this.last)
@@ -112,16 +143,12 @@ export class EventHub {
             return;
           }
         }
+        const now = Date.now();
+        for (let id = this.last + 1; id < ev.id && this.late.size < LATE_MAX; id++) this.late.set(id, now);
         this.gapSince = null;
         this.last = ev.id;
         delivered += 1;
-        for (const l of this.listeners) {
-          try {
-            l(ev);
-          } catch {
-            /* a listener's failure is its own */
-          }
-        }
+        this.deliver(ev);
       }
       if (delivered < 500) return;
     }

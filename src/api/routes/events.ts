@@ -56,12 +56,20 @@ export function eventRoutes(api: ApiContext): Router {
 
     // Subscribe first, buffer, then replay the backlog up to the hub's horizon: nothing falls
     // between the two.
+    // Ids sent on this stream, not a high-water mark: an event that committed late reaches the
+    // hub after higher ids and must still go out.
     let replayed = false;
-    let sentUpTo = lastId ?? 0;
+    const sent = new Set<number>();
     const buffered: SessionEventRow[] = [];
     const send = (ev: SessionEventRow) => {
-      if (ev.id <= sentUpTo || !match(ev)) return;
-      sentUpTo = ev.id;
+      if (sent.has(ev.id) || !match(ev)) return;
+      sent.add(ev.id);
+      if (sent.size > 20_000) {
+        for (const id of sent) {
+          sent.delete(id);
+          if (sent.size <= 10_000) break;
+        }
+      }
       stream.write(frame(ev));
     };
     const unsubscribe = api.hub.subscribe((ev) => (replayed ? send(ev) : buffered.push(ev)));
@@ -83,8 +91,6 @@ export function eventRoutes(api: ApiContext): Router {
       if (sessionId !== null) bq = bq.where('session_id', sessionId);
       const backlog = (await bq.limit(10_000)) as SessionEventRow[];
       for (const ev of backlog) send(ev);
-    } else {
-      sentUpTo = api.hub.horizon();
     }
     replayed = true;
     for (const ev of buffered.splice(0)) send(ev);

@@ -20,6 +20,7 @@ import type { Report } from '../../queue/payloads.js';
 import { openRedis } from '../../queue/redis.js';
 import type { Logger } from '../agent/agent.js';
 import { Dispatcher } from './dispatcher.js';
+import { KeyedSerializer } from './keyed-serializer.js';
 import { Loop } from './loop.js';
 import { Reconciler } from './reconciler.js';
 import { REPORT_WORKER_OPTIONS, ReportHandler } from './report-handler.js';
@@ -54,7 +55,11 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   const hub = new EventHub(db, redis, prefix);
   await hub.start();
   const sessions = new SessionStore(db, { eventsCommitted: () => hub.notify() });
-  const catalog = new CatalogStore(db, { cacheMs: 2_000 }); // hot-path reads: see CatalogStore
+  const catalog = new CatalogStore(db);
+  // The submit path reads the same keypair, policy and image for every request: cached for 2 s
+  // there. Placement and the loops read fresh rows, so registry credentials an admin just
+  // changed are the ones an agent pulls with.
+  const submitCatalog = new CatalogStore(db, { cacheMs: 2_000 });
   const queues = new AgentQueues(redis, prefix);
 
   const dispatchLease = new Lease(redis, leaseKey(prefix, 'dispatcher'), 10_000);
@@ -73,16 +78,21 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   const service = new SessionService({
     db,
     sessions,
-    catalog,
+    catalog: submitCatalog,
     queues,
     hub,
     kickDispatcher: (startsAt) => dispatcher.wake(startsAt),
   });
   const handler = new ReportHandler({ db, sessions, catalog, queues, onCapacityFreed: kick });
   const workerConnection = redis.duplicate(); // BullMQ does not close a connection it was given
+  const inOrder = new KeyedSerializer();
   const reportWorker = new Worker(
     REPORTS_QUEUE,
-    async (job) => handler.handle({ name: job.name, data: job.data } as Report),
+    async (job) => {
+      const report = { name: job.name, data: job.data } as Report;
+      const key = 'sessionId' in report.data ? report.data.sessionId : report.data.agentId;
+      return inOrder.run(key, () => handler.handle(report));
+    },
     {
       connection: workerConnection,
       prefix,
