@@ -1,10 +1,9 @@
 import test from 'ava';
 import Docker from 'dockerode';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { ChildAgents, until } from '../helpers/child-agent.js';
 import { testEnv } from '../helpers/env.js';
 import { batch, startTestStack, waitForStatus, type SessionView, type TestStack } from '../helpers/stack.js';
 
@@ -13,74 +12,20 @@ import { batch, startTestStack, waitForStatus, type SessionView, type TestStack 
  * (SIGUSR2), and the removal at start of containers that no live session owns.
  */
 
-const BIN = resolve(fileURLToPath(import.meta.url), '../../../../bin/bai.js');
 let stack: TestStack;
 let docker: Docker;
-const children = new Set<ChildProcess>();
+let agents: ChildAgents;
 
 test.before(async () => {
   // A restart on a loaded machine may take seconds: the agent must not be declared LOST meanwhile.
   stack = await startTestStack({ agents: 0, manager: { agentTimeoutMs: 30_000 } });
+  agents = new ChildAgents(stack);
   docker = new Docker({ socketPath: testEnv().dockerHost.replace(/^unix:\/\//, '') });
 });
 test.after.always(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  agents?.killAll();
   await stack?.close();
 });
-
-/** Starts `bai agent` as a child with the stack's settings; resolves once it says it is ready. */
-async function spawnAgent(n: number): Promise<ChildProcess> {
-  const cfg = stack.agentConfig(n);
-  const env = testEnv();
-  const child = spawn(process.execPath, [BIN, 'agent'], {
-    env: {
-      PATH: process.env.PATH,
-      BAI_AGENT_ID: cfg.id,
-      REDIS_URL: env.redisUrl,
-      BAI_QUEUE_PREFIX: stack.prefix,
-      DOCKER_HOST: env.dockerHost,
-      BAI_AGENT_NETWORK_MODE: 'default',
-      BAI_STORAGE_ROOT: cfg.storageRoot,
-      BAI_AGENT_CPU: '4',
-      BAI_AGENT_MEM: String(4 * 1024 ** 3),
-      BAI_HEARTBEAT_MS: '500',
-      BAI_STOP_GRACE_SECONDS: '2',
-      BAI_STATE_DIR: join(env.tmp, `agent-state-${stack.id}-${n}`),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let err = '';
-  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  await new Promise<void>((ok, fail) => {
-    let out = '';
-    child.stdout!.on('data', (b: Buffer) => {
-      out += b.toString();
-      if (out.includes('"ready":true')) ok();
-    });
-    child.on('exit', (code) => fail(new Error(`agent exited ${code}: ${err}`)));
-  });
-  return child;
-}
-
-async function stopChild(child: ChildProcess, sig: NodeJS.Signals): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-  const done = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)));
-  child.kill(sig);
-  const code = await done;
-  children.delete(child);
-  return code;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | null | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== null && v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function containersOf(label: string): Promise<Docker.ContainerInfo[]> {
   return docker.listContainers({ all: true, filters: { label: [label] } });
@@ -95,7 +40,7 @@ test.serial(
   async (t) => {
     const root = stack.agentConfig(9).storageRoot;
     mkdirSync(join(root, 'ledger'), { recursive: true });
-    const agent = await spawnAgent(9);
+    const agent = await agents.spawn(9);
     const mount = { config: { mounts: ['ledger'] } };
     const finishing = await create(
       batch('while [ ! -e /home/work/ledger/drain.go ]; do sleep 0.1; done; echo done', mount),
@@ -129,7 +74,7 @@ test.serial(
     const after = await stack.client.request<SessionView>('GET', `/session/${later}`);
     t.is(after.status, 'PENDING', 'a draining agent takes no new work');
     t.is(after.agentId, null);
-    t.is(await stopChild(agent, 'SIGTERM'), 0);
+    t.is(await agents.stop(agent, 'SIGTERM'), 0);
     await stack.client.request('DELETE', `/session/${later}`);
   },
 );
@@ -167,7 +112,7 @@ test.serial('containers labelled as the agent’s with no live session are remov
   });
   try {
     const t0 = Date.now();
-    const agent = await spawnAgent(7);
+    const agent = await agents.spawn(7);
     t.log(`agent ready in ${Date.now() - t0} ms`);
     await until('the orphans removed', async () => {
       const mine = await containersOf(`ai.bai.agent-id=${agentId}`);
@@ -189,7 +134,7 @@ test.serial('containers labelled as the agent’s with no live session are remov
     t.deepEqual(await docker.listNetworks({ filters: { name: [orphanNet] } }), []);
     const other = await docker.getContainer(foreign).inspect();
     t.true(other.State.Running, 'a container of another agent stays');
-    t.is(await stopChild(agent, 'SIGTERM'), 0);
+    t.is(await agents.stop(agent, 'SIGTERM'), 0);
   } finally {
     await docker.getContainer(foreign).remove({ force: true });
   }

@@ -1,11 +1,10 @@
 import test from 'ava';
 import Docker from 'dockerode';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { logStreamKey } from '../../src/queue/names.js';
 import { openRedis } from '../../src/queue/redis.js';
+import { ChildAgents, until } from '../helpers/child-agent.js';
 import { testEnv } from '../helpers/env.js';
 import {
   batch,
@@ -21,74 +20,20 @@ import {
  * in Docker must outlive the agent, be re-adopted by its labels, and run exactly once.
  */
 
-const BIN = resolve(fileURLToPath(import.meta.url), '../../../../bin/bai.js');
 let stack: TestStack;
 let docker: Docker;
-const children = new Set<ChildProcess>();
+let agents: ChildAgents;
 
 test.before(async () => {
   // A restart on a loaded machine may take seconds: the agent must not be declared LOST meanwhile.
   stack = await startTestStack({ agents: 0, manager: { agentTimeoutMs: 30_000 } });
+  agents = new ChildAgents(stack);
   docker = new Docker({ socketPath: testEnv().dockerHost.replace(/^unix:\/\//, '') });
 });
 test.after.always(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  agents?.killAll();
   await stack?.close();
 });
-
-/** Starts `bai agent` as a child with the stack's settings; resolves once it says it is ready. */
-async function spawnAgent(n: number): Promise<ChildProcess> {
-  const cfg = stack.agentConfig(n);
-  const env = testEnv();
-  const child = spawn(process.execPath, [BIN, 'agent'], {
-    env: {
-      PATH: process.env.PATH,
-      BAI_AGENT_ID: cfg.id,
-      REDIS_URL: env.redisUrl,
-      BAI_QUEUE_PREFIX: stack.prefix,
-      DOCKER_HOST: env.dockerHost,
-      BAI_AGENT_NETWORK_MODE: 'default',
-      BAI_STORAGE_ROOT: cfg.storageRoot,
-      BAI_AGENT_CPU: '4',
-      BAI_AGENT_MEM: String(4 * 1024 ** 3),
-      BAI_HEARTBEAT_MS: '500',
-      BAI_STOP_GRACE_SECONDS: '2',
-      BAI_STATE_DIR: join(env.tmp, `agent-state-${stack.id}-${n}`),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let err = '';
-  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  await new Promise<void>((ok, fail) => {
-    let out = '';
-    child.stdout!.on('data', (b: Buffer) => {
-      out += b.toString();
-      if (out.includes('"ready":true')) ok();
-    });
-    child.on('exit', (code) => fail(new Error(`agent exited ${code}: ${err}`)));
-  });
-  return child;
-}
-
-async function stopChild(child: ChildProcess, sig: NodeJS.Signals): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-  const done = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)));
-  child.kill(sig);
-  const code = await done;
-  children.delete(child);
-  return code;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | null | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== null && v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function containersOf(label: string): Promise<Docker.ContainerInfo[]> {
   return docker.listContainers({ all: true, filters: { label: [label] } });
@@ -106,7 +51,7 @@ async function create(body: Record<string, unknown>): Promise<string> {
 test.serial('agent SIGKILLed mid-run, restarted: true exit codes, each command ran once', async (t) => {
   const root = stack.agentConfig(9).storageRoot;
   mkdirSync(join(root, 'ledger'), { recursive: true });
-  let agent = await spawnAgent(9);
+  let agent = await agents.spawn(9);
   await waitForAgents(stack, 1);
   const mount = { config: { mounts: ['ledger'] } };
   // Each command records its run, then waits for its gate file: the test decides when it ends.
@@ -118,7 +63,7 @@ test.serial('agent SIGKILLed mid-run, restarted: true exit codes, each command r
   const slow = await create(batch(gated('slow', 5), { ...mount }));
   await waitForStatus(stack.client, quick, ['RUNNING']);
   await waitForStatus(stack.client, slow, ['RUNNING']);
-  await stopChild(agent, 'SIGKILL');
+  await agents.stop(agent, 'SIGKILL');
   writeFileSync(join(root, 'ledger', 'quick.go'), '');
 
   // While the agent is gone the containers carry on; the quick one ends unobserved.
@@ -129,7 +74,7 @@ test.serial('agent SIGKILLed mid-run, restarted: true exit codes, each command r
   const [slowC] = await containersOf(`ai.bai.session-id=${slow}`);
   t.is(slowC?.State, 'running');
 
-  agent = await spawnAgent(9);
+  agent = await agents.spawn(9);
   writeFileSync(join(root, 'ledger', 'slow.go'), '');
   const q = await waitForStatus(stack.client, quick);
   const s = await waitForStatus(stack.client, slow);
@@ -161,31 +106,31 @@ test.serial('agent SIGKILLed mid-run, restarted: true exit codes, each command r
       ? true
       : null,
   );
-  t.is(await stopChild(agent, 'SIGTERM'), 0);
+  t.is(await agents.stop(agent, 'SIGTERM'), 0);
 });
 
 test.serial('a timeout kill the agent could not report is reported as a timeout after restart', async (t) => {
-  let agent = await spawnAgent(9);
+  let agent = await agents.spawn(9);
   const id = await create(batch('sleep 120', { batch_timeout: 1 }));
   const running = await waitForStatus(stack.client, id, ['RUNNING']);
-  await stopChild(agent, 'SIGKILL');
+  await agents.stop(agent, 'SIGKILL');
   // What the agent does at the deadline, done here because the agent died just after it.
   const started = Date.parse(running.kernels[0]!.startedAt!);
   await new Promise((r) => setTimeout(r, Math.max(0, started + 1200 - Date.now())));
   const [c] = await containersOf(`ai.bai.session-id=${id}`);
   await docker.getContainer(c!.Id).kill();
-  agent = await spawnAgent(9);
+  agent = await agents.spawn(9);
   const s = await waitForStatus(stack.client, id);
   t.is(s.status, 'TERMINATED');
   t.is(s.statusInfo, 'task-timeout');
   t.is(s.exitCode, -2);
-  t.is(await stopChild(agent, 'SIGTERM'), 0);
+  t.is(await agents.stop(agent, 'SIGTERM'), 0);
 });
 
 test.serial('SIGTERM leaves the running container; the next agent re-adopts and reports it', async (t) => {
   const root = stack.agentConfig(9).storageRoot;
   mkdirSync(join(root, 'ledger'), { recursive: true });
-  let agent = await spawnAgent(9);
+  let agent = await agents.spawn(9);
   const id = await create(
     batch('while [ ! -e /home/work/ledger/term.go ]; do sleep 0.1; done; exit 4', {
       config: { mounts: ['ledger'] },
@@ -193,16 +138,16 @@ test.serial('SIGTERM leaves the running container; the next agent re-adopts and 
   );
   await waitForStatus(stack.client, id, ['RUNNING']);
   const t0 = Date.now();
-  t.is(await stopChild(agent, 'SIGTERM'), 0);
+  t.is(await agents.stop(agent, 'SIGTERM'), 0);
   t.log(`agent stopped in ${Date.now() - t0} ms`);
   const [c] = await containersOf(`ai.bai.session-id=${id}`);
   t.is(c?.State, 'running', 'the container outlives a stopped agent');
   const during = await stack.client.request<SessionView>('GET', `/session/${id}`);
   t.is(during.status, 'RUNNING');
-  agent = await spawnAgent(9);
+  agent = await agents.spawn(9);
   writeFileSync(join(root, 'ledger', 'term.go'), '');
   const s = await waitForStatus(stack.client, id);
   t.is(s.status, 'TERMINATED');
   t.is(s.exitCode, 4);
-  t.is(await stopChild(agent, 'SIGTERM'), 0);
+  t.is(await agents.stop(agent, 'SIGTERM'), 0);
 });

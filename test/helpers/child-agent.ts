@@ -1,0 +1,82 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { testEnv } from './env.js';
+import type { TestStack } from './stack.js';
+
+const BIN = resolve(fileURLToPath(import.meta.url), '../../../../bin/bai.js');
+
+/**
+ * `bai agent` as child processes of a test stack, as an operator runs it: so a test can
+ * SIGKILL, SIGTERM or SIGUSR2 it and start it again with the same id.
+ */
+export class ChildAgents {
+  private readonly children = new Set<ChildProcess>();
+
+  constructor(private readonly stack: TestStack) {}
+
+  /** Starts agent `n` with the stack's settings; resolves once it says it is ready. */
+  async spawn(n: number): Promise<ChildProcess> {
+    const cfg = this.stack.agentConfig(n);
+    const env = testEnv();
+    const child = spawn(process.execPath, [BIN, 'agent'], {
+      env: {
+        PATH: process.env.PATH,
+        BAI_AGENT_ID: cfg.id,
+        REDIS_URL: env.redisUrl,
+        BAI_QUEUE_PREFIX: this.stack.prefix,
+        DOCKER_HOST: env.dockerHost,
+        BAI_AGENT_NETWORK_MODE: 'default',
+        BAI_STORAGE_ROOT: cfg.storageRoot,
+        BAI_AGENT_CPU: '4',
+        BAI_AGENT_MEM: String(4 * 1024 ** 3),
+        BAI_HEARTBEAT_MS: '500',
+        BAI_STOP_GRACE_SECONDS: '2',
+        BAI_STATE_DIR: join(env.tmp, `agent-state-${this.stack.id}-${n}`),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.children.add(child);
+    let err = '';
+    child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    await new Promise<void>((ok, fail) => {
+      let out = '';
+      child.stdout!.on('data', (b: Buffer) => {
+        out += b.toString();
+        if (out.includes('"ready":true')) ok();
+      });
+      child.on('exit', (code) => fail(new Error(`agent exited ${code}: ${err}`)));
+    });
+    return child;
+  }
+
+  /** Signals a child and waits for it to exit; its exit code. */
+  async stop(child: ChildProcess, sig: NodeJS.Signals): Promise<number | null> {
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+    const done = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)));
+    child.kill(sig);
+    const code = await done;
+    this.children.delete(child);
+    return code;
+  }
+
+  /** SIGKILLs every child still running (test teardown). */
+  killAll(): void {
+    for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  }
+}
+
+/** Polls `probe` until it returns a value; throws after `ms`. */
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | null | undefined>,
+  ms = 30_000,
+): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== null && v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
