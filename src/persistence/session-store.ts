@@ -22,6 +22,8 @@ export interface TransitionOptions {
   from?: SessionStatus[];
   /** Also move every kernel of the session that may move to this status. */
   kernels?: boolean;
+  /** When the status was entered, if not now (an agent reports phases it went through). */
+  at?: Date;
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -178,7 +180,7 @@ export class SessionStore {
   ): Promise<SessionRow | null> {
     const from = (opts.from ?? predecessorsOf(to)).filter((s) => predecessorsOf(to).includes(s));
     if (from.length === 0) return null;
-    const now = new Date().toISOString();
+    const now = (opts.at ?? new Date()).toISOString();
     const set: Record<string, unknown> = {
       status: to,
       updated_at: trx.fn.now(),
@@ -240,6 +242,7 @@ export class SessionStore {
     to: SessionStatus,
     set: Partial<Record<keyof KernelRow, unknown>> = {},
     info: string | null = null,
+    at: Date = new Date(),
   ): Promise<KernelRow | null> {
     const [row] = (await trx('kernels')
       .where({ id: kernelId })
@@ -247,9 +250,7 @@ export class SessionStore {
       .update({
         status: to,
         status_info: info,
-        status_history: trx.raw(`status_history || ?::jsonb`, [
-          JSON.stringify({ [to]: new Date().toISOString() }),
-        ]),
+        status_history: trx.raw(`status_history || ?::jsonb`, [JSON.stringify({ [to]: at.toISOString() })]),
         ...set,
       })
       .returning('*')) as KernelRow[];

@@ -63,11 +63,22 @@ export interface AgentStartedReport {
   addr: string;
 }
 
+export type ProgressStatus = Extract<
+  SessionStatus,
+  'PREPARING' | 'PULLING' | 'PREPARED' | 'CREATING' | 'RUNNING'
+>;
+
 export interface SessionProgressReport {
   agentId: string;
   sessionId: string;
   attempt: number;
-  status: Extract<SessionStatus, 'PREPARING' | 'PULLING' | 'PREPARED' | 'CREATING' | 'RUNNING'>;
+  status: ProgressStatus;
+  /**
+   * Phases entered before `status`, in order, with their times. The agent sends the quick
+   * phases of a start (PREPARING, PREPARED, CREATING) with the next report instead of one job
+   * each: a trivial session costs one progress report, not four.
+   */
+  phases?: { status: ProgressStatus; at: number }[];
   data?: Record<string, unknown>;
   /** Containers, for CREATING/RUNNING. */
   containers?: { kernelId: string; containerId: string }[];

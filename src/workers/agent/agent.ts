@@ -13,7 +13,13 @@ import {
   type ContainerSummary,
 } from '../../docker/docker-adapter.js';
 import { agentQueueName, heartbeatKey, logStreamKey } from '../../queue/names.js';
-import type { CleanupSessionJob, DestroySessionJob, Heartbeat, RunSessionJob } from '../../queue/payloads.js';
+import type {
+  CleanupSessionJob,
+  DestroySessionJob,
+  Heartbeat,
+  ProgressStatus,
+  RunSessionJob,
+} from '../../queue/payloads.js';
 import { Allocator } from './allocator.js';
 import { storageBinds } from './mounts.js';
 import { Reporter } from './reporter.js';
@@ -32,6 +38,8 @@ interface Tracked {
   timedOut: boolean;
   stopReason: string | null;
   stopLogs: (() => void) | null;
+  /** Quick phases entered but not yet reported: they go with the next report. */
+  phases: { status: ProgressStatus; at: number }[];
 }
 
 export interface Logger {
@@ -179,6 +187,7 @@ export class Agent {
       timedOut: false,
       stopReason: null,
       stopLogs: null,
+      phases: [],
     };
     const need = job.kernels.reduce<Slots>((acc, k) => addSlots(acc, k.slots), {});
     const short = this.allocator.allocate(job.sessionId, need);
@@ -193,7 +202,7 @@ export class Agent {
     }
     this.sessions.set(job.sessionId, tracked);
     try {
-      await this.progress(job, 'PREPARING');
+      note(tracked, 'PREPARING');
       if (!(await this.docker.hasImage(job.image))) {
         await this.progress(job, 'PULLING');
         let lastSent = 0;
@@ -215,13 +224,15 @@ export class Agent {
         }
       }
       if (tracked.stopReason) return await this.abandon(job, tracked);
-      await this.progress(job, 'PREPARED');
-      await this.progress(job, 'CREATING');
+      note(tracked, 'PREPARED');
+      note(tracked, 'CREATING');
       await this.createContainers(job, tracked, need);
       if (tracked.stopReason) return await this.abandon(job, tracked);
       tracked.state = 'created';
       const delay = job.startsAt === null ? 0 : job.startsAt - Date.now();
       if (delay > 2) {
+        // Waiting for its start time: say now that it is prepared (CREATING and before).
+        await this.flushPhases(job, tracked);
         tracked.startTimer = setTimeout(() => {
           tracked.startTimer = null;
           this.startSession(tracked).catch((err) => this.log.error('start failed', { err: String(err) }));
@@ -569,6 +580,7 @@ export class Agent {
       timedOut: false,
       stopReason: null,
       stopLogs: null,
+      phases: [],
     };
     this.sessions.set(sessionId, tracked);
     if (!mainC) {
@@ -617,6 +629,7 @@ export class Agent {
     data?: Record<string, unknown>,
     suffix = '',
   ): Promise<void> {
+    const phases = this.sessions.get(job.sessionId)?.phases.splice(0) ?? [];
     await this.reporter.send(
       {
         name: 'session-progress',
@@ -625,12 +638,20 @@ export class Agent {
           sessionId: job.sessionId,
           attempt: job.attempt,
           status,
+          ...(phases.length > 0 ? { phases } : {}),
           data,
           at: Date.now(),
         },
       },
       `progress.${job.sessionId}.${job.attempt}.${status}${suffix ? `.${suffix}` : ''}`,
     );
+  }
+
+  /** Reports the noted phases now: the last one as the status, the others before it. */
+  private async flushPhases(job: RunSessionJob, tracked: Tracked): Promise<void> {
+    const last = tracked.phases.pop();
+    if (!last || last.status === 'RUNNING') return;
+    await this.progress(job, last.status as 'PREPARING' | 'PULLING' | 'PREPARED' | 'CREATING');
   }
 
   private async sendProgress(t: Tracked, status: 'RUNNING', data: Record<string, unknown>): Promise<void> {
@@ -642,6 +663,7 @@ export class Agent {
           sessionId: t.sessionId,
           attempt: t.attempt,
           status,
+          ...(t.phases.length > 0 ? { phases: t.phases.splice(0) } : {}),
           data,
           containers: t.containers.map((c) => ({ kernelId: c.kernelId, containerId: c.containerId })),
           at: Date.now(),
@@ -704,6 +726,11 @@ function killedAtTimeout(t: Tracked, st: ContainerState | null): boolean {
   if (st.exitCode !== 137 || st.oomKilled) return false;
   if (st.startedAt === null || st.finishedAt === null) return false;
   return st.finishedAt - st.startedAt >= t.batchTimeoutSec * 1000;
+}
+
+/** Records a quick phase; it is reported with the next report (see SessionProgressReport.phases). */
+function note(t: Tracked, status: ProgressStatus): void {
+  t.phases.push({ status, at: Date.now() });
 }
 
 function mainOf(t: Tracked): { kernelId: string; containerId: string } {

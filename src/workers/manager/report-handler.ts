@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import { outcomeOfExit } from '../../domain/batch-result.js';
 import type { RetryCause } from '../../domain/session-request.js';
 import type { SessionStatus } from '../../domain/status.js';
@@ -102,40 +103,59 @@ export class ReportHandler {
       return;
     }
     const { sessions, db } = this.deps;
-    const status: SessionStatus = r.status;
+    const steps = [
+      ...(r.phases ?? []).map((p) => ({ status: p.status, at: p.at, data: {} as Record<string, unknown> })),
+      { status: r.status, at: r.at, data: r.data ?? {} },
+    ];
     const moved = await db.transaction(async (trx) => {
-      const row = await sessions.transitionIn(trx, s.id, status, {
-        from: ['SCHEDULED', 'PREPARING', 'PULLING', 'PREPARED', 'CREATING'],
-        info: null,
-        data: r.data ?? {},
-        set: status === 'RUNNING' ? { started_at: new Date(r.at) } : {},
-      });
-      if (!row && status === 'PULLING' && r.data && s.status === 'PULLING') {
+      let any = false;
+      for (const step of steps) {
+        if (await this.applyStep(trx, s, step, r)) any = true;
+      }
+      return any;
+    });
+    if (moved) sessions.notifyCommitted();
+  }
+
+  /** One phase of a progress report: a guarded move of the session and its kernels. */
+  private async applyStep(
+    trx: Knex.Transaction,
+    s: SessionRow,
+    step: { status: SessionStatus; at: number; data: Record<string, unknown> },
+    r: SessionProgressReport,
+  ): Promise<boolean> {
+    const { sessions } = this.deps;
+    const at = new Date(step.at);
+    const row = await sessions.transitionIn(trx, s.id, step.status, {
+      from: BEFORE_RUNNING,
+      info: null,
+      data: step.data,
+      set: step.status === 'RUNNING' ? { started_at: at } : {},
+      at,
+    });
+    if (!row) {
+      if (step.status === 'PULLING' && Object.keys(step.data).length > 0) {
         // progress within PULLING: update the figures only
         await trx('sessions')
           .where({ id: s.id, status: 'PULLING' })
-          .update({
-            status_data: trx.raw(`status_data || ?::jsonb`, [JSON.stringify(r.data)]),
-          });
+          .update({ status_data: trx.raw(`status_data || ?::jsonb`, [JSON.stringify(step.data)]) });
       }
-      if (row) {
-        const kernels = await trx('kernels').where({ session_id: s.id }).select('id');
-        for (const k of kernels as { id: string }[]) {
-          const c = r.containers?.find((x) => x.kernelId === k.id);
-          await sessions.transitionKernelIn(
-            trx,
-            row,
-            k.id,
-            status,
-            status === 'RUNNING'
-              ? { started_at: new Date(r.at), ...(c ? { container_id: c.containerId } : {}) }
-              : {},
-          );
-        }
-      }
-      return row;
-    });
-    if (moved) sessions.notifyCommitted();
+      return false;
+    }
+    const kernels = (await trx('kernels').where({ session_id: s.id }).select('id')) as { id: string }[];
+    for (const k of kernels) {
+      const c = r.containers?.find((x) => x.kernelId === k.id);
+      await sessions.transitionKernelIn(
+        trx,
+        row,
+        k.id,
+        step.status,
+        step.status === 'RUNNING' ? { started_at: at, ...(c ? { container_id: c.containerId } : {}) } : {},
+        null,
+        at,
+      );
+    }
+    return true;
   }
 
   private async kernelExited(r: KernelExitedReport): Promise<void> {
