@@ -147,7 +147,12 @@ export async function startDockerd(dir: string, opts: DockerdOptions = {}): Prom
     '--default-address-pool',
     `base=10.${octet}.0.0/16,size=24`,
   ];
-  const pid = launch('dockerd', args, openSync(join(dir, 'dockerd.log'), 'a'));
+  // containerd writes stack dumps to TMPDIR when it is stopped: keep them in the engine's folder.
+  mkdirSync(join(dir, 'tmp'), { recursive: true });
+  const pid = launch('dockerd', args, openSync(join(dir, 'dockerd.log'), 'a'), {
+    ...process.env,
+    TMPDIR: join(dir, 'tmp'),
+  });
   await waitUntil(
     'dockerd',
     () => {
