@@ -223,11 +223,13 @@ export class Agent {
           await this.progress(job, 'PULLING', done, 'done');
         }
       }
-      if (tracked.stopReason) return await this.abandon(job, tracked);
+      if (tracked.stopReason)
+        return await this.abandonTracked(tracked, tracked.stopReason ?? 'user-requested');
       note(tracked, 'PREPARED');
       note(tracked, 'CREATING');
       await this.createContainers(job, tracked, need);
-      if (tracked.stopReason) return await this.abandon(job, tracked);
+      if (tracked.stopReason)
+        return await this.abandonTracked(tracked, tracked.stopReason ?? 'user-requested');
       tracked.state = 'created';
       const delay = job.startsAt === null ? 0 : job.startsAt - Date.now();
       if (delay > 2) {
@@ -385,10 +387,19 @@ export class Agent {
       .catch(() => {});
   }
 
+  /** The watcher saw the main exit: stop its timers and report, once. */
   private async onMainExit(tracked: Tracked): Promise<void> {
     if (tracked.state === 'exited') return;
     tracked.state = 'exited';
     if (tracked.timeoutTimer) clearTimeout(tracked.timeoutTimer);
+    await this.reportExit(tracked);
+  }
+
+  /**
+   * Reports how the main ended, from Docker's own record (exit code, OOM, times, logs). Safe
+   * to repeat: the container stays until the manager's cleanup, and the report id is stable.
+   */
+  private async reportExit(tracked: Tracked): Promise<void> {
     const main = mainOf(tracked);
     const st = await this.exitState(tracked, main.containerId);
     const logs = await this.docker.logs(main.containerId, this.config.logLimitBytes);
@@ -468,11 +479,6 @@ export class Agent {
       await this.abandonTracked(tracked, job.reason);
     }
     // 'preparing': the run handler sees stopReason between steps and abandons.
-  }
-
-  private async abandon(job: RunSessionJob, tracked: Tracked): Promise<void> {
-    await this.abandonTracked(tracked, tracked.stopReason ?? 'user-requested');
-    void job;
   }
 
   private async abandonTracked(tracked: Tracked, reason: string): Promise<void> {
@@ -606,8 +612,8 @@ export class Agent {
         Math.max(0, startsAt - Date.now()),
       );
     } else {
-      tracked.state = 'running';
-      await this.onMainExit(tracked); // ended while nobody watched: report its true exit code
+      tracked.state = 'exited';
+      await this.reportExit(tracked); // ended while nobody watched: report its true exit code
     }
     return tracked;
   }
@@ -615,10 +621,7 @@ export class Agent {
   /** Re-sends where a session stands: used after re-adoption and on a duplicate run job. */
   private async resync(t: Tracked): Promise<void> {
     if (t.state === 'running') await this.sendProgress(t, 'RUNNING', {});
-    else if (t.state === 'exited') {
-      t.state = 'running';
-      await this.onMainExit(t);
-    }
+    else if (t.state === 'exited') await this.reportExit(t);
   }
 
   // ---- reports -----------------------------------------------------------------------------
