@@ -1,6 +1,6 @@
 import { followSessionEvents } from '../src/cli/event-stream.js';
 import type { BenchStack } from './lib/stack.js';
-import { timed } from './lib/stack.js';
+import { baselineContainer, timed } from './lib/stack.js';
 import { CounterMeter } from './lib/counters.js';
 import { lowerIsBetter, type BenchResult } from './lib/result.js';
 import { summarize, type Summary } from './lib/stats.js';
@@ -35,23 +35,9 @@ export async function baiRunTrue(
 async function apiSequence(stack: BenchStack, n: number): Promise<number> {
   const d = stack.dockerApi;
   const t0 = performance.now();
-  const id = await d.createContainer({
-    name: `bench-api-${process.pid}-${n}`,
-    image: stack.image,
-    cmd: ['true'],
-    env: {},
-    labels: { 'ai.bai.bench': 'true' },
-    workingDir: '/',
-    hostname: 'bench',
-    nanoCpus: 1e9,
-    memoryBytes: 256 * 1024 * 1024,
-    pidsLimit: 1024,
-    shmBytes: null,
-    networkMode: 'default',
-    networkAliases: [],
-    binds: [],
-    capAdd: [],
-  });
+  const id = await d.createContainer(
+    baselineContainer(stack, `bench-api-${process.pid}-${n}`, 1, 256 * 1024 * 1024),
+  );
   await d.start(id);
   const code = await d.wait(id);
   await d.remove(id);

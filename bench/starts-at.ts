@@ -1,5 +1,6 @@
 import { sleep } from '../src/stack/process-util.js';
 import type { BenchStack } from './lib/stack.js';
+import { baselineContainer } from './lib/stack.js';
 import { lowerIsBetter, type BenchResult } from './lib/result.js';
 import { summarize } from './lib/stats.js';
 
@@ -57,23 +58,9 @@ async function floorSkews(stack: BenchStack, n: number, spreadMs: number): Promi
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
     ids.push(
-      await d.createContainer({
-        name: `bench-at-${process.pid}-${i}`,
-        image: stack.image,
-        cmd: ['true'],
-        env: {},
-        labels: { 'ai.bai.bench': 'true' },
-        workingDir: '/',
-        hostname: 'bench',
-        nanoCpus: 1e8,
-        memoryBytes: 64 * 1024 * 1024,
-        pidsLimit: 1024,
-        shmBytes: null,
-        networkMode: 'default',
-        networkAliases: [],
-        binds: [],
-        capAdd: [],
-      }),
+      await d.createContainer(
+        baselineContainer(stack, `bench-at-${process.pid}-${i}`, 0.1, 64 * 1024 * 1024),
+      ),
     );
   }
   const at = instants(n, 1_000, spreadMs);

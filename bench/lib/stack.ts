@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../../src/cli/client.js';
 import { CpuMeter } from './cpu.js';
-import { DockerAdapter } from '../../src/docker/docker-adapter.js';
+import { DockerAdapter, type ContainerSpec } from '../../src/docker/docker-adapter.js';
 import { newAccessKey, newSecret } from '../../src/persistence/catalog-store.js';
 import { openDb, type Db } from '../../src/persistence/db.js';
 import { isAlive, sleep, stopPid } from '../../src/stack/process-util.js';
@@ -239,4 +239,30 @@ export function cpuMeter(stack: BenchStack): CpuMeter {
     redis: stack.redis.pid,
     dockerd: stack.docker.pid,
   });
+}
+
+/** The baseline's container: `true` in the bench image, limited like a bai kernel of `cpu`. */
+export function baselineContainer(
+  stack: BenchStack,
+  name: string,
+  cpu: number,
+  memoryBytes: number,
+): ContainerSpec {
+  return {
+    name,
+    image: stack.image,
+    cmd: ['true'],
+    env: {},
+    labels: { 'ai.bai.bench': 'true' },
+    workingDir: '/',
+    hostname: 'bench',
+    nanoCpus: cpu * 1e9,
+    memoryBytes,
+    pidsLimit: 1024,
+    shmBytes: null,
+    networkMode: 'default',
+    networkAliases: [],
+    binds: [],
+    capAdd: [],
+  };
 }

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { startRedis, type Service } from '../../src/stack/services.js';
 import type { ApiClient } from '../../src/cli/client.js';
 import { testEnv } from './env.js';
-import type { SessionView } from './stack.js';
+import { startTestStack, type SessionView, type TestStack } from './stack.js';
 
 /** The repository root (dist/test/helpers → ../../..). */
 export const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
@@ -220,4 +220,23 @@ export function managerEnv(opts: {
     BAI_RECONCILE_INTERVAL_MS: '1000',
     ...opts.extra,
   };
+}
+
+/**
+ * A test stack on a Redis of its own (so the test may flush, kill and restart it), with an
+ * agent roomy enough for bursts and a counter of container starts: the setup of Redis faults.
+ */
+export async function startRedisFaultStack(opts: { durable?: boolean } = {}): Promise<{
+  redis: Service & { dir: string };
+  stack: TestStack;
+  starts: StartCounter;
+}> {
+  const redis = await ownRedis(opts);
+  const stack = await startTestStack({
+    redisUrl: redis.url,
+    agent: { slots: { cpu: 64, mem: 64 * 1024 ** 3 }, concurrency: 8 },
+  });
+  const starts = new StartCounter(testEnv().dockerHost, `t${stack.id}-`);
+  await starts.attached();
+  return { redis, stack, starts };
 }

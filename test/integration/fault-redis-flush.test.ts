@@ -1,21 +1,14 @@
 import test from 'ava';
 import { Redis } from 'ioredis';
-import { batch, startTestStack, type TestStack } from '../helpers/stack.js';
-import { ownRedis, StartCounter, waitAll } from '../helpers/faults.js';
-import { testEnv } from '../helpers/env.js';
+import { batch, type TestStack } from '../helpers/stack.js';
+import { startRedisFaultStack, StartCounter, waitAll } from '../helpers/faults.js';
 import type { Service } from '../../src/stack/services.js';
 
 let redis: Service;
 let stack: TestStack;
 let starts: StartCounter;
 test.before(async () => {
-  redis = await ownRedis();
-  stack = await startTestStack({
-    redisUrl: redis.url,
-    agent: { slots: { cpu: 64, mem: 64 * 1024 ** 3 }, concurrency: 8 },
-  });
-  starts = new StartCounter(testEnv().dockerHost, `t${stack.id}-`);
-  await starts.attached();
+  ({ redis, stack, starts } = await startRedisFaultStack());
 });
 test.after.always(async () => {
   starts?.stop();

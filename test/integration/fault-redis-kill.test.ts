@@ -1,21 +1,14 @@
 import test from 'ava';
 import { startRedis, type Service } from '../../src/stack/services.js';
-import { testEnv } from '../helpers/env.js';
-import { ownRedis, StartCounter, waitAll } from '../helpers/faults.js';
-import { batch, startTestStack, type TestStack } from '../helpers/stack.js';
+import { startRedisFaultStack, StartCounter, waitAll } from '../helpers/faults.js';
+import { batch, type TestStack } from '../helpers/stack.js';
 
 let redis: Service & { dir: string };
 let restarted: Service | null = null;
 let stack: TestStack;
 let starts: StartCounter;
 test.before(async () => {
-  redis = await ownRedis({ durable: true });
-  stack = await startTestStack({
-    redisUrl: redis.url,
-    agent: { slots: { cpu: 64, mem: 64 * 1024 ** 3 }, concurrency: 8 },
-  });
-  starts = new StartCounter(testEnv().dockerHost, `t${stack.id}-`);
-  await starts.attached();
+  ({ redis, stack, starts } = await startRedisFaultStack({ durable: true }));
 });
 test.after.always(async () => {
   starts?.stop();
