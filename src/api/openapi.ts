@@ -122,10 +122,28 @@ const OPS: Op[] = [
     path: '/session/{ref}/logs',
     tag: 'sessions',
     summary: 'Container logs (so far, while it runs)',
-    params: [SESSION_REF, OWNER, q('kernel_id', 'A kernel other than the main one')],
+    params: [
+      SESSION_REF,
+      OWNER,
+      q('kernel_id', 'A kernel other than the main one'),
+      q(
+        'after',
+        'bai extension: only the output copied after this cursor ("0" for the start), with the next cursor; `more` says another page waits, `ended` that the kernel has ended',
+      ),
+    ],
     response: ok('Logs', {
       type: 'object',
-      properties: { result: { type: 'object', properties: { logs: { type: 'string' } } } },
+      properties: {
+        result: {
+          type: 'object',
+          properties: {
+            logs: { type: 'string' },
+            cursor: { type: 'string', description: 'with `after` only' },
+            more: { type: 'boolean', description: 'with `after` only' },
+            ended: { type: 'boolean', description: 'with `after` only' },
+          },
+        },
+      },
     }),
   },
   {
