@@ -28,9 +28,10 @@ export class EventHub {
   private readonly late = new Map<number, number>();
   private readonly listeners = new Set<EventListener>();
   private readonly forgetters = new Set<(accessKey: string) => void>();
-  private polling = false;
+  private polling: Promise<void> | null = null;
   private pollAgain = false;
   private timer: NodeJS.Timeout | null = null;
+  private gapTimer: NodeJS.Timeout | null = null;
   private sub: Redis | null = null;
   private closed = false;
 
@@ -47,6 +48,7 @@ export class EventHub {
     this.sub = this.redis.duplicate();
     this.sub.on('error', () => {});
     await this.sub.subscribe(eventsChannel(this.prefix));
+    if (this.closed) return;
     this.sub.on('message', (_channel: string, message: string) => {
       if (message.startsWith(FORGET)) {
         for (const f of this.forgetters) f(message.slice(FORGET.length));
@@ -90,11 +92,10 @@ export class EventHub {
       this.pollAgain = true;
       return;
     }
-    this.polling = true;
-    this.tail()
+    this.polling = this.tail()
       .catch(() => {})
       .finally(() => {
-        this.polling = false;
+        this.polling = null;
         if (this.pollAgain) {
           this.pollAgain = false;
           this.poll();
@@ -139,7 +140,11 @@ export class EventHub {
           const now = Date.now();
           if (this.gapSince === null) this.gapSince = now;
           if (now - this.gapSince < GAP_WAIT_MS) {
-            setTimeout(() => this.poll(), 100);
+            if (!this.closed && !this.gapTimer)
+              this.gapTimer = setTimeout(() => {
+                this.gapTimer = null;
+                this.poll();
+              }, 100);
             return;
           }
         }
@@ -154,11 +159,16 @@ export class EventHub {
     }
   }
 
+  /** Stops tailing; a tail under way ends first, and no timer is left behind. */
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    this.timer = null;
     this.listeners.clear();
     this.forgetters.clear();
+    await this.polling;
+    if (this.gapTimer) clearTimeout(this.gapTimer);
+    this.gapTimer = null;
     await this.sub?.quit().catch(() => {});
   }
 }

@@ -23,6 +23,7 @@ import type {
 import { Allocator } from './allocator.js';
 import { storageBinds } from './mounts.js';
 import { Reporter } from './reporter.js';
+import { clearLongTimeout, setLongTimeout, type LongTimeout } from '../long-timer.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -32,8 +33,8 @@ interface Tracked {
   containers: { kernelId: string; containerId: string; role: 'main' | 'sub' }[];
   network: string | null;
   state: 'preparing' | 'created' | 'running' | 'exited';
-  startTimer: NodeJS.Timeout | null;
-  timeoutTimer: NodeJS.Timeout | null;
+  startTimer: LongTimeout | null;
+  timeoutTimer: LongTimeout | null;
   batchTimeoutSec: number | null;
   timedOut: boolean;
   stopReason: string | null;
@@ -132,16 +133,22 @@ export class Agent {
     this.closed = true;
     this.stopping.abort();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    for (const t of this.sessions.values()) {
-      if (t.startTimer) clearTimeout(t.startTimer);
-      if (t.timeoutTimer) clearTimeout(t.timeoutTimer);
-      t.stopLogs?.();
-    }
+    this.clearTimers();
     const errors: unknown[] = [];
     await this.worker?.close().catch((e: unknown) => errors.push(e));
+    this.clearTimers(); // a job that was under way may have armed a start or timeout timer since
     await this.workerConnection?.quit().catch((e: unknown) => errors.push(e));
     await this.reporter.close().catch((e: unknown) => errors.push(e));
     if (errors.length > 0) this.log.error('agent close', { errors: errors.map(String) });
+  }
+
+  private clearTimers(): void {
+    for (const t of this.sessions.values()) {
+      clearLongTimeout(t.startTimer);
+      clearLongTimeout(t.timeoutTimer);
+      t.startTimer = t.timeoutTimer = null;
+      t.stopLogs?.();
+    }
   }
 
   private async process(job: Job): Promise<void> {
@@ -235,7 +242,7 @@ export class Agent {
       if (delay > 2) {
         // Waiting for its start time: say now that it is prepared (CREATING and before).
         await this.flushPhases(job, tracked);
-        tracked.startTimer = setTimeout(() => {
+        tracked.startTimer = setLongTimeout(() => {
           tracked.startTimer = null;
           this.startSession(tracked).catch((err) => this.log.error('start failed', { err: String(err) }));
         }, delay);
@@ -329,7 +336,7 @@ export class Agent {
     const main = mainOf(tracked);
     if (tracked.batchTimeoutSec !== null) {
       const left = startedAtMs + tracked.batchTimeoutSec * 1000 - Date.now();
-      tracked.timeoutTimer = setTimeout(
+      tracked.timeoutTimer = setLongTimeout(
         () => {
           tracked.timedOut = true;
           this.docker.kill(main.containerId).catch(() => {});
@@ -391,7 +398,7 @@ export class Agent {
   private async onMainExit(tracked: Tracked): Promise<void> {
     if (tracked.state === 'exited') return;
     tracked.state = 'exited';
-    if (tracked.timeoutTimer) clearTimeout(tracked.timeoutTimer);
+    if (tracked.timeoutTimer) clearLongTimeout(tracked.timeoutTimer);
     await this.reportExit(tracked);
   }
 
@@ -475,7 +482,7 @@ export class Agent {
       return; // the watcher reports the exit
     }
     if (tracked.state === 'created') {
-      if (tracked.startTimer) clearTimeout(tracked.startTimer);
+      if (tracked.startTimer) clearLongTimeout(tracked.startTimer);
       await this.abandonTracked(tracked, job.reason);
     }
     // 'preparing': the run handler sees stopReason between steps and abandons.
@@ -510,8 +517,8 @@ export class Agent {
       tracked.stopReason = tracked.stopReason ?? 'cleanup';
       await this.docker.kill(mainOf(tracked).containerId);
     }
-    if (tracked?.startTimer) clearTimeout(tracked.startTimer);
-    if (tracked?.timeoutTimer) clearTimeout(tracked.timeoutTimer);
+    if (tracked?.startTimer) clearLongTimeout(tracked.startTimer);
+    if (tracked?.timeoutTimer) clearLongTimeout(tracked.timeoutTimer);
     tracked?.stopLogs?.();
     const found = await this.docker.list([`${LABEL.session}=${job.sessionId}`]);
     for (const c of found) {
@@ -604,7 +611,7 @@ export class Agent {
       this.watch(tracked, st.startedAt ?? Date.now());
     } else if (st && st.startedAt === null) {
       const startsAt = Number(mainC.labels[LABEL.startsAt] || '0');
-      tracked.startTimer = setTimeout(
+      tracked.startTimer = setLongTimeout(
         () => {
           tracked.startTimer = null;
           this.startSession(tracked).catch((err) => this.log.error('start failed', { err: String(err) }));

@@ -9,6 +9,7 @@ import type { CatalogStore, ResolvedImage } from '../../persistence/catalog-stor
 import type { AgentQueues } from '../../queue/agent-queues.js';
 import type { Logger } from '../agent/agent.js';
 import { runJobOf } from './run-job.js';
+import { realTimers, setLongTimeoutAt, type LongTimeout, type TimerApi } from '../long-timer.js';
 
 export interface DispatcherDeps {
   db: Db;
@@ -20,9 +21,19 @@ export interface DispatcherDeps {
   startLeadMs: number;
   /** Runs `fn` only while this manager holds the dispatch lease. */
   withLease: (fn: () => Promise<void>) => Promise<void>;
+  /** The wake-up timer's clock (tests inject their own). */
+  timers?: TimerApi;
 }
 
-const MAX_TIMER_MS = 3_600_000;
+/** The most PENDING sessions one pass considers per group, among those that can run now. */
+const PASS_LIMIT = 1000;
+/** An unbroken dependency, from `sessions s`: a session that did not end TERMINATED/SUCCESS. */
+const UNMET_DEPENDENCY = `SELECT 1 FROM session_dependencies d JOIN sessions p ON p.id = d.depends_on
+   WHERE d.session_id = s.id AND NOT (p.status = 'TERMINATED' AND p.result = 'SUCCESS')`;
+/** How a timestamp column reads in a predicate's message (as Date.toISOString writes it). */
+const iso = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+const onePredicate = (name: string, msgSql: string) =>
+  `jsonb_build_array(jsonb_build_object('name', '${name}', 'msg', ${msgSql}))`;
 /** Sessions committed per transaction on one agent: big enough to amortise, small enough to start early. */
 const COMMIT_CHUNK = 32;
 
@@ -39,18 +50,37 @@ interface Predicate {
  * sessions that no agent has acknowledged.
  */
 export class Dispatcher {
-  private running = false;
+  private running: Promise<void> | null = null;
   private again = false;
-  private timer: NodeJS.Timeout | null = null;
-  private timerAt = Infinity;
+  private timer: LongTimeout | null = null;
   private tick: NodeJS.Timeout | null = null;
   private closed = false;
+  private started = 0;
+  private readonly passListeners = new Set<(n: number) => void | Promise<void>>();
+  private readonly timers: TimerApi;
 
-  constructor(private readonly deps: DispatcherDeps) {}
+  constructor(private readonly deps: DispatcherDeps) {
+    this.timers = deps.timers ?? realTimers;
+  }
 
   start(tickMs = 2000): void {
+    if (this.closed) return;
     this.tick = setInterval(() => this.kick(), tickMs);
     this.kick();
+  }
+
+  /** How many passes have begun (a pass that begins after a commit sees that commit). */
+  get passesStarted(): number {
+    return this.started;
+  }
+
+  /**
+   * Calls `fn(n)` when pass n has ended (awaited before the next pass begins); for tests and
+   * metrics. Returns the unsubscribe function.
+   */
+  onPass(fn: (n: number) => void | Promise<void>): () => void {
+    this.passListeners.add(fn);
+    return () => this.passListeners.delete(fn);
   }
 
   /** Asks for a pass soon; passes never overlap, and kicks during a pass cause one more. */
@@ -60,30 +90,31 @@ export class Dispatcher {
       this.again = true;
       return;
     }
-    this.running = true;
-    setImmediate(() => {
-      this.deps
-        .withLease(() => this.pass())
-        .catch((err) => this.deps.log.error('dispatch pass failed', { err: String(err) }))
-        .finally(() => {
-          this.running = false;
-          if (this.again) {
-            this.again = false;
-            this.kick();
-          }
-        });
-    });
+    this.running = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => (this.closed ? undefined : this.deps.withLease(() => this.pass())))
+      .catch((err) => this.deps.log.error('dispatch pass failed', { err: String(err) }))
+      .finally(() => {
+        this.running = null;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
   }
 
+  /** Stops: no pass begins after this, and the one under way ends without arming a timer. */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
     if (this.tick) clearInterval(this.tick);
-    while (this.running) await new Promise((r) => setTimeout(r, 10));
+    this.tick = null;
+    this.armTimer(Infinity);
+    while (this.running) await this.running;
+    this.armTimer(Infinity);
   }
 
   /** One dispatch pass over every scaling group with PENDING sessions. */
   async pass(): Promise<void> {
+    const n = ++this.started;
     const { db } = this.deps;
     // One index probe per scaling group, not a scan of every PENDING session.
     const groups = (await db('scaling_groups as g')
@@ -98,16 +129,17 @@ export class Dispatcher {
       nextWake = Math.min(nextWake, await this.passGroup(scaling_group));
     }
     this.armTimer(nextWake);
+    for (const fn of this.passListeners) await fn(n);
   }
 
+  /** Arms the wake-up for `at` (epoch ms; Infinity: none). Never once closed. */
   private armTimer(at: number): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.clear();
     this.timer = null;
-    this.timerAt = Infinity;
-    if (!Number.isFinite(at)) return;
-    this.timerAt = at;
-    // setTimeout fires at once past 2^31 ms; a start months away is looked at again later.
-    this.timer = setTimeout(() => this.kick(), Math.min(Math.max(0, at - Date.now()), MAX_TIMER_MS));
+    if (this.closed || !Number.isFinite(at)) return;
+    // A long timer: a start months away neither fires at once (setTimeout's 2^31 ms overflow)
+    // nor needs polling; the safety tick covers anything it would miss.
+    this.timer = setLongTimeoutAt(() => this.kick(), at, this.timers);
   }
 
   /**
@@ -119,95 +151,33 @@ export class Dispatcher {
   wake(startsAt: Date | null | undefined): void {
     const due = startsAt ? startsAt.getTime() - this.deps.startLeadMs : -Infinity;
     if (due <= Date.now()) return this.kick();
-    if (!this.closed && due < this.timerAt) this.armTimer(due);
+    if (!this.closed && due < (this.timer?.active ? this.timer.at : Infinity)) this.armTimer(due);
   }
 
-  /** Returns the epoch ms at which a waiting session's time predicate will next pass. */
-  private async passGroup(group: string): Promise<number> {
-    const { db, sessions } = this.deps;
+  /**
+   * Returns the epoch ms at which a waiting session's time predicate will next pass.
+   *
+   * Sessions that cannot run now — a later starts_at, a retry backoff, a dependency not yet
+   * ended, a keypair at its concurrency limit — are explained by set-based UPDATEs and left out
+   * of the scan, so however many of them wait they never fill its LIMIT and hide a session
+   * that can run (one keypair cannot starve the group). The scan reads only sessions whose
+   * sole open question is capacity, in priority then FIFO order, for placement.
+   */
+  protected async passGroup(group: string): Promise<number> {
     const now = Date.now();
     const horizon = new Date(now + this.deps.startLeadMs);
     const later = await this.deferLater(group, horizon);
-    // Due sessions (an index range on the partial starts_at index), plus later ones that have
-    // dependencies to check (rare: found through session_dependencies); a pass never walks
-    // the sessions that wait for a later starts_at.
-    const byPriority = (a: SessionRow, b: SessionRow) =>
-      b.priority - a.priority || a.created_at.getTime() - b.created_at.getTime();
-    // MATERIALIZED: filter by starts_at first (the partial index), then order; otherwise the
-    // planner walks the priority index through every waiting session to fill the LIMIT.
-    const due = (await db
-      .withMaterialized('due', (q: Knex.QueryBuilder) =>
-        q
-          .from('sessions')
-          .where({ scaling_group: group, status: 'PENDING' })
-          .where((w) => w.whereNull('starts_at').orWhere('starts_at', '<=', horizon)),
-      )
-      .select('*')
-      .from('due')
-      .orderBy([{ column: 'priority', order: 'desc' }, 'created_at'])
-      .limit(1000)) as SessionRow[];
-    const laterWithDeps = (await db('session_dependencies as d')
-      .join('sessions as s', 's.id', 'd.session_id')
-      .where({ 's.scaling_group': group, 's.status': 'PENDING' })
-      .where('s.starts_at', '>', horizon)
-      .select('s.*')
-      .limit(1000)) as SessionRow[];
-    const seen = new Set(due.map((r) => r.id));
-    const pending = [...due, ...laterWithDeps.filter((r) => !seen.has(r.id) && seen.add(r.id))]
-      .sort(byPriority)
-      .slice(0, 1000);
-    if (pending.length === 0) return later;
+    await this.cancelBrokenDependents(group);
+    const backoff = await this.deferBackoff(group, new Date(now));
+    await this.explainDependencies(group, horizon, new Date(now));
+    const pending = await this.runnable(group, horizon, new Date(now));
+    if (pending.length === 0) return Math.min(later, backoff);
 
-    const deps = await this.dependencyStatuses(pending.map((s) => s.id));
-    const active = await this.activeCounts([...new Set(pending.map((s) => s.access_key))]);
-    const limits = await this.concurrencyLimits([...new Set(pending.map((s) => s.access_key))]);
-    let nextWake = Infinity;
-    const candidates: PlacementCandidate[] = [];
+    const candidates: PlacementCandidate[] = pending.map((s) => ({
+      sessionId: s.id,
+      need: scaleSlots(s.requested_slots, s.cluster_size),
+    }));
     const waiting = new Map<string, Predicate[]>();
-
-    for (const s of pending) {
-      const failed: Predicate[] = [];
-      if (s.retry_after && s.retry_after.getTime() > now) {
-        failed.push({ name: 'retry_backoff', msg: `retrying at ${s.retry_after.toISOString()}` });
-        nextWake = Math.min(nextWake, s.retry_after.getTime());
-      }
-      if (s.starts_at && s.starts_at.getTime() - this.deps.startLeadMs > now) {
-        failed.push({ name: 'starts_at', msg: `waits until ${s.starts_at.toISOString()}` });
-        nextWake = Math.min(nextWake, s.starts_at.getTime() - this.deps.startLeadMs);
-      }
-      const mine = deps.get(s.id) ?? [];
-      const broken = mine.find(
-        (d) =>
-          d.status === 'CANCELLED' ||
-          d.status === 'ERROR' ||
-          (d.status === 'TERMINATED' && d.result !== 'SUCCESS'),
-      );
-      if (broken) {
-        const row = await sessions.transition(s.id, 'CANCELLED', {
-          from: ['PENDING'],
-          info: 'dependency-failed',
-          data: { dependency: { sessionId: broken.id, status: broken.status, result: broken.result } },
-          result: 'FAILURE',
-          kernels: true,
-        });
-        if (row) this.kick(); // its own dependents are cancelled in the next pass
-        continue;
-      }
-      const unmet = mine.filter((d) => !(d.status === 'TERMINATED' && d.result === 'SUCCESS'));
-      if (unmet.length > 0) {
-        failed.push({ name: 'dependencies', msg: `waits for ${unmet.map((d) => d.id).join(', ')}` });
-      }
-      const limit = limits.get(s.access_key) ?? Infinity;
-      if (failed.length === 0 && (active.get(s.access_key) ?? 0) >= limit) {
-        failed.push({ name: 'keypair_concurrency', msg: `keypair runs its limit of ${limit} sessions` });
-      }
-      if (failed.length > 0) {
-        waiting.set(s.id, failed);
-        continue;
-      }
-      active.set(s.access_key, (active.get(s.access_key) ?? 0) + 1);
-      candidates.push({ sessionId: s.id, need: scaleSlots(s.requested_slots, s.cluster_size) });
-    }
 
     const agents = await this.capacities(group);
     const decisions = placeSessions(candidates, agents);
@@ -225,7 +195,121 @@ export class Dispatcher {
     const byId = new Map(pending.map((s) => [s.id, s]));
     await this.commitPlacements(decisions, byId);
     await this.recordPredicates(byId, waiting);
-    return Math.min(nextWake, later);
+    return Math.min(later, backoff);
+  }
+
+  /**
+   * Cancels `dependency-failed` the PENDING sessions of the group one of whose dependencies
+   * ended other than TERMINATED/SUCCESS (their own dependents follow in the next pass).
+   */
+  private async cancelBrokenDependents(group: string): Promise<void> {
+    const { rows } = (await this.deps.db.raw(
+      `SELECT DISTINCT ON (s.id) s.id, p.id AS dep_id, p.status AS dep_status, p.result AS dep_result
+         FROM sessions s
+         JOIN session_dependencies d ON d.session_id = s.id
+         JOIN sessions p ON p.id = d.depends_on
+        WHERE s.scaling_group = ? AND s.status = 'PENDING'
+          AND (p.status IN ('CANCELLED', 'ERROR') OR (p.status = 'TERMINATED' AND p.result <> 'SUCCESS'))
+        ORDER BY s.id
+        LIMIT ?`,
+      [group, PASS_LIMIT],
+    )) as { rows: { id: string; dep_id: string; dep_status: string; dep_result: string }[] };
+    let cancelled = false;
+    for (const r of rows) {
+      const row = await this.deps.sessions.transition(r.id, 'CANCELLED', {
+        from: ['PENDING'],
+        info: 'dependency-failed',
+        data: { dependency: { sessionId: r.dep_id, status: r.dep_status, result: r.dep_result } },
+        result: 'FAILURE',
+        kernels: true,
+      });
+      cancelled ||= row !== null;
+    }
+    if (cancelled || rows.length === PASS_LIMIT) this.kick();
+  }
+
+  /** Writes `retry_backoff` on sessions waiting out a retry delay; returns when the first is due. */
+  private async deferBackoff(group: string, now: Date): Promise<number> {
+    const { db } = this.deps;
+    const preds = onePredicate('retry_backoff', `'retrying at ' || ${iso('retry_after')}`);
+    await db.raw(
+      `UPDATE sessions SET status_data = status_data || jsonb_build_object('predicates', ${preds})
+        WHERE scaling_group = ? AND status = 'PENDING' AND retry_after > ?
+          AND (status_data -> 'predicates') IS DISTINCT FROM ${preds}`,
+      [group, now],
+    );
+    const row = (await db('sessions')
+      .where({ scaling_group: group, status: 'PENDING' })
+      .where('retry_after', '>', now)
+      .min('retry_after as at')
+      .first()) as { at: Date | null } | undefined;
+    return row?.at ? row.at.getTime() : Infinity;
+  }
+
+  /** Writes `dependencies` on due sessions that wait for a dependency to end. */
+  private async explainDependencies(group: string, horizon: Date, now: Date): Promise<void> {
+    await this.deps.db.raw(
+      `UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', w.preds)
+         FROM (SELECT d.session_id,
+                      jsonb_build_array(jsonb_build_object('name', 'dependencies', 'msg',
+                        'waits for ' || string_agg(p.id::text, ', ' ORDER BY p.id::text))) AS preds
+                 FROM session_dependencies d
+                 JOIN sessions x ON x.id = d.session_id
+                 JOIN sessions p ON p.id = d.depends_on
+                WHERE x.scaling_group = ? AND x.status = 'PENDING'
+                  AND (x.starts_at IS NULL OR x.starts_at <= ?)
+                  AND (x.retry_after IS NULL OR x.retry_after <= ?)
+                  AND NOT (p.status = 'TERMINATED' AND p.result = 'SUCCESS')
+                GROUP BY d.session_id) w
+        WHERE s.id = w.session_id AND s.status = 'PENDING'
+          AND (s.status_data -> 'predicates') IS DISTINCT FROM w.preds`,
+      [group, horizon, now],
+    );
+  }
+
+  /**
+   * The sessions of the group that can run now but for capacity, in priority then FIFO order:
+   * due, past any backoff, every dependency ended TERMINATED/SUCCESS, and within their
+   * keypair's room under `max_concurrent_sessions` (ranked per keypair in the same order).
+   * Those beyond their keypair's room get `keypair_concurrency` written, in the same statement.
+   */
+  private async runnable(group: string, horizon: Date, now: Date): Promise<SessionRow[]> {
+    const active = ACTIVE_STATUSES.map((st) => `'${st}'`).join(', ');
+    const limitPreds = onePredicate(
+      'keypair_concurrency',
+      `'keypair runs its limit of ' || r.kp_limit || ' sessions'`,
+    );
+    const { rows } = (await this.deps.db.raw(
+      `WITH cand AS MATERIALIZED (
+         SELECT s.* FROM sessions s
+          WHERE s.scaling_group = ? AND s.status = 'PENDING'
+            AND (s.starts_at IS NULL OR s.starts_at <= ?)
+            AND (s.retry_after IS NULL OR s.retry_after <= ?)
+            AND NOT EXISTS (${UNMET_DEPENDENCY})
+       ), room AS (
+         SELECT k.access_key, p.max_concurrent_sessions AS kp_limit,
+                p.max_concurrent_sessions
+                  - (SELECT count(*) FROM sessions a WHERE a.access_key = k.access_key AND a.status IN (${active})) AS kp_room
+           FROM keypairs k JOIN keypair_resource_policies p ON p.name = k.resource_policy
+          WHERE k.access_key IN (SELECT DISTINCT access_key FROM cand)
+       ), ranked AS (
+         SELECT c.*, r.kp_limit,
+                row_number() OVER (PARTITION BY c.access_key ORDER BY c.priority DESC, c.created_at) AS kp_rank,
+                coalesce(r.kp_room, 2147483647) AS kp_room
+           FROM cand c LEFT JOIN room r ON r.access_key = c.access_key
+       ), over_limit AS (
+         UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', ${limitPreds})
+           FROM ranked r
+          WHERE s.id = r.id AND r.kp_rank > r.kp_room AND s.status = 'PENDING'
+            AND (s.status_data -> 'predicates') IS DISTINCT FROM ${limitPreds}
+         RETURNING s.id
+       )
+       SELECT * FROM ranked WHERE kp_rank <= kp_room
+        ORDER BY priority DESC, created_at
+        LIMIT ?`,
+      [group, horizon, now, PASS_LIMIT],
+    )) as { rows: (SessionRow & { kp_rank?: unknown; kp_room?: unknown; kp_limit?: unknown })[] };
+    return rows.map(({ kp_rank: _r, kp_room: _m, kp_limit: _l, ...row }) => row as SessionRow);
   }
 
   /**
@@ -238,10 +322,7 @@ export class Dispatcher {
   private async deferLater(group: string, horizon: Date): Promise<number> {
     const { db } = this.deps;
     const farOnly = (q: Knex.QueryBuilder) =>
-      q
-        .where({ scaling_group: group, status: 'PENDING' })
-        .where('starts_at', '>', horizon)
-        .whereNotExists(db('session_dependencies as sd').whereRaw('sd.session_id = sessions.id'));
+      q.where({ scaling_group: group, status: 'PENDING' }).where('starts_at', '>', horizon);
     await farOnly(db('sessions'))
       .whereRaw(`status_data -> 'predicates' IS NULL`)
       .update({
@@ -351,50 +432,6 @@ export class Dispatcher {
           status_data: this.deps.db.raw(`status_data || ?::jsonb`, [JSON.stringify({ predicates: preds })]),
         });
     }
-  }
-
-  private async dependencyStatuses(
-    ids: string[],
-  ): Promise<Map<string, { id: string; status: string; result: string }[]>> {
-    const rows = (await this.deps
-      .db('session_dependencies as d')
-      .join('sessions as s', 's.id', 'd.depends_on')
-      .whereIn('d.session_id', ids)
-      .select('d.session_id', 's.id', 's.status', 's.result')) as {
-      session_id: string;
-      id: string;
-      status: string;
-      result: string;
-    }[];
-    const out = new Map<string, { id: string; status: string; result: string }[]>();
-    for (const r of rows) out.set(r.session_id, [...(out.get(r.session_id) ?? []), r]);
-    return out;
-  }
-
-  private async activeCounts(keys: string[]): Promise<Map<string, number>> {
-    const rows = (await this.deps
-      .db('sessions')
-      .whereIn('access_key', keys)
-      .whereIn('status', [...ACTIVE_STATUSES])
-      .groupBy('access_key')
-      .select('access_key')
-      .count<{ access_key: string; count: string }[]>('* as count')) as {
-      access_key: string;
-      count: string;
-    }[];
-    return new Map(rows.map((r) => [r.access_key, Number(r.count)]));
-  }
-
-  private async concurrencyLimits(keys: string[]): Promise<Map<string, number>> {
-    const rows = (await this.deps
-      .db('keypairs as k')
-      .join('keypair_resource_policies as p', 'p.name', 'k.resource_policy')
-      .whereIn('k.access_key', keys)
-      .select('k.access_key', 'p.max_concurrent_sessions')) as {
-      access_key: string;
-      max_concurrent_sessions: number;
-    }[];
-    return new Map(rows.map((r) => [r.access_key, r.max_concurrent_sessions]));
   }
 
   private async capacities(group: string): Promise<AgentCapacity[]> {

@@ -14,6 +14,7 @@ export class Loop {
   ) {}
 
   start(runNow = true): void {
+    if (this.stopped || this.timer) return;
     this.timer = setInterval(() => this.trigger(), this.intervalMs);
     if (runNow) this.trigger();
   }
@@ -27,9 +28,11 @@ export class Loop {
       });
   }
 
+  /** Stops the interval and waits for a pass under way; nothing is armed after this. */
   async close(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    this.timer = null;
     await this.running;
   }
 }

@@ -181,12 +181,15 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
         await step(
           () =>
             new Promise<void>((resolve) => {
-              server.close(() => resolve());
-              server.closeIdleConnections();
-              setTimeout(() => {
+              const force = setTimeout(() => {
                 server.closeAllConnections();
                 resolve();
               }, 5_000).unref();
+              server.close(() => {
+                clearTimeout(force);
+                resolve();
+              });
+              server.closeIdleConnections();
             }),
         );
         await step(() => dispatcher.close());
