@@ -2,6 +2,9 @@ import { newAccessKey, newSecret } from './catalog-store.js';
 import type { Db } from './db.js';
 import { PYTHON_IMAGE, PYTHON_LABELS } from '../stack/python-image.js';
 
+/** The seeded `default` policy's pending limit (also the column's default since 20261128230100). */
+export const DEFAULT_MAX_PENDING_SESSIONS = 1000;
+
 export interface SeedResult {
   accessKey: string;
   secretKey: string;
@@ -30,7 +33,7 @@ export async function seedDefaults(
       .insert({
         name: 'default',
         max_concurrent_sessions: 1000,
-        max_pending_session_count: null,
+        max_pending_session_count: DEFAULT_MAX_PENDING_SESSIONS,
         max_priority: 100,
       })
       .onConflict('name')

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import test from 'ava';
+import { call, makeKeypair } from '../helpers/api.js';
 import { batch, startTestStack, waitForStatus, type SessionView, type TestStack } from '../helpers/stack.js';
 
 let stack: TestStack;
@@ -37,12 +38,19 @@ test.serial('a session waiting for tomorrow says why, in the same form as any ot
 test.serial('sessions due now are placed however many sessions wait for a later starts_at', async (t) => {
   // More far-future sessions than one dispatch pass reads (1000), written straight to the
   // table as the API would; they are older, so a pass that read them first would starve the rest.
-  const { db, admin } = stack.database;
+  // They belong to another keypair (on a policy without a pending limit), as one user's
+  // backlog would; the admin's session below is the one that must not wait behind them.
+  const { db } = stack.database;
+  await call(stack.client, 'POST', '/resource-policies', {
+    name: 'backlog',
+    max_pending_session_count: null,
+  });
+  const owner = await makeKeypair(stack, { resource_policy: 'backlog' });
   const later = new Date(Date.now() + 86_400_000);
   const rows = Array.from({ length: 1100 }, (_, i) => ({
     id: randomUUID(),
     name: `later-${i}`,
-    access_key: admin.accessKey,
+    access_key: owner.accessKey,
     domain_name: 'default',
     group_name: 'default',
     scaling_group: 'default',

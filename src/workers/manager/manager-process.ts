@@ -30,6 +30,8 @@ import { freePort } from '../../stack/ports.js';
 export interface RunningManager {
   url: string;
   db: Db;
+  /** Pass count and end-of-pass hook, for tests and metrics. */
+  dispatcher: Pick<Dispatcher, 'passesStarted' | 'onPass'>;
   close(): Promise<void>;
 }
 
@@ -168,6 +170,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   return {
     url,
     db,
+    dispatcher,
     close() {
       closing ??= (async () => {
         const errors: unknown[] = [];
