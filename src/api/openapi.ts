@@ -29,6 +29,7 @@ const ERROR_RESPONSES: Json = {
   '404': problem('object-not-found or too-many-sessions-matched'),
   '413': problem('payload-too-large'),
   '429': problem('too-many-requests (see X-RateLimit-* headers)'),
+  '503': problem('database-unavailable or service-unavailable: temporary, repeat after Retry-After'),
 };
 const ERRORS: Json = Object.fromEntries(
   Object.keys(ERROR_RESPONSES).map((code) => [code, { $ref: `#/components/responses/E${code}` }]),

@@ -1,5 +1,6 @@
 import type { Context, Next } from 'koa';
-import { BaiError, InternalError } from '../domain/errors.js';
+import { BaiError, DatabaseUnavailable, InternalError } from '../domain/errors.js';
+import { isDatabaseUnavailable } from '../persistence/db.js';
 
 export const PROBLEM_BASE = 'https://api.backend.ai/probs/';
 
@@ -10,7 +11,13 @@ export function problemMiddleware(log: { error(msg: string, extra?: Record<strin
       await next();
     } catch (err) {
       const e = err instanceof BaiError ? err : fromKoaError(err);
-      if (e.status >= 500)
+      if (e instanceof DatabaseUnavailable)
+        log.error('request failed: database unavailable', {
+          method: ctx.method,
+          path: ctx.path,
+          err: String((err as Error)?.message ?? err),
+        });
+      else if (e.status >= 500)
         log.error('request failed', {
           method: ctx.method,
           path: ctx.path,
@@ -19,6 +26,8 @@ export function problemMiddleware(log: { error(msg: string, extra?: Record<strin
       ctx.status = e.status;
       // The unread rest of a too-large body is not waited for: the connection ends with the answer.
       if (e.status === 413) ctx.set('Connection', 'close');
+      // Unavailable for now (database down, shutting down): say when to try again.
+      if (e.status === 503) ctx.set('Retry-After', String(DatabaseUnavailable.RETRY_AFTER_SECONDS));
       ctx.type = 'application/problem+json';
       ctx.body = {
         type: `${PROBLEM_BASE}${e.code}`,
@@ -31,6 +40,8 @@ export function problemMiddleware(log: { error(msg: string, extra?: Record<strin
 }
 
 function fromKoaError(err: unknown): BaiError {
+  // PostgreSQL down or refusing connections: the service is unavailable, not broken.
+  if (isDatabaseUnavailable(err)) return new DatabaseUnavailable({ cause: err });
   // A PostgreSQL data exception (class 22: bad text, value too long, out of range) is bad input
   // that slipped past validation: the client's fault, and the transaction was rolled back.
   const pgCode = (err as { code?: unknown }).code;

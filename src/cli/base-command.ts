@@ -41,7 +41,12 @@ export abstract class BaseCommand extends Command {
   }
 
   client(): ApiClient {
-    return new ApiClient(clientConfigFrom(this.context.env, { endpoint: this.endpoint }));
+    return new ApiClient(clientConfigFrom(this.context.env, { endpoint: this.endpoint }), {
+      onRetry: (n) =>
+        this.context.stderr.write(
+          `Retrying ${n.method} ${n.path} in ${(n.delayMs / 1000).toFixed(1)} s (${n.reason}; ${n.attempt} of ${n.of})\n`,
+        ),
+    });
   }
 
   /** A timeout as typed, for messages: "30 s" for a bare number, else as given ("5m"). */

@@ -147,6 +147,7 @@ export function resolveClientConfig(
       }
     }
   }
+  if (env.BAI_RETRIES !== undefined) merged.BAI_RETRIES = env.BAI_RETRIES;
   return { config: loadClientConfig(merged), sources, files: { stateEnv, config: configFile } };
 }
 
@@ -158,9 +159,66 @@ export function clientConfigFrom(
   return resolveClientConfig(env, overrides).config;
 }
 
-/** A signed HTTP client of the manager's API (HMAC as Backend.AI's clients sign, or a bearer token). */
+/** What a retry is about to do: for a note on stderr. */
+export interface RetryNotice {
+  method: string;
+  path: string;
+  /** 1 for the first retry. */
+  attempt: number;
+  of: number;
+  delayMs: number;
+  /** `HTTP 503 database-unavailable`, `ECONNREFUSED`. */
+  reason: string;
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'DELETE']);
+const RETRY_BASE_MS = 500;
+const RETRY_MAX_MS = 8_000;
+const RETRY_AFTER_MAX_MS = 30_000;
+
+/** The delay before retry `attempt` (1-based): the server's Retry-After if any, else doubling. */
+export function retryDelayMs(attempt: number, retryAfter: string | null, random = Math.random): number {
+  const secs = retryAfter !== null && /^\d+$/.test(retryAfter.trim()) ? Number(retryAfter) : null;
+  if (secs !== null) return Math.min(secs * 1000, RETRY_AFTER_MAX_MS);
+  const base = Math.min(RETRY_BASE_MS * 2 ** (attempt - 1), RETRY_MAX_MS);
+  return Math.round(base * (0.8 + 0.4 * random()));
+}
+
+/** Why a failed attempt may be retried, or null: only when the request surely did no harm twice. */
+function retryReason(method: string, res: Response | null, err: unknown): string | null {
+  if (!IDEMPOTENT.has(method)) return null;
+  if (res) {
+    return res.status === 503 ? 'HTTP 503' : null;
+  }
+  const inner = (err as { cause?: { cause?: { code?: string } } })?.cause?.cause;
+  const code = inner?.code ?? '';
+  // Refused: the request never reached a manager. Reset: a GET may simply be asked again.
+  if (code === 'ECONNREFUSED' || (code === 'ECONNRESET' && method !== 'DELETE')) return code;
+  return null;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * A signed HTTP client of the manager's API (HMAC as Backend.AI's clients sign, or a bearer
+ * token). Idempotent calls are retried `config.retries` times with backoff when the manager
+ * answers 503 (database unavailable, shutting down) or refuses the connection.
+ */
 export class ApiClient {
-  constructor(readonly config: ClientConfig) {}
+  constructor(
+    readonly config: ClientConfig,
+    private readonly opts: { onRetry?: (n: RetryNotice) => void } = {},
+  ) {}
 
   private headers(method: string, pathWithQuery: string, hasBody: boolean): Record<string, string> {
     const url = new URL(this.config.endpoint);
@@ -222,15 +280,42 @@ export class ApiClient {
       : '';
     const pathWithQuery = qs ? `${path}?${qs}` : path;
     const url = new URL(pathWithQuery, this.config.endpoint);
-    try {
-      return await fetch(url, {
+    const retries = this.config.retries ?? 0;
+    for (let attempt = 0; ; attempt++) {
+      let res: Response | null = null;
+      let failure: unknown = null;
+      try {
+        // Signed afresh on each attempt: the Date header is part of the signature.
+        res = await fetch(url, {
+          method,
+          headers: { ...this.headers(method, url.pathname + url.search, body !== undefined), ...headers },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal,
+        });
+      } catch (err) {
+        failure = new NetworkError(this.config.endpoint, `${method} ${url.pathname}`, err);
+      }
+      const reason = attempt < retries && !signal?.aborted ? retryReason(method, res, failure) : null;
+      if (reason === null) {
+        if (failure) throw failure;
+        return res!;
+      }
+      const delayMs = retryDelayMs(attempt + 1, res?.headers.get('retry-after') ?? null);
+      let why = reason;
+      if (res) {
+        const problem = await res.text().catch(() => '');
+        const code = /"type"\s*:\s*"[^"]*\/([a-z0-9-]+)"/.exec(problem)?.[1];
+        if (code) why = `${reason} ${code}`;
+      }
+      this.opts.onRetry?.({
         method,
-        headers: { ...this.headers(method, url.pathname + url.search, body !== undefined), ...headers },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal,
+        path: url.pathname,
+        attempt: attempt + 1,
+        of: retries,
+        delayMs,
+        reason: why,
       });
-    } catch (err) {
-      throw new NetworkError(this.config.endpoint, `${method} ${url.pathname}`, err);
+      await sleep(delayMs, signal);
     }
   }
 }

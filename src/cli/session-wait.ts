@@ -3,6 +3,7 @@ import type { ApiClient } from './client.js';
 import { followSessionEvents } from './event-stream.js';
 import { LogFollower } from './log-follower.js';
 import type { Output } from './output.js';
+import { setLongTimeout } from '../workers/long-timer.js';
 
 export interface SessionInfo {
   sessionId: string;
@@ -64,7 +65,7 @@ export async function waitForEnd(
 ): Promise<SessionInfo | null> {
   const ctl = new AbortController();
   opts.signal?.addEventListener('abort', () => ctl.abort());
-  const timer = opts.timeoutMs ? setTimeout(() => ctl.abort(), opts.timeoutMs) : null;
+  const timer = opts.timeoutMs ? setLongTimeout(() => ctl.abort(), opts.timeoutMs) : null;
   const progress = new ProgressLine(out);
   const logs = opts.streamLogs
     ? new LogFollower(
@@ -146,7 +147,7 @@ export async function waitForEnd(
     ended.abort();
     progress.stop();
     if (pullPoll) clearInterval(pullPoll);
-    if (timer) clearTimeout(timer);
+    timer?.clear();
   }
 }
 

@@ -51,6 +51,12 @@ export interface ClientConfig {
   domain: string;
   group: string;
   apiVersion: string;
+  /**
+   * How many times an idempotent call (GET, HEAD, DELETE) is retried, with backoff, when the
+   * manager answers 503 or refuses the connection (BAI_RETRIES; the CLI's default 6, about
+   * 25 s). Unset: no retry.
+   */
+  retries?: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -115,5 +121,6 @@ export function loadClientConfig(env: Env = process.env): Readonly<ClientConfig>
     domain: env.BACKEND_DOMAIN ?? 'default',
     group: env.BACKEND_GROUP ?? 'default',
     apiVersion: env.BACKEND_API_VERSION ?? 'v8.20240915',
+    retries: Math.max(0, Math.floor(num(env, 'BAI_RETRIES', 6))),
   });
 }

@@ -124,6 +124,25 @@ export class ServiceUnavailable extends BaiError {
   }
 }
 
+/**
+ * PostgreSQL cannot be reached (down, restarting, refusing connections): nothing was done, and
+ * the same request may succeed in a moment. Answered 503 with Retry-After.
+ */
+export class DatabaseUnavailable extends BaiError {
+  /** Seconds a client should wait before trying again. */
+  static readonly RETRY_AFTER_SECONDS = 2;
+
+  constructor(opts?: ErrorOptions) {
+    super(
+      'database-unavailable',
+      503,
+      'Database unavailable.',
+      'The manager cannot reach its database; nothing was done. Try again shortly.',
+      opts,
+    );
+  }
+}
+
 export class InternalError extends BaiError {
   constructor(message = 'Something went wrong on the server.', opts?: ErrorOptions) {
     super('internal-server-error', 500, 'Internal server error.', message, opts);

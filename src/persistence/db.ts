@@ -20,3 +20,35 @@ export async function migrateLatest(db: Db): Promise<string[]> {
 export async function migrateRollbackAll(db: Db): Promise<void> {
   await db.migrate.rollback(undefined, true);
 }
+
+/** Socket errors of a database that is down or unreachable. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+/**
+ * True when `err` says PostgreSQL cannot be reached or refuses work for now — a refused or
+ * broken connection, SQLSTATE class 08 (connection exception), 57P01–57P03 (shutting down,
+ * starting up), 53300 (too many connections), or no pooled connection in time — rather than a
+ * fault of the request or the code. Looks through `cause` and AggregateError chains.
+ */
+export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
+  if (!err || typeof err !== 'object' || depth > 5) return false;
+  const e = err as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (NETWORK_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code) || /^57P0[123]$/.test(code) || code === '53300')
+    return true;
+  if (e.name === 'KnexTimeoutError') return true;
+  const msg = typeof e.message === 'string' ? e.message : '';
+  if (/Connection terminated|connection error and is not queryable|Timeout acquiring a connection/i.test(msg))
+    return true;
+  if (Array.isArray(e.errors) && e.errors.some((x) => isDatabaseUnavailable(x, depth + 1))) return true;
+  return isDatabaseUnavailable(e.cause, depth + 1);
+}

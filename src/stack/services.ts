@@ -40,7 +40,15 @@ export function postgresBinDir(): string | null {
  * A throw-away PostgreSQL server in `dir` (fsync off: tests only). PostgreSQL refuses to run as
  * root, so as root the data folder belongs to the `postgres` user and commands run as it.
  */
-export async function startPostgres(dir: string): Promise<Service> {
+/** A PostgreSQL server that can also be stopped and started again on the same data (fault tests). */
+export interface PostgresService extends Service {
+  /** Fast shutdown (SIGINT to the postmaster, by its pid): clients are cut off, the data stays. */
+  halt(): Promise<void>;
+  /** Starts it again on the same data folder and port. */
+  resume(): Promise<void>;
+}
+
+export async function startPostgres(dir: string): Promise<PostgresService> {
   const bin = postgresBinDir();
   if (!bin) throw new Error('PostgreSQL server binaries not found: apt-get install postgresql-15');
   mkdirSync(dir, { recursive: true });
@@ -54,26 +62,39 @@ export async function startPostgres(dir: string): Promise<Service> {
   run(...as(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']));
   const port = await freePort();
   const opts = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`;
-  run(
-    ...as(join(bin, 'pg_ctl'), [
-      '-D',
-      data,
-      '-l',
-      join(dir, 'postgres.log'),
-      '-o',
-      opts,
-      '-w',
-      '-t',
-      '60',
-      'start',
-    ]),
-  );
-  const pid = readPid(join(data, 'postmaster.pid'));
-  if (!pid) throw new Error('PostgreSQL did not write its pid');
+  const start = (): number => {
+    run(
+      ...as(join(bin, 'pg_ctl'), [
+        '-D',
+        data,
+        '-l',
+        join(dir, 'postgres.log'),
+        '-o',
+        opts,
+        '-w',
+        '-t',
+        '60',
+        'start',
+      ]),
+    );
+    const pid = readPid(join(data, 'postmaster.pid'));
+    if (!pid) throw new Error('PostgreSQL did not write its pid');
+    return pid;
+  };
+  let pid = start();
   return {
     name: 'postgres',
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    pid,
+    get pid() {
+      return pid;
+    },
+    async halt() {
+      if (isAlive(pid)) process.kill(pid, 'SIGINT');
+      await waitUntil('PostgreSQL to stop', () => !isAlive(pid), 30_000);
+    },
+    async resume() {
+      pid = start();
+    },
     async stop() {
       await stopPid(pid, 15_000);
       rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import test from 'ava';
-import { SessionStore } from '../../src/persistence/session-store.js';
 import type { KernelRow, SessionRow } from '../../src/persistence/rows.js';
 import { call, makeKeypair, slugOf, type TestKeypair } from '../helpers/api.js';
 import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
@@ -22,30 +21,30 @@ const jsonCols = (row: Record<string, unknown>) =>
   );
 
 /**
- * `n` more sessions exactly like `template` (one the API created), through the session store
- * as the API writes them (session, kernels, dependencies, PENDING event), 16 at a time, and
- * older than anything created after: the fastest faithful way to have thousands waiting.
+ * `n` more sessions exactly like `template` (one the API created: same columns, kernels and
+ * dependencies, its own id and name), inserted 250 rows a statement: the fastest faithful way
+ * to have thousands waiting without loading the machine for a minute.
  */
 async function cloneSessions(template: string, n: number, dependsOn: string[]): Promise<string[]> {
   const { db } = stack.database;
-  const store = new SessionStore(db);
   const row = (await db('sessions').where({ id: template }).first()) as SessionRow;
   const kernels = (await db('kernels').where({ session_id: template })) as KernelRow[];
   const ids = Array.from({ length: n }, () => randomUUID());
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 16 }, async () => {
-      while (next < ids.length) {
-        const i = next++;
-        const id = ids[i]!;
-        await store.insert(
-          jsonCols({ ...row, id, name: `${row.name}-${i}`, created_at: row.created_at }),
-          kernels.map((k) => jsonCols({ ...k, id: randomUUID(), session_id: id })),
-          dependsOn,
+  for (let i = 0; i < n; i += 250) {
+    const chunk = ids.slice(i, i + 250);
+    await db.transaction(async (trx) => {
+      await trx('sessions').insert(
+        chunk.map((id, j) => jsonCols({ ...row, id, name: `${row.name}-${i + j}` })),
+      );
+      await trx('kernels').insert(
+        chunk.flatMap((id) => kernels.map((k) => jsonCols({ ...k, id: randomUUID(), session_id: id }))),
+      );
+      if (dependsOn.length > 0)
+        await trx('session_dependencies').insert(
+          chunk.flatMap((id) => dependsOn.map((d) => ({ session_id: id, depends_on: d }))),
         );
-      }
-    }),
-  );
+    });
+  }
   return ids;
 }
 

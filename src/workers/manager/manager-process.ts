@@ -48,7 +48,14 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     databaseUrl = embedded.url;
     log.info('embedded PostgreSQL (PGlite) started', { dataDir: join(config.stateDir, 'pgdata') });
   }
-  const db = openDb(databaseUrl, embedded ? { ...EMBEDDED_POOL } : { min: 1, max: 16 });
+  // knex's own warnings (a refused connection while PostgreSQL is down) go to the log, once a line.
+  const dbLog = (msg: unknown) => log.error('database', { msg: String((msg as Error)?.message ?? msg) });
+  const db = openDb(databaseUrl, embedded ? { ...EMBEDDED_POOL } : { min: 1, max: 16 }, {
+    warn: dbLog,
+    error: dbLog,
+    deprecate() {},
+    debug() {},
+  });
   await migrateLatest(db);
   const redis = openRedis(config.redisUrl);
   redis.on('error', (err) => log.error('redis error', { err: String(err) }));
