@@ -5,7 +5,7 @@ import type { AgentConfig } from '../../config/config.js';
 import { LABEL, WORK_DIR, kernelCommand, kernelEnvironment } from '../../domain/container-plan.js';
 import { BaiError } from '../../domain/errors.js';
 import { addSlots, type Slots } from '../../domain/resources.js';
-import { TIMEOUT_EXIT_CODE } from '../../domain/batch-result.js';
+import { TIMEOUT_EXIT_CODE, endedByTimeout } from '../../domain/batch-result.js';
 import {
   DockerAdapter,
   ImagePullFailed,
@@ -21,6 +21,7 @@ import type {
   RunSessionJob,
 } from '../../queue/payloads.js';
 import { Allocator } from './allocator.js';
+import { EngineMonitor } from './engine-monitor.js';
 import { storageBinds } from './mounts.js';
 import { Reporter } from './reporter.js';
 
@@ -37,6 +38,13 @@ interface Tracked {
   batchTimeoutSec: number | null;
   timedOut: boolean;
   stopReason: string | null;
+  /**
+   * A kill or stop asked (timeout, destroy) that has not reached the engine yet: applied when
+   * the engine answers again.
+   */
+  pendingStop: 'kill' | 'stop' | null;
+  /** Cuts the current Docker wait (engine gone, or re-read after its return). */
+  waitAbort: AbortController | null;
   stopLogs: (() => void) | null;
   /** Quick phases entered but not yet reported: they go with the next report. */
   phases: { status: ProgressStatus; at: number }[];
@@ -61,6 +69,7 @@ export class Agent {
   private readonly finished = new Set<string>();
   private readonly allocator: Allocator;
   private readonly reporter: Reporter;
+  private readonly engine: EngineMonitor;
   private worker: Worker | null = null;
   private workerConnection: Redis | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
@@ -77,10 +86,16 @@ export class Agent {
   ) {
     this.allocator = new Allocator(config.slots);
     this.reporter = new Reporter(redis, config.queuePrefix);
+    this.engine = new EngineMonitor(docker, config.id, Math.min(config.heartbeatMs, 2_000), log, {
+      onDown: () => this.engineDown(),
+      onUp: () => this.engineBack(),
+      onDie: (id) => this.containerDied(id),
+    });
   }
 
   async start(): Promise<void> {
     await this.docker.ping();
+    await this.engine.start();
     await this.adopt();
     await this.heartbeat();
     await this.reporter.send(
@@ -131,6 +146,7 @@ export class Agent {
     if (this.closed) return;
     this.closed = true;
     this.stopping.abort();
+    this.engine.close();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     for (const t of this.sessions.values()) {
       if (t.startTimer) clearTimeout(t.startTimer);
@@ -159,8 +175,9 @@ export class Agent {
 
   // ---- run ---------------------------------------------------------------------------------
 
-  private async runSession(job: RunSessionJob): Promise<void> {
+  private async runSession(job: RunSessionJob, again = false): Promise<void> {
     if (this.finished.has(`${job.sessionId}:${job.attempt}`)) return;
+    await this.engine.whenUp(); // the job waits for an engine that restarts, rather than failing
     const known = this.sessions.get(job.sessionId);
     if (known && known.attempt >= job.attempt) {
       await this.resync(known); // a duplicate or a reconciler's nudge: say again where it stands
@@ -186,6 +203,8 @@ export class Agent {
       batchTimeoutSec: job.batchTimeoutSec,
       timedOut: false,
       stopReason: null,
+      pendingStop: null,
+      waitAbort: null,
       stopLogs: null,
       phases: [],
     };
@@ -243,6 +262,17 @@ export class Agent {
         await this.startSession(tracked);
       }
     } catch (err) {
+      if (!again && !this.closed && !(err instanceof ImagePullFailed) && !(await this.engineAnswers())) {
+        // The engine went away under the start: not Docker refusing the session. Once it is
+        // back, clear what was made and start again (the attempt never ran its command).
+        this.log.error('engine went away during a start; will start again', { sessionId: job.sessionId });
+        await this.engine.whenUp();
+        await this.removeContainers(tracked).catch(() => {});
+        this.allocator.release(job.sessionId);
+        this.sessions.delete(job.sessionId);
+        if (this.closed) return;
+        return this.runSession(job, true);
+      }
       const pull = err instanceof ImagePullFailed;
       await this.removeContainers(tracked);
       this.allocator.release(job.sessionId);
@@ -331,8 +361,9 @@ export class Agent {
       const left = startedAtMs + tracked.batchTimeoutSec * 1000 - Date.now();
       tracked.timeoutTimer = setTimeout(
         () => {
+          tracked.timeoutTimer = null;
           tracked.timedOut = true;
-          this.docker.kill(main.containerId).catch(() => {});
+          this.requestStop(tracked, 'kill');
         },
         Math.max(0, left),
       );
@@ -340,19 +371,147 @@ export class Agent {
     this.followLogs(tracked, main.kernelId, main.containerId);
     const waitLoop = async (): Promise<void> => {
       for (;;) {
+        await this.engine.whenUp();
+        if (this.closed || tracked.state !== 'running') return;
+        const ctl = new AbortController();
+        tracked.waitAbort = ctl;
+        const onClose = () => ctl.abort();
+        this.stopping.signal.addEventListener('abort', onClose);
         try {
-          await this.docker.wait(main.containerId, this.stopping.signal);
+          await this.docker.wait(main.containerId, ctl.signal);
           return;
         } catch (err) {
-          if (this.closed) return;
-          this.log.error('wait failed; retrying', { err: String(err) });
-          await new Promise((r) => setTimeout(r, 1000));
+          if (this.closed || tracked.state !== 'running') return;
+          // Cut on purpose (engine away or re-read), or the connection broke: ask the engine
+          // how the container stands before waiting again.
+          const st = await this.docker.inspect(main.containerId).catch(() => undefined);
+          if (st === null || (st && !st.running)) return;
+          if (!ctl.signal.aborted) {
+            this.log.error('wait failed; retrying', { err: String(err) });
+            this.engine.suspect();
+            await new Promise((r) => setTimeout(r, 1000));
+          }
+        } finally {
+          this.stopping.signal.removeEventListener('abort', onClose);
+          if (tracked.waitAbort === ctl) tracked.waitAbort = null;
         }
       }
     };
     waitLoop()
-      .then(() => (this.closed ? undefined : this.onMainExit(tracked)))
+      .then(() => (this.closed || tracked.state !== 'running' ? undefined : this.onMainExit(tracked)))
       .catch((err) => this.log.error('exit handling failed', { err: String(err) }));
+  }
+
+  /**
+   * Kills (timeout, forced destroy) or stops (destroy) a running main. When the engine does not
+   * take it, the request is kept and applied as soon as the engine answers again.
+   */
+  private requestStop(tracked: Tracked, how: 'kill' | 'stop'): void {
+    if (tracked.pendingStop !== 'kill') tracked.pendingStop = how;
+    this.applyStop(tracked).catch((err: unknown) => {
+      this.log.error('stop deferred until the engine answers', {
+        sessionId: tracked.sessionId,
+        err: String(err),
+      });
+      this.engine.suspect();
+    });
+  }
+
+  private async applyStop(tracked: Tracked): Promise<void> {
+    const how = tracked.pendingStop;
+    if (!how || tracked.state !== 'running') return;
+    const main = mainOf(tracked);
+    if (how === 'kill') await this.docker.kill(main.containerId);
+    else await this.docker.stop(main.containerId, this.config.stopGraceSeconds);
+    if (tracked.pendingStop === how) tracked.pendingStop = null;
+  }
+
+  /** Whether the engine answers a ping now. */
+  private async engineAnswers(): Promise<boolean> {
+    return this.docker.ping(5_000).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  // ---- the engine going away and coming back ----------------------------------------------
+
+  /** The engine is away: cut the waits and log streams that would hang on it. */
+  private engineDown(): void {
+    for (const t of this.sessions.values()) {
+      t.waitAbort?.abort();
+      t.stopLogs?.();
+      t.stopLogs = null;
+    }
+  }
+
+  /** A container of ours died (event stream): if it is a tracked main, settle it now. */
+  private containerDied(containerId: string): void {
+    for (const t of this.sessions.values()) {
+      if (t.state === 'running' && mainOf(t).containerId === containerId) t.waitAbort?.abort();
+    }
+  }
+
+  /**
+   * The engine answers again (possibly restarted, its containers stopped or ended meanwhile):
+   * re-read this agent's containers by label, as at start; report those that ended with the
+   * exit code Docker recorded, apply the kills and stops asked while it was away, follow the
+   * running ones again, and forget sessions whose containers are gone (nothing runs for them,
+   * so they hold no slots; the manager ends them `container-lost`).
+   */
+  private async engineBack(): Promise<void> {
+    const all = await this.docker.list([`${LABEL.managed}=true`, `${LABEL.agent}=${this.config.id}`]);
+    const bySession = new Map<string, ContainerSummary[]>();
+    for (const c of all) {
+      const sid = c.labels[LABEL.session] ?? '';
+      bySession.set(sid, [...(bySession.get(sid) ?? []), c]);
+    }
+    for (const t of [...this.sessions.values()]) {
+      if (t.state === 'preparing') continue; // its run job sees the engine's answers itself
+      const mine = (bySession.get(t.sessionId) ?? []).filter(
+        (c) => Number(c.labels[LABEL.attempt] ?? '0') === t.attempt,
+      );
+      bySession.delete(t.sessionId);
+      if (!mine.some((c) => c.labels[LABEL.role] === 'main')) {
+        this.log.error('containers gone with the engine', { sessionId: t.sessionId });
+        this.forget(t);
+        continue;
+      }
+      if (t.state === 'running') {
+        const main = mainOf(t);
+        const st = await this.docker.inspect(main.containerId);
+        if (st && !st.running) {
+          t.waitAbort?.abort(); // the watcher sees it ended and reports
+        } else {
+          await this.applyStop(t);
+          t.stopLogs?.();
+          t.stopLogs = null;
+          this.followLogs(t, main.kernelId, main.containerId);
+          t.waitAbort?.abort(); // wait again on a fresh connection
+        }
+      } else if (t.state === 'created' && t.stopReason) {
+        if (t.startTimer) clearTimeout(t.startTimer);
+        await this.abandonTracked(t, t.stopReason);
+      } else if (t.state === 'exited') {
+        await this.reportExit(t); // its report may have failed while the engine was away
+      }
+    }
+    // Containers of this agent it does not track (created by a start cut by the outage).
+    for (const group of bySession.values()) {
+      const t = await this.adoptSession(group);
+      if (t) await this.resync(t);
+    }
+  }
+
+  /** Drops a session whose containers are gone: no timers, no slots, not in the heartbeat. */
+  private forget(t: Tracked): void {
+    if (t.startTimer) clearTimeout(t.startTimer);
+    if (t.timeoutTimer) clearTimeout(t.timeoutTimer);
+    t.waitAbort?.abort();
+    t.stopLogs?.();
+    t.state = 'exited';
+    this.allocator.release(t.sessionId);
+    this.sessions.delete(t.sessionId);
   }
 
   /**
@@ -436,6 +595,9 @@ export class Agent {
   private async exitState(tracked: Tracked, containerId: string): Promise<ContainerState | null> {
     let st = await this.docker.inspect(containerId);
     if (killedAtTimeout(tracked, st)) tracked.timedOut = true; // by an agent that died before reporting
+    // The timer fired while the engine was away and the container had ended on its own: its
+    // own exit is the truth.
+    if (tracked.timedOut && st && !endedByTimeout(tracked.batchTimeoutSec, st)) tracked.timedOut = false;
     const unexplained = () =>
       st !== null && st.exitCode === 137 && !st.oomKilled && !tracked.timedOut && !tracked.stopReason;
     for (let i = 0; i < 20 && unexplained(); i++) {
@@ -469,13 +631,14 @@ export class Agent {
     }
     tracked.stopReason = job.reason;
     if (tracked.state === 'running') {
-      const main = mainOf(tracked);
-      if (job.forced) await this.docker.kill(main.containerId);
-      else await this.docker.stop(main.containerId, this.config.stopGraceSeconds);
-      return; // the watcher reports the exit
+      // The watcher reports the exit; with the engine away, the stop waits for its return.
+      this.requestStop(tracked, job.forced ? 'kill' : 'stop');
+      return;
     }
     if (tracked.state === 'created') {
       if (tracked.startTimer) clearTimeout(tracked.startTimer);
+      tracked.startTimer = null;
+      if (!this.engine.isUp) return; // abandoned when the engine answers again (engineBack)
       await this.abandonTracked(tracked, job.reason);
     }
     // 'preparing': the run handler sees stopReason between steps and abandons.
@@ -585,6 +748,8 @@ export class Agent {
       batchTimeoutSec: mainC?.labels[LABEL.batchTimeout] ? Number(mainC.labels[LABEL.batchTimeout]) : null,
       timedOut: false,
       stopReason: null,
+      pendingStop: null,
+      waitAbort: null,
       stopLogs: null,
       phases: [],
     };
