@@ -12,7 +12,7 @@ import {
   type ContainerState,
   type ContainerSummary,
 } from '../../docker/docker-adapter.js';
-import { agentQueueName, heartbeatKey, logStreamKey } from '../../queue/names.js';
+import { agentQueueName, heartbeatKey, logStreamKey, supersededKey } from '../../queue/names.js';
 import type {
   CleanupSessionJob,
   DestroySessionJob,
@@ -178,6 +178,10 @@ export class Agent {
   private async runSession(job: RunSessionJob, again = false): Promise<void> {
     if (this.finished.has(`${job.sessionId}:${job.attempt}`)) return;
     await this.engine.whenUp(); // the job waits for an engine that restarts, rather than failing
+    if (await this.isSuperseded(job.sessionId, job.attempt)) {
+      this.markFinished(job.sessionId, job.attempt);
+      return;
+    }
     const known = this.sessions.get(job.sessionId);
     if (known && known.attempt >= job.attempt) {
       await this.resync(known); // a duplicate or a reconciler's nudge: say again where it stands
@@ -303,7 +307,9 @@ export class Agent {
     );
     for (const k of ordered) {
       const containerId = await this.docker.createContainer({
-        name: `bai-${k.kernelId}`,
+        // A later attempt may run on the same engine while a stale one is still there (two
+        // agents on one host, an agent back after its grace window): names must not collide.
+        name: job.attempt > 1 ? `bai-${k.kernelId}.${job.attempt}` : `bai-${k.kernelId}`,
         image: job.image,
         cmd: kernelCommand(k.clusterRole, job.startupCommand, job.bootstrapScript),
         env: kernelEnvironment({
@@ -345,6 +351,11 @@ export class Agent {
 
   private async startSession(tracked: Tracked): Promise<void> {
     if (tracked.stopReason || tracked.state !== 'created') return;
+    if (await this.isSuperseded(tracked.sessionId, tracked.attempt)) {
+      // A start timer that fired as this agent came back from an outage the manager gave up on.
+      await this.dropSuperseded(tracked);
+      return;
+    }
     for (const c of tracked.containers.filter((c) => c.role === 'sub'))
       await this.docker.start(c.containerId);
     const main = mainOf(tracked);
@@ -559,6 +570,10 @@ export class Agent {
    * to repeat: the container stays until the manager's cleanup, and the report id is stable.
    */
   private async reportExit(tracked: Tracked): Promise<void> {
+    if (await this.isSuperseded(tracked.sessionId, tracked.attempt)) {
+      await this.dropSuperseded(tracked); // its result is not this session's any more
+      return;
+    }
     const main = mainOf(tracked);
     const st = await this.exitState(tracked, main.containerId);
     const logs = await this.docker.logs(main.containerId, this.config.logLimitBytes);
@@ -686,6 +701,35 @@ export class Agent {
       this.allocator.release(job.sessionId);
       this.sessions.delete(job.sessionId);
     }
+  }
+
+  // ---- attempts the manager gave up on while this agent was out of reach ------------------
+
+  private async isSuperseded(sessionId: string, attempt: number): Promise<boolean> {
+    const key = supersededKey(this.config.queuePrefix, this.config.id);
+    return (await this.redis.sismember(key, `${sessionId}:${attempt}`)) === 1;
+  }
+
+  /**
+   * After each heartbeat: attempts the manager ended or placed again elsewhere while this
+   * agent was silent past its grace window are stopped and removed at once, without a report
+   * (the manager's cleanup jobs say the same; this does not wait for them).
+   */
+  private async stopSuperseded(): Promise<void> {
+    if (this.sessions.size === 0) return;
+    const gone = new Set(await this.redis.smembers(supersededKey(this.config.queuePrefix, this.config.id)));
+    if (gone.size === 0) return;
+    for (const t of [...this.sessions.values()]) {
+      if (t.state !== 'preparing' && gone.has(`${t.sessionId}:${t.attempt}`)) await this.dropSuperseded(t);
+    }
+  }
+
+  private async dropSuperseded(t: Tracked): Promise<void> {
+    this.log.info('stopping a superseded attempt', { sessionId: t.sessionId, attempt: t.attempt });
+    t.stopReason = t.stopReason ?? 'superseded';
+    this.forget(t);
+    this.markFinished(t.sessionId, t.attempt);
+    await this.removeContainers(t);
   }
 
   private markFinished(sessionId: string, attempt: number): void {
@@ -885,6 +929,7 @@ export class Agent {
       'PX',
       120_000,
     );
+    await this.stopSuperseded();
   }
 }
 
