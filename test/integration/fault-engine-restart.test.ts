@@ -1,5 +1,6 @@
 import test from 'ava';
 import { randomInt } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensurePythonImage } from '../../src/stack/python-image.js';
 import { isAlive, run, waitUntil } from '../../src/stack/process-util.js';
@@ -43,30 +44,47 @@ test('dockerd SIGKILLed and restarted: sessions end with true results, a timeout
     stack.client
       .request<{ sessionId: string }>('POST', '/session', batch(command, { name, ...extra }))
       .then((r) => r.sessionId);
-  // Three that finish while the engine is away, one whose batch timeout falls due meanwhile,
-  // one destroyed meanwhile.
+  // Three that finish while the engine is away (when the test opens their gate), one destroyed
+  // meanwhile, one whose batch timeout falls due meanwhile.
+  const gateDir = join(stack.agentConfig(1).storageRoot, 'gate');
+  mkdirSync(gateDir, { recursive: true });
+  const gated = (end: string) => `while [ ! -e /home/work/gate/go ]; do sleep 0.1; done; ${end}`;
+  const mounts = { config: { mounts: ['gate'] } };
   const finishing = [
-    await create('finish-0', 'sleep 4; echo done-0'),
-    await create('finish-1', 'sleep 4; echo done-1'),
-    await create('finish-2', 'sleep 4; exit 3'),
+    await create('finish-0', gated('echo done-0'), mounts),
+    await create('finish-1', gated('echo done-1'), mounts),
+    await create('finish-2', gated('exit 3'), mounts),
   ];
-  const timed = await create('timed', 'sleep 300', { batch_timeout: 8 });
   const doomed = await create('doomed', 'sleep 300');
-  const all = [...finishing, timed, doomed];
   const running = new Map<string, SessionView>();
-  for (const id of all) running.set(id, await waitForStatus(stack.client, id, ['RUNNING'], 60_000));
+  for (const id of [...finishing, doomed])
+    running.set(id, await waitForStatus(stack.client, id, ['RUNNING'], 60_000));
+  const timed = await create('timed', 'sleep 300', { batch_timeout: 12 });
+  running.set(timed, await waitForStatus(stack.client, timed, ['RUNNING'], 60_000));
+  const all = [...finishing, timed, doomed];
   const pids = finishing.map((id) => pidOf(running.get(id)!.kernels[0]!.containerId!));
 
   process.kill(engine!.pid, 'SIGKILL');
   await waitUntil('dockerd gone', () => !isAlive(engine!.pid), 10_000);
   engine = null; // this one is dead; the restarted engine owns the folder
+  // The agent says so in its heartbeat; the manager places nothing on it meanwhile.
+  const agentId = stack.agentConfig(1).id;
+  await waitUntil(
+    'the agent shown engine-unavailable',
+    async () => {
+      const a = (await stack.database.db('agents').where({ id: agentId }).first()) as { status_info: string };
+      return a.status_info === 'engine-unavailable';
+    },
+    30_000,
+  );
   // Destroy while the engine is away: the session waits in TERMINATING until it can be stopped.
   const destroyed = await stack.client.request<SessionView>('DELETE', `/session/${doomed}`);
   t.true(['TERMINATING', 'TERMINATED'].includes(destroyed.status));
-  // The engine stays away until the short jobs have exited and the batch timeout has passed.
-  await waitUntil('short jobs exited', () => pids.every((p) => !isAlive(p)), 60_000);
+  // The engine stays away until the gated jobs have exited and the batch timeout has passed.
+  writeFileSync(join(gateDir, 'go'), '');
+  await waitUntil('gated jobs exited', () => pids.every((p) => !isAlive(p)), 60_000);
   const timedStart = Date.parse(running.get(timed)!.startedAt!);
-  await waitUntil('batch timeout due', () => Date.now() > timedStart + 9_000, 30_000);
+  await waitUntil('batch timeout due', () => Date.now() > timedStart + 13_000, 30_000);
   for (const id of all) {
     const v = await stack.client.request<SessionView>('GET', `/session/${id}`);
     t.not(v.status, 'TERMINATED', `${v.sessionName} ended before the engine came back`);

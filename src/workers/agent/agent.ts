@@ -503,6 +503,8 @@ export class Agent {
       } else if (t.state === 'created' && t.stopReason) {
         if (t.startTimer) clearTimeout(t.startTimer);
         await this.abandonTracked(t, t.stopReason);
+      } else if (t.state === 'created' && !t.startTimer) {
+        await this.startSession(t); // its start time came while the engine was away
       } else if (t.state === 'exited') {
         await this.reportExit(t); // its report may have failed while the engine was away
       }
@@ -915,6 +917,7 @@ export class Agent {
       slots: this.config.slots,
       occupied: this.allocator.occupied(),
       draining: this.draining,
+      ...(this.engine.isUp ? {} : { engineDown: true }),
       sessions: [...this.sessions.values()]
         .filter((t) => t.state !== 'preparing')
         .map((t) => ({

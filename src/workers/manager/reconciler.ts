@@ -59,7 +59,7 @@ export class Reconciler {
             status: 'ALIVE',
             // The agent's own drain (SIGUSR2) lasts as long as its heartbeat says so; the
             // admin's `schedulable` flag is the operator's and is never touched here.
-            status_info: hb.draining ? 'draining' : null,
+            status_info: hb.draining ? 'draining' : hb.engineDown ? 'engine-unavailable' : null,
             last_heartbeat: new Date(hb.at),
             available_slots: JSON.stringify(hb.slots),
             scaling_group: hb.scalingGroup,
