@@ -71,7 +71,7 @@ export class EngineMonitor {
   private async checkOnce(): Promise<void> {
     if (this.closed) return;
     try {
-      await this.docker.ping(Math.max(2_000, this.intervalMs * 4));
+      await this.docker.ping(Math.max(10_000, this.intervalMs * 4));
       if (this.up && this.stopEvents) return;
       await this.openEvents();
     } catch (err) {
