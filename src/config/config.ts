@@ -14,6 +14,12 @@ export interface ManagerConfig {
   stateDir: string;
   /** An agent silent for this long is LOST. */
   agentTimeoutMs: number;
+  /**
+   * After `agentTimeoutMs`, how long a LOST agent's sessions wait as disconnected (status
+   * unchanged, status_info `agent-disconnected`) for it to come back with their true results,
+   * before they end `agent-lost` or run again elsewhere.
+   */
+  agentGraceMs: number;
   /** How often the reconciler compares PostgreSQL with the queues. */
   reconcileIntervalMs: number;
   /** Sessions whose starts_at is this close are placed early so the agent can pull and create ahead. */
@@ -82,6 +88,7 @@ export function loadManagerConfig(env: Env = process.env): Readonly<ManagerConfi
     port: num(env, 'BAI_MANAGER_PORT', 8091),
     stateDir: stateDirOf(env),
     agentTimeoutMs: num(env, 'BAI_AGENT_TIMEOUT_MS', 20_000),
+    agentGraceMs: num(env, 'BAI_AGENT_GRACE_MS', 180_000),
     reconcileIntervalMs: num(env, 'BAI_RECONCILE_INTERVAL_MS', 5_000),
     startLeadMs: num(env, 'BAI_START_LEAD_MS', 30_000),
     bodyLimitBytes: num(env, 'BAI_BODY_LIMIT_BYTES', 1024 * 1024),

@@ -89,9 +89,14 @@ export class DockerAdapter {
     return { host: u.hostname, port: Number(u.port || 2375), protocol: 'http' };
   }
 
-  async ping(): Promise<void> {
+  /** Whether the engine answers, within `timeoutMs` (a hung engine counts as away). */
+  async ping(timeoutMs = 10_000): Promise<void> {
     try {
-      await this.docker.ping();
+      // The types omit ping's options; dockerode passes abortSignal through to the request.
+      const ping = this.docker.ping.bind(this.docker) as unknown as (o: {
+        abortSignal: AbortSignal;
+      }) => Promise<unknown>;
+      await ping({ abortSignal: AbortSignal.timeout(timeoutMs) });
     } catch (err) {
       throw wrap('Docker engine does not answer', err);
     }
@@ -302,6 +307,62 @@ export class DockerAdapter {
     out.on('data', (b: Buffer) => onChunk(b.toString('utf8')));
     stream.on('end', () => out.end());
     return () => stream.destroy();
+  }
+
+  /**
+   * Follows the engine's container events for these labels. `onEnd` is called once when the
+   * stream ends or fails (the engine went away or restarted); the returned function stops it.
+   */
+  async events(
+    labelFilters: string[],
+    onEvent: (ev: { action: string; id: string; labels: Record<string, string> }) => void,
+    onEnd: () => void,
+  ): Promise<() => void> {
+    let stream: NodeJS.ReadableStream & { destroy(): void };
+    try {
+      stream = (await this.docker.getEvents({
+        filters: { type: ['container'], label: labelFilters },
+      })) as unknown as NodeJS.ReadableStream & { destroy(): void };
+    } catch (err) {
+      throw wrap('follow events', err);
+    }
+    let buf = '';
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      onEnd();
+    };
+    stream.on('data', (b: Buffer) => {
+      buf += b.toString('utf8');
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i).trim();
+        buf = buf.slice(i + 1);
+        if (!line) continue;
+        try {
+          const ev = JSON.parse(line) as {
+            Action?: string;
+            id?: string;
+            Actor?: { ID?: string; Attributes?: Record<string, string> };
+          };
+          onEvent({
+            action: ev.Action ?? '',
+            id: ev.Actor?.ID ?? ev.id ?? '',
+            labels: ev.Actor?.Attributes ?? {},
+          });
+        } catch {
+          /* not an event line */
+        }
+      }
+    });
+    stream.on('end', end);
+    stream.on('close', end);
+    stream.on('error', end);
+    return () => {
+      ended = true;
+      stream.destroy();
+    };
   }
 
   async list(labelFilters: string[]): Promise<ContainerSummary[]> {

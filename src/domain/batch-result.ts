@@ -18,3 +18,17 @@ export function outcomeOfExit(
   if (opts.oomKilled) return { result: 'FAILURE', reason: 'out-of-memory' };
   return { result: 'FAILURE', reason: 'task-failed' };
 }
+
+/**
+ * Whether a main container that has ended was ended by its batch timeout. The agent's timer
+ * may fire while the engine is away and the container ends on its own meanwhile; Docker's
+ * record decides: it timed out only if it ran to its deadline and did not succeed.
+ */
+export function endedByTimeout(
+  batchTimeoutSec: number | null,
+  st: { exitCode: number; startedAt: number | null; finishedAt: number | null },
+): boolean {
+  if (batchTimeoutSec === null || st.exitCode === 0) return false;
+  if (st.startedAt === null || st.finishedAt === null) return false;
+  return st.finishedAt - st.startedAt >= batchTimeoutSec * 1000;
+}

@@ -9,6 +9,14 @@ export function heartbeatKey(prefix: string, agentId: string): string {
   return `${prefix}:heartbeat:${agentId}`;
 }
 
+/**
+ * Attempts (`sessionId:attempt`) that ran on this agent and were ended or replaced by the
+ * manager while the agent was out of reach: the agent must not start or report them.
+ */
+export function supersededKey(prefix: string, agentId: string): string {
+  return `${prefix}:superseded:${agentId}`;
+}
+
 export function eventsChannel(prefix: string): string {
   return `${prefix}:events`;
 }

@@ -124,6 +124,8 @@ export interface Heartbeat {
   slots: Slots;
   occupied: Slots;
   draining: boolean;
+  /** Its Docker engine does not answer: nothing should be placed on it meanwhile. */
+  engineDown?: boolean;
   /** Sessions the agent holds containers for, with the state it sees. */
   sessions: { sessionId: string; attempt: number; state: 'created' | 'running' | 'exited' }[];
 }

@@ -217,6 +217,7 @@ export function managerEnv(opts: {
     BAI_MANAGER_PORT: String(opts.port),
     BAI_STATE_DIR: opts.stateDir,
     BAI_AGENT_TIMEOUT_MS: '6000',
+    BAI_AGENT_GRACE_MS: '0',
     BAI_RECONCILE_INTERVAL_MS: '1000',
     ...opts.extra,
   };

@@ -63,6 +63,7 @@ export async function startTestStack(
     port: 0,
     stateDir,
     agentTimeoutMs: 6_000,
+    agentGraceMs: 0,
     reconcileIntervalMs: 1_000,
     ...opts.manager,
   };

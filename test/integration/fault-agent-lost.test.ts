@@ -15,6 +15,7 @@ import {
 } from '../helpers/stack.js';
 
 const AGENT_TIMEOUT_MS = 5_000;
+const GRACE_MS = 2_000;
 let engine: Service;
 let stack: TestStack;
 let lostAgent: ChildBai;
@@ -23,7 +24,10 @@ test.before(async () => {
   // A second Docker engine for the agent that will die with it.
   engine = await startDockerd(join(env.tmp, `d2-${randomInt(1e9)}`), { poolOctet: 150 + randomInt(40) });
   ensurePythonImage(engine.url);
-  stack = await startTestStack({ agents: 0, manager: { agentTimeoutMs: AGENT_TIMEOUT_MS } });
+  stack = await startTestStack({
+    agents: 0,
+    manager: { agentTimeoutMs: AGENT_TIMEOUT_MS, agentGraceMs: GRACE_MS },
+  });
 });
 test.after.always(async () => {
   await lostAgent?.stop();
@@ -70,7 +74,10 @@ test('an agent SIGKILLed with its engine stopped: its sessions end agent-lost, o
     t.is(v.statusInfo, 'agent-lost', v.sessionName);
     t.is(v.result, 'FAILURE');
     const endedAfter = Date.parse(v.terminationTime as string) - killedAt;
-    t.true(endedAfter < AGENT_TIMEOUT_MS + 20_000, `${v.sessionName} ended ${endedAfter} ms after the kill`);
+    t.true(
+      endedAfter < AGENT_TIMEOUT_MS + GRACE_MS + 20_000,
+      `${v.sessionName} ended ${endedAfter} ms after the kill`,
+    );
   }
   const agents = (await stack.database.db('agents').where({ id: cfg.id }).first()) as { status: string };
   t.is(agents.status, 'LOST');

@@ -5,14 +5,14 @@ import type { AgentConfig } from '../../config/config.js';
 import { LABEL, WORK_DIR, kernelCommand, kernelEnvironment } from '../../domain/container-plan.js';
 import { BaiError } from '../../domain/errors.js';
 import { addSlots, type Slots } from '../../domain/resources.js';
-import { TIMEOUT_EXIT_CODE } from '../../domain/batch-result.js';
+import { TIMEOUT_EXIT_CODE, endedByTimeout } from '../../domain/batch-result.js';
 import {
   DockerAdapter,
   ImagePullFailed,
   type ContainerState,
   type ContainerSummary,
 } from '../../docker/docker-adapter.js';
-import { agentQueueName, heartbeatKey, logStreamKey } from '../../queue/names.js';
+import { agentQueueName, heartbeatKey, logStreamKey, supersededKey } from '../../queue/names.js';
 import type {
   CleanupSessionJob,
   DestroySessionJob,
@@ -21,6 +21,7 @@ import type {
   RunSessionJob,
 } from '../../queue/payloads.js';
 import { Allocator } from './allocator.js';
+import { EngineMonitor } from './engine-monitor.js';
 import { storageBinds } from './mounts.js';
 import { Reporter } from './reporter.js';
 import { clearLongTimeout, setLongTimeout, type LongTimeout } from '../long-timer.js';
@@ -38,6 +39,13 @@ interface Tracked {
   batchTimeoutSec: number | null;
   timedOut: boolean;
   stopReason: string | null;
+  /**
+   * A kill or stop asked (timeout, destroy) that has not reached the engine yet: applied when
+   * the engine answers again.
+   */
+  pendingStop: 'kill' | 'stop' | null;
+  /** Cuts the current Docker wait (engine gone, or re-read after its return). */
+  waitAbort: AbortController | null;
   stopLogs: (() => void) | null;
   /** Quick phases entered but not yet reported: they go with the next report. */
   phases: { status: ProgressStatus; at: number }[];
@@ -62,6 +70,7 @@ export class Agent {
   private readonly finished = new Set<string>();
   private readonly allocator: Allocator;
   private readonly reporter: Reporter;
+  private readonly engine: EngineMonitor;
   private worker: Worker | null = null;
   private workerConnection: Redis | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
@@ -78,10 +87,16 @@ export class Agent {
   ) {
     this.allocator = new Allocator(config.slots);
     this.reporter = new Reporter(redis, config.queuePrefix);
+    this.engine = new EngineMonitor(docker, config.id, Math.min(config.heartbeatMs, 2_000), log, {
+      onDown: () => this.engineDown(),
+      onUp: () => this.engineBack(),
+      onDie: (id) => this.containerDied(id),
+    });
   }
 
   async start(): Promise<void> {
     await this.docker.ping();
+    await this.engine.start();
     await this.adopt();
     await this.heartbeat();
     await this.reporter.send(
@@ -132,6 +147,7 @@ export class Agent {
     if (this.closed) return;
     this.closed = true;
     this.stopping.abort();
+    this.engine.close();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.clearTimers();
     const errors: unknown[] = [];
@@ -166,8 +182,13 @@ export class Agent {
 
   // ---- run ---------------------------------------------------------------------------------
 
-  private async runSession(job: RunSessionJob): Promise<void> {
+  private async runSession(job: RunSessionJob, again = false): Promise<void> {
     if (this.finished.has(`${job.sessionId}:${job.attempt}`)) return;
+    await this.engine.whenUp(); // the job waits for an engine that restarts, rather than failing
+    if (await this.isSuperseded(job.sessionId, job.attempt)) {
+      this.markFinished(job.sessionId, job.attempt);
+      return;
+    }
     const known = this.sessions.get(job.sessionId);
     if (known && known.attempt >= job.attempt) {
       await this.resync(known); // a duplicate or a reconciler's nudge: say again where it stands
@@ -193,6 +214,8 @@ export class Agent {
       batchTimeoutSec: job.batchTimeoutSec,
       timedOut: false,
       stopReason: null,
+      pendingStop: null,
+      waitAbort: null,
       stopLogs: null,
       phases: [],
     };
@@ -250,6 +273,17 @@ export class Agent {
         await this.startSession(tracked);
       }
     } catch (err) {
+      if (!again && !this.closed && !(err instanceof ImagePullFailed) && !(await this.engineAnswers())) {
+        // The engine went away under the start: not Docker refusing the session. Once it is
+        // back, clear what was made and start again (the attempt never ran its command).
+        this.log.error('engine went away during a start; will start again', { sessionId: job.sessionId });
+        await this.engine.whenUp();
+        await this.removeContainers(tracked).catch(() => {});
+        this.allocator.release(job.sessionId);
+        this.sessions.delete(job.sessionId);
+        if (this.closed) return;
+        return this.runSession(job, true);
+      }
       const pull = err instanceof ImagePullFailed;
       await this.removeContainers(tracked);
       this.allocator.release(job.sessionId);
@@ -280,7 +314,9 @@ export class Agent {
     );
     for (const k of ordered) {
       const containerId = await this.docker.createContainer({
-        name: `bai-${k.kernelId}`,
+        // A later attempt may run on the same engine while a stale one is still there (two
+        // agents on one host, an agent back after its grace window): names must not collide.
+        name: job.attempt > 1 ? `bai-${k.kernelId}.${job.attempt}` : `bai-${k.kernelId}`,
         image: job.image,
         cmd: kernelCommand(k.clusterRole, job.startupCommand, job.bootstrapScript),
         env: kernelEnvironment({
@@ -322,6 +358,11 @@ export class Agent {
 
   private async startSession(tracked: Tracked): Promise<void> {
     if (tracked.stopReason || tracked.state !== 'created') return;
+    if (await this.isSuperseded(tracked.sessionId, tracked.attempt)) {
+      // A start timer that fired as this agent came back from an outage the manager gave up on.
+      await this.dropSuperseded(tracked);
+      return;
+    }
     for (const c of tracked.containers.filter((c) => c.role === 'sub'))
       await this.docker.start(c.containerId);
     const main = mainOf(tracked);
@@ -338,8 +379,9 @@ export class Agent {
       const left = startedAtMs + tracked.batchTimeoutSec * 1000 - Date.now();
       tracked.timeoutTimer = setLongTimeout(
         () => {
+          tracked.timeoutTimer = null;
           tracked.timedOut = true;
-          this.docker.kill(main.containerId).catch(() => {});
+          this.requestStop(tracked, 'kill');
         },
         Math.max(0, left),
       );
@@ -347,19 +389,149 @@ export class Agent {
     this.followLogs(tracked, main.kernelId, main.containerId);
     const waitLoop = async (): Promise<void> => {
       for (;;) {
+        await this.engine.whenUp();
+        if (this.closed || tracked.state !== 'running') return;
+        const ctl = new AbortController();
+        tracked.waitAbort = ctl;
+        const onClose = () => ctl.abort();
+        this.stopping.signal.addEventListener('abort', onClose);
         try {
-          await this.docker.wait(main.containerId, this.stopping.signal);
+          await this.docker.wait(main.containerId, ctl.signal);
           return;
         } catch (err) {
-          if (this.closed) return;
-          this.log.error('wait failed; retrying', { err: String(err) });
-          await new Promise((r) => setTimeout(r, 1000));
+          if (this.closed || tracked.state !== 'running') return;
+          // Cut on purpose (engine away or re-read), or the connection broke: ask the engine
+          // how the container stands before waiting again.
+          const st = await this.docker.inspect(main.containerId).catch(() => undefined);
+          if (st === null || (st && !st.running)) return;
+          if (!ctl.signal.aborted) {
+            this.log.error('wait failed; retrying', { err: String(err) });
+            this.engine.suspect();
+            await new Promise((r) => setTimeout(r, 1000));
+          }
+        } finally {
+          this.stopping.signal.removeEventListener('abort', onClose);
+          if (tracked.waitAbort === ctl) tracked.waitAbort = null;
         }
       }
     };
     waitLoop()
-      .then(() => (this.closed ? undefined : this.onMainExit(tracked)))
+      .then(() => (this.closed || tracked.state !== 'running' ? undefined : this.onMainExit(tracked)))
       .catch((err) => this.log.error('exit handling failed', { err: String(err) }));
+  }
+
+  /**
+   * Kills (timeout, forced destroy) or stops (destroy) a running main. When the engine does not
+   * take it, the request is kept and applied as soon as the engine answers again.
+   */
+  private requestStop(tracked: Tracked, how: 'kill' | 'stop'): void {
+    if (tracked.pendingStop !== 'kill') tracked.pendingStop = how;
+    this.applyStop(tracked).catch((err: unknown) => {
+      this.log.error('stop deferred until the engine answers', {
+        sessionId: tracked.sessionId,
+        err: String(err),
+      });
+      this.engine.suspect();
+    });
+  }
+
+  private async applyStop(tracked: Tracked): Promise<void> {
+    const how = tracked.pendingStop;
+    if (!how || tracked.state !== 'running') return;
+    const main = mainOf(tracked);
+    if (how === 'kill') await this.docker.kill(main.containerId);
+    else await this.docker.stop(main.containerId, this.config.stopGraceSeconds);
+    if (tracked.pendingStop === how) tracked.pendingStop = null;
+  }
+
+  /** Whether the engine answers a ping now. */
+  private async engineAnswers(): Promise<boolean> {
+    return this.docker.ping(5_000).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  // ---- the engine going away and coming back ----------------------------------------------
+
+  /** The engine is away: cut the waits and log streams that would hang on it. */
+  private engineDown(): void {
+    for (const t of this.sessions.values()) {
+      t.waitAbort?.abort();
+      t.stopLogs?.();
+      t.stopLogs = null;
+    }
+  }
+
+  /** A container of ours died (event stream): if it is a tracked main, settle it now. */
+  private containerDied(containerId: string): void {
+    for (const t of this.sessions.values()) {
+      if (t.state === 'running' && mainOf(t).containerId === containerId) t.waitAbort?.abort();
+    }
+  }
+
+  /**
+   * The engine answers again (possibly restarted, its containers stopped or ended meanwhile):
+   * re-read this agent's containers by label, as at start; report those that ended with the
+   * exit code Docker recorded, apply the kills and stops asked while it was away, follow the
+   * running ones again, and forget sessions whose containers are gone (nothing runs for them,
+   * so they hold no slots; the manager ends them `container-lost`).
+   */
+  private async engineBack(): Promise<void> {
+    const all = await this.docker.list([`${LABEL.managed}=true`, `${LABEL.agent}=${this.config.id}`]);
+    const bySession = new Map<string, ContainerSummary[]>();
+    for (const c of all) {
+      const sid = c.labels[LABEL.session] ?? '';
+      bySession.set(sid, [...(bySession.get(sid) ?? []), c]);
+    }
+    for (const t of [...this.sessions.values()]) {
+      if (t.state === 'preparing') continue; // its run job sees the engine's answers itself
+      const mine = (bySession.get(t.sessionId) ?? []).filter(
+        (c) => Number(c.labels[LABEL.attempt] ?? '0') === t.attempt,
+      );
+      bySession.delete(t.sessionId);
+      if (!mine.some((c) => c.labels[LABEL.role] === 'main')) {
+        this.log.error('containers gone with the engine', { sessionId: t.sessionId });
+        this.forget(t);
+        continue;
+      }
+      if (t.state === 'running') {
+        const main = mainOf(t);
+        const st = await this.docker.inspect(main.containerId);
+        if (st && !st.running) {
+          t.waitAbort?.abort(); // the watcher sees it ended and reports
+        } else {
+          await this.applyStop(t);
+          t.stopLogs?.();
+          t.stopLogs = null;
+          this.followLogs(t, main.kernelId, main.containerId);
+          t.waitAbort?.abort(); // wait again on a fresh connection
+        }
+      } else if (t.state === 'created' && t.stopReason) {
+        clearLongTimeout(t.startTimer);
+        await this.abandonTracked(t, t.stopReason);
+      } else if (t.state === 'created' && !t.startTimer) {
+        await this.startSession(t); // its start time came while the engine was away
+      } else if (t.state === 'exited') {
+        await this.reportExit(t); // its report may have failed while the engine was away
+      }
+    }
+    // Containers of this agent it does not track (created by a start cut by the outage).
+    for (const group of bySession.values()) {
+      const t = await this.adoptSession(group);
+      if (t) await this.resync(t);
+    }
+  }
+
+  /** Drops a session whose containers are gone: no timers, no slots, not in the heartbeat. */
+  private forget(t: Tracked): void {
+    clearLongTimeout(t.startTimer);
+    clearLongTimeout(t.timeoutTimer);
+    t.waitAbort?.abort();
+    t.stopLogs?.();
+    t.state = 'exited';
+    this.allocator.release(t.sessionId);
+    this.sessions.delete(t.sessionId);
   }
 
   /**
@@ -407,6 +579,10 @@ export class Agent {
    * to repeat: the container stays until the manager's cleanup, and the report id is stable.
    */
   private async reportExit(tracked: Tracked): Promise<void> {
+    if (await this.isSuperseded(tracked.sessionId, tracked.attempt)) {
+      await this.dropSuperseded(tracked); // its result is not this session's any more
+      return;
+    }
     const main = mainOf(tracked);
     const st = await this.exitState(tracked, main.containerId);
     const logs = await this.docker.logs(main.containerId, this.config.logLimitBytes);
@@ -443,6 +619,9 @@ export class Agent {
   private async exitState(tracked: Tracked, containerId: string): Promise<ContainerState | null> {
     let st = await this.docker.inspect(containerId);
     if (killedAtTimeout(tracked, st)) tracked.timedOut = true; // by an agent that died before reporting
+    // The timer fired while the engine was away and the container had ended on its own: its
+    // own exit is the truth.
+    if (tracked.timedOut && st && !endedByTimeout(tracked.batchTimeoutSec, st)) tracked.timedOut = false;
     const unexplained = () =>
       st !== null && st.exitCode === 137 && !st.oomKilled && !tracked.timedOut && !tracked.stopReason;
     for (let i = 0; i < 20 && unexplained(); i++) {
@@ -476,13 +655,14 @@ export class Agent {
     }
     tracked.stopReason = job.reason;
     if (tracked.state === 'running') {
-      const main = mainOf(tracked);
-      if (job.forced) await this.docker.kill(main.containerId);
-      else await this.docker.stop(main.containerId, this.config.stopGraceSeconds);
-      return; // the watcher reports the exit
+      // The watcher reports the exit; with the engine away, the stop waits for its return.
+      this.requestStop(tracked, job.forced ? 'kill' : 'stop');
+      return;
     }
     if (tracked.state === 'created') {
-      if (tracked.startTimer) clearLongTimeout(tracked.startTimer);
+      clearLongTimeout(tracked.startTimer);
+      tracked.startTimer = null;
+      if (!this.engine.isUp) return; // abandoned when the engine answers again (engineBack)
       await this.abandonTracked(tracked, job.reason);
     }
     // 'preparing': the run handler sees stopReason between steps and abandons.
@@ -530,6 +710,35 @@ export class Agent {
       this.allocator.release(job.sessionId);
       this.sessions.delete(job.sessionId);
     }
+  }
+
+  // ---- attempts the manager gave up on while this agent was out of reach ------------------
+
+  private async isSuperseded(sessionId: string, attempt: number): Promise<boolean> {
+    const key = supersededKey(this.config.queuePrefix, this.config.id);
+    return (await this.redis.sismember(key, `${sessionId}:${attempt}`)) === 1;
+  }
+
+  /**
+   * After each heartbeat: attempts the manager ended or placed again elsewhere while this
+   * agent was silent past its grace window are stopped and removed at once, without a report
+   * (the manager's cleanup jobs say the same; this does not wait for them).
+   */
+  private async stopSuperseded(): Promise<void> {
+    if (this.sessions.size === 0) return;
+    const gone = new Set(await this.redis.smembers(supersededKey(this.config.queuePrefix, this.config.id)));
+    if (gone.size === 0) return;
+    for (const t of [...this.sessions.values()]) {
+      if (t.state !== 'preparing' && gone.has(`${t.sessionId}:${t.attempt}`)) await this.dropSuperseded(t);
+    }
+  }
+
+  private async dropSuperseded(t: Tracked): Promise<void> {
+    this.log.info('stopping a superseded attempt', { sessionId: t.sessionId, attempt: t.attempt });
+    t.stopReason = t.stopReason ?? 'superseded';
+    this.forget(t);
+    this.markFinished(t.sessionId, t.attempt);
+    await this.removeContainers(t);
   }
 
   private markFinished(sessionId: string, attempt: number): void {
@@ -592,6 +801,8 @@ export class Agent {
       batchTimeoutSec: mainC?.labels[LABEL.batchTimeout] ? Number(mainC.labels[LABEL.batchTimeout]) : null,
       timedOut: false,
       stopReason: null,
+      pendingStop: null,
+      waitAbort: null,
       stopLogs: null,
       phases: [],
     };
@@ -713,6 +924,7 @@ export class Agent {
       slots: this.config.slots,
       occupied: this.allocator.occupied(),
       draining: this.draining,
+      ...(this.engine.isUp ? {} : { engineDown: true }),
       sessions: [...this.sessions.values()]
         .filter((t) => t.state !== 'preparing')
         .map((t) => ({
@@ -727,6 +939,7 @@ export class Agent {
       'PX',
       120_000,
     );
+    await this.stopSuperseded();
   }
 }
 

@@ -438,7 +438,7 @@ export class Dispatcher {
     const agents = (await this.deps
       .db('agents')
       .where({ scaling_group: group, status: 'ALIVE', schedulable: true })
-      .whereRaw(`status_info IS DISTINCT FROM 'draining'`)) as AgentRow[];
+      .whereRaw(`coalesce(status_info, '') NOT IN ('draining', 'engine-unavailable')`)) as AgentRow[];
     const out: AgentCapacity[] = [];
     for (const a of agents)
       out.push({ id: a.id, total: a.available_slots, occupied: await occupiedOn(this.deps.db, a.id) });

@@ -120,6 +120,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     queues,
     log,
     agentTimeoutMs: config.agentTimeoutMs,
+    agentGraceMs: config.agentGraceMs,
     phaseTimeoutMs: config.phaseTimeoutMs,
     onCapacityFreed: kick,
   });

@@ -5,7 +5,7 @@ import type { AgentRow, SessionRow } from '../../persistence/rows.js';
 import type { SessionStore } from '../../persistence/session-store.js';
 import type { CatalogStore } from '../../persistence/catalog-store.js';
 import type { AgentQueues } from '../../queue/agent-queues.js';
-import { heartbeatKey } from '../../queue/names.js';
+import { heartbeatKey, supersededKey } from '../../queue/names.js';
 import type { Heartbeat } from '../../queue/payloads.js';
 import type { Logger } from '../agent/agent.js';
 import { nextRetry } from './retry.js';
@@ -21,6 +21,8 @@ export interface ReconcilerDeps {
   queues: AgentQueues;
   log: Logger;
   agentTimeoutMs: number;
+  /** How long a LOST agent's sessions wait as `agent-disconnected` before they are given up. */
+  agentGraceMs: number;
   phaseTimeoutMs: number;
   onCapacityFreed: () => void;
 }
@@ -28,6 +30,10 @@ export interface ReconcilerDeps {
 const PREPARE_PHASES: SessionStatus[] = ['SCHEDULED', 'PREPARING', 'PULLING', 'PREPARED', 'CREATING'];
 /** How long a session may be out of sight of its agent before the reconciler acts. */
 const GRACE_MS = 8_000;
+/** status_info of a session whose agent is LOST but still inside its grace window. */
+export const AGENT_DISCONNECTED = 'agent-disconnected';
+/** How long the agent is told which of its attempts were superseded. */
+const SUPERSEDED_TTL_MS = 7 * 24 * 3_600_000;
 
 /**
  * Compares PostgreSQL (the truth) with what agents say in their heartbeats and with the queues
@@ -53,18 +59,19 @@ export class Reconciler {
             status: 'ALIVE',
             // The agent's own drain (SIGUSR2) lasts as long as its heartbeat says so; the
             // admin's `schedulable` flag is the operator's and is never touched here.
-            status_info: hb.draining ? 'draining' : null,
+            status_info: hb.draining ? 'draining' : hb.engineDown ? 'engine-unavailable' : null,
             last_heartbeat: new Date(hb.at),
             available_slots: JSON.stringify(hb.slots),
             scaling_group: hb.scalingGroup,
           });
+        // Also after an agent restart (its agent-started report made it ALIVE already).
+        await this.agentReconnected(agent);
         if (agent.status === 'LOST') this.deps.onCapacityFreed();
         await this.reconcileAgent(agent.id, hb);
-      } else if (
-        agent.status === 'ALIVE' &&
-        now - agent.last_heartbeat.getTime() >= this.deps.agentTimeoutMs
-      ) {
-        await this.agentLost(agent);
+      } else {
+        const silentMs = now - agent.last_heartbeat.getTime();
+        if (agent.status === 'ALIVE' && silentMs >= this.deps.agentTimeoutMs) await this.agentLost(agent);
+        if (silentMs >= this.deps.agentTimeoutMs + this.deps.agentGraceMs) await this.agentGone(agent);
       }
     }
     await this.phaseTimeouts();
@@ -86,17 +93,69 @@ export class Reconciler {
     return out;
   }
 
-  /** An agent that went silent: its sessions end `agent-lost`, or run again when they asked. */
+  /**
+   * An agent that went silent: LOST, so nothing more is placed on it. Its sessions are not given
+   * up yet: they wait as disconnected (status unchanged, status_info `agent-disconnected`, the
+   * deadline in status_data) for the agent to come back with their true results.
+   */
   private async agentLost(agent: AgentRow): Promise<void> {
-    const { db, sessions, log } = this.deps;
+    const { db, log } = this.deps;
     const n = await db('agents')
       .where({ id: agent.id, status: 'ALIVE' })
       .update({ status: 'LOST', status_info: 'heartbeat-timeout' });
     if (n === 0) return;
     log.info('agent lost', { agentId: agent.id });
+    const since = agent.last_heartbeat.getTime();
+    const flag = {
+      agentDisconnected: {
+        agentId: agent.id,
+        lastHeartbeat: new Date(since).toISOString(),
+        lostAfter: new Date(since + this.deps.agentTimeoutMs + this.deps.agentGraceMs).toISOString(),
+      },
+    };
+    await db('sessions')
+      .where({ agent_id: agent.id })
+      .whereIn('status', [...ACTIVE_STATUSES])
+      .update({
+        status_info: db.raw(`coalesce(status_info, ?)`, [AGENT_DISCONNECTED]),
+        status_data: db.raw(`status_data || ?::jsonb`, [JSON.stringify(flag)]),
+      });
+    this.deps.sessions.notifyCommitted();
+  }
+
+  /** A LOST agent heartbeats again within the grace window: its sessions are no longer unknown. */
+  private async agentReconnected(agent: AgentRow): Promise<void> {
+    const { db, log } = this.deps;
+    const n = await db('sessions')
+      .where({ agent_id: agent.id })
+      .whereIn('status', [...ACTIVE_STATUSES])
+      .whereRaw(`status_data -> 'agentDisconnected' IS NOT NULL`)
+      .update({
+        status_info: db.raw(`CASE WHEN status_info = ? THEN NULL ELSE status_info END`, [AGENT_DISCONNECTED]),
+        status_data: db.raw(`status_data - 'agentDisconnected'`),
+      });
+    if (n > 0) log.info('agent reconnected within its grace window', { agentId: agent.id, sessions: n });
+  }
+
+  /**
+   * The grace window of a LOST agent is over: its sessions end `agent-lost`, or run again
+   * elsewhere when their retry policy names it. The attempts it held are recorded as superseded
+   * (the agent reads them and never starts or reports them) and its queue is replaced by
+   * cleanups of those attempts, so an agent that comes back stops them at once.
+   */
+  private async agentGone(agent: AgentRow): Promise<void> {
+    const { db, sessions, log, redis, prefix } = this.deps;
     const affected = (await db('sessions')
       .where({ agent_id: agent.id })
       .whereIn('status', [...ACTIVE_STATUSES])) as SessionRow[];
+    if (affected.length === 0) return;
+    log.info('agent grace window over', { agentId: agent.id, sessions: affected.length });
+    const key = supersededKey(prefix, agent.id);
+    await redis
+      .multi()
+      .sadd(key, ...affected.map((s) => `${s.id}:${s.attempt}`))
+      .pexpire(key, SUPERSEDED_TTL_MS)
+      .exec();
     for (const s of affected) {
       const retryAt = nextRetry(s.retry_policy, s.attempt, 'agent-lost');
       if (retryAt) {
@@ -127,6 +186,9 @@ export class Reconciler {
       }
     }
     await this.deps.queues.obliterate(agent.id).catch(() => {});
+    for (const s of affected) {
+      await this.deps.queues.cleanup(agent.id, { sessionId: s.id, attempt: s.attempt }).catch(() => {});
+    }
     this.deps.onCapacityFreed();
   }
 
