@@ -9,8 +9,8 @@ import { InvalidRequest } from './errors.js';
 // eslint-disable-next-line no-control-regex
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 // The same, but tab, LF and CR are allowed (scripts and commands span lines).
-// eslint-disable-next-line no-control-regex
 const UNPRINTABLE_MULTILINE =
+  // eslint-disable-next-line no-control-regex
   /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 
 /** The first character of `s` a terminal would interpret, with its index; null when none. */
