@@ -48,6 +48,8 @@ export interface AgentConfig {
   pidsLimit: number;
   /** Who jobs run as unless the image's ai.backend.uid/gid labels say otherwise. */
   jobUser: { uid: number; gid: number };
+  /** With dockerd --userns-remap: the first host id of the remapped range (0: no remapping). */
+  usernsIdOffset: number;
 }
 
 export interface ClientConfig {
@@ -115,6 +117,7 @@ export function loadAgentConfig(env: Env = process.env): Readonly<AgentConfig> {
     stopGraceSeconds: num(env, 'BAI_STOP_GRACE_SECONDS', 5),
     pidsLimit: num(env, 'BAI_PIDS_LIMIT', 1024),
     jobUser: { uid: num(env, 'BAI_JOB_UID', 1000), gid: num(env, 'BAI_JOB_GID', 1000) },
+    usernsIdOffset: num(env, 'BAI_USERNS_ID_OFFSET', 0),
   });
 }
 

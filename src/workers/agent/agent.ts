@@ -269,7 +269,11 @@ export class Agent {
       });
     }
     const user = jobUser(await this.docker.imageLabels(job.image), this.config.jobUser);
-    const binds = storageBinds(this.config.storageRoot, job.mounts, user);
+    const offset = this.config.usernsIdOffset;
+    const binds = storageBinds(this.config.storageRoot, job.mounts, {
+      uid: user.uid + offset,
+      gid: user.gid + offset,
+    });
     const ordered = [...job.kernels].sort((a, b) =>
       a.clusterRole === b.clusterRole ? 0 : a.clusterRole === 'sub' ? -1 : 1,
     );

@@ -8,7 +8,8 @@ export class FolderShareCommand extends BaseCommand {
   ];
   static override usage = Command.Usage({
     category: 'Storage folders',
-    description: 'Share a folder with another keypair of your domain (read-only unless -p rw), or stop sharing',
+    description:
+      'Share a folder with another keypair of your domain (read-only unless -p rw), or stop sharing',
     examples: [
       ['Read-only', '$0 folder share results AKIA…'],
       ['Read-write', '$0 folder share results AKIA… -p rw'],
