@@ -306,8 +306,11 @@ export class Agent {
         workingDir: WORK_DIR,
         hostname: k.hostname,
         user: `${user.uid}:${user.gid}`,
-        // HOME is the work dir: a fresh one the job's user owns (the image's may be root's).
-        tmpfs: { [WORK_DIR]: `rw,exec,nosuid,nodev,mode=0755,uid=${user.uid},gid=${user.gid}` },
+        // HOME is the work dir: a fresh one the job's user owns (the image's may be root's),
+        // unless a storage folder is mounted there itself.
+        tmpfs: binds.some((bind) => bind.split(':')[1] === WORK_DIR)
+          ? {}
+          : { [WORK_DIR]: `rw,exec,nosuid,nodev,mode=0755,uid=${user.uid},gid=${user.gid}` },
         // Docker refuses a CPU quota above the host's cores; an agent may declare more than it has.
         nanoCpus: Math.min(k.slots.cpu ?? 1, cpus().length) * 1e9,
         memoryBytes: k.slots.mem ?? 256 * 1024 * 1024,
