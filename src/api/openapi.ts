@@ -339,6 +339,8 @@ const OPS: Op[] = [
       properties: {
         name: { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' },
         owner_access_key: { type: 'string', description: 'Admins: create it for this keypair' },
+        group: { type: 'string', description: "Admins: create it as this group's folder instead" },
+        domain: { type: 'string', description: "Superadmins: the group's domain (default: their own)" },
       },
     },
     response: ok('Folder', ref('Folder')),
@@ -357,7 +359,12 @@ const OPS: Op[] = [
     path: '/folders/{name}',
     tag: 'folders',
     summary: 'Delete a folder the caller owns (its shares go; files stay on the agents)',
-    params: [FOLDER_NAME, q('owner_access_key', 'Admins: as this keypair')],
+    params: [
+      FOLDER_NAME,
+      q('owner_access_key', 'Admins: as this keypair'),
+      q('group', "Admins: delete this group's folder"),
+      q('domain', "Superadmins: the group's domain"),
+    ],
     response: ok('Deleted'),
   },
   {
@@ -384,6 +391,38 @@ const OPS: Op[] = [
       q('owner_access_key', 'Admins: as this keypair'),
     ],
     response: ok('Folder with its shares', ref('Folder')),
+  },
+  {
+    method: 'get',
+    path: '/groups/{group}/members',
+    tag: 'folders',
+    summary: "Members of a group of the admin's domain (they use its folders read-write)",
+    params: [p('group', 'Group name'), q('domain', "Superadmins: the group's domain (default: their own)")],
+    response: ok('Members', list('GroupMember')),
+  },
+  {
+    method: 'put',
+    path: '/groups/{group}/members/{accessKey}',
+    tag: 'folders',
+    summary: 'Add a keypair of the domain to a group (admins)',
+    params: [
+      p('group', 'Group name'),
+      p('accessKey', 'The keypair'),
+      q('domain', "Superadmins: the group's domain"),
+    ],
+    response: ok('Members', list('GroupMember')),
+  },
+  {
+    method: 'delete',
+    path: '/groups/{group}/members/{accessKey}',
+    tag: 'folders',
+    summary: 'Remove a keypair from a group (admins)',
+    params: [
+      p('group', 'Group name'),
+      p('accessKey', 'The keypair'),
+      q('domain', "Superadmins: the group's domain"),
+    ],
+    response: ok('Members', list('GroupMember')),
   },
   {
     method: 'get',
@@ -732,8 +771,9 @@ const SCHEMAS: Json = {
     properties: {
       id: str,
       name: str,
-      owner_access_key: str,
+      owner_access_key: { type: ['string', 'null'], description: "null for a group's folder" },
       domain_name: str,
+      group_name: { type: ['string', 'null'], description: "the owning group; null for a keypair's folder" },
       access: { enum: ['owner', 'ro', 'rw'], description: 'how the caller may use it' },
       storage_path: { type: 'string', description: 'under each agent storage root: <owner>/<name>' },
       created_at: str,
@@ -746,6 +786,10 @@ const SCHEMAS: Json = {
         },
       },
     },
+  },
+  GroupMember: {
+    type: 'object',
+    properties: { access_key: str, created_at: str },
   },
   CallbackDelivery: {
     type: 'object',

@@ -1,9 +1,12 @@
+import { createHash } from 'node:crypto';
 import { InsufficientPrivilege, InvalidRequest } from './errors.js';
 
 /**
- * Storage folders (Backend.AI's vfolders): a folder belongs to one keypair, lives on every
- * agent at `<storage root>/<owner access key>/<name>`, and other keypairs use it only when
- * the owner shared it with them, read-only or read-write.
+ * Storage folders (Backend.AI's vfolders): a folder belongs to one keypair, or to a group of a
+ * domain, and lives on every agent under its owner's namespace: `<storage root>/<owner access
+ * key>/<name>`, or `<storage root>/g-<hash of domain and group>/<name>`. Other keypairs use a
+ * keypair's folder only when the owner shared it with them, read-only or read-write; members
+ * of a group use its folders read-write.
  */
 export type FolderPermission = 'ro' | 'rw';
 
@@ -60,6 +63,21 @@ export function folderStoragePath(ownerAccessKey: string, name: string): string 
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(ownerAccessKey))
     throw new InvalidRequest('The owner access key cannot name a storage namespace.');
   return `${ownerAccessKey}/${requireFolderName(name)}`;
+}
+
+/** A group name (groups are per domain; membership is kept by admins). */
+export const GROUP_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+
+export function requireGroupName(name: string, field = 'group'): string {
+  if (!GROUP_NAME_RE.test(name) || name.includes('..'))
+    throw new InvalidRequest(`${field} must be 1 to 64 letters, digits, "_", "." or "-".`);
+  return name;
+}
+
+/** Where a group's folder lives under an agent's storage root (relative). */
+export function groupFolderStoragePath(domain: string, group: string, name: string): string {
+  const ns = createHash('sha256').update(`${domain}\u0000${group}`).digest('hex').slice(0, 24);
+  return `g-${ns}/${requireFolderName(name)}`;
 }
 
 /** Checks a relative storage path from a job before the agent joins it to its root. */

@@ -1,13 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { Conflict, InvalidRequest, ObjectNotFound } from '../domain/errors.js';
-import { folderStoragePath, type FolderAccess, type FolderPermission } from '../domain/storage-folder.js';
+import {
+  folderStoragePath,
+  groupFolderStoragePath,
+  type FolderAccess,
+  type FolderPermission,
+} from '../domain/storage-folder.js';
 import type { Db } from './db.js';
 
 export interface FolderRow {
   id: string;
   name: string;
-  owner_access_key: string;
+  /** Null for a group's folder. */
+  owner_access_key: string | null;
   domain_name: string;
+  /** The owning group (of domain_name); null for a keypair's folder. */
+  group_name: string | null;
   storage_path: string;
   created_at: Date;
 }
@@ -23,8 +31,9 @@ export interface ShareRow {
 export interface FolderView {
   id: string;
   name: string;
-  owner_access_key: string;
+  owner_access_key: string | null;
   domain_name: string;
+  group_name: string | null;
   /** `owner`, or the permission of the share the viewer holds. */
   access: FolderAccess;
   /** Relative to each agent's storage root. */
@@ -46,6 +55,7 @@ function view(f: FolderRow, access: FolderAccess, shares?: ShareRow[]): FolderVi
     name: f.name,
     owner_access_key: f.owner_access_key,
     domain_name: f.domain_name,
+    group_name: f.group_name,
     access,
     storage_path: f.storage_path,
     created_at: f.created_at.toISOString(),
@@ -76,13 +86,44 @@ export class FolderStore {
       domain_name: owner.domain_name,
       storage_path: folderStoragePath(owner.access_key, name),
     };
-    const [inserted] = (await this.db('storage_folders')
-      .insert(row)
-      .onConflict(['owner_access_key', 'name'])
-      .ignore()
-      .returning('*')) as FolderRow[];
-    if (!inserted) throw new Conflict(`A storage folder "${name}" exists.`);
-    return view(inserted, 'owner', []);
+    return view(await this.insert(row), 'owner', []);
+  }
+
+  /** A folder of a group of `domain` (its members use it read-write). */
+  async createForGroup(domain: string, group: string, name: string): Promise<FolderView> {
+    const row = {
+      id: randomUUID(),
+      name,
+      domain_name: domain,
+      group_name: group,
+      storage_path: groupFolderStoragePath(domain, group, name),
+    };
+    return view(await this.insert(row), 'rw');
+  }
+
+  private async insert(row: Record<string, string>): Promise<FolderRow> {
+    try {
+      const [inserted] = (await this.db('storage_folders').insert(row).returning('*')) as FolderRow[];
+      return inserted!;
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505')
+        throw new Conflict(`A storage folder "${row.name}" exists.`);
+      throw err;
+    }
+  }
+
+  /** Folders of the groups `accessKey` is a member of (optionally of one name). */
+  private async groupFolders(accessKey: string, name?: string): Promise<FolderRow[]> {
+    let q = this.db('storage_folders as f')
+      .join('group_members as m', function () {
+        this.on('m.domain_name', '=', 'f.domain_name').andOn('m.group_name', '=', 'f.group_name');
+      })
+      .where('m.access_key', accessKey)
+      .orderBy('f.name')
+      .orderBy('f.group_name')
+      .select('f.*');
+    if (name !== undefined) q = q.where('f.name', name);
+    return (await q) as FolderRow[];
   }
 
   /** The folders a keypair owns and those shared with it; owned first, then by name. */
@@ -104,6 +145,7 @@ export class FolderStore {
       .orderBy('f.name')
       .orderBy('f.owner_access_key')
       .select('f.*', 's.permission')) as (FolderRow & { permission: FolderPermission })[];
+    const groups = await this.groupFolders(accessKey);
     return [
       ...owned.map((f) =>
         view(
@@ -113,12 +155,13 @@ export class FolderStore {
         ),
       ),
       ...shared.map((f) => view(f, f.permission)),
+      ...groups.map((f) => view(f, 'rw')),
     ];
   }
 
   /**
-   * The folder `name` means to `accessKey`: its own, else one shared with it. Two shared
-   * folders of that name from different owners are ambiguous (400); none is a 404.
+   * The folder `name` means to `accessKey`: its own, else one shared with it or one of a group
+   * it belongs to. Two such folders of that name are ambiguous (400); none is a 404.
    */
   async usable(accessKey: string, name: string): Promise<UsableFolder> {
     const own = (await this.db('storage_folders').where({ owner_access_key: accessKey, name }).first()) as
@@ -128,13 +171,16 @@ export class FolderStore {
       .join('storage_folder_shares as s', 's.folder_id', 'f.id')
       .where({ 's.access_key': accessKey, 'f.name': name })
       .select('f.*', 's.permission')) as (FolderRow & { permission: FolderPermission })[];
-    if (shared.length === 0) throw notFound(name);
-    if (shared.length > 1)
+    const candidates: UsableFolder[] = [
+      ...shared.map(({ permission, ...folder }) => ({ folder, access: permission })),
+      ...(await this.groupFolders(accessKey, name)).map((folder) => ({ folder, access: 'rw' as const })),
+    ];
+    if (candidates.length === 0) throw notFound(name);
+    if (candidates.length > 1)
       throw new InvalidRequest(
-        `Several keypairs shared a storage folder "${name}" with this keypair; ask an owner to rename it.`,
+        `Several storage folders named "${name}" are shared with this keypair or its groups; ask an owner to rename one.`,
       );
-    const { permission, ...folder } = shared[0]!;
-    return { folder, access: permission };
+    return candidates[0]!;
   }
 
   async view(accessKey: string, name: string): Promise<FolderView> {
@@ -160,8 +206,41 @@ export class FolderStore {
     return f;
   }
 
+  /** Deletes a group's folder (admins). */
+  async deleteGroupFolder(domain: string, group: string, name: string): Promise<FolderRow> {
+    const [f] = (await this.db('storage_folders')
+      .where({ domain_name: domain, group_name: group, name })
+      .delete()
+      .returning('*')) as FolderRow[];
+    if (!f) throw notFound(name);
+    return f;
+  }
+
+  async members(domain: string, group: string): Promise<{ access_key: string; created_at: string }[]> {
+    const rows = (await this.db('group_members')
+      .where({ domain_name: domain, group_name: group })
+      .orderBy('access_key')) as { access_key: string; created_at: Date }[];
+    return rows.map((r) => ({ access_key: r.access_key, created_at: r.created_at.toISOString() }));
+  }
+
+  async addMember(domain: string, group: string, accessKey: string): Promise<void> {
+    await this.db('group_members')
+      .insert({ domain_name: domain, group_name: group, access_key: accessKey })
+      .onConflict(['domain_name', 'group_name', 'access_key'])
+      .ignore();
+  }
+
+  async removeMember(domain: string, group: string, accessKey: string): Promise<void> {
+    const n = await this.db('group_members')
+      .where({ domain_name: domain, group_name: group, access_key: accessKey })
+      .delete();
+    if (n === 0) throw new ObjectNotFound(`"${accessKey}" is not a member of group "${group}".`, 'member');
+  }
+
   /** Invites `invitee` (or changes its permission); sharing with oneself is refused. */
   async share(f: FolderRow, invitee: string, permission: FolderPermission): Promise<void> {
+    if (f.owner_access_key === null)
+      throw new InvalidRequest("A group's folder is shared through the group's members.");
     if (invitee === f.owner_access_key)
       throw new InvalidRequest('A folder is not shared with its own owner.');
     await this.db('storage_folder_shares')

@@ -158,6 +158,71 @@ test.serial(
   },
 );
 
+test.serial("a group's folder is used read-write by its members, and by no one else", async (t) => {
+  const refused = await call(a.client, 'POST', '/folders', { name: 'team-data', group: 'team' });
+  t.is(refused.status, 403, 'users do not create group folders');
+  const made = await call<{ storage_path: string; group_name: string; owner_access_key: string | null }>(
+    stack.client,
+    'POST',
+    '/folders',
+    { name: 'team-data', group: 'team' },
+  );
+  t.is(made.status, 201, JSON.stringify(made.body));
+  t.is(made.body.group_name, 'team');
+  t.is(made.body.owner_access_key, null);
+  t.regex(made.body.storage_path, /^g-[0-9a-f]{24}\/team-data$/);
+  t.is((await call(b.client, 'PUT', `/groups/team/members/${b.accessKey}`)).status, 403, 'no self-enrolment');
+
+  const member = await call<{ items: { access_key: string }[] }>(
+    stack.client,
+    'PUT',
+    `/groups/team/members/${a.accessKey}`,
+  );
+  t.is(member.status, 200, JSON.stringify(member.body));
+  t.deepEqual(
+    member.body.items.map((m) => m.access_key),
+    [a.accessKey],
+  );
+  const wrote = await runJob(a, 'echo from-a > /home/work/team-data/note', ['team-data']);
+  t.is(wrote.exitCode, 0, wrote.logs);
+  t.is(readFileSync(join(root, made.body.storage_path, 'note'), 'utf8'), 'from-a\n');
+
+  // B is not a member: the group's folder does not exist for B.
+  t.is((await call(b.client, 'GET', '/folders/team-data')).status, 404);
+  const denied = await call(
+    b.client,
+    'POST',
+    '/session',
+    batch('true', { config: { mounts: ['team-data'] } }),
+  );
+  t.is(denied.status, 404);
+  t.is(slugOf(denied), 'object-not-found');
+
+  t.is((await call(stack.client, 'PUT', `/groups/team/members/${b.accessKey}`)).status, 200);
+  const listed = await call<{ items: { name: string; access: string; group_name: string | null }[] }>(
+    b.client,
+    'GET',
+    '/folders',
+  );
+  t.true(
+    listed.body.items.some((f) => f.name === 'team-data' && f.access === 'rw' && f.group_name === 'team'),
+  );
+  const readIt = await runJob(
+    b,
+    'cat /home/work/team-data/note && echo from-b >> /home/work/team-data/note',
+    ['team-data'],
+  );
+  t.is(readIt.exitCode, 0, readIt.logs);
+  t.true(readIt.logs.includes('from-a'));
+  t.is(readFileSync(join(root, made.body.storage_path, 'note'), 'utf8'), 'from-a\nfrom-b\n');
+
+  t.is((await call(stack.client, 'DELETE', `/groups/team/members/${b.accessKey}`)).status, 200);
+  t.is((await call(b.client, 'GET', '/folders/team-data')).status, 404);
+  t.is((await call(a.client, 'DELETE', '/folders/team-data', undefined, { group: 'team' })).status, 403);
+  t.is((await call(stack.client, 'DELETE', '/folders/team-data', undefined, { group: 'team' })).status, 200);
+  t.is((await call(a.client, 'GET', '/folders/team-data')).status, 404);
+});
+
 test.serial(
   'a job runs as an unprivileged user, with a writable HOME, and writes its folder as that user',
   async (t) => {

@@ -3,6 +3,7 @@ import { InsufficientPrivilege, InvalidRequest } from '../../src/domain/errors.j
 import { jobUser } from '../../src/domain/job-user.js';
 import {
   folderStoragePath,
+  groupFolderStoragePath,
   isStoragePath,
   mountReadOnly,
   parseMountEntry,
@@ -33,6 +34,11 @@ test('folders live in their owner namespace; paths from jobs are two plain segme
   t.throws(() => requireFolderName('/etc'), { instanceOf: InvalidRequest });
   t.throws(() => requireFolderName('..'), { instanceOf: InvalidRequest });
   t.true(isStoragePath('AKIA0123/data'));
+  const g = groupFolderStoragePath('default', 'team', 'data');
+  t.regex(g, /^g-[0-9a-f]{24}\/data$/);
+  t.true(isStoragePath(g));
+  t.not(groupFolderStoragePath('other', 'team', 'data'), g, 'a group is per domain');
+  t.not(groupFolderStoragePath('default', 'team2', 'data'), g);
   for (const p of ['data', '../data', 'AKIA/../x', 'AKIA/x/y', '/AKIA/x', 'AKIA/..', ''])
     t.false(isStoragePath(p), p);
 });
