@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { ObjectNotFound } from '../../domain/errors.js';
+import { InvalidRequest, ObjectNotFound } from '../../domain/errors.js';
 import { requirePrintable } from '../../domain/printable.js';
 import { parsePermission, requireFolderName, requireGroupName } from '../../domain/storage-folder.js';
 import { FolderStore } from '../../persistence/folder-store.js';
@@ -50,6 +50,8 @@ export function folderRoutes(api: ApiContext): Router {
     const group = optString(b, 'group', 64);
     if (group !== undefined) {
       const g = groupOf(ctx, group, optString(b, 'domain', 64));
+      if (!(await api.db('domains').where({ name: g.domain }).first()))
+        throw new InvalidRequest(`Unknown domain "${g.domain}".`);
       ctx.status = 201;
       ctx.body = await store.createForGroup(g.domain, g.group, name);
       return;
