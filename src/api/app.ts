@@ -6,6 +6,7 @@ import { bodyMiddleware, urlGuardMiddleware } from './body.js';
 import { problemMiddleware } from './problem.js';
 import { rateLimitMiddleware } from './rate-limit.js';
 import { eventRoutes } from './routes/events.js';
+import { folderRoutes } from './routes/folders.js';
 import { infrastructureRoutes } from './routes/infrastructure.js';
 import { keypairRoutes } from './routes/keypairs.js';
 import { openApiRoutes } from './routes/openapi.js';
@@ -44,6 +45,7 @@ export function apiRouters(api: ApiContext, forgetKeypair: (accessKey: string) =
     openApiRoutes(),
     sessionRoutes(api),
     eventRoutes(api),
+    folderRoutes(api),
     keypairRoutes(new KeypairStore(api.db, hashToken), forgetKeypair),
     infrastructureRoutes(new InfraStore(api.db)),
   ];

@@ -64,6 +64,7 @@ const p = (name: string, description: string): Json => ({
 });
 const SESSION_REF = p('ref', 'Session name (newest of that name), id, or unique id prefix');
 const OWNER = q('owner_access_key', 'Admins: act on a session of this keypair');
+const FOLDER_NAME = p('name', 'Folder name (yours, else one shared with you)');
 
 const OPS: Op[] = [
   {
@@ -146,6 +147,16 @@ const OPS: Op[] = [
         },
       },
     }),
+  },
+  {
+    method: 'get',
+    path: '/session/{ref}/callbacks',
+    tag: 'sessions',
+    summary: 'bai extension: the callback_url deliveries and their outcome',
+    description:
+      'One entry per lifecycle event sent to callback_url: `delivered`, `pending` (retrying), `refused` (the address is inside the network and not on the operator allow-list; never contacted), `redirected` (a 3xx answer; redirects are never followed) or `failed` (given up after retries).',
+    params: [SESSION_REF, OWNER],
+    response: ok('Deliveries', list('CallbackDelivery')),
   },
   {
     method: 'get',
@@ -309,6 +320,110 @@ const OPS: Op[] = [
     summary: 'Revoke a token (401 from then on)',
     params: [p('id', 'Token id')],
     response: ok('Revoked token', ref('Token')),
+  },
+  {
+    method: 'get',
+    path: '/folders',
+    tag: 'folders',
+    summary: "Storage folders (Backend.AI's vfolders): yours, then those shared with you",
+    params: [q('owner_access_key', 'Admins: the folders of a keypair of their domain')],
+    response: ok('Folders', list('Folder')),
+  },
+  {
+    method: 'post',
+    path: '/folders',
+    tag: 'folders',
+    summary: 'Create a storage folder owned by the caller (409 when the name exists)',
+    body: {
+      type: 'object',
+      required: ['name'],
+      properties: {
+        name: { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' },
+        owner_access_key: { type: 'string', description: 'Admins: create it for this keypair' },
+        group: { type: 'string', description: "Admins: create it as this group's folder instead" },
+        domain: { type: 'string', description: "Superadmins: the group's domain (default: their own)" },
+      },
+    },
+    response: ok('Folder', ref('Folder')),
+    status: '201',
+  },
+  {
+    method: 'get',
+    path: '/folders/{name}',
+    tag: 'folders',
+    summary: 'One folder; 404 when the caller neither owns it nor was invited to it',
+    params: [FOLDER_NAME, q('owner_access_key', 'Admins: as this keypair')],
+    response: ok('Folder', ref('Folder')),
+  },
+  {
+    method: 'delete',
+    path: '/folders/{name}',
+    tag: 'folders',
+    summary: 'Delete a folder the caller owns (its shares go; files stay on the agents)',
+    params: [
+      FOLDER_NAME,
+      q('owner_access_key', 'Admins: as this keypair'),
+      q('group', "Admins: delete this group's folder"),
+      q('domain', "Superadmins: the group's domain"),
+    ],
+    response: ok('Deleted'),
+  },
+  {
+    method: 'post',
+    path: '/folders/{name}/share',
+    tag: 'folders',
+    summary: 'Invite another keypair of the domain, ro (default) or rw; again to change it',
+    params: [FOLDER_NAME, q('owner_access_key', 'Admins: as this keypair')],
+    body: {
+      type: 'object',
+      required: ['access_key'],
+      properties: { access_key: { type: 'string' }, permission: { enum: ['ro', 'rw'] } },
+    },
+    response: ok('Folder with its shares', ref('Folder')),
+  },
+  {
+    method: 'delete',
+    path: '/folders/{name}/share/{accessKey}',
+    tag: 'folders',
+    summary: 'Stop sharing with a keypair',
+    params: [
+      FOLDER_NAME,
+      p('accessKey', 'The invited keypair'),
+      q('owner_access_key', 'Admins: as this keypair'),
+    ],
+    response: ok('Folder with its shares', ref('Folder')),
+  },
+  {
+    method: 'get',
+    path: '/groups/{group}/members',
+    tag: 'folders',
+    summary: "Members of a group of the admin's domain (they use its folders read-write)",
+    params: [p('group', 'Group name'), q('domain', "Superadmins: the group's domain (default: their own)")],
+    response: ok('Members', list('GroupMember')),
+  },
+  {
+    method: 'put',
+    path: '/groups/{group}/members/{accessKey}',
+    tag: 'folders',
+    summary: 'Add a keypair of the domain to a group (admins)',
+    params: [
+      p('group', 'Group name'),
+      p('accessKey', 'The keypair'),
+      q('domain', "Superadmins: the group's domain"),
+    ],
+    response: ok('Members', list('GroupMember')),
+  },
+  {
+    method: 'delete',
+    path: '/groups/{group}/members/{accessKey}',
+    tag: 'folders',
+    summary: 'Remove a keypair from a group (admins)',
+    params: [
+      p('group', 'Group name'),
+      p('accessKey', 'The keypair'),
+      q('domain', "Superadmins: the group's domain"),
+    ],
+    response: ok('Members', list('GroupMember')),
   },
   {
     method: 'get',
@@ -553,17 +668,27 @@ const SCHEMAS: Json = {
       starts_at: { type: 'string', description: 'ISO-8601 or relative (10min, 1h30m, +30s)' },
       batch_timeout: { type: ['string', 'number'], description: 'seconds or N(s|m|h|d|w)' },
       dependencies: { type: 'array', items: str },
-      callback_url: { type: 'string', format: 'uri' },
+      callback_url: {
+        type: 'string',
+        format: 'uri',
+        description:
+          'checked at each send: addresses inside the network are refused unless the operator allow-lists them (GET /session/{ref}/callbacks)',
+      },
       priority: { type: 'integer', minimum: 0, maximum: 100 },
       clusterSize: { type: 'integer', minimum: 1 },
       clusterMode: { enum: ['single-node', 'multi-node'] },
       bootstrap_script: strOrNull,
-      tag: strOrNull,
+      tag: { type: ['string', 'null'], description: 'printable text: control characters are a 400' },
       retry: { type: 'object', description: 'bai extension: max_attempts, backoff, delay, on' },
       config: {
         type: 'object',
         properties: {
-          mounts: { type: 'array', items: str },
+          mounts: {
+            type: 'array',
+            items: str,
+            description:
+              'storage folders the keypair owns or was invited to, as NAME, NAME:ro or NAME:rw; any other name is a 404',
+          },
           mount_map: { type: 'object', additionalProperties: str },
           environ: { type: 'object', additionalProperties: str },
           resources: { type: 'object', description: 'cpu, mem (4g, 512m), device slots' },
@@ -640,6 +765,44 @@ const SCHEMAS: Json = {
       last_used_at: strOrNull,
       revoked_at: strOrNull,
       token: { type: 'string', description: 'only in the answer of POST /tokens' },
+    },
+  },
+  Folder: {
+    type: 'object',
+    properties: {
+      id: str,
+      name: str,
+      owner_access_key: { type: ['string', 'null'], description: "null for a group's folder" },
+      domain_name: str,
+      group_name: { type: ['string', 'null'], description: "the owning group; null for a keypair's folder" },
+      access: { enum: ['owner', 'ro', 'rw'], description: 'how the caller may use it' },
+      storage_path: { type: 'string', description: 'under each agent storage root: <owner>/<name>' },
+      created_at: str,
+      shares: {
+        type: 'array',
+        description: 'owner only',
+        items: {
+          type: 'object',
+          properties: { access_key: str, permission: { enum: ['ro', 'rw'] }, created_at: str },
+        },
+      },
+    },
+  },
+  GroupMember: {
+    type: 'object',
+    properties: { access_key: str, created_at: str },
+  },
+  CallbackDelivery: {
+    type: 'object',
+    properties: {
+      id: { type: 'integer' },
+      event: str,
+      url: str,
+      attempts: { type: 'integer' },
+      outcome: { enum: ['pending', 'delivered', 'refused', 'redirected', 'failed'] },
+      error: strOrNull,
+      deliveredAt: strOrNull,
+      gaveUpAt: strOrNull,
     },
   },
   ResourcePolicy: {

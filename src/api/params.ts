@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import { InvalidRequest } from '../domain/errors.js';
+import { requirePrintable } from '../domain/printable.js';
 
 /** Reading admin request bodies and query strings: every wrong type is a 400 naming the field. */
 export type Fields = Record<string, unknown>;
@@ -30,7 +31,7 @@ export function optString(o: Fields, key: string, max = 512): string | undefined
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string') throw new InvalidRequest(`${key} must be a string.`);
   if (v.length > max) throw new InvalidRequest(`${key} is longer than ${max} characters.`);
-  return v;
+  return requirePrintable(v, key);
 }
 
 export function optBool(o: Fields, key: string): boolean | undefined {
@@ -68,6 +69,7 @@ export function optStringList(o: Fields, key: string, max = 256): string[] | und
     v.some((x) => typeof x !== 'string' || x === '' || x.length > 256)
   )
     throw new InvalidRequest(`${key} must be a list of at most ${max} non-empty strings.`);
+  for (const x of v as string[]) requirePrintable(x, key);
   return [...new Set(v as string[])];
 }
 
@@ -81,7 +83,7 @@ export function optStringMap(o: Fields, key: string, max = 256): Record<string, 
   for (const [k, x] of entries) {
     if (typeof x !== 'string' || x.length > 4096)
       throw new InvalidRequest(`${key}.${k} must be a string of at most 4096 characters.`);
-    out[k] = x;
+    out[requirePrintable(k, `${key} key`)] = requirePrintable(x, `${key}.${k}`);
   }
   return out;
 }

@@ -10,8 +10,10 @@ import {
 import { neverFits } from '../domain/placement.js';
 import { formatSlot, parseBytes, parseSlots, scaleSlots, type Slots } from '../domain/resources.js';
 import { parseCreateSessionBody, type CreateSessionRequest } from '../domain/session-request.js';
+import { mountReadOnly, parseMountEntry } from '../domain/storage-folder.js';
 import { LIVE_STATUSES, type SessionStatus } from '../domain/status.js';
 import type { CatalogStore } from '../persistence/catalog-store.js';
+import { FolderStore } from '../persistence/folder-store.js';
 import type { Db } from '../persistence/db.js';
 import type { KernelRow, MountSpec, SessionRow } from '../persistence/rows.js';
 import type { SessionStore } from '../persistence/session-store.js';
@@ -44,7 +46,11 @@ const WAITED_STATUSES: SessionStatus[] = ['RUNNING', 'TERMINATING', 'TERMINATED'
 
 /** Creating and destroying sessions: the checks of BACKENDAI-API.md, then one transaction. */
 export class SessionService {
-  constructor(private readonly deps: SessionServiceDeps) {}
+  private readonly folders: FolderStore;
+
+  constructor(private readonly deps: SessionServiceDeps) {
+    this.folders = new FolderStore(deps.db);
+  }
 
   /** The keypair a request acts for: its own, or another one for admins (`owner_access_key`). */
   async ownerOf(principal: Principal, ownerAccessKey: string | null | undefined): Promise<string> {
@@ -100,8 +106,7 @@ export class SessionService {
         { data: { slot: never.slot, requested: never.need, available: never.max } },
       );
     }
-    const mounts = this.mountsFor(req);
-    await this.checkStorage(mounts, owner.domain_name);
+    const mounts = await this.resolveMounts(req, accessKey, owner.domain_name);
     const dependencies = await this.dependencyIds(req.dependencies, accessKey);
     const name = req.name ?? `sess-${randomBytes(4).toString('hex')}`;
 
@@ -289,27 +294,41 @@ export class SessionService {
     return out;
   }
 
-  /** Mounts name storage folders the domain allows (`*`: any); never host paths (mountsFor). */
-  private async checkStorage(mounts: MountSpec[], domain: string): Promise<void> {
-    if (mounts.length === 0) return;
+  /**
+   * Mounts name storage folders: the domain's allow-list (`*`: any name) first, then each name
+   * must be a folder the session's keypair owns or was invited to — anything else is the same
+   * 404 as an unknown folder. The agent's host path comes from here (`<owner>/<name>`), never
+   * from the requested name alone.
+   */
+  private async resolveMounts(
+    req: CreateSessionRequest,
+    accessKey: string,
+    domain: string,
+  ): Promise<MountSpec[]> {
+    if (req.mounts.length === 0) return [];
+    const asked = req.mounts.map((entry) => {
+      const { name, mode } = parseMountEntry(entry);
+      const target = mountTarget(name, req.mountMap[entry] ?? req.mountMap[name]);
+      return { name, mode, target };
+    });
     const dom = (await this.deps.db('domains').where({ name: domain }).first()) as
       { allowed_storage: string[] } | undefined;
     const allowed = dom?.allowed_storage ?? [];
-    if (allowed.includes('*')) return;
-    for (const m of mounts)
-      if (!allowed.includes(m.name))
-        throw new InvalidRequest(`The storage folder "${m.name}" is not allowed in domain "${domain}".`);
-  }
-
-  private mountsFor(req: CreateSessionRequest): MountSpec[] {
-    return req.mounts.map((entry) => {
-      const [name, mode] = entry.split(':') as [string, string | undefined];
-      if (mode !== undefined && mode !== 'ro' && mode !== 'rw') {
-        throw new InvalidRequest(`Mount "${entry}": the mode after ":" must be ro or rw.`);
-      }
-      const target = mountTarget(name, req.mountMap[entry] ?? req.mountMap[name]);
-      return { name, target, readOnly: mode === 'ro' };
-    });
+    if (!allowed.includes('*'))
+      for (const m of asked)
+        if (!allowed.includes(m.name))
+          throw new InvalidRequest(`The storage folder "${m.name}" is not allowed in domain "${domain}".`);
+    const out: MountSpec[] = [];
+    for (const m of asked) {
+      const { folder, access } = await this.folders.usable(accessKey, m.name);
+      out.push({
+        name: m.name,
+        target: m.target,
+        readOnly: mountReadOnly(m.name, access, m.mode),
+        path: folder.storage_path,
+      });
+    }
+    return out;
   }
 
   private async dependencyIds(refs: string[], accessKey: string): Promise<string[]> {

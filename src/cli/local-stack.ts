@@ -88,6 +88,8 @@ export async function stackUp(
       {
         ...common,
         BAI_MANAGER_PORT: String(port),
+        // The local stack's callbacks go to the developer's own machine: loopback is allowed here.
+        BAI_CALLBACK_ALLOW: env.BAI_CALLBACK_ALLOW ?? '127.0.0.0/8,::1,localhost',
         BAI_SEED_ACCESS_KEY: accessKey,
         BAI_SEED_SECRET_KEY: secretKey,
       },

@@ -19,6 +19,10 @@ import { TokenListCommand } from './commands/admin/token/list.js';
 import { TokenRevokeCommand } from './commands/admin/token/revoke.js';
 import { DbMigrateCommand } from './commands/db/migrate.js';
 import { DbSeedCommand } from './commands/db/seed.js';
+import { FolderCreateCommand } from './commands/folder/create.js';
+import { FolderListCommand } from './commands/folder/list.js';
+import { FolderDeleteCommand } from './commands/folder/rm.js';
+import { FolderShareCommand } from './commands/folder/share.js';
 import { ManagerCommand } from './commands/manager.js';
 import { PsCommand } from './commands/ps.js';
 import { RunCommand } from './commands/run.js';
@@ -42,6 +46,10 @@ export const COMMANDS = [
   SessionEventsCommand,
   SessionWatchCommand,
   PsCommand,
+  FolderCreateCommand,
+  FolderListCommand,
+  FolderShareCommand,
+  FolderDeleteCommand,
   ManagerCommand,
   AgentCommand,
   UpCommand,

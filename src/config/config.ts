@@ -28,6 +28,11 @@ export interface ManagerConfig {
   rateLimitPerMinute: number;
   /** How long a session may stay in PREPARING/PULLING/CREATING before it is failed. */
   phaseTimeoutMs: number;
+  /**
+   * Callback destinations allowed although they are inside the network (loopback, private,
+   * link-local, unique-local): host names, addresses or CIDRs, each with an optional `:port`.
+   */
+  callbackAllowList: string[];
 }
 
 export interface AgentConfig {
@@ -47,6 +52,10 @@ export interface AgentConfig {
   logLimitBytes: number;
   stopGraceSeconds: number;
   pidsLimit: number;
+  /** Who jobs run as unless the image's ai.backend.uid/gid labels say otherwise. */
+  jobUser: { uid: number; gid: number };
+  /** With dockerd --userns-remap: the first host id of the remapped range (0: no remapping). */
+  usernsIdOffset: number;
 }
 
 export interface ClientConfig {
@@ -94,6 +103,10 @@ export function loadManagerConfig(env: Env = process.env): Readonly<ManagerConfi
     bodyLimitBytes: num(env, 'BAI_BODY_LIMIT_BYTES', 1024 * 1024),
     rateLimitPerMinute: num(env, 'BAI_RATE_LIMIT_PER_MINUTE', 600_000),
     phaseTimeoutMs: num(env, 'BAI_PHASE_TIMEOUT_MS', 15 * 60_000),
+    callbackAllowList: (env.BAI_CALLBACK_ALLOW ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== ''),
   });
 }
 
@@ -116,6 +129,8 @@ export function loadAgentConfig(env: Env = process.env): Readonly<AgentConfig> {
     logLimitBytes: num(env, 'BAI_LOG_LIMIT_BYTES', 1024 * 1024),
     stopGraceSeconds: num(env, 'BAI_STOP_GRACE_SECONDS', 5),
     pidsLimit: num(env, 'BAI_PIDS_LIMIT', 1024),
+    jobUser: { uid: num(env, 'BAI_JOB_UID', 1000), gid: num(env, 'BAI_JOB_GID', 1000) },
+    usernsIdOffset: num(env, 'BAI_USERNS_ID_OFFSET', 0),
   });
 }
 

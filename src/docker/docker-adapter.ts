@@ -35,6 +35,10 @@ export interface ContainerSpec {
   networkAliases: string[];
   binds: string[];
   capAdd: string[];
+  /** `uid:gid` the command runs as; null: the image's own user. */
+  user?: string | null;
+  /** tmpfs mounts: container path → mount options. */
+  tmpfs?: Record<string, string>;
 }
 
 export interface ContainerState {
@@ -176,6 +180,7 @@ export class DockerAdapter {
         Labels: spec.labels,
         WorkingDir: spec.workingDir,
         Hostname: spec.hostname,
+        User: spec.user ?? undefined,
         HostConfig: {
           NanoCpus: Math.round(spec.nanoCpus),
           Memory: spec.memoryBytes,
@@ -188,6 +193,7 @@ export class DockerAdapter {
           CapAdd: spec.capAdd,
           SecurityOpt: ['no-new-privileges'],
           Binds: spec.binds,
+          Tmpfs: spec.tmpfs,
           Init: false,
         },
         NetworkingConfig: endpoints ? { EndpointsConfig: endpoints } : undefined,

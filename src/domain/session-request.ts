@@ -1,4 +1,5 @@
 import { InvalidRequest } from './errors.js';
+import { requirePrintable } from './printable.js';
 import { parseStartsAt, parseTimeoutSeconds } from './starts-at.js';
 
 export type SessionType = 'batch' | 'interactive';
@@ -58,11 +59,12 @@ function pick(obj: Body, ...keys: string[]): unknown {
   return undefined;
 }
 
-function str(v: unknown, field: string, max = 4096): string | undefined {
+/** A string field; control characters are refused (tab and line breaks only when `multiline`). */
+function str(v: unknown, field: string, max = 4096, multiline = false): string | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'string') throw new InvalidRequest(`${field} must be a string.`);
   if (v.length > max) throw new InvalidRequest(`${field} is longer than ${max} characters.`);
-  return v;
+  return requirePrintable(v, field, multiline);
 }
 
 function bool(v: unknown, field: string): boolean | undefined {
@@ -94,8 +96,9 @@ function stringMap(v: unknown, field: string): Record<string, string> {
   if (!o) return {};
   const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(o)) {
+    requirePrintable(k, `${field} key`);
     if (typeof val === 'number' || typeof val === 'boolean') out[k] = String(val);
-    else if (typeof val === 'string') out[k] = val;
+    else if (typeof val === 'string') out[k] = requirePrintable(val, `${field}.${k}`, true);
     else throw new InvalidRequest(`${field}.${k} must be a string.`);
   }
   return out;
@@ -107,6 +110,7 @@ function stringList(v: unknown, field: string, max = 64): string[] {
     throw new InvalidRequest(`${field} must be a list of non-empty strings.`);
   }
   if (v.length > max) throw new InvalidRequest(`${field} has more than ${max} entries.`);
+  for (const x of v as string[]) requirePrintable(x, field);
   return v as string[];
 }
 
@@ -177,7 +181,7 @@ export function parseCreateSessionBody(input: unknown, now: Date): CreateSession
   const type: SessionType = typeRaw;
 
   const startupCommand =
-    str(pick(body, 'startupCommand', 'startup_command'), 'startup_command', 65536) ?? null;
+    str(pick(body, 'startupCommand', 'startup_command'), 'startup_command', 65536, true) ?? null;
   if (type === 'batch' && (startupCommand === null || startupCommand.trim() === '')) {
     throw new InvalidRequest('A batch session needs a startup_command.');
   }
@@ -229,7 +233,7 @@ export function parseCreateSessionBody(input: unknown, now: Date): CreateSession
     clusterSize: int(pick(body, 'clusterSize', 'cluster_size'), 'cluster_size', 1, 64) ?? 1,
     clusterMode,
     bootstrapScript:
-      str(pick(body, 'bootstrap_script', 'bootstrapScript'), 'bootstrap_script', 65536) ?? null,
+      str(pick(body, 'bootstrap_script', 'bootstrapScript'), 'bootstrap_script', 65536, true) ?? null,
     tag: str(pick(body, 'tag'), 'tag', 256) ?? null,
     mounts,
     mountMap,

@@ -47,6 +47,8 @@ export interface MountSpec {
   name: string;
   target: string;
   readOnly: boolean;
+  /** The folder's place under an agent's storage root (`<owner access key>/<name>`), resolved at submit. */
+  path?: string;
 }
 
 export interface AttemptRecord {

@@ -27,7 +27,8 @@ export interface RunSessionJob {
   startupCommand: string | null;
   bootstrapScript: string | null;
   environ: Record<string, string>;
-  mounts: { name: string; target: string; readOnly: boolean }[];
+  /** `path` is the folder's place under the storage root, resolved by the manager. */
+  mounts: { name: string; target: string; readOnly: boolean; path?: string }[];
   resourceOpts: Record<string, number>;
   kernels: KernelSpec[];
   /** Epoch ms at which the main container is to be started; null for now. */

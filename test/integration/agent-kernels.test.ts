@@ -1,12 +1,13 @@
 import test from 'ava';
 import Docker from 'dockerode';
-import { existsSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
+import { existsSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiError } from '../../src/cli/client.js';
 import { heartbeatKey, logStreamKey } from '../../src/queue/names.js';
 import type { Heartbeat } from '../../src/queue/payloads.js';
 import { openRedis } from '../../src/queue/redis.js';
 import { testEnv } from '../helpers/env.js';
+import { makeFolder } from '../helpers/folders.js';
 import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 
 /** One agent's kernels on the real engine: clusters, limits, OOM, timeout, cancel, mounts, logs. */
@@ -244,7 +245,8 @@ test.serial(
   'mounts: storage folders by name, read-only when asked, relative targets under /home/work',
   async (t) => {
     const root = stack.agentConfig(1).storageRoot;
-    mkdirSync(join(root, 'outbox'), { recursive: true });
+    const outbox = await makeFolder(stack.client, root, 'outbox');
+    await makeFolder(stack.client, root, 'inputs', { mkdir: false });
     const id = await create(
       batch('echo written > /home/work/out/result.txt && cat /home/work/out/result.txt && ! touch /data/x', {
         name: 'mounted',
@@ -253,7 +255,7 @@ test.serial(
     );
     const s = await waitForStatus(stack.client, id);
     t.is(s.exitCode, 0, JSON.stringify(s) + (await logsOf(id)));
-    t.deepEqual(readdirSync(join(root, 'outbox')), ['result.txt']);
+    t.deepEqual(readdirSync(outbox), ['result.txt']);
   },
 );
 
@@ -275,8 +277,7 @@ test.serial('mounts that try to leave the storage root get a 4xx and no containe
 
   // A folder that is a symlink out of the root is refused on the agent, before Docker sees it.
   const root = stack.agentConfig(1).storageRoot;
-  mkdirSync(root, { recursive: true });
-  symlinkSync('/etc', join(root, 'sneaky'));
+  symlinkSync('/etc', await makeFolder(stack.client, root, 'sneaky', { mkdir: false }));
   const id = await create(
     batch('cat /home/work/sneaky/hostname', { name: 'escape-link', config: { mounts: ['sneaky'] } }),
   );
@@ -287,7 +288,7 @@ test.serial('mounts that try to leave the storage root get a 4xx and no containe
 
   // A dangling link: nothing is created at its far end.
   const far = join(testEnv().tmp, `far-${stack.id}`);
-  symlinkSync(far, join(root, 'dangling'));
+  symlinkSync(far, await makeFolder(stack.client, root, 'dangling', { mkdir: false }));
   const id2 = await create(batch('true', { name: 'escape-dangling', config: { mounts: ['dangling'] } }));
   const s2 = await waitForStatus(stack.client, id2, ['TERMINATED', 'CANCELLED', 'ERROR']);
   t.not(s2.result, 'SUCCESS');

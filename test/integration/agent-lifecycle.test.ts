@@ -1,10 +1,11 @@
 import test from 'ava';
 import Docker from 'dockerode';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ChildAgents, until } from '../helpers/child-agent.js';
 import { testEnv } from '../helpers/env.js';
+import { makeFolder } from '../helpers/folders.js';
 import { batch, startTestStack, waitForStatus, type SessionView, type TestStack } from '../helpers/stack.js';
 
 /**
@@ -38,8 +39,7 @@ async function create(body: Record<string, unknown>): Promise<string> {
 test.serial(
   'drain (SIGUSR2): running work finishes, cancels still arrive, nothing new is placed',
   async (t) => {
-    const root = stack.agentConfig(9).storageRoot;
-    mkdirSync(join(root, 'ledger'), { recursive: true });
+    const ledger = await makeFolder(stack.client, stack.agentConfig(9).storageRoot, 'ledger');
     const agent = await agents.spawn(9);
     const mount = { config: { mounts: ['ledger'] } };
     const finishing = await create(
@@ -65,7 +65,7 @@ test.serial(
       (await containersOf(`ai.bai.session-id=${cancelled}`)).length === 0 ? true : null,
     );
     // Running work finishes and is cleaned up.
-    writeFileSync(join(root, 'ledger', 'drain.go'), '');
+    writeFileSync(join(ledger, 'drain.go'), '');
     const s = await waitForStatus(stack.client, finishing);
     t.is(s.exitCode, 0, 'the running session finished');
     await until('the finished container removed', async () =>

@@ -1,10 +1,11 @@
 import test from 'ava';
 import Docker from 'dockerode';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { logStreamKey } from '../../src/queue/names.js';
 import { openRedis } from '../../src/queue/redis.js';
 import { ChildAgents, until } from '../helpers/child-agent.js';
+import { makeFolder } from '../helpers/folders.js';
 import { testEnv } from '../helpers/env.js';
 import {
   batch,
@@ -49,8 +50,7 @@ async function create(body: Record<string, unknown>): Promise<string> {
 
 // One agent id for the tests that run sessions, so none is placed on a stopped agent's row.
 test.serial('agent SIGKILLed mid-run, restarted: true exit codes, each command ran once', async (t) => {
-  const root = stack.agentConfig(9).storageRoot;
-  mkdirSync(join(root, 'ledger'), { recursive: true });
+  const ledger = await makeFolder(stack.client, stack.agentConfig(9).storageRoot, 'ledger');
   let agent = await agents.spawn(9);
   await waitForAgents(stack, 1);
   const mount = { config: { mounts: ['ledger'] } };
@@ -64,7 +64,7 @@ test.serial('agent SIGKILLed mid-run, restarted: true exit codes, each command r
   await waitForStatus(stack.client, quick, ['RUNNING']);
   await waitForStatus(stack.client, slow, ['RUNNING']);
   await agents.stop(agent, 'SIGKILL');
-  writeFileSync(join(root, 'ledger', 'quick.go'), '');
+  writeFileSync(join(ledger, 'quick.go'), '');
 
   // While the agent is gone the containers carry on; the quick one ends unobserved.
   await until('the quick container to exit', async () => {
@@ -75,7 +75,7 @@ test.serial('agent SIGKILLed mid-run, restarted: true exit codes, each command r
   t.is(slowC?.State, 'running');
 
   agent = await agents.spawn(9);
-  writeFileSync(join(root, 'ledger', 'slow.go'), '');
+  writeFileSync(join(ledger, 'slow.go'), '');
   const q = await waitForStatus(stack.client, quick);
   const s = await waitForStatus(stack.client, slow);
   t.is(q.status, 'TERMINATED');
@@ -84,10 +84,7 @@ test.serial('agent SIGKILLed mid-run, restarted: true exit codes, each command r
   t.is(s.status, 'TERMINATED');
   t.is(s.exitCode, 5);
   t.is(s.statusInfo, 'task-failed');
-  const runs = readFileSync(join(root, 'ledger', 'runs'), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .sort();
+  const runs = readFileSync(join(ledger, 'runs'), 'utf8').split('\n').filter(Boolean).sort();
   t.deepEqual(runs, ['quick', 'slow'], 'each command ran exactly once');
   // The live log stream of the re-adopted run carries on without copying its output twice.
   const redis = openRedis(testEnv().redisUrl);
@@ -128,8 +125,7 @@ test.serial('a timeout kill the agent could not report is reported as a timeout 
 });
 
 test.serial('SIGTERM leaves the running container; the next agent re-adopts and reports it', async (t) => {
-  const root = stack.agentConfig(9).storageRoot;
-  mkdirSync(join(root, 'ledger'), { recursive: true });
+  const ledger = await makeFolder(stack.client, stack.agentConfig(9).storageRoot, 'ledger');
   let agent = await agents.spawn(9);
   const id = await create(
     batch('while [ ! -e /home/work/ledger/term.go ]; do sleep 0.1; done; exit 4', {
@@ -145,7 +141,7 @@ test.serial('SIGTERM leaves the running container; the next agent re-adopts and 
   const during = await stack.client.request<SessionView>('GET', `/session/${id}`);
   t.is(during.status, 'RUNNING');
   agent = await agents.spawn(9);
-  writeFileSync(join(root, 'ledger', 'term.go'), '');
+  writeFileSync(join(ledger, 'term.go'), '');
   const s = await waitForStatus(stack.client, id);
   t.is(s.status, 'TERMINATED');
   t.is(s.exitCode, 4);

@@ -8,7 +8,8 @@ import { call, makeKeypair, openSse, type SseFrame, type TestKeypair } from '../
 let stack: TestStack;
 let user: TestKeypair;
 test.before(async () => {
-  stack = await startTestStack({ agents: 1 });
+  // The test's callback listener is on loopback: allowed as an operator would allow an internal host.
+  stack = await startTestStack({ agents: 1, manager: { callbackAllowList: ['127.0.0.1'] } });
   user = await makeKeypair(stack);
 });
 test.after.always(async () => {

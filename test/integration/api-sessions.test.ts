@@ -13,6 +13,8 @@ let user: TestKeypair;
 test.before(async () => {
   stack = await startTestStack({ agents: 1, manager: { bodyLimitBytes: 256 * 1024 } });
   user = await makeKeypair(stack);
+  for (const name of ['vf1', 'vf2'])
+    if ((await call(user.client, 'POST', '/folders', { name })).status !== 201) throw new Error(name);
 });
 test.after.always(async () => {
   await stack?.close();
@@ -102,7 +104,7 @@ test('every create field, camelCase, is accepted and visible in the session info
     bootstrapScript: 'echo boot',
     tag: 'nightly',
     environ: { GREETING: 'hi' },
-    mounts: [{ name: 'vf1', target: '/data', readOnly: false }],
+    mounts: [{ name: 'vf1', target: '/data', readOnly: false, path: `${user.accessKey}/vf1` }],
     occupiedSlots: { cpu: 1, mem: 512 * 1024 ** 2 },
     resourceOpts: { shmem: 64 * 1024 ** 2 },
     scalingGroup: 'default',
@@ -186,7 +188,7 @@ test('every create field, snake_case, is accepted and visible in the session inf
     bootstrapScript: 'echo boot2',
     tag: 'weekly',
     environ: { N: '1' },
-    mounts: [{ name: 'vf2', target: '/home/work/rel/dir', readOnly: false }],
+    mounts: [{ name: 'vf2', target: '/home/work/rel/dir', readOnly: false, path: `${user.accessKey}/vf2` }],
     occupiedSlots: { cpu: 2, mem: 1024 ** 3 },
     resourceOpts: { shmem: 128 * 1024 ** 2 },
   });

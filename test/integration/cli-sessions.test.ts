@@ -17,7 +17,8 @@ const hookEvents: { event: string; session_name: string }[] = [];
 const user = { accessKey: newAccessKey(), secretKey: newSecret() };
 
 test.before(async () => {
-  stack = await startTestStack({ agents: 1 });
+  // The test's callback listener is on loopback: allowed as an operator would allow an internal host.
+  stack = await startTestStack({ agents: 1, manager: { callbackAllowList: ['127.0.0.1'] } });
   await stack.database.db('keypairs').insert({
     access_key: user.accessKey,
     secret_key: user.secretKey,

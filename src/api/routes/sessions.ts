@@ -61,6 +61,37 @@ export function sessionRoutes(api: ApiContext): Router {
     ctx.body = { result: s.status_history };
   });
 
+  // bai extension: what became of each callback_url delivery (delivered, refused, redirected…).
+  r.get('/session/:ref/callbacks', async (ctx) => {
+    const s = await target(api, ctx);
+    const rows = (await api
+      .db('webhook_deliveries')
+      .where({ session_id: s.id })
+      .orderBy('id')
+      .select('id', 'url', 'body', 'attempts', 'outcome', 'last_error', 'delivered_at', 'gave_up_at')) as {
+      id: string | number;
+      url: string;
+      body: string;
+      attempts: number;
+      outcome: string | null;
+      last_error: string | null;
+      delivered_at: Date | null;
+      gave_up_at: Date | null;
+    }[];
+    ctx.body = {
+      items: rows.map((w) => ({
+        id: Number(w.id),
+        event: (JSON.parse(w.body) as { event?: string }).event ?? null,
+        url: w.url,
+        attempts: w.attempts,
+        outcome: w.outcome ?? (w.gave_up_at ? 'failed' : 'pending'),
+        error: w.last_error,
+        deliveredAt: w.delivered_at?.toISOString() ?? null,
+        gaveUpAt: w.gave_up_at?.toISOString() ?? null,
+      })),
+    };
+  });
+
   r.get('/session/:ref/logs', async (ctx) => {
     const s = await target(api, ctx);
     const kernels = await api.sessions.kernels(s.id);

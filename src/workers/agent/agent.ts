@@ -22,6 +22,7 @@ import type {
 } from '../../queue/payloads.js';
 import { Allocator } from './allocator.js';
 import { EngineMonitor } from './engine-monitor.js';
+import { jobUser } from '../../domain/job-user.js';
 import { storageBinds } from './mounts.js';
 import { Reporter } from './reporter.js';
 import { clearLongTimeout, setLongTimeout, type LongTimeout } from '../long-timer.js';
@@ -308,7 +309,12 @@ export class Agent {
         [LABEL.agent]: this.config.id,
       });
     }
-    const binds = storageBinds(this.config.storageRoot, job.mounts);
+    const user = jobUser(await this.docker.imageLabels(job.image), this.config.jobUser);
+    const offset = this.config.usernsIdOffset;
+    const binds = storageBinds(this.config.storageRoot, job.mounts, {
+      uid: user.uid + offset,
+      gid: user.gid + offset,
+    });
     const ordered = [...job.kernels].sort((a, b) =>
       a.clusterRole === b.clusterRole ? 0 : a.clusterRole === 'sub' ? -1 : 1,
     );
@@ -342,6 +348,12 @@ export class Agent {
         },
         workingDir: WORK_DIR,
         hostname: k.hostname,
+        user: `${user.uid}:${user.gid}`,
+        // HOME is the work dir: a fresh one the job's user owns (the image's may be root's),
+        // unless a storage folder is mounted there itself.
+        tmpfs: binds.some((bind) => bind.split(':')[1] === WORK_DIR)
+          ? {}
+          : { [WORK_DIR]: `rw,exec,nosuid,nodev,mode=0755,uid=${user.uid},gid=${user.gid}` },
         // Docker refuses a CPU quota above the host's cores; an agent may declare more than it has.
         nanoCpus: Math.min(k.slots.cpu ?? 1, cpus().length) * 1e9,
         memoryBytes: k.slots.mem ?? 256 * 1024 * 1024,

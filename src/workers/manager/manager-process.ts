@@ -136,7 +136,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     },
     (err) => log.error('reconcile pass failed', { err: String(err) }),
   );
-  const webhooks = new WebhookSender(db, log);
+  const webhooks = new WebhookSender(db, log, { allowList: config.callbackAllowList });
   const webhookLease = new Lease(redis, leaseKey(prefix, 'webhooks'), 10_000);
   const webhookLoop = new Loop(
     300,

@@ -1,6 +1,8 @@
+import { CallbackAllowList } from '../../domain/callback-address.js';
 import { webhookSignature } from '../../domain/signing.js';
 import type { Db } from '../../persistence/db.js';
 import type { Logger } from '../agent/agent.js';
+import { postCallback } from './callback-client.js';
 
 const MAX_ATTEMPTS = 10;
 const TIMEOUT_MS = 5_000;
@@ -17,16 +19,23 @@ interface Delivery {
 /**
  * Delivers callback_url events: in order per session (a session's next event waits until the
  * one before it was delivered or given up), retried with exponential backoff, and signed with
- * the keypair's webhook secret (`X-Bai-Signature: sha256=<hex of HMAC(body)>`).
+ * the keypair's webhook secret (`X-Bai-Signature: sha256=<hex of HMAC(body)>`). A destination
+ * inside the network (unless allow-listed) is refused at once and a redirect is never followed:
+ * neither is retried, and the delivery's outcome says which (see callback-client.ts).
  */
 export class WebhookSender {
   private busy = false;
+  private readonly allow: CallbackAllowList;
 
   constructor(
     private readonly db: Db,
     private readonly log: Logger,
-    private readonly fetchImpl: typeof fetch = fetch,
-  ) {}
+    opts: { allowList?: readonly string[] } = {},
+  ) {
+    this.allow = new CallbackAllowList(opts.allowList ?? []);
+    if (this.allow.invalid.length > 0)
+      log.error('callback allow-list entries not understood', { entries: this.allow.invalid });
+  }
 
   async pass(): Promise<void> {
     if (this.busy) return;
@@ -48,41 +57,47 @@ export class WebhookSender {
   }
 
   private async deliver(d: Delivery): Promise<void> {
-    let error: string | null = null;
-    try {
-      const res = await this.fetchImpl(d.url, {
-        method: 'POST',
-        headers: {
-          'Content-Type': 'application/json',
-          'User-Agent': 'bai-webhook/1',
-          'X-Bai-Signature': webhookSignature(d.webhook_secret, d.body),
-          'X-Bai-Delivery': String(d.id),
-        },
-        body: d.body,
-        signal: AbortSignal.timeout(TIMEOUT_MS),
-      });
-      if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
-      await res.body?.cancel().catch(() => {});
-    } catch (err) {
-      error = (err as Error).message;
-    }
-    if (error === null) {
+    const r = await postCallback(
+      d.url,
+      {
+        'Content-Type': 'application/json',
+        'User-Agent': 'bai-webhook/1',
+        'X-Bai-Signature': webhookSignature(d.webhook_secret, d.body),
+        'X-Bai-Delivery': String(d.id),
+      },
+      d.body,
+      this.allow,
+      TIMEOUT_MS,
+    );
+    const attempts = d.attempts + 1;
+    if (r.outcome === 'delivered') {
       await this.db('webhook_deliveries')
         .where({ id: d.id })
-        .update({ delivered_at: this.db.fn.now(), attempts: d.attempts + 1 });
+        .update({ delivered_at: this.db.fn.now(), attempts, outcome: 'delivered' });
       return;
     }
-    const attempts = d.attempts + 1;
+    if (r.outcome === 'refused' || r.outcome === 'redirected') {
+      await this.db('webhook_deliveries')
+        .where({ id: d.id })
+        .update({
+          attempts,
+          last_error: r.error.slice(0, 500),
+          outcome: r.outcome,
+          gave_up_at: this.db.fn.now(),
+        });
+      this.log.error(`callback ${r.outcome}`, { url: d.url, sessionId: d.session_id, error: r.error });
+      return;
+    }
     const backoffMs = Math.min(500 * 2 ** (attempts - 1), 60_000);
+    const giveUp = attempts >= MAX_ATTEMPTS;
     await this.db('webhook_deliveries')
       .where({ id: d.id })
       .update({
         attempts,
-        last_error: error.slice(0, 500),
+        last_error: r.error.slice(0, 500),
         next_attempt_at: new Date(Date.now() + backoffMs),
-        ...(attempts >= MAX_ATTEMPTS ? { gave_up_at: this.db.fn.now() } : {}),
+        ...(giveUp ? { gave_up_at: this.db.fn.now(), outcome: 'failed' } : {}),
       });
-    if (attempts >= MAX_ATTEMPTS)
-      this.log.error('callback given up', { url: d.url, sessionId: d.session_id, error });
+    if (giveUp) this.log.error('callback given up', { url: d.url, sessionId: d.session_id, error: r.error });
   }
 }
