@@ -47,6 +47,8 @@ export async function startTestStack(
     manager?: Partial<ManagerConfig>;
     /** A Redis of the test's own (fault tests flush or kill it); default: the shared one. */
     redisUrl?: string;
+    /** The manager's logger (default: quiet). */
+    log?: Logger;
   } = {},
 ): Promise<TestStack> {
   const env = { ...testEnv(), ...(opts.redisUrl ? { redisUrl: opts.redisUrl } : {}) };
@@ -66,7 +68,7 @@ export async function startTestStack(
     reconcileIntervalMs: 1_000,
     ...opts.manager,
   };
-  const manager = await startManager(managerConfig, quietLog);
+  const manager = await startManager(managerConfig, opts.log ?? quietLog);
   const agents: RunningAgent[] = [];
   const agentConfig = (n: number, overrides: Partial<AgentConfig> = {}): AgentConfig => ({
     ...loadAgentConfig({}),
