@@ -49,12 +49,16 @@ export async function startTestStack(
     redisUrl?: string;
     /** The manager's logger (default: quiet). */
     log?: Logger;
+    /** A PostgreSQL server of the test's own (the test database is made there). */
+    databaseServerUrl?: string;
   } = {},
 ): Promise<TestStack> {
   const env = { ...testEnv(), ...(opts.redisUrl ? { redisUrl: opts.redisUrl } : {}) };
   const id = randomBytes(4).toString('hex');
   const prefix = `bai-${id}`;
-  const database = await createTestDatabase();
+  const database = await createTestDatabase(
+    opts.databaseServerUrl ? { serverUrl: opts.databaseServerUrl } : {},
+  );
   const stateDir = join(env.tmp, `stack-${id}`);
   mkdirSync(stateDir, { recursive: true });
   const managerConfig: ManagerConfig = {

@@ -199,6 +199,14 @@ test.serial(
         const c = await reportsB.getJobCounts('wait', 'active', 'delayed', 'prioritized');
         return Object.values(c).every((n) => n === 0) ? true : null;
       });
+      // The manager answers a report about a session the sender does not hold with a cleanup
+      // to the sender: B's containers of it (none) go, A's container stays.
+      const jobsB = new Queue(agentQueueName(idB), { connection: admin, prefix: stack.prefix });
+      await until('B’s queue drained', async () => {
+        const c = await jobsB.getJobCounts('wait', 'active', 'delayed', 'prioritized');
+        return Object.values(c).every((n) => n === 0) ? true : null;
+      });
+      await jobsB.close();
     } finally {
       await reportsB.close();
     }
