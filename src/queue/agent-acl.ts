@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
 import { InvalidRequest } from '../domain/errors.js';
 import { agentQueueName, heartbeatKey, logStreamKey, reportsQueueName } from './names.js';
+import { parseSentinelUrl } from './redis.js';
 
 /**
  * Redis ACL users, one per agent. An agent's user may touch only the keys of its own job queue,
@@ -108,4 +110,56 @@ export function agentRedisUrl(adminUrl: string, user: AgentUser): string {
   const m = /^([a-z+]+:\/\/)(?:[^@/]*@)?(.*)$/.exec(adminUrl);
   if (!m) throw new InvalidRequest(`Not a Redis URL: "${adminUrl}".`);
   return `${m[1]}${encodeURIComponent(user.username)}:${encodeURIComponent(user.password)}@${m[2]}`;
+}
+
+/**
+ * Every Redis server behind `url`, as a URL with the same credentials: the server itself, or,
+ * through Sentinel, the current primary and the replicas the sentinels see up (ACL users are
+ * not replicated, so each needs them). `skipped` lists replicas that are down.
+ */
+export async function redisServers(
+  url: string,
+  caFile: string | null,
+): Promise<{ urls: string[]; skipped: string[] }> {
+  const s = parseSentinelUrl(url);
+  if (!s) return { urls: [url], skipped: [] };
+  const cred =
+    s.username || s.password
+      ? `${encodeURIComponent(s.username ?? '')}${s.password ? `:${encodeURIComponent(s.password)}` : ''}@`
+      : '';
+  const tls = s.tls ? { ...(caFile ? { ca: readFileSync(caFile, 'utf8') } : {}) } : undefined;
+  const errors: string[] = [];
+  for (const sn of s.sentinels) {
+    const conn = new Redis({
+      host: sn.host,
+      port: sn.port,
+      ...(s.sentinelUsername ? { username: s.sentinelUsername } : {}),
+      ...(s.sentinelPassword ? { password: s.sentinelPassword } : {}),
+      ...(tls ? { tls } : {}),
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    conn.on('error', () => {});
+    try {
+      await conn.connect();
+      const master = (await conn.call('SENTINEL', 'get-master-addr-by-name', s.name)) as string[] | null;
+      if (!master) throw new Error(`the sentinel does not know "${s.name}"`);
+      const replicas = (await conn.call('SENTINEL', 'replicas', s.name)) as string[][];
+      const field = (r: string[], k: string) => r[r.indexOf(k) + 1] ?? '';
+      const addr = (ip: string, port: string) =>
+        `${s.tls ? 'rediss' : 'redis'}://${cred}${ip}:${port}${s.db ? `/${s.db}` : ''}`;
+      const up = replicas.filter((r) => !/s_down|o_down|disconnected/.test(field(r, 'flags')));
+      const down = replicas.filter((r) => !up.includes(r));
+      return {
+        urls: [addr(master[0]!, master[1]!), ...up.map((r) => addr(field(r, 'ip'), field(r, 'port')))],
+        skipped: down.map((r) => `${field(r, 'ip')}:${field(r, 'port')}`),
+      };
+    } catch (err) {
+      errors.push(`${sn.host}:${sn.port}: ${String(err)}`);
+    } finally {
+      conn.disconnect();
+    }
+  }
+  throw new Error(`No sentinel answered: ${errors.join('; ')}`);
 }

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { isAlive } from '../../src/stack/process-util.js';
 import { startRedis, startSentinel, type Service } from '../../src/stack/services.js';
 import { until } from '../helpers/child-agent.js';
+import { bai } from '../helpers/cli.js';
 import { testEnv } from '../helpers/env.js';
 import { StartCounter, waitAll } from '../helpers/faults.js';
 import { batch, startTestStack, type TestStack } from '../helpers/stack.js';
@@ -13,8 +14,9 @@ import { batch, startTestStack, type TestStack } from '../helpers/stack.js';
 /**
  * Redis through Sentinel: a primary, a replica and a sentinel started here; the manager and the
  * agent connect with `redis+sentinel://`. The primary is killed (SIGKILL, by pid) in the middle
- * of a burst of submissions; the sentinel promotes the replica, the connections follow it, and
- * every acknowledged session ends, none started twice.
+ * of a burst of submissions; the sentinel promotes the replica, the connections follow it (the
+ * agent's as its own ACL user, made on both servers), and every acknowledged session ends, none
+ * started twice.
  */
 
 const MASTER = 'bai-ha';
@@ -24,6 +26,7 @@ let replica: Service;
 let sentinel: Service;
 let stack: TestStack;
 let starts: StartCounter;
+let provisioned: { redisUrl: string; servers: { server: string }[]; skipped: string[] };
 
 function port(url: string): number {
   return Number(/:(\d+)(\/|$)/.exec(url)![1]);
@@ -67,8 +70,17 @@ test.before(async () => {
   }
   stack = await startTestStack({
     redisUrl: sentinel.url,
+    agents: 0,
     agent: { slots: { cpu: 64, mem: 64 * 1024 ** 3 }, concurrency: 8 },
   });
+  // The agent on an ACL user of its own, made on the primary and the replica alike.
+  const id = stack.agentConfig(1).id;
+  const created = await bai(stack, ['admin', 'agent-user', 'create', id, '--json'], {
+    env: { REDIS_URL: sentinel.url, BAI_QUEUE_PREFIX: stack.prefix },
+  });
+  if (created.code !== 0) throw new Error(`agent-user create: ${created.stderr}`);
+  provisioned = JSON.parse(created.stdout) as typeof provisioned;
+  await stack.addAgent({ id, redisUrl: provisioned.redisUrl });
   starts = new StartCounter(testEnv().dockerHost, `t${stack.id}-`);
   await starts.attached();
 });
@@ -82,6 +94,12 @@ test.after.always(async () => {
 
 test.serial('the primary killed mid-burst: every acknowledged session ends, none runs twice', async (t) => {
   t.is(await masterPort(), port(primary.url));
+  t.deepEqual(
+    provisioned.servers.map((s) => s.server).sort(),
+    [`127.0.0.1:${port(primary.url)}`, `127.0.0.1:${port(replica.url)}`].sort(),
+    'the agent user is on the primary and the replica',
+  );
+  t.regex(provisioned.redisUrl, /^redis\+sentinel:\/\/[^:]+-agent-[^:]+:[^@]+@127\.0\.0\.1:\d+\/bai-ha$/);
   const acknowledged: string[] = [];
   const submit = async (i: number) => {
     try {

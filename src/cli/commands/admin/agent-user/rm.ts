@@ -1,6 +1,6 @@
 import { Command, Option } from 'clipanion';
 import { loadManagerConfig } from '../../../../config/config.js';
-import { removeAgentUser } from '../../../../queue/agent-acl.js';
+import { redisServers, removeAgentUser } from '../../../../queue/agent-acl.js';
 import { openRedis } from '../../../../queue/redis.js';
 import { BaseCommand } from '../../../base-command.js';
 
@@ -21,18 +21,22 @@ export class AgentUserRmCommand extends BaseCommand {
 
   async run(): Promise<void> {
     const cfg = loadManagerConfig(this.context.env);
-    const redis = openRedis(cfg.redisUrl, {
-      caFile: cfg.redisCaFile,
-      maxRetriesPerRequest: 1,
-      retryStrategy: () => null,
-    });
-    redis.on('error', () => {});
-    try {
-      const removed = await removeAgentUser(redis, cfg.queuePrefix, this.id);
-      if (this.json) return this.output.json({ agentId: this.id, removed });
-      this.output.line(removed ? `removed the Redis user of ${this.id}` : `${this.id} had no Redis user`);
-    } finally {
-      redis.disconnect();
+    const { urls } = await redisServers(cfg.redisUrl, cfg.redisCaFile);
+    let removed = false;
+    for (const url of urls) {
+      const redis = openRedis(url, {
+        caFile: cfg.redisCaFile,
+        maxRetriesPerRequest: 1,
+        retryStrategy: () => null,
+      });
+      redis.on('error', () => {});
+      try {
+        if (await removeAgentUser(redis, cfg.queuePrefix, this.id)) removed = true;
+      } finally {
+        redis.disconnect();
+      }
     }
+    if (this.json) return this.output.json({ agentId: this.id, removed });
+    this.output.line(removed ? `removed the Redis user of ${this.id}` : `${this.id} had no Redis user`);
   }
 }
