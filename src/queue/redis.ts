@@ -22,7 +22,6 @@ export function openRedis(url: string, opts: RedisConnectOptions = {}): Redis {
     maxRetriesPerRequest: null,
     enableReadyCheck: true,
     retryStrategy: (times) => Math.min(times * 100, 2000),
-    reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
     ...rest,
   };
   const ca = caFile ? readFileSync(caFile, 'utf8') : undefined;
@@ -30,6 +29,9 @@ export function openRedis(url: string, opts: RedisConnectOptions = {}): Redis {
   if (sentinel) {
     const tls = sentinel.tls ? { ...(ca ? { ca } : {}) } : undefined;
     return new Redis({
+      // Only through Sentinel: a reconnection then finds the new primary. With a fixed address
+      // it would find the same replica again, and a command would be re-sent forever.
+      reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
       ...base,
       sentinels: sentinel.sentinels,
       name: sentinel.name,
