@@ -4,6 +4,8 @@ import { CompletionCommand } from './commands/completion.js';
 import { ConfigCommand } from './commands/config.js';
 import { AgentDrainCommand } from './commands/admin/agent/drain.js';
 import { AgentListCommand } from './commands/admin/agent/list.js';
+import { AgentUserCreateCommand } from './commands/admin/agent-user/create.js';
+import { AgentUserRmCommand } from './commands/admin/agent-user/rm.js';
 import { DomainAllowedRegistriesCommand } from './commands/admin/domain/allowed-registries.js';
 import { ImageAliasListCommand } from './commands/admin/image/alias-list.js';
 import { ImageAliasSetCommand } from './commands/admin/image/alias-set.js';
@@ -74,6 +76,8 @@ export const COMMANDS = [
   ScalingGroupListCommand,
   AgentListCommand,
   AgentDrainCommand,
+  AgentUserCreateCommand,
+  AgentUserRmCommand,
   Builtins.HelpCommand,
   Builtins.VersionCommand,
   Builtins.DefinitionsCommand,

@@ -6,8 +6,15 @@ import { join, resolve } from 'node:path';
  * process.env. Every process (manager, agent, CLI) takes the part it needs.
  */
 export interface ManagerConfig {
+  /**
+   * PostgreSQL URL. For TLS: `?sslmode=verify-full&sslrootcert=/path/ca.crt` (or
+   * BAI_DATABASE_CA_FILE, which adds the sslrootcert).
+   */
   databaseUrl: string | null;
+  /** `redis://`, `rediss://` (TLS) or `redis+sentinel://h:p,h:p/master` (see queue/redis.ts). */
   redisUrl: string;
+  /** CA certificate (PEM) the Redis server's certificate must chain to (BAI_REDIS_CA_FILE). */
+  redisCaFile: string | null;
   queuePrefix: string;
   host: string;
   port: number;
@@ -38,7 +45,9 @@ export interface ManagerConfig {
 export interface AgentConfig {
   id: string;
   scalingGroup: string;
+  /** The agent's own ACL user belongs in it: `redis://<user>:<password>@host:port` (docs/deploy.md). */
   redisUrl: string;
+  redisCaFile: string | null;
   queuePrefix: string;
   dockerHost: string | null;
   /** Declared capacity; defaults to the host's. */
@@ -88,10 +97,20 @@ export function stateDirOf(env: Env = process.env): string {
   return resolve(env.BAI_STATE_DIR ?? join(process.cwd(), '.bai'));
 }
 
+/** DATABASE_URL with BAI_DATABASE_CA_FILE as its sslrootcert (verify-full unless it names a mode). */
+export function databaseUrlOf(env: Env): string | null {
+  const url = env.DATABASE_URL || null;
+  const ca = env.BAI_DATABASE_CA_FILE;
+  if (!url || !ca || /[?&]sslrootcert=/.test(url)) return url;
+  const mode = /[?&]sslmode=/.test(url) ? '' : '&sslmode=verify-full';
+  return `${url}${url.includes('?') ? '&' : '?'}sslrootcert=${encodeURIComponent(resolve(ca))}${mode}`;
+}
+
 export function loadManagerConfig(env: Env = process.env): Readonly<ManagerConfig> {
   return Object.freeze({
-    databaseUrl: env.DATABASE_URL || null,
+    databaseUrl: databaseUrlOf(env),
     redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    redisCaFile: env.BAI_REDIS_CA_FILE || null,
     queuePrefix: env.BAI_QUEUE_PREFIX ?? 'bai',
     host: env.BAI_MANAGER_HOST ?? '127.0.0.1',
     port: num(env, 'BAI_MANAGER_PORT', 8091),
@@ -116,6 +135,7 @@ export function loadAgentConfig(env: Env = process.env): Readonly<AgentConfig> {
     id: env.BAI_AGENT_ID ?? `agent-${hostname()}`,
     scalingGroup: env.BAI_SCALING_GROUP ?? 'default',
     redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    redisCaFile: env.BAI_REDIS_CA_FILE || null,
     queuePrefix: env.BAI_QUEUE_PREFIX ?? 'bai',
     dockerHost: env.DOCKER_HOST || null,
     slots: {

@@ -1,8 +1,23 @@
-/** Queue and key names. BullMQ forbids ':' in queue names; the prefix isolates deployments and tests. */
-export const REPORTS_QUEUE = 'reports';
+/**
+ * Queue and key names. BullMQ forbids ':' in queue names; the prefix isolates deployments and tests.
+ * Every key an agent writes has its agent id in it, so a Redis ACL user per agent can be limited
+ * to its own keys (see agent-acl.ts).
+ */
+function safeId(agentId: string): string {
+  return agentId.replace(/[^A-Za-z0-9_.-]/g, '_');
+}
 
+/** The jobs the manager sends one agent. */
 export function agentQueueName(agentId: string): string {
-  return `agent-${agentId.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+  return `agent-${safeId(agentId)}`;
+}
+
+/**
+ * The reports one agent sends the manager: one queue per agent, so the queue a report came
+ * through says which agent sent it (only that agent's ACL user may write it).
+ */
+export function reportsQueueName(agentId: string): string {
+  return `reports-${safeId(agentId)}`;
 }
 
 export function heartbeatKey(prefix: string, agentId: string): string {
@@ -25,8 +40,14 @@ export function leaseKey(prefix: string, name: string): string {
   return `${prefix}:lease:${name}`;
 }
 
-export function logStreamKey(prefix: string, kernelId: string): string {
-  return `${prefix}:logs:${kernelId}`;
+/** Heartbeat keys of every agent (the manager finds agents' report queues by them). */
+export function heartbeatPattern(prefix: string): string {
+  return `${prefix}:heartbeat:*`;
+}
+
+/** Output of a running kernel, copied by the agent it runs on (hence the agent id in the key). */
+export function logStreamKey(prefix: string, agentId: string, kernelId: string): string {
+  return `${prefix}:logs:${safeId(agentId)}:${kernelId}`;
 }
 
 export function runJobId(sessionId: string, attempt: number): string {

@@ -1,4 +1,13 @@
-import { chownSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { isAlive, launch, readPid, run, sleep, stopPid, waitUntil, which } from './process-util.js';
@@ -48,7 +57,15 @@ export interface PostgresService extends Service {
   resume(): Promise<void>;
 }
 
-export async function startPostgres(dir: string): Promise<PostgresService> {
+export interface PostgresOptions {
+  /**
+   * Serve TLS with this certificate and key (PEM files; copied into the data folder, 0600 and
+   * owned by the server's user as PostgreSQL demands), and accept TCP clients only over TLS.
+   */
+  tls?: { certFile: string; keyFile: string };
+}
+
+export async function startPostgres(dir: string, opts: PostgresOptions = {}): Promise<PostgresService> {
   const bin = postgresBinDir();
   if (!bin) throw new Error('PostgreSQL server binaries not found: apt-get install postgresql-15');
   mkdirSync(dir, { recursive: true });
@@ -61,7 +78,21 @@ export async function startPostgres(dir: string): Promise<PostgresService> {
   const data = join(dir, 'data');
   run(...as(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']));
   const port = await freePort();
-  const opts = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`;
+  let serverOpts = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`;
+  if (opts.tls) {
+    const cert = join(data, 'server.crt');
+    const key = join(data, 'server.key');
+    copyFileSync(opts.tls.certFile, cert);
+    copyFileSync(opts.tls.keyFile, key);
+    chmodSync(key, 0o600);
+    if (uid !== null && gid !== null) for (const f of [cert, key]) chownSync(f, uid, gid);
+    // TCP only with TLS: a client that does not ask for it is refused.
+    writeFileSync(
+      join(data, 'pg_hba.conf'),
+      'local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostssl all all ::1/128 trust\n',
+    );
+    serverOpts += ` -c ssl=on -c ssl_cert_file=${cert} -c ssl_key_file=${key}`;
+  }
   const start = (): number => {
     run(
       ...as(join(bin, 'pg_ctl'), [
@@ -70,7 +101,7 @@ export async function startPostgres(dir: string): Promise<PostgresService> {
         '-l',
         join(dir, 'postgres.log'),
         '-o',
-        opts,
+        serverOpts,
         '-w',
         '-t',
         '60',
@@ -106,6 +137,10 @@ export interface RedisOptions {
   /** Append-only file with fsync always: data survives kill -9 (crash tests). */
   durable?: boolean;
   port?: number;
+  /** TLS only (no plain port), with this certificate, key and CA; clients need no certificate. */
+  tls?: { certFile: string; keyFile: string; caFile: string };
+  /** Start as a replica of the Redis on this port (127.0.0.1). */
+  replicaOf?: number;
 }
 
 export async function startRedis(dir: string, opts: RedisOptions = {}): Promise<Service> {
@@ -125,11 +160,64 @@ export async function startRedis(dir: string, opts: RedisOptions = {}): Promise<
     'noeviction',
   ];
   args.push(...(opts.durable ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']));
+  if (opts.tls) {
+    args[0] = '--tls-port';
+    args.push(
+      '--port',
+      '0',
+      '--tls-cert-file',
+      opts.tls.certFile,
+      '--tls-key-file',
+      opts.tls.keyFile,
+      '--tls-ca-cert-file',
+      opts.tls.caFile,
+      '--tls-auth-clients',
+      'no',
+    );
+  }
+  if (opts.replicaOf) args.push('--replicaof', '127.0.0.1', String(opts.replicaOf));
   const pid = launch('redis-server', args, openSync(join(dir, 'redis.log'), 'a'));
   await waitUntil('redis', () => tcpAnswers(port), 10_000);
   return {
     name: 'redis',
-    url: `redis://127.0.0.1:${port}`,
+    url: `${opts.tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`,
+    pid,
+    async stop() {
+      await stopPid(pid);
+    },
+  };
+}
+
+/**
+ * A Redis Sentinel watching the primary on `masterPort` as `name`; with one sentinel the quorum
+ * is 1, so it alone fails over (tests; production runs three on separate hosts).
+ */
+export async function startSentinel(
+  dir: string,
+  opts: { masterPort: number; name: string; downAfterMs?: number },
+): Promise<Service> {
+  if (!which('redis-server')) throw new Error('redis-server not found: apt-get install redis-server');
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const conf = join(dir, 'sentinel.conf'); // rewritten by the sentinel as it learns
+  writeFileSync(
+    conf,
+    [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      `dir ${dir}`,
+      `sentinel monitor ${opts.name} 127.0.0.1 ${opts.masterPort} 1`,
+      `sentinel down-after-milliseconds ${opts.name} ${opts.downAfterMs ?? 1000}`,
+      `sentinel failover-timeout ${opts.name} 10000`,
+      `sentinel parallel-syncs ${opts.name} 1`,
+      '',
+    ].join('\n'),
+  );
+  const pid = launch('redis-server', [conf, '--sentinel'], openSync(join(dir, 'sentinel.log'), 'a'));
+  await waitUntil('redis sentinel', () => tcpAnswers(port), 10_000);
+  return {
+    name: 'redis-sentinel',
+    url: `redis+sentinel://127.0.0.1:${port}/${opts.name}`,
     pid,
     async stop() {
       await stopPid(pid);

@@ -11,12 +11,17 @@ export interface TestDatabase {
 }
 
 /** A database of its own for one test file: created, migrated and seeded; dropped after. */
-export async function createTestDatabase(opts: { migrate?: boolean } = {}): Promise<TestDatabase> {
-  const { databaseUrl } = testEnv();
+export async function createTestDatabase(
+  opts: {
+    migrate?: boolean;
+    /** Another server than the shared one (its URL may carry ?sslmode=…). */ serverUrl?: string;
+  } = {},
+): Promise<TestDatabase> {
+  const databaseUrl = opts.serverUrl ?? testEnv().databaseUrl;
   const name = `bai_t_${randomBytes(6).toString('hex')}`;
   const adminDb = openDb(databaseUrl, { min: 0, max: 1 });
   await adminDb.raw(`CREATE DATABASE ${name}`);
-  const url = databaseUrl.replace(/\/[^/]*$/, `/${name}`);
+  const url = databaseUrl.replace(/\/[^/?]*(\?.*)?$/, `/${name}$1`);
   const db = openDb(url, { min: 0, max: 4 });
   let admin: SeedResult = { accessKey: '', secretKey: '', created: false };
   if (opts.migrate !== false) {

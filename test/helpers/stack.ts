@@ -47,12 +47,18 @@ export async function startTestStack(
     manager?: Partial<ManagerConfig>;
     /** A Redis of the test's own (fault tests flush or kill it); default: the shared one. */
     redisUrl?: string;
+    /** The manager's logger (default: quiet). */
+    log?: Logger;
+    /** A PostgreSQL server of the test's own (the test database is made there). */
+    databaseServerUrl?: string;
   } = {},
 ): Promise<TestStack> {
   const env = { ...testEnv(), ...(opts.redisUrl ? { redisUrl: opts.redisUrl } : {}) };
   const id = randomBytes(4).toString('hex');
   const prefix = `bai-${id}`;
-  const database = await createTestDatabase();
+  const database = await createTestDatabase(
+    opts.databaseServerUrl ? { serverUrl: opts.databaseServerUrl } : {},
+  );
   const stateDir = join(env.tmp, `stack-${id}`);
   mkdirSync(stateDir, { recursive: true });
   const managerConfig: ManagerConfig = {
@@ -67,7 +73,7 @@ export async function startTestStack(
     reconcileIntervalMs: 1_000,
     ...opts.manager,
   };
-  const manager = await startManager(managerConfig, quietLog);
+  const manager = await startManager(managerConfig, opts.log ?? quietLog);
   const agents: RunningAgent[] = [];
   const agentConfig = (n: number, overrides: Partial<AgentConfig> = {}): AgentConfig => ({
     ...loadAgentConfig({}),

@@ -180,10 +180,11 @@ test.serial('output can be followed while the container runs', async (t) => {
   const id = await create(batch('echo first; sleep 30', { name: 'follow-me' }));
   const running = await waitForStatus(stack.client, id, ['RUNNING']);
   const kernelId = running.kernels[0]!.kernelId;
+  const agentId = String(running.agentId);
   const redis = openRedis(testEnv().redisUrl);
   try {
     const text = await until('live output in the log stream', async () => {
-      const entries = await redis.xrange(logStreamKey(stack.prefix, kernelId), '-', '+');
+      const entries = await redis.xrange(logStreamKey(stack.prefix, agentId, kernelId), '-', '+');
       const joined = entries.map(([, fields]) => fields[1] ?? '').join('');
       return joined.includes('first') ? joined : null;
     });

@@ -89,7 +89,11 @@ test.serial('agent SIGKILLed mid-run, restarted: true exit codes, each command r
   // The live log stream of the re-adopted run carries on without copying its output twice.
   const redis = openRedis(testEnv().redisUrl);
   try {
-    const entries = await redis.xrange(logStreamKey(stack.prefix, s.kernels[0]!.kernelId), '-', '+');
+    const entries = await redis.xrange(
+      logStreamKey(stack.prefix, stack.agentConfig(9).id, s.kernels[0]!.kernelId),
+      '-',
+      '+',
+    );
     t.is(entries.map(([, f]) => f[1] ?? '').join(''), 'slow-out\n');
   } finally {
     redis.disconnect();

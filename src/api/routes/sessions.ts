@@ -107,7 +107,7 @@ export function sessionRoutes(api: ApiContext): Router {
       if (after !== '' && after !== '0' && !/^\d+-\d+$/.test(after))
         throw new InvalidRequest('after must be a cursor returned by this endpoint.');
       const entries = await api.redis.xrange(
-        logStreamKey(api.prefix, k.id),
+        logStreamKey(api.prefix, k.agent_id ?? '', k.id),
         after === '' || after === '0' ? '-' : `(${after}`,
         '+',
         'COUNT',
@@ -126,7 +126,7 @@ export function sessionRoutes(api: ApiContext): Router {
     let logs = k.logs;
     if (logs === null) {
       // Still running: what the agent copied so far.
-      const entries = await api.redis.xrange(logStreamKey(api.prefix, k.id), '-', '+');
+      const entries = await api.redis.xrange(logStreamKey(api.prefix, k.agent_id ?? '', k.id), '-', '+');
       logs = entries.map(([, fields]) => fields[1] ?? '').join('');
     }
     ctx.body = { result: { logs } };

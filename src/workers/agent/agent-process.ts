@@ -11,7 +11,7 @@ export interface RunningAgent {
 /** The agent's composition root: Docker engine, Redis, and the Agent itself. */
 export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
   const docker = new DockerAdapter(config.dockerHost);
-  const redis = openRedis(config.redisUrl);
+  const redis = openRedis(config.redisUrl, { caFile: config.redisCaFile });
   redis.on('error', (err) => log.error('redis error', { err: String(err) }));
   const agent = new Agent(config, docker, redis, log);
   try {

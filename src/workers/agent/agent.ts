@@ -87,7 +87,7 @@ export class Agent {
     private readonly log: Logger,
   ) {
     this.allocator = new Allocator(config.slots);
-    this.reporter = new Reporter(redis, config.queuePrefix);
+    this.reporter = new Reporter(redis, config.queuePrefix, config.id);
     this.engine = new EngineMonitor(docker, config.id, Math.min(config.heartbeatMs, 2_000), log, {
       onDown: () => this.engineDown(),
       onUp: () => this.engineBack(),
@@ -552,7 +552,7 @@ export class Agent {
    * what an earlier agent copied is not copied twice and what ran unobserved is not lost.
    */
   private followLogs(tracked: Tracked, kernelId: string, containerId: string): void {
-    const key = logStreamKey(this.config.queuePrefix, kernelId);
+    const key = logStreamKey(this.config.queuePrefix, this.config.id, kernelId);
     this.redis
       .xrevrange(key, '+', '-', 'COUNT', 1)
       .then((last) => {
@@ -712,7 +712,12 @@ export class Agent {
     if (tracked?.startTimer) clearLongTimeout(tracked.startTimer);
     if (tracked?.timeoutTimer) clearLongTimeout(tracked.timeoutTimer);
     tracked?.stopLogs?.();
-    const found = await this.docker.list([`${LABEL.session}=${job.sessionId}`]);
+    // Only this agent's containers: a cleanup is sent to whichever agent reported on the session,
+    // and another agent (on the same engine, or a forger) must not have the real one's removed.
+    const found = await this.docker.list([
+      `${LABEL.session}=${job.sessionId}`,
+      `${LABEL.agent}=${this.config.id}`,
+    ]);
     for (const c of found) {
       if (Number(c.labels[LABEL.attempt] ?? '0') <= job.attempt) await this.docker.remove(c.id);
     }

@@ -1,6 +1,5 @@
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { Worker } from 'bullmq';
 import type { ManagerConfig } from '../../config/config.js';
 import { createApp } from '../../api/app.js';
 import { EventHub } from '../../api/event-hub.js';
@@ -15,15 +14,15 @@ import {
 import { SessionStore } from '../../persistence/session-store.js';
 import { AgentQueues } from '../../queue/agent-queues.js';
 import { Lease } from '../../queue/lease.js';
-import { leaseKey, REPORTS_QUEUE } from '../../queue/names.js';
-import type { Report } from '../../queue/payloads.js';
+import { leaseKey } from '../../queue/names.js';
 import { openRedis } from '../../queue/redis.js';
 import type { Logger } from '../agent/agent.js';
 import { Dispatcher } from './dispatcher.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 import { Loop } from './loop.js';
 import { Reconciler } from './reconciler.js';
-import { REPORT_WORKER_OPTIONS, ReportHandler } from './report-handler.js';
+import { ReportConsumers } from './report-consumers.js';
+import { ReportHandler } from './report-handler.js';
 import { WebhookSender } from './webhook-sender.js';
 import { freePort } from '../../stack/ports.js';
 
@@ -57,7 +56,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     debug() {},
   });
   await migrateLatest(db);
-  const redis = openRedis(config.redisUrl);
+  const redis = openRedis(config.redisUrl, { caFile: config.redisCaFile });
   redis.on('error', (err) => log.error('redis error', { err: String(err) }));
   const prefix = config.queuePrefix;
 
@@ -92,24 +91,24 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     hub,
     kickDispatcher: (startsAt) => dispatcher.wake(startsAt),
   });
-  const handler = new ReportHandler({ db, sessions, catalog, queues, onCapacityFreed: kick });
-  const workerConnection = redis.duplicate(); // BullMQ does not close a connection it was given
+  const handler = new ReportHandler({ db, sessions, catalog, queues, log, onCapacityFreed: kick });
   const inOrder = new KeyedSerializer();
-  const reportWorker = new Worker(
-    REPORTS_QUEUE,
-    async (job) => {
-      const report = { name: job.name, data: job.data } as Report;
-      const key = 'sessionId' in report.data ? report.data.sessionId : report.data.agentId;
-      return inOrder.run(key, () => handler.handle(report));
+  // One reports queue per agent: the queue a report came through names its sender.
+  const reports = new ReportConsumers({
+    redis,
+    prefix,
+    log,
+    handle: (report, from) => {
+      const key = 'sessionId' in report.data ? report.data.sessionId : from;
+      return inOrder.run(key, () => handler.handle(report, from));
     },
-    {
-      connection: workerConnection,
-      prefix,
-      ...REPORT_WORKER_OPTIONS,
-    },
+  });
+  for (const a of (await db('agents').select('id')) as { id: string }[]) reports.ensure(a.id);
+  const discoverLoop = new Loop(
+    1_000,
+    () => reports.discover(),
+    (err) => log.error('agent discovery failed', { err: String(err) }),
   );
-  reportWorker.on('error', (err) => log.error('report worker error', { err: String(err) }));
-  reportWorker.on('failed', (job, err) => log.error('report failed', { name: job?.name, err: String(err) }));
 
   const reconciler = new Reconciler({
     db,
@@ -169,6 +168,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   const port = typeof addr === 'object' && addr ? addr.port : config.port;
   const url = `http://${config.host}:${port}`;
 
+  discoverLoop.start();
   dispatcher.start();
   reconcileLoop.start();
   webhookLoop.start();
@@ -206,8 +206,8 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
         await step(() => dispatcher.close());
         await step(() => reconcileLoop.close());
         await step(() => webhookLoop.close());
-        await step(() => reportWorker.close());
-        await step(() => workerConnection.quit());
+        await step(() => discoverLoop.close());
+        await step(() => reports.close());
         await step(() => hub.close());
         await step(() => queues.close());
         await step(() => dispatchLease.release());

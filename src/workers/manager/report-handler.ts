@@ -14,6 +14,7 @@ import type {
   SessionFailedReport,
   SessionProgressReport,
 } from '../../queue/payloads.js';
+import type { Logger } from '../agent/agent.js';
 import { nextRetry } from './retry.js';
 
 /**
@@ -34,6 +35,8 @@ export interface ReportHandlerDeps {
   sessions: SessionStore;
   catalog: CatalogStore;
   queues: AgentQueues;
+  /** Refused reports are logged here (error level: they are what a forged report looks like). */
+  log?: Logger;
   /** Called when a session ended or freed capacity: the dispatcher should look again. */
   onCapacityFreed: () => void;
 }
@@ -51,7 +54,18 @@ export class ReportHandler {
    * Applies one report. A deadlock or serialization failure (another report or pass touched the
    * same rows) is retried here at once, rather than through the queue's growing backoff.
    */
-  async handle(report: Report): Promise<void> {
+  async handle(report: Report, from: string): Promise<void> {
+    if (report.data.agentId !== from) {
+      // Sent through one agent's queue in another agent's name: nothing of it is applied.
+      this.deps.log?.error('report refused', {
+        reason: 'sender-mismatch',
+        from,
+        claimed: report.data.agentId,
+        name: report.name,
+        sessionId: 'sessionId' in report.data ? report.data.sessionId : null,
+      });
+      return;
+    }
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.apply(report);
@@ -92,8 +106,27 @@ export class ReportHandler {
   private async current(sessionId: string, attempt: number, agentId: string): Promise<SessionRow | null> {
     const s = await this.deps.sessions.get(sessionId);
     if (!s) return null;
-    if (s.attempt !== attempt || s.agent_id !== agentId) return null;
+    if (s.agent_id !== agentId) {
+      this.notPlacedHere(s, agentId);
+      return null;
+    }
+    if (s.attempt !== attempt) return null;
     return s;
+  }
+
+  /**
+   * A report about a session this agent does not hold now: a late one from the agent of an
+   * earlier attempt, or a forgery. Either way it changes nothing; it is logged.
+   */
+  private notPlacedHere(s: SessionRow, agentId: string): void {
+    const earlier = (s.attempts ?? []).some((a) => a.agentId === agentId);
+    const log = this.deps.log;
+    (earlier ? log?.info.bind(log) : log?.error.bind(log))?.('report refused', {
+      reason: earlier ? 'earlier-attempt' : 'not-placed-on-sender',
+      from: agentId,
+      placedOn: s.agent_id,
+      sessionId: s.id,
+    });
   }
 
   private async progress(r: SessionProgressReport): Promise<void> {
@@ -224,6 +257,7 @@ export class ReportHandler {
   private async sessionFailed(r: SessionFailedReport): Promise<void> {
     const { sessions, db, queues } = this.deps;
     const s = await sessions.get(r.sessionId);
+    if (s && s.agent_id !== r.agentId) this.notPlacedHere(s, r.agentId);
     if (!s || (r.attempt !== 0 && s.attempt !== r.attempt) || s.agent_id !== r.agentId) return;
     const cause: RetryCause | null = r.reason === 'image-pull-failed' ? 'image-pull-failed' : null;
     const retryAt = cause ? nextRetry(s.retry_policy, s.attempt, cause) : null;
