@@ -43,7 +43,8 @@ const DEFAULT_DOCKER_HOST = 'unix:///var/run/docker.sock';
 export type PartAction = 'started' | 'restarted' | 'adopted' | 'external';
 
 export interface PartReport {
-  name: PartName;
+  /** As `bai status` names it: redis, docker, manager, agent. */
+  name: 'redis' | 'docker' | 'manager' | 'agent';
   pid: number | null;
   address: string;
   action: PartAction;
@@ -259,9 +260,10 @@ async function upLocked(
     saveState(stateDir, st);
   };
   const report = (name: PartName, pid: number | null, address: string, action: PartAction) => {
-    reports.push({ name, pid, address, action });
+    const shown = name === 'dockerd' ? 'docker' : name;
+    reports.push({ name: shown, pid, address, action });
     const what = action === 'external' ? 'in use (not started by bai)' : `${action} (pid ${pid})`;
-    say(`${name}: ${what} ${address}`);
+    say(`${shown}: ${what} ${address}`);
   };
   const started = (rec: PartRecord, restarted: boolean) => {
     put(rec);
