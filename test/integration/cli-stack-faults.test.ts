@@ -3,8 +3,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { stackDown } from '../../src/cli/local-stack.js';
 import { identityOf } from '../../src/stack/process-identity.js';
+import { waitUntil } from '../../src/stack/process-util.js';
 import { baiWithEnv } from '../helpers/cli.js';
 import { testEnv } from '../helpers/env.js';
 import {
@@ -23,6 +25,7 @@ const env = testEnv();
 const id = randomBytes(4).toString('hex');
 const stateDir = mkdtempSync(join(env.tmp, 'upf-'));
 const statePath = join(stateDir, 'stack.json');
+const BIN = fileURLToPath(new URL('../../../bin/bai.js', import.meta.url));
 let sleeper: ChildProcess | null = null;
 
 test.after.always(async () => {
@@ -46,6 +49,14 @@ test.serial(
     const up = await baiWithEnv(upEnv, ['up', '--json']);
     t.is(up.code, 0, up.stderr + stackLogs(stateDir));
     const before = pidsOf(json<UpJson>(up.stdout).parts);
+
+    // `bai stack logs manager -f` (a real process: it runs until stopped) sees the next manager's lines.
+    const follower = spawn(process.execPath, [BIN, 'stack', 'logs', 'manager', '-f', '-n', '0'], {
+      env: { ...process.env, ...base },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let followed = '';
+    follower.stdout.on('data', (b: Buffer) => (followed += b.toString('utf8')));
 
     process.kill(before.manager!, 'SIGKILL');
     await waitGone(before.manager!);
@@ -81,6 +92,8 @@ test.serial(
     t.not(after.manager, before.manager);
     const ok = await baiWithEnv(base, ['status', '--json']);
     t.is(ok.code, 0, ok.stdout + stackLogs(stateDir));
+    await waitUntil('the followed log', () => followed.includes('{"ready":true'), 60_000);
+    follower.kill('SIGTERM'); // our child, not yet reaped
   },
 );
 
@@ -100,6 +113,10 @@ test.serial(
     const realAgent = agent.pid;
     agent.pid = stranger;
     writeFileSync(statePath, JSON.stringify(st));
+    // The real agent is named in the record no more: stop it here, while Redis still answers
+    // (it started in this process: its pid cannot have been reused).
+    process.kill(realAgent, 'SIGTERM');
+    await waitGone(realAgent, 60_000);
     const down = await baiWithEnv(base, ['down', '--json']);
     t.is(down.code, 0, down.stderr);
     const res = json<{
@@ -112,9 +129,6 @@ test.serial(
     );
     t.deepEqual(res.cleared, [{ name: 'agent', pid: stranger, reason: 'another process' }]);
     t.not(identityOf(stranger), null, 'the stranger still runs');
-    // The real agent was not named in the record any more: stop it here (it is this test's child).
-    process.kill(realAgent, 'SIGTERM');
-    await waitGone(realAgent);
 
     // up: the manager's record names the stranger; it is not taken for a running manager.
     const manager = st.parts.find((p) => p.name === 'manager')!;
