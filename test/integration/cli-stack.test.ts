@@ -1,6 +1,6 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { identityOf } from '../../src/stack/process-identity.js';
 import { stackDown } from '../../src/cli/local-stack.js';
@@ -128,6 +128,21 @@ test.serial(
     const down2 = await baiWithEnv(base, ['down', '--json']);
     t.is(down2.code, 0, down2.stderr);
     for (const pid of startedPids) t.is(identityOf(pid), null, `pid ${pid} still runs`);
+
+    // bai reset throws the state away on purpose, saying what it removes.
+    const reset = await baiWithEnv(base, ['reset']);
+    t.is(reset.code, 0, reset.stderr);
+    t.regex(
+      reset.stdout,
+      /^removing \S+\/pgdata \(the embedded database: sessions, their history, keypairs\)\n/,
+    );
+    t.regex(reset.stdout, /\nremoving \S+\/env \(the admin keys the CLI reads\)\n/);
+    for (const entry of ['pgdata', 'env', 'redis', 'manager.log', 'stack.json'])
+      t.false(existsSync(join(stateDir, entry)), entry);
+    const logs2 = await baiWithEnv(base, ['stack', 'logs', 'manager']);
+    t.is(logs2.code, 1);
+    t.regex(logs2.stderr, /no manager log at /);
+    t.is((await baiWithEnv(base, ['stack', 'logs', 'postgres'])).code, 2);
   },
 );
 
