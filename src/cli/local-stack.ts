@@ -1,35 +1,25 @@
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadClientConfig } from '../config/config.js';
 import { newAccessKey, newSecret } from '../persistence/catalog-store.js';
 import { freePort, portFree } from '../stack/ports.js';
-import { commandLineOf, identityOf, sameProcess, type ProcessIdentity } from '../stack/process-identity.js';
-import { launch, run, sleep, stopPid, which } from '../stack/process-util.js';
+import { identityOf } from '../stack/process-identity.js';
+import { launch, sleep, which } from '../stack/process-util.js';
 import { dockerAnswers, managerAnswers, redisAnswers } from '../stack/probes.js';
 import { ensurePythonImage } from '../stack/python-image.js';
 import { startDockerd, startRedis, writeEnvFile } from '../stack/services.js';
+import { maskUrl, poolOctetFor, type PartName, type PartRecord } from '../stack/stack-state.js';
+import { readEnvFile } from './client.js';
+import { resetLocked } from './stack-down.js';
 import {
-  judgeRecord,
-  maskUrl,
-  parseStackState,
-  poolOctetFor,
-  serializeStackState,
-  type PartName,
-  type PartRecord,
-  type RecordVerdict,
-  type StackState,
-} from '../stack/stack-state.js';
-import { ApiClient, readEnvFile } from './client.js';
+  agentAnswers,
+  loadState,
+  lockStack,
+  logFileOf,
+  saveState,
+  stopPart,
+  verdictOf,
+} from './stack-records.js';
 
 /**
  * The local stack as a small service manager (docs/cli.md, The local stack): `bai up` starts
@@ -58,114 +48,6 @@ export interface UpResult {
   parts: PartReport[];
   /** Everything already ran: this `bai up` changed nothing. */
   alreadyUp: boolean;
-}
-
-export function statePathOf(stateDir: string): string {
-  return join(stateDir, 'stack.json');
-}
-
-export function loadState(stateDir: string): StackState {
-  const p = statePathOf(stateDir);
-  return parseStackState(existsSync(p) ? readFileSync(p, 'utf8') : null);
-}
-
-function saveState(stateDir: string, st: StackState): void {
-  writeFileSync(statePathOf(stateDir), serializeStackState(st), { mode: 0o600 });
-}
-
-export function verdictOf(rec: PartRecord): RecordVerdict {
-  return judgeRecord(rec, identityOf(rec.pid), commandLineOf(rec.pid));
-}
-
-/** The log file of each part that `bai up` starts. */
-export function logFileOf(stateDir: string, name: PartName): string {
-  switch (name) {
-    case 'manager':
-    case 'agent':
-      return join(stateDir, `${name}.log`);
-    case 'redis':
-      return join(stateDir, 'redis', 'redis.log');
-    case 'dockerd':
-      return join(stateDir, 'docker', 'dockerd.log');
-  }
-}
-
-/** The agents the manager lists (reading them reads the database), or null when it cannot say. */
-export async function listAgents(
-  endpoint: string,
-  keys: { accessKey: string; secretKey: string },
-): Promise<{ id: string; status: string }[] | null> {
-  try {
-    const client = new ApiClient(
-      loadClientConfig({
-        BACKEND_ENDPOINT: endpoint,
-        BACKEND_ACCESS_KEY: keys.accessKey,
-        BACKEND_SECRET_KEY: keys.secretKey,
-      }),
-    );
-    const r = await client.request<{ items: { id: string; status: string }[] }>('GET', '/agents');
-    return r.items;
-  } catch {
-    return null;
-  }
-}
-
-/** Whether the agent has joined: the manager lists it ALIVE (its heartbeats arrive). */
-export async function agentAnswers(
-  endpoint: string,
-  keys: { accessKey: string; secretKey: string },
-  agentId: string,
-): Promise<boolean> {
-  const agents = await listAgents(endpoint, keys);
-  return agents?.some((a) => a.id === agentId && a.status === 'ALIVE') ?? false;
-}
-
-/** One `bai up`, `down` or `reset` at a time per state folder (a lock of a process that ended is taken over). */
-export function lockStack(stateDir: string): () => void {
-  mkdirSync(stateDir, { recursive: true });
-  const file = join(stateDir, 'stack.lock');
-  const take = () => {
-    const fd = openSync(file, 'wx', 0o600);
-    writeFileSync(fd, JSON.stringify(identityOf(process.pid)));
-    closeSync(fd);
-  };
-  try {
-    take();
-  } catch {
-    let holder: ProcessIdentity | null = null;
-    try {
-      holder = JSON.parse(readFileSync(file, 'utf8')) as ProcessIdentity;
-    } catch {
-      /* empty or garbled: nobody holds it */
-    }
-    if (holder?.pid && sameProcess(holder, identityOf(holder.pid)))
-      throw new Error(`another bai up, down or reset runs on ${stateDir} (pid ${holder.pid}); let it finish`);
-    rmSync(file, { force: true });
-    take();
-  }
-  return () => rmSync(file, { force: true });
-}
-
-const GRACE_MS: Record<PartName, number> = { agent: 20_000, manager: 30_000, redis: 10_000, dockerd: 30_000 };
-
-/**
- * Stops a part only while it is provably the process that was started: SIGTERM, then SIGKILL
- * after the grace period; the identity is checked again before each signal.
- */
-export async function stopPart(rec: PartRecord): Promise<boolean> {
-  if (verdictOf(rec) !== 'ours') return false;
-  try {
-    process.kill(rec.pid, 'SIGTERM');
-  } catch {
-    return true;
-  }
-  const until = Date.now() + GRACE_MS[rec.name];
-  while (Date.now() < until) {
-    if (verdictOf(rec) !== 'ours') return true;
-    await sleep(50);
-  }
-  if (verdictOf(rec) === 'ours') await stopPid(rec.pid, 5_000);
-  return true;
 }
 
 function sizeOf(file: string): number {
@@ -451,105 +333,14 @@ async function answersWithin(check: () => Promise<boolean>, ms: number): Promise
   }
 }
 
-export interface DownResult {
-  stopped: { name: PartName; pid: number }[];
-  cleared: { name: PartName; pid: number; reason: 'ended' | 'another process' }[];
-}
-
-/**
- * Stops what `bai up` started (agent first: its containers stay for re-adoption), each only
- * while its pid is still the process that was started. Records of ended processes, or of pids
- * now used by another process, are cleared without a signal. The data stays for the next up.
- */
-export async function stackDown(stateDir: string, say: (s: string) => void): Promise<DownResult | null> {
-  if (!existsSync(statePathOf(stateDir))) return null;
-  const unlock = lockStack(stateDir);
-  try {
-    return await downLocked(stateDir, say);
-  } finally {
-    unlock();
-  }
-}
-
-async function downLocked(stateDir: string, say: (s: string) => void): Promise<DownResult | null> {
-  const st = loadState(stateDir);
-  if (st.parts.length === 0) return null;
-  const out: DownResult = { stopped: [], cleared: [] };
-  for (const name of ['agent', 'manager', 'redis', 'dockerd'] as const) {
-    for (const rec of st.parts.filter((p) => p.name === name)) {
-      const v = verdictOf(rec);
-      if (v === 'ours' && (await stopPart(rec))) {
-        out.stopped.push({ name, pid: rec.pid });
-        say(`stopped ${name} (pid ${rec.pid})`);
-      } else if (v === 'stranger') {
-        out.cleared.push({ name, pid: rec.pid, reason: 'another process' });
-        say(`${name}: pid ${rec.pid} now belongs to another process; record cleared, not signalled`);
-      } else {
-        out.cleared.push({ name, pid: rec.pid, reason: 'ended' });
-        say(`${name} was not running (pid ${rec.pid} ended); record cleared`);
-      }
-    }
-  }
-  st.parts = [];
-  saveState(stateDir, st);
-  return out;
-}
-
-/** What `bai reset` (and `bai up --fresh`) removes from the state folder, with what it holds. */
-export const STATE_ENTRIES: [string, string][] = [
-  ['pgdata', 'the embedded database: sessions, their history, keypairs'],
-  ['env', 'the admin keys the CLI reads'],
-  ['redis', "Redis's queues and its log"],
-  ['storage', 'session storage'],
-  ['docker', "bai's own Docker engine: its images, containers and log"],
-  ['manager.log', "the manager's log"],
-  ['agent.log', "the agent's log"],
-  ['stack.json', 'the record of what bai up started'],
-];
-
-/** Stops the stack, then removes its state on purpose, saying each thing it removes. */
-export async function stackReset(stateDir: string, say: (s: string) => void): Promise<string[]> {
-  const unlock = lockStack(stateDir);
-  try {
-    return await resetLocked(stateDir, say);
-  } finally {
-    unlock();
-  }
-}
-
-async function resetLocked(stateDir: string, say: (s: string) => void): Promise<string[]> {
-  await downLocked(stateDir, say);
-  const removed: string[] = [];
-  for (const [entry, what] of STATE_ENTRIES) {
-    const p = join(stateDir, entry);
-    if (!existsSync(p)) continue;
-    say(`removing ${p} (${what})`);
-    if (entry === 'docker') unmountUnder(p);
-    rmSync(p, { recursive: true, force: true });
-    removed.push(p);
-  }
-  if (removed.length === 0) say(`nothing to remove in ${stateDir}`);
-  return removed;
-}
-
-/** Unmounts what a stopped engine may have left mounted under `dir` (deepest first). */
-function unmountUnder(dir: string): void {
-  let mounts: string[];
-  try {
-    mounts = readFileSync('/proc/mounts', 'utf8')
-      .split('\n')
-      .map((l) => l.split(' ')[1] ?? '')
-      .filter((m) => m.startsWith(`${dir}/`))
-      .sort()
-      .reverse();
-  } catch {
-    return;
-  }
-  for (const m of mounts) {
-    try {
-      run('umount', ['-l', m]);
-    } catch {
-      /* already gone */
-    }
-  }
-}
+export { stackDown, stackReset, STATE_ENTRIES, type DownResult } from './stack-down.js';
+export {
+  agentAnswers,
+  listAgents,
+  loadState,
+  lockStack,
+  logFileOf,
+  statePathOf,
+  stopPart,
+  verdictOf,
+} from './stack-records.js';
