@@ -35,7 +35,11 @@ import { SessionLogsCommand } from './commands/session/logs.js';
 import { SessionDestroyCommand } from './commands/session/rm.js';
 import { SessionStatusHistoryCommand } from './commands/session/status-history.js';
 import { SessionWatchCommand } from './commands/session/watch.js';
-import { DownCommand, StatusCommand, UpCommand } from './commands/up.js';
+import { DownCommand } from './commands/down.js';
+import { ResetCommand } from './commands/reset.js';
+import { StackLogsCommand } from './commands/stack-logs.js';
+import { StatusCommand } from './commands/status.js';
+import { UpCommand } from './commands/up.js';
 import { EXIT } from './base-command.js';
 
 export const COMMANDS = [
@@ -57,6 +61,8 @@ export const COMMANDS = [
   UpCommand,
   DownCommand,
   StatusCommand,
+  StackLogsCommand,
+  ResetCommand,
   DbMigrateCommand,
   DbSeedCommand,
   ConfigCommand,

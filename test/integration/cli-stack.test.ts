@@ -2,14 +2,16 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { isAlive, stopPid } from '../../src/stack/process-util.js';
+import { identityOf } from '../../src/stack/process-identity.js';
+import { stackDown } from '../../src/cli/local-stack.js';
 import { freePort } from '../../src/stack/ports.js';
 import { baiWithEnv } from '../helpers/cli.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { testEnv } from '../helpers/env.js';
+import { localStackEnv, pidsOf, stackLogs, type StatusJson, type UpJson } from '../helpers/local-stack.js';
 import { removeContainers } from '../helpers/stack.js';
 
-// `bai up | status | down` and `bai db migrate | seed`, as a user runs them.
+// `bai up | status | down | stack logs` and `bai db migrate | seed`, as a user runs them.
 
 const env = testEnv();
 const id = randomBytes(4).toString('hex');
@@ -17,7 +19,8 @@ const stateDir = mkdtempSync(join(env.tmp, 'up-'));
 let startedPids: number[] = [];
 
 test.after.always(async () => {
-  for (const pid of startedPids) await stopPid(pid, 5_000);
+  // Stopped as bai down stops them: only while each pid is still the process bai up started.
+  await stackDown(stateDir, () => {}).catch(() => {});
   await removeContainers(env.dockerHost, id);
   rmSync(stateDir, { recursive: true, force: true });
 });
@@ -25,65 +28,121 @@ test.after.always(async () => {
 const json = <T>(s: string): T => JSON.parse(s) as T;
 
 test.serial(
-  'bai up starts a manager (embedded PostgreSQL) and an agent; bai run uses its .bai/env; bai down stops them',
+  'up → run → up (a no-op) → down → up → run → down: the same keys, the first session still listed, pids proven',
   async (t) => {
+    t.timeout(600_000); // generous: three bai up and two runs on a shared, slow machine
     const base = { PATH: process.env.PATH, BAI_STATE_DIR: stateDir };
-    const upEnv = {
-      ...base,
-      REDIS_URL: env.redisUrl,
-      DOCKER_HOST: env.dockerHost,
-      BAI_MANAGER_PORT: String(await freePort()),
-      BAI_QUEUE_PREFIX: `bai-up-${id}`,
-      BAI_AGENT_ID: `t${id}-up`,
-      BAI_AGENT_NETWORK_MODE: 'default',
-      BAI_AGENT_CPU: '2',
-      BAI_AGENT_MEM: String(2 * 1024 ** 3),
-    };
+    const upEnv = await localStackEnv(env, stateDir, id);
     const up = await baiWithEnv(upEnv, ['up', '--json']);
-    const st = json<{
-      endpoint: string;
-      accessKey: string;
-      pids: { name: string; pid: number }[];
-      envFile: string;
-    }>(up.stdout || '{"pids": []}');
-    startedPids = st.pids.map((p) => p.pid);
-    t.is(up.code, 0, up.stderr + readLogs());
-    t.deepEqual(st.pids.map((p) => p.name).sort(), ['agent', 'manager']); // Redis and Docker were given
-    t.true(existsSync(st.envFile));
+    t.is(up.code, 0, up.stderr + stackLogs(stateDir));
+    const st = json<UpJson>(up.stdout);
+    startedPids = st.parts.flatMap((p) => (p.pid === null ? [] : [p.pid]));
+    t.false(st.alreadyUp);
+    t.deepEqual(
+      st.parts.map((p) => [p.name, p.action]),
+      [
+        ['redis', 'started'],
+        ['docker', 'external'], // DOCKER_HOST was given
+        ['manager', 'started'],
+        ['agent', 'started'],
+      ],
+    );
     t.regex(readFileSync(st.envFile, 'utf8'), new RegExp(`BACKEND_ACCESS_KEY='?${st.accessKey}`));
 
     const status = await baiWithEnv(base, ['status', '--json']);
-    t.is(status.code, 0);
-    t.deepEqual(json<{ alive: Record<string, boolean> }>(status.stdout).alive, {
-      manager: true,
-      agent: true,
-    });
-    const human = await baiWithEnv(base, ['status']);
-    t.regex(
-      human.stdout,
-      /^endpoint http:\/\/127\.0\.0\.1:\d+\nPROCESS +PID +STATE\nmanager +\d+ +running\nagent +\d+ +running\n$/,
+    t.is(status.code, 0, status.stdout);
+    const s1 = json<StatusJson>(status.stdout);
+    t.true(s1.up);
+    t.is(s1.urls.manager, st.endpoint);
+    t.deepEqual(
+      s1.parts.map((p) => [p.name, p.answers]),
+      ['manager', 'agent', 'redis', 'database', 'docker'].map((n) => [n, true]),
     );
+    t.deepEqual(pidsOf(s1.parts), { ...pidsOf(st.parts), database: pidsOf(st.parts).manager });
+    const human = await baiWithEnv(base, ['status']);
+    t.regex(human.stdout, /^PART +STATE +PID +UPTIME +ADDRESS\nmanager +answers +\d+ +\d+[smhd]/);
+    t.regex(human.stdout, /\ndatabase +answers +\d+ +\S+ +embedded PGlite in \S+pgdata\n/);
+    t.regex(human.stdout, /\nmanager URL: http:\/\/127\.0\.0\.1:\d+\n/);
 
     // No BACKEND_* in the environment: the CLI finds the endpoint and keys in .bai/env.
-    const run = await baiWithEnv(base, ['run', '-c', 'print(6 * 7)', 'python']);
-    t.is(run.code, 0, run.stderr + readLogs());
-    t.is(run.stdout, '42\n');
+    const run1 = await baiWithEnv(base, ['run', '--timeout', '240', '-c', 'print("hello")', 'python']);
+    t.is(run1.code, 0, run1.stderr + stackLogs(stateDir));
+    t.is(run1.stdout, 'hello\n');
+    const sessions1 = json<{ items: { sessionId: string }[] }>(
+      (await baiWithEnv(base, ['ps', '-a', '--json'])).stdout,
+    ).items.map((x) => x.sessionId);
+    t.is(sessions1.length, 1);
 
+    // A second up changes nothing and says so.
     const again = await baiWithEnv(upEnv, ['up']);
-    t.is(again.code, 0);
-    t.regex(again.stdout, /already up/);
+    t.is(again.code, 0, again.stderr);
+    t.regex(again.stdout, /already up at http:\/\/127\.0\.0\.1:\d+: nothing to start/);
+    t.regex(again.stdout, /manager: adopted \(pid \d+\)/);
+    const againJson = json<UpJson>((await baiWithEnv(upEnv, ['up', '--json'])).stdout);
+    t.true(againJson.alreadyUp);
+    t.deepEqual(pidsOf(againJson.parts), pidsOf(st.parts));
+
+    // The service logs are one command away.
+    const logs = await baiWithEnv(base, ['stack', 'logs', 'agent', '-n', 'all']);
+    t.is(logs.code, 0, logs.stderr);
+    t.true(logs.stdout.includes('{"ready":true}'));
 
     const down = await baiWithEnv(base, ['down', '--json']);
     t.is(down.code, 0, down.stderr);
     const stopped = json<{ stopped: { name: string; pid: number }[] }>(down.stdout).stopped;
+    t.deepEqual(
+      stopped.map((p) => p.name),
+      ['agent', 'manager', 'redis'],
+    );
     t.deepEqual(stopped.map((p) => p.pid).sort(), [...startedPids].sort());
-    for (const pid of startedPids) t.false(isAlive(pid), `pid ${pid} still runs`);
-
+    for (const pid of startedPids) t.is(identityOf(pid), null, `pid ${pid} still runs`);
     const after = await baiWithEnv(base, ['status', '--json']);
     t.is(after.code, 1);
-    t.deepEqual(json<{ pids: unknown[] }>(after.stdout).pids, []);
+    t.false(json<StatusJson>(after.stdout).up);
     const nothing = await baiWithEnv(base, ['down']);
     t.is(nothing.code, 0);
+    t.is(nothing.stdout, 'Nothing to stop.\n');
+
+    // Up again: everything starts anew (nothing is taken for running), on the same data.
+    const up2 = await baiWithEnv(upEnv, ['up', '--json']);
+    t.is(up2.code, 0, up2.stderr + stackLogs(stateDir));
+    const st2 = json<UpJson>(up2.stdout);
+    startedPids = st2.parts.flatMap((p) => (p.pid === null ? [] : [p.pid]));
+    t.false(st2.alreadyUp);
+    t.deepEqual(
+      st2.parts.filter((p) => p.pid !== null).map((p) => p.action),
+      ['started', 'started', 'started'],
+    );
+    t.is(st2.accessKey, st.accessKey);
+    t.is(st2.secretKey, st.secretKey);
+    t.is(st2.endpoint, st.endpoint);
+    const run2 = await baiWithEnv(base, ['run', '--timeout', '240', '-c', 'print("hello")', 'python']);
+    t.is(run2.code, 0, run2.stderr + stackLogs(stateDir));
+    t.is(run2.stdout, 'hello\n');
+    const sessions2 = json<{ items: { sessionId: string }[] }>(
+      (await baiWithEnv(base, ['ps', '-a', '--json'])).stdout,
+    ).items.map((x) => x.sessionId);
+    t.is(sessions2.length, 2);
+    t.true(sessions2.includes(sessions1[0]!), 'the first session is still listed');
+
+    const down2 = await baiWithEnv(base, ['down', '--json']);
+    t.is(down2.code, 0, down2.stderr);
+    for (const pid of startedPids) t.is(identityOf(pid), null, `pid ${pid} still runs`);
+
+    // bai reset throws the state away on purpose, saying what it removes.
+    const reset = await baiWithEnv(base, ['reset']);
+    t.is(reset.code, 0, reset.stderr);
+    t.regex(
+      reset.stdout,
+      /^removing \S+\/pgdata \(the embedded database: sessions, their history, keypairs\)\n/,
+    );
+    t.regex(reset.stdout, /\nremoving \S+\/env \(the admin keys the CLI reads\)\n/);
+    for (const entry of ['pgdata', 'env', 'redis', 'manager.log', 'stack.json'])
+      t.false(existsSync(join(stateDir, entry)), entry);
+    const logs2 = await baiWithEnv(base, ['stack', 'logs', 'manager']);
+    t.is(logs2.code, 1);
+    t.regex(logs2.stderr, /no manager log at /);
+    t.is((await baiWithEnv(base, ['stack', 'logs', 'postgres'])).code, 2);
   },
 );
 
@@ -127,11 +186,3 @@ test.serial('bai db migrate and db seed on a PostgreSQL server (DATABASE_URL)', 
     await database.drop();
   }
 });
-
-function readLogs(): string {
-  return ['manager.log', 'agent.log']
-    .map((f) => join(stateDir, f))
-    .filter((f) => existsSync(f))
-    .map((f) => `\n--- ${f}\n${readFileSync(f, 'utf8').slice(-3000)}`)
-    .join('');
-}

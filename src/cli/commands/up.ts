@@ -2,98 +2,51 @@ import { Command, Option } from 'clipanion';
 import { join } from 'node:path';
 import { stateDirOf } from '../../config/config.js';
 import { BaseCommand } from '../base-command.js';
-import { stackDown, stackStatus, stackUp } from '../local-stack.js';
+import { stackUp } from '../local-stack.js';
 
 export class UpCommand extends BaseCommand {
   static override paths = [['up']];
   static override usage = Command.Usage({
     category: 'Local stack',
-    description: 'Start the whole stack on this machine for a first try',
-    details: `Starts Redis (unless REDIS_URL is set), uses the local Docker engine (or starts one under the state folder), builds the python image if missing, and runs the manager (embedded PGlite unless DATABASE_URL is set) and one agent. Prints the endpoint and the admin keys and writes them to .bai/env, which the CLI reads.`,
+    description: 'Start the whole stack on this machine, or adopt what already runs',
+    details: `Starts what does not run and adopts what does: Redis (unless REDIS_URL is set), the local Docker engine (or one of its own under the state folder), the python image if missing, the manager (embedded PGlite under the state folder unless DATABASE_URL is set) and one agent. A part counts as running only when its process is the one bai up started (pid and start time) and it answers. Prints each part's state, the endpoint and the admin keys, and writes them to .bai/env, which the CLI reads. The database, Redis's data and the keys stay between bai down and bai up; --fresh removes them first (see bai reset).`,
     examples: [
       ['Start', '$0 up'],
       ['Then', `$0 run -c 'print("hello")' python`],
+      ['Start from nothing (removes the sessions and keys of this folder)', '$0 up --fresh'],
     ],
   });
 
+  fresh = Option.Boolean('--fresh', false, {
+    description: 'Stop the stack and remove its state (database, keys, Redis data, logs) before starting',
+  });
   json = Option.Boolean('--json', false, {
-    description: 'Print {"endpoint", "accessKey", "secretKey", "pids", "envFile"} when up',
+    description:
+      'Print {"endpoint", "accessKey", "secretKey", "alreadyUp", "parts": [{"name", "pid", "address", "action"}], "pids", "envFile"} when up',
   });
 
   async run(): Promise<void> {
     const stateDir = stateDirOf(this.context.env);
     const say = this.json ? () => {} : (s: string) => this.output.line(this.output.dim(s));
-    const st = await stackUp(stateDir, this.context.env, say);
+    const st = await stackUp(stateDir, this.context.env, say, { fresh: this.fresh });
     if (this.json) {
       this.output.json({
         endpoint: st.endpoint,
         accessKey: st.accessKey,
         secretKey: st.secretKey,
-        pids: st.pids,
+        alreadyUp: st.alreadyUp,
+        parts: st.parts,
+        pids: st.parts.filter((p) => p.pid !== null).map((p) => ({ name: p.name, pid: p.pid })),
         dockerHost: st.dockerHost,
         envFile: join(stateDir, 'env'),
       });
       return;
     }
-    this.output.line(`bai is up at ${st.endpoint}`);
+    this.output.line(
+      st.alreadyUp ? `bai is already up at ${st.endpoint}: nothing to start` : `bai is up at ${st.endpoint}`,
+    );
     this.output.line(`  access key: ${st.accessKey}`);
     this.output.line(`  secret key: ${st.secretKey}`);
     this.output.line(`Keys are in ${join(stateDir, 'env')} (the CLI reads them); stop with: bai down`);
-  }
-}
-
-export class DownCommand extends BaseCommand {
-  static override paths = [['down']];
-  static override usage = Command.Usage({
-    category: 'Local stack',
-    description: 'Stop what bai up started',
-    examples: [['Stop', '$0 down']],
-  });
-
-  json = Option.Boolean('--json', false, { description: 'Print {"stopped": [{"name", "pid"}]}' });
-
-  async run(): Promise<void> {
-    const stopped: { name: string; pid: number }[] = [];
-    const ok = await stackDown(stateDirOf(this.context.env), (s) => {
-      const m = /^stopped (\S+) \(pid (\d+)\)$/.exec(s);
-      if (m) stopped.push({ name: m[1]!, pid: Number(m[2]) });
-      if (!this.json) this.output.line(s);
-    });
-    if (this.json) this.output.json({ stopped });
-    else if (!ok) this.output.line('Nothing to stop.');
-  }
-}
-
-export class StatusCommand extends BaseCommand {
-  static override paths = [['status']];
-  static override usage = Command.Usage({
-    category: 'Local stack',
-    description: 'Show what bai up started and whether it still runs',
-    examples: [
-      ['Show', '$0 status'],
-      ['As JSON', '$0 status --json'],
-    ],
-  });
-
-  json = Option.Boolean('--json', false, { description: 'Print {"endpoint", "pids", "alive"}' });
-
-  async run(): Promise<number> {
-    const st = stackStatus(stateDirOf(this.context.env));
-    if (this.json) {
-      this.output.json(st ?? { endpoint: null, pids: [], alive: {} });
-    } else if (!st || st.pids.length === 0) {
-      this.output.line('bai is not up here (bai up starts it).');
-    } else {
-      this.output.line(`endpoint ${st.endpoint}`);
-      this.output.table(
-        ['PROCESS', 'PID', 'STATE'],
-        st.pids.map((p) => [
-          p.name,
-          String(p.pid),
-          st.alive[p.name] ? this.output.green('running') : this.output.red('stopped'),
-        ]),
-      );
-    }
-    return st && st.pids.length > 0 && Object.values(st.alive).every(Boolean) ? 0 : 1;
   }
 }
