@@ -21,6 +21,11 @@ export function logStreamKey(prefix: string, kernelId: string): string {
   return `${prefix}:logs:${kernelId}`;
 }
 
+/** Byte counts of a kernel's live output copy (see log-stream.ts). */
+export function logMetaKey(prefix: string, kernelId: string): string {
+  return `${prefix}:logs:${kernelId}:meta`;
+}
+
 export function runJobId(sessionId: string, attempt: number): string {
   return `run-${sessionId}-${attempt}`;
 }
