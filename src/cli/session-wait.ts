@@ -67,12 +67,15 @@ export async function waitForEnd(
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const timer = opts.timeoutMs ? setTimeout(() => ctl.abort(), opts.timeoutMs) : null;
   const progress = new ProgressLine(out);
+  let progressName = opts.known?.sessionName ?? sessionId;
   const write = opts.write ?? ((text: string) => writeOut(out.out, text));
   const logs = opts.streamLogs
     ? new LogFollower(
         client,
         sessionId,
         (text) => {
+          // Output means it runs, whether or not the RUNNING report has landed yet.
+          progress.set(progressName, 'RUNNING');
           progress.stop();
           return write(text);
         },
@@ -101,6 +104,7 @@ export async function waitForEnd(
     const info0 =
       opts.known ??
       (await client.request<SessionInfo>('GET', `/session/${sessionId}`, undefined, opts.query));
+    progressName = info0.sessionName;
     if (!FINAL.has(info0.status)) {
       progress.set(info0.sessionName, info0.status);
       // Output is read from the start, not from the RUNNING report: that report can land

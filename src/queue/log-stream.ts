@@ -182,13 +182,20 @@ export async function logEndsWith(
   const want = Buffer.from(tail, 'utf8');
   const k = Math.min(4096, want.length);
   if (k === 0) return true;
-  const last = await redis.xrevrange(logStreamKey(prefix, kernelId), '+', '-', 'COUNT', 2);
-  const have = Buffer.from(
-    last
-      .reverse()
-      .map(([, f]) => fieldsOf(f).d)
-      .join(''),
-    'utf8',
-  );
+  const key = logStreamKey(prefix, kernelId);
+  const parts: string[] = [];
+  let bytes = 0;
+  let to = '+';
+  while (bytes < k) {
+    const batch = await redis.xrevrange(key, to, '-', 'COUNT', 64);
+    for (const [, f] of batch) {
+      const d = fieldsOf(f).d;
+      parts.unshift(d);
+      bytes += Buffer.byteLength(d);
+    }
+    if (batch.length < 64) break;
+    to = `(${batch.at(-1)![0]}`;
+  }
+  const have = Buffer.from(parts.join(''), 'utf8');
   return have.length >= k && have.subarray(have.length - k).equals(want.subarray(want.length - k));
 }
