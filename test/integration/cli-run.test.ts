@@ -63,12 +63,17 @@ test.serial('bai run shows stdout and stderr, streams them live, and passes exit
       ],
       { onStdout: (text) => text.includes('first') && firstSeen() },
     );
+    let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       first,
       run.then((r) => {
         throw new Error(`bai run ended before any output: ${JSON.stringify(r)}`);
       }),
-    ]);
+      new Promise((_, fail) => {
+        // Generous: the container only has to start; its RUNNING report is held back.
+        timer = setTimeout(() => fail(new Error('no output while the RUNNING report was pending')), 60_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
     statusAtFirst = (await stack.client.request<SessionView>('GET', '/session/live-job')).status;
     await resume();
     writeFileSync(join(gates, 'live.go'), '');

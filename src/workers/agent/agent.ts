@@ -421,7 +421,9 @@ export class Agent {
     // faster than it could be read: then the live copy ends with the stored tail instead.
     const endsRight = await logEndsWith(this.redis, prefix, main.kernelId, tail.text).catch(() => true);
     if (drained === false || !endsRight) {
-      await endWithTail(this.redis, prefix, main.kernelId, tail.text, this.logLimits()).catch(() => {});
+      const before = await loggedBytes(this.redis, prefix, main.kernelId).catch(() => 0);
+      const gap = before > 0 || tail.truncated;
+      await endWithTail(this.redis, prefix, main.kernelId, tail.text, this.logLimits(), gap).catch(() => {});
     }
     // The engine's copy rotates (json-file max-size): the live copy's count says how much
     // there was in all. (It may count a few lines twice after an agent restart, so it is

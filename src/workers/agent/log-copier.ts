@@ -74,7 +74,8 @@ export class LogCopier {
 /**
  * When the live copy could not reach the end of the output (the copy fell behind a job that
  * printed faster than it could be followed), the stored tail ends it instead, after a gap
- * entry: followers then print the true end and say that something was skipped.
+ * entry (`gap`: when it held something else before, or the tail is not the whole output):
+ * followers then print the true end and say that something was skipped.
  */
 export async function endWithTail(
   redis: Redis,
@@ -82,12 +83,13 @@ export async function endWithTail(
   kernelId: string,
   tail: string,
   limits: LogStreamLimits,
+  gap: boolean,
 ): Promise<void> {
   let b = Buffer.from(tail, 'utf8');
   if (b.length > limits.maxBytes) b = Buffer.from(decodeTail(b.subarray(b.length - limits.maxBytes), true));
   const decoder = new StringDecoder('utf8');
-  let first = true;
-  for (let i = 0; i < b.length || first; i += LOG_ENTRY_BYTES) {
+  let first = gap;
+  for (let i = 0; i === 0 || i < b.length; i += LOG_ENTRY_BYTES) {
     const text =
       decoder.write(b.subarray(i, i + LOG_ENTRY_BYTES)) +
       (i + LOG_ENTRY_BYTES >= b.length ? decoder.end() : '');
