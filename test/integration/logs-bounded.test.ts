@@ -100,7 +100,6 @@ test.serial(
 
     // The stored output: the last 4 MiB (the default), marked, with the size of the whole.
     const r = await stack.client.request<LogsResult>('GET', `/session/${id}/logs`);
-    process.stderr.write(`total ${r.result.totalBytes} ${JSON.stringify(s.statusHistory)}\n`);
     t.true(r.result.truncated);
     t.true(r.result.logs.startsWith('[bai: output truncated, last 4194304 bytes follow]\n'));
     t.true(r.result.logs.endsWith(`${LINE}\nend-of-output\n`));
@@ -140,9 +139,6 @@ test.serial(
     } finally {
       clearInterval(sampler);
     }
-    process.stderr.write(
-      `run: ${r.stderr} ${Buffer.byteLength(r.stdout)} ${JSON.stringify(r.stdout.slice(-40))}\n`,
-    );
     t.is(r.code, 3, r.stderr);
     t.true(Math.max(...seen) < 300 * MiB);
     t.true(r.stdout.endsWith(`${LINE}\nend-of-output\n`));
