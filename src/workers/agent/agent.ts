@@ -417,20 +417,19 @@ export class Agent {
     const limit = this.config.logLimitBytes;
     const tail = await this.docker.logTail(main.containerId, limit);
     const prefix = this.config.queuePrefix;
+    // The engine's copy rotates (json-file max-size): the live copy's count says how much
+    // there was in all. (It may count a few lines twice after an agent restart, so it is
+    // believed only past the limit.)
+    const copied = await loggedBytes(this.redis, prefix, main.kernelId).catch(() => 0);
+    const truncated = tail.truncated || copied > limit;
+    const totalBytes = truncated ? Math.max(tail.bytes, copied) : tail.bytes;
     // Docker's follow stream may end, or skip, before the last lines of a job that printed
     // faster than it could be read: then the live copy ends with the stored tail instead.
     const endsRight = await logEndsWith(this.redis, prefix, main.kernelId, tail.text).catch(() => true);
     if (drained === false || !endsRight) {
-      const before = await loggedBytes(this.redis, prefix, main.kernelId).catch(() => 0);
-      const gap = before > 0 || tail.truncated;
+      const gap = copied > 0 || tail.truncated;
       await endWithTail(this.redis, prefix, main.kernelId, tail.text, this.logLimits(), gap).catch(() => {});
     }
-    // The engine's copy rotates (json-file max-size): the live copy's count says how much
-    // there was in all. (It may count a few lines twice after an agent restart, so it is
-    // believed only past the limit.)
-    const copied = await loggedBytes(this.redis, this.config.queuePrefix, main.kernelId).catch(() => 0);
-    const truncated = tail.truncated || copied > limit;
-    const totalBytes = truncated ? Math.max(tail.bytes, copied) : tail.bytes;
     const logs = truncated ? truncationMarker(limit) + tail.text : tail.text;
     for (const c of tracked.containers.filter((c) => c.role === 'sub')) await this.docker.kill(c.containerId);
     this.allocator.release(tracked.sessionId);
