@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../../src/cli/client.js';
 import { CpuMeter } from './cpu.js';
 import { DockerAdapter, type ContainerSpec } from '../../src/docker/docker-adapter.js';
+import { dockerLogOptions } from '../../src/domain/output-tail.js';
 import { newAccessKey, newSecret } from '../../src/persistence/catalog-store.js';
 import { openDb, type Db } from '../../src/persistence/db.js';
 import { isAlive, sleep, stopPid } from '../../src/stack/process-util.js';
@@ -264,5 +265,6 @@ export function baselineContainer(
     networkAliases: [],
     binds: [],
     capAdd: [],
+    logOptions: dockerLogOptions(4 * 1024 * 1024),
   };
 }

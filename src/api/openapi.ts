@@ -139,10 +139,27 @@ const OPS: Op[] = [
         result: {
           type: 'object',
           properties: {
-            logs: { type: 'string' },
+            logs: {
+              type: 'string',
+              description:
+                'the output; a truncated one keeps its tail and opens with the line `[bai: output truncated, last N bytes follow]`',
+            },
+            truncated: { type: 'boolean', description: 'without `after`: only the tail is kept' },
+            totalBytes: {
+              type: ['integer', 'null'],
+              description: 'without `after`: bytes of the whole output, as the agent counted them',
+            },
             cursor: { type: 'string', description: 'with `after` only' },
             more: { type: 'boolean', description: 'with `after` only' },
             ended: { type: 'boolean', description: 'with `after` only' },
+            offset: {
+              type: 'integer',
+              description: 'with `after` only: bytes of the whole output before `logs`',
+            },
+            gap: {
+              type: 'boolean',
+              description: 'with `after` only: an unknown part of the output was skipped before `logs`',
+            },
           },
         },
       },

@@ -1,32 +1,56 @@
+import { decodeTail, keptNote, skippedNote, splitMarker } from '../domain/output-tail.js';
 import type { ApiClient } from './client.js';
 
 interface LogsAnswer {
-  result: { logs: string; cursor?: string; more?: boolean; ended?: boolean };
+  result: {
+    logs: string;
+    cursor?: string;
+    more?: boolean;
+    ended?: boolean;
+    /** Incremental reads: bytes of the whole output before `logs`. */
+    offset?: number;
+    /** Incremental reads: an unknown part of the output was skipped before `logs`. */
+    gap?: boolean;
+    /** Plain reads: the stored output is the tail of a longer one (and opens with a marker). */
+    truncated?: boolean;
+    totalBytes?: number | null;
+  };
 }
 
 /**
- * Prints a session's output as it comes, each byte once. While the job runs it reads the
- * agent's copy by cursor (`/logs?after=`), so a chunk is never printed twice and the capped
- * stream dropping old entries loses nothing already read. When the job has ended, the stored
- * output is the reference: whatever it has past what was printed (a chunk that never reached
- * the live copy) is printed then; a session that ended before anything was read prints it whole.
+ * Prints a session's output as it comes, each byte once, holding none of it. While the job
+ * runs it reads the agent's live copy by cursor (`/logs?after=`), so a chunk is never printed
+ * twice; the copy is capped in bytes, and when it dropped what was not read yet (the job
+ * prints faster than it is read), `note` says how much. When the job has ended the stored
+ * output is the reference: what it has past what was printed is printed then, and when that is
+ * only the tail of a longer output, `note` says how much was not shown.
  */
 export class LogFollower {
   private cursor = '0';
-  private printed = '';
+  /** Bytes of the whole output up to the end of what was printed (or said to be skipped). */
+  private covered = 0;
   private busy: Promise<void> = Promise.resolve();
+  /** Part of the output was not shown. */
+  truncated = false;
 
   constructor(
     private readonly client: ApiClient,
     private readonly sessionId: string,
-    private readonly write: (text: string) => void,
+    private readonly write: (text: string) => void | Promise<void>,
     private readonly query: Record<string, string | undefined> = {},
+    private readonly note: (text: string) => void = () => {},
   ) {}
 
   /** Prints what was copied since the last call. Calls never overlap. */
   poll(): Promise<void> {
     this.busy = this.busy.then(() => this.readNew()).catch(() => {});
     return this.busy;
+  }
+
+  private skip(bytes: number): void {
+    if (bytes <= 0) return;
+    this.truncated = true;
+    this.note(skippedNote(bytes));
   }
 
   private async readNew(): Promise<void> {
@@ -36,9 +60,20 @@ export class LogFollower {
         after: this.cursor,
       });
       if (r.result.cursor === undefined) return; // a server without incremental reads
-      if (r.result.logs) {
-        this.write(r.result.logs);
-        this.printed += r.result.logs;
+      const text = r.result.logs ?? '';
+      if (r.result.gap) {
+        this.truncated = true;
+        this.note(skippedNote(null));
+        if (r.result.offset !== undefined) this.covered = r.result.offset;
+      }
+      if (text) {
+        const offset = r.result.offset;
+        if (offset !== undefined) {
+          this.skip(offset - this.covered);
+          this.covered = Math.max(this.covered, offset);
+        }
+        await this.write(text);
+        this.covered += Buffer.byteLength(text);
       }
       this.cursor = r.result.cursor;
       if (!r.result.more) return;
@@ -54,16 +89,37 @@ export class LogFollower {
       undefined,
       this.query,
     );
-    const final = r.result.logs ?? '';
-    if (final.startsWith(this.printed)) {
-      const rest = final.slice(this.printed.length);
-      if (rest) this.write(rest);
-      this.printed = final;
+    const stored = r.result.logs ?? '';
+    const total = r.result.totalBytes;
+    if (!r.result.truncated) {
+      // The whole output: print what the live copy did not bring.
+      const b = Buffer.from(stored, 'utf8');
+      if (this.covered < b.length) await this.write(decodeTail(b.subarray(this.covered), this.covered > 0));
+      this.covered = Math.max(this.covered, b.length);
+      return;
     }
-    // Otherwise the stored output was truncated to its tail: what was printed live is complete.
-  }
-
-  get text(): string {
-    return this.printed;
+    const tail = splitMarker(stored, true);
+    if (total === undefined || total === null) {
+      // An older agent: no size to place the tail by; show it when nothing was shown live.
+      if (this.covered === 0) await this.write(stored);
+      return;
+    }
+    const tailBytes = Buffer.from(tail, 'utf8');
+    const tailStart = total - tailBytes.length;
+    if (this.covered < total) {
+      if (this.covered >= tailStart) {
+        await this.write(decodeTail(tailBytes.subarray(this.covered - tailStart), true));
+      } else {
+        this.skip(tailStart - this.covered);
+        await this.write(tail);
+      }
+      this.covered = total;
+    }
+    // Shown live to the end, but longer than what is kept: the live copy follows Docker's own
+    // log, which skips what a fast job printed while it was read, so say it.
+    if (!this.truncated) {
+      this.truncated = true;
+      this.note(keptNote(total, tailBytes.length));
+    }
   }
 }

@@ -18,8 +18,6 @@ export interface SessionInfo {
 }
 
 const FINAL = new Set(['TERMINATED', 'CANCELLED']);
-/** From these on, the container may have printed something. */
-const OUTPUT_STATUSES = new Set(['CREATING', 'RUNNING', 'TERMINATING', 'TERMINATED', 'ERROR']);
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
 /**
@@ -56,7 +54,9 @@ export async function waitForEnd(
     streamLogs?: boolean;
     query?: Record<string, string | undefined>;
     /** Where the job's output goes (default: stdout). */
-    write?: (text: string) => void;
+    write?: (text: string) => void | Promise<void>;
+    /** Where notes on output not shown go (default: stderr). */
+    note?: (text: string) => void;
     /** Stops waiting (resolves null), as a timeout does. */
     signal?: AbortSignal;
     /** What the caller already knows (a create answer): saves the first request. */
@@ -64,24 +64,33 @@ export async function waitForEnd(
   } = {},
 ): Promise<SessionInfo | null> {
   const ctl = new AbortController();
-  opts.signal?.addEventListener('abort', () => ctl.abort());
+  const onOuterAbort = () => ctl.abort();
+  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const timer = opts.timeoutMs ? setLongTimeout(() => ctl.abort(), opts.timeoutMs) : null;
   const progress = new ProgressLine(out);
+  let progressName = opts.known?.sessionName ?? sessionId;
+  const write = opts.write ?? ((text: string) => writeOut(out.out, text));
   const logs = opts.streamLogs
     ? new LogFollower(
         client,
         sessionId,
         (text) => {
+          // Output means it runs, whether or not the RUNNING report has landed yet.
+          progress.set(progressName, 'RUNNING');
           progress.stop();
-          if (opts.write) opts.write(text);
-          else out.out.write(text);
+          return write(text);
         },
         opts.query,
+        (note) => {
+          progress.stop();
+          if (opts.note) opts.note(note);
+          else out.err.write(note);
+        },
       )
     : null;
   let logLoop: Promise<void> | null = null;
   const ended = new AbortController();
-  ctl.signal.addEventListener('abort', () => ended.abort());
+  ctl.signal.addEventListener('abort', () => ended.abort(), { once: true });
   const startLogs = () => {
     if (!logs || logLoop) return;
     logLoop = (async () => {
@@ -96,9 +105,12 @@ export async function waitForEnd(
     const info0 =
       opts.known ??
       (await client.request<SessionInfo>('GET', `/session/${sessionId}`, undefined, opts.query));
+    progressName = info0.sessionName;
     if (!FINAL.has(info0.status)) {
       progress.set(info0.sessionName, info0.status);
-      if (OUTPUT_STATUSES.has(info0.status)) startLogs();
+      // Output is read from the start, not from the RUNNING report: that report can land
+      // seconds after the container started printing (a busy manager), the output cannot wait.
+      startLogs();
       await new Promise<void>((resolve, reject) => {
         ctl.signal.addEventListener('abort', () => resolve());
         followSessionEvents(
@@ -122,7 +134,6 @@ export async function waitForEnd(
                   .catch(() => {});
               }, 500);
             }
-            if (OUTPUT_STATUSES.has(status)) startLogs();
             if (ev.event === 'session_terminated' || ev.event === 'session_cancelled') {
               resolve();
               return true;
@@ -144,6 +155,7 @@ export async function waitForEnd(
     if (logs) await logs.finish();
     return info;
   } finally {
+    opts.signal?.removeEventListener('abort', onOuterAbort);
     ended.abort();
     progress.stop();
     if (pullPoll) clearInterval(pullPoll);
@@ -151,15 +163,26 @@ export async function waitForEnd(
   }
 }
 
+/** Waits `ms` or until `signal` aborts; leaves no listener on the signal either way. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve(); // an aborted signal never fires 'abort' again
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    const onAbort = () => {
       clearTimeout(t);
       resolve();
-    });
+    };
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** Writes to a stream, waiting for it to drain when it is full: the output is not held here. */
+function writeOut(stream: NodeJS.WritableStream, text: string): Promise<void> | void {
+  if (stream.write(text)) return;
+  return new Promise((resolve) => stream.once('drain', () => resolve()));
 }
 
 /**

@@ -58,7 +58,13 @@ export interface AgentConfig {
   heartbeatMs: number;
   /** Concurrent pull/create steps. */
   concurrency: number;
+  /** Output kept per kernel once it ends: its last bytes (the tail), marked as truncated. */
   logLimitBytes: number;
+  /** Bytes (and entries) the live copy of one kernel's output may hold in Redis. */
+  logStreamBytes: number;
+  logStreamEntries: number;
+  /** Docker's json-file `max-size` per container (two files); default twice logLimitBytes. */
+  dockerLogMaxBytes: number;
   stopGraceSeconds: number;
   pidsLimit: number;
   /** Who jobs run as unless the image's ai.backend.uid/gid labels say otherwise. */
@@ -146,7 +152,13 @@ export function loadAgentConfig(env: Env = process.env): Readonly<AgentConfig> {
     storageRoot: resolve(env.BAI_STORAGE_ROOT ?? join(stateDir, 'storage')),
     heartbeatMs: num(env, 'BAI_HEARTBEAT_MS', 3_000),
     concurrency: num(env, 'BAI_AGENT_CONCURRENCY', 8),
-    logLimitBytes: num(env, 'BAI_LOG_LIMIT_BYTES', 1024 * 1024),
+    logLimitBytes: Math.max(1024, num(env, 'BAI_LOG_LIMIT_BYTES', 4 * 1024 * 1024)),
+    logStreamBytes: Math.max(64 * 1024, num(env, 'BAI_LOG_STREAM_BYTES', 1024 * 1024)),
+    logStreamEntries: Math.max(16, num(env, 'BAI_LOG_STREAM_ENTRIES', 10_000)),
+    dockerLogMaxBytes: Math.max(
+      1024 * 1024,
+      num(env, 'BAI_DOCKER_LOG_MAX_BYTES', 2 * num(env, 'BAI_LOG_LIMIT_BYTES', 4 * 1024 * 1024)),
+    ),
     stopGraceSeconds: num(env, 'BAI_STOP_GRACE_SECONDS', 5),
     pidsLimit: num(env, 'BAI_PIDS_LIMIT', 1024),
     jobUser: { uid: num(env, 'BAI_JOB_UID', 1000), gid: num(env, 'BAI_JOB_GID', 1000) },

@@ -1,6 +1,8 @@
 import Docker from 'dockerode';
-import { PassThrough } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { BaiError } from '../domain/errors.js';
+import { OutputTail } from '../domain/output-tail.js';
+import { DockerDemux } from './log-demux.js';
 
 /** The only importer of dockerode: promise-only calls, Docker's failures become typed errors. */
 export class DockerError extends BaiError {
@@ -39,6 +41,22 @@ export interface ContainerSpec {
   user?: string | null;
   /** tmpfs mounts: container path → mount options. */
   tmpfs?: Record<string, string>;
+  /** json-file options (`max-size`, `max-file`): the engine's copy of the output is bounded. */
+  logOptions: Record<string, string>;
+}
+
+/** The kept tail of a container's output, read as a stream. */
+export interface LogTail {
+  text: string;
+  /** Bytes the engine still held (all of the output unless its json-file log rotated). */
+  bytes: number;
+  truncated: boolean;
+}
+
+/** A container's output as it comes: frames' bytes, with backpressure; `stop` ends it. */
+export interface LogFollow {
+  stream: Readable;
+  stop(): void;
 }
 
 export interface ContainerState {
@@ -195,6 +213,7 @@ export class DockerAdapter {
           Binds: spec.binds,
           Tmpfs: spec.tmpfs,
           Init: false,
+          LogConfig: { Type: 'json-file', Config: spec.logOptions },
         },
         NetworkingConfig: endpoints ? { EndpointsConfig: endpoints } : undefined,
       });
@@ -278,41 +297,66 @@ export class DockerAdapter {
     }
   }
 
-  /** stdout and stderr, demultiplexed, the last `limitBytes` of them with a truncation marker. */
-  async logs(id: string, limitBytes: number): Promise<string> {
+  /**
+   * The last `limitBytes` of stdout and stderr, read as a stream: memory stays at the limit
+   * whatever the engine holds (a container created before log rotation may hold gigabytes).
+   */
+  async logTail(id: string, limitBytes: number): Promise<LogTail> {
+    let raw: NodeJS.ReadableStream;
     try {
-      const buf = (await this.docker
+      raw = (await this.docker
         .getContainer(id)
-        .logs({ stdout: true, stderr: true, follow: false })) as Buffer;
-      const text = demux(buf);
-      if (Buffer.byteLength(text) <= limitBytes) return text;
-      const tail = Buffer.from(text).subarray(-limitBytes).toString('utf8');
-      return `[bai: output truncated, last ${limitBytes} bytes follow]\n${tail}`;
+        .logs({ stdout: true, stderr: true, follow: true })) as unknown as NodeJS.ReadableStream;
     } catch (err) {
-      if (statusOf(err) === 404) return '';
+      if (statusOf(err) === 404) return { text: '', bytes: 0, truncated: false };
       throw wrap(`logs of container ${id.slice(0, 12)}`, err);
     }
+    // follow: true streams (a stopped container's stream ends after its last line); without it
+    // dockerode gathers the whole answer into one Buffer.
+    const tail = new OutputTail(limitBytes);
+    const demux = new DockerDemux();
+    raw.on('error', (err) => demux.destroy(err));
+    raw.pipe(demux);
+    try {
+      for await (const chunk of demux) tail.push(chunk as Buffer);
+    } catch (err) {
+      throw wrap(`logs of container ${id.slice(0, 12)}`, err);
+    } finally {
+      (raw as unknown as { destroy?: () => void }).destroy?.();
+    }
+    return { text: tail.text(), bytes: tail.totalBytes, truncated: tail.truncated };
   }
 
   /**
-   * Follows a running container's output, from `sinceSec` (Unix seconds, fractional) when
-   * given; returns a function that stops following.
+   * Follows a container's output, from `sinceSec` (Unix seconds, fractional) when given. The
+   * stream pauses the engine's socket while its reader is busy; it ends when the container
+   * stops.
    */
-  async followLogs(id: string, onChunk: (text: string) => void, sinceSec?: number): Promise<() => void> {
+  async followLogs(id: string, sinceSec?: number): Promise<LogFollow> {
     const opts = {
       stdout: true,
       stderr: true,
       follow: true as const,
       ...(sinceSec ? { since: sinceSec } : {}),
     };
-    const stream = (await this.docker.getContainer(id).logs(opts)) as unknown as NodeJS.ReadableStream & {
-      destroy(): void;
+    let raw: NodeJS.ReadableStream & { destroy(): void };
+    try {
+      raw = (await this.docker.getContainer(id).logs(opts)) as unknown as NodeJS.ReadableStream & {
+        destroy(): void;
+      };
+    } catch (err) {
+      throw wrap(`logs of container ${id.slice(0, 12)}`, err);
+    }
+    const demux = new DockerDemux();
+    raw.on('error', (err) => demux.destroy(err));
+    raw.pipe(demux);
+    return {
+      stream: demux,
+      stop: () => {
+        raw.destroy();
+        demux.destroy();
+      },
     };
-    const out = new PassThrough();
-    this.docker.modem.demuxStream(stream, out, out);
-    out.on('data', (b: Buffer) => onChunk(b.toString('utf8')));
-    stream.on('end', () => out.end());
-    return () => stream.destroy();
   }
 
   /**
@@ -413,21 +457,4 @@ export class DockerAdapter {
       throw wrap('list networks', err);
     }
   }
-}
-
-/** Docker's multiplexed log format: 8-byte headers (stream, 0, 0, 0, size) before each frame. */
-export function demux(buf: Buffer): string {
-  const parts: Buffer[] = [];
-  let i = 0;
-  while (i + 8 <= buf.length) {
-    const kind = buf[i];
-    const size = buf.readUInt32BE(i + 4);
-    if ((kind !== 0 && kind !== 1 && kind !== 2) || buf[i + 1] !== 0 || i + 8 + size > buf.length) {
-      return buf.toString('utf8'); // a TTY container: not multiplexed
-    }
-    parts.push(buf.subarray(i + 8, i + 8 + size));
-    i += 8 + size;
-  }
-  if (i !== buf.length) return buf.toString('utf8');
-  return Buffer.concat(parts).toString('utf8');
 }

@@ -74,6 +74,9 @@ export interface KernelRow {
   exit_code: number | null;
   occupied_slots: Slots;
   logs: string | null;
+  logs_truncated: boolean;
+  /** bigint: a string from PostgreSQL. */
+  logs_bytes: string | number | null;
   created_at: Date;
   started_at: Date | null;
   terminated_at: Date | null;

@@ -50,6 +50,11 @@ export function logStreamKey(prefix: string, agentId: string, kernelId: string):
   return `${prefix}:logs:${safeId(agentId)}:${kernelId}`;
 }
 
+/** Byte counts of a kernel's live output copy (see log-stream.ts). */
+export function logMetaKey(prefix: string, agentId: string, kernelId: string): string {
+  return `${logStreamKey(prefix, agentId, kernelId)}:meta`;
+}
+
 export function runJobId(sessionId: string, attempt: number): string {
   return `run-${sessionId}-${attempt}`;
 }

@@ -96,7 +96,12 @@ export interface KernelExitedReport {
   oomKilled: boolean;
   /** Set when the agent stopped it on request. */
   stoppedFor: string | null;
+  /** The tail of the output (at most the agent's limit), opening with a marker when truncated. */
   logs: string;
+  /** The output was longer than what `logs` keeps (absent from older agents). */
+  logsTruncated?: boolean;
+  /** Bytes the kernel printed in all, as far as the agent counted them. */
+  logsTotalBytes?: number;
   startedAt: number | null;
   finishedAt: number;
 }

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testEnv } from './env.js';
@@ -16,7 +17,7 @@ export class ChildAgents {
   constructor(private readonly stack: TestStack) {}
 
   /** Starts agent `n` with the stack's settings; resolves once it says it is ready. */
-  async spawn(n: number): Promise<ChildProcess> {
+  async spawn(n: number, extraEnv: Record<string, string> = {}): Promise<ChildProcess> {
     const cfg = this.stack.agentConfig(n);
     const env = testEnv();
     const child = spawn(process.execPath, [BIN, 'agent'], {
@@ -33,6 +34,7 @@ export class ChildAgents {
         BAI_HEARTBEAT_MS: '500',
         BAI_STOP_GRACE_SECONDS: '2',
         BAI_STATE_DIR: join(env.tmp, `agent-state-${this.stack.id}-${n}`),
+        ...extraEnv,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -58,6 +60,16 @@ export class ChildAgents {
     const code = await done;
     this.children.delete(child);
     return code;
+  }
+
+  /** Resident memory of a child (VmRSS), in bytes; null once it is gone. */
+  static rssBytes(child: ChildProcess): number | null {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      return m ? Number(m[1]) * 1024 : null;
+    } catch {
+      return null;
+    }
   }
 
   /** SIGKILLs every child still running (test teardown). */

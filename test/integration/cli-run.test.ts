@@ -1,6 +1,12 @@
 import test from 'ava';
+import { Queue } from 'bullmq';
 import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { reportsQueueName } from '../../src/queue/names.js';
+import { openRedis } from '../../src/queue/redis.js';
+import { testEnv } from '../helpers/env.js';
 import { bai } from '../helpers/cli.js';
 import { startTestStack, waitForStatus, type SessionView, type TestStack } from '../helpers/stack.js';
 
@@ -8,11 +14,13 @@ import { startTestStack, waitForStatus, type SessionView, type TestStack } from 
 // and the job's exit code carried to the shell.
 
 let stack: TestStack;
+const redis = openRedis(testEnv().redisUrl);
 test.before(async () => {
   stack = await startTestStack({ agents: 2 });
 });
 test.after.always(async () => {
   await stack?.close();
+  redis.disconnect();
 });
 
 // eslint-disable-next-line no-control-regex
@@ -20,36 +28,108 @@ const COLOUR = /\u001b\[[0-9;]*m/g;
 // eslint-disable-next-line no-control-regex
 const PROGRESS = /\r\u001b\[2K[^\r\n]*/g;
 
-test('bai run shows stdout and stderr, streams them live, and passes exit code 3', async (t) => {
-  let seenAt = null as string | null;
-  const r = await bai(
-    stack,
+test.serial('bai run shows stdout and stderr, streams them live, and passes exit code 3', async (t) => {
+  // The order of events decides, not the machine's speed: the job prints "first", then waits
+  // for a gate the test opens only once "first" reached the terminal; meanwhile the manager's
+  // report consumer is paused, so the session is not even RUNNING in the database yet. Live
+  // output must not wait for that report.
+  const gates = join(stack.agentConfig(1).storageRoot, 'gates');
+  mkdirSync(gates, { recursive: true });
+  // Each agent reports through a queue of its own: pause them all.
+  const reports = stack.agents.map(
+    (_, i) =>
+      new Queue(reportsQueueName(stack.agentConfig(i + 1).id), { connection: redis, prefix: stack.prefix }),
+  );
+  await Promise.all(reports.map((q) => q.pause()));
+  let resumed = false;
+  const resume = async () => {
+    if (resumed) return;
+    resumed = true;
+    await Promise.all(reports.map((q) => q.resume()));
+  };
+  let statusAtFirst = null as string | null;
+  let firstSeen!: () => void;
+  const first = new Promise<void>((resolve) => (firstSeen = resolve));
+  try {
+    const run = bai(
+      stack,
+      [
+        'run',
+        '-t',
+        'live-job',
+        '-v',
+        'gates=/gates',
+        '-c',
+        'import os, sys, time\nprint("first", flush=True)\n' +
+          'while not os.path.exists("/gates/live.go"):\n    time.sleep(0.05)\n' +
+          'print("oops", file=sys.stderr, flush=True)\ntime.sleep(0.5)\nprint("last")\nsys.exit(3)',
+        'python',
+      ],
+      { onStdout: (text) => text.includes('first') && firstSeen() },
+    );
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      first,
+      run.then((r) => {
+        throw new Error(`bai run ended before any output: ${JSON.stringify(r)}`);
+      }),
+      new Promise((_, fail) => {
+        // Generous: the container only has to start; its RUNNING report is held back.
+        timer = setTimeout(() => fail(new Error('no output while the RUNNING report was pending')), 60_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    statusAtFirst = (await stack.client.request<SessionView>('GET', '/session/live-job')).status;
+    await resume();
+    writeFileSync(join(gates, 'live.go'), '');
+    const r = await run;
+    t.is(r.code, 3, r.stderr);
+    t.is(r.stdout, 'first\noops\nlast\n');
+    t.is(r.stderr, '');
+  } finally {
+    await resume();
+    await Promise.all(reports.map((q) => q.close()));
+  }
+  // "first" reached the terminal before the RUNNING report was even applied, so before the
+  // exit: streamed from the container's start, not printed at the end.
+  t.true(
+    ['SCHEDULED', 'PREPARING', 'PULLING', 'PREPARED', 'CREATING'].includes(statusAtFirst ?? ''),
+    String(statusAtFirst),
+  );
+  // (stdout and stderr travel apart inside Docker: their order is kept across the pause only.)
+});
+
+test('a long bai run leaves no listener behind: no MaxListenersExceededWarning', async (t) => {
+  // A real process: Node prints its warnings on the process's own stderr.
+  const bin = fileURLToPath(new URL('../../../bin/bai.js', import.meta.url));
+  const child = spawn(
+    process.execPath,
     [
+      bin,
       'run',
-      '-t',
-      'live-job',
       '-c',
-      'import sys, time\nprint("first", flush=True)\ntime.sleep(0.3)\nprint("oops", file=sys.stderr, flush=True)\ntime.sleep(2)\nprint("last")\nsys.exit(3)',
+      'import time\nfor i in range(8):\n    print(i, flush=True)\n    time.sleep(0.5)',
       'python',
     ],
     {
-      onStdout: (text) => {
-        if (seenAt === null && text.includes('first')) {
-          seenAt = 'pending';
-          stack.client
-            .request<SessionView>('GET', '/session/live-job')
-            .then((s) => (seenAt = s.status))
-            .catch((err: unknown) => (seenAt = String(err)));
-        }
+      env: {
+        PATH: process.env.PATH,
+        BACKEND_ENDPOINT: stack.manager.url,
+        BACKEND_ACCESS_KEY: stack.database.admin.accessKey,
+        BACKEND_SECRET_KEY: stack.database.admin.secretKey,
+        BAI_STATE_DIR: `${stack.managerConfig.stateDir}/cli`,
       },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
-  t.is(r.code, 3, r.stderr);
-  t.is(r.stdout, 'first\noops\nlast\n');
-  t.is(r.stderr, '');
-  // "first" reached the terminal while the job was still running: streamed, not printed at the end.
-  t.is(seenAt, 'RUNNING');
-  // (stdout and stderr travel apart inside Docker: their order is kept across the pause only.)
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  t.is(code, 0, stderr);
+  // Polled every 200 ms for 4 s at least: well over the 10 listeners Node warns at.
+  t.is(stdout, '0\n1\n2\n3\n4\n5\n6\n7\n');
+  t.is(stderr, '');
 });
 
 test('bai run prints a long, fast output exactly once, in order', async (t) => {

@@ -3,7 +3,12 @@ import type { Context } from 'koa';
 import { InvalidRequest } from '../../domain/errors.js';
 import { isSessionStatus } from '../../domain/status.js';
 import type { SessionRow } from '../../persistence/rows.js';
-import { logStreamKey } from '../../queue/names.js';
+import { truncationMarker } from '../../domain/output-tail.js';
+import { loggedBytes, readLogPage } from '../../queue/log-stream.js';
+
+/** Output per incremental read; the live copy of a running kernel is read whole (it is capped). */
+const PAGE_BYTES = 1024 * 1024;
+const LIVE_BYTES = 64 * 1024 * 1024;
 import type { ApiContext } from '../api-context.js';
 import type { Principal } from '../auth.js';
 import { sessionInfo, sessionSummary } from '../session-view.js';
@@ -102,34 +107,41 @@ export function sessionRoutes(api: ApiContext): Router {
     if (!k) throw new InvalidRequest(`No kernel "${kernelId}" in this session.`);
     const after = query(ctx, 'after');
     if (after !== undefined) {
-      // bai's incremental read (`bai run`, `logs -f`): the chunks copied after a cursor, so a
-      // follower prints each chunk once even when the capped stream drops its oldest entries.
+      // bai's incremental read (`bai run`, `logs -f`): the chunks copied after a cursor, about
+      // a mebibyte at most per answer, so a follower prints each chunk once even when the
+      // capped stream drops its oldest entries; `offset` (the bytes of the whole output before
+      // `logs`) tells it what was dropped before it could read it.
       if (after !== '' && after !== '0' && !/^\d+-\d+$/.test(after))
         throw new InvalidRequest('after must be a cursor returned by this endpoint.');
-      const entries = await api.redis.xrange(
-        logStreamKey(api.prefix, k.agent_id ?? '', k.id),
-        after === '' || after === '0' ? '-' : `(${after}`,
-        '+',
-        'COUNT',
-        1000,
-      );
+      const page = await readLogPage(api.redis, api.prefix, k.agent_id ?? '', k.id, after, PAGE_BYTES);
       ctx.body = {
         result: {
-          logs: entries.map(([, fields]) => fields[1] ?? '').join(''),
-          cursor: entries.at(-1)?.[0] ?? after,
-          more: entries.length === 1000,
+          logs: page.logs,
+          cursor: page.cursor,
+          more: page.more,
           ended: k.logs !== null,
+          ...(page.offset !== null ? { offset: page.offset } : {}),
+          ...(page.gap ? { gap: true } : {}),
         },
       };
       return;
     }
-    let logs = k.logs;
-    if (logs === null) {
-      // Still running: what the agent copied so far.
-      const entries = await api.redis.xrange(logStreamKey(api.prefix, k.agent_id ?? '', k.id), '-', '+');
-      logs = entries.map(([, fields]) => fields[1] ?? '').join('');
+    if (k.logs !== null) {
+      const totalBytes = k.logs_bytes === null ? null : Number(k.logs_bytes);
+      ctx.body = { result: { logs: k.logs, truncated: k.logs_truncated, totalBytes } };
+      return;
     }
-    ctx.body = { result: { logs } };
+    // Still running: what the agent copied so far (its live copy is capped in bytes).
+    const page = await readLogPage(api.redis, api.prefix, k.agent_id ?? '', k.id, '0', LIVE_BYTES);
+    const truncated = (page.offset ?? 0) > 0 || page.more;
+    const totalBytes = await loggedBytes(api.redis, api.prefix, k.agent_id ?? '', k.id);
+    ctx.body = {
+      result: {
+        logs: truncated ? truncationMarker(Buffer.byteLength(page.logs)) + page.logs : page.logs,
+        truncated,
+        totalBytes,
+      },
+    };
   });
 
   r.get('/sessions', async (ctx) => {

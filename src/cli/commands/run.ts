@@ -1,5 +1,6 @@
 import { Command, Option } from 'clipanion';
 import { shellQuote } from '../../domain/container-plan.js';
+import { JSON_OUTPUT_BYTES, OutputTail } from '../../domain/output-tail.js';
 import { EXIT, WaitTimeout } from '../base-command.js';
 import { SessionOptionsCommand } from '../session-options.js';
 import { exitCodeOf, waitForEnd } from '../session-wait.js';
@@ -56,7 +57,9 @@ export class RunCommand extends SessionOptionsCommand {
       body,
     );
     const owner = { owner_access_key: this.owner };
-    let output = '';
+    // --json keeps the output's tail (as the server does), not all of it.
+    const output = new OutputTail(JSON_OUTPUT_BYTES);
+    let skipped = false;
     // Ctrl-C (or SIGTERM from a CI runner) ends the wait; with --rm the session goes too.
     const interrupt = new AbortController();
     const onSignal = () => interrupt.abort();
@@ -68,7 +71,13 @@ export class RunCommand extends SessionOptionsCommand {
         streamLogs: true,
         timeoutMs,
         query: owner,
-        write: this.json ? (text) => (output += text) : undefined,
+        write: this.json ? (text) => output.push(text) : undefined,
+        note: this.json
+          ? (note) => {
+              skipped = true;
+              this.context.stderr.write(note);
+            }
+          : undefined,
         signal: interrupt.signal,
         known: created,
       });
@@ -90,7 +99,10 @@ export class RunCommand extends SessionOptionsCommand {
       throw new WaitTimeout(
         `session ${created.sessionName} did not end in ${this.timeoutText(this.timeout)}${this.rm ? '; it was destroyed (--rm)' : ''}.`,
       );
-    if (this.json) this.output.json({ ...info, output });
+    if (this.json) {
+      const truncated = skipped || output.truncated;
+      this.output.json({ ...info, output: output.text(), ...(truncated ? { outputTruncated: true } : {}) });
+    }
     const code = exitCodeOf(info);
     if (info.exitCode === null && code !== EXIT.ok) {
       // It never ran: say why, since there is no output to explain it.

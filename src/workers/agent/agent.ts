@@ -12,7 +12,9 @@ import {
   type ContainerState,
   type ContainerSummary,
 } from '../../docker/docker-adapter.js';
-import { agentQueueName, heartbeatKey, logStreamKey, supersededKey } from '../../queue/names.js';
+import { dockerLogOptions, truncationMarker } from '../../domain/output-tail.js';
+import { lastLogId, logEndsWith, loggedBytes, type LogStreamLimits } from '../../queue/log-stream.js';
+import { agentQueueName, heartbeatKey, supersededKey } from '../../queue/names.js';
 import type {
   CleanupSessionJob,
   DestroySessionJob,
@@ -23,6 +25,7 @@ import type {
 import { Allocator } from './allocator.js';
 import { EngineMonitor } from './engine-monitor.js';
 import { jobUser } from '../../domain/job-user.js';
+import { LogCopier, endWithTail } from './log-copier.js';
 import { storageBinds } from './mounts.js';
 import { Reporter } from './reporter.js';
 import { clearLongTimeout, setLongTimeout, type LongTimeout } from '../long-timer.js';
@@ -48,6 +51,8 @@ interface Tracked {
   /** Cuts the current Docker wait (engine gone, or re-read after its return). */
   waitAbort: AbortController | null;
   stopLogs: (() => void) | null;
+  /** The live copy of the main's output, while it runs. */
+  copier: LogCopier | null;
   /** Quick phases entered but not yet reported: they go with the next report. */
   phases: { status: ProgressStatus; at: number }[];
 }
@@ -218,6 +223,7 @@ export class Agent {
       pendingStop: null,
       waitAbort: null,
       stopLogs: null,
+      copier: null,
       phases: [],
     };
     const need = job.kernels.reduce<Slots>((acc, k) => addSlots(acc, k.slots), {});
@@ -363,6 +369,7 @@ export class Agent {
         networkAliases: tracked.network ? [k.hostname] : [],
         binds,
         capAdd: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETUID', 'KILL'],
+        logOptions: dockerLogOptions(this.config.logLimitBytes, this.config.dockerLogMaxBytes),
       });
       tracked.containers.push({ kernelId: k.kernelId, containerId, role: k.clusterRole });
     }
@@ -547,35 +554,36 @@ export class Agent {
   }
 
   /**
-   * Copies output to a capped Redis stream while it runs, for `logs --follow` and `bai run`.
+   * Copies output to its live Redis copy while it runs, for `logs --follow` and `bai run`
+   * (bounded in bytes and entries, see log-stream.ts; the agent holds at most two entries).
    * After a restart it carries on from the stream's last entry (entry ids are milliseconds), so
    * what an earlier agent copied is not copied twice and what ran unobserved is not lost.
    */
   private followLogs(tracked: Tracked, kernelId: string, containerId: string): void {
-    const key = logStreamKey(this.config.queuePrefix, this.config.id, kernelId);
-    this.redis
-      .xrevrange(key, '+', '-', 'COUNT', 1)
+    const prefix = this.config.queuePrefix;
+    lastLogId(this.redis, prefix, this.config.id, kernelId)
       .then((last) => {
-        const ms = last[0] ? Number(last[0][0].split('-')[0]) : 0;
-        return this.docker.followLogs(
-          containerId,
-          (text) => {
-            this.redis
-              .multi()
-              .xadd(key, 'MAXLEN', '~', '10000', '*', 'd', text)
-              .pexpire(key, 3_600_000)
-              .exec()
-              .catch(() => {});
-          },
-          ms > 0 ? ms / 1000 : undefined,
-        );
+        const ms = last ? Number(last.split('-')[0]) : 0;
+        return this.docker.followLogs(containerId, ms > 0 ? ms / 1000 : undefined);
       })
-      .then((stop) => {
-        if (this.closed)
-          stop(); // a closing agent must not be held open by a late stream
-        else tracked.stopLogs = stop;
+      .then((follow) => {
+        const copier = new LogCopier(this.redis, prefix, this.config.id, kernelId, this.logLimits(), follow);
+        if (this.closed || tracked.state === 'exited') {
+          copier.stop(); // a closing agent must not be held open by a late stream
+          return;
+        }
+        tracked.copier = copier;
+        tracked.stopLogs = () => copier.stop();
       })
       .catch(() => {});
+  }
+
+  private logLimits(): LogStreamLimits {
+    return {
+      maxBytes: this.config.logStreamBytes,
+      maxEntries: this.config.logStreamEntries,
+      ttlMs: 3_600_000,
+    };
   }
 
   /** The watcher saw the main exit: stop its timers and report, once. */
@@ -597,8 +605,37 @@ export class Agent {
     }
     const main = mainOf(tracked);
     const st = await this.exitState(tracked, main.containerId);
-    const logs = await this.docker.logs(main.containerId, this.config.logLimitBytes);
+    // The live copy first takes in the last lines (its stream ends with the container), then
+    // the stored output is the engine's tail, read as a stream: memory stays at the limit.
+    const drained = await tracked.copier?.drain(10_000);
     tracked.stopLogs?.();
+    const limit = this.config.logLimitBytes;
+    const tail = await this.docker.logTail(main.containerId, limit);
+    const prefix = this.config.queuePrefix;
+    // The engine's copy rotates (json-file max-size): the live copy's count says how much
+    // there was in all. (It may count a few lines twice after an agent restart, so it is
+    // believed only past the limit.)
+    const copied = await loggedBytes(this.redis, prefix, this.config.id, main.kernelId).catch(() => 0);
+    const truncated = tail.truncated || copied > limit;
+    const totalBytes = truncated ? Math.max(tail.bytes, copied) : tail.bytes;
+    // Docker's follow stream may end, or skip, before the last lines of a job that printed
+    // faster than it could be read: then the live copy ends with the stored tail instead.
+    const endsRight = await logEndsWith(this.redis, prefix, this.config.id, main.kernelId, tail.text).catch(
+      () => true,
+    );
+    if (drained === false || !endsRight) {
+      const gap = copied > 0 || tail.truncated;
+      await endWithTail(
+        this.redis,
+        prefix,
+        this.config.id,
+        main.kernelId,
+        tail.text,
+        this.logLimits(),
+        gap,
+      ).catch(() => {});
+    }
+    const logs = truncated ? truncationMarker(limit) + tail.text : tail.text;
     for (const c of tracked.containers.filter((c) => c.role === 'sub')) await this.docker.kill(c.containerId);
     this.allocator.release(tracked.sessionId);
     const exitCode = tracked.timedOut ? TIMEOUT_EXIT_CODE : (st?.exitCode ?? -1);
@@ -615,6 +652,8 @@ export class Agent {
           oomKilled: st?.oomKilled ?? false,
           stoppedFor: tracked.stopReason,
           logs,
+          logsTruncated: truncated,
+          logsTotalBytes: totalBytes,
           startedAt: st?.startedAt ?? null,
           finishedAt: st?.finishedAt ?? Date.now(),
         },
@@ -821,6 +860,7 @@ export class Agent {
       pendingStop: null,
       waitAbort: null,
       stopLogs: null,
+      copier: null,
       phases: [],
     };
     this.sessions.set(sessionId, tracked);

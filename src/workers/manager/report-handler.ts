@@ -228,6 +228,8 @@ export class ReportHandler {
         .update({
           exit_code: r.exitCode,
           logs: r.logs,
+          logs_truncated: r.logsTruncated ?? false,
+          logs_bytes: r.logsTotalBytes ?? null,
           ...(r.startedAt ? { started_at: new Date(r.startedAt) } : {}),
         });
       if (retryAt) {

@@ -1,5 +1,6 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../base-command.js';
+import { JSON_OUTPUT_BYTES, OutputTail } from '../../../domain/output-tail.js';
 import { waitForEnd, type SessionInfo } from '../../session-wait.js';
 
 export class SessionLogsCommand extends BaseCommand {
@@ -29,22 +30,31 @@ export class SessionLogsCommand extends BaseCommand {
         undefined,
         { owner_access_key: this.owner },
       );
-      let logs = '';
+      const logs = new OutputTail(JSON_OUTPUT_BYTES);
+      let skipped = false;
       await waitForEnd(client, info.sessionId, this.output, {
         streamLogs: true,
         query,
-        write: this.json ? (text) => (logs += text) : undefined,
+        write: this.json ? (text) => logs.push(text) : undefined,
+        note: (note) => {
+          skipped = true;
+          this.context.stderr.write(note);
+        },
       });
-      if (this.json) this.output.json({ logs });
+      if (this.json) {
+        const truncated = skipped || logs.truncated;
+        this.output.json({ logs: logs.text(), ...(truncated ? { truncated: true } : {}) });
+      }
       return;
     }
-    const r = await client.request<{ result: { logs: string } }>(
-      'GET',
-      `/session/${encodeURIComponent(this.ref)}/logs`,
-      undefined,
-      query,
-    );
-    if (this.json) return this.output.json({ logs: r.result.logs ?? '' });
+    const r = await client.request<{
+      result: { logs: string; truncated?: boolean; totalBytes?: number | null };
+    }>('GET', `/session/${encodeURIComponent(this.ref)}/logs`, undefined, query);
+    if (this.json)
+      return this.output.json({
+        logs: r.result.logs ?? '',
+        ...(r.result.truncated ? { truncated: true, totalBytes: r.result.totalBytes ?? null } : {}),
+      });
     this.context.stdout.write(r.result.logs ?? '');
   }
 }
