@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { InvalidRequest } from '../domain/errors.js';
-import { agentQueueName, heartbeatKey, logStreamKey, reportsQueueName } from './names.js';
+import { agentQueueName, heartbeatKey, logStreamKey, reportsQueueName, supersededKey } from './names.js';
 import { parseSentinelUrl } from './redis.js';
 
 /**
@@ -31,6 +31,7 @@ export function agentKeyPatterns(prefix: string, agentId: string): string[] {
     `${prefix}:${agentQueueName(agentId)}:*`,
     `${prefix}:${reportsQueueName(agentId)}:*`,
     heartbeatKey(prefix, agentId),
+    supersededKey(prefix, agentId),
     logStreamKey(prefix, agentId, '*'),
   ];
 }

@@ -1,13 +1,14 @@
 import test from 'ava';
 import { Queue } from 'bullmq';
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { reportsQueueName } from '../../src/queue/names.js';
 import { openRedis } from '../../src/queue/redis.js';
 import { testEnv } from '../helpers/env.js';
 import { bai } from '../helpers/cli.js';
+import { makeFolder } from '../helpers/folders.js';
 import { startTestStack, waitForStatus, type SessionView, type TestStack } from '../helpers/stack.js';
 
 // `bai run` and the waiting commands (`session watch`, `session events --wait`): live output,
@@ -15,8 +16,12 @@ import { startTestStack, waitForStatus, type SessionView, type TestStack } from 
 
 let stack: TestStack;
 const redis = openRedis(testEnv().redisUrl);
+let gates: string;
 test.before(async () => {
   stack = await startTestStack({ agents: 2 });
+  // Storage folders belong to a keypair: the CLI's (the stack's admin) creates the ones used here.
+  gates = await makeFolder(stack.client, stack.agentConfig(1).storageRoot, 'gates');
+  await makeFolder(stack.client, stack.agentConfig(1).storageRoot, 'shared-data');
 });
 test.after.always(async () => {
   await stack?.close();
@@ -33,8 +38,6 @@ test.serial('bai run shows stdout and stderr, streams them live, and passes exit
   // for a gate the test opens only once "first" reached the terminal; meanwhile the manager's
   // report consumer is paused, so the session is not even RUNNING in the database yet. Live
   // output must not wait for that report.
-  const gates = join(stack.agentConfig(1).storageRoot, 'gates');
-  mkdirSync(gates, { recursive: true });
   // Each agent reports through a queue of its own: pause them all.
   const reports = stack.agents.map(
     (_, i) =>

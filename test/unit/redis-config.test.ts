@@ -45,6 +45,7 @@ test('an agent may have only its own keys, and only glob-free ids', (t) => {
     'bai:agent-host-1.a:*',
     'bai:reports-host-1.a:*',
     'bai:heartbeat:host-1.a',
+    'bai:superseded:host-1.a',
     'bai:logs:host-1.a:*',
   ]);
   for (const bad of ['*', 'a?', 'a[1]', 'a b', 'a:b', ''])
