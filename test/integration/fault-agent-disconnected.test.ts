@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DockerAdapter } from '../../src/docker/docker-adapter.js';
 import { ChildAgents, until } from '../helpers/child-agent.js';
+import { makeFolder } from '../helpers/folders.js';
 import { testEnv } from '../helpers/env.js';
 import {
   batch,
@@ -114,7 +115,7 @@ test.serial(
     await withStack(graceMs, async (stack, agents) => {
       const child = await agents.spawn(2); // addAgent() below is agent 1
       await waitForAgents(stack, 1);
-      const ledger = join(stack.agentConfig(1).storageRoot, 'ledger', 'runs');
+      const ledger = join(await makeFolder(stack.client, stack.agentConfig(1).storageRoot, 'ledger'), 'runs');
       const lines = () =>
         existsSync(ledger) ? readFileSync(ledger, 'utf8').split('\n').filter(Boolean) : [];
       // Each run appends "start <run id>", then "end <run id>" if nobody stops it.

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { randomInt } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { makeFolder } from '../helpers/folders.js';
 import { join } from 'node:path';
 import { ensurePythonImage } from '../../src/stack/python-image.js';
 import { isAlive, run, waitUntil } from '../../src/stack/process-util.js';
@@ -46,8 +47,7 @@ test('dockerd SIGKILLed and restarted: sessions end with true results, a timeout
       .then((r) => r.sessionId);
   // Three that finish while the engine is away (when the test opens their gate), one destroyed
   // meanwhile, one whose batch timeout falls due meanwhile.
-  const gateDir = join(stack.agentConfig(1).storageRoot, 'gate');
-  mkdirSync(gateDir, { recursive: true });
+  const gateDir = await makeFolder(stack.client, stack.agentConfig(1).storageRoot, 'gate');
   const gated = (end: string) => `while [ ! -e /home/work/gate/go ]; do sleep 0.1; done; ${end}`;
   const mounts = { config: { mounts: ['gate'] } };
   const finishing = [
