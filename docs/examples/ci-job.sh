@@ -33,7 +33,7 @@ while :; do
 done
 
 # Its output, then its verdict.
-logs=$(api "$BAI_ENDPOINT/session/$id/logs" | sed -n 's/^{"result":{"logs":"\(.*\)"}}$/\1/p' | sed 's/\\"/"/g')
+logs=$(api "$BAI_ENDPOINT/session/$id/logs" | sed -n 's/^{"result":{"logs":"\(.*\)"\(,"truncated":[a-z]*,"totalBytes":[0-9a-z]*\)\{0,1\}}}$/\1/p' | sed 's/\\"/"/g')
 printf '%b' "$logs"
 result=$(printf '%s' "$info" | field result)
 code=$(printf '%s' "$info" | field exitCode)
