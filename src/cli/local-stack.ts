@@ -305,6 +305,15 @@ async function upLocked(
       put(rec);
       startedNow.push(rec);
       await waitFor('the agent', () => logSince(log, from).includes('{"ready":true}'), 90_000, gone(rec));
+      // Ready is not yet joined: the manager finds a new agent's reports queue by its heartbeat
+      // key (a periodic scan), then applies its agent-started report. bai status (and a run)
+      // need the manager to list it ALIVE, so up returns only then.
+      await waitFor(
+        'the manager to list the agent ALIVE',
+        () => agentAnswers(endpoint, keys, agentId),
+        60_000,
+        gone(rec),
+      );
       startedNow.pop();
       started(rec, a0 !== undefined);
     }
