@@ -92,6 +92,21 @@ function wrap(what: string, err: unknown): DockerError {
   return new DockerError(`${what}: ${msg}`, statusOf(err), { cause: err });
 }
 
+/**
+ * Settles when `signal` aborts, whether or not docker-modem ever calls back. A response the
+ * engine cut after its headers (dockerd SIGKILLed under a pending wait) is destroyed without an
+ * event the modem listens to, so its promise stays pending for ever, and an abort that comes
+ * after the cut reaches nothing: without this race the agent's watcher hangs on it.
+ */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 function parseTime(t: string | undefined): number | null {
   if (!t || t.startsWith('0001-')) return null;
   const ms = Date.parse(t);
@@ -118,7 +133,8 @@ export class DockerAdapter {
       const ping = this.docker.ping.bind(this.docker) as unknown as (o: {
         abortSignal: AbortSignal;
       }) => Promise<unknown>;
-      await ping({ abortSignal: AbortSignal.timeout(timeoutMs) });
+      const signal = AbortSignal.timeout(timeoutMs);
+      await untilAborted(ping({ abortSignal: signal }), signal);
     } catch (err) {
       throw wrap('Docker engine does not answer', err);
     }
@@ -234,13 +250,15 @@ export class DockerAdapter {
 
   /**
    * Resolves with the exit code when the container stops. The signal ends the wait without
-   * touching the container: a stopping agent must not be held open by the runs it leaves behind.
+   * touching the container: a stopping agent must not be held open by the runs it leaves behind,
+   * and an engine that died under the wait must not hold its watcher (see untilAborted).
    */
   async wait(id: string, signal?: AbortSignal): Promise<number> {
     try {
-      const res = (await this.docker.getContainer(id).wait(signal ? { abortSignal: signal } : {})) as {
+      const call = this.docker.getContainer(id).wait(signal ? { abortSignal: signal } : {}) as Promise<{
         StatusCode: number;
-      };
+      }>;
+      const res = signal ? await untilAborted(call, signal) : await call;
       return res.StatusCode;
     } catch (err) {
       throw wrap(`wait container ${id.slice(0, 12)}`, err);
