@@ -36,6 +36,7 @@ export class EngineMonitor {
 
   async start(): Promise<void> {
     await this.openEvents();
+    if (this.closed) return; // closed while the event stream was being opened
     this.timer = setInterval(() => void this.check(), this.intervalMs);
   }
 
@@ -72,6 +73,7 @@ export class EngineMonitor {
     if (this.closed) return;
     try {
       await this.docker.ping(Math.max(10_000, this.intervalMs * 4));
+      if (this.closed) return; // closed during the ping: open nothing more
       if (this.up && this.stopEvents) return;
       await this.openEvents();
     } catch (err) {
@@ -110,7 +112,7 @@ export class EngineMonitor {
 
   private async openEvents(): Promise<void> {
     this.stopEvents?.();
-    this.stopEvents = await this.docker.events(
+    const stop = await this.docker.events(
       [`${LABEL.agent}=${this.agentId}`],
       (ev) => {
         if (ev.action === 'die') this.hooks.onDie(ev.id);
@@ -122,5 +124,8 @@ export class EngineMonitor {
         void this.check();
       },
     );
+    // Closed while the stream was being opened: a stream left open would keep the process alive.
+    if (this.closed) stop();
+    else this.stopEvents = stop;
   }
 }
