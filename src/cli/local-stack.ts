@@ -48,6 +48,8 @@ export interface UpResult {
   parts: PartReport[];
   /** Everything already ran: this `bai up` changed nothing. */
   alreadyUp: boolean;
+  /** The keys were made by this `bai up` (the first one, or after a reset): shown once. */
+  keysCreated: boolean;
 }
 
 function sizeOf(file: string): number {
@@ -221,10 +223,10 @@ async function upLocked(
     // The manager, with the keys of .bai/env when there are some (the same keys at every bai up).
     const envFile = join(stateDir, 'env');
     const old = readEnvFile(envFile);
-    const keys =
-      old.BACKEND_ACCESS_KEY && old.BACKEND_SECRET_KEY
-        ? { accessKey: old.BACKEND_ACCESS_KEY, secretKey: old.BACKEND_SECRET_KEY }
-        : { accessKey: newAccessKey(), secretKey: newSecret() };
+    const keysCreated = !(old.BACKEND_ACCESS_KEY && old.BACKEND_SECRET_KEY);
+    const keys = keysCreated
+      ? { accessKey: newAccessKey(), secretKey: newSecret() }
+      : { accessKey: old.BACKEND_ACCESS_KEY!, secretKey: old.BACKEND_SECRET_KEY! };
     const database = env.DATABASE_URL
       ? maskUrl(env.DATABASE_URL)
       : `embedded PGlite in ${join(stateDir, 'pgdata')}`;
@@ -323,6 +325,7 @@ async function upLocked(
       dockerHost,
       parts: reports,
       alreadyUp: reports.every((r) => r.action === 'adopted' || r.action === 'external'),
+      keysCreated,
     };
   } catch (err) {
     // Undo only what this bai up started; what it adopted keeps running.

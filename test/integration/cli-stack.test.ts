@@ -78,6 +78,7 @@ test.serial(
     t.is(again.code, 0, again.stderr);
     t.regex(again.stdout, /already up at http:\/\/127\.0\.0\.1:\d+: nothing to start/);
     t.regex(again.stdout, /manager: adopted \(pid \d+\)/);
+    t.false(again.stdout.includes(st.secretKey), 'the secret key is printed once, when it is made');
     const againJson = json<UpJson>((await baiWithEnv(upEnv, ['up', '--json'])).stdout);
     t.true(againJson.alreadyUp);
     t.deepEqual(pidsOf(againJson.parts), pidsOf(st.parts));

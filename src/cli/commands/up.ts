@@ -46,7 +46,8 @@ export class UpCommand extends BaseCommand {
       st.alreadyUp ? `bai is already up at ${st.endpoint}: nothing to start` : `bai is up at ${st.endpoint}`,
     );
     this.output.line(`  access key: ${st.accessKey}`);
-    this.output.line(`  secret key: ${st.secretKey}`);
+    // The secret is printed once, when it is made; afterwards it stays in .bai/env only.
+    if (st.keysCreated) this.output.line(`  secret key: ${st.secretKey}`);
     this.output.line(`Keys are in ${join(stateDir, 'env')} (the CLI reads them); stop with: bai down`);
   }
 }
