@@ -45,10 +45,6 @@ export function postgresBinDir(): string | null {
   return null;
 }
 
-/**
- * A throw-away PostgreSQL server in `dir` (fsync off: tests only). PostgreSQL refuses to run as
- * root, so as root the data folder belongs to the `postgres` user and commands run as it.
- */
 /** A PostgreSQL server that can also be stopped and started again on the same data (fault tests). */
 export interface PostgresService extends Service {
   /** Fast shutdown (SIGINT to the postmaster, by its pid): clients are cut off, the data stays. */
@@ -65,6 +61,10 @@ export interface PostgresOptions {
   tls?: { certFile: string; keyFile: string };
 }
 
+/**
+ * A throw-away PostgreSQL server in `dir` (fsync off: tests only). PostgreSQL refuses to run as
+ * root, so as root the data folder belongs to the `postgres` user and commands run as it.
+ */
 export async function startPostgres(dir: string, opts: PostgresOptions = {}): Promise<PostgresService> {
   const bin = postgresBinDir();
   if (!bin) throw new Error('PostgreSQL server binaries not found: apt-get install postgresql-15');
