@@ -1,4 +1,4 @@
-import type { Logger } from '../workers/agent/agent.js';
+import type { Logger } from '../log/logger.js';
 
 /** Resolves on the first SIGTERM or SIGINT; a second one exits at once. */
 export function untilSignal(log: Logger): Promise<void> {

@@ -10,7 +10,7 @@ import {
 import { ApiClient } from '../../src/cli/client.js';
 import { startAgent, type RunningAgent } from '../../src/workers/agent/agent-process.js';
 import { startManager, type RunningManager } from '../../src/workers/manager/manager-process.js';
-import type { Logger } from '../../src/workers/agent/agent.js';
+import type { Logger } from '../../src/log/logger.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { testEnv } from './env.js';
 

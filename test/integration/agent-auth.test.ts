@@ -5,7 +5,7 @@ import { provisionAgentUser, agentRedisUrl } from '../../src/queue/agent-acl.js'
 import { agentQueueName, heartbeatKey, reportsQueueName, runJobId } from '../../src/queue/names.js';
 import type { KernelExitedReport, RunSessionJob } from '../../src/queue/payloads.js';
 import { openRedis } from '../../src/queue/redis.js';
-import type { Logger } from '../../src/workers/agent/agent.js';
+import type { Logger } from '../../src/log/logger.js';
 import { until } from '../helpers/child-agent.js';
 import { bai } from '../helpers/cli.js';
 import { ownRedis } from '../helpers/faults.js';

@@ -2,7 +2,7 @@ import { Command } from 'clipanion';
 import { loadAgentConfig } from '../../config/config.js';
 import { startAgent } from '../../workers/agent/agent-process.js';
 import { BaseCommand } from '../base-command.js';
-import { jsonLogger } from '../logger.js';
+import { jsonLogger } from '../../log/logger.js';
 import { untilSignal } from '../signals.js';
 
 export class AgentCommand extends BaseCommand {

@@ -3,7 +3,7 @@ import { loadManagerConfig } from '../../config/config.js';
 import { startManager } from '../../workers/manager/manager-process.js';
 import { seedDefaults } from '../../persistence/seed.js';
 import { BaseCommand } from '../base-command.js';
-import { jsonLogger } from '../logger.js';
+import { jsonLogger } from '../../log/logger.js';
 import { untilSignal } from '../signals.js';
 
 export class ManagerCommand extends BaseCommand {

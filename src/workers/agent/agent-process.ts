@@ -1,7 +1,8 @@
 import type { AgentConfig } from '../../config/config.js';
 import { DockerAdapter } from '../../docker/docker-adapter.js';
 import { openRedis } from '../../queue/redis.js';
-import { Agent, type Logger } from './agent.js';
+import { Agent } from './agent.js';
+import type { Logger } from '../../log/logger.js';
 
 export interface RunningAgent {
   agent: Agent;

@@ -1,3 +1,4 @@
+import type { Logger } from '../../log/logger.js';
 import { cpus } from 'node:os';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -55,11 +56,6 @@ interface Tracked {
   copier: LogCopier | null;
   /** Quick phases entered but not yet reported: they go with the next report. */
   phases: { status: ProgressStatus; at: number }[];
-}
-
-export interface Logger {
-  info(msg: string, extra?: Record<string, unknown>): void;
-  error(msg: string, extra?: Record<string, unknown>): void;
 }
 
 /**

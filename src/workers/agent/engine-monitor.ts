@@ -1,6 +1,6 @@
 import type { DockerAdapter } from '../../docker/docker-adapter.js';
 import { LABEL } from '../../domain/container-plan.js';
-import type { Logger } from './agent.js';
+import type { Logger } from '../../log/logger.js';
 
 export interface EngineMonitorHooks {
   /** The engine stopped answering (or its event stream broke): cut what hangs on it. */

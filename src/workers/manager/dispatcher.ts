@@ -7,7 +7,7 @@ import type { AgentRow, KernelRow, SessionRow } from '../../persistence/rows.js'
 import type { SessionStore } from '../../persistence/session-store.js';
 import type { CatalogStore, ResolvedImage } from '../../persistence/catalog-store.js';
 import type { AgentQueues } from '../../queue/agent-queues.js';
-import type { Logger } from '../agent/agent.js';
+import type { Logger } from '../../log/logger.js';
 import { runJobOf } from './run-job.js';
 import { realTimers, setLongTimeoutAt, type LongTimeout, type TimerApi } from '../long-timer.js';
 

@@ -16,7 +16,7 @@ import { AgentQueues } from '../../queue/agent-queues.js';
 import { Lease } from '../../queue/lease.js';
 import { leaseKey } from '../../queue/names.js';
 import { openRedis } from '../../queue/redis.js';
-import type { Logger } from '../agent/agent.js';
+import type { Logger } from '../../log/logger.js';
 import { Dispatcher } from './dispatcher.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 import { Loop } from './loop.js';

@@ -7,7 +7,7 @@ import type { CatalogStore } from '../../persistence/catalog-store.js';
 import type { AgentQueues } from '../../queue/agent-queues.js';
 import { heartbeatKey, supersededKey } from '../../queue/names.js';
 import type { Heartbeat } from '../../queue/payloads.js';
-import type { Logger } from '../agent/agent.js';
+import type { Logger } from '../../log/logger.js';
 import { nextRetry } from './retry.js';
 import { retrySet } from './report-handler.js';
 import { runJobOf } from './run-job.js';

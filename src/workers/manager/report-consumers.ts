@@ -2,7 +2,7 @@ import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { heartbeatPattern, reportsQueueName } from '../../queue/names.js';
 import type { Report } from '../../queue/payloads.js';
-import type { Logger } from '../agent/agent.js';
+import type { Logger } from '../../log/logger.js';
 import { REPORT_WORKER_OPTIONS } from './report-handler.js';
 
 export interface ReportConsumersDeps {

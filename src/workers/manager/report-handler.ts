@@ -14,7 +14,7 @@ import type {
   SessionFailedReport,
   SessionProgressReport,
 } from '../../queue/payloads.js';
-import type { Logger } from '../agent/agent.js';
+import type { Logger } from '../../log/logger.js';
 import { nextRetry } from './retry.js';
 
 /**

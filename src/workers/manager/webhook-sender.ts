@@ -1,7 +1,7 @@
 import { CallbackAllowList } from '../../domain/callback-address.js';
 import { webhookSignature } from '../../domain/signing.js';
 import type { Db } from '../../persistence/db.js';
-import type { Logger } from '../agent/agent.js';
+import type { Logger } from '../../log/logger.js';
 import { postCallback } from './callback-client.js';
 
 const MAX_ATTEMPTS = 10;

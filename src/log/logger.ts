@@ -1,5 +1,10 @@
 import type { Writable } from 'node:stream';
-import type { Logger } from '../workers/agent/agent.js';
+
+/** What every long-running part logs through: a message and its context, one level each. */
+export interface Logger {
+  info(msg: string, extra?: Record<string, unknown>): void;
+  error(msg: string, extra?: Record<string, unknown>): void;
+}
 
 /** One JSON object a line, for the long-running processes (manager, agent). */
 export function jsonLogger(out: Writable, component: string): Logger {
