@@ -17,27 +17,14 @@ export type SessionStatus = (typeof SESSION_STATUSES)[number];
 export type SessionResult = 'UNDEFINED' | 'SUCCESS' | 'FAILURE';
 
 export const TERMINAL_STATUSES: readonly SessionStatus[] = ['TERMINATED', 'CANCELLED'];
-/** Statuses in which a session holds (or is about to hold) resources on an agent. */
-export const ACTIVE_STATUSES: readonly SessionStatus[] = [
-  'SCHEDULED',
-  'PREPARING',
-  'PULLING',
-  'PREPARED',
-  'CREATING',
-  'RUNNING',
-  'TERMINATING',
-];
+/** Statuses in which a session holds (or is about to hold) resources on an agent: SCHEDULED to TERMINATING. */
+export const ACTIVE_STATUSES: readonly SessionStatus[] = SESSION_STATUSES.slice(1, 8);
 export const LIVE_STATUSES: readonly SessionStatus[] = ['PENDING', ...ACTIVE_STATUSES, 'ERROR'];
 
-const HAPPY_PATH: readonly SessionStatus[] = [
-  'PENDING',
-  'SCHEDULED',
-  'PREPARING',
-  'PULLING',
-  'PREPARED',
-  'CREATING',
-  'RUNNING',
-];
+/** PENDING to RUNNING: the order a session normally goes through. */
+const HAPPY_PATH: readonly SessionStatus[] = SESSION_STATUSES.slice(0, 7);
+/** Placed on an agent but not running yet (SCHEDULED to CREATING): the phases of preparation. */
+export const PREPARE_STATUSES: readonly SessionStatus[] = HAPPY_PATH.slice(1, -1);
 
 /**
  * Allowed moves. The happy path may skip forward (a cached image skips PULLING; a report that
