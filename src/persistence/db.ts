@@ -52,3 +52,6 @@ export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
   if (Array.isArray(e.errors) && e.errors.some((x) => isDatabaseUnavailable(x, depth + 1))) return true;
   return isDatabaseUnavailable(e.cause, depth + 1);
 }
+
+/** A transaction handle, passed back into store methods that run inside it. */
+export type Tx = Knex.Transaction;

@@ -1,9 +1,10 @@
 import type { Knex } from 'knex';
 import { Conflict, SessionNotFound, TooManySessionsMatched } from '../domain/errors.js';
-import { callbackEventOf, kernelEventName, resultEventName, sessionEventName } from '../domain/events.js';
+import { sessionEventName } from '../domain/events.js';
 import { LIVE_STATUSES, predecessorsOf, type SessionResult, type SessionStatus } from '../domain/status.js';
-import type { Db } from './db.js';
-import type { KernelRow, SessionRow } from './rows.js';
+import type { Db, Tx } from './db.js';
+import type { AttemptRecord, KernelRow, SessionRow } from './rows.js';
+import { eventDataSql, recordKernelEvents, recordSessionEvents } from './session-events.js';
 
 /** Tells other parts (SSE tailers, webhook sender) that events were committed. */
 export interface EventsNotifier {
@@ -22,6 +23,8 @@ export interface TransitionOptions {
   from?: SessionStatus[];
   /** Also move every kernel of the session that may move to this status. */
   kernels?: boolean;
+  /** With `kernels`: other kernel columns to set in the same guarded UPDATE. */
+  kernelSet?: Partial<Record<keyof KernelRow, unknown>>;
   /** When the status was entered, if not now (an agent reports phases it went through). */
   at?: Date;
 }
@@ -57,7 +60,7 @@ export class SessionStore {
           dependencies.map((d) => ({ session_id: session.id, depends_on: d })),
         );
       }
-      await this.recordEvents(trx, inserted as SessionRow, 'PENDING', null);
+      await recordSessionEvents(trx, inserted as SessionRow, 'PENDING', null);
       return inserted as SessionRow;
     });
     this.notifier.eventsCommitted();
@@ -68,7 +71,7 @@ export class SessionStore {
    * The same rows as the transaction above (session, kernels, dependencies, its PENDING event)
    * in ONE statement: data-modifying CTEs run to completion together and commit atomically, so
    * a submit costs one round trip here instead of five (BEGIN, three INSERTs, COMMIT). The
-   * event's data is built by PostgreSQL from the inserted row, as eventData() builds it.
+   * event's data is built by PostgreSQL from the inserted row (eventDataSql, the same fields as eventData).
    * Sessions with a callback_url take the transaction (their webhook bodies are built in JS).
    */
   private async insertInOneStatement(
@@ -96,9 +99,7 @@ export class SessionStore {
     const event = sessionEventName('PENDING')!;
     const sql =
       `WITH ${ctes.join(', ')}, e AS (INSERT INTO session_events (session_id, access_key, name, data) ` +
-      `SELECT s.id, s.access_key, ?, jsonb_build_object('reason', coalesce(s.status_info, ''), ` +
-      `'sessionName', s.name, 'ownerAccessKey', s.access_key, 'sessionId', s.id, 'exitCode', s.exit_code, ` +
-      `'status', s.status, 'result', s.result) FROM s) SELECT * FROM s`;
+      `SELECT s.id, s.access_key, ?, ${eventDataSql('s')} FROM s) SELECT * FROM s`;
     const bindings = [...parts.flatMap((p) => p.bindings), event];
     const res = (await this.db.raw(sql, bindings as Knex.RawBinding[])) as { rows: SessionRow[] };
     return res.rows[0]!;
@@ -113,8 +114,8 @@ export class SessionStore {
     return this.db<SessionRow>('sessions').where({ id }).first();
   }
 
-  async kernels(sessionId: string): Promise<KernelRow[]> {
-    return this.db<KernelRow>('kernels')
+  async kernels(sessionId: string, trx: Knex | Tx = this.db): Promise<KernelRow[]> {
+    return trx<KernelRow>('kernels')
       .where({ session_id: sessionId })
       .orderBy([{ column: 'cluster_role' }, 'cluster_idx']);
   }
@@ -208,29 +209,13 @@ export class SessionStore {
           status_info: opts.info ?? null,
           status_history: trx.raw(`status_history || ?::jsonb`, [JSON.stringify({ [to]: now })]),
           ...(to === 'TERMINATED' || to === 'CANCELLED' ? { terminated_at: trx.fn.now() } : {}),
+          ...(opts.kernelSet ?? {}),
         })
         .returning('*')) as KernelRow[];
       // Kernels moved along with their session announce it too (SSE scope kernel or *).
-      const name = kernelEventName(to);
-      if (name && moved.length > 0) {
-        await trx('session_events').insert(
-          moved.map((k) => ({
-            session_id: row.id,
-            kernel_id: k.id,
-            access_key: row.access_key,
-            name,
-            data: JSON.stringify({
-              ...eventData(row, opts.info ?? null),
-              kernelId: k.id,
-              clusterRole: k.cluster_role,
-              clusterIdx: k.cluster_idx,
-              exitCode: k.exit_code ?? row.exit_code,
-            }),
-          })),
-        );
-      }
+      await recordKernelEvents(trx, row, moved, to, opts.info ?? null, (k) => k.exit_code ?? row.exit_code);
     }
-    await this.recordEvents(trx, row, to, opts.info ?? null);
+    await recordSessionEvents(trx, row, to, opts.info ?? null);
     return row;
   }
 
@@ -255,22 +240,7 @@ export class SessionStore {
       })
       .returning('*')) as KernelRow[];
     if (!row) return null;
-    const name = kernelEventName(to);
-    if (name) {
-      await trx('session_events').insert({
-        session_id: session.id,
-        kernel_id: row.id,
-        access_key: session.access_key,
-        name,
-        data: JSON.stringify({
-          ...eventData(session, info),
-          kernelId: row.id,
-          clusterRole: row.cluster_role,
-          clusterIdx: row.cluster_idx,
-          exitCode: row.exit_code,
-        }),
-      });
-    }
+    await recordKernelEvents(trx, session, [row], to, info);
     return row;
   }
 
@@ -286,66 +256,88 @@ export class SessionStore {
     return n > 0;
   }
 
-  private async recordEvents(
-    trx: Knex.Transaction | Knex,
-    session: SessionRow,
-    status: SessionStatus,
-    info: string | null,
-  ) {
-    const names: string[] = [];
-    const primary = sessionEventName(status);
-    if (primary) names.push(primary);
-    if (status === 'TERMINATED' && session.type === 'batch') {
-      const r = resultEventName(session.result);
-      if (r) names.push(r);
-    }
-    if (names.length === 0) return;
-    const data = eventData(session, info);
-    await trx('session_events').insert(
-      names.map((name) => ({
-        session_id: session.id,
-        access_key: session.access_key,
-        name,
-        data: JSON.stringify(data),
-      })),
-    );
-    if (session.callback_url) {
-      const deliveries = names
-        .map((name) => callbackEventOf(name))
-        .filter((e): e is string => e !== undefined)
-        .map((event) => ({
-          session_id: session.id,
-          url: session.callback_url,
-          access_key: session.access_key,
-          body: JSON.stringify({
-            type: 'session_lifecycle',
-            event,
-            session_id: session.id,
-            session_name: session.name,
-            when: new Date().toISOString(),
-            status: session.status,
-            status_history: session.status_history,
-            result: session.result,
-            exit_code: session.exit_code,
-            status_info: session.status_info,
-            status_data: session.status_data,
-          }),
-        }));
-      if (deliveries.length > 0) await trx('webhook_deliveries').insert(deliveries);
-    }
+  /** Runs `fn` in one transaction; notifies listeners after commit when it returns truthy. */
+  async inTransaction<T>(fn: (trx: Tx) => Promise<T>): Promise<T> {
+    const out = await this.db.transaction(fn);
+    if (out) this.notifier.eventsCommitted();
+    return out;
+  }
+
+  /** Locks the session row for the rest of `trx` (rows are locked session first, then kernels). */
+  async lockIn(trx: Tx, id: string): Promise<SessionRow | undefined> {
+    return (await trx('sessions').where({ id }).forUpdate().first()) as SessionRow | undefined;
+  }
+
+  /** Merges `data` into status_data while the session is still in `status` (no transition). */
+  async mergeDataIn(trx: Tx, id: string, status: SessionStatus, data: Record<string, unknown>): Promise<void> {
+    await trx('sessions')
+      .where({ id, status })
+      .update({ status_data: trx.raw(`status_data || ?::jsonb`, [JSON.stringify(data)]) });
+  }
+
+  /** What an agent says about a kernel that exited: its exit code and logs (not its status). */
+  async recordKernelExitIn(
+    trx: Tx,
+    kernelId: string,
+    exit: { exitCode: number; logs: string; logsTruncated: boolean; logsBytes: number | null; startedAt: Date | null },
+  ): Promise<void> {
+    await trx('kernels')
+      .where({ id: kernelId })
+      .update({
+        exit_code: exit.exitCode,
+        logs: exit.logs,
+        logs_truncated: exit.logsTruncated,
+        logs_bytes: exit.logsBytes,
+        ...(exit.startedAt ? { started_at: exit.startedAt } : {}),
+      });
+  }
+
+  /**
+   * Sends a session back to PENDING for another attempt, in one guarded transition with its
+   * events: the attempt is recorded, the retry time set, and its kernels are reset (off their
+   * agent, container and exit code) by the same guarded move. Null when it had moved on.
+   */
+  async requeueForRetry(s: SessionRow, retry: RetryOptions): Promise<SessionRow | null> {
+    return this.inTransaction((trx) => this.requeueForRetryIn(trx, s, retry));
+  }
+
+  /** requeueForRetry inside a caller's transaction (the caller notifies after commit). */
+  async requeueForRetryIn(trx: Tx, s: SessionRow, retry: RetryOptions): Promise<SessionRow | null> {
+    const record: AttemptRecord = {
+      attempt: s.attempt,
+      agentId: s.agent_id,
+      status: s.status,
+      reason: retry.reason,
+      exitCode: retry.exitCode,
+      endedAt: new Date().toISOString(),
+    };
+    return this.transitionIn(trx, s.id, 'PENDING', {
+      ...(retry.from ? { from: retry.from } : {}),
+      info: 'retrying',
+      data: retry.data,
+      set: {
+        attempt: s.attempt + 1,
+        attempts: JSON.stringify([...(s.attempts ?? []), record]),
+        retry_after: retry.at,
+        agent_id: null,
+        started_at: null,
+      },
+      kernels: true,
+      kernelSet: { agent_id: null, container_id: null, exit_code: null, occupied_slots: '{}' },
+    });
   }
 }
 
-function eventData(session: SessionRow, info: string | null): Record<string, unknown> {
-  return {
-    reason: info ?? session.status_info ?? '',
-    sessionName: session.name,
-    ownerAccessKey: session.access_key,
-    sessionId: session.id,
-    exitCode: session.exit_code,
-    status: session.status,
-    result: session.result,
-  };
+export interface RetryOptions {
+  /** Why the attempt ended (recorded in `attempts`). */
+  reason: string;
+  exitCode: number | null;
+  /** When the next attempt may be placed. */
+  at: Date;
+  /** Merged into status_data. */
+  data: Record<string, unknown>;
+  /** The statuses it may leave (default: every predecessor of PENDING). */
+  from?: SessionStatus[];
 }
 
 export function assertMoved<T>(row: T | null, what: string): T {

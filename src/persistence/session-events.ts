@@ -1,0 +1,112 @@
+import type { Knex } from 'knex';
+import { callbackEventOf, kernelEventName, resultEventName, sessionEventName } from '../domain/events.js';
+import type { SessionStatus } from '../domain/status.js';
+import type { KernelRow, SessionRow } from './rows.js';
+
+/**
+ * The data of a session event, field by field: the event's key and the session column it
+ * reads. `reason` comes first (the transition's status_info, else the row's, else ''). Both
+ * the JS writer (eventData) and the SQL one (eventDataSql, for the one-statement submit) are
+ * built from this list, so the two cannot drift apart.
+ */
+const EVENT_FIELDS = [
+  ['sessionName', 'name'],
+  ['ownerAccessKey', 'access_key'],
+  ['sessionId', 'id'],
+  ['exitCode', 'exit_code'],
+  ['status', 'status'],
+  ['result', 'result'],
+] as const satisfies readonly (readonly [string, keyof SessionRow])[];
+
+export function eventData(session: SessionRow, info: string | null): Record<string, unknown> {
+  const out: Record<string, unknown> = { reason: info ?? session.status_info ?? '' };
+  for (const [key, column] of EVENT_FIELDS) out[key] = session[column];
+  return out;
+}
+
+/** eventData as a PostgreSQL expression over the session row aliased `alias` (info: none). */
+export function eventDataSql(alias: string): string {
+  const fields = EVENT_FIELDS.map(([key, column]) => `'${key}', ${alias}.${column}`).join(', ');
+  return `jsonb_build_object('reason', coalesce(${alias}.status_info, ''), ${fields})`;
+}
+
+/** The kernel_* events of kernels that moved to `to` with their session (none if it has no name). */
+export async function recordKernelEvents(
+  trx: Knex.Transaction,
+  session: SessionRow,
+  kernels: KernelRow[],
+  to: SessionStatus,
+  info: string | null,
+  exitCodeOf: (k: KernelRow) => number | null = (k) => k.exit_code,
+): Promise<void> {
+  const name = kernelEventName(to);
+  if (!name || kernels.length === 0) return;
+  await trx('session_events').insert(
+    kernels.map((k) => ({
+      session_id: session.id,
+      kernel_id: k.id,
+      access_key: session.access_key,
+      name,
+      data: JSON.stringify({
+        ...eventData(session, info),
+        kernelId: k.id,
+        clusterRole: k.cluster_role,
+        clusterIdx: k.cluster_idx,
+        exitCode: exitCodeOf(k),
+      }),
+    })),
+  );
+}
+
+/**
+ * The session_* events of a session that entered `status` (and its result event for a batch
+ * session that ended), with the callback_url deliveries they call for.
+ */
+export async function recordSessionEvents(
+  trx: Knex.Transaction | Knex,
+  session: SessionRow,
+  status: SessionStatus,
+  info: string | null,
+): Promise<void> {
+  const names: string[] = [];
+  const primary = sessionEventName(status);
+  if (primary) names.push(primary);
+  if (status === 'TERMINATED' && session.type === 'batch') {
+    const r = resultEventName(session.result);
+    if (r) names.push(r);
+  }
+  if (names.length === 0) return;
+  const data = eventData(session, info);
+  await trx('session_events').insert(
+    names.map((name) => ({
+      session_id: session.id,
+      access_key: session.access_key,
+      name,
+      data: JSON.stringify(data),
+    })),
+  );
+  if (session.callback_url) {
+    const deliveries = names
+      .map((name) => callbackEventOf(name))
+      .filter((e): e is string => e !== undefined)
+      .map((event) => ({
+        session_id: session.id,
+        url: session.callback_url,
+        access_key: session.access_key,
+        body: JSON.stringify({
+          type: 'session_lifecycle',
+          event,
+          session_id: session.id,
+          session_name: session.name,
+          when: new Date().toISOString(),
+          status: session.status,
+          status_history: session.status_history,
+          result: session.result,
+          exit_code: session.exit_code,
+          status_info: session.status_info,
+          status_data: session.status_data,
+        }),
+      }));
+    if (deliveries.length > 0) await trx('webhook_deliveries').insert(deliveries);
+  }
+}
