@@ -5,14 +5,9 @@ import { FakeTimers } from '../helpers/fake-timers.js';
 
 const HOUR = 3_600_000;
 
-/** Any chain of query-builder calls, resolving to one scaling group. */
-function fakeDb(): DispatcherDeps['db'] {
-  const chain: unknown = new Proxy(() => {}, {
-    get: (_t, prop) =>
-      prop === 'then' ? (ok: (v: unknown) => void) => ok([{ scaling_group: 'default' }]) : () => chain,
-    apply: () => chain,
-  });
-  return chain as DispatcherDeps['db'];
+/** A scheduler store with one scaling group that has PENDING sessions. */
+function fakeScheduler(): DispatcherDeps['scheduler'] {
+  return { groupsWithPending: async () => ['default'] } as unknown as DispatcherDeps['scheduler'];
 }
 
 function gate(): { wait: Promise<void>; open: () => void } {
@@ -33,7 +28,7 @@ class HeldDispatcher extends Dispatcher {
 }
 
 const deps = (timers?: FakeTimers): DispatcherDeps => ({
-  db: fakeDb(),
+  scheduler: fakeScheduler(),
   sessions: {} as DispatcherDeps['sessions'],
   catalog: {} as DispatcherDeps['catalog'],
   queues: {} as DispatcherDeps['queues'],

@@ -1,18 +1,28 @@
-import type { Knex } from 'knex';
-import { placeSessions, type AgentCapacity, type PlacementCandidate } from '../../domain/placement.js';
-import { addSlots, fits, scaleSlots, subtractSlots, type Slots } from '../../domain/resources.js';
-import { ACTIVE_STATUSES } from '../../domain/status.js';
-import type { Db } from '../../persistence/db.js';
-import type { AgentRow, KernelRow, SessionRow } from '../../persistence/rows.js';
+import { placeSessions, type PlacementCandidate } from '../../domain/placement.js';
+import { capacityPredicate, DEPENDENCY_FAILED, dependencyFailure, type Predicate } from '../../domain/predicates.js';
+import { scaleSlots } from '../../domain/resources.js';
+import type { SessionRow } from '../../persistence/rows.js';
+import type { SchedulerStore } from '../../persistence/scheduler-store.js';
 import type { SessionStore } from '../../persistence/session-store.js';
 import type { CatalogStore, ResolvedImage } from '../../persistence/catalog-store.js';
 import type { AgentQueues } from '../../queue/agent-queues.js';
 import type { Logger } from '../../log/logger.js';
-import { runJobOf } from './run-job.js';
+import { imageForRun, runJobOf } from './run-job.js';
 import { realTimers, setLongTimeoutAt, type LongTimeout, type TimerApi } from '../long-timer.js';
 
 export interface DispatcherDeps {
-  db: Db;
+  scheduler: Pick<
+    SchedulerStore,
+    | 'groupsWithPending'
+    | 'deferLater'
+    | 'brokenDependents'
+    | 'deferBackoff'
+    | 'explainDependencies'
+    | 'runnable'
+    | 'writePredicates'
+    | 'capacities'
+    | 'commitPlacement'
+  >;
   sessions: SessionStore;
   catalog: CatalogStore;
   queues: AgentQueues;
@@ -27,20 +37,8 @@ export interface DispatcherDeps {
 
 /** The most PENDING sessions one pass considers per group, among those that can run now. */
 const PASS_LIMIT = 1000;
-/** An unbroken dependency, from `sessions s`: a session that did not end TERMINATED/SUCCESS. */
-const UNMET_DEPENDENCY = `SELECT 1 FROM session_dependencies d JOIN sessions p ON p.id = d.depends_on
-   WHERE d.session_id = s.id AND NOT (p.status = 'TERMINATED' AND p.result = 'SUCCESS')`;
-/** How a timestamp column reads in a predicate's message (as Date.toISOString writes it). */
-const iso = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-const onePredicate = (name: string, msgSql: string) =>
-  `jsonb_build_array(jsonb_build_object('name', '${name}', 'msg', ${msgSql}))`;
 /** Sessions committed per transaction on one agent: big enough to amortise, small enough to start early. */
 const COMMIT_CHUNK = 32;
-
-interface Predicate {
-  name: string;
-  msg: string;
-}
 
 /**
  * Moves PENDING sessions to agents when their predicates pass. A pass is triggered at once by a
@@ -115,17 +113,8 @@ export class Dispatcher {
   /** One dispatch pass over every scaling group with PENDING sessions. */
   async pass(): Promise<void> {
     const n = ++this.started;
-    const { db } = this.deps;
-    // One index probe per scaling group, not a scan of every PENDING session.
-    const groups = (await db('scaling_groups as g')
-      .select('g.name as scaling_group')
-      .whereExists(
-        db('sessions as s').whereRaw('s.scaling_group = g.name').where('s.status', 'PENDING'),
-      )) as {
-      scaling_group: string;
-    }[];
     let nextWake = Infinity;
-    for (const { scaling_group } of groups) {
+    for (const scaling_group of await this.deps.scheduler.groupsWithPending()) {
       nextWake = Math.min(nextWake, await this.passGroup(scaling_group));
     }
     this.armTimer(nextWake);
@@ -166,11 +155,17 @@ export class Dispatcher {
   protected async passGroup(group: string): Promise<number> {
     const now = Date.now();
     const horizon = new Date(now + this.deps.startLeadMs);
-    const later = await this.deferLater(group, horizon);
+    const { scheduler } = this.deps;
+    // Sessions whose starts_at is beyond the lead window are left out of the scan below, so a
+    // pass costs the same whether a thousand sessions wait for tomorrow or none do; their
+    // predicate is written once, set-based.
+    const first = await scheduler.deferLater(group, horizon);
+    const later = first ? first.getTime() - this.deps.startLeadMs : Infinity;
     await this.cancelBrokenDependents(group);
-    const backoff = await this.deferBackoff(group, new Date(now));
-    await this.explainDependencies(group, horizon, new Date(now));
-    const pending = await this.runnable(group, horizon, new Date(now));
+    const backoffAt = await scheduler.deferBackoff(group, new Date(now));
+    const backoff = backoffAt ? backoffAt.getTime() : Infinity;
+    await scheduler.explainDependencies(group, horizon, new Date(now));
+    const pending = await scheduler.runnable(group, horizon, new Date(now), PASS_LIMIT);
     if (pending.length === 0) return Math.min(later, backoff);
 
     const candidates: PlacementCandidate[] = pending.map((s) => ({
@@ -179,18 +174,11 @@ export class Dispatcher {
     }));
     const waiting = new Map<string, Predicate[]>();
 
-    const agents = await this.capacities(group);
+    const agents = await scheduler.capacities(group);
     const decisions = placeSessions(candidates, agents);
     const placed = new Set(decisions.map((d) => d.sessionId));
     for (const c of candidates) {
-      if (!placed.has(c.sessionId)) {
-        waiting.set(c.sessionId, [
-          {
-            name: 'capacity',
-            msg: agents.length === 0 ? 'no agent in the scaling group' : 'waits for free resources',
-          },
-        ]);
-      }
+      if (!placed.has(c.sessionId)) waiting.set(c.sessionId, [capacityPredicate(agents.length)]);
     }
     const byId = new Map(pending.map((s) => [s.id, s]));
     await this.commitPlacements(decisions, byId);
@@ -203,137 +191,19 @@ export class Dispatcher {
    * ended other than TERMINATED/SUCCESS (their own dependents follow in the next pass).
    */
   private async cancelBrokenDependents(group: string): Promise<void> {
-    const { rows } = (await this.deps.db.raw(
-      `SELECT DISTINCT ON (s.id) s.id, p.id AS dep_id, p.status AS dep_status, p.result AS dep_result
-         FROM sessions s
-         JOIN session_dependencies d ON d.session_id = s.id
-         JOIN sessions p ON p.id = d.depends_on
-        WHERE s.scaling_group = ? AND s.status = 'PENDING'
-          AND (p.status IN ('CANCELLED', 'ERROR') OR (p.status = 'TERMINATED' AND p.result <> 'SUCCESS'))
-        ORDER BY s.id
-        LIMIT ?`,
-      [group, PASS_LIMIT],
-    )) as { rows: { id: string; dep_id: string; dep_status: string; dep_result: string }[] };
+    const rows = await this.deps.scheduler.brokenDependents(group, PASS_LIMIT);
     let cancelled = false;
     for (const r of rows) {
       const row = await this.deps.sessions.transition(r.id, 'CANCELLED', {
         from: ['PENDING'],
-        info: 'dependency-failed',
-        data: { dependency: { sessionId: r.dep_id, status: r.dep_status, result: r.dep_result } },
+        info: DEPENDENCY_FAILED,
+        data: dependencyFailure(r.dependency),
         result: 'FAILURE',
         kernels: true,
       });
       cancelled ||= row !== null;
     }
     if (cancelled || rows.length === PASS_LIMIT) this.kick();
-  }
-
-  /** Writes `retry_backoff` on sessions waiting out a retry delay; returns when the first is due. */
-  private async deferBackoff(group: string, now: Date): Promise<number> {
-    const { db } = this.deps;
-    const preds = onePredicate('retry_backoff', `'retrying at ' || ${iso('retry_after')}`);
-    await db.raw(
-      `UPDATE sessions SET status_data = status_data || jsonb_build_object('predicates', ${preds})
-        WHERE scaling_group = ? AND status = 'PENDING' AND retry_after > ?
-          AND (status_data -> 'predicates') IS DISTINCT FROM ${preds}`,
-      [group, now],
-    );
-    const row = (await db('sessions')
-      .where({ scaling_group: group, status: 'PENDING' })
-      .where('retry_after', '>', now)
-      .min('retry_after as at')
-      .first()) as { at: Date | null } | undefined;
-    return row?.at ? row.at.getTime() : Infinity;
-  }
-
-  /** Writes `dependencies` on due sessions that wait for a dependency to end. */
-  private async explainDependencies(group: string, horizon: Date, now: Date): Promise<void> {
-    await this.deps.db.raw(
-      `UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', w.preds)
-         FROM (SELECT d.session_id,
-                      jsonb_build_array(jsonb_build_object('name', 'dependencies', 'msg',
-                        'waits for ' || string_agg(p.id::text, ', ' ORDER BY p.id::text))) AS preds
-                 FROM session_dependencies d
-                 JOIN sessions x ON x.id = d.session_id
-                 JOIN sessions p ON p.id = d.depends_on
-                WHERE x.scaling_group = ? AND x.status = 'PENDING'
-                  AND (x.starts_at IS NULL OR x.starts_at <= ?)
-                  AND (x.retry_after IS NULL OR x.retry_after <= ?)
-                  AND NOT (p.status = 'TERMINATED' AND p.result = 'SUCCESS')
-                GROUP BY d.session_id) w
-        WHERE s.id = w.session_id AND s.status = 'PENDING'
-          AND (s.status_data -> 'predicates') IS DISTINCT FROM w.preds`,
-      [group, horizon, now],
-    );
-  }
-
-  /**
-   * The sessions of the group that can run now but for capacity, in priority then FIFO order:
-   * due, past any backoff, every dependency ended TERMINATED/SUCCESS, and within their
-   * keypair's room under `max_concurrent_sessions` (ranked per keypair in the same order).
-   * Those beyond their keypair's room get `keypair_concurrency` written, in the same statement.
-   */
-  private async runnable(group: string, horizon: Date, now: Date): Promise<SessionRow[]> {
-    const active = ACTIVE_STATUSES.map((st) => `'${st}'`).join(', ');
-    const limitPreds = onePredicate(
-      'keypair_concurrency',
-      `'keypair runs its limit of ' || r.kp_limit || ' sessions'`,
-    );
-    const { rows } = (await this.deps.db.raw(
-      `WITH cand AS MATERIALIZED (
-         SELECT s.* FROM sessions s
-          WHERE s.scaling_group = ? AND s.status = 'PENDING'
-            AND (s.starts_at IS NULL OR s.starts_at <= ?)
-            AND (s.retry_after IS NULL OR s.retry_after <= ?)
-            AND NOT EXISTS (${UNMET_DEPENDENCY})
-       ), room AS (
-         SELECT k.access_key, p.max_concurrent_sessions AS kp_limit,
-                p.max_concurrent_sessions
-                  - (SELECT count(*) FROM sessions a WHERE a.access_key = k.access_key AND a.status IN (${active})) AS kp_room
-           FROM keypairs k JOIN keypair_resource_policies p ON p.name = k.resource_policy
-          WHERE k.access_key IN (SELECT DISTINCT access_key FROM cand)
-       ), ranked AS (
-         SELECT c.*, r.kp_limit,
-                row_number() OVER (PARTITION BY c.access_key ORDER BY c.priority DESC, c.created_at) AS kp_rank,
-                coalesce(r.kp_room, 2147483647) AS kp_room
-           FROM cand c LEFT JOIN room r ON r.access_key = c.access_key
-       ), over_limit AS (
-         UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', ${limitPreds})
-           FROM ranked r
-          WHERE s.id = r.id AND r.kp_rank > r.kp_room AND s.status = 'PENDING'
-            AND (s.status_data -> 'predicates') IS DISTINCT FROM ${limitPreds}
-         RETURNING s.id
-       )
-       SELECT * FROM ranked WHERE kp_rank <= kp_room
-        ORDER BY priority DESC, created_at
-        LIMIT ?`,
-      [group, horizon, now, PASS_LIMIT],
-    )) as { rows: (SessionRow & { kp_rank?: unknown; kp_room?: unknown; kp_limit?: unknown })[] };
-    return rows.map(({ kp_rank: _r, kp_room: _m, kp_limit: _l, ...row }) => row as SessionRow);
-  }
-
-  /**
-   * Sessions whose starts_at is beyond the lead window (and that have no dependencies to
-   * check) cannot be placed in this pass: they are left out of the scan above, so a pass costs
-   * the same whether a thousand sessions wait for tomorrow or none do, and they cannot crowd
-   * runnable sessions out of its LIMIT. Their one predicate is written once, by one set-based
-   * UPDATE, in the form recordPredicates writes it. Returns when the first of them comes due.
-   */
-  private async deferLater(group: string, horizon: Date): Promise<number> {
-    const { db } = this.deps;
-    const farOnly = (q: Knex.QueryBuilder) =>
-      q.where({ scaling_group: group, status: 'PENDING' }).where('starts_at', '>', horizon);
-    await farOnly(db('sessions'))
-      .whereRaw(`status_data -> 'predicates' IS NULL`)
-      .update({
-        status_data: db.raw(
-          `status_data || jsonb_build_object('predicates', jsonb_build_array(jsonb_build_object('name', 'starts_at', 'msg', ` +
-            `'waits until ' || to_char(starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))))`,
-        ),
-      });
-    const row = (await farOnly(db('sessions')).min('starts_at as at').first()) as
-      { at: Date | null } | undefined;
-    return row?.at ? row.at.getTime() - this.deps.startLeadMs : Infinity;
   }
 
   /**
@@ -355,7 +225,7 @@ export class Dispatcher {
       const key = `${row.domain_name}\u0000${row.image}`;
       let p = images.get(key);
       if (!p) {
-        p = this.deps.catalog.resolveImage(row.image, row.domain_name).catch(() => null);
+        p = imageForRun(this.deps.catalog, row, this.deps.log);
         images.set(key, p);
       }
       return p;
@@ -363,45 +233,13 @@ export class Dispatcher {
     await Promise.all(
       [...byAgent].map(async ([agentId, list]) => {
         for (let i = 0; i < list.length; i += COMMIT_CHUNK) {
-          const placed = await this.commitOnAgent(agentId, list.slice(i, i + COMMIT_CHUNK));
+          const placed = await this.deps.scheduler.commitPlacement(agentId, list.slice(i, i + COMMIT_CHUNK));
           if (placed.length === 0) return; // the agent is gone or full: the next pass decides again
           this.deps.sessions.notifyCommitted();
           await Promise.all(placed.map(async (row) => this.enqueue(agentId, row, await imageOf(row))));
         }
       }),
     );
-  }
-
-  private async commitOnAgent(agentId: string, list: SessionRow[]): Promise<SessionRow[]> {
-    const { db, sessions } = this.deps;
-    return db.transaction(async (trx) => {
-      const agent = (await trx('agents').where({ id: agentId, status: 'ALIVE' }).forUpdate().first()) as
-        AgentRow | undefined;
-      if (!agent) return [];
-      let free = subtractSlots(agent.available_slots, await occupiedOn(trx, agentId));
-      const placed: SessionRow[] = [];
-      for (const s of list) {
-        const need = scaleSlots(s.requested_slots, s.cluster_size);
-        if (!fits(need, free)) continue;
-        const moved = await sessions.transitionIn(trx, s.id, 'SCHEDULED', {
-          from: ['PENDING'],
-          info: null,
-          data: { predicates: [] },
-          set: { agent_id: agentId },
-        });
-        if (!moved) continue; // cancelled meanwhile, or placed by another manager
-        await trx('kernels')
-          .where({ session_id: s.id })
-          .update({
-            agent_id: agentId,
-            occupied_slots: JSON.stringify(s.requested_slots),
-            status: 'SCHEDULED',
-          });
-        free = subtractSlots(free, need);
-        placed.push(moved);
-      }
-      return placed;
-    });
   }
 
   private async enqueue(agentId: string, row: SessionRow, image: ResolvedImage | null): Promise<void> {
@@ -425,32 +263,7 @@ export class Dispatcher {
       const s = byId.get(id);
       const before = JSON.stringify((s?.status_data as { predicates?: unknown })?.predicates ?? null);
       if (before === JSON.stringify(preds)) continue;
-      await this.deps
-        .db('sessions')
-        .where({ id, status: 'PENDING' })
-        .update({
-          status_data: this.deps.db.raw(`status_data || ?::jsonb`, [JSON.stringify({ predicates: preds })]),
-        });
+      await this.deps.scheduler.writePredicates(id, preds);
     }
   }
-
-  private async capacities(group: string): Promise<AgentCapacity[]> {
-    const agents = (await this.deps
-      .db('agents')
-      .where({ scaling_group: group, status: 'ALIVE', schedulable: true })
-      .whereRaw(`coalesce(status_info, '') NOT IN ('draining', 'engine-unavailable')`)) as AgentRow[];
-    const out: AgentCapacity[] = [];
-    for (const a of agents)
-      out.push({ id: a.id, total: a.available_slots, occupied: await occupiedOn(this.deps.db, a.id) });
-    return out;
-  }
-}
-
-/** Slots held on an agent by kernels of sessions that are not over. */
-export async function occupiedOn(db: Knex | Knex.Transaction, agentId: string): Promise<Slots> {
-  const rows = (await db('kernels')
-    .where({ agent_id: agentId })
-    .whereIn('status', [...ACTIVE_STATUSES])
-    .select('occupied_slots')) as Pick<KernelRow, 'occupied_slots'>[];
-  return rows.reduce<Slots>((acc, r) => addSlots(acc, r.occupied_slots), {});
 }

@@ -1,5 +1,6 @@
 import type { KernelRow, SessionRow } from '../../persistence/rows.js';
-import type { ResolvedImage } from '../../persistence/catalog-store.js';
+import type { CatalogStore, ResolvedImage } from '../../persistence/catalog-store.js';
+import type { Logger } from '../../log/logger.js';
 import type { RunSessionJob } from '../../queue/payloads.js';
 
 /** What an agent needs to run a session, built from its rows. */
@@ -30,4 +31,27 @@ export function runJobOf(
     startsAt: session.starts_at ? session.starts_at.getTime() : null,
     batchTimeoutSec: session.batch_timeout_sec,
   };
+}
+
+/**
+ * The image of a session about to be (re)sent to its agent, with its registry credentials.
+ * An image removed from the catalog (or its registry disallowed) since the session was
+ * submitted is logged and the job goes without credentials: the agent pulls the reference as
+ * written (or finds it cached), and a pull that fails is reported as such.
+ */
+export async function imageForRun(
+  catalog: Pick<CatalogStore, 'resolveImage'>,
+  session: SessionRow,
+  log: Logger,
+): Promise<ResolvedImage | null> {
+  try {
+    return await catalog.resolveImage(session.image, session.domain_name);
+  } catch (err) {
+    log.error('image not resolved for a run job; sent without registry credentials', {
+      sessionId: session.id,
+      image: session.image,
+      err: String(err),
+    });
+    return null;
+  }
 }

@@ -1,0 +1,140 @@
+import type { SessionResult, SessionStatus } from './status.js';
+
+/**
+ * Why a PENDING session cannot run yet: each reason's name (what `status_data.predicates` and
+ * `bai session info` show) and its message, defined once here. The dispatcher explains waiting
+ * sessions set-based in SQL: the store renders the same templates into SQL (`{…}` holes filled
+ * with column expressions), so the text a session shows is the same whichever side wrote it.
+ */
+export interface Predicate {
+  name: string;
+  msg: string;
+}
+
+/** Each reason a session waits: the predicate's name and its message, `{hole}`s to fill. */
+export const WAIT_REASONS = {
+  /** starts_at is later than the lead window. */
+  startsAt: { name: 'starts_at', template: 'waits until {startsAt}' },
+  /** A failed attempt waits out its retry backoff. */
+  retryBackoff: { name: 'retry_backoff', template: 'retrying at {retryAfter}' },
+  /** A dependency has not ended yet (`{sessions}`: their ids, sorted, comma-separated). */
+  dependencies: { name: 'dependencies', template: 'waits for {sessions}' },
+  /** The keypair already runs max_concurrent_sessions sessions. */
+  keypairConcurrency: { name: 'keypair_concurrency', template: 'keypair runs its limit of {limit} sessions' },
+  /** No schedulable agent in the scaling group. */
+  noAgent: { name: 'capacity', template: 'no agent in the scaling group' },
+  /** Agents exist but none has room for the session now. */
+  noRoom: { name: 'capacity', template: 'waits for free resources' },
+} as const;
+
+export type WaitReason = keyof typeof WAIT_REASONS;
+type Value = string | number | Date | readonly string[];
+
+/** A time as a predicate shows it (Date.toISOString; the SQL renderer formats columns alike). */
+export function predicateTime(d: Date): string {
+  return d.toISOString();
+}
+
+function show(v: Value): string {
+  if (v instanceof Date) return predicateTime(v);
+  if (Array.isArray(v)) return [...(v as readonly string[])].sort().join(', ');
+  return String(v);
+}
+
+/** Fills a reason's template: `predicate('startsAt', { startsAt })`. */
+export function predicate(reason: WaitReason, values: Record<string, Value> = {}): Predicate {
+  const { name, template } = WAIT_REASONS[reason];
+  const msg = template.replace(/\{(\w+)\}/g, (_m, hole: string) => {
+    const v = values[hole];
+    if (v === undefined) throw new Error(`predicate ${reason}: no value for {${hole}}`);
+    return show(v);
+  });
+  return { name, msg };
+}
+
+/** The literal parts and holes of a reason's template, in order (for the SQL renderer). */
+export function templateParts(reason: WaitReason): ({ text: string } | { hole: string })[] {
+  const out: ({ text: string } | { hole: string })[] = [];
+  const re = /\{(\w+)\}/g;
+  const t = WAIT_REASONS[reason].template;
+  let last = 0;
+  for (let m = re.exec(t); m; m = re.exec(t)) {
+    if (m.index > last) out.push({ text: t.slice(last, m.index) });
+    out.push({ hole: m[1]! });
+    last = re.lastIndex;
+  }
+  if (last < t.length) out.push({ text: t.slice(last) });
+  return out;
+}
+
+/** The capacity predicate of a session the placement left out. */
+export function capacityPredicate(agentsInGroup: number): Predicate {
+  return predicate(agentsInGroup === 0 ? 'noAgent' : 'noRoom');
+}
+
+/** A dependency lets its dependents run only when it ended TERMINATED with SUCCESS. */
+export const DEPENDENCY_MET = { status: 'TERMINATED', result: 'SUCCESS' } as const;
+/** Dependency statuses that can never end well: their dependents are cancelled. */
+export const DEPENDENCY_BROKEN_STATUSES: readonly SessionStatus[] = ['CANCELLED', 'ERROR'];
+
+export type DependencyState = 'met' | 'waiting' | 'broken';
+
+/** Where one dependency stands for its dependent. */
+export function dependencyState(status: SessionStatus, result: SessionResult): DependencyState {
+  if (status === DEPENDENCY_MET.status) return result === DEPENDENCY_MET.result ? 'met' : 'broken';
+  return DEPENDENCY_BROKEN_STATUSES.includes(status) ? 'broken' : 'waiting';
+}
+
+export interface Dependency {
+  id: string;
+  status: SessionStatus;
+  result: SessionResult;
+}
+
+/** status_info of a session cancelled because a dependency ended badly. */
+export const DEPENDENCY_FAILED = 'dependency-failed';
+
+/** How a session cancelled for a broken dependency says which (its status_data). */
+export function dependencyFailure(dep: Dependency): { dependency: { sessionId: string; status: string; result: string } } {
+  return { dependency: { sessionId: dep.id, status: dep.status, result: dep.result } };
+}
+
+/** What a PENDING session's facts say: cancel it, let it wait (and why), or try to place it. */
+export type Verdict =
+  | { kind: 'cancel'; info: typeof DEPENDENCY_FAILED; data: ReturnType<typeof dependencyFailure> }
+  | { kind: 'wait'; predicates: Predicate[] }
+  | { kind: 'place' };
+
+export interface WaitFacts {
+  now: Date;
+  /** How far ahead of starts_at a session is placed (the agent prepares meanwhile). */
+  startLeadMs: number;
+  startsAt: Date | null;
+  retryAfter: Date | null;
+  dependencies: readonly Dependency[];
+  /** Sessions of the keypair that would run before this one, and what the policy allows. */
+  keypair: { ahead: number; active: number; limit: number } | null;
+}
+
+/**
+ * The rules in the order the dispatcher applies them: a dependency that ended badly cancels the
+ * session (whatever else it waits for), a starts_at beyond the lead window makes it wait, then a
+ * retry backoff, then dependencies still running, then the keypair's concurrency limit; a
+ * session past all of them waits only for capacity (capacityPredicate). The dispatcher's
+ * set-based statements (SchedulerStore) follow this order.
+ */
+export function whyWaits(f: WaitFacts): Verdict {
+  const broken = [...f.dependencies]
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .find((d) => dependencyState(d.status, d.result) === 'broken');
+  if (broken) return { kind: 'cancel', info: DEPENDENCY_FAILED, data: dependencyFailure(broken) };
+  if (f.startsAt && f.startsAt.getTime() > f.now.getTime() + f.startLeadMs)
+    return { kind: 'wait', predicates: [predicate('startsAt', { startsAt: f.startsAt })] };
+  if (f.retryAfter && f.retryAfter.getTime() > f.now.getTime())
+    return { kind: 'wait', predicates: [predicate('retryBackoff', { retryAfter: f.retryAfter })] };
+  const open = f.dependencies.filter((d) => dependencyState(d.status, d.result) !== 'met').map((d) => d.id);
+  if (open.length > 0) return { kind: 'wait', predicates: [predicate('dependencies', { sessions: open })] };
+  if (f.keypair && f.keypair.ahead + f.keypair.active >= f.keypair.limit)
+    return { kind: 'wait', predicates: [predicate('keypairConcurrency', { limit: f.keypair.limit })] };
+  return { kind: 'place' };
+}

@@ -1,0 +1,242 @@
+import type { Knex } from 'knex';
+import type { AgentCapacity } from '../domain/placement.js';
+import {
+  DEPENDENCY_BROKEN_STATUSES,
+  DEPENDENCY_MET,
+  templateParts,
+  type Dependency,
+  type Predicate,
+  type WaitReason,
+  WAIT_REASONS,
+} from '../domain/predicates.js';
+import { addSlots, fits, scaleSlots, subtractSlots, type Slots } from '../domain/resources.js';
+import { ACTIVE_STATUSES } from '../domain/status.js';
+import type { Db } from './db.js';
+import type { AgentRow, KernelRow, SessionRow } from './rows.js';
+import type { SessionStore } from './session-store.js';
+
+const sqlText = (s: string) => `'${s.replace(/'/g, "''")}'`;
+const sqlList = (xs: readonly string[]) => xs.map(sqlText).join(', ');
+/** How a timestamp column reads in a predicate's message (as Date.toISOString writes it). */
+const isoSql = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/**
+ * A wait reason's predicate as a PostgreSQL expression: `[{name, msg}]`, the message rendered
+ * from the domain's template with each hole filled by the SQL expression given for it.
+ */
+function predicatesSql(reason: WaitReason, holes: Record<string, string> = {}): string {
+  const msg = templateParts(reason)
+    .map((p) => {
+      if ('text' in p) return sqlText(p.text);
+      const expr = holes[p.hole];
+      if (expr === undefined) throw new Error(`predicate ${reason}: no SQL for {${p.hole}}`);
+      return `(${expr})::text`;
+    })
+    .join(' || ');
+  return `jsonb_build_array(jsonb_build_object('name', ${sqlText(WAIT_REASONS[reason].name)}, 'msg', ${msg}))`;
+}
+
+/** A dependency `p` (a sessions row) that has not ended TERMINATED/SUCCESS. */
+const NOT_MET = `NOT (p.status = ${sqlText(DEPENDENCY_MET.status)} AND p.result = ${sqlText(DEPENDENCY_MET.result)})`;
+/** A dependency `p` that can never end well. */
+const BROKEN =
+  `(p.status IN (${sqlList(DEPENDENCY_BROKEN_STATUSES)}) OR ` +
+  `(p.status = ${sqlText(DEPENDENCY_MET.status)} AND p.result <> ${sqlText(DEPENDENCY_MET.result)}))`;
+/** An unbroken dependency, from `sessions s`. */
+const UNMET_DEPENDENCY = `SELECT 1 FROM session_dependencies d JOIN sessions p ON p.id = d.depends_on
+   WHERE d.session_id = s.id AND ${NOT_MET}`;
+
+/**
+ * What the dispatcher reads and writes: PENDING sessions by scaling group and why each waits
+ * (predicates written set-based, so however many wait a pass costs the same), agents'
+ * capacities, and the placement of sessions on an agent (guarded moves of sessions and their
+ * kernels, with their events).
+ */
+export class SchedulerStore {
+  constructor(
+    private readonly db: Db,
+    private readonly sessions: SessionStore,
+  ) {}
+
+  /** Scaling groups with PENDING sessions: one index probe per group, not a scan of every session. */
+  async groupsWithPending(): Promise<string[]> {
+    const { db } = this;
+    const rows = (await db('scaling_groups as g')
+      .select('g.name as scaling_group')
+      .whereExists(
+        db('sessions as s').whereRaw('s.scaling_group = g.name').where('s.status', 'PENDING'),
+      )) as { scaling_group: string }[];
+    return rows.map((r) => r.scaling_group);
+  }
+
+  /**
+   * Writes `starts_at` once on the sessions whose starts_at is beyond `horizon` and that have no
+   * predicate yet; returns the first such starts_at (null: none).
+   */
+  async deferLater(group: string, horizon: Date): Promise<Date | null> {
+    const { db } = this;
+    const farOnly = (q: Knex.QueryBuilder) =>
+      q.where({ scaling_group: group, status: 'PENDING' }).where('starts_at', '>', horizon);
+    await farOnly(db('sessions'))
+      .whereRaw(`status_data -> 'predicates' IS NULL`)
+      .update({
+        status_data: db.raw(
+          `status_data || jsonb_build_object('predicates', ${predicatesSql('startsAt', { startsAt: isoSql('starts_at') })})`,
+        ),
+      });
+    const row = (await farOnly(db('sessions')).min('starts_at as at').first()) as { at: Date | null } | undefined;
+    return row?.at ?? null;
+  }
+
+  /** PENDING sessions of the group one of whose dependencies ended badly (one such dependency each). */
+  async brokenDependents(group: string, limit: number): Promise<{ id: string; dependency: Dependency }[]> {
+    const { rows } = (await this.db.raw(
+      `SELECT DISTINCT ON (s.id) s.id, p.id AS dep_id, p.status AS dep_status, p.result AS dep_result
+         FROM sessions s
+         JOIN session_dependencies d ON d.session_id = s.id
+         JOIN sessions p ON p.id = d.depends_on
+        WHERE s.scaling_group = ? AND s.status = 'PENDING' AND ${BROKEN}
+        ORDER BY s.id
+        LIMIT ?`,
+      [group, limit],
+    )) as { rows: { id: string; dep_id: string; dep_status: Dependency['status']; dep_result: Dependency['result'] }[] };
+    return rows.map((r) => ({ id: r.id, dependency: { id: r.dep_id, status: r.dep_status, result: r.dep_result } }));
+  }
+
+  /** Writes `retry_backoff` on sessions waiting out a retry delay; returns when the first is due. */
+  async deferBackoff(group: string, now: Date): Promise<Date | null> {
+    const { db } = this;
+    const preds = predicatesSql('retryBackoff', { retryAfter: isoSql('retry_after') });
+    await db.raw(
+      `UPDATE sessions SET status_data = status_data || jsonb_build_object('predicates', ${preds})
+        WHERE scaling_group = ? AND status = 'PENDING' AND retry_after > ?
+          AND (status_data -> 'predicates') IS DISTINCT FROM ${preds}`,
+      [group, now],
+    );
+    const row = (await db('sessions')
+      .where({ scaling_group: group, status: 'PENDING' })
+      .where('retry_after', '>', now)
+      .min('retry_after as at')
+      .first()) as { at: Date | null } | undefined;
+    return row?.at ?? null;
+  }
+
+  /** Writes `dependencies` on due sessions that wait for a dependency to end. */
+  async explainDependencies(group: string, horizon: Date, now: Date): Promise<void> {
+    const preds = predicatesSql('dependencies', { sessions: `string_agg(p.id::text, ', ' ORDER BY p.id::text)` });
+    await this.db.raw(
+      `UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', w.preds)
+         FROM (SELECT d.session_id, ${preds} AS preds
+                 FROM session_dependencies d
+                 JOIN sessions x ON x.id = d.session_id
+                 JOIN sessions p ON p.id = d.depends_on
+                WHERE x.scaling_group = ? AND x.status = 'PENDING'
+                  AND (x.starts_at IS NULL OR x.starts_at <= ?)
+                  AND (x.retry_after IS NULL OR x.retry_after <= ?)
+                  AND ${NOT_MET}
+                GROUP BY d.session_id) w
+        WHERE s.id = w.session_id AND s.status = 'PENDING'
+          AND (s.status_data -> 'predicates') IS DISTINCT FROM w.preds`,
+      [group, horizon, now],
+    );
+  }
+
+  /**
+   * The sessions of the group that can run now but for capacity, in priority then FIFO order:
+   * due, past any backoff, every dependency ended TERMINATED/SUCCESS, and within their
+   * keypair's room under `max_concurrent_sessions` (ranked per keypair in the same order).
+   * Those beyond their keypair's room get `keypair_concurrency` written, in the same statement.
+   */
+  async runnable(group: string, horizon: Date, now: Date, limit: number): Promise<SessionRow[]> {
+    const limitPreds = predicatesSql('keypairConcurrency', { limit: 'r.kp_limit' });
+    const { rows } = (await this.db.raw(
+      `WITH cand AS MATERIALIZED (
+         SELECT s.* FROM sessions s
+          WHERE s.scaling_group = ? AND s.status = 'PENDING'
+            AND (s.starts_at IS NULL OR s.starts_at <= ?)
+            AND (s.retry_after IS NULL OR s.retry_after <= ?)
+            AND NOT EXISTS (${UNMET_DEPENDENCY})
+       ), room AS (
+         SELECT k.access_key, p.max_concurrent_sessions AS kp_limit,
+                p.max_concurrent_sessions
+                  - (SELECT count(*) FROM sessions a WHERE a.access_key = k.access_key AND a.status IN (${sqlList(ACTIVE_STATUSES)})) AS kp_room
+           FROM keypairs k JOIN keypair_resource_policies p ON p.name = k.resource_policy
+          WHERE k.access_key IN (SELECT DISTINCT access_key FROM cand)
+       ), ranked AS (
+         SELECT c.*, r.kp_limit,
+                row_number() OVER (PARTITION BY c.access_key ORDER BY c.priority DESC, c.created_at) AS kp_rank,
+                coalesce(r.kp_room, 2147483647) AS kp_room
+           FROM cand c LEFT JOIN room r ON r.access_key = c.access_key
+       ), over_limit AS (
+         UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', ${limitPreds})
+           FROM ranked r
+          WHERE s.id = r.id AND r.kp_rank > r.kp_room AND s.status = 'PENDING'
+            AND (s.status_data -> 'predicates') IS DISTINCT FROM ${limitPreds}
+         RETURNING s.id
+       )
+       SELECT * FROM ranked WHERE kp_rank <= kp_room
+        ORDER BY priority DESC, created_at
+        LIMIT ?`,
+      [group, horizon, now, limit],
+    )) as { rows: (SessionRow & { kp_rank?: unknown; kp_room?: unknown; kp_limit?: unknown })[] };
+    return rows.map(({ kp_rank: _r, kp_room: _m, kp_limit: _l, ...row }) => row as SessionRow);
+  }
+
+  /** Writes a PENDING session's predicates (callers skip those that did not change). */
+  async writePredicates(id: string, preds: Predicate[]): Promise<void> {
+    await this.db('sessions')
+      .where({ id, status: 'PENDING' })
+      .update({ status_data: this.db.raw(`status_data || ?::jsonb`, [JSON.stringify({ predicates: preds })]) });
+  }
+
+  /** The schedulable agents of the group, with what their sessions hold. */
+  async capacities(group: string): Promise<AgentCapacity[]> {
+    const agents = (await this.db('agents')
+      .where({ scaling_group: group, status: 'ALIVE', schedulable: true })
+      .whereRaw(`coalesce(status_info, '') NOT IN ('draining', 'engine-unavailable')`)) as AgentRow[];
+    const out: AgentCapacity[] = [];
+    for (const a of agents) out.push({ id: a.id, total: a.available_slots, occupied: await occupiedOn(this.db, a.id) });
+    return out;
+  }
+
+  /**
+   * Places sessions on one agent in one transaction that locks the agent row (so two managers
+   * never over-commit it) and recounts what it holds: each session that still fits moves
+   * PENDING → SCHEDULED with its kernels (guarded, with their events). Returns those placed;
+   * none when the agent is gone. The caller notifies after commit.
+   */
+  async commitPlacement(agentId: string, list: SessionRow[]): Promise<SessionRow[]> {
+    return this.db.transaction(async (trx) => {
+      const agent = (await trx('agents').where({ id: agentId, status: 'ALIVE' }).forUpdate().first()) as
+        AgentRow | undefined;
+      if (!agent) return [];
+      let free = subtractSlots(agent.available_slots, await occupiedOn(trx, agentId));
+      const placed: SessionRow[] = [];
+      for (const s of list) {
+        const need = scaleSlots(s.requested_slots, s.cluster_size);
+        if (!fits(need, free)) continue;
+        const moved = await this.sessions.transitionIn(trx, s.id, 'SCHEDULED', {
+          from: ['PENDING'],
+          info: null,
+          data: { predicates: [] },
+          set: { agent_id: agentId },
+          kernels: true,
+          kernelSet: { agent_id: agentId, occupied_slots: JSON.stringify(s.requested_slots) },
+        });
+        if (!moved) continue; // cancelled meanwhile, or placed by another manager
+        free = subtractSlots(free, need);
+        placed.push(moved);
+      }
+      return placed;
+    });
+  }
+}
+
+/** Slots held on an agent by kernels of sessions that are not over. */
+export async function occupiedOn(db: Knex | Knex.Transaction, agentId: string): Promise<Slots> {
+  const rows = (await db('kernels')
+    .where({ agent_id: agentId })
+    .whereIn('status', [...ACTIVE_STATUSES])
+    .select('occupied_slots')) as Pick<KernelRow, 'occupied_slots'>[];
+  return rows.reduce<Slots>((acc, r) => addSlots(acc, r.occupied_slots), {});
+}
