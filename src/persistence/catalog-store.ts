@@ -37,6 +37,7 @@ export class CatalogStore {
     if (this.memo.size > 10_000) this.memo.clear();
     const value = load();
     this.memo.set(key, { at: now, value });
+    // A failed load is forgotten, not remembered; its caller gets the error through `value`.
     value.catch(() => this.memo.delete(key));
     return value;
   }

@@ -8,6 +8,8 @@ export class KeyedSerializer {
 
   run<T>(key: string, task: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve();
+    // A task's failure is its own caller's (returned as `next`): the queue behind it only waits
+    // for it to settle, so neither the next task nor the tail sees it.
     const next = previous.catch(() => {}).then(task);
     const tail = next.catch(() => {});
     this.tails.set(key, tail);

@@ -11,7 +11,10 @@ import {
   startEmbeddedPostgres,
   type EmbeddedPostgres,
 } from '../../persistence/embedded-postgres.js';
+import { FleetStore } from '../../persistence/fleet-store.js';
+import { SchedulerStore } from '../../persistence/scheduler-store.js';
 import { SessionStore } from '../../persistence/session-store.js';
+import { WebhookStore } from '../../persistence/webhook-store.js';
 import { AgentQueues } from '../../queue/agent-queues.js';
 import { Lease } from '../../queue/lease.js';
 import { leaseKey } from '../../queue/names.js';
@@ -69,10 +72,11 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   // changed are the ones an agent pulls with.
   const submitCatalog = new CatalogStore(db, { cacheMs: 2_000 });
   const queues = new AgentQueues(redis, prefix);
+  const fleet = new FleetStore(db);
 
   const dispatchLease = new Lease(redis, leaseKey(prefix, 'dispatcher'), 10_000);
   const dispatcher = new Dispatcher({
-    db,
+    scheduler: new SchedulerStore(db, sessions),
     sessions,
     catalog,
     queues,
@@ -91,7 +95,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     hub,
     kickDispatcher: (startsAt) => dispatcher.wake(startsAt),
   });
-  const handler = new ReportHandler({ db, sessions, catalog, queues, log, onCapacityFreed: kick });
+  const handler = new ReportHandler({ fleet, sessions, catalog, queues, log, onCapacityFreed: kick });
   const inOrder = new KeyedSerializer();
   // One reports queue per agent: the queue a report came through names its sender.
   const reports = new ReportConsumers({
@@ -103,7 +107,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
       return inOrder.run(key, () => handler.handle(report, from));
     },
   });
-  for (const a of (await db('agents').select('id')) as { id: string }[]) reports.ensure(a.id);
+  for (const id of await fleet.agentIds()) reports.ensure(id);
   const discoverLoop = new Loop(
     1_000,
     () => reports.discover(),
@@ -111,7 +115,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   );
 
   const reconciler = new Reconciler({
-    db,
+    fleet,
     redis,
     prefix,
     sessions,
@@ -135,7 +139,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     },
     (err) => log.error('reconcile pass failed', { err: String(err) }),
   );
-  const webhooks = new WebhookSender(db, log, { allowList: config.callbackAllowList });
+  const webhooks = new WebhookSender(new WebhookStore(db), log, { allowList: config.callbackAllowList });
   const webhookLease = new Lease(redis, leaseKey(prefix, 'webhooks'), 10_000);
   const webhookLoop = new Loop(
     300,

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
-import { ACTIVE_STATUSES, type SessionStatus } from '../../domain/status.js';
-import type { Db } from '../../persistence/db.js';
-import type { AgentRow, SessionRow } from '../../persistence/rows.js';
+import { ACTIVE_STATUSES } from '../../domain/status.js';
+import type { FleetStore } from '../../persistence/fleet-store.js';
+import type { AgentRow } from '../../persistence/rows.js';
 import type { SessionStore } from '../../persistence/session-store.js';
 import type { CatalogStore } from '../../persistence/catalog-store.js';
 import type { AgentQueues } from '../../queue/agent-queues.js';
@@ -9,11 +9,10 @@ import { heartbeatKey, supersededKey } from '../../queue/names.js';
 import type { Heartbeat } from '../../queue/payloads.js';
 import type { Logger } from '../../log/logger.js';
 import { nextRetry } from './retry.js';
-import { retrySet } from './report-handler.js';
-import { runJobOf } from './run-job.js';
+import { imageForRun, runJobOf } from './run-job.js';
 
 export interface ReconcilerDeps {
-  db: Db;
+  fleet: FleetStore;
   redis: Redis;
   prefix: string;
   sessions: SessionStore;
@@ -27,7 +26,6 @@ export interface ReconcilerDeps {
   onCapacityFreed: () => void;
 }
 
-const PREPARE_PHASES: SessionStatus[] = ['SCHEDULED', 'PREPARING', 'PULLING', 'PREPARED', 'CREATING'];
 /** How long a session may be out of sight of its agent before the reconciler acts. */
 const GRACE_MS = 8_000;
 /** status_info of a session whose agent is LOST but still inside its grace window. */
@@ -45,25 +43,21 @@ export class Reconciler {
   constructor(private readonly deps: ReconcilerDeps) {}
 
   async pass(): Promise<void> {
-    const agents = (await this.deps.db('agents').whereIn('status', ['ALIVE', 'LOST'])) as AgentRow[];
+    const { fleet } = this.deps;
+    const agents = await fleet.watchedAgents();
     const beats = await this.heartbeats(agents.map((a) => a.id));
     const now = Date.now();
     for (const agent of agents) {
       const hb = beats.get(agent.id);
       const fresh = hb !== undefined && now - hb.at < this.deps.agentTimeoutMs;
       if (fresh) {
-        await this.deps
-          .db('agents')
-          .where({ id: agent.id })
-          .update({
-            status: 'ALIVE',
-            // The agent's own drain (SIGUSR2) lasts as long as its heartbeat says so; the
-            // admin's `schedulable` flag is the operator's and is never touched here.
-            status_info: hb.draining ? 'draining' : hb.engineDown ? 'engine-unavailable' : null,
-            last_heartbeat: new Date(hb.at),
-            available_slots: JSON.stringify(hb.slots),
-            scaling_group: hb.scalingGroup,
-          });
+        await fleet.markAlive(agent.id, {
+          at: new Date(hb.at),
+          // The agent's own drain (SIGUSR2) lasts as long as its heartbeat says so.
+          statusInfo: hb.draining ? 'draining' : hb.engineDown ? 'engine-unavailable' : null,
+          slots: hb.slots,
+          scalingGroup: hb.scalingGroup,
+        });
         // Also after an agent restart (its agent-started report made it ALIVE already).
         await this.agentReconnected(agent);
         if (agent.status === 'LOST') this.deps.onCapacityFreed();
@@ -86,8 +80,9 @@ export class Reconciler {
       if (!v) return;
       try {
         out.set(ids[i]!, JSON.parse(v) as Heartbeat);
-      } catch {
-        /* a garbled heartbeat counts as none */
+      } catch (err) {
+        // A garbled heartbeat counts as none (the agent is judged by its last good one).
+        this.deps.log.error('garbled heartbeat ignored', { agentId: ids[i], err: String(err) });
       }
     });
     return out;
@@ -99,11 +94,8 @@ export class Reconciler {
    * deadline in status_data) for the agent to come back with their true results.
    */
   private async agentLost(agent: AgentRow): Promise<void> {
-    const { db, log } = this.deps;
-    const n = await db('agents')
-      .where({ id: agent.id, status: 'ALIVE' })
-      .update({ status: 'LOST', status_info: 'heartbeat-timeout' });
-    if (n === 0) return;
+    const { fleet, log } = this.deps;
+    if (!(await fleet.markLost(agent.id, 'heartbeat-timeout'))) return;
     log.info('agent lost', { agentId: agent.id });
     const since = agent.last_heartbeat.getTime();
     const flag = {
@@ -113,27 +105,14 @@ export class Reconciler {
         lostAfter: new Date(since + this.deps.agentTimeoutMs + this.deps.agentGraceMs).toISOString(),
       },
     };
-    await db('sessions')
-      .where({ agent_id: agent.id })
-      .whereIn('status', [...ACTIVE_STATUSES])
-      .update({
-        status_info: db.raw(`coalesce(status_info, ?)`, [AGENT_DISCONNECTED]),
-        status_data: db.raw(`status_data || ?::jsonb`, [JSON.stringify(flag)]),
-      });
+    await fleet.flagSessionsOf(agent.id, AGENT_DISCONNECTED, flag);
     this.deps.sessions.notifyCommitted();
   }
 
   /** A LOST agent heartbeats again within the grace window: its sessions are no longer unknown. */
   private async agentReconnected(agent: AgentRow): Promise<void> {
-    const { db, log } = this.deps;
-    const n = await db('sessions')
-      .where({ agent_id: agent.id })
-      .whereIn('status', [...ACTIVE_STATUSES])
-      .whereRaw(`status_data -> 'agentDisconnected' IS NOT NULL`)
-      .update({
-        status_info: db.raw(`CASE WHEN status_info = ? THEN NULL ELSE status_info END`, [AGENT_DISCONNECTED]),
-        status_data: db.raw(`status_data - 'agentDisconnected'`),
-      });
+    const { fleet, log } = this.deps;
+    const n = await fleet.unflagSessionsOf(agent.id, AGENT_DISCONNECTED, 'agentDisconnected');
     if (n > 0) log.info('agent reconnected within its grace window', { agentId: agent.id, sessions: n });
   }
 
@@ -144,10 +123,8 @@ export class Reconciler {
    * cleanups of those attempts, so an agent that comes back stops them at once.
    */
   private async agentGone(agent: AgentRow): Promise<void> {
-    const { db, sessions, log, redis, prefix } = this.deps;
-    const affected = (await db('sessions')
-      .where({ agent_id: agent.id })
-      .whereIn('status', [...ACTIVE_STATUSES])) as SessionRow[];
+    const { fleet, sessions, log, redis, prefix } = this.deps;
+    const affected = await fleet.activeOn(agent.id);
     if (affected.length === 0) return;
     log.info('agent grace window over', { agentId: agent.id, sessions: affected.length });
     const key = supersededKey(prefix, agent.id);
@@ -159,16 +136,12 @@ export class Reconciler {
     for (const s of affected) {
       const retryAt = nextRetry(s.retry_policy, s.attempt, 'agent-lost');
       if (retryAt) {
-        const row = await sessions.transition(s.id, 'PENDING', {
-          info: 'retrying',
+        await sessions.requeueForRetry(s, {
+          reason: 'agent-lost',
+          exitCode: null,
+          at: retryAt,
           data: { lostAgent: agent.id },
-          set: retrySet(s, 'agent-lost', null, retryAt),
         });
-        if (row) {
-          await db('kernels')
-            .where({ session_id: s.id })
-            .update({ status: 'PENDING', agent_id: null, container_id: null, occupied_slots: '{}' });
-        }
       } else if (s.status === 'RUNNING' || s.status === 'TERMINATING') {
         await sessions.transition(s.id, 'TERMINATED', {
           info: 'agent-lost',
@@ -185,19 +158,24 @@ export class Reconciler {
         });
       }
     }
-    await this.deps.queues.obliterate(agent.id).catch(() => {});
+    // Redis failing here leaves the old queue: the superseded set above still keeps the agent
+    // from starting or reporting those attempts, so it is logged and the pass goes on.
+    const logged = (what: string) => (err: unknown) =>
+      log.error(`${what} failed for a gone agent`, { agentId: agent.id, err: String(err) });
+    await this.deps.queues.obliterate(agent.id).catch(logged('queue obliterate'));
     for (const s of affected) {
-      await this.deps.queues.cleanup(agent.id, { sessionId: s.id, attempt: s.attempt }).catch(() => {});
+      await this.deps.queues
+        .cleanup(agent.id, { sessionId: s.id, attempt: s.attempt })
+        .catch(logged('cleanup enqueue'));
     }
     this.deps.onCapacityFreed();
   }
 
   /** Heartbeat against PostgreSQL for one live agent. */
   private async reconcileAgent(agentId: string, hb: Heartbeat): Promise<void> {
-    const { db, sessions, queues, catalog } = this.deps;
+    const { fleet, sessions, queues, catalog, log } = this.deps;
     const seen = new Map(hb.sessions.map((s) => [s.sessionId, s]));
-    const ids = hb.sessions.map((s) => s.sessionId);
-    const rows = ids.length > 0 ? ((await db('sessions').whereIn('id', ids)) as SessionRow[]) : [];
+    const rows = await fleet.sessionsByIds(hb.sessions.map((s) => s.sessionId));
     const byId = new Map(rows.map((r) => [r.id, r]));
     // Containers the agent holds for sessions that are over, another attempt, or unknown: remove.
     for (const h of hb.sessions) {
@@ -209,10 +187,7 @@ export class Reconciler {
     // Only sessions that were settled well before the heartbeat was written: a heartbeat may be
     // seconds old, and must not make a session just placed or just started look lost.
     const horizon = Math.min(Date.now(), hb.at) - GRACE_MS;
-    const mine = (await db('sessions')
-      .where({ agent_id: agentId })
-      .whereIn('status', [...ACTIVE_STATUSES])
-      .where('updated_at', '<', new Date(horizon))) as SessionRow[];
+    const mine = await fleet.activeOn(agentId, new Date(horizon));
     for (const s of mine) {
       const h = seen.get(s.id);
       if (h && h.state !== 'exited' && h.attempt === s.attempt) continue;
@@ -231,17 +206,15 @@ export class Reconciler {
       // The job or its reports were lost (Redis flushed or restarted): the agent recognises its
       // own containers, so a new run job only makes it say again where the session stands.
       const kernels = await sessions.kernels(s.id);
-      const image = await catalog.resolveImage(s.image, s.domain_name).catch(() => null);
+      const image = await imageForRun(catalog, s, log);
       await queues.run(agentId, runJobOf(s, kernels, image));
-      await db('sessions').where({ id: s.id, status: s.status }).update({ updated_at: db.fn.now() });
+      await sessions.setColumns(s.id, s.status, {});
     }
   }
 
   private async phaseTimeouts(): Promise<void> {
-    const { db, sessions, queues } = this.deps;
-    const stuck = (await db('sessions')
-      .whereIn('status', PREPARE_PHASES)
-      .where('updated_at', '<', new Date(Date.now() - this.deps.phaseTimeoutMs))) as SessionRow[];
+    const { fleet, sessions, queues } = this.deps;
+    const stuck = await fleet.stuckPreparing(new Date(Date.now() - this.deps.phaseTimeoutMs));
     for (const s of stuck) {
       if (s.starts_at && s.starts_at.getTime() > Date.now()) continue; // waiting for its start time
       const row = await sessions.transition(s.id, 'CANCELLED', {
@@ -258,15 +231,8 @@ export class Reconciler {
   }
 
   private async pendingTimeouts(): Promise<void> {
-    const rows = (await this.deps
-      .db('sessions as s')
-      .join('scaling_groups as g', 'g.name', 's.scaling_group')
-      .where('s.status', 'PENDING')
-      .where('g.pending_timeout_sec', '>', 0)
-      .whereRaw(`s.created_at < now() - make_interval(secs => g.pending_timeout_sec)`)
-      .select('s.id')) as { id: string }[];
-    for (const r of rows) {
-      await this.deps.sessions.transition(r.id, 'CANCELLED', {
+    for (const id of await this.deps.fleet.pendingTimedOut()) {
+      await this.deps.sessions.transition(id, 'CANCELLED', {
         from: ['PENDING'],
         info: 'pending-timeout',
         result: 'FAILURE',

@@ -62,6 +62,7 @@ export class ReportConsumers {
     await Promise.allSettled(
       [...this.workers.values()].map(async ({ worker, connection }) => {
         await worker.close();
+        // QUIT fails on a connection already broken: it is closed without the goodbye.
         await connection.quit().catch(() => connection.disconnect());
       }),
     );

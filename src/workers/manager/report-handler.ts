@@ -1,10 +1,10 @@
-import type { Knex } from 'knex';
 import { outcomeOfExit } from '../../domain/batch-result.js';
 import type { RetryCause } from '../../domain/session-request.js';
-import type { SessionStatus } from '../../domain/status.js';
+import { PREPARE_STATUSES, type SessionStatus } from '../../domain/status.js';
 import type { CatalogStore } from '../../persistence/catalog-store.js';
-import type { Db } from '../../persistence/db.js';
-import type { AttemptRecord, SessionRow } from '../../persistence/rows.js';
+import type { Tx } from '../../persistence/db.js';
+import type { FleetStore } from '../../persistence/fleet-store.js';
+import type { SessionRow } from '../../persistence/rows.js';
 import type { SessionStore } from '../../persistence/session-store.js';
 import type { AgentQueues } from '../../queue/agent-queues.js';
 import type {
@@ -31,7 +31,7 @@ export const REPORT_WORKER_OPTIONS = {
 } as const;
 
 export interface ReportHandlerDeps {
-  db: Db;
+  fleet: Pick<FleetStore, 'ensureScalingGroup'>;
   sessions: SessionStore;
   catalog: CatalogStore;
   queues: AgentQueues;
@@ -45,7 +45,7 @@ export interface ReportHandlerDeps {
  * Applies agents' reports to PostgreSQL. Every handler is idempotent: reports arrive at least
  * once, possibly late, twice, or after the session moved on; guarded transitions ignore those.
  */
-const BEFORE_RUNNING: SessionStatus[] = ['SCHEDULED', 'PREPARING', 'PULLING', 'PREPARED', 'CREATING'];
+const BEFORE_RUNNING: SessionStatus[] = [...PREPARE_STATUSES];
 
 export class ReportHandler {
   constructor(private readonly deps: ReportHandlerDeps) {}
@@ -91,7 +91,7 @@ export class ReportHandler {
   }
 
   private async agentStarted(r: AgentStartedReport): Promise<void> {
-    await this.deps.db('scaling_groups').insert({ name: r.scalingGroup }).onConflict('name').ignore();
+    await this.deps.fleet.ensureScalingGroup(r.scalingGroup);
     await this.deps.catalog.upsertAgent({
       id: r.agentId,
       scaling_group: r.scalingGroup,
@@ -135,24 +135,23 @@ export class ReportHandler {
       await this.cleanupIfStray(r.sessionId, r.attempt, r.agentId);
       return;
     }
-    const { sessions, db } = this.deps;
+    const { sessions } = this.deps;
     const steps = [
       ...(r.phases ?? []).map((p) => ({ status: p.status, at: p.at, data: {} as Record<string, unknown> })),
       { status: r.status, at: r.at, data: r.data ?? {} },
     ];
-    const moved = await db.transaction(async (trx) => {
+    await sessions.inTransaction(async (trx) => {
       let any = false;
       for (const step of steps) {
         if (await this.applyStep(trx, s, step, r)) any = true;
       }
       return any;
     });
-    if (moved) sessions.notifyCommitted();
   }
 
   /** One phase of a progress report: a guarded move of the session and its kernels. */
   private async applyStep(
-    trx: Knex.Transaction,
+    trx: Tx,
     s: SessionRow,
     step: { status: SessionStatus; at: number; data: Record<string, unknown> },
     r: SessionProgressReport,
@@ -169,13 +168,11 @@ export class ReportHandler {
     if (!row) {
       if (step.status === 'PULLING' && Object.keys(step.data).length > 0) {
         // progress within PULLING: update the figures only
-        await trx('sessions')
-          .where({ id: s.id, status: 'PULLING' })
-          .update({ status_data: trx.raw(`status_data || ?::jsonb`, [JSON.stringify(step.data)]) });
+        await sessions.mergeDataIn(trx, s.id, 'PULLING', step.data);
       }
       return false;
     }
-    const kernels = (await trx('kernels').where({ session_id: s.id }).select('id')) as { id: string }[];
+    const kernels = await sessions.kernels(s.id, trx);
     for (const k of kernels) {
       const c = r.containers?.find((x) => x.kernelId === k.id);
       await sessions.transitionKernelIn(
@@ -192,7 +189,7 @@ export class ReportHandler {
   }
 
   private async kernelExited(r: KernelExitedReport): Promise<void> {
-    const { sessions, db, queues } = this.deps;
+    const { sessions, queues } = this.deps;
     const s = await this.current(r.sessionId, r.attempt, r.agentId);
     if (!s) {
       await this.cleanupIfStray(r.sessionId, r.attempt, r.agentId);
@@ -209,11 +206,10 @@ export class ReportHandler {
       r.stoppedFor === null && outcome.result === 'FAILURE' && !r.timedOut
         ? nextRetry(s.retry_policy, s.attempt, 'non-zero-exit')
         : null;
-    const ended = await db.transaction(async (trx) => {
+    await sessions.inTransaction(async (trx) => {
       // Rows are locked session first, then kernels, like every other transition: taking the
       // kernel first deadlocks against a progress report for the same session.
-      const locked = (await trx('sessions').where({ id: s.id }).forUpdate().first()) as
-        SessionRow | undefined;
+      const locked = await sessions.lockIn(trx, s.id);
       if (r.startedAt && locked && BEFORE_RUNNING.includes(locked.status)) {
         // Reports are applied concurrently, so an exit can overtake its RUNNING report. The
         // container did start: record that first, so history, events and callbacks have it.
@@ -223,21 +219,20 @@ export class ReportHandler {
           kernels: true,
         });
       }
-      await trx('kernels')
-        .where({ id: r.kernelId })
-        .update({
-          exit_code: r.exitCode,
-          logs: r.logs,
-          logs_truncated: r.logsTruncated ?? false,
-          logs_bytes: r.logsTotalBytes ?? null,
-          ...(r.startedAt ? { started_at: new Date(r.startedAt) } : {}),
-        });
+      await sessions.recordKernelExitIn(trx, r.kernelId, {
+        exitCode: r.exitCode,
+        logs: r.logs,
+        logsTruncated: r.logsTruncated ?? false,
+        logsBytes: r.logsTotalBytes ?? null,
+        startedAt: r.startedAt ? new Date(r.startedAt) : null,
+      });
       if (retryAt) {
-        return sessions.transitionIn(trx, s.id, 'PENDING', {
-          from: ['SCHEDULED', 'PREPARING', 'PULLING', 'PREPARED', 'CREATING', 'RUNNING'],
-          info: 'retrying',
+        return sessions.requeueForRetryIn(trx, s, {
+          from: [...BEFORE_RUNNING, 'RUNNING'],
+          reason: 'non-zero-exit',
+          exitCode: r.exitCode,
+          at: retryAt,
           data: detail,
-          set: retrySet(s, 'non-zero-exit', r.exitCode, retryAt),
         });
       }
       const row = await sessions.transitionIn(trx, s.id, 'TERMINATED', {
@@ -250,27 +245,26 @@ export class ReportHandler {
       });
       return row;
     });
-    if (retryAt && ended) await this.resetKernels(s.id);
-    if (ended) sessions.notifyCommitted();
     await queues.cleanup(r.agentId, { sessionId: s.id, attempt: r.attempt || s.attempt });
     this.deps.onCapacityFreed();
   }
 
   private async sessionFailed(r: SessionFailedReport): Promise<void> {
-    const { sessions, db, queues } = this.deps;
+    const { sessions, queues } = this.deps;
     const s = await sessions.get(r.sessionId);
     if (s && s.agent_id !== r.agentId) this.notPlacedHere(s, r.agentId);
     if (!s || (r.attempt !== 0 && s.attempt !== r.attempt) || s.agent_id !== r.agentId) return;
     const cause: RetryCause | null = r.reason === 'image-pull-failed' ? 'image-pull-failed' : null;
     const retryAt = cause ? nextRetry(s.retry_policy, s.attempt, cause) : null;
     const data = { error: r.message };
-    const row = await db.transaction(async (trx) => {
+    const row = await sessions.inTransaction(async (trx) => {
       if (retryAt) {
-        return sessions.transitionIn(trx, s.id, 'PENDING', {
-          from: ['SCHEDULED', 'PREPARING', 'PULLING', 'PREPARED', 'CREATING'],
-          info: 'retrying',
+        return sessions.requeueForRetryIn(trx, s, {
+          from: BEFORE_RUNNING,
+          reason: r.reason,
+          exitCode: null,
+          at: retryAt,
           data,
-          set: retrySet(s, r.reason, null, retryAt),
         });
       }
       if (s.status === 'TERMINATING') {
@@ -288,24 +282,12 @@ export class ReportHandler {
         kernels: true,
       });
     });
-    if (retryAt && row) await this.resetKernels(s.id);
-    if (row) sessions.notifyCommitted();
     if (r.status === 'ERROR' && row && !retryAt) {
       // ERROR is not final: the containers are gone, so the session ends TERMINATED with its reason.
       await sessions.transition(s.id, 'TERMINATED', { info: r.reason, kernels: true });
     }
     await queues.cleanup(r.agentId, { sessionId: s.id, attempt: r.attempt || s.attempt });
     this.deps.onCapacityFreed();
-  }
-
-  private async resetKernels(sessionId: string): Promise<void> {
-    await this.deps.db('kernels').where({ session_id: sessionId }).update({
-      status: 'PENDING',
-      agent_id: null,
-      container_id: null,
-      exit_code: null,
-      occupied_slots: '{}',
-    });
   }
 
   /** A report for an attempt that is over: make sure its containers go. */
@@ -321,28 +303,4 @@ export class ReportHandler {
       await this.deps.queues.cleanup(agentId, { sessionId, attempt });
     }
   }
-}
-
-/** Columns of a session going back to PENDING for another attempt. */
-export function retrySet(
-  s: SessionRow,
-  reason: string,
-  exitCode: number | null,
-  retryAt: Date,
-): Record<string, unknown> {
-  const record: AttemptRecord = {
-    attempt: s.attempt,
-    agentId: s.agent_id,
-    status: s.status,
-    reason,
-    exitCode,
-    endedAt: new Date().toISOString(),
-  };
-  return {
-    attempt: s.attempt + 1,
-    attempts: JSON.stringify([...(s.attempts ?? []), record]),
-    retry_after: retryAt,
-    agent_id: null,
-    started_at: null,
-  };
 }

@@ -1,20 +1,11 @@
 import { CallbackAllowList } from '../../domain/callback-address.js';
 import { webhookSignature } from '../../domain/signing.js';
-import type { Db } from '../../persistence/db.js';
+import type { DueDelivery, WebhookStore } from '../../persistence/webhook-store.js';
 import type { Logger } from '../../log/logger.js';
 import { postCallback } from './callback-client.js';
 
 const MAX_ATTEMPTS = 10;
 const TIMEOUT_MS = 5_000;
-
-interface Delivery {
-  id: number;
-  session_id: string;
-  url: string;
-  body: string;
-  attempts: number;
-  webhook_secret: string;
-}
 
 /**
  * Delivers callback_url events: in order per session (a session's next event waits until the
@@ -28,7 +19,7 @@ export class WebhookSender {
   private readonly allow: CallbackAllowList;
 
   constructor(
-    private readonly db: Db,
+    private readonly store: WebhookStore,
     private readonly log: Logger,
     opts: { allowList?: readonly string[] } = {},
   ) {
@@ -41,22 +32,15 @@ export class WebhookSender {
     if (this.busy) return;
     this.busy = true;
     try {
-      const due = (await this.db.raw(
-        `SELECT DISTINCT ON (w.session_id) w.id, w.session_id, w.url, w.body, w.attempts, k.webhook_secret, w.next_attempt_at
-           FROM webhook_deliveries w JOIN keypairs k ON k.access_key = w.access_key
-          WHERE w.delivered_at IS NULL AND w.gave_up_at IS NULL
-          ORDER BY w.session_id, w.id`,
-      )) as { rows: (Delivery & { next_attempt_at: Date })[] };
+      const heads = await this.store.heads();
       const now = Date.now();
-      await Promise.all(
-        due.rows.filter((d) => d.next_attempt_at.getTime() <= now).map((d) => this.deliver(d)),
-      );
+      await Promise.all(heads.filter((d) => d.next_attempt_at.getTime() <= now).map((d) => this.deliver(d)));
     } finally {
       this.busy = false;
     }
   }
 
-  private async deliver(d: Delivery): Promise<void> {
+  private async deliver(d: DueDelivery): Promise<void> {
     const r = await postCallback(
       d.url,
       {
@@ -71,33 +55,22 @@ export class WebhookSender {
     );
     const attempts = d.attempts + 1;
     if (r.outcome === 'delivered') {
-      await this.db('webhook_deliveries')
-        .where({ id: d.id })
-        .update({ delivered_at: this.db.fn.now(), attempts, outcome: 'delivered' });
+      await this.store.record(d.id, attempts, { kind: 'delivered' });
       return;
     }
     if (r.outcome === 'refused' || r.outcome === 'redirected') {
-      await this.db('webhook_deliveries')
-        .where({ id: d.id })
-        .update({
-          attempts,
-          last_error: r.error.slice(0, 500),
-          outcome: r.outcome,
-          gave_up_at: this.db.fn.now(),
-        });
+      await this.store.record(d.id, attempts, { kind: 'given-up', outcome: r.outcome, error: r.error });
       this.log.error(`callback ${r.outcome}`, { url: d.url, sessionId: d.session_id, error: r.error });
       return;
     }
     const backoffMs = Math.min(500 * 2 ** (attempts - 1), 60_000);
     const giveUp = attempts >= MAX_ATTEMPTS;
-    await this.db('webhook_deliveries')
-      .where({ id: d.id })
-      .update({
-        attempts,
-        last_error: r.error.slice(0, 500),
-        next_attempt_at: new Date(Date.now() + backoffMs),
-        ...(giveUp ? { gave_up_at: this.db.fn.now(), outcome: 'failed' } : {}),
-      });
+    await this.store.record(d.id, attempts, {
+      kind: 'failed',
+      error: r.error,
+      retryAt: new Date(Date.now() + backoffMs),
+      giveUp,
+    });
     if (giveUp) this.log.error('callback given up', { url: d.url, sessionId: d.session_id, error: r.error });
   }
 }
