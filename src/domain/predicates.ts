@@ -95,7 +95,9 @@ export interface Dependency {
 export const DEPENDENCY_FAILED = 'dependency-failed';
 
 /** How a session cancelled for a broken dependency says which (its status_data). */
-export function dependencyFailure(dep: Dependency): { dependency: { sessionId: string; status: string; result: string } } {
+export function dependencyFailure(dep: Dependency): {
+  dependency: { sessionId: string; status: string; result: string };
+} {
   return { dependency: { sessionId: dep.id, status: dep.status, result: dep.result } };
 }
 

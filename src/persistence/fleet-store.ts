@@ -89,7 +89,9 @@ export class FleetStore {
 
   /** Sessions placed on the agent and not over (optionally: not updated since `before`). */
   async activeOn(agentId: string, before?: Date): Promise<SessionRow[]> {
-    let q = this.db('sessions').where({ agent_id: agentId }).whereIn('status', [...ACTIVE_STATUSES]);
+    let q = this.db('sessions')
+      .where({ agent_id: agentId })
+      .whereIn('status', [...ACTIVE_STATUSES]);
     if (before) q = q.where('updated_at', '<', before);
     return (await q) as SessionRow[];
   }

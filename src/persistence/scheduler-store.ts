@@ -84,7 +84,8 @@ export class SchedulerStore {
           `status_data || jsonb_build_object('predicates', ${predicatesSql('startsAt', { startsAt: isoSql('starts_at') })})`,
         ),
       });
-    const row = (await farOnly(db('sessions')).min('starts_at as at').first()) as { at: Date | null } | undefined;
+    const row = (await farOnly(db('sessions')).min('starts_at as at').first()) as
+      { at: Date | null } | undefined;
     return row?.at ?? null;
   }
 
@@ -99,8 +100,18 @@ export class SchedulerStore {
         ORDER BY s.id
         LIMIT ?`,
       [group, limit],
-    )) as { rows: { id: string; dep_id: string; dep_status: Dependency['status']; dep_result: Dependency['result'] }[] };
-    return rows.map((r) => ({ id: r.id, dependency: { id: r.dep_id, status: r.dep_status, result: r.dep_result } }));
+    )) as {
+      rows: {
+        id: string;
+        dep_id: string;
+        dep_status: Dependency['status'];
+        dep_result: Dependency['result'];
+      }[];
+    };
+    return rows.map((r) => ({
+      id: r.id,
+      dependency: { id: r.dep_id, status: r.dep_status, result: r.dep_result },
+    }));
   }
 
   /** Writes `retry_backoff` on sessions waiting out a retry delay; returns when the first is due. */
@@ -123,7 +134,9 @@ export class SchedulerStore {
 
   /** Writes `dependencies` on due sessions that wait for a dependency to end. */
   async explainDependencies(group: string, horizon: Date, now: Date): Promise<void> {
-    const preds = predicatesSql('dependencies', { sessions: `string_agg(p.id::text, ', ' ORDER BY p.id::text)` });
+    const preds = predicatesSql('dependencies', {
+      sessions: `string_agg(p.id::text, ', ' ORDER BY p.id::text)`,
+    });
     await this.db.raw(
       `UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', w.preds)
          FROM (SELECT d.session_id, ${preds} AS preds
@@ -186,7 +199,9 @@ export class SchedulerStore {
   async writePredicates(id: string, preds: Predicate[]): Promise<void> {
     await this.db('sessions')
       .where({ id, status: 'PENDING' })
-      .update({ status_data: this.db.raw(`status_data || ?::jsonb`, [JSON.stringify({ predicates: preds })]) });
+      .update({
+        status_data: this.db.raw(`status_data || ?::jsonb`, [JSON.stringify({ predicates: preds })]),
+      });
   }
 
   /** The schedulable agents of the group, with what their sessions hold. */
@@ -195,7 +210,8 @@ export class SchedulerStore {
       .where({ scaling_group: group, status: 'ALIVE', schedulable: true })
       .whereRaw(`coalesce(status_info, '') NOT IN ('draining', 'engine-unavailable')`)) as AgentRow[];
     const out: AgentCapacity[] = [];
-    for (const a of agents) out.push({ id: a.id, total: a.available_slots, occupied: await occupiedOn(this.db, a.id) });
+    for (const a of agents)
+      out.push({ id: a.id, total: a.available_slots, occupied: await occupiedOn(this.db, a.id) });
     return out;
   }
 

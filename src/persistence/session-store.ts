@@ -269,7 +269,12 @@ export class SessionStore {
   }
 
   /** Merges `data` into status_data while the session is still in `status` (no transition). */
-  async mergeDataIn(trx: Tx, id: string, status: SessionStatus, data: Record<string, unknown>): Promise<void> {
+  async mergeDataIn(
+    trx: Tx,
+    id: string,
+    status: SessionStatus,
+    data: Record<string, unknown>,
+  ): Promise<void> {
     await trx('sessions')
       .where({ id, status })
       .update({ status_data: trx.raw(`status_data || ?::jsonb`, [JSON.stringify(data)]) });
@@ -279,7 +284,13 @@ export class SessionStore {
   async recordKernelExitIn(
     trx: Tx,
     kernelId: string,
-    exit: { exitCode: number; logs: string; logsTruncated: boolean; logsBytes: number | null; startedAt: Date | null },
+    exit: {
+      exitCode: number;
+      logs: string;
+      logsTruncated: boolean;
+      logsBytes: number | null;
+      startedAt: Date | null;
+    },
   ): Promise<void> {
     await trx('kernels')
       .where({ id: kernelId })

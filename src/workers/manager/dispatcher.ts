@@ -1,5 +1,10 @@
 import { placeSessions, type PlacementCandidate } from '../../domain/placement.js';
-import { capacityPredicate, DEPENDENCY_FAILED, dependencyFailure, type Predicate } from '../../domain/predicates.js';
+import {
+  capacityPredicate,
+  DEPENDENCY_FAILED,
+  dependencyFailure,
+  type Predicate,
+} from '../../domain/predicates.js';
 import { scaleSlots } from '../../domain/resources.js';
 import type { SessionRow } from '../../persistence/rows.js';
 import type { SchedulerStore } from '../../persistence/scheduler-store.js';
