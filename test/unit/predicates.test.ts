@@ -11,6 +11,7 @@ import {
   type WaitFacts,
   type WaitReason,
 } from '../../src/domain/predicates.js';
+import { ACTIVE_STATUSES } from '../../src/domain/status.js';
 
 const NOW = new Date('2026-11-29T03:00:00.000Z');
 const A = '11111111-1111-4111-8111-111111111111';
@@ -135,16 +136,8 @@ test('dependencyState: met, waiting or broken for every status', (t) => {
   t.is(dependencyState('TERMINATED', 'FAILURE'), 'broken');
   t.is(dependencyState('CANCELLED', 'FAILURE'), 'broken');
   t.is(dependencyState('ERROR', 'UNDEFINED'), 'broken');
-  for (const s of [
-    'PENDING',
-    'SCHEDULED',
-    'PREPARING',
-    'PULLING',
-    'PREPARED',
-    'CREATING',
-    'RUNNING',
-    'TERMINATING',
-  ] as const)
+  // Every status from PENDING up to TERMINATING: not over yet.
+  for (const s of ['PENDING' as const, ...ACTIVE_STATUSES])
     t.is(dependencyState(s, 'UNDEFINED'), 'waiting', s);
   t.deepEqual(dependencyFailure(dep(A, 'ERROR')), {
     dependency: { sessionId: A, status: 'ERROR', result: 'UNDEFINED' },

@@ -31,6 +31,7 @@ export async function postCallback(
   try {
     url = new URL(rawUrl);
   } catch {
+    // Not a URL at all: refused like any destination it may not reach (the outcome says why).
     return { outcome: 'refused', error: 'not a URL' };
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
