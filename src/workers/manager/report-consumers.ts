@@ -59,12 +59,18 @@ export class ReportConsumers {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.allSettled(
-      [...this.workers.values()].map(async ({ worker, connection }) => {
-        await worker.close();
+    const results = await Promise.allSettled(
+      [...this.workers].map(async ([agentId, { worker, connection }]) => {
+        try {
+          await worker.close();
+        } catch (err) {
+          this.deps.log.error('report worker close failed', { agentId, err: String(err) });
+        }
         // QUIT fails on a connection already broken: it is closed without the goodbye.
         await connection.quit().catch(() => connection.disconnect());
       }),
     );
+    for (const r of results)
+      if (r.status === 'rejected') this.deps.log.error('report consumer close', { err: String(r.reason) });
   }
 }
