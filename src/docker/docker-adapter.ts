@@ -1,111 +1,12 @@
 import Docker from 'dockerode';
-import type { Readable } from 'node:stream';
-import { BaiError } from '../domain/errors.js';
+import { CONTAINER_HARDENING, type ContainerSpec } from '../domain/container-plan.js';
 import { OutputTail } from '../domain/output-tail.js';
+import { ImagePullFailed, statusOf, untilAborted, wrap } from './docker-errors.js';
+import type { ContainerState, ContainerSummary, LogFollow, LogTail, PullProgress } from './docker-types.js';
 import { DockerDemux } from './log-demux.js';
 
-/** The only importer of dockerode: promise-only calls, Docker's failures become typed errors. */
-export class DockerError extends BaiError {
-  constructor(
-    message: string,
-    readonly statusCode: number | null,
-    opts: { cause?: unknown } = {},
-  ) {
-    super('docker-error', 502, 'Docker engine error.', message, opts);
-  }
-}
-
-export class ImagePullFailed extends BaiError {
-  constructor(message: string) {
-    super('image-pull-failed', 502, 'Image pull failed.', message);
-  }
-}
-
-export interface ContainerSpec {
-  name: string;
-  image: string;
-  cmd: string[] | null;
-  env: Record<string, string>;
-  labels: Record<string, string>;
-  workingDir: string;
-  hostname: string;
-  nanoCpus: number;
-  memoryBytes: number;
-  pidsLimit: number;
-  shmBytes: number | null;
-  networkMode: string;
-  networkAliases: string[];
-  binds: string[];
-  capAdd: string[];
-  /** `uid:gid` the command runs as; null: the image's own user. */
-  user?: string | null;
-  /** tmpfs mounts: container path → mount options. */
-  tmpfs?: Record<string, string>;
-  /** json-file options (`max-size`, `max-file`): the engine's copy of the output is bounded. */
-  logOptions: Record<string, string>;
-}
-
-/** The kept tail of a container's output, read as a stream. */
-export interface LogTail {
-  text: string;
-  /** Bytes the engine still held (all of the output unless its json-file log rotated). */
-  bytes: number;
-  truncated: boolean;
-}
-
-/** A container's output as it comes: frames' bytes, with backpressure; `stop` ends it. */
-export interface LogFollow {
-  stream: Readable;
-  stop(): void;
-}
-
-export interface ContainerState {
-  id: string;
-  running: boolean;
-  status: string;
-  exitCode: number;
-  oomKilled: boolean;
-  startedAt: number | null;
-  finishedAt: number | null;
-  labels: Record<string, string>;
-}
-
-export interface ContainerSummary {
-  id: string;
-  state: string;
-  labels: Record<string, string>;
-}
-
-export interface PullProgress {
-  current: number;
-  total: number;
-  status: string;
-}
-
-function statusOf(err: unknown): number | null {
-  const s = (err as { statusCode?: unknown }).statusCode;
-  return typeof s === 'number' ? s : null;
-}
-
-function wrap(what: string, err: unknown): DockerError {
-  const msg = (err as { json?: { message?: string } }).json?.message ?? (err as Error).message ?? String(err);
-  return new DockerError(`${what}: ${msg}`, statusOf(err), { cause: err });
-}
-
-/**
- * Settles when `signal` aborts, whether or not docker-modem ever calls back. A response the
- * engine cut after its headers (dockerd SIGKILLed under a pending wait) is destroyed without an
- * event the modem listens to, so its promise stays pending for ever, and an abort that comes
- * after the cut reaches nothing: without this race the agent's watcher hangs on it.
- */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
+export { DockerError, ImagePullFailed } from './docker-errors.js';
+export type * from './docker-types.js';
 
 function parseTime(t: string | undefined): number | null {
   if (!t || t.startsWith('0001-')) return null;
@@ -113,6 +14,7 @@ function parseTime(t: string | undefined): number | null {
   return Number.isNaN(ms) ? null : ms;
 }
 
+/** The only importer of dockerode: promise-only calls, Docker's failures become typed errors. */
 export class DockerAdapter {
   private readonly docker: Docker;
 
@@ -145,7 +47,7 @@ export class DockerAdapter {
       await this.docker.getImage(ref).inspect();
       return true;
     } catch (err) {
-      if (statusOf(err) === 404) return false;
+      if (statusOf(err) === 404) return false; // not on this engine: to be pulled
       throw wrap(`inspect image ${ref}`, err);
     }
   }
@@ -222,14 +124,14 @@ export class DockerAdapter {
           PidsLimit: spec.pidsLimit,
           ShmSize: spec.shmBytes ?? undefined,
           NetworkMode: spec.networkMode,
-          Privileged: false,
-          CapDrop: ['ALL'],
+          Privileged: CONTAINER_HARDENING.privileged,
+          CapDrop: [...CONTAINER_HARDENING.capDrop],
           CapAdd: spec.capAdd,
-          SecurityOpt: ['no-new-privileges'],
+          SecurityOpt: [...CONTAINER_HARDENING.securityOpt],
           Binds: spec.binds,
           Tmpfs: spec.tmpfs,
-          Init: false,
-          LogConfig: { Type: 'json-file', Config: spec.logOptions },
+          Init: CONTAINER_HARDENING.init,
+          LogConfig: { Type: CONTAINER_HARDENING.logDriver, Config: spec.logOptions },
         },
         NetworkingConfig: endpoints ? { EndpointsConfig: endpoints } : undefined,
       });
@@ -279,7 +181,7 @@ export class DockerAdapter {
         labels: info.Config.Labels ?? {},
       };
     } catch (err) {
-      if (statusOf(err) === 404) return null;
+      if (statusOf(err) === 404) return null; // no such container: the caller's answer
       throw wrap(`inspect container ${id.slice(0, 12)}`, err);
     }
   }
@@ -290,7 +192,7 @@ export class DockerAdapter {
       await this.docker.getContainer(id).stop({ t: graceSeconds });
     } catch (err) {
       const s = statusOf(err);
-      if (s === 304 || s === 404) return;
+      if (s === 304 || s === 404) return; // already stopped, or gone
       throw wrap(`stop container ${id.slice(0, 12)}`, err);
     }
   }
@@ -300,7 +202,7 @@ export class DockerAdapter {
       await this.docker.getContainer(id).kill();
     } catch (err) {
       const s = statusOf(err);
-      if (s === 404 || s === 409 || s === 304) return;
+      if (s === 404 || s === 409 || s === 304) return; // gone, or not running: nothing to kill
       throw wrap(`kill container ${id.slice(0, 12)}`, err);
     }
   }
@@ -326,7 +228,7 @@ export class DockerAdapter {
         .getContainer(id)
         .logs({ stdout: true, stderr: true, follow: true })) as unknown as NodeJS.ReadableStream;
     } catch (err) {
-      if (statusOf(err) === 404) return { text: '', bytes: 0, truncated: false };
+      if (statusOf(err) === 404) return { text: '', bytes: 0, truncated: false }; // gone: no output
       throw wrap(`logs of container ${id.slice(0, 12)}`, err);
     }
     // follow: true streams (a stopped container's stream ends after its last line); without it
@@ -452,7 +354,7 @@ export class DockerAdapter {
         CheckDuplicate: true,
       });
     } catch (err) {
-      if (statusOf(err) === 409) return;
+      if (statusOf(err) === 409) return; // it exists already (a start run again)
       throw wrap(`create network ${name}`, err);
     }
   }
@@ -462,7 +364,7 @@ export class DockerAdapter {
       await this.docker.getNetwork(name).remove();
     } catch (err) {
       const s = statusOf(err);
-      if (s === 404) return;
+      if (s === 404) return; // gone already
       throw wrap(`remove network ${name}`, err);
     }
   }

@@ -1,4 +1,6 @@
 import { InvalidRequest } from './errors.js';
+import { dockerLogOptions } from './output-tail.js';
+import type { Slots } from './resources.js';
 
 /** Labels every bai container carries: how an agent finds its own after a restart. */
 export const LABEL = {
@@ -10,6 +12,8 @@ export const LABEL = {
   role: 'ai.bai.cluster-role',
   startsAt: 'ai.bai.starts-at',
   batchTimeout: 'ai.bai.batch-timeout',
+  /** What the session holds, on its main container only: re-adopted into the agent's ledger. */
+  slots: 'ai.bai.slots',
 } as const;
 
 export const WORK_DIR = '/home/work';
@@ -87,4 +91,195 @@ export function kernelCommand(
 /** Quotes a string for a POSIX shell. */
 export function shellQuote(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * What Docker is asked to create for one container. The hardening every container gets
+ * whatever the spec says (no privileges, every capability dropped before `capAdd`, no new
+ * privileges, a bounded json-file log) is `CONTAINER_HARDENING`.
+ */
+export interface ContainerSpec {
+  name: string;
+  image: string;
+  cmd: string[] | null;
+  env: Record<string, string>;
+  labels: Record<string, string>;
+  workingDir: string;
+  hostname: string;
+  nanoCpus: number;
+  memoryBytes: number;
+  pidsLimit: number;
+  shmBytes: number | null;
+  networkMode: string;
+  networkAliases: string[];
+  binds: string[];
+  capAdd: string[];
+  /** `uid:gid` the command runs as; null: the image's own user. */
+  user?: string | null;
+  /** tmpfs mounts: container path → mount options. */
+  tmpfs?: Record<string, string>;
+  /** json-file options (`max-size`, `max-file`): the engine's copy of the output is bounded. */
+  logOptions: Record<string, string>;
+}
+
+/** Applied to every container bai creates, whatever its spec. */
+export const CONTAINER_HARDENING = {
+  privileged: false,
+  capDrop: ['ALL'],
+  securityOpt: ['no-new-privileges'],
+  init: false,
+  logDriver: 'json-file',
+} as const;
+
+/** The only capabilities a kernel gets back (on top of CapDrop ALL): file ownership, users, signals. */
+export const KERNEL_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETUID', 'KILL'] as const;
+
+/** A kernel's memory when its slots name none. */
+export const DEFAULT_MEMORY_BYTES = 256 * 1024 * 1024;
+
+/** The internal bridge network of a cluster session. */
+export function clusterNetworkName(sessionId: string): string {
+  return `bai-${sessionId}`;
+}
+
+/** The session a cluster network belongs to (see clusterNetworkName). */
+export function sessionOfNetwork(network: string): string {
+  return network.replace(/^bai-/, '');
+}
+
+/**
+ * A container's name. A later attempt may run on the same engine while a stale one is still
+ * there (two agents on one host, an agent back after its grace window): names must not collide.
+ */
+export function containerName(kernelId: string, attempt: number): string {
+  return attempt > 1 ? `bai-${kernelId}.${attempt}` : `bai-${kernelId}`;
+}
+
+/** Labels of a cluster session's network: the agent finds and removes its own. */
+export function networkLabels(sessionId: string, agentId: string): Record<string, string> {
+  return { [LABEL.managed]: 'true', [LABEL.session]: sessionId, [LABEL.agent]: agentId };
+}
+
+/** Subs are created first, so the main's peers exist when it starts. */
+export function creationOrder<K extends { clusterRole: 'main' | 'sub' }>(kernels: readonly K[]): K[] {
+  return [...kernels].sort((a, b) =>
+    a.clusterRole === b.clusterRole ? 0 : a.clusterRole === 'sub' ? -1 : 1,
+  );
+}
+
+/** One kernel of a session, as its container is planned. */
+export interface PlannedKernel {
+  kernelId: string;
+  clusterRole: 'main' | 'sub';
+  clusterIdx: number;
+  hostname: string;
+  slots: Slots;
+}
+
+/** Everything a kernel's container depends on: the session, the agent's settings, the host. */
+export interface KernelPlanInput {
+  session: {
+    sessionId: string;
+    attempt: number;
+    image: string;
+    startupCommand: string | null;
+    bootstrapScript: string | null;
+    environ: Record<string, string>;
+    resourceOpts: Record<string, number>;
+    kernels: readonly PlannedKernel[];
+    startsAt: number | null;
+    batchTimeoutSec: number | null;
+  };
+  kernel: PlannedKernel;
+  /** What the whole session holds (labelled on the main, for re-adoption). */
+  sessionSlots: Slots;
+  agentId: string;
+  /** The user the command runs as (see job-user.ts). */
+  user: { uid: number; gid: number };
+  /** Storage folders, `host:target:mode`. */
+  binds: string[];
+  /** The session's cluster network, or null for a single kernel. */
+  network: string | null;
+  agent: {
+    networkMode: string;
+    pidsLimit: number;
+    logLimitBytes: number;
+    dockerLogMaxBytes?: number;
+  };
+  /** Cores the host has: Docker refuses a CPU quota above them. */
+  hostCpus: number;
+}
+
+/** The container of one kernel: command, environment, labels, user, limits and capabilities. */
+export function kernelContainer(input: KernelPlanInput): ContainerSpec {
+  const { session: s, kernel: k, user } = input;
+  const workDirMounted = input.binds.some((bind) => bind.split(':')[1] === WORK_DIR);
+  return {
+    name: containerName(k.kernelId, s.attempt),
+    image: s.image,
+    cmd: kernelCommand(k.clusterRole, s.startupCommand, s.bootstrapScript),
+    env: kernelEnvironment({
+      sessionId: s.sessionId,
+      kernelId: k.kernelId,
+      role: k.clusterRole,
+      idx: k.clusterIdx,
+      hostname: k.hostname,
+      clusterSize: s.kernels.length,
+      hosts: s.kernels.map((x) => x.hostname),
+      user: s.environ,
+    }),
+    labels: {
+      [LABEL.managed]: 'true',
+      [LABEL.session]: s.sessionId,
+      [LABEL.kernel]: k.kernelId,
+      [LABEL.agent]: input.agentId,
+      [LABEL.attempt]: String(s.attempt),
+      [LABEL.role]: k.clusterRole,
+      [LABEL.startsAt]: s.startsAt === null ? '' : String(s.startsAt),
+      [LABEL.batchTimeout]: s.batchTimeoutSec === null ? '' : String(s.batchTimeoutSec),
+      [LABEL.slots]: JSON.stringify(k.clusterRole === 'main' ? input.sessionSlots : {}),
+    },
+    workingDir: WORK_DIR,
+    hostname: k.hostname,
+    user: `${user.uid}:${user.gid}`,
+    // HOME is the work dir: a fresh one the job's user owns (the image's may be root's),
+    // unless a storage folder is mounted there itself.
+    tmpfs: workDirMounted
+      ? {}
+      : { [WORK_DIR]: `rw,exec,nosuid,nodev,mode=0755,uid=${user.uid},gid=${user.gid}` },
+    // Docker refuses a CPU quota above the host's cores; an agent may declare more than it has.
+    nanoCpus: Math.min(k.slots.cpu ?? 1, input.hostCpus) * 1e9,
+    memoryBytes: k.slots.mem ?? DEFAULT_MEMORY_BYTES,
+    pidsLimit: input.agent.pidsLimit,
+    shmBytes: s.resourceOpts.shmem ?? null,
+    networkMode: input.network ?? input.agent.networkMode,
+    networkAliases: input.network ? [k.hostname] : [],
+    binds: input.binds,
+    capAdd: [...KERNEL_CAPABILITIES],
+    logOptions: dockerLogOptions(input.agent.logLimitBytes, input.agent.dockerLogMaxBytes),
+  };
+}
+
+/**
+ * The slots a main container's label says its session holds; `{}` when the label is missing
+ * or is not a JSON object of numbers (a container not made by this version of bai).
+ */
+export function slotsFromLabel(labels: Record<string, string>): Slots {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(labels[LABEL.slots] ?? '{}');
+  } catch {
+    // Not JSON: the container holds nothing the ledger can count.
+    return {};
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return {};
+  const slots: Slots = {};
+  for (const [k, v] of Object.entries(parsed)) if (typeof v === 'number') slots[k] = v;
+  return slots;
+}
+
+/** The batch timeout a main container was created with (its label), or null. */
+export function batchTimeoutFromLabel(labels: Record<string, string>): number | null {
+  const v = labels[LABEL.batchTimeout];
+  return v ? Number(v) : null;
 }

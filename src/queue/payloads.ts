@@ -55,6 +55,76 @@ export type AgentJob =
   | { name: 'destroy-session'; data: DestroySessionJob }
   | { name: 'cleanup-session'; data: CleanupSessionJob };
 
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isNumber = (v: unknown): v is number => typeof v === 'number';
+const isNullOr =
+  <T>(check: (v: unknown) => v is T) =>
+  (v: unknown): v is T | null =>
+    v === null || check(v);
+
+function isKernelSpec(v: unknown): v is KernelSpec {
+  return (
+    isObject(v) &&
+    isString(v.kernelId) &&
+    (v.clusterRole === 'main' || v.clusterRole === 'sub') &&
+    isNumber(v.clusterIdx) &&
+    isString(v.hostname) &&
+    isObject(v.slots)
+  );
+}
+
+function isRunSessionJob(v: unknown): v is RunSessionJob {
+  return (
+    isObject(v) &&
+    isString(v.sessionId) &&
+    isNumber(v.attempt) &&
+    isString(v.image) &&
+    isNullOr(isObject)(v.registryAuth) &&
+    isNullOr(isString)(v.startupCommand) &&
+    isNullOr(isString)(v.bootstrapScript) &&
+    isObject(v.environ) &&
+    Array.isArray(v.mounts) &&
+    isObject(v.resourceOpts) &&
+    Array.isArray(v.kernels) &&
+    v.kernels.every(isKernelSpec) &&
+    isNullOr(isNumber)(v.startsAt) &&
+    isNullOr(isNumber)(v.batchTimeoutSec)
+  );
+}
+
+function isDestroySessionJob(v: unknown): v is DestroySessionJob {
+  return isObject(v) && isString(v.sessionId) && isString(v.reason) && typeof v.forced === 'boolean';
+}
+
+function isCleanupSessionJob(v: unknown): v is CleanupSessionJob {
+  return isObject(v) && isString(v.sessionId) && isNumber(v.attempt);
+}
+
+/**
+ * The agent job a queued job carries, told by its name and checked in the fields the agent
+ * relies on; `unknown-job` for a name no agent knows, `malformed` for data that does not
+ * fit its name (a manager of another version, or a hand-made job).
+ */
+export function agentJobOf(
+  name: string,
+  data: unknown,
+): { job: AgentJob } | { error: 'unknown-job' | 'malformed' } {
+  switch (name) {
+    case 'run-session':
+      return isRunSessionJob(data) ? { job: { name, data } } : { error: 'malformed' };
+    case 'destroy-session':
+      return isDestroySessionJob(data) ? { job: { name, data } } : { error: 'malformed' };
+    case 'cleanup-session':
+      return isCleanupSessionJob(data) ? { job: { name, data } } : { error: 'malformed' };
+    default:
+      return { error: 'unknown-job' };
+  }
+}
+
 /** Reports queue: what agents tell the manager. Handlers are idempotent. */
 export interface AgentStartedReport {
   agentId: string;

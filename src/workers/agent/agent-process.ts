@@ -18,7 +18,11 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
   try {
     await agent.start();
   } catch (err) {
-    await agent.close().catch(() => {});
+    await agent
+      .close()
+      .catch((closeErr: unknown) =>
+        log.error('closing an agent that failed to start', { err: String(closeErr) }),
+      );
     redis.disconnect();
     throw err;
   }
@@ -28,6 +32,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     close() {
       closing ??= (async () => {
         await agent.close();
+        // QUIT refused (the connection is already down): drop it instead.
         await redis.quit().catch(() => redis.disconnect());
       })();
       return closing;

@@ -2,9 +2,20 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { StringDecoder } from 'node:string_decoder';
 import type { Redis } from 'ioredis';
+import type { AgentConfig } from '../../config/config.js';
 import type { LogFollow } from '../../docker/docker-adapter.js';
-import { decodeTail } from '../../domain/output-tail.js';
-import { LOG_ENTRY_BYTES, appendLog, type LogStreamLimits } from '../../queue/log-stream.js';
+import { decodeTail, truncationMarker } from '../../domain/output-tail.js';
+import type { Logger } from '../../log/logger.js';
+import {
+  LOG_ENTRY_BYTES,
+  appendLog,
+  lastLogId,
+  logEndsWith,
+  loggedBytes,
+  type LogStreamLimits,
+} from '../../queue/log-stream.js';
+import type { AgentContext } from './agent-context.js';
+import type { Tracked } from './tracked.js';
 
 /**
  * Copies a running container's output to its live Redis copy (see log-stream.ts), one bounded
@@ -24,12 +35,16 @@ export class LogCopier {
     kernelId: string,
     limits: LogStreamLimits,
     private readonly follow: LogFollow,
+    log: Logger,
   ) {
     const decoder = new StringDecoder('utf8');
     const send = async (text: string): Promise<void> => {
       if (text === '') return;
       // Redis away: the write waits for it (ioredis queues it) and the stream stays paused.
-      await appendLog(redis, prefix, agentId, kernelId, text, limits).catch(() => {});
+      // One that fails still is a gap in the live copy only: the exit report's tail ends it.
+      await appendLog(redis, prefix, agentId, kernelId, text, limits).catch((err: unknown) =>
+        log.error('live output copy failed', { kernelId, err: String(err) }),
+      );
     };
     const sink = new Writable({
       highWaterMark: LOG_ENTRY_BYTES,
@@ -98,4 +113,90 @@ export async function endWithTail(
     await appendLog(redis, prefix, agentId, kernelId, text, limits, first);
     first = false;
   }
+}
+
+/** The bounds of a kernel's live output copy in Redis. */
+export function logLimits(config: AgentConfig): LogStreamLimits {
+  return { maxBytes: config.logStreamBytes, maxEntries: config.logStreamEntries, ttlMs: 3_600_000 };
+}
+
+/**
+ * Copies output to its live Redis copy while it runs, for `logs --follow` and `bai run`
+ * (bounded in bytes and entries, see log-stream.ts; the agent holds at most two entries).
+ * After a restart it carries on from the stream's last entry (entry ids are milliseconds), so
+ * what an earlier agent copied is not copied twice and what ran unobserved is not lost.
+ */
+export function followLogs(ctx: AgentContext, tracked: Tracked, kernelId: string, containerId: string): void {
+  const { redis, config, docker, log } = ctx;
+  const prefix = config.queuePrefix;
+  lastLogId(redis, prefix, config.id, kernelId)
+    .then((last) => {
+      const ms = last ? Number(last.split('-')[0]) : 0;
+      return docker.followLogs(containerId, ms > 0 ? ms / 1000 : undefined);
+    })
+    .then((follow) => {
+      const copier = new LogCopier(redis, prefix, config.id, kernelId, logLimits(config), follow, log);
+      if (ctx.closing.aborted || tracked.state === 'exited') {
+        copier.stop(); // a closing agent must not be held open by a late stream
+        return;
+      }
+      tracked.copier = copier;
+      tracked.stopLogs = () => copier.stop();
+    })
+    .catch((err: unknown) =>
+      // No live copy (Redis or the engine away): the exit report's tail still ends it.
+      log.error('following output failed', { sessionId: tracked.sessionId, kernelId, err: String(err) }),
+    );
+}
+
+/** The output an exit report carries, and how much there was in all. */
+export interface FinalOutput {
+  logs: string;
+  truncated: boolean;
+  totalBytes: number;
+}
+
+/**
+ * Ends the live copy of an exited main and reads the output its exit report keeps. The live
+ * copy first takes in the last lines (its stream ends with the container), then the stored
+ * output is the engine's tail, read as a stream: memory stays at the limit.
+ */
+export async function finishLogs(
+  ctx: AgentContext,
+  tracked: Tracked,
+  main: { kernelId: string; containerId: string },
+): Promise<FinalOutput> {
+  const { redis, config, docker, log } = ctx;
+  const drained = await tracked.copier?.drain(10_000);
+  tracked.stopLogs?.();
+  const limit = config.logLimitBytes;
+  const tail = await docker.logTail(main.containerId, limit);
+  const prefix = config.queuePrefix;
+  const where = { sessionId: tracked.sessionId, kernelId: main.kernelId };
+  // The engine's copy rotates (json-file max-size): the live copy's count says how much
+  // there was in all. (It may count a few lines twice after an agent restart, so it is
+  // believed only past the limit.)
+  const copied = await loggedBytes(redis, prefix, config.id, main.kernelId).catch((err: unknown) => {
+    log.error("counting the live output failed; the engine's count stands", { ...where, err: String(err) });
+    return 0;
+  });
+  const truncated = tail.truncated || copied > limit;
+  const totalBytes = truncated ? Math.max(tail.bytes, copied) : tail.bytes;
+  // Docker's follow stream may end, or skip, before the last lines of a job that printed
+  // faster than it could be read: then the live copy ends with the stored tail instead.
+  const endsRight = await logEndsWith(redis, prefix, config.id, main.kernelId, tail.text).catch(
+    (err: unknown) => {
+      log.error("checking the live output's end failed; left as it is", { ...where, err: String(err) });
+      return true;
+    },
+  );
+  if (drained === false || !endsRight) {
+    const gap = copied > 0 || tail.truncated;
+    await endWithTail(redis, prefix, config.id, main.kernelId, tail.text, logLimits(config), gap).catch(
+      (err: unknown) =>
+        log.error('ending the live output with its tail failed', { ...where, err: String(err) }),
+    );
+  }
+  const logs = truncated ? truncationMarker(limit) + tail.text : tail.text;
+  return { logs, truncated, totalBytes };
 }

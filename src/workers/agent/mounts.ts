@@ -31,7 +31,7 @@ export function storageBinds(
     const target = mountTarget(m.name, m.target);
     if (m.path === undefined || !isStoragePath(m.path))
       throw new InvalidRequest(`Storage folder "${m.name}" has no place resolved by the manager.`);
-    const [ns] = m.path.split('/') as [string];
+    const [ns = ''] = m.path.split('/');
     const nsPath = join(realRoot, ns);
     if (!exists(nsPath)) mkdirSync(nsPath);
     inside(realRoot, nsPath, m.name);
@@ -75,7 +75,8 @@ function exists(path: string): boolean {
   try {
     lstatSync(path);
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false; // nothing of that name
+    throw err;
   }
 }

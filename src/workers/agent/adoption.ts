@@ -1,0 +1,150 @@
+import {
+  LABEL,
+  batchTimeoutFromLabel,
+  clusterNetworkName,
+  sessionOfNetwork,
+  slotsFromLabel,
+} from '../../domain/container-plan.js';
+import type { ContainerSummary } from '../../docker/docker-adapter.js';
+import { clearLongTimeout } from '../long-timer.js';
+import type { AgentContext } from './agent-context.js';
+import type { SessionStarter } from './starter.js';
+import type { Teardown } from './teardown.js';
+import { mainOf, newTracked, type Tracked } from './tracked.js';
+import type { Watcher } from './watcher.js';
+
+/**
+ * Carrying on with containers found by label: at start (a restarted agent re-adopts what its
+ * predecessor left), for a run job whose containers already exist, and when the engine
+ * answers again after an outage.
+ */
+export class Adoption {
+  constructor(
+    private readonly ctx: AgentContext,
+    private readonly watcher: Watcher,
+    private readonly teardown: Teardown,
+    private readonly starter: SessionStarter,
+  ) {}
+
+  /** At start: find this agent's containers by label and carry on with them. */
+  async adoptAll(): Promise<void> {
+    const { docker, config, sessions, log } = this.ctx;
+    const bySession = await this.mineBySession();
+    for (const group of bySession.values()) {
+      const t = await this.adoptSession(group);
+      if (t) await this.resync(t);
+    }
+    // A cluster network left by a crash between its creation and its containers' has no owner.
+    const nets = await docker.listNetworks([`${LABEL.managed}=true`, `${LABEL.agent}=${config.id}`]);
+    for (const n of nets) {
+      if (sessions.has(sessionOfNetwork(n))) continue;
+      await docker
+        .removeNetwork(n)
+        .catch((err: unknown) => log.error('orphan network', { network: n, err: String(err) }));
+    }
+  }
+
+  /** Tracks a session from its containers (one attempt's); the tracked one if it is known. */
+  async adoptSession(found: ContainerSummary[]): Promise<Tracked | null> {
+    const { sessions, allocator, docker } = this.ctx;
+    const first = found[0];
+    if (!first) return null;
+    const sessionId = first.labels[LABEL.session] ?? '';
+    const attempt = Number(first.labels[LABEL.attempt] ?? '1');
+    const existing = sessions.get(sessionId);
+    if (existing) return existing;
+    const mainC = found.find((c) => c.labels[LABEL.role] === 'main');
+    const tracked = newTracked(
+      sessionId,
+      attempt,
+      mainC ? batchTimeoutFromLabel(mainC.labels) : null,
+      'created',
+    );
+    tracked.containers = found.map((c) => ({
+      kernelId: c.labels[LABEL.kernel] ?? '',
+      containerId: c.id,
+      role: c.labels[LABEL.role] === 'sub' ? 'sub' : 'main',
+    }));
+    tracked.network = found.length > 1 ? clusterNetworkName(sessionId) : null;
+    sessions.set(tracked);
+    if (!mainC) {
+      tracked.state = 'exited';
+      return tracked;
+    }
+    allocator.adopt(sessionId, slotsFromLabel(mainC.labels));
+    const st = await docker.inspect(mainC.id);
+    if (st?.running) {
+      tracked.state = 'running';
+      this.watcher.watch(tracked, st.startedAt ?? Date.now());
+    } else if (st && st.startedAt === null) {
+      const startsAt = Number(mainC.labels[LABEL.startsAt] || '0');
+      this.starter.armStart(tracked, Math.max(0, startsAt - Date.now()));
+    } else {
+      tracked.state = 'exited';
+      await this.watcher.reportExit(tracked); // ended while nobody watched: report its true exit code
+    }
+    return tracked;
+  }
+
+  /** Re-sends where a session stands: used after re-adoption and on a duplicate run job. */
+  async resync(t: Tracked): Promise<void> {
+    if (t.state === 'running') await this.ctx.reports.running(t, {});
+    else if (t.state === 'exited') await this.watcher.reportExit(t);
+  }
+
+  /**
+   * The engine answers again (possibly restarted, its containers stopped or ended meanwhile):
+   * re-read this agent's containers by label, as at start; report those that ended with the
+   * exit code Docker recorded, apply the kills and stops asked while it was away, follow the
+   * running ones again, and forget sessions whose containers are gone (nothing runs for them,
+   * so they hold no slots; the manager ends them `container-lost`).
+   */
+  async engineBack(): Promise<void> {
+    const bySession = await this.mineBySession();
+    for (const t of this.ctx.sessions.all()) {
+      if (t.state === 'preparing') continue; // its run job sees the engine's answers itself
+      const mine = (bySession.get(t.sessionId) ?? []).filter(
+        (c) => Number(c.labels[LABEL.attempt] ?? '0') === t.attempt,
+      );
+      bySession.delete(t.sessionId);
+      if (!mine.some((c) => c.labels[LABEL.role] === 'main')) {
+        this.ctx.log.error('containers gone with the engine', { sessionId: t.sessionId });
+        this.teardown.forget(t);
+        continue;
+      }
+      if (t.state === 'running') {
+        const st = await this.ctx.docker.inspect(mainOf(t).containerId);
+        if (st && !st.running) {
+          t.waitAbort?.abort(); // the watcher sees it ended and reports
+        } else {
+          await this.watcher.applyStop(t);
+          this.watcher.refollowLogs(t);
+          t.waitAbort?.abort(); // wait again on a fresh connection
+        }
+      } else if (t.state === 'created' && t.stopReason) {
+        clearLongTimeout(t.startTimer);
+        await this.teardown.abandon(t, t.stopReason);
+      } else if (t.state === 'created' && !t.startTimer) {
+        await this.starter.startSession(t); // its start time came while the engine was away
+      } else if (t.state === 'exited') {
+        await this.watcher.reportExit(t); // its report may have failed while the engine was away
+      }
+    }
+    // Containers of this agent it does not track (created by a start cut by the outage).
+    for (const group of bySession.values()) {
+      const t = await this.adoptSession(group);
+      if (t) await this.resync(t);
+    }
+  }
+
+  /** This agent's containers on the engine, by session. */
+  private async mineBySession(): Promise<Map<string, ContainerSummary[]>> {
+    const all = await this.ctx.docker.list([`${LABEL.managed}=true`, `${LABEL.agent}=${this.ctx.config.id}`]);
+    const bySession = new Map<string, ContainerSummary[]>();
+    for (const c of all) {
+      const sid = c.labels[LABEL.session] ?? '';
+      bySession.set(sid, [...(bySession.get(sid) ?? []), c]);
+    }
+    return bySession;
+  }
+}

@@ -1,0 +1,154 @@
+import type { Slots } from '../../domain/resources.js';
+import type { KernelExitedReport, ProgressStatus } from '../../queue/payloads.js';
+import type { Reporter } from './reporter.js';
+import type { SessionTable, Tracked } from './tracked.js';
+
+/** The phases of a start before the command runs. */
+export type StartPhase = Exclude<ProgressStatus, 'RUNNING'>;
+
+/** Which attempt of which session a report is about. */
+interface AttemptRef {
+  sessionId: string;
+  attempt: number;
+}
+
+/**
+ * What the agent tells the manager, one method per report. Each report's id is derived from
+ * what it says (see Reporter), so sending one twice stores it once.
+ */
+export class AgentReports {
+  constructor(
+    private readonly reporter: Reporter,
+    private readonly agentId: string,
+    private readonly sessions: SessionTable,
+  ) {}
+
+  async agentStarted(scalingGroup: string, slots: Slots, version: string): Promise<void> {
+    await this.reporter.send(
+      {
+        name: 'agent-started',
+        data: { agentId: this.agentId, scalingGroup, slots, version, addr: '' },
+      },
+      `agent-started.${this.agentId}.${Date.now()}`,
+    );
+  }
+
+  /** A phase of a start, with the quick phases noted before it. */
+  async progress(
+    job: AttemptRef,
+    status: StartPhase,
+    data?: Record<string, unknown>,
+    suffix = '',
+  ): Promise<void> {
+    const phases = this.sessions.get(job.sessionId)?.phases.splice(0) ?? [];
+    await this.reporter.send(
+      {
+        name: 'session-progress',
+        data: {
+          agentId: this.agentId,
+          sessionId: job.sessionId,
+          attempt: job.attempt,
+          status,
+          ...(phases.length > 0 ? { phases } : {}),
+          data,
+          at: Date.now(),
+        },
+      },
+      `progress.${job.sessionId}.${job.attempt}.${status}${suffix ? `.${suffix}` : ''}`,
+    );
+  }
+
+  /** Reports the noted phases now: the last one as the status, the others before it. */
+  async flushPhases(job: AttemptRef, tracked: Tracked): Promise<void> {
+    const last = tracked.phases.pop();
+    if (!last || last.status === 'RUNNING') return;
+    await this.progress(job, last.status);
+  }
+
+  /** The main runs (started, or found running), with its containers. */
+  async running(t: Tracked, data: Record<string, unknown>): Promise<void> {
+    await this.reporter.send(
+      {
+        name: 'session-progress',
+        data: {
+          agentId: this.agentId,
+          sessionId: t.sessionId,
+          attempt: t.attempt,
+          status: 'RUNNING',
+          ...(t.phases.length > 0 ? { phases: t.phases.splice(0) } : {}),
+          data,
+          containers: t.containers.map((c) => ({ kernelId: c.kernelId, containerId: c.containerId })),
+          at: Date.now(),
+        },
+      },
+      `progress.${t.sessionId}.${t.attempt}.RUNNING.${Date.now()}`,
+    );
+  }
+
+  /** A start that did not get to run its command. */
+  async failed(
+    job: AttemptRef,
+    status: 'CANCELLED' | 'ERROR',
+    reason: string,
+    message: string,
+  ): Promise<void> {
+    await this.reporter.send(
+      {
+        name: 'session-failed',
+        data: {
+          agentId: this.agentId,
+          sessionId: job.sessionId,
+          attempt: job.attempt,
+          status,
+          reason,
+          message,
+        },
+      },
+      `failed.${job.sessionId}.${job.attempt}`,
+    );
+  }
+
+  /** A destroy for a session with nothing here (never arrived, or already removed). */
+  async nothingHere(sessionId: string, reason: string): Promise<void> {
+    await this.reporter.send(
+      {
+        name: 'session-failed',
+        data: {
+          agentId: this.agentId,
+          sessionId,
+          attempt: 0,
+          status: 'CANCELLED',
+          reason,
+          message: 'No container of this session runs on the agent.',
+        },
+      },
+      `destroyed.${sessionId}`,
+    );
+  }
+
+  /** Stopped (destroy, superseded) before its command started. */
+  async abandoned(t: AttemptRef, reason: string): Promise<void> {
+    await this.reporter.send(
+      {
+        name: 'session-failed',
+        data: {
+          agentId: this.agentId,
+          sessionId: t.sessionId,
+          attempt: t.attempt,
+          status: 'CANCELLED',
+          reason,
+          message: 'Stopped before it started.',
+        },
+      },
+      `abandoned.${t.sessionId}.${t.attempt}`,
+    );
+  }
+
+  /** How the main ended; the id is stable per kernel and attempt, so it may be sent again. */
+  async kernelExited(report: Omit<KernelExitedReport, 'agentId'>): Promise<void> {
+    await this.reporter.send(
+      { name: 'kernel-exited', data: { agentId: this.agentId, ...report } },
+      `exit.${report.kernelId}.${report.attempt}`,
+    );
+  }
+}

@@ -1,0 +1,176 @@
+import { cpus } from 'node:os';
+import {
+  LABEL,
+  clusterNetworkName,
+  creationOrder,
+  kernelContainer,
+  networkLabels,
+} from '../../domain/container-plan.js';
+import { ImagePullFailed } from '../../docker/docker-adapter.js';
+import { BaiError } from '../../domain/errors.js';
+import { jobUser } from '../../domain/job-user.js';
+import { addSlots, type Slots } from '../../domain/resources.js';
+import type { RunSessionJob } from '../../queue/payloads.js';
+import type { AgentContext } from './agent-context.js';
+import type { Adoption } from './adoption.js';
+import { storageBinds } from './mounts.js';
+import type { Teardown } from './teardown.js';
+import type { SessionStarter } from './starter.js';
+import { newTracked, note, type Tracked } from './tracked.js';
+
+/**
+ * A `run-session` job: claim (slots in the agent's ledger), pull, create, and start now or
+ * arm the start timer (starter.ts). The job ends there; the watcher follows the running
+ * container.
+ */
+export class RunPipeline {
+  constructor(
+    private readonly ctx: AgentContext,
+    private readonly teardown: Teardown,
+    private readonly adoption: Adoption,
+    private readonly starter: SessionStarter,
+  ) {}
+
+  async runSession(job: RunSessionJob, again = false): Promise<void> {
+    const { sessions, engine, docker, allocator, reports, config, log, closing } = this.ctx;
+    if (sessions.isFinished(job.sessionId, job.attempt)) return;
+    await engine.whenUp(); // the job waits for an engine that restarts, rather than failing
+    if (await this.teardown.isSuperseded(job.sessionId, job.attempt)) {
+      sessions.markFinished(job.sessionId, job.attempt);
+      return;
+    }
+    const adoption = this.adoption;
+    const known = sessions.get(job.sessionId);
+    if (known && known.attempt >= job.attempt) {
+      await adoption.resync(known); // a duplicate or a reconciler's nudge: say again where it stands
+      return;
+    }
+    const found = await docker.list([`${LABEL.session}=${job.sessionId}`, `${LABEL.attempt}=${job.attempt}`]);
+    if (found.length > 0) {
+      const t = await adoption.adoptSession(found);
+      if (t) await adoption.resync(t);
+      return;
+    }
+    const tracked = newTracked(job.sessionId, job.attempt, job.batchTimeoutSec, 'preparing');
+    const need = job.kernels.reduce<Slots>((acc, k) => addSlots(acc, k.slots), {});
+    const short = allocator.allocate(job.sessionId, need);
+    if (short) {
+      await reports.failed(
+        job,
+        'ERROR',
+        'agent-capacity-exceeded',
+        `Not enough ${short.slot} on ${config.id}.`,
+      );
+      return;
+    }
+    sessions.set(tracked);
+    try {
+      note(tracked, 'PREPARING');
+      if (!(await docker.hasImage(job.image))) await this.pull(job);
+      if (tracked.stopReason)
+        return await this.teardown.abandon(tracked, tracked.stopReason ?? 'user-requested');
+      note(tracked, 'PREPARED');
+      note(tracked, 'CREATING');
+      await this.createContainers(job, tracked, need);
+      if (tracked.stopReason)
+        return await this.teardown.abandon(tracked, tracked.stopReason ?? 'user-requested');
+      tracked.state = 'created';
+      const delay = job.startsAt === null ? 0 : job.startsAt - Date.now();
+      if (delay > 2) {
+        // Waiting for its start time: say now that it is prepared (CREATING and before).
+        await reports.flushPhases(job, tracked);
+        this.starter.armStart(tracked, delay);
+      } else {
+        await this.starter.startSession(tracked);
+      }
+    } catch (err) {
+      if (!again && !closing.aborted && !(err instanceof ImagePullFailed) && !(await this.engineAnswers())) {
+        // The engine went away under the start: not Docker refusing the session. Once it is
+        // back, clear what was made and start again (the attempt never ran its command).
+        log.error('engine went away during a start; will start again', { sessionId: job.sessionId });
+        await engine.whenUp();
+        await this.teardown.removeContainers(tracked).catch((removeErr: unknown) =>
+          // Left for the re-run: its containers are found by label, or created under new names.
+          log.error('removing a cut start failed', { sessionId: job.sessionId, err: String(removeErr) }),
+        );
+        allocator.release(job.sessionId);
+        sessions.delete(job.sessionId);
+        if (closing.aborted) return;
+        return this.runSession(job, true);
+      }
+      const pull = err instanceof ImagePullFailed;
+      await this.teardown.removeContainers(tracked);
+      allocator.release(job.sessionId);
+      sessions.delete(job.sessionId);
+      await reports.failed(
+        job,
+        pull ? 'CANCELLED' : 'ERROR',
+        pull ? 'image-pull-failed' : 'failed-to-start',
+        err instanceof BaiError ? err.message : String(err),
+      );
+    }
+  }
+
+  /** Pulls the image, reporting its progress at most twice a second, and the last figures. */
+  private async pull(job: RunSessionJob): Promise<void> {
+    const { docker, reports, log } = this.ctx;
+    await reports.progress(job, 'PULLING');
+    let lastSent = 0;
+    let total = 0;
+    await docker.pull(job.image, job.registryAuth, (p) => {
+      const now = Date.now();
+      total = p.total;
+      if (now - lastSent < 500 || p.total === 0) return;
+      lastSent = now;
+      const data = {
+        pull: { current: p.current, total: p.total, percent: Math.floor((p.current / p.total) * 100) },
+      };
+      reports.progress(job, 'PULLING', data, `${now}`).catch((err: unknown) =>
+        // A lost figure is superseded by the next one and by the last.
+        log.error('pull progress report failed', { sessionId: job.sessionId, err: String(err) }),
+      );
+    });
+    if (total > 0) {
+      // The last figures: status_data keeps them once the session moves on.
+      const done = { pull: { current: total, total, percent: 100 } };
+      await reports.progress(job, 'PULLING', done, 'done');
+    }
+  }
+
+  private async createContainers(job: RunSessionJob, tracked: Tracked, need: Slots): Promise<void> {
+    const { docker, config } = this.ctx;
+    if (job.kernels.length > 1) {
+      tracked.network = clusterNetworkName(job.sessionId);
+      await docker.createNetwork(tracked.network, networkLabels(job.sessionId, config.id));
+    }
+    const user = jobUser(await docker.imageLabels(job.image), config.jobUser);
+    const offset = config.usernsIdOffset;
+    const binds = storageBinds(config.storageRoot, job.mounts, {
+      uid: user.uid + offset,
+      gid: user.gid + offset,
+    });
+    for (const k of creationOrder(job.kernels)) {
+      const spec = kernelContainer({
+        session: job,
+        kernel: k,
+        sessionSlots: need,
+        agentId: config.id,
+        user,
+        binds,
+        network: tracked.network,
+        agent: config,
+        hostCpus: cpus().length,
+      });
+      const containerId = await docker.createContainer(spec);
+      tracked.containers.push({ kernelId: k.kernelId, containerId, role: k.clusterRole });
+    }
+  }
+
+  /** Whether the engine answers a ping now. */
+  private async engineAnswers(): Promise<boolean> {
+    return this.ctx.docker.ping(5_000).then(
+      () => true,
+      () => false, // no answer within 5 s: that is the answer asked for
+    );
+  }
+}

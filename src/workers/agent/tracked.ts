@@ -1,0 +1,109 @@
+import type { ProgressStatus } from '../../queue/payloads.js';
+import type { LongTimeout } from '../long-timer.js';
+import type { LogCopier } from './log-copier.js';
+
+/** What the agent knows of one session it holds containers for. */
+export interface Tracked {
+  sessionId: string;
+  attempt: number;
+  containers: { kernelId: string; containerId: string; role: 'main' | 'sub' }[];
+  network: string | null;
+  state: 'preparing' | 'created' | 'running' | 'exited';
+  startTimer: LongTimeout | null;
+  timeoutTimer: LongTimeout | null;
+  batchTimeoutSec: number | null;
+  timedOut: boolean;
+  stopReason: string | null;
+  /**
+   * A kill or stop asked (timeout, destroy) that has not reached the engine yet: applied when
+   * the engine answers again.
+   */
+  pendingStop: 'kill' | 'stop' | null;
+  /** Cuts the current Docker wait (engine gone, or re-read after its return). */
+  waitAbort: AbortController | null;
+  stopLogs: (() => void) | null;
+  /** The live copy of the main's output, while it runs. */
+  copier: LogCopier | null;
+  /** Quick phases entered but not yet reported: they go with the next report. */
+  phases: { status: ProgressStatus; at: number }[];
+}
+
+export function newTracked(
+  sessionId: string,
+  attempt: number,
+  batchTimeoutSec: number | null,
+  state: Tracked['state'],
+): Tracked {
+  return {
+    sessionId,
+    attempt,
+    containers: [],
+    network: null,
+    state,
+    startTimer: null,
+    timeoutTimer: null,
+    batchTimeoutSec,
+    timedOut: false,
+    stopReason: null,
+    pendingStop: null,
+    waitAbort: null,
+    stopLogs: null,
+    copier: null,
+    phases: [],
+  };
+}
+
+/** Records a quick phase; it is reported with the next report (see SessionProgressReport.phases). */
+export function note(t: Tracked, status: ProgressStatus): void {
+  t.phases.push({ status, at: Date.now() });
+}
+
+export function mainOf(t: Tracked): { kernelId: string; containerId: string } {
+  const m = t.containers.find((c) => c.role === 'main') ?? t.containers[0];
+  if (!m) throw new Error(`session ${t.sessionId} has no container`);
+  return m;
+}
+
+/** The sessions an agent tracks, by id, and the attempts it has finished with. */
+export class SessionTable {
+  private readonly byId = new Map<string, Tracked>();
+  /**
+   * Attempts this agent ran and cleaned up. A run job the reconciler re-sent just before the
+   * manager recorded the exit can arrive after the cleanup: it must not run the command again.
+   */
+  private readonly finished = new Set<string>();
+
+  get(sessionId: string): Tracked | undefined {
+    return this.byId.get(sessionId);
+  }
+
+  has(sessionId: string): boolean {
+    return this.byId.has(sessionId);
+  }
+
+  set(t: Tracked): void {
+    this.byId.set(t.sessionId, t);
+  }
+
+  delete(sessionId: string): void {
+    this.byId.delete(sessionId);
+  }
+
+  /** A snapshot: the table may change while the caller awaits. */
+  all(): Tracked[] {
+    return [...this.byId.values()];
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  markFinished(sessionId: string, attempt: number): void {
+    this.finished.add(`${sessionId}:${attempt}`);
+    if (this.finished.size > 50_000) this.finished.delete(this.finished.values().next().value!);
+  }
+
+  isFinished(sessionId: string, attempt: number): boolean {
+    return this.finished.has(`${sessionId}:${attempt}`);
+  }
+}

@@ -1,0 +1,191 @@
+import { TIMEOUT_EXIT_CODE, endedByTimeout } from '../../domain/batch-result.js';
+import type { ContainerState } from '../../docker/docker-adapter.js';
+import { clearLongTimeout, setLongTimeout } from '../long-timer.js';
+import type { AgentContext } from './agent-context.js';
+import { finishLogs, followLogs } from './log-copier.js';
+import type { Teardown } from './teardown.js';
+import { mainOf, type Tracked } from './tracked.js';
+
+/**
+ * Watches a running main container: Docker's wait (cut and resumed as the engine goes and
+ * comes back), the batch timeout, stops asked while it runs, and its exit, reported from
+ * Docker's own record (exit code, OOM, times, output).
+ */
+export class Watcher {
+  constructor(
+    private readonly ctx: AgentContext,
+    private readonly teardown: Teardown,
+  ) {}
+
+  /** Tracks a running main container until it exits; arms the batch timeout. */
+  watch(tracked: Tracked, startedAtMs: number): void {
+    const { docker, engine, log, closing } = this.ctx;
+    const main = mainOf(tracked);
+    if (tracked.batchTimeoutSec !== null) {
+      const left = startedAtMs + tracked.batchTimeoutSec * 1000 - Date.now();
+      tracked.timeoutTimer = setLongTimeout(
+        () => {
+          tracked.timeoutTimer = null;
+          tracked.timedOut = true;
+          this.requestStop(tracked, 'kill');
+        },
+        Math.max(0, left),
+      );
+    }
+    followLogs(this.ctx, tracked, main.kernelId, main.containerId);
+    const waitLoop = async (): Promise<void> => {
+      for (;;) {
+        await engine.whenUp();
+        if (closing.aborted || tracked.state !== 'running') return;
+        const ctl = new AbortController();
+        tracked.waitAbort = ctl;
+        const onClose = () => ctl.abort();
+        closing.addEventListener('abort', onClose);
+        try {
+          await docker.wait(main.containerId, ctl.signal);
+          return;
+        } catch (err) {
+          if (closing.aborted || tracked.state !== 'running') return;
+          // Cut on purpose (engine away or re-read), or the connection broke: ask the engine
+          // how the container stands before waiting again.
+          const st = await docker.inspect(main.containerId).catch((inspectErr: unknown) => {
+            // The engine does not answer either: unknown, so wait again once it is back.
+            log.error('inspect after a cut wait failed', {
+              sessionId: tracked.sessionId,
+              err: String(inspectErr),
+            });
+            return undefined;
+          });
+          if (st === null || (st && !st.running)) return;
+          if (!ctl.signal.aborted) {
+            log.error('wait failed; retrying', { err: String(err) });
+            engine.suspect();
+            await new Promise((r) => setTimeout(r, 1000));
+          }
+        } finally {
+          closing.removeEventListener('abort', onClose);
+          if (tracked.waitAbort === ctl) tracked.waitAbort = null;
+        }
+      }
+    };
+    waitLoop()
+      .then(() => (closing.aborted || tracked.state !== 'running' ? undefined : this.onMainExit(tracked)))
+      .catch((err) => log.error('exit handling failed', { err: String(err) }));
+  }
+
+  /**
+   * Kills (timeout, forced destroy) or stops (destroy) a running main. When the engine does not
+   * take it, the request is kept and applied as soon as the engine answers again.
+   */
+  requestStop(tracked: Tracked, how: 'kill' | 'stop'): void {
+    if (tracked.pendingStop !== 'kill') tracked.pendingStop = how;
+    this.applyStop(tracked).catch((err: unknown) => {
+      this.ctx.log.error('stop deferred until the engine answers', {
+        sessionId: tracked.sessionId,
+        err: String(err),
+      });
+      this.ctx.engine.suspect();
+    });
+  }
+
+  async applyStop(tracked: Tracked): Promise<void> {
+    const how = tracked.pendingStop;
+    if (!how || tracked.state !== 'running') return;
+    const main = mainOf(tracked);
+    if (how === 'kill') await this.ctx.docker.kill(main.containerId);
+    else await this.ctx.docker.stop(main.containerId, this.ctx.config.stopGraceSeconds);
+    if (tracked.pendingStop === how) tracked.pendingStop = null;
+  }
+
+  /** The engine is away: cut the waits and log streams that would hang on it. */
+  engineDown(): void {
+    for (const t of this.ctx.sessions.all()) {
+      t.waitAbort?.abort();
+      t.stopLogs?.();
+      t.stopLogs = null;
+    }
+  }
+
+  /** A container of ours died (event stream): if it is a tracked main, settle it now. */
+  containerDied(containerId: string): void {
+    for (const t of this.ctx.sessions.all()) {
+      if (t.state === 'running' && mainOf(t).containerId === containerId) t.waitAbort?.abort();
+    }
+  }
+
+  /** Follows a running main's output again (after the engine's return). */
+  refollowLogs(t: Tracked): void {
+    const main = mainOf(t);
+    t.stopLogs?.();
+    t.stopLogs = null;
+    followLogs(this.ctx, t, main.kernelId, main.containerId);
+  }
+
+  /** The watcher saw the main exit: stop its timers and report, once. */
+  private async onMainExit(tracked: Tracked): Promise<void> {
+    if (tracked.state === 'exited') return;
+    tracked.state = 'exited';
+    if (tracked.timeoutTimer) clearLongTimeout(tracked.timeoutTimer);
+    await this.reportExit(tracked);
+  }
+
+  /**
+   * Reports how the main ended, from Docker's own record (exit code, OOM, times, logs). Safe
+   * to repeat: the container stays until the manager's cleanup, and the report id is stable.
+   */
+  async reportExit(tracked: Tracked): Promise<void> {
+    if (await this.teardown.isSuperseded(tracked.sessionId, tracked.attempt)) {
+      await this.teardown.dropSuperseded(tracked); // its result is not this session's any more
+      return;
+    }
+    const main = mainOf(tracked);
+    const st = await this.exitState(tracked, main.containerId);
+    const output = await finishLogs(this.ctx, tracked, main);
+    for (const c of tracked.containers.filter((c) => c.role === 'sub'))
+      await this.ctx.docker.kill(c.containerId);
+    this.ctx.allocator.release(tracked.sessionId);
+    const exitCode = tracked.timedOut ? TIMEOUT_EXIT_CODE : (st?.exitCode ?? -1);
+    await this.ctx.reports.kernelExited({
+      sessionId: tracked.sessionId,
+      attempt: tracked.attempt,
+      kernelId: main.kernelId,
+      exitCode,
+      timedOut: tracked.timedOut,
+      oomKilled: st?.oomKilled ?? false,
+      stoppedFor: tracked.stopReason,
+      logs: output.logs,
+      logsTruncated: output.truncated,
+      logsTotalBytes: output.totalBytes,
+      startedAt: st?.startedAt ?? null,
+      finishedAt: st?.finishedAt ?? Date.now(),
+    });
+  }
+
+  /**
+   * The main's final state. Docker learns of an OOM kill from a separate event that can arrive
+   * after the exit (seen on cgroup v1 under load), so an unexplained SIGKILL (137, not ours) is
+   * looked at again for a moment before it is reported as a plain failure.
+   */
+  private async exitState(tracked: Tracked, containerId: string): Promise<ContainerState | null> {
+    let st = await this.ctx.docker.inspect(containerId);
+    if (killedAtTimeout(tracked, st)) tracked.timedOut = true; // by an agent that died before reporting
+    // The timer fired while the engine was away and the container had ended on its own: its
+    // own exit is the truth.
+    if (tracked.timedOut && st && !endedByTimeout(tracked.batchTimeoutSec, st)) tracked.timedOut = false;
+    const unexplained = () =>
+      st !== null && st.exitCode === 137 && !st.oomKilled && !tracked.timedOut && !tracked.stopReason;
+    for (let i = 0; i < 20 && unexplained(); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      st = await this.ctx.docker.inspect(containerId);
+    }
+    return st;
+  }
+}
+
+/** A SIGKILL at or past the batch timeout: the agent's own timeout kill, seen after a restart. */
+function killedAtTimeout(t: Tracked, st: ContainerState | null): boolean {
+  if (t.batchTimeoutSec === null || t.stopReason !== null || !st) return false;
+  if (st.exitCode !== 137 || st.oomKilled) return false;
+  if (st.startedAt === null || st.finishedAt === null) return false;
+  return st.finishedAt - st.startedAt >= t.batchTimeoutSec * 1000;
+}
