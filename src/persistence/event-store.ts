@@ -43,7 +43,10 @@ export class EventStore implements EventLog {
   }
 
   async backlog(b: BacklogQuery): Promise<SessionEventRow[]> {
-    let q = this.db('session_events').where('access_key', b.accessKey).where('id', '<=', b.upTo).orderBy('id');
+    let q = this.db('session_events')
+      .where('access_key', b.accessKey)
+      .where('id', '<=', b.upTo)
+      .orderBy('id');
     if (b.afterId !== null) q = q.where('id', '>', b.afterId);
     if (b.sessionId !== null) q = q.where('session_id', b.sessionId);
     return (await q.limit(b.limit)) as SessionEventRow[];

@@ -76,8 +76,16 @@ export class SessionQueries {
     const rows = (await this.db('webhook_deliveries')
       .where({ session_id: sessionId })
       .orderBy('id')
-      .select('id', 'url', 'body', 'attempts', 'outcome', 'last_error', 'delivered_at', 'gave_up_at')) as
-      (WebhookDeliveryRow & { id: string | number })[];
+      .select(
+        'id',
+        'url',
+        'body',
+        'attempts',
+        'outcome',
+        'last_error',
+        'delivered_at',
+        'gave_up_at',
+      )) as (WebhookDeliveryRow & { id: string | number })[];
     return rows.map((r) => ({ ...r, id: Number(r.id) }));
   }
 

@@ -52,10 +52,7 @@ export function sessionRoutes(api: ApiContext): Router {
 
   r.get('/session/:ref', async (ctx) => {
     const s = await target(api, ctx);
-    const [kernels, deps] = await Promise.all([
-      api.sessions.kernels(s.id),
-      api.queries.dependencies(s.id),
-    ]);
+    const [kernels, deps] = await Promise.all([api.sessions.kernels(s.id), api.queries.dependencies(s.id)]);
     ctx.body = sessionInfo(s, kernels, deps);
   });
 

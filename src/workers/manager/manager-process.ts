@@ -89,6 +89,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     catalog: submitCatalog,
     queues,
     hub,
+    log,
     kickDispatcher: (startsAt) => dispatcher.wake(startsAt),
   });
   const handler = new ReportHandler({ db, sessions, catalog, queues, log, onCapacityFreed: kick });
