@@ -11,6 +11,7 @@ import {
   startEmbeddedPostgres,
   type EmbeddedPostgres,
 } from '../../persistence/embedded-postgres.js';
+import { EventStore } from '../../persistence/event-store.js';
 import { SessionStore } from '../../persistence/session-store.js';
 import { AgentQueues } from '../../queue/agent-queues.js';
 import { Lease } from '../../queue/lease.js';
@@ -60,7 +61,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   redis.on('error', (err) => log.error('redis error', { err: String(err) }));
   const prefix = config.queuePrefix;
 
-  const hub = new EventHub(db, redis, prefix);
+  const hub = new EventHub(new EventStore(db), redis, prefix, log);
   await hub.start();
   const sessions = new SessionStore(db, { eventsCommitted: () => hub.notify() });
   const catalog = new CatalogStore(db);
