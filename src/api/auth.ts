@@ -24,7 +24,7 @@ export function hashToken(token: string): string {
 }
 
 /**
- * Authenticates every request but `GET /` and the OpenAPI document: Backend.AI's HMAC signature
+ * Authenticates every request but `GET /`, `GET /health` and the OpenAPI document: Backend.AI's HMAC signature
  * (Date within ±15 minutes) or a bearer token. Active keypairs are cached for two seconds to
  * spare the database a look-up per request; when an admin route changes a keypair, every
  * manager is told (EventHub.keypairChanged, over Redis) and calls `forget`, so a deactivation
@@ -117,5 +117,5 @@ function principalOf(kp: KeypairRow, via: Principal['via']): Principal {
 }
 
 function isPublic(ctx: Context): boolean {
-  return ctx.method === 'GET' && (ctx.path === '/' || ctx.path === '/openapi.json');
+  return ctx.method === 'GET' && (ctx.path === '/' || ctx.path === '/openapi.json' || ctx.path === '/health');
 }

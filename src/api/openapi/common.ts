@@ -17,7 +17,9 @@ export const list = (item: string): Json => ({
 });
 
 export const ERROR_RESPONSES: Json = {
-  '400': problem('generic-bad-request, invalid-auth-params, quota-exceeded, session-already-exists'),
+  '400': problem(
+    'generic-bad-request, invalid-auth-params, invalid-image-label, quota-exceeded, session-already-exists',
+  ),
   '401': problem('auth-failed: bad signature, unknown/inactive key, revoked token, date skew'),
   '403': problem('generic-forbidden or insufficient-privilege'),
   '404': problem('object-not-found or too-many-sessions-matched'),

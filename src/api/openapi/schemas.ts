@@ -20,6 +20,20 @@ export const SCHEMAS: Json = {
     type: 'object',
     properties: { version: { type: 'string', pattern: '^v\\d+\\.\\d{8}$' }, manager: str },
   },
+  Health: {
+    type: 'object',
+    properties: {
+      ok: { type: 'boolean' },
+      eventTail: {
+        type: 'object',
+        properties: {
+          ok: { type: 'boolean' },
+          since: { type: 'string', format: 'date-time' },
+          lastError: strOrNull,
+        },
+      },
+    },
+  },
   CreateSession: {
     type: 'object',
     description: 'Every field also in its other spelling (snake_case / camelCase).',

@@ -18,6 +18,16 @@ export const META_OPS: Op[] = [
     response: ok('OpenAPI 3.1'),
     public: true,
   },
+  {
+    method: 'get',
+    path: '/health',
+    tag: 'meta',
+    summary: "This manager's health (unauthenticated): 200 when healthy, 503 when not",
+    description:
+      'eventTail: whether the tail of session events advances (SSE streams and create waits depend on it); since: when it entered that state; lastError: the kind of its last failure (database-unavailable, an error code), details in the log.',
+    response: ok('Healthy', ref('Health')),
+    public: true,
+  },
 ];
 
 export const SESSION_OPS: Op[] = [
