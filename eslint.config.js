@@ -12,7 +12,23 @@ export default tseslint.config(
     },
   },
   {
-    // Pure domain code decides; it never does I/O. Keep the direction of imports one way.
+    // SQL is written in src/persistence only: a store method, never a query built elsewhere
+    // (test/unit/structure.test.ts also catches a db(...) call reached without importing knex).
+    files: ['src/**/*.ts'],
+    ignores: ['src/persistence/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: 'knex', message: 'Query builders live in src/persistence: add a store method there.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Pure domain code decides (it also may not import knex: this block replaces the one above); it never does I/O. Keep the direction of imports one way.
     files: ['src/domain/**/*.ts'],
     rules: {
       'no-restricted-imports': [

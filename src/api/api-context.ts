@@ -1,13 +1,21 @@
 import type { Redis } from 'ioredis';
+import type { Logger } from '../log/logger.js';
 import type { CatalogStore } from '../persistence/catalog-store.js';
+import { CredentialStore } from '../persistence/credential-store.js';
 import type { Db } from '../persistence/db.js';
+import { EventStore } from '../persistence/event-store.js';
+import { FolderStore } from '../persistence/folder-store.js';
+import { InfraStore } from '../persistence/infra-store.js';
+import { KeypairStore } from '../persistence/keypair-store.js';
+import { SessionQueries } from '../persistence/session-queries.js';
 import type { SessionStore } from '../persistence/session-store.js';
 import type { AgentQueues } from '../queue/agent-queues.js';
+import { hashToken } from './auth.js';
 import type { EventHub } from './event-hub.js';
 import type { SessionService } from './session-service.js';
 
-/** What route handlers may use: built once by the manager's composition root. */
-export interface ApiContext {
+/** What the manager's composition root hands the API (`createApp`). */
+export interface ApiDeps {
   db: Db;
   redis: Redis;
   prefix: string;
@@ -18,8 +26,29 @@ export interface ApiContext {
   service: SessionService;
   bodyLimitBytes: number;
   rateLimitPerMinute: number;
-  log: {
-    info(msg: string, extra?: Record<string, unknown>): void;
-    error(msg: string, extra?: Record<string, unknown>): void;
+  log: Logger;
+}
+
+/** What route handlers may use: stores, never the database handle. */
+export interface ApiContext extends Omit<ApiDeps, 'db'> {
+  queries: SessionQueries;
+  events: EventStore;
+  folders: FolderStore;
+  keypairs: KeypairStore;
+  infra: InfraStore;
+  credentials: CredentialStore;
+}
+
+/** The stores the routes read and write, each over the one database handle. */
+export function apiContextOf(deps: ApiDeps): ApiContext {
+  const { db, ...rest } = deps;
+  return {
+    ...rest,
+    queries: new SessionQueries(db),
+    events: new EventStore(db),
+    folders: new FolderStore(db),
+    keypairs: new KeypairStore(db, hashToken),
+    infra: new InfraStore(db),
+    credentials: new CredentialStore(db),
   };
 }

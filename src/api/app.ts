@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import Koa from 'koa';
-import type { ApiContext } from './api-context.js';
-import { Authenticator, hashToken } from './auth.js';
+import { apiContextOf, type ApiContext, type ApiDeps } from './api-context.js';
+import { Authenticator } from './auth.js';
 import { bodyMiddleware, urlGuardMiddleware } from './body.js';
 import { problemMiddleware } from './problem.js';
 import { rateLimitMiddleware } from './rate-limit.js';
@@ -13,15 +13,14 @@ import { openApiRoutes } from './routes/openapi.js';
 import { rootRoutes } from './routes/root.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { ObjectNotFound } from '../domain/errors.js';
-import { InfraStore } from '../persistence/infra-store.js';
-import { KeypairStore } from '../persistence/keypair-store.js';
 
 /** The manager's HTTP API. Tests call `createApp(ctx).callback()` without listening. */
-export function createApp(api: ApiContext): Koa {
+export function createApp(deps: ApiDeps): Koa {
+  const api = apiContextOf(deps);
   const app = new Koa();
   app.proxy = false;
   app.silent = true;
-  const auth = new Authenticator(api.db);
+  const auth = new Authenticator(api.credentials);
   app.use(problemMiddleware(api.log));
   app.use(urlGuardMiddleware());
   app.use(auth.middleware());
@@ -46,7 +45,7 @@ export function apiRouters(api: ApiContext, forgetKeypair: (accessKey: string) =
     sessionRoutes(api),
     eventRoutes(api),
     folderRoutes(api),
-    keypairRoutes(new KeypairStore(api.db, hashToken), forgetKeypair),
-    infrastructureRoutes(new InfraStore(api.db)),
+    keypairRoutes(api.keypairs, forgetKeypair),
+    infrastructureRoutes(api.infra),
   ];
 }

@@ -3,7 +3,7 @@ import type { Context, Next } from 'koa';
 import { AuthFailed, InvalidAuthParams, InvalidRequest } from '../domain/errors.js';
 import { parseApiVersion, SERVER_API_VERSION } from '../domain/api-version.js';
 import { parseAuthorization, sign } from '../domain/signing.js';
-import type { Db } from '../persistence/db.js';
+import type { CredentialStore } from '../persistence/credential-store.js';
 import type { KeypairRow } from '../persistence/rows.js';
 
 export interface Principal {
@@ -24,7 +24,7 @@ export function hashToken(token: string): string {
 }
 
 /**
- * Authenticates every request but `GET /` and the OpenAPI document: Backend.AI's HMAC signature
+ * Authenticates every request but `GET /`, `GET /health` and the OpenAPI document: Backend.AI's HMAC signature
  * (Date within ±15 minutes) or a bearer token. Active keypairs are cached for two seconds to
  * spare the database a look-up per request; when an admin route changes a keypair, every
  * manager is told (EventHub.keypairChanged, over Redis) and calls `forget`, so a deactivation
@@ -34,12 +34,12 @@ export function hashToken(token: string): string {
 export class Authenticator {
   private readonly cache = new Map<string, { row: KeypairRow | undefined; at: number }>();
 
-  constructor(private readonly db: Db) {}
+  constructor(private readonly store: CredentialStore) {}
 
   private async keypair(accessKey: string): Promise<KeypairRow | undefined> {
     const hit = this.cache.get(accessKey);
     if (hit && Date.now() - hit.at < CACHE_MS) return hit.row;
-    const row = await this.db<KeypairRow>('keypairs').where({ access_key: accessKey }).first();
+    const row = await this.store.keypair(accessKey);
     if (this.cache.size > 10_000) this.cache.clear();
     if (row?.is_active) this.cache.set(accessKey, { row, at: Date.now() });
     else this.cache.delete(accessKey);
@@ -95,16 +95,11 @@ export class Authenticator {
 
   private async bearer(token: string): Promise<Principal> {
     if (token === '' || token.length > 512) throw new InvalidAuthParams('Malformed bearer token.');
-    const row = (await this.db('api_tokens as t')
-      .join('keypairs as k', 'k.access_key', 't.access_key')
-      .where('t.token_hash', hashToken(token))
-      .whereNull('t.revoked_at')
-      .select('k.*', 't.id as token_id', 't.last_used_at as token_last_used_at')
-      .first()) as (KeypairRow & { token_id: string; token_last_used_at: Date | null }) | undefined;
+    const row = await this.store.byTokenHash(hashToken(token));
     if (!row || !row.is_active) throw new AuthFailed('Unknown, revoked or inactive token.');
     // Mark the token as used, at most once a minute: a cron job's token shows it is alive.
     if (!row.token_last_used_at || Date.now() - row.token_last_used_at.getTime() > 60_000) {
-      await this.db('api_tokens').where({ id: row.token_id }).update({ last_used_at: this.db.fn.now() });
+      await this.store.markTokenUsed(row.token_id);
     }
     return principalOf(row, 'token');
   }
@@ -122,5 +117,5 @@ function principalOf(kp: KeypairRow, via: Principal['via']): Principal {
 }
 
 function isPublic(ctx: Context): boolean {
-  return ctx.method === 'GET' && (ctx.path === '/' || ctx.path === '/openapi.json');
+  return ctx.method === 'GET' && (ctx.path === '/' || ctx.path === '/openapi.json' || ctx.path === '/health');
 }

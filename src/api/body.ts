@@ -71,6 +71,7 @@ export function urlGuardMiddleware() {
     try {
       decoded = decodeURIComponent(ctx.url.replaceAll('+', ' '));
     } catch {
+      // URIError, the one failure of decodeURIComponent: the client's bad encoding.
       throw new InvalidRequest('The URL is not valid percent-encoding.');
     }
     // eslint-disable-next-line no-control-regex

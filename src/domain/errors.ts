@@ -148,3 +148,20 @@ export class InternalError extends BaiError {
     super('internal-server-error', 500, 'Internal server error.', message, opts);
   }
 }
+
+/**
+ * An image's resource label (`ai.backend.resource.min.mem` …) cannot be read: the image was
+ * registered with a bad value. Sessions of that image are refused, naming the label, until an
+ * admin fixes it — rather than run without the limit the label meant to set.
+ */
+export class InvalidImageLabel extends BaiError {
+  constructor(image: string, label: string, value: string, detail: string) {
+    super(
+      'invalid-image-label',
+      400,
+      'The image has an invalid label.',
+      `The image "${image}" has an invalid label: ${detail} Ask an admin to fix the image's labels.`,
+      { data: { image, label, value } },
+    );
+  }
+}

@@ -41,6 +41,19 @@ test('GET /openapi.json is served unsigned and describes every registered route'
   t.deepEqual(kept, openApiDocument(BAI_VERSION), 'docs/openapi.json is stale: node dist/scripts/openapi.js');
 });
 
+test('GET /health is served unsigned and reports the event tail', async (t) => {
+  const res = await fetch(`${stack.manager.url}/health`);
+  t.is(res.status, 200);
+  const body = (await res.json()) as {
+    ok: boolean;
+    eventTail: { ok: boolean; since: string; lastError: unknown };
+  };
+  t.true(body.ok);
+  t.true(body.eventTail.ok);
+  t.false(Number.isNaN(Date.parse(body.eventTail.since)));
+  t.is(body.eventTail.lastError, null);
+});
+
 test('keypairs: create shows the secret once, list never; users are forbidden; admins stay in their domain', async (t) => {
   const user = await makeKeypair(stack);
   t.regex(user.secretKey, /.{16,}/);

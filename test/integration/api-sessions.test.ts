@@ -265,6 +265,26 @@ test('create checks: never fits, image label minimum/maximum, shmem, batch-only 
   t.is(fittedInfo.image, 'bai.local/labeled:1');
   await call(user.client, 'DELETE', `/session/${fitted.body.sessionId}`);
 
+  // A label that is not a size: the request is refused, naming the image and the label.
+  await call(stack.client, 'POST', '/images', {
+    name: 'bai.local/mislabeled:1',
+    labels: { 'ai.backend.resource.min.mem': 'lots' },
+  });
+  await call(stack.client, 'PUT', '/image-aliases/mislabeled', { image: 'bai.local/mislabeled:1' });
+  const mislabeled = await call<{ msg: string; data: Record<string, unknown> }>(
+    user.client,
+    'POST',
+    '/session',
+    batch('true', { image: 'mislabeled' }),
+  );
+  t.is(mislabeled.status, 400);
+  t.is(slugOf(mislabeled), 'invalid-image-label');
+  t.deepEqual(mislabeled.body.data, {
+    image: 'bai.local/mislabeled:1',
+    label: 'ai.backend.resource.min.mem',
+    value: 'lots',
+  });
+
   await call(stack.client, 'POST', '/resource-policies', {
     name: 'one-pending',
     max_pending_session_count: 1,

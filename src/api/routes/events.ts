@@ -82,14 +82,13 @@ export function eventRoutes(api: ApiContext): Router {
     ctx.req.on('close', close);
     stream.write(': bai event stream\n\n');
     if (lastId !== null || sessionId !== null) {
-      let bq = api
-        .db('session_events')
-        .where('access_key', owner)
-        .where('id', '<=', api.hub.horizon())
-        .orderBy('id');
-      if (lastId !== null) bq = bq.where('id', '>', lastId);
-      if (sessionId !== null) bq = bq.where('session_id', sessionId);
-      const backlog = (await bq.limit(10_000)) as SessionEventRow[];
+      const backlog = await api.events.backlog({
+        accessKey: owner,
+        upTo: api.hub.horizon(),
+        afterId: lastId,
+        sessionId,
+        limit: 10_000,
+      });
       for (const ev of backlog) send(ev);
     }
     replayed = true;

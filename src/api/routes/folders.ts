@@ -3,7 +3,6 @@ import type { Context } from 'koa';
 import { InvalidRequest, ObjectNotFound } from '../../domain/errors.js';
 import { requirePrintable } from '../../domain/printable.js';
 import { parsePermission, requireFolderName, requireGroupName } from '../../domain/storage-folder.js';
-import { FolderStore } from '../../persistence/folder-store.js';
 import type { ApiContext } from '../api-context.js';
 import type { Principal } from '../auth.js';
 import { domainScope } from '../access.js';
@@ -22,7 +21,7 @@ function principal(ctx: Context): Principal {
  */
 export function folderRoutes(api: ApiContext): Router {
   const r = new Router();
-  const store = new FolderStore(api.db);
+  const store = api.folders;
 
   const actingFor = async (ctx: Context, fromBody?: string): Promise<string> =>
     api.service.ownerOf(principal(ctx), fromBody ?? queryOf(ctx, 'owner_access_key'));
@@ -50,7 +49,7 @@ export function folderRoutes(api: ApiContext): Router {
     const group = optString(b, 'group', 64);
     if (group !== undefined) {
       const g = groupOf(ctx, group, optString(b, 'domain', 64));
-      if (!(await api.db('domains').where({ name: g.domain }).first()))
+      if (!(await api.queries.domainExists(g.domain)))
         throw new InvalidRequest(`Unknown domain "${g.domain}".`);
       ctx.status = 201;
       ctx.body = await store.createForGroup(g.domain, g.group, name);

@@ -178,8 +178,10 @@ export function keypairRoutes(store: KeypairStore, onKeypairChanged: (accessKey:
   r.delete('/tokens/:id', async (ctx) => {
     const t = await store.token(ctx.params.id!);
     if (!t) throw new ObjectNotFound(`No token "${ctx.params.id}".`, 'token');
-    await managed(ctx, t.access_key).catch(() => {
-      throw new ObjectNotFound(`No token "${ctx.params.id}".`, 'token');
+    await managed(ctx, t.access_key).catch((err: unknown) => {
+      // A token of a keypair the caller may not manage is not seen either: the same 404.
+      if (err instanceof ObjectNotFound) throw new ObjectNotFound(`No token "${ctx.params.id}".`, 'token');
+      throw err;
     });
     ctx.body = await store.revokeToken(t.id);
   });

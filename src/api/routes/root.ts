@@ -6,11 +6,17 @@ import type { Principal } from '../auth.js';
 
 export const BAI_VERSION = '0.1.0';
 
-/** `GET /` for version negotiation, and image look-up for clients (`bai run` needs the interpreter). */
+/** `GET /` for version negotiation, `GET /health`, and image look-up for clients (`bai run` needs the interpreter). */
 export function rootRoutes(api: ApiContext): Router {
   const r = new Router();
   r.get('/', (ctx) => {
     ctx.body = { version: SERVER_API_VERSION, manager: BAI_VERSION };
+  });
+  // Unauthenticated, for load balancers and probes: the kind of a failure, never its message.
+  r.get('/health', (ctx) => {
+    const eventTail = api.hub.tailState();
+    ctx.status = eventTail.ok ? 200 : 503;
+    ctx.body = { ok: eventTail.ok, eventTail };
   });
   r.get('/images/resolve', async (ctx) => {
     const p = ctx.state.principal as Principal;

@@ -1,8 +1,13 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { InvalidRequest } from '../../domain/errors.js';
-import { isSessionStatus } from '../../domain/status.js';
+import { isSessionStatus, type SessionStatus } from '../../domain/status.js';
 import type { SessionRow } from '../../persistence/rows.js';
+import {
+  SESSION_ORDER_COLUMNS,
+  type SessionListFilter,
+  type SessionOrderColumn,
+} from '../../persistence/session-queries.js';
 import { truncationMarker } from '../../domain/output-tail.js';
 import { loggedBytes, readLogPage } from '../../queue/log-stream.js';
 
@@ -47,10 +52,7 @@ export function sessionRoutes(api: ApiContext): Router {
 
   r.get('/session/:ref', async (ctx) => {
     const s = await target(api, ctx);
-    const [kernels, deps] = await Promise.all([
-      api.sessions.kernels(s.id),
-      api.db('session_dependencies').where({ session_id: s.id }).pluck('depends_on') as Promise<string[]>,
-    ]);
+    const [kernels, deps] = await Promise.all([api.sessions.kernels(s.id), api.queries.dependencies(s.id)]);
     ctx.body = sessionInfo(s, kernels, deps);
   });
 
@@ -69,23 +71,10 @@ export function sessionRoutes(api: ApiContext): Router {
   // bai extension: what became of each callback_url delivery (delivered, refused, redirected…).
   r.get('/session/:ref/callbacks', async (ctx) => {
     const s = await target(api, ctx);
-    const rows = (await api
-      .db('webhook_deliveries')
-      .where({ session_id: s.id })
-      .orderBy('id')
-      .select('id', 'url', 'body', 'attempts', 'outcome', 'last_error', 'delivered_at', 'gave_up_at')) as {
-      id: string | number;
-      url: string;
-      body: string;
-      attempts: number;
-      outcome: string | null;
-      last_error: string | null;
-      delivered_at: Date | null;
-      gave_up_at: Date | null;
-    }[];
+    const rows = await api.queries.webhookDeliveries(s.id);
     ctx.body = {
       items: rows.map((w) => ({
-        id: Number(w.id),
+        id: w.id,
         event: (JSON.parse(w.body) as { event?: string }).event ?? null,
         url: w.url,
         attempts: w.attempts,
@@ -145,55 +134,52 @@ export function sessionRoutes(api: ApiContext): Router {
   });
 
   r.get('/sessions', async (ctx) => {
-    const p = principal(ctx);
-    const owner = query(ctx, 'owner_access_key');
-    const all = query(ctx, 'all') === 'true' && p.role !== 'user';
-    let q = api.db('sessions');
-    if (!all) q = q.where('access_key', await api.service.ownerOf(p, owner));
-    else if (p.role === 'admin') q = q.where('domain_name', p.domain);
-    const status = query(ctx, 'status');
-    if (status) {
-      const list = status.split(',').map((x) => x.trim().toUpperCase());
-      for (const st of list) if (!isSessionStatus(st)) throw new InvalidRequest(`Unknown status "${st}".`);
-      q = q.whereIn('status', list);
-    }
-    for (const [param, col] of [
-      ['type', 'type'],
-      ['tag', 'tag'],
-      ['name', 'name'],
-      ['scaling_group', 'scaling_group'],
-    ] as const) {
-      const v = query(ctx, param);
-      if (v) q = q.where(col, v);
-    }
-    const since = query(ctx, 'created_after');
-    if (since) {
-      const d = new Date(since);
-      if (Number.isNaN(d.getTime())) throw new InvalidRequest('created_after must be an ISO-8601 time.');
-      q = q.where('created_at', '>=', d);
-    }
-    const before = query(ctx, 'created_before');
-    if (before) {
-      const d = new Date(before);
-      if (Number.isNaN(d.getTime())) throw new InvalidRequest('created_before must be an ISO-8601 time.');
-      q = q.where('created_at', '<', d);
-    }
-    const limit = Math.min(Math.max(Number(query(ctx, 'limit') ?? '50') || 50, 1), 1000);
-    const offset = Math.max(Number(query(ctx, 'offset') ?? '0') || 0, 0);
-    const order = query(ctx, 'order') ?? '-created_at';
-    const col = order.replace(/^[-+]/, '');
-    if (!['created_at', 'name', 'status', 'priority', 'terminated_at'].includes(col)) {
-      throw new InvalidRequest(
-        'order must be one of created_at, name, status, priority, terminated_at (prefix - for descending).',
-      );
-    }
-    const total = (await q.clone().count('* as n').first()) as { n: string } | undefined;
-    const rows = (await q
-      .orderBy(col, order.startsWith('-') ? 'desc' : 'asc')
-      .limit(limit)
-      .offset(offset)) as SessionRow[];
-    ctx.body = { items: rows.map(sessionSummary), total: Number(total?.n ?? 0), limit, offset };
+    const { rows, total, limit, offset } = await listSessions(api, ctx);
+    ctx.body = { items: rows.map(sessionSummary), total, limit, offset };
   });
 
   return r;
+}
+
+/** `GET /sessions`: the query parameters checked and folded into a typed filter. */
+async function listSessions(api: ApiContext, ctx: Context) {
+  const p = principal(ctx);
+  const all = query(ctx, 'all') === 'true' && p.role !== 'user';
+  const f: SessionListFilter = { order: { column: 'created_at', descending: true }, limit: 50, offset: 0 };
+  if (!all) f.accessKey = await api.service.ownerOf(p, query(ctx, 'owner_access_key'));
+  else if (p.role === 'admin') f.domain = p.domain;
+  const status = query(ctx, 'status');
+  if (status) {
+    const list = status.split(',').map((x) => x.trim().toUpperCase());
+    for (const st of list) if (!isSessionStatus(st)) throw new InvalidRequest(`Unknown status "${st}".`);
+    f.statuses = list as SessionStatus[];
+  }
+  f.type = query(ctx, 'type') || undefined;
+  f.tag = query(ctx, 'tag') || undefined;
+  f.name = query(ctx, 'name') || undefined;
+  f.scalingGroup = query(ctx, 'scaling_group') || undefined;
+  const since = query(ctx, 'created_after');
+  if (since) {
+    const d = new Date(since);
+    if (Number.isNaN(d.getTime())) throw new InvalidRequest('created_after must be an ISO-8601 time.');
+    f.createdAfter = d;
+  }
+  const before = query(ctx, 'created_before');
+  if (before) {
+    const d = new Date(before);
+    if (Number.isNaN(d.getTime())) throw new InvalidRequest('created_before must be an ISO-8601 time.');
+    f.createdBefore = d;
+  }
+  f.limit = Math.min(Math.max(Number(query(ctx, 'limit') ?? '50') || 50, 1), 1000);
+  f.offset = Math.max(Number(query(ctx, 'offset') ?? '0') || 0, 0);
+  const order = query(ctx, 'order') ?? '-created_at';
+  const col = order.replace(/^[-+]/, '');
+  if (!(SESSION_ORDER_COLUMNS as readonly string[]).includes(col)) {
+    throw new InvalidRequest(
+      'order must be one of created_at, name, status, priority, terminated_at (prefix - for descending).',
+    );
+  }
+  f.order = { column: col as SessionOrderColumn, descending: order.startsWith('-') };
+  const { rows, total } = await api.queries.list(f);
+  return { rows, total, limit: f.limit, offset: f.offset };
 }

@@ -11,6 +11,7 @@ import {
   startEmbeddedPostgres,
   type EmbeddedPostgres,
 } from '../../persistence/embedded-postgres.js';
+import { EventStore } from '../../persistence/event-store.js';
 import { FleetStore } from '../../persistence/fleet-store.js';
 import { SchedulerStore } from '../../persistence/scheduler-store.js';
 import { SessionStore } from '../../persistence/session-store.js';
@@ -63,7 +64,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   redis.on('error', (err) => log.error('redis error', { err: String(err) }));
   const prefix = config.queuePrefix;
 
-  const hub = new EventHub(db, redis, prefix);
+  const hub = new EventHub(new EventStore(db), redis, prefix, log);
   await hub.start();
   const sessions = new SessionStore(db, { eventsCommitted: () => hub.notify() });
   const catalog = new CatalogStore(db);
@@ -93,6 +94,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     catalog: submitCatalog,
     queues,
     hub,
+    log,
     kickDispatcher: (startsAt) => dispatcher.wake(startsAt),
   });
   const handler = new ReportHandler({ fleet, sessions, catalog, queues, log, onCapacityFreed: kick });

@@ -1,0 +1,248 @@
+import type { Json } from './common.js';
+
+/** The component schemas of the OpenAPI document. */
+const str = { type: 'string' };
+const strOrNull = { type: ['string', 'null'] };
+const slots = { type: 'object', additionalProperties: { type: 'number' } };
+
+export const SCHEMAS: Json = {
+  Problem: {
+    type: 'object',
+    required: ['type', 'title'],
+    properties: {
+      type: { type: 'string', description: 'https://api.backend.ai/probs/<slug>' },
+      title: str,
+      msg: str,
+      data: {},
+    },
+  },
+  Version: {
+    type: 'object',
+    properties: { version: { type: 'string', pattern: '^v\\d+\\.\\d{8}$' }, manager: str },
+  },
+  Health: {
+    type: 'object',
+    properties: {
+      ok: { type: 'boolean' },
+      eventTail: {
+        type: 'object',
+        properties: {
+          ok: { type: 'boolean' },
+          since: { type: 'string', format: 'date-time' },
+          lastError: strOrNull,
+        },
+      },
+    },
+  },
+  CreateSession: {
+    type: 'object',
+    description: 'Every field also in its other spelling (snake_case / camelCase).',
+    required: ['image'],
+    properties: {
+      name: { type: 'string', pattern: '^\\w[\\w.-]*\\w$', minLength: 4, maxLength: 64 },
+      image: str,
+      type: { enum: ['batch', 'interactive'] },
+      group: str,
+      domain: str,
+      owner_access_key: strOrNull,
+      enqueueOnly: { type: 'boolean' },
+      maxWaitSeconds: { type: 'integer', minimum: 0 },
+      reuseIfExists: { type: 'boolean' },
+      startupCommand: str,
+      starts_at: { type: 'string', description: 'ISO-8601 or relative (10min, 1h30m, +30s)' },
+      batch_timeout: { type: ['string', 'number'], description: 'seconds or N(s|m|h|d|w)' },
+      dependencies: { type: 'array', items: str },
+      callback_url: {
+        type: 'string',
+        format: 'uri',
+        description:
+          'checked at each send: addresses inside the network are refused unless the operator allow-lists them (GET /session/{ref}/callbacks)',
+      },
+      priority: { type: 'integer', minimum: 0, maximum: 100 },
+      clusterSize: { type: 'integer', minimum: 1 },
+      clusterMode: { enum: ['single-node', 'multi-node'] },
+      bootstrap_script: strOrNull,
+      tag: { type: ['string', 'null'], description: 'printable text: control characters are a 400' },
+      retry: { type: 'object', description: 'bai extension: max_attempts, backoff, delay, on' },
+      config: {
+        type: 'object',
+        properties: {
+          mounts: {
+            type: 'array',
+            items: str,
+            description:
+              'storage folders the keypair owns or was invited to, as NAME, NAME:ro or NAME:rw; any other name is a 404',
+          },
+          mount_map: { type: 'object', additionalProperties: str },
+          environ: { type: 'object', additionalProperties: str },
+          resources: { type: 'object', description: 'cpu, mem (4g, 512m), device slots' },
+          resource_opts: { type: 'object', properties: { shmem: str } },
+          scalingGroup: str,
+        },
+      },
+    },
+  },
+  CreateAnswer: {
+    type: 'object',
+    properties: {
+      sessionId: str,
+      sessionName: str,
+      status: str,
+      servicePorts: { type: 'array' },
+      created: { type: 'boolean' },
+      result: str,
+      exitCode: { type: ['integer', 'null'] },
+    },
+  },
+  SessionInfo: {
+    type: 'object',
+    properties: {
+      sessionId: str,
+      sessionName: str,
+      type: str,
+      status: str,
+      statusInfo: strOrNull,
+      statusData: { type: 'object' },
+      statusHistory: { type: 'object' },
+      result: { enum: ['UNDEFINED', 'SUCCESS', 'FAILURE'] },
+      exitCode: { type: ['integer', 'null'] },
+      kernels: { type: 'array', items: { type: 'object' } },
+    },
+    additionalProperties: true,
+  },
+  SessionSummary: { type: 'object', additionalProperties: true },
+  Keypair: {
+    type: 'object',
+    properties: {
+      access_key: str,
+      user_email: str,
+      domain_name: str,
+      role: { enum: ['user', 'admin', 'superadmin'] },
+      is_active: { type: 'boolean' },
+      resource_policy: str,
+      rate_limit: { type: ['integer', 'null'] },
+      created_at: str,
+      secret_key: { type: 'string', description: 'only in the answer of POST /keypairs' },
+      webhook_secret: { type: 'string', description: 'POST /keypairs and GET /keypairs/me only' },
+    },
+  },
+  NewKeypair: {
+    type: 'object',
+    required: ['user_email'],
+    properties: {
+      user_email: str,
+      domain_name: str,
+      role: { enum: ['user', 'admin', 'superadmin'] },
+      resource_policy: str,
+      rate_limit: { type: ['integer', 'null'] },
+      access_key: str,
+      secret_key: str,
+    },
+  },
+  Token: {
+    type: 'object',
+    properties: {
+      id: str,
+      access_key: str,
+      name: str,
+      created_at: str,
+      last_used_at: strOrNull,
+      revoked_at: strOrNull,
+      token: { type: 'string', description: 'only in the answer of POST /tokens' },
+    },
+  },
+  Folder: {
+    type: 'object',
+    properties: {
+      id: str,
+      name: str,
+      owner_access_key: { type: ['string', 'null'], description: "null for a group's folder" },
+      domain_name: str,
+      group_name: { type: ['string', 'null'], description: "the owning group; null for a keypair's folder" },
+      access: { enum: ['owner', 'ro', 'rw'], description: 'how the caller may use it' },
+      storage_path: { type: 'string', description: 'under each agent storage root: <owner>/<name>' },
+      created_at: str,
+      shares: {
+        type: 'array',
+        description: 'owner only',
+        items: {
+          type: 'object',
+          properties: { access_key: str, permission: { enum: ['ro', 'rw'] }, created_at: str },
+        },
+      },
+    },
+  },
+  GroupMember: {
+    type: 'object',
+    properties: { access_key: str, created_at: str },
+  },
+  CallbackDelivery: {
+    type: 'object',
+    properties: {
+      id: { type: 'integer' },
+      event: str,
+      url: str,
+      attempts: { type: 'integer' },
+      outcome: { enum: ['pending', 'delivered', 'refused', 'redirected', 'failed'] },
+      error: strOrNull,
+      deliveredAt: strOrNull,
+      gaveUpAt: strOrNull,
+    },
+  },
+  ResourcePolicy: {
+    type: 'object',
+    properties: {
+      name: str,
+      max_concurrent_sessions: { type: 'integer' },
+      max_pending_session_count: { type: ['integer', 'null'] },
+      max_priority: { type: 'integer' },
+      total_resource_slots: slots,
+    },
+  },
+  Domain: {
+    type: 'object',
+    properties: {
+      name: str,
+      allowed_registries: { type: 'array', items: str },
+      allowed_storage: { type: 'array', items: str },
+      is_active: { type: 'boolean' },
+    },
+  },
+  ScalingGroup: {
+    type: 'object',
+    properties: {
+      name: str,
+      description: str,
+      is_active: { type: 'boolean' },
+      pending_timeout_sec: { type: 'integer' },
+    },
+  },
+  Registry: {
+    type: 'object',
+    properties: { hostname: str, url: str, has_credentials: { type: 'boolean' }, created_at: str },
+  },
+  Image: {
+    type: 'object',
+    properties: {
+      name: str,
+      registry: str,
+      labels: { type: 'object', additionalProperties: str },
+      aliases: { type: 'array', items: str },
+    },
+  },
+  Alias: { type: 'object', properties: { alias: str, image: str } },
+  Agent: {
+    type: 'object',
+    properties: {
+      id: str,
+      scaling_group: str,
+      status: str,
+      schedulable: { type: 'boolean' },
+      available_slots: slots,
+      occupied_slots: slots,
+      free_slots: slots,
+      running_kernels: { type: 'integer' },
+      last_heartbeat: str,
+    },
+  },
+};

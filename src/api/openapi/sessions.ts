@@ -1,0 +1,185 @@
+import { OWNER, SESSION_REF, list, ok, q, ref, type Op } from './common.js';
+
+/** OpenAPI operations of the tags meta and sessions (Backend.AI's session API and SSE). */
+export const META_OPS: Op[] = [
+  {
+    method: 'get',
+    path: '/',
+    tag: 'meta',
+    summary: 'API version negotiation (unauthenticated)',
+    response: ok('Versions', ref('Version')),
+    public: true,
+  },
+  {
+    method: 'get',
+    path: '/openapi.json',
+    tag: 'meta',
+    summary: 'This document (unauthenticated)',
+    response: ok('OpenAPI 3.1'),
+    public: true,
+  },
+  {
+    method: 'get',
+    path: '/health',
+    tag: 'meta',
+    summary: "This manager's health (unauthenticated): 200 when healthy, 503 when not",
+    description:
+      'eventTail: whether the tail of session events advances (SSE streams and create waits depend on it); since: when it entered that state; lastError: the kind of its last failure (database-unavailable, an error code), details in the log.',
+    response: ok('Healthy', ref('Health')),
+    public: true,
+  },
+];
+
+export const SESSION_OPS: Op[] = [
+  {
+    method: 'post',
+    path: '/session',
+    tag: 'sessions',
+    summary: 'Create a session, or get the live one of that name',
+    description:
+      'Both spellings (camelCase and snake_case) of every field are accepted. With enqueueOnly false the answer waits up to maxWaitSeconds for RUNNING (status TIMEOUT when it expires; a batch session that already ended answers its final status).',
+    body: ref('CreateSession'),
+    response: ok('Created (created: true) or reused (created: false)', ref('CreateAnswer')),
+    status: '201',
+  },
+  {
+    method: 'post',
+    path: '/session/_/create',
+    tag: 'sessions',
+    summary: 'Create a session (older route of the same)',
+    body: ref('CreateSession'),
+    response: ok('Created or reused', ref('CreateAnswer')),
+    status: '201',
+  },
+  {
+    method: 'get',
+    path: '/session/{ref}',
+    tag: 'sessions',
+    summary: 'Session info',
+    params: [SESSION_REF, OWNER],
+    response: ok('Session', ref('SessionInfo')),
+  },
+  {
+    method: 'delete',
+    path: '/session/{ref}',
+    tag: 'sessions',
+    summary: 'Cancel (PENDING) or terminate a session',
+    params: [SESSION_REF, OWNER, q('forced', 'true: force-terminated', { type: 'boolean' })],
+    response: ok('Stats and the new status'),
+  },
+  {
+    method: 'get',
+    path: '/session/{ref}/logs',
+    tag: 'sessions',
+    summary: 'Container logs (so far, while it runs)',
+    params: [
+      SESSION_REF,
+      OWNER,
+      q('kernel_id', 'A kernel other than the main one'),
+      q(
+        'after',
+        'bai extension: only the output copied after this cursor ("0" for the start), with the next cursor; `more` says another page waits, `ended` that the kernel has ended',
+      ),
+    ],
+    response: ok('Logs', {
+      type: 'object',
+      properties: {
+        result: {
+          type: 'object',
+          properties: {
+            logs: {
+              type: 'string',
+              description:
+                'the output; a truncated one keeps its tail and opens with the line `[bai: output truncated, last N bytes follow]`',
+            },
+            truncated: { type: 'boolean', description: 'without `after`: only the tail is kept' },
+            totalBytes: {
+              type: ['integer', 'null'],
+              description: 'without `after`: bytes of the whole output, as the agent counted them',
+            },
+            cursor: { type: 'string', description: 'with `after` only' },
+            more: { type: 'boolean', description: 'with `after` only' },
+            ended: { type: 'boolean', description: 'with `after` only' },
+            offset: {
+              type: 'integer',
+              description: 'with `after` only: bytes of the whole output before `logs`',
+            },
+            gap: {
+              type: 'boolean',
+              description: 'with `after` only: an unknown part of the output was skipped before `logs`',
+            },
+          },
+        },
+      },
+    }),
+  },
+  {
+    method: 'get',
+    path: '/session/{ref}/callbacks',
+    tag: 'sessions',
+    summary: 'bai extension: the callback_url deliveries and their outcome',
+    description:
+      'One entry per lifecycle event sent to callback_url: `delivered`, `pending` (retrying), `refused` (the address is inside the network and not on the operator allow-list; never contacted), `redirected` (a 3xx answer; redirects are never followed) or `failed` (given up after retries).',
+    params: [SESSION_REF, OWNER],
+    response: ok('Deliveries', list('CallbackDelivery')),
+  },
+  {
+    method: 'get',
+    path: '/session/{ref}/status-history',
+    tag: 'sessions',
+    summary: 'Status → time it was entered',
+    params: [SESSION_REF, OWNER],
+    response: ok('History', {
+      type: 'object',
+      properties: { result: { type: 'object', additionalProperties: { type: 'string' } } },
+    }),
+  },
+  {
+    method: 'get',
+    path: '/sessions',
+    tag: 'sessions',
+    summary: 'List sessions with filters, pagination and sorting',
+    params: [
+      q('status', 'Comma-separated statuses'),
+      q('type', 'batch or interactive'),
+      q('tag', 'Exact tag'),
+      q('name', 'Exact name'),
+      q('scaling_group', 'Scaling group'),
+      q('created_after', 'ISO-8601 time'),
+      q('created_before', 'ISO-8601 time'),
+      q('owner_access_key', 'Admins: another keypair'),
+      q('all', 'Admins: every keypair (of the domain; superadmins: all)', { type: 'boolean' }),
+      q('limit', '1..1000, default 50', { type: 'integer' }),
+      q('offset', 'default 0', { type: 'integer' }),
+      q('order', 'created_at, name, status, priority, terminated_at; prefix - for descending'),
+    ],
+    response: ok('A page', {
+      type: 'object',
+      properties: {
+        items: { type: 'array', items: ref('SessionSummary') },
+        total: { type: 'integer' },
+        limit: { type: 'integer' },
+        offset: { type: 'integer' },
+      },
+    }),
+  },
+  {
+    method: 'get',
+    path: '/events/session',
+    tag: 'sessions',
+    summary: 'Server-sent lifecycle events',
+    description:
+      'One event per transition: `id: <event id>`, `event: session_enqueued|…|session_terminated|session_success|session_failure|kernel_*`, `data: {reason, sessionName, ownerAccessKey, sessionId, exitCode}`. Resume with the Last-Event-ID header (or lastEventId query).',
+    params: [
+      q('sessionName', 'Follow this session (or * for all of the keypair)'),
+      q('sessionId', 'Follow this session by id'),
+      q('ownerAccessKey', 'Admins: another keypair'),
+      q('scope', 'session, kernel or *'),
+      q('lastEventId', 'Same as the Last-Event-ID header'),
+    ],
+    response: {
+      description: 'text/event-stream',
+      content: { 'text/event-stream': { schema: { type: 'string' } } },
+    },
+  },
+];

@@ -1,0 +1,54 @@
+import type { Db } from './db.js';
+import type { SessionEventRow } from './rows.js';
+
+/** What the event tail reads: the session_events log by id. */
+export interface EventLog {
+  /** The highest event id so far (0 when there is none). */
+  maxId(): Promise<number>;
+  /** Up to `limit` events with ids above `afterId`, in id order. */
+  after(afterId: number, limit: number): Promise<SessionEventRow[]>;
+  /** The events with these ids that exist now, in id order. */
+  byIds(ids: number[]): Promise<SessionEventRow[]>;
+}
+
+/** A stream's replay: one keypair's events up to the hub's horizon, optionally one session's. */
+export interface BacklogQuery {
+  accessKey: string;
+  upTo: number;
+  afterId: number | null;
+  sessionId: string | null;
+  limit: number;
+}
+
+/** The session_events table, read (events are written with their transitions by SessionStore). */
+export class EventStore implements EventLog {
+  constructor(private readonly db: Db) {}
+
+  async maxId(): Promise<number> {
+    const row = (await this.db('session_events').max('id as max').first()) as
+      { max: number | null } | undefined;
+    return Number(row?.max ?? 0);
+  }
+
+  async after(afterId: number, limit: number): Promise<SessionEventRow[]> {
+    return (await this.db('session_events')
+      .where('id', '>', afterId)
+      .orderBy('id')
+      .limit(limit)) as SessionEventRow[];
+  }
+
+  async byIds(ids: number[]): Promise<SessionEventRow[]> {
+    if (ids.length === 0) return [];
+    return (await this.db('session_events').whereIn('id', ids).orderBy('id')) as SessionEventRow[];
+  }
+
+  async backlog(b: BacklogQuery): Promise<SessionEventRow[]> {
+    let q = this.db('session_events')
+      .where('access_key', b.accessKey)
+      .where('id', '<=', b.upTo)
+      .orderBy('id');
+    if (b.afterId !== null) q = q.where('id', '>', b.afterId);
+    if (b.sessionId !== null) q = q.where('session_id', b.sessionId);
+    return (await q.limit(b.limit)) as SessionEventRow[];
+  }
+}

@@ -1,0 +1,111 @@
+import type { SessionStatus } from '../domain/status.js';
+import type { Db } from './db.js';
+import type { SessionRow } from './rows.js';
+
+/** Columns a session listing may be ordered by. */
+export const SESSION_ORDER_COLUMNS = ['created_at', 'name', 'status', 'priority', 'terminated_at'] as const;
+export type SessionOrderColumn = (typeof SESSION_ORDER_COLUMNS)[number];
+
+/** A session listing's filter, already checked by the route: every field is a plain condition. */
+export interface SessionListFilter {
+  /** Only this keypair's sessions. */
+  accessKey?: string;
+  /** Only sessions of this domain (an admin's `all=true`). */
+  domain?: string;
+  statuses?: SessionStatus[];
+  type?: string;
+  tag?: string;
+  name?: string;
+  scalingGroup?: string;
+  createdAfter?: Date;
+  createdBefore?: Date;
+  order: { column: SessionOrderColumn; descending: boolean };
+  limit: number;
+  offset: number;
+}
+
+/** A callback_url delivery as the API shows it. */
+export interface WebhookDeliveryRow {
+  id: number;
+  url: string;
+  body: string;
+  attempts: number;
+  outcome: string | null;
+  last_error: string | null;
+  delivered_at: Date | null;
+  gave_up_at: Date | null;
+}
+
+/**
+ * The API's reads around sessions that are not status changes: listings with filters, a
+ * session's dependencies and its callback deliveries, a keypair's pending count. Status
+ * changes stay in SessionStore.
+ */
+export class SessionQueries {
+  constructor(private readonly db: Db) {}
+
+  /** One page of sessions matching `f`, and how many match in all. */
+  async list(f: SessionListFilter): Promise<{ rows: SessionRow[]; total: number }> {
+    let q = this.db('sessions');
+    if (f.accessKey !== undefined) q = q.where('access_key', f.accessKey);
+    if (f.domain !== undefined) q = q.where('domain_name', f.domain);
+    if (f.statuses && f.statuses.length > 0) q = q.whereIn('status', f.statuses);
+    if (f.type) q = q.where('type', f.type);
+    if (f.tag) q = q.where('tag', f.tag);
+    if (f.name) q = q.where('name', f.name);
+    if (f.scalingGroup) q = q.where('scaling_group', f.scalingGroup);
+    if (f.createdAfter) q = q.where('created_at', '>=', f.createdAfter);
+    if (f.createdBefore) q = q.where('created_at', '<', f.createdBefore);
+    const total = (await q.clone().count('* as n').first()) as { n: string } | undefined;
+    const rows = (await q
+      .orderBy(f.order.column, f.order.descending ? 'desc' : 'asc')
+      .limit(f.limit)
+      .offset(f.offset)) as SessionRow[];
+    return { rows, total: Number(total?.n ?? 0) };
+  }
+
+  /** The ids of the sessions `sessionId` waits for. */
+  async dependencies(sessionId: string): Promise<string[]> {
+    return (await this.db('session_dependencies')
+      .where({ session_id: sessionId })
+      .pluck('depends_on')) as string[];
+  }
+
+  /** Every callback delivery of a session, oldest first. */
+  async webhookDeliveries(sessionId: string): Promise<WebhookDeliveryRow[]> {
+    const rows = (await this.db('webhook_deliveries')
+      .where({ session_id: sessionId })
+      .orderBy('id')
+      .select(
+        'id',
+        'url',
+        'body',
+        'attempts',
+        'outcome',
+        'last_error',
+        'delivered_at',
+        'gave_up_at',
+      )) as (WebhookDeliveryRow & { id: string | number })[];
+    return rows.map((r) => ({ ...r, id: Number(r.id) }));
+  }
+
+  /** How many PENDING sessions a keypair has. */
+  async pendingCount(accessKey: string): Promise<number> {
+    const row = (await this.db('sessions')
+      .where({ access_key: accessKey, status: 'PENDING' })
+      .count('* as n')
+      .first()) as { n: string } | undefined;
+    return Number(row?.n ?? 0);
+  }
+
+  async domainExists(domain: string): Promise<boolean> {
+    return (await this.db('domains').where({ name: domain }).first()) !== undefined;
+  }
+
+  /** The storage folder names a domain allows (`*`: any); null when there is no such domain. */
+  async domainStorage(domain: string): Promise<string[] | null> {
+    const row = (await this.db('domains').where({ name: domain }).first()) as
+      { allowed_storage: string[] } | undefined;
+    return row ? (row.allowed_storage ?? []) : null;
+  }
+}
