@@ -165,3 +165,10 @@ export class InvalidImageLabel extends BaiError {
     );
   }
 }
+
+/** A job addressed to an agent PostgreSQL does not know (removed, or never registered). */
+export class UnknownAgent extends ObjectNotFound {
+  constructor(agentId: string) {
+    super(`No agent "${agentId}" is registered.`, 'agent');
+  }
+}

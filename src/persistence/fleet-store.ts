@@ -25,6 +25,14 @@ export class FleetStore {
     return rows.map((r) => r.id);
   }
 
+  /** The scaling group an agent is registered in (null: no such agent); its queue is named after it. */
+  async scalingGroupOf(agentId: string): Promise<string | null> {
+    const row = (await this.db('agents').where({ id: agentId }).first('scaling_group')) as
+      | { scaling_group: string }
+      | undefined;
+    return row?.scaling_group ?? null;
+  }
+
   /** Agents that are ALIVE or LOST (not those an admin removed). */
   async watchedAgents(): Promise<AgentRow[]> {
     return (await this.db('agents').whereIn('status', ['ALIVE', 'LOST'])) as AgentRow[];

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { InvalidRequest } from '../domain/errors.js';
-import { agentQueueName, heartbeatKey, logStreamKey, reportsQueueName, supersededKey } from './names.js';
+import { agentQueuePattern, heartbeatKey, logStreamKey, reportsQueueName, supersededKey } from './names.js';
 import { parseSentinelUrl } from './redis.js';
 
 /**
@@ -28,7 +28,7 @@ export function agentUserName(prefix: string, agentId: string): string {
 export function agentKeyPatterns(prefix: string, agentId: string): string[] {
   checkAgentId(agentId);
   return [
-    `${prefix}:${agentQueueName(agentId)}:*`,
+    `${prefix}:${agentQueuePattern(agentId)}:*`,
     `${prefix}:${reportsQueueName(agentId)}:*`,
     heartbeatKey(prefix, agentId),
     supersededKey(prefix, agentId),

@@ -7,9 +7,22 @@ function safeId(agentId: string): string {
   return agentId.replace(/[^A-Za-z0-9_.-]/g, '_');
 }
 
-/** The jobs the manager sends one agent. */
-export function agentQueueName(agentId: string): string {
-  return `agent-${safeId(agentId)}`;
+/**
+ * The jobs the manager sends one agent, named `<scaling group>/agent-<id>` so what runs where
+ * reads off Redis and any queue dashboard. A group name may hold ':' (which BullMQ forbids in
+ * queue names): it is written `%3A`, and '%' is in neither a group nor an agent id, so two
+ * (group, id) pairs never share a name.
+ */
+export function agentQueueName(scalingGroup: string, agentId: string): string {
+  return `${scalingGroup.replace(/[^A-Za-z0-9_.-]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`)}/agent-${safeId(agentId)}`;
+}
+
+/**
+ * A glob matching the job queue of this agent in any scaling group (for its Redis ACL user):
+ * neither a group nor an id holds '/' or ':', so only this agent's queue keys match.
+ */
+export function agentQueuePattern(agentId: string): string {
+  return `*/agent-${safeId(agentId)}`;
 }
 
 /**

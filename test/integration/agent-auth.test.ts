@@ -86,7 +86,7 @@ test.serial('an agent on its own Redis user runs a session from submit to SUCCES
 });
 
 test.serial('agent B cannot read A’s queue or its registry password, nor write as A', async (t) => {
-  const queueA = new Queue(agentQueueName(idA), { connection: admin, prefix: stack.prefix });
+  const queueA = new Queue(agentQueueName('default', idA), { connection: admin, prefix: stack.prefix });
   await queueA.pause(); // the run job stays in A's queue, where B might look for it
   try {
     const { sessionId } = await stack.client.request<{ sessionId: string }>('POST', '/session', {
@@ -100,14 +100,14 @@ test.serial('agent B cannot read A’s queue or its registry password, nor write
     const data = job.data as RunSessionJob;
     t.is(data.registryAuth?.password, REGISTRY_PASSWORD, 'the job does carry the password');
 
-    const jobKey = `${stack.prefix}:${agentQueueName(idA)}:${job.id}`;
+    const jobKey = `${stack.prefix}:${agentQueueName('default', idA)}:${job.id}`;
     await t.throwsAsync(asB.hgetall(jobKey), { message: /NOPERM/ });
-    await t.throwsAsync(asB.lrange(`${stack.prefix}:${agentQueueName(idA)}:paused`, 0, -1), {
+    await t.throwsAsync(asB.lrange(`${stack.prefix}:${agentQueueName('default', idA)}:paused`, 0, -1), {
       message: /NOPERM/,
     });
     await t.throwsAsync(asB.scan('0', 'MATCH', '*'), { message: /NOPERM/ });
     await t.throwsAsync(asB.keys('*'), { message: /NOPERM/ });
-    const viaBull = new Queue(agentQueueName(idA), { connection: asB, prefix: stack.prefix });
+    const viaBull = new Queue(agentQueueName('default', idA), { connection: asB, prefix: stack.prefix });
     viaBull.on('error', () => {});
     await t.throwsAsync(viaBull.getJob(job.id!), { message: /NOPERM/ });
     await viaBull.close();
@@ -201,7 +201,7 @@ test.serial(
       });
       // The manager answers a report about a session the sender does not hold with a cleanup
       // to the sender: B's containers of it (none) go, A's container stays.
-      const jobsB = new Queue(agentQueueName(idB), { connection: admin, prefix: stack.prefix });
+      const jobsB = new Queue(agentQueueName('group-b', idB), { connection: admin, prefix: stack.prefix });
       await until('B’s queue drained', async () => {
         const c = await jobsB.getJobCounts('wait', 'active', 'delayed', 'prioritized');
         return Object.values(c).every((n) => n === 0) ? true : null;

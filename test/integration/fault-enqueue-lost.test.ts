@@ -34,7 +34,7 @@ test('a session committed SCHEDULED whose run job never reached its agent is re-
 
   // The state a crash between commit and enqueue leaves: SCHEDULED in PostgreSQL, no job in Redis.
   const redis = new Redis(stack.managerConfig.redisUrl, { maxRetriesPerRequest: null });
-  const q = new Queue(agentQueueName(agentId), { connection: redis, prefix: stack.prefix });
+  const q = new Queue(agentQueueName('default', agentId), { connection: redis, prefix: stack.prefix });
   await q.obliterate({ force: true });
   t.is(await q.count(), 0);
   await q.close();

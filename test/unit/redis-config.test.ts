@@ -1,6 +1,7 @@
 import test from 'ava';
 import { databaseUrlOf } from '../../src/config/config.js';
 import { agentKeyPatterns, agentRedisUrl, checkAgentId } from '../../src/queue/agent-acl.js';
+import { agentQueueName } from '../../src/queue/names.js';
 import { parseSentinelUrl } from '../../src/queue/redis.js';
 
 test('a Sentinel URL: sentinels, master name, credentials, TLS, sentinel password', (t) => {
@@ -42,14 +43,44 @@ test('an agent URL carries its user and password, for every form of the admin UR
 
 test('an agent may have only its own keys, and only glob-free ids', (t) => {
   t.deepEqual(agentKeyPatterns('bai', 'host-1.a'), [
-    'bai:agent-host-1.a:*',
+    'bai:*/agent-host-1.a:*',
     'bai:reports-host-1.a:*',
     'bai:heartbeat:host-1.a',
     'bai:superseded:host-1.a',
     'bai:logs:host-1.a:*',
   ]);
-  for (const bad of ['*', 'a?', 'a[1]', 'a b', 'a:b', ''])
+  for (const bad of ['*', 'a?', 'a[1]', 'a b', 'a:b', 'a/b', ''])
     t.throws(() => checkAgentId(bad), { message: /agent id/ }, bad);
+});
+
+test("an agent's queue is named after its scaling group and id; no two pairs share a name", (t) => {
+  t.is(agentQueueName('default', 'a1'), 'default/agent-a1');
+  t.is(agentQueueName('gpu:a100', 'h.2'), 'gpu%3Aa100/agent-h.2');
+  const pairs: [string, string][] = [
+    ['g', 'a-b'],
+    ['g-a', 'b'],
+    ['g.a', 'b'],
+    ['g', 'a.b'],
+    ['g:a', 'b'],
+    ['g%3Aa', 'b'],
+  ];
+  const names = pairs.map(([g, a]) => agentQueueName(g, a));
+  t.is(new Set(names).size, pairs.length, names.join(' '));
+  for (const n of names) t.false(n.includes(':'), `BullMQ forbids ':' in ${n}`);
+});
+
+test("an agent's ACL queue pattern matches its own queue in any group and no other agent's", (t) => {
+  const [pattern] = agentKeyPatterns('bai', 'a');
+  const glob = new RegExp(`^${pattern!.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
+  t.true(glob.test(`bai:${agentQueueName('default', 'a')}:wait`));
+  t.true(glob.test(`bai:${agentQueueName('gpu:x', 'a')}:run-1`));
+  for (const [g, id] of [
+    ['default', 'b'],
+    ['default', 'ab'],
+    ['default', 'a.b'],
+    ['a', 'b'],
+  ])
+    t.false(glob.test(`bai:${agentQueueName(g!, id!)}:wait`), `${g}/${id}`);
 });
 
 test('BAI_DATABASE_CA_FILE becomes sslrootcert, verify-full unless a mode is named', (t) => {

@@ -89,7 +89,7 @@ export class Agent {
       this.heartbeat().catch((err) => this.log.error('heartbeat failed', { err: String(err) }));
     }, this.config.heartbeatMs);
     this.workerConnection = this.redis.duplicate(); // BullMQ does not close a connection it was given
-    this.worker = new Worker(agentQueueName(this.config.id), (job) => this.process(job), {
+    this.worker = new Worker(agentQueueName(this.config.scalingGroup, this.config.id), (job) => this.process(job), {
       connection: this.workerConnection,
       prefix: this.config.queuePrefix,
       concurrency: this.config.concurrency,

@@ -72,8 +72,8 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   // there. Placement and the loops read fresh rows, so registry credentials an admin just
   // changed are the ones an agent pulls with.
   const submitCatalog = new CatalogStore(db, { cacheMs: 2_000 });
-  const queues = new AgentQueues(redis, prefix);
   const fleet = new FleetStore(db);
+  const queues = new AgentQueues(redis, prefix, (agentId) => fleet.scalingGroupOf(agentId));
 
   const dispatchLease = new Lease(redis, leaseKey(prefix, 'dispatcher'), 10_000);
   const dispatcher = new Dispatcher({
