@@ -4,18 +4,8 @@ import { followSessionEvents } from './event-stream.js';
 import { LogFollower } from './log-follower.js';
 import type { Output } from './output.js';
 import { setLongTimeout } from '../workers/long-timer.js';
+import type { SessionWire } from '../domain/session-wire.js';
 
-export interface SessionInfo {
-  sessionId: string;
-  sessionName: string;
-  status: string;
-  statusInfo: string | null;
-  statusData: Record<string, unknown>;
-  result: string;
-  exitCode: number | null;
-  kernels: { kernelId: string; clusterRole: string }[];
-  [k: string]: unknown;
-}
 
 const FINAL = new Set(['TERMINATED', 'CANCELLED']);
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
@@ -62,7 +52,7 @@ export async function waitForEnd(
     /** What the caller already knows (a create answer): saves the first request. */
     known?: { sessionName: string; status: string };
   } = {},
-): Promise<SessionInfo | null> {
+): Promise<SessionWire | null> {
   const ctl = new AbortController();
   const onOuterAbort = () => ctl.abort();
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
@@ -104,7 +94,7 @@ export async function waitForEnd(
   try {
     const info0 =
       opts.known ??
-      (await client.request<SessionInfo>('GET', `/session/${sessionId}`, undefined, opts.query));
+      (await client.request<SessionWire>('GET', `/session/${sessionId}`, undefined, opts.query));
     progressName = info0.sessionName;
     if (!FINAL.has(info0.status)) {
       progress.set(info0.sessionName, info0.status);
@@ -124,7 +114,7 @@ export async function waitForEnd(
               // Pull figures change without a transition: read them while pulling.
               pullPoll = setInterval(() => {
                 client
-                  .request<SessionInfo>('GET', `/session/${sessionId}`, undefined, opts.query)
+                  .request<SessionWire>('GET', `/session/${sessionId}`, undefined, opts.query)
                   .then((s) => {
                     const pull = (s.statusData as { pull?: { percent?: number } }).pull;
                     if (s.status !== 'PULLING' && pullPoll) clearInterval(pullPoll);
@@ -147,7 +137,7 @@ export async function waitForEnd(
     }
     if (pullPoll) clearInterval(pullPoll);
     if (ctl.signal.aborted) return null;
-    const info = await client.request<SessionInfo>('GET', `/session/${sessionId}`, undefined, opts.query);
+    const info = await client.request<SessionWire>('GET', `/session/${sessionId}`, undefined, opts.query);
     if (!FINAL.has(info.status)) return null;
     ended.abort();
     if (logLoop) await logLoop;

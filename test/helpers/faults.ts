@@ -1,3 +1,4 @@
+import type { SessionWire } from '../../src/domain/session-wire.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -6,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { startRedis, type Service } from '../../src/stack/services.js';
 import type { ApiClient } from '../../src/cli/client.js';
 import { testEnv } from './env.js';
-import { startTestStack, type SessionView, type TestStack } from './stack.js';
+import { startTestStack, type TestStack } from './stack.js';
 
 /** The repository root (dist/test/helpers → ../../..). */
 export const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
@@ -92,10 +93,10 @@ export async function waitAll(
   ids: string[],
   statuses: string[] = ['TERMINATED', 'CANCELLED'],
   timeoutMs = 45_000,
-): Promise<Map<string, SessionView>> {
+): Promise<Map<string, SessionWire>> {
   const until = Date.now() + timeoutMs;
-  const done = new Map<string, SessionView>();
-  const last = new Map<string, SessionView>();
+  const done = new Map<string, SessionWire>();
+  const last = new Map<string, SessionWire>();
   const errors = new Map<string, string>();
   for (;;) {
     const left = ids.filter((id) => !done.has(id));
@@ -103,7 +104,7 @@ export async function waitAll(
     for (let i = 0; i < left.length; i += 10) {
       const views = await Promise.all(
         left.slice(i, i + 10).map((id) =>
-          client.request<SessionView>('GET', `/session/${id}`).catch((err: unknown) => {
+          client.request<SessionWire>('GET', `/session/${id}`).catch((err: unknown) => {
             errors.set(id, String(err));
             return null;
           }),

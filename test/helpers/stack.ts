@@ -11,6 +11,7 @@ import { ApiClient } from '../../src/cli/client.js';
 import { startAgent, type RunningAgent } from '../../src/workers/agent/agent-process.js';
 import { startManager, type RunningManager } from '../../src/workers/manager/manager-process.js';
 import type { Logger } from '../../src/log/logger.js';
+import type { SessionWire } from '../../src/domain/session-wire.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { testEnv } from './env.js';
 
@@ -157,37 +158,16 @@ export async function removeContainers(dockerHost: string, stackId: string): Pro
   }
 }
 
-export interface SessionView {
-  sessionId: string;
-  sessionName: string;
-  status: string;
-  statusInfo: string | null;
-  statusData: Record<string, unknown>;
-  result: string;
-  exitCode: number | null;
-  startsAt: string | null;
-  startedAt: string | null;
-  kernels: {
-    kernelId: string;
-    status: string;
-    containerId: string | null;
-    clusterRole: string;
-    startedAt: string | null;
-    exitCode: number | null;
-  }[];
-  [k: string]: unknown;
-}
-
 /** Polls a session until it reaches one of `statuses` (default: an end). */
 export async function waitForStatus(
   client: ApiClient,
   ref: string,
   statuses: string[] = ['TERMINATED', 'CANCELLED'],
   timeoutMs = 60_000,
-): Promise<SessionView> {
+): Promise<SessionWire> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const s = await client.request<SessionView>('GET', `/session/${ref}`);
+    const s = await client.request<SessionWire>('GET', `/session/${ref}`);
     if (statuses.includes(s.status)) return s;
     if (Date.now() > until)
       throw new Error(

@@ -1,4 +1,5 @@
 import test from 'ava';
+import type { SessionWire } from '../../src/domain/session-wire.js';
 import Docker from 'dockerode';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +13,6 @@ import {
   startTestStack,
   waitForAgents,
   waitForStatus,
-  type SessionView,
   type TestStack,
 } from '../helpers/stack.js';
 
@@ -142,7 +142,7 @@ test.serial('SIGTERM leaves the running container; the next agent re-adopts and 
   t.log(`agent stopped in ${Date.now() - t0} ms`);
   const [c] = await containersOf(`ai.bai.session-id=${id}`);
   t.is(c?.State, 'running', 'the container outlives a stopped agent');
-  const during = await stack.client.request<SessionView>('GET', `/session/${id}`);
+  const during = await stack.client.request<SessionWire>('GET', `/session/${id}`);
   t.is(during.status, 'RUNNING');
   agent = await agents.spawn(9);
   writeFileSync(join(ledger, 'term.go'), '');

@@ -1,4 +1,5 @@
 import test from 'ava';
+import type { SessionWire } from '../../src/domain/session-wire.js';
 import { Queue } from 'bullmq';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { openRedis } from '../../src/queue/redis.js';
 import { testEnv } from '../helpers/env.js';
 import { bai } from '../helpers/cli.js';
 import { makeFolder } from '../helpers/folders.js';
-import { startTestStack, waitForStatus, type SessionView, type TestStack } from '../helpers/stack.js';
+import { startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 
 // `bai run` and the waiting commands (`session watch`, `session events --wait`): live output,
 // and the job's exit code carried to the shell.
@@ -81,7 +82,7 @@ test.serial('bai run shows stdout and stderr, streams them live, and passes exit
         timer = setTimeout(() => fail(new Error('no output while the RUNNING report was pending')), 60_000);
       }),
     ]).finally(() => clearTimeout(timer));
-    statusAtFirst = (await stack.client.request<SessionView>('GET', '/session/live-job')).status;
+    statusAtFirst = (await stack.client.request<SessionWire>('GET', '/session/live-job')).status;
     await resume();
     writeFileSync(join(gates, 'live.go'), '');
     const r = await run;
@@ -175,7 +176,7 @@ test('bai run takes -e, -r, -v, --sgroup, --starts-at and -t; --json has the out
     'python',
   ]);
   t.is(write.code, 0, write.stderr);
-  const info = JSON.parse(write.stdout) as SessionView & {
+  const info = JSON.parse(write.stdout) as SessionWire & {
     output: string;
     occupiedSlots: Record<string, unknown>;
   };
@@ -248,7 +249,7 @@ test('watch and events --wait pass the exit code: 0, 3, and 3 on a timeout', asy
     bai(stack, ['session', 'watch', 'long-job', '--timeout', '1']),
   ]);
   t.is(w0.code, 0, w0.stderr);
-  t.is((JSON.parse(w0.stdout) as SessionView).result, 'SUCCESS');
+  t.is((JSON.parse(w0.stdout) as SessionWire).result, 'SUCCESS');
   t.is(w3.code, 3, w3.stderr);
   t.regex(w3.stdout, /^three-job TERMINATED \(task-failed\) result=FAILURE exit=3\n$/);
   t.is(wt.code, 3);

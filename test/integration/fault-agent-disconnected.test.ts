@@ -1,4 +1,5 @@
 import test from 'ava';
+import type { SessionWire } from '../../src/domain/session-wire.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DockerAdapter } from '../../src/docker/docker-adapter.js';
@@ -10,7 +11,6 @@ import {
   startTestStack,
   waitForAgents,
   waitForStatus,
-  type SessionView,
   type TestStack,
 } from '../helpers/stack.js';
 
@@ -39,7 +39,7 @@ async function withStack(
   }
 }
 
-const get = (stack: TestStack, id: string) => stack.client.request<SessionView>('GET', `/session/${id}`);
+const get = (stack: TestStack, id: string) => stack.client.request<SessionWire>('GET', `/session/${id}`);
 
 test.serial(
   'paused past the LOST limit, inside the grace window: an exit 0 meanwhile ends SUCCESS',

@@ -1,4 +1,5 @@
 import test from 'ava';
+import type { SessionWire } from '../../src/domain/session-wire.js';
 import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { ensurePythonImage } from '../../src/stack/python-image.js';
@@ -10,7 +11,6 @@ import {
   startTestStack,
   waitForAgents,
   waitForStatus,
-  type SessionView,
   type TestStack,
 } from '../helpers/stack.js';
 
@@ -92,7 +92,7 @@ test('an agent SIGKILLed with its engine stopped: its sessions end agent-lost, o
     const history = v.attempts as { attempt: number; agentId: string; reason: string }[];
     t.is(history.length, 1);
     t.like(history[0], { attempt: 1, agentId: cfg.id, reason: 'agent-lost' });
-    const s = await stack.client.request<SessionView>('GET', `/session/${id}`);
+    const s = await stack.client.request<SessionWire>('GET', `/session/${id}`);
     t.is(s.kernels[0]?.exitCode, 0);
   }
 });

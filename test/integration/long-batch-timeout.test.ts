@@ -1,5 +1,6 @@
 import test from 'ava';
-import { batch, startTestStack, waitForStatus, type SessionView, type TestStack } from '../helpers/stack.js';
+import type { SessionWire } from '../../src/domain/session-wire.js';
+import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 
 let stack: TestStack;
 test.before(async () => {
@@ -28,7 +29,7 @@ test('a 30-day batch timeout does not fire at once: the job runs on, and is canc
     if (!/tick 15\n/.test(seen)) await new Promise((r) => setTimeout(r, 200));
   }
   t.regex(seen, /tick 15\n/);
-  const running = await stack.client.request<SessionView>('GET', `/session/${sessionId}`);
+  const running = await stack.client.request<SessionWire>('GET', `/session/${sessionId}`);
   t.is(running.status, 'RUNNING', `${running.status} ${running.statusInfo}`);
 
   await stack.client.request('DELETE', `/session/${sessionId}`);

@@ -1,8 +1,9 @@
 import test from 'ava';
+import type { SessionWire } from '../../src/domain/session-wire.js';
 import { DockerAdapter } from '../../src/docker/docker-adapter.js';
 import { testEnv } from '../helpers/env.js';
 import { StartCounter } from '../helpers/faults.js';
-import { batch, startTestStack, waitForStatus, type SessionView, type TestStack } from '../helpers/stack.js';
+import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 
 let stack: TestStack;
 let starts: StartCounter;
@@ -18,7 +19,7 @@ test.after.always(async () => {
 
 const create = (body: Record<string, unknown>) =>
   stack.client.request<{ sessionId: string }>('POST', '/session', body).then((r) => r.sessionId);
-const get = (id: string) => stack.client.request<SessionView>('GET', `/session/${id}`);
+const get = (id: string) => stack.client.request<SessionWire>('GET', `/session/${id}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test.serial('sessions with starts_at never start before it', async (t) => {

@@ -1,23 +1,11 @@
 import { Command, Option } from 'clipanion';
+import type { SessionListWire } from '../../domain/session-wire.js';
 import { parseRelativeSeconds } from '../../domain/starts-at.js';
+import { LIVE_STATUSES } from '../../domain/status.js';
 import { BaseCommand, InvalidArgument } from '../base-command.js';
 import { relativeTime } from '../output.js';
 
-interface Summary {
-  sessionId: string;
-  sessionName: string;
-  type: string;
-  status: string;
-  statusInfo: string | null;
-  result: string;
-  exitCode: number | null;
-  image: string;
-  tag: string | null;
-  createdAt: string;
-  ownerAccessKey: string;
-}
-
-const LIVE = 'PENDING,SCHEDULED,PREPARING,PULLING,PREPARED,CREATING,RUNNING,TERMINATING,ERROR';
+const LIVE = LIVE_STATUSES.join(',');
 
 /** `--since 1h` (that long ago) or an ISO-8601 time, as the ISO time the API takes. */
 function timeArg(value: string | undefined, flag: string, now = Date.now()): string | undefined {
@@ -58,7 +46,7 @@ export class PsCommand extends BaseCommand {
 
   async run(): Promise<void> {
     if (!/^\d+$/.test(this.limit)) throw new InvalidArgument(`--limit takes a number (got "${this.limit}").`);
-    const r = await this.client().request<{ items: Summary[]; total: number }>(
+    const r = await this.client().request<SessionListWire>(
       'GET',
       '/sessions',
       undefined,
