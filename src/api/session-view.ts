@@ -2,11 +2,7 @@ import type { SessionSummaryWire, SessionWire } from '../domain/session-wire.js'
 import type { KernelRow, SessionRow } from '../persistence/rows.js';
 
 /** The session info answer: Backend.AI's legacy REST keys plus what bai adds (exit code, result, kernels). */
-export function sessionInfo(
-  s: SessionRow,
-  kernels: KernelRow[],
-  dependencies: string[],
-): SessionWire {
+export function sessionInfo(s: SessionRow, kernels: KernelRow[], dependencies: string[]): SessionWire {
   const main = kernels.find((k) => k.cluster_role === 'main');
   return {
     sessionId: s.id,

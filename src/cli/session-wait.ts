@@ -6,7 +6,6 @@ import type { Output } from './output.js';
 import { setLongTimeout } from '../workers/long-timer.js';
 import type { SessionWire } from '../domain/session-wire.js';
 
-
 const FINAL = new Set(['TERMINATED', 'CANCELLED']);
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 

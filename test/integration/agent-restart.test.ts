@@ -8,13 +8,7 @@ import { openRedis } from '../../src/queue/redis.js';
 import { ChildAgents, until } from '../helpers/child-agent.js';
 import { makeFolder } from '../helpers/folders.js';
 import { testEnv } from '../helpers/env.js';
-import {
-  batch,
-  startTestStack,
-  waitForAgents,
-  waitForStatus,
-  type TestStack,
-} from '../helpers/stack.js';
+import { batch, startTestStack, waitForAgents, waitForStatus, type TestStack } from '../helpers/stack.js';
 
 /**
  * The agent as an operator runs it: a child process `bai agent`, killed and restarted. What runs

@@ -6,13 +6,7 @@ import { DockerAdapter } from '../../src/docker/docker-adapter.js';
 import { ChildAgents, until } from '../helpers/child-agent.js';
 import { makeFolder } from '../helpers/folders.js';
 import { testEnv } from '../helpers/env.js';
-import {
-  batch,
-  startTestStack,
-  waitForAgents,
-  waitForStatus,
-  type TestStack,
-} from '../helpers/stack.js';
+import { batch, startTestStack, waitForAgents, waitForStatus, type TestStack } from '../helpers/stack.js';
 
 /**
  * An agent paused (SIGSTOP) past the LOST limit: its sessions wait as `agent-disconnected`

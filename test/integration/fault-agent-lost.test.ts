@@ -6,13 +6,7 @@ import { ensurePythonImage } from '../../src/stack/python-image.js';
 import { startDockerd, type Service } from '../../src/stack/services.js';
 import { testEnv } from '../helpers/env.js';
 import { ChildBai, waitAll } from '../helpers/faults.js';
-import {
-  batch,
-  startTestStack,
-  waitForAgents,
-  waitForStatus,
-  type TestStack,
-} from '../helpers/stack.js';
+import { batch, startTestStack, waitForAgents, waitForStatus, type TestStack } from '../helpers/stack.js';
 
 const AGENT_TIMEOUT_MS = 5_000;
 const GRACE_MS = 2_000;

@@ -4,13 +4,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { agentQueueName } from '../../src/queue/names.js';
 import { startAgent } from '../../src/workers/agent/agent-process.js';
-import {
-  batch,
-  quietLog,
-  startTestStack,
-  waitForStatus,
-  type TestStack,
-} from '../helpers/stack.js';
+import { batch, quietLog, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 
 let stack: TestStack;
 test.before(async () => {

@@ -46,22 +46,17 @@ export class PsCommand extends BaseCommand {
 
   async run(): Promise<void> {
     if (!/^\d+$/.test(this.limit)) throw new InvalidArgument(`--limit takes a number (got "${this.limit}").`);
-    const r = await this.client().request<SessionListWire>(
-      'GET',
-      '/sessions',
-      undefined,
-      {
-        status: this.status ?? (this.all ? undefined : LIVE),
-        type: this.type,
-        tag: this.tag,
-        name: this.name,
-        created_after: timeArg(this.since, '--since'),
-        created_before: timeArg(this.until, '--until'),
-        owner_access_key: this.owner,
-        all: this.allOwners ? 'true' : undefined,
-        limit: this.limit,
-      },
-    );
+    const r = await this.client().request<SessionListWire>('GET', '/sessions', undefined, {
+      status: this.status ?? (this.all ? undefined : LIVE),
+      type: this.type,
+      tag: this.tag,
+      name: this.name,
+      created_after: timeArg(this.since, '--since'),
+      created_before: timeArg(this.until, '--until'),
+      owner_access_key: this.owner,
+      all: this.allOwners ? 'true' : undefined,
+      limit: this.limit,
+    });
     if (this.json) return this.output.json({ items: r.items, total: r.total });
     if (r.items.length === 0) {
       this.output.line(
