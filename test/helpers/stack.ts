@@ -14,6 +14,7 @@ import type { Logger } from '../../src/log/logger.js';
 import type { SessionWire } from '../../src/domain/session-wire.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { testEnv } from './env.js';
+import { eventually } from './eventually.js';
 
 export const quietLog: Logger = {
   info() {},
@@ -128,16 +129,18 @@ export async function startTestStack(
 }
 
 /** Waits until `n` agents are ALIVE in the manager's database. */
-export async function waitForAgents(stack: TestStack, n: number): Promise<void> {
-  const until = Date.now() + 20_000;
-  for (;;) {
-    const rows = (await stack.database.db('agents').where({ status: 'ALIVE' }).count('* as c').first()) as {
-      c: string;
-    };
-    if (Number(rows.c) >= n) return;
-    if (Date.now() > until) throw new Error(`only ${rows.c} of ${n} agents registered`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+export async function waitForAgents(stack: TestStack, n: number, timeoutMs = 60_000): Promise<void> {
+  let alive = 0;
+  await eventually(
+    async () => {
+      const rows = (await stack.database.db('agents').where({ status: 'ALIVE' }).count('* as c').first()) as {
+        c: string;
+      };
+      alive = Number(rows.c);
+      return alive >= n;
+    },
+    { timeoutMs, intervalMs: 50, message: () => `${n} agents to register (${alive} did)` },
+  );
 }
 
 /** Removes every container whose agent label belongs to this stack. */
@@ -163,18 +166,21 @@ export async function waitForStatus(
   client: ApiClient,
   ref: string,
   statuses: string[] = ['TERMINATED', 'CANCELLED'],
-  timeoutMs = 60_000,
+  timeoutMs = 120_000,
 ): Promise<SessionWire> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await client.request<SessionWire>('GET', `/session/${ref}`);
-    if (statuses.includes(s.status)) return s;
-    if (Date.now() > until)
-      throw new Error(
-        `session ${ref} is ${s.status} (${s.statusInfo}), not ${statuses.join('|')}, after ${timeoutMs} ms`,
-      );
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  let last: SessionWire | null = null;
+  return eventually(
+    async () => {
+      last = await client.request<SessionWire>('GET', `/session/${ref}`);
+      return statuses.includes(last.status) ? last : null;
+    },
+    {
+      timeoutMs,
+      intervalMs: 50,
+      message: () =>
+        `session ${ref} to be ${statuses.join('|')} (it is ${last?.status} (${last?.statusInfo}))`,
+    },
+  );
 }
 
 /** A batch session create body. */

@@ -41,7 +41,7 @@ function pidOf(containerId: string): number {
 }
 
 test('dockerd SIGKILLed and restarted: sessions end with true results, a timeout and a destroy take effect', async (t) => {
-  t.timeout(170_000);
+  t.timeout(600_000); // a cap only: waitAll fails as soon as no session advances
   const create = (name: string, command: string, extra: Record<string, unknown> = {}) =>
     stack.client
       .request<{ sessionId: string }>('POST', '/session', batch(command, { name, ...extra }))
