@@ -304,15 +304,3 @@ export async function startDockerd(dir: string, opts: DockerdOptions = {}): Prom
     },
   };
 }
-
-/** Writes `export K=V` lines (the form `bai up` leaves in .bai/env). */
-export function writeEnvFile(file: string, vars: Record<string, string>): void {
-  const body = Object.entries(vars)
-    .map(([k, v]) => `export ${k}=${shellWord(v)}`)
-    .join('\n');
-  writeFileSync(file, `${body}\n`, { mode: 0o600 });
-}
-
-function shellWord(v: string): string {
-  return /^[A-Za-z0-9_./:@%+=-]+$/.test(v) ? v : `'${v.replaceAll("'", `'\\''`)}'`;
-}
