@@ -1,4 +1,4 @@
-import { ApiClient } from '../../src/cli/client.js';
+import { clientOf, type ApiClient } from '../../src/cli/client.js';
 import type { TestStack } from './stack.js';
 
 export interface Answer<T = Record<string, unknown>> {
@@ -62,15 +62,7 @@ export async function makeKeypair(
 
 /** A client that authenticates with a bearer token. */
 export function tokenClient(stack: TestStack, token: string): ApiClient {
-  return new ApiClient({
-    endpoint: stack.manager.url,
-    accessKey: null,
-    secretKey: null,
-    token,
-    domain: 'default',
-    group: 'default',
-    apiVersion: 'v8.20240915',
-  });
+  return clientOf(stack.manager.url, { token });
 }
 
 export interface SseFrame {

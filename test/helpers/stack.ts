@@ -7,7 +7,7 @@ import {
   type AgentConfig,
   type ManagerConfig,
 } from '../../src/config/config.js';
-import { ApiClient } from '../../src/cli/client.js';
+import { clientOf, type ApiClient } from '../../src/cli/client.js';
 import { startAgent, type RunningAgent } from '../../src/workers/agent/agent-process.js';
 import { startManager, type RunningManager } from '../../src/workers/manager/manager-process.js';
 import type { Logger } from '../../src/log/logger.js';
@@ -91,16 +91,7 @@ export async function startTestStack(
     ...opts.agent,
     ...overrides,
   });
-  const clientFor = (accessKey: string, secretKey: string) =>
-    new ApiClient({
-      endpoint: manager.url,
-      accessKey,
-      secretKey,
-      token: null,
-      domain: 'default',
-      group: 'default',
-      apiVersion: 'v8.20240915',
-    });
+  const clientFor = (accessKey: string, secretKey: string) => clientOf(manager.url, { accessKey, secretKey });
   const stack: TestStack = {
     id,
     prefix,

@@ -2,7 +2,7 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiClient } from '../../src/cli/client.js';
+import { clientOf } from '../../src/cli/client.js';
 import { loadAgentConfig } from '../../src/config/config.js';
 import { freePort } from '../../src/stack/ports.js';
 import { startAgent, type RunningAgent } from '../../src/workers/agent/agent-process.js';
@@ -55,15 +55,7 @@ test('the manager SIGKILLed during a submit burst and restarted: every session t
     },
     quietLog,
   );
-  const client = new ApiClient({
-    endpoint: url,
-    accessKey: database.admin.accessKey,
-    secretKey: database.admin.secretKey,
-    token: null,
-    domain: 'default',
-    group: 'default',
-    apiVersion: 'v8.20240915',
-  });
+  const client = clientOf(url, { accessKey: database.admin.accessKey, secretKey: database.admin.secretKey });
 
   // Four submitters; the manager is killed once 20 sessions were accepted.
   const accepted: string[] = [];

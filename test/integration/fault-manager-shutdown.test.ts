@@ -2,7 +2,7 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiClient } from '../../src/cli/client.js';
+import { clientOf } from '../../src/cli/client.js';
 import { loadAgentConfig } from '../../src/config/config.js';
 import { freePort } from '../../src/stack/ports.js';
 import { startAgent, type RunningAgent } from '../../src/workers/agent/agent-process.js';
@@ -29,16 +29,8 @@ test.after.always(async () => {
   await database?.drop();
 });
 
-const clientOf = (endpoint: string) =>
-  new ApiClient({
-    endpoint,
-    accessKey: database.admin.accessKey,
-    secretKey: database.admin.secretKey,
-    token: null,
-    domain: 'default',
-    group: 'default',
-    apiVersion: 'v8.20240915',
-  });
+const adminClient = (endpoint: string) =>
+  clientOf(endpoint, { accessKey: database.admin.accessKey, secretKey: database.admin.secretKey });
 
 test('SIGTERM: the manager finishes in-flight requests, stops its loops and exits 0', async (t) => {
   t.timeout(600_000); // a cap only: waitAll fails as soon as no session advances
@@ -52,7 +44,7 @@ test('SIGTERM: the manager finishes in-flight requests, stops its loops and exit
   });
   const m = new ChildBai(['manager'], menv);
   managers.push(m);
-  const client = clientOf(await m.ready());
+  const client = adminClient(await m.ready());
   agent = await startAgent(
     {
       ...loadAgentConfig({}),

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { ApiClient } from '../../src/cli/client.js';
+import { clientOf, type ApiClient } from '../../src/cli/client.js';
 import { loadManagerConfig } from '../../src/config/config.js';
 import { openDb } from '../../src/persistence/db.js';
 import { seedDefaults, type SeedResult } from '../../src/persistence/seed.js';
@@ -45,15 +45,7 @@ test.before(async () => {
   );
   admin = await seedDefaults(seedDb);
   await seedDb.destroy();
-  client = new ApiClient({
-    endpoint: manager.url,
-    accessKey: admin.accessKey,
-    secretKey: admin.secretKey,
-    token: null,
-    domain: 'default',
-    group: 'default',
-    apiVersion: 'v8.20240915',
-  });
+  client = clientOf(manager.url, { accessKey: admin.accessKey, secretKey: admin.secretKey });
 });
 
 test.after.always(async () => {

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { ApiClient } from '../../src/cli/client.js';
+import { clientOf } from '../../src/cli/client.js';
 import { startManager, type RunningManager } from '../../src/workers/manager/manager-process.js';
 import { testEnv } from '../helpers/env.js';
 import { StartCounter, waitAll } from '../helpers/faults.js';
@@ -27,15 +27,7 @@ test('two managers against one PostgreSQL and Redis, 200 sessions: each runs exa
   // The whole may take long on a loaded machine; waitAll fails as soon as nothing advances.
   t.timeout(900_000);
   const { accessKey, secretKey } = stack.database.admin;
-  const other = new ApiClient({
-    endpoint: second.url,
-    accessKey,
-    secretKey,
-    token: null,
-    domain: 'default',
-    group: 'default',
-    apiVersion: 'v8.20240915',
-  });
+  const other = clientOf(second.url, { accessKey, secretKey });
   const clients = [stack.client, other];
   const ids: string[] = [];
   for (let i = 0; i < 200; i += 10) {
