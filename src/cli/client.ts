@@ -245,6 +245,7 @@ export class ApiClient {
     try {
       parsed = text ? JSON.parse(text) : null;
     } catch {
+      // Expected: a body that is not JSON (a proxy's error page): carried as the message.
       parsed = { msg: text };
     }
     if (!res.ok) throw new ApiError(res.status, (parsed ?? {}) as ApiError['problem']);
@@ -289,6 +290,7 @@ export class ApiClient {
       const delayMs = retryDelayMs(attempt + 1, res?.headers.get('retry-after') ?? null);
       let why = reason;
       if (res) {
+        // Expected: the body may be cut off with the connection; the reason is then the status alone.
         const problem = await res.text().catch(() => '');
         const code = /"type"\s*:\s*"[^"]*\/([a-z0-9-]+)"/.exec(problem)?.[1];
         if (code) why = `${reason} ${code}`;

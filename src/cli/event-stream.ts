@@ -47,6 +47,7 @@ export async function followSessionEvents(
       try {
         problem = JSON.parse(text) as ApiError['problem'];
       } catch {
+        // Expected: a proxy's or a crashed server's body is not problem+json; quote it instead.
         problem = { title: `Event stream: HTTP ${res.status}.`, msg: text.slice(0, 200) };
       }
       throw new ApiError(res.status, problem);
@@ -67,13 +68,14 @@ export async function followSessionEvents(
           if (!ev) continue;
           if (ev.id) lastId = ev.id;
           if (await onEvent(ev)) {
+            // Expected: the stream may already be closed by the server; we are done with it either way.
             await reader.cancel().catch(() => {});
             return;
           }
         }
       }
     } catch {
-      /* connection dropped: reconnect below */
+      // Expected: the connection dropped (manager restarting, network); reconnect below from lastId.
     }
     await new Promise((r) => setTimeout(r, 300));
   }
@@ -96,6 +98,7 @@ function parseBlock(block: string): SseEvent | null {
   try {
     return { id, event, data: JSON.parse(data.join('\n')) as Record<string, unknown> };
   } catch {
+    // Expected: a data line that is not JSON (not an event of ours) is skipped.
     return null;
   }
 }

@@ -343,6 +343,7 @@ async function answersWithin(check: () => Promise<boolean>, ms: number): Promise
     await waitFor('an answer', check, ms);
     return true;
   } catch {
+    // Expected: waitFor timed out: the part does not answer within `ms`.
     return false;
   }
 }

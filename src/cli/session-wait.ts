@@ -120,6 +120,8 @@ export async function waitForEnd(
                     else if (pull?.percent !== undefined)
                       progress.set(info0.sessionName, 'PULLING', `${pull.percent}%`);
                   })
+                  // Expected: a failed read of pull figures only leaves the line as it was;
+                  // the next tick asks again and the event stream carries the wait.
                   .catch(() => {});
               }, 500);
             }
