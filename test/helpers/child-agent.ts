@@ -77,18 +77,3 @@ export class ChildAgents {
     for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   }
 }
-
-/** Polls `probe` until it returns a value; throws after `ms`. */
-export async function until<T>(
-  what: string,
-  probe: () => Promise<T | null | undefined>,
-  ms = 30_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== null && v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

@@ -47,6 +47,31 @@ export async function eventually<T>(
   }
 }
 
+/** `eventually` with the awaited thing named first: `await until('the agent ALIVE', probe)`. */
+export function until<T>(
+  what: string,
+  probe: () => Promise<T | NotYet> | T | NotYet,
+  timeoutMs = 60_000,
+): Promise<T> {
+  return eventually(probe, { timeoutMs, message: what });
+}
+
+/**
+ * As `eventually` for a condition, but resolves false when the deadline passes instead of
+ * throwing: for a test whose own assertion, right after, says what is missing.
+ */
+export async function holdsWithin(
+  cond: () => boolean | Promise<boolean>,
+  opts: Omit<EventuallyOptions, 'message'> = {},
+): Promise<boolean> {
+  try {
+    return await eventually(cond, opts);
+  } catch {
+    // Expected: the deadline passed; the caller's assertion reports it.
+    return false;
+  }
+}
+
 /**
  * Waits on something that moves step by step (many sessions ending): polls `step`, which says
  * whether everything is done and a fingerprint of where things stand. Fails only when the

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { holdsWithin } from '../helpers/eventually.js';
 import type { SessionWire } from '../../src/domain/session-wire.js';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -521,11 +522,14 @@ test('max_concurrent_sessions: the excess waits PENDING with the failed predicat
   await waitForStatus(kp.client, a.body.sessionId, ['RUNNING']);
   await call(kp.client, 'POST', '/session', batch('echo b', { name: 'conc-b' }));
   let waiting: SessionWire | null = null;
-  for (let i = 0; i < 200 && !waiting; i++) {
-    const s = (await call<SessionWire>(kp.client, 'GET', '/session/conc-b')).body;
-    if (s.status === 'PENDING' && JSON.stringify(s.statusData).includes('keypair_concurrency')) waiting = s;
-    else await new Promise((r) => setTimeout(r, 50));
-  }
+  await holdsWithin(
+    async () => {
+      const s = (await call<SessionWire>(kp.client, 'GET', '/session/conc-b')).body;
+      if (s.status === 'PENDING' && JSON.stringify(s.statusData).includes('keypair_concurrency')) waiting = s;
+      return waiting !== null;
+    },
+    { intervalMs: 50 },
+  );
   t.truthy(waiting, 'conc-b never showed the concurrency predicate');
   const b = await waitForStatus(kp.client, 'conc-b');
   t.is(b.result, 'SUCCESS');

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { holdsWithin } from '../helpers/eventually.js';
 import type { SessionWire } from '../../src/domain/session-wire.js';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -141,12 +142,7 @@ test.serial('session create takes every flag, and info --json shows each one', a
   t.regex(json<{ logs: string }>(logs.stdout).logs, /^cluster on main1\n$/);
 
   // The callback URL heard the lifecycle.
-  const until = Date.now() + 20_000;
-  while (
-    !hookEvents.some((e) => e.session_name === 'all-flags' && e.event === 'success') &&
-    Date.now() < until
-  )
-    await new Promise((res) => setTimeout(res, 100));
+  await holdsWithin(() => hookEvents.some((e) => e.session_name === 'all-flags' && e.event === 'success'));
   t.true(hookEvents.some((e) => e.session_name === 'all-flags' && e.event === 'success'));
 });
 

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { holdsWithin } from '../helpers/eventually.js';
 import type { SessionWire } from '../../src/domain/session-wire.js';
 import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 
@@ -19,17 +20,16 @@ test.serial('a chain A → B → C with A failing: B and C end CANCELLED depende
   const c = await create(batch('echo c', { name: 'chain-c', dependencies: [b] }));
 
   // While A runs, B says what it waits for.
-  const until = Date.now() + 20_000;
-  let waitingB: SessionWire | null = null;
-  while (Date.now() < until) {
-    const v = await stack.client.request<SessionWire>('GET', `/session/${b}`);
-    const preds = (v.statusData as { predicates?: { name: string }[] }).predicates ?? [];
-    if (preds.some((p) => p.name === 'dependencies')) {
-      waitingB = v;
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  let waitingB = null as SessionWire | null;
+  await holdsWithin(
+    async () => {
+      const v = await stack.client.request<SessionWire>('GET', `/session/${b}`);
+      const preds = (v.statusData as { predicates?: { name: string }[] }).predicates ?? [];
+      if (preds.some((p) => p.name === 'dependencies')) waitingB = v;
+      return waitingB !== null;
+    },
+    { intervalMs: 50 },
+  );
   t.truthy(waitingB, 'B shows the dependencies predicate while A runs');
   t.is(waitingB?.status, 'PENDING');
 

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { holdsWithin } from '../helpers/eventually.js';
 import type { SessionWire } from '../../src/domain/session-wire.js';
 import { DockerAdapter } from '../../src/docker/docker-adapter.js';
 import { testEnv } from '../helpers/env.js';
@@ -48,11 +49,9 @@ test.serial(
     const docker = new DockerAdapter(testEnv().dockerHost);
     const id = await create(batch('echo never', { name: 'cancel-ahead', starts_at: '6s' }));
     // Placed at once (the start lead is longer than 6 s): wait for its created, not started, container.
-    const until = Date.now() + 20_000;
-    while (Date.now() < until) {
-      if ((await docker.list([`ai.bai.session-id=${id}`])).length > 0) break;
-      await sleep(50);
-    }
+    await holdsWithin(async () => (await docker.list([`ai.bai.session-id=${id}`])).length > 0, {
+      intervalMs: 50,
+    });
     t.true((await docker.list([`ai.bai.session-id=${id}`])).length > 0, 'its container was created ahead');
     await stack.client.request('DELETE', `/session/${id}`);
     const v = await waitForStatus(stack.client, id, ['TERMINATED', 'CANCELLED'], 20_000);
