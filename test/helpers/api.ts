@@ -30,7 +30,7 @@ export async function call<T = Record<string, unknown>>(
   try {
     parsed = text ? JSON.parse(text) : null;
   } catch {
-    /* not JSON: keep the text */
+    // Expected: a body that is not JSON; the test sees the text.
   }
   return { status: res.status, body: parsed as T, headers: res.headers };
 }
@@ -98,6 +98,7 @@ export async function openSse(
   let ended = false;
   if (signedRes.ok && signedRes.body) {
     const reader = signedRes.body.getReader();
+    // Expected: cancelling a stream the server already closed rejects; closed is what we want.
     abort.signal.addEventListener('abort', () => void reader.cancel().catch(() => {}));
     void (async () => {
       const dec = new TextDecoder();
@@ -125,12 +126,13 @@ export async function openSse(
           }
         }
       } catch {
-        /* closed */
+        // Expected: the stream was cancelled (abort) or the connection closed: it has ended.
       }
       ended = true;
       for (const w of waiters) w();
     })();
   } else {
+    // Expected: the body of a refused stream may be cut off; only its status matters here.
     await signedRes.text().catch(() => '');
   }
   return {

@@ -68,6 +68,7 @@ export class ChildAgents {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
       return m ? Number(m[1]) * 1024 : null;
     } catch {
+      // Expected: ENOENT, the child is gone.
       return null;
     }
   }

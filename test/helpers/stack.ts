@@ -23,6 +23,11 @@ export const quietLog: Logger = {
   },
 };
 
+/** A teardown step's failure: reported (with BAI_TEST_VERBOSE) and passed over. */
+export function teardownError(step: string): (err: unknown) => void {
+  return (err) => quietLog.error(`teardown: ${step} failed`, { err: String(err) });
+}
+
 export interface TestStack {
   /** Unique per stack: queue prefix, agent ids and container labels derive from it. */
   id: string;
@@ -109,10 +114,12 @@ export async function startTestStack(
     },
     clientFor,
     async close() {
-      for (const a of agents) await a.close().catch(() => {});
-      await manager.close().catch(() => {});
+      // Teardown goes on past a part that fails to close (a fault test may have broken it on
+      // purpose), and says so when BAI_TEST_VERBOSE is set.
+      for (const a of agents) await a.close().catch(teardownError('agent close'));
+      await manager.close().catch(teardownError('manager close'));
       await removeContainers(env.dockerHost, id);
-      await database.drop().catch(() => {});
+      await database.drop().catch(teardownError('database drop'));
     },
   };
   for (let i = 0; i < (opts.agents ?? 1); i++) await stack.addAgent();
@@ -148,7 +155,7 @@ export async function removeContainers(dockerHost: string, stackId: string): Pro
   }
   // Only this stack's networks: another test file's cluster may be starting on the same engine.
   for (const n of await d.listNetworks(['ai.bai.managed=true'])) {
-    if (sessions.has(n.replace(/^bai-/, ''))) await d.removeNetwork(n).catch(() => {});
+    if (sessions.has(n.replace(/^bai-/, ''))) await d.removeNetwork(n).catch(teardownError('network remove'));
   }
 }
 
