@@ -30,6 +30,7 @@ export interface MountWire {
   name: string;
   target: string;
   readOnly: boolean;
+  /** The folder's place under an agent's storage root (`<owner access key>/<name>`), resolved at submit. */
   path?: string;
 }
 
