@@ -173,12 +173,15 @@ export async function startBenchStack(log: (msg: string) => void): Promise<Bench
     started.splice(started.length - 1, 0, a.child); // stop the agent before the manager
     const db = openDb(pg.url, { min: 0, max: 8 });
     started.push({ stop: () => db.destroy() });
+    const client = clientOf(managerUrl, { accessKey, secretKey });
     await waitUntil(
       'the agent to register with the manager',
-      async () => Boolean(await db('agents').where({ id: agentId, status: 'ALIVE' }).first()),
+      async () =>
+        (
+          await client.request<{ items: { id: string }[] }>('GET', '/agents', undefined, { status: 'ALIVE' })
+        ).items.some((x) => x.id === agentId),
       60_000,
     );
-    const client = clientOf(managerUrl, { accessKey, secretKey });
     return {
       base,
       pg,

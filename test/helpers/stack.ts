@@ -126,15 +126,15 @@ export async function startTestStack(
   return stack;
 }
 
-/** Waits until `n` agents are ALIVE in the manager's database. */
+/** Waits until `n` agents are ALIVE (as the manager's API lists them). */
 export async function waitForAgents(stack: TestStack, n: number, timeoutMs = 60_000): Promise<void> {
   let alive = 0;
   await eventually(
     async () => {
-      const rows = (await stack.database.db('agents').where({ status: 'ALIVE' }).count('* as c').first()) as {
-        c: string;
-      };
-      alive = Number(rows.c);
+      const r = await stack.client.request<{ items: unknown[] }>('GET', '/agents', undefined, {
+        status: 'ALIVE',
+      });
+      alive = r.items.length;
       return alive >= n;
     },
     { timeoutMs, intervalMs: 50, message: () => `${n} agents to register (${alive} did)` },
