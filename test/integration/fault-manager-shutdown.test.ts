@@ -1,4 +1,5 @@
 import test from 'ava';
+import { until } from '../helpers/eventually.js';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -66,7 +67,8 @@ test('SIGTERM: the manager finishes in-flight requests, stops its loops and exit
     '/session',
     batch('echo drained', { name: 'in-flight', enqueueOnly: false, starts_at: '2s' }),
   );
-  await new Promise((r) => setTimeout(r, 500));
+  // In flight for sure once its session exists: the create now waits for it to run.
+  await until('the in-flight session created', () => client.request('GET', '/session/in-flight'));
   m.kill('SIGTERM');
   const created = await inFlight;
   t.is(created.status, 'RUNNING', 'the in-flight request got its full answer');
