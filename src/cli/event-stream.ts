@@ -64,7 +64,7 @@ export async function followSessionEvents(
         while ((idx = buf.indexOf('\n\n')) >= 0) {
           const block = buf.slice(0, idx);
           buf = buf.slice(idx + 2);
-          const ev = parseBlock(block);
+          const ev = parseSseBlock(block);
           if (!ev) continue;
           if (ev.id) lastId = ev.id;
           if (await onEvent(ev)) {
@@ -81,7 +81,8 @@ export async function followSessionEvents(
   }
 }
 
-function parseBlock(block: string): SseEvent | null {
+/** One server-sent event from its block of lines (without the blank line), or null for a comment or non-JSON data. */
+export function parseSseBlock(block: string): SseEvent | null {
   let id: string | null = null;
   let event = 'message';
   const data: string[] = [];

@@ -1,4 +1,5 @@
 import { clientOf, type ApiClient } from '../../src/cli/client.js';
+import { parseSseBlock } from '../../src/cli/event-stream.js';
 import type { TestStack } from './stack.js';
 
 export interface Answer<T = Record<string, unknown>> {
@@ -112,15 +113,9 @@ export async function openSse(
           while ((i = buf.indexOf('\n\n')) >= 0) {
             const block = buf.slice(0, i);
             buf = buf.slice(i + 2);
-            const f: Partial<SseFrame> = {};
-            for (const line of block.split('\n')) {
-              if (line.startsWith('id: ')) f.id = Number(line.slice(4));
-              else if (line.startsWith('event: ')) f.event = line.slice(7);
-              else if (line.startsWith('data: '))
-                f.data = JSON.parse(line.slice(6)) as Record<string, unknown>;
-            }
-            if (f.event && f.data) {
-              frames.push(f as SseFrame);
+            const ev = parseSseBlock(block);
+            if (ev) {
+              frames.push({ id: Number(ev.id), event: ev.event, data: ev.data });
               for (const w of waiters) w();
             }
           }
