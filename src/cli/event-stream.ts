@@ -53,31 +53,36 @@ export async function followSessionEvents(
       throw new ApiError(res.status, problem);
     }
     const reader = res.body.getReader();
-    const decoder = new TextDecoder();
-    let buf = '';
     try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += decoder.decode(value, { stream: true });
-        let idx: number;
-        while ((idx = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, idx);
-          buf = buf.slice(idx + 2);
-          const ev = parseSseBlock(block);
-          if (!ev) continue;
-          if (ev.id) lastId = ev.id;
-          if (await onEvent(ev)) {
-            // Expected: the stream may already be closed by the server; we are done with it either way.
-            await reader.cancel().catch(() => {});
-            return;
-          }
+      for await (const ev of sseEvents(reader)) {
+        if (ev.id) lastId = ev.id;
+        if (await onEvent(ev)) {
+          // Expected: the stream may already be closed by the server; we are done with it either way.
+          await reader.cancel().catch(() => {});
+          return;
         }
       }
     } catch {
       // Expected: the connection dropped (manager restarting, network); reconnect below from lastId.
     }
     await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+/** The events of a server-sent event stream as they arrive, until it ends (a read error is thrown). */
+export async function* sseEvents(reader: ReadableStreamDefaultReader<Uint8Array>): AsyncGenerator<SseEvent> {
+  const decoder = new TextDecoder();
+  let buf = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += decoder.decode(value, { stream: true });
+    let idx: number;
+    while ((idx = buf.indexOf('\n\n')) >= 0) {
+      const ev = parseSseBlock(buf.slice(0, idx));
+      buf = buf.slice(idx + 2);
+      if (ev) yield ev;
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 import { clientOf, type ApiClient } from '../../src/cli/client.js';
-import { parseSseBlock } from '../../src/cli/event-stream.js';
+import { sseEvents } from '../../src/cli/event-stream.js';
 import type { TestStack } from './stack.js';
 
 export interface Answer<T = Record<string, unknown>> {
@@ -102,23 +102,10 @@ export async function openSse(
     // Expected: cancelling a stream the server already closed rejects; closed is what we want.
     abort.signal.addEventListener('abort', () => void reader.cancel().catch(() => {}));
     void (async () => {
-      const dec = new TextDecoder();
-      let buf = '';
       try {
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          buf += dec.decode(value, { stream: true });
-          let i: number;
-          while ((i = buf.indexOf('\n\n')) >= 0) {
-            const block = buf.slice(0, i);
-            buf = buf.slice(i + 2);
-            const ev = parseSseBlock(block);
-            if (ev) {
-              frames.push({ id: Number(ev.id), event: ev.event, data: ev.data });
-              for (const w of waiters) w();
-            }
-          }
+        for await (const ev of sseEvents(reader)) {
+          frames.push({ id: Number(ev.id), event: ev.event, data: ev.data });
+          for (const w of waiters) w();
         }
       } catch {
         // Expected: the stream was cancelled (abort) or the connection closed: it has ended.
