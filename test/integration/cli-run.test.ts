@@ -1,4 +1,5 @@
 import test from 'ava';
+import { stripAnsi } from '../../src/cli/output.js';
 import type { SessionWire } from '../../src/domain/session-wire.js';
 import { Queue } from 'bullmq';
 import { spawn } from 'node:child_process';
@@ -29,8 +30,6 @@ test.after.always(async () => {
   redis.disconnect();
 });
 
-// eslint-disable-next-line no-control-regex
-const COLOUR = /\u001b\[[0-9;]*m/g;
 // eslint-disable-next-line no-control-regex
 const PROGRESS = /\r\u001b\[2K[^\r\n]*/g;
 
@@ -287,12 +286,12 @@ test('on a TTY the output differs only in colour and the progress line', async (
   t.is(plain.code, 0);
   t.is(tty.code, 0);
   t.true(tty.stderr.includes('\r\u001b[2K'), 'no progress line on a TTY');
-  t.regex(tty.stderr.replace(COLOUR, ''), /tty-on {2}PENDING → .*RUNNING/);
+  t.regex(stripAnsi(tty.stderr), /tty-on {2}PENDING → .*RUNNING/);
   t.is(plain.stderr, '');
-  t.is(tty.stdout.replace(COLOUR, ''), plain.stdout);
-  t.is(tty.stderr.replace(COLOUR, '').replace(PROGRESS, ''), plain.stderr);
+  t.is(stripAnsi(tty.stdout), plain.stdout);
+  t.is(stripAnsi(tty.stderr).replace(PROGRESS, ''), plain.stderr);
 
-  const normalise = (s: string) => s.replace(COLOUR, '').replace(/\d+ (s|min) ago/g, 'N ago');
+  const normalise = (s: string) => stripAnsi(s).replace(/\d+ (s|min) ago/g, 'N ago');
   for (const args of [
     ['session', 'watch', 'tty-on'],
     ['session', 'info', 'tty-on'],
@@ -304,7 +303,7 @@ test('on a TTY the output differs only in colour and the progress line', async (
     t.is(b.code, 0);
     t.not(b.stdout, a.stdout, `${args.join(' ')}: no colour on a TTY`);
     t.is(normalise(b.stdout), normalise(a.stdout), args.join(' '));
-    t.is(b.stderr.replace(COLOUR, '').replace(PROGRESS, ''), a.stderr);
+    t.is(stripAnsi(b.stderr).replace(PROGRESS, ''), a.stderr);
   }
 });
 
