@@ -1,19 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { ApiClient } from '../../src/cli/client.js';
+import { clientOf, type ApiClient } from '../../src/cli/client.js';
 import { CpuMeter } from './cpu.js';
 import { DockerAdapter, type ContainerSpec } from '../../src/docker/docker-adapter.js';
 import { dockerLogOptions } from '../../src/domain/output-tail.js';
 import { newAccessKey, newSecret } from '../../src/persistence/catalog-store.js';
 import { openDb, type Db } from '../../src/persistence/db.js';
-import { isAlive, sleep, stopPid } from '../../src/stack/process-util.js';
+import { isAlive, sleep, stopPid, waitUntil } from '../../src/stack/process-util.js';
 import { freePort } from '../../src/stack/ports.js';
-import { ensurePythonImage, PYTHON_IMAGE } from '../../src/stack/python-image.js';
-import { startDockerd, startPostgres, startRedis, type Service } from '../../src/stack/services.js';
+import { PYTHON_IMAGE } from '../../src/stack/python-image.js';
+import { startServiceSet } from '../../src/stack/service-set.js';
+import type { Service } from '../../src/stack/services.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../../..');
 
@@ -118,23 +118,20 @@ function spawnBai(
 }
 
 export async function startBenchStack(log: (msg: string) => void): Promise<BenchStack> {
-  const base = mkdtempSync(join(tmpdir(), 'bai-bench-'));
-  chmodSync(base, 0o755); // PostgreSQL runs as its own user and must reach its folder
+  const services = await startServiceSet('bai-bench-', log);
+  const { base, pg, redis, docker } = services;
   const started: { stop(): Promise<void> }[] = [];
   const stopAll = async () => {
-    for (const s of started.reverse()) await s.stop().catch(() => {});
-    rmSync(base, { recursive: true, force: true });
+    for (const s of started.reverse()) {
+      try {
+        await s.stop();
+      } catch (err) {
+        log(`stopping: ${String(err)}`);
+      }
+    }
+    await services.stop();
   };
   try {
-    const t0 = Date.now();
-    const [pg, redis, docker] = await Promise.all([
-      startPostgres(join(base, 'pg')),
-      startRedis(join(base, 'redis')),
-      startDockerd(join(base, 'd')),
-    ]);
-    started.push(pg, redis, docker);
-    ensurePythonImage(docker.url, log);
-    log(`services ready in ${Date.now() - t0} ms`);
     const logDir = join(base, 'logs');
     mkdirSync(logDir, { recursive: true });
     const prefix = 'bench';
@@ -176,22 +173,15 @@ export async function startBenchStack(log: (msg: string) => void): Promise<Bench
     started.splice(started.length - 1, 0, a.child); // stop the agent before the manager
     const db = openDb(pg.url, { min: 0, max: 8 });
     started.push({ stop: () => db.destroy() });
-    const until = Date.now() + 30_000;
-    for (;;) {
-      const row = (await db('agents').where({ id: agentId, status: 'ALIVE' }).first()) as unknown;
-      if (row) break;
-      if (Date.now() > until) throw new Error('the agent did not register with the manager');
-      await sleep(50);
-    }
-    const client = new ApiClient({
-      endpoint: managerUrl,
-      accessKey,
-      secretKey,
-      token: null,
-      domain: 'default',
-      group: 'default',
-      apiVersion: 'v8.20240915',
-    });
+    const client = clientOf(managerUrl, { accessKey, secretKey });
+    await waitUntil(
+      'the agent to register with the manager',
+      async () =>
+        (
+          await client.request<{ items: { id: string }[] }>('GET', '/agents', undefined, { status: 'ALIVE' })
+        ).items.some((x) => x.id === agentId),
+      60_000,
+    );
     return {
       base,
       pg,

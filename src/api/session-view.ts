@@ -1,11 +1,8 @@
+import type { SessionSummaryWire, SessionWire } from '../domain/session-wire.js';
 import type { KernelRow, SessionRow } from '../persistence/rows.js';
 
 /** The session info answer: Backend.AI's legacy REST keys plus what bai adds (exit code, result, kernels). */
-export function sessionInfo(
-  s: SessionRow,
-  kernels: KernelRow[],
-  dependencies: string[],
-): Record<string, unknown> {
+export function sessionInfo(s: SessionRow, kernels: KernelRow[], dependencies: string[]): SessionWire {
   const main = kernels.find((k) => k.cluster_role === 'main');
   return {
     sessionId: s.id,
@@ -64,7 +61,7 @@ export function sessionInfo(
 }
 
 /** A line of the session list. */
-export function sessionSummary(s: SessionRow): Record<string, unknown> {
+export function sessionSummary(s: SessionRow): SessionSummaryWire {
   return {
     sessionId: s.id,
     sessionName: s.name,

@@ -2,7 +2,7 @@ import { Command, Option, UsageError } from 'clipanion';
 import { BaiError } from '../domain/errors.js';
 import { parseTimeoutSeconds } from '../domain/starts-at.js';
 import { ApiClient, ApiError, clientConfigFrom, NetworkError } from './client.js';
-import { Output } from './output.js';
+import { Output, stripAnsi } from './output.js';
 
 /** The CLI's exit codes (Backend.AI's): 0 ok, 1 failure, 2 invalid usage, 3 timeout, 4 invalid argument; 130 after Ctrl-C, as shells count it. */
 export const EXIT = {
@@ -13,9 +13,6 @@ export const EXIT = {
   invalidArgument: 4,
   interrupted: 130,
 } as const;
-
-// eslint-disable-next-line no-control-regex
-const ANSI = /\u001b\[[0-9;]*m/g;
 
 /** Thrown by commands for a bad argument value (exit 4). */
 export class InvalidArgument extends Error {}
@@ -77,9 +74,7 @@ export abstract class BaseCommand extends Command {
   protected fail(err: unknown): number {
     const e = this.context.stderr;
     if (err instanceof UsageError) {
-      e.write(
-        `Usage Error: ${err.message}\n\n${this.cli.usage(this, { detailed: false }).replace(ANSI, '')}`,
-      );
+      e.write(`Usage Error: ${err.message}\n\n${stripAnsi(this.cli.usage(this, { detailed: false }))}`);
       return EXIT.usage;
     }
     if (err instanceof InvalidArgument) {

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClientConfig } from '../config/config.js';
 import { loadClientConfig, stateDirOf } from '../config/config.js';
+import { envFileOf, readEnvFile } from '../config/env-file.js';
 import { BaiError } from '../domain/errors.js';
 import { authorizationHeader, sign } from '../domain/signing.js';
 
@@ -33,21 +34,6 @@ export class NetworkError extends BaiError {
       },
     );
   }
-}
-
-/** Reads `export K=V` lines of .bai/env (written by `bai up`). */
-export function readEnvFile(file: string): Record<string, string> {
-  if (!existsSync(file)) return {};
-  const out: Record<string, string> = {};
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
-    if (!m) continue;
-    let v = m[2]!.trim();
-    if (v.startsWith("'") && v.endsWith("'")) v = v.slice(1, -1).replaceAll(`'\\''`, "'");
-    else if (v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
-    out[m[1]!] = v;
-  }
-  return out;
 }
 
 /** Where the user's config file is: $BAI_CONFIG, else $XDG_CONFIG_HOME/bai/config.json, else ~/.config/bai/config.json. */
@@ -113,7 +99,7 @@ export function resolveClientConfig(
   sources: Record<string, ConfigSource>;
   files: { stateEnv: string; config: string | null };
 } {
-  const stateEnv = join(stateDirOf(env), 'env');
+  const stateEnv = envFileOf(stateDirOf(env));
   const configFile = configFileOf(env);
   const layers: [ConfigSource, Record<string, string | undefined>][] = [
     ['flag', { BACKEND_ENDPOINT: overrides.endpoint }],
@@ -259,6 +245,7 @@ export class ApiClient {
     try {
       parsed = text ? JSON.parse(text) : null;
     } catch {
+      // Expected: a body that is not JSON (a proxy's error page): carried as the message.
       parsed = { msg: text };
     }
     if (!res.ok) throw new ApiError(res.status, (parsed ?? {}) as ApiError['problem']);
@@ -303,6 +290,7 @@ export class ApiClient {
       const delayMs = retryDelayMs(attempt + 1, res?.headers.get('retry-after') ?? null);
       let why = reason;
       if (res) {
+        // Expected: the body may be cut off with the connection; the reason is then the status alone.
         const problem = await res.text().catch(() => '');
         const code = /"type"\s*:\s*"[^"]*\/([a-z0-9-]+)"/.exec(problem)?.[1];
         if (code) why = `${reason} ${code}`;
@@ -318,4 +306,23 @@ export class ApiClient {
       await sleep(delayMs, signal);
     }
   }
+}
+
+/**
+ * A client of `endpoint` on the default domain, group and API version, signed with a keypair or
+ * a bearer token, without retries (a test or a benchmark sees each failure as it happens).
+ */
+export function clientOf(
+  endpoint: string,
+  auth: { accessKey: string; secretKey: string } | { token: string },
+): ApiClient {
+  return new ApiClient({
+    ...loadClientConfig({}),
+    endpoint,
+    accessKey: null,
+    secretKey: null,
+    token: null,
+    ...auth,
+    retries: 0,
+  });
 }

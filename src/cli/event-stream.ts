@@ -47,39 +47,47 @@ export async function followSessionEvents(
       try {
         problem = JSON.parse(text) as ApiError['problem'];
       } catch {
+        // Expected: a proxy's or a crashed server's body is not problem+json; quote it instead.
         problem = { title: `Event stream: HTTP ${res.status}.`, msg: text.slice(0, 200) };
       }
       throw new ApiError(res.status, problem);
     }
     const reader = res.body.getReader();
-    const decoder = new TextDecoder();
-    let buf = '';
     try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += decoder.decode(value, { stream: true });
-        let idx: number;
-        while ((idx = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, idx);
-          buf = buf.slice(idx + 2);
-          const ev = parseBlock(block);
-          if (!ev) continue;
-          if (ev.id) lastId = ev.id;
-          if (await onEvent(ev)) {
-            await reader.cancel().catch(() => {});
-            return;
-          }
+      for await (const ev of sseEvents(reader)) {
+        if (ev.id) lastId = ev.id;
+        if (await onEvent(ev)) {
+          // Expected: the stream may already be closed by the server; we are done with it either way.
+          await reader.cancel().catch(() => {});
+          return;
         }
       }
     } catch {
-      /* connection dropped: reconnect below */
+      // Expected: the connection dropped (manager restarting, network); reconnect below from lastId.
     }
     await new Promise((r) => setTimeout(r, 300));
   }
 }
 
-function parseBlock(block: string): SseEvent | null {
+/** The events of a server-sent event stream as they arrive, until it ends (a read error is thrown). */
+export async function* sseEvents(reader: ReadableStreamDefaultReader<Uint8Array>): AsyncGenerator<SseEvent> {
+  const decoder = new TextDecoder();
+  let buf = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += decoder.decode(value, { stream: true });
+    let idx: number;
+    while ((idx = buf.indexOf('\n\n')) >= 0) {
+      const ev = parseSseBlock(buf.slice(0, idx));
+      buf = buf.slice(idx + 2);
+      if (ev) yield ev;
+    }
+  }
+}
+
+/** One server-sent event from its block of lines (without the blank line), or null for a comment or non-JSON data. */
+export function parseSseBlock(block: string): SseEvent | null {
   let id: string | null = null;
   let event = 'message';
   const data: string[] = [];
@@ -96,6 +104,7 @@ function parseBlock(block: string): SseEvent | null {
   try {
     return { id, event, data: JSON.parse(data.join('\n')) as Record<string, unknown> };
   } catch {
+    // Expected: a data line that is not JSON (not an event of ours) is skipped.
     return null;
   }
 }

@@ -7,9 +7,9 @@ import { identityOf } from '../stack/process-identity.js';
 import { launch, sleep, which } from '../stack/process-util.js';
 import { dockerAnswers, managerAnswers, redisAnswers } from '../stack/probes.js';
 import { ensurePythonImage } from '../stack/python-image.js';
-import { startDockerd, startRedis, writeEnvFile } from '../stack/services.js';
+import { startDockerd, startRedis } from '../stack/services.js';
 import { maskUrl, poolOctetFor, type PartName, type PartRecord } from '../stack/stack-state.js';
-import { readEnvFile } from './client.js';
+import { envFileOf, readEnvFile, writeEnvFile } from '../config/env-file.js';
 import { resetLocked } from './stack-down.js';
 import {
   agentAnswers,
@@ -221,7 +221,7 @@ async function upLocked(
     ensurePythonImage(dockerHost, say);
 
     // The manager, with the keys of .bai/env when there are some (the same keys at every bai up).
-    const envFile = join(stateDir, 'env');
+    const envFile = envFileOf(stateDir);
     const old = readEnvFile(envFile);
     const keysCreated = !(old.BACKEND_ACCESS_KEY && old.BACKEND_SECRET_KEY);
     const keys = keysCreated
@@ -343,6 +343,7 @@ async function answersWithin(check: () => Promise<boolean>, ms: number): Promise
     await waitFor('an answer', check, ms);
     return true;
   } catch {
+    // Expected: waitFor timed out: the part does not answer within `ms`.
     return false;
   }
 }

@@ -43,6 +43,8 @@ export class LogFollower {
 
   /** Prints what was copied since the last call. Calls never overlap. */
   poll(): Promise<void> {
+    // Expected: a read that fails (manager restarting, network) is retried by the next poll from
+    // the same cursor, so nothing is lost; finish() reads the rest and reports its own failure.
     this.busy = this.busy.then(() => this.readNew()).catch(() => {});
     return this.busy;
   }

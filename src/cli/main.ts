@@ -41,6 +41,7 @@ import { StackLogsCommand } from './commands/stack-logs.js';
 import { StatusCommand } from './commands/status.js';
 import { UpCommand } from './commands/up.js';
 import { EXIT } from './base-command.js';
+import { stripAnsi } from './output.js';
 
 export const COMMANDS = [
   RunCommand,
@@ -109,8 +110,7 @@ export async function runCli(argv: string[], context: BaseContext): Promise<numb
     cli.process(argv, context);
   } catch (err) {
     // clipanion's message names the mistake and shows the command's usage line.
-    // eslint-disable-next-line no-control-regex
-    const text = cli.error(err as Error, { colored: false }).replace(/\u001b\[[0-9;]*m/g, '');
+    const text = stripAnsi(cli.error(err as Error, { colored: false }));
     context.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
     context.stderr.write(`Run "bai ${commandWords(argv)}--help" for its flags.\n`);
     // A flag's value that fails its check is an invalid argument; anything else is bad usage.

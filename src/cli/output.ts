@@ -57,8 +57,7 @@ export class Output {
   }
 
   table(headers: string[], rows: string[][]): void {
-    // eslint-disable-next-line no-control-regex
-    const strip = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, '');
+    const strip = stripAnsi;
     const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => strip(r[i] ?? '').length)));
     const fmt = (cells: string[]) =>
       cells
@@ -86,4 +85,12 @@ export function relativeTime(iso: string | null | undefined, now = Date.now()): 
           ? `${Math.round(a / 3600)} h`
           : `${Math.round(a / 86400)} d`;
   return d < 0 ? `${txt} ago` : `in ${txt}`;
+}
+
+// eslint-disable-next-line no-control-regex
+const ANSI_SGR = /\u001b\[[0-9;]*m/g;
+
+/** The text without its colours and styles (ANSI SGR sequences): for widths and plain output. */
+export function stripAnsi(s: string): string {
+  return s.replace(ANSI_SGR, '');
 }

@@ -4,18 +4,7 @@ import { followSessionEvents } from './event-stream.js';
 import { LogFollower } from './log-follower.js';
 import type { Output } from './output.js';
 import { setLongTimeout } from '../workers/long-timer.js';
-
-export interface SessionInfo {
-  sessionId: string;
-  sessionName: string;
-  status: string;
-  statusInfo: string | null;
-  statusData: Record<string, unknown>;
-  result: string;
-  exitCode: number | null;
-  kernels: { kernelId: string; clusterRole: string }[];
-  [k: string]: unknown;
-}
+import type { SessionWire } from '../domain/session-wire.js';
 
 const FINAL = new Set(['TERMINATED', 'CANCELLED']);
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
@@ -62,7 +51,7 @@ export async function waitForEnd(
     /** What the caller already knows (a create answer): saves the first request. */
     known?: { sessionName: string; status: string };
   } = {},
-): Promise<SessionInfo | null> {
+): Promise<SessionWire | null> {
   const ctl = new AbortController();
   const onOuterAbort = () => ctl.abort();
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
@@ -104,7 +93,7 @@ export async function waitForEnd(
   try {
     const info0 =
       opts.known ??
-      (await client.request<SessionInfo>('GET', `/session/${sessionId}`, undefined, opts.query));
+      (await client.request<SessionWire>('GET', `/session/${sessionId}`, undefined, opts.query));
     progressName = info0.sessionName;
     if (!FINAL.has(info0.status)) {
       progress.set(info0.sessionName, info0.status);
@@ -124,13 +113,15 @@ export async function waitForEnd(
               // Pull figures change without a transition: read them while pulling.
               pullPoll = setInterval(() => {
                 client
-                  .request<SessionInfo>('GET', `/session/${sessionId}`, undefined, opts.query)
+                  .request<SessionWire>('GET', `/session/${sessionId}`, undefined, opts.query)
                   .then((s) => {
                     const pull = (s.statusData as { pull?: { percent?: number } }).pull;
                     if (s.status !== 'PULLING' && pullPoll) clearInterval(pullPoll);
                     else if (pull?.percent !== undefined)
                       progress.set(info0.sessionName, 'PULLING', `${pull.percent}%`);
                   })
+                  // Expected: a failed read of pull figures only leaves the line as it was;
+                  // the next tick asks again and the event stream carries the wait.
                   .catch(() => {});
               }, 500);
             }
@@ -147,7 +138,7 @@ export async function waitForEnd(
     }
     if (pullPoll) clearInterval(pullPoll);
     if (ctl.signal.aborted) return null;
-    const info = await client.request<SessionInfo>('GET', `/session/${sessionId}`, undefined, opts.query);
+    const info = await client.request<SessionWire>('GET', `/session/${sessionId}`, undefined, opts.query);
     if (!FINAL.has(info.status)) return null;
     ended.abort();
     if (logLoop) await logLoop;

@@ -98,13 +98,14 @@ function unmountUnder(dir: string): void {
       .sort()
       .reverse();
   } catch {
+    // Expected: no /proc/mounts (not Linux): nothing of ours can be mounted.
     return;
   }
   for (const m of mounts) {
     try {
       run('umount', ['-l', m]);
     } catch {
-      /* already gone */
+      // Expected: unmounted meanwhile (the engine's own shutdown unmounts its layers).
     }
   }
 }

@@ -61,6 +61,7 @@ export async function listAgents(
     const r = await client.request<{ items: { id: string; status: string }[] }>('GET', '/agents');
     return r.items;
   } catch {
+    // Expected: the manager does not answer (or refuses the keys): its agents are unknown.
     return null;
   }
 }
@@ -86,12 +87,14 @@ export function lockStack(stateDir: string): () => void {
   };
   try {
     take();
-  } catch {
+  } catch (err) {
+    // Expected: EEXIST, the lock file is there; anything else (EACCES…) is a real failure.
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     let holder: ProcessIdentity | null = null;
     try {
       holder = JSON.parse(readFileSync(file, 'utf8')) as ProcessIdentity;
     } catch {
-      /* empty or garbled: nobody holds it */
+      // Expected: empty or garbled (a writer died mid-write): nobody holds it.
     }
     if (holder?.pid && sameProcess(holder, identityOf(holder.pid)))
       throw new Error(`another bai up, down or reset runs on ${stateDir} (pid ${holder.pid}); let it finish`);
@@ -112,6 +115,7 @@ export async function stopPart(rec: PartRecord): Promise<boolean> {
   try {
     process.kill(rec.pid, 'SIGTERM');
   } catch {
+    // Expected: ESRCH, it ended between the check and the signal: stopped.
     return true;
   }
   const until = Date.now() + GRACE_MS[rec.name];

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { uptimeOf } from '../stack/process-identity.js';
 import { dockerAnswers, managerAnswers, redisAnswers } from '../stack/probes.js';
 import type { PartName, PartRecord } from '../stack/stack-state.js';
-import { readEnvFile } from './client.js';
+import { envFileOf, readEnvFile } from '../config/env-file.js';
 import { listAgents, loadState, statePathOf, verdictOf } from './local-stack.js';
 
 /** One line of `bai status`: a part of the local stack, asked whether it answers. */
@@ -43,7 +43,7 @@ export async function stackStatus(stateDir: string): Promise<StackStatus | null>
 
   const manager = ours('manager');
   const managerUp = manager !== null && (await managerAnswers(manager.address));
-  const env = readEnvFile(join(stateDir, 'env'));
+  const env = readEnvFile(envFileOf(stateDir));
   const keys = { accessKey: env.BACKEND_ACCESS_KEY ?? '', secretKey: env.BACKEND_SECRET_KEY ?? '' };
   const agent = ours('agent');
   const agents = managerUp ? await listAgents(st.endpoint, keys) : null;

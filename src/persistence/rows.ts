@@ -1,6 +1,7 @@
 import type { SessionResult, SessionStatus } from '../domain/status.js';
 import type { Slots } from '../domain/resources.js';
 import type { RetryPolicy } from '../domain/session-request.js';
+import type { AttemptWire, MountWire } from '../domain/session-wire.js';
 
 /** Raw rows as PostgreSQL returns them (snake_case); stores map them for callers. */
 export interface SessionRow {
@@ -43,22 +44,9 @@ export interface SessionRow {
   updated_at: Date;
 }
 
-export interface MountSpec {
-  name: string;
-  target: string;
-  readOnly: boolean;
-  /** The folder's place under an agent's storage root (`<owner access key>/<name>`), resolved at submit. */
-  path?: string;
-}
-
-export interface AttemptRecord {
-  attempt: number;
-  agentId: string | null;
-  status: SessionStatus;
-  reason: string | null;
-  exitCode: number | null;
-  endedAt: string;
-}
+/** Stored as JSON and sent as is: one shape, declared with the wire types. */
+export type MountSpec = MountWire;
+export type AttemptRecord = AttemptWire;
 
 export interface KernelRow {
   id: string;

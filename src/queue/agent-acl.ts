@@ -94,7 +94,8 @@ export async function provisionAgentUser(
   try {
     await admin.call('ACL', 'SAVE');
   } catch {
-    saved = false; // no aclfile configured
+    // Expected: ERR when Redis runs without an aclfile: the user lives until Redis restarts.
+    saved = false;
   }
   return { username, password, saved };
 }
@@ -102,6 +103,7 @@ export async function provisionAgentUser(
 export async function removeAgentUser(admin: Redis, prefix: string, agentId: string): Promise<boolean> {
   checkAgentId(agentId);
   const n = await admin.call('ACL', 'DELUSER', agentUserName(prefix, agentId));
+  // Expected: ERR when Redis runs without an aclfile; the user is deleted in memory either way.
   await admin.call('ACL', 'SAVE').catch(() => {});
   return n === 1;
 }

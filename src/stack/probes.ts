@@ -12,6 +12,7 @@ export function redisAnswers(url: string, timeoutMs = 3_000): Promise<boolean> {
   try {
     u = new URL(url);
   } catch {
+    // Expected: not a URL, so not a Redis that answers.
     return Promise.resolve(false);
   }
   if (u.protocol !== 'redis:') return Promise.resolve(false);
@@ -63,6 +64,7 @@ export async function managerAnswers(endpoint: string, timeoutMs = 5_000): Promi
     const body = (await res.json()) as { manager?: unknown };
     return res.ok && typeof body.manager === 'string';
   } catch {
+    // Expected: refused, timed out or not JSON: no manager answers there.
     return false;
   }
 }

@@ -68,6 +68,7 @@ export function bootId(): string {
   try {
     return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
   } catch {
+    // Expected: no /proc (not Linux): processes are then told apart by pid and start time only.
     return 'unknown';
   }
 }
@@ -78,6 +79,7 @@ export function identityOf(pid: number): ProcessIdentity | null {
   try {
     text = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
+    // Expected: ENOENT, no such process.
     return null;
   }
   const st = parseProcStat(text);
@@ -90,6 +92,7 @@ export function commandLineOf(pid: number): string[] | null {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
   } catch {
+    // Expected: ENOENT, no such process (or no /proc).
     return null;
   }
 }
@@ -110,6 +113,7 @@ export function uptimeOf(startTime: number): number | null {
     const up = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
     return processUptimeSeconds(startTime, up, ticksPerSecond());
   } catch {
+    // Expected: no /proc/uptime (not Linux): the age is unknown.
     return null;
   }
 }

@@ -33,6 +33,7 @@ export function isAlive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch {
+    // Expected: ESRCH, no such process (EPERM, another user's, is not one we could signal either).
     return false;
   }
 }
@@ -43,6 +44,7 @@ export async function stopPid(pid: number, graceMs = 10_000): Promise<void> {
   try {
     process.kill(pid, 'SIGTERM');
   } catch {
+    // Expected: ESRCH, it ended since the check: nothing to stop.
     return;
   }
   const until = Date.now() + graceMs;
@@ -53,7 +55,7 @@ export async function stopPid(pid: number, graceMs = 10_000): Promise<void> {
   try {
     process.kill(pid, 'SIGKILL');
   } catch {
-    /* gone */
+    // Expected: ESRCH, it ended within the last poll.
   }
 }
 
@@ -74,13 +76,19 @@ export async function waitUntil(
   timeoutMs = 30_000,
 ): Promise<void> {
   const until = Date.now() + timeoutMs;
+  let lastError: unknown = null;
   for (;;) {
     try {
       if (await check()) return;
-    } catch {
-      /* not yet */
+      lastError = null;
+    } catch (err) {
+      // Expected while it starts (refused, not yet written); quoted if it never comes.
+      lastError = err;
     }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > until)
+      throw new Error(
+        `timed out waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message ?? String(lastError)})` : ''}`,
+      );
     await sleep(50);
   }
 }

@@ -39,7 +39,7 @@ export function ensurePythonImage(dockerHost: string, log: (msg: string) => void
     docker(['image', 'inspect', PYTHON_IMAGE]);
     return;
   } catch {
-    /* not there yet */
+    // Expected: inspect fails when the image is not there yet: build or load it below.
   }
   const key = createHash('sha256').update(RECIPE.join(' ')).digest('hex').slice(0, 16);
   const dir = imageCacheDir();

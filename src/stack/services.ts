@@ -282,14 +282,14 @@ export async function startDockerd(dir: string, opts: DockerdOptions = {}): Prom
         const ids = run('docker', ['-H', `unix://${sock}`, 'ps', '-aq']).trim();
         if (ids) run('docker', ['-H', `unix://${sock}`, 'rm', '-f', ...ids.split('\n')]);
       } catch {
-        /* the engine may be gone already */
+        // Expected: the engine is gone already, and its containers with it.
       }
       await stopPid(pid, 20_000);
       await sleep(100);
       try {
         run('umount', ['-R', join(dir, 'exec')]);
       } catch {
-        /* nothing mounted */
+        // Expected: umount fails when nothing is mounted there.
       }
       try {
         for (const m of run('sh', ['-c', `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r`])
@@ -298,21 +298,9 @@ export async function startDockerd(dir: string, opts: DockerdOptions = {}): Prom
           run('umount', ['-l', m.trim()]);
         }
       } catch {
-        /* nothing left mounted */
+        // Expected: grep exits 1 when nothing of ours is left mounted.
       }
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** Writes `export K=V` lines (the form `bai up` leaves in .bai/env). */
-export function writeEnvFile(file: string, vars: Record<string, string>): void {
-  const body = Object.entries(vars)
-    .map(([k, v]) => `export ${k}=${shellWord(v)}`)
-    .join('\n');
-  writeFileSync(file, `${body}\n`, { mode: 0o600 });
-}
-
-function shellWord(v: string): string {
-  return /^[A-Za-z0-9_./:@%+=-]+$/.test(v) ? v : `'${v.replaceAll("'", `'\\''`)}'`;
 }

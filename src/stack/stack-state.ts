@@ -68,6 +68,7 @@ export function parseStackState(text: string | null): StackState {
   try {
     raw = JSON.parse(text) as Record<string, unknown>;
   } catch {
+    // Expected: a garbled stack.json (a write cut off) is an empty record: parts are found anew.
     return st;
   }
   if (typeof raw !== 'object' || raw === null) return st;

@@ -1,4 +1,5 @@
-import { ApiClient } from '../../src/cli/client.js';
+import { clientOf, type ApiClient } from '../../src/cli/client.js';
+import { sseEvents } from '../../src/cli/event-stream.js';
 import type { TestStack } from './stack.js';
 
 export interface Answer<T = Record<string, unknown>> {
@@ -30,7 +31,7 @@ export async function call<T = Record<string, unknown>>(
   try {
     parsed = text ? JSON.parse(text) : null;
   } catch {
-    /* not JSON: keep the text */
+    // Expected: a body that is not JSON; the test sees the text.
   }
   return { status: res.status, body: parsed as T, headers: res.headers };
 }
@@ -62,15 +63,7 @@ export async function makeKeypair(
 
 /** A client that authenticates with a bearer token. */
 export function tokenClient(stack: TestStack, token: string): ApiClient {
-  return new ApiClient({
-    endpoint: stack.manager.url,
-    accessKey: null,
-    secretKey: null,
-    token,
-    domain: 'default',
-    group: 'default',
-    apiVersion: 'v8.20240915',
-  });
+  return clientOf(stack.manager.url, { token });
 }
 
 export interface SseFrame {
@@ -106,39 +99,22 @@ export async function openSse(
   let ended = false;
   if (signedRes.ok && signedRes.body) {
     const reader = signedRes.body.getReader();
+    // Expected: cancelling a stream the server already closed rejects; closed is what we want.
     abort.signal.addEventListener('abort', () => void reader.cancel().catch(() => {}));
     void (async () => {
-      const dec = new TextDecoder();
-      let buf = '';
       try {
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          buf += dec.decode(value, { stream: true });
-          let i: number;
-          while ((i = buf.indexOf('\n\n')) >= 0) {
-            const block = buf.slice(0, i);
-            buf = buf.slice(i + 2);
-            const f: Partial<SseFrame> = {};
-            for (const line of block.split('\n')) {
-              if (line.startsWith('id: ')) f.id = Number(line.slice(4));
-              else if (line.startsWith('event: ')) f.event = line.slice(7);
-              else if (line.startsWith('data: '))
-                f.data = JSON.parse(line.slice(6)) as Record<string, unknown>;
-            }
-            if (f.event && f.data) {
-              frames.push(f as SseFrame);
-              for (const w of waiters) w();
-            }
-          }
+        for await (const ev of sseEvents(reader)) {
+          frames.push({ id: Number(ev.id), event: ev.event, data: ev.data });
+          for (const w of waiters) w();
         }
       } catch {
-        /* closed */
+        // Expected: the stream was cancelled (abort) or the connection closed: it has ended.
       }
       ended = true;
       for (const w of waiters) w();
     })();
   } else {
+    // Expected: the body of a refused stream may be cut off; only its status matters here.
     await signedRes.text().catch(() => '');
   }
   return {

@@ -68,6 +68,7 @@ export class ChildAgents {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
       return m ? Number(m[1]) * 1024 : null;
     } catch {
+      // Expected: ENOENT, the child is gone.
       return null;
     }
   }
@@ -75,20 +76,5 @@ export class ChildAgents {
   /** SIGKILLs every child still running (test teardown). */
   killAll(): void {
     for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  }
-}
-
-/** Polls `probe` until it returns a value; throws after `ms`. */
-export async function until<T>(
-  what: string,
-  probe: () => Promise<T | null | undefined>,
-  ms = 30_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== null && v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -1,3 +1,4 @@
+import type { SessionWire } from '../../src/domain/session-wire.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -6,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { startRedis, type Service } from '../../src/stack/services.js';
 import type { ApiClient } from '../../src/cli/client.js';
 import { testEnv } from './env.js';
-import { startTestStack, type SessionView, type TestStack } from './stack.js';
+import { eventually, untilDone } from './eventually.js';
+import { startTestStack, type TestStack } from './stack.js';
 
 /** The repository root (dist/test/helpers → ../../..). */
 export const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
@@ -38,6 +40,9 @@ export class StartCounter {
         '-H',
         dockerHost,
         'events',
+        // From now on, even if the subscription attaches later: no start can slip by unseen.
+        '--since',
+        String(Math.floor(Date.now() / 1000)),
         '--filter',
         'type=container',
         '--filter',
@@ -64,16 +69,35 @@ export class StartCounter {
           const sid = a['ai.bai.session-id'] ?? '';
           this.starts.set(sid, (this.starts.get(sid) ?? 0) + 1);
         } catch {
-          /* not an event line */
+          // Expected: a partial or non-JSON line (a docker warning) is not an event.
         }
       }
     });
-    // `docker events` subscribes before it prints anything; give it a moment to attach.
-    this.ready = new Promise((r) => setTimeout(r, 500));
+    this.ready = new Promise((resolveSpawn, reject) => {
+      this.child.once('spawn', () => resolveSpawn());
+      this.child.once('error', reject);
+    });
   }
 
+  /** Resolves once `docker events` runs; it replays from its creation (`--since`), so nothing is missed. */
   async attached(): Promise<void> {
     await this.ready;
+  }
+
+  /**
+   * Waits until `pred` holds over the starts seen so far (Docker reports them asynchronously);
+   * false if it still does not after `timeoutMs`, for the caller's assertions to say what is missing.
+   */
+  async until(pred: (starts: ReadonlyMap<string, number>) => boolean, timeoutMs = 60_000): Promise<boolean> {
+    return eventually(() => pred(this.starts), { timeoutMs, intervalMs: 50 }).then(
+      () => true,
+      () => false, // the deadline passed: the caller asserts on what was seen
+    );
+  }
+
+  /** Waits until every session of `ids` has been seen starting (see `until`). */
+  seen(ids: string[], timeoutMs = 60_000): Promise<boolean> {
+    return this.until((s) => ids.every((id) => s.has(id)), timeoutMs);
   }
 
   /** Sessions started more than once. */
@@ -86,56 +110,65 @@ export class StartCounter {
   }
 }
 
-/** Waits until every session in `ids` is in one of `statuses`; returns their views. */
+/**
+ * Waits until every session in `ids` is in one of `statuses`; returns their views. Waits on
+ * progress, not on a budget: it fails only when no session changed status (or attempt) for
+ * `stallMs`, so a loaded machine gets the time it needs; the test's own timeout caps the whole.
+ */
 export async function waitAll(
   client: ApiClient,
   ids: string[],
   statuses: string[] = ['TERMINATED', 'CANCELLED'],
-  timeoutMs = 45_000,
-): Promise<Map<string, SessionView>> {
-  const until = Date.now() + timeoutMs;
-  const done = new Map<string, SessionView>();
-  const last = new Map<string, SessionView>();
+  stallMs = 120_000,
+): Promise<Map<string, SessionWire>> {
+  const done = new Map<string, SessionWire>();
+  const last = new Map<string, SessionWire>();
   const errors = new Map<string, string>();
-  for (;;) {
-    const left = ids.filter((id) => !done.has(id));
-    // A few at a time: the manager of a fault test may be busy recovering.
-    for (let i = 0; i < left.length; i += 10) {
-      const views = await Promise.all(
-        left.slice(i, i + 10).map((id) =>
-          client.request<SessionView>('GET', `/session/${id}`).catch((err: unknown) => {
-            errors.set(id, String(err));
-            return null;
-          }),
-        ),
-      );
-      for (const v of views) {
-        if (v) last.set(v.sessionId, v);
-        if (v && statuses.includes(v.status)) done.set(v.sessionId, v);
+  return untilDone(
+    async () => {
+      const left = ids.filter((id) => !done.has(id));
+      // A few at a time: the manager of a fault test may be busy recovering.
+      for (let i = 0; i < left.length; i += 10) {
+        const views = await Promise.all(
+          left.slice(i, i + 10).map((id) =>
+            client.request<SessionWire>('GET', `/session/${id}`).catch((err: unknown) => {
+              // A manager restarting or Redis away: noted, quoted if it never ends; asked again.
+              errors.set(id, String(err));
+              return null;
+            }),
+          ),
+        );
+        for (const v of views) {
+          if (v) last.set(v.sessionId, v);
+          if (v && statuses.includes(v.status)) done.set(v.sessionId, v);
+        }
       }
-    }
-    if (done.size === ids.length) return done;
-    if (process.env.BAI_TEST_VERBOSE) {
-      const hist: Record<string, number> = {};
-      for (const v of last.values()) hist[v.status] = (hist[v.status] ?? 0) + 1;
-      process.stderr.write(`waitAll ${new Date().toISOString()} ${JSON.stringify(hist)}\n`);
-    }
-    if (Date.now() > until) {
-      const stuck = ids
-        .filter((id) => !done.has(id))
-        .slice(0, 5)
-        .map((id) => {
-          const v = last.get(id);
-          return v
-            ? `${id} ${v.status} ${v.statusInfo} ${JSON.stringify(v.statusData)}`
-            : `${id} ${errors.get(id)}`;
-        });
-      throw new Error(
-        `${ids.length - done.size} of ${ids.length} sessions not ended; e.g. ${stuck.join('; ')}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
+      if (process.env.BAI_TEST_VERBOSE) {
+        const hist: Record<string, number> = {};
+        for (const v of last.values()) hist[v.status] = (hist[v.status] ?? 0) + 1;
+        process.stderr.write(`waitAll ${new Date().toISOString()} ${JSON.stringify(hist)}\n`);
+      }
+      return {
+        done: done.size === ids.length ? done : null,
+        progress: ids.map((id) => `${last.get(id)?.status ?? '-'}${last.get(id)?.attempt ?? ''}`).join(),
+      };
+    },
+    {
+      stallMs,
+      message: () => {
+        const stuck = ids
+          .filter((id) => !done.has(id))
+          .slice(0, 5)
+          .map((id) => {
+            const v = last.get(id);
+            return v
+              ? `${id} ${v.status} ${v.statusInfo} ${JSON.stringify(v.statusData)}`
+              : `${id} ${errors.get(id)}`;
+          });
+        return `${ids.length - done.size} of ${ids.length} sessions not ended; e.g. ${stuck.join('; ')}`;
+      },
+    },
+  );
 }
 
 /** Runs `node bin/bai.js <args>` as a child process (a manager or an agent to SIGKILL). */

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { identityOf } from '../../src/stack/process-identity.js';
-import { sleep } from '../../src/stack/process-util.js';
+import { eventually } from './eventually.js';
 import { freePort } from '../../src/stack/ports.js';
 import type { TestEnv } from './env.js';
 
@@ -56,11 +56,11 @@ export function pidsOf(parts: { name: string; pid: number | null }[]): Record<st
 
 /** Waits until no live process has this pid (a zombie counts as gone). */
 export async function waitGone(pid: number, timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (identityOf(pid) !== null) {
-    if (Date.now() > until) throw new Error(`pid ${pid} still runs after ${timeoutMs} ms`);
-    await sleep(50);
-  }
+  await eventually(() => identityOf(pid) === null, {
+    timeoutMs,
+    intervalMs: 50,
+    message: `pid ${pid} to end`,
+  });
 }
 
 /** The tail of the stack's logs, for assertion messages. */

@@ -7,12 +7,14 @@ import {
   type AgentConfig,
   type ManagerConfig,
 } from '../../src/config/config.js';
-import { ApiClient } from '../../src/cli/client.js';
+import { clientOf, type ApiClient } from '../../src/cli/client.js';
 import { startAgent, type RunningAgent } from '../../src/workers/agent/agent-process.js';
 import { startManager, type RunningManager } from '../../src/workers/manager/manager-process.js';
 import type { Logger } from '../../src/log/logger.js';
+import type { SessionWire } from '../../src/domain/session-wire.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { testEnv } from './env.js';
+import { eventually } from './eventually.js';
 
 export const quietLog: Logger = {
   info() {},
@@ -20,6 +22,11 @@ export const quietLog: Logger = {
     if (process.env.BAI_TEST_VERBOSE) process.stderr.write(`${msg} ${JSON.stringify(extra ?? {})}\n`);
   },
 };
+
+/** A teardown step's failure: reported (with BAI_TEST_VERBOSE) and passed over. */
+export function teardownError(step: string): (err: unknown) => void {
+  return (err) => quietLog.error(`teardown: ${step} failed`, { err: String(err) });
+}
 
 export interface TestStack {
   /** Unique per stack: queue prefix, agent ids and container labels derive from it. */
@@ -89,16 +96,7 @@ export async function startTestStack(
     ...opts.agent,
     ...overrides,
   });
-  const clientFor = (accessKey: string, secretKey: string) =>
-    new ApiClient({
-      endpoint: manager.url,
-      accessKey,
-      secretKey,
-      token: null,
-      domain: 'default',
-      group: 'default',
-      apiVersion: 'v8.20240915',
-    });
+  const clientFor = (accessKey: string, secretKey: string) => clientOf(manager.url, { accessKey, secretKey });
   const stack: TestStack = {
     id,
     prefix,
@@ -116,27 +114,31 @@ export async function startTestStack(
     },
     clientFor,
     async close() {
-      for (const a of agents) await a.close().catch(() => {});
-      await manager.close().catch(() => {});
+      // Teardown goes on past a part that fails to close (a fault test may have broken it on
+      // purpose), and says so when BAI_TEST_VERBOSE is set.
+      for (const a of agents) await a.close().catch(teardownError('agent close'));
+      await manager.close().catch(teardownError('manager close'));
       await removeContainers(env.dockerHost, id);
-      await database.drop().catch(() => {});
+      await database.drop().catch(teardownError('database drop'));
     },
   };
   for (let i = 0; i < (opts.agents ?? 1); i++) await stack.addAgent();
   return stack;
 }
 
-/** Waits until `n` agents are ALIVE in the manager's database. */
-export async function waitForAgents(stack: TestStack, n: number): Promise<void> {
-  const until = Date.now() + 20_000;
-  for (;;) {
-    const rows = (await stack.database.db('agents').where({ status: 'ALIVE' }).count('* as c').first()) as {
-      c: string;
-    };
-    if (Number(rows.c) >= n) return;
-    if (Date.now() > until) throw new Error(`only ${rows.c} of ${n} agents registered`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** Waits until `n` agents are ALIVE (as the manager's API lists them). */
+export async function waitForAgents(stack: TestStack, n: number, timeoutMs = 60_000): Promise<void> {
+  let alive = 0;
+  await eventually(
+    async () => {
+      const r = await stack.client.request<{ items: unknown[] }>('GET', '/agents', undefined, {
+        status: 'ALIVE',
+      });
+      alive = r.items.length;
+      return alive >= n;
+    },
+    { timeoutMs, intervalMs: 50, message: () => `${n} agents to register (${alive} did)` },
+  );
 }
 
 /** Removes every container whose agent label belongs to this stack. */
@@ -153,29 +155,8 @@ export async function removeContainers(dockerHost: string, stackId: string): Pro
   }
   // Only this stack's networks: another test file's cluster may be starting on the same engine.
   for (const n of await d.listNetworks(['ai.bai.managed=true'])) {
-    if (sessions.has(n.replace(/^bai-/, ''))) await d.removeNetwork(n).catch(() => {});
+    if (sessions.has(n.replace(/^bai-/, ''))) await d.removeNetwork(n).catch(teardownError('network remove'));
   }
-}
-
-export interface SessionView {
-  sessionId: string;
-  sessionName: string;
-  status: string;
-  statusInfo: string | null;
-  statusData: Record<string, unknown>;
-  result: string;
-  exitCode: number | null;
-  startsAt: string | null;
-  startedAt: string | null;
-  kernels: {
-    kernelId: string;
-    status: string;
-    containerId: string | null;
-    clusterRole: string;
-    startedAt: string | null;
-    exitCode: number | null;
-  }[];
-  [k: string]: unknown;
 }
 
 /** Polls a session until it reaches one of `statuses` (default: an end). */
@@ -183,18 +164,21 @@ export async function waitForStatus(
   client: ApiClient,
   ref: string,
   statuses: string[] = ['TERMINATED', 'CANCELLED'],
-  timeoutMs = 60_000,
-): Promise<SessionView> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await client.request<SessionView>('GET', `/session/${ref}`);
-    if (statuses.includes(s.status)) return s;
-    if (Date.now() > until)
-      throw new Error(
-        `session ${ref} is ${s.status} (${s.statusInfo}), not ${statuses.join('|')}, after ${timeoutMs} ms`,
-      );
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  timeoutMs = 120_000,
+): Promise<SessionWire> {
+  let last: SessionWire | null = null;
+  return eventually(
+    async () => {
+      last = await client.request<SessionWire>('GET', `/session/${ref}`);
+      return statuses.includes(last.status) ? last : null;
+    },
+    {
+      timeoutMs,
+      intervalMs: 50,
+      message: () =>
+        `session ${ref} to be ${statuses.join('|')} (it is ${last?.status} (${last?.statusInfo}))`,
+    },
+  );
 }
 
 /** A batch session create body. */

@@ -6,7 +6,7 @@ import { agentQueueName, heartbeatKey, reportsQueueName, runJobId } from '../../
 import type { KernelExitedReport, RunSessionJob } from '../../src/queue/payloads.js';
 import { openRedis } from '../../src/queue/redis.js';
 import type { Logger } from '../../src/log/logger.js';
-import { until } from '../helpers/child-agent.js';
+import { until } from '../helpers/eventually.js';
 import { bai } from '../helpers/cli.js';
 import { ownRedis } from '../helpers/faults.js';
 import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { until } from '../helpers/eventually.js';
 import Docker from 'dockerode';
 import { existsSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,16 +38,6 @@ async function logsOf(id: string): Promise<string> {
 /** Containers of this stack's agents that belong to one session. */
 async function containersOf(sessionId: string): Promise<Docker.ContainerInfo[]> {
   return docker.listContainers({ all: true, filters: { label: [`ai.bai.session-id=${sessionId}`] } });
-}
-
-async function until<T>(what: string, probe: () => Promise<T | null | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== null && v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 test.serial('a 2-kernel cluster: the main reaches sub1 by name over the private network', async (t) => {

@@ -1,12 +1,14 @@
 import test from 'ava';
+import type { SessionWire } from '../../src/domain/session-wire.js';
 import Docker from 'dockerode';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ChildAgents, until } from '../helpers/child-agent.js';
+import { ChildAgents } from '../helpers/child-agent.js';
+import { until } from '../helpers/eventually.js';
 import { testEnv } from '../helpers/env.js';
 import { makeFolder } from '../helpers/folders.js';
-import { batch, startTestStack, waitForStatus, type SessionView, type TestStack } from '../helpers/stack.js';
+import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 
 /**
  * The agent's lifecycle as an operator drives it, `bai agent` as a child process: drain mode
@@ -71,7 +73,7 @@ test.serial(
     await until('the finished container removed', async () =>
       (await containersOf(`ai.bai.session-id=${finishing}`)).length === 0 ? true : null,
     );
-    const after = await stack.client.request<SessionView>('GET', `/session/${later}`);
+    const after = await stack.client.request<SessionWire>('GET', `/session/${later}`);
     t.is(after.status, 'PENDING', 'a draining agent takes no new work');
     t.is(after.agentId, null);
     t.is(await agents.stop(agent, 'SIGTERM'), 0);

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { holdsWithin, until } from '../helpers/eventually.js';
 import Docker from 'dockerode';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -51,13 +52,8 @@ async function startRegistry(): Promise<void> {
     ].join('\n'),
   );
   registry = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: 'ignore' });
-  const until = Date.now() + 15_000;
-  for (;;) {
-    const res = await fetch(`http://${host}/v2/`).catch(() => null);
-    if (res?.status === 401) return; // up, and asking for credentials
-    if (Date.now() > until) throw new Error('docker-registry did not start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  // Up when it asks for credentials (401); refused until then.
+  await until('docker-registry to start', async () => (await fetch(`http://${host}/v2/`)).status === 401);
 }
 
 /** The docker CLI against the test engine, with a config folder of its own (login writes there). */
@@ -174,11 +170,11 @@ test.serial('pulls, failed or not, release what they held', async (t) => {
   try {
     const key = heartbeatKey(stack.prefix, stack.agentConfig(1).id);
     const since = Date.now(); // a heartbeat written during a pull lists no session yet holds slots
-    let hb: Heartbeat | null = null;
-    for (const end = Date.now() + 15_000; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+    let hb = null as Heartbeat | null;
+    await holdsWithin(async () => {
       hb = JSON.parse((await redis.get(key)) ?? 'null') as Heartbeat | null;
-      if (hb && hb.at > since && hb.sessions.length === 0) break;
-    }
+      return !!hb && hb.at > since && hb.sessions.length === 0;
+    });
     t.deepEqual(hb?.occupied, {});
     t.deepEqual(hb?.sessions, []);
   } finally {

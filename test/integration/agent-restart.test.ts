@@ -1,20 +1,15 @@
 import test from 'ava';
+import type { SessionWire } from '../../src/domain/session-wire.js';
 import Docker from 'dockerode';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { logStreamKey } from '../../src/queue/names.js';
 import { openRedis } from '../../src/queue/redis.js';
-import { ChildAgents, until } from '../helpers/child-agent.js';
+import { ChildAgents } from '../helpers/child-agent.js';
+import { until } from '../helpers/eventually.js';
 import { makeFolder } from '../helpers/folders.js';
 import { testEnv } from '../helpers/env.js';
-import {
-  batch,
-  startTestStack,
-  waitForAgents,
-  waitForStatus,
-  type SessionView,
-  type TestStack,
-} from '../helpers/stack.js';
+import { batch, startTestStack, waitForAgents, waitForStatus, type TestStack } from '../helpers/stack.js';
 
 /**
  * The agent as an operator runs it: a child process `bai agent`, killed and restarted. What runs
@@ -142,7 +137,7 @@ test.serial('SIGTERM leaves the running container; the next agent re-adopts and 
   t.log(`agent stopped in ${Date.now() - t0} ms`);
   const [c] = await containersOf(`ai.bai.session-id=${id}`);
   t.is(c?.State, 'running', 'the container outlives a stopped agent');
-  const during = await stack.client.request<SessionView>('GET', `/session/${id}`);
+  const during = await stack.client.request<SessionWire>('GET', `/session/${id}`);
   t.is(during.status, 'RUNNING');
   agent = await agents.spawn(9);
   writeFileSync(join(ledger, 'term.go'), '');

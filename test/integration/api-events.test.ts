@@ -1,4 +1,5 @@
 import test from 'ava';
+import { eventually } from '../helpers/eventually.js';
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -142,11 +143,9 @@ test('callbacks reach a local HTTP server in order, a 500 is retried, and X-Bai-
   );
   t.is(created.status, 201);
   await waitForStatus(user.client, created.body.sessionId);
-  const until = Date.now() + 30_000;
-  while (!hits.some((h) => h.answered === 200 && JSON.parse(h.body).event === 'success')) {
-    if (Date.now() > until) throw new Error(`callbacks: ${hits.map((h) => h.body).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await eventually(() => hits.some((h) => h.answered === 200 && JSON.parse(h.body).event === 'success'), {
+    message: () => `the success callback (callbacks: ${hits.map((h) => h.body).join('\n')})`,
+  });
   const { body: me } = await call<{ webhook_secret: string }>(user.client, 'GET', '/keypairs/me');
   for (const h of hits) {
     const expected = `sha256=${createHmac('sha256', me.webhook_secret).update(h.body).digest('hex')}`;

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { holdsWithin } from '../helpers/eventually.js';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
@@ -43,11 +44,10 @@ test('docs/examples/ci-job.sh passes a passing job and fails with the exit code 
   t.regex(bad.stderr, /FAILURE \(task-failed\), exit code 3/);
   // A re-run while the step's job is still live is refused, not attached to.
   const live = sh('ci-job.sh', ['ci-live', 'sleep 4']);
-  for (let i = 0; i < 600; i++) {
-    const r = await call<{ status: string }>(kp.client, 'GET', '/session/ci-live');
-    if (r.body.status === 'RUNNING') break;
-    await new Promise((res) => setTimeout(res, 100));
-  }
+  await holdsWithin(
+    async () =>
+      (await call<{ status: string }>(kp.client, 'GET', '/session/ci-live')).body.status === 'RUNNING',
+  );
   const dup = await sh('ci-job.sh', ['ci-live', 'true']);
   t.is(dup.code, 1);
   t.regex(dup.stderr, /submit failed: .*session-already-exists/);

@@ -1,8 +1,10 @@
 import test from 'ava';
+import { holdsWithin } from '../helpers/eventually.js';
+import type { SessionWire } from '../../src/domain/session-wire.js';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { batch, startTestStack, waitForStatus, type SessionView, type TestStack } from '../helpers/stack.js';
+import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 import { call, makeKeypair, slugOf, type TestKeypair } from '../helpers/api.js';
 
 const run = promisify(execFile);
@@ -85,7 +87,7 @@ test('every create field, camelCase, is accepted and visible in the session info
   t.is(r.status, 201, JSON.stringify(r.body));
   t.is(r.body.status, 'TIMEOUT'); // waited maxWaitSeconds for RUNNING
   t.true(r.body.created);
-  const info = await call<SessionView>(user.client, 'GET', '/session/camel-all');
+  const info = await call<SessionWire>(user.client, 'GET', '/session/camel-all');
   const i = info.body;
   t.like(i, {
     sessionName: 'camel-all',
@@ -175,7 +177,7 @@ test('every create field, snake_case, is accepted and visible in the session inf
   });
   t.is(r.status, 201, JSON.stringify(r.body));
   t.is(r.body.status, 'TIMEOUT');
-  const i = (await call<SessionView>(user.client, 'GET', `/session/${r.body.sessionId}`)).body;
+  const i = (await call<SessionWire>(user.client, 'GET', `/session/${r.body.sessionId}`)).body;
   t.like(i, {
     sessionName: 'snake_all',
     ownerAccessKey: user.accessKey,
@@ -260,7 +262,7 @@ test('create checks: never fits, image label minimum/maximum, shmem, batch-only 
     '/session',
     batch('true', { image: 'labeled', starts_at: FAR }),
   );
-  const fittedInfo = (await call<SessionView>(user.client, 'GET', `/session/${fitted.body.sessionId}`)).body;
+  const fittedInfo = (await call<SessionWire>(user.client, 'GET', `/session/${fitted.body.sessionId}`)).body;
   t.is((fittedInfo.occupiedSlots as { mem: number }).mem, 512 * 1024 ** 2);
   t.is(fittedInfo.image, 'bai.local/labeled:1');
   await call(user.client, 'DELETE', `/session/${fitted.body.sessionId}`);
@@ -539,12 +541,15 @@ test('max_concurrent_sessions: the excess waits PENDING with the failed predicat
   );
   await waitForStatus(kp.client, a.body.sessionId, ['RUNNING']);
   await call(kp.client, 'POST', '/session', batch('echo b', { name: 'conc-b' }));
-  let waiting: SessionView | null = null;
-  for (let i = 0; i < 200 && !waiting; i++) {
-    const s = (await call<SessionView>(kp.client, 'GET', '/session/conc-b')).body;
-    if (s.status === 'PENDING' && JSON.stringify(s.statusData).includes('keypair_concurrency')) waiting = s;
-    else await new Promise((r) => setTimeout(r, 50));
-  }
+  let waiting: SessionWire | null = null;
+  await holdsWithin(
+    async () => {
+      const s = (await call<SessionWire>(kp.client, 'GET', '/session/conc-b')).body;
+      if (s.status === 'PENDING' && JSON.stringify(s.statusData).includes('keypair_concurrency')) waiting = s;
+      return waiting !== null;
+    },
+    { intervalMs: 50 },
+  );
   t.truthy(waiting, 'conc-b never showed the concurrency predicate');
   const b = await waitForStatus(kp.client, 'conc-b');
   t.is(b.result, 'SUCCESS');

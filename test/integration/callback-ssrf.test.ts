@@ -1,4 +1,5 @@
 import test from 'ava';
+import { eventually } from '../helpers/eventually.js';
 import { createHmac } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
@@ -83,14 +84,16 @@ async function submit(callbackUrl: string): Promise<string> {
 
 /** The session's callback history once its first delivery has an outcome. */
 async function settled(sessionId: string): Promise<Delivery[]> {
-  const until = Date.now() + 60_000;
-  for (;;) {
-    const r = await call<{ items: Delivery[] }>(user.client, 'GET', `/session/${sessionId}/callbacks`);
-    if (r.status !== 200) throw new Error(`callbacks: ${r.status}`);
-    if (r.body.items.length > 0 && r.body.items.every((d) => d.outcome !== 'pending')) return r.body.items;
-    if (Date.now() > until) throw new Error(`callbacks still pending: ${JSON.stringify(r.body.items)}`);
-    await new Promise((res) => setTimeout(res, 100));
-  }
+  let items: Delivery[] = [];
+  return eventually(
+    async () => {
+      const r = await call<{ items: Delivery[] }>(user.client, 'GET', `/session/${sessionId}/callbacks`);
+      if (r.status !== 200) throw new Error(`callbacks: ${r.status}`);
+      items = r.body.items;
+      return items.length > 0 && items.every((d) => d.outcome !== 'pending') ? items : null;
+    },
+    { message: () => `callbacks to settle (still pending: ${JSON.stringify(items)})` },
+  );
 }
 
 test.serial(

@@ -1,4 +1,6 @@
 import test from 'ava';
+import { stripAnsi } from '../../src/cli/output.js';
+import type { SessionWire } from '../../src/domain/session-wire.js';
 import { Queue } from 'bullmq';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -9,7 +11,7 @@ import { openRedis } from '../../src/queue/redis.js';
 import { testEnv } from '../helpers/env.js';
 import { bai } from '../helpers/cli.js';
 import { makeFolder } from '../helpers/folders.js';
-import { startTestStack, waitForStatus, type SessionView, type TestStack } from '../helpers/stack.js';
+import { startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 
 // `bai run` and the waiting commands (`session watch`, `session events --wait`): live output,
 // and the job's exit code carried to the shell.
@@ -28,8 +30,6 @@ test.after.always(async () => {
   redis.disconnect();
 });
 
-// eslint-disable-next-line no-control-regex
-const COLOUR = /\u001b\[[0-9;]*m/g;
 // eslint-disable-next-line no-control-regex
 const PROGRESS = /\r\u001b\[2K[^\r\n]*/g;
 
@@ -81,7 +81,7 @@ test.serial('bai run shows stdout and stderr, streams them live, and passes exit
         timer = setTimeout(() => fail(new Error('no output while the RUNNING report was pending')), 60_000);
       }),
     ]).finally(() => clearTimeout(timer));
-    statusAtFirst = (await stack.client.request<SessionView>('GET', '/session/live-job')).status;
+    statusAtFirst = (await stack.client.request<SessionWire>('GET', '/session/live-job')).status;
     await resume();
     writeFileSync(join(gates, 'live.go'), '');
     const r = await run;
@@ -175,7 +175,7 @@ test('bai run takes -e, -r, -v, --sgroup, --starts-at and -t; --json has the out
     'python',
   ]);
   t.is(write.code, 0, write.stderr);
-  const info = JSON.parse(write.stdout) as SessionView & {
+  const info = JSON.parse(write.stdout) as SessionWire & {
     output: string;
     occupiedSlots: Record<string, unknown>;
   };
@@ -248,7 +248,7 @@ test('watch and events --wait pass the exit code: 0, 3, and 3 on a timeout', asy
     bai(stack, ['session', 'watch', 'long-job', '--timeout', '1']),
   ]);
   t.is(w0.code, 0, w0.stderr);
-  t.is((JSON.parse(w0.stdout) as SessionView).result, 'SUCCESS');
+  t.is((JSON.parse(w0.stdout) as SessionWire).result, 'SUCCESS');
   t.is(w3.code, 3, w3.stderr);
   t.regex(w3.stdout, /^three-job TERMINATED \(task-failed\) result=FAILURE exit=3\n$/);
   t.is(wt.code, 3);
@@ -286,12 +286,12 @@ test('on a TTY the output differs only in colour and the progress line', async (
   t.is(plain.code, 0);
   t.is(tty.code, 0);
   t.true(tty.stderr.includes('\r\u001b[2K'), 'no progress line on a TTY');
-  t.regex(tty.stderr.replace(COLOUR, ''), /tty-on {2}PENDING → .*RUNNING/);
+  t.regex(stripAnsi(tty.stderr), /tty-on {2}PENDING → .*RUNNING/);
   t.is(plain.stderr, '');
-  t.is(tty.stdout.replace(COLOUR, ''), plain.stdout);
-  t.is(tty.stderr.replace(COLOUR, '').replace(PROGRESS, ''), plain.stderr);
+  t.is(stripAnsi(tty.stdout), plain.stdout);
+  t.is(stripAnsi(tty.stderr).replace(PROGRESS, ''), plain.stderr);
 
-  const normalise = (s: string) => s.replace(COLOUR, '').replace(/\d+ (s|min) ago/g, 'N ago');
+  const normalise = (s: string) => stripAnsi(s).replace(/\d+ (s|min) ago/g, 'N ago');
   for (const args of [
     ['session', 'watch', 'tty-on'],
     ['session', 'info', 'tty-on'],
@@ -303,7 +303,7 @@ test('on a TTY the output differs only in colour and the progress line', async (
     t.is(b.code, 0);
     t.not(b.stdout, a.stdout, `${args.join(' ')}: no colour on a TTY`);
     t.is(normalise(b.stdout), normalise(a.stdout), args.join(' '));
-    t.is(b.stderr.replace(COLOUR, '').replace(PROGRESS, ''), a.stderr);
+    t.is(stripAnsi(b.stderr).replace(PROGRESS, ''), a.stderr);
   }
 });
 

@@ -1,4 +1,6 @@
 import test from 'ava';
+import { holdsWithin } from '../helpers/eventually.js';
+import type { SessionWire } from '../../src/domain/session-wire.js';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -7,7 +9,7 @@ import { join } from 'node:path';
 import { newAccessKey, newSecret } from '../../src/persistence/catalog-store.js';
 import { freePort } from '../../src/stack/ports.js';
 import { bai, baiWithEnv } from '../helpers/cli.js';
-import { startTestStack, waitForStatus, type SessionView, type TestStack } from '../helpers/stack.js';
+import { startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 
 // `bai session …`, `bai ps`, configuration, usage errors and server errors, against a real manager.
 
@@ -115,7 +117,7 @@ test.serial('session create takes every flag, and info --json shows each one', a
   t.is(w.code, 0, w.stdout + w.stderr);
   const info = await bai(stack, ['session', 'info', '--owner', user.accessKey, 'all-flags', '--json']);
   t.is(info.code, 0, info.stderr);
-  const s = json<SessionView>(info.stdout);
+  const s = json<SessionWire>(info.stdout);
   t.is(s.ownerAccessKey, user.accessKey);
   t.is(s.type, 'batch');
   t.is(s.priority, 20);
@@ -130,7 +132,7 @@ test.serial('session create takes every flag, and info --json shows each one', a
   t.true(Date.parse(String(s.startsAt)) > Date.parse(String(s.creationTime)));
   t.is(s.result, 'SUCCESS');
   // The dependency ran first.
-  const first = json<SessionView>(
+  const first = json<SessionWire>(
     (await bai(stack, ['session', 'info', '-o', user.accessKey, 'dep-first', '--json'])).stdout,
   );
   t.is(first.result, 'SUCCESS');
@@ -140,12 +142,7 @@ test.serial('session create takes every flag, and info --json shows each one', a
   t.regex(json<{ logs: string }>(logs.stdout).logs, /^cluster on main1\n$/);
 
   // The callback URL heard the lifecycle.
-  const until = Date.now() + 20_000;
-  while (
-    !hookEvents.some((e) => e.session_name === 'all-flags' && e.event === 'success') &&
-    Date.now() < until
-  )
-    await new Promise((res) => setTimeout(res, 100));
+  await holdsWithin(() => hookEvents.some((e) => e.session_name === 'all-flags' && e.event === 'success'));
   t.true(hookEvents.some((e) => e.session_name === 'all-flags' && e.event === 'success'));
 });
 

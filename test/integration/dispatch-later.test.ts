@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import test from 'ava';
+import { until } from '../helpers/eventually.js';
+import type { SessionWire } from '../../src/domain/session-wire.js';
 import { call, makeKeypair } from '../helpers/api.js';
-import { batch, startTestStack, waitForStatus, type SessionView, type TestStack } from '../helpers/stack.js';
+import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 
 let stack: TestStack;
 test.before(async () => {
@@ -11,14 +13,11 @@ test.after.always(async () => {
   await stack?.close();
 });
 
-async function waitForPredicates(ref: string): Promise<SessionView> {
-  const until = Date.now() + 20_000;
-  for (;;) {
-    const s = await stack.client.request<SessionView>('GET', `/session/${ref}`);
-    if ((s.statusData as { predicates?: unknown }).predicates) return s;
-    if (Date.now() > until) throw new Error(`session ${ref} has no predicates recorded`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+async function waitForPredicates(ref: string): Promise<SessionWire> {
+  return until(`session ${ref} to have predicates recorded`, async () => {
+    const s = await stack.client.request<SessionWire>('GET', `/session/${ref}`);
+    return (s.statusData as { predicates?: unknown }).predicates ? s : null;
+  });
 }
 
 test.serial('a session waiting for tomorrow says why, in the same form as any other predicate', async (t) => {

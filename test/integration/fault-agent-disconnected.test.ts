@@ -1,18 +1,13 @@
 import test from 'ava';
+import type { SessionWire } from '../../src/domain/session-wire.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DockerAdapter } from '../../src/docker/docker-adapter.js';
-import { ChildAgents, until } from '../helpers/child-agent.js';
+import { ChildAgents } from '../helpers/child-agent.js';
+import { until } from '../helpers/eventually.js';
 import { makeFolder } from '../helpers/folders.js';
 import { testEnv } from '../helpers/env.js';
-import {
-  batch,
-  startTestStack,
-  waitForAgents,
-  waitForStatus,
-  type SessionView,
-  type TestStack,
-} from '../helpers/stack.js';
+import { batch, startTestStack, waitForAgents, waitForStatus, type TestStack } from '../helpers/stack.js';
 
 /**
  * An agent paused (SIGSTOP) past the LOST limit: its sessions wait as `agent-disconnected`
@@ -39,7 +34,7 @@ async function withStack(
   }
 }
 
-const get = (stack: TestStack, id: string) => stack.client.request<SessionView>('GET', `/session/${id}`);
+const get = (stack: TestStack, id: string) => stack.client.request<SessionWire>('GET', `/session/${id}`);
 
 test.serial(
   'paused past the LOST limit, inside the grace window: an exit 0 meanwhile ends SUCCESS',

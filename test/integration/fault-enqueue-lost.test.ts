@@ -1,16 +1,10 @@
 import test from 'ava';
+import type { SessionWire } from '../../src/domain/session-wire.js';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { agentQueueName } from '../../src/queue/names.js';
 import { startAgent } from '../../src/workers/agent/agent-process.js';
-import {
-  batch,
-  quietLog,
-  startTestStack,
-  waitForStatus,
-  type SessionView,
-  type TestStack,
-} from '../helpers/stack.js';
+import { batch, quietLog, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 
 let stack: TestStack;
 test.before(async () => {
@@ -47,6 +41,6 @@ test('a session committed SCHEDULED whose run job never reached its agent is re-
   t.is(v.result, 'SUCCESS', `${v.statusInfo} ${JSON.stringify(v.statusData)}`);
   const logs = await stack.client.request<{ result: { logs: string } }>('GET', `/session/${sessionId}/logs`);
   t.is(logs.result.logs, 'repaired\n');
-  const s = await stack.client.request<SessionView>('GET', `/session/${sessionId}`);
+  const s = await stack.client.request<SessionWire>('GET', `/session/${sessionId}`);
   t.is(s.attempt, 1, 'the same attempt ran: repaired, not retried');
 });

@@ -1,8 +1,9 @@
 import test from 'ava';
+import { until } from '../helpers/eventually.js';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiClient } from '../../src/cli/client.js';
+import { clientOf } from '../../src/cli/client.js';
 import { loadAgentConfig } from '../../src/config/config.js';
 import { freePort } from '../../src/stack/ports.js';
 import { startAgent, type RunningAgent } from '../../src/workers/agent/agent-process.js';
@@ -29,19 +30,11 @@ test.after.always(async () => {
   await database?.drop();
 });
 
-const clientOf = (endpoint: string) =>
-  new ApiClient({
-    endpoint,
-    accessKey: database.admin.accessKey,
-    secretKey: database.admin.secretKey,
-    token: null,
-    domain: 'default',
-    group: 'default',
-    apiVersion: 'v8.20240915',
-  });
+const adminClient = (endpoint: string) =>
+  clientOf(endpoint, { accessKey: database.admin.accessKey, secretKey: database.admin.secretKey });
 
 test('SIGTERM: the manager finishes in-flight requests, stops its loops and exits 0', async (t) => {
-  t.timeout(180_000); // generous: CI machines are shared and slow
+  t.timeout(600_000); // a cap only: waitAll fails as soon as no session advances
   const port = await freePort();
   const menv = managerEnv({
     databaseUrl: database.url,
@@ -52,7 +45,7 @@ test('SIGTERM: the manager finishes in-flight requests, stops its loops and exit
   });
   const m = new ChildBai(['manager'], menv);
   managers.push(m);
-  const client = clientOf(await m.ready());
+  const client = adminClient(await m.ready());
   agent = await startAgent(
     {
       ...loadAgentConfig({}),
@@ -74,7 +67,8 @@ test('SIGTERM: the manager finishes in-flight requests, stops its loops and exit
     '/session',
     batch('echo drained', { name: 'in-flight', enqueueOnly: false, starts_at: '2s' }),
   );
-  await new Promise((r) => setTimeout(r, 500));
+  // In flight for sure once its session exists: the create now waits for it to run.
+  await until('the in-flight session created', () => client.request('GET', '/session/in-flight'));
   m.kill('SIGTERM');
   const created = await inFlight;
   t.is(created.status, 'RUNNING', 'the in-flight request got its full answer');

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { ApiClient } from '../../src/cli/client.js';
+import { holdsWithin } from '../helpers/eventually.js';
+import { clientOf, type ApiClient } from '../../src/cli/client.js';
 import { loadManagerConfig } from '../../src/config/config.js';
 import { openDb } from '../../src/persistence/db.js';
 import { seedDefaults, type SeedResult } from '../../src/persistence/seed.js';
@@ -45,15 +46,7 @@ test.before(async () => {
   );
   admin = await seedDefaults(seedDb);
   await seedDb.destroy();
-  client = new ApiClient({
-    endpoint: manager.url,
-    accessKey: admin.accessKey,
-    secretKey: admin.secretKey,
-    token: null,
-    domain: 'default',
-    group: 'default',
-    apiVersion: 'v8.20240915',
-  });
+  client = clientOf(manager.url, { accessKey: admin.accessKey, secretKey: admin.secretKey });
 });
 
 test.after.always(async () => {
@@ -82,12 +75,10 @@ test.serial(
 
     await pg.resume();
     // The pool drops connections the shutdown cut and opens new ones: within a few attempts.
-    const until = Date.now() + 30_000;
     let status = 0;
-    while (status !== 200 && Date.now() < until) {
-      status = (await call(client, 'GET', '/keypairs')).status;
-      if (status !== 200) await new Promise((r) => setTimeout(r, 200));
-    }
+    await holdsWithin(async () => (status = (await call(client, 'GET', '/keypairs')).status) === 200, {
+      intervalMs: 200,
+    });
     t.is(status, 200);
     const created = await call<{ sessionId: string }>(client, 'POST', '/session', {
       image: 'python',
@@ -112,9 +103,7 @@ test.serial('the CLI retries a GET through an outage and succeeds once PostgreSQ
   const seen = unavailable.length;
   const cli = baiWithEnv(env, ['admin', 'keypair', 'list', '--json']);
   // Only once the CLI has been answered 503 at least once does PostgreSQL come back.
-  const until = Date.now() + 30_000;
-  while (!unavailable.slice(seen).includes('/keypairs') && Date.now() < until)
-    await new Promise((r) => setTimeout(r, 50));
+  await holdsWithin(() => unavailable.slice(seen).includes('/keypairs'), { intervalMs: 50 });
   t.true(
     unavailable.slice(seen).includes('/keypairs'),
     'the CLI was answered 503 while the database was down',

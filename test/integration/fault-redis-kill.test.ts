@@ -18,7 +18,7 @@ test.after.always(async () => {
 });
 
 test('Redis SIGKILLed and restarted with AOF during a burst: no session lost, none ran twice', async (t) => {
-  t.timeout(180_000); // generous: CI machines are shared and slow
+  t.timeout(600_000); // a cap only: waitAll fails as soon as no session advances
   const accepted: string[] = [];
   let refused = 0;
   let n = 0;
@@ -54,7 +54,7 @@ test('Redis SIGKILLed and restarted with AOF during a burst: no session lost, no
     bad.map((v) => `${v.sessionName}: ${v.status} ${v.statusInfo}`),
     [],
   );
-  await new Promise((r) => setTimeout(r, 500));
+  await starts.seen(accepted); // Docker reports starts asynchronously
   t.deepEqual(starts.twice(), [], 'no session started twice');
   t.is(accepted.filter((id) => starts.starts.get(id) === 1).length, accepted.length);
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { isAlive } from '../../src/stack/process-util.js';
 import { startRedis, startSentinel, type Service } from '../../src/stack/services.js';
-import { until } from '../helpers/child-agent.js';
+import { until } from '../helpers/eventually.js';
 import { bai } from '../helpers/cli.js';
 import { testEnv } from '../helpers/env.js';
 import { StartCounter, waitAll } from '../helpers/faults.js';

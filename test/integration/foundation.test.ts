@@ -1,6 +1,7 @@
 import test from 'ava';
+import type { SessionWire } from '../../src/domain/session-wire.js';
 import { bai } from '../helpers/cli.js';
-import { batch, startTestStack, waitForStatus, type SessionView, type TestStack } from '../helpers/stack.js';
+import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 
 let stack: TestStack;
 test.before(async () => {
@@ -28,7 +29,7 @@ test.serial('bai run passes the exit code through, and the session records FAILU
   ]);
   t.is(r.stdout, 'bye\n');
   t.is(r.code, 3);
-  const s = await stack.client.request<SessionView>('GET', '/session/bye-job');
+  const s = await stack.client.request<SessionWire>('GET', '/session/bye-job');
   t.is(s.status, 'TERMINATED');
   t.is(s.result, 'FAILURE');
   t.is(s.exitCode, 3);

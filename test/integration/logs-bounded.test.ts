@@ -1,4 +1,5 @@
 import test from 'ava';
+import type { SessionWire } from '../../src/domain/session-wire.js';
 import Docker from 'dockerode';
 import type { ChildProcess } from 'node:child_process';
 import { logMetaKey, logStreamKey } from '../../src/queue/names.js';
@@ -6,7 +7,7 @@ import { openRedis } from '../../src/queue/redis.js';
 import { ChildAgents } from '../helpers/child-agent.js';
 import { bai } from '../helpers/cli.js';
 import { testEnv } from '../helpers/env.js';
-import { batch, startTestStack, waitForAgents, type SessionView, type TestStack } from '../helpers/stack.js';
+import { batch, startTestStack, waitForAgents, type TestStack } from '../helpers/stack.js';
 
 /**
  * However much a job prints, the agent's memory stays flat, the session ends with its true
@@ -52,15 +53,15 @@ interface LogsResult {
 async function endWhileSampling(
   id: string,
   agent: ChildProcess,
-  onRunning?: (s: SessionView) => Promise<void>,
-): Promise<{ s: SessionView; maxRss: number }> {
+  onRunning?: (s: SessionWire) => Promise<void>,
+): Promise<{ s: SessionWire; maxRss: number }> {
   let maxRss = 0;
   let sawRunning = false;
   const deadline = Date.now() + 300_000;
   for (;;) {
     const rss = ChildAgents.rssBytes(agent);
     if (rss !== null) maxRss = Math.max(maxRss, rss);
-    const s = await stack.client.request<SessionView>('GET', `/session/${id}`);
+    const s = await stack.client.request<SessionWire>('GET', `/session/${id}`);
     if (s.status === 'RUNNING' && !sawRunning && onRunning) {
       sawRunning = true;
       await onRunning(s);

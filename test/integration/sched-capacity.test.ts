@@ -1,5 +1,6 @@
 import test from 'ava';
-import { batch, startTestStack, waitForStatus, type SessionView, type TestStack } from '../helpers/stack.js';
+import type { SessionWire } from '../../src/domain/session-wire.js';
+import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 
 let stack: TestStack;
 test.before(async () => {
@@ -11,7 +12,7 @@ test.after.always(async () => {
 
 const create = (body: Record<string, unknown>) =>
   stack.client.request<{ sessionId: string }>('POST', '/session', body).then((r) => r.sessionId);
-const get = (id: string) => stack.client.request<SessionView>('GET', `/session/${id}`);
+const get = (id: string) => stack.client.request<SessionWire>('GET', `/session/${id}`);
 const small = (name: string, secs = 1) =>
   batch(`sleep ${secs}`, { name, config: { resources: { cpu: 1, mem: '64m' } } });
 

@@ -1,5 +1,7 @@
 import test from 'ava';
-import { batch, startTestStack, waitForStatus, type SessionView, type TestStack } from '../helpers/stack.js';
+import { holdsWithin } from '../helpers/eventually.js';
+import type { SessionWire } from '../../src/domain/session-wire.js';
+import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 
 let stack: TestStack;
 test.before(async () => {
@@ -18,17 +20,16 @@ test.serial('a chain A → B → C with A failing: B and C end CANCELLED depende
   const c = await create(batch('echo c', { name: 'chain-c', dependencies: [b] }));
 
   // While A runs, B says what it waits for.
-  const until = Date.now() + 20_000;
-  let waitingB: SessionView | null = null;
-  while (Date.now() < until) {
-    const v = await stack.client.request<SessionView>('GET', `/session/${b}`);
-    const preds = (v.statusData as { predicates?: { name: string }[] }).predicates ?? [];
-    if (preds.some((p) => p.name === 'dependencies')) {
-      waitingB = v;
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  let waitingB = null as SessionWire | null;
+  await holdsWithin(
+    async () => {
+      const v = await stack.client.request<SessionWire>('GET', `/session/${b}`);
+      const preds = (v.statusData as { predicates?: { name: string }[] }).predicates ?? [];
+      if (preds.some((p) => p.name === 'dependencies')) waitingB = v;
+      return waitingB !== null;
+    },
+    { intervalMs: 50 },
+  );
   t.truthy(waitingB, 'B shows the dependencies predicate while A runs');
   t.is(waitingB?.status, 'PENDING');
 
@@ -54,7 +55,7 @@ test.serial('a chain whose links succeed runs in order, each after the one befor
     await waitForStatus(stack.client, c),
   ];
   for (const v of [va, vb, vc]) t.is(v.result, 'SUCCESS', `${v.sessionName}: ${v.statusInfo}`);
-  const ended = (v: SessionView) => Date.parse(v.terminationTime as string);
+  const ended = (v: SessionWire) => Date.parse(v.terminationTime as string);
   t.true(Date.parse(vb.kernels[0]!.startedAt!) >= ended(va), 'B started after A ended');
   t.true(Date.parse(vc.kernels[0]!.startedAt!) >= ended(vb), 'C started after B ended');
 });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import test from 'ava';
+import { holdsWithin } from '../helpers/eventually.js';
 import type { KernelRow, SessionRow } from '../../src/persistence/rows.js';
 import { call, makeKeypair, slugOf, type TestKeypair } from '../helpers/api.js';
 import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
@@ -85,8 +86,7 @@ test.serial(
       watched = await post(other, batch('echo hello', { name: 'not-starved' }));
       // Every pass that begins from here on reads the session: the first of them must place it.
       const c = stack.manager.dispatcher.passesStarted;
-      const until = Date.now() + 120_000;
-      while (!statusAtEnd.has(c + 1) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      await holdsWithin(() => statusAtEnd.has(c + 1), { timeoutMs: 120_000, intervalMs: 50 });
       t.true(statusAtEnd.has(c + 1), `pass ${c + 1} ended`);
       t.not(
         statusAtEnd.get(c + 1),
@@ -111,18 +111,20 @@ test.serial(
 
     // The parent cancelled: every dependent ends dependency-failed, past one pass's batch.
     t.true((await call(heavy.client, 'DELETE', `/session/${parent}`)).status < 300);
-    const until = Date.now() + 150_000;
     let left = Infinity;
-    while (left > 0 && Date.now() < until) {
-      const r = (await stack.database
-        .db('sessions')
-        .whereIn('id', blocked)
-        .whereNot('status_info', 'dependency-failed')
-        .count('* as n')
-        .first()) as { n: string };
-      left = Number(r.n);
-      if (left > 0) await new Promise((r) => setTimeout(r, 200));
-    }
+    await holdsWithin(
+      async () => {
+        const r = (await stack.database
+          .db('sessions')
+          .whereIn('id', blocked)
+          .whereNot('status_info', 'dependency-failed')
+          .count('* as n')
+          .first()) as { n: string };
+        left = Number(r.n);
+        return left === 0;
+      },
+      { timeoutMs: 150_000, intervalMs: 200 },
+    );
     t.is(left, 0, 'every dependent cancelled');
   },
 );

@@ -1,8 +1,10 @@
 import test from 'ava';
+import { holdsWithin } from '../helpers/eventually.js';
+import type { SessionWire } from '../../src/domain/session-wire.js';
 import { DockerAdapter } from '../../src/docker/docker-adapter.js';
 import { testEnv } from '../helpers/env.js';
 import { StartCounter } from '../helpers/faults.js';
-import { batch, startTestStack, waitForStatus, type SessionView, type TestStack } from '../helpers/stack.js';
+import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 
 let stack: TestStack;
 let starts: StartCounter;
@@ -18,7 +20,7 @@ test.after.always(async () => {
 
 const create = (body: Record<string, unknown>) =>
   stack.client.request<{ sessionId: string }>('POST', '/session', body).then((r) => r.sessionId);
-const get = (id: string) => stack.client.request<SessionView>('GET', `/session/${id}`);
+const get = (id: string) => stack.client.request<SessionWire>('GET', `/session/${id}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test.serial('sessions with starts_at never start before it', async (t) => {
@@ -47,11 +49,9 @@ test.serial(
     const docker = new DockerAdapter(testEnv().dockerHost);
     const id = await create(batch('echo never', { name: 'cancel-ahead', starts_at: '6s' }));
     // Placed at once (the start lead is longer than 6 s): wait for its created, not started, container.
-    const until = Date.now() + 20_000;
-    while (Date.now() < until) {
-      if ((await docker.list([`ai.bai.session-id=${id}`])).length > 0) break;
-      await sleep(50);
-    }
+    await holdsWithin(async () => (await docker.list([`ai.bai.session-id=${id}`])).length > 0, {
+      intervalMs: 50,
+    });
     t.true((await docker.list([`ai.bai.session-id=${id}`])).length > 0, 'its container was created ahead');
     await stack.client.request('DELETE', `/session/${id}`);
     const v = await waitForStatus(stack.client, id, ['TERMINATED', 'CANCELLED'], 20_000);

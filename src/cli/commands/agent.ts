@@ -18,7 +18,9 @@ export class AgentCommand extends BaseCommand {
     const log = jsonLogger(this.context.stderr, 'agent');
     const running = await startAgent(loadAgentConfig(this.context.env), log);
     process.on('SIGUSR2', () => {
-      running.agent.drain().catch(() => {});
+      running.agent
+        .drain()
+        .catch((err: unknown) => log.error('drain failed', { err: String((err as Error)?.stack ?? err) }));
       log.info('drain mode: finishing running work, taking no more');
     });
     this.context.stdout.write(`${JSON.stringify({ ready: true })}\n`);

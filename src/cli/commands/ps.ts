@@ -1,23 +1,11 @@
 import { Command, Option } from 'clipanion';
+import type { SessionListWire } from '../../domain/session-wire.js';
 import { parseRelativeSeconds } from '../../domain/starts-at.js';
+import { LIVE_STATUSES } from '../../domain/status.js';
 import { BaseCommand, InvalidArgument } from '../base-command.js';
 import { relativeTime } from '../output.js';
 
-interface Summary {
-  sessionId: string;
-  sessionName: string;
-  type: string;
-  status: string;
-  statusInfo: string | null;
-  result: string;
-  exitCode: number | null;
-  image: string;
-  tag: string | null;
-  createdAt: string;
-  ownerAccessKey: string;
-}
-
-const LIVE = 'PENDING,SCHEDULED,PREPARING,PULLING,PREPARED,CREATING,RUNNING,TERMINATING,ERROR';
+const LIVE = LIVE_STATUSES.join(',');
 
 /** `--since 1h` (that long ago) or an ISO-8601 time, as the ISO time the API takes. */
 function timeArg(value: string | undefined, flag: string, now = Date.now()): string | undefined {
@@ -58,22 +46,17 @@ export class PsCommand extends BaseCommand {
 
   async run(): Promise<void> {
     if (!/^\d+$/.test(this.limit)) throw new InvalidArgument(`--limit takes a number (got "${this.limit}").`);
-    const r = await this.client().request<{ items: Summary[]; total: number }>(
-      'GET',
-      '/sessions',
-      undefined,
-      {
-        status: this.status ?? (this.all ? undefined : LIVE),
-        type: this.type,
-        tag: this.tag,
-        name: this.name,
-        created_after: timeArg(this.since, '--since'),
-        created_before: timeArg(this.until, '--until'),
-        owner_access_key: this.owner,
-        all: this.allOwners ? 'true' : undefined,
-        limit: this.limit,
-      },
-    );
+    const r = await this.client().request<SessionListWire>('GET', '/sessions', undefined, {
+      status: this.status ?? (this.all ? undefined : LIVE),
+      type: this.type,
+      tag: this.tag,
+      name: this.name,
+      created_after: timeArg(this.since, '--since'),
+      created_before: timeArg(this.until, '--until'),
+      owner_access_key: this.owner,
+      all: this.allOwners ? 'true' : undefined,
+      limit: this.limit,
+    });
     if (this.json) return this.output.json({ items: r.items, total: r.total });
     if (r.items.length === 0) {
       this.output.line(

@@ -86,7 +86,11 @@ export class RunCommand extends SessionOptionsCommand {
       process.off('SIGTERM', onSignal);
     }
     if (this.rm)
-      await client.request('DELETE', `/session/${created.sessionId}`, undefined, owner).catch(() => {});
+      await client
+        .request('DELETE', `/session/${created.sessionId}`, undefined, owner)
+        // Expected: the session may be gone already (removed elsewhere) or the manager away; --rm
+        // is a best effort after the job's own outcome, which alone decides the exit code.
+        .catch(() => {});
     if (interrupt.signal.aborted && !info) {
       this.context.stderr.write(
         this.rm

@@ -1,6 +1,6 @@
 import { Command, Option } from 'clipanion';
-import { join } from 'node:path';
 import { stateDirOf } from '../../config/config.js';
+import { envFileOf } from '../../config/env-file.js';
 import { BaseCommand } from '../base-command.js';
 import { stackUp } from '../local-stack.js';
 
@@ -38,7 +38,7 @@ export class UpCommand extends BaseCommand {
         parts: st.parts,
         pids: st.parts.filter((p) => p.pid !== null).map((p) => ({ name: p.name, pid: p.pid })),
         dockerHost: st.dockerHost,
-        envFile: join(stateDir, 'env'),
+        envFile: envFileOf(stateDir),
       });
       return;
     }
@@ -48,6 +48,6 @@ export class UpCommand extends BaseCommand {
     this.output.line(`  access key: ${st.accessKey}`);
     // The secret is printed once, when it is made; afterwards it stays in .bai/env only.
     if (st.keysCreated) this.output.line(`  secret key: ${st.secretKey}`);
-    this.output.line(`Keys are in ${join(stateDir, 'env')} (the CLI reads them); stop with: bai down`);
+    this.output.line(`Keys are in ${envFileOf(stateDir)} (the CLI reads them); stop with: bai down`);
   }
 }

@@ -2,7 +2,8 @@ import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
 import { BaseCommand, EXIT, WaitTimeout } from '../../base-command.js';
 import { followSessionEvents } from '../../event-stream.js';
-import { exitCodeOf, type SessionInfo } from '../../session-wait.js';
+import { exitCodeOf } from '../../session-wait.js';
+import type { SessionWire } from '../../../domain/session-wire.js';
 
 const RESULT_EVENTS = ['session_success', 'session_failure', 'session_cancelled'];
 const END_EVENTS = ['session_terminated', 'session_cancelled', 'session_success', 'session_failure'];
@@ -40,7 +41,7 @@ With --wait batch_session_result it exits when the batch session ends, with the 
   async run(): Promise<number> {
     const client = this.client();
     const timeoutMs = this.timeoutMs(this.timeout);
-    const info = await client.request<SessionInfo>(
+    const info = await client.request<SessionWire>(
       'GET',
       `/session/${encodeURIComponent(this.ref)}`,
       undefined,

@@ -1,7 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../base-command.js';
 import { relativeTime } from '../../output.js';
-import type { SessionInfo } from '../../session-wait.js';
+import type { SessionWire } from '../../../domain/session-wire.js';
 
 export class SessionInfoCommand extends BaseCommand {
   static override paths = [['session', 'info']];
@@ -19,7 +19,7 @@ export class SessionInfoCommand extends BaseCommand {
   json = Option.Boolean('--json', false, { description: 'Print the session info document' });
 
   async run(): Promise<void> {
-    const info = await this.client().request<SessionInfo>(
+    const info = await this.client().request<SessionWire>(
       'GET',
       `/session/${encodeURIComponent(this.ref)}`,
       undefined,

@@ -1,7 +1,8 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../base-command.js';
 import { JSON_OUTPUT_BYTES, OutputTail } from '../../../domain/output-tail.js';
-import { waitForEnd, type SessionInfo } from '../../session-wait.js';
+import { waitForEnd } from '../../session-wait.js';
+import type { SessionWire } from '../../../domain/session-wire.js';
 
 export class SessionLogsCommand extends BaseCommand {
   static override paths = [['session', 'logs'], ['logs']];
@@ -24,7 +25,7 @@ export class SessionLogsCommand extends BaseCommand {
     const client = this.client();
     const query = { kernel_id: this.kernel, owner_access_key: this.owner };
     if (this.follow) {
-      const info = await client.request<SessionInfo>(
+      const info = await client.request<SessionWire>(
         'GET',
         `/session/${encodeURIComponent(this.ref)}`,
         undefined,

@@ -1,6 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand, WaitTimeout } from '../../base-command.js';
-import { exitCodeOf, waitForEnd, type SessionInfo } from '../../session-wait.js';
+import { exitCodeOf, waitForEnd } from '../../session-wait.js';
+import type { SessionWire } from '../../../domain/session-wire.js';
 
 export class SessionWatchCommand extends BaseCommand {
   static override paths = [['session', 'watch'], ['watch']];
@@ -25,7 +26,7 @@ export class SessionWatchCommand extends BaseCommand {
     const client = this.client();
     const timeoutMs = this.timeoutMs(this.timeout);
     const query = { owner_access_key: this.owner };
-    const first = await client.request<SessionInfo>(
+    const first = await client.request<SessionWire>(
       'GET',
       `/session/${encodeURIComponent(this.ref)}`,
       undefined,

@@ -1,0 +1,118 @@
+import type { Slots } from './resources.js';
+import type { RetryPolicy, SessionType } from './session-request.js';
+import type { SessionResult, SessionStatus } from './status.js';
+
+/**
+ * The session as the API sends it (JSON, camelCase): Backend.AI's legacy REST keys plus what
+ * bai adds. One declaration for the server (src/api/session-view.ts builds it), the CLI and the
+ * tests, so that a field renamed on one side fails to compile on the others. Types only.
+ */
+
+/** A kernel of `GET /session/:ref`. */
+export interface KernelWire {
+  kernelId: string;
+  clusterRole: 'main' | 'sub';
+  clusterIdx: number;
+  clusterHostname: string;
+  agentId: string | null;
+  containerId: string | null;
+  status: SessionStatus;
+  statusInfo: string | null;
+  exitCode: number | null;
+  occupiedSlots: Slots;
+  /** ISO-8601 times. */
+  startedAt: string | null;
+  terminatedAt: string | null;
+}
+
+/** A vfolder mount as the session carries it. */
+export interface MountWire {
+  name: string;
+  target: string;
+  readOnly: boolean;
+  /** The folder's place under an agent's storage root (`<owner access key>/<name>`), resolved at submit. */
+  path?: string;
+}
+
+/** One ended attempt of a session that is retried. */
+export interface AttemptWire {
+  attempt: number;
+  agentId: string | null;
+  status: SessionStatus;
+  reason: string | null;
+  exitCode: number | null;
+  endedAt: string;
+}
+
+/** The answer of `GET /session/:ref` (and the body of session waits in the CLI). */
+export interface SessionWire {
+  sessionId: string;
+  sessionName: string;
+  type: SessionType;
+  domainName: string;
+  groupName: string;
+  ownerAccessKey: string;
+  /** The image as requested (an alias or a reference). */
+  lang: string;
+  image: string;
+  scalingGroup: string;
+  agentId: string | null;
+  containerId: string | null;
+  status: SessionStatus;
+  statusInfo: string | null;
+  statusData: Record<string, unknown>;
+  statusHistory: Record<string, string>;
+  result: SessionResult;
+  exitCode: number | null;
+  occupiedSlots: Slots;
+  resourceOpts: Record<string, number>;
+  environ: Record<string, string>;
+  mounts: MountWire[];
+  startupCommand: string | null;
+  bootstrapScript: string | null;
+  clusterSize: number;
+  clusterMode: string;
+  priority: number;
+  tag: string | null;
+  callbackUrl: string | null;
+  batchTimeout: number | null;
+  dependencies: string[];
+  retryPolicy: RetryPolicy | null;
+  attempt: number;
+  attempts: AttemptWire[];
+  /** ISO-8601 times. */
+  startsAt: string | null;
+  startedAt: string | null;
+  creationTime: string;
+  terminationTime: string | null;
+  /** Seconds since creation (to termination once ended). */
+  age: number;
+  kernels: KernelWire[];
+}
+
+/** A line of `GET /sessions`. */
+export interface SessionSummaryWire {
+  sessionId: string;
+  sessionName: string;
+  type: SessionType;
+  ownerAccessKey: string;
+  image: string;
+  status: SessionStatus;
+  statusInfo: string | null;
+  result: SessionResult;
+  exitCode: number | null;
+  tag: string | null;
+  scalingGroup: string;
+  priority: number;
+  startsAt: string | null;
+  createdAt: string;
+  terminatedAt: string | null;
+}
+
+/** The answer of `GET /sessions`. */
+export interface SessionListWire {
+  items: SessionSummaryWire[];
+  total: number;
+  limit: number;
+  offset: number;
+}
