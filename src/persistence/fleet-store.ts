@@ -28,8 +28,7 @@ export class FleetStore {
   /** The scaling group an agent is registered in (null: no such agent); its queue is named after it. */
   async scalingGroupOf(agentId: string): Promise<string | null> {
     const row = (await this.db('agents').where({ id: agentId }).first('scaling_group')) as
-      | { scaling_group: string }
-      | undefined;
+      { scaling_group: string } | undefined;
     return row?.scaling_group ?? null;
   }
 

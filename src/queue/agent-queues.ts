@@ -47,7 +47,9 @@ export class AgentQueues {
   }
 
   async run(agentId: string, job: RunSessionJob): Promise<void> {
-    await (await this.queue(agentId)).add('run-session', job, {
+    await (
+      await this.queue(agentId)
+    ).add('run-session', job, {
       jobId: runJobId(job.sessionId, job.attempt),
       removeOnComplete: true,
       removeOnFail: true,
@@ -57,7 +59,9 @@ export class AgentQueues {
   }
 
   async destroy(agentId: string, job: DestroySessionJob): Promise<void> {
-    await (await this.queue(agentId)).add('destroy-session', job, {
+    await (
+      await this.queue(agentId)
+    ).add('destroy-session', job, {
       jobId: `destroy-${job.sessionId}-${Date.now()}`,
       removeOnComplete: true,
       removeOnFail: true,
@@ -67,7 +71,9 @@ export class AgentQueues {
   }
 
   async cleanup(agentId: string, job: CleanupSessionJob): Promise<void> {
-    await (await this.queue(agentId)).add('cleanup-session', job, {
+    await (
+      await this.queue(agentId)
+    ).add('cleanup-session', job, {
       jobId: `cleanup-${job.sessionId}-${job.attempt}`,
       removeOnComplete: true,
       removeOnFail: true,

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { until } from '../helpers/child-agent.js';
+import { until } from '../helpers/eventually.js';
 import { call, openSse } from '../helpers/api.js';
 import { batch, startTestStack, type TestStack } from '../helpers/stack.js';
 

@@ -89,13 +89,17 @@ export class Agent {
       this.heartbeat().catch((err) => this.log.error('heartbeat failed', { err: String(err) }));
     }, this.config.heartbeatMs);
     this.workerConnection = this.redis.duplicate(); // BullMQ does not close a connection it was given
-    this.worker = new Worker(agentQueueName(this.config.scalingGroup, this.config.id), (job) => this.process(job), {
-      connection: this.workerConnection,
-      prefix: this.config.queuePrefix,
-      concurrency: this.config.concurrency,
-      lockDuration: 120_000,
-      maxStalledCount: 5,
-    });
+    this.worker = new Worker(
+      agentQueueName(this.config.scalingGroup, this.config.id),
+      (job) => this.process(job),
+      {
+        connection: this.workerConnection,
+        prefix: this.config.queuePrefix,
+        concurrency: this.config.concurrency,
+        lockDuration: 120_000,
+        maxStalledCount: 5,
+      },
+    );
     this.worker.on('error', (err) => this.log.error('worker error', { err: String(err) }));
     this.log.info('agent started', {
       id: this.config.id,
