@@ -59,8 +59,11 @@ export async function recordKernelEvents(
 }
 
 /**
- * The session_* events of a session that entered `status` (and its result event for a batch
- * session that ended), with the callback_url deliveries they call for.
+ * The session_* events of a session that entered `status`, with the callback_url deliveries
+ * they call for. A batch session that ended TERMINATED announces its result first
+ * (session_success / session_failure, then session_terminated), as Backend.AI does: its CLI's
+ * `watch` stops at session_terminated and must have seen the result by then. One INSERT, so the
+ * event ids (the order of the stream, of Last-Event-ID replay and of callbacks) follow the list.
  */
 export async function recordSessionEvents(
   trx: Knex.Transaction | Knex,
@@ -69,12 +72,12 @@ export async function recordSessionEvents(
   info: string | null,
 ): Promise<void> {
   const names: string[] = [];
-  const primary = sessionEventName(status);
-  if (primary) names.push(primary);
   if (status === 'TERMINATED' && session.type === 'batch') {
     const r = resultEventName(session.result);
     if (r) names.push(r);
   }
+  const primary = sessionEventName(status);
+  if (primary) names.push(primary);
   if (names.length === 0) return;
   const data = eventData(session, info);
   await trx('session_events').insert(
