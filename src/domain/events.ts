@@ -1,3 +1,4 @@
+import { InvalidRequest } from './errors.js';
 import type { SessionResult, SessionStatus } from './status.js';
 
 /** Backend.AI's session event names, keyed by the status they announce. */
@@ -33,7 +34,7 @@ export function kernelEventName(status: SessionStatus): string | undefined {
   return KERNEL_EVENT_OF[status];
 }
 
-/** The result event that follows session_terminated for a batch session. */
+/** The result event that precedes session_terminated for a batch session (Backend.AI's order). */
 export function resultEventName(result: SessionResult): string | undefined {
   if (result === 'SUCCESS') return 'session_success';
   if (result === 'FAILURE') return 'session_failure';
@@ -54,9 +55,32 @@ export function callbackEventOf(eventName: string): string | undefined {
   return map[eventName];
 }
 
-export type EventScope = 'session' | 'kernel' | '*';
+/** The event families a stream carries (`session_*`, `kernel_*`). */
+export type EventFamily = 'session' | 'kernel';
+export type EventScope = ReadonlySet<EventFamily>;
+
+const FAMILIES: readonly EventFamily[] = ['session', 'kernel'];
+
+/**
+ * `scope` of `GET /events/session` as Backend.AI reads it: `*` for every family (the default of
+ * the 22.03 and 23.09 CLIs), or one family or a comma list of them (`session,kernel`, the newer
+ * CLI's `watch` default). Absent: `session` (bai's default). Anything else is a 400 that
+ * quotes the value.
+ */
+export function parseEventScope(value: string | undefined): EventScope {
+  if (value === undefined) return new Set(['session']);
+  if (value === '*') return new Set(FAMILIES);
+  const items = value.split(',').map((i) => i.trim());
+  if (items.every((i): i is EventFamily => (FAMILIES as readonly string[]).includes(i)))
+    return new Set(items);
+  const shown = JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+  throw new InvalidRequest(
+    `scope must be session, kernel, * or a comma list of session and kernel; got ${shown}.`,
+    { data: { field: 'scope' } },
+  );
+}
 
 export function eventInScope(eventName: string, scope: EventScope): boolean {
-  if (scope === '*') return true;
-  return eventName.startsWith(`${scope}_`);
+  const family = eventName.slice(0, eventName.indexOf('_'));
+  return scope.has(family as EventFamily);
 }

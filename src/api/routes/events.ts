@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
-import { eventInScope, type EventScope } from '../../domain/events.js';
+import { eventInScope, parseEventScope } from '../../domain/events.js';
 import { InvalidRequest } from '../../domain/errors.js';
 import type { SessionEventRow } from '../../persistence/rows.js';
 import type { ApiContext } from '../api-context.js';
@@ -25,9 +25,7 @@ export function eventRoutes(api: ApiContext): Router {
   const r = new Router();
   r.get('/events/session', async (ctx) => {
     const p = ctx.state.principal as Principal;
-    const scope = (q(ctx, 'scope') ?? 'session') as EventScope;
-    if (!['session', 'kernel', '*'].includes(scope))
-      throw new InvalidRequest('scope must be session, kernel or *.');
+    const scope = parseEventScope(q(ctx, 'scope'));
     const owner = await api.service.ownerOf(p, q(ctx, 'ownerAccessKey') ?? q(ctx, 'owner_access_key'));
     const name = q(ctx, 'sessionName') ?? q(ctx, 'session_name');
     const idParam = q(ctx, 'sessionId') ?? q(ctx, 'session_id');

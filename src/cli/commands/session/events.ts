@@ -1,12 +1,14 @@
 import { Command, Option } from 'clipanion';
-import * as t from 'typanion';
-import { BaseCommand, EXIT, WaitTimeout } from '../../base-command.js';
+import { BaseCommand, EXIT, InvalidArgument, WaitTimeout } from '../../base-command.js';
 import { followSessionEvents } from '../../event-stream.js';
 import { exitCodeOf } from '../../session-wait.js';
+import { BaiError } from '../../../domain/errors.js';
+import { parseEventScope } from '../../../domain/events.js';
 import type { SessionWire } from '../../../domain/session-wire.js';
 
-const RESULT_EVENTS = ['session_success', 'session_failure', 'session_cancelled'];
-const END_EVENTS = ['session_terminated', 'session_cancelled', 'session_success', 'session_failure'];
+/** The last event of a session: a batch session's result event comes before session_terminated. */
+const END_EVENTS = ['session_terminated', 'session_cancelled'];
+const RESULT_EVENTS = ['session_success', 'session_failure', ...END_EVENTS];
 
 export class SessionEventsCommand extends BaseCommand {
   static override paths = [['session', 'events'], ['events']];
@@ -15,20 +17,22 @@ export class SessionEventsCommand extends BaseCommand {
     description: "Print a session's lifecycle events as they happen",
     details: `Replays the session's past events, then follows new ones until the session ends (or the awaited event happens).
 
-With --wait batch_session_result it exits when the batch session ends, with the job's own exit code: 0 on success, the code on failure (Backend.AI's CLI exits 1 for any failure; a job that exits 1 still gives 1), 3 when the batch timeout killed it, 1 when it never ran. With --wait EVENT it exits 0 when EVENT happens and 1 when the session ends without it. --timeout gives up with exit 3.
+Events come in the order they were recorded; a batch session's result (session_success or session_failure) comes before session_terminated, as in Backend.AI. --scope takes session, kernel, * (both) or a comma list (session,kernel), as Backend.AI's CLI does.
+
+With --wait batch_session_result it exits at the result event, with the job's own exit code: 0 on success, the code on failure (Backend.AI's CLI exits 1 for any failure; a job that exits 1 still gives 1), 3 when the batch timeout killed it, 1 when it never ran. With --wait EVENT it exits 0 when EVENT happens and 1 when the session ends without it. --timeout gives up with exit 3.
 
 --json prints one JSON document when it ends; --ndjson prints one JSON object a line as events come.`,
     examples: [
       ['Follow', '$0 session events job-1'],
       ['Wait for the result in a script', '$0 session events --wait batch_session_result --timeout 2h job-1'],
       ['Wait until it runs', '$0 session events --wait session_started job-1'],
+      ['Kernel events too', "$0 session events --scope '*' job-1"],
     ],
   });
 
   ref = Option.String({ name: 'SESSION' });
   scope = Option.String('--scope', 'session', {
-    validator: t.isEnum(['session', 'kernel', '*']),
-    description: 'session, kernel or *',
+    description: 'session, kernel, * (both) or a comma list (session,kernel)',
   });
   wait = Option.String('--wait', {
     description: 'Exit when this event happens (batch_session_result, or an event name)',
@@ -41,6 +45,13 @@ With --wait batch_session_result it exits when the batch session ends, with the 
   async run(): Promise<number> {
     const client = this.client();
     const timeoutMs = this.timeoutMs(this.timeout);
+    try {
+      parseEventScope(this.scope);
+    } catch (err) {
+      // A scope the server would refuse: say so before any request, as a bad argument (exit 4).
+      if (err instanceof BaiError) throw new InvalidArgument(err.message);
+      throw err;
+    }
     const info = await client.request<SessionWire>(
       'GET',
       `/session/${encodeURIComponent(this.ref)}`,
@@ -55,19 +66,15 @@ With --wait batch_session_result it exits when the batch session ends, with the 
           ctl.abort();
         }, timeoutMs)
       : null;
+    // batch_session_result: the result event, which comes before session_terminated; a session
+    // that ends without a result (UNDEFINED: never ran as a batch job) stops at its end event.
     const target =
       this.wait === 'batch_session_result'
         ? RESULT_EVENTS
         : this.wait
           ? [this.wait, ...END_EVENTS]
           : END_EVENTS;
-    // A batch session that ends with a result sends it right after session_terminated: follow
-    // on to it. One that ends without a result (UNDEFINED) sends none: stop at terminated.
-    const hasResult = (d: Record<string, unknown>) => d.result === 'SUCCESS' || d.result === 'FAILURE';
-    const isEnd = (ev: { event: string; data: Record<string, unknown> }) =>
-      (target.includes(ev.event) &&
-        !(ev.event === 'session_terminated' && info.type === 'batch' && hasResult(ev.data))) ||
-      (this.wait === 'batch_session_result' && ev.event === 'session_terminated' && !hasResult(ev.data));
+    const isEnd = (ev: { event: string }) => target.includes(ev.event);
     const seen: Record<string, unknown>[] = [];
     let outcome: number | null = null;
     try {

@@ -1,5 +1,7 @@
 import { Command, Option } from 'clipanion';
-import { BaseCommand, WaitTimeout } from '../../base-command.js';
+import { BaseCommand, InvalidArgument, WaitTimeout } from '../../base-command.js';
+import { BaiError } from '../../../domain/errors.js';
+import { parseEventScope } from '../../../domain/events.js';
 import { exitCodeOf, waitForEnd } from '../../session-wait.js';
 import type { SessionWire } from '../../../domain/session-wire.js';
 
@@ -20,11 +22,22 @@ export class SessionWatchCommand extends BaseCommand {
     description: 'Give up after this long (seconds, 30s, 5m, 2h): exit 3',
   });
   owner = Option.String('-o,--owner', { description: 'Owner access key (admins)' });
+  scope = Option.String('--scope', 'session,kernel', {
+    description:
+      "Accepted as Backend.AI's CLI takes it (session, kernel, *, session,kernel); watch shows the session's progress whatever it is",
+  });
   json = Option.Boolean('--json', false, { description: 'Print the final session info as JSON' });
 
   async run(): Promise<number> {
     const client = this.client();
     const timeoutMs = this.timeoutMs(this.timeout);
+    try {
+      parseEventScope(this.scope);
+    } catch (err) {
+      // A Backend.AI command line with a scope Backend.AI would refuse too: a bad argument (exit 4).
+      if (err instanceof BaiError) throw new InvalidArgument(err.message);
+      throw err;
+    }
     const query = { owner_access_key: this.owner };
     const first = await client.request<SessionWire>(
       'GET',
