@@ -13,10 +13,11 @@ import {
   unknownDependency,
 } from '../domain/admission.js';
 import { mountTarget } from '../domain/container-plan.js';
+import { createWaitLimitMs, WAITED_STATUSES } from '../domain/create-wait.js';
 import { InsufficientPrivilege, ObjectNotFound, SessionAlreadyExists } from '../domain/errors.js';
 import { parseCreateSessionBody, type CreateSessionRequest } from '../domain/session-request.js';
 import { mountReadOnly, parseMountEntry } from '../domain/storage-folder.js';
-import { LIVE_STATUSES, type SessionStatus } from '../domain/status.js';
+import { LIVE_STATUSES } from '../domain/status.js';
 import type { Logger } from '../log/logger.js';
 import type { CatalogStore } from '../persistence/catalog-store.js';
 import type { Db } from '../persistence/db.js';
@@ -50,8 +51,6 @@ export interface CreateAnswer {
   exitCode?: number | null;
 }
 
-const WAITED_STATUSES: SessionStatus[] = ['RUNNING', 'TERMINATING', 'TERMINATED', 'CANCELLED', 'ERROR'];
-
 /** Creating and destroying sessions: the checks of BACKENDAI-API.md, then one transaction. */
 export class SessionService {
   private readonly folders: FolderStore;
@@ -75,7 +74,15 @@ export class SessionService {
     return kp.access_key;
   }
 
-  async create(principal: Principal, body: unknown): Promise<{ answer: CreateAnswer; status: number }> {
+  /**
+   * `signal` aborts the wait of a request whose client went away (the only limit of
+   * `maxWaitSeconds: 0`).
+   */
+  async create(
+    principal: Principal,
+    body: unknown,
+    signal?: AbortSignal,
+  ): Promise<{ answer: CreateAnswer; status: number }> {
     // One instant for the request: a relative starts_at ("1s") counts from the creation time the
     // session shows, however long the checks below take on a busy machine.
     const received = new Date();
@@ -163,7 +170,7 @@ export class SessionService {
     if (req.enqueueOnly) {
       return { answer: answerOf(row, true), status: 201 };
     }
-    const final = await this.waitFor(row.id, req.maxWaitSeconds);
+    const final = await this.waitFor(row.id, req.maxWaitSeconds, signal);
     return {
       answer: final ? answerOf(final, true) : { ...answerOf(row, true), status: 'TIMEOUT' },
       status: 201,
@@ -175,17 +182,25 @@ export class SessionService {
     return answerOf(existing, false);
   }
 
-  /** Waits until the session runs or ends; null when `maxWaitSeconds` (0: up to an hour) passes. */
-  async waitFor(sessionId: string, maxWaitSeconds: number): Promise<SessionRow | null> {
-    const limitMs = (maxWaitSeconds > 0 ? maxWaitSeconds : 3600) * 1000;
+  /**
+   * Waits until the session runs or ends; null when `maxWaitSeconds` passes or `signal` aborts.
+   * 0 waits as Backend.AI does: no limit but the client's (its going away aborts `signal`).
+   */
+  async waitFor(sessionId: string, maxWaitSeconds: number, signal?: AbortSignal): Promise<SessionRow | null> {
+    const limitMs = createWaitLimitMs(maxWaitSeconds);
     return new Promise((resolve) => {
       let done = false;
       const finish = (row: SessionRow | null) => {
         if (done) return;
         done = true;
-        clearTimeout(timer);
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         unsubscribe();
         resolve(row);
+      };
+      const onAbort = () => {
+        this.deps.log.info('create wait ended: the client went away', { sessionId });
+        finish(null);
       };
       const check = () => {
         this.deps.sessions
@@ -204,7 +219,9 @@ export class SessionService {
       const unsubscribe = this.deps.hub.subscribe((ev) => {
         if (ev.session_id === sessionId) check();
       });
-      const timer = setTimeout(() => finish(null), limitMs);
+      const timer = limitMs === null ? null : setTimeout(() => finish(null), limitMs);
+      if (signal?.aborted) return finish(null);
+      signal?.addEventListener('abort', onAbort, { once: true });
       check();
     });
   }

@@ -43,7 +43,12 @@ export function sessionRoutes(api: ApiContext): Router {
   const r = new Router();
 
   const create = async (ctx: Context) => {
-    const { answer, status } = await api.service.create(principal(ctx), ctx.state.body);
+    // A client that goes away before the answer ends the wait (maxWaitSeconds 0 has no other limit).
+    const gone = new AbortController();
+    ctx.res.once('close', () => {
+      if (!ctx.res.writableFinished) gone.abort();
+    });
+    const { answer, status } = await api.service.create(principal(ctx), ctx.state.body, gone.signal);
     ctx.status = status;
     ctx.body = answer;
   };
