@@ -40,6 +40,8 @@ test('an SSE client follows a real batch session from session_enqueued to sessio
   const failure = await stream.until((f) => f.event === 'session_failure');
   stream.close();
   const names = stream.frames.map((f) => f.event);
+  // The result comes first, as in Backend.AI (its CLI's watch stops at session_terminated).
+  t.is(names.indexOf('session_failure'), names.indexOf('session_terminated') - 1);
   t.is(names[0], 'session_enqueued');
   // The happy-path events that were emitted come in order; started precedes the end.
   const seen = LIFECYCLE.filter((n) => names.includes(n));
@@ -85,16 +87,18 @@ test('a reconnect with Last-Event-ID loses nothing and repeats nothing', async (
   t.is(s.result, 'SUCCESS');
   // Reconnect after the session ended: everything after the last id seen, then live.
   const resumed = await openSse(user.client, { sessionId: created.body.sessionId, scope: '*' }, firstSeen.id);
-  await resumed.until((f) => f.event === 'session_success');
+  await resumed.until((f) => f.event === 'session_terminated');
   resumed.close();
   const whole = await openSse(user.client, { sessionId: created.body.sessionId, scope: '*' });
-  await whole.until((f) => f.event === 'session_success');
+  await whole.until((f) => f.event === 'session_terminated');
   whole.close();
   const key = (f: SseFrame) => `${f.id} ${f.event}`;
   const joined = [...first.frames.filter((f) => f.id <= firstSeen.id), ...resumed.frames].map(key);
   t.deepEqual(joined, whole.frames.map(key));
   t.false(resumed.frames.some((f) => f.id <= firstSeen.id));
   t.true(resumed.frames.some((f) => f.event === 'session_terminated' && f.data.exitCode === 0));
+  const ended = resumed.frames.map((f) => f.event).slice(-2);
+  t.deepEqual(ended, ['session_success', 'session_terminated']);
 });
 
 test('a stream of all of a keypair’s sessions (sessionName=*) follows sessions created after it opened', async (t) => {
@@ -143,8 +147,8 @@ test('callbacks reach a local HTTP server in order, a 500 is retried, and X-Bai-
   );
   t.is(created.status, 201);
   await waitForStatus(user.client, created.body.sessionId);
-  await eventually(() => hits.some((h) => h.answered === 200 && JSON.parse(h.body).event === 'success'), {
-    message: () => `the success callback (callbacks: ${hits.map((h) => h.body).join('\n')})`,
+  await eventually(() => hits.some((h) => h.answered === 200 && JSON.parse(h.body).event === 'terminated'), {
+    message: () => `the terminated callback (callbacks: ${hits.map((h) => h.body).join('\n')})`,
   });
   const { body: me } = await call<{ webhook_secret: string }>(user.client, 'GET', '/keypairs/me');
   for (const h of hits) {
@@ -162,8 +166,9 @@ test('callbacks reach a local HTTP server in order, a 500 is retried, and X-Bai-
   const events = delivered.map((d) => d.event);
   t.is(events[0], 'enqueued');
   t.true(events.indexOf('started') > 0);
-  t.true(events.indexOf('terminated') > events.indexOf('started'));
-  t.is(events.at(-1), 'success');
+  // The result before terminated, as on the event stream.
+  t.deepEqual(events.slice(-2), ['success', 'terminated']);
+  t.true(events.indexOf('success') > events.indexOf('started'));
   for (const d of delivered) {
     t.is(d.type, 'session_lifecycle');
     t.is(d.session_id, created.body.sessionId);
