@@ -37,7 +37,7 @@ export const SESSION_OPS: Op[] = [
     tag: 'sessions',
     summary: 'Create a session, or get the live one of that name',
     description:
-      'Both spellings (camelCase and snake_case) of every field are accepted. With enqueueOnly false the answer waits up to maxWaitSeconds for RUNNING (status TIMEOUT when it expires; a batch session that already ended answers its final status).',
+      'Both spellings (camelCase and snake_case) of every field are accepted. With enqueueOnly false the answer waits up to maxWaitSeconds for RUNNING (status TIMEOUT when it expires; 0: no limit but the client’s; a session that already ended answers its final status).',
     body: ref('CreateSession'),
     response: ok('Created (created: true) or reused (created: false)', ref('CreateAnswer')),
     status: '201',
@@ -174,7 +174,7 @@ export const SESSION_OPS: Op[] = [
       q('sessionName', 'Follow this session (or * for all of the keypair)'),
       q('sessionId', 'Follow this session by id'),
       q('ownerAccessKey', 'Admins: another keypair'),
-      q('scope', 'session, kernel or *'),
+      q('scope', 'session (default), kernel, * (both) or a comma list (session,kernel)'),
       q('lastEventId', 'Same as the Last-Event-ID header'),
     ],
     response: {
