@@ -179,7 +179,7 @@ test.serial("another keypair sees none of A's templates (404); admins of the dom
 
 test.serial('bad templates and requests are 400s naming the field', async (t) => {
   const cases: [unknown, string][] = [
-    [{ payload: TEMPLATE.replace('taskTemplate', 'clusterTemplate') }, 'template.kind'],
+    [{ payload: TEMPLATE.replace('taskTemplate', 'clusterTemplate') }, 'payload.kind'],
     [{ payload: TEMPLATE.replace('session_type: batch', 'session_type: inference') }, 'spec.session_type'],
     [{ payload: TEMPLATE.replace('    image: python\n', '') }, 'spec.kernel.image'],
     [{ payload: TEMPLATE.replace('  resources:', '  agent_list: [i-1]\n  resources:') }, 'spec.agent_list'],
