@@ -9,6 +9,7 @@ import { InfraStore } from '../persistence/infra-store.js';
 import { KeypairStore } from '../persistence/keypair-store.js';
 import { SessionQueries } from '../persistence/session-queries.js';
 import type { SessionStore } from '../persistence/session-store.js';
+import { TemplateStore } from '../persistence/template-store.js';
 import type { AgentQueues } from '../queue/agent-queues.js';
 import { hashToken } from './auth.js';
 import type { EventHub } from './event-hub.js';
@@ -37,6 +38,7 @@ export interface ApiContext extends Omit<ApiDeps, 'db'> {
   keypairs: KeypairStore;
   infra: InfraStore;
   credentials: CredentialStore;
+  templates: TemplateStore;
 }
 
 /** The stores the routes read and write, each over the one database handle. */
@@ -50,5 +52,6 @@ export function apiContextOf(deps: ApiDeps): ApiContext {
     keypairs: new KeypairStore(db, hashToken),
     infra: new InfraStore(db),
     credentials: new CredentialStore(db),
+    templates: new TemplateStore(db),
   };
 }

@@ -12,6 +12,7 @@ import { keypairRoutes } from './routes/keypairs.js';
 import { openApiRoutes } from './routes/openapi.js';
 import { rootRoutes } from './routes/root.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { templateRoutes } from './routes/templates.js';
 import { ObjectNotFound } from '../domain/errors.js';
 
 /** The manager's HTTP API. Tests call `createApp(ctx).callback()` without listening. */
@@ -45,6 +46,7 @@ export function apiRouters(api: ApiContext, forgetKeypair: (accessKey: string) =
     sessionRoutes(api),
     eventRoutes(api),
     folderRoutes(api),
+    templateRoutes(api),
     keypairRoutes(api.keypairs, forgetKeypair),
     infrastructureRoutes(api.infra),
   ];

@@ -18,6 +18,7 @@ import {
 import { KEYPAIR_OPS, TOKEN_OPS } from './openapi/keypairs.js';
 import { SCHEMAS } from './openapi/schemas.js';
 import { META_OPS, SESSION_OPS } from './openapi/sessions.js';
+import { TEMPLATE_OPS } from './openapi/templates.js';
 
 /** Every operation, in the document's order (one file of operations per tag group). */
 const OPS: Op[] = [
@@ -27,6 +28,7 @@ const OPS: Op[] = [
   ...KEYPAIR_OPS,
   ...TOKEN_OPS,
   ...FOLDER_OPS,
+  ...TEMPLATE_OPS,
   ...POLICY_OPS,
   ...DOMAIN_OPS,
   ...SCALING_GROUP_OPS,

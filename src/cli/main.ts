@@ -29,12 +29,18 @@ import { ManagerCommand } from './commands/manager.js';
 import { PsCommand } from './commands/ps.js';
 import { RunCommand } from './commands/run.js';
 import { SessionCreateCommand } from './commands/session/create.js';
+import { SessionCreateFromTemplateCommand } from './commands/session/create-from-template.js';
 import { SessionEventsCommand } from './commands/session/events.js';
 import { SessionInfoCommand } from './commands/session/info.js';
 import { SessionLogsCommand } from './commands/session/logs.js';
 import { SessionDestroyCommand } from './commands/session/rm.js';
 import { SessionStatusHistoryCommand } from './commands/session/status-history.js';
 import { SessionWatchCommand } from './commands/session/watch.js';
+import { SessionTemplateCreateCommand } from './commands/session-template/create.js';
+import { SessionTemplateGetCommand } from './commands/session-template/get.js';
+import { SessionTemplateListCommand } from './commands/session-template/list.js';
+import { SessionTemplateDeleteCommand } from './commands/session-template/rm.js';
+import { SessionTemplateUpdateCommand } from './commands/session-template/update.js';
 import { DownCommand } from './commands/down.js';
 import { ResetCommand } from './commands/reset.js';
 import { StackLogsCommand } from './commands/stack-logs.js';
@@ -46,6 +52,7 @@ import { stripAnsi } from './output.js';
 export const COMMANDS = [
   RunCommand,
   SessionCreateCommand,
+  SessionCreateFromTemplateCommand,
   SessionInfoCommand,
   SessionLogsCommand,
   SessionDestroyCommand,
@@ -53,6 +60,11 @@ export const COMMANDS = [
   SessionEventsCommand,
   SessionWatchCommand,
   PsCommand,
+  SessionTemplateCreateCommand,
+  SessionTemplateListCommand,
+  SessionTemplateGetCommand,
+  SessionTemplateUpdateCommand,
+  SessionTemplateDeleteCommand,
   FolderCreateCommand,
   FolderListCommand,
   FolderShareCommand,
