@@ -21,6 +21,8 @@ export interface RunSessionJob {
   sessionId: string;
   sessionName: string;
   accessKey: string;
+  /** `single-node` or `multi-node` (BACKENDAI_CLUSTER_MODE); absent from older managers' jobs. */
+  clusterMode?: string;
   attempt: number;
   image: string;
   registryAuth: RegistryAuth | null;
