@@ -174,6 +174,8 @@ export interface KernelExitedReport {
   logsTruncated?: boolean;
   /** Bytes the kernel printed in all, as far as the agent counted them. */
   logsTotalBytes?: number;
+  /** The subs' output, read when the main ended and they were stopped (absent from older agents). */
+  subLogs?: { kernelId: string; logs: string; truncated: boolean; totalBytes: number }[];
   startedAt: number | null;
   finishedAt: number;
 }
