@@ -14,9 +14,15 @@ import {
 } from '../domain/admission.js';
 import { mountTarget } from '../domain/container-plan.js';
 import { createWaitLimitMs, WAITED_STATUSES } from '../domain/create-wait.js';
-import { InsufficientPrivilege, ObjectNotFound, SessionAlreadyExists } from '../domain/errors.js';
+import {
+  InsufficientPrivilege,
+  InvalidRequest,
+  ObjectNotFound,
+  SessionAlreadyExists,
+} from '../domain/errors.js';
+import { mountAsks } from '../domain/mount-request.js';
 import { parseCreateSessionBody, type CreateSessionRequest } from '../domain/session-request.js';
-import { mountReadOnly, parseMountEntry } from '../domain/storage-folder.js';
+import { mountReadOnly } from '../domain/storage-folder.js';
 import { LIVE_STATUSES } from '../domain/status.js';
 import type { Logger } from '../log/logger.js';
 import type { CatalogStore } from '../persistence/catalog-store.js';
@@ -259,34 +265,44 @@ export class SessionService {
   }
 
   /**
-   * Mounts name storage folders: the domain's allow-list (`*`: any name) first, then each name
-   * must be a folder the session's keypair owns or was invited to — anything else is the same
-   * 404 as an unknown folder. The agent's host path comes from here (`<owner>/<name>`), never
-   * from the requested name alone.
+   * Mounts name storage folders (by name or, as Backend.AI's `mount_ids`, by id): the domain's
+   * allow-list (`*`: any name) first, then each must be a folder the session's keypair owns or
+   * was invited to — anything else is the same 404 as an unknown folder. Read-only comes from
+   * `name:ro` or `mount_options` within what the access allows. The agent's host path comes
+   * from here (`<owner>/<name>`), never from the requested name alone.
    */
   private async resolveMounts(
     req: CreateSessionRequest,
     accessKey: string,
     domain: string,
   ): Promise<MountSpec[]> {
-    if (req.mounts.length === 0) return [];
-    const asked = req.mounts.map((entry) => {
-      const { name, mode } = parseMountEntry(entry);
-      const target = mountTarget(name, req.mountMap[entry] ?? req.mountMap[name]);
-      return { name, mode, target };
-    });
+    const asks = mountAsks(req);
+    if (asks.length === 0) return [];
+    const allowed = (await this.queries.domainStorage(domain)) ?? [];
     checkStorageAllowed(
-      asked.map((m) => m.name),
-      (await this.queries.domainStorage(domain)) ?? [],
+      asks.flatMap((a) => (a.ref.kind === 'name' ? [a.ref.name] : [])),
+      allowed,
       domain,
     );
     const out: MountSpec[] = [];
-    for (const m of asked) {
-      const { folder, access } = await this.folders.usable(accessKey, m.name);
+    const folderIds = new Set<string>();
+    const targets = new Set<string>();
+    for (const a of asks) {
+      const { folder, access } =
+        a.ref.kind === 'name'
+          ? await this.folders.usable(accessKey, a.ref.name)
+          : await this.folders.usableById(accessKey, a.ref.id);
+      if (a.ref.kind === 'id') checkStorageAllowed([folder.name], allowed, domain);
+      if (folderIds.has(folder.id))
+        throw new InvalidRequest(`${a.field}: the folder "${folder.name}" is mounted twice.`);
+      folderIds.add(folder.id);
+      const target = mountTarget(folder.name, a.target);
+      if (targets.has(target)) throw new InvalidRequest(`${a.field}: two folders are mounted at ${target}.`);
+      targets.add(target);
       out.push({
-        name: m.name,
-        target: m.target,
-        readOnly: mountReadOnly(m.name, access, m.mode),
+        name: folder.name,
+        target,
+        readOnly: mountReadOnly(folder.name, access, a.mode),
         path: folder.storage_path,
       });
     }

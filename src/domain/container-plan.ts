@@ -43,27 +43,49 @@ export function mountTarget(name: string, target: string | undefined): string {
   return abs.replace(/\/+$/, '');
 }
 
-/** Backend.AI-style environment of a kernel. */
+/** The cluster's replicas per role as Backend.AI writes them: `main:1,sub:2` (roles sorted). */
+export function clusterReplicas(roles: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const r of [...roles].sort()) counts.set(r, (counts.get(r) ?? 0) + 1);
+  return [...counts].map(([r, n]) => `${r}:${n}`).join(',');
+}
+
+/**
+ * A kernel's environment as Backend.AI's manager sets it: the user's `environ` first, then the
+ * `BACKENDAI_*` variables over it (so a user cannot override them, as in Backend.AI), then
+ * bai's own (`BAI_ATTEMPT`, the attempt number from 1; `HOME`, the work dir).
+ * `BACKENDAI_CLUSTER_IDX` is 1-based per role, `BACKENDAI_CLUSTER_HOST` the kernel's hostname
+ * (`main1`, `sub1`…), `BACKENDAI_CLUSTER_HOSTS` every kernel's in kernel order,
+ * `BACKENDAI_CLUSTER_LOCAL_RANK` the 0-based position in that order.
+ */
 export function kernelEnvironment(input: {
   sessionId: string;
-  kernelId: string;
-  role: 'main' | 'sub';
-  idx: number;
-  hostname: string;
-  clusterSize: number;
-  hosts: string[];
+  sessionName: string;
+  accessKey: string;
+  image: string;
+  attempt: number;
+  clusterMode: string;
+  kernel: { kernelId: string; clusterRole: 'main' | 'sub'; clusterIdx: number; hostname: string };
+  kernels: readonly { kernelId: string; clusterRole: string; hostname: string }[];
   user: Record<string, string>;
 }): Record<string, string> {
+  const k = input.kernel;
   return {
     ...input.user,
     BACKENDAI_SESSION_ID: input.sessionId,
-    BACKENDAI_KERNEL_ID: input.kernelId,
-    BACKENDAI_CLUSTER_ROLE: input.role,
-    BACKENDAI_CLUSTER_IDX: String(input.idx),
-    BACKENDAI_CLUSTER_HOST: input.hostname,
-    BACKENDAI_CLUSTER_HOSTS: input.hosts.join(','),
-    BACKENDAI_CLUSTER_SIZE: String(input.clusterSize),
-    BACKENDAI_CLUSTER_MODE: 'single-node',
+    BACKENDAI_SESSION_NAME: input.sessionName,
+    BACKENDAI_ACCESS_KEY: input.accessKey,
+    BACKENDAI_KERNEL_ID: k.kernelId,
+    BACKENDAI_KERNEL_IMAGE: input.image,
+    BACKENDAI_CLUSTER_ROLE: k.clusterRole,
+    BACKENDAI_CLUSTER_IDX: String(k.clusterIdx),
+    BACKENDAI_CLUSTER_LOCAL_RANK: String(input.kernels.findIndex((x) => x.kernelId === k.kernelId)),
+    BACKENDAI_CLUSTER_HOST: k.hostname,
+    BACKENDAI_CLUSTER_HOSTS: input.kernels.map((x) => x.hostname).join(','),
+    BACKENDAI_CLUSTER_REPLICAS: clusterReplicas(input.kernels.map((x) => x.clusterRole)),
+    BACKENDAI_CLUSTER_SIZE: String(input.kernels.length),
+    BACKENDAI_CLUSTER_MODE: input.clusterMode,
+    BAI_ATTEMPT: String(input.attempt),
     HOME: WORK_DIR,
   };
 }
@@ -180,6 +202,10 @@ export interface PlannedKernel {
 export interface KernelPlanInput {
   session: {
     sessionId: string;
+    sessionName: string;
+    accessKey: string;
+    /** Absent in jobs of a manager older than this field: single-node. */
+    clusterMode?: string;
     attempt: number;
     image: string;
     startupCommand: string | null;
@@ -220,12 +246,13 @@ export function kernelContainer(input: KernelPlanInput): ContainerSpec {
     cmd: kernelCommand(k.clusterRole, s.startupCommand, s.bootstrapScript),
     env: kernelEnvironment({
       sessionId: s.sessionId,
-      kernelId: k.kernelId,
-      role: k.clusterRole,
-      idx: k.clusterIdx,
-      hostname: k.hostname,
-      clusterSize: s.kernels.length,
-      hosts: s.kernels.map((x) => x.hostname),
+      sessionName: s.sessionName,
+      accessKey: s.accessKey,
+      image: s.image,
+      attempt: s.attempt,
+      clusterMode: s.clusterMode ?? 'single-node',
+      kernel: k,
+      kernels: s.kernels,
       user: s.environ,
     }),
     labels: {

@@ -1,4 +1,5 @@
 import { InvalidRequest } from './errors.js';
+import { parseMountFields, type MountFields } from './mount-request.js';
 import { requirePrintable } from './printable.js';
 import { parseStartsAt, parseTimeoutSeconds } from './starts-at.js';
 
@@ -16,7 +17,7 @@ export type RetryCause = 'agent-lost' | 'image-pull-failed' | 'non-zero-exit';
 const RETRY_CAUSES: readonly RetryCause[] = ['agent-lost', 'image-pull-failed', 'non-zero-exit'];
 
 /** A create request after both spellings are folded into one and every field is checked. */
-export interface CreateSessionRequest {
+export interface CreateSessionRequest extends MountFields {
   name: string | null;
   image: string;
   type: SessionType;
@@ -36,8 +37,6 @@ export interface CreateSessionRequest {
   clusterMode: ClusterMode;
   bootstrapScript: string | null;
   tag: string | null;
-  mounts: string[];
-  mountMap: Record<string, string>;
   environ: Record<string, string>;
   resources: Record<string, unknown>;
   resourceOpts: Record<string, unknown>;
@@ -203,12 +202,7 @@ export function parseCreateSessionBody(input: unknown, now: Date): CreateSession
       throw new InvalidRequest(`config.environ: "${k}" is not a valid variable name.`);
   }
 
-  const mounts = stringList(pick(config, 'mounts'), 'config.mounts');
-  const mountMap = stringMap(pick(config, 'mount_map', 'mountMap'), 'config.mount_map');
-  for (const k of Object.keys(mountMap)) {
-    // A mount_map key names the folder; "name:ro" in mounts is the same folder, not a second one.
-    if (!mounts.some((m) => m === k || m.split(':')[0] === k)) mounts.push(k);
-  }
+  const mountFields = parseMountFields(config);
 
   const priority = int(pick(body, 'priority'), 'priority', 0, 100) ?? DEFAULT_PRIORITY;
   const maxWaitSeconds =
@@ -235,8 +229,7 @@ export function parseCreateSessionBody(input: unknown, now: Date): CreateSession
     bootstrapScript:
       str(pick(body, 'bootstrap_script', 'bootstrapScript'), 'bootstrap_script', 65536, true) ?? null,
     tag: str(pick(body, 'tag'), 'tag', 256) ?? null,
-    mounts,
-    mountMap,
+    ...mountFields,
     environ,
     resources: obj(pick(config, 'resources'), 'config.resources') ?? {},
     resourceOpts: obj(pick(config, 'resource_opts', 'resourceOpts'), 'config.resource_opts') ?? {},

@@ -183,6 +183,28 @@ export class FolderStore {
     return candidates[0]!;
   }
 
+  /**
+   * The folder of id `id` (Backend.AI's `mount_ids`) as `accessKey` may use it: owned, shared
+   * with it, or of a group it belongs to; anything else is the 404 of an unknown folder.
+   */
+  async usableById(accessKey: string, id: string): Promise<UsableFolder> {
+    const f = (await this.db('storage_folders').where({ id: id.toLowerCase() }).first()) as
+      FolderRow | undefined;
+    if (!f) throw notFound(id);
+    if (f.owner_access_key === accessKey) return { folder: f, access: 'owner' };
+    const share = (await this.db('storage_folder_shares')
+      .where({ folder_id: f.id, access_key: accessKey })
+      .first()) as ShareRow | undefined;
+    if (share) return { folder: f, access: share.permission };
+    if (f.group_name !== null) {
+      const member = await this.db('group_members')
+        .where({ domain_name: f.domain_name, group_name: f.group_name, access_key: accessKey })
+        .first();
+      if (member) return { folder: f, access: 'rw' };
+    }
+    throw notFound(id);
+  }
+
   async view(accessKey: string, name: string): Promise<FolderView> {
     const u = await this.usable(accessKey, name);
     if (u.access !== 'owner') return view(u.folder, u.access);

@@ -303,6 +303,18 @@ export class SessionStore {
       });
   }
 
+  /** A sub kernel's output, read by the agent when the main ended (only a kernel of `sessionId`). */
+  async recordKernelLogsIn(
+    trx: Tx,
+    sessionId: string,
+    kernelId: string,
+    out: { logs: string; logsTruncated: boolean; logsBytes: number },
+  ): Promise<void> {
+    await trx('kernels')
+      .where({ id: kernelId, session_id: sessionId, cluster_role: 'sub' })
+      .update({ logs: out.logs, logs_truncated: out.logsTruncated, logs_bytes: out.logsBytes });
+  }
+
   /**
    * Sends a session back to PENDING for another attempt, in one guarded transition with its
    * events: the attempt is recorded, the retry time set, and its kernels are reset (off their

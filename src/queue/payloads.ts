@@ -21,6 +21,8 @@ export interface RunSessionJob {
   sessionId: string;
   sessionName: string;
   accessKey: string;
+  /** `single-node` or `multi-node` (BACKENDAI_CLUSTER_MODE); absent from older managers' jobs. */
+  clusterMode?: string;
   attempt: number;
   image: string;
   registryAuth: RegistryAuth | null;
@@ -172,6 +174,8 @@ export interface KernelExitedReport {
   logsTruncated?: boolean;
   /** Bytes the kernel printed in all, as far as the agent counted them. */
   logsTotalBytes?: number;
+  /** The subs' output, read when the main ended and they were stopped (absent from older agents). */
+  subLogs?: { kernelId: string; logs: string; truncated: boolean; totalBytes: number }[];
   startedAt: number | null;
   finishedAt: number;
 }

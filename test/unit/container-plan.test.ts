@@ -7,6 +7,7 @@ import {
   WORK_DIR,
   batchTimeoutFromLabel,
   clusterNetworkName,
+  clusterReplicas,
   containerName,
   creationOrder,
   kernelContainer,
@@ -39,6 +40,8 @@ function input(
   return {
     session: {
       sessionId: 's-1',
+      sessionName: 'job-1',
+      accessKey: 'AKTEST',
       attempt: 1,
       image: 'python:3.12-alpine',
       startupCommand: 'echo hi',
@@ -195,4 +198,58 @@ test('the main runs its bootstrap then its command through a shell', (t) => {
   const spec = kernelContainer(input({}, { bootstrapScript: 'pip install x' }));
   t.deepEqual(spec.cmd, ['/bin/sh', '-c', 'pip install x\necho hi']);
   t.is(kernelContainer(input({}, { startupCommand: null })).cmd, null);
+});
+
+const sub2: PlannedKernel = { ...sub, kernelId: 'k-sub2', clusterIdx: 2, hostname: 'sub2' };
+
+test("a kernel's environment is Backend.AI's: session, kernel, cluster and access key", (t) => {
+  const session = { kernels: [main, sub, sub2], clusterMode: 'single-node', attempt: 2 };
+  const m = kernelContainer(input({}, session)).env;
+  t.like(m, {
+    BACKENDAI_SESSION_ID: 's-1',
+    BACKENDAI_SESSION_NAME: 'job-1',
+    BACKENDAI_ACCESS_KEY: 'AKTEST',
+    BACKENDAI_KERNEL_ID: 'k-main',
+    BACKENDAI_KERNEL_IMAGE: 'python:3.12-alpine',
+    BACKENDAI_CLUSTER_ROLE: 'main',
+    BACKENDAI_CLUSTER_IDX: '1',
+    BACKENDAI_CLUSTER_LOCAL_RANK: '0',
+    BACKENDAI_CLUSTER_HOST: 'main1',
+    BACKENDAI_CLUSTER_HOSTS: 'main1,sub1,sub2',
+    BACKENDAI_CLUSTER_REPLICAS: 'main:1,sub:2',
+    BACKENDAI_CLUSTER_SIZE: '3',
+    BACKENDAI_CLUSTER_MODE: 'single-node',
+    BAI_ATTEMPT: '2',
+    HOME: WORK_DIR,
+    A: '1',
+  });
+  const s2 = kernelContainer(input({ kernel: sub2 }, session)).env;
+  t.like(s2, {
+    BACKENDAI_KERNEL_ID: 'k-sub2',
+    BACKENDAI_CLUSTER_ROLE: 'sub',
+    BACKENDAI_CLUSTER_IDX: '2',
+    BACKENDAI_CLUSTER_LOCAL_RANK: '2',
+    BACKENDAI_CLUSTER_HOST: 'sub2',
+    BACKENDAI_CLUSTER_HOSTS: 'main1,sub1,sub2',
+    BACKENDAI_CLUSTER_REPLICAS: 'main:1,sub:2',
+  });
+  t.is(kernelContainer(input({}, { clusterMode: 'multi-node' })).env.BACKENDAI_CLUSTER_MODE, 'multi-node');
+});
+
+test('a job from an older manager (no clusterMode) is single-node; one kernel is main:1', (t) => {
+  const env = kernelContainer(input()).env;
+  t.is(env.BACKENDAI_CLUSTER_MODE, 'single-node');
+  t.is(env.BACKENDAI_CLUSTER_REPLICAS, 'main:1');
+  t.is(env.BACKENDAI_CLUSTER_SIZE, '1');
+  t.is(env.BAI_ATTEMPT, '1');
+  t.is(clusterReplicas(['sub', 'main', 'sub']), 'main:1,sub:2');
+});
+
+test("the user's environ cannot override BACKENDAI_* or BAI_ATTEMPT (Backend.AI's order)", (t) => {
+  const env = kernelContainer(
+    input({}, { environ: { BACKENDAI_SESSION_ID: 'forged', BAI_ATTEMPT: '9', BACKENDAI_X: 'kept' } }),
+  ).env;
+  t.is(env.BACKENDAI_SESSION_ID, 's-1');
+  t.is(env.BAI_ATTEMPT, '1');
+  t.is(env.BACKENDAI_X, 'kept');
 });

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { parseCreateSessionBody } from '../../src/domain/session-request.js';
 import { InvalidRequest } from '../../src/domain/errors.js';
+import { mountAsks } from '../../src/domain/mount-request.js';
 
 const now = new Date('2026-09-01T00:00:00Z');
 
@@ -120,4 +121,63 @@ test('retry policy defaults', (t) => {
     delaySeconds: 1,
     on: ['agent-lost', 'image-pull-failed'],
   });
+});
+
+const FID = '0b7c4f3e-8a1d-4c2e-9f00-1234567890ab';
+
+function mountsOf(config: Record<string, unknown>) {
+  return mountAsks(parseCreateSessionBody({ image: 'python', config }, now));
+}
+
+test('mount_options (permission or perm, both spellings) make a folder read-only', (t) => {
+  t.deepEqual(mountsOf({ mounts: ['d'], mount_options: { d: { permission: 'ro' } } }), [
+    { ref: { kind: 'name', name: 'd' }, mode: 'ro', target: undefined, field: 'config.mounts' },
+  ]);
+  t.is(mountsOf({ mounts: ['d'], mountOptions: { d: { perm: 'ro' } } })[0]!.mode, 'ro');
+  t.is(mountsOf({ mounts: ['d'], mount_options: { d: { perm: 'wd' } } })[0]!.mode, 'rw');
+  t.is(mountsOf({ mounts: ['d:ro'] })[0]!.mode, 'ro');
+  t.is(mountsOf({ mounts: ['d'] })[0]!.mode, null);
+  const dest = mountsOf({
+    mounts: ['d'],
+    mount_options: { d: { mount_destination: '/data', type: 'bind' } },
+  });
+  t.is(dest[0]!.target, '/data');
+  // Null options ask for nothing.
+  t.is(mountsOf({ mounts: ['d'], mount_options: { d: { permission: 'ro', subpath: null } } })[0]!.mode, 'ro');
+});
+
+test('mount_ids (and ids in mounts, mount_id_map, mount_options keyed by id) name folders by id', (t) => {
+  const asks = mountsOf({
+    mount_ids: [FID],
+    mount_id_map: { [FID]: '/in' },
+    mount_options: { [FID]: { permission: 'ro' } },
+  });
+  t.deepEqual(asks, [{ ref: { kind: 'id', id: FID }, mode: 'ro', target: '/in', field: 'config.mount_ids' }]);
+  t.deepEqual(mountsOf({ mounts: [FID] })[0]!.ref, { kind: 'id', id: FID });
+  t.deepEqual(mountsOf({ mountIdMap: { [FID]: '/x' } })[0]!.target, '/x');
+});
+
+test('what bai cannot honour in a mount is a 400 naming the field', (t) => {
+  const refused: [Record<string, unknown>, string][] = [
+    [{ mounts: ['d'], mount_options: { e: { permission: 'ro' } } }, 'config.mount_options.e'],
+    [{ mounts: ['d'], mount_options: { d: { permission: 'rx' } } }, 'config.mount_options.d.permission'],
+    [{ mounts: ['d'], mount_options: { d: { perm: 'rx' } } }, 'config.mount_options.d.perm'],
+    [{ mounts: ['d'], mount_options: { d: { subpath: 'a/b' } } }, 'config.mount_options.d.subpath'],
+    [{ mounts: ['d'], mount_options: { d: { type: 'tmpfs' } } }, 'config.mount_options.d.type'],
+    [{ mounts: ['d'], mount_options: { d: { color: 'red' } } }, 'config.mount_options.d.color'],
+    [{ mounts: ['d'], mount_options: { d: 'ro' } }, 'config.mount_options.d'],
+    [{ mounts: ['d:rw'], mount_options: { d: { permission: 'ro' } } }, 'config.mount_options.d.permission'],
+    [{ mounts: ['d'], mount_options: { d: { permission: 'ro', perm: 'rw' } } }, 'config.mount_options.d'],
+    [{ mount_ids: ['not-a-uuid'] }, 'config.mount_ids'],
+    [{ mount_id_map: { x: '/y' } }, 'config.mount_id_map'],
+    [{ mount_ids: [FID], mounts: [FID] }, 'config.mount_ids'],
+    [{ mounts: ['d', 'd:ro'] }, 'config.mounts'],
+    [{ mounts: ['d'], mount_options: { d: { mount_destination: '/etc' } } }, '/etc'],
+  ];
+  for (const [config, field] of refused) {
+    const err = t.throws(() => mountsOf(config), { instanceOf: InvalidRequest }, JSON.stringify(config));
+    t.true(err?.message.includes(field), `${err?.message} should name ${field}`);
+  }
+  // Null and empty values ask for nothing.
+  t.deepEqual(mountsOf({ mounts: null, mount_ids: null, mount_options: null, mount_id_map: {} }), []);
 });

@@ -74,6 +74,26 @@ export const SCHEMAS: Json = {
               'storage folders the keypair owns or was invited to, as NAME, NAME:ro or NAME:rw; any other name is a 404',
           },
           mount_map: { type: 'object', additionalProperties: str },
+          mount_ids: {
+            type: 'array',
+            items: { type: 'string', format: 'uuid' },
+            description: 'storage folders by id, checked as by name',
+          },
+          mount_id_map: { type: 'object', additionalProperties: str, description: 'folder id → target' },
+          mount_options: {
+            type: ['object', 'null'],
+            description:
+              'folder name or id → {permission|perm: ro|rw|wd, mount_destination, type: bind}; an option for a folder not mounted, subpath or an unknown key is a 400',
+            additionalProperties: {
+              type: 'object',
+              properties: {
+                permission: { enum: ['ro', 'rw', 'wd'] },
+                perm: { enum: ['ro', 'rw', 'wd'] },
+                mount_destination: str,
+                type: { enum: ['bind'] },
+              },
+            },
+          },
           environ: { type: 'object', additionalProperties: str },
           resources: { type: 'object', description: 'cpu, mem (4g, 512m), device slots' },
           resource_opts: { type: 'object', properties: { shmem: str } },

@@ -1,6 +1,8 @@
 import { TIMEOUT_EXIT_CODE, endedByTimeout } from '../../domain/batch-result.js';
+import { truncationMarker } from '../../domain/output-tail.js';
 import type { ContainerState } from '../../docker/docker-adapter.js';
 import { clearLongTimeout, setLongTimeout } from '../long-timer.js';
+import type { KernelExitedReport } from '../../queue/payloads.js';
 import type { AgentContext } from './agent-context.js';
 import { finishLogs, followLogs } from './log-copier.js';
 import type { Teardown } from './teardown.js';
@@ -141,8 +143,28 @@ export class Watcher {
     const main = mainOf(tracked);
     const st = await this.exitState(tracked, main.containerId);
     const output = await finishLogs(this.ctx, tracked, main);
-    for (const c of tracked.containers.filter((c) => c.role === 'sub'))
+    const subLogs: NonNullable<KernelExitedReport['subLogs']> = [];
+    for (const c of tracked.containers.filter((c) => c.role === 'sub')) {
       await this.ctx.docker.kill(c.containerId);
+      // Stopped, its output ends: kept with the kernel (`logs?kernel_id=`), as Backend.AI shows it.
+      const tail = await this.ctx.docker
+        .logTail(c.containerId, this.ctx.config.logLimitBytes)
+        .catch((err: unknown) => {
+          this.ctx.log.error("reading a sub's output failed; its logs stay empty", {
+            sessionId: tracked.sessionId,
+            kernelId: c.kernelId,
+            err: String(err),
+          });
+          return null;
+        });
+      if (tail)
+        subLogs.push({
+          kernelId: c.kernelId,
+          logs: tail.truncated ? truncationMarker(this.ctx.config.logLimitBytes) + tail.text : tail.text,
+          truncated: tail.truncated,
+          totalBytes: tail.bytes,
+        });
+    }
     this.ctx.allocator.release(tracked.sessionId);
     const exitCode = tracked.timedOut ? TIMEOUT_EXIT_CODE : (st?.exitCode ?? -1);
     await this.ctx.reports.kernelExited({
@@ -156,6 +178,7 @@ export class Watcher {
       logs: output.logs,
       logsTruncated: output.truncated,
       logsTotalBytes: output.totalBytes,
+      subLogs,
       startedAt: st?.startedAt ?? null,
       finishedAt: st?.finishedAt ?? Date.now(),
     });

@@ -226,6 +226,12 @@ export class ReportHandler {
         logsBytes: r.logsTotalBytes ?? null,
         startedAt: r.startedAt ? new Date(r.startedAt) : null,
       });
+      for (const sub of r.subLogs ?? [])
+        await sessions.recordKernelLogsIn(trx, s.id, sub.kernelId, {
+          logs: sub.logs,
+          logsTruncated: sub.truncated,
+          logsBytes: sub.totalBytes,
+        });
       if (retryAt) {
         return sessions.requeueForRetryIn(trx, s, {
           from: [...BEFORE_RUNNING, 'RUNNING'],

@@ -13,6 +13,7 @@ export function runJobOf(
     sessionId: session.id,
     sessionName: session.name,
     accessKey: session.access_key,
+    clusterMode: session.cluster_mode,
     attempt: session.attempt,
     image: session.image,
     registryAuth: image?.auth ?? null,
