@@ -90,6 +90,22 @@ export class CatalogStore {
     return this.db<AgentRow>('agents').where({ scaling_group: scalingGroup, status: 'ALIVE' });
   }
 
+  /** The domains and keypairs a scaling group is open to (both empty: everyone). */
+  async scalingGroupAccess(name: string): Promise<{ domains: string[]; keypairs: string[] }> {
+    const [domains, keypairs] = await Promise.all([
+      this.db('sgroups_for_domains').where({ scaling_group: name }).pluck('domain_name') as Promise<string[]>,
+      this.db('sgroups_for_keypairs').where({ scaling_group: name }).pluck('access_key') as Promise<string[]>,
+    ]);
+    return { domains, keypairs };
+  }
+
+  /** The groups of `domain` a keypair is listed in (`group_members`). */
+  async groupsOf(accessKey: string, domain: string): Promise<string[]> {
+    return this.db('group_members')
+      .where({ access_key: accessKey, domain_name: domain })
+      .pluck('group_name') as Promise<string[]>;
+  }
+
   async scalingGroupExists(name: string): Promise<boolean> {
     return this.cached(
       `sg:${name}`,
@@ -98,11 +114,16 @@ export class CatalogStore {
   }
 
   async upsertAgent(
-    row: Pick<AgentRow, 'id' | 'scaling_group' | 'available_slots' | 'version' | 'addr'>,
+    row: Pick<AgentRow, 'id' | 'scaling_group' | 'available_slots' | 'version' | 'addr'> & {
+      architecture?: string;
+    },
   ): Promise<void> {
+    // An agent too old to say keeps what the row has (x86_64 for a new row, as Backend.AI assumes).
+    const arch = row.architecture === undefined ? {} : { architecture: row.architecture };
     await this.db('agents')
       .insert({
         ...row,
+        ...arch,
         available_slots: JSON.stringify(row.available_slots),
         status: 'ALIVE',
         last_heartbeat: this.db.fn.now(),
@@ -112,6 +133,7 @@ export class CatalogStore {
         scaling_group: row.scaling_group,
         available_slots: JSON.stringify(row.available_slots),
         version: row.version,
+        ...arch,
         status: 'ALIVE',
         status_info: null,
         last_heartbeat: this.db.fn.now(),
