@@ -11,6 +11,7 @@ import {
   checkScalingGroupAccess,
   checkStorageAllowed,
   clusterLayout,
+  DEFAULT_GROUP,
   knownSlots,
   resourceOptsFor,
   slotsFor,
@@ -90,7 +91,11 @@ export class SessionService {
     const { catalog } = this.deps;
     checkGroupMembership(req.group, {
       role: owner.role,
-      memberOf: owner.role === 'user' ? await catalog.groupsOf(accessKey, owner.domain_name) : [],
+      // Only a user's request for a group other than `default` needs the membership read.
+      memberOf:
+        owner.role === 'user' && req.group !== DEFAULT_GROUP
+          ? await catalog.groupsOf(accessKey, owner.domain_name)
+          : [],
     });
     const image = await catalog.resolveImage(req.image, owner.domain_name);
     const scalingGroup = req.scalingGroup ?? 'default';
