@@ -1,12 +1,17 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
+  bootstrapScriptFor,
+  checkArchitecture,
   checkCapacity,
   checkDomain,
+  checkGroupMembership,
   checkPendingLimit,
   checkPolicy,
   checkScalingGroup,
+  checkScalingGroupAccess,
   checkStorageAllowed,
   clusterLayout,
+  DEFAULT_GROUP,
   knownSlots,
   resourceOptsFor,
   slotsFor,
@@ -96,13 +101,28 @@ export class SessionService {
     const accessKey = await this.ownerOf(principal, req.ownerAccessKey);
     const owner = (await this.deps.catalog.keypair(accessKey))!;
     checkDomain(req.domain, owner.domain_name, principal.role === 'superadmin');
-    const image = await this.deps.catalog.resolveImage(req.image, owner.domain_name);
+    const { catalog } = this.deps;
+    checkGroupMembership(req.group, {
+      role: owner.role,
+      // Only a user's request for a group other than `default` needs the membership read.
+      memberOf:
+        owner.role === 'user' && req.group !== DEFAULT_GROUP
+          ? await catalog.groupsOf(accessKey, owner.domain_name)
+          : [],
+    });
+    const image = await catalog.resolveImage(req.image, owner.domain_name);
     const scalingGroup = req.scalingGroup ?? 'default';
-    checkScalingGroup(scalingGroup, await this.deps.catalog.scalingGroupExists(scalingGroup));
-    const agents = (await this.deps.catalog.aliveAgents(scalingGroup)).map((a) => ({
-      id: a.id,
-      total: a.available_slots,
-    }));
+    checkScalingGroup(scalingGroup, await catalog.scalingGroupExists(scalingGroup));
+    checkScalingGroupAccess(scalingGroup, await catalog.scalingGroupAccess(scalingGroup), {
+      accessKey,
+      domain: owner.domain_name,
+      role: owner.role,
+    });
+    const alive = await catalog.aliveAgents(scalingGroup);
+    checkArchitecture(scalingGroup, req.architecture, alive);
+    const agents = alive
+      .filter((a) => req.architecture === null || a.architecture === req.architecture)
+      .map((a) => ({ id: a.id, total: a.available_slots }));
     const slots = slotsFor(
       req.resources,
       { name: image.canonical, labels: image.labels },
@@ -139,7 +159,8 @@ export class SessionService {
       image: image.canonical,
       requested_image: req.image,
       startup_command: req.startupCommand,
-      bootstrap_script: req.bootstrapScript,
+      bootstrap_script: bootstrapScriptFor(req.bootstrapScript, owner.bootstrap_script ?? null),
+      architecture: req.architecture,
       environ: req.environ,
       mounts,
       requested_slots: slots,

@@ -14,6 +14,7 @@ export function sessionInfo(s: SessionRow, kernels: KernelRow[], dependencies: s
     lang: s.requested_image,
     image: s.image,
     scalingGroup: s.scaling_group,
+    architecture: s.architecture ?? null,
     agentId: s.agent_id,
     containerId: main?.container_id ?? null,
     status: s.status,

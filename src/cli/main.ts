@@ -12,6 +12,7 @@ import { ImageAliasSetCommand } from './commands/admin/image/alias-set.js';
 import { KeypairCreateCommand } from './commands/admin/keypair/create.js';
 import { KeypairDeactivateCommand } from './commands/admin/keypair/deactivate.js';
 import { KeypairListCommand } from './commands/admin/keypair/list.js';
+import { KeypairUpdateCommand } from './commands/admin/keypair/update.js';
 import { RegistryAddCommand } from './commands/admin/registry/add.js';
 import { RegistryListCommand } from './commands/admin/registry/list.js';
 import { ScalingGroupCreateCommand } from './commands/admin/scaling-group/create.js';
@@ -83,6 +84,7 @@ export const COMMANDS = [
   KeypairCreateCommand,
   KeypairListCommand,
   KeypairDeactivateCommand,
+  KeypairUpdateCommand,
   TokenCreateCommand,
   TokenListCommand,
   TokenRevokeCommand,

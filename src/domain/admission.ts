@@ -1,4 +1,4 @@
-import { InvalidImageLabel, InvalidRequest, QuotaExceeded } from './errors.js';
+import { InvalidImageLabel, InvalidRequest, ObjectNotFound, QuotaExceeded } from './errors.js';
 import { neverFits, type AgentCapacity } from './placement.js';
 import { formatSlot, parseBytes, parseSlots, scaleSlots, type Slots } from './resources.js';
 
@@ -12,8 +12,12 @@ import { formatSlot, parseBytes, parseSlots, scaleSlots, type Slots } from './re
 export const DEFAULT_SLOTS: Readonly<Slots> = { cpu: 1, mem: 256 * 1024 * 1024 };
 /** The least memory a container may have (Docker refuses less than 6 MiB). */
 export const MIN_MEM_BYTES = 6 * 1024 * 1024;
-/** Resource options a request may set (beyond slots). */
-export const RESOURCE_OPTIONS = ['shmem'] as const;
+/**
+ * Resource options a request may set (beyond slots): `shmem`, and Backend.AI's
+ * `allow_fractional_resource_fragmentation` (a boolean; bai never splits a device, so either
+ * value holds).
+ */
+export const RESOURCE_OPTIONS = ['shmem', 'allow_fractional_resource_fragmentation'] as const;
 
 const LABEL_PREFIX = 'ai.backend.resource.';
 
@@ -33,6 +37,73 @@ export function checkDomain(requested: string, ownerDomain: string, isSuperadmin
 /** The scaling group a session runs in, which must exist. */
 export function checkScalingGroup(name: string, exists: boolean): void {
   if (!exists) throw new InvalidRequest(`Unknown scaling group "${name}".`);
+}
+
+/** Who may use a scaling group: the domains and keypairs it lists (both empty: everyone). */
+export interface ScalingGroupAccess {
+  domains: string[];
+  keypairs: string[];
+}
+
+/**
+ * A scaling group that lists domains or keypairs is open only to those (a keypair listed, or
+ * any keypair of a listed domain); one that lists none is open to all. Superadmins use any.
+ * Refused as Backend.AI does, a 404 `object-not-found` naming the scaling group.
+ */
+export function checkScalingGroupAccess(
+  name: string,
+  access: ScalingGroupAccess,
+  owner: { accessKey: string; domain: string; role: string },
+): void {
+  if (owner.role === 'superadmin') return;
+  if (access.domains.length === 0 && access.keypairs.length === 0) return;
+  if (access.domains.includes(owner.domain) || access.keypairs.includes(owner.accessKey)) return;
+  throw new ObjectNotFound(
+    `The scaling group "${name}" is not open to this keypair or its domain.`,
+    'scaling group',
+  );
+}
+
+/** The group every keypair of a domain belongs to without being listed. */
+export const DEFAULT_GROUP = 'default';
+
+/**
+ * A session goes into a group of its owner's domain: `default` for every keypair, another only
+ * for its members; admins use any group of their domain, superadmins any group (Backend.AI's
+ * rule; a 400 "Invalid group" otherwise).
+ */
+export function checkGroupMembership(
+  group: string,
+  owner: { role: string; memberOf: readonly string[] },
+): void {
+  if (owner.role === 'superadmin' || owner.role === 'admin') return;
+  if (group === DEFAULT_GROUP || owner.memberOf.includes(group)) return;
+  throw new InvalidRequest(`Invalid group "${group}": the keypair is not a member of it.`, {
+    data: { field: 'group', group },
+  });
+}
+
+/**
+ * An architecture no agent of the scaling group runs is refused at once (a group without
+ * agents yet lets the session wait for one); null asks for none in particular.
+ */
+export function checkArchitecture(
+  scalingGroup: string,
+  architecture: string | null,
+  agents: { architecture: string }[],
+): void {
+  if (architecture === null || agents.length === 0) return;
+  if (agents.some((a) => a.architecture === architecture)) return;
+  const have = [...new Set(agents.map((a) => a.architecture))].sort().join(', ');
+  throw new InvalidRequest(
+    `No agent of scaling group "${scalingGroup}" runs architecture "${architecture}" (they run ${have}).`,
+    { data: { field: 'architecture', architecture } },
+  );
+}
+
+/** The bootstrap script a session runs: the request's, else its keypair's (Backend.AI's rule). */
+export function bootstrapScriptFor(requested: string | null, keypairs: string | null): string | null {
+  return requested !== null && requested !== '' ? requested : keypairs && keypairs !== '' ? keypairs : null;
 }
 
 /**
@@ -96,8 +167,15 @@ export function resourceOptsFor(resourceOpts: Record<string, unknown>, slots: Sl
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(resourceOpts)) {
     if (v === null || v === undefined) continue;
+    if (k === 'allow_fractional_resource_fragmentation') {
+      if (typeof v !== 'boolean') throw new InvalidRequest(`resource_opts.${k} must be true or false.`);
+      continue;
+    }
     if (k !== 'shmem')
-      throw new InvalidRequest(`Unknown resource option "${k}"; known: ${RESOURCE_OPTIONS.join(', ')}.`);
+      throw new InvalidRequest(
+        `resource_opts.${k} is not supported; known: ${RESOURCE_OPTIONS.join(', ')}.`,
+        { data: { field: `resource_opts.${k}` } },
+      );
     out.shmem = parseBytes(v, 'resource_opts.shmem');
   }
   if (out.shmem !== undefined && out.shmem >= (slots.mem ?? 0)) {

@@ -5,6 +5,8 @@ export interface AgentCapacity {
   id: string;
   total: Slots;
   occupied: Slots;
+  /** What the agent runs (`x86_64`, `aarch64`…); absent: matches any request. */
+  architecture?: string;
 }
 
 /** A session ready to run (every predicate but capacity passed), in dispatch order. */
@@ -12,6 +14,8 @@ export interface PlacementCandidate {
   sessionId: string;
   /** Slots for the whole session (all kernels: single-node clusters land on one agent). */
   need: Slots;
+  /** The architecture the session asked for; null/absent: any agent. */
+  architecture?: string | null;
 }
 
 export interface PlacementDecision {
@@ -38,7 +42,7 @@ export function placeSessions(
   const reserved = new Set<string>();
   const out: PlacementDecision[] = [];
   for (const c of candidates) {
-    const open = agents.filter((a) => !reserved.has(a.id));
+    const open = agents.filter((a) => !reserved.has(a.id) && runsArch(a, c.architecture));
     const fitting = open.filter((a) => fits(c.need, free.get(a.id) ?? {}));
     if (fitting.length > 0) {
       fitting.sort((a, b) => slack(c.need, free.get(a.id) ?? {}) - slack(c.need, free.get(b.id) ?? {}));
@@ -55,6 +59,14 @@ export function placeSessions(
     }
   }
   return out;
+}
+
+/** An agent runs what the session asks (no architecture asked, or the agent's own). */
+export function runsArch(
+  agent: Pick<AgentCapacity, 'architecture'>,
+  arch: string | null | undefined,
+): boolean {
+  return !arch || agent.architecture === undefined || agent.architecture === arch;
 }
 
 /** Sum of normalised leftover after placing: smaller is a tighter (better) fit. */

@@ -42,6 +42,8 @@ export interface CreateSessionRequest extends MountFields {
   resourceOpts: Record<string, unknown>;
   scalingGroup: string | null;
   retry: RetryPolicy | null;
+  /** Backend.AI's architecture name (`x86_64`, `aarch64`…); null: any agent. */
+  architecture: string | null;
 }
 
 export const SESSION_NAME_RE = /^\w[\w.-]*\w$/;
@@ -154,6 +156,83 @@ function parseCallbackUrl(v: unknown): string | null {
   return u.toString();
 }
 
+/** Backend.AI's names for what Node (and other tools) call `arm64`, `amd64`, `x64`… */
+const ARCH_ALIASES: Record<string, string> = {
+  arm64: 'aarch64',
+  amd64: 'x86_64',
+  x64: 'x86_64',
+  x32: 'x86',
+  i686: 'x86',
+  ia32: 'x86',
+};
+
+/** An architecture as Backend.AI names it (lower case, aliases folded: `arm64` → `aarch64`). */
+export function archName(arch: string): string {
+  const a = arch.trim().toLowerCase();
+  return ARCH_ALIASES[a] ?? a;
+}
+
+function parseArchitecture(v: unknown): string | null {
+  const s = str(v, 'architecture', 32);
+  if (s === undefined) return null;
+  if (!/^[A-Za-z0-9_]+$/.test(s.trim()))
+    throw new InvalidRequest('architecture must be a name such as "x86_64" or "aarch64".');
+  return archName(s);
+}
+
+/**
+ * Backend.AI fields bai cannot honour: accepted while null or empty (real clients send them
+ * so), a 400 naming the field otherwise — never a silent drop.
+ */
+const UNSUPPORTED_CONFIG: { keys: string[]; field: string; why: string }[] = [
+  {
+    keys: ['preopen_ports', 'preopenPorts'],
+    field: 'config.preopen_ports',
+    why: 'bai sessions expose no service ports',
+  },
+  {
+    keys: ['agent_list', 'agentList'],
+    field: 'config.agent_list',
+    why: 'bai places sessions itself; use scaling_group and architecture',
+  },
+  {
+    keys: ['attach_network', 'attachNetwork'],
+    field: 'config.attach_network',
+    why: 'bai has no user networks; cluster kernels share a network of their own',
+  },
+  {
+    keys: ['instanceMemory', 'instance_memory'],
+    field: 'config.instanceMemory',
+    why: 'use config.resources.mem',
+  },
+  {
+    keys: ['instanceCores', 'instance_cores'],
+    field: 'config.instanceCores',
+    why: 'use config.resources.cpu',
+  },
+  { keys: ['instanceGPUs', 'instance_gpus'], field: 'config.instanceGPUs', why: 'use config.resources' },
+  { keys: ['instanceTPUs', 'instance_tpus'], field: 'config.instanceTPUs', why: 'use config.resources' },
+];
+
+function isEmptyValue(v: unknown): boolean {
+  if (v === undefined || v === null || v === '') return true;
+  if (Array.isArray(v)) return v.length === 0;
+  if (typeof v === 'object') return Object.keys(v).length === 0;
+  return false;
+}
+
+/** A 400 naming the first field of `config` that asks what bai cannot do. */
+export function refuseUnsupported(config: Body): void {
+  for (const u of UNSUPPORTED_CONFIG) {
+    for (const k of u.keys) {
+      if (!isEmptyValue(config[k]))
+        throw new InvalidRequest(`${u.field} is not supported: ${u.why}. Send it null or leave it out.`, {
+          data: { field: u.field },
+        });
+    }
+  }
+}
+
 /**
  * Folds a `POST /session` body, in camelCase, snake_case or the mix real clients send, into a
  * CreateSessionRequest. Throws InvalidRequest saying which field is wrong.
@@ -162,6 +241,10 @@ export function parseCreateSessionBody(input: unknown, now: Date): CreateSession
   const body = obj(input, 'The request body');
   if (!body) throw new InvalidRequest('The request body must be a JSON object.');
   const config = obj(pick(body, 'config'), 'config') ?? {};
+  refuseUnsupported(config);
+  // Preemption fields (Backend.AI 25.x): bai never preempts a session, so any value holds.
+  bool(pick(body, 'is_preemptible', 'isPreemptible'), 'is_preemptible');
+  int(pick(body, 'job_priority', 'jobPriority'), 'job_priority', -2147483648, 2147483647);
 
   const name =
     str(pick(body, 'name', 'session_name', 'sessionName', 'clientSessionToken'), 'name', 64) ?? null;
@@ -224,7 +307,14 @@ export function parseCreateSessionBody(input: unknown, now: Date): CreateSession
     dependencies: stringList(pick(body, 'dependencies'), 'dependencies'),
     callbackUrl: parseCallbackUrl(pick(body, 'callback_url', 'callbackUrl', 'callbackURL')),
     priority,
-    clusterSize: int(pick(body, 'clusterSize', 'cluster_size'), 'cluster_size', 1, 64) ?? 1,
+    // At the root since API v6.20200815; older clients send it in config.
+    clusterSize:
+      int(
+        pick(body, 'clusterSize', 'cluster_size') ?? pick(config, 'clusterSize', 'cluster_size'),
+        'cluster_size',
+        1,
+        64,
+      ) ?? 1,
     clusterMode,
     bootstrapScript:
       str(pick(body, 'bootstrap_script', 'bootstrapScript'), 'bootstrap_script', 65536, true) ?? null,
@@ -240,5 +330,6 @@ export function parseCreateSessionBody(input: unknown, now: Date): CreateSession
         64,
       ) ?? null,
     retry: parseRetry(pick(body, 'retry', 'retry_policy', 'retryPolicy')),
+    architecture: parseArchitecture(pick(body, 'architecture', 'arch')),
   };
 }

@@ -56,6 +56,8 @@ export interface SessionWire {
   lang: string;
   image: string;
   scalingGroup: string;
+  /** The architecture the request asked for (`x86_64`, `aarch64`…); null: any agent. */
+  architecture: string | null;
   agentId: string | null;
   containerId: string | null;
   status: SessionStatus;

@@ -90,6 +90,32 @@ export class CatalogStore {
     return this.db<AgentRow>('agents').where({ scaling_group: scalingGroup, status: 'ALIVE' });
   }
 
+  /** The domains and keypairs a scaling group is open to (both empty: everyone). */
+  async scalingGroupAccess(name: string): Promise<{ domains: string[]; keypairs: string[] }> {
+    // One round trip on the submit path: both lists in one UNION ALL.
+    const rows = (await this.db
+      .select(this.db.raw(`'domain' AS kind`), 'domain_name AS who')
+      .from('sgroups_for_domains')
+      .where({ scaling_group: name })
+      .unionAll(
+        this.db
+          .select(this.db.raw(`'keypair' AS kind`), 'access_key AS who')
+          .from('sgroups_for_keypairs')
+          .where({ scaling_group: name }),
+      )) as { kind: 'domain' | 'keypair'; who: string }[];
+    return {
+      domains: rows.filter((r) => r.kind === 'domain').map((r) => r.who),
+      keypairs: rows.filter((r) => r.kind === 'keypair').map((r) => r.who),
+    };
+  }
+
+  /** The groups of `domain` a keypair is listed in (`group_members`). */
+  async groupsOf(accessKey: string, domain: string): Promise<string[]> {
+    return this.db('group_members')
+      .where({ access_key: accessKey, domain_name: domain })
+      .pluck('group_name') as Promise<string[]>;
+  }
+
   async scalingGroupExists(name: string): Promise<boolean> {
     return this.cached(
       `sg:${name}`,
@@ -98,11 +124,16 @@ export class CatalogStore {
   }
 
   async upsertAgent(
-    row: Pick<AgentRow, 'id' | 'scaling_group' | 'available_slots' | 'version' | 'addr'>,
+    row: Pick<AgentRow, 'id' | 'scaling_group' | 'available_slots' | 'version' | 'addr'> & {
+      architecture?: string;
+    },
   ): Promise<void> {
+    // An agent too old to say keeps what the row has (x86_64 for a new row, as Backend.AI assumes).
+    const arch = row.architecture === undefined ? {} : { architecture: row.architecture };
     await this.db('agents')
       .insert({
         ...row,
+        ...arch,
         available_slots: JSON.stringify(row.available_slots),
         status: 'ALIVE',
         last_heartbeat: this.db.fn.now(),
@@ -112,6 +143,7 @@ export class CatalogStore {
         scaling_group: row.scaling_group,
         available_slots: JSON.stringify(row.available_slots),
         version: row.version,
+        ...arch,
         status: 'ALIVE',
         status_info: null,
         last_heartbeat: this.db.fn.now(),

@@ -43,6 +43,7 @@ export interface AgentView {
   status: AgentRow['status'];
   status_info: string | null;
   schedulable: boolean;
+  architecture: string;
   available_slots: Slots;
   occupied_slots: Slots;
   free_slots: Slots;
@@ -129,6 +130,52 @@ export class InfraStore {
       throw new Conflict(`Sessions ran in the scaling group "${name}"; deactivate it instead.`);
     const n = await this.db('scaling_groups').where({ name }).delete();
     if (n === 0) throw new ObjectNotFound(`No scaling group "${name}".`, 'scaling group');
+  }
+
+  /** Who may use a scaling group (both lists empty: everyone). */
+  async scalingGroupAccess(
+    name: string,
+  ): Promise<{ scaling_group: string; domains: string[]; keypairs: string[] }> {
+    if (!(await this.db('scaling_groups').where({ name }).first()))
+      throw new ObjectNotFound(`No scaling group "${name}".`, 'scaling group');
+    const domains = (await this.db('sgroups_for_domains')
+      .where({ scaling_group: name })
+      .orderBy('domain_name')
+      .pluck('domain_name')) as string[];
+    const keypairs = (await this.db('sgroups_for_keypairs')
+      .where({ scaling_group: name })
+      .orderBy('access_key')
+      .pluck('access_key')) as string[];
+    return { scaling_group: name, domains, keypairs };
+  }
+
+  /** Opens (or closes) a scaling group to a domain or a keypair; the first entry restricts it. */
+  async setScalingGroupAccess(
+    name: string,
+    kind: 'domain' | 'keypair',
+    who: string,
+    allow: boolean,
+  ): Promise<void> {
+    const table = kind === 'domain' ? 'sgroups_for_domains' : 'sgroups_for_keypairs';
+    const col = kind === 'domain' ? 'domain_name' : 'access_key';
+    if (!allow) {
+      const n = await this.db(table)
+        .where({ scaling_group: name, [col]: who })
+        .delete();
+      if (n === 0) throw new ObjectNotFound(`The scaling group "${name}" does not list "${who}".`, kind);
+      return;
+    }
+    if (!(await this.db('scaling_groups').where({ name }).first()))
+      throw new ObjectNotFound(`No scaling group "${name}".`, 'scaling group');
+    const owner =
+      kind === 'domain'
+        ? this.db('domains').where({ name: who })
+        : this.db('keypairs').where({ access_key: who });
+    if (!(await owner.first())) throw new ObjectNotFound(`No ${kind} "${who}".`, kind);
+    await this.db(table)
+      .insert({ scaling_group: name, [col]: who })
+      .onConflict(['scaling_group', col])
+      .ignore();
   }
 
   // Container registries: credentials go in, never out.
@@ -235,6 +282,7 @@ export class InfraStore {
         status: a.status,
         status_info: a.status_info,
         schedulable: a.schedulable,
+        architecture: a.architecture,
         available_slots: a.available_slots,
         occupied_slots: occupied,
         free_slots: subtractSlots(a.available_slots, occupied),

@@ -13,6 +13,7 @@ export interface KeypairView {
   is_active: boolean;
   resource_policy: string;
   rate_limit: number | null;
+  bootstrap_script: string | null;
   created_at: string;
 }
 
@@ -33,9 +34,12 @@ export interface NewKeypair {
   rate_limit: number | null;
   access_key?: string;
   secret_key?: string;
+  bootstrap_script?: string | null;
 }
 
-export type KeypairPatch = Partial<Pick<KeypairRow, 'is_active' | 'role' | 'resource_policy' | 'rate_limit'>>;
+export type KeypairPatch = Partial<
+  Pick<KeypairRow, 'is_active' | 'role' | 'resource_policy' | 'rate_limit' | 'bootstrap_script'>
+>;
 
 interface TokenRow {
   id: string;
@@ -56,6 +60,7 @@ export function keypairView(k: KeypairRow): KeypairView {
     is_active: k.is_active,
     resource_policy: k.resource_policy,
     rate_limit: k.rate_limit ?? null,
+    bootstrap_script: k.bootstrap_script ?? null,
     created_at: k.created_at.toISOString(),
   };
 }
@@ -101,6 +106,7 @@ export class KeypairStore {
       role: k.role,
       resource_policy: k.resource_policy,
       rate_limit: k.rate_limit,
+      bootstrap_script: k.bootstrap_script ?? null,
       webhook_secret: newSecret(),
     };
     const [inserted] = (await this.db('keypairs')

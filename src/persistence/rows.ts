@@ -40,6 +40,8 @@ export interface SessionRow {
   attempts: AttemptRecord[];
   retry_after: Date | null;
   agent_id: string | null;
+  /** Asked by the request; null: any agent. */
+  architecture: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -80,6 +82,8 @@ export interface KeypairRow {
   resource_policy: string;
   webhook_secret: string;
   rate_limit: number | null;
+  /** Run when a create request brings no bootstrap_script of its own. */
+  bootstrap_script: string | null;
   created_at: Date;
 }
 
@@ -97,6 +101,8 @@ export interface AgentRow {
   status: 'ALIVE' | 'LOST' | 'TERMINATED';
   status_info: string | null;
   available_slots: Slots;
+  /** x86_64, aarch64…, as the agent reported it at its start. */
+  architecture: string;
   schedulable: boolean;
   version: string;
   addr: string;

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { AgentCapacity } from '../domain/placement.js';
+import { runsArch, type AgentCapacity } from '../domain/placement.js';
 import {
   DEPENDENCY_BROKEN_STATUSES,
   DEPENDENCY_MET,
@@ -211,7 +211,12 @@ export class SchedulerStore {
       .whereRaw(`coalesce(status_info, '') NOT IN ('draining', 'engine-unavailable')`)) as AgentRow[];
     const out: AgentCapacity[] = [];
     for (const a of agents)
-      out.push({ id: a.id, total: a.available_slots, occupied: await occupiedOn(this.db, a.id) });
+      out.push({
+        id: a.id,
+        total: a.available_slots,
+        occupied: await occupiedOn(this.db, a.id),
+        architecture: a.architecture,
+      });
     return out;
   }
 
@@ -230,7 +235,7 @@ export class SchedulerStore {
       const placed: SessionRow[] = [];
       for (const s of list) {
         const need = scaleSlots(s.requested_slots, s.cluster_size);
-        if (!fits(need, free)) continue;
+        if (!fits(need, free) || !runsArch(agent, s.architecture)) continue;
         const moved = await this.sessions.transitionIn(trx, s.id, 'SCHEDULED', {
           from: ['PENDING'],
           info: null,

@@ -134,6 +134,8 @@ export interface AgentStartedReport {
   slots: Slots;
   version: string;
   addr: string;
+  /** Backend.AI's name of what the agent runs (x86_64, aarch64…); absent from older agents. */
+  architecture?: string;
 }
 
 export type ProgressStatus = Extract<

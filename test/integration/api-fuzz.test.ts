@@ -155,7 +155,10 @@ function malformed(): Req[] {
     bootstrap_script: [42, [], {}],
     owner_access_key: [42, [], 'AKIANOSUCHKEY00000', 'x'.repeat(100)],
     domain: [42, 'nosuchdomain', 'x'.repeat(100)],
-    group: [42, [], 'x'.repeat(100)],
+    group: [42, [], 'x'.repeat(100), 'not-a-member-group'],
+    architecture: [42, [], 'x 86', 'riscv-none', 'x'.repeat(100)],
+    job_priority: ['high', 1.5],
+    is_preemptible: ['maybe', 3],
   };
   for (const [field, values] of Object.entries(wrong))
     for (const v of values)
@@ -196,6 +199,10 @@ function malformed(): Req[] {
     ],
     resource_opts: [[], { shmem: '1t' }, { shmem: 'lots' }, { swap: '1g' }, { shmem: -1 }],
     scalingGroup: [42, 'nosuchgroup', [], 'x'.repeat(100)],
+    preopen_ports: [[8080], 'x', 8080],
+    agentList: [['i-agent'], 'x'],
+    attach_network: ['9e0c2a4e-7f1d-4a43-9b57-5d6f0a1b2c3d', 42],
+    instanceMemory: ['1g'],
   };
   for (const [field, values] of Object.entries(config))
     for (const v of values)

@@ -1,10 +1,14 @@
 import test from 'ava';
 import {
+  bootstrapScriptFor,
+  checkArchitecture,
   checkCapacity,
   checkDomain,
+  checkGroupMembership,
   checkPendingLimit,
   checkPolicy,
   checkScalingGroup,
+  checkScalingGroupAccess,
   checkStorageAllowed,
   clusterLayout,
   DEFAULT_SLOTS,
@@ -14,7 +18,8 @@ import {
   slotsFor,
   unknownDependency,
 } from '../../src/domain/admission.js';
-import { InvalidImageLabel, InvalidRequest, QuotaExceeded } from '../../src/domain/errors.js';
+import { InvalidImageLabel, InvalidRequest, ObjectNotFound, QuotaExceeded } from '../../src/domain/errors.js';
+import { placeSessions } from '../../src/domain/placement.js';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -104,13 +109,19 @@ test('image labels: any slot name is read, other labels are ignored', (t) => {
   t.deepEqual(labelSlots('img', labels, 'max'), { mem: 2 * GiB });
 });
 
-test('resource options: shmem only, smaller than mem', (t) => {
+test("resource options: shmem smaller than mem; Backend.AI's fragmentation flag; any other key named", (t) => {
   t.deepEqual(resourceOptsFor({}, { mem: GiB }), {});
   t.deepEqual(resourceOptsFor({ shmem: '64m', other: null }, { mem: GiB }), { shmem: 64 * MiB });
-  t.throws(() => resourceOptsFor({ ulimit: 1 }, { mem: GiB }), {
+  t.deepEqual(resourceOptsFor({ allow_fractional_resource_fragmentation: false }, { mem: GiB }), {});
+  t.throws(() => resourceOptsFor({ allow_fractional_resource_fragmentation: 'no' }, { mem: GiB }), {
     instanceOf: InvalidRequest,
-    message: 'Unknown resource option "ulimit"; known: shmem.',
+    message: 'resource_opts.allow_fractional_resource_fragmentation must be true or false.',
   });
+  const e = t.throws(() => resourceOptsFor({ ulimit: 1 }, { mem: GiB }), {
+    instanceOf: InvalidRequest,
+    message: 'resource_opts.ulimit is not supported; known: shmem, allow_fractional_resource_fragmentation.',
+  });
+  t.deepEqual(e?.data, { field: 'resource_opts.ulimit' });
   t.throws(() => resourceOptsFor({ shmem: '1g' }, { mem: GiB }), {
     instanceOf: InvalidRequest,
     message: 'resource_opts.shmem must be smaller than mem.',
@@ -216,4 +227,73 @@ test('cluster layout: main1, then sub1…', (t) => {
       ['sub', 2, 'sub2'],
     ],
   );
+});
+
+test('scaling-group access: open when it lists nobody, else to listed domains and keypairs', (t) => {
+  const user = { accessKey: 'AK1', domain: 'd1', role: 'user' };
+  t.notThrows(() => checkScalingGroupAccess('g', { domains: [], keypairs: [] }, user));
+  t.notThrows(() => checkScalingGroupAccess('g', { domains: ['d1'], keypairs: [] }, user));
+  t.notThrows(() => checkScalingGroupAccess('g', { domains: ['d2'], keypairs: ['AK1'] }, user));
+  t.notThrows(() =>
+    checkScalingGroupAccess('g', { domains: ['d2'], keypairs: [] }, { ...user, role: 'superadmin' }),
+  );
+  const e = t.throws(
+    () => checkScalingGroupAccess('gpu', { domains: ['d2'], keypairs: ['AK2'] }, { ...user, role: 'admin' }),
+    { instanceOf: ObjectNotFound },
+  );
+  t.is(e?.code, 'object-not-found');
+  t.is(e?.status, 404);
+  t.regex(e!.message, /"gpu"/);
+});
+
+test('group membership: default for all, others for members; admins any group', (t) => {
+  t.notThrows(() => checkGroupMembership('default', { role: 'user', memberOf: [] }));
+  t.notThrows(() => checkGroupMembership('team', { role: 'user', memberOf: ['team'] }));
+  t.notThrows(() => checkGroupMembership('team', { role: 'admin', memberOf: [] }));
+  t.notThrows(() => checkGroupMembership('team', { role: 'superadmin', memberOf: [] }));
+  const e = t.throws(() => checkGroupMembership('team', { role: 'user', memberOf: ['other'] }), {
+    instanceOf: InvalidRequest,
+    message: 'Invalid group "team": the keypair is not a member of it.',
+  });
+  t.deepEqual(e?.data, { field: 'group', group: 'team' });
+});
+
+test('architecture: null or one an agent runs passes; none in the group is a 400 naming it', (t) => {
+  const agents = [{ architecture: 'x86_64' }, { architecture: 'x86_64' }];
+  t.notThrows(() => checkArchitecture('default', null, agents));
+  t.notThrows(() => checkArchitecture('default', 'x86_64', agents));
+  t.notThrows(() => checkArchitecture('empty', 'aarch64', []));
+  const e = t.throws(() => checkArchitecture('default', 'aarch64', agents), {
+    instanceOf: InvalidRequest,
+    message: 'No agent of scaling group "default" runs architecture "aarch64" (they run x86_64).',
+  });
+  t.deepEqual(e?.data, { field: 'architecture', architecture: 'aarch64' });
+});
+
+test('placement puts a session only on an agent of its architecture', (t) => {
+  const agents = [
+    { id: 'x', total: { cpu: 4 }, occupied: {}, architecture: 'x86_64' },
+    { id: 'a', total: { cpu: 4 }, occupied: {}, architecture: 'aarch64' },
+  ];
+  const d = placeSessions(
+    [
+      { sessionId: 's1', need: { cpu: 3 }, architecture: 'aarch64' },
+      { sessionId: 's2', need: { cpu: 3 }, architecture: 'aarch64' },
+      { sessionId: 's3', need: { cpu: 1 }, architecture: null },
+    ],
+    agents,
+  );
+  t.deepEqual(d, [
+    { sessionId: 's1', agentId: 'a' },
+    // s2 waits and reserves the aarch64 agent; s3 (any architecture) takes the other one.
+    { sessionId: 's3', agentId: 'x' },
+  ]);
+});
+
+test("bootstrap script: the request's, else the keypair's", (t) => {
+  t.is(bootstrapScriptFor('echo mine', 'echo kp'), 'echo mine');
+  t.is(bootstrapScriptFor(null, 'echo kp'), 'echo kp');
+  t.is(bootstrapScriptFor('', 'echo kp'), 'echo kp');
+  t.is(bootstrapScriptFor(null, null), null);
+  t.is(bootstrapScriptFor(null, ''), null);
 });

@@ -181,3 +181,53 @@ test('what bai cannot honour in a mount is a 400 naming the field', (t) => {
   // Null and empty values ask for nothing.
   t.deepEqual(mountsOf({ mounts: null, mount_ids: null, mount_options: null, mount_id_map: {} }), []);
 });
+
+const minimal = { name: 'job-1', image: 'python', type: 'batch', startupCommand: 'true' };
+
+test('architecture (or arch) is folded into Backend.AI names; absent or null: any', (t) => {
+  t.is(parseCreateSessionBody(minimal, now).architecture, null);
+  t.is(parseCreateSessionBody({ ...minimal, architecture: null }, now).architecture, null);
+  t.is(parseCreateSessionBody({ ...minimal, architecture: 'x86_64' }, now).architecture, 'x86_64');
+  t.is(parseCreateSessionBody({ ...minimal, arch: 'arm64' }, now).architecture, 'aarch64');
+  t.is(parseCreateSessionBody({ ...minimal, architecture: 'AMD64' }, now).architecture, 'x86_64');
+  t.throws(() => parseCreateSessionBody({ ...minimal, architecture: 'x86 64' }, now), {
+    instanceOf: InvalidRequest,
+    message: /^architecture must be/,
+  });
+});
+
+test('fields bai cannot honour: null or empty accepted, a value is a 400 naming the field', (t) => {
+  const fields: [string, unknown, string][] = [
+    ['preopen_ports', [8080], 'config.preopen_ports'],
+    ['preopenPorts', [8080], 'config.preopen_ports'],
+    ['agentList', ['i-agent'], 'config.agent_list'],
+    ['agent_list', ['i-agent'], 'config.agent_list'],
+    ['attach_network', '9e0c2a4e-7f1d-4a43-9b57-5d6f0a1b2c3d', 'config.attach_network'],
+    ['instanceMemory', '1g', 'config.instanceMemory'],
+    ['instanceCores', 2, 'config.instanceCores'],
+    ['instanceGPUs', 1, 'config.instanceGPUs'],
+    ['instanceTPUs', 1, 'config.instanceTPUs'],
+  ];
+  for (const [key, value, field] of fields) {
+    for (const empty of [null, [], undefined]) {
+      t.notThrows(() => parseCreateSessionBody({ ...minimal, config: { [key]: empty } }, now), key);
+    }
+    const e = t.throws(() => parseCreateSessionBody({ ...minimal, config: { [key]: value } }, now), {
+      instanceOf: InvalidRequest,
+    });
+    t.true(e!.message.startsWith(`${field} is not supported`), e!.message);
+    t.deepEqual(e!.data, { field });
+  }
+});
+
+test('preemption fields are checked and accepted (bai never preempts); config.clusterSize of old clients counts', (t) => {
+  t.notThrows(() => parseCreateSessionBody({ ...minimal, is_preemptible: false, job_priority: 5 }, now));
+  t.throws(() => parseCreateSessionBody({ ...minimal, is_preemptible: 'maybe' }, now), {
+    message: 'is_preemptible must be true or false.',
+  });
+  t.is(parseCreateSessionBody({ ...minimal, config: { clusterSize: 3 } }, now).clusterSize, 3);
+  t.is(
+    parseCreateSessionBody({ ...minimal, clusterSize: 2, config: { clusterSize: 3 } }, now).clusterSize,
+    2,
+  );
+});

@@ -118,6 +118,47 @@ export const SCALING_GROUP_OPS: Op[] = [
     params: [p('name', 'Scaling group')],
     response: ok('Deleted'),
   },
+  {
+    method: 'get',
+    path: '/scaling-groups/{name}/access',
+    tag: 'scaling-groups',
+    summary: 'Domains and keypairs the scaling group is open to (both empty: everyone; superadmins)',
+    params: [p('name', 'Scaling group')],
+    response: ok('Access', ref('ScalingGroupAccess')),
+  },
+  {
+    method: 'put',
+    path: '/scaling-groups/{name}/domains/{domain}',
+    tag: 'scaling-groups',
+    summary: 'Open the scaling group to a domain (the first entry restricts it to those listed; superadmins)',
+    params: [p('name', 'Scaling group'), p('domain', 'Domain')],
+    response: ok('Access', ref('ScalingGroupAccess')),
+  },
+  {
+    method: 'delete',
+    path: '/scaling-groups/{name}/domains/{domain}',
+    tag: 'scaling-groups',
+    summary: 'Remove a domain from the scaling group (superadmins)',
+    params: [p('name', 'Scaling group'), p('domain', 'Domain')],
+    response: ok('Access', ref('ScalingGroupAccess')),
+  },
+  {
+    method: 'put',
+    path: '/scaling-groups/{name}/keypairs/{accessKey}',
+    tag: 'scaling-groups',
+    summary:
+      'Open the scaling group to a keypair (the first entry restricts it to those listed; superadmins)',
+    params: [p('name', 'Scaling group'), p('accessKey', 'Access key')],
+    response: ok('Access', ref('ScalingGroupAccess')),
+  },
+  {
+    method: 'delete',
+    path: '/scaling-groups/{name}/keypairs/{accessKey}',
+    tag: 'scaling-groups',
+    summary: 'Remove a keypair from the scaling group (superadmins)',
+    params: [p('name', 'Scaling group'), p('accessKey', 'Access key')],
+    response: ok('Access', ref('ScalingGroupAccess')),
+  },
 ];
 
 export const REGISTRY_OPS: Op[] = [

@@ -45,7 +45,7 @@ export const KEYPAIR_OPS: Op[] = [
     method: 'patch',
     path: '/keypairs/{accessKey}',
     tag: 'keypairs',
-    summary: 'Activate/deactivate, change role, policy or rate limit (effective at once)',
+    summary: 'Activate/deactivate, change role, policy, rate limit or bootstrap script (effective at once)',
     params: [p('accessKey', 'Access key')],
     body: {
       type: 'object',
@@ -54,6 +54,7 @@ export const KEYPAIR_OPS: Op[] = [
         role: { enum: ['user', 'admin', 'superadmin'] },
         resource_policy: { type: 'string' },
         rate_limit: { type: ['integer', 'null'] },
+        bootstrap_script: { type: ['string', 'null'], description: 'null or "" clears it' },
       },
     },
     response: ok('Keypair', ref('Keypair')),

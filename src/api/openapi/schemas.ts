@@ -42,8 +42,16 @@ export const SCHEMAS: Json = {
       name: { type: 'string', pattern: '^\\w[\\w.-]*\\w$', minLength: 4, maxLength: 64 },
       image: str,
       type: { enum: ['batch', 'interactive'] },
-      group: str,
+      group: {
+        type: 'string',
+        description:
+          '"default" for every keypair of the domain; another group only for its members (admins: any)',
+      },
       domain: str,
+      architecture: {
+        type: ['string', 'null'],
+        description: 'x86_64, aarch64 (arch); only agents running it; none in the scaling group is a 400',
+      },
       owner_access_key: strOrNull,
       enqueueOnly: { type: 'boolean' },
       maxWaitSeconds: { type: 'integer', minimum: 0 },
@@ -61,7 +69,10 @@ export const SCHEMAS: Json = {
       priority: { type: 'integer', minimum: 0, maximum: 100 },
       clusterSize: { type: 'integer', minimum: 1 },
       clusterMode: { enum: ['single-node', 'multi-node'] },
-      bootstrap_script: strOrNull,
+      bootstrap_script: {
+        type: ['string', 'null'],
+        description: "null or absent: the keypair's bootstrap_script, if it has one",
+      },
       tag: { type: ['string', 'null'], description: 'printable text: control characters are a 400' },
       retry: { type: 'object', description: 'bai extension: max_attempts, backoff, delay, on' },
       config: {
@@ -96,8 +107,18 @@ export const SCHEMAS: Json = {
           },
           environ: { type: 'object', additionalProperties: str },
           resources: { type: 'object', description: 'cpu, mem (4g, 512m), device slots' },
-          resource_opts: { type: 'object', properties: { shmem: str } },
-          scalingGroup: str,
+          resource_opts: {
+            type: 'object',
+            properties: { shmem: str, allow_fractional_resource_fragmentation: { type: 'boolean' } },
+            description: 'any other key is a 400 naming it',
+          },
+          scalingGroup: {
+            type: 'string',
+            description: 'one the keypair and its domain may use (else 404 object-not-found)',
+          },
+          preopen_ports: { type: ['array', 'null'], maxItems: 0, description: 'null or empty only' },
+          agentList: { type: ['array', 'null'], maxItems: 0, description: 'agent_list; null or empty only' },
+          attach_network: { type: 'null', description: 'null only' },
         },
       },
     },
@@ -141,6 +162,10 @@ export const SCHEMAS: Json = {
       is_active: { type: 'boolean' },
       resource_policy: str,
       rate_limit: { type: ['integer', 'null'] },
+      bootstrap_script: {
+        type: ['string', 'null'],
+        description: 'run by sessions of this keypair whose request brings none',
+      },
       created_at: str,
       secret_key: { type: 'string', description: 'only in the answer of POST /keypairs' },
       webhook_secret: { type: 'string', description: 'POST /keypairs and GET /keypairs/me only' },
@@ -157,6 +182,7 @@ export const SCHEMAS: Json = {
       rate_limit: { type: ['integer', 'null'] },
       access_key: str,
       secret_key: str,
+      bootstrap_script: strOrNull,
     },
   },
   Token: {
@@ -251,6 +277,14 @@ export const SCHEMAS: Json = {
     },
   },
   Alias: { type: 'object', properties: { alias: str, image: str } },
+  ScalingGroupAccess: {
+    type: 'object',
+    properties: {
+      scaling_group: str,
+      domains: { type: 'array', items: str },
+      keypairs: { type: 'array', items: str },
+    },
+  },
   Agent: {
     type: 'object',
     properties: {
@@ -258,6 +292,7 @@ export const SCHEMAS: Json = {
       scaling_group: str,
       status: str,
       schedulable: { type: 'boolean' },
+      architecture: { type: 'string', description: 'x86_64, aarch64… as the agent reported it' },
       available_slots: slots,
       occupied_slots: slots,
       free_slots: slots,

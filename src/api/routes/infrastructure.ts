@@ -112,6 +112,23 @@ export function infrastructureRoutes(store: InfraStore): Router {
     ctx.body = { deleted: ctx.params.name };
   });
 
+  // Who may use a scaling group (Backend.AI's sgroups_for_domains / sgroups_for_keypairs).
+
+  r.get('/scaling-groups/:name/access', async (ctx) => {
+    requireSuperadmin(principal(ctx));
+    ctx.body = await store.scalingGroupAccess(ctx.params.name!);
+  });
+
+  const access = (kind: 'domain' | 'keypair', param: string, allow: boolean) => async (ctx: Context) => {
+    requireSuperadmin(principal(ctx));
+    await store.setScalingGroupAccess(ctx.params.name!, kind, ctx.params[param]!, allow);
+    ctx.body = await store.scalingGroupAccess(ctx.params.name!);
+  };
+  r.put('/scaling-groups/:name/domains/:domain', access('domain', 'domain', true));
+  r.delete('/scaling-groups/:name/domains/:domain', access('domain', 'domain', false));
+  r.put('/scaling-groups/:name/keypairs/:accessKey', access('keypair', 'accessKey', true));
+  r.delete('/scaling-groups/:name/keypairs/:accessKey', access('keypair', 'accessKey', false));
+
   // Container registries
 
   r.get('/registries', async (ctx) => {

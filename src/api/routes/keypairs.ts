@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { InsufficientPrivilege, InvalidRequest, ObjectNotFound } from '../../domain/errors.js';
+import { requirePrintable } from '../../domain/printable.js';
 import { keypairView, type KeypairStore } from '../../persistence/keypair-store.js';
 import type { KeypairRow, ResourcePolicyRow } from '../../persistence/rows.js';
 import { domainScope, mayManageKeypair, requireAdmin, requireSuperadmin } from '../access.js';
@@ -30,6 +31,16 @@ function policyView(p: ResourcePolicyRow): Record<string, unknown> {
     max_priority: p.max_priority,
     total_resource_slots: p.total_resource_slots,
   };
+}
+
+/** `bootstrap_script`: text run before each session of the keypair that brings none; "" or null clears it. */
+function bootstrapScriptOf(b: Record<string, unknown>): string | null | undefined {
+  const v = b.bootstrap_script;
+  if (v === undefined) return undefined;
+  if (v === null || v === '') return null;
+  if (typeof v !== 'string' || v.length > 65536)
+    throw new InvalidRequest('bootstrap_script must be a string of at most 65536 characters.');
+  return requirePrintable(v, 'bootstrap_script', true);
 }
 
 /**
@@ -81,6 +92,7 @@ export function keypairRoutes(store: KeypairStore, onKeypairChanged: (accessKey:
       'rate_limit',
       'access_key',
       'secret_key',
+      'bootstrap_script',
     ]);
     const email = optString(b, 'user_email', 256);
     if (!email || !EMAIL_RE.test(email)) throw new InvalidRequest('user_email must be an e-mail address.');
@@ -102,6 +114,7 @@ export function keypairRoutes(store: KeypairStore, onKeypairChanged: (accessKey:
       rate_limit: (optInt(b, 'rate_limit', 1, 10_000_000, true) as number | null | undefined) ?? null,
       access_key: accessKey,
       secret_key: secretKey,
+      bootstrap_script: bootstrapScriptOf(b) ?? null,
     });
     ctx.status = 201;
     ctx.body = { ...keypairView(kp), secret_key: kp.secret_key, webhook_secret: kp.webhook_secret };
@@ -116,7 +129,8 @@ export function keypairRoutes(store: KeypairStore, onKeypairChanged: (accessKey:
     requireAdmin(p);
     const kp = await managed(ctx, ctx.params.accessKey!);
     const b = bodyOf(ctx);
-    onlyFields(b, ['is_active', 'role', 'resource_policy', 'rate_limit']);
+    onlyFields(b, ['is_active', 'role', 'resource_policy', 'rate_limit', 'bootstrap_script']);
+    const bootstrap = bootstrapScriptOf(b);
     const role = roleOf(optString(b, 'role', 16));
     if (p.role !== 'superadmin' && (role === 'superadmin' || kp.role === 'superadmin'))
       throw new InsufficientPrivilege('Only superadmins change superadmin keypairs.');
@@ -128,6 +142,7 @@ export function keypairRoutes(store: KeypairStore, onKeypairChanged: (accessKey:
         ? { resource_policy: optString(b, 'resource_policy', 64)! }
         : {}),
       ...(rateLimit !== undefined ? { rate_limit: rateLimit } : {}),
+      ...(bootstrap !== undefined ? { bootstrap_script: bootstrap } : {}),
     });
     onKeypairChanged(row.access_key);
     ctx.body = keypairView(row);

@@ -1,3 +1,4 @@
+import { archName } from '../../domain/session-request.js';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AgentConfig } from '../../config/config.js';
@@ -84,7 +85,12 @@ export class Agent {
     await this.engine.start();
     await this.adoption.adoptAll();
     await this.heartbeat();
-    await this.ctx.reports.agentStarted(this.config.scalingGroup, this.config.slots, AGENT_VERSION);
+    await this.ctx.reports.agentStarted(
+      this.config.scalingGroup,
+      this.config.slots,
+      AGENT_VERSION,
+      archName(process.arch),
+    );
     this.heartbeatTimer = setInterval(() => {
       this.heartbeat().catch((err) => this.log.error('heartbeat failed', { err: String(err) }));
     }, this.config.heartbeatMs);

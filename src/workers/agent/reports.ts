@@ -23,11 +23,16 @@ export class AgentReports {
     private readonly sessions: SessionTable,
   ) {}
 
-  async agentStarted(scalingGroup: string, slots: Slots, version: string): Promise<void> {
+  async agentStarted(
+    scalingGroup: string,
+    slots: Slots,
+    version: string,
+    architecture: string,
+  ): Promise<void> {
     await this.reporter.send(
       {
         name: 'agent-started',
-        data: { agentId: this.agentId, scalingGroup, slots, version, addr: '' },
+        data: { agentId: this.agentId, scalingGroup, slots, version, addr: '', architecture },
       },
       `agent-started.${this.agentId}.${Date.now()}`,
     );

@@ -176,6 +176,7 @@ export class Dispatcher {
     const candidates: PlacementCandidate[] = pending.map((s) => ({
       sessionId: s.id,
       need: scaleSlots(s.requested_slots, s.cluster_size),
+      architecture: s.architecture,
     }));
     const waiting = new Map<string, Predicate[]>();
 

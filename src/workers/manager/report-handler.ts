@@ -98,6 +98,7 @@ export class ReportHandler {
       available_slots: r.slots,
       version: r.version,
       addr: r.addr,
+      architecture: typeof r.architecture === 'string' ? r.architecture.slice(0, 32) : undefined,
     });
     this.deps.onCapacityFreed();
   }

@@ -1,5 +1,6 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand, InvalidArgument } from '../../../base-command.js';
+import { readScriptFile } from './update.js';
 
 interface Created {
   access_key: string;
@@ -28,6 +29,9 @@ export class KeypairCreateCommand extends BaseCommand {
   domain = Option.String('-d,--domain', { description: 'Domain (default: your own)' });
   policy = Option.String('--resource-policy', 'default');
   rateLimit = Option.String('--rate-limit', { description: 'Requests a minute' });
+  bootstrapScript = Option.String('--bootstrap-script', {
+    description: 'A file run by its sessions whose request brings no bootstrap script',
+  });
   json = Option.Boolean('--json', false);
 
   async run(): Promise<void> {
@@ -40,6 +44,9 @@ export class KeypairCreateCommand extends BaseCommand {
       domain_name: this.domain,
       resource_policy: this.policy,
       rate_limit: rateLimit,
+      ...(this.bootstrapScript !== undefined
+        ? { bootstrap_script: readScriptFile(this.bootstrapScript) }
+        : {}),
     });
     if (this.json) return this.output.json(k);
     this.output.line(`access key:     ${k.access_key}`);
