@@ -286,6 +286,20 @@ export class SessionService {
   }
 
   /**
+   * Backend.AI's recursive destroy: every session that depends on `s` (transitively, deepest
+   * first) goes the way `destroy` sends it, with the same reason, then `s` itself.
+   */
+  async destroyRecursive(
+    s: SessionRow,
+    forced: boolean,
+  ): Promise<{ row: SessionRow; dependents: SessionRow[] }> {
+    const dependents: SessionRow[] = [];
+    for (const d of await this.queries.dependents(s.id, s.access_key))
+      dependents.push(await this.destroy(d, forced));
+    return { row: await this.destroy(s, forced), dependents };
+  }
+
+  /**
    * Mounts name storage folders (by name or, as Backend.AI's `mount_ids`, by id): the domain's
    * allow-list (`*`: any name) first, then each must be a folder the session's keypair owns or
    * was invited to — anything else is the same 404 as an unknown folder. Read-only comes from

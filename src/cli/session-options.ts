@@ -1,7 +1,7 @@
 import { Option } from 'clipanion';
 import * as t from 'typanion';
 import { BaseCommand } from './base-command.js';
-import { keyValues, volumes } from './key-values.js';
+import { keyValues, mountArgs, resourceArgs } from './key-values.js';
 
 /** Flags shared by `session create` and `run`, named as Backend.AI's CLI names them. */
 export abstract class SessionOptionsCommand extends BaseCommand {
@@ -9,15 +9,16 @@ export abstract class SessionOptionsCommand extends BaseCommand {
     description: 'Session name (4-64 chars); reused if live',
   });
   env = Option.Array('-e,--env', { description: 'Environment variable KEY=VALUE (repeat)' });
-  volume = Option.Array('-v,--volume', { description: 'Mount a storage folder NAME[=PATH] (repeat)' });
-  resources = Option.Array('-r,--resources', { description: 'Resource slot, e.g. cpu=2, mem=4g (repeat)' });
+  mount = Option.Array('-m,--mount,-v,--volume', {
+    description: 'Mount a storage folder NAME[=PATH][:ro] (repeat)',
+  });
+  resources = Option.Array('-r,--resources', {
+    description: 'Resource slot, e.g. cpu=2, mem=4g; mem without a unit is MiB (repeat)',
+  });
   resourceOpts = Option.Array('--resource-opts', { description: 'Resource option, e.g. shmem=64m' });
   scalingGroup = Option.String('--scaling-group,--sgroup', { description: 'Scaling group' });
   startsAt = Option.String('--starts-at', {
     description: 'Start at an ISO-8601 time or after a relative time (10min, 1h30m)',
-  });
-  batchTimeout = Option.String('--batch-timeout', {
-    description: 'Kill the job after this long (30m, 2h, seconds)',
   });
   depends = Option.Array('--depends', {
     description: 'Run after this session (id or name) succeeds (repeat)',
@@ -46,12 +47,15 @@ export abstract class SessionOptionsCommand extends BaseCommand {
   retryBackoff = Option.String('--retry-backoff', { description: 'fixed or exponential' });
   retryDelay = Option.String('--retry-delay', { description: 'First retry delay (5s, 1m)' });
 
+  /** The batch timeout the command's flags ask for (`run` and `create` name it differently). */
+  protected abstract batchTimeoutValue(): string | undefined;
+
   protected createBody(
     image: string,
     startupCommand: string | undefined,
     type: 'batch' | 'interactive',
   ): Record<string, unknown> {
-    const { mounts, mountMap } = volumes(this.volume);
+    const { mounts, mountMap, mountOptions } = mountArgs(this.mount);
     const retry =
       this.retries !== undefined || this.retryOn
         ? {
@@ -67,7 +71,7 @@ export abstract class SessionOptionsCommand extends BaseCommand {
       type,
       startupCommand,
       starts_at: this.startsAt,
-      batch_timeout: this.batchTimeout,
+      batch_timeout: this.batchTimeoutValue(),
       dependencies: this.depends,
       callback_url: this.callbackUrl,
       priority: this.priority,
@@ -82,7 +86,8 @@ export abstract class SessionOptionsCommand extends BaseCommand {
         environ: keyValues(this.env, '-e'),
         mounts,
         mount_map: mountMap,
-        resources: keyValues(this.resources, '-r'),
+        ...(Object.keys(mountOptions).length > 0 ? { mount_options: mountOptions } : {}),
+        resources: resourceArgs(this.resources),
         resource_opts: keyValues(this.resourceOpts, '--resource-opts'),
         scalingGroup: this.scalingGroup,
       },

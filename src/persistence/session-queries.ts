@@ -71,6 +71,39 @@ export class SessionQueries {
       .pluck('depends_on')) as string[];
   }
 
+  /**
+   * Every session that depends on `sessionId`, directly or through others, of the same keypair,
+   * deepest first (Backend.AI's recursive destroy ends the dependents before the session).
+   */
+  async dependents(sessionId: string, accessKey: string): Promise<SessionRow[]> {
+    const db = this.db;
+    const rows = (await db
+      .withRecursive('deps', ['id', 'depth'], (qb) => {
+        void qb
+          .select('session_id', db.raw('1'))
+          .from('session_dependencies')
+          .where('depends_on', sessionId)
+          .union((u) => {
+            void u
+              .select('d.session_id', db.raw('deps.depth + 1'))
+              .from('session_dependencies as d')
+              .join('deps', 'd.depends_on', 'deps.id')
+              .where('deps.depth', '<', 1000);
+          });
+      })
+      .select('s.*')
+      .max('deps.depth as dep_depth')
+      .from('deps')
+      .join('sessions as s', 's.id', 'deps.id')
+      .where('s.access_key', accessKey)
+      .groupBy('s.id')
+      .orderBy([
+        { column: 'dep_depth', order: 'desc' },
+        { column: 's.created_at', order: 'desc' },
+      ])) as (SessionRow & { dep_depth?: number })[];
+    return rows.map(({ dep_depth: _depth, ...row }) => row);
+  }
+
   /** Every callback delivery of a session, oldest first. */
   async webhookDeliveries(sessionId: string): Promise<WebhookDeliveryRow[]> {
     const rows = (await this.db('webhook_deliveries')

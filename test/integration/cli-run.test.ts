@@ -199,11 +199,11 @@ test('bai run takes -e, -r, -v, --sgroup, --starts-at and -t; --json has the out
   t.is(read.code, 0);
 });
 
-test('bai run --timeout gives up with exit 3, and --rm destroys the session', async (t) => {
+test('bai run --wait-timeout gives up with exit 3, and --rm destroys the session', async (t) => {
   const r = await bai(stack, [
     'run',
     '--rm',
-    '--timeout',
+    '--wait-timeout',
     '2s',
     '-t',
     'slow-job',
@@ -245,7 +245,7 @@ test('watch and events --wait pass the exit code: 0, 3, and 3 on a timeout', asy
   const [w0, w3, wt] = await Promise.all([
     bai(stack, ['session', 'watch', 'ok-job', '--json']),
     bai(stack, ['watch', 'three-job']),
-    bai(stack, ['session', 'watch', 'long-job', '--timeout', '1']),
+    bai(stack, ['session', 'watch', 'long-job', '--wait-timeout', '1']),
   ]);
   t.is(w0.code, 0, w0.stderr);
   t.is((JSON.parse(w0.stdout) as SessionWire).result, 'SUCCESS');
@@ -257,7 +257,7 @@ test('watch and events --wait pass the exit code: 0, 3, and 3 on a timeout', asy
   const [e0, e3, et] = await Promise.all([
     bai(stack, ['session', 'events', '--wait', 'batch_session_result', 'ok-job', '--json']),
     bai(stack, ['events', '--wait', 'batch_session_result', 'three-job']),
-    bai(stack, ['session', 'events', '--wait', 'batch_session_result', '--timeout', '1s', 'long-job']),
+    bai(stack, ['session', 'events', '--wait', 'batch_session_result', '--wait-timeout', '1s', 'long-job']),
   ]);
   t.is(e0.code, 0, e0.stderr);
   const doc = JSON.parse(e0.stdout) as {

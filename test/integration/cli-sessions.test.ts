@@ -256,7 +256,7 @@ test.serial('retries: a job that fails is run again, and create --wait exits wit
     '-c',
     'exit 5',
     '--wait',
-    '--timeout',
+    '--wait-timeout',
     '60',
     'python',
   ]);

@@ -64,8 +64,19 @@ export const SESSION_OPS: Op[] = [
     path: '/session/{ref}',
     tag: 'sessions',
     summary: 'Cancel (PENDING) or terminate a session',
-    params: [SESSION_REF, OWNER, q('forced', 'true: force-terminated', { type: 'boolean' })],
-    response: ok('Stats and the new status'),
+    params: [
+      SESSION_REF,
+      OWNER,
+      q('forced', 'true: force-terminated', { type: 'boolean' }),
+      q(
+        'recursive',
+        'true: also cancel or terminate every session that depends on it (transitively, same reason); they are listed in `dependents`',
+        { type: 'boolean' },
+      ),
+    ],
+    response: ok(
+      'Stats and the new status (with recursive: `dependents`, each {sessionId, sessionName, status, statusInfo})',
+    ),
   },
   {
     method: 'get',

@@ -63,7 +63,19 @@ export function sessionRoutes(api: ApiContext): Router {
 
   r.delete('/session/:ref', async (ctx) => {
     const s = await target(api, ctx);
-    const forced = ['true', '1', 'yes'].includes((query(ctx, 'forced') ?? '').toLowerCase());
+    const flag = (name: string) => ['true', '1', 'yes'].includes((query(ctx, name) ?? '').toLowerCase());
+    const forced = flag('forced');
+    const brief = (row: SessionRow) => ({
+      sessionId: row.id,
+      sessionName: row.name,
+      status: row.status,
+      statusInfo: row.status_info,
+    });
+    if (flag('recursive')) {
+      const { row, dependents } = await api.service.destroyRecursive(s, forced);
+      ctx.body = { stats: {}, ...brief(row), dependents: dependents.map(brief) };
+      return;
+    }
     const row = await api.service.destroy(s, forced);
     ctx.body = { stats: {}, status: row.status, statusInfo: row.status_info, sessionId: row.id };
   });

@@ -1,4 +1,4 @@
-import { Command, Option } from 'clipanion';
+import { Command, Option, UsageError } from 'clipanion';
 import type { SessionListWire } from '../../domain/session-wire.js';
 import { parseRelativeSeconds } from '../../domain/starts-at.js';
 import { LIVE_STATUSES } from '../../domain/status.js';
@@ -18,6 +18,31 @@ function timeArg(value: string | undefined, flag: string, now = Date.now()): str
   return d.toISOString();
 }
 
+/**
+ * The statuses `ps` asks for, as Backend.AI's `ps` chooses them: live ones by default,
+ * `--running` CREATING and RUNNING, `--dead` TERMINATED and CANCELLED, `-a` all (undefined),
+ * `--status` its own list. Two of these at once is a usage error, not a silent precedence.
+ */
+export function psStatuses(f: {
+  all?: boolean;
+  status?: string;
+  dead?: boolean;
+  running?: boolean;
+}): string | undefined {
+  const given = [
+    f.all && '-a',
+    f.status !== undefined && '--status',
+    f.dead && '--dead',
+    f.running && '--running',
+  ];
+  const set = given.filter((x): x is string => typeof x === 'string');
+  if (set.length > 1) throw new UsageError(`${set.join(' and ')} choose statuses each: give one.`);
+  if (f.dead) return 'TERMINATED,CANCELLED';
+  if (f.running) return 'CREATING,RUNNING';
+  if (f.status !== undefined) return f.status;
+  return f.all ? undefined : LIVE;
+}
+
 export class PsCommand extends BaseCommand {
   static override paths = [['ps'], ['session', 'list'], ['session', 'ls']];
   static override usage = Command.Usage({
@@ -29,11 +54,17 @@ export class PsCommand extends BaseCommand {
       ['Everything of the last day', '$0 ps -a --since 1d'],
       ['Failed batch jobs tagged nightly', '$0 ps --status TERMINATED --type batch --tag nightly --json'],
       ['Every keypair (admins)', '$0 ps -a --all-owners'],
+      ['Names of the ended sessions, one a line', '$0 ps --dead --name-only'],
+      ['More columns', '$0 ps --running --detail'],
     ],
   });
 
   all = Option.Boolean('-a,--all', false, { description: 'Include ended sessions' });
   status = Option.String('-s,--status', { description: 'Comma-separated statuses (implies -a)' });
+  dead = Option.Boolean('--dead', false, { description: 'Only ended sessions (TERMINATED, CANCELLED)' });
+  running = Option.Boolean('--running', false, { description: 'Only CREATING and RUNNING sessions' });
+  nameOnly = Option.Boolean('--name-only', false, { description: 'Print the names only, one a line' });
+  detail = Option.Boolean('--detail', false, { description: 'More columns' });
   type = Option.String('--type', { description: 'batch or interactive' });
   tag = Option.String('--tag', { description: 'Sessions with this tag' });
   name = Option.String('--name', { description: 'Sessions with this name' });
@@ -47,7 +78,7 @@ export class PsCommand extends BaseCommand {
   async run(): Promise<void> {
     if (!/^\d+$/.test(this.limit)) throw new InvalidArgument(`--limit takes a number (got "${this.limit}").`);
     const r = await this.client().request<SessionListWire>('GET', '/sessions', undefined, {
-      status: this.status ?? (this.all ? undefined : LIVE),
+      status: psStatuses(this),
       type: this.type,
       tag: this.tag,
       name: this.name,
@@ -57,26 +88,70 @@ export class PsCommand extends BaseCommand {
       all: this.allOwners ? 'true' : undefined,
       limit: this.limit,
     });
+    if (this.nameOnly) {
+      const names = r.items.map((s) => s.sessionName);
+      if (this.json) return this.output.json({ names, total: r.total });
+      for (const n of names) this.output.line(n);
+      return;
+    }
     if (this.json) return this.output.json({ items: r.items, total: r.total });
     if (r.items.length === 0) {
       this.output.line(
-        this.all || this.status ? 'No sessions.' : 'No live sessions (bai ps -a shows ended ones).',
+        this.all || this.status || this.dead || this.running
+          ? 'No sessions.'
+          : 'No live sessions (bai ps -a shows ended ones).',
       );
       return;
     }
-    this.output.table(
-      ['ID', 'NAME', 'TYPE', 'STATUS', 'REASON', 'EXIT', 'CREATED', 'IMAGE'],
-      r.items.map((s) => [
-        s.sessionId.slice(0, 8),
-        s.sessionName,
-        s.type,
-        this.output.status(s.status),
-        s.statusInfo ?? '',
-        s.exitCode === null ? '-' : String(s.exitCode),
-        relativeTime(s.createdAt),
-        s.image,
-      ]),
-    );
+    if (this.detail) {
+      this.output.table(
+        [
+          'ID',
+          'NAME',
+          'OWNER',
+          'TYPE',
+          'STATUS',
+          'REASON',
+          'RESULT',
+          'EXIT',
+          'PRIORITY',
+          'SGROUP',
+          'TAG',
+          'CREATED',
+          'ENDED',
+          'IMAGE',
+        ],
+        r.items.map((s) => [
+          s.sessionId,
+          s.sessionName,
+          s.ownerAccessKey,
+          s.type,
+          this.output.status(s.status),
+          s.statusInfo ?? '',
+          s.result,
+          s.exitCode === null ? '-' : String(s.exitCode),
+          String(s.priority),
+          s.scalingGroup,
+          s.tag ?? '-',
+          relativeTime(s.createdAt),
+          s.terminatedAt ? relativeTime(s.terminatedAt) : '-',
+          s.image,
+        ]),
+      );
+    } else
+      this.output.table(
+        ['ID', 'NAME', 'TYPE', 'STATUS', 'REASON', 'EXIT', 'CREATED', 'IMAGE'],
+        r.items.map((s) => [
+          s.sessionId.slice(0, 8),
+          s.sessionName,
+          s.type,
+          this.output.status(s.status),
+          s.statusInfo ?? '',
+          s.exitCode === null ? '-' : String(s.exitCode),
+          relativeTime(s.createdAt),
+          s.image,
+        ]),
+      );
     if (r.total > r.items.length) this.output.line(`(${r.items.length} of ${r.total}; --limit shows more)`);
   }
 }

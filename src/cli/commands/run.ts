@@ -15,7 +15,7 @@ export class RunCommand extends SessionOptionsCommand {
       ['Fail the shell when the code fails', `$0 run -c 'import sys; sys.exit(3)' python || echo "exit $?"`],
       [
         'Give up after 10 minutes (exit 3) and clean up',
-        `$0 run --rm --timeout 10m -c 'import time; time.sleep(3600)' python`,
+        `$0 run --rm --wait-timeout 10m -c 'import time; time.sleep(3600)' python`,
       ],
       [
         'Run at 9 in the morning with 2 CPUs',
@@ -32,16 +32,30 @@ export class RunCommand extends SessionOptionsCommand {
   rm = Option.Boolean('--rm', false, {
     description: 'Destroy the session when the command ends, also on a timeout or Ctrl-C',
   });
-  timeout = Option.String('--timeout,--wait-timeout', {
+  waitTimeout = Option.String('--wait-timeout', {
     description: 'Give up waiting after this long (seconds, or 30s, 5m, 2h): exit 3',
   });
+  timeout = Option.String('--timeout', {
+    description: 'Old name of --wait-timeout (warns; will set the batch timeout, as on session create)',
+  });
+  batchTimeout = Option.String('--batch-timeout', {
+    description: 'Kill the job after this long (30m, 2h, seconds)',
+  });
+
+  protected batchTimeoutValue(): string | undefined {
+    return this.batchTimeout;
+  }
   json = Option.Boolean('--json', false, {
     description: 'Print the final session info (with its output) as one JSON document',
   });
 
   async run(): Promise<number> {
     const client = this.client();
-    const timeoutMs = this.timeoutMs(this.timeout);
+    const limit = this.waitLimit(
+      this.waitTimeout,
+      this.timeout,
+      '--timeout on run is the old name of --wait-timeout (the wait limit); in a later release it will set the batch timeout, as on session create and in Backend.AI. Use --wait-timeout or --batch-timeout.',
+    );
     const img = await client.request<{ labels: Record<string, string> }>(
       'GET',
       '/images/resolve',
@@ -69,7 +83,7 @@ export class RunCommand extends SessionOptionsCommand {
     try {
       info = await waitForEnd(client, created.sessionId, this.output, {
         streamLogs: true,
-        timeoutMs,
+        timeoutMs: limit.ms,
         query: owner,
         write: this.json ? (text) => output.push(text) : undefined,
         note: this.json
@@ -101,7 +115,7 @@ export class RunCommand extends SessionOptionsCommand {
     }
     if (!info)
       throw new WaitTimeout(
-        `session ${created.sessionName} did not end in ${this.timeoutText(this.timeout)}${this.rm ? '; it was destroyed (--rm)' : ''}.`,
+        `session ${created.sessionName} did not end in ${limit.text}${this.rm ? '; it was destroyed (--rm)' : ''}.`,
       );
     if (this.json) {
       const truncated = skipped || output.truncated;

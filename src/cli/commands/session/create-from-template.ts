@@ -82,6 +82,13 @@ export class SessionCreateFromTemplateCommand extends SessionOptionsCommand {
     description: 'With --wait: give up after this long (exit 3)',
   });
   json = Option.Boolean('--json', false, { description: 'Print JSON' });
+  batchTimeout = Option.String('--batch-timeout,--timeout', {
+    description: "Replace the template's batch timeout (30m, 2h; --timeout as in session create)",
+  });
+
+  protected batchTimeoutValue(): string | undefined {
+    return this.batchTimeout;
+  }
 
   async run(): Promise<number> {
     const client = this.client();

@@ -18,7 +18,7 @@ export class SessionCreateCommand extends SessionOptionsCommand {
       ],
       [
         'A CI step that fails the pipeline on failure',
-        `$0 session create --type batch --wait -c 'make test' python`,
+        `$0 session create --type batch --timeout 1h --wait --wait-timeout 2h -c 'make test' python`,
       ],
     ],
   });
@@ -38,12 +38,31 @@ export class SessionCreateCommand extends SessionOptionsCommand {
   });
   noReuse = Option.Boolean('--no-reuse', false, { description: 'Fail if a live session has this name' });
   wait = Option.Boolean('--wait', false, { description: 'Wait until it ends; exit with its exit code' });
-  timeout = Option.String('--timeout', { description: 'With --wait: give up after this long (exit 3)' });
+  timeout = Option.String('--timeout', {
+    description: 'The batch timeout, as in Backend.AI (same as --batch-timeout)',
+  });
+  batchTimeout = Option.String('--batch-timeout', {
+    description: 'Kill the job after this long (30m, 2h, seconds)',
+  });
+  waitTimeout = Option.String('--wait-timeout', {
+    description: 'With --wait: give up waiting after this long (exit 3)',
+  });
   json = Option.Boolean('--json', false, { description: 'Print JSON' });
+
+  protected batchTimeoutValue(): string | undefined {
+    if (this.timeout !== undefined && this.batchTimeout !== undefined && this.timeout !== this.batchTimeout)
+      throw new UsageError('--timeout and --batch-timeout are one option (the batch timeout): give it once.');
+    return this.batchTimeout ?? this.timeout;
+  }
 
   async run(): Promise<number> {
     const client = this.client();
-    const timeoutMs = this.timeoutMs(this.timeout);
+    const limit = this.waitLimit(this.waitTimeout, undefined, '');
+    if (this.wait && this.timeout !== undefined && this.waitTimeout === undefined)
+      // Once, for scripts written when --timeout was bai's wait limit here.
+      this.context.stderr.write(
+        'Warning: --timeout sets the batch timeout on session create (as in Backend.AI), no longer the wait limit of --wait: use --wait-timeout for that.\n',
+      );
     if (this.type === 'batch' && !this.startupCommand)
       throw new UsageError('A batch session needs -c/--startup-command.');
     const body = this.createBody(this.image, this.startupCommand, this.type as 'batch' | 'interactive');
@@ -65,12 +84,11 @@ export class SessionCreateCommand extends SessionOptionsCommand {
       return res.status === 'TIMEOUT' ? EXIT.timeout : EXIT.ok;
     }
     const info = await waitForEnd(client, res.sessionId, this.output, {
-      timeoutMs,
+      timeoutMs: limit.ms,
       query: { owner_access_key: this.owner },
       known: res,
     });
-    if (!info)
-      throw new WaitTimeout(`session ${res.sessionName} did not end in ${this.timeoutText(this.timeout)}.`);
+    if (!info) throw new WaitTimeout(`session ${res.sessionName} did not end in ${limit.text}.`);
     if (this.json) this.output.json(info);
     else
       this.output.line(

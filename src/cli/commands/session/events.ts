@@ -19,12 +19,15 @@ export class SessionEventsCommand extends BaseCommand {
 
 Events come in the order they were recorded; a batch session's result (session_success or session_failure) comes before session_terminated, as in Backend.AI. --scope takes session, kernel, * (both) or a comma list (session,kernel), as Backend.AI's CLI does.
 
-With --wait batch_session_result it exits at the result event, with the job's own exit code: 0 on success, the code on failure (Backend.AI's CLI exits 1 for any failure; a job that exits 1 still gives 1), 3 when the batch timeout killed it, 1 when it never ran. With --wait EVENT it exits 0 when EVENT happens and 1 when the session ends without it. --timeout gives up with exit 3.
+With --wait batch_session_result it exits at the result event, with the job's own exit code: 0 on success, the code on failure (Backend.AI's CLI exits 1 for any failure; a job that exits 1 still gives 1), 3 when the batch timeout killed it, 1 when it never ran. With --wait EVENT it exits 0 when EVENT happens and 1 when the session ends without it. --wait-timeout gives up with exit 3.
 
 --json prints one JSON document when it ends; --ndjson prints one JSON object a line as events come.`,
     examples: [
       ['Follow', '$0 session events job-1'],
-      ['Wait for the result in a script', '$0 session events --wait batch_session_result --timeout 2h job-1'],
+      [
+        'Wait for the result in a script',
+        '$0 session events --wait batch_session_result --wait-timeout 2h job-1',
+      ],
       ['Wait until it runs', '$0 session events --wait session_started job-1'],
       ['Kernel events too', "$0 session events --scope '*' job-1"],
     ],
@@ -37,14 +40,22 @@ With --wait batch_session_result it exits at the result event, with the job's ow
   wait = Option.String('--wait', {
     description: 'Exit when this event happens (batch_session_result, or an event name)',
   });
-  timeout = Option.String('--timeout', { description: 'Give up after this long (seconds, 30s, 5m): exit 3' });
+  waitTimeout = Option.String('--wait-timeout', {
+    description: 'Give up after this long (seconds, 30s, 5m): exit 3',
+  });
+  timeout = Option.String('--timeout', { description: 'Old name of --wait-timeout (warns)' });
   owner = Option.String('-o,--owner', { description: 'Owner access key (admins)' });
   json = Option.Boolean('--json', false, { description: 'One JSON document at the end' });
   ndjson = Option.Boolean('--ndjson', false, { description: 'One JSON object a line, as events come' });
 
   async run(): Promise<number> {
     const client = this.client();
-    const timeoutMs = this.timeoutMs(this.timeout);
+    const limit = this.waitLimit(
+      this.waitTimeout,
+      this.timeout,
+      '--timeout is the old name of --wait-timeout here; it goes in a later release (on session create, --timeout is the batch timeout).',
+    );
+    const timeoutMs = limit.ms;
     try {
       parseEventScope(this.scope);
     } catch (err) {
@@ -115,8 +126,7 @@ With --wait batch_session_result it exits at the result event, with the job's ow
         timedOut,
         exitCode: timedOut ? EXIT.timeout : outcome,
       });
-    if (timedOut)
-      throw new WaitTimeout(`no ${this.wait ?? 'final'} event in ${this.timeoutText(this.timeout)}.`);
+    if (timedOut) throw new WaitTimeout(`no ${this.wait ?? 'final'} event in ${limit.text}.`);
     return outcome ?? EXIT.ok;
   }
 

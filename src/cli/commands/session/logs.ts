@@ -12,12 +12,13 @@ export class SessionLogsCommand extends BaseCommand {
     examples: [
       ['Print', '$0 session logs job-1'],
       ['Follow while it runs', '$0 session logs -f job-1'],
+      ['One kernel of a cluster session', '$0 session logs -k 5f1c0d2e-… job-1'],
     ],
   });
 
   ref = Option.String({ name: 'SESSION' });
   follow = Option.Boolean('-f,--follow', false, { description: 'Keep printing until the session ends' });
-  kernel = Option.String('--kernel', { description: 'Kernel id (default: the main kernel)' });
+  kernel = Option.String('-k,--kernel,--kernel-id', { description: 'Kernel id (default: the main kernel)' });
   owner = Option.String('-o,--owner', { description: 'Owner access key (admins)' });
   json = Option.Boolean('--json', false, { description: 'Print {"logs": "..."} (with -f: when it ends)' });
 

@@ -10,17 +10,18 @@ export class SessionWatchCommand extends BaseCommand {
   static override usage = Command.Usage({
     category: 'Sessions',
     description: "Wait for a session to end, showing its progress; exit with the job's exit code",
-    details: `Exits 0 when the job succeeded, with the job's own exit code when it failed, 3 when its batch timeout killed it or when --timeout runs out, 1 when it never ran.`,
+    details: `Exits 0 when the job succeeded, with the job's own exit code when it failed, 3 when its batch timeout killed it or when --wait-timeout runs out, 1 when it never ran.`,
     examples: [
-      ['In CI', '$0 session watch job-1 --timeout 1h'],
+      ['In CI', '$0 session watch job-1 --wait-timeout 1h'],
       ['Final state as JSON', '$0 session watch job-1 --json'],
     ],
   });
 
   ref = Option.String({ name: 'SESSION' });
-  timeout = Option.String('--timeout', {
+  waitTimeout = Option.String('--wait-timeout', {
     description: 'Give up after this long (seconds, 30s, 5m, 2h): exit 3',
   });
+  timeout = Option.String('--timeout', { description: 'Old name of --wait-timeout (warns)' });
   owner = Option.String('-o,--owner', { description: 'Owner access key (admins)' });
   scope = Option.String('--scope', 'session,kernel', {
     description:
@@ -30,7 +31,11 @@ export class SessionWatchCommand extends BaseCommand {
 
   async run(): Promise<number> {
     const client = this.client();
-    const timeoutMs = this.timeoutMs(this.timeout);
+    const limit = this.waitLimit(
+      this.waitTimeout,
+      this.timeout,
+      '--timeout is the old name of --wait-timeout here; it goes in a later release (on session create, --timeout is the batch timeout).',
+    );
     try {
       parseEventScope(this.scope);
     } catch (err) {
@@ -45,9 +50,8 @@ export class SessionWatchCommand extends BaseCommand {
       undefined,
       query,
     );
-    const info = await waitForEnd(client, first.sessionId, this.output, { timeoutMs, query });
-    if (!info)
-      throw new WaitTimeout(`session ${first.sessionName} did not end in ${this.timeoutText(this.timeout)}.`);
+    const info = await waitForEnd(client, first.sessionId, this.output, { timeoutMs: limit.ms, query });
+    if (!info) throw new WaitTimeout(`session ${first.sessionName} did not end in ${limit.text}.`);
     if (this.json) this.output.json(info);
     else
       this.output.line(
