@@ -72,7 +72,10 @@ export async function recordSessionEvents(
   info: string | null,
 ): Promise<void> {
   const names: string[] = [];
-  if (status === 'TERMINATED' && session.type === 'batch') {
+  // A session that went through ERROR announced its failure there (ERROR leads only to the
+  // end, never back to PENDING): its TERMINATED does not announce it twice.
+  const failedBefore = status === 'TERMINATED' && 'ERROR' in (session.status_history ?? {});
+  if (status === 'TERMINATED' && session.type === 'batch' && !failedBefore) {
     const r = resultEventName(session.result);
     if (r) names.push(r);
   }

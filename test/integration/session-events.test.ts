@@ -1,0 +1,112 @@
+import test from 'ava';
+import { randomUUID } from 'node:crypto';
+import type { SessionStatus } from '../../src/domain/status.js';
+import { toJsonColumns } from '../../src/persistence/json-columns.js';
+import { SessionStore } from '../../src/persistence/session-store.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+
+/**
+ * The events a session's transitions write, on a real PostgreSQL: a batch session's result
+ * comes once, just before session_terminated, in the stream and in its callbacks alike.
+ */
+let database: TestDatabase;
+let store: SessionStore;
+test.before(async () => {
+  database = await createTestDatabase();
+  store = new SessionStore(database.db);
+});
+test.after.always(async () => {
+  await database?.drop();
+});
+
+async function newBatchSession(name: string): Promise<string> {
+  const id = randomUUID();
+  const now = new Date().toISOString();
+  await store.insert(
+    toJsonColumns({
+      id,
+      name,
+      access_key: database.admin.accessKey,
+      domain_name: 'default',
+      group_name: 'default',
+      scaling_group: 'default',
+      type: 'batch',
+      status: 'PENDING',
+      status_history: { PENDING: now },
+      image: 'python',
+      requested_image: 'python',
+      startup_command: 'true',
+      requested_slots: {},
+      callback_url: 'http://hook.invalid/events',
+    }),
+    [
+      toJsonColumns({
+        id: randomUUID(),
+        session_id: id,
+        cluster_role: 'main',
+        cluster_idx: 1,
+        cluster_hostname: 'main1',
+        status: 'PENDING',
+        status_history: { PENDING: now },
+        occupied_slots: {},
+      }),
+    ],
+    [],
+  );
+  return id;
+}
+
+async function through(id: string, statuses: SessionStatus[]): Promise<void> {
+  for (const to of statuses) moved(await store.transition(id, to, { kernels: true }), to);
+}
+
+function moved(row: unknown, to: string): void {
+  if (!row) throw new Error(`the move to ${to} was refused`);
+}
+
+async function sessionEvents(id: string): Promise<string[]> {
+  return (await database
+    .db('session_events')
+    .where({ session_id: id })
+    .whereNull('kernel_id')
+    .orderBy('id')
+    .pluck('name')) as string[];
+}
+
+async function callbackEvents(id: string): Promise<string[]> {
+  const rows = (await database.db('webhook_deliveries').where({ session_id: id }).orderBy('id')) as {
+    body: string | { event: string };
+  }[];
+  return rows.map(
+    (r) => (typeof r.body === 'string' ? (JSON.parse(r.body) as { event: string }) : r.body).event,
+  );
+}
+
+test('a batch session that ends TERMINATED announces its result just before session_terminated', async (t) => {
+  const id = await newBatchSession('ends-ok');
+  await through(id, ['SCHEDULED', 'PREPARING', 'RUNNING']);
+  moved(
+    await store.transition(id, 'TERMINATED', { result: 'SUCCESS', exitCode: 0, kernels: true }),
+    'TERMINATED',
+  );
+  t.deepEqual((await sessionEvents(id)).slice(-3), [
+    'session_started',
+    'session_success',
+    'session_terminated',
+  ]);
+  t.deepEqual(await callbackEvents(id), ['enqueued', 'started', 'success', 'terminated']);
+});
+
+test('a batch session that fails through ERROR announces its failure once, before session_terminated', async (t) => {
+  const id = await newBatchSession('ends-error');
+  await through(id, ['SCHEDULED', 'PREPARING']);
+  moved(
+    await store.transition(id, 'ERROR', { info: 'failed-to-start', result: 'FAILURE', kernels: true }),
+    'ERROR',
+  );
+  moved(await store.transition(id, 'TERMINATED', { info: 'failed-to-start', kernels: true }), 'TERMINATED');
+  const names = await sessionEvents(id);
+  t.is(names.filter((n) => n === 'session_failure').length, 1, names.join(' '));
+  t.deepEqual(names.slice(-2), ['session_failure', 'session_terminated']);
+  t.deepEqual(await callbackEvents(id), ['enqueued', 'failure', 'terminated']);
+});
