@@ -248,6 +248,30 @@ test.serial('-m NAME=PATH:ro and NAME:ro send mount_options; -v stays an alias',
   t.is(s.mounts.length, 1);
   t.is(s.mounts[0]!.name, 'flag-data');
   t.is(s.mounts[0]!.target, '/home/work/data');
+  t.true(s.mounts[0]!.readOnly);
+  // Read-only in the container, not only in the record: a write fails (exit 3), the file stays.
+  const ro = await bai(stack, [
+    'run',
+    '-t',
+    'mount-ro-write',
+    '-m',
+    'flag-data=/home/work/data:ro',
+    '-c',
+    'import sys\ntry:\n    open("/home/work/data/f.txt", "w").write("y")\nexcept OSError:\n    sys.exit(3)',
+    'python',
+  ]);
+  t.is(ro.code, 3, ro.stdout + ro.stderr);
+  const again = await bai(stack, [
+    'run',
+    '-t',
+    'mount-rw-read',
+    '-v',
+    'flag-data=/home/work/data',
+    '-c',
+    'print(open("/home/work/data/f.txt").read())',
+    'python',
+  ]);
+  t.is(again.stdout, 'x\n', 'the read-only job did not change the file');
   const d = await bai(stack, [
     'run',
     '-t',
