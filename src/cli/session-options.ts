@@ -1,7 +1,8 @@
 import { Option } from 'clipanion';
 import * as t from 'typanion';
-import { BaseCommand } from './base-command.js';
+import { BaseCommand, EXIT, WaitTimeout } from './base-command.js';
 import { keyValues, mountArgs, resourceArgs } from './key-values.js';
+import { exitCodeOf, waitForEnd } from './session-wait.js';
 
 /** Flags shared by `session create` and `run`, named as Backend.AI's CLI names them. */
 export abstract class SessionOptionsCommand extends BaseCommand {
@@ -92,5 +93,44 @@ export abstract class SessionOptionsCommand extends BaseCommand {
         scalingGroup: this.scalingGroup,
       },
     };
+  }
+
+  /**
+   * Sends a create body to `path` (`/session`, `/session/_/create-from-template`). Without
+   * `wait`, prints the answer (exit 3 when the server's own wait ran out); with it, follows the
+   * session to its end and returns its exit code.
+   */
+  protected async submit(
+    path: string,
+    body: Record<string, unknown>,
+    opts: { wait: boolean; json: boolean; limit: { ms: number | undefined; text: string } },
+  ): Promise<number> {
+    const client = this.client();
+    const res = await client.request<{
+      sessionId: string;
+      sessionName: string;
+      status: string;
+      created: boolean;
+    }>('POST', path, body);
+    if (!opts.wait) {
+      if (opts.json) this.output.json(res);
+      else
+        this.output.line(
+          `Session ${res.sessionName} (${res.sessionId}) ${res.created ? 'created' : 'reused'}: ${this.output.status(res.status)}`,
+        );
+      return res.status === 'TIMEOUT' ? EXIT.timeout : EXIT.ok;
+    }
+    const info = await waitForEnd(client, res.sessionId, this.output, {
+      timeoutMs: opts.limit.ms,
+      query: { owner_access_key: this.owner },
+      known: res,
+    });
+    if (!info) throw new WaitTimeout(`session ${res.sessionName} did not end in ${opts.limit.text}.`);
+    if (opts.json) this.output.json(info);
+    else
+      this.output.line(
+        `Session ${info.sessionName} ${this.output.status(info.status)} (${info.statusInfo ?? '-'}) exit=${info.exitCode ?? '-'}`,
+      );
+    return exitCodeOf(info);
   }
 }

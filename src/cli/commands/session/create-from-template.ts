@@ -1,8 +1,6 @@
 import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
-import { EXIT, WaitTimeout } from '../../base-command.js';
 import { SessionOptionsCommand } from '../../session-options.js';
-import { exitCodeOf, waitForEnd } from '../../session-wait.js';
 
 type Body = Record<string, unknown>;
 
@@ -91,7 +89,6 @@ export class SessionCreateFromTemplateCommand extends SessionOptionsCommand {
   }
 
   async run(): Promise<number> {
-    const client = this.client();
     const timeoutMs = this.timeoutMs(this.waitTimeout, '--wait-timeout');
     const body = templateOverrides(
       this.createBody('', this.startupCommand, (this.type ?? 'interactive') as 'batch' | 'interactive'),
@@ -103,34 +100,10 @@ export class SessionCreateFromTemplateCommand extends SessionOptionsCommand {
     body.enqueueOnly = this.enqueueOnly || this.wait || this.maxWait === undefined;
     if (this.maxWait !== undefined) body.maxWaitSeconds = this.maxWait;
     body.reuseIfExists = !this.noReuse;
-    const res = await client.request<{
-      sessionId: string;
-      sessionName: string;
-      status: string;
-      created: boolean;
-    }>('POST', '/session/_/create-from-template', body);
-    if (!this.wait) {
-      if (this.json) this.output.json(res);
-      else
-        this.output.line(
-          `Session ${res.sessionName} (${res.sessionId}) ${res.created ? 'created' : 'reused'}: ${this.output.status(res.status)}`,
-        );
-      return res.status === 'TIMEOUT' ? EXIT.timeout : EXIT.ok;
-    }
-    const info = await waitForEnd(client, res.sessionId, this.output, {
-      timeoutMs,
-      query: { owner_access_key: this.owner },
-      known: res,
+    return this.submit('/session/_/create-from-template', body, {
+      wait: this.wait,
+      json: this.json,
+      limit: { ms: timeoutMs, text: this.timeoutText(this.waitTimeout) },
     });
-    if (!info)
-      throw new WaitTimeout(
-        `session ${res.sessionName} did not end in ${this.timeoutText(this.waitTimeout)}.`,
-      );
-    if (this.json) this.output.json(info);
-    else
-      this.output.line(
-        `Session ${info.sessionName} ${this.output.status(info.status)} (${info.statusInfo ?? '-'}) exit=${info.exitCode ?? '-'}`,
-      );
-    return exitCodeOf(info);
   }
 }

@@ -1,8 +1,6 @@
 import { Command, Option, UsageError } from 'clipanion';
 import * as t from 'typanion';
-import { EXIT, WaitTimeout } from '../../base-command.js';
 import { SessionOptionsCommand } from '../../session-options.js';
-import { exitCodeOf, waitForEnd } from '../../session-wait.js';
 
 export class SessionCreateCommand extends SessionOptionsCommand {
   static override paths = [['session', 'create'], ['create'], ['start'], ['session', 'start']];
@@ -56,7 +54,6 @@ export class SessionCreateCommand extends SessionOptionsCommand {
   }
 
   async run(): Promise<number> {
-    const client = this.client();
     const limit = this.waitLimit(this.waitTimeout, undefined, '');
     if (this.wait && this.timeout !== undefined && this.waitTimeout === undefined)
       // Once, for scripts written when --timeout was bai's wait limit here.
@@ -69,31 +66,6 @@ export class SessionCreateCommand extends SessionOptionsCommand {
     body.enqueueOnly = this.enqueueOnly || this.wait || this.maxWait === undefined;
     if (this.maxWait !== undefined) body.maxWaitSeconds = this.maxWait;
     body.reuseIfExists = !this.noReuse;
-    const res = await client.request<{
-      sessionId: string;
-      sessionName: string;
-      status: string;
-      created: boolean;
-    }>('POST', '/session', body);
-    if (!this.wait) {
-      if (this.json) this.output.json(res);
-      else
-        this.output.line(
-          `Session ${res.sessionName} (${res.sessionId}) ${res.created ? 'created' : 'reused'}: ${this.output.status(res.status)}`,
-        );
-      return res.status === 'TIMEOUT' ? EXIT.timeout : EXIT.ok;
-    }
-    const info = await waitForEnd(client, res.sessionId, this.output, {
-      timeoutMs: limit.ms,
-      query: { owner_access_key: this.owner },
-      known: res,
-    });
-    if (!info) throw new WaitTimeout(`session ${res.sessionName} did not end in ${limit.text}.`);
-    if (this.json) this.output.json(info);
-    else
-      this.output.line(
-        `Session ${info.sessionName} ${this.output.status(info.status)} (${info.statusInfo ?? '-'}) exit=${info.exitCode ?? '-'}`,
-      );
-    return exitCodeOf(info);
+    return this.submit('/session', body, { wait: this.wait, json: this.json, limit });
   }
 }
