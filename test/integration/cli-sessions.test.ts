@@ -538,7 +538,8 @@ test('completion bash completes commands, aliases and flags', async (t) => {
       ],
       { encoding: 'utf8' },
     ).trim();
-  t.is(complete(['bai', 'sess']), 'session');
+  t.deepEqual(complete(['bai', 'sess']).split(' ').sort(), ['session', 'session-template', 'sesstpl']);
+  t.is(complete(['bai', 'session-t']), 'session-template');
   t.true(complete(['bai', 'session', '']).split(' ').includes('status-history'));
   t.is(complete(['bai', 'session', 'create', '--starts']), '--starts-at');
   t.is(complete(['bai', 'kill', '--for']), '--forced');
