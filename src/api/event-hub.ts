@@ -78,6 +78,11 @@ export class EventHub {
     this.forgetters.add(f);
   }
 
+  /** How many listeners (SSE streams, create waits) are subscribed now. */
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
   subscribe(listener: EventListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -72,22 +72,33 @@ export function eventRoutes(api: ApiContext): Router {
     };
     const unsubscribe = api.hub.subscribe((ev) => (replayed ? send(ev) : buffered.push(ev)));
     const keepAlive = setInterval(() => stream.write(': keep-alive\n\n'), 15_000);
+    let closed = false;
     const close = () => {
+      if (closed) return;
+      closed = true;
       clearInterval(keepAlive);
       unsubscribe();
       stream.end();
     };
-    ctx.req.on('close', close);
+    // The client may have gone while the lookups above ran: its 'close' is then already past,
+    // and without this check the subscription and the keep-alive timer would live forever.
+    ctx.res.once('close', close);
+    if (ctx.req.socket.destroyed || ctx.res.destroyed) close();
     stream.write(': bai event stream\n\n');
     if (lastId !== null || sessionId !== null) {
-      const backlog = await api.events.backlog({
-        accessKey: owner,
-        upTo: api.hub.horizon(),
-        afterId: lastId,
-        sessionId,
-        limit: 10_000,
-      });
-      for (const ev of backlog) send(ev);
+      try {
+        const backlog = await api.events.backlog({
+          accessKey: owner,
+          upTo: api.hub.horizon(),
+          afterId: lastId,
+          sessionId,
+          limit: 10_000,
+        });
+        for (const ev of backlog) send(ev);
+      } catch (err) {
+        close(); // the replay failed: end the stream (the client reconnects with Last-Event-ID)
+        throw err;
+      }
     }
     replayed = true;
     for (const ev of buffered.splice(0)) send(ev);

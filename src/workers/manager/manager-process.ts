@@ -35,6 +35,8 @@ export interface RunningManager {
   db: Db;
   /** Pass count and end-of-pass hook, for tests and metrics. */
   dispatcher: Pick<Dispatcher, 'passesStarted' | 'onPass'>;
+  /** Listeners of the event hub (SSE streams, create waits), for tests and metrics. */
+  hub: Pick<EventHub, 'listenerCount'>;
   close(): Promise<void>;
 }
 
@@ -185,6 +187,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     url,
     db,
     dispatcher,
+    hub,
     close() {
       closing ??= (async () => {
         const errors: unknown[] = [];
