@@ -206,7 +206,8 @@ export class ApiClient {
     private readonly opts: { onRetry?: (n: RetryNotice) => void } = {},
   ) {}
 
-  private headers(method: string, pathWithQuery: string, hasBody: boolean): Record<string, string> {
+  /** The headers that sign one request (also for clients that send it their own way). */
+  headers(method: string, pathWithQuery: string, hasBody: boolean): Record<string, string> {
     const url = new URL(this.config.endpoint);
     const contentType = hasBody ? 'application/json' : 'text/plain';
     const date = new Date().toISOString().replace('Z', '+00:00');

@@ -43,6 +43,11 @@ export function eventRoutes(api: ApiContext): Router {
       eventInScope(ev.name, scope);
 
     const stream = new PassThrough();
+    let closed = false;
+    // Nothing is written once the stream is closed (a write after end would throw).
+    const write = (text: string) => {
+      if (!closed) stream.write(text);
+    };
     ctx.req.socket.setTimeout(0);
     ctx.req.socket.setNoDelay(true);
     ctx.status = 200;
@@ -68,11 +73,10 @@ export function eventRoutes(api: ApiContext): Router {
           if (sent.size <= 10_000) break;
         }
       }
-      stream.write(frame(ev));
+      write(frame(ev));
     };
     const unsubscribe = api.hub.subscribe((ev) => (replayed ? send(ev) : buffered.push(ev)));
-    const keepAlive = setInterval(() => stream.write(': keep-alive\n\n'), 15_000);
-    let closed = false;
+    const keepAlive = setInterval(() => write(': keep-alive\n\n'), 15_000);
     const close = () => {
       if (closed) return;
       closed = true;
@@ -83,8 +87,11 @@ export function eventRoutes(api: ApiContext): Router {
     // The client may have gone while the lookups above ran: its 'close' is then already past,
     // and without this check the subscription and the keep-alive timer would live forever.
     ctx.res.once('close', close);
-    if (ctx.req.socket.destroyed || ctx.res.destroyed) close();
-    stream.write(': bai event stream\n\n');
+    if (ctx.req.socket.destroyed || ctx.res.destroyed) {
+      close();
+      return;
+    }
+    write(': bai event stream\n\n');
     if (lastId !== null || sessionId !== null) {
       try {
         const backlog = await api.events.backlog({
