@@ -4,7 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Redis } from 'ioredis';
 import type { AgentConfig } from '../../config/config.js';
 import type { LogFollow } from '../../docker/docker-adapter.js';
-import { decodeTail, truncationMarker } from '../../domain/output-tail.js';
+import { decodeTail, storedOutput } from '../../domain/output-tail.js';
 import type { Logger } from '../../log/logger.js';
 import {
   LOG_ENTRY_BYTES,
@@ -197,6 +197,5 @@ export async function finishLogs(
         log.error('ending the live output with its tail failed', { ...where, err: String(err) }),
     );
   }
-  const logs = truncated ? truncationMarker(limit) + tail.text : tail.text;
-  return { logs, truncated, totalBytes };
+  return { logs: storedOutput({ text: tail.text, truncated }, limit), truncated, totalBytes };
 }
