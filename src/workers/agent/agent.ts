@@ -6,7 +6,6 @@ import type { DockerAdapter } from '../../docker/docker-adapter.js';
 import type { Logger } from '../../log/logger.js';
 import { agentQueueName } from '../../queue/names.js';
 import { agentJobOf, type AgentJob } from '../../queue/payloads.js';
-import { clearLongTimeout } from '../long-timer.js';
 import type { AgentContext } from './agent-context.js';
 import { Adoption } from './adoption.js';
 import { Allocator } from './allocator.js';
@@ -18,7 +17,7 @@ import { AgentReports } from './reports.js';
 import { RunPipeline } from './run-pipeline.js';
 import { SessionStarter } from './starter.js';
 import { Teardown } from './teardown.js';
-import { SessionTable } from './tracked.js';
+import { SessionTable, stopTimers } from './tracked.js';
 import { Watcher } from './watcher.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -141,12 +140,7 @@ export class Agent {
   }
 
   private clearTimers(): void {
-    for (const t of this.sessions.all()) {
-      clearLongTimeout(t.startTimer);
-      clearLongTimeout(t.timeoutTimer);
-      t.startTimer = t.timeoutTimer = null;
-      t.stopLogs?.();
-    }
+    for (const t of this.sessions.all()) stopTimers(t);
   }
 
   private async process(job: Job): Promise<void> {

@@ -89,19 +89,15 @@ export class RunPipeline {
         // back, clear what was made and start again (the attempt never ran its command).
         log.error('engine went away during a start; will start again', { sessionId: job.sessionId });
         await engine.whenUp();
-        await this.teardown.removeContainers(tracked).catch((removeErr: unknown) =>
+        await this.teardown.discard(tracked, (removeErr) =>
           // Left for the re-run: its containers are found by label, or created under new names.
           log.error('removing a cut start failed', { sessionId: job.sessionId, err: String(removeErr) }),
         );
-        allocator.release(job.sessionId);
-        sessions.delete(job.sessionId);
         if (closing.aborted) return;
         return this.runSession(job, true);
       }
       const pull = err instanceof ImagePullFailed;
-      await this.teardown.removeContainers(tracked);
-      allocator.release(job.sessionId);
-      sessions.delete(job.sessionId);
+      await this.teardown.discard(tracked);
       await reports.failed(
         job,
         pull ? 'CANCELLED' : 'ERROR',
