@@ -39,16 +39,14 @@ export class RunPipeline {
       sessions.markFinished(job.sessionId, job.attempt);
       return;
     }
-    const adoption = this.adoption;
     const known = sessions.get(job.sessionId);
     if (known && known.attempt >= job.attempt) {
-      await adoption.resync(known); // a duplicate or a reconciler's nudge: say again where it stands
+      await this.adoption.resync(known); // a duplicate or a reconciler's nudge: say again where it stands
       return;
     }
     const found = await docker.list([`${LABEL.session}=${job.sessionId}`, `${LABEL.attempt}=${job.attempt}`]);
     if (found.length > 0) {
-      const t = await adoption.adoptSession(found);
-      if (t) await adoption.resync(t);
+      await this.adoption.adoptAndResync(found);
       return;
     }
     const tracked = newTracked(job.sessionId, job.attempt, job.batchTimeoutSec, 'preparing');
@@ -68,12 +66,12 @@ export class RunPipeline {
       note(tracked, 'PREPARING');
       if (!(await docker.hasImage(job.image))) await this.pull(job);
       if (tracked.stopReason)
-        return await this.teardown.abandon(tracked, tracked.stopReason ?? 'user-requested');
+        return await this.teardown.abandon(tracked, tracked.stopReason);
       note(tracked, 'PREPARED');
       note(tracked, 'CREATING');
       await this.createContainers(job, tracked, need);
       if (tracked.stopReason)
-        return await this.teardown.abandon(tracked, tracked.stopReason ?? 'user-requested');
+        return await this.teardown.abandon(tracked, tracked.stopReason);
       tracked.state = 'created';
       const delay = job.startsAt === null ? 0 : job.startsAt - Date.now();
       if (delay > 2) {
