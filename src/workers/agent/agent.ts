@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { archName } from '../../domain/session-request.js';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -68,14 +69,14 @@ export class Agent {
       engine: this.engine,
       allocator: this.allocator,
       sessions: this.sessions,
-      reports: new AgentReports(this.reporter, config.id, this.sessions),
+      reports: new AgentReports(this.reporter, config.id),
       closing: this.stopping.signal,
     };
     this.teardown = new Teardown(this.ctx);
     this.watcher = new Watcher(this.ctx, this.teardown);
     const starter = new SessionStarter(this.ctx, this.watcher, this.teardown);
     this.adoption = new Adoption(this.ctx, this.watcher, this.teardown, starter);
-    this.pipeline = new RunPipeline(this.ctx, this.teardown, this.adoption, starter);
+    this.pipeline = new RunPipeline(this.ctx, this.teardown, this.adoption, starter, availableParallelism());
     this.ending = new DestroyAndCleanup(this.ctx, this.watcher, this.teardown);
   }
 

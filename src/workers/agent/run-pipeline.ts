@@ -1,4 +1,3 @@
-import { cpus } from 'node:os';
 import {
   LABEL,
   clusterNetworkName,
@@ -29,6 +28,8 @@ export class RunPipeline {
     private readonly teardown: Teardown,
     private readonly adoption: Adoption,
     private readonly starter: SessionStarter,
+    /** The host's CPUs (for a kernel's CPU share), counted once when the agent is built. */
+    private readonly hostCpus: number,
   ) {}
 
   async runSession(job: RunSessionJob, again = false): Promise<void> {
@@ -64,7 +65,7 @@ export class RunPipeline {
     sessions.set(tracked);
     try {
       note(tracked, 'PREPARING');
-      if (!(await docker.hasImage(job.image))) await this.pull(job);
+      if (!(await docker.hasImage(job.image))) await this.pull(job, tracked);
       if (tracked.stopReason)
         return await this.teardown.abandon(tracked, tracked.stopReason);
       note(tracked, 'PREPARED');
@@ -76,7 +77,7 @@ export class RunPipeline {
       const delay = job.startsAt === null ? 0 : job.startsAt - Date.now();
       if (delay > 2) {
         // Waiting for its start time: say now that it is prepared (CREATING and before).
-        await reports.flushPhases(job, tracked);
+        await reports.flushPhases(tracked);
         this.starter.armStart(tracked, delay);
       } else {
         await this.starter.startSession(tracked);
@@ -106,9 +107,9 @@ export class RunPipeline {
   }
 
   /** Pulls the image, reporting its progress at most twice a second, and the last figures. */
-  private async pull(job: RunSessionJob): Promise<void> {
+  private async pull(job: RunSessionJob, tracked: Tracked): Promise<void> {
     const { docker, reports, log } = this.ctx;
-    await reports.progress(job, 'PULLING');
+    await reports.progress(tracked, 'PULLING');
     let lastSent = 0;
     let total = 0;
     await docker.pull(job.image, job.registryAuth, (p) => {
@@ -119,7 +120,7 @@ export class RunPipeline {
       const data = {
         pull: { current: p.current, total: p.total, percent: Math.floor((p.current / p.total) * 100) },
       };
-      reports.progress(job, 'PULLING', data, `${now}`).catch((err: unknown) =>
+      reports.progress(tracked, 'PULLING', data, `${now}`).catch((err: unknown) =>
         // A lost figure is superseded by the next one and by the last.
         log.error('pull progress report failed', { sessionId: job.sessionId, err: String(err) }),
       );
@@ -127,7 +128,7 @@ export class RunPipeline {
     if (total > 0) {
       // The last figures: status_data keeps them once the session moves on.
       const done = { pull: { current: total, total, percent: 100 } };
-      await reports.progress(job, 'PULLING', done, 'done');
+      await reports.progress(tracked, 'PULLING', done, 'done');
     }
   }
 
@@ -153,7 +154,7 @@ export class RunPipeline {
         binds,
         network: tracked.network,
         agent: config,
-        hostCpus: cpus().length,
+        hostCpus: this.hostCpus,
       });
       const containerId = await docker.createContainer(spec);
       tracked.containers.push({ kernelId: k.kernelId, containerId, role: k.clusterRole });
