@@ -66,13 +66,11 @@ export class RunPipeline {
     try {
       note(tracked, 'PREPARING');
       if (!(await docker.hasImage(job.image))) await this.pull(job, tracked);
-      if (tracked.stopReason)
-        return await this.teardown.abandon(tracked, tracked.stopReason);
+      if (tracked.stopReason) return await this.teardown.abandon(tracked, tracked.stopReason);
       note(tracked, 'PREPARED');
       note(tracked, 'CREATING');
       await this.createContainers(job, tracked, need);
-      if (tracked.stopReason)
-        return await this.teardown.abandon(tracked, tracked.stopReason);
+      if (tracked.stopReason) return await this.teardown.abandon(tracked, tracked.stopReason);
       tracked.state = 'created';
       const delay = job.startsAt === null ? 0 : job.startsAt - Date.now();
       if (delay > 2) {
