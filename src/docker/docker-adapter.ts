@@ -5,7 +5,7 @@ import { ImagePullFailed, statusOf, untilAborted, wrap } from './docker-errors.j
 import type { ContainerState, ContainerSummary, LogFollow, LogTail, PullProgress } from './docker-types.js';
 import { DockerDemux } from './log-demux.js';
 
-export { DockerError, ImagePullFailed } from './docker-errors.js';
+export { ImagePullFailed } from './docker-errors.js';
 export type * from './docker-types.js';
 
 function parseTime(t: string | undefined): number | null {

@@ -1,7 +1,5 @@
 import type { Readable } from 'node:stream';
 
-export type { ContainerSpec } from '../domain/container-plan.js';
-
 /** The kept tail of a container's output, read as a stream. */
 export interface LogTail {
   text: string;

@@ -74,6 +74,11 @@ export function truncationMarker(keptBytes: number): string {
   return `[bai: output truncated, last ${keptBytes} bytes follow]\n`;
 }
 
+/** An output as stored: the kept tail, opened by the marker line when its beginning was dropped. */
+export function storedOutput(tail: { text: string; truncated: boolean }, limit: number): string {
+  return tail.truncated ? truncationMarker(limit) + tail.text : tail.text;
+}
+
 /** Splits a stored output into its marker line (when truncated) and the kept tail. */
 export function splitMarker(logs: string, truncated: boolean): string {
   if (!truncated || !logs.startsWith('[bai: output truncated')) return logs;

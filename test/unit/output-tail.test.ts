@@ -6,6 +6,7 @@ import {
   decodeTail,
   dockerLogOptions,
   splitMarker,
+  storedOutput,
   truncationMarker,
 } from '../../src/domain/output-tail.js';
 
@@ -45,6 +46,13 @@ test('the marker opens a truncated output and splits off again', (t) => {
     splitMarker('[bai: output truncated is what I print]\n', false),
     '[bai: output truncated is what I print]\n',
   );
+});
+
+test('a stored output opens with the marker only when truncated, and splits back to its tail', (t) => {
+  t.is(storedOutput({ text: 'all of it\n', truncated: false }, 10), 'all of it\n');
+  const stored = storedOutput({ text: 'the end\n', truncated: true }, 8);
+  t.is(stored, truncationMarker(8) + 'the end\n');
+  t.is(splitMarker(stored, true), 'the end\n');
 });
 
 test('Docker log options bound the engine copy: two files, twice the limit, 1 MiB at least', (t) => {

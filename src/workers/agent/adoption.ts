@@ -31,8 +31,7 @@ export class Adoption {
     const { docker, config, sessions, log } = this.ctx;
     const bySession = await this.mineBySession();
     for (const group of bySession.values()) {
-      const t = await this.adoptSession(group);
-      if (t) await this.resync(t);
+      await this.adoptAndResync(group);
     }
     // A cluster network left by a crash between its creation and its containers' has no owner.
     const nets = await docker.listNetworks([`${LABEL.managed}=true`, `${LABEL.agent}=${config.id}`]);
@@ -44,8 +43,14 @@ export class Adoption {
     }
   }
 
+  /** Tracks a session from its containers (one attempt's) and says again where it stands. */
+  async adoptAndResync(found: ContainerSummary[]): Promise<void> {
+    const t = await this.adoptSession(found);
+    if (t) await this.resync(t);
+  }
+
   /** Tracks a session from its containers (one attempt's); the tracked one if it is known. */
-  async adoptSession(found: ContainerSummary[]): Promise<Tracked | null> {
+  private async adoptSession(found: ContainerSummary[]): Promise<Tracked | null> {
     const { sessions, allocator, docker } = this.ctx;
     const first = found[0];
     if (!first) return null;
@@ -132,8 +137,7 @@ export class Adoption {
     }
     // Containers of this agent it does not track (created by a start cut by the outage).
     for (const group of bySession.values()) {
-      const t = await this.adoptSession(group);
-      if (t) await this.resync(t);
+      await this.adoptAndResync(group);
     }
   }
 

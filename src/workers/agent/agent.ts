@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { archName } from '../../domain/session-request.js';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -6,7 +7,6 @@ import type { DockerAdapter } from '../../docker/docker-adapter.js';
 import type { Logger } from '../../log/logger.js';
 import { agentQueueName } from '../../queue/names.js';
 import { agentJobOf, type AgentJob } from '../../queue/payloads.js';
-import { clearLongTimeout } from '../long-timer.js';
 import type { AgentContext } from './agent-context.js';
 import { Adoption } from './adoption.js';
 import { Allocator } from './allocator.js';
@@ -18,7 +18,7 @@ import { AgentReports } from './reports.js';
 import { RunPipeline } from './run-pipeline.js';
 import { SessionStarter } from './starter.js';
 import { Teardown } from './teardown.js';
-import { SessionTable } from './tracked.js';
+import { SessionTable, stopTimers } from './tracked.js';
 import { Watcher } from './watcher.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -69,14 +69,14 @@ export class Agent {
       engine: this.engine,
       allocator: this.allocator,
       sessions: this.sessions,
-      reports: new AgentReports(this.reporter, config.id, this.sessions),
+      reports: new AgentReports(this.reporter, config.id),
       closing: this.stopping.signal,
     };
     this.teardown = new Teardown(this.ctx);
     this.watcher = new Watcher(this.ctx, this.teardown);
     const starter = new SessionStarter(this.ctx, this.watcher, this.teardown);
     this.adoption = new Adoption(this.ctx, this.watcher, this.teardown, starter);
-    this.pipeline = new RunPipeline(this.ctx, this.teardown, this.adoption, starter);
+    this.pipeline = new RunPipeline(this.ctx, this.teardown, this.adoption, starter, availableParallelism());
     this.ending = new DestroyAndCleanup(this.ctx, this.watcher, this.teardown);
   }
 
@@ -141,12 +141,7 @@ export class Agent {
   }
 
   private clearTimers(): void {
-    for (const t of this.sessions.all()) {
-      clearLongTimeout(t.startTimer);
-      clearLongTimeout(t.timeoutTimer);
-      t.startTimer = t.timeoutTimer = null;
-      t.stopLogs?.();
-    }
+    for (const t of this.sessions.all()) stopTimers(t);
   }
 
   private async process(job: Job): Promise<void> {

@@ -3,7 +3,7 @@ import type { CleanupSessionJob, DestroySessionJob } from '../../queue/payloads.
 import { clearLongTimeout } from '../long-timer.js';
 import type { AgentContext } from './agent-context.js';
 import type { Teardown } from './teardown.js';
-import { mainOf } from './tracked.js';
+import { mainOf, stopTimers } from './tracked.js';
 import type { Watcher } from './watcher.js';
 
 /**
@@ -40,7 +40,7 @@ export class DestroyAndCleanup {
   }
 
   async cleanupSession(job: CleanupSessionJob): Promise<void> {
-    const { sessions, docker, config, allocator } = this.ctx;
+    const { sessions, docker, config } = this.ctx;
     const current = sessions.get(job.sessionId);
     const tracked = current && current.attempt <= job.attempt ? current : undefined;
     if (tracked && tracked.state === 'running') {
@@ -48,9 +48,7 @@ export class DestroyAndCleanup {
       tracked.stopReason = tracked.stopReason ?? 'cleanup';
       await docker.kill(mainOf(tracked).containerId);
     }
-    if (tracked?.startTimer) clearLongTimeout(tracked.startTimer);
-    if (tracked?.timeoutTimer) clearLongTimeout(tracked.timeoutTimer);
-    tracked?.stopLogs?.();
+    if (tracked) stopTimers(tracked);
     // Only this agent's containers: a cleanup is sent to whichever agent reported on the session,
     // and another agent (on the same engine, or a forger) must not have the real one's removed.
     const found = await docker.list([`${LABEL.session}=${job.sessionId}`, `${LABEL.agent}=${config.id}`]);
@@ -60,8 +58,7 @@ export class DestroyAndCleanup {
     if (!current || tracked) {
       sessions.markFinished(job.sessionId, tracked?.attempt ?? job.attempt);
       await docker.removeNetwork(clusterNetworkName(job.sessionId));
-      allocator.release(job.sessionId);
-      sessions.delete(job.sessionId);
+      if (tracked) this.teardown.forget(tracked);
     }
   }
 }

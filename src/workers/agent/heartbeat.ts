@@ -1,5 +1,4 @@
 import type { Redis } from 'ioredis';
-import type { Slots } from '../../domain/resources.js';
 import { heartbeatKey } from '../../queue/names.js';
 import type { Heartbeat } from '../../queue/payloads.js';
 import type { Tracked } from './tracked.js';
@@ -7,32 +6,20 @@ import type { Tracked } from './tracked.js';
 /** How long a heartbeat key lives: an agent silent past it is gone for the manager. */
 const HEARTBEAT_TTL_MS = 120_000;
 
+/** A heartbeat's session entry: a session past its preparation. */
+type Reported = Tracked & { state: Heartbeat['sessions'][number]['state'] };
+
 /** What the agent publishes each beat; sessions still preparing are not reported yet. */
-export function heartbeatOf(input: {
-  agentId: string;
-  scalingGroup: string;
-  slots: Slots;
-  occupied: Slots;
-  draining: boolean;
-  engineUp: boolean;
-  sessions: readonly Tracked[];
-  at: number;
-}): Heartbeat {
+export function heartbeatOf(
+  input: Omit<Heartbeat, 'engineDown' | 'sessions'> & { engineUp: boolean; sessions: readonly Tracked[] },
+): Heartbeat {
+  const { engineUp, sessions, ...rest } = input;
   return {
-    agentId: input.agentId,
-    scalingGroup: input.scalingGroup,
-    at: input.at,
-    slots: input.slots,
-    occupied: input.occupied,
-    draining: input.draining,
-    ...(input.engineUp ? {} : { engineDown: true }),
-    sessions: input.sessions
-      .filter((t) => t.state !== 'preparing')
-      .map((t) => ({
-        sessionId: t.sessionId,
-        attempt: t.attempt,
-        state: t.state === 'exited' ? 'exited' : t.state === 'running' ? 'running' : 'created',
-      })),
+    ...rest,
+    ...(engineUp ? {} : { engineDown: true }),
+    sessions: sessions
+      .filter((t): t is Reported => t.state !== 'preparing')
+      .map((t) => ({ sessionId: t.sessionId, attempt: t.attempt, state: t.state })),
   };
 }
 

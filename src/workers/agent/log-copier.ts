@@ -4,7 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Redis } from 'ioredis';
 import type { AgentConfig } from '../../config/config.js';
 import type { LogFollow } from '../../docker/docker-adapter.js';
-import { decodeTail, truncationMarker } from '../../domain/output-tail.js';
+import { decodeTail, storedOutput } from '../../domain/output-tail.js';
 import type { Logger } from '../../log/logger.js';
 import {
   LOG_ENTRY_BYTES,
@@ -27,6 +27,8 @@ import type { Tracked } from './tracked.js';
 export class LogCopier {
   readonly done: Promise<void>;
   private stopped = false;
+  /** Entries of the live copy that could not be written. */
+  private failedWrites = 0;
 
   constructor(
     redis: Redis,
@@ -42,9 +44,10 @@ export class LogCopier {
       if (text === '') return;
       // Redis away: the write waits for it (ioredis queues it) and the stream stays paused.
       // One that fails still is a gap in the live copy only: the exit report's tail ends it.
-      await appendLog(redis, prefix, agentId, kernelId, text, limits).catch((err: unknown) =>
-        log.error('live output copy failed', { kernelId, err: String(err) }),
-      );
+      // The first failure is logged, the others counted (an outage fails every entry).
+      await appendLog(redis, prefix, agentId, kernelId, text, limits).catch((err: unknown) => {
+        if (this.failedWrites++ === 0) log.error('live output copy failed', { kernelId, err: String(err) });
+      });
     };
     const sink = new Writable({
       highWaterMark: LOG_ENTRY_BYTES,
@@ -60,9 +63,14 @@ export class LogCopier {
         send(decoder.end()).then(() => cb(), cb);
       },
     });
-    this.done = pipeline(follow.stream, sink).catch(() => {
-      // Stopped, or the engine dropped the stream: the stored output at exit is the reference.
-    });
+    this.done = pipeline(follow.stream, sink)
+      .catch(() => {
+        // Stopped, or the engine dropped the stream: the stored output at exit is the reference.
+      })
+      .finally(() => {
+        if (this.failedWrites > 1)
+          log.error('live output copy: writes failed', { kernelId, failed: this.failedWrites });
+      });
   }
 
   /**
@@ -93,7 +101,7 @@ export class LogCopier {
  * entry (`gap`: when it held something else before, or the tail is not the whole output):
  * followers then print the true end and say that something was skipped.
  */
-export async function endWithTail(
+async function endWithTail(
   redis: Redis,
   prefix: string,
   agentId: string,
@@ -116,7 +124,7 @@ export async function endWithTail(
 }
 
 /** The bounds of a kernel's live output copy in Redis. */
-export function logLimits(config: AgentConfig): LogStreamLimits {
+function logLimits(config: AgentConfig): LogStreamLimits {
   return { maxBytes: config.logStreamBytes, maxEntries: config.logStreamEntries, ttlMs: 3_600_000 };
 }
 
@@ -150,7 +158,7 @@ export function followLogs(ctx: AgentContext, tracked: Tracked, kernelId: string
 }
 
 /** The output an exit report carries, and how much there was in all. */
-export interface FinalOutput {
+interface FinalOutput {
   logs: string;
   truncated: boolean;
   totalBytes: number;
@@ -197,6 +205,5 @@ export async function finishLogs(
         log.error('ending the live output with its tail failed', { ...where, err: String(err) }),
     );
   }
-  const logs = truncated ? truncationMarker(limit) + tail.text : tail.text;
-  return { logs, truncated, totalBytes };
+  return { logs: storedOutput({ text: tail.text, truncated }, limit), truncated, totalBytes };
 }

@@ -1,4 +1,3 @@
-import { cpus } from 'node:os';
 import {
   LABEL,
   clusterNetworkName,
@@ -29,6 +28,8 @@ export class RunPipeline {
     private readonly teardown: Teardown,
     private readonly adoption: Adoption,
     private readonly starter: SessionStarter,
+    /** The host's CPUs (for a kernel's CPU share), counted once when the agent is built. */
+    private readonly hostCpus: number,
   ) {}
 
   async runSession(job: RunSessionJob, again = false): Promise<void> {
@@ -39,16 +40,14 @@ export class RunPipeline {
       sessions.markFinished(job.sessionId, job.attempt);
       return;
     }
-    const adoption = this.adoption;
     const known = sessions.get(job.sessionId);
     if (known && known.attempt >= job.attempt) {
-      await adoption.resync(known); // a duplicate or a reconciler's nudge: say again where it stands
+      await this.adoption.resync(known); // a duplicate or a reconciler's nudge: say again where it stands
       return;
     }
     const found = await docker.list([`${LABEL.session}=${job.sessionId}`, `${LABEL.attempt}=${job.attempt}`]);
     if (found.length > 0) {
-      const t = await adoption.adoptSession(found);
-      if (t) await adoption.resync(t);
+      await this.adoption.adoptAndResync(found);
       return;
     }
     const tracked = newTracked(job.sessionId, job.attempt, job.batchTimeoutSec, 'preparing');
@@ -66,19 +65,17 @@ export class RunPipeline {
     sessions.set(tracked);
     try {
       note(tracked, 'PREPARING');
-      if (!(await docker.hasImage(job.image))) await this.pull(job);
-      if (tracked.stopReason)
-        return await this.teardown.abandon(tracked, tracked.stopReason ?? 'user-requested');
+      if (!(await docker.hasImage(job.image))) await this.pull(job, tracked);
+      if (tracked.stopReason) return await this.teardown.abandon(tracked, tracked.stopReason);
       note(tracked, 'PREPARED');
       note(tracked, 'CREATING');
       await this.createContainers(job, tracked, need);
-      if (tracked.stopReason)
-        return await this.teardown.abandon(tracked, tracked.stopReason ?? 'user-requested');
+      if (tracked.stopReason) return await this.teardown.abandon(tracked, tracked.stopReason);
       tracked.state = 'created';
       const delay = job.startsAt === null ? 0 : job.startsAt - Date.now();
       if (delay > 2) {
         // Waiting for its start time: say now that it is prepared (CREATING and before).
-        await reports.flushPhases(job, tracked);
+        await reports.flushPhases(tracked);
         this.starter.armStart(tracked, delay);
       } else {
         await this.starter.startSession(tracked);
@@ -89,19 +86,15 @@ export class RunPipeline {
         // back, clear what was made and start again (the attempt never ran its command).
         log.error('engine went away during a start; will start again', { sessionId: job.sessionId });
         await engine.whenUp();
-        await this.teardown.removeContainers(tracked).catch((removeErr: unknown) =>
+        await this.teardown.discard(tracked, (removeErr) =>
           // Left for the re-run: its containers are found by label, or created under new names.
           log.error('removing a cut start failed', { sessionId: job.sessionId, err: String(removeErr) }),
         );
-        allocator.release(job.sessionId);
-        sessions.delete(job.sessionId);
         if (closing.aborted) return;
         return this.runSession(job, true);
       }
       const pull = err instanceof ImagePullFailed;
-      await this.teardown.removeContainers(tracked);
-      allocator.release(job.sessionId);
-      sessions.delete(job.sessionId);
+      await this.teardown.discard(tracked);
       await reports.failed(
         job,
         pull ? 'CANCELLED' : 'ERROR',
@@ -112,9 +105,9 @@ export class RunPipeline {
   }
 
   /** Pulls the image, reporting its progress at most twice a second, and the last figures. */
-  private async pull(job: RunSessionJob): Promise<void> {
+  private async pull(job: RunSessionJob, tracked: Tracked): Promise<void> {
     const { docker, reports, log } = this.ctx;
-    await reports.progress(job, 'PULLING');
+    await reports.progress(tracked, 'PULLING');
     let lastSent = 0;
     let total = 0;
     await docker.pull(job.image, job.registryAuth, (p) => {
@@ -125,7 +118,7 @@ export class RunPipeline {
       const data = {
         pull: { current: p.current, total: p.total, percent: Math.floor((p.current / p.total) * 100) },
       };
-      reports.progress(job, 'PULLING', data, `${now}`).catch((err: unknown) =>
+      reports.progress(tracked, 'PULLING', data, `${now}`).catch((err: unknown) =>
         // A lost figure is superseded by the next one and by the last.
         log.error('pull progress report failed', { sessionId: job.sessionId, err: String(err) }),
       );
@@ -133,7 +126,7 @@ export class RunPipeline {
     if (total > 0) {
       // The last figures: status_data keeps them once the session moves on.
       const done = { pull: { current: total, total, percent: 100 } };
-      await reports.progress(job, 'PULLING', done, 'done');
+      await reports.progress(tracked, 'PULLING', done, 'done');
     }
   }
 
@@ -159,7 +152,7 @@ export class RunPipeline {
         binds,
         network: tracked.network,
         agent: config,
-        hostCpus: cpus().length,
+        hostCpus: this.hostCpus,
       });
       const containerId = await docker.createContainer(spec);
       tracked.containers.push({ kernelId: k.kernelId, containerId, role: k.clusterRole });

@@ -1,7 +1,6 @@
 import { supersededKey } from '../../queue/names.js';
-import { clearLongTimeout } from '../long-timer.js';
 import type { AgentContext } from './agent-context.js';
-import type { Tracked } from './tracked.js';
+import { stopTimers, type Tracked } from './tracked.js';
 
 /**
  * Letting go of a session: removing its containers, forgetting it, abandoning a start, and
@@ -17,22 +16,35 @@ export class Teardown {
 
   /** Drops a session whose containers are gone: no timers, no slots, not in the heartbeat. */
   forget(t: Tracked): void {
-    clearLongTimeout(t.startTimer);
-    clearLongTimeout(t.timeoutTimer);
+    stopTimers(t);
     t.waitAbort?.abort();
-    t.stopLogs?.();
     t.state = 'exited';
-    this.ctx.allocator.release(t.sessionId);
-    this.ctx.sessions.delete(t.sessionId);
+    this.release(t);
+  }
+
+  /**
+   * Removes a session's containers, then lets go of it (slots released, dropped from the
+   * table). A failed removal keeps it tracked and throws, unless `onRemoveFailed` takes the
+   * error: then it is let go of all the same (its containers are found again by label).
+   */
+  async discard(t: Tracked, onRemoveFailed?: (err: unknown) => void): Promise<void> {
+    await this.removeContainers(t).catch((err: unknown) => {
+      if (!onRemoveFailed) throw err;
+      onRemoveFailed(err);
+    });
+    this.release(t);
   }
 
   /** Stopped before its command started: removed, and reported CANCELLED. */
   async abandon(tracked: Tracked, reason: string): Promise<void> {
-    await this.removeContainers(tracked);
-    this.ctx.allocator.release(tracked.sessionId);
-    this.ctx.sessions.delete(tracked.sessionId);
+    await this.discard(tracked);
     this.ctx.sessions.markFinished(tracked.sessionId, tracked.attempt);
     await this.ctx.reports.abandoned(tracked, reason);
+  }
+
+  private release(t: Tracked): void {
+    this.ctx.allocator.release(t.sessionId);
+    this.ctx.sessions.delete(t.sessionId);
   }
 
   async isSuperseded(sessionId: string, attempt: number): Promise<boolean> {

@@ -1,5 +1,5 @@
 import type { ProgressStatus } from '../../queue/payloads.js';
-import type { LongTimeout } from '../long-timer.js';
+import { clearLongTimeout, type LongTimeout } from '../long-timer.js';
 import type { LogCopier } from './log-copier.js';
 
 /** What the agent knows of one session it holds containers for. */
@@ -56,6 +56,14 @@ export function newTracked(
 /** Records a quick phase; it is reported with the next report (see SessionProgressReport.phases). */
 export function note(t: Tracked, status: ProgressStatus): void {
   t.phases.push({ status, at: Date.now() });
+}
+
+/** Clears a session's start and timeout timers and stops following its output. */
+export function stopTimers(t: Tracked): void {
+  clearLongTimeout(t.startTimer);
+  clearLongTimeout(t.timeoutTimer);
+  t.startTimer = t.timeoutTimer = null;
+  t.stopLogs?.();
 }
 
 export function mainOf(t: Tracked): { kernelId: string; containerId: string } {

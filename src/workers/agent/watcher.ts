@@ -1,5 +1,5 @@
 import { TIMEOUT_EXIT_CODE, endedByTimeout } from '../../domain/batch-result.js';
-import { truncationMarker } from '../../domain/output-tail.js';
+import { storedOutput } from '../../domain/output-tail.js';
 import type { ContainerState } from '../../docker/docker-adapter.js';
 import { clearLongTimeout, setLongTimeout } from '../long-timer.js';
 import type { KernelExitedReport } from '../../queue/payloads.js';
@@ -143,28 +143,34 @@ export class Watcher {
     const main = mainOf(tracked);
     const st = await this.exitState(tracked, main.containerId);
     const output = await finishLogs(this.ctx, tracked, main);
-    const subLogs: NonNullable<KernelExitedReport['subLogs']> = [];
-    for (const c of tracked.containers.filter((c) => c.role === 'sub')) {
-      await this.ctx.docker.kill(c.containerId);
-      // Stopped, its output ends: kept with the kernel (`logs?kernel_id=`), as Backend.AI shows it.
-      const tail = await this.ctx.docker
-        .logTail(c.containerId, this.ctx.config.logLimitBytes)
-        .catch((err: unknown) => {
+    const subs = tracked.containers.filter((c) => c.role === 'sub');
+    await Promise.all(subs.map((c) => this.ctx.docker.kill(c.containerId)));
+    // Stopped, their output ends: kept with the kernel (`logs?kernel_id=`), as Backend.AI shows it.
+    const limit = this.ctx.config.logLimitBytes;
+    const tails = await Promise.all(
+      subs.map((c) =>
+        this.ctx.docker.logTail(c.containerId, limit).catch((err: unknown) => {
           this.ctx.log.error("reading a sub's output failed; its logs stay empty", {
             sessionId: tracked.sessionId,
             kernelId: c.kernelId,
             err: String(err),
           });
           return null;
-        });
-      if (tail)
-        subLogs.push({
+        }),
+      ),
+    );
+    const subLogs: NonNullable<KernelExitedReport['subLogs']> = subs.flatMap((c, i) => {
+      const tail = tails[i];
+      if (!tail) return [];
+      return [
+        {
           kernelId: c.kernelId,
-          logs: tail.truncated ? truncationMarker(this.ctx.config.logLimitBytes) + tail.text : tail.text,
+          logs: storedOutput(tail, limit),
           truncated: tail.truncated,
           totalBytes: tail.bytes,
-        });
-    }
+        },
+      ];
+    });
     this.ctx.allocator.release(tracked.sessionId);
     const exitCode = tracked.timedOut ? TIMEOUT_EXIT_CODE : (st?.exitCode ?? -1);
     await this.ctx.reports.kernelExited({
