@@ -9,7 +9,7 @@ import { formatSlot, parseBytes, parseSlots, scaleSlots, type Slots } from './re
  */
 
 /** Slots a session gets for what it does not ask: one core and 256 MiB. */
-export const DEFAULT_SLOTS: Readonly<Slots> = { cpu: 1, mem: 256 * 1024 * 1024 };
+export const DEFAULT_SLOTS: Readonly<{ cpu: number; mem: number }> = { cpu: 1, mem: 256 * 1024 * 1024 };
 /** The least memory a container may have (Docker refuses less than 6 MiB). */
 export const MIN_MEM_BYTES = 6 * 1024 * 1024;
 /**

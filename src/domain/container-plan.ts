@@ -1,3 +1,4 @@
+import { DEFAULT_SLOTS } from './admission.js';
 import { InvalidRequest } from './errors.js';
 import { dockerLogOptions } from './output-tail.js';
 import type { Slots } from './resources.js';
@@ -156,9 +157,6 @@ export const CONTAINER_HARDENING = {
 /** The only capabilities a kernel gets back (on top of CapDrop ALL): file ownership, users, signals. */
 export const KERNEL_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETUID', 'KILL'] as const;
 
-/** A kernel's memory when its slots name none. */
-export const DEFAULT_MEMORY_BYTES = 256 * 1024 * 1024;
-
 /** The internal bridge network of a cluster session. */
 export function clusterNetworkName(sessionId: string): string {
   return `bai-${sessionId}`;
@@ -275,8 +273,8 @@ export function kernelContainer(input: KernelPlanInput): ContainerSpec {
       ? {}
       : { [WORK_DIR]: `rw,exec,nosuid,nodev,mode=0755,uid=${user.uid},gid=${user.gid}` },
     // Docker refuses a CPU quota above the host's cores; an agent may declare more than it has.
-    nanoCpus: Math.min(k.slots.cpu ?? 1, input.hostCpus) * 1e9,
-    memoryBytes: k.slots.mem ?? DEFAULT_MEMORY_BYTES,
+    nanoCpus: Math.min(k.slots.cpu ?? DEFAULT_SLOTS.cpu, input.hostCpus) * 1e9,
+    memoryBytes: k.slots.mem ?? DEFAULT_SLOTS.mem,
     pidsLimit: input.agent.pidsLimit,
     shmBytes: s.resourceOpts.shmem ?? null,
     networkMode: input.network ?? input.agent.networkMode,
