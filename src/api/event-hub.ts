@@ -5,7 +5,7 @@ import type { SessionEventRow } from '../persistence/rows.js';
 import { eventsChannel } from '../queue/names.js';
 import { EventTail, type TailState } from './event-tail.js';
 
-export type EventListener = (ev: SessionEventRow) => void;
+type EventListener = (ev: SessionEventRow) => void;
 
 const FORGET = 'forget-keypair:';
 

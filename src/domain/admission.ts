@@ -11,18 +11,18 @@ import { formatSlot, parseBytes, parseSlots, scaleSlots, type Slots } from './re
 /** Slots a session gets for what it does not ask: one core and 256 MiB. */
 export const DEFAULT_SLOTS: Readonly<{ cpu: number; mem: number }> = { cpu: 1, mem: 256 * 1024 * 1024 };
 /** The least memory a container may have (Docker refuses less than 6 MiB). */
-export const MIN_MEM_BYTES = 6 * 1024 * 1024;
+const MIN_MEM_BYTES = 6 * 1024 * 1024;
 /**
  * Resource options a request may set (beyond slots): `shmem`, and Backend.AI's
  * `allow_fractional_resource_fragmentation` (a boolean; bai never splits a device, so either
  * value holds).
  */
-export const RESOURCE_OPTIONS = ['shmem', 'allow_fractional_resource_fragmentation'] as const;
+const RESOURCE_OPTIONS = ['shmem', 'allow_fractional_resource_fragmentation'] as const;
 
 const LABEL_PREFIX = 'ai.backend.resource.';
 
 /** What admission reads of a keypair's resource policy. */
-export interface AdmissionPolicy {
+interface AdmissionPolicy {
   max_priority: number;
   max_pending_session_count: number | null;
   total_resource_slots: Slots;

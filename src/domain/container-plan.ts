@@ -59,7 +59,7 @@ export function clusterReplicas(roles: readonly string[]): string {
  * (`main1`, `sub1`…), `BACKENDAI_CLUSTER_HOSTS` every kernel's in kernel order,
  * `BACKENDAI_CLUSTER_LOCAL_RANK` the 0-based position in that order.
  */
-export function kernelEnvironment(input: {
+function kernelEnvironment(input: {
   sessionId: string;
   sessionName: string;
   accessKey: string;
@@ -99,7 +99,7 @@ const SUB_IDLE = 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done
  * that is where a sub starts what the main talks to (an MPI daemon, a server). Then the main
  * runs the startup command through a shell and subs idle until the main ends.
  */
-export function kernelCommand(
+function kernelCommand(
   role: 'main' | 'sub',
   startupCommand: string | null,
   bootstrap: string | null,

@@ -18,13 +18,13 @@ export interface MountFields {
 }
 
 /** One entry of `mount_options` after checking. `permission`: `wd` is mounted as `rw`. */
-export interface MountOption {
+interface MountOption {
   permission: FolderPermission | null;
   target: string | null;
 }
 
 /** One folder to mount: by name or by id, with what was asked and the field that asked. */
-export interface MountAsk {
+interface MountAsk {
   ref: { kind: 'name'; name: string } | { kind: 'id'; id: string };
   mode: FolderPermission | null;
   target: string | undefined;
@@ -35,7 +35,7 @@ export interface MountAsk {
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Backend.AI's folder ids are UUIDs; a `mounts` entry shaped like one names a folder by id. */
-export function isFolderId(s: string): boolean {
+function isFolderId(s: string): boolean {
   return UUID_RE.test(s);
 }
 

@@ -46,8 +46,8 @@ export interface CreateSessionRequest extends MountFields {
   architecture: string | null;
 }
 
-export const SESSION_NAME_RE = /^\w[\w.-]*\w$/;
-export const DEFAULT_PRIORITY = 10;
+const SESSION_NAME_RE = /^\w[\w.-]*\w$/;
+const DEFAULT_PRIORITY = 10;
 
 type Body = Record<string, unknown>;
 
@@ -222,7 +222,7 @@ function isEmptyValue(v: unknown): boolean {
 }
 
 /** A 400 naming the first field of `config` that asks what bai cannot do. */
-export function refuseUnsupported(config: Body): void {
+function refuseUnsupported(config: Body): void {
   for (const u of UNSUPPORTED_CONFIG) {
     for (const k of u.keys) {
       if (!isEmptyValue(config[k]))

@@ -10,7 +10,7 @@ import { requireFolderName } from './storage-folder.js';
  * templates as their bodies too.
  */
 
-export type TemplateSessionType = 'batch' | 'interactive';
+type TemplateSessionType = 'batch' | 'interactive';
 
 /** A checked template, keys in one spelling (Backend.AI's canonical one). */
 export interface SessionTemplate {
@@ -263,7 +263,7 @@ export function parseTemplatePayload(payload: string): TemplateItem[] {
 }
 
 /** Where a template was stored: its domain and group become the session's by default. */
-export interface TemplateOrigin {
+interface TemplateOrigin {
   domain: string;
   group: string | null;
 }
