@@ -249,8 +249,7 @@ export function parseCreateSessionBody(input: unknown, now: Date): CreateSession
   bool(pick(body, 'is_preemptible', 'isPreemptible'), 'is_preemptible');
   int(pick(body, 'job_priority', 'jobPriority'), 'job_priority', -2147483648, 2147483647);
 
-  const name =
-    str(pick(body, ...A.name), 'name', 64) ?? null;
+  const name = str(pick(body, ...A.name), 'name', 64) ?? null;
   if (name !== null && (name.length < 4 || !SESSION_NAME_RE.test(name))) {
     throw new InvalidRequest(
       'name must be 4 to 64 characters of letters, digits, "_", "." or "-", starting and ending with a letter, digit or "_".',
@@ -265,8 +264,7 @@ export function parseCreateSessionBody(input: unknown, now: Date): CreateSession
   }
   const type: SessionType = typeRaw;
 
-  const startupCommand =
-    str(pick(body, ...A.startupCommand), 'startup_command', 65536, true) ?? null;
+  const startupCommand = str(pick(body, ...A.startupCommand), 'startup_command', 65536, true) ?? null;
   if (type === 'batch' && (startupCommand === null || startupCommand.trim() === '')) {
     throw new InvalidRequest('A batch session needs a startup_command.');
   }
@@ -319,19 +317,14 @@ export function parseCreateSessionBody(input: unknown, now: Date): CreateSession
         64,
       ) ?? 1,
     clusterMode,
-    bootstrapScript:
-      str(pick(body, ...A.bootstrapScript), 'bootstrap_script', 65536, true) ?? null,
+    bootstrapScript: str(pick(body, ...A.bootstrapScript), 'bootstrap_script', 65536, true) ?? null,
     tag: str(pick(body, 'tag'), 'tag', 256) ?? null,
     ...mountFields,
     environ,
     resources: obj(pick(config, ...C.resources), 'config.resources') ?? {},
     resourceOpts: obj(pick(config, ...C.resourceOpts), 'config.resource_opts') ?? {},
     scalingGroup:
-      str(
-        pick(config, ...C.scalingGroup) ?? pick(body, ...A.scalingGroup),
-        'scaling_group',
-        64,
-      ) ?? null,
+      str(pick(config, ...C.scalingGroup) ?? pick(body, ...A.scalingGroup), 'scaling_group', 64) ?? null,
     retry: parseRetry(pick(body, 'retry', 'retry_policy', 'retryPolicy')),
     architecture: parseArchitecture(pick(body, ...A.architecture)),
   };
