@@ -31,19 +31,19 @@ import { mountReadOnly } from '../domain/storage-folder.js';
 import { LIVE_STATUSES } from '../domain/status.js';
 import type { Logger } from '../log/logger.js';
 import type { CatalogStore } from '../persistence/catalog-store.js';
-import type { Db } from '../persistence/db.js';
-import { FolderStore } from '../persistence/folder-store.js';
+import type { FolderStore } from '../persistence/folder-store.js';
 import { toJsonColumns } from '../persistence/json-columns.js';
 import type { KernelRow, MountSpec, SessionRow } from '../persistence/rows.js';
-import { SessionQueries } from '../persistence/session-queries.js';
+import type { SessionQueries } from '../persistence/session-queries.js';
 import type { SessionStore } from '../persistence/session-store.js';
 import type { AgentQueues } from '../queue/agent-queues.js';
 import type { Principal } from './auth.js';
 import type { EventHub } from './event-hub.js';
 
 export interface SessionServiceDeps {
-  db: Db;
   sessions: SessionStore;
+  folders: FolderStore;
+  queries: SessionQueries;
   catalog: CatalogStore;
   queues: AgentQueues;
   hub: EventHub;
@@ -64,13 +64,7 @@ export interface CreateAnswer {
 
 /** Creating and destroying sessions: the checks of BACKENDAI-API.md, then one transaction. */
 export class SessionService {
-  private readonly folders: FolderStore;
-  private readonly queries: SessionQueries;
-
-  constructor(private readonly deps: SessionServiceDeps) {
-    this.folders = new FolderStore(deps.db);
-    this.queries = new SessionQueries(deps.db);
-  }
+  constructor(private readonly deps: SessionServiceDeps) {}
 
   /** The keypair a request acts for: its own, or another one for admins (`owner_access_key`). */
   async ownerOf(principal: Principal, ownerAccessKey: string | null | undefined): Promise<string> {
@@ -119,10 +113,10 @@ export class SessionService {
       role: owner.role,
     });
     const alive = await catalog.aliveAgents(scalingGroup);
-    checkArchitecture(scalingGroup, req.architecture, alive);
-    const agents = alive
-      .filter((a) => req.architecture === null || a.architecture === req.architecture)
-      .map((a) => ({ id: a.id, total: a.available_slots }));
+    const agents = checkArchitecture(scalingGroup, req.architecture, alive).map((a) => ({
+      id: a.id,
+      total: a.available_slots,
+    }));
     const slots = slotsFor(
       req.resources,
       { name: image.canonical, labels: image.labels },
@@ -141,7 +135,7 @@ export class SessionService {
       if (existing) return { answer: await this.reuse(existing, req), status: 201 };
     }
     if (policy.max_pending_session_count !== null)
-      checkPendingLimit(policy, await this.queries.pendingCount(accessKey));
+      checkPendingLimit(policy, await this.deps.queries.pendingCount(accessKey));
 
     const id = randomUUID();
     const now = received.toISOString();
@@ -294,7 +288,7 @@ export class SessionService {
     forced: boolean,
   ): Promise<{ row: SessionRow; dependents: SessionRow[] }> {
     const dependents: SessionRow[] = [];
-    for (const d of await this.queries.dependents(s.id, s.access_key))
+    for (const d of await this.deps.queries.dependents(s.id, s.access_key))
       dependents.push(await this.destroy(d, forced));
     return { row: await this.destroy(s, forced), dependents };
   }
@@ -313,7 +307,7 @@ export class SessionService {
   ): Promise<MountSpec[]> {
     const asks = mountAsks(req);
     if (asks.length === 0) return [];
-    const allowed = (await this.queries.domainStorage(domain)) ?? [];
+    const allowed = (await this.deps.queries.domainStorage(domain)) ?? [];
     checkStorageAllowed(
       asks.flatMap((a) => (a.ref.kind === 'name' ? [a.ref.name] : [])),
       allowed,
@@ -325,8 +319,8 @@ export class SessionService {
     for (const a of asks) {
       const { folder, access } =
         a.ref.kind === 'name'
-          ? await this.folders.usable(accessKey, a.ref.name)
-          : await this.folders.usableById(accessKey, a.ref.id);
+          ? await this.deps.folders.usable(accessKey, a.ref.name)
+          : await this.deps.folders.usableById(accessKey, a.ref.id);
       if (a.ref.kind === 'id') checkStorageAllowed([folder.name], allowed, domain);
       if (folderIds.has(folder.id))
         throw new InvalidRequest(`${a.field}: the folder "${folder.name}" is mounted twice.`);

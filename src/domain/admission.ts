@@ -1,5 +1,5 @@
 import { InvalidImageLabel, InvalidRequest, ObjectNotFound, QuotaExceeded } from './errors.js';
-import { neverFits, type AgentCapacity } from './placement.js';
+import { neverFits, runsArch, type AgentCapacity } from './placement.js';
 import { formatSlot, parseBytes, parseSlots, scaleSlots, type Slots } from './resources.js';
 
 /**
@@ -87,13 +87,13 @@ export function checkGroupMembership(
  * An architecture no agent of the scaling group runs is refused at once (a group without
  * agents yet lets the session wait for one); null asks for none in particular.
  */
-export function checkArchitecture(
+export function checkArchitecture<A extends Pick<AgentCapacity, 'architecture'>>(
   scalingGroup: string,
   architecture: string | null,
-  agents: { architecture: string }[],
-): void {
-  if (architecture === null || agents.length === 0) return;
-  if (agents.some((a) => a.architecture === architecture)) return;
+  agents: A[],
+): A[] {
+  const running = agents.filter((a) => runsArch(a, architecture));
+  if (agents.length === 0 || running.length > 0) return running;
   const have = [...new Set(agents.map((a) => a.architecture))].sort().join(', ');
   throw new InvalidRequest(
     `No agent of scaling group "${scalingGroup}" runs architecture "${architecture}" (they run ${have}).`,
