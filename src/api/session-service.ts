@@ -33,7 +33,7 @@ import type { Logger } from '../log/logger.js';
 import type { CatalogStore } from '../persistence/catalog-store.js';
 import type { FolderStore } from '../persistence/folder-store.js';
 import { toJsonColumns } from '../persistence/json-columns.js';
-import type { KernelRow, MountSpec, SessionRow } from '../persistence/rows.js';
+import type { KernelRow, KeypairRow, MountSpec, SessionRow } from '../persistence/rows.js';
 import type { SessionQueries } from '../persistence/session-queries.js';
 import type { SessionStore } from '../persistence/session-store.js';
 import type { AgentQueues } from '../queue/agent-queues.js';
@@ -67,16 +67,22 @@ export class SessionService {
   constructor(private readonly deps: SessionServiceDeps) {}
 
   /** The keypair a request acts for: its own, or another one for admins (`owner_access_key`). */
-  async ownerOf(principal: Principal, ownerAccessKey: string | null | undefined): Promise<string> {
-    if (!ownerAccessKey || ownerAccessKey === principal.accessKey) return principal.accessKey;
-    if (principal.role === 'user')
+  async ownerKeypair(principal: Principal, ownerAccessKey: string | null | undefined): Promise<KeypairRow> {
+    const accessKey = ownerAccessKey || principal.accessKey;
+    if (accessKey !== principal.accessKey && principal.role === 'user')
       throw new InsufficientPrivilege('Only admins may act for another keypair.');
-    const kp = await this.deps.catalog.keypair(ownerAccessKey);
-    if (!kp) throw new ObjectNotFound(`No keypair "${ownerAccessKey}".`, 'keypair');
+    const kp = await this.deps.catalog.keypair(accessKey);
+    if (!kp) throw new ObjectNotFound(`No keypair "${accessKey}".`, 'keypair');
     if (principal.role === 'admin' && kp.domain_name !== principal.domain) {
       throw new InsufficientPrivilege('Admins act only within their own domain.');
     }
-    return kp.access_key;
+    return kp;
+  }
+
+  /** The access key of `ownerKeypair`; a request for itself reads nothing. */
+  async ownerOf(principal: Principal, ownerAccessKey: string | null | undefined): Promise<string> {
+    if (!ownerAccessKey || ownerAccessKey === principal.accessKey) return principal.accessKey;
+    return (await this.ownerKeypair(principal, ownerAccessKey)).access_key;
   }
 
   /**
@@ -92,8 +98,8 @@ export class SessionService {
     // session shows, however long the checks below take on a busy machine.
     const received = new Date();
     const req = parseCreateSessionBody(body, received);
-    const accessKey = await this.ownerOf(principal, req.ownerAccessKey);
-    const owner = (await this.deps.catalog.keypair(accessKey))!;
+    const owner = await this.ownerKeypair(principal, req.ownerAccessKey);
+    const accessKey = owner.access_key;
     checkDomain(req.domain, owner.domain_name, principal.role === 'superadmin');
     const { catalog } = this.deps;
     checkGroupMembership(req.group, {
@@ -106,8 +112,9 @@ export class SessionService {
     });
     const image = await catalog.resolveImage(req.image, owner.domain_name);
     const scalingGroup = req.scalingGroup ?? 'default';
-    checkScalingGroup(scalingGroup, await catalog.scalingGroupExists(scalingGroup));
-    checkScalingGroupAccess(scalingGroup, await catalog.scalingGroupAccess(scalingGroup), {
+    const group = await catalog.scalingGroup(scalingGroup);
+    checkScalingGroup(scalingGroup, group.exists);
+    checkScalingGroupAccess(scalingGroup, group, {
       accessKey,
       domain: owner.domain_name,
       role: owner.role,
@@ -307,7 +314,7 @@ export class SessionService {
   ): Promise<MountSpec[]> {
     const asks = mountAsks(req);
     if (asks.length === 0) return [];
-    const allowed = (await this.deps.queries.domainStorage(domain)) ?? [];
+    const allowed = (await this.deps.catalog.domain(domain))?.allowed_storage ?? [];
     checkStorageAllowed(
       asks.flatMap((a) => (a.ref.kind === 'name' ? [a.ref.name] : [])),
       allowed,

@@ -108,8 +108,8 @@ export function templateRoutes(api: ApiContext): Router {
   r.post('/template/session', async (ctx) => {
     const b = bodyOf(ctx);
     onlyFields(b, FIELDS);
-    const owner = await api.service.ownerOf(principal(ctx), optString(b, 'owner_access_key', 64));
-    const kp = (await api.catalog.keypair(owner))!;
+    const kp = await api.service.ownerKeypair(principal(ctx), optString(b, 'owner_access_key', 64));
+    const owner = kp.access_key;
     checkTemplateDomain(b, kp.domain_name);
     const items = payloadOf(b);
     const ids = await store.create(items, kp, groupOf(b) ?? DEFAULT_GROUP);
