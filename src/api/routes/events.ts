@@ -1,6 +1,5 @@
 import Router from '@koa/router';
 import { PassThrough } from 'node:stream';
-import type { Context } from 'koa';
 import { eventInScope, parseEventScope } from '../../domain/events.js';
 import { InvalidRequest } from '../../domain/errors.js';
 import type { SessionEventRow } from '../../persistence/rows.js';
