@@ -1,7 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log/logger.js';
 import type { CatalogStore } from '../persistence/catalog-store.js';
-import { CredentialStore } from '../persistence/credential-store.js';
 import type { Db } from '../persistence/db.js';
 import { EventStore } from '../persistence/event-store.js';
 import { FolderStore } from '../persistence/folder-store.js';
@@ -37,7 +36,6 @@ export interface ApiContext extends Omit<ApiDeps, 'db'> {
   folders: FolderStore;
   keypairs: KeypairStore;
   infra: InfraStore;
-  credentials: CredentialStore;
   templates: TemplateStore;
 }
 
@@ -51,7 +49,6 @@ export function apiContextOf(deps: ApiDeps): ApiContext {
     folders: new FolderStore(db),
     keypairs: new KeypairStore(db, hashToken),
     infra: new InfraStore(db),
-    credentials: new CredentialStore(db),
     templates: new TemplateStore(db),
   };
 }

@@ -21,7 +21,7 @@ export function createApp(deps: ApiDeps): Koa {
   const app = new Koa();
   app.proxy = false;
   app.silent = true;
-  const auth = new Authenticator(api.credentials);
+  const auth = new Authenticator(api.keypairs);
   app.use(problemMiddleware(api.log));
   app.use(urlGuardMiddleware());
   app.use(auth.middleware());

@@ -3,7 +3,7 @@ import type { Context, Next } from 'koa';
 import { AuthFailed, InvalidAuthParams, InvalidRequest } from '../domain/errors.js';
 import { parseApiVersion, SERVER_API_VERSION } from '../domain/api-version.js';
 import { parseAuthorization, sign } from '../domain/signing.js';
-import type { CredentialStore } from '../persistence/credential-store.js';
+import type { KeypairStore } from '../persistence/keypair-store.js';
 import type { KeypairRow } from '../persistence/rows.js';
 
 export interface Principal {
@@ -34,12 +34,12 @@ export function hashToken(token: string): string {
 export class Authenticator {
   private readonly cache = new Map<string, { row: KeypairRow | undefined; at: number }>();
 
-  constructor(private readonly store: CredentialStore) {}
+  constructor(private readonly store: Pick<KeypairStore, 'get' | 'byTokenHash' | 'markTokenUsed'>) {}
 
   private async keypair(accessKey: string): Promise<KeypairRow | undefined> {
     const hit = this.cache.get(accessKey);
     if (hit && Date.now() - hit.at < CACHE_MS) return hit.row;
-    const row = await this.store.keypair(accessKey);
+    const row = await this.store.get(accessKey);
     if (this.cache.size > 10_000) this.cache.clear();
     if (row?.is_active) this.cache.set(accessKey, { row, at: Date.now() });
     else this.cache.delete(accessKey);

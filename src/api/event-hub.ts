@@ -3,9 +3,9 @@ import type { Logger } from '../log/logger.js';
 import type { EventLog } from '../persistence/event-store.js';
 import type { SessionEventRow } from '../persistence/rows.js';
 import { eventsChannel } from '../queue/names.js';
-import { EventTail, type TailOptions, type TailState } from './event-tail.js';
+import { EventTail, type TailState } from './event-tail.js';
 
-export type EventListener = (ev: SessionEventRow) => void;
+type EventListener = (ev: SessionEventRow) => void;
 
 const FORGET = 'forget-keypair:';
 
@@ -27,9 +27,8 @@ export class EventHub {
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly log: Logger,
-    tailOptions: TailOptions = {},
   ) {
-    this.tailer = new EventTail(events, (ev) => this.deliver(ev), log, tailOptions);
+    this.tailer = new EventTail(events, (ev) => this.deliver(ev), log);
   }
 
   async start(): Promise<void> {

@@ -43,8 +43,11 @@ export class EventTail {
   private pollAgain = false;
   private gapTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
+  /** Failed reads in a row: the tail is ok while this is 0. */
   private failures = 0;
-  private current: TailState = { ok: true, since: new Date().toISOString(), lastError: null };
+  /** When the tail entered its present state, and the last failure's kind. */
+  private since = new Date().toISOString();
+  private lastError: string | null = null;
   private closed = false;
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
@@ -62,7 +65,9 @@ export class EventTail {
   /** Starts after the newest event: only what commits from now on is delivered. */
   async start(): Promise<void> {
     this.last = await this.events.maxId();
-    this.current = { ok: true, since: new Date().toISOString(), lastError: null };
+    this.failures = 0;
+    this.since = new Date().toISOString();
+    this.lastError = null;
   }
 
   /** Everything up to this id has been delivered (or is known not to exist). */
@@ -71,7 +76,7 @@ export class EventTail {
   }
 
   state(): TailState {
-    return { ...this.current };
+    return { ok: this.failures === 0, since: this.since, lastError: this.lastError };
   }
 
   /** Reads what is new; a read under way reads again when it ends; a failing tail waits its backoff. */
@@ -99,18 +104,17 @@ export class EventTail {
     if (this.failures === 0) return;
     this.log.info('event tail recovered', {
       failures: this.failures,
-      failingSince: this.current.since,
+      failingSince: this.since,
       after: this.last,
     });
     this.failures = 0;
-    this.current = { ok: true, since: new Date().toISOString(), lastError: this.current.lastError };
+    this.since = new Date().toISOString();
   }
 
   private failed(err: unknown): void {
+    if (this.failures === 0) this.since = new Date().toISOString();
     this.failures += 1;
-    const lastError = errorKind(err);
-    if (this.current.ok) this.current = { ok: false, since: new Date().toISOString(), lastError };
-    else this.current = { ...this.current, lastError };
+    this.lastError = errorKind(err);
     const retryInMs = Math.min(this.retryBaseMs * 2 ** (this.failures - 1), this.retryMaxMs);
     this.log.error('event tail: reading session_events failed; SSE and create waits are held back', {
       after: this.last,

@@ -107,3 +107,21 @@ export function onlyFields(o: Fields, allowed: readonly string[]): void {
   for (const k of Object.keys(o))
     if (!allowed.includes(k)) throw new InvalidRequest(`Unknown field "${k}"; known: ${allowed.join(', ')}.`);
 }
+
+/** A query flag: `true`, `1` or `yes` (any case) is set; anything else, or absent, is not. */
+export function queryFlag(ctx: Context, name: string): boolean {
+  return ['true', '1', 'yes'].includes((queryOf(ctx, name) ?? '').toLowerCase());
+}
+
+/**
+ * Aborts when the client goes away before the answer is written. A client that left while
+ * earlier awaits ran (auth, body) has its 'close' already past: the signal is then aborted at once.
+ */
+export function clientGone(ctx: Context): AbortSignal {
+  const gone = new AbortController();
+  ctx.res.once('close', () => {
+    if (!ctx.res.writableFinished) gone.abort();
+  });
+  if (ctx.req.socket.destroyed || ctx.res.destroyed) gone.abort();
+  return gone.signal;
+}

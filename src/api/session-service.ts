@@ -31,19 +31,19 @@ import { mountReadOnly } from '../domain/storage-folder.js';
 import { LIVE_STATUSES } from '../domain/status.js';
 import type { Logger } from '../log/logger.js';
 import type { CatalogStore } from '../persistence/catalog-store.js';
-import type { Db } from '../persistence/db.js';
-import { FolderStore } from '../persistence/folder-store.js';
+import type { FolderStore } from '../persistence/folder-store.js';
 import { toJsonColumns } from '../persistence/json-columns.js';
-import type { KernelRow, MountSpec, SessionRow } from '../persistence/rows.js';
-import { SessionQueries } from '../persistence/session-queries.js';
+import type { KernelRow, KeypairRow, MountSpec, SessionRow } from '../persistence/rows.js';
+import type { SessionQueries } from '../persistence/session-queries.js';
 import type { SessionStore } from '../persistence/session-store.js';
 import type { AgentQueues } from '../queue/agent-queues.js';
 import type { Principal } from './auth.js';
 import type { EventHub } from './event-hub.js';
 
 export interface SessionServiceDeps {
-  db: Db;
   sessions: SessionStore;
+  folders: FolderStore;
+  queries: SessionQueries;
   catalog: CatalogStore;
   queues: AgentQueues;
   hub: EventHub;
@@ -64,25 +64,25 @@ export interface CreateAnswer {
 
 /** Creating and destroying sessions: the checks of BACKENDAI-API.md, then one transaction. */
 export class SessionService {
-  private readonly folders: FolderStore;
-  private readonly queries: SessionQueries;
-
-  constructor(private readonly deps: SessionServiceDeps) {
-    this.folders = new FolderStore(deps.db);
-    this.queries = new SessionQueries(deps.db);
-  }
+  constructor(private readonly deps: SessionServiceDeps) {}
 
   /** The keypair a request acts for: its own, or another one for admins (`owner_access_key`). */
-  async ownerOf(principal: Principal, ownerAccessKey: string | null | undefined): Promise<string> {
-    if (!ownerAccessKey || ownerAccessKey === principal.accessKey) return principal.accessKey;
-    if (principal.role === 'user')
+  async ownerKeypair(principal: Principal, ownerAccessKey: string | null | undefined): Promise<KeypairRow> {
+    const accessKey = ownerAccessKey || principal.accessKey;
+    if (accessKey !== principal.accessKey && principal.role === 'user')
       throw new InsufficientPrivilege('Only admins may act for another keypair.');
-    const kp = await this.deps.catalog.keypair(ownerAccessKey);
-    if (!kp) throw new ObjectNotFound(`No keypair "${ownerAccessKey}".`, 'keypair');
+    const kp = await this.deps.catalog.keypair(accessKey);
+    if (!kp) throw new ObjectNotFound(`No keypair "${accessKey}".`, 'keypair');
     if (principal.role === 'admin' && kp.domain_name !== principal.domain) {
       throw new InsufficientPrivilege('Admins act only within their own domain.');
     }
-    return kp.access_key;
+    return kp;
+  }
+
+  /** The access key of `ownerKeypair`; a request for itself reads nothing. */
+  async ownerOf(principal: Principal, ownerAccessKey: string | null | undefined): Promise<string> {
+    if (!ownerAccessKey || ownerAccessKey === principal.accessKey) return principal.accessKey;
+    return (await this.ownerKeypair(principal, ownerAccessKey)).access_key;
   }
 
   /**
@@ -98,8 +98,8 @@ export class SessionService {
     // session shows, however long the checks below take on a busy machine.
     const received = new Date();
     const req = parseCreateSessionBody(body, received);
-    const accessKey = await this.ownerOf(principal, req.ownerAccessKey);
-    const owner = (await this.deps.catalog.keypair(accessKey))!;
+    const owner = await this.ownerKeypair(principal, req.ownerAccessKey);
+    const accessKey = owner.access_key;
     checkDomain(req.domain, owner.domain_name, principal.role === 'superadmin');
     const { catalog } = this.deps;
     checkGroupMembership(req.group, {
@@ -112,17 +112,18 @@ export class SessionService {
     });
     const image = await catalog.resolveImage(req.image, owner.domain_name);
     const scalingGroup = req.scalingGroup ?? 'default';
-    checkScalingGroup(scalingGroup, await catalog.scalingGroupExists(scalingGroup));
-    checkScalingGroupAccess(scalingGroup, await catalog.scalingGroupAccess(scalingGroup), {
+    const group = await catalog.scalingGroup(scalingGroup);
+    checkScalingGroup(scalingGroup, group.exists);
+    checkScalingGroupAccess(scalingGroup, group, {
       accessKey,
       domain: owner.domain_name,
       role: owner.role,
     });
     const alive = await catalog.aliveAgents(scalingGroup);
-    checkArchitecture(scalingGroup, req.architecture, alive);
-    const agents = alive
-      .filter((a) => req.architecture === null || a.architecture === req.architecture)
-      .map((a) => ({ id: a.id, total: a.available_slots }));
+    const agents = checkArchitecture(scalingGroup, req.architecture, alive).map((a) => ({
+      id: a.id,
+      total: a.available_slots,
+    }));
     const slots = slotsFor(
       req.resources,
       { name: image.canonical, labels: image.labels },
@@ -141,7 +142,7 @@ export class SessionService {
       if (existing) return { answer: await this.reuse(existing, req), status: 201 };
     }
     if (policy.max_pending_session_count !== null)
-      checkPendingLimit(policy, await this.queries.pendingCount(accessKey));
+      checkPendingLimit(policy, await this.deps.queries.pendingCount(accessKey));
 
     const id = randomUUID();
     const now = received.toISOString();
@@ -294,7 +295,7 @@ export class SessionService {
     forced: boolean,
   ): Promise<{ row: SessionRow; dependents: SessionRow[] }> {
     const dependents: SessionRow[] = [];
-    for (const d of await this.queries.dependents(s.id, s.access_key))
+    for (const d of await this.deps.queries.dependents(s.id, s.access_key))
       dependents.push(await this.destroy(d, forced));
     return { row: await this.destroy(s, forced), dependents };
   }
@@ -313,7 +314,7 @@ export class SessionService {
   ): Promise<MountSpec[]> {
     const asks = mountAsks(req);
     if (asks.length === 0) return [];
-    const allowed = (await this.queries.domainStorage(domain)) ?? [];
+    const allowed = (await this.deps.catalog.domain(domain))?.allowed_storage ?? [];
     checkStorageAllowed(
       asks.flatMap((a) => (a.ref.kind === 'name' ? [a.ref.name] : [])),
       allowed,
@@ -325,8 +326,8 @@ export class SessionService {
     for (const a of asks) {
       const { folder, access } =
         a.ref.kind === 'name'
-          ? await this.folders.usable(accessKey, a.ref.name)
-          : await this.folders.usableById(accessKey, a.ref.id);
+          ? await this.deps.folders.usable(accessKey, a.ref.name)
+          : await this.deps.folders.usableById(accessKey, a.ref.id);
       if (a.ref.kind === 'id') checkStorageAllowed([folder.name], allowed, domain);
       if (folderIds.has(folder.id))
         throw new InvalidRequest(`${a.field}: the folder "${folder.name}" is mounted twice.`);

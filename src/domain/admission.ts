@@ -1,5 +1,5 @@
 import { InvalidImageLabel, InvalidRequest, ObjectNotFound, QuotaExceeded } from './errors.js';
-import { neverFits, type AgentCapacity } from './placement.js';
+import { neverFits, runsArch, type AgentCapacity } from './placement.js';
 import { formatSlot, parseBytes, parseSlots, scaleSlots, type Slots } from './resources.js';
 
 /**
@@ -9,20 +9,20 @@ import { formatSlot, parseBytes, parseSlots, scaleSlots, type Slots } from './re
  */
 
 /** Slots a session gets for what it does not ask: one core and 256 MiB. */
-export const DEFAULT_SLOTS: Readonly<Slots> = { cpu: 1, mem: 256 * 1024 * 1024 };
+export const DEFAULT_SLOTS: Readonly<{ cpu: number; mem: number }> = { cpu: 1, mem: 256 * 1024 * 1024 };
 /** The least memory a container may have (Docker refuses less than 6 MiB). */
-export const MIN_MEM_BYTES = 6 * 1024 * 1024;
+const MIN_MEM_BYTES = 6 * 1024 * 1024;
 /**
  * Resource options a request may set (beyond slots): `shmem`, and Backend.AI's
  * `allow_fractional_resource_fragmentation` (a boolean; bai never splits a device, so either
  * value holds).
  */
-export const RESOURCE_OPTIONS = ['shmem', 'allow_fractional_resource_fragmentation'] as const;
+const RESOURCE_OPTIONS = ['shmem', 'allow_fractional_resource_fragmentation'] as const;
 
 const LABEL_PREFIX = 'ai.backend.resource.';
 
 /** What admission reads of a keypair's resource policy. */
-export interface AdmissionPolicy {
+interface AdmissionPolicy {
   max_priority: number;
   max_pending_session_count: number | null;
   total_resource_slots: Slots;
@@ -87,13 +87,13 @@ export function checkGroupMembership(
  * An architecture no agent of the scaling group runs is refused at once (a group without
  * agents yet lets the session wait for one); null asks for none in particular.
  */
-export function checkArchitecture(
+export function checkArchitecture<A extends Pick<AgentCapacity, 'architecture'>>(
   scalingGroup: string,
   architecture: string | null,
-  agents: { architecture: string }[],
-): void {
-  if (architecture === null || agents.length === 0) return;
-  if (agents.some((a) => a.architecture === architecture)) return;
+  agents: A[],
+): A[] {
+  const running = agents.filter((a) => runsArch(a, architecture));
+  if (agents.length === 0 || running.length > 0) return running;
   const have = [...new Set(agents.map((a) => a.architecture))].sort().join(', ');
   throw new InvalidRequest(
     `No agent of scaling group "${scalingGroup}" runs architecture "${architecture}" (they run ${have}).`,

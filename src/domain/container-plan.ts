@@ -1,3 +1,4 @@
+import { DEFAULT_SLOTS } from './admission.js';
 import { InvalidRequest } from './errors.js';
 import { dockerLogOptions } from './output-tail.js';
 import type { Slots } from './resources.js';
@@ -58,7 +59,7 @@ export function clusterReplicas(roles: readonly string[]): string {
  * (`main1`, `sub1`…), `BACKENDAI_CLUSTER_HOSTS` every kernel's in kernel order,
  * `BACKENDAI_CLUSTER_LOCAL_RANK` the 0-based position in that order.
  */
-export function kernelEnvironment(input: {
+function kernelEnvironment(input: {
   sessionId: string;
   sessionName: string;
   accessKey: string;
@@ -98,7 +99,7 @@ const SUB_IDLE = 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done
  * that is where a sub starts what the main talks to (an MPI daemon, a server). Then the main
  * runs the startup command through a shell and subs idle until the main ends.
  */
-export function kernelCommand(
+function kernelCommand(
   role: 'main' | 'sub',
   startupCommand: string | null,
   bootstrap: string | null,
@@ -155,9 +156,6 @@ export const CONTAINER_HARDENING = {
 
 /** The only capabilities a kernel gets back (on top of CapDrop ALL): file ownership, users, signals. */
 export const KERNEL_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETUID', 'KILL'] as const;
-
-/** A kernel's memory when its slots name none. */
-export const DEFAULT_MEMORY_BYTES = 256 * 1024 * 1024;
 
 /** The internal bridge network of a cluster session. */
 export function clusterNetworkName(sessionId: string): string {
@@ -275,8 +273,8 @@ export function kernelContainer(input: KernelPlanInput): ContainerSpec {
       ? {}
       : { [WORK_DIR]: `rw,exec,nosuid,nodev,mode=0755,uid=${user.uid},gid=${user.gid}` },
     // Docker refuses a CPU quota above the host's cores; an agent may declare more than it has.
-    nanoCpus: Math.min(k.slots.cpu ?? 1, input.hostCpus) * 1e9,
-    memoryBytes: k.slots.mem ?? DEFAULT_MEMORY_BYTES,
+    nanoCpus: Math.min(k.slots.cpu ?? DEFAULT_SLOTS.cpu, input.hostCpus) * 1e9,
+    memoryBytes: k.slots.mem ?? DEFAULT_SLOTS.mem,
     pidsLimit: input.agent.pidsLimit,
     shmBytes: s.resourceOpts.shmem ?? null,
     networkMode: input.network ?? input.agent.networkMode,

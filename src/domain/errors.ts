@@ -118,12 +118,6 @@ export class RateLimited extends BaiError {
   }
 }
 
-export class ServiceUnavailable extends BaiError {
-  constructor(message: string) {
-    super('service-unavailable', 503, 'Service unavailable.', message);
-  }
-}
-
 /**
  * PostgreSQL cannot be reached (down, restarting, refusing connections): nothing was done, and
  * the same request may succeed in a moment. Answered 503 with Retry-After.

@@ -1,4 +1,6 @@
 import { mountTarget } from './container-plan.js';
+import { CREATE_CONFIG_ALIASES as C } from './session-request.js';
+import { isUuid, obj, pick, stringList, type Body } from './body-fields.js';
 import { InvalidRequest } from './errors.js';
 import { requirePrintable } from './printable.js';
 import { parseMountEntry, type FolderPermission } from './storage-folder.js';
@@ -18,13 +20,13 @@ export interface MountFields {
 }
 
 /** One entry of `mount_options` after checking. `permission`: `wd` is mounted as `rw`. */
-export interface MountOption {
+interface MountOption {
   permission: FolderPermission | null;
   target: string | null;
 }
 
 /** One folder to mount: by name or by id, with what was asked and the field that asked. */
-export interface MountAsk {
+interface MountAsk {
   ref: { kind: 'name'; name: string } | { kind: 'id'; id: string };
   mode: FolderPermission | null;
   target: string | undefined;
@@ -32,37 +34,11 @@ export interface MountAsk {
   field: string;
 }
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Backend.AI's folder ids are UUIDs; a `mounts` entry shaped like one names a folder by id. */
-export function isFolderId(s: string): boolean {
-  return UUID_RE.test(s);
-}
-
-type Body = Record<string, unknown>;
-
-function first(o: Body, ...keys: string[]): unknown {
-  for (const k of keys) if (o[k] !== undefined && o[k] !== null) return o[k];
-  return undefined;
-}
-
-function object(v: unknown, field: string): Body | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'object' || v === null || Array.isArray(v))
-    throw new InvalidRequest(`${field} must be an object.`);
-  return v as Body;
-}
-
-function stringList(v: unknown, field: string): string[] {
-  if (v === undefined) return [];
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x === ''))
-    throw new InvalidRequest(`${field} must be a list of non-empty strings.`);
-  if (v.length > 64) throw new InvalidRequest(`${field} has more than 64 entries.`);
-  return (v as string[]).map((x) => requirePrintable(x, field));
-}
+const isFolderId = isUuid;
 
 function pathMap(v: unknown, field: string): Record<string, string> {
-  const o = object(v, field) ?? {};
+  const o = obj(v, field) ?? {};
   const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(o)) {
     requirePrintable(k, `${field} key`);
@@ -81,7 +57,7 @@ function permissionOf(v: unknown, field: string): FolderPermission | null {
 }
 
 function parseOption(v: unknown, field: string): MountOption {
-  const o = object(v, field) ?? {};
+  const o = obj(v, field) ?? {};
   for (const [k, val] of Object.entries(o)) {
     if (val === null) continue; // a null option asks for nothing
     if (!['permission', 'perm', 'mount_destination', 'mountDestination', 'type'].includes(k))
@@ -91,14 +67,14 @@ function parseOption(v: unknown, field: string): MountOption {
           : `${field}.${k} is not a mount option bai knows (permission, mount_destination, type).`,
       );
   }
-  const type = first(o, 'type');
+  const type = pick(o, 'type');
   if (type !== undefined && type !== 'bind')
     throw new InvalidRequest(`${field}.type: bai mounts storage folders as "bind" only.`);
-  const perm = permissionOf(first(o, 'permission'), `${field}.permission`);
-  const perm2 = permissionOf(first(o, 'perm'), `${field}.perm`);
+  const perm = permissionOf(pick(o, 'permission'), `${field}.permission`);
+  const perm2 = permissionOf(pick(o, 'perm'), `${field}.perm`);
   if (perm !== null && perm2 !== null && perm !== perm2)
     throw new InvalidRequest(`${field}: permission and perm disagree.`);
-  const dest = first(o, 'mount_destination', 'mountDestination');
+  const dest = pick(o, 'mount_destination', 'mountDestination');
   if (dest !== undefined && (typeof dest !== 'string' || dest === ''))
     throw new InvalidRequest(`${field}.mount_destination must be a path.`);
   return {
@@ -109,22 +85,22 @@ function parseOption(v: unknown, field: string): MountOption {
 
 /** Reads the mount fields of `config` (both spellings), checking each shape. */
 export function parseMountFields(config: Body): MountFields {
-  const mounts = stringList(first(config, 'mounts'), 'config.mounts');
-  const mountMap = pathMap(first(config, 'mount_map', 'mountMap'), 'config.mount_map');
+  const mounts = stringList(pick(config, ...C.mounts), 'config.mounts');
+  const mountMap = pathMap(pick(config, ...C.mountMap), 'config.mount_map');
   for (const k of Object.keys(mountMap)) {
     // A mount_map key names the folder; "name:ro" in mounts is the same folder, not a second one.
     if (!mounts.some((m) => m === k || m.split(':')[0] === k)) mounts.push(k);
   }
-  const mountIds = stringList(first(config, 'mount_ids', 'mountIds'), 'config.mount_ids');
+  const mountIds = stringList(pick(config, ...C.mountIds), 'config.mount_ids');
   for (const id of mountIds)
     if (!isFolderId(id)) throw new InvalidRequest(`config.mount_ids: "${id}" is not a folder id (a UUID).`);
-  const mountIdMap = pathMap(first(config, 'mount_id_map', 'mountIdMap'), 'config.mount_id_map');
+  const mountIdMap = pathMap(pick(config, ...C.mountIdMap), 'config.mount_id_map');
   for (const id of Object.keys(mountIdMap)) {
     if (!isFolderId(id))
       throw new InvalidRequest(`config.mount_id_map: "${id}" is not a folder id (a UUID).`);
     if (!mountIds.some((m) => m.toLowerCase() === id.toLowerCase())) mountIds.push(id);
   }
-  const raw = object(first(config, 'mount_options', 'mountOptions'), 'config.mount_options') ?? {};
+  const raw = obj(pick(config, ...C.mountOptions), 'config.mount_options') ?? {};
   const mountOptions: Record<string, MountOption> = {};
   for (const [k, v] of Object.entries(raw)) {
     requirePrintable(k, 'config.mount_options key');

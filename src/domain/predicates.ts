@@ -31,7 +31,7 @@ export type WaitReason = keyof typeof WAIT_REASONS;
 type Value = string | number | Date | readonly string[];
 
 /** A time as a predicate shows it (Date.toISOString; the SQL renderer formats columns alike). */
-export function predicateTime(d: Date): string {
+function predicateTime(d: Date): string {
   return d.toISOString();
 }
 

@@ -1,3 +1,4 @@
+import { ENV_NAME_RE, obj, pick, stringList, type Body } from './body-fields.js';
 import { InvalidRequest } from './errors.js';
 import { parseMountFields, type MountFields } from './mount-request.js';
 import { requirePrintable } from './printable.js';
@@ -46,19 +47,40 @@ export interface CreateSessionRequest extends MountFields {
   architecture: string | null;
 }
 
-export const SESSION_NAME_RE = /^\w[\w.-]*\w$/;
-export const DEFAULT_PRIORITY = 10;
+const SESSION_NAME_RE = /^\w[\w.-]*\w$/;
+const DEFAULT_PRIORITY = 10;
 
-type Body = Record<string, unknown>;
+/**
+ * Every spelling a create body accepts for each field, the parser's preferred one first. The
+ * parser reads them, and a template's create body is overridden by them (mergeCreateOverrides):
+ * one table, so the two cannot drift.
+ */
+export const CREATE_ALIASES = {
+  image: ['image', 'lang'],
+  type: ['type', 'sessionType', 'session_type', 'sess_type'],
+  name: ['name', 'session_name', 'sessionName', 'clientSessionToken'],
+  group: ['group', 'group_name', 'groupName'],
+  domain: ['domain', 'domain_name', 'domainName'],
+  startupCommand: ['startupCommand', 'startup_command'],
+  bootstrapScript: ['bootstrap_script', 'bootstrapScript'],
+  architecture: ['architecture', 'arch'],
+  scalingGroup: ['scalingGroup', 'scaling_group'],
+} as const satisfies Record<string, readonly string[]>;
 
-/** The first of the given keys that is present and not null. */
-function pick(obj: Body, ...keys: string[]): unknown {
-  for (const k of keys) {
-    const v = obj[k];
-    if (v !== undefined && v !== null) return v;
-  }
-  return undefined;
-}
+/** The same for the fields of `config`. */
+export const CREATE_CONFIG_ALIASES = {
+  mounts: ['mounts'],
+  mountMap: ['mount_map', 'mountMap'],
+  mountIds: ['mount_ids', 'mountIds'],
+  mountIdMap: ['mount_id_map', 'mountIdMap'],
+  mountOptions: ['mount_options', 'mountOptions'],
+  environ: ['environ', 'envs', 'env'],
+  resources: ['resources'],
+  resourceOpts: ['resource_opts', 'resourceOpts'],
+  scalingGroup: ['scalingGroup', 'scaling_group'],
+} as const satisfies Record<string, readonly string[]>;
+const A = CREATE_ALIASES;
+const C = CREATE_CONFIG_ALIASES;
 
 /** A string field; control characters are refused (tab and line breaks only when `multiline`). */
 function str(v: unknown, field: string, max = 4096, multiline = false): string | undefined {
@@ -85,13 +107,6 @@ function int(v: unknown, field: string, min: number, max: number): number | unde
   return n;
 }
 
-function obj(v: unknown, field: string): Body | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'object' || v === null || Array.isArray(v))
-    throw new InvalidRequest(`${field} must be an object.`);
-  return v as Body;
-}
-
 function stringMap(v: unknown, field: string): Record<string, string> {
   const o = obj(v, field);
   if (!o) return {};
@@ -104,18 +119,6 @@ function stringMap(v: unknown, field: string): Record<string, string> {
   }
   return out;
 }
-
-function stringList(v: unknown, field: string, max = 64): string[] {
-  if (v === undefined) return [];
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x === '')) {
-    throw new InvalidRequest(`${field} must be a list of non-empty strings.`);
-  }
-  if (v.length > max) throw new InvalidRequest(`${field} has more than ${max} entries.`);
-  for (const x of v as string[]) requirePrintable(x, field);
-  return v as string[];
-}
-
-const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function parseRetry(v: unknown): RetryPolicy | null {
   if (v === undefined) return null;
@@ -222,7 +225,7 @@ function isEmptyValue(v: unknown): boolean {
 }
 
 /** A 400 naming the first field of `config` that asks what bai cannot do. */
-export function refuseUnsupported(config: Body): void {
+function refuseUnsupported(config: Body): void {
   for (const u of UNSUPPORTED_CONFIG) {
     for (const k of u.keys) {
       if (!isEmptyValue(config[k]))
@@ -246,24 +249,22 @@ export function parseCreateSessionBody(input: unknown, now: Date): CreateSession
   bool(pick(body, 'is_preemptible', 'isPreemptible'), 'is_preemptible');
   int(pick(body, 'job_priority', 'jobPriority'), 'job_priority', -2147483648, 2147483647);
 
-  const name =
-    str(pick(body, 'name', 'session_name', 'sessionName', 'clientSessionToken'), 'name', 64) ?? null;
+  const name = str(pick(body, ...A.name), 'name', 64) ?? null;
   if (name !== null && (name.length < 4 || !SESSION_NAME_RE.test(name))) {
     throw new InvalidRequest(
       'name must be 4 to 64 characters of letters, digits, "_", "." or "-", starting and ending with a letter, digit or "_".',
     );
   }
-  const image = str(pick(body, 'image', 'lang'), 'image', 512);
+  const image = str(pick(body, ...A.image), 'image', 512);
   if (image === undefined || image.trim() === '') throw new InvalidRequest('image is required.');
 
-  const typeRaw = pick(body, 'type', 'sessionType', 'session_type') ?? 'interactive';
+  const typeRaw = pick(body, ...A.type) ?? 'interactive';
   if (typeRaw !== 'batch' && typeRaw !== 'interactive') {
     throw new InvalidRequest('type must be "batch" or "interactive".');
   }
   const type: SessionType = typeRaw;
 
-  const startupCommand =
-    str(pick(body, 'startupCommand', 'startup_command'), 'startup_command', 65536, true) ?? null;
+  const startupCommand = str(pick(body, ...A.startupCommand), 'startup_command', 65536, true) ?? null;
   if (type === 'batch' && (startupCommand === null || startupCommand.trim() === '')) {
     throw new InvalidRequest('A batch session needs a startup_command.');
   }
@@ -279,7 +280,7 @@ export function parseCreateSessionBody(input: unknown, now: Date): CreateSession
     throw new InvalidRequest('cluster_mode must be "single-node" or "multi-node".');
   }
 
-  const environ = stringMap(pick(config, 'environ', 'envs', 'env'), 'config.environ');
+  const environ = stringMap(pick(config, ...C.environ), 'config.environ');
   for (const k of Object.keys(environ)) {
     if (!ENV_NAME_RE.test(k))
       throw new InvalidRequest(`config.environ: "${k}" is not a valid variable name.`);
@@ -295,8 +296,8 @@ export function parseCreateSessionBody(input: unknown, now: Date): CreateSession
     name,
     image: image.trim(),
     type,
-    group: str(pick(body, 'group', 'group_name', 'groupName'), 'group', 64) ?? 'default',
-    domain: str(pick(body, 'domain', 'domain_name', 'domainName'), 'domain', 64) ?? 'default',
+    group: str(pick(body, ...A.group), 'group', 64) ?? 'default',
+    domain: str(pick(body, ...A.domain), 'domain', 64) ?? 'default',
     ownerAccessKey: str(pick(body, 'owner_access_key', 'ownerAccessKey'), 'owner_access_key', 64) ?? null,
     enqueueOnly: bool(pick(body, 'enqueueOnly', 'enqueue_only'), 'enqueue_only') ?? false,
     maxWaitSeconds,
@@ -316,20 +317,15 @@ export function parseCreateSessionBody(input: unknown, now: Date): CreateSession
         64,
       ) ?? 1,
     clusterMode,
-    bootstrapScript:
-      str(pick(body, 'bootstrap_script', 'bootstrapScript'), 'bootstrap_script', 65536, true) ?? null,
+    bootstrapScript: str(pick(body, ...A.bootstrapScript), 'bootstrap_script', 65536, true) ?? null,
     tag: str(pick(body, 'tag'), 'tag', 256) ?? null,
     ...mountFields,
     environ,
-    resources: obj(pick(config, 'resources'), 'config.resources') ?? {},
-    resourceOpts: obj(pick(config, 'resource_opts', 'resourceOpts'), 'config.resource_opts') ?? {},
+    resources: obj(pick(config, ...C.resources), 'config.resources') ?? {},
+    resourceOpts: obj(pick(config, ...C.resourceOpts), 'config.resource_opts') ?? {},
     scalingGroup:
-      str(
-        pick(config, 'scalingGroup', 'scaling_group') ?? pick(body, 'scalingGroup', 'scaling_group'),
-        'scaling_group',
-        64,
-      ) ?? null,
+      str(pick(config, ...C.scalingGroup) ?? pick(body, ...A.scalingGroup), 'scaling_group', 64) ?? null,
     retry: parseRetry(pick(body, 'retry', 'retry_policy', 'retryPolicy')),
-    architecture: parseArchitecture(pick(body, 'architecture', 'arch')),
+    architecture: parseArchitecture(pick(body, ...A.architecture)),
   };
 }

@@ -1,5 +1,7 @@
 import { parseAllDocuments } from 'yaml';
+import { ENV_NAME_RE, isObj, type Body } from './body-fields.js';
 import { InvalidRequest } from './errors.js';
+import { CREATE_ALIASES, CREATE_CONFIG_ALIASES } from './session-request.js';
 import { requirePrintable } from './printable.js';
 import { requireFolderName } from './storage-folder.js';
 
@@ -10,7 +12,7 @@ import { requireFolderName } from './storage-folder.js';
  * templates as their bodies too.
  */
 
-export type TemplateSessionType = 'batch' | 'interactive';
+type TemplateSessionType = 'batch' | 'interactive';
 
 /** A checked template, keys in one spelling (Backend.AI's canonical one). */
 export interface SessionTemplate {
@@ -39,17 +41,12 @@ export interface TemplateItem {
   template: SessionTemplate;
 }
 
-type Obj = Record<string, unknown>;
+type Obj = Body;
 
 const MAX_TEMPLATES = 32;
-const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function bad(field: string, message: string): InvalidRequest {
   return new InvalidRequest(`${field} ${message}`, { data: { field } });
-}
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function objAt(v: unknown, field: string): Obj {
@@ -263,7 +260,7 @@ export function parseTemplatePayload(payload: string): TemplateItem[] {
 }
 
 /** Where a template was stored: its domain and group become the session's by default. */
-export interface TemplateOrigin {
+interface TemplateOrigin {
   domain: string;
   group: string | null;
 }
@@ -298,24 +295,15 @@ export function templateToCreateBody(t: SessionTemplate, origin: TemplateOrigin)
   };
 }
 
-/** Spellings of one create field: a request's spelling replaces every spelling of the template's. */
-const TOP_ALIASES: readonly (readonly string[])[] = [
-  ['image', 'lang'],
-  ['type', 'sessionType', 'session_type', 'sess_type'],
-  ['name', 'session_name', 'sessionName', 'clientSessionToken'],
-  ['group', 'group_name', 'groupName'],
-  ['domain', 'domain_name', 'domainName'],
-  ['startup_command', 'startupCommand'],
-  ['bootstrap_script', 'bootstrapScript'],
-  ['architecture', 'arch'],
-];
+/** Spellings of one create field (the parser's table): a request's spelling replaces every spelling of the template's. */
+const TOP_ALIASES: readonly (readonly string[])[] = Object.values(CREATE_ALIASES).filter(
+  (f) => f !== CREATE_ALIASES.scalingGroup,
+);
+const { mounts, mountMap, mountIds, mountIdMap, mountOptions, ...otherConfig } = CREATE_CONFIG_ALIASES;
 /** Config fields replaced together: `mounts` without a map drops the template's map too. */
 const CONFIG_ALIASES: readonly (readonly string[])[] = [
-  ['mounts', 'mount_map', 'mountMap', 'mount_options', 'mountOptions', 'mount_ids', 'mount_id_map'],
-  ['environ', 'envs', 'env'],
-  ['resources'],
-  ['resource_opts', 'resourceOpts'],
-  ['scaling_group', 'scalingGroup'],
+  [...mounts, ...mountMap, ...mountIds, ...mountIdMap, ...mountOptions],
+  ...Object.values(otherConfig),
 ];
 
 function familyOf(key: string, families: readonly (readonly string[])[]): readonly string[] {
@@ -337,9 +325,9 @@ export function mergeCreateOverrides(base: Obj, request: Obj): Obj {
   for (const [k, v] of Object.entries(request)) {
     if (k === 'config' || k === 'template_id' || k === 'templateId' || v === undefined || v === null)
       continue;
-    if (k === 'scaling_group' || k === 'scalingGroup') {
+    if ((CREATE_ALIASES.scalingGroup as readonly string[]).includes(k)) {
       // A top-level scaling group is the config's one: it must not lose to the template's.
-      for (const a of familyOf('scaling_group', CONFIG_ALIASES)) delete config[a];
+      for (const a of CREATE_CONFIG_ALIASES.scalingGroup) delete config[a];
       config.scaling_group = v;
       continue;
     }

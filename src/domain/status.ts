@@ -16,13 +16,18 @@ export type SessionStatus = (typeof SESSION_STATUSES)[number];
 
 export type SessionResult = 'UNDEFINED' | 'SUCCESS' | 'FAILURE';
 
+/** The statuses from `first` to `last`, both included, in SESSION_STATUSES order. */
+function between(first: SessionStatus, last: SessionStatus): SessionStatus[] {
+  return SESSION_STATUSES.slice(SESSION_STATUSES.indexOf(first), SESSION_STATUSES.indexOf(last) + 1);
+}
+
 export const TERMINAL_STATUSES: readonly SessionStatus[] = ['TERMINATED', 'CANCELLED'];
 /** Statuses in which a session holds (or is about to hold) resources on an agent: SCHEDULED to TERMINATING. */
-export const ACTIVE_STATUSES: readonly SessionStatus[] = SESSION_STATUSES.slice(1, 8);
+export const ACTIVE_STATUSES: readonly SessionStatus[] = between('SCHEDULED', 'TERMINATING');
 export const LIVE_STATUSES: readonly SessionStatus[] = ['PENDING', ...ACTIVE_STATUSES, 'ERROR'];
 
 /** PENDING to RUNNING: the order a session normally goes through. */
-const HAPPY_PATH: readonly SessionStatus[] = SESSION_STATUSES.slice(0, 7);
+const HAPPY_PATH: readonly SessionStatus[] = between('PENDING', 'RUNNING');
 /** Placed on an agent but not running yet (SCHEDULED to CREATING): the phases of preparation. */
 export const PREPARE_STATUSES: readonly SessionStatus[] = HAPPY_PATH.slice(1, -1);
 
@@ -60,10 +65,4 @@ export function canTransition(from: SessionStatus, to: SessionStatus): boolean {
 /** The statuses from which `to` may be entered: the WHERE clause of a guarded UPDATE. */
 export function predecessorsOf(to: SessionStatus): SessionStatus[] {
   return SESSION_STATUSES.filter((from) => TRANSITIONS[from].includes(to));
-}
-
-/** Position on the happy path, used to order progress reports that arrive out of order. */
-export function progressRank(status: SessionStatus): number {
-  const i = HAPPY_PATH.indexOf(status);
-  return i >= 0 ? i : HAPPY_PATH.length + 1;
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ObjectNotFound } from '../domain/errors.js';
 import { formatImageRef, parseImageRef } from '../domain/image-ref.js';
 import type { Db } from './db.js';
+import type { DomainRow } from './infra-store.js';
 import type { AgentRow, ImageRow, KeypairRow, ResourcePolicyRow } from './rows.js';
 
 export interface ResolvedImage {
@@ -69,8 +70,8 @@ export class CatalogStore {
     const candidate = (alias?.image as string | undefined) ?? formatImageRef(parseImageRef(ref));
     let image = await this.db<ImageRow>('images').where({ name: candidate }).first();
     if (!image && !alias) image = await this.db<ImageRow>('images').where({ name: ref }).first();
-    const dom = await this.db('domains').where({ name: domain, is_active: true }).first();
-    const allowed = (dom?.allowed_registries as string[] | undefined) ?? [];
+    const dom = await this.domain(domain);
+    const allowed = dom?.is_active ? (dom.allowed_registries ?? []) : [];
     if (!image || !allowed.includes(image.registry)) {
       throw new ObjectNotFound(`Unknown alias or disallowed registry: "${ref}".`, 'environment image');
     }
@@ -90,23 +91,24 @@ export class CatalogStore {
     return this.db<AgentRow>('agents').where({ scaling_group: scalingGroup, status: 'ALIVE' });
   }
 
-  /** The domains and keypairs a scaling group is open to (both empty: everyone). */
-  async scalingGroupAccess(name: string): Promise<{ domains: string[]; keypairs: string[] }> {
-    // One round trip on the submit path: both lists in one UNION ALL.
-    const rows = (await this.db
-      .select(this.db.raw(`'domain' AS kind`), 'domain_name AS who')
-      .from('sgroups_for_domains')
-      .where({ scaling_group: name })
-      .unionAll(
-        this.db
-          .select(this.db.raw(`'keypair' AS kind`), 'access_key AS who')
-          .from('sgroups_for_keypairs')
-          .where({ scaling_group: name }),
-      )) as { kind: 'domain' | 'keypair'; who: string }[];
-    return {
-      domains: rows.filter((r) => r.kind === 'domain').map((r) => r.who),
-      keypairs: rows.filter((r) => r.kind === 'keypair').map((r) => r.who),
-    };
+  /** Whether a scaling group exists (and is active), and who it is open to (both lists empty: everyone). */
+  async scalingGroup(name: string): Promise<{ exists: boolean; domains: string[]; keypairs: string[] }> {
+    return this.cached(`sg:${name}`, async () => {
+      const [row, access] = await Promise.all([
+        this.db('scaling_groups').where({ name, is_active: true }).first(),
+        scalingGroupAccessOf(this.db, name),
+      ]);
+      return { exists: row !== undefined, ...access };
+    });
+  }
+
+  /** A domain's row (active or not); a missing domain is not remembered, so a new one is seen at once. */
+  async domain(name: string): Promise<DomainRow | undefined> {
+    const row = await this.cached(`domain:${name}`, () =>
+      this.db<DomainRow>('domains').where({ name }).first(),
+    );
+    if (!row) this.memo.delete(`domain:${name}`);
+    return row;
   }
 
   /** The groups of `domain` a keypair is listed in (`group_members`). */
@@ -114,13 +116,6 @@ export class CatalogStore {
     return this.db('group_members')
       .where({ access_key: accessKey, domain_name: domain })
       .pluck('group_name') as Promise<string[]>;
-  }
-
-  async scalingGroupExists(name: string): Promise<boolean> {
-    return this.cached(
-      `sg:${name}`,
-      async () => (await this.db('scaling_groups').where({ name, is_active: true }).first()) !== undefined,
-    );
   }
 
   async upsertAgent(
@@ -149,6 +144,28 @@ export class CatalogStore {
         last_heartbeat: this.db.fn.now(),
       });
   }
+}
+
+/** The domains and keypairs a scaling group is open to, each sorted: one round trip (UNION ALL). */
+export async function scalingGroupAccessOf(
+  db: Db,
+  name: string,
+): Promise<{ domains: string[]; keypairs: string[] }> {
+  const rows = (await db
+    .select(db.raw(`'domain' AS kind`), 'domain_name AS who')
+    .from('sgroups_for_domains')
+    .where({ scaling_group: name })
+    .unionAll(
+      db
+        .select(db.raw(`'keypair' AS kind`), 'access_key AS who')
+        .from('sgroups_for_keypairs')
+        .where({ scaling_group: name }),
+    )
+    .orderBy('who')) as { kind: 'domain' | 'keypair'; who: string }[];
+  return {
+    domains: rows.filter((r) => r.kind === 'domain').map((r) => r.who),
+    keypairs: rows.filter((r) => r.kind === 'keypair').map((r) => r.who),
+  };
 }
 
 export function newSecret(bytes = 30): string {

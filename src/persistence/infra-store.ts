@@ -2,6 +2,7 @@ import { Conflict, InvalidRequest, ObjectNotFound } from '../domain/errors.js';
 import { formatImageRef, parseImageRef } from '../domain/image-ref.js';
 import { ACTIVE_STATUSES } from '../domain/status.js';
 import { addSlots, subtractSlots, type Slots } from '../domain/resources.js';
+import { scalingGroupAccessOf } from './catalog-store.js';
 import type { Db } from './db.js';
 import type { AgentRow, ImageRow } from './rows.js';
 
@@ -138,15 +139,7 @@ export class InfraStore {
   ): Promise<{ scaling_group: string; domains: string[]; keypairs: string[] }> {
     if (!(await this.db('scaling_groups').where({ name }).first()))
       throw new ObjectNotFound(`No scaling group "${name}".`, 'scaling group');
-    const domains = (await this.db('sgroups_for_domains')
-      .where({ scaling_group: name })
-      .orderBy('domain_name')
-      .pluck('domain_name')) as string[];
-    const keypairs = (await this.db('sgroups_for_keypairs')
-      .where({ scaling_group: name })
-      .orderBy('access_key')
-      .pluck('access_key')) as string[];
-    return { scaling_group: name, domains, keypairs };
+    return { scaling_group: name, ...(await scalingGroupAccessOf(this.db, name)) };
   }
 
   /** Opens (or closes) a scaling group to a domain or a keypair; the first entry restricts it. */

@@ -4,6 +4,9 @@ import { newAccessKey, newSecret } from './catalog-store.js';
 import type { Db } from './db.js';
 import type { KeypairRow, ResourcePolicyRow } from './rows.js';
 
+/** A bearer token's keypair, with the token's id and when it was last used. */
+export type TokenKeypair = KeypairRow & { token_id: string; token_last_used_at: Date | null };
+
 /** A keypair as the admin API shows it: never the secret key (only once, at creation). */
 export interface KeypairView {
   access_key: string;
@@ -85,6 +88,20 @@ export class KeypairStore {
 
   async get(accessKey: string): Promise<KeypairRow | undefined> {
     return this.db<KeypairRow>('keypairs').where({ access_key: accessKey }).first();
+  }
+
+  /** The keypair of an unrevoked API token with this hash (authentication's read). */
+  async byTokenHash(tokenHash: string): Promise<TokenKeypair | undefined> {
+    return (await this.db('api_tokens as t')
+      .join('keypairs as k', 'k.access_key', 't.access_key')
+      .where('t.token_hash', tokenHash)
+      .whereNull('t.revoked_at')
+      .select('k.*', 't.id as token_id', 't.last_used_at as token_last_used_at')
+      .first()) as TokenKeypair | undefined;
+  }
+
+  async markTokenUsed(tokenId: string): Promise<void> {
+    await this.db('api_tokens').where({ id: tokenId }).update({ last_used_at: this.db.fn.now() });
   }
 
   async list(domain: string | null, opts: { active?: boolean } = {}): Promise<KeypairRow[]> {

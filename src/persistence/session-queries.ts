@@ -130,15 +130,4 @@ export class SessionQueries {
       .first()) as { n: string } | undefined;
     return Number(row?.n ?? 0);
   }
-
-  async domainExists(domain: string): Promise<boolean> {
-    return (await this.db('domains').where({ name: domain }).first()) !== undefined;
-  }
-
-  /** The storage folder names a domain allows (`*`: any); null when there is no such domain. */
-  async domainStorage(domain: string): Promise<string[] | null> {
-    const row = (await this.db('domains').where({ name: domain }).first()) as
-      { allowed_storage: string[] } | undefined;
-    return row ? (row.allowed_storage ?? []) : null;
-  }
 }

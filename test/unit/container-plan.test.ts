@@ -1,7 +1,7 @@
 import test from 'ava';
+import { DEFAULT_SLOTS } from '../../src/domain/admission.js';
 import {
   CONTAINER_HARDENING,
-  DEFAULT_MEMORY_BYTES,
   KERNEL_CAPABILITIES,
   LABEL,
   WORK_DIR,
@@ -103,7 +103,7 @@ test('limits: cpu from the slots, capped at the host cores; memory with a defaul
   t.is(kernelContainer(input({ hostCpus: 1 })).nanoCpus, 1e9);
   const bare = kernelContainer(input({ kernel: { ...main, slots: {} } }));
   t.is(bare.nanoCpus, 1e9);
-  t.is(bare.memoryBytes, DEFAULT_MEMORY_BYTES);
+  t.is(bare.memoryBytes, DEFAULT_SLOTS.mem);
   t.is(kernelContainer(input()).memoryBytes, 512 * 1024 * 1024);
   t.is(kernelContainer(input()).pidsLimit, 1024);
   t.is(kernelContainer(input()).shmBytes, null);

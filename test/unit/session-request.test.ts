@@ -2,6 +2,7 @@ import test from 'ava';
 import { parseCreateSessionBody } from '../../src/domain/session-request.js';
 import { InvalidRequest } from '../../src/domain/errors.js';
 import { mountAsks } from '../../src/domain/mount-request.js';
+import { mergeCreateOverrides, templateToCreateBody } from '../../src/domain/session-template.js';
 
 const now = new Date('2026-09-01T00:00:00Z');
 
@@ -230,4 +231,32 @@ test('preemption fields are checked and accepted (bai never preempts); config.cl
     parseCreateSessionBody({ ...minimal, clusterSize: 2, config: { clusterSize: 3 } }, now).clusterSize,
     2,
   );
+});
+
+test('the parser and template overrides read the same spellings (one alias table)', (t) => {
+  const template = templateToCreateBody(
+    {
+      api_version: '6',
+      kind: 'taskTemplate',
+      metadata: { name: 't', tag: null },
+      spec: {
+        session_type: 'interactive',
+        kernel: { image: 'python', architecture: null, environ: {}, run: null },
+        scaling_group: null,
+        mounts: { data: '/data' },
+        resources: null,
+      },
+    },
+    { domain: 'default', group: null },
+  );
+  const id = '0b4c1a4e-3f5d-4c8e-9a1b-2c3d4e5f6a7b';
+  // config.mountIds (camelCase) replaces the template's mounts, as config.mount_ids does.
+  const merged = parseCreateSessionBody(mergeCreateOverrides(template, { config: { mountIds: [id] } }), now);
+  t.deepEqual(merged.mounts, []);
+  t.deepEqual(merged.mountMap, {});
+  t.deepEqual(merged.mountIds, [id]);
+  // sess_type is read by the parser and replaces the template's type.
+  const body = { sess_type: 'batch', startup_command: 'true' };
+  t.is(parseCreateSessionBody({ image: 'python', ...body }, now).type, 'batch');
+  t.is(parseCreateSessionBody(mergeCreateOverrides(template, body), now).type, 'batch');
 });

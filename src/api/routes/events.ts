@@ -1,16 +1,13 @@
 import Router from '@koa/router';
 import { PassThrough } from 'node:stream';
-import type { Context } from 'koa';
 import { eventInScope, parseEventScope } from '../../domain/events.js';
 import { InvalidRequest } from '../../domain/errors.js';
 import type { SessionEventRow } from '../../persistence/rows.js';
 import type { ApiContext } from '../api-context.js';
 import type { Principal } from '../auth.js';
+import { clientGone, queryOf } from '../params.js';
 
-function q(ctx: Context, name: string): string | undefined {
-  const v = ctx.query[name];
-  return Array.isArray(v) ? v[0] : v;
-}
+const q = queryOf;
 
 function frame(ev: SessionEventRow): string {
   return `id: ${ev.id}\nevent: ${ev.name}\ndata: ${JSON.stringify(ev.data)}\n\n`;
@@ -84,13 +81,14 @@ export function eventRoutes(api: ApiContext): Router {
       unsubscribe();
       stream.end();
     };
-    // The client may have gone while the lookups above ran: its 'close' is then already past,
-    // and without this check the subscription and the keep-alive timer would live forever.
-    ctx.res.once('close', close);
-    if (ctx.req.socket.destroyed || ctx.res.destroyed) {
+    // The client may have gone while the lookups above ran: clientGone aborts at once then, so
+    // the subscription and the keep-alive timer do not live forever, and nothing more is written.
+    const gone = clientGone(ctx);
+    if (gone.aborted) {
       close();
       return;
     }
+    gone.addEventListener('abort', close, { once: true });
     write(': bai event stream\n\n');
     if (lastId !== null || sessionId !== null) {
       try {

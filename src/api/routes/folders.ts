@@ -49,8 +49,7 @@ export function folderRoutes(api: ApiContext): Router {
     const group = optString(b, 'group', 64);
     if (group !== undefined) {
       const g = groupOf(ctx, group, optString(b, 'domain', 64));
-      if (!(await api.queries.domainExists(g.domain)))
-        throw new InvalidRequest(`Unknown domain "${g.domain}".`);
+      if (!(await api.catalog.domain(g.domain))) throw new InvalidRequest(`Unknown domain "${g.domain}".`);
       ctx.status = 201;
       ctx.body = await store.createForGroup(g.domain, g.group, name);
       return;

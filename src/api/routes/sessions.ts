@@ -16,16 +16,14 @@ const PAGE_BYTES = 1024 * 1024;
 const LIVE_BYTES = 64 * 1024 * 1024;
 import type { ApiContext } from '../api-context.js';
 import type { Principal } from '../auth.js';
+import { clientGone, queryFlag, queryOf } from '../params.js';
 import { sessionInfo, sessionSummary } from '../session-view.js';
 
 function principal(ctx: Context): Principal {
   return ctx.state.principal as Principal;
 }
 
-function query(ctx: Context, name: string): string | undefined {
-  const v = ctx.query[name];
-  return Array.isArray(v) ? v[0] : v;
-}
+const query = queryOf;
 
 /** The session a request names, seen through its owner's eyes (others' sessions are 404). */
 async function target(api: ApiContext, ctx: Context): Promise<SessionRow> {
@@ -44,11 +42,7 @@ export function sessionRoutes(api: ApiContext): Router {
 
   const create = async (ctx: Context) => {
     // A client that goes away before the answer ends the wait (maxWaitSeconds 0 has no other limit).
-    const gone = new AbortController();
-    ctx.res.once('close', () => {
-      if (!ctx.res.writableFinished) gone.abort();
-    });
-    const { answer, status } = await api.service.create(principal(ctx), ctx.state.body, gone.signal);
+    const { answer, status } = await api.service.create(principal(ctx), ctx.state.body, clientGone(ctx));
     ctx.status = status;
     ctx.body = answer;
   };
@@ -63,15 +57,14 @@ export function sessionRoutes(api: ApiContext): Router {
 
   r.delete('/session/:ref', async (ctx) => {
     const s = await target(api, ctx);
-    const flag = (name: string) => ['true', '1', 'yes'].includes((query(ctx, name) ?? '').toLowerCase());
-    const forced = flag('forced');
+    const forced = queryFlag(ctx, 'forced');
     const brief = (row: SessionRow) => ({
       sessionId: row.id,
       sessionName: row.name,
       status: row.status,
       statusInfo: row.status_info,
     });
-    if (flag('recursive')) {
+    if (queryFlag(ctx, 'recursive')) {
       const { row, dependents } = await api.service.destroyRecursive(s, forced);
       ctx.body = { stats: {}, ...brief(row), dependents: dependents.map(brief) };
       return;
@@ -193,7 +186,7 @@ async function listSessions(api: ApiContext, ctx: Context) {
   const col = order.replace(/^[-+]/, '');
   if (!(SESSION_ORDER_COLUMNS as readonly string[]).includes(col)) {
     throw new InvalidRequest(
-      'order must be one of created_at, name, status, priority, terminated_at (prefix - for descending).',
+      `order must be one of ${SESSION_ORDER_COLUMNS.join(', ')} (prefix - for descending).`,
     );
   }
   f.order = { column: col as SessionOrderColumn, descending: order.startsWith('-') };

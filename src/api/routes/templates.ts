@@ -1,7 +1,10 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { stringify } from 'yaml';
+import { checkDomain, DEFAULT_GROUP } from '../../domain/admission.js';
+import { isUuid } from '../../domain/body-fields.js';
 import { Forbidden, InvalidRequest, ObjectNotFound } from '../../domain/errors.js';
+import { requireGroupName } from '../../domain/storage-folder.js';
 import {
   mergeCreateOverrides,
   parseTemplatePayload,
@@ -12,11 +15,9 @@ import type { TemplateListRow, TemplateRow } from '../../persistence/template-st
 import type { ApiContext } from '../api-context.js';
 import { mayManageKeypair } from '../access.js';
 import type { Principal } from '../auth.js';
-import { bodyOf, onlyFields, optString, queryOf } from '../params.js';
+import { bodyOf, onlyFields, optString, queryFlag, queryOf } from '../params.js';
 
-const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 const PAYLOAD_MAX = 256 * 1024;
-const GROUP_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 
 function principal(ctx: Context): Principal {
   return ctx.state.principal as Principal;
@@ -24,9 +25,9 @@ function principal(ctx: Context): Principal {
 
 /** A template id in its dashed form (Backend.AI prints ids as 32 hex digits); null when none. */
 function templateId(raw: string): string | null {
-  if (!UUID_RE.test(raw)) return null;
-  const h = raw.replace(/-/g, '').toLowerCase();
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  const h = raw.length === 32 ? raw : raw.replace(/-/g, '');
+  const id = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  return (raw.length === 32 || raw === id) && isUuid(id) ? id.toLowerCase() : null;
 }
 
 function notFound(id: string): ObjectNotFound {
@@ -84,19 +85,13 @@ export function templateRoutes(api: ApiContext): Router {
 
   const groupOf = (b: Record<string, unknown>): string | undefined => {
     const g = optString(b, 'group', 64) ?? optString(b, 'group_name', 64) ?? optString(b, 'groupName', 64);
-    if (g !== undefined && !GROUP_RE.test(g))
-      throw new InvalidRequest(`group "${g}" is not a valid name.`, { data: { field: 'group' } });
-    return g;
+    return g === undefined ? undefined : requireGroupName(g);
   };
 
   /** Backend.AI's `domain` field: the owner's domain is the only one a template may name. */
-  const checkDomain = (b: Record<string, unknown>, ownerDomain: string): void => {
+  const checkTemplateDomain = (b: Record<string, unknown>, ownerDomain: string): void => {
     const d = optString(b, 'domain', 64) ?? optString(b, 'domain_name', 64) ?? optString(b, 'domainName', 64);
-    if (d !== undefined && d !== ownerDomain)
-      throw new InvalidRequest(
-        `domain "${d}" is not the domain of the template's owner ("${ownerDomain}").`,
-        { data: { field: 'domain' } },
-      );
+    if (d !== undefined) checkDomain(d, ownerDomain, false);
   };
 
   const FIELDS = [
@@ -113,17 +108,17 @@ export function templateRoutes(api: ApiContext): Router {
   r.post('/template/session', async (ctx) => {
     const b = bodyOf(ctx);
     onlyFields(b, FIELDS);
-    const owner = await api.service.ownerOf(principal(ctx), optString(b, 'owner_access_key', 64));
-    const kp = (await api.catalog.keypair(owner))!;
-    checkDomain(b, kp.domain_name);
+    const kp = await api.service.ownerKeypair(principal(ctx), optString(b, 'owner_access_key', 64));
+    const owner = kp.access_key;
+    checkTemplateDomain(b, kp.domain_name);
     const items = payloadOf(b);
-    const ids = await store.create(items, kp, groupOf(b) ?? 'default');
+    const ids = await store.create(items, kp, groupOf(b) ?? DEFAULT_GROUP);
     ctx.body = ids.map((id) => ({ id, user: owner }));
   });
 
   r.get('/template/session', async (ctx) => {
     const p = principal(ctx);
-    const all = ['true', '1', 'yes'].includes((queryOf(ctx, 'all') ?? '').toLowerCase());
+    const all = queryFlag(ctx, 'all');
     let scope: { ownerAccessKey: string | null; domain: string | null };
     if (all) {
       if (p.role === 'user') throw new Forbidden('all=true is for administrators.');
@@ -160,7 +155,7 @@ export function templateRoutes(api: ApiContext): Router {
     const b = bodyOf(ctx);
     onlyFields(b, FIELDS);
     const t = await visible(principal(ctx), ctx.params.id ?? '', optString(b, 'owner_access_key', 64));
-    checkDomain(b, t.domain_name);
+    checkTemplateDomain(b, t.domain_name);
     const items = payloadOf(b);
     if (items.length !== 1)
       throw new InvalidRequest('payload must hold exactly one template to replace this one.', {

@@ -5,6 +5,8 @@ import { createApp } from '../../api/app.js';
 import { EventHub } from '../../api/event-hub.js';
 import { SessionService } from '../../api/session-service.js';
 import { CatalogStore } from '../../persistence/catalog-store.js';
+import { FolderStore } from '../../persistence/folder-store.js';
+import { SessionQueries } from '../../persistence/session-queries.js';
 import { migrateLatest, openDb, type Db } from '../../persistence/db.js';
 import {
   EMBEDDED_POOL,
@@ -91,8 +93,9 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   });
   const kick = () => dispatcher.kick();
   const service = new SessionService({
-    db,
     sessions,
+    folders: new FolderStore(db),
+    queries: new SessionQueries(db),
     catalog: submitCatalog,
     queues,
     hub,
