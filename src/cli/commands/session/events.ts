@@ -50,11 +50,11 @@ With --wait batch_session_result it exits at the result event, with the job's ow
 
   async run(): Promise<number> {
     const client = this.client();
-    const limit = this.waitLimit(
-      this.waitTimeout,
-      this.timeout,
-      '--timeout is the old name of --wait-timeout here; it goes in a later release (on session create, --timeout is the batch timeout).',
-    );
+    const limit = this.waitLimit(this.waitTimeout, {
+      value: this.timeout,
+      warning:
+        '--timeout is the old name of --wait-timeout here; it goes in a later release (on session create, --timeout is the batch timeout).',
+    });
     const timeoutMs = limit.ms;
     try {
       parseEventScope(this.scope);

@@ -31,11 +31,11 @@ export class SessionWatchCommand extends BaseCommand {
 
   async run(): Promise<number> {
     const client = this.client();
-    const limit = this.waitLimit(
-      this.waitTimeout,
-      this.timeout,
-      '--timeout is the old name of --wait-timeout here; it goes in a later release (on session create, --timeout is the batch timeout).',
-    );
+    const limit = this.waitLimit(this.waitTimeout, {
+      value: this.timeout,
+      warning:
+        '--timeout is the old name of --wait-timeout here; it goes in a later release (on session create, --timeout is the batch timeout).',
+    });
     try {
       parseEventScope(this.scope);
     } catch (err) {
