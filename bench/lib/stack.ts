@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { clientOf, type ApiClient } from '../../src/cli/client.js';
+import { agentAnswers } from '../../src/cli/stack-records.js';
 import { CpuMeter } from './cpu.js';
 import { DockerAdapter } from '../../src/docker/docker-adapter.js';
 import type { ContainerSpec } from '../../src/domain/container-plan.js';
@@ -177,10 +178,7 @@ export async function startBenchStack(log: (msg: string) => void): Promise<Bench
     const client = clientOf(managerUrl, { accessKey, secretKey });
     await waitUntil(
       'the agent to register with the manager',
-      async () =>
-        (
-          await client.request<{ items: { id: string }[] }>('GET', '/agents', undefined, { status: 'ALIVE' })
-        ).items.some((x) => x.id === agentId),
+      () => agentAnswers(managerUrl, { accessKey, secretKey }, agentId),
       60_000,
     );
     return {

@@ -62,19 +62,20 @@ export abstract class BaseCommand extends Command {
   }
 
   /**
-   * The wait limit of a waiting command: `--wait-timeout`, or `--timeout` where that was its
-   * old name (kept for one release, with `warning` written once on stderr after the value parsed).
+   * The wait limit of a waiting command: `--wait-timeout`, or `old.value` (`--timeout`) where that
+   * was its old name (kept for one release, with `old.warning` written once on stderr after the
+   * value parsed).
    */
   protected waitLimit(
     waitTimeout: string | undefined,
-    oldTimeout: string | undefined,
-    warning: string,
+    old?: { value: string | undefined; warning: string },
   ): { ms: number | undefined; text: string } {
+    const oldTimeout = old?.value;
     if (waitTimeout !== undefined && oldTimeout !== undefined)
       throw new UsageError('Give the wait limit once: --wait-timeout (--timeout is its old name here).');
     const value = waitTimeout ?? oldTimeout;
     const ms = this.timeoutMs(value, waitTimeout !== undefined ? '--wait-timeout' : '--timeout');
-    if (oldTimeout !== undefined) this.context.stderr.write(`Warning: ${warning}\n`);
+    if (old && oldTimeout !== undefined) this.context.stderr.write(`Warning: ${old.warning}\n`);
     return { ms, text: this.timeoutText(value) };
   }
 

@@ -87,7 +87,7 @@ export async function* sseEvents(reader: ReadableStreamDefaultReader<Uint8Array>
 }
 
 /** One server-sent event from its block of lines (without the blank line), or null for a comment or non-JSON data. */
-export function parseSseBlock(block: string): SseEvent | null {
+function parseSseBlock(block: string): SseEvent | null {
   let id: string | null = null;
   let event = 'message';
   const data: string[] = [];

@@ -36,11 +36,11 @@ const MOUNT_KEYS = new Set(['type', 'source', 'target', 'perm', 'permission']);
  * long form `source=NAME,target=PATH,perm=ro`, into `mounts`, `mount_map` and `mount_options`
  * (`{NAME: {permission: "ro"}}`). A trailing `:ro`/`:rw` is the permission, never a path.
  */
-export function mountArgs(items: string[] | undefined, flag = '-m'): MountArgs {
+export function mountArgs(items: string[] | undefined): MountArgs {
   const out: MountArgs = { mounts: [], mountMap: {}, mountOptions: {} };
   for (const item of items ?? []) {
-    const m = parseMount(item, flag);
-    if (out.mounts.includes(m.name)) throw new InvalidArgument(`${flag} names "${m.name}" twice.`);
+    const m = parseMount(item);
+    if (out.mounts.includes(m.name)) throw new InvalidArgument(`-m names "${m.name}" twice.`);
     out.mounts.push(m.name);
     if (m.path) out.mountMap[m.name] = m.path;
     if (m.permission) out.mountOptions[m.name] = { permission: m.permission };
@@ -48,9 +48,9 @@ export function mountArgs(items: string[] | undefined, flag = '-m'): MountArgs {
   return out;
 }
 
-function parseMount(item: string, flag: string): { name: string; path?: string; permission?: 'ro' | 'rw' } {
+function parseMount(item: string): { name: string; path?: string; permission?: 'ro' | 'rw' } {
   const bad = () =>
-    new InvalidArgument(`${flag} takes NAME[=PATH][:ro] or source=NAME,target=PATH,perm=ro (got "${item}").`);
+    new InvalidArgument(`-m takes NAME[=PATH][:ro] or source=NAME,target=PATH,perm=ro (got "${item}").`);
   const firstKey = /^([a-z]+)=/.exec(item)?.[1];
   if (firstKey !== undefined && MOUNT_KEYS.has(firstKey)) {
     const kv: Record<string, string> = {};

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { newAccessKey, newSecret } from '../persistence/catalog-store.js';
 import { freePort, portFree } from '../stack/ports.js';
 import { identityOf } from '../stack/process-identity.js';
-import { launch, sleep, which } from '../stack/process-util.js';
+import { launch, waitUntil, which } from '../stack/process-util.js';
 import { dockerAnswers, managerAnswers, redisAnswers } from '../stack/probes.js';
 import { ensurePythonImage } from '../stack/python-image.js';
 import { startDockerd, startRedis } from '../stack/services.js';
@@ -60,21 +60,26 @@ function logSince(file: string, offset: number): string {
   return existsSync(file) ? readFileSync(file).subarray(offset).toString('utf8') : '';
 }
 
-/** Polls `check` until true; `fatal` names a reason to give up at once (the process ended). */
+/**
+ * Polls `check` until true; `fatal` names a reason to give up at once (the process ended). A
+ * throw from `check` is "not yet" (quoted if the deadline passes).
+ */
 async function waitFor(
   what: string,
   check: () => Promise<boolean> | boolean,
   timeoutMs: number,
   fatal: () => string | null = () => null,
 ): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const dead = fatal();
-    if (dead) throw new Error(dead);
-    if (await check()) return;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await sleep(100);
-  }
+  const outcome = await waitUntil<{ dead: string | null }>(
+    what,
+    async () => {
+      const dead = fatal();
+      if (dead) return { dead };
+      return (await check()) && { dead: null };
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
+  if (outcome.dead) throw new Error(outcome.dead);
 }
 
 /** A recorded part for a process just launched (its identity read at once). */

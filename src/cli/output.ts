@@ -57,12 +57,13 @@ export class Output {
   }
 
   table(headers: string[], rows: string[][]): void {
-    const strip = stripAnsi;
-    const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => strip(r[i] ?? '').length)));
+    const widths = headers.map((h, i) =>
+      Math.max(h.length, ...rows.map((r) => stripAnsi(r[i] ?? '').length)),
+    );
     const fmt = (cells: string[]) =>
       cells
         .map((c, i) =>
-          i === cells.length - 1 ? c : c + ' '.repeat(Math.max(0, (widths[i] ?? 0) - strip(c).length)),
+          i === cells.length - 1 ? c : c + ' '.repeat(Math.max(0, (widths[i] ?? 0) - stripAnsi(c).length)),
         )
         .join('  ')
         .trimEnd();

@@ -1,4 +1,4 @@
-import { Option } from 'clipanion';
+import { Option, UsageError } from 'clipanion';
 import * as t from 'typanion';
 import { BaseCommand, EXIT, WaitTimeout } from './base-command.js';
 import { keyValues, mountArgs, resourceArgs } from './key-values.js';
@@ -47,14 +47,20 @@ export abstract class SessionOptionsCommand extends BaseCommand {
   });
   retryBackoff = Option.String('--retry-backoff', { description: 'fixed or exponential' });
   retryDelay = Option.String('--retry-delay', { description: 'First retry delay (5s, 1m)' });
+  batchTimeout = Option.String('--batch-timeout', {
+    description: 'Kill the job after this long (30m, 2h, seconds)',
+  });
 
-  /** The batch timeout the command's flags ask for (`run` and `create` name it differently). */
-  protected abstract batchTimeoutValue(): string | undefined;
+  /** The batch timeout the command's flags ask for (the create commands take --timeout too). */
+  protected batchTimeoutValue(): string | undefined {
+    return this.batchTimeout;
+  }
 
+  /** The create body of the flags; an image or type left undefined is the server's (or template's) to choose. */
   protected createBody(
-    image: string,
+    image: string | undefined,
     startupCommand: string | undefined,
-    type: 'batch' | 'interactive',
+    type: 'batch' | 'interactive' | undefined,
   ): Record<string, unknown> {
     const { mounts, mountMap, mountOptions } = mountArgs(this.mount);
     const retry =
@@ -94,17 +100,44 @@ export abstract class SessionOptionsCommand extends BaseCommand {
       },
     };
   }
+}
+
+/**
+ * `session create` and `session create-from-template`: the flags of a create request and of its
+ * wait, and the submit that sends it.
+ */
+export abstract class SessionSubmitCommand extends SessionOptionsCommand {
+  enqueueOnly = Option.Boolean('--enqueue-only', false, { description: 'Answer at once with PENDING' });
+  maxWait = Option.String('--max-wait', {
+    validator: t.isNumber(),
+    description: 'Seconds the server waits for RUNNING',
+  });
+  noReuse = Option.Boolean('--no-reuse', false, { description: 'Fail if a live session has this name' });
+  wait = Option.Boolean('--wait', false, { description: 'Wait until it ends; exit with its exit code' });
+  timeout = Option.String('--timeout', {
+    description: 'The batch timeout, as in Backend.AI (same as --batch-timeout)',
+  });
+  waitTimeout = Option.String('--wait-timeout', {
+    description: 'With --wait: give up waiting after this long (exit 3)',
+  });
+  json = Option.Boolean('--json', false, { description: 'Print JSON' });
+
+  protected override batchTimeoutValue(): string | undefined {
+    if (this.timeout !== undefined && this.batchTimeout !== undefined && this.timeout !== this.batchTimeout)
+      throw new UsageError('--timeout and --batch-timeout are one option (the batch timeout): give it once.');
+    return this.batchTimeout ?? this.timeout;
+  }
 
   /**
-   * Sends a create body to `path` (`/session`, `/session/_/create-from-template`). Without
-   * `wait`, prints the answer (exit 3 when the server's own wait ran out); with it, follows the
-   * session to its end and returns its exit code.
+   * Sends a create body to `path` (`/session`, `/session/_/create-from-template`) with the
+   * flags' enqueue, wait and reuse fields. Without --wait, prints the answer (exit 3 when the
+   * server's own wait ran out); with it, follows the session to its end and returns its exit code.
    */
-  protected async submit(
-    path: string,
-    body: Record<string, unknown>,
-    opts: { wait: boolean; json: boolean; limit: { ms: number | undefined; text: string } },
-  ): Promise<number> {
+  protected async submit(path: string, body: Record<string, unknown>): Promise<number> {
+    const limit = this.waitLimit(this.waitTimeout);
+    body.enqueueOnly = this.enqueueOnly || this.wait || this.maxWait === undefined;
+    if (this.maxWait !== undefined) body.maxWaitSeconds = this.maxWait;
+    body.reuseIfExists = !this.noReuse;
     const client = this.client();
     const res = await client.request<{
       sessionId: string;
@@ -112,8 +145,8 @@ export abstract class SessionOptionsCommand extends BaseCommand {
       status: string;
       created: boolean;
     }>('POST', path, body);
-    if (!opts.wait) {
-      if (opts.json) this.output.json(res);
+    if (!this.wait) {
+      if (this.json) this.output.json(res);
       else
         this.output.line(
           `Session ${res.sessionName} (${res.sessionId}) ${res.created ? 'created' : 'reused'}: ${this.output.status(res.status)}`,
@@ -121,12 +154,12 @@ export abstract class SessionOptionsCommand extends BaseCommand {
       return res.status === 'TIMEOUT' ? EXIT.timeout : EXIT.ok;
     }
     const info = await waitForEnd(client, res.sessionId, this.output, {
-      timeoutMs: opts.limit.ms,
+      timeoutMs: limit.ms,
       query: { owner_access_key: this.owner },
       known: res,
     });
-    if (!info) throw new WaitTimeout(`session ${res.sessionName} did not end in ${opts.limit.text}.`);
-    if (opts.json) this.output.json(info);
+    if (!info) throw new WaitTimeout(`session ${res.sessionName} did not end in ${limit.text}.`);
+    if (this.json) this.output.json(info);
     else
       this.output.line(
         `Session ${info.sessionName} ${this.output.status(info.status)} (${info.statusInfo ?? '-'}) exit=${info.exitCode ?? '-'}`,

@@ -69,26 +69,44 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Polls `check` until it resolves true or `timeoutMs` passes. */
-export async function waitUntil(
-  what: string,
-  check: () => Promise<boolean> | boolean,
-  timeoutMs = 30_000,
-): Promise<void> {
+export interface WaitOptions {
+  /** How long before giving up (default 30 s). */
+  timeoutMs?: number;
+  /** The pause between two tries (default 50 ms). */
+  intervalMs?: number;
+}
+
+/** The values `waitUntil` reads as "not yet". */
+export type NotYet = null | undefined | false;
+
+/**
+ * Polls `check` until it returns something other than null, undefined or false, and resolves with
+ * that. A throw counts as "not yet" too (a process still starting, a file not yet written); the
+ * last one is quoted in the error when the deadline passes. `what` names what was awaited; a
+ * function is called only when it fails. A bare number for `opts` is the timeout.
+ */
+export async function waitUntil<T>(
+  what: string | (() => string),
+  check: () => T | NotYet | Promise<T | NotYet>,
+  opts: WaitOptions | number = {},
+): Promise<T> {
+  const { timeoutMs = 30_000, intervalMs = 50 } = typeof opts === 'number' ? { timeoutMs: opts } : opts;
   const until = Date.now() + timeoutMs;
   let lastError: unknown = null;
   for (;;) {
     try {
-      if (await check()) return;
+      const v = await check();
+      if (v !== null && v !== undefined && v !== false) return v;
       lastError = null;
     } catch (err) {
-      // Expected while it starts (refused, not yet written); quoted if it never comes.
+      // Expected while the awaited thing is not there yet; quoted below if it never comes.
       lastError = err;
     }
-    if (Date.now() > until)
-      throw new Error(
-        `timed out waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message ?? String(lastError)})` : ''}`,
-      );
-    await sleep(50);
+    if (Date.now() >= until) {
+      const name = typeof what === 'function' ? what() : what;
+      const why = lastError ? `; last error: ${(lastError as Error).message ?? String(lastError)}` : '';
+      throw new Error(`waited ${timeoutMs} ms for ${name}${why}`);
+    }
+    await sleep(intervalMs);
   }
 }

@@ -4,6 +4,8 @@
  * that hangs, not to measure speed.
  */
 
+import { sleep, waitUntil, type NotYet } from '../../src/stack/process-util.js';
+
 export interface EventuallyOptions {
   /** How long before giving up (default 60 s). */
   timeoutMs?: number;
@@ -13,38 +15,19 @@ export interface EventuallyOptions {
   message?: string | (() => string);
 }
 
-/** The values `eventually` reads as "not yet". */
-type NotYet = null | undefined | false;
-
 /**
  * Calls `fn` until it returns something other than null, undefined or false, and resolves with
  * that. A throw counts as "not yet" too (a manager still starting, a file not yet written); the
- * last one is quoted in the error when the deadline passes.
+ * last one is quoted in the error when the deadline passes. `waitUntil` with a test's defaults.
  */
-export async function eventually<T>(
+export function eventually<T>(
   fn: () => T | NotYet | Promise<T | NotYet>,
   opts: EventuallyOptions = {},
 ): Promise<T> {
-  const timeoutMs = opts.timeoutMs ?? 60_000;
-  const intervalMs = opts.intervalMs ?? 100;
-  const until = Date.now() + timeoutMs;
-  let lastError: unknown = null;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== null && v !== undefined && v !== false) return v;
-      lastError = null;
-    } catch (err) {
-      // Expected while the awaited thing is not there yet; quoted below if it never comes.
-      lastError = err;
-    }
-    if (Date.now() >= until) {
-      const what = typeof opts.message === 'function' ? opts.message() : (opts.message ?? 'a condition');
-      const why = lastError ? `; last error: ${(lastError as Error).message ?? String(lastError)}` : '';
-      throw new Error(`waited ${timeoutMs} ms for ${what}${why}`);
-    }
-    await delay(intervalMs);
-  }
+  return waitUntil(opts.message ?? 'a condition', fn, {
+    timeoutMs: opts.timeoutMs ?? 60_000,
+    intervalMs: opts.intervalMs ?? 100,
+  });
 }
 
 /** `eventually` with the awaited thing named first: `await until('the agent ALIVE', probe)`. */
@@ -53,7 +36,7 @@ export function until<T>(
   probe: () => Promise<T | NotYet> | T | NotYet,
   timeoutMs = 60_000,
 ): Promise<T> {
-  return eventually(probe, { timeoutMs, message: what });
+  return waitUntil(what, probe, { timeoutMs, intervalMs: 100 });
 }
 
 /**
@@ -95,10 +78,6 @@ export async function untilDone<T>(
     } else if (Date.now() - movedAt > stallMs) {
       throw new Error(`nothing advanced for ${stallMs} ms: ${opts.message(progress)}`);
     }
-    await delay(intervalMs);
+    await sleep(intervalMs);
   }
-}
-
-export function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { startRedis, type Service } from '../../src/stack/services.js';
 import type { ApiClient } from '../../src/cli/client.js';
 import { testEnv } from './env.js';
-import { eventually, untilDone } from './eventually.js';
+import { holdsWithin, untilDone } from './eventually.js';
 import { startTestStack, type TestStack } from './stack.js';
 
 /** The repository root (dist/test/helpers → ../../..). */
@@ -89,10 +89,7 @@ export class StartCounter {
    * false if it still does not after `timeoutMs`, for the caller's assertions to say what is missing.
    */
   async until(pred: (starts: ReadonlyMap<string, number>) => boolean, timeoutMs = 60_000): Promise<boolean> {
-    return eventually(() => pred(this.starts), { timeoutMs, intervalMs: 50 }).then(
-      () => true,
-      () => false, // the deadline passed: the caller asserts on what was seen
-    );
+    return holdsWithin(() => pred(this.starts), { timeoutMs, intervalMs: 50 });
   }
 
   /** Waits until every session of `ids` has been seen starting (see `until`). */

@@ -7,6 +7,8 @@ import { relativeTime } from '../output.js';
 
 const LIVE = LIVE_STATUSES.join(',');
 
+type SessionListItem = SessionListWire['items'][number];
+
 /** `--since 1h` (that long ago) or an ISO-8601 time, as the ISO time the API takes. */
 function timeArg(value: string | undefined, flag: string, now = Date.now()): string | undefined {
   if (value === undefined) return undefined;
@@ -77,8 +79,9 @@ export class PsCommand extends BaseCommand {
 
   async run(): Promise<void> {
     if (!/^\d+$/.test(this.limit)) throw new InvalidArgument(`--limit takes a number (got "${this.limit}").`);
+    const statuses = psStatuses(this);
     const r = await this.client().request<SessionListWire>('GET', '/sessions', undefined, {
-      status: psStatuses(this),
+      status: statuses,
       type: this.type,
       tag: this.tag,
       name: this.name,
@@ -96,62 +99,31 @@ export class PsCommand extends BaseCommand {
     }
     if (this.json) return this.output.json({ items: r.items, total: r.total });
     if (r.items.length === 0) {
-      this.output.line(
-        this.all || this.status || this.dead || this.running
-          ? 'No sessions.'
-          : 'No live sessions (bai ps -a shows ended ones).',
-      );
+      this.output.line(statuses === LIVE ? 'No live sessions (bai ps -a shows ended ones).' : 'No sessions.');
       return;
     }
-    if (this.detail) {
-      this.output.table(
-        [
-          'ID',
-          'NAME',
-          'OWNER',
-          'TYPE',
-          'STATUS',
-          'REASON',
-          'RESULT',
-          'EXIT',
-          'PRIORITY',
-          'SGROUP',
-          'TAG',
-          'CREATED',
-          'ENDED',
-          'IMAGE',
-        ],
-        r.items.map((s) => [
-          s.sessionId,
-          s.sessionName,
-          s.ownerAccessKey,
-          s.type,
-          this.output.status(s.status),
-          s.statusInfo ?? '',
-          s.result,
-          s.exitCode === null ? '-' : String(s.exitCode),
-          String(s.priority),
-          s.scalingGroup,
-          s.tag ?? '-',
-          relativeTime(s.createdAt),
-          s.terminatedAt ? relativeTime(s.terminatedAt) : '-',
-          s.image,
-        ]),
-      );
-    } else
-      this.output.table(
-        ['ID', 'NAME', 'TYPE', 'STATUS', 'REASON', 'EXIT', 'CREATED', 'IMAGE'],
-        r.items.map((s) => [
-          s.sessionId.slice(0, 8),
-          s.sessionName,
-          s.type,
-          this.output.status(s.status),
-          s.statusInfo ?? '',
-          s.exitCode === null ? '-' : String(s.exitCode),
-          relativeTime(s.createdAt),
-          s.image,
-        ]),
-      );
+    // [header, cell, shown only with --detail]: the short table is the long one's subset.
+    const columns: [string, (s: SessionListItem) => string, boolean?][] = [
+      ['ID', (s) => (this.detail ? s.sessionId : s.sessionId.slice(0, 8))],
+      ['NAME', (s) => s.sessionName],
+      ['OWNER', (s) => s.ownerAccessKey, true],
+      ['TYPE', (s) => s.type],
+      ['STATUS', (s) => this.output.status(s.status)],
+      ['REASON', (s) => s.statusInfo ?? ''],
+      ['RESULT', (s) => s.result, true],
+      ['EXIT', (s) => (s.exitCode === null ? '-' : String(s.exitCode))],
+      ['PRIORITY', (s) => String(s.priority), true],
+      ['SGROUP', (s) => s.scalingGroup, true],
+      ['TAG', (s) => s.tag ?? '-', true],
+      ['CREATED', (s) => relativeTime(s.createdAt)],
+      ['ENDED', (s) => (s.terminatedAt ? relativeTime(s.terminatedAt) : '-'), true],
+      ['IMAGE', (s) => s.image],
+    ];
+    const shown = columns.filter(([, , detailOnly]) => this.detail || !detailOnly);
+    this.output.table(
+      shown.map(([header]) => header),
+      r.items.map((s) => shown.map(([, cell]) => cell(s))),
+    );
     if (r.total > r.items.length) this.output.line(`(${r.items.length} of ${r.total}; --limit shows more)`);
   }
 }

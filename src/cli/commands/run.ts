@@ -38,24 +38,17 @@ export class RunCommand extends SessionOptionsCommand {
   timeout = Option.String('--timeout', {
     description: 'Old name of --wait-timeout (warns; will set the batch timeout, as on session create)',
   });
-  batchTimeout = Option.String('--batch-timeout', {
-    description: 'Kill the job after this long (30m, 2h, seconds)',
-  });
-
-  protected batchTimeoutValue(): string | undefined {
-    return this.batchTimeout;
-  }
   json = Option.Boolean('--json', false, {
     description: 'Print the final session info (with its output) as one JSON document',
   });
 
   async run(): Promise<number> {
     const client = this.client();
-    const limit = this.waitLimit(
-      this.waitTimeout,
-      this.timeout,
-      '--timeout on run is the old name of --wait-timeout (the wait limit); in a later release it will set the batch timeout, as on session create and in Backend.AI. Use --wait-timeout or --batch-timeout.',
-    );
+    const limit = this.waitLimit(this.waitTimeout, {
+      value: this.timeout,
+      warning:
+        '--timeout on run is the old name of --wait-timeout (the wait limit); in a later release it will set the batch timeout, as on session create and in Backend.AI. Use --wait-timeout or --batch-timeout.',
+    });
     const img = await client.request<{ labels: Record<string, string> }>(
       'GET',
       '/images/resolve',

@@ -1,6 +1,6 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../base-command.js';
-import { templateText } from '../../template-input.js';
+import { readInputText } from '../../input-file.js';
 
 export class SessionTemplateCreateCommand extends BaseCommand {
   static override paths = [
@@ -26,7 +26,10 @@ export class SessionTemplateCreateCommand extends BaseCommand {
   json = Option.Boolean('--json', false, { description: 'Print JSON' });
 
   async run(): Promise<void> {
-    const payload = await templateText(this.file, this.context.stdin);
+    const payload = await readInputText(this.file, this.context.stdin, {
+      flag: '-f',
+      empty: 'The template is empty (give -f FILE or pipe it in).',
+    });
     const r = await this.client().request<{ id: string; user: string }[]>('POST', '/template/session', {
       payload,
       domain: this.domain,

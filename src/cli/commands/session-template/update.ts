@@ -1,6 +1,6 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../base-command.js';
-import { templateText } from '../../template-input.js';
+import { readInputText } from '../../input-file.js';
 
 export class SessionTemplateUpdateCommand extends BaseCommand {
   static override paths = [
@@ -20,7 +20,10 @@ export class SessionTemplateUpdateCommand extends BaseCommand {
   json = Option.Boolean('--json', false, { description: 'Print JSON' });
 
   async run(): Promise<void> {
-    const payload = await templateText(this.file, this.context.stdin);
+    const payload = await readInputText(this.file, this.context.stdin, {
+      flag: '-f',
+      empty: 'The template is empty (give -f FILE or pipe it in).',
+    });
     const r = await this.client().request('PUT', `/template/session/${encodeURIComponent(this.id)}`, {
       payload,
       group: this.group,

@@ -1,6 +1,6 @@
 import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
-import { SessionOptionsCommand } from '../../session-options.js';
+import { SessionSubmitCommand } from '../../session-options.js';
 
 type Body = Record<string, unknown>;
 
@@ -11,17 +11,14 @@ function isEmpty(v: unknown): boolean {
 }
 
 /** Config fields that travel together: mounts with their map and options. */
-const MOUNT_FIELDS = ['mounts', 'mount_map', 'mount_options', 'mount_ids'];
+const MOUNT_FIELDS = ['mounts', 'mount_map', 'mount_options'];
 
 /**
  * The overrides a create-from-template request carries: only what the flags gave, so the
  * template keeps the rest; --no-mount, --no-env and --no-resource send explicit empty values,
  * which the server takes as "drop the template's", as Backend.AI's CLI does.
  */
-export function templateOverrides(
-  body: Body,
-  drop: { mount: boolean; env: boolean; resource: boolean },
-): Body {
+function templateOverrides(body: Body, drop: { mount: boolean; env: boolean; resource: boolean }): Body {
   const config = { ...((body.config as Body | undefined) ?? {}) };
   if (MOUNT_FIELDS.every((k) => isEmpty(config[k]))) {
     for (const k of MOUNT_FIELDS) delete config[k];
@@ -43,7 +40,7 @@ export function templateOverrides(
   return out;
 }
 
-export class SessionCreateFromTemplateCommand extends SessionOptionsCommand {
+export class SessionCreateFromTemplateCommand extends SessionSubmitCommand {
   static override paths = [
     ['session', 'create-from-template'],
     ['session', 'start-template'],
@@ -69,41 +66,13 @@ export class SessionCreateFromTemplateCommand extends SessionOptionsCommand {
   noMount = Option.Boolean('--no-mount', false, { description: "Drop the template's mounts" });
   noEnv = Option.Boolean('--no-env', false, { description: "Drop the template's environment" });
   noResource = Option.Boolean('--no-resource', false, { description: "Drop the template's resources" });
-  enqueueOnly = Option.Boolean('--enqueue-only', false, { description: 'Answer at once with PENDING' });
-  maxWait = Option.String('--max-wait', {
-    validator: t.isNumber(),
-    description: 'Seconds the server waits for RUNNING',
-  });
-  noReuse = Option.Boolean('--no-reuse', false, { description: 'Fail if a live session has this name' });
-  wait = Option.Boolean('--wait', false, { description: 'Wait until it ends; exit with its exit code' });
-  waitTimeout = Option.String('--wait-timeout', {
-    description: 'With --wait: give up after this long (exit 3)',
-  });
-  json = Option.Boolean('--json', false, { description: 'Print JSON' });
-  batchTimeout = Option.String('--batch-timeout,--timeout', {
-    description: "Replace the template's batch timeout (30m, 2h; --timeout as in session create)",
-  });
-
-  protected batchTimeoutValue(): string | undefined {
-    return this.batchTimeout;
-  }
 
   async run(): Promise<number> {
-    const timeoutMs = this.timeoutMs(this.waitTimeout, '--wait-timeout');
     const body = templateOverrides(
-      this.createBody('', this.startupCommand, (this.type ?? 'interactive') as 'batch' | 'interactive'),
+      this.createBody(this.image, this.startupCommand, this.type as 'batch' | 'interactive' | undefined),
       { mount: this.noMount, env: this.noEnv, resource: this.noResource },
     );
-    body.image = this.image;
-    body.type = this.type;
     body.template_id = this.templateId;
-    body.enqueueOnly = this.enqueueOnly || this.wait || this.maxWait === undefined;
-    if (this.maxWait !== undefined) body.maxWaitSeconds = this.maxWait;
-    body.reuseIfExists = !this.noReuse;
-    return this.submit('/session/_/create-from-template', body, {
-      wait: this.wait,
-      json: this.json,
-      limit: { ms: timeoutMs, text: this.timeoutText(this.waitTimeout) },
-    });
+    return this.submit('/session/_/create-from-template', body);
   }
 }

@@ -1,8 +1,8 @@
 import { Command, Option, UsageError } from 'clipanion';
 import * as t from 'typanion';
-import { SessionOptionsCommand } from '../../session-options.js';
+import { SessionSubmitCommand } from '../../session-options.js';
 
-export class SessionCreateCommand extends SessionOptionsCommand {
+export class SessionCreateCommand extends SessionSubmitCommand {
   static override paths = [['session', 'create'], ['create'], ['start'], ['session', 'start']];
   static override usage = Command.Usage({
     category: 'Sessions',
@@ -29,32 +29,8 @@ export class SessionCreateCommand extends SessionOptionsCommand {
   startupCommand = Option.String('-c,--startup-command', {
     description: 'Command the main container runs (batch)',
   });
-  enqueueOnly = Option.Boolean('--enqueue-only', false, { description: 'Answer at once with PENDING' });
-  maxWait = Option.String('--max-wait', {
-    validator: t.isNumber(),
-    description: 'Seconds the server waits for RUNNING',
-  });
-  noReuse = Option.Boolean('--no-reuse', false, { description: 'Fail if a live session has this name' });
-  wait = Option.Boolean('--wait', false, { description: 'Wait until it ends; exit with its exit code' });
-  timeout = Option.String('--timeout', {
-    description: 'The batch timeout, as in Backend.AI (same as --batch-timeout)',
-  });
-  batchTimeout = Option.String('--batch-timeout', {
-    description: 'Kill the job after this long (30m, 2h, seconds)',
-  });
-  waitTimeout = Option.String('--wait-timeout', {
-    description: 'With --wait: give up waiting after this long (exit 3)',
-  });
-  json = Option.Boolean('--json', false, { description: 'Print JSON' });
-
-  protected batchTimeoutValue(): string | undefined {
-    if (this.timeout !== undefined && this.batchTimeout !== undefined && this.timeout !== this.batchTimeout)
-      throw new UsageError('--timeout and --batch-timeout are one option (the batch timeout): give it once.');
-    return this.batchTimeout ?? this.timeout;
-  }
 
   async run(): Promise<number> {
-    const limit = this.waitLimit(this.waitTimeout, undefined, '');
     if (this.wait && this.timeout !== undefined && this.waitTimeout === undefined)
       // Once, for scripts written when --timeout was bai's wait limit here.
       this.context.stderr.write(
@@ -63,9 +39,6 @@ export class SessionCreateCommand extends SessionOptionsCommand {
     if (this.type === 'batch' && !this.startupCommand)
       throw new UsageError('A batch session needs -c/--startup-command.');
     const body = this.createBody(this.image, this.startupCommand, this.type as 'batch' | 'interactive');
-    body.enqueueOnly = this.enqueueOnly || this.wait || this.maxWait === undefined;
-    if (this.maxWait !== undefined) body.maxWaitSeconds = this.maxWait;
-    body.reuseIfExists = !this.noReuse;
-    return this.submit('/session', body, { wait: this.wait, json: this.json, limit });
+    return this.submit('/session', body);
   }
 }

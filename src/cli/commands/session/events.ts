@@ -1,9 +1,8 @@
 import { Command, Option } from 'clipanion';
-import { BaseCommand, EXIT, InvalidArgument, WaitTimeout } from '../../base-command.js';
+import { BaseCommand, EXIT, WaitTimeout } from '../../base-command.js';
 import { followSessionEvents } from '../../event-stream.js';
 import { exitCodeOf } from '../../session-wait.js';
-import { BaiError } from '../../../domain/errors.js';
-import { parseEventScope } from '../../../domain/events.js';
+import { isEventScope } from '../../option-validators.js';
 import type { SessionWire } from '../../../domain/session-wire.js';
 
 /** The last event of a session: a batch session's result event comes before session_terminated. */
@@ -35,6 +34,7 @@ With --wait batch_session_result it exits at the result event, with the job's ow
 
   ref = Option.String({ name: 'SESSION' });
   scope = Option.String('--scope', 'session', {
+    validator: isEventScope,
     description: 'session, kernel, * (both) or a comma list (session,kernel)',
   });
   wait = Option.String('--wait', {
@@ -50,19 +50,12 @@ With --wait batch_session_result it exits at the result event, with the job's ow
 
   async run(): Promise<number> {
     const client = this.client();
-    const limit = this.waitLimit(
-      this.waitTimeout,
-      this.timeout,
-      '--timeout is the old name of --wait-timeout here; it goes in a later release (on session create, --timeout is the batch timeout).',
-    );
+    const limit = this.waitLimit(this.waitTimeout, {
+      value: this.timeout,
+      warning:
+        '--timeout is the old name of --wait-timeout here; it goes in a later release (on session create, --timeout is the batch timeout).',
+    });
     const timeoutMs = limit.ms;
-    try {
-      parseEventScope(this.scope);
-    } catch (err) {
-      // A scope the server would refuse: say so before any request, as a bad argument (exit 4).
-      if (err instanceof BaiError) throw new InvalidArgument(err.message);
-      throw err;
-    }
     const info = await client.request<SessionWire>(
       'GET',
       `/session/${encodeURIComponent(this.ref)}`,

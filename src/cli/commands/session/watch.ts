@@ -1,7 +1,6 @@
 import { Command, Option } from 'clipanion';
-import { BaseCommand, InvalidArgument, WaitTimeout } from '../../base-command.js';
-import { BaiError } from '../../../domain/errors.js';
-import { parseEventScope } from '../../../domain/events.js';
+import { BaseCommand, WaitTimeout } from '../../base-command.js';
+import { isEventScope } from '../../option-validators.js';
 import { exitCodeOf, waitForEnd } from '../../session-wait.js';
 import type { SessionWire } from '../../../domain/session-wire.js';
 
@@ -24,6 +23,7 @@ export class SessionWatchCommand extends BaseCommand {
   timeout = Option.String('--timeout', { description: 'Old name of --wait-timeout (warns)' });
   owner = Option.String('-o,--owner', { description: 'Owner access key (admins)' });
   scope = Option.String('--scope', 'session,kernel', {
+    validator: isEventScope,
     description:
       "Accepted as Backend.AI's CLI takes it (session, kernel, *, session,kernel); watch shows the session's progress whatever it is",
   });
@@ -31,18 +31,11 @@ export class SessionWatchCommand extends BaseCommand {
 
   async run(): Promise<number> {
     const client = this.client();
-    const limit = this.waitLimit(
-      this.waitTimeout,
-      this.timeout,
-      '--timeout is the old name of --wait-timeout here; it goes in a later release (on session create, --timeout is the batch timeout).',
-    );
-    try {
-      parseEventScope(this.scope);
-    } catch (err) {
-      // A Backend.AI command line with a scope Backend.AI would refuse too: a bad argument (exit 4).
-      if (err instanceof BaiError) throw new InvalidArgument(err.message);
-      throw err;
-    }
+    const limit = this.waitLimit(this.waitTimeout, {
+      value: this.timeout,
+      warning:
+        '--timeout is the old name of --wait-timeout here; it goes in a later release (on session create, --timeout is the batch timeout).',
+    });
     const query = { owner_access_key: this.owner };
     const first = await client.request<SessionWire>(
       'GET',

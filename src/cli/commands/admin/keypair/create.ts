@@ -1,6 +1,6 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand, InvalidArgument } from '../../../base-command.js';
-import { readScriptFile } from './update.js';
+import { readInputText } from '../../../input-file.js';
 
 interface Created {
   access_key: string;
@@ -45,7 +45,11 @@ export class KeypairCreateCommand extends BaseCommand {
       resource_policy: this.policy,
       rate_limit: rateLimit,
       ...(this.bootstrapScript !== undefined
-        ? { bootstrap_script: readScriptFile(this.bootstrapScript) }
+        ? {
+            bootstrap_script: await readInputText(this.bootstrapScript, this.context.stdin, {
+              flag: '--bootstrap-script',
+            }),
+          }
         : {}),
     });
     if (this.json) return this.output.json(k);

@@ -1,16 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { Command, Option } from 'clipanion';
 import { BaseCommand, InvalidArgument } from '../../../base-command.js';
-
-/** The text of `--bootstrap-script FILE` ("-": standard input). */
-export function readScriptFile(path: string): string {
-  try {
-    return readFileSync(path === '-' ? 0 : path, 'utf8');
-  } catch (err) {
-    // The expected failure: no such file or not readable; said as a usage error.
-    throw new InvalidArgument(`--bootstrap-script: cannot read ${path}: ${(err as Error).message}`);
-  }
-}
+import { readInputText } from '../../../input-file.js';
 
 export class KeypairUpdateCommand extends BaseCommand {
   static override paths = [
@@ -37,7 +27,10 @@ export class KeypairUpdateCommand extends BaseCommand {
     if (this.bootstrapScript !== undefined && this.clearBootstrap)
       throw new InvalidArgument('--bootstrap-script and --clear-bootstrap-script exclude each other.');
     const body: Record<string, unknown> = {};
-    if (this.bootstrapScript !== undefined) body.bootstrap_script = readScriptFile(this.bootstrapScript);
+    if (this.bootstrapScript !== undefined)
+      body.bootstrap_script = await readInputText(this.bootstrapScript, this.context.stdin, {
+        flag: '--bootstrap-script',
+      });
     if (this.clearBootstrap) body.bootstrap_script = null;
     if (this.policy !== undefined) body.resource_policy = this.policy;
     if (Object.keys(body).length === 0) throw new InvalidArgument('Nothing to change: give a flag.');
