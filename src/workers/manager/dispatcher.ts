@@ -181,6 +181,8 @@ export class Dispatcher {
     const waiting = new Map<string, Predicate[]>();
 
     const agents = await scheduler.capacities(group);
+    // Read just now in this group: where their jobs go, without a read per agent to enqueue.
+    for (const a of agents) this.deps.queues.noteGroup(a.id, group);
     const decisions = placeSessions(candidates, agents);
     const placed = new Set(decisions.map((d) => d.sessionId));
     for (const c of candidates) {

@@ -100,6 +100,7 @@ export class ReportHandler {
       addr: r.addr,
       architecture: typeof r.architecture === 'string' ? r.architecture.slice(0, 32) : undefined,
     });
+    this.deps.queues.noteGroup(r.agentId, r.scalingGroup);
     this.deps.onCapacityFreed();
   }
 
