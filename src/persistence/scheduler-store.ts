@@ -74,19 +74,21 @@ export class SchedulerStore {
    * predicate yet; returns the first such starts_at (null: none).
    */
   async deferLater(group: string, horizon: Date): Promise<Date | null> {
-    const { db } = this;
-    const farOnly = (q: Knex.QueryBuilder) =>
-      q.where({ scaling_group: group, status: 'PENDING' }).where('starts_at', '>', horizon);
-    await farOnly(db('sessions'))
-      .whereRaw(`status_data -> 'predicates' IS NULL`)
-      .update({
-        status_data: db.raw(
-          `status_data || jsonb_build_object('predicates', ${predicatesSql('startsAt', { startsAt: isoSql('starts_at') })})`,
-        ),
-      });
-    const row = (await farOnly(db('sessions')).min('starts_at as at').first()) as
-      { at: Date | null } | undefined;
-    return row?.at ?? null;
+    // One statement: the UPDATE's CTE runs to completion whether or not the SELECT reads it,
+    // and the SELECT sees the rows as they were before it (starts_at is not changed by it).
+    const preds = predicatesSql('startsAt', { startsAt: isoSql('starts_at') });
+    const { rows } = (await this.db.raw(
+      `WITH u AS (
+         UPDATE sessions SET status_data = status_data || jsonb_build_object('predicates', ${preds})
+          WHERE scaling_group = ? AND status = 'PENDING' AND starts_at > ?
+            AND status_data -> 'predicates' IS NULL
+         RETURNING 1
+       )
+       SELECT min(starts_at) AS at FROM sessions
+        WHERE scaling_group = ? AND status = 'PENDING' AND starts_at > ?`,
+      [group, horizon, group, horizon],
+    )) as { rows: { at: Date | null }[] };
+    return rows[0]?.at ?? null;
   }
 
   /** PENDING sessions of the group one of whose dependencies ended badly (one such dependency each). */
@@ -116,20 +118,20 @@ export class SchedulerStore {
 
   /** Writes `retry_backoff` on sessions waiting out a retry delay; returns when the first is due. */
   async deferBackoff(group: string, now: Date): Promise<Date | null> {
-    const { db } = this;
     const preds = predicatesSql('retryBackoff', { retryAfter: isoSql('retry_after') });
-    await db.raw(
-      `UPDATE sessions SET status_data = status_data || jsonb_build_object('predicates', ${preds})
-        WHERE scaling_group = ? AND status = 'PENDING' AND retry_after > ?
-          AND (status_data -> 'predicates') IS DISTINCT FROM ${preds}`,
-      [group, now],
-    );
-    const row = (await db('sessions')
-      .where({ scaling_group: group, status: 'PENDING' })
-      .where('retry_after', '>', now)
-      .min('retry_after as at')
-      .first()) as { at: Date | null } | undefined;
-    return row?.at ?? null;
+    // One statement, as in deferLater (retry_after is not changed by the UPDATE).
+    const { rows } = (await this.db.raw(
+      `WITH u AS (
+         UPDATE sessions SET status_data = status_data || jsonb_build_object('predicates', ${preds})
+          WHERE scaling_group = ? AND status = 'PENDING' AND retry_after > ?
+            AND (status_data -> 'predicates') IS DISTINCT FROM ${preds}
+         RETURNING 1
+       )
+       SELECT min(retry_after) AS at FROM sessions
+        WHERE scaling_group = ? AND status = 'PENDING' AND retry_after > ?`,
+      [group, now, group, now],
+    )) as { rows: { at: Date | null }[] };
+    return rows[0]?.at ?? null;
   }
 
   /** Writes `dependencies` on due sessions that wait for a dependency to end. */
