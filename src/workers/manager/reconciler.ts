@@ -210,7 +210,7 @@ export class Reconciler {
       const kernels = await sessions.kernels(s.id);
       const image = await imageForRun(catalog, s, log);
       await queues.run(agentId, runJobOf(s, kernels, image));
-      await sessions.setColumns(s.id, s.status, {});
+      await sessions.touch(s.id, s.status);
     }
   }
 
