@@ -11,10 +11,15 @@ const JSON_COLUMNS = new Set([
   'occupied_slots',
 ]);
 
-/** knex sends JS arrays as PostgreSQL arrays; jsonb columns get JSON text. */
+/**
+ * knex sends JS arrays as PostgreSQL arrays; jsonb columns get JSON text. A value that is text
+ * already is left as it is, so a row may go through this twice (the stores apply it to what
+ * they write, and a caller may have applied it first).
+ */
 export function toJsonColumns<T extends object>(row: T): T {
   const out = { ...row } as Record<string, unknown>;
   for (const [k, v] of Object.entries(out))
-    if (JSON_COLUMNS.has(k) && v !== null && v !== undefined) out[k] = JSON.stringify(v);
+    if (JSON_COLUMNS.has(k) && v !== null && v !== undefined && typeof v !== 'string')
+      out[k] = JSON.stringify(v);
   return out as T;
 }

@@ -72,6 +72,34 @@ export interface KernelRow {
   terminated_at: Date | null;
 }
 
+/** A kernel row as a move returns it: every column but its output (which may be large). */
+export type MovedKernel = Omit<KernelRow, 'logs'>;
+export const MOVED_KERNEL_COLUMNS = [
+  'id',
+  'session_id',
+  'cluster_role',
+  'cluster_idx',
+  'cluster_hostname',
+  'agent_id',
+  'status',
+  'status_info',
+  'status_history',
+  'container_id',
+  'exit_code',
+  'occupied_slots',
+  'logs_truncated',
+  'logs_bytes',
+  'created_at',
+  'started_at',
+  'terminated_at',
+] as const satisfies readonly (keyof MovedKernel)[];
+
+/** The order of `kernels()`: cluster_role (main before sub), then cluster_idx. */
+export function byClusterPosition(a: MovedKernel, b: MovedKernel): number {
+  if (a.cluster_role !== b.cluster_role) return a.cluster_role < b.cluster_role ? -1 : 1;
+  return a.cluster_idx - b.cluster_idx;
+}
+
 export interface KeypairRow {
   access_key: string;
   secret_key: string;

@@ -13,7 +13,7 @@ import { addSlots, fits, scaleSlots, subtractSlots, type Slots } from '../domain
 import { ACTIVE_STATUSES } from '../domain/status.js';
 import type { Db } from './db.js';
 import type { AgentRow, KernelRow, SessionRow } from './rows.js';
-import type { SessionStore } from './session-store.js';
+import type { Moved, SessionStore } from './session-store.js';
 
 const sqlText = (s: string) => `'${s.replace(/'/g, "''")}'`;
 const sqlList = (xs: readonly string[]) => xs.map(sqlText).join(', ');
@@ -74,19 +74,21 @@ export class SchedulerStore {
    * predicate yet; returns the first such starts_at (null: none).
    */
   async deferLater(group: string, horizon: Date): Promise<Date | null> {
-    const { db } = this;
-    const farOnly = (q: Knex.QueryBuilder) =>
-      q.where({ scaling_group: group, status: 'PENDING' }).where('starts_at', '>', horizon);
-    await farOnly(db('sessions'))
-      .whereRaw(`status_data -> 'predicates' IS NULL`)
-      .update({
-        status_data: db.raw(
-          `status_data || jsonb_build_object('predicates', ${predicatesSql('startsAt', { startsAt: isoSql('starts_at') })})`,
-        ),
-      });
-    const row = (await farOnly(db('sessions')).min('starts_at as at').first()) as
-      { at: Date | null } | undefined;
-    return row?.at ?? null;
+    // One statement: the UPDATE's CTE runs to completion whether or not the SELECT reads it,
+    // and the SELECT sees the rows as they were before it (starts_at is not changed by it).
+    const preds = predicatesSql('startsAt', { startsAt: isoSql('starts_at') });
+    const { rows } = (await this.db.raw(
+      `WITH u AS (
+         UPDATE sessions SET status_data = status_data || jsonb_build_object('predicates', ${preds})
+          WHERE scaling_group = ? AND status = 'PENDING' AND starts_at > ?
+            AND status_data -> 'predicates' IS NULL
+         RETURNING 1
+       )
+       SELECT min(starts_at) AS at FROM sessions
+        WHERE scaling_group = ? AND status = 'PENDING' AND starts_at > ?`,
+      [group, horizon, group, horizon],
+    )) as { rows: { at: Date | null }[] };
+    return rows[0]?.at ?? null;
   }
 
   /** PENDING sessions of the group one of whose dependencies ended badly (one such dependency each). */
@@ -116,20 +118,20 @@ export class SchedulerStore {
 
   /** Writes `retry_backoff` on sessions waiting out a retry delay; returns when the first is due. */
   async deferBackoff(group: string, now: Date): Promise<Date | null> {
-    const { db } = this;
     const preds = predicatesSql('retryBackoff', { retryAfter: isoSql('retry_after') });
-    await db.raw(
-      `UPDATE sessions SET status_data = status_data || jsonb_build_object('predicates', ${preds})
-        WHERE scaling_group = ? AND status = 'PENDING' AND retry_after > ?
-          AND (status_data -> 'predicates') IS DISTINCT FROM ${preds}`,
-      [group, now],
-    );
-    const row = (await db('sessions')
-      .where({ scaling_group: group, status: 'PENDING' })
-      .where('retry_after', '>', now)
-      .min('retry_after as at')
-      .first()) as { at: Date | null } | undefined;
-    return row?.at ?? null;
+    // One statement, as in deferLater (retry_after is not changed by the UPDATE).
+    const { rows } = (await this.db.raw(
+      `WITH u AS (
+         UPDATE sessions SET status_data = status_data || jsonb_build_object('predicates', ${preds})
+          WHERE scaling_group = ? AND status = 'PENDING' AND retry_after > ?
+            AND (status_data -> 'predicates') IS DISTINCT FROM ${preds}
+         RETURNING 1
+       )
+       SELECT min(retry_after) AS at FROM sessions
+        WHERE scaling_group = ? AND status = 'PENDING' AND retry_after > ?`,
+      [group, now, group, now],
+    )) as { rows: { at: Date | null }[] };
+    return rows[0]?.at ?? null;
   }
 
   /** Writes `dependencies` on due sessions that wait for a dependency to end. */
@@ -204,45 +206,48 @@ export class SchedulerStore {
       });
   }
 
-  /** The schedulable agents of the group, with what their sessions hold. */
+  /** The schedulable agents of the group, with what their sessions hold (two reads in all). */
   async capacities(group: string): Promise<AgentCapacity[]> {
     const agents = (await this.db('agents')
       .where({ scaling_group: group, status: 'ALIVE', schedulable: true })
       .whereRaw(`coalesce(status_info, '') NOT IN ('draining', 'engine-unavailable')`)) as AgentRow[];
-    const out: AgentCapacity[] = [];
-    for (const a of agents)
-      out.push({
-        id: a.id,
-        total: a.available_slots,
-        occupied: await occupiedOn(this.db, a.id),
-        architecture: a.architecture,
-      });
-    return out;
+    if (agents.length === 0) return [];
+    const held = await occupiedByAgent(
+      this.db,
+      agents.map((a) => a.id),
+    );
+    return agents.map((a) => ({
+      id: a.id,
+      total: a.available_slots,
+      occupied: held.get(a.id) ?? {},
+      architecture: a.architecture,
+    }));
   }
 
   /**
    * Places sessions on one agent in one transaction that locks the agent row (so two managers
    * never over-commit it) and recounts what it holds: each session that still fits moves
-   * PENDING → SCHEDULED with its kernels (guarded, with their events). Returns those placed;
-   * none when the agent is gone. The caller notifies after commit.
+   * PENDING → SCHEDULED with its kernels (guarded, with their events). Returns those placed,
+   * each with its kernels as moved; none when the agent is gone. The caller notifies after commit.
    */
-  async commitPlacement(agentId: string, list: SessionRow[]): Promise<SessionRow[]> {
+  async commitPlacement(agentId: string, list: SessionRow[]): Promise<Moved[]> {
     return this.db.transaction(async (trx) => {
       const agent = (await trx('agents').where({ id: agentId, status: 'ALIVE' }).forUpdate().first()) as
         AgentRow | undefined;
       if (!agent) return [];
-      let free = subtractSlots(agent.available_slots, await occupiedOn(trx, agentId));
-      const placed: SessionRow[] = [];
+      const held = (await occupiedByAgent(trx, [agentId])).get(agentId) ?? {};
+      let free = subtractSlots(agent.available_slots, held);
+      const placed: Moved[] = [];
       for (const s of list) {
         const need = scaleSlots(s.requested_slots, s.cluster_size);
         if (!fits(need, free) || !runsArch(agent, s.architecture)) continue;
-        const moved = await this.sessions.transitionIn(trx, s.id, 'SCHEDULED', {
+        const moved = await this.sessions.moveIn(trx, s.id, 'SCHEDULED', {
           from: ['PENDING'],
           info: null,
           data: { predicates: [] },
           set: { agent_id: agentId },
           kernels: true,
-          kernelSet: { agent_id: agentId, occupied_slots: JSON.stringify(s.requested_slots) },
+          kernelSet: { agent_id: agentId, occupied_slots: s.requested_slots },
         });
         if (!moved) continue; // cancelled meanwhile, or placed by another manager
         free = subtractSlots(free, need);
@@ -253,11 +258,13 @@ export class SchedulerStore {
   }
 }
 
-/** Slots held on an agent by kernels of sessions that are not over. */
-export async function occupiedOn(db: Knex | Knex.Transaction, agentId: string): Promise<Slots> {
+/** Slots held on each of these agents by kernels of sessions that are not over, in one read. */
+async function occupiedByAgent(db: Knex | Knex.Transaction, agentIds: string[]): Promise<Map<string, Slots>> {
   const rows = (await db('kernels')
-    .where({ agent_id: agentId })
+    .whereIn('agent_id', agentIds)
     .whereIn('status', [...ACTIVE_STATUSES])
-    .select('occupied_slots')) as Pick<KernelRow, 'occupied_slots'>[];
-  return rows.reduce<Slots>((acc, r) => addSlots(acc, r.occupied_slots), {});
+    .select('agent_id', 'occupied_slots')) as Pick<KernelRow, 'agent_id' | 'occupied_slots'>[];
+  const out = new Map<string, Slots>();
+  for (const r of rows) out.set(r.agent_id!, addSlots(out.get(r.agent_id!) ?? {}, r.occupied_slots));
+  return out;
 }

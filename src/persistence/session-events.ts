@@ -18,7 +18,7 @@ const EVENT_FIELDS = [
   ['result', 'result'],
 ] as const satisfies readonly (readonly [string, keyof SessionRow])[];
 
-export function eventData(session: SessionRow, info: string | null): Record<string, unknown> {
+function eventData(session: SessionRow, info: string | null): Record<string, unknown> {
   const out: Record<string, unknown> = { reason: info ?? session.status_info ?? '' };
   for (const [key, column] of EVENT_FIELDS) out[key] = session[column];
   return out;
@@ -30,14 +30,17 @@ export function eventDataSql(alias: string): string {
   return `jsonb_build_object('reason', coalesce(${alias}.status_info, ''), ${fields})`;
 }
 
-/** The kernel_* events of kernels that moved to `to` with their session (none if it has no name). */
+/**
+ * The kernel_* events of kernels that moved to `to` with their session (none if it has no
+ * name). A kernel without an exit code of its own (a sub stopped when the main ended) carries
+ * its session's.
+ */
 export async function recordKernelEvents(
   trx: Knex.Transaction,
   session: SessionRow,
-  kernels: KernelRow[],
+  kernels: Pick<KernelRow, 'id' | 'cluster_role' | 'cluster_idx' | 'exit_code'>[],
   to: SessionStatus,
   info: string | null,
-  exitCodeOf: (k: KernelRow) => number | null = (k) => k.exit_code,
 ): Promise<void> {
   const name = kernelEventName(to);
   if (!name || kernels.length === 0) return;
@@ -52,7 +55,7 @@ export async function recordKernelEvents(
         kernelId: k.id,
         clusterRole: k.cluster_role,
         clusterIdx: k.cluster_idx,
-        exitCode: exitCodeOf(k),
+        exitCode: k.exit_code ?? session.exit_code,
       }),
     })),
   );

@@ -3,7 +3,15 @@ import { Conflict, SessionNotFound, TooManySessionsMatched } from '../domain/err
 import { sessionEventName } from '../domain/events.js';
 import { LIVE_STATUSES, predecessorsOf, type SessionResult, type SessionStatus } from '../domain/status.js';
 import type { Db, Tx } from './db.js';
-import type { AttemptRecord, KernelRow, SessionRow } from './rows.js';
+import { toJsonColumns } from './json-columns.js';
+import {
+  byClusterPosition,
+  MOVED_KERNEL_COLUMNS,
+  type AttemptRecord,
+  type KernelRow,
+  type MovedKernel,
+  type SessionRow,
+} from './rows.js';
 import { eventDataSql, recordKernelEvents, recordSessionEvents } from './session-events.js';
 
 /** Tells other parts (SSE tailers, webhook sender) that events were committed. */
@@ -17,19 +25,28 @@ export interface TransitionOptions {
   data?: Record<string, unknown>;
   result?: SessionResult;
   exitCode?: number | null;
-  /** Other columns to set in the same guarded UPDATE. */
+  /** Other columns to set in the same guarded UPDATE (jsonb columns as plain values). */
   set?: Partial<Record<keyof SessionRow, unknown>>;
   /** Restrict the move to these current statuses (default: every allowed predecessor). */
-  from?: SessionStatus[];
-  /** Also move every kernel of the session that may move to this status. */
-  kernels?: boolean;
-  /** With `kernels`: other kernel columns to set in the same guarded UPDATE. */
+  from?: readonly SessionStatus[];
+  /**
+   * Also move every kernel of the session that may move to this status; `'all'`: every kernel
+   * of the session, whatever its status (a retry resets them all).
+   */
+  kernels?: boolean | 'all';
+  /** With `kernels`: other kernel columns to set in the same UPDATE (jsonb columns as plain values). */
   kernelSet?: Partial<Record<keyof KernelRow, unknown>>;
   /** When the status was entered, if not now (an agent reports phases it went through). */
   at?: Date;
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A session that moved, with the kernels that moved along (main first, then subs by index). */
+export interface Moved {
+  session: SessionRow;
+  kernels: MovedKernel[];
+}
 
 /**
  * The sessions table and its companions. Every status change is one guarded UPDATE
@@ -42,11 +59,14 @@ export class SessionStore {
     private readonly notifier: EventsNotifier = { eventsCommitted() {} },
   ) {}
 
+  /** Inserts a PENDING session with its kernels, dependencies and event (jsonb columns as plain values). */
   async insert(
-    session: Partial<SessionRow>,
-    kernels: Partial<KernelRow>[],
+    plainSession: Partial<SessionRow>,
+    plainKernels: Partial<KernelRow>[],
     dependencies: string[],
   ): Promise<SessionRow> {
+    const session = toJsonColumns(plainSession);
+    const kernels = plainKernels.map((k) => toJsonColumns(k));
     if (!session.callback_url) {
       const row = await this.insertInOneStatement(session, kernels, dependencies);
       this.notifier.eventsCommitted();
@@ -114,8 +134,8 @@ export class SessionStore {
     return this.db<SessionRow>('sessions').where({ id }).first();
   }
 
-  async kernels(sessionId: string, trx: Knex | Tx = this.db): Promise<KernelRow[]> {
-    return trx<KernelRow>('kernels')
+  async kernels(sessionId: string): Promise<KernelRow[]> {
+    return this.db<KernelRow>('kernels')
       .where({ session_id: sessionId })
       .orderBy([{ column: 'cluster_role' }, 'cluster_idx']);
   }
@@ -179,6 +199,19 @@ export class SessionStore {
     to: SessionStatus,
     opts: TransitionOptions = {},
   ): Promise<SessionRow | null> {
+    return (await this.moveIn(trx, id, to, opts))?.session ?? null;
+  }
+
+  /**
+   * transitionIn that also returns the kernels moved along (`opts.kernels`), in the order of
+   * `kernels()`, so a caller needs no second read of them.
+   */
+  async moveIn(
+    trx: Knex.Transaction,
+    id: string,
+    to: SessionStatus,
+    opts: TransitionOptions = {},
+  ): Promise<Moved | null> {
     const from = (opts.from ?? predecessorsOf(to)).filter((s) => predecessorsOf(to).includes(s));
     if (from.length === 0) return null;
     const now = (opts.at ?? new Date()).toISOString();
@@ -186,7 +219,7 @@ export class SessionStore {
       status: to,
       updated_at: trx.fn.now(),
       status_history: trx.raw(`status_history || ?::jsonb`, [JSON.stringify({ [to]: now })]),
-      ...(opts.set ?? {}),
+      ...toJsonColumns(opts.set ?? {}),
     };
     if (opts.info !== undefined) set.status_info = opts.info;
     if (opts.data !== undefined)
@@ -200,59 +233,49 @@ export class SessionStore {
       .update(set)
       .returning('*')) as SessionRow[];
     if (!row) return null;
+    let kernels: MovedKernel[] = [];
     if (opts.kernels) {
-      const moved = (await trx('kernels')
-        .where({ session_id: id })
-        .whereIn('status', predecessorsOf(to))
-        .update({
-          status: to,
-          status_info: opts.info ?? null,
-          status_history: trx.raw(`status_history || ?::jsonb`, [JSON.stringify({ [to]: now })]),
-          ...(to === 'TERMINATED' || to === 'CANCELLED' ? { terminated_at: trx.fn.now() } : {}),
-          ...(opts.kernelSet ?? {}),
-        })
-        .returning('*')) as KernelRow[];
+      const q = trx('kernels').where({ session_id: id });
+      if (opts.kernels !== 'all') q.whereIn('status', predecessorsOf(to));
+      kernels = (
+        (await q
+          .update({
+            status: to,
+            status_info: opts.info ?? null,
+            status_history: trx.raw(`status_history || ?::jsonb`, [JSON.stringify({ [to]: now })]),
+            ...(to === 'TERMINATED' || to === 'CANCELLED' ? { terminated_at: trx.fn.now() } : {}),
+            ...toJsonColumns(opts.kernelSet ?? {}),
+          })
+          .returning([...MOVED_KERNEL_COLUMNS])) as MovedKernel[]
+      ).sort(byClusterPosition);
       // Kernels moved along with their session announce it too (SSE scope kernel or *).
-      await recordKernelEvents(trx, row, moved, to, opts.info ?? null, (k) => k.exit_code ?? row.exit_code);
+      await recordKernelEvents(trx, row, kernels, to, opts.info ?? null);
     }
     await recordSessionEvents(trx, row, to, opts.info ?? null);
-    return row;
+    return { session: row, kernels };
   }
 
-  /** Guarded move of one kernel; emits its kernel_* event. */
-  async transitionKernelIn(
-    trx: Knex.Transaction,
-    session: SessionRow,
-    kernelId: string,
-    to: SessionStatus,
-    set: Partial<Record<keyof KernelRow, unknown>> = {},
-    info: string | null = null,
-    at: Date = new Date(),
-  ): Promise<KernelRow | null> {
-    const [row] = (await trx('kernels')
-      .where({ id: kernelId })
-      .whereIn('status', predecessorsOf(to))
-      .update({
-        status: to,
-        status_info: info,
-        status_history: trx.raw(`status_history || ?::jsonb`, [JSON.stringify({ [to]: at.toISOString() })]),
-        ...set,
-      })
-      .returning('*')) as KernelRow[];
-    if (!row) return null;
-    await recordKernelEvents(trx, session, [row], to, info);
-    return row;
+  /**
+   * The containers of kernels of `sessionId` that just started, in one UPDATE (kernels of
+   * another session are left alone).
+   */
+  async setContainerIdsIn(
+    trx: Tx,
+    sessionId: string,
+    containers: { kernelId: string; containerId: string }[],
+  ): Promise<void> {
+    if (containers.length === 0) return;
+    await trx.raw(
+      `UPDATE kernels k SET container_id = v.container_id
+         FROM (VALUES ${containers.map(() => '(?::uuid, ?)').join(', ')}) AS v(id, container_id)
+        WHERE k.id = v.id AND k.session_id = ?`,
+      [...containers.flatMap((c) => [c.kernelId, c.containerId]), sessionId],
+    );
   }
 
   /** Touches a row's update time (reconciler bookkeeping) only when still in `status`. */
-  async setColumns(
-    id: string,
-    status: SessionStatus,
-    set: Partial<Record<keyof SessionRow, unknown>>,
-  ): Promise<boolean> {
-    const n = await this.db('sessions')
-      .where({ id, status })
-      .update({ ...set, updated_at: this.db.fn.now() });
+  async touch(id: string, status: SessionStatus): Promise<boolean> {
+    const n = await this.db('sessions').where({ id, status }).update({ updated_at: this.db.fn.now() });
     return n > 0;
   }
 
@@ -317,8 +340,9 @@ export class SessionStore {
 
   /**
    * Sends a session back to PENDING for another attempt, in one guarded transition with its
-   * events: the attempt is recorded, the retry time set, and its kernels are reset (off their
-   * agent, container and exit code) by the same guarded move. Null when it had moved on.
+   * events: the attempt is recorded, the retry time set, and every kernel of the session is
+   * reset (off its agent, container and exit code, whatever its status) once the session's
+   * guarded move succeeded. Null when it had moved on.
    */
   async requeueForRetry(s: SessionRow, retry: RetryOptions): Promise<SessionRow | null> {
     return this.inTransaction((trx) => this.requeueForRetryIn(trx, s, retry));
@@ -340,13 +364,13 @@ export class SessionStore {
       data: retry.data,
       set: {
         attempt: s.attempt + 1,
-        attempts: JSON.stringify([...(s.attempts ?? []), record]),
+        attempts: [...(s.attempts ?? []), record],
         retry_after: retry.at,
         agent_id: null,
         started_at: null,
       },
-      kernels: true,
-      kernelSet: { agent_id: null, container_id: null, exit_code: null, occupied_slots: '{}' },
+      kernels: 'all',
+      kernelSet: { agent_id: null, container_id: null, exit_code: null, occupied_slots: {} },
     });
   }
 }
@@ -360,7 +384,7 @@ export interface RetryOptions {
   /** Merged into status_data. */
   data: Record<string, unknown>;
   /** The statuses it may leave (default: every predecessor of PENDING). */
-  from?: SessionStatus[];
+  from?: readonly SessionStatus[];
 }
 
 export function assertMoved<T>(row: T | null, what: string): T {

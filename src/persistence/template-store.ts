@@ -32,7 +32,7 @@ export interface TemplateScope {
 export class TemplateStore {
   constructor(private readonly db: Db) {}
 
-  /** Stores every template of one payload in one transaction; their ids in payload order. */
+  /** Stores every template of one payload in one INSERT (all or none); their ids in payload order. */
   async create(
     items: TemplateItem[],
     owner: { access_key: string; domain_name: string },
@@ -46,9 +46,7 @@ export class TemplateStore {
       group_name: group,
       template: JSON.stringify(it.template),
     }));
-    await this.db.transaction(async (trx) => {
-      await trx('session_templates').insert(rows);
-    });
+    await this.db('session_templates').insert(rows);
     return rows.map((r) => r.id);
   }
 

@@ -24,15 +24,19 @@ export class WebhookStore {
   constructor(private readonly db: Db) {}
 
   /**
-   * The first undelivered event of each session (a session's next event waits until the one
-   * before it was delivered or given up), whether due yet or not.
+   * The first undelivered event of each session, when it is due (a session's next event waits
+   * until the one before it was delivered or given up, so a head not due yet holds back its
+   * session: it is picked first, then left out).
    */
-  async heads(): Promise<DueDelivery[]> {
+  async due(): Promise<DueDelivery[]> {
     const { rows } = (await this.db.raw(
-      `SELECT DISTINCT ON (w.session_id) w.id, w.session_id, w.url, w.body, w.attempts, k.webhook_secret, w.next_attempt_at
-         FROM webhook_deliveries w JOIN keypairs k ON k.access_key = w.access_key
-        WHERE w.delivered_at IS NULL AND w.gave_up_at IS NULL
-        ORDER BY w.session_id, w.id`,
+      `SELECT * FROM (
+         SELECT DISTINCT ON (w.session_id) w.id, w.session_id, w.url, w.body, w.attempts, k.webhook_secret, w.next_attempt_at
+           FROM webhook_deliveries w JOIN keypairs k ON k.access_key = w.access_key
+          WHERE w.delivered_at IS NULL AND w.gave_up_at IS NULL
+          ORDER BY w.session_id, w.id
+       ) head
+       WHERE head.next_attempt_at <= now()`,
     )) as { rows: DueDelivery[] };
     return rows;
   }

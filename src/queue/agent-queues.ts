@@ -11,15 +11,26 @@ export type GroupOf = (agentId: string) => Promise<string | null>;
  * followed within this, and the reconciler re-sends what went to its old queue meanwhile. */
 const GROUP_TTL_MS = 10_000;
 
+/** An agent's scaling group as last heard, or the read under way that will say it. */
+interface KnownGroup {
+  group: string | Promise<string | null>;
+  until: number;
+}
+
 /**
  * The manager's side of the per-agent queues, named after the agent's scaling group and id
  * (agentQueueName). Job ids derive from session and attempt, so enqueuing twice is a no-op while
  * the first is pending, and a re-enqueue after it completed is harmless because the agent
  * recognises its own containers.
+ *
+ * The group is told by those who hear it (noteGroup: heartbeats, agent-started reports, the
+ * dispatcher's read of the group's agents); `groupOf` (PostgreSQL) is asked only when nothing
+ * was heard for GROUP_TTL_MS, once for all the callers waiting on it.
  */
 export class AgentQueues {
+  /** By agent id: the queue of its current group (the name says which). */
   private readonly queues = new Map<string, Queue>();
-  private readonly groups = new Map<string, { group: string; until: number }>();
+  private readonly groups = new Map<string, KnownGroup>();
 
   constructor(
     private readonly connection: Redis,
@@ -27,21 +38,56 @@ export class AgentQueues {
     private readonly groupOf: GroupOf,
   ) {}
 
-  private async queue(agentId: string): Promise<Queue> {
+  /** `agentId` is in `group` now (its queue of another group, if any, is let go). */
+  noteGroup(agentId: string, group: string): void {
+    this.groups.set(agentId, { group, until: Date.now() + GROUP_TTL_MS });
+    this.retireOtherThan(agentId, group);
+  }
+
+  private async groupOfAgent(agentId: string): Promise<string> {
     let known = this.groups.get(agentId);
     if (!known || known.until < Date.now()) {
-      const group = await this.groupOf(agentId);
-      if (group === null) throw new UnknownAgent(agentId);
-      known = { group, until: Date.now() + GROUP_TTL_MS };
-      this.groups.set(agentId, known);
+      const read = this.groupOf(agentId);
+      const entry: KnownGroup = { group: read, until: Date.now() + GROUP_TTL_MS };
+      known = entry;
+      this.groups.set(agentId, entry);
+      // Settles the entry unless a noteGroup replaced it meanwhile; an unknown agent or a failed
+      // read is not remembered (the next call asks again), and the failure reaches the callers.
+      read.then(
+        (group) => {
+          if (this.groups.get(agentId) !== entry) return;
+          if (group === null) this.groups.delete(agentId);
+          else entry.group = group;
+        },
+        () => {
+          if (this.groups.get(agentId) === entry) this.groups.delete(agentId);
+        },
+      );
     }
-    const name = agentQueueName(known.group, agentId);
-    let q = this.queues.get(name);
+    const group = await known.group;
+    if (group === null) throw new UnknownAgent(agentId);
+    return group;
+  }
+
+  /** Closes the agent's queue if it is named after another group than `group`. */
+  private retireOtherThan(agentId: string, group: string): void {
+    const q = this.queues.get(agentId);
+    if (!q || q.name === agentQueueName(group, agentId)) return;
+    this.queues.delete(agentId);
+    // The queue shares the manager's connection, which close() leaves open: it only detaches
+    // the queue, and a failure there leaves nothing to undo.
+    q.close().catch(() => {});
+  }
+
+  private async queue(agentId: string): Promise<Queue> {
+    const group = await this.groupOfAgent(agentId);
+    this.retireOtherThan(agentId, group);
+    let q = this.queues.get(agentId);
     if (!q) {
-      q = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      q = new Queue(agentQueueName(group, agentId), { connection: this.connection, prefix: this.prefix });
       // Connection errors surface on the calls that fail; unhandled they would only be printed.
       q.on('error', () => {});
-      this.queues.set(name, q);
+      this.queues.set(agentId, q);
     }
     return q;
   }

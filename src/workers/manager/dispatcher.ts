@@ -6,7 +6,7 @@ import {
   type Predicate,
 } from '../../domain/predicates.js';
 import { scaleSlots } from '../../domain/resources.js';
-import type { SessionRow } from '../../persistence/rows.js';
+import type { MovedKernel, SessionRow } from '../../persistence/rows.js';
 import type { SchedulerStore } from '../../persistence/scheduler-store.js';
 import type { SessionStore } from '../../persistence/session-store.js';
 import type { CatalogStore, ResolvedImage } from '../../persistence/catalog-store.js';
@@ -16,18 +16,7 @@ import { imageForRun, runJobOf } from './run-job.js';
 import { realTimers, setLongTimeoutAt, type LongTimeout, type TimerApi } from '../long-timer.js';
 
 export interface DispatcherDeps {
-  scheduler: Pick<
-    SchedulerStore,
-    | 'groupsWithPending'
-    | 'deferLater'
-    | 'brokenDependents'
-    | 'deferBackoff'
-    | 'explainDependencies'
-    | 'runnable'
-    | 'writePredicates'
-    | 'capacities'
-    | 'commitPlacement'
-  >;
+  scheduler: SchedulerStore;
   sessions: SessionStore;
   catalog: CatalogStore;
   queues: AgentQueues;
@@ -181,6 +170,8 @@ export class Dispatcher {
     const waiting = new Map<string, Predicate[]>();
 
     const agents = await scheduler.capacities(group);
+    // Read just now in this group: where their jobs go, without a read per agent to enqueue.
+    for (const a of agents) this.deps.queues.noteGroup(a.id, group);
     const decisions = placeSessions(candidates, agents);
     const placed = new Set(decisions.map((d) => d.sessionId));
     for (const c of candidates) {
@@ -242,15 +233,24 @@ export class Dispatcher {
           const placed = await this.deps.scheduler.commitPlacement(agentId, list.slice(i, i + COMMIT_CHUNK));
           if (placed.length === 0) return; // the agent is gone or full: the next pass decides again
           this.deps.sessions.notifyCommitted();
-          await Promise.all(placed.map(async (row) => this.enqueue(agentId, row, await imageOf(row))));
+          await Promise.all(
+            placed.map(async ({ session, kernels }) =>
+              this.enqueue(agentId, session, kernels, await imageOf(session)),
+            ),
+          );
         }
       }),
     );
   }
 
-  private async enqueue(agentId: string, row: SessionRow, image: ResolvedImage | null): Promise<void> {
+  /** Sends a placed session's run job, built from the rows its placement returned. */
+  private async enqueue(
+    agentId: string,
+    row: SessionRow,
+    kernels: MovedKernel[],
+    image: ResolvedImage | null,
+  ): Promise<void> {
     try {
-      const kernels = await this.deps.sessions.kernels(row.id);
       await this.deps.queues.run(agentId, runJobOf(row, kernels, image));
     } catch (err) {
       // Committed but not sent (Redis away): the reconciler re-enqueues it; place the others.

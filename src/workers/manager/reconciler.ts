@@ -58,6 +58,8 @@ export class Reconciler {
           slots: hb.slots,
           scalingGroup: hb.scalingGroup,
         });
+        // The heartbeat says where the agent's queue is: no read of the agent row to send it jobs.
+        this.deps.queues.noteGroup(agent.id, hb.scalingGroup);
         // Also after an agent restart (its agent-started report made it ALIVE already).
         await this.agentReconnected(agent);
         if (agent.status === 'LOST') this.deps.onCapacityFreed();
@@ -208,7 +210,7 @@ export class Reconciler {
       const kernels = await sessions.kernels(s.id);
       const image = await imageForRun(catalog, s, log);
       await queues.run(agentId, runJobOf(s, kernels, image));
-      await sessions.setColumns(s.id, s.status, {});
+      await sessions.touch(s.id, s.status);
     }
   }
 

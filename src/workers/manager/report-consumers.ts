@@ -59,7 +59,7 @@ export class ReportConsumers {
 
   async close(): Promise<void> {
     this.closed = true;
-    const results = await Promise.allSettled(
+    await Promise.all(
       [...this.workers].map(async ([agentId, { worker, connection }]) => {
         try {
           await worker.close();
@@ -70,7 +70,5 @@ export class ReportConsumers {
         await connection.quit().catch(() => connection.disconnect());
       }),
     );
-    for (const r of results)
-      if (r.status === 'rejected') this.deps.log.error('report consumer close', { err: String(r.reason) });
   }
 }

@@ -45,8 +45,6 @@ export interface ReportHandlerDeps {
  * Applies agents' reports to PostgreSQL. Every handler is idempotent: reports arrive at least
  * once, possibly late, twice, or after the session moved on; guarded transitions ignore those.
  */
-const BEFORE_RUNNING: SessionStatus[] = [...PREPARE_STATUSES];
-
 export class ReportHandler {
   constructor(private readonly deps: ReportHandlerDeps) {}
 
@@ -100,6 +98,7 @@ export class ReportHandler {
       addr: r.addr,
       architecture: typeof r.architecture === 'string' ? r.architecture.slice(0, 32) : undefined,
     });
+    this.deps.queues.noteGroup(r.agentId, r.scalingGroup);
     this.deps.onCapacityFreed();
   }
 
@@ -150,7 +149,10 @@ export class ReportHandler {
     });
   }
 
-  /** One phase of a progress report: a guarded move of the session and its kernels. */
+  /**
+   * One phase of a progress report: a guarded move of the session and its kernels (with their
+   * events); on RUNNING the kernels that moved get their containers, in one more UPDATE.
+   */
   private async applyStep(
     trx: Tx,
     s: SessionRow,
@@ -159,31 +161,30 @@ export class ReportHandler {
   ): Promise<boolean> {
     const { sessions } = this.deps;
     const at = new Date(step.at);
-    const row = await sessions.transitionIn(trx, s.id, step.status, {
-      from: BEFORE_RUNNING,
+    const running = step.status === 'RUNNING';
+    const moved = await sessions.moveIn(trx, s.id, step.status, {
+      from: PREPARE_STATUSES,
       info: null,
       data: step.data,
-      set: step.status === 'RUNNING' ? { started_at: at } : {},
+      set: running ? { started_at: at } : {},
+      kernels: true,
+      kernelSet: running ? { started_at: at } : {},
       at,
     });
-    if (!row) {
+    if (!moved) {
       if (step.status === 'PULLING' && Object.keys(step.data).length > 0) {
         // progress within PULLING: update the figures only
         await sessions.mergeDataIn(trx, s.id, 'PULLING', step.data);
       }
       return false;
     }
-    const kernels = await sessions.kernels(s.id, trx);
-    for (const k of kernels) {
-      const c = r.containers?.find((x) => x.kernelId === k.id);
-      await sessions.transitionKernelIn(
+    if (running && r.containers) {
+      // Only kernels of this session that moved: a report naming another kernel sets nothing.
+      const ids = new Set(moved.kernels.map((k) => k.id));
+      await sessions.setContainerIdsIn(
         trx,
-        row,
-        k.id,
-        step.status,
-        step.status === 'RUNNING' ? { started_at: at, ...(c ? { container_id: c.containerId } : {}) } : {},
-        null,
-        at,
+        s.id,
+        r.containers.filter((c) => ids.has(c.kernelId)),
       );
     }
     return true;
@@ -211,11 +212,11 @@ export class ReportHandler {
       // Rows are locked session first, then kernels, like every other transition: taking the
       // kernel first deadlocks against a progress report for the same session.
       const locked = await sessions.lockIn(trx, s.id);
-      if (r.startedAt && locked && BEFORE_RUNNING.includes(locked.status)) {
+      if (r.startedAt && locked && PREPARE_STATUSES.includes(locked.status)) {
         // Reports are applied concurrently, so an exit can overtake its RUNNING report. The
         // container did start: record that first, so history, events and callbacks have it.
         await sessions.transitionIn(trx, s.id, 'RUNNING', {
-          from: BEFORE_RUNNING,
+          from: PREPARE_STATUSES,
           set: { started_at: new Date(r.startedAt) },
           kernels: true,
         });
@@ -235,7 +236,6 @@ export class ReportHandler {
         });
       if (retryAt) {
         return sessions.requeueForRetryIn(trx, s, {
-          from: [...BEFORE_RUNNING, 'RUNNING'],
           reason: 'non-zero-exit',
           exitCode: r.exitCode,
           at: retryAt,
@@ -267,7 +267,7 @@ export class ReportHandler {
     const row = await sessions.inTransaction(async (trx) => {
       if (retryAt) {
         return sessions.requeueForRetryIn(trx, s, {
-          from: BEFORE_RUNNING,
+          from: PREPARE_STATUSES,
           reason: r.reason,
           exitCode: null,
           at: retryAt,

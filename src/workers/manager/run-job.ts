@@ -6,7 +6,7 @@ import type { RunSessionJob } from '../../queue/payloads.js';
 /** What an agent needs to run a session, built from its rows. */
 export function runJobOf(
   session: SessionRow,
-  kernels: KernelRow[],
+  kernels: Pick<KernelRow, 'id' | 'cluster_role' | 'cluster_idx' | 'cluster_hostname' | 'occupied_slots'>[],
   image: ResolvedImage | null,
 ): RunSessionJob {
   return {

@@ -32,9 +32,7 @@ export class WebhookSender {
     if (this.busy) return;
     this.busy = true;
     try {
-      const heads = await this.store.heads();
-      const now = Date.now();
-      await Promise.all(heads.filter((d) => d.next_attempt_at.getTime() <= now).map((d) => this.deliver(d)));
+      await Promise.all((await this.store.due()).map((d) => this.deliver(d)));
     } finally {
       this.busy = false;
     }
