@@ -21,6 +21,8 @@ export interface ApiDeps {
   prefix: string;
   sessions: SessionStore;
   catalog: CatalogStore;
+  /** The submit path's cached catalog (the service reads it): admin changes make it forget. */
+  submitCatalog: Pick<CatalogStore, 'forget'>;
   queues: AgentQueues;
   hub: EventHub;
   service: SessionService;

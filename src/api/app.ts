@@ -48,6 +48,6 @@ export function apiRouters(api: ApiContext, forgetKeypair: (accessKey: string) =
     folderRoutes(api),
     templateRoutes(api),
     keypairRoutes(api.keypairs, forgetKeypair),
-    infrastructureRoutes(api.infra),
+    infrastructureRoutes(api.infra, api.submitCatalog),
   ];
 }

@@ -43,6 +43,20 @@ export class CatalogStore {
     return value;
   }
 
+  /**
+   * Forgets what this process remembers of a scaling group or a domain (and the image
+   * resolutions checked against that domain's registries), so an admin's change through this
+   * manager holds from its answer on; other managers see it within `cacheMs`.
+   */
+  forget(kind: 'scaling group' | 'domain', name: string): void {
+    if (kind === 'scaling group') {
+      this.memo.delete(`sg:${name}`);
+      return;
+    }
+    this.memo.delete(`domain:${name}`);
+    for (const key of this.memo.keys()) if (key.startsWith(`image:${name}\u0000`)) this.memo.delete(key);
+  }
+
   async keypair(accessKey: string): Promise<KeypairRow | undefined> {
     return this.cached(`kp:${accessKey}`, () =>
       this.db<KeypairRow>('keypairs').where({ access_key: accessKey }).first(),

@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import { InvalidRequest, ObjectNotFound } from '../../domain/errors.js';
 import { isValidImageRef } from '../../domain/image-ref.js';
 import { domainView, scalingGroupView, type InfraStore } from '../../persistence/infra-store.js';
+import type { CatalogStore } from '../../persistence/catalog-store.js';
 import { domainScope, requireAdmin, requireSuperadmin } from '../access.js';
 import type { Principal } from '../auth.js';
 import {
@@ -29,7 +30,7 @@ function principal(ctx: Context): Principal {
  * images, aliases and scaling groups (to know what to ask for); admins read the rest;
  * superadmins change it. Registry credentials are accepted and never returned.
  */
-export function infrastructureRoutes(store: InfraStore): Router {
+export function infrastructureRoutes(store: InfraStore, catalog: Pick<CatalogStore, 'forget'>): Router {
   const r = new Router();
 
   // Domains
@@ -65,13 +66,16 @@ export function infrastructureRoutes(store: InfraStore): Router {
     requireSuperadmin(principal(ctx));
     const { b, f } = domainFields(ctx);
     ctx.status = 201;
-    ctx.body = domainView(await store.upsertDomain(reqName(b, 'name'), f, false));
+    const name = reqName(b, 'name');
+    ctx.body = domainView(await store.upsertDomain(name, f, false));
+    catalog.forget('domain', name);
   });
 
   r.patch('/domains/:name', async (ctx) => {
     requireSuperadmin(principal(ctx));
     const { f } = domainFields(ctx);
     ctx.body = domainView(await store.upsertDomain(ctx.params.name!, f, true));
+    catalog.forget('domain', ctx.params.name!);
   });
 
   // Scaling groups
@@ -97,18 +101,22 @@ export function infrastructureRoutes(store: InfraStore): Router {
     requireSuperadmin(principal(ctx));
     const { b, f } = groupFields(ctx);
     ctx.status = 201;
-    ctx.body = scalingGroupView(await store.upsertScalingGroup(reqName(b, 'name'), f, false));
+    const name = reqName(b, 'name');
+    ctx.body = scalingGroupView(await store.upsertScalingGroup(name, f, false));
+    catalog.forget('scaling group', name);
   });
 
   r.patch('/scaling-groups/:name', async (ctx) => {
     requireSuperadmin(principal(ctx));
     const { f } = groupFields(ctx);
     ctx.body = scalingGroupView(await store.upsertScalingGroup(ctx.params.name!, f, true));
+    catalog.forget('scaling group', ctx.params.name!);
   });
 
   r.delete('/scaling-groups/:name', async (ctx) => {
     requireSuperadmin(principal(ctx));
     await store.deleteScalingGroup(ctx.params.name!);
+    catalog.forget('scaling group', ctx.params.name!);
     ctx.body = { deleted: ctx.params.name };
   });
 
@@ -122,6 +130,7 @@ export function infrastructureRoutes(store: InfraStore): Router {
   const access = (kind: 'domain' | 'keypair', param: string, allow: boolean) => async (ctx: Context) => {
     requireSuperadmin(principal(ctx));
     await store.setScalingGroupAccess(ctx.params.name!, kind, ctx.params[param]!, allow);
+    catalog.forget('scaling group', ctx.params.name!);
     ctx.body = await store.scalingGroupAccess(ctx.params.name!);
   };
   r.put('/scaling-groups/:name/domains/:domain', access('domain', 'domain', true));

@@ -162,6 +162,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     prefix,
     sessions,
     catalog,
+    submitCatalog,
     queues,
     hub,
     service,
