@@ -216,7 +216,7 @@ test.serial('bai session create --idempotency-key twice gives one session', asyn
   t.false(b.created);
   t.is(b.sessionId, a.sessionId);
   const other = await bai(stack, [
-    ...args.filter((x) => x !== 'echo cli'),
+    ...args.map((x) => (x === 'echo cli' ? 'echo other' : x)),
     '--idempotency-key',
     'cli-key-1',
     'python',
