@@ -224,6 +224,19 @@ test.serial('bai session create --idempotency-key twice gives one session', asyn
   t.is(other.code, 1, 'another body under the key');
   t.regex(other.stderr, /idempotency-key-conflict/);
   await waitForStatus(stack.client, a.sessionId);
+
+  // bai run again with its key: the first run's output and exit code, no second run.
+  const run = ['run', '--idempotency-key', 'cli-run-1', '-c', 'print("ran"); raise SystemExit(5)', 'python'];
+  const r1 = await bai(stack, run);
+  t.is(r1.code, 5, r1.stderr);
+  t.is(r1.stdout, 'ran\n');
+  const r2 = await bai(stack, run);
+  t.is(r2.code, 5, r2.stderr);
+  t.is(r2.stdout, 'ran\n');
+  const rows = await stack.database.db('idempotency_keys').where({ key: 'cli-run-1' });
+  t.is(rows.length, 1);
+  t.true(await starts.seen([rows[0].session_id]));
+  t.is(starts.starts.get(rows[0].session_id), 1, 'its container started once');
 });
 
 /**
