@@ -51,7 +51,7 @@ export function openApiDocument(managerVersion: string): Json {
       ...(o.description ? { description: o.description } : {}),
       ...(o.params ? { parameters: o.params } : {}),
       ...(o.body ? { requestBody: { required: true, content: json(o.body) } } : {}),
-      responses: { [o.status ?? '200']: o.response, ...(o.public ? {} : ERRORS) },
+      responses: { [o.status ?? '200']: o.response, ...o.responses, ...(o.public ? {} : ERRORS) },
       ...(o.public ? { security: [] } : {}),
     };
     (paths[o.path] ??= {})[o.method] = entry;

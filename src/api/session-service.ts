@@ -25,6 +25,7 @@ import {
   ObjectNotFound,
   SessionAlreadyExists,
 } from '../domain/errors.js';
+import { idempotentRequestOf, type IdempotentRequest } from '../domain/idempotency.js';
 import { mountAsks } from '../domain/mount-request.js';
 import { parseCreateSessionBody, type CreateSessionRequest } from '../domain/session-request.js';
 import { mountReadOnly } from '../domain/storage-folder.js';
@@ -32,13 +33,13 @@ import { LIVE_STATUSES } from '../domain/status.js';
 import type { Logger } from '../log/logger.js';
 import type { CatalogStore } from '../persistence/catalog-store.js';
 import type { FolderStore } from '../persistence/folder-store.js';
-import { toJsonColumns } from '../persistence/json-columns.js';
 import type { KernelRow, KeypairRow, MountSpec, SessionRow } from '../persistence/rows.js';
 import type { SessionQueries } from '../persistence/session-queries.js';
 import type { SessionStore } from '../persistence/session-store.js';
 import type { AgentQueues } from '../queue/agent-queues.js';
 import type { Principal } from './auth.js';
 import type { EventHub } from './event-hub.js';
+import type { IdempotentCreates } from './idempotent-create.js';
 
 export interface SessionServiceDeps {
   sessions: SessionStore;
@@ -48,6 +49,8 @@ export interface SessionServiceDeps {
   queues: AgentQueues;
   hub: EventHub;
   log: Logger;
+  /** Idempotency keys of create requests (src/api/idempotent-create.ts). */
+  idempotency: IdempotentCreates;
   /** Asks the dispatcher for a pass; given a new session's starts_at, only when it may be due. */
   kickDispatcher: (startsAt?: Date | null) => void;
 }
@@ -87,19 +90,24 @@ export class SessionService {
 
   /**
    * `signal` aborts the wait of a request whose client went away (the only limit of
-   * `maxWaitSeconds: 0`).
+   * `maxWaitSeconds: 0`). `idempotencyKey`: the request's Idempotency-Key header, if any.
    */
   async create(
     principal: Principal,
     body: unknown,
     signal?: AbortSignal,
+    idempotencyKey?: string,
   ): Promise<{ answer: CreateAnswer; status: number }> {
     // One instant for the request: a relative starts_at ("1s") counts from the creation time the
     // session shows, however long the checks below take on a busy machine.
     const received = new Date();
     const req = parseCreateSessionBody(body, received);
+    const idem = idempotentRequestOf(body, idempotencyKey);
     const owner = await this.ownerKeypair(principal, req.ownerAccessKey);
     const accessKey = owner.access_key;
+    // A key used before answers the session it created, whatever became of it (docs/api.md).
+    const replayed = idem && (await this.deps.idempotency.replay(accessKey, idem));
+    if (replayed) return { answer: answerOf(replayed, false), status: 201 };
     checkDomain(req.domain, owner.domain_name, principal.role === 'superadmin');
     const { catalog } = this.deps;
     checkGroupMembership(req.group, {
@@ -139,7 +147,7 @@ export class SessionService {
 
     if (req.name) {
       const existing = await this.deps.sessions.findLiveByName(accessKey, req.name);
-      if (existing) return { answer: await this.reuse(existing, req), status: 201 };
+      if (existing) return { answer: await this.reuse(existing, req, idem), status: 201 };
     }
     if (policy.max_pending_session_count !== null)
       checkPendingLimit(policy, await this.deps.queries.pendingCount(accessKey));
@@ -185,12 +193,15 @@ export class SessionService {
     }));
     let row: SessionRow;
     try {
-      row = await this.deps.sessions.insert(toJsonColumns(session), kernels.map(toJsonColumns), dependencies);
+      // With a key, a concurrent request holding it may have won: its session is the answer.
+      const held = await this.deps.idempotency.insert(accessKey, idem, session, kernels, dependencies);
+      if (!held.created) return { answer: answerOf(held.row, false), status: 201 };
+      row = held.row;
     } catch (err) {
       // A concurrent create of the same name won the race: answer as for an existing session.
       if ((err as { constraint?: string }).constraint === 'sessions_live_name_uq') {
         const existing = await this.deps.sessions.findLiveByName(accessKey, name);
-        if (existing) return { answer: await this.reuse(existing, req), status: 201 };
+        if (existing) return { answer: await this.reuse(existing, req, idem), status: 201 };
       }
       throw err;
     }
@@ -205,9 +216,13 @@ export class SessionService {
     };
   }
 
-  private async reuse(existing: SessionRow, req: CreateSessionRequest): Promise<CreateAnswer> {
+  private async reuse(
+    existing: SessionRow,
+    req: CreateSessionRequest,
+    idem: IdempotentRequest | null,
+  ): Promise<CreateAnswer> {
     if (!req.reuseIfExists) throw new SessionAlreadyExists(existing.id);
-    return answerOf(existing, false);
+    return answerOf(idem ? await this.deps.idempotency.adopt(idem, existing) : existing, false);
   }
 
   /**

@@ -158,6 +158,19 @@ export interface RetryNotice {
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'DELETE']);
+/** Creates that the manager makes idempotent when they carry an Idempotency-Key. */
+const KEYED_CREATES = new Set(['/session', '/session/_/create']);
+
+/** True when repeating the request cannot do more than sending it once did. */
+export function isRetrySafe(method: string, path: string, headers: Record<string, string>): boolean {
+  if (IDEMPOTENT.has(method)) return true;
+  // With a key, the manager answers a repeated create with the session the first one made.
+  return (
+    method === 'POST' &&
+    KEYED_CREATES.has(path) &&
+    Object.keys(headers).some((h) => h.toLowerCase() === 'idempotency-key')
+  );
+}
 const RETRY_BASE_MS = 500;
 const RETRY_MAX_MS = 8_000;
 const RETRY_AFTER_MAX_MS = 30_000;
@@ -171,8 +184,8 @@ export function retryDelayMs(attempt: number, retryAfter: string | null, random 
 }
 
 /** Why a failed attempt may be retried, or null: only when the request surely did no harm twice. */
-function retryReason(method: string, res: Response | null, err: unknown): string | null {
-  if (!IDEMPOTENT.has(method)) return null;
+function retryReason(method: string, safe: boolean, res: Response | null, err: unknown): string | null {
+  if (!safe) return null;
   if (res) {
     return res.status === 503 ? 'HTTP 503' : null;
   }
@@ -197,8 +210,9 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /**
  * A signed HTTP client of the manager's API (HMAC as Backend.AI's clients sign, or a bearer
- * token). Idempotent calls are retried `config.retries` times with backoff when the manager
- * answers 503 (database unavailable, shutting down) or refuses the connection.
+ * token). Idempotent calls (and creates with an Idempotency-Key) are retried `config.retries`
+ * times with backoff when the manager answers 503 (database unavailable, shutting down) or
+ * refuses the connection.
  */
 export class ApiClient {
   constructor(
@@ -239,8 +253,9 @@ export class ApiClient {
     path: string,
     body?: unknown,
     query?: Record<string, string | undefined>,
+    headers: Record<string, string> = {},
   ): Promise<T> {
-    const res = await this.raw(method, path, body, query);
+    const res = await this.raw(method, path, body, query, headers);
     const text = await res.text();
     let parsed: unknown = null;
     try {
@@ -269,6 +284,7 @@ export class ApiClient {
     const pathWithQuery = qs ? `${path}?${qs}` : path;
     const url = new URL(pathWithQuery, this.config.endpoint);
     const retries = this.config.retries ?? 0;
+    const safe = isRetrySafe(method, url.pathname, headers);
     for (let attempt = 0; ; attempt++) {
       let res: Response | null = null;
       let failure: unknown = null;
@@ -283,7 +299,7 @@ export class ApiClient {
       } catch (err) {
         failure = new NetworkError(this.config.endpoint, `${method} ${url.pathname}`, err);
       }
-      const reason = attempt < retries && !signal?.aborted ? retryReason(method, res, failure) : null;
+      const reason = attempt < retries && !signal?.aborted ? retryReason(method, safe, res, failure) : null;
       if (reason === null) {
         if (failure) throw failure;
         return res!;

@@ -4,6 +4,23 @@ import { BaseCommand, EXIT, WaitTimeout } from './base-command.js';
 import { keyValues, mountArgs, resourceArgs } from './key-values.js';
 import { exitCodeOf, waitForEnd } from './session-wait.js';
 
+/** The headers of a create request with `--idempotency-key KEY` (none without it). */
+export function idempotencyHeaders(key: string | undefined): Record<string, string> {
+  if (key === undefined) return {};
+  // A header carries printable ASCII; the manager checks the rest (empty, too long).
+  if (!/^[\x20-\x7e]*$/.test(key))
+    throw new UsageError(
+      '--idempotency-key must be printable ASCII (it is sent as the Idempotency-Key header).',
+    );
+  return { 'Idempotency-Key': key };
+}
+
+/** `--idempotency-key` of `session create` and `run`. */
+export const IDEMPOTENCY_KEY_OPTION = {
+  description:
+    'Create at most one session for KEY (per keypair, for the retention, default 7 days): a repeat answers that session; the create is retried on 503 or a refused connection',
+};
+
 /** Flags shared by `session create` and `run`, named as Backend.AI's CLI names them. */
 export abstract class SessionOptionsCommand extends BaseCommand {
   name = Option.String('-t,--name,--client-token', {
@@ -132,8 +149,13 @@ export abstract class SessionSubmitCommand extends SessionOptionsCommand {
    * Sends a create body to `path` (`/session`, `/session/_/create-from-template`) with the
    * flags' enqueue, wait and reuse fields. Without --wait, prints the answer (exit 3 when the
    * server's own wait ran out); with it, follows the session to its end and returns its exit code.
+   * `headers`: extra request headers (an Idempotency-Key).
    */
-  protected async submit(path: string, body: Record<string, unknown>): Promise<number> {
+  protected async submit(
+    path: string,
+    body: Record<string, unknown>,
+    headers: Record<string, string> = {},
+  ): Promise<number> {
     const limit = this.waitLimit(this.waitTimeout);
     body.enqueueOnly = this.enqueueOnly || this.wait || this.maxWait === undefined;
     if (this.maxWait !== undefined) body.maxWaitSeconds = this.maxWait;
@@ -144,7 +166,7 @@ export abstract class SessionSubmitCommand extends SessionOptionsCommand {
       sessionName: string;
       status: string;
       created: boolean;
-    }>('POST', path, body);
+    }>('POST', path, body, undefined, headers);
     if (!this.wait) {
       if (this.json) this.output.json(res);
       else

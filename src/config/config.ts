@@ -1,5 +1,6 @@
 import { hostname, cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
+import { DEFAULT_IDEMPOTENCY_RETENTION_SECONDS } from '../domain/idempotency.js';
 
 /**
  * Configuration is read once from the environment into frozen objects; nothing else reads
@@ -40,6 +41,12 @@ export interface ManagerConfig {
    * link-local, unique-local): host names, addresses or CIDRs, each with an optional `:port`.
    */
   callbackAllowList: string[];
+  /**
+   * How long an Idempotency-Key of `POST /session` is remembered (seconds,
+   * BAI_IDEMPOTENCY_RETENTION_SECONDS, default 7 days): within it, a request with the key
+   * answers the session the key's first request created; after it, the key is free again.
+   */
+  idempotencyRetentionSeconds: number;
 }
 
 export interface AgentConfig {
@@ -82,9 +89,9 @@ export interface ClientConfig {
   group: string;
   apiVersion: string;
   /**
-   * How many times an idempotent call (GET, HEAD, DELETE) is retried, with backoff, when the
-   * manager answers 503 or refuses the connection (BAI_RETRIES; the CLI's default 6, about
-   * 25 s). Unset: no retry.
+   * How many times an idempotent call (GET, HEAD, DELETE, or a create with an Idempotency-Key)
+   * is retried, with backoff, when the manager answers 503 or refuses the connection
+   * (BAI_RETRIES; the CLI's default 6, about 25 s). Unset: no retry.
    */
   retries?: number;
 }
@@ -132,6 +139,10 @@ export function loadManagerConfig(env: Env = process.env): Readonly<ManagerConfi
       .split(',')
       .map((x) => x.trim())
       .filter((x) => x !== ''),
+    idempotencyRetentionSeconds: Math.max(
+      1,
+      num(env, 'BAI_IDEMPOTENCY_RETENTION_SECONDS', DEFAULT_IDEMPOTENCY_RETENTION_SECONDS),
+    ),
   });
 }
 

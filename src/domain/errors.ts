@@ -106,6 +106,22 @@ export class Conflict extends BaiError {
   }
 }
 
+/**
+ * 422: an idempotency key of `POST /session` came again with another request; `data.sessionId`
+ * is the session the first request with it created.
+ */
+export class IdempotencyKeyConflict extends BaiError {
+  constructor(key: string, sessionId: string) {
+    super(
+      'idempotency-key-conflict',
+      422,
+      'The idempotency key was used with another request.',
+      `The idempotency key "${key}" was used with a different request (it created session ${sessionId}); send the same request again, or use a new key for a new request.`,
+      { data: { sessionId, idempotencyKey: key } },
+    );
+  }
+}
+
 export class PayloadTooLarge extends BaiError {
   constructor(limit: number) {
     super('payload-too-large', 413, 'Request body too large.', `The body exceeds ${limit} bytes.`);

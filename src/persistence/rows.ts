@@ -153,3 +153,13 @@ export interface SessionEventRow {
   data: Record<string, unknown>;
   created_at: Date;
 }
+
+/** An idempotency key of `POST /session`: the request it came with and the session it created. */
+export interface IdempotencyKeyRow {
+  access_key: string;
+  key: string;
+  /** sha256 (hex) of the canonical request body without the key (src/domain/idempotency.ts). */
+  request_hash: string;
+  session_id: string;
+  created_at: Date;
+}

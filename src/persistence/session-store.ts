@@ -67,24 +67,30 @@ export class SessionStore {
   ): Promise<SessionRow> {
     const session = toJsonColumns(plainSession);
     const kernels = plainKernels.map((k) => toJsonColumns(k));
-    if (!session.callback_url) {
-      const row = await this.insertInOneStatement(session, kernels, dependencies);
-      this.notifier.eventsCommitted();
-      return row;
-    }
-    const row = await this.db.transaction(async (trx) => {
-      const [inserted] = await trx('sessions').insert(session).returning('*');
-      await trx('kernels').insert(kernels);
-      if (dependencies.length > 0) {
-        await trx('session_dependencies').insert(
-          dependencies.map((d) => ({ session_id: session.id, depends_on: d })),
-        );
-      }
-      await recordSessionEvents(trx, inserted as SessionRow, 'PENDING', null);
-      return inserted as SessionRow;
-    });
+    // Sessions with a callback_url take the transaction (their webhook bodies are built in JS).
+    const row = session.callback_url
+      ? await this.db.transaction((trx) => this.insertIn(trx, session, kernels, dependencies))
+      : await this.insertInOneStatement(session, kernels, dependencies);
     this.notifier.eventsCommitted();
     return row;
+  }
+
+  /** `insert` in a caller's transaction (jsonb columns as plain values); the caller notifies after commit. */
+  async insertIn(
+    trx: Tx,
+    session: Partial<SessionRow>,
+    kernels: Partial<KernelRow>[],
+    dependencies: string[],
+  ) {
+    const [inserted] = await trx('sessions').insert(toJsonColumns(session)).returning('*');
+    await trx('kernels').insert(kernels.map((k) => toJsonColumns(k)));
+    if (dependencies.length > 0) {
+      await trx('session_dependencies').insert(
+        dependencies.map((d) => ({ session_id: session.id, depends_on: d })),
+      );
+    }
+    await recordSessionEvents(trx, inserted as SessionRow, 'PENDING', null);
+    return inserted as SessionRow;
   }
 
   /**

@@ -54,6 +54,21 @@ test('docs/examples/ci-job.sh passes a passing job and fails with the exit code 
   t.is((await live).code, 0);
 });
 
+test('docs/examples/ci-job.sh with a key: the step run again answers its session, the job does not run again', async (t) => {
+  const key = { BAI_IDEMPOTENCY_KEY: `job-${Date.now()}` };
+  const first = await sh('ci-job.sh', ['ci-keyed', 'echo ran; exit 4'], key);
+  t.is(first.code, 4, first.stderr);
+  t.is(first.stdout, 'ran\n');
+  const again = await sh('ci-job.sh', ['ci-keyed', 'echo ran; exit 4'], key);
+  t.is(again.code, 4, again.stderr);
+  t.is(again.stdout, 'ran\n', 'the output of its one run');
+  const idOf = (stderr: string) => /submitted ci-keyed \(([^)]+)\)/.exec(stderr)?.[1];
+  t.truthy(idOf(first.stderr));
+  t.is(idOf(again.stderr), idOf(first.stderr));
+  const list = await call<{ total: number }>(kp.client, 'GET', '/sessions', undefined, { name: 'ci-keyed' });
+  t.is(list.body.total, 1, 'one session');
+});
+
 test('docs/examples/cron-nightly.sh enqueues once per night, by bearer token', async (t) => {
   const first = await sh('cron-nightly.sh', [], { BAI_COMMAND: 'sleep 4' });
   t.is(first.code, 0, first.stderr);
@@ -67,4 +82,13 @@ test('docs/examples/cron-nightly.sh enqueues once per night, by bearer token', a
   const s = await waitForStatus(kp.client, a.sessionId);
   t.is(s.result, 'SUCCESS');
   t.is(s.tag, 'nightly');
+  // Once it ended its name is free, but the night's key still names it: no second run.
+  const third = await sh('cron-nightly.sh', [], { BAI_COMMAND: 'sleep 4' });
+  t.is(third.code, 0, third.stderr);
+  t.like(JSON.parse(third.stdout) as object, {
+    sessionId: a.sessionId,
+    created: false,
+    status: 'TERMINATED',
+    result: 'SUCCESS',
+  });
 });

@@ -41,6 +41,8 @@ export interface Op {
   body?: Json;
   response: Json;
   status?: string;
+  /** Answers of this operation only, besides `response` and ERROR_RESPONSES. */
+  responses?: Json;
   public?: boolean;
 }
 
@@ -58,6 +60,14 @@ export const p = (name: string, description: string): Json => ({
   description,
   schema: { type: 'string' },
 });
+export const IDEMPOTENCY_KEY: Json = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  description:
+    "At most one session per key and owner keypair for the retention (BAI_IDEMPOTENCY_RETENTION_SECONDS, default 7 days): a repeat with the same body answers the key's session (created: false, its current status), whatever its status; another body is a 422 idempotency-key-conflict. Printable, 1-255 characters; the body field idempotencyKey is the same for clients that cannot set headers (both given and different: 400)",
+  schema: { type: 'string', minLength: 1, maxLength: 255 },
+};
 export const SESSION_REF = p('ref', 'Session name (newest of that name), id, or unique id prefix');
 export const OWNER = q('owner_access_key', 'Admins: act on a session of this keypair');
 export const FOLDER_NAME = p('name', 'Folder name (yours, else one shared with you)');

@@ -56,6 +56,13 @@ export const SCHEMAS: Json = {
       enqueueOnly: { type: 'boolean' },
       maxWaitSeconds: { type: 'integer', minimum: 0 },
       reuseIfExists: { type: 'boolean' },
+      idempotencyKey: {
+        type: 'string',
+        minLength: 1,
+        maxLength: 255,
+        description:
+          'the Idempotency-Key header, for clients that cannot set headers (also idempotency_key); not part of the body the key compares',
+      },
       startupCommand: str,
       starts_at: { type: 'string', description: 'ISO-8601 or relative (10min, 1h30m, +30s)' },
       batch_timeout: { type: ['string', 'number'], description: 'seconds or N(s|m|h|d|w)' },

@@ -1,4 +1,11 @@
-import { OWNER, SESSION_REF, list, ok, q, ref, type Op } from './common.js';
+import { IDEMPOTENCY_KEY, OWNER, SESSION_REF, list, ok, problem, q, ref, type Op } from './common.js';
+
+/** The answer of a create whose Idempotency-Key came before with another body. */
+const KEY_CONFLICT = {
+  '422': problem(
+    'idempotency-key-conflict: the key was used with another body (data.sessionId: its session)',
+  ),
+};
 
 /** OpenAPI operations of the tags meta and sessions (Backend.AI's session API and SSE). */
 export const META_OPS: Op[] = [
@@ -38,18 +45,25 @@ export const SESSION_OPS: Op[] = [
     summary: 'Create a session, or get the live one of that name',
     description:
       'Both spellings (camelCase and snake_case) of every field are accepted. With enqueueOnly false the answer waits up to maxWaitSeconds for RUNNING (status TIMEOUT when it expires; 0: no limit but the client’s; a session that already ended answers its final status).',
+    params: [IDEMPOTENCY_KEY],
     body: ref('CreateSession'),
-    response: ok('Created (created: true) or reused (created: false)', ref('CreateAnswer')),
+    response: ok(
+      "Created (created: true), or reused (created: false): the live session of that name, or the Idempotency-Key's session",
+      ref('CreateAnswer'),
+    ),
     status: '201',
+    responses: KEY_CONFLICT,
   },
   {
     method: 'post',
     path: '/session/_/create',
     tag: 'sessions',
     summary: 'Create a session (older route of the same)',
+    params: [IDEMPOTENCY_KEY],
     body: ref('CreateSession'),
     response: ok('Created or reused', ref('CreateAnswer')),
     status: '201',
+    responses: KEY_CONFLICT,
   },
   {
     method: 'get',

@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { InvalidRequest } from '../../domain/errors.js';
+import { IDEMPOTENCY_HEADER } from '../../domain/idempotency.js';
 import { isSessionStatus, type SessionStatus } from '../../domain/status.js';
 import type { SessionRow } from '../../persistence/rows.js';
 import {
@@ -42,7 +43,13 @@ export function sessionRoutes(api: ApiContext): Router {
 
   const create = async (ctx: Context) => {
     // A client that goes away before the answer ends the wait (maxWaitSeconds 0 has no other limit).
-    const { answer, status } = await api.service.create(principal(ctx), ctx.state.body, clientGone(ctx));
+    const key = ctx.headers[IDEMPOTENCY_HEADER];
+    const { answer, status } = await api.service.create(
+      principal(ctx),
+      ctx.state.body,
+      clientGone(ctx),
+      Array.isArray(key) ? key.join(', ') : key,
+    );
     ctx.status = status;
     ctx.body = answer;
   };

@@ -2,7 +2,7 @@ import { Command, Option } from 'clipanion';
 import { shellQuote } from '../../domain/container-plan.js';
 import { JSON_OUTPUT_BYTES, OutputTail } from '../../domain/output-tail.js';
 import { EXIT, WaitTimeout } from '../base-command.js';
-import { SessionOptionsCommand } from '../session-options.js';
+import { IDEMPOTENCY_KEY_OPTION, idempotencyHeaders, SessionOptionsCommand } from '../session-options.js';
 import { exitCodeOf, waitForEnd } from '../session-wait.js';
 
 export class RunCommand extends SessionOptionsCommand {
@@ -41,6 +41,7 @@ export class RunCommand extends SessionOptionsCommand {
   json = Option.Boolean('--json', false, {
     description: 'Print the final session info (with its output) as one JSON document',
   });
+  idempotencyKey = Option.String('--idempotency-key', IDEMPOTENCY_KEY_OPTION);
 
   async run(): Promise<number> {
     const client = this.client();
@@ -62,6 +63,8 @@ export class RunCommand extends SessionOptionsCommand {
       'POST',
       '/session',
       body,
+      undefined,
+      idempotencyHeaders(this.idempotencyKey),
     );
     const owner = { owner_access_key: this.owner };
     // --json keeps the output's tail (as the server does), not all of it.

@@ -4,6 +4,8 @@ import type { ManagerConfig } from '../../config/config.js';
 import { createApp } from '../../api/app.js';
 import { EventHub } from '../../api/event-hub.js';
 import { SessionService } from '../../api/session-service.js';
+import { IdempotentCreates } from '../../api/idempotent-create.js';
+import { IdempotencyStore } from '../../persistence/idempotency-store.js';
 import { CatalogStore } from '../../persistence/catalog-store.js';
 import { FolderStore } from '../../persistence/folder-store.js';
 import { SessionQueries } from '../../persistence/session-queries.js';
@@ -100,6 +102,11 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     queues,
     hub,
     log,
+    idempotency: new IdempotentCreates({
+      store: new IdempotencyStore(db, config.idempotencyRetentionSeconds),
+      sessions,
+      log,
+    }),
     kickDispatcher: (startsAt) => dispatcher.wake(startsAt),
   });
   const handler = new ReportHandler({ fleet, sessions, catalog, queues, log, onCapacityFreed: kick });

@@ -1,6 +1,6 @@
 import { Command, Option, UsageError } from 'clipanion';
 import * as t from 'typanion';
-import { SessionSubmitCommand } from '../../session-options.js';
+import { IDEMPOTENCY_KEY_OPTION, idempotencyHeaders, SessionSubmitCommand } from '../../session-options.js';
 
 export class SessionCreateCommand extends SessionSubmitCommand {
   static override paths = [['session', 'create'], ['create'], ['start'], ['session', 'start']];
@@ -13,6 +13,10 @@ export class SessionCreateCommand extends SessionSubmitCommand {
       [
         'A reservation at a fixed time',
         `$0 session create --type batch --starts-at 2026-12-01T09:00:00+09:00 -c 'python3 job.py' python`,
+      ],
+      [
+        'A nightly job submitted at most once per night, however often cron or a retry runs it',
+        `$0 session create --type batch --idempotency-key nightly-$(date -u +%F) -c 'python3 report.py' python`,
       ],
       [
         'A CI step that fails the pipeline on failure',
@@ -29,6 +33,7 @@ export class SessionCreateCommand extends SessionSubmitCommand {
   startupCommand = Option.String('-c,--startup-command', {
     description: 'Command the main container runs (batch)',
   });
+  idempotencyKey = Option.String('--idempotency-key', IDEMPOTENCY_KEY_OPTION);
 
   async run(): Promise<number> {
     if (this.wait && this.timeout !== undefined && this.waitTimeout === undefined)
@@ -39,6 +44,6 @@ export class SessionCreateCommand extends SessionSubmitCommand {
     if (this.type === 'batch' && !this.startupCommand)
       throw new UsageError('A batch session needs -c/--startup-command.');
     const body = this.createBody(this.image, this.startupCommand, this.type as 'batch' | 'interactive');
-    return this.submit('/session', body);
+    return this.submit('/session', body, idempotencyHeaders(this.idempotencyKey));
   }
 }

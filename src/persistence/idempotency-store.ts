@@ -1,0 +1,92 @@
+import type { Knex } from 'knex';
+import type { Db, Tx } from './db.js';
+import type { IdempotencyKeyRow, KernelRow, SessionRow } from './rows.js';
+import type { SessionStore } from './session-store.js';
+
+/** A key to hold for a new session: its owner, the key, the request's hash. */
+export interface KeyClaim {
+  accessKey: string;
+  key: string;
+  requestHash: string;
+}
+
+/** A row older than the retention (seconds; PostgreSQL's clock, as created_at) is expired. */
+const LIVE = `created_at > now() - (? * interval '1 second')`;
+const EXPIRED = `created_at <= now() - (? * interval '1 second')`;
+
+/**
+ * The idempotency_keys table. A key is held by one session per keypair: the primary key
+ * (access_key, key) makes a second insert wait for the first one's transaction and then find
+ * the key taken, so two concurrent requests with one key create one session. A row older than
+ * the retention counts as absent and is replaced by the next request with its key.
+ */
+export class IdempotencyStore {
+  constructor(
+    private readonly db: Db,
+    private readonly retentionSeconds: number,
+  ) {}
+
+  /** The key's row, unless it expired. */
+  async find(accessKey: string, key: string): Promise<IdempotencyKeyRow | undefined> {
+    return this.db<IdempotencyKeyRow>('idempotency_keys')
+      .where({ access_key: accessKey, key })
+      .whereRaw(LIVE, [this.retentionSeconds])
+      .first();
+  }
+
+  /**
+   * Inserts a new session with its kernels and dependencies (SessionStore.insertIn) and the key
+   * that names it, in one transaction, the key first. Null when another request holds the key
+   * (found after waiting for its commit): nothing was written, the caller answers that one's
+   * session.
+   */
+  async insertSession(
+    sessions: SessionStore,
+    claim: KeyClaim,
+    session: Partial<SessionRow>,
+    kernels: Partial<KernelRow>[],
+    dependencies: string[],
+  ): Promise<SessionRow | null> {
+    const row = await this.db.transaction(async (trx) => {
+      if (!(await this.claimIn(trx, claim, session.id!))) return null;
+      return sessions.insertIn(trx, session, kernels, dependencies);
+    });
+    if (row) sessions.notifyCommitted();
+    return row;
+  }
+
+  /** Records the key for a session that exists (a reused live one); false when another request holds it. */
+  async claimFor(claim: KeyClaim, sessionId: string): Promise<boolean> {
+    return this.claimIn(this.db, claim, sessionId);
+  }
+
+  /** Deletes up to `limit` expired keys; returns how many. */
+  async prune(limit = 1000): Promise<number> {
+    return this.db('idempotency_keys')
+      .whereIn(
+        ['access_key', 'key'],
+        this.db('idempotency_keys')
+          .select('access_key', 'key')
+          .whereRaw(EXPIRED, [this.retentionSeconds])
+          .limit(limit),
+      )
+      .del();
+  }
+
+  /**
+   * Inserts the key, or takes over an expired row of it; false when a live row holds it. A row
+   * another transaction inserted and has not committed yet makes this wait for that commit
+   * (then it is live: false) or rollback (then the insert goes through).
+   */
+  private async claimIn(q: Db | Tx, claim: KeyClaim, sessionId: string): Promise<boolean> {
+    const res = (await q.raw(
+      `INSERT INTO idempotency_keys (access_key, key, request_hash, session_id) VALUES (?, ?, ?, ?)
+       ON CONFLICT (access_key, key) DO UPDATE
+         SET request_hash = EXCLUDED.request_hash, session_id = EXCLUDED.session_id, created_at = now()
+         WHERE idempotency_keys.created_at <= now() - (? * interval '1 second')
+       RETURNING session_id`,
+      [claim.accessKey, claim.key, claim.requestHash, sessionId, this.retentionSeconds] as Knex.RawBinding[],
+    )) as { rows: unknown[] };
+    return res.rows.length > 0;
+  }
+}
