@@ -12,6 +12,7 @@ import {
   type MovedKernel,
   type SessionRow,
 } from './rows.js';
+import { recordFinalAttempt, recordRetriedAttempt } from './session-attempts.js';
 import { eventDataSql, recordKernelEvents, recordSessionEvents } from './session-events.js';
 
 /** Tells other parts (SSE tailers, webhook sender) that events were committed. */
@@ -252,6 +253,7 @@ export class SessionStore {
       await recordKernelEvents(trx, row, kernels, to, opts.info ?? null);
     }
     await recordSessionEvents(trx, row, to, opts.info ?? null);
+    await recordFinalAttempt(trx, row);
     return { session: row, kernels };
   }
 
@@ -358,6 +360,7 @@ export class SessionStore {
       exitCode: retry.exitCode,
       endedAt: new Date().toISOString(),
     };
+    await recordRetriedAttempt(trx, s, retry);
     return this.transitionIn(trx, s.id, 'PENDING', {
       ...(retry.from ? { from: retry.from } : {}),
       info: 'retrying',
