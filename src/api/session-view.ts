@@ -1,6 +1,5 @@
 import type { SessionSummaryWire, SessionWire } from '../domain/session-wire.js';
-import type { KernelRow, SessionRow } from '../persistence/rows.js';
-import type { SessionAttemptRow } from '../persistence/session-attempts.js';
+import type { KernelRow, SessionAttemptRow, SessionRow } from '../persistence/rows.js';
 
 /** The session info answer: Backend.AI's legacy REST keys plus what bai adds (exit code, result, kernels). */
 export function sessionInfo(

@@ -58,6 +58,18 @@ export interface AttemptRecord {
   endedAt: string;
 }
 
+/** A row of `session_attempts`: one ended attempt of a session (src/persistence/session-attempts.ts). */
+export interface SessionAttemptRow {
+  session_id: string;
+  attempt: number;
+  agent_id: string | null;
+  started_at: Date | null;
+  ended_at: Date;
+  exit_code: number | null;
+  result: SessionResult;
+  reason: string | null;
+}
+
 export interface KernelRow {
   id: string;
   session_id: string;

@@ -1,6 +1,6 @@
-import { predecessorsOf, type SessionResult, type SessionStatus } from '../domain/status.js';
+import { predecessorsOf, type SessionStatus } from '../domain/status.js';
 import type { Db, Tx } from './db.js';
-import type { SessionRow } from './rows.js';
+import type { SessionAttemptRow, SessionRow } from './rows.js';
 
 /**
  * The `session_attempts` table: one row per ended attempt, written in the transaction that
@@ -8,16 +8,6 @@ import type { SessionRow } from './rows.js';
  * ON CONFLICT DO NOTHING makes a replayed report, or two paths ending the same attempt, write
  * it once: the first ending wins, as the guarded transitions decide.
  */
-export interface SessionAttemptRow {
-  session_id: string;
-  attempt: number;
-  agent_id: string | null;
-  started_at: Date | null;
-  ended_at: Date;
-  exit_code: number | null;
-  result: SessionResult;
-  reason: string | null;
-}
 
 /**
  * The attempt a session just ended with, when the move (its row as returned) ended it. An

@@ -1,7 +1,7 @@
 import type { SessionStatus } from '../domain/status.js';
 import type { Db } from './db.js';
-import type { SessionRow } from './rows.js';
-import { attemptsOf, type SessionAttemptRow } from './session-attempts.js';
+import type { SessionAttemptRow, SessionRow } from './rows.js';
+import { attemptsOf } from './session-attempts.js';
 
 /** Columns a session listing may be ordered by. */
 export const SESSION_ORDER_COLUMNS = ['created_at', 'name', 'status', 'priority', 'terminated_at'] as const;

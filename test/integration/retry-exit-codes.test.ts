@@ -1,7 +1,12 @@
 import test from 'ava';
+import { Queue } from 'bullmq';
+import { reportsQueueName } from '../../src/queue/names.js';
+import type { KernelExitedReport } from '../../src/queue/payloads.js';
+import { openRedis } from '../../src/queue/redis.js';
 import type { AttemptWire, SessionWire } from '../../src/domain/session-wire.js';
 import { call, slugOf } from '../helpers/api.js';
 import { bai } from '../helpers/cli.js';
+import { until } from '../helpers/eventually.js';
 import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 
 let stack: TestStack;
@@ -52,6 +57,44 @@ test.serial(
     // The second container saw BAI_ATTEMPT=2 (its output is the session's).
     const logs = await stack.client.request<{ result: { logs: string } }>('GET', `/session/${id}/logs`);
     t.regex(JSON.stringify(logs), /attempt 2/);
+
+    // Reports arrive at least once: both exits sent again change nothing, nor does the history.
+    const redis = openRedis(stack.managerConfig.redisUrl);
+    const reports = new Queue(reportsQueueName(v.agentId!), { connection: redis, prefix: stack.prefix });
+    try {
+      const exited = (attempt: number, exitCode: number): KernelExitedReport => ({
+        agentId: v.agentId!,
+        sessionId: id,
+        attempt,
+        kernelId: v.kernels[0]!.kernelId,
+        exitCode,
+        timedOut: false,
+        oomKilled: false,
+        stoppedFor: null,
+        logs: `attempt ${attempt}\n`,
+        startedAt: Date.now() - 1000,
+        finishedAt: Date.now(),
+      });
+      await reports.add('kernel-exited', exited(1, 137), { jobId: `replay-1-${id}` });
+      await reports.add('kernel-exited', exited(2, 0), { jobId: `replay-2-${id}` });
+      const states = await until(
+        'both replayed reports handled',
+        async () => {
+          const jobs = await Promise.all([`replay-1-${id}`, `replay-2-${id}`].map((j) => reports.getJob(j)));
+          const st = await Promise.all(jobs.map((j) => j?.getState()));
+          return st.every((x) => x === 'completed' || x === 'failed') ? st : null;
+        },
+        60_000,
+      );
+      t.deepEqual(states, ['completed', 'completed']);
+    } finally {
+      await reports.close();
+      redis.disconnect();
+    }
+    const again = await waitForStatus(stack.client, id);
+    t.like(again, { status: 'TERMINATED', result: 'SUCCESS', exitCode: 0, attempt: 2 });
+    t.deepEqual(again.attempts, v.attempts);
+    t.deepEqual(again.statusHistory, v.statusHistory);
   },
 );
 
