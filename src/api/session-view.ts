@@ -1,8 +1,13 @@
 import type { SessionSummaryWire, SessionWire } from '../domain/session-wire.js';
-import type { KernelRow, SessionRow } from '../persistence/rows.js';
+import type { KernelRow, SessionAttemptRow, SessionRow } from '../persistence/rows.js';
 
 /** The session info answer: Backend.AI's legacy REST keys plus what bai adds (exit code, result, kernels). */
-export function sessionInfo(s: SessionRow, kernels: KernelRow[], dependencies: string[]): SessionWire {
+export function sessionInfo(
+  s: SessionRow,
+  kernels: KernelRow[],
+  dependencies: string[],
+  attempts: SessionAttemptRow[],
+): SessionWire {
   const main = kernels.find((k) => k.cluster_role === 'main');
   return {
     sessionId: s.id,
@@ -38,7 +43,15 @@ export function sessionInfo(s: SessionRow, kernels: KernelRow[], dependencies: s
     dependencies,
     retryPolicy: s.retry_policy,
     attempt: s.attempt,
-    attempts: s.attempts,
+    attempts: attempts.map((a) => ({
+      attempt: a.attempt,
+      agentId: a.agent_id,
+      startedAt: a.started_at?.toISOString() ?? null,
+      endedAt: a.ended_at.toISOString(),
+      exitCode: a.exit_code,
+      result: a.result,
+      reason: a.reason,
+    })),
     startsAt: s.starts_at?.toISOString() ?? null,
     startedAt: s.started_at?.toISOString() ?? null,
     creationTime: s.created_at.toISOString(),

@@ -64,6 +64,10 @@ export abstract class SessionOptionsCommand extends BaseCommand {
   });
   retryBackoff = Option.String('--retry-backoff', { description: 'fixed or exponential' });
   retryDelay = Option.String('--retry-delay', { description: 'First retry delay (5s, 1m)' });
+  retryOnExit = Option.String('--retry-on-exit', {
+    description: 'Retry a non-zero exit only with these codes (137,143); implies non-zero-exit',
+  });
+  retryMaxDelay = Option.String('--retry-max-delay', { description: 'Longest retry delay (5m)' });
   batchTimeout = Option.String('--batch-timeout', {
     description: 'Kill the job after this long (30m, 2h, seconds)',
   });
@@ -81,12 +85,14 @@ export abstract class SessionOptionsCommand extends BaseCommand {
   ): Record<string, unknown> {
     const { mounts, mountMap, mountOptions } = mountArgs(this.mount);
     const retry =
-      this.retries !== undefined || this.retryOn
+      this.retries !== undefined || this.retryOn || this.retryOnExit
         ? {
             max_attempts: this.retries ?? 2,
             on: this.retryOn,
             backoff: this.retryBackoff,
             delay: this.retryDelay,
+            on_exit_codes: this.retryOnExit?.split(',').map((c) => c.trim()),
+            max_delay: this.retryMaxDelay,
           }
         : undefined;
     return {

@@ -2,6 +2,7 @@ import { ENV_NAME_RE, obj, pick, stringList, type Body } from './body-fields.js'
 import { InvalidRequest } from './errors.js';
 import { parseMountFields, type MountFields } from './mount-request.js';
 import { requirePrintable } from './printable.js';
+import { parseRetryExitRules, retryCauses } from './retry-rules.js';
 import { parseStartsAt, parseTimeoutSeconds } from './starts-at.js';
 
 export type SessionType = 'batch' | 'interactive';
@@ -13,6 +14,10 @@ export interface RetryPolicy {
   backoff: 'fixed' | 'exponential';
   delaySeconds: number;
   on: RetryCause[];
+  /** Only these non-zero exit codes are retried (implies `non-zero-exit`); absent: any. */
+  onExitCodes?: number[];
+  /** The backoff (jitter included) never waits longer. */
+  maxDelaySeconds?: number;
 }
 export type RetryCause = 'agent-lost' | 'image-pull-failed' | 'non-zero-exit';
 const RETRY_CAUSES: readonly RetryCause[] = ['agent-lost', 'image-pull-failed', 'non-zero-exit'];
@@ -136,11 +141,14 @@ function parseRetry(v: unknown): RetryPolicy | null {
       throw new InvalidRequest(`retry.on: unknown cause "${c}"; use ${RETRY_CAUSES.join(', ')}.`);
     }
   }
+  const rules = parseRetryExitRules(o, delaySeconds);
+  const causes = on.length > 0 ? (on as RetryCause[]) : (['agent-lost', 'image-pull-failed'] as RetryCause[]);
   return {
     maxAttempts,
     backoff: backoffRaw,
     delaySeconds,
-    on: on.length > 0 ? (on as RetryCause[]) : ['agent-lost', 'image-pull-failed'],
+    on: retryCauses(causes, rules.onExitCodes),
+    ...rules,
   };
 }
 

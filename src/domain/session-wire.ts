@@ -34,14 +34,22 @@ export interface MountWire {
   path?: string;
 }
 
-/** One ended attempt of a session that is retried. */
+/**
+ * One ended attempt of a session: those a retry policy tried again, then the one it ended with
+ * (an attempt still running is not listed; `attempt` is its number).
+ */
 export interface AttemptWire {
   attempt: number;
+  /** The agent it was placed on. */
   agentId: string | null;
-  status: SessionStatus;
-  reason: string | null;
-  exitCode: number | null;
+  /** ISO-8601 times; startedAt null: its container never started. */
+  startedAt: string | null;
   endedAt: string;
+  /** The main container's exit code; null when it did not exit (agent lost, image pull failed). */
+  exitCode: number | null;
+  result: SessionResult;
+  /** Why it ended: the retry cause (non-zero-exit, agent-lost…) or the session's final statusInfo. */
+  reason: string | null;
 }
 
 /** The answer of `GET /session/:ref` (and the body of session waits in the CLI). */

@@ -1,7 +1,7 @@
 import type { SessionResult, SessionStatus } from '../domain/status.js';
 import type { Slots } from '../domain/resources.js';
 import type { RetryPolicy } from '../domain/session-request.js';
-import type { AttemptWire, MountWire } from '../domain/session-wire.js';
+import type { MountWire } from '../domain/session-wire.js';
 
 /** Raw rows as PostgreSQL returns them (snake_case); stores map them for callers. */
 export interface SessionRow {
@@ -48,7 +48,27 @@ export interface SessionRow {
 
 /** Stored as JSON and sent as is: one shape, declared with the wire types. */
 export type MountSpec = MountWire;
-export type AttemptRecord = AttemptWire;
+/** `sessions.attempts`: the retried attempts (the report handler reads their agents); the API shows session_attempts. */
+export interface AttemptRecord {
+  attempt: number;
+  agentId: string | null;
+  status: SessionStatus;
+  reason: string | null;
+  exitCode: number | null;
+  endedAt: string;
+}
+
+/** A row of `session_attempts`: one ended attempt of a session (src/persistence/session-attempts.ts). */
+export interface SessionAttemptRow {
+  session_id: string;
+  attempt: number;
+  agent_id: string | null;
+  started_at: Date | null;
+  ended_at: Date;
+  exit_code: number | null;
+  result: SessionResult;
+  reason: string | null;
+}
 
 export interface KernelRow {
   id: string;

@@ -1,6 +1,7 @@
 import type { SessionStatus } from '../domain/status.js';
 import type { Db } from './db.js';
-import type { SessionRow } from './rows.js';
+import type { SessionAttemptRow, SessionRow } from './rows.js';
+import { attemptsOf } from './session-attempts.js';
 
 /** Columns a session listing may be ordered by. */
 export const SESSION_ORDER_COLUMNS = ['created_at', 'name', 'status', 'priority', 'terminated_at'] as const;
@@ -102,6 +103,11 @@ export class SessionQueries {
         { column: 's.created_at', order: 'desc' },
       ])) as (SessionRow & { dep_depth?: number })[];
     return rows.map(({ dep_depth: _depth, ...row }) => row);
+  }
+
+  /** A session's ended attempts, first to last. */
+  async attempts(sessionId: string): Promise<SessionAttemptRow[]> {
+    return attemptsOf(this.db, sessionId);
   }
 
   /** Every callback delivery of a session, oldest first. */

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { Conflict, SessionNotFound, TooManySessionsMatched } from '../domain/errors.js';
 import { sessionEventName } from '../domain/events.js';
+import { isUuid } from '../domain/body-fields.js';
 import { LIVE_STATUSES, predecessorsOf, type SessionResult, type SessionStatus } from '../domain/status.js';
 import type { Db, Tx } from './db.js';
 import { toJsonColumns } from './json-columns.js';
@@ -12,6 +13,7 @@ import {
   type MovedKernel,
   type SessionRow,
 } from './rows.js';
+import { recordFinalAttempt, recordRetriedAttempt, type RetryOptions } from './session-attempts.js';
 import { eventDataSql, recordKernelEvents, recordSessionEvents } from './session-events.js';
 
 /** Tells other parts (SSE tailers, webhook sender) that events were committed. */
@@ -39,8 +41,6 @@ export interface TransitionOptions {
   /** When the status was entered, if not now (an agent reports phases it went through). */
   at?: Date;
 }
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A session that moved, with the kernels that moved along (main first, then subs by index). */
 export interface Moved {
@@ -162,7 +162,7 @@ export class SessionStore {
         throw new TooManySessionsMatched(live.map((s) => ({ id: s.id, name: s.name })));
       return byName[0]!;
     }
-    if (UUID_RE.test(ref)) {
+    if (isUuid(ref)) {
       const row = (await scoped(this.db('sessions').where('id', ref)).first()) as SessionRow | undefined;
       if (row) return row;
     } else if (/^[0-9a-f-]{4,35}$/i.test(ref)) {
@@ -258,6 +258,7 @@ export class SessionStore {
       await recordKernelEvents(trx, row, kernels, to, opts.info ?? null);
     }
     await recordSessionEvents(trx, row, to, opts.info ?? null);
+    await recordFinalAttempt(trx, row);
     return { session: row, kernels };
   }
 
@@ -364,6 +365,7 @@ export class SessionStore {
       exitCode: retry.exitCode,
       endedAt: new Date().toISOString(),
     };
+    await recordRetriedAttempt(trx, s, retry);
     return this.transitionIn(trx, s.id, 'PENDING', {
       ...(retry.from ? { from: retry.from } : {}),
       info: 'retrying',
@@ -379,18 +381,6 @@ export class SessionStore {
       kernelSet: { agent_id: null, container_id: null, exit_code: null, occupied_slots: {} },
     });
   }
-}
-
-export interface RetryOptions {
-  /** Why the attempt ended (recorded in `attempts`). */
-  reason: string;
-  exitCode: number | null;
-  /** When the next attempt may be placed. */
-  at: Date;
-  /** Merged into status_data. */
-  data: Record<string, unknown>;
-  /** The statuses it may leave (default: every predecessor of PENDING). */
-  from?: readonly SessionStatus[];
 }
 
 export function assertMoved<T>(row: T | null, what: string): T {

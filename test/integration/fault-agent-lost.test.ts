@@ -83,9 +83,16 @@ test('an agent SIGKILLed with its engine stopped: its sessions end agent-lost, o
     t.is(v.result, 'SUCCESS', `${v.sessionName}: ${v.statusInfo}`);
     t.is(v.agentId, survivor, 'the second attempt ran on the surviving agent');
     t.is(v.attempt, 2);
-    const history = v.attempts as { attempt: number; agentId: string; reason: string }[];
-    t.is(history.length, 1);
-    t.like(history[0], { attempt: 1, agentId: cfg.id, reason: 'agent-lost' });
+    const history = v.attempts;
+    t.is(history.length, 2, JSON.stringify(history));
+    t.like(history[0], {
+      attempt: 1,
+      agentId: cfg.id,
+      reason: 'agent-lost',
+      exitCode: null,
+      result: 'FAILURE',
+    });
+    t.like(history[1], { attempt: 2, agentId: survivor, exitCode: 0, result: 'SUCCESS' });
     const s = await stack.client.request<SessionWire>('GET', `/session/${id}`);
     t.is(s.kernels[0]?.exitCode, 0);
   }

@@ -1,4 +1,5 @@
-import type { Json } from './common.js';
+import { ref, type Json } from './common.js';
+import { RETRY_SCHEMAS } from './retry-schemas.js';
 
 /** The component schemas of the OpenAPI document. */
 const str = { type: 'string' };
@@ -6,6 +7,7 @@ const strOrNull = { type: ['string', 'null'] };
 const slots = { type: 'object', additionalProperties: { type: 'number' } };
 
 export const SCHEMAS: Json = {
+  ...RETRY_SCHEMAS,
   Problem: {
     type: 'object',
     required: ['type', 'title'],
@@ -81,7 +83,7 @@ export const SCHEMAS: Json = {
         description: "null or absent: the keypair's bootstrap_script, if it has one",
       },
       tag: { type: ['string', 'null'], description: 'printable text: control characters are a 400' },
-      retry: { type: 'object', description: 'bai extension: max_attempts, backoff, delay, on' },
+      retry: ref('RetryRequest'),
       config: {
         type: 'object',
         properties: {
@@ -155,6 +157,8 @@ export const SCHEMAS: Json = {
       result: { enum: ['UNDEFINED', 'SUCCESS', 'FAILURE'] },
       exitCode: { type: ['integer', 'null'] },
       kernels: { type: 'array', items: { type: 'object' } },
+      attempt: { type: 'integer', description: 'the current attempt, from 1' },
+      attempts: { type: 'array', items: ref('SessionAttempt') },
     },
     additionalProperties: true,
   },

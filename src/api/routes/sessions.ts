@@ -58,8 +58,12 @@ export function sessionRoutes(api: ApiContext): Router {
 
   r.get('/session/:ref', async (ctx) => {
     const s = await target(api, ctx);
-    const [kernels, deps] = await Promise.all([api.sessions.kernels(s.id), api.queries.dependencies(s.id)]);
-    ctx.body = sessionInfo(s, kernels, deps);
+    const [kernels, deps, attempts] = await Promise.all([
+      api.sessions.kernels(s.id),
+      api.queries.dependencies(s.id),
+      api.queries.attempts(s.id),
+    ]);
+    ctx.body = sessionInfo(s, kernels, deps, attempts);
   });
 
   r.delete('/session/:ref', async (ctx) => {

@@ -206,7 +206,7 @@ export class ReportHandler {
     };
     const retryAt =
       r.stoppedFor === null && outcome.result === 'FAILURE' && !r.timedOut
-        ? nextRetry(s.retry_policy, s.attempt, 'non-zero-exit')
+        ? nextRetry(s.retry_policy, s.attempt, { exitCode: r.exitCode })
         : null;
     await sessions.inTransaction(async (trx) => {
       // Rows are locked session first, then kernels, like every other transition: taking the

@@ -1,17 +1,17 @@
-import type { RetryCause, RetryPolicy } from '../../domain/session-request.js';
+import { retryApplies, retryDelaySeconds, type RetryTrigger } from '../../domain/retry-rules.js';
+import type { RetryPolicy } from '../../domain/session-request.js';
 
 /**
- * Whether a failed attempt is tried again, and when. Exponential backoff doubles per attempt
- * with up to 20 % jitter so retried sessions do not arrive together.
+ * Whether a failed attempt is tried again, and when (src/domain/retry-rules.ts has the rules):
+ * a cause the policy names, or a non-zero exit (`{ exitCode }`) within its `onExitCodes`, while
+ * attempts remain; after a backoff capped by its `maxDelaySeconds`.
  */
 export function nextRetry(
   policy: RetryPolicy | null,
   attempt: number,
-  cause: RetryCause,
+  trigger: RetryTrigger,
   random = Math.random,
 ): Date | null {
-  if (!policy || attempt >= policy.maxAttempts || !policy.on.includes(cause)) return null;
-  const base = policy.backoff === 'fixed' ? policy.delaySeconds : policy.delaySeconds * 2 ** (attempt - 1);
-  const jitter = base * 0.2 * random();
-  return new Date(Date.now() + (base + jitter) * 1000);
+  if (!policy || attempt >= policy.maxAttempts || !retryApplies(policy, trigger)) return null;
+  return new Date(Date.now() + retryDelaySeconds(policy, attempt, random) * 1000);
 }

@@ -22,6 +22,10 @@ export class SessionCreateCommand extends SessionSubmitCommand {
         'A CI step that fails the pipeline on failure',
         `$0 session create --type batch --timeout 1h --wait --wait-timeout 2h -c 'make test' python`,
       ],
+      [
+        'Run again (3 attempts in all) only when killed (SIGKILL/OOM 137, SIGTERM 143), waiting at most 5 minutes',
+        `$0 session create --type batch --retries 3 --retry-on-exit 137,143 --retry-max-delay 5m -c 'python3 train.py' python`,
+      ],
     ],
   });
 

@@ -1,13 +1,13 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../base-command.js';
 import { relativeTime } from '../../output.js';
-import type { SessionWire } from '../../../domain/session-wire.js';
+import type { AttemptWire, SessionWire } from '../../../domain/session-wire.js';
 
 export class SessionInfoCommand extends BaseCommand {
   static override paths = [['session', 'info']];
   static override usage = Command.Usage({
     category: 'Sessions',
-    description: 'Show a session: status, reason, result, exit code, kernels',
+    description: 'Show a session: status, reason, result, exit code, its ended attempts',
     examples: [
       ['By name', '$0 session info job-1'],
       ['As JSON', '$0 session info job-1 --json'],
@@ -50,7 +50,25 @@ export class SessionInfoCommand extends BaseCommand {
     for (const [k, v] of rows) o.line(`${k.padEnd(w)}  ${v}`);
     if (Object.keys(info.statusData ?? {}).length > 0)
       o.line(`${'Detail'.padEnd(w)}  ${JSON.stringify(info.statusData)}`);
+    if (Array.isArray(info.attempts) && info.attempts.length > 0) {
+      o.line('Attempts');
+      for (const line of attemptLines(info.attempts)) o.line(`  ${line}`);
+    }
   }
+}
+
+/** One aligned line per ended attempt: number, result, exit code, reason, agent, start → end. */
+export function attemptLines(attempts: AttemptWire[]): string[] {
+  const cells = attempts.map((a) => [
+    `#${a.attempt}`,
+    a.result,
+    a.exitCode === null ? 'exit -' : `exit ${a.exitCode}`,
+    a.reason ?? '-',
+    a.agentId ?? '-',
+    `${a.startedAt ?? '-'} → ${a.endedAt}`,
+  ]);
+  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
+  return cells.map((c) => c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]!))).join('  '));
 }
 
 function when(iso: unknown): string {
