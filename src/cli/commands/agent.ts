@@ -1,5 +1,5 @@
 import { Command } from 'clipanion';
-import { loadAgentConfig } from '../../config/config.js';
+import { loadAgentConfig, loadLogConfig } from '../../config/config.js';
 import { startAgent } from '../../workers/agent/agent-process.js';
 import { BaseCommand } from '../base-command.js';
 import { jsonLogger } from '../../log/logger.js';
@@ -15,7 +15,8 @@ export class AgentCommand extends BaseCommand {
   });
 
   async run(): Promise<number> {
-    const log = jsonLogger(this.context.stderr, 'agent');
+    // Log lines on stdout (JSON, or readable at a terminal), beside the ready line.
+    const log = jsonLogger(this.context.stdout, 'agent', loadLogConfig(this.context.env));
     const running = await startAgent(loadAgentConfig(this.context.env), log);
     process.on('SIGUSR2', () => {
       running.agent

@@ -1,5 +1,5 @@
 import { Command } from 'clipanion';
-import { loadManagerConfig } from '../../config/config.js';
+import { loadLogConfig, loadManagerConfig } from '../../config/config.js';
 import { startManager } from '../../workers/manager/manager-process.js';
 import { seedDefaults } from '../../persistence/seed.js';
 import { BaseCommand } from '../base-command.js';
@@ -18,7 +18,8 @@ export class ManagerCommand extends BaseCommand {
   });
 
   async run(): Promise<number> {
-    const log = jsonLogger(this.context.stderr, 'manager');
+    // Log lines on stdout (JSON, or readable at a terminal), beside the ready line.
+    const log = jsonLogger(this.context.stdout, 'manager', loadLogConfig(this.context.env));
     const config = loadManagerConfig(this.context.env);
     const m = await startManager(config, log);
     const env = this.context.env;

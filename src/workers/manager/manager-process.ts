@@ -18,6 +18,9 @@ import { FleetStore } from '../../persistence/fleet-store.js';
 import { SchedulerStore } from '../../persistence/scheduler-store.js';
 import { SessionStore } from '../../persistence/session-store.js';
 import { WebhookStore } from '../../persistence/webhook-store.js';
+import { MetricsStore } from '../../persistence/metrics-store.js';
+import { ManagerMetrics } from '../../metrics/manager-metrics.js';
+import { ReportsBacklog } from '../../queue/reports-backlog.js';
 import { AgentQueues } from '../../queue/agent-queues.js';
 import { Lease } from '../../queue/lease.js';
 import { leaseKey } from '../../queue/names.js';
@@ -39,6 +42,8 @@ export interface RunningManager {
   dispatcher: Pick<Dispatcher, 'passesStarted' | 'onPass'>;
   /** Listeners of the event hub (SSE streams, create waits), for tests and metrics. */
   hub: Pick<EventHub, 'listenerCount'>;
+  /** The Prometheus metrics `GET /metrics` shows (docs/metrics.md). */
+  metrics: ManagerMetrics;
   close(): Promise<void>;
 }
 
@@ -56,7 +61,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     log.info('embedded PostgreSQL (PGlite) started', { dataDir: join(config.stateDir, 'pgdata') });
   }
   // knex's own warnings (a refused connection while PostgreSQL is down) go to the log, once a line.
-  const dbLog = (msg: unknown) => log.error('database', { msg: String((msg as Error)?.message ?? msg) });
+  const dbLog = (msg: unknown) => log.error('database', { err: String((msg as Error)?.message ?? msg) });
   const db = openDb(databaseUrl, embedded ? { ...EMBEDDED_POOL } : { min: 1, max: 16 }, {
     warn: dbLog,
     error: dbLog,
@@ -67,6 +72,15 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   const redis = openRedis(config.redisUrl, { caFile: config.redisCaFile });
   redis.on('error', (err) => log.error('redis error', { err: String(err) }));
   const prefix = config.queuePrefix;
+  // Metrics: one registry for this manager; scrapes read PostgreSQL and the reports queues.
+  const metrics = new ManagerMetrics();
+  const metricsStore = new MetricsStore(db);
+  const backlog = new ReportsBacklog(redis, prefix);
+  metrics.attach({
+    sessionCounts: () => metricsStore.sessionCounts(),
+    agentSlots: () => metricsStore.agentSlots(),
+    reportsBacklog: (ids) => backlog.counts(ids),
+  });
 
   const hub = new EventHub(new EventStore(db), redis, prefix, log);
   await hub.start();
@@ -87,6 +101,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     queues,
     log,
     startLeadMs: config.startLeadMs,
+    metrics,
     withLease: async (fn) => {
       if (await dispatchLease.acquire()) await fn();
     },
@@ -102,7 +117,15 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     log,
     kickDispatcher: (startsAt) => dispatcher.wake(startsAt),
   });
-  const handler = new ReportHandler({ fleet, sessions, catalog, queues, log, onCapacityFreed: kick });
+  const handler = new ReportHandler({
+    fleet,
+    sessions,
+    catalog,
+    queues,
+    log,
+    metrics,
+    onCapacityFreed: kick,
+  });
   const inOrder = new KeyedSerializer();
   // One reports queue per agent: the queue a report came through names its sender.
   const reports = new ReportConsumers({
@@ -146,7 +169,10 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     },
     (err) => log.error('reconcile pass failed', { err: String(err) }),
   );
-  const webhooks = new WebhookSender(new WebhookStore(db), log, { allowList: config.callbackAllowList });
+  const webhooks = new WebhookSender(new WebhookStore(db), log, {
+    allowList: config.callbackAllowList,
+    metrics,
+  });
   const webhookLease = new Lease(redis, leaseKey(prefix, 'webhooks'), 10_000);
   const webhookLoop = new Loop(
     300,
@@ -168,6 +194,8 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     bodyLimitBytes: config.bodyLimitBytes,
     rateLimitPerMinute: config.rateLimitPerMinute,
     log,
+    metrics,
+    metricsToken: config.metricsToken,
   });
   const server: Server = createServer(app.callback());
   server.keepAliveTimeout = 65_000;
@@ -191,6 +219,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     db,
     dispatcher,
     hub,
+    metrics,
     close() {
       closing ??= (async () => {
         const errors: unknown[] = [];
@@ -222,6 +251,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
         await step(() => reports.close());
         await step(() => hub.close());
         await step(() => queues.close());
+        await step(() => backlog.close());
         await step(() => dispatchLease.release());
         await step(() => reconcileLease.release());
         await step(() => webhookLease.release());
