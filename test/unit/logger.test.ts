@@ -48,7 +48,7 @@ test('secrets are redacted wherever the known fields sit', (t) => {
 test('a TTY gets readable lines', (t) => {
   const { out, lines } = capture(true);
   jsonLogger(out, 'agent').info('agent started', { agentId: 'a1', slots: { cpu: 2 } });
-  t.regex(lines()[0]!, /^\d\d:\d\d:\d\d\.\d{3} INFO  agent agent started agentId=a1 slots=\{"cpu":2\}$/);
+  t.regex(lines()[0]!, /^\d\d:\d\d:\d\d\.\d{3} INFO {2}agent agent started agentId=a1 slots=\{"cpu":2\}$/);
   t.is(formatLine('not json'), 'not json\n');
 });
 
