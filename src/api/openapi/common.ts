@@ -41,6 +41,8 @@ export interface Op {
   body?: Json;
   response: Json;
   status?: string;
+  /** Answers besides `response` (a public route lists its own; others get ERRORS). */
+  extraResponses?: Json;
   public?: boolean;
 }
 
