@@ -145,6 +145,34 @@ test.serial(
   },
 );
 
+test.serial('a pull that fails is timed under outcome failed, and starts nothing', async (t) => {
+  // A registry on a port nothing listens on: the engine's pull fails at once.
+  const host = '127.0.0.1:1';
+  const db = stack.database.db;
+  await db('container_registries').insert({ hostname: host, url: `http://${host}` });
+  await db('images').insert({ name: `${host}/python:t`, registry: host });
+  await db('domains')
+    .where({ name: 'default' })
+    .update({ allowed_registries: db.raw(`allowed_registries || ?::jsonb`, [JSON.stringify([host])]) });
+  const a0 = (await scrape(agentUrl())).samples;
+  const { sessionId } = await stack.client.request<{ sessionId: string }>(
+    'POST',
+    '/session',
+    batch('true', { image: `${host}/python:t` }),
+  );
+  const s = await waitForStatus(stack.client, sessionId);
+  t.is(`${s.status} ${s.statusInfo}`, 'CANCELLED image-pull-failed');
+  const a1 = (await scrape(agentUrl())).samples;
+  const agentId = stack.agentConfig(1).id;
+  const da = (name: string, labels: Record<string, string> = {}) =>
+    v(a1, name, { agent_id: agentId, ...labels }) - v(a0, name, { agent_id: agentId, ...labels });
+  t.is(da('bai_agent_image_pull_duration_seconds_count', { outcome: 'failed' }), 1);
+  t.is(da('bai_agent_image_pull_duration_seconds_bucket', { outcome: 'failed', le: '+Inf' }), 1);
+  t.is(da('bai_agent_image_pull_duration_seconds_count', { outcome: 'pulled' }), 0);
+  t.is(da('bai_agent_containers_started_total'), 0);
+  t.is(da('bai_agent_container_start_duration_seconds_count'), 0);
+});
+
 test.serial('GET /metrics wants the token when one is configured', async (t) => {
   for (const url of [managerUrl(), agentUrl()]) {
     t.is((await fetch(url)).status, 401, `${url} without a token`);
