@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log/logger.js';
+import type { ManagerMetrics } from '../metrics/manager-metrics.js';
 import type { CatalogStore } from '../persistence/catalog-store.js';
 import type { Db } from '../persistence/db.js';
 import { EventStore } from '../persistence/event-store.js';
@@ -29,6 +30,10 @@ export interface ApiDeps {
   bodyLimitBytes: number;
   rateLimitPerMinute: number;
   log: Logger;
+  /** `GET /metrics` (absent: 404) and the HTTP request histogram. */
+  metrics?: ManagerMetrics;
+  /** Bearer token `GET /metrics` wants (BAI_METRICS_TOKEN); null: none. */
+  metricsToken?: string | null;
 }
 
 /** What route handlers may use: stores, never the database handle. */

@@ -5,10 +5,12 @@ import { Authenticator } from './auth.js';
 import { bodyMiddleware, urlGuardMiddleware } from './body.js';
 import { problemMiddleware } from './problem.js';
 import { rateLimitMiddleware } from './rate-limit.js';
+import { requestContextMiddleware } from './request-context.js';
 import { eventRoutes } from './routes/events.js';
 import { folderRoutes } from './routes/folders.js';
 import { infrastructureRoutes } from './routes/infrastructure.js';
 import { keypairRoutes } from './routes/keypairs.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { openApiRoutes } from './routes/openapi.js';
 import { rootRoutes } from './routes/root.js';
 import { sessionRoutes } from './routes/sessions.js';
@@ -22,6 +24,7 @@ export function createApp(deps: ApiDeps): Koa {
   app.proxy = false;
   app.silent = true;
   const auth = new Authenticator(api.keypairs);
+  app.use(requestContextMiddleware(api.log, api.metrics));
   app.use(problemMiddleware(api.log));
   app.use(urlGuardMiddleware());
   app.use(auth.middleware());
@@ -42,6 +45,7 @@ export function createApp(deps: ApiDeps): Koa {
 export function apiRouters(api: ApiContext, forgetKeypair: (accessKey: string) => void): Router[] {
   return [
     rootRoutes(api),
+    metricsRoutes(api),
     openApiRoutes(),
     sessionRoutes(api),
     eventRoutes(api),

@@ -116,6 +116,9 @@ function principalOf(kp: KeypairRow, via: Principal['via']): Principal {
   };
 }
 
+/** Unsigned GETs: version, OpenAPI, probes, and Prometheus (which checks its own token). */
+const PUBLIC_PATHS = new Set(['/', '/openapi.json', '/health', '/metrics']);
+
 function isPublic(ctx: Context): boolean {
-  return ctx.method === 'GET' && (ctx.path === '/' || ctx.path === '/openapi.json' || ctx.path === '/health');
+  return ctx.method === 'GET' && PUBLIC_PATHS.has(ctx.path);
 }

@@ -16,6 +16,7 @@ import {
   SCALING_GROUP_OPS,
 } from './openapi/infrastructure.js';
 import { KEYPAIR_OPS, TOKEN_OPS } from './openapi/keypairs.js';
+import { METRICS_OPS } from './openapi/metrics.js';
 import { SCHEMAS } from './openapi/schemas.js';
 import { META_OPS, SESSION_OPS } from './openapi/sessions.js';
 import { TEMPLATE_OPS } from './openapi/templates.js';
@@ -23,6 +24,7 @@ import { TEMPLATE_OPS } from './openapi/templates.js';
 /** Every operation, in the document's order (one file of operations per tag group). */
 const OPS: Op[] = [
   ...META_OPS,
+  ...METRICS_OPS,
   ...SESSION_OPS,
   ...IMAGE_RESOLVE_OPS,
   ...KEYPAIR_OPS,

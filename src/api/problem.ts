@@ -5,11 +5,12 @@ import { isDatabaseUnavailable } from '../persistence/db.js';
 export const PROBLEM_BASE = 'https://api.backend.ai/probs/';
 
 /** Turns any thrown error into application/problem+json; a 500 never leaks internals. */
-export function problemMiddleware(log: { error(msg: string, extra?: Record<string, unknown>): void }) {
+export function problemMiddleware(baseLog: { error(msg: string, extra?: Record<string, unknown>): void }) {
   return async (ctx: Context, next: Next): Promise<void> => {
     try {
       await next();
     } catch (err) {
+      const log = (ctx.state.log as typeof baseLog | undefined) ?? baseLog;
       const e = err instanceof BaiError ? err : fromKoaError(err);
       if (e instanceof DatabaseUnavailable)
         log.error('request failed: database unavailable', {

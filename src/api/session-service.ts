@@ -31,6 +31,7 @@ import { parseCreateSessionBody, type CreateSessionRequest } from '../domain/ses
 import { mountReadOnly } from '../domain/storage-folder.js';
 import { LIVE_STATUSES } from '../domain/status.js';
 import type { Logger } from '../log/logger.js';
+import { currentRequest } from '../log/request-scope.js';
 import type { CatalogStore } from '../persistence/catalog-store.js';
 import type { FolderStore } from '../persistence/folder-store.js';
 import type { KernelRow, KeypairRow, MountSpec, SessionRow } from '../persistence/rows.js';
@@ -182,6 +183,7 @@ export class SessionService {
       priority: req.priority,
       tag: req.tag,
       retry_policy: req.retry,
+      request_id: currentRequest()?.requestId ?? null,
     };
     const kernels: Partial<KernelRow>[] = clusterLayout(req.clusterSize).map((k) => ({
       id: randomUUID(),
@@ -205,6 +207,7 @@ export class SessionService {
       }
       throw err;
     }
+    (currentRequest()?.log ?? this.deps.log).info('session created', { sessionId: row.id });
     this.deps.kickDispatcher(row.starts_at);
     if (req.enqueueOnly) {
       return { answer: answerOf(row, true), status: 201 };

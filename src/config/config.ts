@@ -47,6 +47,8 @@ export interface ManagerConfig {
    * answers the session the key's first request created; after it, the key is free again.
    */
   idempotencyRetentionSeconds: number;
+  /** Bearer token `GET /metrics` wants (BAI_METRICS_TOKEN); null: readable by anyone who reaches it. */
+  metricsToken: string | null;
 }
 
 export interface AgentConfig {
@@ -78,6 +80,22 @@ export interface AgentConfig {
   jobUser: { uid: number; gid: number };
   /** With dockerd --userns-remap: the first host id of the remapped range (0: no remapping). */
   usernsIdOffset: number;
+  /**
+   * Port of the agent's own `GET /metrics` (BAI_AGENT_METRICS_PORT; 0: any free port); null
+   * (unset): no metrics server. Bound on BAI_AGENT_METRICS_HOST (default 127.0.0.1).
+   */
+  metricsPort: number | null;
+  metricsHost: string;
+  /** Bearer token the agent's `GET /metrics` wants (BAI_METRICS_TOKEN); null: none. */
+  metricsToken: string | null;
+}
+
+/** How `bai manager` and `bai agent` log (src/log/logger.ts, docs/logging.md). */
+export interface LogConfig {
+  /** BAI_LOG_LEVEL: trace, debug, info (default), warn, error, silent. */
+  level: string;
+  /** BAI_LOG_FORMAT: json or pretty; unset: pretty when stdout is a terminal, else json. */
+  format: 'json' | 'pretty' | undefined;
 }
 
 export interface ClientConfig {
@@ -143,6 +161,7 @@ export function loadManagerConfig(env: Env = process.env): Readonly<ManagerConfi
       1,
       num(env, 'BAI_IDEMPOTENCY_RETENTION_SECONDS', DEFAULT_IDEMPOTENCY_RETENTION_SECONDS),
     ),
+    metricsToken: env.BAI_METRICS_TOKEN || null,
   });
 }
 
@@ -174,7 +193,17 @@ export function loadAgentConfig(env: Env = process.env): Readonly<AgentConfig> {
     pidsLimit: num(env, 'BAI_PIDS_LIMIT', 1024),
     jobUser: { uid: num(env, 'BAI_JOB_UID', 1000), gid: num(env, 'BAI_JOB_GID', 1000) },
     usernsIdOffset: num(env, 'BAI_USERNS_ID_OFFSET', 0),
+    metricsPort: env.BAI_AGENT_METRICS_PORT ? num(env, 'BAI_AGENT_METRICS_PORT', 0) : null,
+    metricsHost: env.BAI_AGENT_METRICS_HOST || '127.0.0.1',
+    metricsToken: env.BAI_METRICS_TOKEN || null,
   });
+}
+
+export function loadLogConfig(env: Env = process.env): Readonly<LogConfig> {
+  const format = env.BAI_LOG_FORMAT || undefined;
+  if (format !== undefined && format !== 'json' && format !== 'pretty')
+    throw new Error(`BAI_LOG_FORMAT must be json or pretty (got "${format}").`);
+  return Object.freeze({ level: env.BAI_LOG_LEVEL || 'info', format });
 }
 
 export function loadClientConfig(env: Env = process.env): Readonly<ClientConfig> {

@@ -42,6 +42,8 @@ export interface SessionRow {
   agent_id: string | null;
   /** Asked by the request; null: any agent. */
   architecture: string | null;
+  /** X-Request-Id of the creating request (logs correlate on it). */
+  request_id?: string | null;
   created_at: Date;
   updated_at: Date;
 }

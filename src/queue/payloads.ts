@@ -36,6 +36,8 @@ export interface RunSessionJob {
   /** Epoch ms at which the main container is to be started; null for now. */
   startsAt: number | null;
   batchTimeoutSec: number | null;
+  /** X-Request-Id of the request that created the session: the agent's log lines carry it. */
+  requestId?: string | null;
 }
 
 /** Agent queue, job `destroy-session`: stop its containers (SIGTERM, grace, SIGKILL). */
@@ -94,7 +96,8 @@ function isRunSessionJob(v: unknown): v is RunSessionJob {
     Array.isArray(v.kernels) &&
     v.kernels.every(isKernelSpec) &&
     isNullOr(isNumber)(v.startsAt) &&
-    isNullOr(isNumber)(v.batchTimeoutSec)
+    isNullOr(isNumber)(v.batchTimeoutSec) &&
+    (v.requestId === undefined || isNullOr(isString)(v.requestId))
   );
 }
 

@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { AgentConfig } from '../../config/config.js';
 import type { DockerAdapter } from '../../docker/docker-adapter.js';
-import type { Logger } from '../../log/logger.js';
+import { withContext, type Logger } from '../../log/logger.js';
+import type { AgentMetrics } from '../../metrics/agent-metrics.js';
 import type { Allocator } from './allocator.js';
 import type { EngineMonitor } from './engine-monitor.js';
 import type { AgentReports } from './reports.js';
@@ -17,6 +18,20 @@ export interface AgentContext {
   readonly allocator: Allocator;
   readonly sessions: SessionTable;
   readonly reports: AgentReports;
+  /** Pull and start durations, containers started (absent: not measured). */
+  readonly metrics?: AgentMetrics;
   /** Aborted when the agent closes: Docker waits end, the containers run on. */
   readonly closing: AbortSignal;
+}
+
+/** The agent's logger for lines about one session: its id, attempt and creating request's id. */
+export function sessionLog(
+  ctx: Pick<AgentContext, 'log'>,
+  t: { sessionId: string; attempt: number; requestId?: string | null },
+): Logger {
+  return withContext(ctx.log, {
+    sessionId: t.sessionId,
+    attempt: t.attempt,
+    ...(t.requestId ? { requestId: t.requestId } : {}),
+  });
 }

@@ -1,22 +1,35 @@
 import type { AgentConfig } from '../../config/config.js';
 import { DockerAdapter } from '../../docker/docker-adapter.js';
 import { openRedis } from '../../queue/redis.js';
+import { AgentMetrics } from '../../metrics/agent-metrics.js';
 import { Agent } from './agent.js';
-import type { Logger } from '../../log/logger.js';
+import { startMetricsServer, type MetricsServer } from './metrics-server.js';
+import { withContext, type Logger } from '../../log/logger.js';
 
 export interface RunningAgent {
   agent: Agent;
+  /** The agent's `GET /metrics` (null: BAI_AGENT_METRICS_PORT unset). */
+  metricsUrl: string | null;
   close(): Promise<void>;
 }
 
-/** The agent's composition root: Docker engine, Redis, and the Agent itself. */
-export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
+/** The agent's composition root: Docker engine, Redis, metrics, and the Agent itself. */
+export async function startAgent(config: AgentConfig, baseLog: Logger): Promise<RunningAgent> {
+  const log = withContext(baseLog, { agentId: config.id });
   const docker = new DockerAdapter(config.dockerHost);
   const redis = openRedis(config.redisUrl, { caFile: config.redisCaFile });
   redis.on('error', (err) => log.error('redis error', { err: String(err) }));
-  const agent = new Agent(config, docker, redis, log);
+  const metrics = new AgentMetrics(config.id, () => agent.runningContainers());
+  const agent: Agent = new Agent(config, docker, redis, log, metrics);
+  let server: MetricsServer | null = null;
   try {
     await agent.start();
+    if (config.metricsPort !== null)
+      server = await startMetricsServer(
+        metrics,
+        { host: config.metricsHost, port: config.metricsPort, token: config.metricsToken },
+        log,
+      );
   } catch (err) {
     await agent
       .close()
@@ -29,8 +42,10 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
   let closing: Promise<void> | null = null;
   return {
     agent,
+    metricsUrl: server?.url ?? null,
     close() {
       closing ??= (async () => {
+        await server?.close();
         await agent.close();
         // QUIT refused (the connection is already down): drop it instead.
         await redis.quit().catch(() => redis.disconnect());

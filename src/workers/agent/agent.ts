@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import type { AgentConfig } from '../../config/config.js';
 import type { DockerAdapter } from '../../docker/docker-adapter.js';
 import type { Logger } from '../../log/logger.js';
+import type { AgentMetrics } from '../../metrics/agent-metrics.js';
 import { agentQueueName } from '../../queue/names.js';
 import { agentJobOf, type AgentJob } from '../../queue/payloads.js';
 import type { AgentContext } from './agent-context.js';
@@ -53,6 +54,7 @@ export class Agent {
     private readonly docker: DockerAdapter,
     private readonly redis: Redis,
     private readonly log: Logger,
+    metrics?: AgentMetrics,
   ) {
     this.allocator = new Allocator(config.slots);
     this.reporter = new Reporter(redis, config.queuePrefix, config.id);
@@ -71,6 +73,7 @@ export class Agent {
       sessions: this.sessions,
       reports: new AgentReports(this.reporter, config.id),
       closing: this.stopping.signal,
+      metrics,
     };
     this.teardown = new Teardown(this.ctx);
     this.watcher = new Watcher(this.ctx, this.teardown);
@@ -138,6 +141,14 @@ export class Agent {
     await this.workerConnection?.quit().catch((e: unknown) => errors.push(e));
     await this.reporter.close().catch((e: unknown) => errors.push(e));
     if (errors.length > 0) this.log.error('agent close', { errors: errors.map(String) });
+  }
+
+  /** Containers of sessions that run now (the metrics' gauge). */
+  runningContainers(): number {
+    return this.sessions
+      .all()
+      .filter((t) => t.state === 'running')
+      .reduce((n, t) => n + t.containers.length, 0);
   }
 
   private clearTimers(): void {

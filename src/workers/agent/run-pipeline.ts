@@ -10,7 +10,7 @@ import { BaiError } from '../../domain/errors.js';
 import { jobUser } from '../../domain/job-user.js';
 import { addSlots, type Slots } from '../../domain/resources.js';
 import type { RunSessionJob } from '../../queue/payloads.js';
-import type { AgentContext } from './agent-context.js';
+import { sessionLog, type AgentContext } from './agent-context.js';
 import type { Adoption } from './adoption.js';
 import { storageBinds } from './mounts.js';
 import type { Teardown } from './teardown.js';
@@ -51,6 +51,9 @@ export class RunPipeline {
       return;
     }
     const tracked = newTracked(job.sessionId, job.attempt, job.batchTimeoutSec, 'preparing');
+    tracked.requestId = job.requestId ?? null;
+    const slog = sessionLog(this.ctx, tracked);
+    slog.info('run-session received', { image: job.image, kernels: job.kernels.length });
     const need = job.kernels.reduce<Slots>((acc, k) => addSlots(acc, k.slots), {});
     const short = allocator.allocate(job.sessionId, need);
     if (short) {
@@ -66,6 +69,7 @@ export class RunPipeline {
     try {
       note(tracked, 'PREPARING');
       if (!(await docker.hasImage(job.image))) await this.pull(job, tracked);
+      else this.ctx.metrics?.countImagePresent();
       if (tracked.stopReason) return await this.teardown.abandon(tracked, tracked.stopReason);
       note(tracked, 'PREPARED');
       note(tracked, 'CREATING');
@@ -94,6 +98,9 @@ export class RunPipeline {
         return this.runSession(job, true);
       }
       const pull = err instanceof ImagePullFailed;
+      slog.error(pull ? 'image pull failed' : 'start failed', {
+        err: err instanceof BaiError ? err.message : String(err),
+      });
       await this.teardown.discard(tracked);
       await reports.failed(
         job,
@@ -110,7 +117,9 @@ export class RunPipeline {
     await reports.progress(tracked, 'PULLING');
     let lastSent = 0;
     let total = 0;
-    await docker.pull(job.image, job.registryAuth, (p) => {
+    const t0 = performance.now();
+    const seconds = () => (performance.now() - t0) / 1000;
+    const pulling = docker.pull(job.image, job.registryAuth, (p) => {
       const now = Date.now();
       total = p.total;
       if (now - lastSent < 500 || p.total === 0) return;
@@ -123,6 +132,14 @@ export class RunPipeline {
         log.error('pull progress report failed', { sessionId: job.sessionId, err: String(err) }),
       );
     });
+    try {
+      await pulling;
+    } catch (err) {
+      this.ctx.metrics?.observePull('failed', seconds());
+      throw err;
+    }
+    this.ctx.metrics?.observePull('pulled', seconds());
+    sessionLog(this.ctx, tracked).info('image pulled', { image: job.image, seconds: seconds() });
     if (total > 0) {
       // The last figures: status_data keeps them once the session moves on.
       const done = { pull: { current: total, total, percent: 100 } };

@@ -1,5 +1,5 @@
 import { setLongTimeout } from '../long-timer.js';
-import type { AgentContext } from './agent-context.js';
+import { sessionLog, type AgentContext } from './agent-context.js';
 import type { Teardown } from './teardown.js';
 import { mainOf, type Tracked } from './tracked.js';
 import type { Watcher } from './watcher.js';
@@ -23,10 +23,13 @@ export class SessionStarter {
       await this.teardown.dropSuperseded(tracked);
       return;
     }
+    const t0 = performance.now();
     for (const c of tracked.containers.filter((c) => c.role === 'sub'))
       await this.ctx.docker.start(c.containerId);
     const main = mainOf(tracked);
     await this.ctx.docker.start(main.containerId);
+    this.ctx.metrics?.observeStart(tracked.containers.length, (performance.now() - t0) / 1000);
+    sessionLog(this.ctx, tracked).info('session started', { containers: tracked.containers.length });
     tracked.state = 'running';
     this.watcher.watch(tracked, Date.now());
     await this.ctx.reports.running(tracked, { startedAt: new Date().toISOString() });

@@ -24,6 +24,8 @@ export interface Tracked {
   stopLogs: (() => void) | null;
   /** The live copy of the main's output, while it runs. */
   copier: LogCopier | null;
+  /** X-Request-Id of the request that created the session (its log lines carry it). */
+  requestId?: string | null;
   /** Quick phases entered but not yet reported: they go with the next report. */
   phases: { status: ProgressStatus; at: number }[];
 }

@@ -3,7 +3,7 @@ import { storedOutput } from '../../domain/output-tail.js';
 import type { ContainerState } from '../../docker/docker-adapter.js';
 import { clearLongTimeout, setLongTimeout } from '../long-timer.js';
 import type { KernelExitedReport } from '../../queue/payloads.js';
-import type { AgentContext } from './agent-context.js';
+import { sessionLog, type AgentContext } from './agent-context.js';
 import { finishLogs, followLogs } from './log-copier.js';
 import type { Teardown } from './teardown.js';
 import { mainOf, type Tracked } from './tracked.js';
@@ -173,6 +173,7 @@ export class Watcher {
     });
     this.ctx.allocator.release(tracked.sessionId);
     const exitCode = tracked.timedOut ? TIMEOUT_EXIT_CODE : (st?.exitCode ?? -1);
+    sessionLog(this.ctx, tracked).info('session exited', { exitCode, stoppedFor: tracked.stopReason });
     await this.ctx.reports.kernelExited({
       sessionId: tracked.sessionId,
       attempt: tracked.attempt,

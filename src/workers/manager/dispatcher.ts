@@ -12,6 +12,7 @@ import type { SessionStore } from '../../persistence/session-store.js';
 import type { CatalogStore, ResolvedImage } from '../../persistence/catalog-store.js';
 import type { AgentQueues } from '../../queue/agent-queues.js';
 import type { Logger } from '../../log/logger.js';
+import type { ManagerMetrics } from '../../metrics/manager-metrics.js';
 import { imageForRun, runJobOf } from './run-job.js';
 import { realTimers, setLongTimeoutAt, type LongTimeout, type TimerApi } from '../long-timer.js';
 
@@ -25,6 +26,8 @@ export interface DispatcherDeps {
   startLeadMs: number;
   /** Runs `fn` only while this manager holds the dispatch lease. */
   withLease: (fn: () => Promise<void>) => Promise<void>;
+  /** Pass durations and decisions (manager-metrics.ts); absent in some tests. */
+  metrics?: Pick<ManagerMetrics, 'observePass' | 'countDecisions'>;
   /** The wake-up timer's clock (tests inject their own). */
   timers?: TimerApi;
 }
@@ -107,10 +110,12 @@ export class Dispatcher {
   /** One dispatch pass over every scaling group with PENDING sessions. */
   async pass(): Promise<void> {
     const n = ++this.started;
+    const t0 = performance.now();
     let nextWake = Infinity;
     for (const scaling_group of await this.deps.scheduler.groupsWithPending()) {
       nextWake = Math.min(nextWake, await this.passGroup(scaling_group));
     }
+    this.deps.metrics?.observePass((performance.now() - t0) / 1000);
     this.armTimer(nextWake);
     for (const fn of this.passListeners) await fn(n);
   }
@@ -179,6 +184,7 @@ export class Dispatcher {
     }
     const byId = new Map(pending.map((s) => [s.id, s]));
     await this.commitPlacements(decisions, byId);
+    this.deps.metrics?.countDecisions('waiting', waiting.size);
     await this.recordPredicates(byId, waiting);
     return Math.min(later, backoff);
   }
@@ -199,6 +205,7 @@ export class Dispatcher {
         kernels: true,
       });
       cancelled ||= row !== null;
+      if (row) this.deps.metrics?.countDecisions('cancelled');
     }
     if (cancelled || rows.length === PASS_LIMIT) this.kick();
   }
@@ -233,6 +240,7 @@ export class Dispatcher {
           const placed = await this.deps.scheduler.commitPlacement(agentId, list.slice(i, i + COMMIT_CHUNK));
           if (placed.length === 0) return; // the agent is gone or full: the next pass decides again
           this.deps.sessions.notifyCommitted();
+          this.deps.metrics?.countDecisions('placed', placed.length);
           await Promise.all(
             placed.map(async ({ session, kernels }) =>
               this.enqueue(agentId, session, kernels, await imageOf(session)),

@@ -20,6 +20,9 @@ import { FleetStore } from '../../persistence/fleet-store.js';
 import { SchedulerStore } from '../../persistence/scheduler-store.js';
 import { SessionStore } from '../../persistence/session-store.js';
 import { WebhookStore } from '../../persistence/webhook-store.js';
+import { MetricsStore } from '../../persistence/metrics-store.js';
+import { ManagerMetrics } from '../../metrics/manager-metrics.js';
+import { ReportsBacklog } from '../../queue/reports-backlog.js';
 import { AgentQueues } from '../../queue/agent-queues.js';
 import { Lease } from '../../queue/lease.js';
 import { leaseKey } from '../../queue/names.js';
@@ -41,6 +44,8 @@ export interface RunningManager {
   dispatcher: Pick<Dispatcher, 'passesStarted' | 'onPass'>;
   /** Listeners of the event hub (SSE streams, create waits), for tests and metrics. */
   hub: Pick<EventHub, 'listenerCount'>;
+  /** The Prometheus metrics `GET /metrics` shows (docs/metrics.md). */
+  metrics: ManagerMetrics;
   close(): Promise<void>;
 }
 
@@ -58,7 +63,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     log.info('embedded PostgreSQL (PGlite) started', { dataDir: join(config.stateDir, 'pgdata') });
   }
   // knex's own warnings (a refused connection while PostgreSQL is down) go to the log, once a line.
-  const dbLog = (msg: unknown) => log.error('database', { msg: String((msg as Error)?.message ?? msg) });
+  const dbLog = (msg: unknown) => log.error('database', { err: String((msg as Error)?.message ?? msg) });
   const db = openDb(databaseUrl, embedded ? { ...EMBEDDED_POOL } : { min: 1, max: 16 }, {
     warn: dbLog,
     error: dbLog,
@@ -69,6 +74,15 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   const redis = openRedis(config.redisUrl, { caFile: config.redisCaFile });
   redis.on('error', (err) => log.error('redis error', { err: String(err) }));
   const prefix = config.queuePrefix;
+  // Metrics: one registry for this manager; scrapes read PostgreSQL and the reports queues.
+  const metrics = new ManagerMetrics();
+  const metricsStore = new MetricsStore(db);
+  const backlog = new ReportsBacklog(redis, prefix);
+  metrics.attach({
+    sessionCounts: () => metricsStore.sessionCounts(),
+    agentSlots: () => metricsStore.agentSlots(),
+    reportsBacklog: (ids) => backlog.counts(ids),
+  });
 
   const hub = new EventHub(new EventStore(db), redis, prefix, log);
   await hub.start();
@@ -89,6 +103,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     queues,
     log,
     startLeadMs: config.startLeadMs,
+    metrics,
     withLease: async (fn) => {
       if (await dispatchLease.acquire()) await fn();
     },
@@ -109,7 +124,15 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     }),
     kickDispatcher: (startsAt) => dispatcher.wake(startsAt),
   });
-  const handler = new ReportHandler({ fleet, sessions, catalog, queues, log, onCapacityFreed: kick });
+  const handler = new ReportHandler({
+    fleet,
+    sessions,
+    catalog,
+    queues,
+    log,
+    metrics,
+    onCapacityFreed: kick,
+  });
   const inOrder = new KeyedSerializer();
   // One reports queue per agent: the queue a report came through names its sender.
   const reports = new ReportConsumers({
@@ -153,7 +176,10 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     },
     (err) => log.error('reconcile pass failed', { err: String(err) }),
   );
-  const webhooks = new WebhookSender(new WebhookStore(db), log, { allowList: config.callbackAllowList });
+  const webhooks = new WebhookSender(new WebhookStore(db), log, {
+    allowList: config.callbackAllowList,
+    metrics,
+  });
   const webhookLease = new Lease(redis, leaseKey(prefix, 'webhooks'), 10_000);
   const webhookLoop = new Loop(
     300,
@@ -176,6 +202,8 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     bodyLimitBytes: config.bodyLimitBytes,
     rateLimitPerMinute: config.rateLimitPerMinute,
     log,
+    metrics,
+    metricsToken: config.metricsToken,
   });
   const server: Server = createServer(app.callback());
   server.keepAliveTimeout = 65_000;
@@ -199,6 +227,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     db,
     dispatcher,
     hub,
+    metrics,
     close() {
       closing ??= (async () => {
         const errors: unknown[] = [];
@@ -230,6 +259,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
         await step(() => reports.close());
         await step(() => hub.close());
         await step(() => queues.close());
+        await step(() => backlog.close());
         await step(() => dispatchLease.release());
         await step(() => reconcileLease.release());
         await step(() => webhookLease.release());

@@ -15,6 +15,7 @@ import type {
   SessionProgressReport,
 } from '../../queue/payloads.js';
 import type { Logger } from '../../log/logger.js';
+import type { ManagerMetrics } from '../../metrics/manager-metrics.js';
 import { nextRetry } from './retry.js';
 
 /**
@@ -37,6 +38,8 @@ export interface ReportHandlerDeps {
   queues: AgentQueues;
   /** Refused reports are logged here (error level: they are what a forged report looks like). */
   log?: Logger;
+  /** Submit-to-start latency, observed once a session's move to RUNNING committed. */
+  metrics?: Pick<ManagerMetrics, 'observeSubmitToStart'>;
   /** Called when a session ended or freed capacity: the dispatcher should look again. */
   onCapacityFreed: () => void;
 }
@@ -140,13 +143,18 @@ export class ReportHandler {
       ...(r.phases ?? []).map((p) => ({ status: p.status, at: p.at, data: {} as Record<string, unknown> })),
       { status: r.status, at: r.at, data: r.data ?? {} },
     ];
+    let startedAt: number | null = null;
     await sessions.inTransaction(async (trx) => {
       let any = false;
+      startedAt = null;
       for (const step of steps) {
-        if (await this.applyStep(trx, s, step, r)) any = true;
+        if (!(await this.applyStep(trx, s, step, r))) continue;
+        any = true;
+        if (step.status === 'RUNNING') startedAt = step.at;
       }
       return any;
     });
+    if (startedAt !== null) this.observeStart(s, startedAt);
   }
 
   /**
@@ -190,6 +198,11 @@ export class ReportHandler {
     return true;
   }
 
+  /** The move to RUNNING committed: its submit-to-start latency. */
+  private observeStart(s: SessionRow, startedAt: number): void {
+    this.deps.metrics?.observeSubmitToStart(s.scaling_group, (startedAt - s.created_at.getTime()) / 1000);
+  }
+
   private async kernelExited(r: KernelExitedReport): Promise<void> {
     const { sessions, queues } = this.deps;
     const s = await this.current(r.sessionId, r.attempt, r.agentId);
@@ -208,18 +221,21 @@ export class ReportHandler {
       r.stoppedFor === null && outcome.result === 'FAILURE' && !r.timedOut
         ? nextRetry(s.retry_policy, s.attempt, { exitCode: r.exitCode })
         : null;
+    let overtaken: number | null = null;
     await sessions.inTransaction(async (trx) => {
+      overtaken = null;
       // Rows are locked session first, then kernels, like every other transition: taking the
       // kernel first deadlocks against a progress report for the same session.
       const locked = await sessions.lockIn(trx, s.id);
       if (r.startedAt && locked && PREPARE_STATUSES.includes(locked.status)) {
         // Reports are applied concurrently, so an exit can overtake its RUNNING report. The
         // container did start: record that first, so history, events and callbacks have it.
-        await sessions.transitionIn(trx, s.id, 'RUNNING', {
+        const moved = await sessions.transitionIn(trx, s.id, 'RUNNING', {
           from: PREPARE_STATUSES,
           set: { started_at: new Date(r.startedAt) },
           kernels: true,
         });
+        if (moved) overtaken = r.startedAt;
       }
       await sessions.recordKernelExitIn(trx, r.kernelId, {
         exitCode: r.exitCode,
@@ -252,6 +268,7 @@ export class ReportHandler {
       });
       return row;
     });
+    if (overtaken !== null) this.observeStart(s, overtaken);
     await queues.cleanup(r.agentId, { sessionId: s.id, attempt: r.attempt || s.attempt });
     this.deps.onCapacityFreed();
   }

@@ -31,6 +31,7 @@ export function runJobOf(
     })),
     startsAt: session.starts_at ? session.starts_at.getTime() : null,
     batchTimeoutSec: session.batch_timeout_sec,
+    requestId: session.request_id ?? null,
   };
 }
 

@@ -2,6 +2,7 @@ import { CallbackAllowList } from '../../domain/callback-address.js';
 import { webhookSignature } from '../../domain/signing.js';
 import type { DueDelivery, WebhookStore } from '../../persistence/webhook-store.js';
 import type { Logger } from '../../log/logger.js';
+import type { ManagerMetrics } from '../../metrics/manager-metrics.js';
 import { postCallback } from './callback-client.js';
 
 const MAX_ATTEMPTS = 10;
@@ -21,7 +22,10 @@ export class WebhookSender {
   constructor(
     private readonly store: WebhookStore,
     private readonly log: Logger,
-    opts: { allowList?: readonly string[] } = {},
+    private readonly opts: {
+      allowList?: readonly string[];
+      metrics?: Pick<ManagerMetrics, 'countCallback'>;
+    } = {},
   ) {
     this.allow = new CallbackAllowList(opts.allowList ?? []);
     if (this.allow.invalid.length > 0)
@@ -52,6 +56,13 @@ export class WebhookSender {
       TIMEOUT_MS,
     );
     const attempts = d.attempts + 1;
+    this.opts.metrics?.countCallback(
+      r.outcome === 'delivered' || r.outcome === 'refused' || r.outcome === 'redirected'
+        ? r.outcome
+        : attempts >= MAX_ATTEMPTS
+          ? 'given-up'
+          : 'failed',
+    );
     if (r.outcome === 'delivered') {
       await this.store.record(d.id, attempts, { kind: 'delivered' });
       return;
