@@ -1,8 +1,13 @@
+import type { ResolvedDependency } from '../domain/dependency-condition.js';
 import type { SessionSummaryWire, SessionWire } from '../domain/session-wire.js';
 import type { KernelRow, SessionRow } from '../persistence/rows.js';
 
 /** The session info answer: Backend.AI's legacy REST keys plus what bai adds (exit code, result, kernels). */
-export function sessionInfo(s: SessionRow, kernels: KernelRow[], dependencies: string[]): SessionWire {
+export function sessionInfo(
+  s: SessionRow,
+  kernels: KernelRow[],
+  dependencies: readonly ResolvedDependency[],
+): SessionWire {
   const main = kernels.find((k) => k.cluster_role === 'main');
   return {
     sessionId: s.id,
@@ -35,7 +40,9 @@ export function sessionInfo(s: SessionRow, kernels: KernelRow[], dependencies: s
     tag: s.tag,
     callbackUrl: s.callback_url,
     batchTimeout: s.batch_timeout_sec,
-    dependencies,
+    dependencies: dependencies.map((d) => d.id),
+    dependencyConditions: dependencies.map((d) => ({ sessionId: d.id, condition: d.condition })),
+    startDeadline: s.start_deadline_seconds ?? null,
     retryPolicy: s.retry_policy,
     attempt: s.attempt,
     attempts: s.attempts,

@@ -13,6 +13,7 @@ import type { CatalogStore, ResolvedImage } from '../../persistence/catalog-stor
 import type { AgentQueues } from '../../queue/agent-queues.js';
 import type { Logger } from '../../log/logger.js';
 import { imageForRun, runJobOf } from './run-job.js';
+import { cancelPastStartDeadlines } from './start-deadlines.js';
 import { realTimers, setLongTimeoutAt, type LongTimeout, type TimerApi } from '../long-timer.js';
 
 export interface DispatcherDeps {
@@ -156,11 +157,14 @@ export class Dispatcher {
     const first = await scheduler.deferLater(group, horizon);
     const later = first ? first.getTime() - this.deps.startLeadMs : Infinity;
     await this.cancelBrokenDependents(group);
+    const deadlines = await cancelPastStartDeadlines(this.deps, group, new Date(now), PASS_LIMIT);
+    // Their dependents may now be cancelled or run; more than a pass's worth: go on at once.
+    if (deadlines.cancelled || deadlines.more) this.kick();
     const backoffAt = await scheduler.deferBackoff(group, new Date(now));
     const backoff = backoffAt ? backoffAt.getTime() : Infinity;
     await scheduler.explainDependencies(group, horizon, new Date(now));
     const pending = await scheduler.runnable(group, horizon, new Date(now), PASS_LIMIT);
-    if (pending.length === 0) return Math.min(later, backoff);
+    if (pending.length === 0) return Math.min(later, backoff, deadlines.next);
 
     const candidates: PlacementCandidate[] = pending.map((s) => ({
       sessionId: s.id,
@@ -180,12 +184,12 @@ export class Dispatcher {
     const byId = new Map(pending.map((s) => [s.id, s]));
     await this.commitPlacements(decisions, byId);
     await this.recordPredicates(byId, waiting);
-    return Math.min(later, backoff);
+    return Math.min(later, backoff, deadlines.next);
   }
 
   /**
    * Cancels `dependency-failed` the PENDING sessions of the group one of whose dependencies
-   * ended other than TERMINATED/SUCCESS (their own dependents follow in the next pass).
+   * ended as its condition does not accept (their own dependents follow in the next pass).
    */
   private async cancelBrokenDependents(group: string): Promise<void> {
     const rows = await this.deps.scheduler.brokenDependents(group, PASS_LIMIT);
