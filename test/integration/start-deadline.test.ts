@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import Docker from 'dockerode';
-import { call, slugOf } from '../helpers/api.js';
+import { call, openSse, slugOf } from '../helpers/api.js';
 import { testEnv } from '../helpers/env.js';
 import { eventually } from '../helpers/eventually.js';
 import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
@@ -59,6 +59,15 @@ test.serial(
       'not cancelled before its deadline',
     );
     t.is((await containersOf(late)).length, 0, 'no container was made for it');
+    // The event stream says why.
+    const sse = await openSse(stack.client, { sessionId: late });
+    try {
+      const ev = await sse.until((f) => f.event === 'session_cancelled');
+      t.is(ev.data.reason, 'start-deadline-exceeded');
+      t.false(sse.frames.some((f) => ['session_scheduled', 'session_started'].includes(f.event)));
+    } finally {
+      sse.close();
+    }
 
     // Counted from starts_at when it has one.
     const w = await waitForStatus(stack.client, fromStart, ['CANCELLED', 'TERMINATED'], 120_000);
