@@ -135,9 +135,10 @@ export interface WaitFacts {
 /**
  * The rules in the order the dispatcher applies them: a dependency whose condition can no
  * longer hold cancels the session (whatever else it waits for), then a start deadline that
- * passed does; a starts_at beyond the lead window makes it wait, then a retry backoff, then dependencies still running, then the keypair's concurrency limit; a
- * session past all of them waits only for capacity (capacityPredicate). The dispatcher's
- * set-based statements (SchedulerStore) follow this order.
+ * passed does; a starts_at beyond the lead window makes it wait, then a retry backoff, then
+ * dependencies still running, then the keypair's concurrency limit; a session past all of them
+ * waits only for capacity (capacityPredicate). The dispatcher's set-based statements
+ * (SchedulerStore) follow this order.
  */
 export function whyWaits(f: WaitFacts): Verdict {
   const broken = [...f.dependencies]
