@@ -102,6 +102,28 @@ test.serial('a session with a deadline that gets capacity in time runs normally'
   t.truthy(v.kernels[0]?.startedAt);
 });
 
+test.serial('a retry of a session that was placed in time is not held to the deadline', async (t) => {
+  // The first attempt is placed at once on the idle agent and fails; the second is due 40 s
+  // later, past the 30 s deadline, and still runs: the session started once already.
+  const id = await create(
+    batch('exit 1', {
+      name: 'dl-retried',
+      startDeadline: 30,
+      retry: { max_attempts: 2, backoff: 'fixed', delay: '40s', on: ['non-zero-exit'] },
+      ...oneCpu,
+    }),
+  );
+  const v = await waitForStatus(stack.client, id, ['TERMINATED', 'CANCELLED'], 180_000);
+  t.is(v.attempts.length, 1, JSON.stringify(v.attempts));
+  t.is(v.attempt, 2);
+  t.is(v.status, 'TERMINATED', `${v.statusInfo}`);
+  t.is(v.statusInfo, 'task-failed');
+  t.true(
+    Date.parse(v.kernels[0]!.startedAt!) > Date.parse(v.creationTime) + 30_000,
+    'the second attempt started after the deadline',
+  );
+});
+
 test.serial('a bad start deadline is a 400 naming it', async (t) => {
   for (const startDeadline of [0, -1, 'soon', '400d']) {
     const r = await call<{ msg?: string }>(
