@@ -1,3 +1,4 @@
+import type { ResolvedDependency } from '../domain/dependency-condition.js';
 import { checkSameRequest, type IdempotentRequest } from '../domain/idempotency.js';
 import { InternalError } from '../domain/errors.js';
 import type { Logger } from '../log/logger.js';
@@ -37,7 +38,7 @@ export class IdempotentCreates {
     req: IdempotentRequest | null,
     session: Partial<SessionRow>,
     kernels: Partial<KernelRow>[],
-    dependencies: string[],
+    dependencies: readonly ResolvedDependency[],
   ): Promise<{ row: SessionRow; created: boolean }> {
     const { store, sessions } = this.deps;
     if (!req) return { row: await sessions.insert(session, kernels, dependencies), created: true };

@@ -18,6 +18,11 @@ import {
   unknownDependency,
 } from '../domain/admission.js';
 import { mountTarget } from '../domain/container-plan.js';
+import {
+  mergeDependencies,
+  type DependencyRef,
+  type ResolvedDependency,
+} from '../domain/dependency-condition.js';
 import { createWaitLimitMs, WAITED_STATUSES } from '../domain/create-wait.js';
 import {
   InsufficientPrivilege,
@@ -179,6 +184,7 @@ export class SessionService {
       cluster_mode: req.clusterMode,
       starts_at: req.startsAt,
       batch_timeout_sec: req.batchTimeoutSeconds,
+      start_deadline_seconds: req.startDeadlineSeconds,
       callback_url: req.callbackUrl,
       priority: req.priority,
       tag: req.tag,
@@ -363,18 +369,18 @@ export class SessionService {
     return out;
   }
 
-  private async dependencyIds(refs: string[], accessKey: string): Promise<string[]> {
-    const out: string[] = [];
-    for (const ref of refs) {
+  private async dependencyIds(refs: DependencyRef[], accessKey: string): Promise<ResolvedDependency[]> {
+    const out: (ResolvedDependency & { ref: string })[] = [];
+    for (const { ref, condition } of refs) {
       try {
-        out.push((await this.deps.sessions.resolve(ref, accessKey)).id);
+        out.push({ ref, id: (await this.deps.sessions.resolve(ref, accessKey)).id, condition });
       } catch (err) {
         // Another keypair's session, or none: the request names a dependency it may not use.
         if (err instanceof ObjectNotFound) throw unknownDependency(ref);
         throw err;
       }
     }
-    return [...new Set(out)];
+    return mergeDependencies(out);
   }
 }
 

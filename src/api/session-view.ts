@@ -1,3 +1,4 @@
+import type { ResolvedDependency } from '../domain/dependency-condition.js';
 import type { SessionSummaryWire, SessionWire } from '../domain/session-wire.js';
 import type { KernelRow, SessionAttemptRow, SessionRow } from '../persistence/rows.js';
 
@@ -5,7 +6,7 @@ import type { KernelRow, SessionAttemptRow, SessionRow } from '../persistence/ro
 export function sessionInfo(
   s: SessionRow,
   kernels: KernelRow[],
-  dependencies: string[],
+  dependencies: readonly ResolvedDependency[],
   attempts: SessionAttemptRow[],
 ): SessionWire {
   const main = kernels.find((k) => k.cluster_role === 'main');
@@ -40,7 +41,9 @@ export function sessionInfo(
     tag: s.tag,
     callbackUrl: s.callback_url,
     batchTimeout: s.batch_timeout_sec,
-    dependencies,
+    dependencies: dependencies.map((d) => d.id),
+    dependencyConditions: dependencies.map((d) => ({ sessionId: d.id, condition: d.condition })),
+    startDeadline: s.start_deadline_seconds ?? null,
     retryPolicy: s.retry_policy,
     attempt: s.attempt,
     attempts: attempts.map((a) => ({

@@ -1,6 +1,7 @@
 import { Option, UsageError } from 'clipanion';
 import * as t from 'typanion';
 import { BaseCommand, EXIT, WaitTimeout } from './base-command.js';
+import { dependsArgs } from './depends-arg.js';
 import { keyValues, mountArgs, resourceArgs } from './key-values.js';
 import { exitCodeOf, waitForEnd } from './session-wait.js';
 
@@ -39,7 +40,11 @@ export abstract class SessionOptionsCommand extends BaseCommand {
     description: 'Start at an ISO-8601 time or after a relative time (10min, 1h30m)',
   });
   depends = Option.Array('--depends', {
-    description: 'Run after this session (id or name) succeeds (repeat)',
+    description:
+      'Run after this session (id or name) succeeds; afterany:NAME after it ends, afternotok:NAME after it fails (repeat)',
+  });
+  startDeadline = Option.String('--start-deadline', {
+    description: 'Cancel it if not started this long after --starts-at or submit (10m, 1h, seconds)',
   });
   callbackUrl = Option.String('--callback-url', { description: 'POST lifecycle events to this URL' });
   priority = Option.String('--priority', {
@@ -102,7 +107,8 @@ export abstract class SessionOptionsCommand extends BaseCommand {
       startupCommand,
       starts_at: this.startsAt,
       batch_timeout: this.batchTimeoutValue(),
-      dependencies: this.depends,
+      dependencies: dependsArgs(this.depends),
+      start_deadline: this.startDeadline,
       callback_url: this.callbackUrl,
       priority: this.priority,
       clusterSize: this.clusterSize,

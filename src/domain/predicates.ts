@@ -1,3 +1,10 @@
+import {
+  conditionState,
+  DEFAULT_CONDITION,
+  type DependencyCondition,
+  type DependencyState,
+} from './dependency-condition.js';
+import { START_DEADLINE_EXCEEDED, startDeadlineExceeded } from './start-deadline.js';
 import type { SessionResult, SessionStatus } from './status.js';
 
 /**
@@ -72,23 +79,26 @@ export function capacityPredicate(agentsInGroup: number): Predicate {
   return predicate(agentsInGroup === 0 ? 'noAgent' : 'noRoom');
 }
 
-/** A dependency lets its dependents run only when it ended TERMINATED with SUCCESS. */
-export const DEPENDENCY_MET = { status: 'TERMINATED', result: 'SUCCESS' } as const;
-/** Dependency statuses that can never end well: their dependents are cancelled. */
-export const DEPENDENCY_BROKEN_STATUSES: readonly SessionStatus[] = ['CANCELLED', 'ERROR'];
+export type { DependencyState } from './dependency-condition.js';
 
-export type DependencyState = 'met' | 'waiting' | 'broken';
-
-/** Where one dependency stands for its dependent. */
-export function dependencyState(status: SessionStatus, result: SessionResult): DependencyState {
-  if (status === DEPENDENCY_MET.status) return result === DEPENDENCY_MET.result ? 'met' : 'broken';
-  return DEPENDENCY_BROKEN_STATUSES.includes(status) ? 'broken' : 'waiting';
+/**
+ * Where one dependency stands for its dependent, by the dependency's condition (default
+ * afterok: met when it ended TERMINATED/SUCCESS, broken when it ended otherwise).
+ */
+export function dependencyState(
+  status: SessionStatus,
+  result: SessionResult,
+  condition: DependencyCondition = DEFAULT_CONDITION,
+): DependencyState {
+  return conditionState(condition, status, result);
 }
 
 export interface Dependency {
   id: string;
   status: SessionStatus;
   result: SessionResult;
+  /** Absent: afterok. */
+  condition?: DependencyCondition;
 }
 
 /** status_info of a session cancelled because a dependency ended badly. */
@@ -96,14 +106,16 @@ export const DEPENDENCY_FAILED = 'dependency-failed';
 
 /** How a session cancelled for a broken dependency says which (its status_data). */
 export function dependencyFailure(dep: Dependency): {
-  dependency: { sessionId: string; status: string; result: string };
+  dependency: { sessionId: string; status: string; result: string; condition: DependencyCondition };
 } {
-  return { dependency: { sessionId: dep.id, status: dep.status, result: dep.result } };
+  const condition = dep.condition ?? DEFAULT_CONDITION;
+  return { dependency: { sessionId: dep.id, status: dep.status, result: dep.result, condition } };
 }
 
 /** What a PENDING session's facts say: cancel it, let it wait (and why), or try to place it. */
 export type Verdict =
   | { kind: 'cancel'; info: typeof DEPENDENCY_FAILED; data: ReturnType<typeof dependencyFailure> }
+  | { kind: 'cancel'; info: typeof START_DEADLINE_EXCEEDED; data: ReturnType<typeof startDeadlineExceeded> }
   | { kind: 'wait'; predicates: Predicate[] }
   | { kind: 'place' };
 
@@ -116,25 +128,33 @@ export interface WaitFacts {
   dependencies: readonly Dependency[];
   /** Sessions of the keypair that would run before this one, and what the policy allows. */
   keypair: { ahead: number; active: number; limit: number } | null;
+  /** The start deadline, when one applies (src/domain/start-deadline.ts). */
+  startDeadline?: { seconds: number; at: Date } | null;
 }
 
 /**
- * The rules in the order the dispatcher applies them: a dependency that ended badly cancels the
- * session (whatever else it waits for), a starts_at beyond the lead window makes it wait, then a
- * retry backoff, then dependencies still running, then the keypair's concurrency limit; a
- * session past all of them waits only for capacity (capacityPredicate). The dispatcher's
- * set-based statements (SchedulerStore) follow this order.
+ * The rules in the order the dispatcher applies them: a dependency whose condition can no
+ * longer hold cancels the session (whatever else it waits for), then a start deadline that
+ * passed does; a starts_at beyond the lead window makes it wait, then a retry backoff, then
+ * dependencies still running, then the keypair's concurrency limit; a session past all of them
+ * waits only for capacity (capacityPredicate). The dispatcher's set-based statements
+ * (SchedulerStore) follow this order.
  */
 export function whyWaits(f: WaitFacts): Verdict {
   const broken = [...f.dependencies]
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-    .find((d) => dependencyState(d.status, d.result) === 'broken');
+    .find((d) => dependencyState(d.status, d.result, d.condition) === 'broken');
   if (broken) return { kind: 'cancel', info: DEPENDENCY_FAILED, data: dependencyFailure(broken) };
+  const dl = f.startDeadline;
+  if (dl && dl.at.getTime() <= f.now.getTime())
+    return { kind: 'cancel', info: START_DEADLINE_EXCEEDED, data: startDeadlineExceeded(dl.seconds, dl.at) };
   if (f.startsAt && f.startsAt.getTime() > f.now.getTime() + f.startLeadMs)
     return { kind: 'wait', predicates: [predicate('startsAt', { startsAt: f.startsAt })] };
   if (f.retryAfter && f.retryAfter.getTime() > f.now.getTime())
     return { kind: 'wait', predicates: [predicate('retryBackoff', { retryAfter: f.retryAfter })] };
-  const open = f.dependencies.filter((d) => dependencyState(d.status, d.result) !== 'met').map((d) => d.id);
+  const open = f.dependencies
+    .filter((d) => dependencyState(d.status, d.result, d.condition) !== 'met')
+    .map((d) => d.id);
   if (open.length > 0) return { kind: 'wait', predicates: [predicate('dependencies', { sessions: open })] };
   if (f.keypair && f.keypair.ahead + f.keypair.active >= f.keypair.limit)
     return { kind: 'wait', predicates: [predicate('keypairConcurrency', { limit: f.keypair.limit })] };

@@ -1,8 +1,10 @@
 import { ENV_NAME_RE, obj, pick, stringList, type Body } from './body-fields.js';
+import { parseDependencies, type DependencyRef } from './dependency-condition.js';
 import { InvalidRequest } from './errors.js';
 import { parseMountFields, type MountFields } from './mount-request.js';
 import { requirePrintable } from './printable.js';
 import { parseRetryExitRules, retryCauses } from './retry-rules.js';
+import { parseStartDeadline } from './start-deadline.js';
 import { parseStartsAt, parseTimeoutSeconds } from './starts-at.js';
 
 export type SessionType = 'batch' | 'interactive';
@@ -36,7 +38,10 @@ export interface CreateSessionRequest extends MountFields {
   startupCommand: string | null;
   startsAt: Date | null;
   batchTimeoutSeconds: number | null;
-  dependencies: string[];
+  /** Each a session id or name and its condition (bai: afterok, afterany, afternotok). */
+  dependencies: DependencyRef[];
+  /** Seconds after starts_at (or creation) by which the session must be placed; null: none. */
+  startDeadlineSeconds: number | null;
   callbackUrl: string | null;
   priority: number;
   clusterSize: number;
@@ -313,7 +318,8 @@ export function parseCreateSessionBody(input: unknown, now: Date): CreateSession
     startupCommand,
     startsAt: startsAtRaw === undefined ? null : parseStartsAt(startsAtRaw, now),
     batchTimeoutSeconds: batchTimeoutRaw === undefined ? null : parseTimeoutSeconds(batchTimeoutRaw),
-    dependencies: stringList(pick(body, 'dependencies'), 'dependencies'),
+    dependencies: parseDependencies(pick(body, 'dependencies')),
+    startDeadlineSeconds: parseStartDeadline(pick(body, 'startDeadline', 'start_deadline')),
     callbackUrl: parseCallbackUrl(pick(body, 'callback_url', 'callbackUrl', 'callbackURL')),
     priority,
     // At the root since API v6.20200815; older clients send it in config.

@@ -1,3 +1,4 @@
+import type { DependencyCondition } from './dependency-condition.js';
 import type { Slots } from './resources.js';
 import type { RetryPolicy, SessionType } from './session-request.js';
 import type { SessionResult, SessionStatus } from './status.js';
@@ -86,7 +87,12 @@ export interface SessionWire {
   tag: string | null;
   callbackUrl: string | null;
   batchTimeout: number | null;
+  /** The ids of the sessions it waits for. */
   dependencies: string[];
+  /** The same, each with its condition (afterok, afterany, afternotok). */
+  dependencyConditions: { sessionId: string; condition: DependencyCondition }[];
+  /** Seconds after startsAt (or creation) by which it must be placed, else CANCELLED start-deadline-exceeded. */
+  startDeadline: number | null;
   retryPolicy: RetryPolicy | null;
   attempt: number;
   attempts: AttemptWire[];

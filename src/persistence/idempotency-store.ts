@@ -1,3 +1,4 @@
+import type { ResolvedDependency } from '../domain/dependency-condition.js';
 import type { Knex } from 'knex';
 import type { Db, Tx } from './db.js';
 import type { IdempotencyKeyRow, KernelRow, SessionRow } from './rows.js';
@@ -45,7 +46,7 @@ export class IdempotencyStore {
     claim: KeyClaim,
     session: Partial<SessionRow>,
     kernels: Partial<KernelRow>[],
-    dependencies: string[],
+    dependencies: readonly ResolvedDependency[],
   ): Promise<SessionRow | null> {
     const row = await this.db.transaction(async (trx) => {
       if (!(await this.claimIn(trx, claim, session.id!))) return null;

@@ -32,6 +32,8 @@ export interface SessionRow {
   started_at: Date | null;
   terminated_at: Date | null;
   batch_timeout_sec: number | null;
+  /** Cancel the first attempt when not placed this long after starts_at (or creation). */
+  start_deadline_seconds: number | null;
   callback_url: string | null;
   priority: number;
   tag: string | null;

@@ -1,8 +1,6 @@
 import type { Knex } from 'knex';
 import { runsArch, type AgentCapacity } from '../domain/placement.js';
 import {
-  DEPENDENCY_BROKEN_STATUSES,
-  DEPENDENCY_MET,
   templateParts,
   type Dependency,
   type Predicate,
@@ -12,6 +10,12 @@ import {
 import { addSlots, fits, scaleSlots, subtractSlots, type Slots } from '../domain/resources.js';
 import { ACTIVE_STATUSES } from '../domain/status.js';
 import type { Db } from './db.js';
+import {
+  DEPENDENCY_BROKEN_SQL,
+  DEPENDENCY_MET_SQL,
+  START_DEADLINE_APPLIES_SQL,
+  START_DEADLINE_AT_SQL,
+} from './dependency-sql.js';
 import type { AgentRow, KernelRow, SessionRow } from './rows.js';
 import type { Moved, SessionStore } from './session-store.js';
 
@@ -36,12 +40,12 @@ function predicatesSql(reason: WaitReason, holes: Record<string, string> = {}): 
   return `jsonb_build_array(jsonb_build_object('name', ${sqlText(WAIT_REASONS[reason].name)}, 'msg', ${msg}))`;
 }
 
-/** A dependency `p` (a sessions row) that has not ended TERMINATED/SUCCESS. */
-const NOT_MET = `NOT (p.status = ${sqlText(DEPENDENCY_MET.status)} AND p.result = ${sqlText(DEPENDENCY_MET.result)})`;
-/** A dependency `p` that can never end well. */
-const BROKEN =
-  `(p.status IN (${sqlList(DEPENDENCY_BROKEN_STATUSES)}) OR ` +
-  `(p.status = ${sqlText(DEPENDENCY_MET.status)} AND p.result <> ${sqlText(DEPENDENCY_MET.result)}))`;
+/** A dependency `p` (a sessions row) that does not let its dependent run yet (`d`: its condition). */
+const NOT_MET = `NOT ${DEPENDENCY_MET_SQL}`;
+/** A dependency `p` whose condition can no longer hold. */
+const BROKEN = DEPENDENCY_BROKEN_SQL;
+/** Session `s` is past its start deadline at the time bound to `?`. */
+const PAST_START_DEADLINE = `(${START_DEADLINE_APPLIES_SQL} AND ${START_DEADLINE_AT_SQL} <= ?)`;
 /** An unbroken dependency, from `sessions s`. */
 const UNMET_DEPENDENCY = `SELECT 1 FROM session_dependencies d JOIN sessions p ON p.id = d.depends_on
    WHERE d.session_id = s.id AND ${NOT_MET}`;
@@ -91,10 +95,11 @@ export class SchedulerStore {
     return rows[0]?.at ?? null;
   }
 
-  /** PENDING sessions of the group one of whose dependencies ended badly (one such dependency each). */
+  /** PENDING sessions of the group one of whose dependency conditions can no longer hold (one such dependency each). */
   async brokenDependents(group: string, limit: number): Promise<{ id: string; dependency: Dependency }[]> {
     const { rows } = (await this.db.raw(
-      `SELECT DISTINCT ON (s.id) s.id, p.id AS dep_id, p.status AS dep_status, p.result AS dep_result
+      `SELECT DISTINCT ON (s.id) s.id, p.id AS dep_id, p.status AS dep_status, p.result AS dep_result,
+              d.condition AS dep_condition
          FROM sessions s
          JOIN session_dependencies d ON d.session_id = s.id
          JOIN sessions p ON p.id = d.depends_on
@@ -108,12 +113,38 @@ export class SchedulerStore {
         dep_id: string;
         dep_status: Dependency['status'];
         dep_result: Dependency['result'];
+        dep_condition: Dependency['condition'];
       }[];
     };
     return rows.map((r) => ({
       id: r.id,
-      dependency: { id: r.dep_id, status: r.dep_status, result: r.dep_result },
+      dependency: { id: r.dep_id, status: r.dep_status, result: r.dep_result, condition: r.dep_condition },
     }));
+  }
+
+  /**
+   * PENDING first attempts of the group past their start deadline at `now` (up to `limit`,
+   * the earliest first), and the next deadline still to come (null: none), in one statement.
+   */
+  async startDeadlines(
+    group: string,
+    now: Date,
+    limit: number,
+  ): Promise<{ expired: { id: string; seconds: number; deadline: Date }[]; next: Date | null }> {
+    const { rows } = (await this.db.raw(
+      `(SELECT s.id, s.start_deadline_seconds AS seconds, ${START_DEADLINE_AT_SQL} AS deadline
+          FROM sessions s
+         WHERE s.scaling_group = ? AND ${PAST_START_DEADLINE}
+         ORDER BY 3 LIMIT ?)
+       UNION ALL
+       (SELECT NULL, NULL, min(${START_DEADLINE_AT_SQL}) FROM sessions s
+         WHERE s.scaling_group = ? AND ${START_DEADLINE_APPLIES_SQL} AND ${START_DEADLINE_AT_SQL} > ?)`,
+      [group, now, limit, group, now],
+    )) as { rows: { id: string | null; seconds: number | null; deadline: Date | null }[] };
+    const expired = rows.flatMap((r) =>
+      r.id !== null ? [{ id: r.id, seconds: r.seconds!, deadline: r.deadline! }] : [],
+    );
+    return { expired, next: rows.find((r) => r.id === null)?.deadline ?? null };
   }
 
   /** Writes `retry_backoff` on sessions waiting out a retry delay; returns when the first is due. */
@@ -158,7 +189,7 @@ export class SchedulerStore {
 
   /**
    * The sessions of the group that can run now but for capacity, in priority then FIFO order:
-   * due, past any backoff, every dependency ended TERMINATED/SUCCESS, and within their
+   * due, past any backoff, every dependency's condition met, not past a start deadline, and within their
    * keypair's room under `max_concurrent_sessions` (ranked per keypair in the same order).
    * Those beyond their keypair's room get `keypair_concurrency` written, in the same statement.
    */
@@ -171,6 +202,7 @@ export class SchedulerStore {
             AND (s.starts_at IS NULL OR s.starts_at <= ?)
             AND (s.retry_after IS NULL OR s.retry_after <= ?)
             AND NOT EXISTS (${UNMET_DEPENDENCY})
+            AND NOT ${PAST_START_DEADLINE}
        ), room AS (
          SELECT k.access_key, p.max_concurrent_sessions AS kp_limit,
                 p.max_concurrent_sessions
@@ -192,7 +224,7 @@ export class SchedulerStore {
        SELECT * FROM ranked WHERE kp_rank <= kp_room
         ORDER BY priority DESC, created_at
         LIMIT ?`,
-      [group, horizon, now, limit],
+      [group, horizon, now, now, limit],
     )) as { rows: (SessionRow & { kp_rank?: unknown; kp_room?: unknown; kp_limit?: unknown })[] };
     return rows.map(({ kp_rank: _r, kp_room: _m, kp_limit: _l, ...row }) => row as SessionRow);
   }

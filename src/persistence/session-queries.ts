@@ -1,3 +1,4 @@
+import type { ResolvedDependency } from '../domain/dependency-condition.js';
 import type { SessionStatus } from '../domain/status.js';
 import type { Db } from './db.js';
 import type { SessionAttemptRow, SessionRow } from './rows.js';
@@ -65,11 +66,12 @@ export class SessionQueries {
     return { rows, total: Number(total?.n ?? 0) };
   }
 
-  /** The ids of the sessions `sessionId` waits for. */
-  async dependencies(sessionId: string): Promise<string[]> {
+  /** The sessions `sessionId` waits for, each with its condition (in the order of their ids). */
+  async dependencies(sessionId: string): Promise<ResolvedDependency[]> {
     return (await this.db('session_dependencies')
       .where({ session_id: sessionId })
-      .pluck('depends_on')) as string[];
+      .orderBy('depends_on')
+      .select('depends_on as id', 'condition')) as ResolvedDependency[];
   }
 
   /**

@@ -1,9 +1,11 @@
 import type { Knex } from 'knex';
+import type { ResolvedDependency } from '../domain/dependency-condition.js';
 import { Conflict, SessionNotFound, TooManySessionsMatched } from '../domain/errors.js';
 import { sessionEventName } from '../domain/events.js';
 import { isUuid } from '../domain/body-fields.js';
 import { LIVE_STATUSES, predecessorsOf, type SessionResult, type SessionStatus } from '../domain/status.js';
 import type { Db, Tx } from './db.js';
+import { dependencyRows } from './dependency-sql.js';
 import { toJsonColumns } from './json-columns.js';
 import {
   byClusterPosition,
@@ -63,7 +65,7 @@ export class SessionStore {
   async insert(
     plainSession: Partial<SessionRow>,
     plainKernels: Partial<KernelRow>[],
-    dependencies: string[],
+    dependencies: readonly ResolvedDependency[],
   ): Promise<SessionRow> {
     const session = toJsonColumns(plainSession);
     const kernels = plainKernels.map((k) => toJsonColumns(k));
@@ -80,14 +82,12 @@ export class SessionStore {
     trx: Tx,
     session: Partial<SessionRow>,
     kernels: Partial<KernelRow>[],
-    dependencies: string[],
+    dependencies: readonly ResolvedDependency[],
   ) {
     const [inserted] = await trx('sessions').insert(toJsonColumns(session)).returning('*');
     await trx('kernels').insert(kernels.map((k) => toJsonColumns(k)));
     if (dependencies.length > 0) {
-      await trx('session_dependencies').insert(
-        dependencies.map((d) => ({ session_id: session.id, depends_on: d })),
-      );
+      await trx('session_dependencies').insert(dependencyRows(session.id!, dependencies));
     }
     await recordSessionEvents(trx, inserted as SessionRow, 'PENDING', null);
     return inserted as SessionRow;
@@ -103,7 +103,7 @@ export class SessionStore {
   private async insertInOneStatement(
     session: Partial<SessionRow>,
     kernels: Partial<KernelRow>[],
-    dependencies: string[],
+    dependencies: readonly ResolvedDependency[],
   ): Promise<SessionRow> {
     const parts: { sql: string; bindings: readonly unknown[] }[] = [];
     const ctes: string[] = [];
@@ -115,12 +115,7 @@ export class SessionStore {
     add('s', this.db('sessions').insert(session).returning('*'));
     add('k', this.db('kernels').insert(kernels));
     if (dependencies.length > 0) {
-      add(
-        'd',
-        this.db('session_dependencies').insert(
-          dependencies.map((d) => ({ session_id: session.id, depends_on: d })),
-        ),
-      );
+      add('d', this.db('session_dependencies').insert(dependencyRows(session.id!, dependencies)));
     }
     const event = sessionEventName('PENDING')!;
     const sql =

@@ -84,7 +84,7 @@ test('a dependency that ended badly cancels the session: dependency-failed, nami
     t.deepEqual(whyWaits(facts({ dependencies: [dep(B, 'RUNNING'), dep(A, status, result)] })), {
       kind: 'cancel',
       info: 'dependency-failed',
-      data: { dependency: { sessionId: A, status, result } },
+      data: { dependency: { sessionId: A, status, result, condition: 'afterok' } },
     });
   }
 });
@@ -140,7 +140,42 @@ test('dependencyState: met, waiting or broken for every status', (t) => {
   for (const s of ['PENDING' as const, ...ACTIVE_STATUSES])
     t.is(dependencyState(s, 'UNDEFINED'), 'waiting', s);
   t.deepEqual(dependencyFailure(dep(A, 'ERROR')), {
-    dependency: { sessionId: A, status: 'ERROR', result: 'UNDEFINED' },
+    dependency: { sessionId: A, status: 'ERROR', result: 'UNDEFINED', condition: 'afterok' },
+  });
+});
+
+test('a start deadline that passed cancels the session, after a broken dependency and before starts_at', (t) => {
+  const at = new Date(NOW.getTime() - 1);
+  t.deepEqual(whyWaits(facts({ startDeadline: { seconds: 60, at } })), {
+    kind: 'cancel',
+    info: 'start-deadline-exceeded',
+    data: { startDeadline: { seconds: 60, deadline: at.toISOString() } },
+  });
+  t.deepEqual(whyWaits(facts({ startDeadline: { seconds: 60, at: NOW } })).kind, 'cancel', 'at the deadline');
+  const ahead = { seconds: 60, at: new Date(NOW.getTime() + 1) };
+  t.deepEqual(whyWaits(facts({ startDeadline: ahead })), { kind: 'place' });
+  const both = whyWaits(
+    facts({ startDeadline: { seconds: 60, at }, dependencies: [dep(A, 'CANCELLED', 'FAILURE')] }),
+  );
+  t.is(both.kind === 'cancel' ? both.info : both.kind, 'dependency-failed');
+});
+
+test('whyWaits reads each dependency by its condition', (t) => {
+  const ended = (
+    condition: 'afterany' | 'afternotok',
+    status: Dependency['status'],
+    result: Dependency['result'],
+  ) => whyWaits(facts({ dependencies: [{ ...dep(A, status, result), condition }] }));
+  t.deepEqual(ended('afterany', 'TERMINATED', 'FAILURE'), { kind: 'place' });
+  t.deepEqual(ended('afternotok', 'CANCELLED', 'FAILURE'), { kind: 'place' });
+  t.deepEqual(ended('afternotok', 'TERMINATED', 'SUCCESS'), {
+    kind: 'cancel',
+    info: 'dependency-failed',
+    data: { dependency: { sessionId: A, status: 'TERMINATED', result: 'SUCCESS', condition: 'afternotok' } },
+  });
+  t.deepEqual(ended('afterany', 'RUNNING', 'UNDEFINED'), {
+    kind: 'wait',
+    predicates: [{ name: 'dependencies', msg: `waits for ${A}` }],
   });
 });
 

@@ -68,7 +68,27 @@ export const SCHEMAS: Json = {
       startupCommand: str,
       starts_at: { type: 'string', description: 'ISO-8601 or relative (10min, 1h30m, +30s)' },
       batch_timeout: { type: ['string', 'number'], description: 'seconds or N(s|m|h|d|w)' },
-      dependencies: { type: 'array', items: str },
+      dependencies: {
+        type: 'array',
+        maxItems: 64,
+        items: {
+          oneOf: [
+            { type: 'string', description: 'a session id or name of the keypair (afterok)' },
+            {
+              type: 'object',
+              required: ['session'],
+              properties: { session: str, condition: { $ref: '#/components/schemas/DependencyCondition' } },
+            },
+          ],
+        },
+        description:
+          'runs when each dependency ended as its condition asks; a condition that can no longer hold cancels it dependency-failed',
+      },
+      startDeadline: {
+        type: ['integer', 'string'],
+        description:
+          'start_deadline: seconds or N(s|m|h|d|w) after starts_at (or submit) by which it must be placed on an agent, else CANCELLED start-deadline-exceeded',
+      },
       callback_url: {
         type: 'string',
         format: 'uri',
@@ -156,11 +176,25 @@ export const SCHEMAS: Json = {
       statusHistory: { type: 'object' },
       result: { enum: ['UNDEFINED', 'SUCCESS', 'FAILURE'] },
       exitCode: { type: ['integer', 'null'] },
+      dependencies: { type: 'array', items: str, description: 'ids of the sessions it waits for' },
+      dependencyConditions: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: { sessionId: str, condition: { $ref: '#/components/schemas/DependencyCondition' } },
+        },
+      },
+      startDeadline: { type: ['integer', 'null'], description: 'seconds; null: none' },
       kernels: { type: 'array', items: { type: 'object' } },
       attempt: { type: 'integer', description: 'the current attempt, from 1' },
       attempts: { type: 'array', items: ref('SessionAttempt') },
     },
     additionalProperties: true,
+  },
+  DependencyCondition: {
+    enum: ['afterok', 'afterany', 'afternotok'],
+    description:
+      'afterok (default): after it ended TERMINATED/SUCCESS; afterany: after it ended in any way; afternotok: after it ended otherwise',
   },
   SessionSummary: { type: 'object', additionalProperties: true },
   Keypair: {

@@ -14,6 +14,7 @@ import type { AgentQueues } from '../../queue/agent-queues.js';
 import type { Logger } from '../../log/logger.js';
 import type { ManagerMetrics } from '../../metrics/manager-metrics.js';
 import { imageForRun, runJobOf } from './run-job.js';
+import { cancelPastStartDeadlines } from './start-deadlines.js';
 import { realTimers, setLongTimeoutAt, type LongTimeout, type TimerApi } from '../long-timer.js';
 
 export interface DispatcherDeps {
@@ -161,11 +162,14 @@ export class Dispatcher {
     const first = await scheduler.deferLater(group, horizon);
     const later = first ? first.getTime() - this.deps.startLeadMs : Infinity;
     await this.cancelBrokenDependents(group);
+    const deadlines = await cancelPastStartDeadlines(this.deps, group, new Date(now), PASS_LIMIT);
+    // Their dependents may now be cancelled or run; more than a pass's worth: go on at once.
+    if (deadlines.cancelled || deadlines.more) this.kick();
     const backoffAt = await scheduler.deferBackoff(group, new Date(now));
     const backoff = backoffAt ? backoffAt.getTime() : Infinity;
     await scheduler.explainDependencies(group, horizon, new Date(now));
     const pending = await scheduler.runnable(group, horizon, new Date(now), PASS_LIMIT);
-    if (pending.length === 0) return Math.min(later, backoff);
+    if (pending.length === 0) return Math.min(later, backoff, deadlines.next);
 
     const candidates: PlacementCandidate[] = pending.map((s) => ({
       sessionId: s.id,
@@ -186,12 +190,12 @@ export class Dispatcher {
     await this.commitPlacements(decisions, byId);
     this.deps.metrics?.countDecisions('waiting', waiting.size);
     await this.recordPredicates(byId, waiting);
-    return Math.min(later, backoff);
+    return Math.min(later, backoff, deadlines.next);
   }
 
   /**
    * Cancels `dependency-failed` the PENDING sessions of the group one of whose dependencies
-   * ended other than TERMINATED/SUCCESS (their own dependents follow in the next pass).
+   * ended as its condition does not accept (their own dependents follow in the next pass).
    */
   private async cancelBrokenDependents(group: string): Promise<void> {
     const rows = await this.deps.scheduler.brokenDependents(group, PASS_LIMIT);

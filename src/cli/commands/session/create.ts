@@ -19,6 +19,14 @@ export class SessionCreateCommand extends SessionSubmitCommand {
         `$0 session create --type batch --idempotency-key nightly-$(date -u +%F) -c 'python3 report.py' python`,
       ],
       [
+        'A teardown step that runs however the test step ends',
+        `$0 session create --type batch --depends afterany:ci-test -c 'make teardown' python`,
+      ],
+      [
+        'A job cancelled if it cannot start within 10 minutes',
+        `$0 session create --type batch --start-deadline 10m -c 'python3 job.py' python`,
+      ],
+      [
         'A CI step that fails the pipeline on failure',
         `$0 session create --type batch --timeout 1h --wait --wait-timeout 2h -c 'make test' python`,
       ],

@@ -43,8 +43,11 @@ export class SessionInfoCommand extends BaseCommand {
       ['Agent', String(info.agentId ?? '-')],
       ['Attempt', String(info.attempt)],
     ];
-    if (Array.isArray(info.dependencies) && info.dependencies.length > 0)
-      rows.push(['Depends on', info.dependencies.join(', ')]);
+    const deps =
+      info.dependencyConditions ?? info.dependencies?.map((id) => ({ sessionId: id, condition: 'afterok' }));
+    if (Array.isArray(deps) && deps.length > 0)
+      rows.push(['Depends on', deps.map((d) => `${d.sessionId} (${d.condition})`).join(', ')]);
+    if (info.startDeadline) rows.push(['Start deadline', `${info.startDeadline} s`]);
     if (info.tag) rows.push(['Tag', String(info.tag)]);
     const w = Math.max(...rows.map(([k]) => k.length));
     for (const [k, v] of rows) o.line(`${k.padEnd(w)}  ${v}`);
