@@ -96,6 +96,31 @@ test.serial(
 );
 
 test.serial(
+  'a token logs in too; revoking it or deactivating the keypair ends the console session',
+  async (t) => {
+    const kp = await makeKeypair(stack);
+    const made = await call<{ id: string; token: string }>(kp.client, 'POST', '/tokens', { name: 'console' });
+    t.is(made.status, 201);
+    const ctx = await browser.newContext();
+    contexts.push(ctx);
+    const page = await ctx.newPage();
+    page.setDefaultTimeout(WAIT);
+    await page.goto(url('/console/login'));
+    await page.fill('input[name=token]', made.body.token);
+    await Promise.all([page.waitForURL(/\/console\/sessions$/), page.click('button[type=submit]')]);
+    await page.locator('header .who', { hasText: kp.accessKey }).waitFor();
+    t.is((await call(kp.client, 'DELETE', `/tokens/${made.body.id}`)).status, 200);
+    await page.goto(url('/console/sessions'));
+    await page.waitForURL(/\/console\/login/);
+
+    const byKey = await loggedIn(kp.accessKey, kp.secretKey);
+    t.is((await call(stack.client, 'PATCH', `/keypairs/${kp.accessKey}`, { is_active: false })).status, 200);
+    await byKey.page.goto(url('/console/sessions'));
+    await byKey.page.waitForURL(/\/console\/login/);
+  },
+);
+
+test.serial(
   'the list shows a session created through the API, and its status turns TERMINATED live',
   async (t) => {
     const id = await create(user, batch('sleep 600', { name: 'console-live', tag: 'tag<b>' }));
@@ -127,7 +152,8 @@ test.serial(
 test.serial(
   'the session page shows the exit code, the log and the timeline; the log downloads',
   async (t) => {
-    const id = await create(user, batch('echo console-log-text; exit 3', { name: 'console-page' }));
+    // Markup in the command and its output is shown as text.
+    const id = await create(user, batch("echo '<i>console-log-text</i>'; exit 3", { name: 'console-page' }));
     const done = await waitForStatus(user.client, id);
     t.is(done.exitCode, 3);
     const { ctx, page } = await loggedIn(user.accessKey, user.secretKey);
@@ -136,6 +162,9 @@ test.serial(
     await page.locator('#exit-code', { hasText: '3' }).waitFor();
     await page.locator('#log', { hasText: 'console-log-text' }).waitFor();
     await page.locator('#status', { hasText: 'TERMINATED' }).waitFor();
+    t.regex((await page.locator('#log').textContent()) ?? '', /<i>console-log-text<\/i>/);
+    t.is(await page.locator('#log i, #command i').count(), 0);
+    t.regex((await page.locator('#command').textContent()) ?? '', /echo '<i>console-log-text<\/i>'/);
     t.true((await page.locator('#timeline rect').count()) >= 2);
     await page.locator('#timeline-legend', { hasText: 'RUNNING' }).waitFor();
     await page.locator('#timeline-legend', { hasText: 'TERMINATED' }).waitFor();

@@ -72,6 +72,9 @@ export function sessionListRoutes(r: Router, api: ApiContext): void {
     const user = ctx.state.console as ConsoleUser;
     // Read the horizon first: an event after it reaches the page through the stream's replay.
     const after = api.hub.horizon();
+    // The user's own sessions (what the event stream follows): the API's all and owner_access_key stay out.
+    const { all: _all, owner_access_key: _owner, ...own } = ctx.query;
+    ctx.query = own;
     const { rows, total, limit, offset } = await listSessions(api, ctx);
     const pager = html`<div class="pager">
       <span>${total === 0 ? 0 : offset + 1}–${offset + rows.length} of ${total}</span>
