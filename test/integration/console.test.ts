@@ -145,7 +145,22 @@ test.serial(
     await page.locator(`tr[data-row-of="${id}"]`).waitFor();
     await page.goto(url('/console/sessions?status=PENDING&name=console-live'));
     await page.locator('#sessions', { hasText: 'No sessions.' }).waitFor();
-    t.pass();
+    // The time range, as the form's datetime-local fields send it (UTC, no zone).
+    const later = new Date(Date.now() + 3_600_000).toISOString().slice(0, 16);
+    await page.goto(url(`/console/sessions?name=console-live&created_before=${later}`));
+    await page.locator(`tr[data-row-of="${id}"]`).waitFor();
+    t.is(await page.locator('input[name=created_before]').inputValue(), later);
+    await page.goto(url(`/console/sessions?name=console-live&created_after=${later}`));
+    await page.locator('#sessions', { hasText: 'No sessions.' }).waitFor();
+    // Pages: one session a page, the older one behind the link.
+    const newer = await create(user, batch('echo later', { name: 'console-newer', starts_at: '1h' }));
+    await page.goto(url('/console/sessions?limit=1'));
+    await page.locator(`tr[data-row-of="${newer}"]`).waitFor();
+    await page.locator('.pager a', { hasText: 'older' }).click();
+    await page.waitForURL(/offset=1/);
+    await page.locator(`tr[data-row-of="${id}"]`).waitFor();
+    t.is(await page.locator('#sessions tbody tr').count(), 1);
+    t.is((await call(user.client, 'DELETE', `/session/${newer}`)).status, 200);
   },
 );
 

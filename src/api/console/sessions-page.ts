@@ -55,13 +55,19 @@ function row(s: SessionRow) {
   </tr>`;
 }
 
-/** A link to another page of the same filtered list. */
-function pageLink(ctx: Context, offset: number, label: string) {
+/** The list's filters as the form sent them. */
+function filtersOf(ctx: Context): URLSearchParams {
   const q = new URLSearchParams();
-  for (const k of FILTERS) {
+  for (const k of [...FILTERS, 'limit']) {
     const v = queryOf(ctx, k);
     if (v) q.set(k, v);
   }
+  return q;
+}
+
+/** A link to another page of the same filtered list. */
+function pageLink(filters: URLSearchParams, offset: number, label: string) {
+  const q = new URLSearchParams(filters);
   q.set('offset', String(offset));
   return html`<a href="/console/sessions?${q.toString()}">${label}</a>`;
 }
@@ -73,18 +79,23 @@ export function sessionListRoutes(r: Router, api: ApiContext): void {
     // Read the horizon first: an event after it reaches the page through the stream's replay.
     const after = api.hub.horizon();
     // The user's own sessions (what the event stream follows): the API's all and owner_access_key stay out.
+    const form = filterForm(ctx);
+    const filters = filtersOf(ctx);
     const { all: _all, owner_access_key: _owner, ...own } = ctx.query;
+    // The form's datetime-local fields carry no zone: they are UTC, as the page says.
+    for (const k of ['created_after', 'created_before'])
+      if (typeof own[k] === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?$/.test(own[k])) own[k] += 'Z';
     ctx.query = own;
     const { rows, total, limit, offset } = await listSessions(api, ctx);
     const pager = html`<div class="pager">
       <span>${total === 0 ? 0 : offset + 1}–${offset + rows.length} of ${total}</span>
-      ${offset > 0 ? pageLink(ctx, Math.max(0, offset - limit), '← newer') : ''}
-      ${offset + rows.length < total ? pageLink(ctx, offset + limit, 'older →') : ''}
+      ${offset > 0 ? pageLink(filters, Math.max(0, offset - limit), '← newer') : ''}
+      ${offset + rows.length < total ? pageLink(filters, offset + limit, 'older →') : ''}
     </div>`;
     page(
       ctx,
       'Sessions',
-      html`${filterForm(ctx)}${pager}
+      html`${form}${pager}
         <table id="sessions">
           <thead>
             <tr>
