@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what bai needs on a fresh Debian machine, only when it is missing: a Docker engine,
 # redis-server, a PostgreSQL server (tests), mmdebstrap (the python image) and, for the
-# registry tests, docker-registry and htpasswd; openssl for the TLS tests. Needs root (or sudo) for apt-get.
+# registry tests, docker-registry and htpasswd; openssl for the TLS tests; chromium for the web console's
+# browser test (driven by playwright-core, nothing downloaded at test time). Needs root (or sudo) for apt-get.
 set -euo pipefail
 
 need=()
@@ -12,6 +13,8 @@ command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 # The TLS tests make their certificates with the openssl CLI (Debian's redis-server has TLS built in).
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# test/integration/console.test.ts drives Debian's Chromium at /usr/bin/chromium.
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then need+=(postgresql-15); fi
 
 if [ ${#need[@]} -eq 0 ]; then

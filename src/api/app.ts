@@ -3,6 +3,7 @@ import Koa from 'koa';
 import { apiContextOf, type ApiContext, type ApiDeps } from './api-context.js';
 import { Authenticator } from './auth.js';
 import { bodyMiddleware, urlGuardMiddleware } from './body.js';
+import { consoleMiddleware } from './console/console.js';
 import { problemMiddleware } from './problem.js';
 import { rateLimitMiddleware } from './rate-limit.js';
 import { requestContextMiddleware } from './request-context.js';
@@ -31,6 +32,7 @@ export function createApp(deps: ApiDeps): Koa {
   app.use(rateLimitMiddleware(api.rateLimitPerMinute));
   app.use(bodyMiddleware(api.bodyLimitBytes));
   api.hub.onKeypairChanged((ak) => auth.forget(ak));
+  app.use(consoleMiddleware(api, auth));
   for (const router of apiRouters(api, (ak) => api.hub.keypairChanged(ak))) {
     app.use(router.routes());
     app.use(router.allowedMethods());

@@ -24,7 +24,7 @@ export function hashToken(token: string): string {
 }
 
 /**
- * Authenticates every request but `GET /`, `GET /health` and the OpenAPI document: Backend.AI's HMAC signature
+ * Authenticates every request but `GET /`, `GET /health`, the OpenAPI document and `/console`: Backend.AI's HMAC signature
  * (Date within ±15 minutes) or a bearer token. Active keypairs are cached for two seconds to
  * spare the database a look-up per request; when an admin route changes a keypair, every
  * manager is told (EventHub.keypairChanged, over Redis) and calls `forget`, so a deactivation
@@ -95,7 +95,26 @@ export class Authenticator {
 
   private async bearer(token: string): Promise<Principal> {
     if (token === '' || token.length > 512) throw new InvalidAuthParams('Malformed bearer token.');
-    const row = await this.store.byTokenHash(hashToken(token));
+    return this.tokenPrincipal(hashToken(token));
+  }
+
+  /**
+   * The web console's checks (src/api/console): a keypair proven by the SHA-256 of its secret
+   * key (compared in constant time), active as for a signed request; the console keeps only
+   * the hash, so a new secret ends its sessions.
+   */
+  async keypairPrincipal(accessKey: string, secretHash: string): Promise<Principal> {
+    const kp = accessKey.length > 0 && accessKey.length <= 128 ? await this.keypair(accessKey) : undefined;
+    const a = Buffer.from(kp ? hashToken(kp.secret_key) : '', 'hex');
+    const b = Buffer.from(secretHash, 'hex');
+    if (!kp || !kp.is_active || a.length !== b.length || !timingSafeEqual(a, b))
+      throw new AuthFailed('Unknown or inactive access key, or wrong secret key.');
+    return principalOf(kp, 'hmac');
+  }
+
+  /** A bearer token's principal by the token's hash (the API's check; the console keeps the hash). */
+  async tokenPrincipal(tokenHash: string): Promise<Principal> {
+    const row = await this.store.byTokenHash(tokenHash);
     if (!row || !row.is_active) throw new AuthFailed('Unknown, revoked or inactive token.');
     // Mark the token as used, at most once a minute: a cron job's token shows it is alive.
     if (!row.token_last_used_at || Date.now() - row.token_last_used_at.getTime() > 60_000) {
@@ -120,5 +139,7 @@ function principalOf(kp: KeypairRow, via: Principal['via']): Principal {
 const PUBLIC_PATHS = new Set(['/', '/openapi.json', '/health', '/metrics']);
 
 function isPublic(ctx: Context): boolean {
+  // The web console authenticates with its own cookie (src/api/console/console-auth.ts).
+  if (ctx.path === '/console' || ctx.path.startsWith('/console/')) return true;
   return ctx.method === 'GET' && PUBLIC_PATHS.has(ctx.path);
 }

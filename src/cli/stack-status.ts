@@ -21,8 +21,8 @@ export interface PartStatus {
 
 export interface StackStatus {
   stateDir: string;
-  /** Where to reach things; the console and metrics URLs will join the manager's here. */
-  urls: { manager: string };
+  /** Where to reach things: the API and the web console (docs/console.md). */
+  urls: { manager: string; console: string };
   parts: PartStatus[];
   /** Every part answers. */
   up: boolean;
@@ -103,7 +103,8 @@ export async function stackStatus(stateDir: string): Promise<StackStatus | null>
       log: ownEngine ? join(stateDir, 'docker', 'dockerd.log') : null,
     },
   ];
-  return { stateDir, urls: { manager: st.endpoint }, parts, up: parts.every((p) => p.answers) };
+  const urls = { manager: st.endpoint, console: st.endpoint ? `${st.endpoint}/console` : '' };
+  return { stateDir, urls, parts, up: parts.every((p) => p.answers) };
 }
 
 /** An uptime as people read it: 42s, 5m03s, 2h07m, 3d04h. */

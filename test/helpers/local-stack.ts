@@ -18,7 +18,7 @@ export interface UpJson {
 /** What `bai status --json` prints. */
 export interface StatusJson {
   up: boolean;
-  urls: { manager?: string };
+  urls: { manager?: string; console?: string };
   parts: {
     name: string;
     pid: number | null;

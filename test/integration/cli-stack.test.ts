@@ -63,6 +63,12 @@ test.serial(
     t.regex(human.stdout, /^PART +STATE +PID +UPTIME +ADDRESS\nmanager +answers +\d+ +\d+[smhd]/);
     t.regex(human.stdout, /\ndatabase +answers +\d+ +\S+ +embedded PGlite in \S+pgdata\n/);
     t.regex(human.stdout, /\nmanager URL: http:\/\/127\.0\.0\.1:\d+\n/);
+    // The console's URL, and where the database and Redis are; the console answers there.
+    t.is(s1.urls.console, `${st.endpoint}/console`);
+    t.regex(human.stdout, /\nconsole URL: http:\/\/127\.0\.0\.1:\d+\/console /);
+    t.regex(human.stdout, /\ndatabase: embedded PGlite in \S+pgdata\n/);
+    t.regex(human.stdout, /\nredis: redis:\/\/127\.0\.0\.1:\d+\n/);
+    t.is((await fetch(`${s1.urls.console}/login`)).status, 200);
 
     // No BACKEND_* in the environment: the CLI finds the endpoint and keys in .bai/env.
     const run1 = await baiWithEnv(base, ['run', '--timeout', '240', '-c', 'print("hello")', 'python']);

@@ -162,8 +162,8 @@ export function sessionRoutes(api: ApiContext): Router {
   return r;
 }
 
-/** `GET /sessions`: the query parameters checked and folded into a typed filter. */
-async function listSessions(api: ApiContext, ctx: Context) {
+/** `GET /sessions` (and the console's list): the query parameters checked and folded into a typed filter. */
+export async function listSessions(api: ApiContext, ctx: Context) {
   const p = principal(ctx);
   const all = query(ctx, 'all') === 'true' && p.role !== 'user';
   const f: SessionListFilter = { order: { column: 'created_at', descending: true }, limit: 50, offset: 0 };

@@ -1,7 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { stateDirOf } from '../../config/config.js';
 import { BaseCommand } from '../base-command.js';
-import { formatUptime, stackStatus } from '../stack-status.js';
+import { formatUptime, stackStatus, type PartStatus } from '../stack-status.js';
 
 export class StatusCommand extends BaseCommand {
   static override paths = [['status']];
@@ -17,7 +17,7 @@ export class StatusCommand extends BaseCommand {
 
   json = Option.Boolean('--json', false, {
     description:
-      'Print {"stateDir", "urls": {"manager"}, "up", "parts": [{"name", "pid", "address", "answers", "uptimeSeconds", "startedByBai", "log"}]}',
+      'Print {"stateDir", "urls": {"manager", "console"}, "up", "parts": [{"name", "pid", "address", "answers", "uptimeSeconds", "startedByBai", "log"}]}',
   });
 
   async run(): Promise<number> {
@@ -38,6 +38,12 @@ export class StatusCommand extends BaseCommand {
         ]),
       );
       this.output.line(`manager URL: ${st.urls.manager}`);
+      this.output.line(
+        `console URL: ${st.urls.console} (log in with BACKEND_ACCESS_KEY/SECRET_KEY of .bai/env)`,
+      );
+      const where = (name: PartStatus['name']) => st.parts.find((p) => p.name === name)?.address || '-';
+      this.output.line(`database: ${where('database')}`);
+      this.output.line(`redis: ${where('redis')}`);
       this.output.line(`logs: bai stack logs manager|agent|redis|docker [-f]`);
     }
     return st?.up ? 0 : 1;
