@@ -86,7 +86,11 @@ export function sessionPageRoutes(r: Router, api: ApiContext): void {
         limit: 10_000,
       }),
     ]);
-    const deps = (await Promise.all(depIds.map((id) => api.sessions.get(id)))).filter((d) => d !== undefined);
+    const deps = (
+      await Promise.all(
+        depIds.map(async (d) => ({ row: await api.sessions.get(d.id), condition: d.condition })),
+      )
+    ).flatMap((d) => (d.row ? [{ ...d.row, condition: d.condition }] : []));
     const segments = timelineOf(
       events
         .filter((e) => e.name.startsWith('session_'))
@@ -140,7 +144,7 @@ export function sessionPageRoutes(r: Router, api: ApiContext): void {
             deps.length === 0
               ? 'none'
               : html`<ul>
-                  ${deps.map((d) => html`<li><a href="/console/sessions/${d.id}">${d.name}</a> <span data-status-of="${d.id}" class="${statusClass(d.status, d.result)}">${d.status}</span></li>`)}
+                  ${deps.map((d) => html`<li><a href="/console/sessions/${d.id}">${d.name}</a> <span data-status-of="${d.id}" class="${statusClass(d.status, d.result)}">${d.status}</span> (${d.condition})</li>`)}
                 </ul>`
           }
         </dd>
