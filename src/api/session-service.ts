@@ -17,6 +17,7 @@ import {
   slotsFor,
   unknownDependency,
 } from '../domain/admission.js';
+import { checkArrayPendingLimit, checkChildNames } from '../domain/array-spec.js';
 import { mountTarget } from '../domain/container-plan.js';
 import { createWaitLimitMs, WAITED_STATUSES } from '../domain/create-wait.js';
 import {
@@ -37,6 +38,7 @@ import type { KernelRow, KeypairRow, MountSpec, SessionRow } from '../persistenc
 import type { SessionQueries } from '../persistence/session-queries.js';
 import type { SessionStore } from '../persistence/session-store.js';
 import type { AgentQueues } from '../queue/agent-queues.js';
+import type { ArrayService } from './array-service.js';
 import type { Principal } from './auth.js';
 import type { EventHub } from './event-hub.js';
 
@@ -48,6 +50,8 @@ export interface SessionServiceDeps {
   queues: AgentQueues;
   hub: EventHub;
   log: Logger;
+  /** Array jobs (`array` in the create body): their insert and cancel. */
+  arrays: ArrayService;
   /** Asks the dispatcher for a pass; given a new session's starts_at, only when it may be due. */
   kickDispatcher: (startsAt?: Date | null) => void;
 }
@@ -136,13 +140,17 @@ export class SessionService {
     const mounts = await this.resolveMounts(req, accessKey, owner.domain_name);
     const dependencies = await this.dependencyIds(req.dependencies, accessKey);
     const name = req.name ?? `sess-${randomBytes(4).toString('hex')}`;
+    if (req.array) checkChildNames(name, req.array);
 
     if (req.name) {
       const existing = await this.deps.sessions.findLiveByName(accessKey, req.name);
       if (existing) return { answer: await this.reuse(existing, req), status: 201 };
     }
-    if (policy.max_pending_session_count !== null)
-      checkPendingLimit(policy, await this.deps.queries.pendingCount(accessKey));
+    if (policy.max_pending_session_count !== null) {
+      const pending = await this.deps.queries.pendingCount(accessKey);
+      if (req.array) checkArrayPendingLimit(policy.max_pending_session_count, pending, req.array);
+      else checkPendingLimit(policy, pending);
+    }
 
     const id = randomUUID();
     const now = received.toISOString();
@@ -185,7 +193,9 @@ export class SessionService {
     }));
     let row: SessionRow;
     try {
-      row = await this.deps.sessions.insert(toJsonColumns(session), kernels.map(toJsonColumns), dependencies);
+      row = req.array
+        ? await this.deps.arrays.insert(session, kernels, dependencies, req.array)
+        : await this.deps.sessions.insert(toJsonColumns(session), kernels.map(toJsonColumns), dependencies);
     } catch (err) {
       // A concurrent create of the same name won the race: answer as for an existing session.
       if ((err as { constraint?: string }).constraint === 'sessions_live_name_uq') {
@@ -257,6 +267,7 @@ export class SessionService {
   /** Cancels a PENDING session, or terminates one that was placed (its agent stops the containers). */
   async destroy(s: SessionRow, forced: boolean): Promise<SessionRow> {
     const { sessions, queues } = this.deps;
+    if (s.array_size !== null) return this.deps.arrays.cancel(s, forced, (c) => this.destroy(c, forced));
     if (s.status === 'PENDING') {
       const row = await sessions.transition(s.id, 'CANCELLED', {
         from: ['PENDING'],

@@ -42,6 +42,12 @@ export interface SessionRow {
   agent_id: string | null;
   /** Asked by the request; null: any agent. */
   architecture: string | null;
+  /** Parent of an array: its children's count and parallelism (null: unlimited); null otherwise. */
+  array_size: number | null;
+  array_parallelism: number | null;
+  /** Child of an array: its parent and index; null otherwise. */
+  array_parent_id: string | null;
+  array_index: number | null;
   created_at: Date;
   updated_at: Date;
 }
