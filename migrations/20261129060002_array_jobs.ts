@@ -21,9 +21,7 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(
     `CREATE UNIQUE INDEX sessions_array_child_uq ON sessions (array_parent_id, array_index) WHERE array_parent_id IS NOT NULL`,
   );
-  await knex.raw(
-    `CREATE INDEX sessions_array_parent_idx ON sessions (status) WHERE array_size IS NOT NULL`,
-  );
+  await knex.raw(`CREATE INDEX sessions_array_parent_idx ON sessions (status) WHERE array_size IS NOT NULL`);
 }
 
 export async function down(knex: Knex): Promise<void> {

@@ -25,7 +25,10 @@ export async function arrayInfo(
   query: (name: string) => string | undefined,
 ): Promise<Pick<SessionWire, 'array' | 'arrayParent'>> {
   if (s.array_size !== null) {
-    const limit = Math.max(1, pageParam(query('children_limit'), 'children_limit', CHILDREN_PAGE, MAX_CHILDREN_PAGE));
+    const limit = Math.max(
+      1,
+      pageParam(query('children_limit'), 'children_limit', CHILDREN_PAGE, MAX_CHILDREN_PAGE),
+    );
     const offset = pageParam(query('children_offset'), 'children_offset', 0, Number.MAX_SAFE_INTEGER);
     const [{ counts, start }, rows] = await Promise.all([
       arrays.counts(s.id),

@@ -125,9 +125,7 @@ export interface ArrayChildrenState {
 }
 
 export type ParentMove =
-  | { to: 'RUNNING' }
-  | { to: 'TERMINATED'; result: SessionResult; exitCode: number | null }
-  | null;
+  { to: 'RUNNING' } | { to: 'TERMINATED'; result: SessionResult; exitCode: number | null } | null;
 
 /**
  * The parent's result once every child ended: SUCCESS when every child succeeded, else FAILURE

@@ -1,9 +1,5 @@
 import type { Knex } from 'knex';
-import {
-  arrayChildName,
-  type ArrayChildrenState,
-  type ArraySpec,
-} from '../domain/array-spec.js';
+import { arrayChildName, type ArrayChildrenState, type ArraySpec } from '../domain/array-spec.js';
 import { InvalidRequest } from '../domain/errors.js';
 import { kernelEventName, sessionEventName } from '../domain/events.js';
 import { ACTIVE_STATUSES, predecessorsOf, SESSION_STATUSES, type SessionStatus } from '../domain/status.js';
@@ -124,7 +120,8 @@ export class ArrayStore {
         last,
         parent.id,
         JSON.stringify(kernelTemplate.map((k) => toJsonColumns(k))),
-        dependencies,
+        // A PostgreSQL array literal: knex would spread a JS array into a list of bindings.
+        `{${dependencies.join(',')}}`,
         sessionEventName('PENDING')!,
       ]);
     } catch (err) {
@@ -148,33 +145,39 @@ export class ArrayStore {
   async cancelPendingChildrenIn(trx: Tx | Knex, parentId: string, info: string): Promise<number> {
     const now = new Date().toISOString();
     const history = JSON.stringify({ CANCELLED: now });
+    // Three statements over real tables (indexed), not CTEs joined to one another: the
+    // planner cannot estimate a CTE's rows and a 10,000-row join of two went quadratic.
     const { rows } = (await trx.raw(
-      `WITH c AS (
-         UPDATE sessions SET status = 'CANCELLED', status_info = ?, result = 'FAILURE',
-                status_history = status_history || ?::jsonb, terminated_at = now(), updated_at = now()
-          WHERE array_parent_id = ? AND status = 'PENDING'
-         RETURNING *
-       ), k AS (
-         UPDATE kernels k SET status = 'CANCELLED', status_info = ?,
-                status_history = k.status_history || ?::jsonb, terminated_at = now()
-           FROM c WHERE k.session_id = c.id AND k.status IN (${sqlList(predecessorsOf('CANCELLED'))})
-         RETURNING k.id, k.session_id, k.cluster_role, k.cluster_idx, k.exit_code
-       ), e AS (
-         INSERT INTO session_events (session_id, kernel_id, access_key, name, data)
-         SELECT session_id, kernel_id, access_key, name, data FROM (
-           SELECT c.id AS session_id, k.id AS kernel_id, c.access_key, ? AS name,
-                  ${eventDataSql('c')} || jsonb_build_object('kernelId', k.id, 'clusterRole', k.cluster_role,
-                    'clusterIdx', k.cluster_idx, 'exitCode', coalesce(k.exit_code, c.exit_code)) AS data,
-                  c.array_index, 0 AS ord
-             FROM k JOIN c ON c.id = k.session_id
-           UNION ALL
-           SELECT c.id, NULL, c.access_key, ?, ${eventDataSql('c')}, c.array_index, 1 FROM c
-         ) x ORDER BY array_index, ord
-       )
-       SELECT count(*)::int AS n FROM c`,
-      [info, history, parentId, info, history, kernelEventName('CANCELLED')!, sessionEventName('CANCELLED')!],
-    )) as { rows: { n: number }[] };
-    return rows[0]?.n ?? 0;
+      `UPDATE sessions SET status = 'CANCELLED', status_info = ?, result = 'FAILURE',
+              status_history = status_history || ?::jsonb, terminated_at = now(), updated_at = now()
+        WHERE array_parent_id = ? AND status = 'PENDING'
+       RETURNING id`,
+      [info, history, parentId],
+    )) as { rows: { id: string }[] };
+    if (rows.length === 0) return 0;
+    const ids = `{${rows.map((r) => r.id).join(',')}}`;
+    await trx.raw(
+      `UPDATE kernels SET status = 'CANCELLED', status_info = ?,
+              status_history = status_history || ?::jsonb, terminated_at = now()
+        WHERE session_id = ANY(?::uuid[]) AND status IN (${sqlList(predecessorsOf('CANCELLED'))})`,
+      [info, history, ids],
+    );
+    await trx.raw(
+      `INSERT INTO session_events (session_id, kernel_id, access_key, name, data)
+       SELECT session_id, kernel_id, access_key, name, data FROM (
+         SELECT c.id AS session_id, k.id AS kernel_id, c.access_key, ? AS name,
+                ${eventDataSql('c')} || jsonb_build_object('kernelId', k.id, 'clusterRole', k.cluster_role,
+                  'clusterIdx', k.cluster_idx, 'exitCode', coalesce(k.exit_code, c.exit_code)) AS data,
+                c.array_index, 0 AS ord, k.cluster_role, k.cluster_idx
+           FROM sessions c JOIN kernels k ON k.session_id = c.id
+          WHERE c.id = ANY(?::uuid[])
+         UNION ALL
+         SELECT c.id, NULL, c.access_key, ?, ${eventDataSql('c')}, c.array_index, 1, NULL, NULL
+           FROM sessions c WHERE c.id = ANY(?::uuid[])
+       ) x ORDER BY array_index, ord, cluster_role, cluster_idx`,
+      [kernelEventName('CANCELLED')!, ids, sessionEventName('CANCELLED')!, ids],
+    );
+    return rows.length;
   }
 
   /** cancelPendingChildrenIn in a transaction of its own (listeners notified after commit). */
@@ -244,9 +247,7 @@ export class ArrayStore {
     const rows = (await this.db('sessions as p')
       .whereNotNull('p.array_size')
       .whereIn('p.status', ['TERMINATING', 'TERMINATED', 'CANCELLED'])
-      .whereExists(
-        this.db('sessions as c').whereRaw('c.array_parent_id = p.id').where('c.status', 'PENDING'),
-      )
+      .whereExists(this.db('sessions as c').whereRaw('c.array_parent_id = p.id').where('c.status', 'PENDING'))
       .select('p.id')) as { id: string }[];
     return rows.map((r) => r.id);
   }
