@@ -2,6 +2,7 @@ import test from 'ava';
 import { DockerAdapter } from '../../src/docker/docker-adapter.js';
 import type { SessionWire } from '../../src/domain/session-wire.js';
 import type { SessionRow } from '../../src/persistence/rows.js';
+import { bai } from '../helpers/cli.js';
 import { eventually } from '../helpers/eventually.js';
 import { testEnv } from '../helpers/env.js';
 import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
@@ -170,6 +171,58 @@ test.serial('a dependency on the parent starts only after every child ended', as
   t.true(Date.parse(va.statusHistory.SCHEDULED!) >= lastEnd, 'placed after the last child ended');
 });
 
+test.serial(
+  "bai run --array: each child's lines prefixed by its index, the parent's exit code",
+  async (t) => {
+    const r = await bai(stack, [
+      'run',
+      '-t',
+      'arr-cli',
+      '--array',
+      '0-3%2',
+      '-r',
+      'cpu=1',
+      '-r',
+      'mem=64m',
+      '-c',
+      "import os, sys\ni = os.environ['BAI_ARRAY_INDEX']\nprint('hello', i)\nprint('size', os.environ['BAI_ARRAY_SIZE'])\nsys.exit(4 if i == '2' else 0)",
+      'python',
+    ]);
+    t.is(r.code, 4, r.stderr);
+    const lines = r.stdout.split('\n').filter((l) => l !== '');
+    t.deepEqual([...lines].sort(), [
+      '[0] hello 0',
+      '[0] size 4',
+      '[1] hello 1',
+      '[1] size 4',
+      '[2] hello 2',
+      '[2] size 4',
+      '[3] hello 3',
+      '[3] size 4',
+    ]);
+    // Each child's own lines stay in their order.
+    for (const i of [0, 1, 2, 3]) t.true(lines.indexOf(`[${i}] hello ${i}`) < lines.indexOf(`[${i}] size 4`));
+
+    const info = await bai(stack, [
+      'session',
+      'info',
+      'arr-cli',
+      '--children-limit',
+      '2',
+      '--children-offset',
+      '2',
+    ]);
+    t.is(info.code, 0, info.stderr);
+    t.regex(info.stdout, /Array\s+0-3%2 \(4 children\)/);
+    t.regex(info.stdout, /Children\s+TERMINATED 4/);
+    t.regex(info.stdout, /^2\s+arr-cli-2\s+TERMINATED\s+FAILURE\s+4\s*$/m);
+    t.regex(info.stdout, /^3\s+arr-cli-3\s+TERMINATED\s+SUCCESS\s+0\s*$/m);
+    t.notRegex(info.stdout, /^0\s+arr-cli-0/m);
+    const child = await bai(stack, ['session', 'info', 'arr-cli-1']);
+    t.regex(child.stdout, /Array\s+index 1 of 4, parent arr-cli/);
+  },
+);
+
 test.serial('a 10,000-child array is accepted in one request, then cancelled whole', async (t) => {
   const t0 = Date.now();
   const lap = (what: string) => t.log(`${what}: ${Date.now() - t0} ms`);
@@ -232,7 +285,7 @@ test.serial('bad arrays are 400s', async (t) => {
     ['0-9%0', {}],
     [{ size: 0 }, {}],
     ['x', {}],
-    ['0-9', { name: 'n'.repeat(62) }],
+    ['0-9', { name: 'n'.repeat(63) }],
   ] as const) {
     const res = await stack.client.raw('POST', '/session', batch('true', { array, ...extra, ...small }));
     t.is(res.status, 400, JSON.stringify(array));
