@@ -4,14 +4,16 @@
  * benchmark against its baseline measured in the same run, prints the table, writes
  * bench/results/latest.json, and stops everything it started, by pid.
  *
- * Knobs (environment): BENCH_ONLY=overhead,drain,starts_at,submit (footprint always runs),
- * BENCH_OVERHEAD_SAMPLES (30), BENCH_DRAIN_SESSIONS (200), BENCH_SUBMIT_SECONDS (10).
+ * Knobs (environment): BENCH_ONLY=overhead,drain,starts_at,array,submit (footprint always runs),
+ * BENCH_OVERHEAD_SAMPLES (30), BENCH_DRAIN_SESSIONS (200), BENCH_SUBMIT_SECONDS (10),
+ * BENCH_ARRAYS (3).
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runArray } from '../bench/array.js';
 import { runDrain } from '../bench/drain.js';
 import { footprintResult, sampleIdle } from '../bench/footprint.js';
 import { runOverhead } from '../bench/overhead.js';
@@ -24,7 +26,9 @@ import { sleep } from '../src/stack/process-util.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const env = process.env;
-const only = new Set((env.BENCH_ONLY ?? 'overhead,drain,starts_at,submit').split(',').map((s) => s.trim()));
+const only = new Set(
+  (env.BENCH_ONLY ?? 'overhead,drain,starts_at,array,submit').split(',').map((s) => s.trim()),
+);
 const t0 = Date.now();
 const log = (m: string) => process.stdout.write(`[${((Date.now() - t0) / 1000).toFixed(1)} s] ${m}\n`);
 
@@ -70,6 +74,10 @@ async function main(): Promise<void> {
   if (only.has('starts_at')) {
     results.push(await runStartsAt(stack, 50, 20_000, log));
     log('starts_at done');
+  }
+  if (only.has('array')) {
+    results.push(await runArray(stack, Number(env.BENCH_ARRAYS ?? 3), log));
+    log('array done');
   }
   // Last: it leaves thousands of sessions PENDING until tomorrow in the manager's database.
   if (only.has('submit')) {

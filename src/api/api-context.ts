@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log/logger.js';
 import type { ManagerMetrics } from '../metrics/manager-metrics.js';
+import { ArrayStore } from '../persistence/array-store.js';
 import type { CatalogStore } from '../persistence/catalog-store.js';
 import type { Db } from '../persistence/db.js';
 import { EventStore } from '../persistence/event-store.js';
@@ -44,6 +45,7 @@ export interface ApiContext extends Omit<ApiDeps, 'db'> {
   keypairs: KeypairStore;
   infra: InfraStore;
   templates: TemplateStore;
+  arrays: ArrayStore;
 }
 
 /** The stores the routes read and write, each over the one database handle. */
@@ -57,5 +59,6 @@ export function apiContextOf(deps: ApiDeps): ApiContext {
     keypairs: new KeypairStore(db, hashToken),
     infra: new InfraStore(db),
     templates: new TemplateStore(db),
+    arrays: new ArrayStore(db),
   };
 }

@@ -1,9 +1,8 @@
-import type { ResolvedDependency } from '../domain/dependency-condition.js';
 import { checkSameRequest, type IdempotentRequest } from '../domain/idempotency.js';
 import { InternalError } from '../domain/errors.js';
 import type { Logger } from '../log/logger.js';
-import type { IdempotencyStore, KeyClaim } from '../persistence/idempotency-store.js';
-import type { KernelRow, SessionRow } from '../persistence/rows.js';
+import type { IdempotencyStore, KeyClaim, KeyedInsert } from '../persistence/idempotency-store.js';
+import type { SessionRow } from '../persistence/rows.js';
 import type { SessionStore } from '../persistence/session-store.js';
 
 /** How often, at most, a manager deletes expired keys (after a create that held a new key). */
@@ -36,16 +35,14 @@ export class IdempotentCreates {
   async insert(
     accessKey: string,
     req: IdempotentRequest | null,
-    session: Partial<SessionRow>,
-    kernels: Partial<KernelRow>[],
-    dependencies: readonly ResolvedDependency[],
+    insert: { plain(): Promise<SessionRow> } & KeyedInsert,
   ): Promise<{ row: SessionRow; created: boolean }> {
-    const { store, sessions } = this.deps;
-    if (!req) return { row: await sessions.insert(session, kernels, dependencies), created: true };
+    const { store } = this.deps;
+    if (!req) return { row: await insert.plain(), created: true };
     const claim: KeyClaim = { accessKey, key: req.key, requestHash: req.requestHash };
     // A second round only when the holder's row expired between the claim and the read.
     for (let round = 0; round < 3; round++) {
-      const row = await store.insertSession(sessions, claim, session, kernels, dependencies);
+      const row = await store.insertSession(claim, insert);
       if (row) {
         this.pruneNow();
         return { row, created: true };

@@ -17,6 +17,7 @@ import {
   slotsFor,
   unknownDependency,
 } from '../domain/admission.js';
+import { checkArrayPendingLimit, checkChildNames } from '../domain/array-spec.js';
 import { mountTarget } from '../domain/container-plan.js';
 import {
   mergeDependencies,
@@ -42,7 +43,9 @@ import type { FolderStore } from '../persistence/folder-store.js';
 import type { KernelRow, KeypairRow, MountSpec, SessionRow } from '../persistence/rows.js';
 import type { SessionQueries } from '../persistence/session-queries.js';
 import type { SessionStore } from '../persistence/session-store.js';
+import { plainSessionInsert } from '../persistence/session-inserts.js';
 import type { AgentQueues } from '../queue/agent-queues.js';
+import type { ArrayService } from './array-service.js';
 import type { Principal } from './auth.js';
 import type { EventHub } from './event-hub.js';
 import type { IdempotentCreates } from './idempotent-create.js';
@@ -57,6 +60,8 @@ export interface SessionServiceDeps {
   log: Logger;
   /** Idempotency keys of create requests (src/api/idempotent-create.ts). */
   idempotency: IdempotentCreates;
+  /** Array jobs (`array` in the create body): their insert and cancel. */
+  arrays: ArrayService;
   /** Asks the dispatcher for a pass; given a new session's starts_at, only when it may be due. */
   kickDispatcher: (startsAt?: Date | null) => void;
 }
@@ -150,13 +155,17 @@ export class SessionService {
     const mounts = await this.resolveMounts(req, accessKey, owner.domain_name);
     const dependencies = await this.dependencyIds(req.dependencies, accessKey);
     const name = req.name ?? `sess-${randomBytes(4).toString('hex')}`;
+    if (req.array) checkChildNames(name, req.array);
 
     if (req.name) {
       const existing = await this.deps.sessions.findLiveByName(accessKey, req.name);
       if (existing) return { answer: await this.reuse(existing, req, idem), status: 201 };
     }
-    if (policy.max_pending_session_count !== null)
-      checkPendingLimit(policy, await this.deps.queries.pendingCount(accessKey));
+    if (policy.max_pending_session_count !== null) {
+      const pending = await this.deps.queries.pendingCount(accessKey);
+      if (req.array) checkArrayPendingLimit(policy.max_pending_session_count, pending, req.array);
+      else checkPendingLimit(policy, pending);
+    }
 
     const id = randomUUID();
     const now = received.toISOString();
@@ -202,7 +211,13 @@ export class SessionService {
     let row: SessionRow;
     try {
       // With a key, a concurrent request holding it may have won: its session is the answer.
-      const held = await this.deps.idempotency.insert(accessKey, idem, session, kernels, dependencies);
+      const held = await this.deps.idempotency.insert(
+        accessKey,
+        idem,
+        req.array
+          ? this.deps.arrays.inserter(session, kernels, dependencies, req.array)
+          : plainSessionInsert(this.deps.sessions, session, kernels, dependencies),
+      );
       if (!held.created) return { answer: answerOf(held.row, false), status: 201 };
       row = held.row;
     } catch (err) {
@@ -281,6 +296,7 @@ export class SessionService {
   /** Cancels a PENDING session, or terminates one that was placed (its agent stops the containers). */
   async destroy(s: SessionRow, forced: boolean): Promise<SessionRow> {
     const { sessions, queues } = this.deps;
+    if (s.array_size !== null) return this.deps.arrays.cancel(s, forced, (c) => this.destroy(c, forced));
     if (s.status === 'PENDING') {
       const row = await sessions.transition(s.id, 'CANCELLED', {
         from: ['PENDING'],

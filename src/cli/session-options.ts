@@ -76,6 +76,10 @@ export abstract class SessionOptionsCommand extends BaseCommand {
   batchTimeout = Option.String('--batch-timeout', {
     description: 'Kill the job after this long (30m, 2h, seconds)',
   });
+  array = Option.String('--array', {
+    description:
+      'An array job: A-B or A-B%P (at most P at once), e.g. 0-99%10; child i gets BAI_ARRAY_INDEX=i',
+  });
 
   /** The batch timeout the command's flags ask for (the create commands take --timeout too). */
   protected batchTimeoutValue(): string | undefined {
@@ -118,6 +122,7 @@ export abstract class SessionOptionsCommand extends BaseCommand {
       domain: this.domain,
       group: this.group,
       retry,
+      array: this.array,
       config: {
         environ: keyValues(this.env, '-e'),
         mounts,

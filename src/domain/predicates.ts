@@ -28,6 +28,8 @@ export const WAIT_REASONS = {
   dependencies: { name: 'dependencies', template: 'waits for {sessions}' },
   /** The keypair already runs max_concurrent_sessions sessions. */
   keypairConcurrency: { name: 'keypair_concurrency', template: 'keypair runs its limit of {limit} sessions' },
+  /** The array already has its parallelism's worth of children placed or running. */
+  arrayParallelism: { name: 'array_parallelism', template: 'array runs its limit of {limit} children' },
   /** No schedulable agent in the scaling group. */
   noAgent: { name: 'capacity', template: 'no agent in the scaling group' },
   /** Agents exist but none has room for the session now. */

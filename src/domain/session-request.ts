@@ -1,3 +1,4 @@
+import { parseArraySpec, type ArraySpec } from './array-spec.js';
 import { ENV_NAME_RE, obj, pick, stringList, type Body } from './body-fields.js';
 import { parseDependencies, type DependencyRef } from './dependency-condition.js';
 import { InvalidRequest } from './errors.js';
@@ -55,6 +56,8 @@ export interface CreateSessionRequest extends MountFields {
   retry: RetryPolicy | null;
   /** Backend.AI's architecture name (`x86_64`, `aarch64`…); null: any agent. */
   architecture: string | null;
+  /** An array job (`"0-99%10"`): this many children of the request; null: one session. */
+  array: ArraySpec | null;
 }
 
 const SESSION_NAME_RE = /^\w[\w.-]*\w$/;
@@ -301,6 +304,9 @@ export function parseCreateSessionBody(input: unknown, now: Date): CreateSession
 
   const mountFields = parseMountFields(config);
 
+  const array = parseArraySpec(pick(body, 'array'));
+  if (array && type !== 'batch') throw new InvalidRequest('array is only for batch sessions.');
+
   const priority = int(pick(body, 'priority'), 'priority', 0, 100) ?? DEFAULT_PRIORITY;
   const maxWaitSeconds =
     int(pick(body, 'maxWaitSeconds', 'max_wait_seconds', 'max_wait'), 'max_wait_seconds', 0, 86400) ?? 0;
@@ -341,5 +347,6 @@ export function parseCreateSessionBody(input: unknown, now: Date): CreateSession
       str(pick(config, ...C.scalingGroup) ?? pick(body, ...A.scalingGroup), 'scaling_group', 64) ?? null,
     retry: parseRetry(pick(body, 'retry', 'retry_policy', 'retryPolicy')),
     architecture: parseArchitecture(pick(body, ...A.architecture)),
+    array,
   };
 }

@@ -104,6 +104,40 @@ export interface SessionWire {
   /** Seconds since creation (to termination once ended). */
   age: number;
   kernels: KernelWire[];
+  /** The parent of an array job: its children (src/api/array-view.ts). */
+  array?: ArrayWire;
+  /** A child of an array job: its parent and index. */
+  arrayParent?: ArrayParentWire;
+}
+
+/** One child in the `array` of its parent's info. */
+export interface ArrayChildWire {
+  index: number;
+  sessionId: string;
+  sessionName: string;
+  status: SessionStatus;
+  result: SessionResult;
+  exitCode: number | null;
+}
+
+/** An array parent's children: counts by status and a page of children in index order. */
+export interface ArrayWire {
+  size: number;
+  /** Most children placed at once; null: unlimited. */
+  parallelism: number | null;
+  /** The first index; `spec` is the range as `A-B%P` writes it. */
+  start: number;
+  spec: string;
+  counts: Record<SessionStatus, number>;
+  children: { items: ArrayChildWire[]; total: number; limit: number; offset: number };
+}
+
+/** What a child's info says of its array. */
+export interface ArrayParentWire {
+  sessionId: string;
+  sessionName: string;
+  index: number;
+  size: number;
 }
 
 /** A line of `GET /sessions`. */

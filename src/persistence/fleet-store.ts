@@ -120,6 +120,7 @@ export class FleetStore {
     const rows = (await this.db('sessions as s')
       .join('scaling_groups as g', 'g.name', 's.scaling_group')
       .where('s.status', 'PENDING')
+      .whereNull('s.array_size') // an array's parent follows its children, each timed out alone
       .where('g.pending_timeout_sec', '>', 0)
       .whereRaw(`s.created_at < now() - make_interval(secs => g.pending_timeout_sec)`)
       .select('s.id')) as { id: string }[];

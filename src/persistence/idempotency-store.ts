@@ -1,14 +1,20 @@
-import type { ResolvedDependency } from '../domain/dependency-condition.js';
 import type { Knex } from 'knex';
 import type { Db, Tx } from './db.js';
-import type { IdempotencyKeyRow, KernelRow, SessionRow } from './rows.js';
-import type { SessionStore } from './session-store.js';
+import type { IdempotencyKeyRow, SessionRow } from './rows.js';
 
 /** A key to hold for a new session: its owner, the key, the request's hash. */
 export interface KeyClaim {
   accessKey: string;
   key: string;
   requestHash: string;
+}
+
+/** A session's insert, run in the transaction that holds its key. */
+export interface KeyedInsert {
+  sessionId: string;
+  insertIn(trx: Tx): Promise<SessionRow>;
+  /** After the commit (listeners of new events). */
+  committed(): void;
 }
 
 /** A row older than the retention (seconds; PostgreSQL's clock, as created_at) is expired. */
@@ -36,23 +42,17 @@ export class IdempotencyStore {
   }
 
   /**
-   * Inserts a new session with its kernels and dependencies (SessionStore.insertIn) and the key
-   * that names it, in one transaction, the key first. Null when another request holds the key
-   * (found after waiting for its commit): nothing was written, the caller answers that one's
-   * session.
+   * Inserts a new session (`insert.insertIn`: a plain one, or an array's parent and children)
+   * and the key that names it, in one transaction, the key first. Null when another request
+   * holds the key (found after waiting for its commit): nothing was written, the caller answers
+   * that one's session.
    */
-  async insertSession(
-    sessions: SessionStore,
-    claim: KeyClaim,
-    session: Partial<SessionRow>,
-    kernels: Partial<KernelRow>[],
-    dependencies: readonly ResolvedDependency[],
-  ): Promise<SessionRow | null> {
+  async insertSession(claim: KeyClaim, insert: KeyedInsert): Promise<SessionRow | null> {
     const row = await this.db.transaction(async (trx) => {
-      if (!(await this.claimIn(trx, claim, session.id!))) return null;
-      return sessions.insertIn(trx, session, kernels, dependencies);
+      if (!(await this.claimIn(trx, claim, insert.sessionId))) return null;
+      return insert.insertIn(trx);
     });
-    if (row) sessions.notifyCommitted();
+    if (row) insert.committed();
     return row;
   }
 

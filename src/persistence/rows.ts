@@ -46,6 +46,12 @@ export interface SessionRow {
   architecture: string | null;
   /** X-Request-Id of the creating request (logs correlate on it). */
   request_id?: string | null;
+  /** Parent of an array: its children's count and parallelism (null: unlimited); null otherwise. */
+  array_size: number | null;
+  array_parallelism: number | null;
+  /** Child of an array: its parent and index; null otherwise. */
+  array_parent_id: string | null;
+  array_index: number | null;
   created_at: Date;
   updated_at: Date;
 }

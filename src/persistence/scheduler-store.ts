@@ -9,6 +9,7 @@ import {
 } from '../domain/predicates.js';
 import { addSlots, fits, scaleSlots, subtractSlots, type Slots } from '../domain/resources.js';
 import { ACTIVE_STATUSES } from '../domain/status.js';
+import { arrayGateCtes } from './array-store.js';
 import type { Db } from './db.js';
 import {
   DEPENDENCY_BROKEN_SQL,
@@ -125,6 +126,7 @@ export class SchedulerStore {
   /**
    * PENDING first attempts of the group past their start deadline at `now` (up to `limit`,
    * the earliest first), and the next deadline still to come (null: none), in one statement.
+   * An array's parent is never placed, so never held to it: each child carries the deadline.
    */
   async startDeadlines(
     group: string,
@@ -134,11 +136,12 @@ export class SchedulerStore {
     const { rows } = (await this.db.raw(
       `(SELECT s.id, s.start_deadline_seconds AS seconds, ${START_DEADLINE_AT_SQL} AS deadline
           FROM sessions s
-         WHERE s.scaling_group = ? AND ${PAST_START_DEADLINE}
+         WHERE s.scaling_group = ? AND ${PAST_START_DEADLINE} AND s.array_size IS NULL
          ORDER BY 3 LIMIT ?)
        UNION ALL
        (SELECT NULL, NULL, min(${START_DEADLINE_AT_SQL}) FROM sessions s
-         WHERE s.scaling_group = ? AND ${START_DEADLINE_APPLIES_SQL} AND ${START_DEADLINE_AT_SQL} > ?)`,
+         WHERE s.scaling_group = ? AND ${START_DEADLINE_APPLIES_SQL} AND ${START_DEADLINE_AT_SQL} > ?
+           AND s.array_size IS NULL)`,
       [group, now, limit, group, now],
     )) as { rows: { id: string | null; seconds: number | null; deadline: Date | null }[] };
     const expired = rows.flatMap((r) =>
@@ -195,23 +198,26 @@ export class SchedulerStore {
    */
   async runnable(group: string, horizon: Date, now: Date, limit: number): Promise<SessionRow[]> {
     const limitPreds = predicatesSql('keypairConcurrency', { limit: 'r.kp_limit' });
+    const arrayPreds = predicatesSql('arrayParallelism', { limit: 'r.arr_limit' });
+    // Array parents are never placed (nor counted as the keypair's sessions); array children
+    // pass the array's parallelism gate (arrayGateCtes) before the keypair's.
     const { rows } = (await this.db.raw(
-      `WITH cand AS MATERIALIZED (
+      `WITH cand0 AS MATERIALIZED (
          SELECT s.* FROM sessions s
-          WHERE s.scaling_group = ? AND s.status = 'PENDING'
+          WHERE s.scaling_group = ? AND s.status = 'PENDING' AND s.array_size IS NULL
             AND (s.starts_at IS NULL OR s.starts_at <= ?)
             AND (s.retry_after IS NULL OR s.retry_after <= ?)
             AND NOT EXISTS (${UNMET_DEPENDENCY})
             AND NOT ${PAST_START_DEADLINE}
-       ), room AS (
+       ), ${arrayGateCtes('cand0', 'cand', arrayPreds)}, room AS (
          SELECT k.access_key, p.max_concurrent_sessions AS kp_limit,
                 p.max_concurrent_sessions
-                  - (SELECT count(*) FROM sessions a WHERE a.access_key = k.access_key AND a.status IN (${sqlList(ACTIVE_STATUSES)})) AS kp_room
+                  - (SELECT count(*) FROM sessions a WHERE a.access_key = k.access_key AND a.status IN (${sqlList(ACTIVE_STATUSES)}) AND a.array_size IS NULL) AS kp_room
            FROM keypairs k JOIN keypair_resource_policies p ON p.name = k.resource_policy
           WHERE k.access_key IN (SELECT DISTINCT access_key FROM cand)
        ), ranked AS (
          SELECT c.*, r.kp_limit,
-                row_number() OVER (PARTITION BY c.access_key ORDER BY c.priority DESC, c.created_at) AS kp_rank,
+                row_number() OVER (PARTITION BY c.access_key ORDER BY c.priority DESC, c.created_at, c.array_index) AS kp_rank,
                 coalesce(r.kp_room, 2147483647) AS kp_room
            FROM cand c LEFT JOIN room r ON r.access_key = c.access_key
        ), over_limit AS (
@@ -222,7 +228,7 @@ export class SchedulerStore {
          RETURNING s.id
        )
        SELECT * FROM ranked WHERE kp_rank <= kp_room
-        ORDER BY priority DESC, created_at
+        ORDER BY priority DESC, created_at, array_index
         LIMIT ?`,
       [group, horizon, now, now, limit],
     )) as { rows: (SessionRow & { kp_rank?: unknown; kp_room?: unknown; kp_limit?: unknown })[] };

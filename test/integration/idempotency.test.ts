@@ -146,6 +146,31 @@ test.serial('20 concurrent requests with one key create exactly one session', as
   t.is(Number(rows[0]!.count), 2);
 });
 
+test.serial(
+  'an array job with a key, sent 10 times at once and again: one parent and its children',
+  async (t) => {
+    const kp = await makeKeypair(stack);
+    const body = batch('true', { starts_at: '2h', array: '0-4' });
+    const answers = await Promise.all(Array.from({ length: 10 }, () => create(kp, body, 'array-burst')));
+    t.deepEqual(
+      answers.map((a) => a.status),
+      Array(10).fill(201),
+      JSON.stringify(answers.find((a) => a.status !== 201)?.body),
+    );
+    t.is(new Set(answers.map((a) => a.body.sessionId)).size, 1, 'every answer names one parent');
+    t.is(answers.filter((a) => a.body.created).length, 1, 'one answer created it');
+    const again = await create(kp, body, 'array-burst');
+    t.like(again.body, { sessionId: answers[0]!.body.sessionId, created: false });
+    const rows = await stack.database
+      .db('sessions')
+      .where({ access_key: kp.accessKey })
+      .select('array_parent_id', 'array_size');
+    t.is(rows.filter((r) => r.array_size === 5).length, 1, 'one parent');
+    t.is(rows.filter((r) => r.array_parent_id === answers[0]!.body.sessionId).length, 5, 'its five children');
+    t.is(rows.length, 6, 'nothing else');
+  },
+);
+
 test.serial('a key older than the retention is free again; expired keys are pruned', async (t) => {
   const kp = await makeKeypair(stack);
   const body = batch('true', { starts_at: '2h' });

@@ -70,7 +70,16 @@ export const SESSION_OPS: Op[] = [
     path: '/session/{ref}',
     tag: 'sessions',
     summary: 'Session info',
-    params: [SESSION_REF, OWNER],
+    description:
+      'An array parent adds `array` (counts by status, a page of children); a child adds `arrayParent`.',
+    params: [
+      SESSION_REF,
+      OWNER,
+      q('children_limit', 'an array parent: children per page (default 100, at most 1000)', {
+        type: 'integer',
+      }),
+      q('children_offset', 'an array parent: children to skip (index order)', { type: 'integer' }),
+    ],
     response: ok('Session', ref('SessionInfo')),
   },
   {

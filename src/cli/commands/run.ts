@@ -2,6 +2,7 @@ import { Command, Option } from 'clipanion';
 import { shellQuote } from '../../domain/container-plan.js';
 import { JSON_OUTPUT_BYTES, OutputTail } from '../../domain/output-tail.js';
 import { EXIT, WaitTimeout } from '../base-command.js';
+import { followArray } from '../array-follow.js';
 import { IDEMPOTENCY_KEY_OPTION, idempotencyHeaders, SessionOptionsCommand } from '../session-options.js';
 import { exitCodeOf, waitForEnd } from '../session-wait.js';
 
@@ -16,6 +17,10 @@ export class RunCommand extends SessionOptionsCommand {
       [
         'Give up after 10 minutes (exit 3) and clean up',
         `$0 run --rm --wait-timeout 10m -c 'import time; time.sleep(3600)' python`,
+      ],
+      [
+        'An array of 100 jobs, 10 at a time, each line prefixed by its index',
+        `$0 run --array 0-99%10 -c 'import os; print(os.environ["BAI_ARRAY_INDEX"])' python`,
       ],
       [
         'Run at 9 in the morning with 2 CPUs',
@@ -77,20 +82,33 @@ export class RunCommand extends SessionOptionsCommand {
     process.once('SIGTERM', onSignal);
     let info;
     try {
-      info = await waitForEnd(client, created.sessionId, this.output, {
-        streamLogs: true,
-        timeoutMs: limit.ms,
-        query: owner,
-        write: this.json ? (text) => output.push(text) : undefined,
-        note: this.json
-          ? (note) => {
-              skipped = true;
-              this.context.stderr.write(note);
-            }
-          : undefined,
-        signal: interrupt.signal,
-        known: created,
-      });
+      // An array: every child's output, prefixed `[index] `; the parent's exit code.
+      if (this.array)
+        info = await followArray(client, created.sessionId, {
+          query: owner,
+          write: this.json ? (text) => output.push(text) : (text) => void this.context.stdout.write(text),
+          note: (note) => {
+            skipped = true;
+            this.context.stderr.write(note);
+          },
+          signal: interrupt.signal,
+          timeoutMs: limit.ms,
+        });
+      else
+        info = await waitForEnd(client, created.sessionId, this.output, {
+          streamLogs: true,
+          timeoutMs: limit.ms,
+          query: owner,
+          write: this.json ? (text) => output.push(text) : undefined,
+          note: this.json
+            ? (note) => {
+                skipped = true;
+                this.context.stderr.write(note);
+              }
+            : undefined,
+          signal: interrupt.signal,
+          known: created,
+        });
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);

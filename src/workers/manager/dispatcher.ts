@@ -31,6 +31,8 @@ export interface DispatcherDeps {
   metrics?: Pick<ManagerMetrics, 'observePass' | 'countDecisions'>;
   /** The wake-up timer's clock (tests inject their own). */
   timers?: TimerApi;
+  /** Moves array parents after their children (array-settler.ts), at the start of each pass. */
+  settleArrays?: () => Promise<unknown>;
 }
 
 /** The most PENDING sessions one pass considers per group, among those that can run now. */
@@ -113,6 +115,8 @@ export class Dispatcher {
     const n = ++this.started;
     const t0 = performance.now();
     let nextWake = Infinity;
+    // Before the groups: a parent that ends here lets its dependents go in this same pass.
+    await this.deps.settleArrays?.();
     for (const scaling_group of await this.deps.scheduler.groupsWithPending()) {
       nextWake = Math.min(nextWake, await this.passGroup(scaling_group));
     }

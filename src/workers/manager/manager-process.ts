@@ -3,9 +3,11 @@ import { join } from 'node:path';
 import type { ManagerConfig } from '../../config/config.js';
 import { createApp } from '../../api/app.js';
 import { EventHub } from '../../api/event-hub.js';
+import { ArrayService } from '../../api/array-service.js';
 import { SessionService } from '../../api/session-service.js';
 import { IdempotentCreates } from '../../api/idempotent-create.js';
 import { IdempotencyStore } from '../../persistence/idempotency-store.js';
+import { ArrayStore } from '../../persistence/array-store.js';
 import { CatalogStore } from '../../persistence/catalog-store.js';
 import { FolderStore } from '../../persistence/folder-store.js';
 import { SessionQueries } from '../../persistence/session-queries.js';
@@ -28,6 +30,7 @@ import { Lease } from '../../queue/lease.js';
 import { leaseKey } from '../../queue/names.js';
 import { openRedis } from '../../queue/redis.js';
 import type { Logger } from '../../log/logger.js';
+import { ArraySettler } from './array-settler.js';
 import { Dispatcher } from './dispatcher.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 import { Loop } from './loop.js';
@@ -95,6 +98,8 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   const fleet = new FleetStore(db);
   const queues = new AgentQueues(redis, prefix, (agentId) => fleet.scalingGroupOf(agentId));
 
+  const arrays = new ArrayStore(db, { eventsCommitted: () => hub.notify() });
+  const settler = new ArraySettler(arrays, sessions, log);
   const dispatchLease = new Lease(redis, leaseKey(prefix, 'dispatcher'), 10_000);
   const dispatcher = new Dispatcher({
     scheduler: new SchedulerStore(db, sessions),
@@ -104,6 +109,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     log,
     startLeadMs: config.startLeadMs,
     metrics,
+    settleArrays: () => settler.settle(),
     withLease: async (fn) => {
       if (await dispatchLease.acquire()) await fn();
     },
@@ -123,6 +129,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
       log,
     }),
     kickDispatcher: (startsAt) => dispatcher.wake(startsAt),
+    arrays: new ArrayService(arrays, sessions, kick),
   });
   const handler = new ReportHandler({
     fleet,

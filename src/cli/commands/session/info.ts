@@ -2,6 +2,7 @@ import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../base-command.js';
 import { relativeTime } from '../../output.js';
 import type { AttemptWire, SessionWire } from '../../../domain/session-wire.js';
+import { arrayRows, printChildren } from '../../array-info.js';
 
 export class SessionInfoCommand extends BaseCommand {
   static override paths = [['session', 'info']];
@@ -11,12 +12,17 @@ export class SessionInfoCommand extends BaseCommand {
     examples: [
       ['By name', '$0 session info job-1'],
       ['As JSON', '$0 session info job-1 --json'],
+      ['An array: counts and the children 100 to 199', '$0 session info sweep --children-offset 100'],
     ],
   });
 
   ref = Option.String({ name: 'SESSION' });
   owner = Option.String('-o,--owner', { description: 'Owner access key (admins)' });
   json = Option.Boolean('--json', false, { description: 'Print the session info document' });
+  childrenLimit = Option.String('--children-limit', {
+    description: 'An array: children per page (default 100)',
+  });
+  childrenOffset = Option.String('--children-offset', { description: 'An array: children to skip' });
 
   async run(): Promise<void> {
     const info = await this.client().request<SessionWire>(
@@ -25,6 +31,8 @@ export class SessionInfoCommand extends BaseCommand {
       undefined,
       {
         owner_access_key: this.owner,
+        children_limit: this.childrenLimit,
+        children_offset: this.childrenOffset,
       },
     );
     if (this.json) return this.output.json(info);
@@ -49,6 +57,7 @@ export class SessionInfoCommand extends BaseCommand {
       rows.push(['Depends on', deps.map((d) => `${d.sessionId} (${d.condition})`).join(', ')]);
     if (info.startDeadline) rows.push(['Start deadline', `${info.startDeadline} s`]);
     if (info.tag) rows.push(['Tag', String(info.tag)]);
+    rows.push(...arrayRows(info, o));
     const w = Math.max(...rows.map(([k]) => k.length));
     for (const [k, v] of rows) o.line(`${k.padEnd(w)}  ${v}`);
     if (Object.keys(info.statusData ?? {}).length > 0)
@@ -57,6 +66,7 @@ export class SessionInfoCommand extends BaseCommand {
       o.line('Attempts');
       for (const line of attemptLines(info.attempts)) o.line(`  ${line}`);
     }
+    printChildren(info, o, this.ref);
   }
 }
 

@@ -1,0 +1,335 @@
+import type { Knex } from 'knex';
+import type { ResolvedDependency } from '../domain/dependency-condition.js';
+import { dependencyRows } from './dependency-sql.js';
+import { arrayChildName, type ArrayChildrenState, type ArraySpec } from '../domain/array-spec.js';
+import { InvalidRequest } from '../domain/errors.js';
+import { kernelEventName, sessionEventName } from '../domain/events.js';
+import { ACTIVE_STATUSES, predecessorsOf, SESSION_STATUSES, type SessionStatus } from '../domain/status.js';
+import type { Db, Tx } from './db.js';
+import { toJsonColumns } from './json-columns.js';
+import type { KernelRow, SessionRow } from './rows.js';
+import { eventDataSql, recordSessionEvents } from './session-events.js';
+import type { EventsNotifier } from './session-store.js';
+
+const sqlList = (xs: readonly string[]) => xs.map((s) => `'${s.replace(/'/g, "''")}'`).join(', ');
+
+/** Columns of the parent a child does not copy as they are (it has its own, or none). */
+const NOT_COPIED = new Set(['id', 'name', 'environ', 'callback_url', 'array_size', 'array_parallelism']);
+
+/** One child of an array as the parent's info lists it. */
+export interface ArrayChildRow {
+  id: string;
+  name: string;
+  array_index: number;
+  status: SessionStatus;
+  result: SessionRow['result'];
+  exit_code: number | null;
+}
+
+/** A parent that is not over, with what its children say (the settle step's read). */
+export interface OpenParent extends ArrayChildrenState {
+  id: string;
+  status: SessionStatus;
+}
+
+/**
+ * Array jobs in PostgreSQL: the parent and its children written in one transaction, set-based
+ * (one INSERT per table whatever the size), the children cancelled set-based, and what the
+ * parent's info and the settle step read about them.
+ */
+export class ArrayStore {
+  constructor(
+    private readonly db: Db,
+    private readonly notifier: EventsNotifier = { eventsCommitted() {} },
+  ) {}
+
+  /**
+   * Inserts the parent (no kernels: it is never placed) with its event, then its children from
+   * it in one statement: each a copy of the parent's row with its own id, name
+   * (`<name>-<index>`), index and BAI_ARRAY_* variables, no callback_url (the parent's
+   * callbacks speak for the array); each with the kernels of `kernelTemplate`, the parent's
+   * dependencies and its session_enqueued event.
+   */
+  async insert(
+    plainParent: Partial<SessionRow>,
+    kernelTemplate: Partial<KernelRow>[],
+    dependencies: readonly ResolvedDependency[],
+    spec: ArraySpec,
+  ): Promise<SessionRow> {
+    const row = await this.db.transaction((trx) =>
+      this.insertIn(trx, plainParent, kernelTemplate, dependencies, spec),
+    );
+    this.notifier.eventsCommitted();
+    return row;
+  }
+
+  /** `insert` inside the caller's transaction (which notifies after its commit). */
+  async insertIn(
+    trx: Tx,
+    plainParent: Partial<SessionRow>,
+    kernelTemplate: Partial<KernelRow>[],
+    dependencies: readonly ResolvedDependency[],
+    spec: ArraySpec,
+  ): Promise<SessionRow> {
+    const parent = toJsonColumns({
+      ...plainParent,
+      array_size: spec.size,
+      array_parallelism: spec.parallelism,
+    });
+    const [inserted] = (await trx('sessions').insert(parent).returning('*')) as SessionRow[];
+    if (dependencies.length > 0)
+      await trx('session_dependencies').insert(dependencyRows(parent.id!, dependencies));
+    await recordSessionEvents(trx, inserted!, 'PENDING', null);
+    await this.insertChildren(trx, inserted!, Object.keys(parent), kernelTemplate, dependencies, spec);
+    return inserted!;
+  }
+
+  private async insertChildren(
+    trx: Tx,
+    parent: SessionRow,
+    parentColumns: string[],
+    kernelTemplate: Partial<KernelRow>[],
+    dependencies: readonly ResolvedDependency[],
+    spec: ArraySpec,
+  ): Promise<void> {
+    const copied = parentColumns.filter((c) => !NOT_COPIED.has(c) && /^[a-z_]+$/.test(c));
+    const kernelCols = Object.keys(kernelTemplate[0] ?? {}).filter(
+      (c) => !['id', 'session_id'].includes(c) && /^[a-z_]+$/.test(c),
+    );
+    const cols = [...copied, 'id', 'name', 'environ', 'array_parent_id', 'array_index'];
+    const exprs = [
+      ...copied.map((c) => `p.${c}`),
+      'gen_random_uuid()',
+      `p.name || '-' || i`,
+      `p.environ || jsonb_build_object('BAI_ARRAY_INDEX', i::text, 'BAI_ARRAY_SIZE', ?::text)`,
+      'p.id',
+      'i',
+    ];
+    const sql = `WITH c AS (
+        INSERT INTO sessions (${cols.join(', ')})
+        SELECT ${exprs.join(', ')} FROM sessions p, generate_series(?::int, ?::int) AS i
+         WHERE p.id = ?
+        RETURNING *
+      ), k AS (
+        INSERT INTO kernels (id, session_id, ${kernelCols.join(', ')})
+        SELECT gen_random_uuid(), c.id, ${kernelCols.map((x) => `t.${x}`).join(', ')}
+          FROM c CROSS JOIN jsonb_populate_recordset(NULL::kernels, ?::jsonb) AS t
+      ), d AS (
+        INSERT INTO session_dependencies (session_id, depends_on, condition)
+        SELECT c.id, x.dep, x.cond FROM c CROSS JOIN unnest(?::uuid[], ?::text[]) AS x(dep, cond)
+      ), e AS (
+        INSERT INTO session_events (session_id, access_key, name, data)
+        SELECT c.id, c.access_key, ?, ${eventDataSql('c')} FROM c ORDER BY c.array_index
+      )
+      SELECT count(*)::int AS n FROM c`;
+    const first = spec.start;
+    const last = spec.start + spec.size - 1;
+    try {
+      await trx.raw(sql, [
+        String(spec.size),
+        first,
+        last,
+        parent.id,
+        JSON.stringify(kernelTemplate.map((k) => toJsonColumns(k))),
+        // PostgreSQL array literals: knex would spread a JS array into a list of bindings.
+        `{${dependencies.map((d) => d.id).join(',')}}`,
+        `{${dependencies.map((d) => d.condition).join(',')}}`,
+        sessionEventName('PENDING')!,
+      ]);
+    } catch (err) {
+      // A live session already has a child's name (`<name>-<index>`): say which, as a 400.
+      if ((err as { constraint?: string }).constraint === 'sessions_live_name_uq') {
+        const detail = String((err as { detail?: string }).detail ?? '');
+        const m = /=\([^,]*, (.*)\) already exists/.exec(detail);
+        const taken = m?.[1] ?? `${arrayChildName(parent.name, first)}…`;
+        throw new InvalidRequest(
+          `array: a live session named "${taken}" exists, and a child of this array would take that name.`,
+        );
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Cancels every PENDING child of `parentId` (with their kernels and events) in one
+   * statement; returns how many. Inside the caller's transaction (it notifies after commit).
+   */
+  async cancelPendingChildrenIn(trx: Tx | Knex, parentId: string, info: string): Promise<number> {
+    const now = new Date().toISOString();
+    const history = JSON.stringify({ CANCELLED: now });
+    // Three statements over real tables (indexed), not CTEs joined to one another: the
+    // planner cannot estimate a CTE's rows and a 10,000-row join of two went quadratic.
+    const { rows } = (await trx.raw(
+      `UPDATE sessions SET status = 'CANCELLED', status_info = ?, result = 'FAILURE',
+              status_history = status_history || ?::jsonb, terminated_at = now(), updated_at = now()
+        WHERE array_parent_id = ? AND status = 'PENDING'
+       RETURNING id`,
+      [info, history, parentId],
+    )) as { rows: { id: string }[] };
+    if (rows.length === 0) return 0;
+    const ids = `{${rows.map((r) => r.id).join(',')}}`;
+    await trx.raw(
+      `UPDATE kernels SET status = 'CANCELLED', status_info = ?,
+              status_history = status_history || ?::jsonb, terminated_at = now()
+        WHERE session_id = ANY(?::uuid[]) AND status IN (${sqlList(predecessorsOf('CANCELLED'))})`,
+      [info, history, ids],
+    );
+    await trx.raw(
+      `INSERT INTO session_events (session_id, kernel_id, access_key, name, data)
+       SELECT session_id, kernel_id, access_key, name, data FROM (
+         SELECT c.id AS session_id, k.id AS kernel_id, c.access_key, ? AS name,
+                ${eventDataSql('c')} || jsonb_build_object('kernelId', k.id, 'clusterRole', k.cluster_role,
+                  'clusterIdx', k.cluster_idx, 'exitCode', coalesce(k.exit_code, c.exit_code)) AS data,
+                c.array_index, 0 AS ord, k.cluster_role, k.cluster_idx
+           FROM sessions c JOIN kernels k ON k.session_id = c.id
+          WHERE c.id = ANY(?::uuid[])
+         UNION ALL
+         SELECT c.id, NULL, c.access_key, ?, ${eventDataSql('c')}, c.array_index, 1, NULL, NULL
+           FROM sessions c WHERE c.id = ANY(?::uuid[])
+       ) x ORDER BY array_index, ord, cluster_role, cluster_idx`,
+      [kernelEventName('CANCELLED')!, ids, sessionEventName('CANCELLED')!, ids],
+    );
+    return rows.length;
+  }
+
+  /** cancelPendingChildrenIn in a transaction of its own (listeners notified after commit). */
+  async cancelPendingChildren(parentId: string, info: string): Promise<number> {
+    const n = await this.db.transaction((trx) => this.cancelPendingChildrenIn(trx, parentId, info));
+    if (n > 0) this.notifier.eventsCommitted();
+    return n;
+  }
+
+  /** Children of the parent that are placed and not over (they need the destroy path). */
+  async activeChildren(parentId: string): Promise<SessionRow[]> {
+    return (await this.db('sessions')
+      .where({ array_parent_id: parentId })
+      .whereIn('status', [...ACTIVE_STATUSES, 'ERROR'])
+      .orderBy('array_index')) as SessionRow[];
+  }
+
+  /** Whether the parent has children that are placed and not over. */
+  async hasActiveChildren(trx: Tx, parentId: string): Promise<boolean> {
+    const row = (await trx('sessions')
+      .where({ array_parent_id: parentId })
+      .whereIn('status', [...ACTIVE_STATUSES, 'ERROR'])
+      .first('id')) as { id: string } | undefined;
+    return row !== undefined;
+  }
+
+  /**
+   * The settle step's read: every parent not over, with how many children are still open,
+   * whether one ran, and the failed child of the lowest index. One statement.
+   */
+  async openParents(): Promise<OpenParent[]> {
+    const { rows } = (await this.db.raw(
+      `SELECT p.id, p.status,
+              (SELECT count(*) FROM sessions c
+                WHERE c.array_parent_id = p.id AND c.status NOT IN ('TERMINATED', 'CANCELLED'))::int AS open,
+              EXISTS (SELECT 1 FROM sessions c WHERE c.array_parent_id = p.id
+                         AND (c.status_history -> 'RUNNING') IS NOT NULL) AS ran,
+              f.array_index AS failed_index, f.exit_code AS failed_exit
+         FROM sessions p
+         LEFT JOIN LATERAL (
+           SELECT c.array_index, c.exit_code FROM sessions c
+            WHERE c.array_parent_id = p.id AND c.status IN ('TERMINATED', 'CANCELLED')
+              AND c.result <> 'SUCCESS'
+            ORDER BY c.array_index LIMIT 1) f ON true
+        WHERE p.array_size IS NOT NULL AND p.status IN ('PENDING', 'RUNNING', 'TERMINATING')`,
+    )) as {
+      rows: {
+        id: string;
+        status: SessionStatus;
+        open: number;
+        ran: boolean;
+        failed_index: number | null;
+        failed_exit: number | null;
+      }[];
+    };
+    return rows.map((r) => ({
+      id: r.id,
+      status: r.status,
+      open: r.open,
+      ran: r.ran,
+      firstFailed: r.failed_index === null ? null : { index: r.failed_index, exitCode: r.failed_exit },
+    }));
+  }
+
+  /** Parents that ended or are being cancelled and still have PENDING children. */
+  async parentsWithStrayChildren(): Promise<string[]> {
+    const rows = (await this.db('sessions as p')
+      .whereNotNull('p.array_size')
+      .whereIn('p.status', ['TERMINATING', 'TERMINATED', 'CANCELLED'])
+      .whereExists(this.db('sessions as c').whereRaw('c.array_parent_id = p.id').where('c.status', 'PENDING'))
+      .select('p.id')) as { id: string }[];
+    return rows.map((r) => r.id);
+  }
+
+  /** The children's count by status (every status present, 0 when none) and the first index. */
+  async counts(parentId: string): Promise<{ counts: Record<SessionStatus, number>; start: number }> {
+    const rows = (await this.db('sessions')
+      .where({ array_parent_id: parentId })
+      .groupBy('status')
+      .select('status', this.db.raw('count(*)::int AS n'), this.db.raw('min(array_index) AS first'))) as {
+      status: SessionStatus;
+      n: number;
+      first: number;
+    }[];
+    const counts = Object.fromEntries(SESSION_STATUSES.map((s) => [s, 0])) as Record<SessionStatus, number>;
+    let start = Infinity;
+    for (const r of rows) {
+      counts[r.status] = r.n;
+      start = Math.min(start, r.first);
+    }
+    return { counts, start: Number.isFinite(start) ? start : 0 };
+  }
+
+  /** A page of the children in index order. */
+  async children(parentId: string, limit: number, offset: number): Promise<ArrayChildRow[]> {
+    return (await this.db('sessions')
+      .where({ array_parent_id: parentId })
+      .orderBy('array_index')
+      .limit(limit)
+      .offset(offset)
+      .select('id', 'name', 'array_index', 'status', 'result', 'exit_code')) as ArrayChildRow[];
+  }
+
+  /** The parent of a child, as its info names it. */
+  async parentOf(parentId: string): Promise<Pick<SessionRow, 'id' | 'name' | 'array_size'> | undefined> {
+    return (await this.db('sessions').where({ id: parentId }).first('id', 'name', 'array_size')) as
+      Pick<SessionRow, 'id' | 'name' | 'array_size'> | undefined;
+  }
+}
+
+/**
+ * The dispatcher's array gate, as CTEs for its candidate scan: from the candidates `from`
+ * (sessions rows), `to` keeps those that are not array children, and of each array's children
+ * (in index order) as many as its parallelism leaves room for, counting its children placed
+ * and not over; children of a parent that is not PENDING or RUNNING are left out (the settle
+ * step cancels them). Those beyond the room get `preds` (an expression over `r.arr_limit`)
+ * written as their predicates, in the same statement.
+ */
+export function arrayGateCtes(from: string, to: string, preds: string): string {
+  return `arr_room AS (
+      SELECT p.id AS parent_id, p.array_parallelism AS arr_limit,
+             coalesce(p.array_parallelism, 2147483647)
+               - (SELECT count(*) FROM sessions a WHERE a.array_parent_id = p.id
+                     AND a.status IN (${sqlList(ACTIVE_STATUSES)})) AS room
+        FROM sessions p
+       WHERE p.id IN (SELECT DISTINCT array_parent_id FROM ${from} WHERE array_parent_id IS NOT NULL)
+         AND p.status IN ('PENDING', 'RUNNING')
+    ), arr_ranked AS (
+      SELECT c.id, c.array_parent_id, r.arr_limit, r.room,
+             row_number() OVER (PARTITION BY c.array_parent_id ORDER BY c.priority DESC, c.array_index) AS arr_rank
+        FROM ${from} c JOIN arr_room r ON r.parent_id = c.array_parent_id
+    ), arr_over AS (
+      UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', ${preds})
+        FROM arr_ranked r
+       WHERE s.id = r.id AND r.arr_rank > r.room AND s.status = 'PENDING'
+         AND (s.status_data -> 'predicates') IS DISTINCT FROM ${preds}
+      RETURNING s.id
+    ), ${to} AS (
+      SELECT c.* FROM ${from} c
+       WHERE c.array_parent_id IS NULL
+          OR c.id IN (SELECT id FROM arr_ranked WHERE arr_rank <= room)
+    )`;
+}

@@ -1,0 +1,45 @@
+import { ARRAY_CANCELLED, parentMove } from '../../domain/array-spec.js';
+import type { ArrayStore } from '../../persistence/array-store.js';
+import type { SessionStore } from '../../persistence/session-store.js';
+import type { Logger } from '../../log/logger.js';
+
+/**
+ * Makes array parents follow their children, whatever path ended the last child (report,
+ * reconciler, cancel, dependency-failed…): run at the start of every dispatch pass (kicked when
+ * a session ends, and by the pass's safety tick). Set-based reads; each move is a guarded
+ * transition, so a pass that runs twice, or races a cancel, changes nothing more.
+ */
+export class ArraySettler {
+  constructor(
+    private readonly arrays: ArrayStore,
+    private readonly sessions: SessionStore,
+    private readonly log: Logger,
+  ) {}
+
+  /** Returns how many parents moved. */
+  async settle(): Promise<number> {
+    // Children still PENDING under a parent that ended or is being cancelled never run.
+    for (const id of await this.arrays.parentsWithStrayChildren()) {
+      const n = await this.arrays.cancelPendingChildren(id, ARRAY_CANCELLED);
+      if (n > 0) this.log.info('array: stray children cancelled', { parentId: id, n });
+    }
+    let moved = 0;
+    for (const p of await this.arrays.openParents()) {
+      const move = parentMove(p.status, p);
+      if (!move) continue;
+      const row =
+        move.to === 'RUNNING'
+          ? await this.sessions.transition(p.id, 'RUNNING', {
+              from: ['PENDING'],
+              set: { started_at: new Date() },
+            })
+          : await this.sessions.transition(p.id, 'TERMINATED', {
+              from: [p.status],
+              result: move.result,
+              exitCode: move.exitCode,
+            });
+      if (row) moved++;
+    }
+    return moved;
+  }
+}
