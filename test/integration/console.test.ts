@@ -1,4 +1,7 @@
 import test from 'ava';
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { call, makeKeypair, type TestKeypair } from '../helpers/api.js';
 import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
@@ -32,6 +35,33 @@ test.before(async () => {
       '--disable-sync',
     ],
   });
+});
+/**
+ * A failed test leaves screenshots of the pages it had open in BAI_TEST_SCREENSHOTS (default
+ * <tmp>/bai-console-screenshots), named after the test; a passing one leaves nothing.
+ */
+test.afterEach.always(async (t) => {
+  const open = contexts.splice(0).flatMap((c) => c.pages());
+  if (!t.passed) {
+    const dir = process.env.BAI_TEST_SCREENSHOTS ?? join(tmpdir(), 'bai-console-screenshots');
+    mkdirSync(dir, { recursive: true });
+    const name = t.title.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 80);
+    for (const [i, p] of open.entries()) {
+      const file = join(dir, `${name}-${i}.png`);
+      try {
+        await p.screenshot({ path: file, fullPage: true });
+        t.log(`screenshot: ${file} (${p.url()})`);
+      } catch (err) {
+        // Expected when the page already closed; the other screenshots still matter.
+        t.log(`no screenshot of ${p.url()}: ${String(err)}`);
+      }
+    }
+  }
+  for (const p of open)
+    await p
+      .context()
+      .close()
+      .catch(() => {});
 });
 test.after.always(async () => {
   for (const c of contexts) await c.close().catch(() => {});
@@ -238,6 +268,23 @@ test.serial('a POST without or with a wrong CSRF token is refused (403) and chan
   const ok = await ctx.request.post(cancel, { form: { _csrf: token! }, maxRedirects: 0 });
   t.is(ok.status(), 303);
   t.is((await waitForStatus(user.client, id)).status, 'CANCELLED');
+});
+
+test.serial('logout ends access: the console asks to log in again, also with the old cookie', async (t) => {
+  const { ctx, page } = await loggedIn(user.accessKey, user.secretKey);
+  const before = (await ctx.cookies()).find((c) => c.name === 'bai_console');
+  t.truthy(before, 'a session cookie while logged in');
+  await Promise.all([page.waitForURL(/\/console\/login/), page.click('button.logout')]);
+  t.falsy((await ctx.cookies()).find((c) => c.name === 'bai_console' && c.value !== ''));
+  await page.goto(url('/console/sessions'));
+  t.regex(page.url(), /\/console\/login\?next=/);
+  // The old cookie, sent again by hand, no longer opens anything: the server forgot it.
+  const replay = await browser.newContext();
+  contexts.push(replay);
+  await replay.addCookies([{ name: 'bai_console', value: before!.value, url: url('/console') }]);
+  const res = await replay.request.get(url('/console/sessions'), { maxRedirects: 0 });
+  t.is(res.status(), 302);
+  t.regex(res.headers()['location'] ?? '', /\/console\/login/);
 });
 
 test.serial("another keypair's session is neither listed nor reachable (404 page)", async (t) => {

@@ -1,4 +1,5 @@
 import { ref, type Json } from './common.js';
+import { ARRAY_SCHEMAS } from './array-schemas.js';
 import { RETRY_SCHEMAS } from './retry-schemas.js';
 
 /** The component schemas of the OpenAPI document. */
@@ -8,6 +9,7 @@ const slots = { type: 'object', additionalProperties: { type: 'number' } };
 
 export const SCHEMAS: Json = {
   ...RETRY_SCHEMAS,
+  ...ARRAY_SCHEMAS,
   Problem: {
     type: 'object',
     required: ['type', 'title'],
@@ -104,22 +106,7 @@ export const SCHEMAS: Json = {
       },
       tag: { type: ['string', 'null'], description: 'printable text: control characters are a 400' },
       retry: ref('RetryRequest'),
-      array: {
-        description:
-          'bai extension, batch only: an array job. "A-B" (indices A to B) or "A-B%P" (at most P children placed at once), or {size, parallelism?, start?}; at most 10,000 children. One parent and a child per index, named <name>-<index>, each with BAI_ARRAY_INDEX and BAI_ARRAY_SIZE.',
-        oneOf: [
-          { type: 'string', pattern: '^\\d+-\\d+(%\\d+)?$' },
-          {
-            type: 'object',
-            required: ['size'],
-            properties: {
-              size: { type: 'integer', minimum: 1, maximum: 10000 },
-              parallelism: { type: 'integer', minimum: 1 },
-              start: { type: 'integer', minimum: 0 },
-            },
-          },
-        ],
-      },
+      array: ref('ArrayRequest'),
       config: {
         type: 'object',
         properties: {
@@ -217,40 +204,6 @@ export const SCHEMAS: Json = {
       },
     },
     additionalProperties: true,
-  },
-  ArrayInfo: {
-    type: 'object',
-    description:
-      "the parent of an array job: its children's counts by status and a page of them in index order (children_limit, children_offset)",
-    properties: {
-      size: { type: 'integer' },
-      parallelism: { type: ['integer', 'null'] },
-      start: { type: 'integer' },
-      spec: { type: 'string', description: 'A-B or A-B%P' },
-      counts: { type: 'object', additionalProperties: { type: 'integer' } },
-      children: {
-        type: 'object',
-        properties: {
-          items: {
-            type: 'array',
-            items: {
-              type: 'object',
-              properties: {
-                index: { type: 'integer' },
-                sessionId: str,
-                sessionName: str,
-                status: str,
-                result: str,
-                exitCode: { type: ['integer', 'null'] },
-              },
-            },
-          },
-          total: { type: 'integer' },
-          limit: { type: 'integer' },
-          offset: { type: 'integer' },
-        },
-      },
-    },
   },
   DependencyCondition: {
     enum: ['afterok', 'afterany', 'afternotok'],
