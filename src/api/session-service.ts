@@ -9,7 +9,6 @@ import {
   checkPolicy,
   checkScalingGroup,
   checkScalingGroupAccess,
-  checkStorageAllowed,
   clusterLayout,
   DEFAULT_GROUP,
   knownSlots,
@@ -18,29 +17,21 @@ import {
   unknownDependency,
 } from '../domain/admission.js';
 import { checkArrayPendingLimit, checkChildNames } from '../domain/array-spec.js';
-import { mountTarget } from '../domain/container-plan.js';
 import {
   mergeDependencies,
   type DependencyRef,
   type ResolvedDependency,
 } from '../domain/dependency-condition.js';
 import { createWaitLimitMs, WAITED_STATUSES } from '../domain/create-wait.js';
-import {
-  InsufficientPrivilege,
-  InvalidRequest,
-  ObjectNotFound,
-  SessionAlreadyExists,
-} from '../domain/errors.js';
+import { InsufficientPrivilege, ObjectNotFound, SessionAlreadyExists } from '../domain/errors.js';
 import { idempotentRequestOf, type IdempotentRequest } from '../domain/idempotency.js';
-import { mountAsks } from '../domain/mount-request.js';
 import { parseCreateSessionBody, type CreateSessionRequest } from '../domain/session-request.js';
-import { mountReadOnly } from '../domain/storage-folder.js';
 import { LIVE_STATUSES } from '../domain/status.js';
 import type { Logger } from '../log/logger.js';
 import { currentRequest } from '../log/request-scope.js';
 import type { CatalogStore } from '../persistence/catalog-store.js';
 import type { FolderStore } from '../persistence/folder-store.js';
-import type { KernelRow, KeypairRow, MountSpec, SessionRow } from '../persistence/rows.js';
+import type { KernelRow, KeypairRow, SessionRow } from '../persistence/rows.js';
 import type { SessionQueries } from '../persistence/session-queries.js';
 import type { SessionStore } from '../persistence/session-store.js';
 import { plainSessionInsert } from '../persistence/session-inserts.js';
@@ -48,6 +39,7 @@ import type { AgentQueues } from '../queue/agent-queues.js';
 import type { ArrayService } from './array-service.js';
 import type { Principal } from './auth.js';
 import type { EventHub } from './event-hub.js';
+import { resolveMounts } from './mount-resolver.js';
 import type { IdempotentCreates } from './idempotent-create.js';
 
 export interface SessionServiceDeps {
@@ -152,7 +144,7 @@ export class SessionService {
     const policy = await this.deps.catalog.policy(owner.resource_policy);
     checkPolicy(policy, { priority: req.priority, slots, clusterSize: req.clusterSize });
     checkCapacity(scalingGroup, slots, req.clusterSize, agents);
-    const mounts = await this.resolveMounts(req, accessKey, owner.domain_name);
+    const mounts = await resolveMounts(this.deps, req, accessKey, owner.domain_name);
     const dependencies = await this.dependencyIds(req.dependencies, accessKey);
     const name = req.name ?? `sess-${randomBytes(4).toString('hex')}`;
     if (req.array) checkChildNames(name, req.array);
@@ -338,51 +330,6 @@ export class SessionService {
     for (const d of await this.deps.queries.dependents(s.id, s.access_key))
       dependents.push(await this.destroy(d, forced));
     return { row: await this.destroy(s, forced), dependents };
-  }
-
-  /**
-   * Mounts name storage folders (by name or, as Backend.AI's `mount_ids`, by id): the domain's
-   * allow-list (`*`: any name) first, then each must be a folder the session's keypair owns or
-   * was invited to — anything else is the same 404 as an unknown folder. Read-only comes from
-   * `name:ro` or `mount_options` within what the access allows. The agent's host path comes
-   * from here (`<owner>/<name>`), never from the requested name alone.
-   */
-  private async resolveMounts(
-    req: CreateSessionRequest,
-    accessKey: string,
-    domain: string,
-  ): Promise<MountSpec[]> {
-    const asks = mountAsks(req);
-    if (asks.length === 0) return [];
-    const allowed = (await this.deps.catalog.domain(domain))?.allowed_storage ?? [];
-    checkStorageAllowed(
-      asks.flatMap((a) => (a.ref.kind === 'name' ? [a.ref.name] : [])),
-      allowed,
-      domain,
-    );
-    const out: MountSpec[] = [];
-    const folderIds = new Set<string>();
-    const targets = new Set<string>();
-    for (const a of asks) {
-      const { folder, access } =
-        a.ref.kind === 'name'
-          ? await this.deps.folders.usable(accessKey, a.ref.name)
-          : await this.deps.folders.usableById(accessKey, a.ref.id);
-      if (a.ref.kind === 'id') checkStorageAllowed([folder.name], allowed, domain);
-      if (folderIds.has(folder.id))
-        throw new InvalidRequest(`${a.field}: the folder "${folder.name}" is mounted twice.`);
-      folderIds.add(folder.id);
-      const target = mountTarget(folder.name, a.target);
-      if (targets.has(target)) throw new InvalidRequest(`${a.field}: two folders are mounted at ${target}.`);
-      targets.add(target);
-      out.push({
-        name: folder.name,
-        target,
-        readOnly: mountReadOnly(folder.name, access, a.mode),
-        path: folder.storage_path,
-      });
-    }
-    return out;
   }
 
   private async dependencyIds(refs: DependencyRef[], accessKey: string): Promise<ResolvedDependency[]> {
