@@ -1,10 +1,10 @@
 import type Router from '@koa/router';
-import { PassThrough } from 'node:stream';
 import { eventInScope, parseEventScope } from '../../domain/events.js';
 import { InvalidRequest } from '../../domain/errors.js';
 import type { SessionEventRow } from '../../persistence/rows.js';
 import type { ApiContext } from '../api-context.js';
-import { clientGone, queryOf } from '../params.js';
+import { streamEvents } from '../event-stream.js';
+import { queryOf } from '../params.js';
 import type { ConsoleUser } from './console-auth.js';
 
 const SESSION_SCOPE = parseEventScope('session');
@@ -42,59 +42,15 @@ export function consoleEventRoutes(r: Router, api: ApiContext): void {
       (sessionId === null || ev.session_id === sessionId) &&
       eventInScope(ev.name, SESSION_SCOPE);
 
-    const stream = new PassThrough();
-    let closed = false;
-    const write = (text: string) => {
-      if (!closed) stream.write(text);
-    };
-    ctx.req.socket.setTimeout(0);
-    ctx.req.socket.setNoDelay(true);
-    ctx.status = 200;
-    ctx.set('Content-Type', 'text/event-stream');
-    ctx.set('Cache-Control', 'no-cache');
-    ctx.set('X-Accel-Buffering', 'no');
-    ctx.body = stream;
-
-    // Subscribe first and buffer, replay up to the hub's horizon, then let the buffer through.
-    let replayed = false;
-    const sent = new Set<number>();
-    const buffered: SessionEventRow[] = [];
-    const send = (ev: SessionEventRow) => {
-      if (sent.has(ev.id) || !match(ev)) return;
-      if (afterId !== null && ev.id <= afterId) return;
-      sent.add(ev.id);
-      if (sent.size > 20_000) sent.clear();
-      write(frame(ev));
-    };
-    const unsubscribe = api.hub.subscribe((ev) => (replayed ? send(ev) : buffered.push(ev)));
-    const keepAlive = setInterval(() => write(': keep-alive\n\n'), 15_000);
-    const close = () => {
-      if (closed) return;
-      closed = true;
-      clearInterval(keepAlive);
-      unsubscribe();
-      stream.end();
-    };
-    const gone = clientGone(ctx);
-    if (gone.aborted) return close();
-    gone.addEventListener('abort', close, { once: true });
-    write(': bai console events\nretry: 2000\n\n');
-    if (afterId !== null) {
-      try {
-        const backlog = await api.events.backlog({
-          accessKey: owner,
-          upTo: api.hub.horizon(),
-          afterId,
-          sessionId,
-          limit: 10_000,
-        });
-        for (const ev of backlog) send(ev);
-      } catch (err) {
-        close(); // the replay failed: the browser reconnects with Last-Event-ID
-        throw err;
-      }
-    }
-    replayed = true;
-    for (const ev of buffered.splice(0)) send(ev);
+    await streamEvents(ctx, api, {
+      owner,
+      sessionId,
+      // After a reconnect, nothing the page already had (the console keeps a high-water mark).
+      match: (ev) => match(ev) && (afterId === null || ev.id > afterId),
+      afterId,
+      replayWithoutId: false,
+      frame,
+      greeting: ': bai console events\nretry: 2000\n\n',
+    });
   });
 }
