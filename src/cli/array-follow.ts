@@ -1,6 +1,7 @@
 import type { ArrayChildWire, SessionWire } from '../domain/session-wire.js';
 import type { ApiClient } from './client.js';
 import { LogFollower } from './log-follower.js';
+import { sleep } from './session-wait.js';
 import { setLongTimeout } from '../workers/long-timer.js';
 
 const FINAL = new Set(['TERMINATED', 'CANCELLED']);
@@ -26,22 +27,6 @@ export class LinePrefixer {
     if (this.rest !== '') await this.write(`${this.prefix}${this.rest}\n`);
     this.rest = '';
   }
-}
-
-/** Waits `ms` or until `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const onAbort = () => {
-      clearTimeout(t);
-      resolve();
-    };
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 export interface ArrayFollowOptions {

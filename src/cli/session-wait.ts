@@ -155,7 +155,7 @@ export async function waitForEnd(
 }
 
 /** Waits `ms` or until `signal` aborts; leaves no listener on the signal either way. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve(); // an aborted signal never fires 'abort' again
     const onAbort = () => {
