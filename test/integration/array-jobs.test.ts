@@ -57,6 +57,7 @@ test.serial('0-19%3: 20 children, never more than 3 at once, each index once, pa
   t.is(v.status, 'TERMINATED');
   t.is(v.result, 'SUCCESS');
   t.is(v.exitCode, 0);
+  t.is(v.statusInfo, 'task-finished', 'the reason a session of its own would show');
   t.is(v.kernels.length, 0, 'the parent has no kernels of its own');
   t.is(v.array?.size, 20);
   t.is(v.array?.parallelism, 3);
@@ -124,6 +125,7 @@ test.serial(
     t.is(v.status, 'TERMINATED');
     t.is(v.result, 'FAILURE');
     t.is(v.exitCode, 4);
+    t.is(v.statusInfo, 'task-failed');
     const byIndex = new Map(v.array!.children.items.map((c) => [c.index, c]));
     t.is(byIndex.get(7)?.exitCode, 4);
     t.is(byIndex.get(9)?.exitCode, 5);

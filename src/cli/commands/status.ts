@@ -1,5 +1,6 @@
 import { Command, Option } from 'clipanion';
 import { stateDirOf } from '../../config/config.js';
+import { envFileOf } from '../../config/env-file.js';
 import { BaseCommand } from '../base-command.js';
 import { formatUptime, stackStatus, type PartStatus } from '../stack-status.js';
 
@@ -39,7 +40,7 @@ export class StatusCommand extends BaseCommand {
       );
       this.output.line(`manager URL: ${st.urls.manager}`);
       this.output.line(
-        `console URL: ${st.urls.console} (log in with BACKEND_ACCESS_KEY/SECRET_KEY of .bai/env)`,
+        `console URL: ${st.urls.console} (log in with BACKEND_ACCESS_KEY/SECRET_KEY of ${envFileOf(st.stateDir)})`,
       );
       const where = (name: PartStatus['name']) => st.parts.find((p) => p.name === name)?.address || '-';
       this.output.line(`database: ${where('database')}`);

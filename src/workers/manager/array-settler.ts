@@ -37,6 +37,10 @@ export class ArraySettler {
               from: [p.status],
               result: move.result,
               exitCode: move.exitCode,
+              // As a session's own end says it; a cancelled array keeps its reason (user-requested…).
+              ...(p.status === 'TERMINATING'
+                ? {}
+                : { info: move.result === 'SUCCESS' ? 'task-finished' : 'task-failed' }),
             });
       if (row) moved++;
     }
