@@ -150,16 +150,15 @@ test.serial('cancelling the parent midway leaves no child running and no contain
   );
   const ids = new Set(rows.map((r) => r.id));
   const docker = new DockerAdapter(testEnv().dockerHost);
-  await eventually(
-    async () => {
-      const running = (await docker.list(['ai.bai.managed=true'])).filter(
-        (c) => ids.has(c.labels['ai.bai.session-id'] ?? '') && c.state === 'running',
-      );
-      return running.length === 0;
-    },
-    { timeoutMs: 120_000, message: () => 'no running container of the children' },
-  );
-  t.pass();
+  const runningChildren = async () =>
+    (await docker.list(['ai.bai.managed=true']))
+      .filter((c) => ids.has(c.labels['ai.bai.session-id'] ?? '') && c.state === 'running')
+      .map((c) => c.labels['ai.bai.session-id']);
+  await eventually(async () => (await runningChildren()).length === 0, {
+    timeoutMs: 120_000,
+    message: () => 'no running container of the children',
+  });
+  t.deepEqual(await runningChildren(), [], 'no container of a child still runs');
 });
 
 test.serial('a dependency on the parent starts only after every child ended', async (t) => {
