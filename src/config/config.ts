@@ -49,6 +49,11 @@ export interface ManagerConfig {
   idempotencyRetentionSeconds: number;
   /** Bearer token `GET /metrics` wants (BAI_METRICS_TOKEN); null: readable by anyone who reaches it. */
   metricsToken: string | null;
+  /**
+   * On SIGTERM, how long requests in flight may take to finish (BAI_SHUTDOWN_GRACE_MS, default
+   * 25 s, inside Kubernetes' 30 s termination grace) before their connections are closed.
+   */
+  shutdownGraceMs: number;
 }
 
 export interface AgentConfig {
@@ -162,6 +167,7 @@ export function loadManagerConfig(env: Env = process.env): Readonly<ManagerConfi
       num(env, 'BAI_IDEMPOTENCY_RETENTION_SECONDS', DEFAULT_IDEMPOTENCY_RETENTION_SECONDS),
     ),
     metricsToken: env.BAI_METRICS_TOKEN || null,
+    shutdownGraceMs: num(env, 'BAI_SHUTDOWN_GRACE_MS', 25_000),
   });
 }
 

@@ -42,6 +42,9 @@ test('SIGTERM: the manager finishes in-flight requests, stops its loops and exit
     prefix: `bai-${id}`,
     port,
     stateDir,
+    // The in-flight create waits for its session to run; on a loaded machine that can take longer
+    // than the default grace, and this test is about finishing it, not about the grace's length.
+    extra: { BAI_SHUTDOWN_GRACE_MS: '300000' },
   });
   const m = new ChildBai(['manager'], menv);
   managers.push(m);

@@ -249,9 +249,12 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
           () =>
             new Promise<void>((resolve) => {
               const force = setTimeout(() => {
+                log.error('shutdown grace over: closing the connections still open', {
+                  graceMs: config.shutdownGraceMs,
+                });
                 server.closeAllConnections();
                 resolve();
-              }, 5_000).unref();
+              }, config.shutdownGraceMs).unref();
               server.close(() => {
                 clearTimeout(force);
                 resolve();
