@@ -3,7 +3,9 @@ import { sleep } from '../src/stack/process-util.js';
 import type { BenchStack } from './lib/stack.js';
 import { cpuMeter } from './lib/stack.js';
 import { CounterMeter } from './lib/counters.js';
-import { lowerIsBetter, type BenchResult } from './lib/result.js';
+import { lowerIsBetter, summaryLine, type BenchResult, type SummaryLine } from './lib/result.js';
+import type { CpuGroups } from './lib/cpu.js';
+import type { PerUnit } from './lib/counters.js';
 import { summarize } from './lib/stats.js';
 
 /** Gaps between consecutive completions: the per-container cost at steady state. */
@@ -84,6 +86,65 @@ async function baiDrain(
   }
 }
 
+/** The drain's lines of issue 18's table: total vs xargs, work and CPU per drained session. */
+function drainSummary(
+  n: number,
+  p: number,
+  baiMs: number,
+  xargsMs: number,
+  perSession: PerUnit,
+  cpu: CpuGroups,
+): SummaryLine[] {
+  const controlPlane = ['manager', 'agent', 'postgres', 'redis'].reduce((a, k) => a + (cpu[k] ?? 0), 0);
+  const perMs = (s: number) => (s * 1000) / n;
+  return [
+    summaryLine(
+      {
+        figure: `drain, ${n} true sessions vs xargs -P${p} docker run`,
+        unit: 'ms',
+        bai: baiMs,
+        baseline: xargsMs,
+        baselineName: `xargs -P${p} docker run`,
+        target: '≤ 1.05×',
+      },
+      { ratioAtMost: 1.05 },
+    ),
+    summaryLine(
+      {
+        figure: 'PostgreSQL transactions per drained session',
+        unit: '',
+        bai: perSession.pgTransactions,
+        baseline: null,
+        baselineName: '',
+        target: '≤ 20',
+      },
+      { atMost: 20 },
+    ),
+    summaryLine(
+      {
+        figure: 'Redis commands per drained session',
+        unit: '',
+        bai: perSession.redisCommands,
+        baseline: null,
+        baselineName: '',
+        target: '≤ 80',
+      },
+      { atMost: 80 },
+    ),
+    summaryLine(
+      {
+        figure: 'control-plane CPU per drained session vs dockerd per container',
+        unit: 'ms',
+        bai: perMs(controlPlane),
+        baseline: perMs(cpu.dockerd ?? 0),
+        baselineName: 'dockerd',
+        target: '≤ 0.5×',
+      },
+      { ratioAtMost: 0.5 },
+    ),
+  ];
+}
+
 export async function runDrain(
   stack: BenchStack,
   n = 200,
@@ -143,5 +204,6 @@ export async function runDrain(
       baiPerSec: n / (b.totalMs / 1000),
       xargsPerSec: n / (x.totalMs / 1000),
     },
+    summaryLines: drainSummary(n, p, b.totalMs, x.totalMs, perSession, bCpu),
   };
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { sleep } from '../src/stack/process-util.js';
 import type { BenchStack } from './lib/stack.js';
 import { rssMb } from './lib/stack.js';
-import { lowerIsBetter, type BenchResult, type Row } from './lib/result.js';
+import { lowerIsBetter, summaryLine, type BenchResult, type Row } from './lib/result.js';
 import { summarize } from './lib/stats.js';
 
 /** RSS of an idle bare `node` process: what any Node.js service costs before it does anything. */
@@ -77,5 +77,19 @@ export async function footprintResult(
       ),
     );
   }
-  return { name: 'footprint', rows, extra: { bareNodeMb: base, idle, load, idleAfter } };
+  const target = { manager: 100, agent: 80 } as const;
+  const summaryLines = (['manager', 'agent'] as const).map((who) =>
+    summaryLine(
+      {
+        figure: `idle RSS ${who}`,
+        unit: 'MB',
+        bai: summarize(idle[who]).median,
+        baseline: base,
+        baselineName: 'bare node',
+        target: `≤ ${target[who]} MB`,
+      },
+      { atMost: target[who] },
+    ),
+  );
+  return { name: 'footprint', rows, extra: { bareNodeMb: base, idle, load, idleAfter }, summaryLines };
 }

@@ -2,7 +2,7 @@ import { followSessionEvents } from '../src/cli/event-stream.js';
 import type { BenchStack } from './lib/stack.js';
 import { baselineContainer, timed } from './lib/stack.js';
 import { CounterMeter } from './lib/counters.js';
-import { lowerIsBetter, type BenchResult } from './lib/result.js';
+import { lowerIsBetter, summaryLine, type BenchResult } from './lib/result.js';
 import { summarize, type Summary } from './lib/stats.js';
 
 /** Submit → TERMINATED/SUCCESS of one `true` session, as `bai run` sees it: POST, then SSE. */
@@ -123,5 +123,18 @@ export async function runOverhead(
       ),
     ],
     extra: { perSession, samples: { bai, dockerRun: run, dockerApi: api }, phases: await phases(stack, ids) },
+    summaryLines: [
+      summaryLine(
+        {
+          figure: 'overhead vs bare Docker API sequence (median)',
+          unit: 'ms',
+          bai: b.median,
+          baseline: da.median,
+          baselineName: 'create/start/wait/remove',
+          target: '≤ 1.15×',
+        },
+        { ratioAtMost: 1.15 },
+      ),
+    ],
   };
 }

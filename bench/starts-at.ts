@@ -1,7 +1,7 @@
 import { sleep } from '../src/stack/process-util.js';
 import type { BenchStack } from './lib/stack.js';
 import { baselineContainer } from './lib/stack.js';
-import { lowerIsBetter, type BenchResult } from './lib/result.js';
+import { lowerIsBetter, summaryLine, type BenchResult } from './lib/result.js';
 import { summarize } from './lib/stats.js';
 
 /** The instants: `n` of them spread evenly over `spreadMs`, the first `leadMs` from now. */
@@ -111,5 +111,18 @@ export async function runStartsAt(
       row('skew p99', 'p99', '≤ 250 ms', (v) => v <= 250),
     ],
     extra: { bai: b, floor: f, baiSkews: bai, floorSkews: fl },
+    summaryLines: [
+      summaryLine(
+        {
+          figure: 'starts_at skew p99',
+          unit: 'ms',
+          bai: b.p99,
+          baseline: f.p99,
+          baselineName: 'timer + docker start',
+          target: '≤ 50 ms',
+        },
+        { atMost: 50 },
+      ),
+    ],
   };
 }

@@ -7,7 +7,7 @@ import { PYTHON_IMAGE } from '../src/stack/python-image.js';
 import type { BenchStack } from './lib/stack.js';
 import { cpuMeter, rssMb } from './lib/stack.js';
 import { CounterMeter, type PerUnit } from './lib/counters.js';
-import { lowerIsBetter, type BenchResult, type Row } from './lib/result.js';
+import { lowerIsBetter, summaryLine, type BenchResult, type Row } from './lib/result.js';
 import { summarize, type Summary } from './lib/stats.js';
 
 interface LoadOutcome {
@@ -220,6 +220,19 @@ export async function runSubmit(
         cpuSeconds: { floor: fCpu, bai: bCpu },
         perSession: { floor: f.counters, bai: bCounters },
       },
+      summaryLines: [
+        summaryLine(
+          {
+            figure: 'submits/s vs the plain INSERT loop',
+            unit: '/s',
+            bai: baiRate,
+            baseline: floorRate,
+            baselineName: 'INSERT + queue add loop',
+            target: '≥ 1.0×',
+          },
+          { ratioAtLeast: 1.0 },
+        ),
+      ],
     },
     rssUnderLoad: rss,
   };

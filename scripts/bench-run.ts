@@ -18,7 +18,7 @@ import { runDrain } from '../bench/drain.js';
 import { footprintResult, sampleIdle } from '../bench/footprint.js';
 import { runOverhead } from '../bench/overhead.js';
 import { CounterMeter } from '../bench/lib/counters.js';
-import { formatTable, type BenchResult } from '../bench/lib/result.js';
+import { collectSummary, formatSummary, formatTable, type BenchResult } from '../bench/lib/result.js';
 import { startBenchStack, type BenchStack } from '../bench/lib/stack.js';
 import { runStartsAt } from '../bench/starts-at.js';
 import { runSubmit } from '../bench/submit.js';
@@ -92,6 +92,9 @@ async function main(): Promise<void> {
 
   const table = formatTable(results);
   process.stdout.write(`\n${table}\n\n`);
+  // Issue 18's target table: every line this run measured, each with its same-run baseline.
+  const summary = collectSummary(results);
+  process.stdout.write(`${formatSummary(summary)}\n\n`);
   const out = {
     date: new Date().toISOString(),
     git: gitRev(),
@@ -105,6 +108,7 @@ async function main(): Promise<void> {
     durationS: (Date.now() - t0) / 1000,
     backgroundPerSecond,
     table,
+    summary,
     results,
   };
   mkdirSync(join(root, 'bench/results'), { recursive: true });

@@ -20,6 +20,8 @@ export interface BenchResult {
   rows: Row[];
   /** Anything else worth keeping in latest.json (raw samples, counts, notes). */
   extra?: Record<string, unknown>;
+  /** This bench's lines of issue 18's target table (see SummaryLine). */
+  summaryLines?: SummaryLine[];
 }
 
 const med = (x: Summary | number | null): number | null =>
@@ -42,7 +44,7 @@ export function lowerIsBetter(
 function fmt(x: Summary | number | null, unit: string): string {
   if (x === null) return '—';
   const d = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1));
-  if (typeof x === 'number') return `${d(x)} ${unit}`;
+  if (typeof x === 'number') return `${d(x)} ${unit}`.trimEnd();
   return `${d(x.median)} / ${d(x.p95)} ${unit}`;
 }
 
@@ -73,6 +75,12 @@ export function formatTable(results: BenchResult[]): string {
       ]);
     }
   }
+  return align(lines);
+}
+
+/** Columns padded to their widest cell, a rule under the header. */
+function align(lines: string[][]): string {
+  const head = lines[0]!;
   const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
   const out = lines.map((l) =>
     l
@@ -82,4 +90,61 @@ export function formatTable(results: BenchResult[]): string {
   );
   out.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
   return out.join('\n');
+}
+
+/**
+ * One line of issue 18's target table as this run measured it: bai's figure, its baseline's
+ * from the same run, their ratio (bai ÷ baseline, as the issue writes it: a throughput below
+ * its baseline is < 1), the target, and whether it is met. Each bench puts its own lines in
+ * `BenchResult.summaryLines`; `npm run bench` prints them all after the benches and writes
+ * them to latest.json as `summary`.
+ */
+export interface SummaryLine {
+  figure: string;
+  unit: string;
+  bai: number;
+  baseline: number | null;
+  baselineName: string;
+  ratio: number | null;
+  target: string;
+  met: boolean | null;
+}
+
+/** How a line is judged: bai's figure at most a value, or the ratio at most / at least one. */
+export interface SummaryCheck {
+  atMost?: number;
+  ratioAtMost?: number;
+  ratioAtLeast?: number;
+}
+
+/** A summary line, its ratio computed and judged by `check` (met is null when nothing is). */
+export function summaryLine(l: Omit<SummaryLine, 'ratio' | 'met'>, check: SummaryCheck): SummaryLine {
+  const ratio = l.baseline ? l.bai / l.baseline : null;
+  const verdicts: boolean[] = [];
+  if (check.atMost !== undefined) verdicts.push(Number.isFinite(l.bai) && l.bai <= check.atMost);
+  if (check.ratioAtMost !== undefined) verdicts.push(ratio !== null && ratio <= check.ratioAtMost);
+  if (check.ratioAtLeast !== undefined) verdicts.push(ratio !== null && ratio >= check.ratioAtLeast);
+  return { ...l, ratio, met: verdicts.length ? verdicts.every(Boolean) : null };
+}
+
+/** Every result's summary lines, in the order the benches ran. */
+export function collectSummary(results: BenchResult[]): SummaryLine[] {
+  return results.flatMap((r) => r.summaryLines ?? []);
+}
+
+/** The summary table `npm run bench` prints last. */
+export function formatSummary(lines: SummaryLine[]): string {
+  const head = ['figure', 'bai', 'baseline (same run)', 'ratio', 'target', 'met'];
+  const rows: string[][] = [head];
+  for (const l of lines) {
+    rows.push([
+      l.figure,
+      fmt(l.bai, l.unit),
+      l.baseline === null ? '—' : `${fmt(l.baseline, l.unit)} (${l.baselineName})`,
+      l.ratio === null ? '—' : `${l.ratio.toFixed(2)}×`,
+      l.target,
+      l.met === null ? '' : l.met ? 'yes' : 'NO',
+    ]);
+  }
+  return align(rows);
 }
