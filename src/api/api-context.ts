@@ -12,6 +12,7 @@ import { SessionQueries } from '../persistence/session-queries.js';
 import type { SessionStore } from '../persistence/session-store.js';
 import { TemplateStore } from '../persistence/template-store.js';
 import type { AgentQueues } from '../queue/agent-queues.js';
+import type { LogWaiters } from '../queue/log-waiters.js';
 import { hashToken } from './auth.js';
 import type { EventHub } from './event-hub.js';
 import type { SessionService } from './session-service.js';
@@ -27,6 +28,8 @@ export interface ApiDeps {
   submitCatalog: Pick<CatalogStore, 'forget'>;
   queues: AgentQueues;
   hub: EventHub;
+  /** Blocking reads of live output (`GET /session/{ref}/logs?after=&wait_ms=`). */
+  logWaiters: LogWaiters;
   service: SessionService;
   bodyLimitBytes: number;
   rateLimitPerMinute: number;

@@ -254,8 +254,9 @@ export class ApiClient {
     body?: unknown,
     query?: Record<string, string | undefined>,
     headers: Record<string, string> = {},
+    signal?: AbortSignal,
   ): Promise<T> {
-    const res = await this.raw(method, path, body, query, headers);
+    const res = await this.raw(method, path, body, query, headers, signal);
     const text = await res.text();
     let parsed: unknown = null;
     try {

@@ -11,6 +11,8 @@ interface LogsAnswer {
     offset?: number;
     /** Incremental reads: an unknown part of the output was skipped before `logs`. */
     gap?: boolean;
+    /** Incremental reads with wait_ms: the manager blocked on the live copy before answering. */
+    waited?: boolean;
     /** Plain reads: the stored output is the tail of a longer one (and opens with a marker). */
     truncated?: boolean;
     totalBytes?: number | null;
@@ -20,7 +22,8 @@ interface LogsAnswer {
 /**
  * Prints a session's output as it comes, each byte once, holding none of it. While the job
  * runs it reads the agent's live copy by cursor (`/logs?after=`), so a chunk is never printed
- * twice; the copy is capped in bytes, and when it dropped what was not read yet (the job
+ * twice; with `waitMs` each read blocks in the manager until the agent appends (`wait_ms`), so
+ * a line arrives as soon as it is copied, not at the next poll; the copy is capped in bytes, and when it dropped what was not read yet (the job
  * prints faster than it is read), `note` says how much. When the job has ended the stored
  * output is the reference: what it has past what was printed is printed then, and when that is
  * only the tail of a longer output, `note` says how much was not shown.
@@ -39,14 +42,22 @@ export class LogFollower {
     private readonly write: (text: string) => void | Promise<void>,
     private readonly query: Record<string, string | undefined> = {},
     private readonly note: (text: string) => void = () => {},
+    private readonly waitMs = 0,
   ) {}
 
-  /** Prints what was copied since the last call. Calls never overlap. */
-  poll(): Promise<void> {
-    // Expected: a read that fails (manager restarting, network) is retried by the next poll from
-    // the same cursor, so nothing is lost; finish() reads the rest and reports its own failure.
-    this.busy = this.busy.then(() => this.readNew()).catch(() => {});
-    return this.busy;
+  /**
+   * Prints what was copied since the last call; with `waitMs`, waits in the manager for the
+   * next copy when there is none yet (`signal` ends the wait). Calls never overlap. Resolves
+   * true when the next call may follow at once (output came, or the manager did block), false
+   * when the caller should pace itself (nothing new without a wait, or the read failed).
+   */
+  poll(signal?: AbortSignal): Promise<boolean> {
+    // Expected: a read that fails (manager restarting, network, an ended wait) is retried by the
+    // next poll from the same cursor, so nothing is lost; finish() reads the rest and reports
+    // its own failure.
+    const run = this.busy.then(() => this.readNew(signal)).catch(() => false);
+    this.busy = run.then(() => {});
+    return run;
   }
 
   private skip(bytes: number): void {
@@ -55,13 +66,19 @@ export class LogFollower {
     this.note(skippedNote(bytes));
   }
 
-  private async readNew(): Promise<void> {
-    for (;;) {
-      const r = await this.client.request<LogsAnswer>('GET', `/session/${this.sessionId}/logs`, undefined, {
-        ...this.query,
-        after: this.cursor,
-      });
-      if (r.result.cursor === undefined) return; // a server without incremental reads
+  private async readNew(signal?: AbortSignal): Promise<boolean> {
+    for (let first = true; ; first = false) {
+      // Only the first read of a call may wait: the pages after it are already there.
+      const wait = first && this.waitMs > 0 && !signal?.aborted ? String(this.waitMs) : undefined;
+      const r = await this.client.request<LogsAnswer>(
+        'GET',
+        `/session/${this.sessionId}/logs`,
+        undefined,
+        { ...this.query, after: this.cursor, ...(wait ? { wait_ms: wait } : {}) },
+        {},
+        wait ? signal : undefined,
+      );
+      if (r.result.cursor === undefined) return false; // a server without incremental reads
       const text = r.result.logs ?? '';
       if (r.result.gap) {
         this.truncated = true;
@@ -78,7 +95,7 @@ export class LogFollower {
         this.covered += Buffer.byteLength(text);
       }
       this.cursor = r.result.cursor;
-      if (!r.result.more) return;
+      if (!r.result.more) return text !== '' || r.result.waited === true;
     }
   }
 

@@ -7,6 +7,8 @@ import { setLongTimeout } from '../workers/long-timer.js';
 import type { SessionWire } from '../domain/session-wire.js';
 
 const FINAL = new Set(['TERMINATED', 'CANCELLED']);
+/** How long one read of live output may block in the manager (it ends early when output comes). */
+const LOG_WAIT_MS = 10_000;
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
 /**
@@ -75,6 +77,7 @@ export async function waitForEnd(
           if (opts.note) opts.note(note);
           else out.err.write(note);
         },
+        LOG_WAIT_MS,
       )
     : null;
   let logLoop: Promise<void> | null = null;
@@ -83,9 +86,11 @@ export async function waitForEnd(
   const startLogs = () => {
     if (!logs || logLoop) return;
     logLoop = (async () => {
+      // Each read blocks in the manager until the agent copies more (push): ask again at once
+      // after one that brought output or did wait; pace only reads that could not wait (no
+      // agent yet, an older manager, a failure).
       while (!ended.signal.aborted) {
-        await logs.poll();
-        await sleep(200, ended.signal);
+        if (!(await logs.poll(ended.signal))) await sleep(200, ended.signal);
       }
     })();
   };

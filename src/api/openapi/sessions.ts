@@ -114,6 +114,10 @@ export const SESSION_OPS: Op[] = [
         'after',
         'bai extension: only the output copied after this cursor ("0" for the start), with the next cursor; `more` says another page waits, `ended` that the kernel has ended',
       ),
+      q(
+        'wait_ms',
+        'bai extension, with `after`: when nothing came after the cursor yet and the kernel runs on an agent, block up to this many milliseconds (0–20000) until the agent copies more (answered with `waited: true`); ends early when output comes or the client goes away',
+      ),
     ],
     response: ok('Logs', {
       type: 'object',
@@ -141,6 +145,10 @@ export const SESSION_OPS: Op[] = [
             gap: {
               type: 'boolean',
               description: 'with `after` only: an unknown part of the output was skipped before `logs`',
+            },
+            waited: {
+              type: 'boolean',
+              description: 'with `wait_ms` only: the manager blocked on the live copy before answering',
             },
           },
         },

@@ -11,6 +11,7 @@ import {
 } from '../../persistence/session-queries.js';
 import { truncationMarker } from '../../domain/output-tail.js';
 import { loggedBytes, readLogPage } from '../../queue/log-stream.js';
+import { logStreamKey } from '../../queue/names.js';
 
 /** Output per incremental read; the live copy of a running kernel is read whole (it is capped). */
 const PAGE_BYTES = 1024 * 1024;
@@ -26,6 +27,18 @@ function principal(ctx: Context): Principal {
 }
 
 const query = queryOf;
+
+/** The longest blocking read of live output one request may ask for (`wait_ms`). */
+const MAX_WAIT_MS = 20_000;
+
+function waitMsOf(ctx: Context): number {
+  const raw = query(ctx, 'wait_ms');
+  if (raw === undefined) return 0;
+  const ms = Number(raw);
+  if (!/^\d+$/.test(raw) || ms > MAX_WAIT_MS)
+    throw new InvalidRequest(`wait_ms must be a whole number of milliseconds from 0 to ${MAX_WAIT_MS}.`);
+  return ms;
+}
 
 /** The session a request names, seen through its owner's eyes (others' sessions are 404). */
 async function target(api: ApiContext, ctx: Context): Promise<SessionRow> {
@@ -128,7 +141,17 @@ export function sessionRoutes(api: ApiContext): Router {
       // `logs`) tells it what was dropped before it could read it.
       if (after !== '' && after !== '0' && !/^\d+-\d+$/.test(after))
         throw new InvalidRequest('after must be a cursor returned by this endpoint.');
-      const page = await readLogPage(api.redis, api.prefix, k.agent_id ?? '', k.id, after, PAGE_BYTES);
+      const waitMs = waitMsOf(ctx);
+      let page = await readLogPage(api.redis, api.prefix, k.agent_id ?? '', k.id, after, PAGE_BYTES);
+      let waited = false;
+      // wait_ms: nothing new yet and the kernel has an agent and runs — block on its live copy
+      // until the agent appends (push, not poll), the time is up or the client goes away.
+      if (waitMs > 0 && page.logs === '' && !page.gap && !page.more && k.logs === null && k.agent_id) {
+        const key = logStreamKey(api.prefix, k.agent_id, k.id);
+        waited = await api.logWaiters.wait(key, page.cursor, waitMs, clientGone(ctx));
+        if (waited)
+          page = await readLogPage(api.redis, api.prefix, k.agent_id, k.id, page.cursor, PAGE_BYTES);
+      }
       ctx.body = {
         result: {
           logs: page.logs,
@@ -137,6 +160,7 @@ export function sessionRoutes(api: ApiContext): Router {
           ended: k.logs !== null,
           ...(page.offset !== null ? { offset: page.offset } : {}),
           ...(page.gap ? { gap: true } : {}),
+          ...(waited ? { waited: true } : {}),
         },
       };
       return;

@@ -28,6 +28,7 @@ import { ReportsBacklog } from '../../queue/reports-backlog.js';
 import { AgentQueues } from '../../queue/agent-queues.js';
 import { Lease } from '../../queue/lease.js';
 import { leaseKey } from '../../queue/names.js';
+import { LogWaiters } from '../../queue/log-waiters.js';
 import { openRedis } from '../../queue/redis.js';
 import type { Logger } from '../../log/logger.js';
 import { ArraySettler } from './array-settler.js';
@@ -47,6 +48,8 @@ export interface RunningManager {
   dispatcher: Pick<Dispatcher, 'passesStarted' | 'onPass'>;
   /** Listeners of the event hub (SSE streams, create waits), for tests and metrics. */
   hub: Pick<EventHub, 'listenerCount'>;
+  /** Blocked live-output readers (each holds a Redis connection), for tests. */
+  logWaiters: Pick<LogWaiters, 'active'>;
   /** The Prometheus metrics `GET /metrics` shows (docs/metrics.md). */
   metrics: ManagerMetrics;
   close(): Promise<void>;
@@ -196,9 +199,11 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     (err) => log.error('webhook pass failed', { err: String(err) }),
   );
 
+  const logWaiters = new LogWaiters(redis, prefix);
   const app = createApp({
     db,
     redis,
+    logWaiters,
     prefix,
     sessions,
     catalog,
@@ -234,6 +239,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     db,
     dispatcher,
     hub,
+    logWaiters,
     metrics,
     close() {
       closing ??= (async () => {
@@ -245,6 +251,8 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
             errors.push(e);
           }
         };
+        // Blocked log readers answer at once, so their requests do not hold the server open.
+        logWaiters.close();
         await step(
           () =>
             new Promise<void>((resolve) => {
