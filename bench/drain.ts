@@ -38,7 +38,8 @@ function xargsDrain(
   });
 }
 
-async function baiDrain(
+/** Submits `n` enqueue-only `true` sessions and waits until all ended and their containers are gone. */
+export async function baiDrain(
   stack: BenchStack,
   n: number,
 ): Promise<{ totalMs: number; doneAt: number[]; start: number; removedMs: number }> {

@@ -4,9 +4,10 @@
  * benchmark against its baseline measured in the same run, prints the table, writes
  * bench/results/latest.json, and stops everything it started, by pid.
  *
- * Knobs (environment): BENCH_ONLY=overhead,drain,starts_at,array,submit (footprint always runs),
- * BENCH_OVERHEAD_SAMPLES (30), BENCH_DRAIN_SESSIONS (200), BENCH_SUBMIT_SECONDS (10),
- * BENCH_ARRAYS (3).
+ * Knobs (environment): BENCH_ONLY=overhead,drain,logs,starts_at,array,scale-out,submit (footprint
+ * always runs), BENCH_OVERHEAD_SAMPLES (30), BENCH_DRAIN_SESSIONS (200), BENCH_SUBMIT_SECONDS (10),
+ * BENCH_ARRAYS (3), BENCH_LOGS_SECONDS (8, how long the job prints), BENCH_LOGS_LOAD (100, the
+ * drain beside it), BENCH_SCALE_SIZES (1,2,4 agents), BENCH_SCALE_SESSIONS (60 per size).
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runArray } from '../bench/array.js';
 import { runDrain } from '../bench/drain.js';
+import { runLogs } from '../bench/logs.js';
+import { runScaleOut } from '../bench/scale-out.js';
 import { footprintResult, sampleIdle } from '../bench/footprint.js';
 import { runOverhead } from '../bench/overhead.js';
 import { CounterMeter } from '../bench/lib/counters.js';
@@ -27,7 +30,7 @@ import { sleep } from '../src/stack/process-util.js';
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const env = process.env;
 const only = new Set(
-  (env.BENCH_ONLY ?? 'overhead,drain,starts_at,array,submit').split(',').map((s) => s.trim()),
+  (env.BENCH_ONLY ?? 'overhead,drain,logs,starts_at,array,scale-out,submit').split(',').map((s) => s.trim()),
 );
 const t0 = Date.now();
 const log = (m: string) => process.stdout.write(`[${((Date.now() - t0) / 1000).toFixed(1)} s] ${m}\n`);
@@ -71,6 +74,12 @@ async function main(): Promise<void> {
     results.push(await runDrain(stack, Number(env.BENCH_DRAIN_SESSIONS ?? 200), 4, log));
     log('drain done');
   }
+  if (only.has('logs')) {
+    results.push(
+      await runLogs(stack, Number(env.BENCH_LOGS_SECONDS ?? 8), Number(env.BENCH_LOGS_LOAD ?? 100), log),
+    );
+    log('logs done');
+  }
   if (only.has('starts_at')) {
     results.push(await runStartsAt(stack, 50, 20_000, log));
     log('starts_at done');
@@ -78,6 +87,11 @@ async function main(): Promise<void> {
   if (only.has('array')) {
     results.push(await runArray(stack, Number(env.BENCH_ARRAYS ?? 3), log));
     log('array done');
+  }
+  if (only.has('scale-out')) {
+    const sizes = (env.BENCH_SCALE_SIZES ?? '1,2,4').split(',').map(Number);
+    results.push(await runScaleOut(stack, sizes, Number(env.BENCH_SCALE_SESSIONS ?? 60), log));
+    log('scale-out done');
   }
   // Last: it leaves thousands of sessions PENDING until tomorrow in the manager's database.
   if (only.has('submit')) {

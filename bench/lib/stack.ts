@@ -61,7 +61,8 @@ export function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-function spawnBai(
+/** Starts `node bin/bai.js ARGS` as a child and resolves once it prints its ready line. */
+export function spawnBai(
   name: string,
   args: string[],
   env: NodeJS.ProcessEnv,
