@@ -3,6 +3,7 @@ import {
   capacityPredicate,
   DEPENDENCY_FAILED,
   dependencyFailure,
+  samePredicates,
   type Predicate,
 } from '../../domain/predicates.js';
 import { scaleSlots } from '../../domain/resources.js';
@@ -283,8 +284,7 @@ export class Dispatcher {
   ): Promise<void> {
     for (const [id, preds] of waiting) {
       const s = byId.get(id);
-      const before = JSON.stringify((s?.status_data as { predicates?: unknown })?.predicates ?? null);
-      if (before === JSON.stringify(preds)) continue;
+      if (samePredicates((s?.status_data as { predicates?: unknown })?.predicates, preds)) continue;
       await this.deps.scheduler.writePredicates(id, preds);
     }
   }
