@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log/logger.js';
 import type { EventLog } from '../persistence/event-store.js';
@@ -9,8 +8,6 @@ import { EventTail, type TailState } from './event-tail.js';
 type EventListener = (ev: SessionEventRow) => void;
 
 const FORGET = 'forget-keypair:';
-/** A wake-up names its sender, so a manager does not tail again for its own commits. */
-const WAKE = 'wake:';
 
 /**
  * Hands new session events (the durable log, tailed by EventTail) to listeners: SSE streams,
@@ -24,7 +21,6 @@ export class EventHub {
   private timer: NodeJS.Timeout | null = null;
   private sub: Redis | null = null;
   private closed = false;
-  private readonly wake = `${WAKE}${randomUUID()}`;
 
   constructor(
     events: EventLog,
@@ -47,7 +43,7 @@ export class EventHub {
     this.sub.on('message', (_channel: string, message: string) => {
       if (message.startsWith(FORGET)) {
         for (const f of this.forgetters) f(message.slice(FORGET.length));
-      } else if (message !== this.wake) this.tailer.poll(); // its own: notify() tailed already
+      } else this.tailer.poll();
     });
     this.timer = setInterval(() => this.tailer.poll(), 500);
   }
@@ -65,7 +61,7 @@ export class EventHub {
   /** Local commit: tail now, and wake the other managers. */
   notify(): void {
     this.tailer.poll();
-    this.publish(this.wake);
+    this.publish('1');
   }
 
   /**
