@@ -7,6 +7,7 @@ import { lowerIsBetter, summaryLine, type BenchResult, type SummaryLine } from '
 import type { CpuGroups } from './lib/cpu.js';
 import type { PerUnit } from './lib/counters.js';
 import { summarize } from './lib/stats.js';
+import { Tracer } from './lib/trace.js';
 
 /** Gaps between consecutive completions: the per-container cost at steady state. */
 function gaps(doneAt: number[], start: number): number[] {
@@ -42,7 +43,7 @@ function xargsDrain(
 export async function baiDrain(
   stack: BenchStack,
   n: number,
-): Promise<{ totalMs: number; doneAt: number[]; start: number; removedMs: number }> {
+): Promise<{ totalMs: number; doneAt: number[]; start: number; removedMs: number; polls: number }> {
   const start = Date.now();
   const ids: string[] = [];
   // Submit as a client would: a few requests in flight, all enqueue-only.
@@ -62,7 +63,10 @@ export async function baiDrain(
     }),
   );
   const until = Date.now() + 300_000;
+  // Each poll is a PostgreSQL transaction of the bench's own: counted, and taken off bai's count.
+  let polls = 0;
   for (;;) {
+    polls++;
     const rows = (await stack
       .db('sessions')
       .whereIn('id', ids)
@@ -80,10 +84,10 @@ export async function baiDrain(
         if (Date.now() > until) throw new Error('drain: containers not removed');
         await sleep(100);
       }
-      return { totalMs, doneAt, start, removedMs: Date.now() - start };
+      return { totalMs, doneAt, start, removedMs: Date.now() - start, polls };
     }
     if (Date.now() > until) throw new Error(`drain: only ${rows.length}/${n} sessions ended in 300 s`);
-    await sleep(100);
+    await sleep(250);
   }
 }
 
@@ -159,11 +163,30 @@ export async function runDrain(
   log(`drain: xargs -P${p} ${n} containers in ${x.totalMs} ms`);
   const counters = new CounterMeter(stack);
   await counters.begin();
+  // BENCH_TRACE=1: where the statements and commands come from (slows the servers down).
+  const tracer = process.env.BENCH_TRACE ? new Tracer(stack) : null;
+  await tracer?.begin();
   meter.begin();
   const b = await baiDrain(stack, n);
   const bCpu = meter.end();
-  const perSession = await counters.end(n);
-  log(`drain: per session ${JSON.stringify(perSession)}`);
+  const trace = await tracer?.end(n);
+  const counted = await counters.end(n);
+  // The bench's own polls of the sessions table are not bai's work.
+  const benchTx = Math.round((b.polls / n) * 10) / 10;
+  const perSession = { ...counted, pgTransactions: Math.round((counted.pgTransactions - benchTx) * 10) / 10 };
+  const controlCpu = ['manager', 'agent', 'postgres', 'redis'].reduce((a, k) => a + (bCpu[k] ?? 0), 0);
+  const cpuMsPerSession = (controlCpu / n) * 1000;
+  const dockerdMsPerContainer = ((xCpu.dockerd ?? 0) / n) * 1000;
+  if (trace) log(`drain: trace per session ${JSON.stringify(trace, null, 1)}`);
+  log(
+    `drain: per session ${JSON.stringify(perSession)} (bench's own polls: ${benchTx} tx per session, taken off)`,
+  );
+  log(
+    `drain: per session ${perSession.pgTransactions} PostgreSQL transactions (target ≤ 20), ` +
+      `${perSession.redisCommands} Redis commands (target ≤ 80); control-plane CPU ` +
+      `${cpuMsPerSession.toFixed(0)} ms vs dockerd ${dockerdMsPerContainer.toFixed(0)} ms per container: ` +
+      `${(cpuMsPerSession / dockerdMsPerContainer).toFixed(2)}× (target ≤ 0.5×)`,
+  );
   log(`drain: CPU s — xargs ${JSON.stringify(xCpu)}; bai ${JSON.stringify(bCpu)}`);
   log(`drain: bai ${n} sessions in ${b.totalMs} ms (all containers removed at ${b.removedMs} ms)`);
   return {
@@ -202,6 +225,10 @@ export async function runDrain(
       baiAllRemovedMs: b.removedMs,
       cpuSeconds: { xargs: xCpu, bai: bCpu },
       perSession,
+      benchPollTxPerSession: benchTx,
+      controlCpuMsPerSession: cpuMsPerSession,
+      dockerdCpuMsPerContainer: dockerdMsPerContainer,
+      ...(trace ? { trace } : {}),
       baiPerSec: n / (b.totalMs / 1000),
       xargsPerSec: n / (x.totalMs / 1000),
     },

@@ -81,6 +81,26 @@ export function capacityPredicate(agentsInGroup: number): Predicate {
   return predicate(agentsInGroup === 0 ? 'noAgent' : 'noRoom');
 }
 
+/**
+ * Whether `stored` (a session's status_data.predicates as read back from PostgreSQL) already
+ * says `preds`. Compared field by field: jsonb keeps object keys in its own order (shorter
+ * keys first), so the stored JSON text never equals `JSON.stringify(preds)`; comparing the
+ * texts rewrote every waiting session's predicates on every dispatch pass.
+ */
+export function samePredicates(stored: unknown, preds: readonly Predicate[]): boolean {
+  if (!Array.isArray(stored) || stored.length !== preds.length) return false;
+  return preds.every((p, i) => {
+    const s = stored[i] as Partial<Predicate> | null;
+    return (
+      s !== null &&
+      typeof s === 'object' &&
+      s.name === p.name &&
+      s.msg === p.msg &&
+      Object.keys(s).length === 2
+    );
+  });
+}
+
 export type { DependencyState } from './dependency-condition.js';
 
 /**

@@ -244,20 +244,25 @@ export class SchedulerStore {
       });
   }
 
-  /** The schedulable agents of the group, with what their sessions hold (two reads in all). */
+  /**
+   * The schedulable agents of the group, with what their sessions hold: one statement (each
+   * agent's active kernels' slots gathered beside its row, summed here).
+   */
   async capacities(group: string): Promise<AgentCapacity[]> {
-    const agents = (await this.db('agents')
-      .where({ scaling_group: group, status: 'ALIVE', schedulable: true })
-      .whereRaw(`coalesce(status_info, '') NOT IN ('draining', 'engine-unavailable')`)) as AgentRow[];
-    if (agents.length === 0) return [];
-    const held = await occupiedByAgent(
-      this.db,
-      agents.map((a) => a.id),
-    );
-    return agents.map((a) => ({
+    const active = sqlList(ACTIVE_STATUSES);
+    const { rows } = (await this.db.raw(
+      `SELECT a.*,
+              (SELECT coalesce(jsonb_agg(k.occupied_slots), '[]'::jsonb) FROM kernels k
+                WHERE k.agent_id = a.id AND k.status IN (${active})) AS held_slots
+         FROM agents a
+        WHERE a.scaling_group = ? AND a.status = 'ALIVE' AND a.schedulable
+          AND coalesce(a.status_info, '') NOT IN ('draining', 'engine-unavailable')`,
+      [group],
+    )) as { rows: (AgentRow & { held_slots: Slots[] })[] };
+    return rows.map((a) => ({
       id: a.id,
       total: a.available_slots,
-      occupied: held.get(a.id) ?? {},
+      occupied: a.held_slots.reduce<Slots>((acc, h) => addSlots(acc, h), {}),
       architecture: a.architecture,
     }));
   }

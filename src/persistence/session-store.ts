@@ -21,6 +21,8 @@ import { eventDataSql, recordKernelEvents, recordSessionEvents } from './session
 /** Tells other parts (SSE tailers, webhook sender) that events were committed. */
 export interface EventsNotifier {
   eventsCommitted(): void;
+  /** A transition of a session with a callback_url queued webhook deliveries (before commit). */
+  callbacksQueued?(): void;
 }
 
 export interface TransitionOptions {
@@ -73,6 +75,7 @@ export class SessionStore {
     const row = session.callback_url
       ? await this.db.transaction((trx) => this.insertIn(trx, session, kernels, dependencies))
       : await this.insertInOneStatement(session, kernels, dependencies);
+    if (row.callback_url) this.notifier.callbacksQueued?.();
     this.notifier.eventsCommitted();
     return row;
   }
@@ -253,6 +256,7 @@ export class SessionStore {
       await recordKernelEvents(trx, row, kernels, to, opts.info ?? null);
     }
     await recordSessionEvents(trx, row, to, opts.info ?? null);
+    if (row.callback_url) this.notifier.callbacksQueued?.();
     await recordFinalAttempt(trx, row);
     return { session: row, kernels };
   }

@@ -4,6 +4,7 @@ import {
   dependencyFailure,
   dependencyState,
   predicate,
+  samePredicates,
   templateParts,
   whyWaits,
   WAIT_REASONS,
@@ -194,4 +195,17 @@ test('templates: every hole must be given; the parts are what the SQL renderer c
       .join('');
     t.is(joined, WAIT_REASONS[reason].template, reason);
   }
+});
+
+test('samePredicates: the predicates as jsonb gives them back (keys reordered) are the same; others are not', (t) => {
+  const preds = [capacityPredicate(1)];
+  // What PostgreSQL returns for the stored value: jsonb puts shorter keys first.
+  const stored = JSON.parse(JSON.stringify(preds.map((p) => ({ msg: p.msg, name: p.name })))) as unknown;
+  t.not(JSON.stringify(stored), JSON.stringify(preds));
+  t.true(samePredicates(stored, preds));
+  t.false(samePredicates(stored, [capacityPredicate(0)]));
+  t.false(samePredicates(undefined, preds));
+  t.false(samePredicates([], preds));
+  t.false(samePredicates([{ ...preds[0], extra: 1 }], preds));
+  t.true(samePredicates([], []));
 });

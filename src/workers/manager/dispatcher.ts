@@ -3,6 +3,7 @@ import {
   capacityPredicate,
   DEPENDENCY_FAILED,
   dependencyFailure,
+  samePredicates,
   type Predicate,
 } from '../../domain/predicates.js';
 import { scaleSlots } from '../../domain/resources.js';
@@ -54,6 +55,8 @@ export class Dispatcher {
   private tick: NodeJS.Timeout | null = null;
   private closed = false;
   private started = 0;
+  /** `started` as the last safety tick saw it. */
+  private startedAtTick = -1;
   private readonly passListeners = new Set<(n: number) => void | Promise<void>>();
   private readonly timers: TimerApi;
 
@@ -63,7 +66,7 @@ export class Dispatcher {
 
   start(tickMs = 2000): void {
     if (this.closed) return;
-    this.tick = setInterval(() => this.kick(), tickMs);
+    this.tick = setInterval(() => this.onTick(), tickMs);
     this.kick();
   }
 
@@ -79,6 +82,21 @@ export class Dispatcher {
   onPass(fn: (n: number) => void | Promise<void>): () => void {
     this.passListeners.add(fn);
     return () => this.passListeners.delete(fn);
+  }
+
+  /**
+   * The safety tick: a pass, unless one began since the last tick (while kicks keep passes
+   * coming, as in a drain, a tick pass would read the same rows again for nothing). Whatever a
+   * skipped tick would have seen is seen by that pass or by the next tick's, at most two ticks on.
+   */
+  private onTick(): void {
+    const begun = this.started;
+    if (begun !== this.startedAtTick) {
+      this.startedAtTick = begun;
+      return;
+    }
+    this.startedAtTick = begun + 1; // the pass this kick begins is the tick's own
+    this.kick();
   }
 
   /** Asks for a pass soon; passes never overlap, and kicks during a pass cause one more. */
@@ -283,8 +301,7 @@ export class Dispatcher {
   ): Promise<void> {
     for (const [id, preds] of waiting) {
       const s = byId.get(id);
-      const before = JSON.stringify((s?.status_data as { predicates?: unknown })?.predicates ?? null);
-      if (before === JSON.stringify(preds)) continue;
+      if (samePredicates((s?.status_data as { predicates?: unknown })?.predicates, preds)) continue;
       await this.deps.scheduler.writePredicates(id, preds);
     }
   }

@@ -92,7 +92,12 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
 
   const hub = new EventHub(new EventStore(db), redis, prefix, log);
   await hub.start();
-  const sessions = new SessionStore(db, { eventsCommitted: () => hub.notify() });
+  // The webhook sender, built below, reads its outbox when told deliveries were queued.
+  let callbacksQueued = () => {};
+  const sessions = new SessionStore(db, {
+    eventsCommitted: () => hub.notify(),
+    callbacksQueued: () => callbacksQueued(),
+  });
   const catalog = new CatalogStore(db);
   // The submit path reads the same keypair, policy and image for every request: cached for 2 s
   // there. Placement and the loops read fresh rows, so registry credentials an admin just
@@ -190,6 +195,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     allowList: config.callbackAllowList,
     metrics,
   });
+  callbacksQueued = () => webhooks.hint();
   const webhookLease = new Lease(redis, leaseKey(prefix, 'webhooks'), 10_000);
   const webhookLoop = new Loop(
     300,

@@ -182,9 +182,12 @@ export class Reconciler {
     // Containers the agent holds for sessions that are over, another attempt, or unknown: remove.
     for (const h of hb.sessions) {
       const s = byId.get(h.sessionId);
-      const live =
-        s && s.agent_id === agentId && s.attempt === h.attempt && ACTIVE_STATUSES.includes(s.status);
-      if (!live) await queues.cleanup(agentId, { sessionId: h.sessionId, attempt: h.attempt });
+      const mineNow = s && s.agent_id === agentId && s.attempt === h.attempt;
+      if (mineNow && ACTIVE_STATUSES.includes(s.status)) continue;
+      // Ended just now, by the report that sent its cleanup (a heartbeat may be seconds old):
+      // re-sent only if it still shows GRACE_MS after (the cleanup job was lost).
+      if (mineNow && s.terminated_at && s.terminated_at.getTime() > hb.at - GRACE_MS) continue;
+      await queues.cleanup(agentId, { sessionId: h.sessionId, attempt: h.attempt });
     }
     // Only sessions that were settled well before the heartbeat was written: a heartbeat may be
     // seconds old, and must not make a session just placed or just started look lost.

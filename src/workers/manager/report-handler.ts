@@ -105,15 +105,24 @@ export class ReportHandler {
     this.deps.onCapacityFreed();
   }
 
-  /** The report belongs to the session's current attempt on that agent. */
-  private async current(sessionId: string, attempt: number, agentId: string): Promise<SessionRow | null> {
-    const s = await this.deps.sessions.get(sessionId);
-    if (!s) return null;
-    if (s.agent_id !== agentId) {
-      this.notPlacedHere(s, agentId);
+  /**
+   * The session a report is about, read and locked in the transaction that applies it (no read
+   * before it: one round trip less per report), if the report belongs to its current attempt on
+   * that agent; else null, and `stray` holds what was read for cleanupIfStray.
+   */
+  private async currentIn(
+    trx: Tx,
+    r: { sessionId: string; attempt: number; agentId: string },
+    stray: { row: SessionRow | undefined; set: boolean },
+  ): Promise<SessionRow | null> {
+    const s = await this.deps.sessions.lockIn(trx, r.sessionId);
+    stray.set = false;
+    if (s && s.agent_id !== r.agentId) this.notPlacedHere(s, r.agentId);
+    if (!s || s.agent_id !== r.agentId || s.attempt !== r.attempt) {
+      stray.row = s;
+      stray.set = true;
       return null;
     }
-    if (s.attempt !== attempt) return null;
     return s;
   }
 
@@ -133,20 +142,19 @@ export class ReportHandler {
   }
 
   private async progress(r: SessionProgressReport): Promise<void> {
-    const s = await this.current(r.sessionId, r.attempt, r.agentId);
-    if (!s) {
-      await this.cleanupIfStray(r.sessionId, r.attempt, r.agentId);
-      return;
-    }
     const { sessions } = this.deps;
     const steps = [
       ...(r.phases ?? []).map((p) => ({ status: p.status, at: p.at, data: {} as Record<string, unknown> })),
       { status: r.status, at: r.at, data: r.data ?? {} },
     ];
     let startedAt: number | null = null;
+    let session: SessionRow | null = null;
+    const stray = { row: undefined as SessionRow | undefined, set: false };
     await sessions.inTransaction(async (trx) => {
       let any = false;
       startedAt = null;
+      const s = (session = await this.currentIn(trx, r, stray));
+      if (!s) return false;
       for (const step of steps) {
         if (!(await this.applyStep(trx, s, step, r))) continue;
         any = true;
@@ -154,7 +162,8 @@ export class ReportHandler {
       }
       return any;
     });
-    if (startedAt !== null) this.observeStart(s, startedAt);
+    if (stray.set) return this.cleanupIfStray(stray.row, r.sessionId, r.attempt, r.agentId);
+    if (startedAt !== null && session) this.observeStart(session, startedAt);
   }
 
   /**
@@ -205,29 +214,27 @@ export class ReportHandler {
 
   private async kernelExited(r: KernelExitedReport): Promise<void> {
     const { sessions, queues } = this.deps;
-    const s = await this.current(r.sessionId, r.attempt, r.agentId);
-    if (!s) {
-      await this.cleanupIfStray(r.sessionId, r.attempt, r.agentId);
-      return;
-    }
     const outcome = outcomeOfExit(r.exitCode, { timedOut: r.timedOut, oomKilled: r.oomKilled });
     const reason = r.stoppedFor ?? outcome.reason;
-    const detail = {
-      exitCode: r.exitCode,
-      ...(r.oomKilled ? { oomKilled: true, error: 'The container was killed: out of memory.' } : {}),
-      ...(r.timedOut ? { error: `Batch timeout of ${s.batch_timeout_sec} s reached.` } : {}),
-    };
-    const retryAt =
-      r.stoppedFor === null && outcome.result === 'FAILURE' && !r.timedOut
-        ? nextRetry(s.retry_policy, s.attempt, { exitCode: r.exitCode })
-        : null;
     let overtaken: number | null = null;
+    let session: SessionRow | null = null;
+    const stray = { row: undefined as SessionRow | undefined, set: false };
     await sessions.inTransaction(async (trx) => {
       overtaken = null;
       // Rows are locked session first, then kernels, like every other transition: taking the
       // kernel first deadlocks against a progress report for the same session.
-      const locked = await sessions.lockIn(trx, s.id);
-      if (r.startedAt && locked && PREPARE_STATUSES.includes(locked.status)) {
+      const s = (session = await this.currentIn(trx, r, stray));
+      if (!s) return null;
+      const detail = {
+        exitCode: r.exitCode,
+        ...(r.oomKilled ? { oomKilled: true, error: 'The container was killed: out of memory.' } : {}),
+        ...(r.timedOut ? { error: `Batch timeout of ${s.batch_timeout_sec} s reached.` } : {}),
+      };
+      const retryAt =
+        r.stoppedFor === null && outcome.result === 'FAILURE' && !r.timedOut
+          ? nextRetry(s.retry_policy, s.attempt, { exitCode: r.exitCode })
+          : null;
+      if (r.startedAt && PREPARE_STATUSES.includes(s.status)) {
         // Reports are applied concurrently, so an exit can overtake its RUNNING report. The
         // container did start: record that first, so history, events and callbacks have it.
         const moved = await sessions.transitionIn(trx, s.id, 'RUNNING', {
@@ -268,6 +275,9 @@ export class ReportHandler {
       });
       return row;
     });
+    if (stray.set) return this.cleanupIfStray(stray.row, r.sessionId, r.attempt, r.agentId);
+    const s = session as SessionRow | null;
+    if (!s) return;
     if (overtaken !== null) this.observeStart(s, overtaken);
     await queues.cleanup(r.agentId, { sessionId: s.id, attempt: r.attempt || s.attempt });
     this.deps.onCapacityFreed();
@@ -314,9 +324,16 @@ export class ReportHandler {
     this.deps.onCapacityFreed();
   }
 
-  /** A report for an attempt that is over: make sure its containers go. */
-  private async cleanupIfStray(sessionId: string, attempt: number, agentId: string): Promise<void> {
-    const s = await this.deps.sessions.get(sessionId);
+  /**
+   * A report for an attempt that is over: make sure its containers go. `s` is the session as
+   * the report's transaction read it (undefined: no such session).
+   */
+  private async cleanupIfStray(
+    s: SessionRow | undefined,
+    sessionId: string,
+    attempt: number,
+    agentId: string,
+  ): Promise<void> {
     if (
       !s ||
       s.attempt !== attempt ||

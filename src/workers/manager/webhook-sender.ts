@@ -6,6 +6,10 @@ import type { ManagerMetrics } from '../../metrics/manager-metrics.js';
 import { postCallback } from './callback-client.js';
 
 const MAX_ATTEMPTS = 10;
+/** With no hint of new deliveries, the outbox is read this often (other managers' commits, retries). */
+const IDLE_READ_MS = 2_000;
+/** After a hint or a pass that found deliveries, every pass reads the outbox for this long. */
+const HOT_MS = 1_000;
 const TIMEOUT_MS = 5_000;
 
 /**
@@ -17,6 +21,8 @@ const TIMEOUT_MS = 5_000;
  */
 export class WebhookSender {
   private busy = false;
+  private hotUntil = 0;
+  private lastRead = 0;
   private readonly allow: CallbackAllowList;
 
   constructor(
@@ -32,11 +38,25 @@ export class WebhookSender {
       log.error('callback allow-list entries not understood', { entries: this.allow.invalid });
   }
 
+  /** Deliveries were queued (or are about to commit): the next passes read the outbox. */
+  hint(): void {
+    this.hotUntil = Date.now() + HOT_MS;
+  }
+
+  /**
+   * Delivers what is due. The outbox is read when hinted, while deliveries keep coming, and
+   * every IDLE_READ_MS otherwise: not one query per 300 ms loop turn for an empty outbox.
+   */
   async pass(): Promise<void> {
     if (this.busy) return;
+    const now = Date.now();
+    if (now >= this.hotUntil && now - this.lastRead < IDLE_READ_MS) return;
     this.busy = true;
     try {
-      await Promise.all((await this.store.due()).map((d) => this.deliver(d)));
+      this.lastRead = now;
+      const due = await this.store.due();
+      if (due.length > 0) this.hint();
+      await Promise.all(due.map((d) => this.deliver(d)));
     } finally {
       this.busy = false;
     }
