@@ -4,9 +4,9 @@
  * benchmark against its baseline measured in the same run, prints the table, writes
  * bench/results/latest.json, and stops everything it started, by pid.
  *
- * Knobs (environment): BENCH_ONLY=overhead,drain,starts_at,array,submit (footprint always runs),
+ * Knobs (environment): BENCH_ONLY=overhead,drain,starts_at,array,cli,submit (footprint always runs),
  * BENCH_OVERHEAD_SAMPLES (30), BENCH_DRAIN_SESSIONS (200), BENCH_SUBMIT_SECONDS (10),
- * BENCH_ARRAYS (3).
+ * BENCH_ARRAYS (3), BENCH_CLI_RUNS (21).
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runArray } from '../bench/array.js';
+import { runCliBench } from '../bench/cli.js';
 import { runDrain } from '../bench/drain.js';
 import { footprintResult, sampleIdle } from '../bench/footprint.js';
 import { runOverhead } from '../bench/overhead.js';
@@ -27,7 +28,7 @@ import { sleep } from '../src/stack/process-util.js';
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const env = process.env;
 const only = new Set(
-  (env.BENCH_ONLY ?? 'overhead,drain,starts_at,array,submit').split(',').map((s) => s.trim()),
+  (env.BENCH_ONLY ?? 'overhead,drain,starts_at,array,cli,submit').split(',').map((s) => s.trim()),
 );
 const t0 = Date.now();
 const log = (m: string) => process.stdout.write(`[${((Date.now() - t0) / 1000).toFixed(1)} s] ${m}\n`);
@@ -78,6 +79,10 @@ async function main(): Promise<void> {
   if (only.has('array')) {
     results.push(await runArray(stack, Number(env.BENCH_ARRAYS ?? 3), log));
     log('array done');
+  }
+  if (only.has('cli')) {
+    results.push(await runCliBench(stack, Number(env.BENCH_CLI_RUNS ?? 21), log));
+    log('cli done');
   }
   // Last: it leaves thousands of sessions PENDING until tomorrow in the manager's database.
   if (only.has('submit')) {
