@@ -4,10 +4,11 @@
  * benchmark against its baseline measured in the same run, prints the table, writes
  * bench/results/latest.json, and stops everything it started, by pid.
  *
- * Knobs (environment): BENCH_ONLY=overhead,drain,logs,starts_at,array,scale-out,submit (footprint
- * always runs), BENCH_OVERHEAD_SAMPLES (30), BENCH_DRAIN_SESSIONS (200), BENCH_SUBMIT_SECONDS (10),
- * BENCH_ARRAYS (3), BENCH_LOGS_SECONDS (8, how long the job prints), BENCH_LOGS_LOAD (100, the
- * drain beside it), BENCH_SCALE_SIZES (1,2,4 agents), BENCH_SCALE_SESSIONS (60 per size).
+ * Knobs (environment): BENCH_ONLY=overhead,drain,logs,starts_at,array,scale-out,cli,submit
+ * (footprint always runs), BENCH_OVERHEAD_SAMPLES (30), BENCH_DRAIN_SESSIONS (200),
+ * BENCH_SUBMIT_SECONDS (10), BENCH_ARRAYS (3), BENCH_LOGS_SECONDS (8, how long the job prints),
+ * BENCH_LOGS_LOAD (100, the drain beside it), BENCH_SCALE_SIZES (1,2,4 agents),
+ * BENCH_SCALE_SESSIONS (60 per size), BENCH_CLI_RUNS (21).
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runArray } from '../bench/array.js';
+import { runCliBench } from '../bench/cli.js';
 import { runDrain } from '../bench/drain.js';
 import { runLogs } from '../bench/logs.js';
 import { runScaleOut } from '../bench/scale-out.js';
@@ -30,7 +32,9 @@ import { sleep } from '../src/stack/process-util.js';
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const env = process.env;
 const only = new Set(
-  (env.BENCH_ONLY ?? 'overhead,drain,logs,starts_at,array,scale-out,submit').split(',').map((s) => s.trim()),
+  (env.BENCH_ONLY ?? 'overhead,drain,logs,starts_at,array,scale-out,cli,submit')
+    .split(',')
+    .map((s) => s.trim()),
 );
 const t0 = Date.now();
 const log = (m: string) => process.stdout.write(`[${((Date.now() - t0) / 1000).toFixed(1)} s] ${m}\n`);
@@ -92,6 +96,10 @@ async function main(): Promise<void> {
     const sizes = (env.BENCH_SCALE_SIZES ?? '1,2,4').split(',').map(Number);
     results.push(await runScaleOut(stack, sizes, Number(env.BENCH_SCALE_SESSIONS ?? 60), log));
     log('scale-out done');
+  }
+  if (only.has('cli')) {
+    results.push(await runCliBench(stack, Number(env.BENCH_CLI_RUNS ?? 21), log));
+    log('cli done');
   }
   // Last: it leaves thousands of sessions PENDING until tomorrow in the manager's database.
   if (only.has('submit')) {

@@ -5,6 +5,7 @@ import { loadClientConfig, stateDirOf } from '../config/config.js';
 import { envFileOf, readEnvFile } from '../config/env-file.js';
 import { BaiError } from '../domain/errors.js';
 import { authorizationHeader, sign } from '../domain/signing.js';
+import { bufferedRequest, type BufferedResponse } from './http-request.js';
 
 /** A server's problem+json answer, carried to the CLI's error output and exit code. */
 export class ApiError extends BaiError {
@@ -184,7 +185,12 @@ export function retryDelayMs(attempt: number, retryAfter: string | null, random 
 }
 
 /** Why a failed attempt may be retried, or null: only when the request surely did no harm twice. */
-function retryReason(method: string, safe: boolean, res: Response | null, err: unknown): string | null {
+function retryReason(
+  method: string,
+  safe: boolean,
+  res: BufferedResponse | null,
+  err: unknown,
+): string | null {
   if (!safe) return null;
   if (res) {
     return res.status === 503 ? 'HTTP 503' : null;
@@ -256,7 +262,8 @@ export class ApiClient {
     headers: Record<string, string> = {},
     signal?: AbortSignal,
   ): Promise<T> {
-    const res = await this.raw(method, path, body, query, headers, signal);
+    // Answers read whole through node:http: no fetch (and no undici) in a CLI that only asks.
+    const res = await this.send(method, path, body, query, headers, signal, bufferedRequest);
     const text = await res.text();
     let parsed: unknown = null;
     try {
@@ -269,7 +276,8 @@ export class ApiClient {
     return parsed as T;
   }
 
-  async raw(
+  /** The fetch `Response` of a request (its body a stream: server-sent events, logs). */
+  raw(
     method: string,
     path: string,
     body?: unknown,
@@ -277,6 +285,22 @@ export class ApiClient {
     headers: Record<string, string> = {},
     signal?: AbortSignal,
   ): Promise<Response> {
+    return this.send(method, path, body, query, headers, signal, (url, init) => fetch(url, init));
+  }
+
+  /** Signs and sends a request through `transport`, retrying as the class says. */
+  private async send<R extends BufferedResponse>(
+    method: string,
+    path: string,
+    body: unknown,
+    query: Record<string, string | undefined> | undefined,
+    headers: Record<string, string>,
+    signal: AbortSignal | undefined,
+    transport: (
+      url: URL,
+      init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal },
+    ) => Promise<R>,
+  ): Promise<R> {
     const qs = query
       ? new URLSearchParams(
           Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined),
@@ -287,11 +311,11 @@ export class ApiClient {
     const retries = this.config.retries ?? 0;
     const safe = isRetrySafe(method, url.pathname, headers);
     for (let attempt = 0; ; attempt++) {
-      let res: Response | null = null;
+      let res: R | null = null;
       let failure: unknown = null;
       try {
         // Signed afresh on each attempt: the Date header is part of the signature.
-        res = await fetch(url, {
+        res = await transport(url, {
           method,
           headers: { ...this.headers(method, url.pathname + url.search, body !== undefined), ...headers },
           body: body === undefined ? undefined : JSON.stringify(body),

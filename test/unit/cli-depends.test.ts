@@ -4,9 +4,11 @@ import { buildCli } from '../../src/cli/main.js';
 import { dependsArgs } from '../../src/cli/depends-arg.js';
 import { parseCreateSessionBody } from '../../src/domain/session-request.js';
 
+const cli = await buildCli();
+
 /** The create body a command line builds (what `session create` and `run` send). */
 function bodyOf(argv: string[]): Record<string, unknown> {
-  const cmd = buildCli().process(argv) as unknown as {
+  const cmd = cli.process(argv) as unknown as {
     createBody(image: string, command: string, type: 'batch'): Record<string, unknown>;
   };
   return cmd.createBody('python', 'true', 'batch');

@@ -1,5 +1,6 @@
 import { Command, Option, UsageError } from 'clipanion';
 import { BaseCommand } from '../base-command.js';
+import { BUILTINS, COMMAND_TABLE } from '../command-table.js';
 
 /**
  * Words that may follow each command prefix: sub-commands and, for a full command, its flags.
@@ -40,8 +41,6 @@ export function completionTable(
 
 export class CompletionCommand extends BaseCommand {
   static override paths = [['completion']];
-  /** Every path of every command (aliases included), set where the commands are registered. */
-  static commandPaths: string[][][] = [];
   static override usage = Command.Usage({
     category: 'Configuration',
     description: 'Print a shell completion script (bash or zsh)',
@@ -58,7 +57,10 @@ export class CompletionCommand extends BaseCommand {
   async run(): Promise<void> {
     if (this.shell !== 'bash' && this.shell !== 'zsh')
       throw new UsageError(`completion knows bash and zsh (got "${this.shell}").`);
-    const table = completionTable(this.cli.definitions(), CompletionCommand.commandPaths);
+    const table = completionTable(
+      this.cli.definitions(),
+      [...COMMAND_TABLE, ...BUILTINS].map((e) => e.paths ?? []),
+    );
     const cases = [...table.entries()]
       .sort((a, b) => b[0].length - a[0].length)
       .map(([key, words]) => `    "${key}") words="${[...words].sort().join(' ')}" ;;`)
