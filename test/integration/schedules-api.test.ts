@@ -117,9 +117,10 @@ test('create, duplicate 409, view with next instants in its zone, list, patch, d
       all: 'true',
     },
   );
-  t.deepEqual(
-    new Set(all.body.items.map((s) => s.ownerAccessKey)),
-    new Set([alice.accessKey, bob.accessKey]),
+  const owners = new Set(all.body.items.map((s) => s.ownerAccessKey));
+  t.true(
+    owners.has(alice.accessKey) && owners.has(bob.accessKey),
+    'an admin sees every keypair of the domain',
   );
   t.is((await call(alice.client, 'GET', '/schedules', undefined, { all: 'true' })).status, 403);
 
