@@ -4,9 +4,10 @@
  * benchmark against its baseline measured in the same run, prints the table, writes
  * bench/results/latest.json, and stops everything it started, by pid.
  *
- * Knobs (environment): BENCH_ONLY=overhead,drain,starts_at,array,submit (footprint always runs),
+ * Knobs (environment): BENCH_ONLY=overhead,drain,starts_at,array,history,submit (footprint always runs),
  * BENCH_OVERHEAD_SAMPLES (30), BENCH_DRAIN_SESSIONS (200), BENCH_SUBMIT_SECONDS (10),
- * BENCH_ARRAYS (3).
+ * BENCH_ARRAYS (3), for history (a million sessions loaded, overhead and drain again):
+ * BENCH_HISTORY_SESSIONS (1,000,000), BENCH_HISTORY_SAMPLES (20), BENCH_HISTORY_DRAIN (100).
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runArray } from '../bench/array.js';
 import { runDrain } from '../bench/drain.js';
+import { runHistory } from '../bench/history.js';
 import { footprintResult, sampleIdle } from '../bench/footprint.js';
 import { runOverhead } from '../bench/overhead.js';
 import { CounterMeter } from '../bench/lib/counters.js';
@@ -27,7 +29,7 @@ import { sleep } from '../src/stack/process-util.js';
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const env = process.env;
 const only = new Set(
-  (env.BENCH_ONLY ?? 'overhead,drain,starts_at,array,submit').split(',').map((s) => s.trim()),
+  (env.BENCH_ONLY ?? 'overhead,drain,starts_at,array,history,submit').split(',').map((s) => s.trim()),
 );
 const t0 = Date.now();
 const log = (m: string) => process.stdout.write(`[${((Date.now() - t0) / 1000).toFixed(1)} s] ${m}\n`);
@@ -78,6 +80,17 @@ async function main(): Promise<void> {
   if (only.has('array')) {
     results.push(await runArray(stack, Number(env.BENCH_ARRAYS ?? 3), log));
     log('array done');
+  }
+  // Before submit (its PENDING sessions would be dispatched in the measured rounds); it leaves a
+  // million ended sessions in the manager's database.
+  if (only.has('history')) {
+    const opts = {
+      sessions: Number(env.BENCH_HISTORY_SESSIONS ?? 1_000_000),
+      samples: Number(env.BENCH_HISTORY_SAMPLES ?? 20),
+      drain: Number(env.BENCH_HISTORY_DRAIN ?? 100),
+    };
+    results.push(await runHistory(stack, opts, log));
+    log('history done');
   }
   // Last: it leaves thousands of sessions PENDING until tomorrow in the manager's database.
   if (only.has('submit')) {

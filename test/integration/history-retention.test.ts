@@ -57,7 +57,7 @@ test.serial(
     );
     await waitForStatus(stack.client, ended);
     const batchesBefore = stack.manager.history.batches;
-  const prunedBefore = stack.manager.history.pruned;
+    const prunedBefore = stack.manager.history.pruned;
     await seedHistory(stack.database.db, { sessions: OLD, accessKey: OLD_KEY, endedDaysAgo: [31, 60] });
     await seedHistory(stack.database.db, { sessions: RECENT, accessKey: RECENT_KEY, endedDaysAgo: [1, 29] });
     t.is(await countOf('sessions', OLD_KEY), OLD);
@@ -69,7 +69,7 @@ test.serial(
       message: () => 'the expired sessions to be pruned',
     });
     t.true(stack.manager.history.pruned - prunedBefore >= OLD, 'the pruner deleted them');
-  t.is(await countOf('session_events', OLD_KEY), 0, 'their events went with them');
+    t.is(await countOf('session_events', OLD_KEY), 0, 'their events went with them');
     t.is(await countOf('kernels', OLD_KEY), 0, 'their kernels and stored logs went with them');
     // 25 sessions at 4 a transaction: at least 7 batches.
     t.true(
