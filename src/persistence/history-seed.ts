@@ -4,6 +4,9 @@ import { PYTHON_IMAGE } from '../stack/python-image.js';
 
 /** The events each seeded session has, in id order (a batch session's usual life). */
 const SEEDED_EVENTS = ['session_enqueued', 'session_started', 'session_success', 'session_terminated'];
+/** When row `g` of `n` ended: evenly from `far` to `near` days ago (a LATERAL giving `t`). */
+const ENDED_AT = `LATERAL (SELECT now() - make_interval(days => :far::int)
+    + make_interval(secs => (:far::int - :near::int) * 86400.0 * g / :n::int) AS t) e0`;
 
 export interface HistorySeed {
   /** Ended sessions to add (each with one kernel, its stored log, and SEEDED_EVENTS). */
@@ -12,7 +15,7 @@ export interface HistorySeed {
   accessKey: string;
   /** They ended between `endedDaysAgo[0]` and `endedDaysAgo[1]` days ago, evenly spread. */
   endedDaysAgo: [number, number];
-  /** Rows per INSERT statement (default 250,000): bounds one statement's memory. */
+  /** Sessions per transaction (default 100,000). */
   chunk?: number;
 }
 
@@ -22,6 +25,7 @@ export interface HistorySeed {
  * round trip per row). Ids derive from the owner and the row number, so a kernel and its
  * events find their session without a join. Where the role may (a superuser), foreign-key
  * and count triggers are skipped while loading and the ended-session counts added after.
+ * Seed a keypair's history once (its names and ids would collide).
  */
 export async function seedHistory(db: Db, s: HistorySeed): Promise<void> {
   await db('keypairs')
@@ -36,17 +40,26 @@ export async function seedHistory(db: Db, s: HistorySeed): Promise<void> {
     })
     .onConflict('access_key')
     .ignore();
-  const chunk = s.chunk ?? 250_000;
+  const chunk = s.chunk ?? 100_000;
   const [near, far] = s.endedDaysAgo;
-  await db.transaction(async (trx) => {
-    const { rows } = (await trx.raw(`SELECT rolsuper FROM pg_roles WHERE rolname = current_user`)) as {
-      rows: { rolsuper: boolean }[];
-    };
-    const bypass = rows[0]?.rolsuper === true;
-    if (bypass) await trx.raw(`SET LOCAL session_replication_role = replica`);
-    for (let from = 1; from <= s.sessions; from += chunk) {
-      const to = Math.min(s.sessions, from + chunk - 1);
-      const args = { ak: s.accessKey, from, to, n: s.sessions, near, far, image: PYTHON_IMAGE };
+  const { rows: su } = (await db.raw(`SELECT rolsuper FROM pg_roles WHERE rolname = current_user`)) as {
+    rows: { rolsuper: boolean }[];
+  };
+  const bypass = su[0]?.rolsuper === true;
+  // Event ids below every existing one: history's events are older than the live ones, and the
+  // event tail (which reads ids above its horizon) never wades through them.
+  const { rows: low } = (await db.raw(
+    `SELECT least(coalesce(min(id), 0), 0) AS base FROM session_events`,
+  )) as {
+    rows: { base: string }[];
+  };
+  const base = Number(low[0]?.base ?? 0);
+  // One transaction per chunk: no transaction of a million rows for the running system to see past.
+  for (let from = 1; from <= s.sessions; from += chunk) {
+    const to = Math.min(s.sessions, from + chunk - 1);
+    const args = { ak: s.accessKey, from, to, n: s.sessions, near, far, image: PYTHON_IMAGE, base };
+    await db.transaction(async (trx) => {
+      if (bypass) await trx.raw(`SET LOCAL session_replication_role = replica`);
       await trx.raw(
         `INSERT INTO sessions (id, name, access_key, domain_name, scaling_group, type, status, status_info,
                                result, exit_code, image, requested_image, startup_command, agent_id,
@@ -54,9 +67,7 @@ export async function seedHistory(db: Db, s: HistorySeed): Promise<void> {
          SELECT md5('s' || :ak::text || g)::uuid, 'h' || g, :ak::text, 'default', 'default', 'batch', 'TERMINATED',
                 'task-finished', 'SUCCESS', 0, :image::text, 'python', 'true', 'history-agent',
                 t - interval '2 seconds', t, t - interval '1 second', t
-           FROM generate_series(:from::int, :to::int) g,
-                LATERAL (SELECT now() - make_interval(days => :far::int)
-                          + make_interval(secs => (:far::int - :near::int) * 86400.0 * g / :n::int) AS t) e`,
+           FROM generate_series(:from::int, :to::int) g, ${ENDED_AT}`,
         args,
       );
       await trx.raw(
@@ -64,21 +75,21 @@ export async function seedHistory(db: Db, s: HistorySeed): Promise<void> {
                               logs, created_at, started_at, terminated_at)
          SELECT md5('k' || :ak::text || g)::uuid, md5('s' || :ak::text || g)::uuid, 'history-agent', 'TERMINATED',
                 'task-finished', md5('c' || g), 0, 'hello from ' || g || E'\\n',
-                s.created_at, s.started_at, s.terminated_at
-           FROM generate_series(:from::int, :to::int) g
-           JOIN sessions s ON s.id = md5('s' || :ak::text || g)::uuid`,
+                t - interval '2 seconds', t - interval '1 second', t
+           FROM generate_series(:from::int, :to::int) g, ${ENDED_AT}`,
         args,
       );
       await trx.raw(
-        `INSERT INTO session_events (session_id, access_key, name, data, created_at)
-         SELECT md5('s' || :ak::text || g)::uuid, :ak::text, e.name,
+        `INSERT INTO session_events (id, session_id, access_key, name, data, created_at)
+         SELECT :base::bigint - :k::bigint * :n::bigint + (g - 1) * :k::bigint + e.i - 1,
+                md5('s' || :ak::text || g)::uuid, :ak::text, e.name,
                 jsonb_build_object('sessionId', md5('s' || :ak::text || g)::uuid, 'sessionName', 'h' || g,
                                    'ownerAccessKey', :ak::text, 'status', 'TERMINATED', 'result', 'SUCCESS',
                                    'exitCode', 0, 'reason', 'task-finished'),
-                now() - make_interval(days => :near::int)
-           FROM generate_series(:from::int, :to::int) g, unnest(:names::text[]) WITH ORDINALITY e(name, i)
-          ORDER BY g, e.i`,
-        { ...args, names: SEEDED_EVENTS },
+                t
+           FROM generate_series(:from::int, :to::int) g, ${ENDED_AT},
+                unnest(:names::text[]) WITH ORDINALITY e(name, i)`,
+        { ...args, names: SEEDED_EVENTS, k: SEEDED_EVENTS.length },
       );
       // The count trigger did not run: the seeded rows' counts, from their ids alone.
       if (bypass)
@@ -89,7 +100,6 @@ export async function seedHistory(db: Db, s: HistorySeed): Promise<void> {
            ON CONFLICT (scaling_group, status, result, shard) DO UPDATE SET n = c.n + excluded.n`,
           args,
         );
-    }
-    if (bypass) await trx.raw(`SET LOCAL session_replication_role = origin`);
-  });
+    });
+  }
 }

@@ -6,7 +6,7 @@ const DAY_MS = 24 * 3600 * 1000;
 const MAX_BATCHES_PER_PASS = 100;
 
 export interface HistoryPrunerOptions {
-  store: HistoryStore;
+  store: Pick<HistoryStore, 'pruneBatch'>;
   log: Logger;
   /** Sessions that ended longer ago than this are deleted; 0 keeps everything. */
   retentionDays: number;
