@@ -7,6 +7,8 @@ import type { Knex } from 'knex';
  *
  * - session_events by keypair and id: a stream's replay (Last-Event-ID) of one keypair.
  * - sessions by owner / domain / everything, newest first: `GET /sessions`' default order.
+ * - sessions by owner and status: the dispatcher's room per keypair (its active sessions) and a
+ *   keypair's pending count, without reading the keypair's ended ones.
  * - the ended sessions by when they ended: what the history pruner deletes first.
  * - the live sessions by group, status and result: the scrape counts them from this index.
  * - kernels by status: the slots the active kernels hold (the scrape, per agent).
@@ -20,6 +22,7 @@ const ENDED = `('TERMINATED', 'CANCELLED')`;
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`CREATE INDEX session_events_keypair_idx ON session_events (access_key, id)`);
   await knex.raw(`CREATE INDEX sessions_owner_created_idx ON sessions (access_key, created_at)`);
+  await knex.raw(`CREATE INDEX sessions_owner_status_idx ON sessions (access_key, status)`);
   await knex.raw(`CREATE INDEX sessions_domain_created_idx ON sessions (domain_name, created_at)`);
   await knex.raw(`CREATE INDEX sessions_created_idx ON sessions (created_at)`);
   await knex.raw(
@@ -99,5 +102,6 @@ export async function down(knex: Knex): Promise<void> {
   await knex.raw('DROP INDEX IF EXISTS sessions_created_idx');
   await knex.raw('DROP INDEX IF EXISTS sessions_domain_created_idx');
   await knex.raw('DROP INDEX IF EXISTS sessions_owner_created_idx');
+  await knex.raw('DROP INDEX IF EXISTS sessions_owner_status_idx');
   await knex.raw('DROP INDEX IF EXISTS session_events_keypair_idx');
 }
