@@ -4,11 +4,13 @@
  * benchmark against its baseline measured in the same run, prints the table, writes
  * bench/results/latest.json, and stops everything it started, by pid.
  *
- * Knobs (environment): BENCH_ONLY=overhead,drain,logs,starts_at,array,scale-out,cli,submit
+ * Knobs (environment): BENCH_ONLY=overhead,drain,logs,starts_at,array,scale-out,cli,history,submit
  * (footprint always runs), BENCH_OVERHEAD_SAMPLES (30), BENCH_DRAIN_SESSIONS (200),
  * BENCH_SUBMIT_SECONDS (10), BENCH_ARRAYS (3), BENCH_LOGS_SECONDS (8, how long the job prints),
  * BENCH_LOGS_LOAD (100, the drain beside it), BENCH_SCALE_SIZES (1,2,4 agents),
- * BENCH_SCALE_SESSIONS (60 per size), BENCH_CLI_RUNS (21).
+ * BENCH_SCALE_SESSIONS (60 per size), BENCH_CLI_RUNS (21), for history (a million sessions
+ * loaded, overhead and drain again): BENCH_HISTORY_SESSIONS (1,000,000), BENCH_HISTORY_SAMPLES
+ * (20), BENCH_HISTORY_DRAIN (100).
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -20,6 +22,7 @@ import { runCliBench } from '../bench/cli.js';
 import { runDrain } from '../bench/drain.js';
 import { runLogs } from '../bench/logs.js';
 import { runScaleOut } from '../bench/scale-out.js';
+import { runHistory } from '../bench/history.js';
 import { footprintResult, sampleIdle } from '../bench/footprint.js';
 import { runOverhead } from '../bench/overhead.js';
 import { CounterMeter } from '../bench/lib/counters.js';
@@ -32,7 +35,7 @@ import { sleep } from '../src/stack/process-util.js';
 const root = resolve(fileURLToPath(import.meta.url), '../../..');
 const env = process.env;
 const only = new Set(
-  (env.BENCH_ONLY ?? 'overhead,drain,logs,starts_at,array,scale-out,cli,submit')
+  (env.BENCH_ONLY ?? 'overhead,drain,logs,starts_at,array,scale-out,cli,history,submit')
     .split(',')
     .map((s) => s.trim()),
 );
@@ -100,6 +103,17 @@ async function main(): Promise<void> {
   if (only.has('cli')) {
     results.push(await runCliBench(stack, Number(env.BENCH_CLI_RUNS ?? 21), log));
     log('cli done');
+  }
+  // Before submit (its PENDING sessions would be dispatched in the measured rounds); it leaves a
+  // million ended sessions in the manager's database.
+  if (only.has('history')) {
+    const opts = {
+      sessions: Number(env.BENCH_HISTORY_SESSIONS ?? 1_000_000),
+      samples: Number(env.BENCH_HISTORY_SAMPLES ?? 20),
+      drain: Number(env.BENCH_HISTORY_DRAIN ?? 100),
+    };
+    results.push(await runHistory(stack, opts, log));
+    log('history done');
   }
   // Last: it leaves thousands of sessions PENDING until tomorrow in the manager's database.
   if (only.has('submit')) {

@@ -47,6 +47,16 @@ export interface ManagerConfig {
    * answers the session the key's first request created; after it, the key is free again.
    */
   idempotencyRetentionSeconds: number;
+  /**
+   * History retention (BAI_HISTORY_RETENTION_DAYS, default 30; 0 keeps everything): a session
+   * that ended longer ago is deleted with its kernels, stored logs, events, attempts and
+   * callback deliveries, and the API answers 404 for it (docs/guarantees.md).
+   */
+  historyRetentionDays: number;
+  /** Sessions deleted per pruning transaction (BAI_HISTORY_PRUNE_BATCH, default 1,000). */
+  historyPruneBatch: number;
+  /** How often the pruner looks for expired history (BAI_HISTORY_PRUNE_INTERVAL_MS, default 60 s). */
+  historyPruneIntervalMs: number;
   /** Bearer token `GET /metrics` wants (BAI_METRICS_TOKEN); null: readable by anyone who reaches it. */
   metricsToken: string | null;
   /**
@@ -171,6 +181,9 @@ export function loadManagerConfig(env: Env = process.env): Readonly<ManagerConfi
       1,
       num(env, 'BAI_IDEMPOTENCY_RETENTION_SECONDS', DEFAULT_IDEMPOTENCY_RETENTION_SECONDS),
     ),
+    historyRetentionDays: Math.max(0, num(env, 'BAI_HISTORY_RETENTION_DAYS', 30)),
+    historyPruneBatch: Math.max(1, Math.floor(num(env, 'BAI_HISTORY_PRUNE_BATCH', 1_000))),
+    historyPruneIntervalMs: Math.max(100, num(env, 'BAI_HISTORY_PRUNE_INTERVAL_MS', 60_000)),
     metricsToken: env.BAI_METRICS_TOKEN || null,
     shutdownGraceMs: num(env, 'BAI_SHUTDOWN_GRACE_MS', 25_000),
     scheduleLeaseMs: Math.max(2_000, num(env, 'BAI_SCHEDULE_LEASE_MS', 5_000)),

@@ -8,7 +8,7 @@ export interface SessionCount {
   result: string;
   scalingGroup: string;
   count: number;
-  /** The oldest created_at of the group (its age is what `bai_pending_oldest_age_seconds` shows). */
+  /** The oldest created_at of a live group (`bai_pending_oldest_age_seconds`); null for ended ones. */
   oldest: Date | null;
 }
 
@@ -22,16 +22,25 @@ export interface AgentSlots {
 }
 
 /**
- * What `GET /metrics` reads from PostgreSQL: one GROUP BY over sessions, the agents, and one
- * GROUP BY over the kernels that hold slots. Read once per scrape (manager-metrics.ts).
+ * What `GET /metrics` reads from PostgreSQL: the session counts, the agents, and one GROUP BY
+ * over the kernels that hold slots. Read once per scrape (manager-metrics.ts).
  */
 export class MetricsStore {
   constructor(private readonly db: Db) {}
 
+  /**
+   * Live sessions are counted from their partial index (sessions_live_counts_idx), ended ones
+   * from session_end_counts, which a trigger keeps: a scrape's cost does not grow with history.
+   */
   async sessionCounts(): Promise<SessionCount[]> {
     const { rows } = (await this.db.raw(
       `SELECT status, result, scaling_group, count(*)::int AS n, min(created_at) AS oldest
-         FROM sessions GROUP BY status, result, scaling_group`,
+         FROM sessions WHERE status NOT IN ('TERMINATED', 'CANCELLED')
+        GROUP BY status, result, scaling_group
+       UNION ALL
+       SELECT status, result, scaling_group, sum(n)::int AS n, NULL AS oldest
+         FROM session_end_counts
+        GROUP BY status, result, scaling_group HAVING sum(n) > 0`,
     )) as {
       rows: { status: string; result: string; scaling_group: string; n: number; oldest: Date | null }[];
     };

@@ -23,6 +23,7 @@ import { SchedulerStore } from '../../persistence/scheduler-store.js';
 import { SessionStore } from '../../persistence/session-store.js';
 import { WebhookStore } from '../../persistence/webhook-store.js';
 import { MetricsStore } from '../../persistence/metrics-store.js';
+import { HistoryStore } from '../../persistence/history-store.js';
 import { ManagerMetrics } from '../../metrics/manager-metrics.js';
 import { ReportsBacklog } from '../../queue/reports-backlog.js';
 import { AgentQueues } from '../../queue/agent-queues.js';
@@ -37,6 +38,7 @@ import { ScheduleFiring } from '../../api/schedule-firing.js';
 import { ScheduleStore } from '../../persistence/schedule-store.js';
 import { TemplateStore } from '../../persistence/template-store.js';
 import { Dispatcher } from './dispatcher.js';
+import { HistoryPruner } from './history-pruner.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 import { Loop } from './loop.js';
 import { Reconciler } from './reconciler.js';
@@ -56,6 +58,8 @@ export interface RunningManager {
   logWaiters: Pick<LogWaiters, 'active'>;
   /** The Prometheus metrics `GET /metrics` shows (docs/metrics.md). */
   metrics: ManagerMetrics;
+  /** The history pruner's counts (sessions deleted, batches run), for tests. */
+  history: Pick<HistoryPruner, 'pruned' | 'batches'>;
   close(): Promise<void>;
 }
 
@@ -234,6 +238,27 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   );
 
   const logWaiters = new LogWaiters(redis, prefix);
+  // History retention: ended sessions past BAI_HISTORY_RETENTION_DAYS, in bounded batches.
+  const historyLease = new Lease(
+    redis,
+    leaseKey(prefix, 'history'),
+    Math.max(30_000, config.historyPruneIntervalMs * 3),
+  );
+  const history = new HistoryPruner({
+    store: new HistoryStore(db),
+    log,
+    retentionDays: config.historyRetentionDays,
+    batch: config.historyPruneBatch,
+    holdLease: () => historyLease.acquire(),
+  });
+  const historyLoop = new Loop(
+    config.historyPruneIntervalMs,
+    async () => {
+      await history.pass();
+    },
+    (err) => log.error('history prune pass failed', { err: String(err) }),
+  );
+
   const app = createApp({
     db,
     redis,
@@ -269,6 +294,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   reconcileLoop.start();
   webhookLoop.start();
   scheduleTicker.start();
+  if (config.historyRetentionDays > 0) historyLoop.start();
   log.info('manager listening', { url });
 
   let closing: Promise<void> | null = null;
@@ -279,6 +305,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     hub,
     logWaiters,
     metrics,
+    history,
     close() {
       closing ??= (async () => {
         const errors: unknown[] = [];
@@ -312,6 +339,8 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
         await step(() => dispatcher.close());
         await step(() => reconcileLoop.close());
         await step(() => webhookLoop.close());
+        history.close();
+        await step(() => historyLoop.close());
         await step(() => discoverLoop.close());
         await step(() => reports.close());
         await step(() => hub.close());
@@ -321,6 +350,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
         await step(() => reconcileLease.release());
         await step(() => webhookLease.release());
         await step(() => scheduleLease.release());
+        await step(() => historyLease.release());
         await step(() => redis.quit());
         await step(() => db.destroy());
         if (embedded) await step(() => embedded!.close());
