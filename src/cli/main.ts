@@ -29,6 +29,13 @@ import { FolderShareCommand } from './commands/folder/share.js';
 import { ManagerCommand } from './commands/manager.js';
 import { PsCommand } from './commands/ps.js';
 import { RunCommand } from './commands/run.js';
+import { ScheduleCreateCommand } from './commands/schedule/create.js';
+import { ScheduleInfoCommand } from './commands/schedule/info.js';
+import { ScheduleListCommand } from './commands/schedule/list.js';
+import { ScheduleResumeCommand } from './commands/schedule/resume.js';
+import { ScheduleDeleteCommand } from './commands/schedule/rm.js';
+import { ScheduleSuspendCommand } from './commands/schedule/suspend.js';
+import { ScheduleTriggerCommand } from './commands/schedule/trigger.js';
 import { SessionCreateCommand } from './commands/session/create.js';
 import { SessionCreateFromTemplateCommand } from './commands/session/create-from-template.js';
 import { SessionEventsCommand } from './commands/session/events.js';
@@ -66,6 +73,13 @@ export const COMMANDS = [
   SessionTemplateGetCommand,
   SessionTemplateUpdateCommand,
   SessionTemplateDeleteCommand,
+  ScheduleCreateCommand,
+  ScheduleListCommand,
+  ScheduleInfoCommand,
+  ScheduleSuspendCommand,
+  ScheduleResumeCommand,
+  ScheduleTriggerCommand,
+  ScheduleDeleteCommand,
   FolderCreateCommand,
   FolderListCommand,
   FolderShareCommand,
