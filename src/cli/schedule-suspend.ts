@@ -1,5 +1,6 @@
 import type { BaseCommand } from './base-command.js';
-import { instantText, schedulePath, type ScheduleWire } from './schedule-view.js';
+import { instantText, type ScheduleWire } from '../domain/schedule-wire.js';
+import { schedulePath } from './schedule-view.js';
 
 /** `schedule suspend` and `schedule resume`: PATCH {suspend}, then the new state (or the view as JSON). */
 export async function setSuspended(

@@ -2,47 +2,7 @@ import { ApiError } from './client.js';
 import { InvalidArgument } from './base-command.js';
 import type { Output } from './output.js';
 import { relativeTime } from './output.js';
-
-/** A run of a schedule as the API shows it (`lastRun`, `runs[]`). */
-export interface ScheduleRunWire {
-  scheduledFor: string;
-  /** started | skipped | missed | triggered */
-  outcome: string;
-  sessionId: string | null;
-  status: string | null;
-  result: string | null;
-  exitCode: number | null;
-}
-
-/** A schedule as `GET /schedules/{name}` answers it (the list's items lack `nextInstants` and `runs`). */
-export interface ScheduleWire {
-  id: string;
-  name: string;
-  ownerAccessKey: string;
-  domain: string;
-  cron: string;
-  timezone: string;
-  concurrencyPolicy: string;
-  startingDeadlineSeconds: number | null;
-  suspend: boolean;
-  successfulHistoryLimit: number;
-  failedHistoryLimit: number;
-  session: Record<string, unknown> | null;
-  template: unknown;
-  nextRunAt: string | null;
-  lastRun: ScheduleRunWire | null;
-  createdAt: string;
-  updatedAt: string;
-  nextInstants?: string[];
-  runs?: ScheduleRunWire[];
-}
-
-/** What `POST /schedules/{name}/trigger` answers. */
-export interface ScheduleTriggerWire {
-  sessionId: string;
-  sessionName: string;
-  scheduledFor: string;
-}
+import { instantText, runResultText, type ScheduleWire } from '../domain/schedule-wire.js';
 
 const POLICIES = { allow: 'Allow', forbid: 'Forbid', replace: 'Replace' } as const;
 
@@ -80,30 +40,6 @@ export async function checkedBySchedule<T>(call: Promise<T>): Promise<T> {
       );
     throw err;
   }
-}
-
-/**
- * An instant in the zone it was given in, as people read it: `2026-03-29T03:00:00+02:00` →
- * `2026-03-29 03:00:00 +02:00`; a UTC instant (`Z`) shows `UTC`.
- */
-export function instantText(iso: string | null | undefined): string {
-  if (!iso) return '-';
-  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})$/.exec(iso);
-  if (!m) return iso;
-  return `${m[1]} ${m[2]} ${m[3] === 'Z' ? 'UTC' : m[3]}`;
-}
-
-/**
- * What a run came to, in a word or two: the session's result and exit code once it ended, its
- * status while it runs, `skipped`/`missed` for the instants that started nothing.
- */
-export function runResultText(run: ScheduleRunWire | null | undefined): string {
-  if (!run) return '-';
-  if (run.outcome === 'skipped' || run.outcome === 'missed') return run.outcome;
-  if (!run.status) return run.sessionId ? `${run.outcome} (session gone)` : run.outcome;
-  if (run.result && run.result !== 'UNDEFINED')
-    return `${run.result}${run.exitCode === null ? '' : ` exit ${run.exitCode}`}`;
-  return run.status;
 }
 
 /** `active` or `suspended`. */
@@ -160,4 +96,14 @@ export function scheduleInfoLines(s: ScheduleWire, o: Output, now = Date.now()):
     for (const c of cells) lines.push(`  ${c.map((v, i) => (i < 3 ? v.padEnd(widths[i]!) : v)).join('  ')}`);
   }
   return lines;
+}
+
+/**
+ * The schedule a session came from, as its info and list items carry it (`scheduleName`,
+ * `scheduledFor`); null for a session submitted by hand.
+ */
+export function scheduleOrigin(session: object): { name: string; scheduledFor: string | null } | null {
+  const s = session as { scheduleName?: unknown; scheduledFor?: unknown };
+  if (typeof s.scheduleName !== 'string' || s.scheduleName === '') return null;
+  return { name: s.scheduleName, scheduledFor: typeof s.scheduledFor === 'string' ? s.scheduledFor : null };
 }

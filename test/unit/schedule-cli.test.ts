@@ -5,14 +5,8 @@ import { InvalidArgument } from '../../src/cli/base-command.js';
 import { ScheduleCreateCommand } from '../../src/cli/commands/schedule/create.js';
 import { buildCli } from '../../src/cli/main.js';
 import { Output } from '../../src/cli/output.js';
-import {
-  instantText,
-  policyArg,
-  runResultText,
-  scheduleInfoLines,
-  scheduleListRows,
-  type ScheduleWire,
-} from '../../src/cli/schedule-view.js';
+import { policyArg, scheduleInfoLines, scheduleListRows } from '../../src/cli/schedule-view.js';
+import { instantText, runResultText, type ScheduleWire } from '../../src/domain/schedule-wire.js';
 
 // `bai schedule …`: the request its flags make, and how a schedule reads on a terminal.
 

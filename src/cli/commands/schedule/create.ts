@@ -1,12 +1,7 @@
 import { Command, Option, UsageError } from 'clipanion';
 import { InvalidArgument } from '../../base-command.js';
-import {
-  checkedBySchedule,
-  countArg,
-  policyArg,
-  scheduleInfoLines,
-  type ScheduleWire,
-} from '../../schedule-view.js';
+import { checkedBySchedule, countArg, policyArg, scheduleInfoLines } from '../../schedule-view.js';
+import type { ScheduleWire } from '../../../domain/schedule-wire.js';
 import { SessionBodyCommand } from '../../session-options.js';
 
 export class ScheduleCreateCommand extends SessionBodyCommand {

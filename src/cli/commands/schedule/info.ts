@@ -1,6 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../base-command.js';
-import { scheduleInfoLines, schedulePath, type ScheduleWire } from '../../schedule-view.js';
+import type { ScheduleWire } from '../../../domain/schedule-wire.js';
+import { scheduleInfoLines, schedulePath } from '../../schedule-view.js';
 
 export class ScheduleInfoCommand extends BaseCommand {
   static override paths = [['schedule', 'info']];

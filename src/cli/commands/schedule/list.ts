@@ -1,6 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../base-command.js';
-import { SCHEDULE_LIST_HEADERS, scheduleListRows, type ScheduleWire } from '../../schedule-view.js';
+import type { ScheduleWire } from '../../../domain/schedule-wire.js';
+import { SCHEDULE_LIST_HEADERS, scheduleListRows } from '../../schedule-view.js';
 
 export class ScheduleListCommand extends BaseCommand {
   static override paths = [

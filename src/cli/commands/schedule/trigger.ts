@@ -1,6 +1,7 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../../base-command.js';
-import { schedulePath, type ScheduleTriggerWire } from '../../schedule-view.js';
+import type { ScheduleTriggerWire } from '../../../domain/schedule-wire.js';
+import { schedulePath } from '../../schedule-view.js';
 
 export class ScheduleTriggerCommand extends BaseCommand {
   static override paths = [['schedule', 'trigger']];
