@@ -6,12 +6,14 @@
 /** A run of a schedule as the API shows it (`lastRun`, `runs[]`). */
 export interface ScheduleRunWire {
   scheduledFor: string;
-  /** started | skipped | missed | triggered */
+  /** started | skipped | missed | triggered | failed (the run's session could not be created) */
   outcome: string;
   sessionId: string | null;
   status: string | null;
   result: string | null;
   exitCode: number | null;
+  /** Why a `failed` run could not be created. */
+  error?: string | null;
 }
 
 /** A schedule as `GET /schedules/{name}` answers it (the list's items lack `nextInstants` and `runs`). */
@@ -62,6 +64,7 @@ export function instantText(iso: string | null | undefined): string {
 export function runResultText(run: ScheduleRunWire | null | undefined): string {
   if (!run) return '-';
   if (run.outcome === 'skipped' || run.outcome === 'missed') return run.outcome;
+  if (run.outcome === 'failed') return run.error ? `failed: ${run.error}` : 'failed';
   if (!run.status) return run.sessionId ? `${run.outcome} (session gone)` : run.outcome;
   if (run.result && run.result !== 'UNDEFINED')
     return `${run.result}${run.exitCode === null ? '' : ` exit ${run.exitCode}`}`;
