@@ -8,8 +8,11 @@ export async function setSuspended(
   name: string,
   suspend: boolean,
   json: boolean,
+  owner: string | undefined,
 ): Promise<void> {
-  const s = await cmd.client().request<ScheduleWire>('PATCH', schedulePath(name), { suspend });
+  const s = await cmd
+    .client()
+    .request<ScheduleWire>('PATCH', schedulePath(name), { suspend }, { owner_access_key: owner });
   if (json) return cmd.output.json(s);
   if (s.suspend) cmd.output.line(`Schedule ${s.name} suspended.`);
   else cmd.output.line(`Schedule ${s.name} resumed; next run ${instantText(s.nextRunAt)}.`);

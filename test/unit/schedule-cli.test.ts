@@ -39,6 +39,8 @@ test('schedule create: the schedule fields and the session create flags in one b
     'night',
     '--retries',
     '2',
+    '-o',
+    'AKOTHER',
     '-c',
     'python3 job.py',
     'python',
@@ -58,8 +60,9 @@ test('schedule create: the schedule fields and the session create flags in one b
   t.deepEqual((session.config as Record<string, unknown>).environ, { A: '1' });
   t.deepEqual((session.config as Record<string, unknown>).resources, { cpu: '2' });
   t.is((session.retry as Record<string, unknown>).max_attempts, 2);
-  // A schedule names and times its runs itself: the body carries no name, start or array.
-  for (const k of ['name', 'starts_at', 'array', 'dependencies']) t.false(k in session, k);
+  // A schedule names and times its runs itself, as its owner (-o goes in the query).
+  for (const k of ['name', 'starts_at', 'array', 'dependencies', 'owner_access_key'])
+    t.false(k in session, k);
 });
 
 test('schedule create: defaults are the server’s; --suspend is sent', (t) => {

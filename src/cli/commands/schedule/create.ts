@@ -66,7 +66,12 @@ export class ScheduleCreateCommand extends SessionBodyCommand {
       successfulHistoryLimit: countArg(this.successfulHistory, '--successful-history'),
       failedHistoryLimit: countArg(this.failedHistory, '--failed-history'),
     };
-    const session = this.sessionBody(this.image, this.startupCommand, 'batch');
+    // The owner (-o, admins) is the schedule's, sent as the request's owner_access_key.
+    const { owner_access_key: _owner, ...session } = this.sessionBody(
+      this.image,
+      this.startupCommand,
+      'batch',
+    );
     if (this.template !== undefined) {
       if (this.template === '') throw new InvalidArgument('--template takes a template id or name.');
       body.template = this.template;
@@ -81,7 +86,9 @@ export class ScheduleCreateCommand extends SessionBodyCommand {
 
   async run(): Promise<void> {
     const body = this.requestBody();
-    const s = await checkedBySchedule(this.client().request<ScheduleWire>('POST', '/schedules', body));
+    const s = await checkedBySchedule(
+      this.client().request<ScheduleWire>('POST', '/schedules', body, { owner_access_key: this.owner }),
+    );
     if (this.json) return this.output.json(s);
     this.output.line(`Schedule ${s.name} created${s.suspend ? ' (suspended)' : ''}.`);
     for (const line of scheduleInfoLines(s, this.output)) this.output.line(line);

@@ -15,10 +15,13 @@ export class ScheduleInfoCommand extends BaseCommand {
   });
 
   scheduleName = Option.String({ name: 'NAME' });
+  owner = Option.String('-o,--owner', { description: "Another keypair's schedule (admins)" });
   json = Option.Boolean('--json', false, { description: 'Print the schedule with nextInstants and runs' });
 
   async run(): Promise<void> {
-    const s = await this.client().request<ScheduleWire>('GET', schedulePath(this.scheduleName));
+    const s = await this.client().request<ScheduleWire>('GET', schedulePath(this.scheduleName), undefined, {
+      owner_access_key: this.owner,
+    });
     if (this.json) return this.output.json(s);
     for (const line of scheduleInfoLines(s, this.output)) this.output.line(line);
   }

@@ -19,11 +19,13 @@ export class ScheduleListCommand extends BaseCommand {
   });
 
   all = Option.Boolean('-a,--all', false, { description: "Admins: the domain's (superadmins: all)" });
+  owner = Option.String('-o,--owner', { description: "Another keypair's schedule (admins)" });
   json = Option.Boolean('--json', false, { description: 'Print {"items": [...]}' });
 
   async run(): Promise<void> {
     const r = await this.client().request<{ items: ScheduleWire[] }>('GET', '/schedules', undefined, {
       all: this.all ? 'true' : undefined,
+      owner_access_key: this.owner,
     });
     if (this.json) return this.output.json({ items: r.items });
     if (r.items.length === 0) return this.output.line('No schedules (bai schedule create makes one).');

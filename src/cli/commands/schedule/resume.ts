@@ -12,9 +12,10 @@ export class ScheduleResumeCommand extends BaseCommand {
   });
 
   scheduleName = Option.String({ name: 'NAME' });
+  owner = Option.String('-o,--owner', { description: "Another keypair's schedule (admins)" });
   json = Option.Boolean('--json', false, { description: 'Print the schedule as JSON' });
 
   async run(): Promise<void> {
-    await setSuspended(this, this.scheduleName, false, this.json);
+    await setSuspended(this, this.scheduleName, false, this.json, this.owner);
   }
 }

@@ -14,10 +14,13 @@ export class ScheduleDeleteCommand extends BaseCommand {
   });
 
   scheduleName = Option.String({ name: 'NAME' });
+  owner = Option.String('-o,--owner', { description: "Another keypair's schedule (admins)" });
   json = Option.Boolean('--json', false, { description: 'Print {"schedule", "deleted"}' });
 
   async run(): Promise<void> {
-    await this.client().request('DELETE', schedulePath(this.scheduleName));
+    await this.client().request('DELETE', schedulePath(this.scheduleName), undefined, {
+      owner_access_key: this.owner,
+    });
     if (this.json) return this.output.json({ schedule: this.scheduleName, deleted: true });
     this.output.line(`Schedule ${this.scheduleName} deleted.`);
   }

@@ -11,9 +11,10 @@ export class ScheduleSuspendCommand extends BaseCommand {
   });
 
   scheduleName = Option.String({ name: 'NAME' });
+  owner = Option.String('-o,--owner', { description: "Another keypair's schedule (admins)" });
   json = Option.Boolean('--json', false, { description: 'Print the schedule as JSON' });
 
   async run(): Promise<void> {
-    await setSuspended(this, this.scheduleName, true, this.json);
+    await setSuspended(this, this.scheduleName, true, this.json, this.owner);
   }
 }

@@ -18,6 +18,7 @@ export class ScheduleTriggerCommand extends BaseCommand {
   });
 
   scheduleName = Option.String({ name: 'NAME' });
+  owner = Option.String('-o,--owner', { description: "Another keypair's schedule (admins)" });
   json = Option.Boolean('--json', false, {
     description: 'Print {"sessionId", "sessionName", "scheduledFor"}',
   });
@@ -27,6 +28,7 @@ export class ScheduleTriggerCommand extends BaseCommand {
       'POST',
       schedulePath(this.scheduleName, '/trigger'),
       {},
+      { owner_access_key: this.owner },
     );
     if (this.json) return this.output.json(r);
     this.output.line(`Session ${r.sessionName} (${r.sessionId}) started by schedule ${this.scheduleName}.`);
