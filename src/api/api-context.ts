@@ -15,6 +15,8 @@ import type { AgentQueues } from '../queue/agent-queues.js';
 import { hashToken } from './auth.js';
 import type { EventHub } from './event-hub.js';
 import type { SessionService } from './session-service.js';
+import type { ScheduleFiring } from './schedule-firing.js';
+import type { ScheduleStore } from '../persistence/schedule-store.js';
 
 /** What the manager's composition root hands the API (`createApp`). */
 export interface ApiDeps {
@@ -35,6 +37,10 @@ export interface ApiDeps {
   metrics?: ManagerMetrics;
   /** Bearer token `GET /metrics` wants (BAI_METRICS_TOKEN); null: none. */
   metricsToken?: string | null;
+  /** Schedules (docs/schedules.md): their rows, their firing (trigger), the ticker's wake-up. */
+  schedules: ScheduleStore;
+  scheduleFiring: ScheduleFiring;
+  schedulesChanged: (nextRunAt: Date | null) => void;
 }
 
 /** What route handlers may use: stores, never the database handle. */

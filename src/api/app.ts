@@ -14,6 +14,7 @@ import { keypairRoutes } from './routes/keypairs.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { openApiRoutes } from './routes/openapi.js';
 import { rootRoutes } from './routes/root.js';
+import { scheduleRoutes } from './routes/schedules.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { templateRoutes } from './routes/templates.js';
 import { ObjectNotFound } from '../domain/errors.js';
@@ -53,6 +54,7 @@ export function apiRouters(api: ApiContext, forgetKeypair: (accessKey: string) =
     eventRoutes(api),
     folderRoutes(api),
     templateRoutes(api),
+    scheduleRoutes(api),
     keypairRoutes(api.keypairs, forgetKeypair),
     infrastructureRoutes(api.infra, api.submitCatalog),
   ];

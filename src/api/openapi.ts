@@ -17,6 +17,7 @@ import {
 } from './openapi/infrastructure.js';
 import { KEYPAIR_OPS, TOKEN_OPS } from './openapi/keypairs.js';
 import { METRICS_OPS } from './openapi/metrics.js';
+import { SCHEDULE_OPS } from './openapi/schedules.js';
 import { SCHEMAS } from './openapi/schemas.js';
 import { META_OPS, SESSION_OPS } from './openapi/sessions.js';
 import { TEMPLATE_OPS } from './openapi/templates.js';
@@ -31,6 +32,7 @@ const OPS: Op[] = [
   ...TOKEN_OPS,
   ...FOLDER_OPS,
   ...TEMPLATE_OPS,
+  ...SCHEDULE_OPS,
   ...POLICY_OPS,
   ...DOMAIN_OPS,
   ...SCALING_GROUP_OPS,

@@ -1,6 +1,5 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
-  bootstrapScriptFor,
   checkArchitecture,
   checkCapacity,
   checkDomain,
@@ -9,7 +8,6 @@ import {
   checkPolicy,
   checkScalingGroup,
   checkScalingGroupAccess,
-  clusterLayout,
   DEFAULT_GROUP,
   knownSlots,
   resourceOptsFor,
@@ -31,7 +29,8 @@ import type { Logger } from '../log/logger.js';
 import { currentRequest } from '../log/request-scope.js';
 import type { CatalogStore } from '../persistence/catalog-store.js';
 import type { FolderStore } from '../persistence/folder-store.js';
-import type { KernelRow, KeypairRow, SessionRow } from '../persistence/rows.js';
+import type { KeypairRow, SessionRow } from '../persistence/rows.js';
+import { sessionRowsOf, type Admitted, type ScheduledRows } from './session-rows.js';
 import type { SessionQueries } from '../persistence/session-queries.js';
 import type { SessionStore } from '../persistence/session-store.js';
 import { plainSessionInsert } from '../persistence/session-inserts.js';
@@ -111,7 +110,74 @@ export class SessionService {
     // A key used before answers the session it created, whatever became of it (docs/api.md).
     const replayed = idem && (await this.deps.idempotency.replay(accessKey, idem));
     if (replayed) return { answer: answerOf(replayed, false), status: 201 };
-    checkDomain(req.domain, owner.domain_name, principal.role === 'superadmin');
+    const admitted = await this.admit(req, owner, principal.role === 'superadmin');
+    const { policy, name, dependencies } = admitted;
+
+    if (req.name) {
+      const existing = await this.deps.sessions.findLiveByName(accessKey, req.name);
+      if (existing) return { answer: await this.reuse(existing, req, idem), status: 201 };
+    }
+    if (policy.max_pending_session_count !== null) {
+      const pending = await this.deps.queries.pendingCount(accessKey);
+      if (req.array) checkArrayPendingLimit(policy.max_pending_session_count, pending, req.array);
+      else checkPendingLimit(policy, pending);
+    }
+    const { session, kernels } = sessionRowsOf(req, owner, admitted, received);
+    let row: SessionRow;
+    try {
+      // With a key, a concurrent request holding it may have won: its session is the answer.
+      const held = await this.deps.idempotency.insert(
+        accessKey,
+        idem,
+        req.array
+          ? this.deps.arrays.inserter(session, kernels, dependencies, req.array)
+          : plainSessionInsert(this.deps.sessions, session, kernels, dependencies),
+      );
+      if (!held.created) return { answer: answerOf(held.row, false), status: 201 };
+      row = held.row;
+    } catch (err) {
+      // A concurrent create of the same name won the race: answer as for an existing session.
+      if ((err as { constraint?: string }).constraint === 'sessions_live_name_uq') {
+        const existing = await this.deps.sessions.findLiveByName(accessKey, name);
+        if (existing) return { answer: await this.reuse(existing, req, idem), status: 201 };
+      }
+      throw err;
+    }
+    (currentRequest()?.log ?? this.deps.log).info('session created', { sessionId: row.id });
+    this.deps.kickDispatcher(row.starts_at);
+    if (req.enqueueOnly) {
+      return { answer: answerOf(row, true), status: 201 };
+    }
+    const final = await this.waitFor(row.id, req.maxWaitSeconds, signal);
+    return {
+      answer: final ? answerOf(final, true) : { ...answerOf(row, true), status: 'TIMEOUT' },
+      status: 201,
+    };
+  }
+
+  /**
+   * A schedule's session (src/workers/manager/schedule-ticker.ts): `body` checked and admitted
+   * as POST /session would for its owner, the rows ready for the firing transaction.
+   */
+  async prepareScheduled(
+    owner: KeypairRow,
+    body: Record<string, unknown>,
+    origin: Pick<SessionRow, 'schedule_id' | 'schedule_name' | 'scheduled_for' | 'name'>,
+    received: Date,
+  ): Promise<ScheduledRows> {
+    const req = parseCreateSessionBody({ ...body, name: origin.name }, received);
+    const admitted = await this.admit(req, owner, owner.role === 'superadmin');
+    if (admitted.policy.max_pending_session_count !== null)
+      checkPendingLimit(admitted.policy, await this.deps.queries.pendingCount(owner.access_key));
+    const { session, kernels } = sessionRowsOf(req, owner, admitted, received);
+    Object.assign(session, origin);
+    return { session, kernels, dependencies: admitted.dependencies };
+  }
+
+  /** Every check of a create request but the name's reuse and the pending limit. */
+  private async admit(req: CreateSessionRequest, owner: KeypairRow, superadmin: boolean): Promise<Admitted> {
+    const accessKey = owner.access_key;
+    checkDomain(req.domain, owner.domain_name, superadmin);
     const { catalog } = this.deps;
     checkGroupMembership(req.group, {
       role: owner.role,
@@ -148,88 +214,7 @@ export class SessionService {
     const dependencies = await this.dependencyIds(req.dependencies, accessKey);
     const name = req.name ?? `sess-${randomBytes(4).toString('hex')}`;
     if (req.array) checkChildNames(name, req.array);
-
-    if (req.name) {
-      const existing = await this.deps.sessions.findLiveByName(accessKey, req.name);
-      if (existing) return { answer: await this.reuse(existing, req, idem), status: 201 };
-    }
-    if (policy.max_pending_session_count !== null) {
-      const pending = await this.deps.queries.pendingCount(accessKey);
-      if (req.array) checkArrayPendingLimit(policy.max_pending_session_count, pending, req.array);
-      else checkPendingLimit(policy, pending);
-    }
-
-    const id = randomUUID();
-    const now = received.toISOString();
-    const session: Partial<SessionRow> = {
-      id,
-      created_at: received,
-      name,
-      access_key: accessKey,
-      domain_name: owner.domain_name,
-      group_name: req.group,
-      scaling_group: scalingGroup,
-      type: req.type,
-      status: 'PENDING',
-      status_history: { PENDING: now },
-      image: image.canonical,
-      requested_image: req.image,
-      startup_command: req.startupCommand,
-      bootstrap_script: bootstrapScriptFor(req.bootstrapScript, owner.bootstrap_script ?? null),
-      architecture: req.architecture,
-      environ: req.environ,
-      mounts,
-      requested_slots: slots,
-      resource_opts: resourceOpts,
-      cluster_size: req.clusterSize,
-      cluster_mode: req.clusterMode,
-      starts_at: req.startsAt,
-      batch_timeout_sec: req.batchTimeoutSeconds,
-      start_deadline_seconds: req.startDeadlineSeconds,
-      callback_url: req.callbackUrl,
-      priority: req.priority,
-      tag: req.tag,
-      retry_policy: req.retry,
-      request_id: currentRequest()?.requestId ?? null,
-    };
-    const kernels: Partial<KernelRow>[] = clusterLayout(req.clusterSize).map((k) => ({
-      id: randomUUID(),
-      session_id: id,
-      ...k,
-      status: 'PENDING',
-      status_history: { PENDING: now },
-      occupied_slots: {},
-    }));
-    let row: SessionRow;
-    try {
-      // With a key, a concurrent request holding it may have won: its session is the answer.
-      const held = await this.deps.idempotency.insert(
-        accessKey,
-        idem,
-        req.array
-          ? this.deps.arrays.inserter(session, kernels, dependencies, req.array)
-          : plainSessionInsert(this.deps.sessions, session, kernels, dependencies),
-      );
-      if (!held.created) return { answer: answerOf(held.row, false), status: 201 };
-      row = held.row;
-    } catch (err) {
-      // A concurrent create of the same name won the race: answer as for an existing session.
-      if ((err as { constraint?: string }).constraint === 'sessions_live_name_uq') {
-        const existing = await this.deps.sessions.findLiveByName(accessKey, name);
-        if (existing) return { answer: await this.reuse(existing, req, idem), status: 201 };
-      }
-      throw err;
-    }
-    (currentRequest()?.log ?? this.deps.log).info('session created', { sessionId: row.id });
-    this.deps.kickDispatcher(row.starts_at);
-    if (req.enqueueOnly) {
-      return { answer: answerOf(row, true), status: 201 };
-    }
-    const final = await this.waitFor(row.id, req.maxWaitSeconds, signal);
-    return {
-      answer: final ? answerOf(final, true) : { ...answerOf(row, true), status: 'TIMEOUT' },
-      status: 201,
-    };
+    return { policy, name, dependencies, image, scalingGroup, slots, resourceOpts, mounts };
   }
 
   private async reuse(
@@ -285,8 +270,11 @@ export class SessionService {
     });
   }
 
-  /** Cancels a PENDING session, or terminates one that was placed (its agent stops the containers). */
-  async destroy(s: SessionRow, forced: boolean): Promise<SessionRow> {
+  /**
+   * Cancels a PENDING session, or terminates one that was placed (its agent stops the containers).
+   * `data` goes into status_data (a schedule's Replace says that the schedule cancelled it).
+   */
+  async destroy(s: SessionRow, forced: boolean, data?: Record<string, unknown>): Promise<SessionRow> {
     const { sessions, queues } = this.deps;
     if (s.array_size !== null) return this.deps.arrays.cancel(s, forced, (c) => this.destroy(c, forced));
     if (s.status === 'PENDING') {
@@ -295,6 +283,7 @@ export class SessionService {
         info: 'user-requested',
         result: 'FAILURE',
         kernels: true,
+        data,
       });
       if (row) {
         this.deps.kickDispatcher();
@@ -313,7 +302,7 @@ export class SessionService {
       );
     }
     const reason = forced ? 'force-terminated' : 'user-requested';
-    const row = (await sessions.transition(s.id, 'TERMINATING', { info: reason, kernels: true })) ?? s;
+    const row = (await sessions.transition(s.id, 'TERMINATING', { info: reason, kernels: true, data })) ?? s;
     await queues.destroy(s.agent_id, { sessionId: s.id, reason, forced });
     return row;
   }

@@ -56,6 +56,8 @@ export function sessionInfo(
       reason: a.reason,
     })),
     startsAt: s.starts_at?.toISOString() ?? null,
+    scheduleName: s.schedule_name ?? null,
+    scheduledFor: s.scheduled_for?.toISOString() ?? null,
     startedAt: s.started_at?.toISOString() ?? null,
     creationTime: s.created_at.toISOString(),
     terminationTime: s.terminated_at?.toISOString() ?? null,
@@ -93,6 +95,8 @@ export function sessionSummary(s: SessionRow): SessionSummaryWire {
     scalingGroup: s.scaling_group,
     priority: s.priority,
     startsAt: s.starts_at?.toISOString() ?? null,
+    scheduleName: s.schedule_name ?? null,
+    scheduledFor: s.scheduled_for?.toISOString() ?? null,
     createdAt: s.created_at.toISOString(),
     terminatedAt: s.terminated_at?.toISOString() ?? null,
   };

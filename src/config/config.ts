@@ -54,6 +54,11 @@ export interface ManagerConfig {
    * 25 s, inside Kubernetes' 30 s termination grace) before their connections are closed.
    */
   shutdownGraceMs: number;
+  /**
+   * TTL of the schedules lease (BAI_SCHEDULE_LEASE_MS, default 5 s): how long a killed holder
+   * keeps the other managers from firing. Each instant fires once whatever it is.
+   */
+  scheduleLeaseMs: number;
 }
 
 export interface AgentConfig {
@@ -168,6 +173,7 @@ export function loadManagerConfig(env: Env = process.env): Readonly<ManagerConfi
     ),
     metricsToken: env.BAI_METRICS_TOKEN || null,
     shutdownGraceMs: num(env, 'BAI_SHUTDOWN_GRACE_MS', 25_000),
+    scheduleLeaseMs: Math.max(2_000, num(env, 'BAI_SCHEDULE_LEASE_MS', 5_000)),
   });
 }
 

@@ -182,3 +182,24 @@ export class UnknownAgent extends ObjectNotFound {
     super(`No agent "${agentId}" is registered.`, 'agent');
   }
 }
+
+/** 400: a schedule's body is wrong (`data.field` names the field: cron, timezone, concurrencyPolicy…). */
+export class InvalidSchedule extends BaiError {
+  constructor(field: string, message: string) {
+    super('invalid-schedule', 400, 'Invalid schedule.', message, { data: { field } });
+  }
+}
+
+/** 409: the keypair has a schedule of that name. */
+export class ScheduleExists extends BaiError {
+  constructor(name: string) {
+    super('schedule-exists', 409, 'The schedule already exists.', `A schedule named "${name}" exists.`);
+  }
+}
+
+/** 404: no schedule of that name that the caller may see. */
+export class ScheduleNotFound extends BaiError {
+  constructor(name: string) {
+    super('schedule-not-found', 404, 'No such schedule.', `No schedule named "${name}".`);
+  }
+}

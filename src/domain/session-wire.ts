@@ -98,6 +98,9 @@ export interface SessionWire {
   attempts: AttemptWire[];
   /** ISO-8601 times. */
   startsAt: string | null;
+  /** The schedule that created the session and the instant it was created for (ISO UTC); null otherwise. */
+  scheduleName: string | null;
+  scheduledFor: string | null;
   startedAt: string | null;
   creationTime: string;
   terminationTime: string | null;
@@ -155,6 +158,9 @@ export interface SessionSummaryWire {
   scalingGroup: string;
   priority: number;
   startsAt: string | null;
+  /** The schedule that created the session and the instant it was created for (ISO UTC); null otherwise. */
+  scheduleName: string | null;
+  scheduledFor: string | null;
   createdAt: string;
   terminatedAt: string | null;
 }

@@ -46,6 +46,7 @@ export class ManagerMetrics {
   private readonly agentSlotsUsed: Gauge<'agent_id' | 'scaling_group' | 'slot'>;
   private readonly backlog: Gauge<'agent_id' | 'state'>;
   private readonly scrapes: Counter;
+  private readonly scheduleRuns: Counter<'outcome'>;
   private readonly schedules: ScheduleGauges;
   private readonly reads: SingleFlight<ScrapeState>;
   private sources: ManagerMetricsSources | null = null;
@@ -125,6 +126,12 @@ export class ManagerMetrics {
       help: 'Reads of PostgreSQL and Redis made for scrapes (concurrent scrapes share one).',
       registers,
     });
+    this.scheduleRuns = new Counter({
+      name: 'bai_schedule_runs_total',
+      help: 'Schedule instants decided, by outcome: started, skipped (Forbid), missed (past the deadline or superseded), triggered, failed (not admitted).',
+      labelNames: ['outcome'],
+      registers,
+    });
     this.schedules = new ScheduleGauges(registers);
     this.reads = new SingleFlight(() => this.read());
   }
@@ -152,6 +159,11 @@ export class ManagerMetrics {
 
   countCallback(outcome: string): void {
     this.callbacks.inc({ outcome });
+  }
+
+  /** Counted where schedule_runs rows are written (src/api/schedule-firing.ts). */
+  countScheduleRuns(outcome: string, n = 1): void {
+    if (n > 0) this.scheduleRuns.inc({ outcome }, n);
   }
 
   /** The exposition text: the state read once for this scrape (shared with concurrent ones). */

@@ -52,6 +52,10 @@ export interface SessionRow {
   /** Child of an array: its parent and index; null otherwise. */
   array_parent_id: string | null;
   array_index: number | null;
+  /** Created by a schedule: its id, its name and the instant it was created for; null otherwise. */
+  schedule_id?: string | null;
+  schedule_name?: string | null;
+  scheduled_for?: Date | null;
   created_at: Date;
   updated_at: Date;
 }

@@ -21,13 +21,22 @@ const EVENT_FIELDS = [
 function eventData(session: SessionRow, info: string | null): Record<string, unknown> {
   const out: Record<string, unknown> = { reason: info ?? session.status_info ?? '' };
   for (const [key, column] of EVENT_FIELDS) out[key] = session[column];
+  // A schedule's session says which schedule and instant (docs/schedules.md); others carry neither.
+  if (session.schedule_name) {
+    out.scheduleName = session.schedule_name;
+    out.scheduledFor = session.scheduled_for?.toISOString() ?? null;
+  }
   return out;
 }
 
 /** eventData as a PostgreSQL expression over the session row aliased `alias` (info: none). */
 export function eventDataSql(alias: string): string {
   const fields = EVENT_FIELDS.map(([key, column]) => `'${key}', ${alias}.${column}`).join(', ');
-  return `jsonb_build_object('reason', coalesce(${alias}.status_info, ''), ${fields})`;
+  const schedule =
+    `CASE WHEN ${alias}.schedule_name IS NULL THEN '{}'::jsonb ELSE jsonb_build_object(` +
+    `'scheduleName', ${alias}.schedule_name, 'scheduledFor', ` +
+    `to_char(${alias}.scheduled_for AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) END`;
+  return `(jsonb_build_object('reason', coalesce(${alias}.status_info, ''), ${fields}) || ${schedule})`;
 }
 
 /**

@@ -19,6 +19,8 @@ export interface SessionListFilter {
   tag?: string;
   name?: string;
   scalingGroup?: string;
+  /** Only sessions this schedule created. */
+  scheduleName?: string;
   createdAfter?: Date;
   createdBefore?: Date;
   order: { column: SessionOrderColumn; descending: boolean };
@@ -56,6 +58,7 @@ export class SessionQueries {
     if (f.tag) q = q.where('tag', f.tag);
     if (f.name) q = q.where('name', f.name);
     if (f.scalingGroup) q = q.where('scaling_group', f.scalingGroup);
+    if (f.scheduleName) q = q.where('schedule_name', f.scheduleName);
     if (f.createdAfter) q = q.where('created_at', '>=', f.createdAfter);
     if (f.createdBefore) q = q.where('created_at', '<', f.createdBefore);
     const total = (await q.clone().count('* as n').first()) as { n: string } | undefined;

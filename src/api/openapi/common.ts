@@ -18,11 +18,11 @@ export const list = (item: string): Json => ({
 
 export const ERROR_RESPONSES: Json = {
   '400': problem(
-    'generic-bad-request, invalid-auth-params, invalid-image-label, quota-exceeded, session-already-exists',
+    'generic-bad-request, invalid-auth-params, invalid-image-label, invalid-schedule, quota-exceeded, session-already-exists',
   ),
   '401': problem('auth-failed: bad signature, unknown/inactive key, revoked token, date skew'),
   '403': problem('generic-forbidden or insufficient-privilege'),
-  '404': problem('object-not-found or too-many-sessions-matched'),
+  '404': problem('object-not-found, schedule-not-found or too-many-sessions-matched'),
   '413': problem('payload-too-large'),
   '429': problem('too-many-requests (see X-RateLimit-* headers)'),
   '503': problem('database-unavailable or service-unavailable: temporary, repeat after Retry-After'),

@@ -188,6 +188,8 @@ export const SCHEMAS: Json = {
         },
       },
       startDeadline: { type: ['integer', 'null'], description: 'seconds; null: none' },
+      scheduleName: { type: ['string', 'null'], description: 'the schedule that created it' },
+      scheduledFor: { type: ['string', 'null'], description: 'its instant (ISO UTC)' },
       kernels: { type: 'array', items: { type: 'object' } },
       attempt: { type: 'integer', description: 'the current attempt, from 1' },
       attempts: { type: 'array', items: ref('SessionAttempt') },
@@ -210,7 +212,11 @@ export const SCHEMAS: Json = {
     description:
       'afterok (default): after it ended TERMINATED/SUCCESS; afterany: after it ended in any way; afternotok: after it ended otherwise',
   },
-  SessionSummary: { type: 'object', additionalProperties: true },
+  SessionSummary: {
+    type: 'object',
+    properties: { scheduleName: strOrNull, scheduledFor: strOrNull },
+    additionalProperties: true,
+  },
   Keypair: {
     type: 'object',
     properties: {

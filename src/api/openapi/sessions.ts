@@ -179,6 +179,7 @@ export const SESSION_OPS: Op[] = [
       q('tag', 'Exact tag'),
       q('name', 'Exact name'),
       q('scaling_group', 'Scaling group'),
+      q('scheduleName', 'Only the sessions this schedule created (also schedule_name)'),
       q('created_after', 'ISO-8601 time'),
       q('created_before', 'ISO-8601 time'),
       q('owner_access_key', 'Admins: another keypair'),

@@ -184,6 +184,7 @@ export async function listSessions(api: ApiContext, ctx: Context) {
   f.tag = query(ctx, 'tag') || undefined;
   f.name = query(ctx, 'name') || undefined;
   f.scalingGroup = query(ctx, 'scaling_group') || undefined;
+  f.scheduleName = query(ctx, 'scheduleName') || query(ctx, 'schedule_name') || undefined;
   const since = query(ctx, 'created_after');
   if (since) {
     const d = new Date(since);

@@ -32,6 +32,10 @@ import { leaseKey } from '../../queue/names.js';
 import { openRedis } from '../../queue/redis.js';
 import type { Logger } from '../../log/logger.js';
 import { ArraySettler } from './array-settler.js';
+import { ScheduleTicker } from './schedule-ticker.js';
+import { ScheduleFiring } from '../../api/schedule-firing.js';
+import { ScheduleStore } from '../../persistence/schedule-store.js';
+import { TemplateStore } from '../../persistence/template-store.js';
 import { Dispatcher } from './dispatcher.js';
 import { KeyedSerializer } from './keyed-serializer.js';
 import { Loop } from './loop.js';
@@ -134,6 +138,30 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     kickDispatcher: (startsAt) => dispatcher.wake(startsAt),
     arrays: new ArrayService(arrays, sessions, kick),
   });
+  // Schedules (docs/schedules.md): fired by the holder of their own lease; a short TTL so a
+  // killed holder's successor takes over within a couple of periods of a fast schedule. The
+  // lease only saves work: ScheduleStore.fire writes each instant once whoever passes.
+  const schedules = new ScheduleStore(db);
+  const scheduleFiring = new ScheduleFiring({
+    schedules,
+    sessions,
+    service,
+    catalog: submitCatalog,
+    templates: new TemplateStore(db),
+    log,
+    metrics,
+    kickDispatcher: kick,
+  });
+  const scheduleLease = new Lease(redis, leaseKey(prefix, 'schedules'), config.scheduleLeaseMs);
+  const scheduleTicker = new ScheduleTicker({
+    schedules,
+    firing: scheduleFiring,
+    log,
+    tickMs: 1_000,
+    withLease: async (fn) => {
+      if (await scheduleLease.acquire()) await fn();
+    },
+  });
   const handler = new ReportHandler({
     fleet,
     sessions,
@@ -214,6 +242,9 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     log,
     metrics,
     metricsToken: config.metricsToken,
+    schedules,
+    scheduleFiring,
+    schedulesChanged: (at) => scheduleTicker.wake(at),
   });
   const server: Server = createServer(app.callback());
   server.keepAliveTimeout = 65_000;
@@ -229,6 +260,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   dispatcher.start();
   reconcileLoop.start();
   webhookLoop.start();
+  scheduleTicker.start();
   log.info('manager listening', { url });
 
   let closing: Promise<void> | null = null;
@@ -265,6 +297,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
               server.closeIdleConnections();
             }),
         );
+        await step(() => scheduleTicker.close());
         await step(() => dispatcher.close());
         await step(() => reconcileLoop.close());
         await step(() => webhookLoop.close());
@@ -276,6 +309,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
         await step(() => dispatchLease.release());
         await step(() => reconcileLease.release());
         await step(() => webhookLease.release());
+        await step(() => scheduleLease.release());
         await step(() => redis.quit());
         await step(() => db.destroy());
         if (embedded) await step(() => embedded!.close());

@@ -1,0 +1,105 @@
+import type { ScheduleFiring } from '../../api/schedule-firing.js';
+import type { Logger } from '../../log/logger.js';
+import type { ScheduleStore } from '../../persistence/schedule-store.js';
+import { realTimers, setLongTimeoutAt, type LongTimeout, type TimerApi } from '../long-timer.js';
+
+export interface ScheduleTickerDeps {
+  schedules: Pick<ScheduleStore, 'due' | 'earliest'>;
+  firing: Pick<ScheduleFiring, 'fireDue'>;
+  log: Logger;
+  /** Runs `fn` only while this manager holds the schedules lease (src/queue/lease.ts). */
+  withLease: (fn: () => Promise<void>) => Promise<void>;
+  /** The safety tick (ms): a pass even when no timer is armed (another manager's schedule, a lost lease). */
+  tickMs?: number;
+  timers?: TimerApi;
+}
+
+/** Schedules decided per pass at most; a pass that hit it runs again at once. */
+const PASS_LIMIT = 100;
+
+/**
+ * Fires due schedules on the manager holding the schedules lease. A pass reads the schedules
+ * whose next_run_at has come and decides each (ScheduleFiring.fireDue); it then arms a timer at
+ * the earliest next_run_at left, and a safety tick runs a pass every `tickMs` whatever happens
+ * (the lease moved here, a schedule created through another manager). Correctness does not rest
+ * on the lease: two managers passing at once write each instant once (ScheduleStore.fire).
+ */
+export class ScheduleTicker {
+  private tick: NodeJS.Timeout | null = null;
+  private timer: LongTimeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private closed = false;
+  private readonly timers: TimerApi;
+
+  constructor(private readonly deps: ScheduleTickerDeps) {
+    this.timers = deps.timers ?? realTimers;
+  }
+
+  start(): void {
+    if (this.closed || this.tick) return;
+    this.tick = setInterval(() => this.kick(), this.deps.tickMs ?? 1_000);
+    this.kick();
+  }
+
+  /** Asks for a pass soon; passes never overlap, and kicks during a pass cause one more. */
+  kick(): void {
+    if (this.closed) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.pass()
+      .catch((err: unknown) => this.deps.log.error('schedule pass failed', { err: String(err) }))
+      .finally(() => {
+        this.running = null;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  /** A schedule's next instant changed (created, patched, resumed): wake at it if it is the first. */
+  wake(at: Date | null): void {
+    if (at === null || this.closed) return;
+    if (at.getTime() <= this.timers.now()) return this.kick();
+    if (at.getTime() < (this.timer?.active ? this.timer.at : Infinity)) this.arm(at.getTime());
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.tick) clearInterval(this.tick);
+    this.tick = null;
+    this.timer?.clear();
+    this.timer = null;
+    await this.running;
+  }
+
+  private async pass(): Promise<void> {
+    await this.deps.withLease(async () => {
+      const due = await this.deps.schedules.due(new Date(this.timers.now()), PASS_LIMIT);
+      for (const s of due) {
+        if (this.closed) return;
+        try {
+          await this.deps.firing.fireDue(s, new Date(this.timers.now()));
+        } catch (err) {
+          // One schedule's failure (PostgreSQL away, a bad row) leaves the others to fire.
+          this.deps.log.error('firing a schedule failed', { schedule: s.name, err: String(err) });
+        }
+      }
+      if (due.length === PASS_LIMIT) this.again = true;
+    });
+    if (this.closed) return;
+    // One still due (its firing failed, or another manager holds the lease): the safety tick
+    // comes back to it, rather than a timer that would spin.
+    const next = await this.deps.schedules.earliest();
+    if (next && next.getTime() > this.timers.now()) this.arm(next.getTime());
+  }
+
+  private arm(at: number): void {
+    if (this.closed) return;
+    this.timer?.clear();
+    this.timer = setLongTimeoutAt(() => this.kick(), at, this.timers);
+  }
+}
