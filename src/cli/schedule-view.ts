@@ -97,13 +97,3 @@ export function scheduleInfoLines(s: ScheduleWire, o: Output, now = Date.now()):
   }
   return lines;
 }
-
-/**
- * The schedule a session came from, as its info and list items carry it (`scheduleName`,
- * `scheduledFor`); null for a session submitted by hand.
- */
-export function scheduleOrigin(session: object): { name: string; scheduledFor: string | null } | null {
-  const s = session as { scheduleName?: unknown; scheduledFor?: unknown };
-  if (typeof s.scheduleName !== 'string' || s.scheduleName === '') return null;
-  return { name: s.scheduleName, scheduledFor: typeof s.scheduledFor === 'string' ? s.scheduledFor : null };
-}

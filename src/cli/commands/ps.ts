@@ -4,7 +4,6 @@ import { parseRelativeSeconds } from '../../domain/starts-at.js';
 import { LIVE_STATUSES } from '../../domain/status.js';
 import { BaseCommand, InvalidArgument } from '../base-command.js';
 import { relativeTime } from '../output.js';
-import { scheduleOrigin } from '../schedule-view.js';
 
 const LIVE = LIVE_STATUSES.join(',');
 
@@ -124,8 +123,7 @@ export class PsCommand extends BaseCommand {
       ['IMAGE', (s) => s.image],
     ];
     // The schedule of origin, when a session listed has one (a column of dashes otherwise).
-    if (r.items.some((s) => scheduleOrigin(s)))
-      columns.splice(2, 0, ['SCHEDULE', (s) => scheduleOrigin(s)?.name ?? '-']);
+    if (r.items.some((s) => s.scheduleName)) columns.splice(2, 0, ['SCHEDULE', (s) => s.scheduleName ?? '-']);
     const shown = columns.filter(([, , detailOnly]) => this.detail || !detailOnly);
     this.output.table(
       shown.map(([header]) => header),

@@ -3,7 +3,6 @@ import { BaseCommand } from '../../base-command.js';
 import { relativeTime } from '../../output.js';
 import type { AttemptWire, SessionWire } from '../../../domain/session-wire.js';
 import { arrayRows, printChildren } from '../../array-info.js';
-import { scheduleOrigin } from '../../schedule-view.js';
 
 export class SessionInfoCommand extends BaseCommand {
   static override paths = [['session', 'info']];
@@ -58,8 +57,8 @@ export class SessionInfoCommand extends BaseCommand {
       rows.push(['Depends on', deps.map((d) => `${d.sessionId} (${d.condition})`).join(', ')]);
     if (info.startDeadline) rows.push(['Start deadline', `${info.startDeadline} s`]);
     if (info.tag) rows.push(['Tag', String(info.tag)]);
-    const origin = scheduleOrigin(info);
-    if (origin) rows.push(['Schedule', `${origin.name} (instant ${origin.scheduledFor ?? '-'})`]);
+    if (info.scheduleName)
+      rows.push(['Schedule', `${info.scheduleName} (instant ${info.scheduledFor ?? '-'})`]);
     rows.push(...arrayRows(info, o));
     const w = Math.max(...rows.map(([k]) => k.length));
     for (const [k, v] of rows) o.line(`${k.padEnd(w)}  ${v}`);
