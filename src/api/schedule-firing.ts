@@ -66,12 +66,6 @@ export class ScheduleFiring {
     const at = plan.fire;
     if (at && plan.action === 'skip') run = { at, outcome: 'skipped' };
     else if (at) {
-      if (plan.action === 'replace')
-        await this.cancelRuns(
-          s,
-          live.filter((r) => (r.scheduled_for?.getTime() ?? 0) < at.getTime()),
-          at,
-        );
       try {
         const rows = await this.rowsFor(s, at, new Date());
         run = { at, outcome: 'started', insert: (trx) => this.insertIn(trx, rows) };
@@ -90,6 +84,14 @@ export class ScheduleFiring {
     });
     if (!res) return false;
     this.afterCommit(res.session);
+    // Replace: the live runs end once the new one is committed (a stale or refused decision
+    // cancels nothing).
+    if (at && res.session && plan.action === 'replace')
+      await this.cancelRuns(
+        s,
+        live.filter((r) => (r.scheduled_for?.getTime() ?? 0) < at.getTime()),
+        at,
+      );
     this.deps.metrics?.countScheduleRuns('missed', plan.missed.length);
     if (run) this.deps.metrics?.countScheduleRuns(run.outcome);
     this.deps.log.info('schedule fired', {
