@@ -90,6 +90,40 @@ export const COMMAND_TABLE: readonly CommandEntry[] = [
     load: async () => (await import('./commands/session-template/rm.js')).SessionTemplateDeleteCommand,
   },
   {
+    paths: [['schedule', 'create']],
+    load: async () => (await import('./commands/schedule/create.js')).ScheduleCreateCommand,
+  },
+  {
+    paths: [
+      ['schedule', 'list'],
+      ['schedule', 'ls'],
+    ],
+    load: async () => (await import('./commands/schedule/list.js')).ScheduleListCommand,
+  },
+  {
+    paths: [['schedule', 'info']],
+    load: async () => (await import('./commands/schedule/info.js')).ScheduleInfoCommand,
+  },
+  {
+    paths: [['schedule', 'suspend']],
+    load: async () => (await import('./commands/schedule/suspend.js')).ScheduleSuspendCommand,
+  },
+  {
+    paths: [['schedule', 'resume']],
+    load: async () => (await import('./commands/schedule/resume.js')).ScheduleResumeCommand,
+  },
+  {
+    paths: [['schedule', 'trigger']],
+    load: async () => (await import('./commands/schedule/trigger.js')).ScheduleTriggerCommand,
+  },
+  {
+    paths: [
+      ['schedule', 'rm'],
+      ['schedule', 'delete'],
+    ],
+    load: async () => (await import('./commands/schedule/rm.js')).ScheduleDeleteCommand,
+  },
+  {
     paths: [
       ['folder', 'create'],
       ['vfolder', 'create'],

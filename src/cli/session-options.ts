@@ -22,11 +22,12 @@ export const IDEMPOTENCY_KEY_OPTION = {
     'Create at most one session for KEY (per keypair, for the retention, default 7 days): a repeat answers that session; the create is retried on 503 or a refused connection',
 };
 
-/** Flags shared by `session create` and `run`, named as Backend.AI's CLI names them. */
-export abstract class SessionOptionsCommand extends BaseCommand {
-  name = Option.String('-t,--name,--client-token', {
-    description: 'Session name (4-64 chars); reused if live',
-  });
+/**
+ * The flags of a session's create body that every command making sessions shares (`session
+ * create`, `run`, `schedule create`), named as Backend.AI's CLI names them: everything but the
+ * session's name, start time, dependencies and array, which a schedule sets per run.
+ */
+export abstract class SessionBodyCommand extends BaseCommand {
   env = Option.Array('-e,--env', { description: 'Environment variable KEY=VALUE (repeat)' });
   mount = Option.Array('-m,--mount,-v,--volume', {
     description: 'Mount a storage folder NAME[=PATH][:ro] (repeat)',
@@ -36,13 +37,6 @@ export abstract class SessionOptionsCommand extends BaseCommand {
   });
   resourceOpts = Option.Array('--resource-opts', { description: 'Resource option, e.g. shmem=64m' });
   scalingGroup = Option.String('--scaling-group,--sgroup', { description: 'Scaling group' });
-  startsAt = Option.String('--starts-at', {
-    description: 'Start at an ISO-8601 time or after a relative time (10min, 1h30m)',
-  });
-  depends = Option.Array('--depends', {
-    description:
-      'Run after this session (id or name) succeeds; afterany:NAME after it ends, afternotok:NAME after it fails (repeat)',
-  });
   startDeadline = Option.String('--start-deadline', {
     description: 'Cancel it if not started this long after --starts-at or submit (10m, 1h, seconds)',
   });
@@ -76,18 +70,17 @@ export abstract class SessionOptionsCommand extends BaseCommand {
   batchTimeout = Option.String('--batch-timeout', {
     description: 'Kill the job after this long (30m, 2h, seconds)',
   });
-  array = Option.String('--array', {
-    description:
-      'An array job: A-B or A-B%P (at most P at once), e.g. 0-99%10; child i gets BAI_ARRAY_INDEX=i',
-  });
 
   /** The batch timeout the command's flags ask for (the create commands take --timeout too). */
   protected batchTimeoutValue(): string | undefined {
     return this.batchTimeout;
   }
 
-  /** The create body of the flags; an image or type left undefined is the server's (or template's) to choose. */
-  protected createBody(
+  /**
+   * The create body of the shared flags (no name, start time, dependencies or array); an image or
+   * type left undefined is the server's (or template's) to choose.
+   */
+  protected sessionBody(
     image: string | undefined,
     startupCommand: string | undefined,
     type: 'batch' | 'interactive' | undefined,
@@ -106,12 +99,9 @@ export abstract class SessionOptionsCommand extends BaseCommand {
         : undefined;
     return {
       image,
-      name: this.name,
       type,
       startupCommand,
-      starts_at: this.startsAt,
       batch_timeout: this.batchTimeoutValue(),
-      dependencies: dependsArgs(this.depends),
       start_deadline: this.startDeadline,
       callback_url: this.callbackUrl,
       priority: this.priority,
@@ -122,7 +112,6 @@ export abstract class SessionOptionsCommand extends BaseCommand {
       domain: this.domain,
       group: this.group,
       retry,
-      array: this.array,
       config: {
         environ: keyValues(this.env, '-e'),
         mounts,
@@ -132,6 +121,39 @@ export abstract class SessionOptionsCommand extends BaseCommand {
         resource_opts: keyValues(this.resourceOpts, '--resource-opts'),
         scalingGroup: this.scalingGroup,
       },
+    };
+  }
+}
+
+/** Flags shared by `session create` and `run`: the body's, and the session's own name, start and array. */
+export abstract class SessionOptionsCommand extends SessionBodyCommand {
+  name = Option.String('-t,--name,--client-token', {
+    description: 'Session name (4-64 chars); reused if live',
+  });
+  startsAt = Option.String('--starts-at', {
+    description: 'Start at an ISO-8601 time or after a relative time (10min, 1h30m)',
+  });
+  depends = Option.Array('--depends', {
+    description:
+      'Run after this session (id or name) succeeds; afterany:NAME after it ends, afternotok:NAME after it fails (repeat)',
+  });
+  array = Option.String('--array', {
+    description:
+      'An array job: A-B or A-B%P (at most P at once), e.g. 0-99%10; child i gets BAI_ARRAY_INDEX=i',
+  });
+
+  /** The create body of the flags; an image or type left undefined is the server's (or template's) to choose. */
+  protected createBody(
+    image: string | undefined,
+    startupCommand: string | undefined,
+    type: 'batch' | 'interactive' | undefined,
+  ): Record<string, unknown> {
+    return {
+      ...this.sessionBody(image, startupCommand, type),
+      name: this.name,
+      starts_at: this.startsAt,
+      dependencies: dependsArgs(this.depends),
+      array: this.array,
     };
   }
 }

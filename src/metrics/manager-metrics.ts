@@ -1,11 +1,14 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AgentSlots, SessionCount } from '../persistence/metrics-store.js';
+import type { ScheduleState } from '../persistence/schedule-metrics-store.js';
+import { ScheduleGauges } from './schedule-gauges.js';
 import { SingleFlight } from './single-flight.js';
 
 /** What a scrape reads: PostgreSQL (one store) and the reports queues' job counts. */
 export interface ManagerMetricsSources {
   sessionCounts(): Promise<SessionCount[]>;
   agentSlots(): Promise<AgentSlots[]>;
+  scheduleStates(): Promise<ScheduleState[]>;
   /** Job counts by state of the reports queue of each agent named. */
   reportsBacklog(agentIds: string[]): Promise<Map<string, Record<string, number>>>;
 }
@@ -13,6 +16,7 @@ export interface ManagerMetricsSources {
 interface ScrapeState {
   sessions: SessionCount[];
   agents: AgentSlots[];
+  schedules: ScheduleState[];
   backlog: Map<string, Record<string, number>>;
   at: number;
 }
@@ -43,6 +47,7 @@ export class ManagerMetrics {
   private readonly backlog: Gauge<'agent_id' | 'state'>;
   private readonly scrapes: Counter;
   private readonly scheduleRuns: Counter<'outcome'>;
+  private readonly schedules: ScheduleGauges;
   private readonly reads: SingleFlight<ScrapeState>;
   private sources: ManagerMetricsSources | null = null;
 
@@ -127,6 +132,7 @@ export class ManagerMetrics {
       labelNames: ['outcome'],
       registers,
     });
+    this.schedules = new ScheduleGauges(registers);
     this.reads = new SingleFlight(() => this.read());
   }
 
@@ -173,9 +179,13 @@ export class ManagerMetrics {
   private async read(): Promise<ScrapeState> {
     const src = this.sources!;
     this.scrapes.inc();
-    const [sessions, agents] = await Promise.all([src.sessionCounts(), src.agentSlots()]);
+    const [sessions, agents, schedules] = await Promise.all([
+      src.sessionCounts(),
+      src.agentSlots(),
+      src.scheduleStates(),
+    ]);
     const backlog = await src.reportsBacklog(agents.map((a) => a.id));
-    return { sessions, agents, backlog, at: Date.now() };
+    return { sessions, agents, schedules, backlog, at: Date.now() };
   }
 
   private apply(s: ScrapeState): void {
@@ -204,5 +214,6 @@ export class ManagerMetrics {
     this.backlog.reset();
     for (const [agentId, counts] of s.backlog)
       for (const [state, n] of Object.entries(counts)) this.backlog.set({ agent_id: agentId, state }, n);
+    this.schedules.apply(s.schedules);
   }
 }

@@ -1,9 +1,7 @@
 import test from 'ava';
-import { mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { call, makeKeypair, type TestKeypair } from '../helpers/api.js';
+import { launchChromium, loggedIn as loggedInAs, screenshotsAndClose } from '../helpers/console-browser.js';
 import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 
 /**
@@ -22,46 +20,11 @@ test.before(async () => {
   stack = await startTestStack({ agents: 1 });
   user = await makeKeypair(stack);
   other = await makeKeypair(stack);
-  browser = await chromium.launch({
-    executablePath: process.env.BAI_TEST_CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
-/**
- * A failed test leaves screenshots of the pages it had open in BAI_TEST_SCREENSHOTS (default
- * <tmp>/bai-console-screenshots), named after the test; a passing one leaves nothing.
- */
+/** A failed test leaves screenshots of its pages (test/helpers/console-browser.ts). */
 test.afterEach.always(async (t) => {
-  const open = contexts.splice(0).flatMap((c) => c.pages());
-  if (!t.passed) {
-    const dir = process.env.BAI_TEST_SCREENSHOTS ?? join(tmpdir(), 'bai-console-screenshots');
-    mkdirSync(dir, { recursive: true });
-    const name = t.title.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 80);
-    for (const [i, p] of open.entries()) {
-      const file = join(dir, `${name}-${i}.png`);
-      try {
-        await p.screenshot({ path: file, fullPage: true });
-        t.log(`screenshot: ${file} (${p.url()})`);
-      } catch (err) {
-        // Expected when the page already closed; the other screenshots still matter.
-        t.log(`no screenshot of ${p.url()}: ${String(err)}`);
-      }
-    }
-  }
-  for (const p of open)
-    await p
-      .context()
-      .close()
-      .catch(() => {});
+  await screenshotsAndClose(t, contexts);
 });
 test.after.always(async () => {
   for (const c of contexts) await c.close().catch(() => {});
@@ -74,17 +37,8 @@ function url(path: string): string {
 }
 
 /** A fresh browser context (its own cookies) logged in as `kp`, on the sessions page. */
-async function loggedIn(accessKey: string, secretKey: string): Promise<{ ctx: BrowserContext; page: Page }> {
-  const ctx = await browser.newContext();
-  contexts.push(ctx);
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(WAIT);
-  await page.goto(url('/console'));
-  await page.waitForURL(/\/console\/login/);
-  await page.fill('input[name=access_key]', accessKey);
-  await page.fill('input[name=secret_key]', secretKey);
-  await Promise.all([page.waitForURL(/\/console\/sessions$/), page.click('button[type=submit]')]);
-  return { ctx, page };
+function loggedIn(accessKey: string, secretKey: string): Promise<{ ctx: BrowserContext; page: Page }> {
+  return loggedInAs(browser, stack.manager.url, { accessKey, secretKey }, contexts, WAIT);
 }
 
 async function create(kp: TestKeypair, body: Record<string, unknown>): Promise<string> {

@@ -33,6 +33,9 @@ dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2em 1em;
 dl.facts dt { color: #555; } dl.facts dd { margin: 0; }
 meter { width: 12em; }
 .pager { margin: .8em 0; display: flex; gap: 1em; }
+.muted { color: #889; }
+tr.suspended td { color: #889; }
+.outcome-skipped, .outcome-missed, .outcome-failed { font-style: italic; }
 button.danger { color: #fff; background: #c0392b; border: 0; padding: .3em .8em; }
 `;
 

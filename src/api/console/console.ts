@@ -9,6 +9,7 @@ import { ConsoleSessions, requireUser, type ConsoleUser } from './console-auth.j
 import { consoleEventRoutes } from './console-events.js';
 import { errorPage, secureHeaders } from './layout.js';
 import { loginRoutes } from './login.js';
+import { scheduleRoutes } from './schedules-page.js';
 import { sessionPageRoutes } from './session-page.js';
 import { sessionListRoutes } from './sessions-page.js';
 
@@ -44,6 +45,7 @@ export function consoleMiddleware(api: ApiContext, auth: Authenticator) {
   sessionPageRoutes(closed, api);
   consoleEventRoutes(closed, api);
   agentRoutes(closed, api);
+  scheduleRoutes(closed, api);
   const closedRoutes = closed.routes() as unknown as Dispatch;
   const user = requireUser(sessions);
   const notFound = async (ctx: Context) => {

@@ -52,7 +52,8 @@ export function page(
   const user = opts.user;
   const nav = user
     ? html`<nav>
-        <a href="/console/sessions">Sessions</a
+        <a href="/console/sessions">Sessions</a>
+        <a href="/console/schedules">Schedules</a
         >${isAdmin(user) ? html` <a href="/console/agents">Agents</a>` : ''}
         <span class="who">${user.principal.accessKey} (${user.principal.role})</span>
         ${postButton(user, '/console/logout', 'Log out', 'logout')}

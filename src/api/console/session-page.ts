@@ -11,6 +11,7 @@ import type { ApiContext } from '../api-context.js';
 import { queryOf } from '../params.js';
 import { checkCsrf, formOf, type ConsoleUser } from './console-auth.js';
 import { page, postButton, statusClass, when } from './layout.js';
+import { scheduleOriginFact } from './schedule-views.js';
 
 const PAGE_BYTES = 1024 * 1024;
 const LIVE_BYTES = 64 * 1024 * 1024;
@@ -130,6 +131,7 @@ export function sessionPageRoutes(r: Router, api: ApiContext): void {
         <dd><pre id="command">${s.startup_command ?? ''}</pre></dd>
         <dt>Tag</dt>
         <dd>${s.tag ?? ''}</dd>
+        ${scheduleOriginFact(s.schedule_name, s.scheduled_for)}
         <dt>Agent</dt>
         <dd>${s.agent_id ?? '-'}</dd>
         <dt>Created</dt>

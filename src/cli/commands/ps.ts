@@ -58,6 +58,7 @@ export class PsCommand extends BaseCommand {
       ['Every keypair (admins)', '$0 ps -a --all-owners'],
       ['Names of the ended sessions, one a line', '$0 ps --dead --name-only'],
       ['More columns', '$0 ps --running --detail'],
+      ['The runs of a schedule', '$0 ps -a --schedule nightly'],
     ],
   });
 
@@ -70,6 +71,7 @@ export class PsCommand extends BaseCommand {
   type = Option.String('--type', { description: 'batch or interactive' });
   tag = Option.String('--tag', { description: 'Sessions with this tag' });
   name = Option.String('--name', { description: 'Sessions with this name' });
+  schedule = Option.String('--schedule', { description: 'Sessions started by this schedule' });
   since = Option.String('--since', { description: 'Created after: a duration ago (2h) or an ISO time' });
   until = Option.String('--until', { description: 'Created before: a duration ago (2h) or an ISO time' });
   owner = Option.String('-o,--owner', { description: "One keypair's sessions (admins)" });
@@ -85,6 +87,7 @@ export class PsCommand extends BaseCommand {
       type: this.type,
       tag: this.tag,
       name: this.name,
+      scheduleName: this.schedule,
       created_after: timeArg(this.since, '--since'),
       created_before: timeArg(this.until, '--until'),
       owner_access_key: this.owner,
@@ -119,6 +122,8 @@ export class PsCommand extends BaseCommand {
       ['ENDED', (s) => (s.terminatedAt ? relativeTime(s.terminatedAt) : '-'), true],
       ['IMAGE', (s) => s.image],
     ];
+    // The schedule of origin, when a session listed has one (a column of dashes otherwise).
+    if (r.items.some((s) => s.scheduleName)) columns.splice(2, 0, ['SCHEDULE', (s) => s.scheduleName ?? '-']);
     const shown = columns.filter(([, , detailOnly]) => this.detail || !detailOnly);
     this.output.table(
       shown.map(([header]) => header),

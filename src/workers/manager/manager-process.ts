@@ -24,6 +24,7 @@ import { SessionStore } from '../../persistence/session-store.js';
 import { WebhookStore } from '../../persistence/webhook-store.js';
 import { MetricsStore } from '../../persistence/metrics-store.js';
 import { HistoryStore } from '../../persistence/history-store.js';
+import { ScheduleMetricsStore } from '../../persistence/schedule-metrics-store.js';
 import { ManagerMetrics } from '../../metrics/manager-metrics.js';
 import { ReportsBacklog } from '../../queue/reports-backlog.js';
 import { AgentQueues } from '../../queue/agent-queues.js';
@@ -91,10 +92,12 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   // Metrics: one registry for this manager; scrapes read PostgreSQL and the reports queues.
   const metrics = new ManagerMetrics();
   const metricsStore = new MetricsStore(db);
+  const scheduleMetrics = new ScheduleMetricsStore(db);
   const backlog = new ReportsBacklog(redis, prefix);
   metrics.attach({
     sessionCounts: () => metricsStore.sessionCounts(),
     agentSlots: () => metricsStore.agentSlots(),
+    scheduleStates: () => scheduleMetrics.scheduleStates(),
     reportsBacklog: (ids) => backlog.counts(ids),
   });
 

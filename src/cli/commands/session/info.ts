@@ -57,6 +57,8 @@ export class SessionInfoCommand extends BaseCommand {
       rows.push(['Depends on', deps.map((d) => `${d.sessionId} (${d.condition})`).join(', ')]);
     if (info.startDeadline) rows.push(['Start deadline', `${info.startDeadline} s`]);
     if (info.tag) rows.push(['Tag', String(info.tag)]);
+    if (info.scheduleName)
+      rows.push(['Schedule', `${info.scheduleName} (instant ${info.scheduledFor ?? '-'})`]);
     rows.push(...arrayRows(info, o));
     const w = Math.max(...rows.map(([k]) => k.length));
     for (const [k, v] of rows) o.line(`${k.padEnd(w)}  ${v}`);
