@@ -3,7 +3,6 @@ import test from 'ava';
 import { Cli, UsageError } from 'clipanion';
 import { InvalidArgument } from '../../src/cli/base-command.js';
 import { ScheduleCreateCommand } from '../../src/cli/commands/schedule/create.js';
-import { buildCli } from '../../src/cli/main.js';
 import { Output } from '../../src/cli/output.js';
 import { policyArg, scheduleInfoLines, scheduleListRows } from '../../src/cli/schedule-view.js';
 import { instantText, runResultText, type ScheduleWire } from '../../src/domain/schedule-wire.js';
@@ -11,7 +10,9 @@ import { instantText, runResultText, type ScheduleWire } from '../../src/domain/
 // `bai schedule …`: the request its flags make, and how a schedule reads on a terminal.
 
 function createCommand(args: string[]): ScheduleCreateCommand {
-  const cmd = buildCli().process(['schedule', 'create', ...args], Cli.defaultContext);
+  const cli = new Cli();
+  cli.register(ScheduleCreateCommand);
+  const cmd = cli.process(['schedule', 'create', ...args], Cli.defaultContext);
   if (!(cmd instanceof ScheduleCreateCommand)) throw new Error('not schedule create');
   return cmd;
 }
