@@ -95,7 +95,7 @@ export async function suspend(client: ApiClient, db: Db, name: string): Promise<
   return runsOf(db, name);
 }
 
-/** The instants a `*​/step` seconds schedule has between `first` and `last` (both included). */
+/** The instants an every-`step`-seconds schedule has between `first` and `last` (both included). */
 export function instantsFromTo(first: Date, last: Date, stepSeconds: number): string[] {
   const out: string[] = [];
   for (let t = first.getTime(); t <= last.getTime(); t += stepSeconds * 1000)
