@@ -10,6 +10,8 @@ import type { Tracked } from './tracked.js';
 const execFileP = promisify(execFile);
 /** How long a release waits for a container's shell to reach its barrier (started late, or again). */
 const REACH_BARRIER_MS = 60_000;
+/** While a release waits for a shell, how often it asks the engine whether the container runs. */
+const ENGINE_CHECK_MS = 500;
 /** The file (in the main's barrier folder) that says when the session was released. */
 const RELEASED_AT = 'released-at';
 
@@ -60,6 +62,7 @@ export class StartBarrier {
   private async open(t: Tracked, c: { kernelId: string; containerId: string }): Promise<void> {
     const fifo = `${this.folder(c.kernelId, t.attempt)}/${BARRIER_FIFO}`;
     const deadline = Date.now() + REACH_BARRIER_MS;
+    let checked = Date.now();
     for (;;) {
       try {
         const fh = await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
@@ -75,11 +78,15 @@ export class StartBarrier {
       }
       if (t.stopReason) throw new Error(`session stopped (${t.stopReason}) during its release`);
       if (Date.now() > deadline) throw new Error(`container ${c.kernelId} did not reach its start barrier`);
-      const st = await this.ctx.docker.inspect(c.containerId);
-      if (st === null) throw new Error(`container ${c.kernelId} is gone`);
-      // Stopped at the barrier (its command never ran): hold it again, then release it.
-      if (!st.running) await this.ctx.docker.start(c.containerId);
-      else await new Promise((r) => setTimeout(r, 5));
+      if (Date.now() - checked >= ENGINE_CHECK_MS) {
+        // Not the engine at every try: a loaded one would be slowed for every session.
+        checked = Date.now();
+        const st = await this.ctx.docker.inspect(c.containerId);
+        if (st === null) throw new Error(`container ${c.kernelId} is gone`);
+        // Stopped at the barrier (its command never ran): hold it again, then release it.
+        if (!st.running) await this.ctx.docker.start(c.containerId);
+      }
+      await new Promise((r) => setTimeout(r, 2));
     }
   }
 
