@@ -76,7 +76,8 @@ export class DockerAdapter {
   /** Whether `path` exists in a (created or running) container's filesystem. */
   async pathExists(id: string, path: string): Promise<boolean> {
     try {
-      await this.docker.getContainer(id).infoArchive({ path });
+      // A HEAD answer: drained, so its connection is free again.
+      ((await this.docker.getContainer(id).infoArchive({ path })) as NodeJS.ReadableStream).resume();
       return true;
     } catch (err) {
       if (statusOf(err) === 404) return false; // no such path (or container: the caller's next call says)

@@ -21,17 +21,20 @@ export class EventLines {
       const line = this.buf.slice(0, i).trim();
       this.buf = this.buf.slice(i + 1);
       if (!line) continue;
-      let ev: { Action?: string; id?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
       try {
-        ev = JSON.parse(line) as typeof ev;
+        const ev = JSON.parse(line) as {
+          Action?: string;
+          id?: string;
+          Actor?: { ID?: string; Attributes?: Record<string, string> };
+        };
+        this.onEvent({
+          action: ev.Action ?? '',
+          id: ev.Actor?.ID ?? ev.id ?? '',
+          labels: ev.Actor?.Attributes ?? {},
+        });
       } catch {
-        continue; // not an event line
+        /* not an event line */
       }
-      this.onEvent({
-        action: ev.Action ?? '',
-        id: ev.Actor?.ID ?? ev.id ?? '',
-        labels: ev.Actor?.Attributes ?? {},
-      });
     }
   }
 }

@@ -52,7 +52,8 @@ async function register(alias: string, ref: string): Promise<void> {
 
 test.before(async () => {
   // The agent is a child process (so it can be SIGKILLed); a restart must not make it LOST.
-  stack = await startTestStack({ agents: 0, manager: { agentTimeoutMs: 30_000 } });
+  // Loaded machines were seen taking 38 s to start an agent: give it 2 minutes.
+  stack = await startTestStack({ agents: 0, manager: { agentTimeoutMs: 120_000 } });
   agents = new ChildAgents(stack);
   agent = await agents.spawn(1);
   await waitForAgents(stack, 1);
