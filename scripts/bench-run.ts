@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     log('logs done');
   }
   if (only.has('starts_at')) {
-    results.push(await runStartsAt(stack, 50, 20_000, log));
+    results.push(await runStartsAt(stack, 40, 20_000, log));
     log('starts_at done');
   }
   if (only.has('array')) {

@@ -108,6 +108,12 @@ export interface AgentConfig {
   metricsHost: string;
   /** Bearer token the agent's `GET /metrics` wants (BAI_METRICS_TOKEN); null: none. */
   metricsToken: string | null;
+  /**
+   * Host folder of the starts_at barriers' FIFOs (BAI_START_BARRIER_DIR, default
+   * `<state dir>/barrier`; a path on the Docker host, like the storage root); null
+   * (BAI_START_BARRIER=off): every starts_at session is started by a timer (docs/scheduling.md).
+   */
+  startBarrierDir: string | null;
 }
 
 /** How `bai manager` and `bai agent` log (src/log/logger.ts, docs/logging.md). */
@@ -221,6 +227,10 @@ export function loadAgentConfig(env: Env = process.env): Readonly<AgentConfig> {
     metricsPort: env.BAI_AGENT_METRICS_PORT ? num(env, 'BAI_AGENT_METRICS_PORT', 0) : null,
     metricsHost: env.BAI_AGENT_METRICS_HOST || '127.0.0.1',
     metricsToken: env.BAI_METRICS_TOKEN || null,
+    startBarrierDir:
+      env.BAI_START_BARRIER === 'off'
+        ? null
+        : resolve(env.BAI_START_BARRIER_DIR ?? join(stateDir, 'barrier')),
   });
 }
 

@@ -3,6 +3,7 @@ import { CONTAINER_HARDENING, type ContainerSpec } from '../domain/container-pla
 import { OutputTail } from '../domain/output-tail.js';
 import { ImagePullFailed, statusOf, untilAborted, wrap } from './docker-errors.js';
 import type { ContainerState, ContainerSummary, LogFollow, LogTail, PullProgress } from './docker-types.js';
+import { EventLines, type EngineEvent } from './event-lines.js';
 import { DockerDemux } from './log-demux.js';
 
 export { ImagePullFailed } from './docker-errors.js';
@@ -61,6 +62,43 @@ export class DockerAdapter {
     }
   }
 
+  /** The image's own ENTRYPOINT and CMD (what a container without its own runs). */
+  async imageCommand(ref: string): Promise<{ entrypoint: string[] | null; cmd: string[] | null }> {
+    try {
+      const c = (await this.docker.getImage(ref).inspect()).Config as { Entrypoint?: unknown; Cmd?: unknown };
+      const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : typeof v === 'string' ? [v] : null);
+      return { entrypoint: list(c.Entrypoint), cmd: list(c.Cmd) };
+    } catch (err) {
+      throw wrap(`inspect image ${ref}`, err);
+    }
+  }
+
+  /** Whether `path` exists in a (created or running) container's filesystem. */
+  async pathExists(id: string, path: string): Promise<boolean> {
+    try {
+      // A HEAD answer: drained, so its connection is free again.
+      ((await this.docker.getContainer(id).infoArchive({ path })) as NodeJS.ReadableStream).resume();
+      return true;
+    } catch (err) {
+      if (statusOf(err) === 404) return false; // no such path (or container: the caller's next call says)
+      throw wrap(`stat ${path} in container ${id.slice(0, 12)}`, err);
+    }
+  }
+
+  /** The command lines (`ps -o args`) of a running container's processes. */
+  async processArgs(id: string): Promise<string[]> {
+    try {
+      const top = (await this.docker.getContainer(id).top({ ps_args: '-o pid,args' })) as {
+        Titles?: string[];
+        Processes?: string[][];
+      };
+      const col = (top.Titles ?? []).indexOf('COMMAND');
+      return (top.Processes ?? []).map((p) => p[col >= 0 ? col : p.length - 1] ?? '');
+    } catch (err) {
+      throw wrap(`processes of container ${id.slice(0, 12)}`, err);
+    }
+  }
+
   /**
    * Pulls an image, reporting progress. A failure inside the progress stream (the engine answers
    * 200 and reports the error in the stream) is an ImagePullFailed with the registry's message.
@@ -111,6 +149,7 @@ export class DockerAdapter {
       const c = await this.docker.createContainer({
         name: spec.name,
         Image: spec.image,
+        Entrypoint: spec.entrypoint ?? undefined,
         Cmd: spec.cmd ?? undefined,
         Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
         Labels: spec.labels,
@@ -285,7 +324,7 @@ export class DockerAdapter {
    */
   async events(
     labelFilters: string[],
-    onEvent: (ev: { action: string; id: string; labels: Record<string, string> }) => void,
+    onEvent: (ev: EngineEvent) => void,
     onEnd: () => void,
   ): Promise<() => void> {
     let stream: NodeJS.ReadableStream & { destroy(): void };
@@ -296,36 +335,14 @@ export class DockerAdapter {
     } catch (err) {
       throw wrap('follow events', err);
     }
-    let buf = '';
     let ended = false;
     const end = () => {
       if (ended) return;
       ended = true;
       onEnd();
     };
-    stream.on('data', (b: Buffer) => {
-      buf += b.toString('utf8');
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i).trim();
-        buf = buf.slice(i + 1);
-        if (!line) continue;
-        try {
-          const ev = JSON.parse(line) as {
-            Action?: string;
-            id?: string;
-            Actor?: { ID?: string; Attributes?: Record<string, string> };
-          };
-          onEvent({
-            action: ev.Action ?? '',
-            id: ev.Actor?.ID ?? ev.id ?? '',
-            labels: ev.Actor?.Attributes ?? {},
-          });
-        } catch {
-          /* not an event line */
-        }
-      }
-    });
+    const lines = new EventLines(onEvent);
+    stream.on('data', (b: Buffer) => lines.push(b.toString('utf8')));
     stream.on('end', end);
     stream.on('close', end);
     stream.on('error', end);

@@ -124,6 +124,8 @@ export function shellQuote(s: string): string {
 export interface ContainerSpec {
   name: string;
   image: string;
+  /** Replaces the image's ENTRYPOINT (then Docker ignores the image's CMD); absent: the image's. */
+  entrypoint?: string[] | null;
   cmd: string[] | null;
   env: Record<string, string>;
   labels: Record<string, string>;

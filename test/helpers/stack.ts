@@ -91,6 +91,7 @@ export async function startTestStack(
     slots: { cpu: 4, mem: 4 * 1024 ** 3 },
     networkMode: 'default',
     storageRoot: join(stateDir, 'storage'),
+    startBarrierDir: join(stateDir, 'barrier'),
     heartbeatMs: 500,
     stopGraceSeconds: 2,
     ...opts.agent,

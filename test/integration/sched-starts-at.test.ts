@@ -9,7 +9,9 @@ import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers
 let stack: TestStack;
 let starts: StartCounter;
 test.before(async () => {
-  stack = await startTestStack({ agent: { slots: { cpu: 32, mem: 32 * 1024 ** 3 } } });
+  // The timed path (BAI_START_BARRIER=off, and images without /bin/sh): created ahead, started by
+  // the agent's timer. The barrier path starts containers ahead: sched-starts-at-barrier.test.ts.
+  stack = await startTestStack({ agent: { slots: { cpu: 32, mem: 32 * 1024 ** 3 }, startBarrierDir: null } });
   starts = new StartCounter(testEnv().dockerHost, `t${stack.id}-`);
   await starts.attached();
 });

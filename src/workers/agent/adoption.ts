@@ -5,9 +5,11 @@ import {
   sessionOfNetwork,
   slotsFromLabel,
 } from '../../domain/container-plan.js';
-import type { ContainerSummary } from '../../docker/docker-adapter.js';
+import type { ContainerState, ContainerSummary } from '../../docker/docker-adapter.js';
+import { BARRIER_LABEL } from '../../domain/start-barrier.js';
 import { clearLongTimeout } from '../long-timer.js';
 import type { AgentContext } from './agent-context.js';
+import { StartBarrier } from './barrier.js';
 import type { SessionStarter } from './starter.js';
 import type { Teardown } from './teardown.js';
 import { mainOf, newTracked, type Tracked } from './tracked.js';
@@ -78,7 +80,9 @@ export class Adoption {
     }
     allocator.adopt(sessionId, slotsFromLabel(mainC.labels));
     const st = await docker.inspect(mainC.id);
-    if (st?.running) {
+    if (st && mainC.labels[BARRIER_LABEL] === '1') {
+      await this.adoptBarrier(tracked, Number(mainC.labels[LABEL.startsAt] || '0'), st);
+    } else if (st?.running) {
       tracked.state = 'running';
       this.watcher.watch(tracked, st.startedAt ?? Date.now());
     } else if (st && st.startedAt === null) {
@@ -89,6 +93,29 @@ export class Adoption {
       await this.watcher.reportExit(tracked); // ended while nobody watched: report its true exit code
     }
     return tracked;
+  }
+
+  /**
+   * A session created behind a start barrier. Its command ran only if it was released (the
+   * barrier folder says when) and no shell of it waits at the barrier any more: then it is
+   * followed, or reported, like any other. Otherwise it is held again (started, if an engine
+   * restart stopped it) and released at its starts_at — at once when that passed while no
+   * agent held it: a late start, as the timed path makes (docs/scheduling.md).
+   */
+  private async adoptBarrier(tracked: Tracked, startsAt: number, st: ContainerState): Promise<void> {
+    const barrier = new StartBarrier(this.ctx);
+    const releasedAt = await barrier.releasedAt(tracked);
+    const ran = releasedAt !== null && !(st.running && (await barrier.held(st.id)));
+    tracked.barrier = { startsAt, releasedAt: ran ? releasedAt : null };
+    if (!ran) {
+      await this.starter.hold(tracked);
+    } else if (st.running) {
+      tracked.state = 'running';
+      this.watcher.watch(tracked, releasedAt);
+    } else {
+      tracked.state = 'exited';
+      await this.watcher.reportExit(tracked); // ended while nobody watched: report its true exit code
+    }
   }
 
   /** Re-sends where a session stands: used after re-adoption and on a duplicate run job. */

@@ -1,7 +1,9 @@
 import { LABEL, clusterNetworkName } from '../../domain/container-plan.js';
 import type { CleanupSessionJob, DestroySessionJob } from '../../queue/payloads.js';
 import { clearLongTimeout } from '../long-timer.js';
+import { BARRIER_LABEL } from '../../domain/start-barrier.js';
 import type { AgentContext } from './agent-context.js';
+import { StartBarrier } from './barrier.js';
 import type { Teardown } from './teardown.js';
 import { mainOf, stopTimers } from './tracked.js';
 import type { Watcher } from './watcher.js';
@@ -53,7 +55,11 @@ export class DestroyAndCleanup {
     // and another agent (on the same engine, or a forger) must not have the real one's removed.
     const found = await docker.list([`${LABEL.session}=${job.sessionId}`, `${LABEL.agent}=${config.id}`]);
     for (const c of found) {
-      if (Number(c.labels[LABEL.attempt] ?? '0') <= job.attempt) await docker.remove(c.id);
+      const attempt = Number(c.labels[LABEL.attempt] ?? '0');
+      if (attempt > job.attempt) continue;
+      await docker.remove(c.id);
+      if (c.labels[BARRIER_LABEL] === '1')
+        await new StartBarrier(this.ctx).remove([c.labels[LABEL.kernel] ?? ''], attempt);
     }
     if (!current || tracked) {
       sessions.markFinished(job.sessionId, tracked?.attempt ?? job.attempt);

@@ -6,12 +6,19 @@ import {
   networkLabels,
 } from '../../domain/container-plan.js';
 import { ImagePullFailed } from '../../docker/docker-adapter.js';
+import {
+  BARRIER_LABEL,
+  barrierCommand,
+  pathsTheBarrierNeeds,
+  wantsBarrier,
+} from '../../domain/start-barrier.js';
 import { BaiError } from '../../domain/errors.js';
 import { jobUser } from '../../domain/job-user.js';
 import { addSlots, type Slots } from '../../domain/resources.js';
 import type { RunSessionJob } from '../../queue/payloads.js';
 import { sessionLog, type AgentContext } from './agent-context.js';
 import type { Adoption } from './adoption.js';
+import { StartBarrier } from './barrier.js';
 import { storageBinds } from './mounts.js';
 import type { Teardown } from './teardown.js';
 import type { SessionStarter } from './starter.js';
@@ -23,6 +30,8 @@ import { newTracked, note, type Tracked } from './tracked.js';
  * container.
  */
 export class RunPipeline {
+  private readonly barrier: StartBarrier;
+
   constructor(
     private readonly ctx: AgentContext,
     private readonly teardown: Teardown,
@@ -30,7 +39,9 @@ export class RunPipeline {
     private readonly starter: SessionStarter,
     /** The host's CPUs (for a kernel's CPU share), counted once when the agent is built. */
     private readonly hostCpus: number,
-  ) {}
+  ) {
+    this.barrier = new StartBarrier(ctx);
+  }
 
   async runSession(job: RunSessionJob, again = false): Promise<void> {
     const { sessions, engine, docker, allocator, reports, config, log, closing } = this.ctx;
@@ -77,7 +88,11 @@ export class RunPipeline {
       if (tracked.stopReason) return await this.teardown.abandon(tracked, tracked.stopReason);
       tracked.state = 'created';
       const delay = job.startsAt === null ? 0 : job.startsAt - Date.now();
-      if (delay > 2) {
+      if (tracked.barrier) {
+        // Started now, its command held at the barrier until starts_at (starter.ts).
+        await reports.flushPhases(tracked);
+        await this.starter.hold(tracked);
+      } else if (delay > 2) {
         // Waiting for its start time: say now that it is prepared (CREATING and before).
         await reports.flushPhases(tracked);
         this.starter.armStart(tracked, delay);
@@ -147,7 +162,17 @@ export class RunPipeline {
     }
   }
 
-  private async createContainers(job: RunSessionJob, tracked: Tracked, need: Slots): Promise<void> {
+  /**
+   * Creates the session's containers (subs first). A session with a start time far enough
+   * ahead is created behind a start barrier (src/domain/start-barrier.ts) when its image has
+   * what the barrier needs; otherwise, or with `timed`, as its start timer will start it.
+   */
+  private async createContainers(
+    job: RunSessionJob,
+    tracked: Tracked,
+    need: Slots,
+    timed = false,
+  ): Promise<void> {
     const { docker, config } = this.ctx;
     if (job.kernels.length > 1) {
       tracked.network = clusterNetworkName(job.sessionId);
@@ -159,8 +184,9 @@ export class RunPipeline {
       uid: user.uid + offset,
       gid: user.gid + offset,
     });
-    for (const k of creationOrder(job.kernels)) {
-      const spec = kernelContainer({
+    const kernels = creationOrder(job.kernels);
+    const specs = kernels.map((k) =>
+      kernelContainer({
         session: job,
         kernel: k,
         sessionSlots: need,
@@ -170,10 +196,45 @@ export class RunPipeline {
         network: tracked.network,
         agent: config,
         hostCpus: this.hostCpus,
-      });
+      }),
+    );
+    const barrier = !timed && wantsBarrier(job.startsAt, Date.now(), this.barrier.enabled);
+    const image = barrier ? await docker.imageCommand(job.image) : null;
+    const held = image ? specs.map((s) => barrierCommand(image, s.cmd)) : [];
+    if (image && job.startsAt !== null && held.every((h) => h !== null)) {
+      tracked.barrier = { startsAt: job.startsAt, releasedAt: null };
+    }
+    for (const [i, k] of kernels.entries()) {
+      let spec = specs[i]!;
+      const h = held[i];
+      if (tracked.barrier && h) {
+        const bind = await this.barrier.prepare(k.kernelId, job.attempt);
+        spec = {
+          ...spec,
+          entrypoint: h.entrypoint,
+          cmd: h.cmd,
+          binds: [...spec.binds, bind],
+          labels: { ...spec.labels, [BARRIER_LABEL]: '1' },
+        };
+      }
       const containerId = await docker.createContainer(spec);
       tracked.containers.push({ kernelId: k.kernelId, containerId, role: k.clusterRole });
+      if (tracked.barrier && i === 0 && !(await this.barrierFits(containerId, held))) {
+        // No shell (or no program) to hold the command with: the timed start, as before.
+        sessionLog(this.ctx, tracked).info('no /bin/sh in the image: started by a timer, not a barrier');
+        await this.teardown.removeContainers(tracked);
+        tracked.containers = [];
+        tracked.barrier = null;
+        return this.createContainers(job, tracked, need, true);
+      }
     }
+  }
+
+  /** Whether the image (in a container created from it) has the paths every barrier needs. */
+  private async barrierFits(containerId: string, held: ({ cmd: string[] } | null)[]): Promise<boolean> {
+    const paths = new Set(held.flatMap((h) => (h ? pathsTheBarrierNeeds(h.cmd) : [])));
+    for (const p of paths) if (!(await this.ctx.docker.pathExists(containerId, p))) return false;
+    return true;
   }
 
   /** Whether the engine answers a ping now. */

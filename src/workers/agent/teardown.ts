@@ -1,5 +1,6 @@
 import { supersededKey } from '../../queue/names.js';
 import type { AgentContext } from './agent-context.js';
+import { StartBarrier } from './barrier.js';
 import { stopTimers, type Tracked } from './tracked.js';
 
 /**
@@ -12,6 +13,10 @@ export class Teardown {
   async removeContainers(tracked: Tracked): Promise<void> {
     for (const c of tracked.containers) await this.ctx.docker.remove(c.containerId);
     if (tracked.network) await this.ctx.docker.removeNetwork(tracked.network);
+    if (tracked.barrier) {
+      const kernels = tracked.containers.map((c) => c.kernelId);
+      await new StartBarrier(this.ctx).remove(kernels, tracked.attempt);
+    }
   }
 
   /** Drops a session whose containers are gone: no timers, no slots, not in the heartbeat. */

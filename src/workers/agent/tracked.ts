@@ -28,6 +28,11 @@ export interface Tracked {
   requestId?: string | null;
   /** Quick phases entered but not yet reported: they go with the next report. */
   phases: { status: ProgressStatus; at: number }[];
+  /**
+   * Its containers were created behind a start barrier (start-barrier.ts): started ahead, the
+   * command held until `releasedAt`, the instant the agent let it run (its `started_at`).
+   */
+  barrier?: { startsAt: number; releasedAt: number | null } | null;
 }
 
 export function newTracked(

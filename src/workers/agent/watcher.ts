@@ -197,7 +197,13 @@ export class Watcher {
    * looked at again for a moment before it is reported as a plain failure.
    */
   private async exitState(tracked: Tracked, containerId: string): Promise<ContainerState | null> {
-    let st = await this.ctx.docker.inspect(containerId);
+    // Behind a start barrier the command started at its release, not at Docker's start.
+    const inspect = async () => {
+      const s = await this.ctx.docker.inspect(containerId);
+      const released = tracked.barrier?.releasedAt;
+      return s && released ? { ...s, startedAt: released } : s;
+    };
+    let st = await inspect();
     if (killedAtTimeout(tracked, st)) tracked.timedOut = true; // by an agent that died before reporting
     // The timer fired while the engine was away and the container had ended on its own: its
     // own exit is the truth.
@@ -206,7 +212,7 @@ export class Watcher {
       st !== null && st.exitCode === 137 && !st.oomKilled && !tracked.timedOut && !tracked.stopReason;
     for (let i = 0; i < 20 && unexplained(); i++) {
       await new Promise((r) => setTimeout(r, 100));
-      st = await this.ctx.docker.inspect(containerId);
+      st = await inspect();
     }
     return st;
   }

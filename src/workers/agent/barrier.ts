@@ -1,0 +1,116 @@
+import { execFile } from 'node:child_process';
+import { constants } from 'node:fs';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { containerName } from '../../domain/container-plan.js';
+import { BARRIER_FIFO, BARRIER_MOUNT, barrierFolder, heldAtBarrier } from '../../domain/start-barrier.js';
+import type { AgentContext } from './agent-context.js';
+import type { Tracked } from './tracked.js';
+
+const execFileP = promisify(execFile);
+/** How long a release waits for a container's shell to reach its barrier (started late, or again). */
+const REACH_BARRIER_MS = 60_000;
+/** While a release waits for a shell, how often it asks the engine whether the container runs. */
+const ENGINE_CHECK_MS = 500;
+/** The file (in the main's barrier folder) that says when the session was released. */
+const RELEASED_AT = 'released-at';
+
+/**
+ * The host side of the start barriers (src/domain/start-barrier.ts): one folder per container
+ * under `BAI_START_BARRIER_DIR`, holding the FIFO the container's shell waits on, mounted
+ * read-only at /bai-barrier. The folder lives as long as the container.
+ */
+export class StartBarrier {
+  constructor(private readonly ctx: AgentContext) {}
+
+  /** Whether this agent holds starts_at sessions at a barrier (BAI_START_BARRIER is not off). */
+  get enabled(): boolean {
+    return this.ctx.config.startBarrierDir !== null;
+  }
+
+  private folder(kernelId: string, attempt: number): string {
+    return barrierFolder(this.ctx.config.startBarrierDir ?? '', containerName(kernelId, attempt));
+  }
+
+  /** A fresh barrier for one container; returns its bind (`host:/bai-barrier:ro`). */
+  async prepare(kernelId: string, attempt: number): Promise<string> {
+    const dir = this.folder(kernelId, attempt);
+    await rm(dir, { recursive: true, force: true }); // a cut start's leftovers
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    // Node has no mkfifo; readable by the job's user whatever its uid (and userns offset).
+    await execFileP('mkfifo', ['-m', '0644', `${dir}/${BARRIER_FIFO}`]);
+    return `${dir}:${BARRIER_MOUNT}:ro`;
+  }
+
+  /**
+   * Lets a held session's command run: records `releasedAt` first (so an agent restarted
+   * midway knows the command may run), then writes each container's FIFO, subs first, main
+   * last, as the timed start starts them.
+   */
+  async release(t: Tracked, releasedAt: number): Promise<void> {
+    const main = t.containers.find((c) => c.role === 'main') ?? t.containers[0];
+    if (!main) throw new Error(`session ${t.sessionId} has no container`);
+    await writeFile(`${this.folder(main.kernelId, t.attempt)}/${RELEASED_AT}`, String(releasedAt));
+    for (const c of [...t.containers.filter((x) => x !== main), main]) await this.open(t, c);
+  }
+
+  /**
+   * Writes one container's FIFO. Opening it without blocking succeeds only while its shell waits
+   * on it: until then (a container started moments ago, or stopped by an engine restart and
+   * started again here) the release waits for it, within REACH_BARRIER_MS.
+   */
+  private async open(t: Tracked, c: { kernelId: string; containerId: string }): Promise<void> {
+    const fifo = `${this.folder(c.kernelId, t.attempt)}/${BARRIER_FIFO}`;
+    const deadline = Date.now() + REACH_BARRIER_MS;
+    let checked = Date.now();
+    for (;;) {
+      try {
+        const fh = await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+        try {
+          await fh.write('go\n');
+        } finally {
+          await fh.close();
+        }
+        return;
+      } catch (err) {
+        // ENXIO: nobody reads it yet (the shell has not reached the barrier): see below.
+        if ((err as NodeJS.ErrnoException).code !== 'ENXIO') throw err;
+      }
+      if (t.stopReason) throw new Error(`session stopped (${t.stopReason}) during its release`);
+      if (Date.now() > deadline) throw new Error(`container ${c.kernelId} did not reach its start barrier`);
+      if (Date.now() - checked >= ENGINE_CHECK_MS) {
+        // Not the engine at every try: a loaded one would be slowed for every session.
+        checked = Date.now();
+        const st = await this.ctx.docker.inspect(c.containerId);
+        if (st === null) throw new Error(`container ${c.kernelId} is gone`);
+        // Stopped at the barrier (its command never ran): hold it again, then release it.
+        if (!st.running) await this.ctx.docker.start(c.containerId);
+      }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+
+  /** When the session was released (null: never, its command has not run). */
+  async releasedAt(t: Tracked): Promise<number | null> {
+    const main = t.containers.find((c) => c.role === 'main') ?? t.containers[0];
+    if (!main) return null;
+    try {
+      const at = Number(await readFile(`${this.folder(main.kernelId, t.attempt)}/${RELEASED_AT}`, 'utf8'));
+      return Number.isFinite(at) && at > 0 ? at : null;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null; // never released
+      throw err;
+    }
+  }
+
+  /** Whether a running container's shell still waits at its barrier. */
+  async held(containerId: string): Promise<boolean> {
+    return heldAtBarrier(await this.ctx.docker.processArgs(containerId));
+  }
+
+  /** Removes the barrier folders of a session's containers (with the containers). */
+  async remove(kernelIds: readonly string[], attempt: number): Promise<void> {
+    if (!this.enabled) return;
+    for (const k of kernelIds) await rm(this.folder(k, attempt), { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,206 @@
+import test from 'ava';
+import type { ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DockerAdapter, type ContainerSummary } from '../../src/docker/docker-adapter.js';
+import type { SessionWire } from '../../src/domain/session-wire.js';
+import { BARRIER_LABEL } from '../../src/domain/start-barrier.js';
+import { PYTHON_IMAGE, PYTHON_LABELS } from '../../src/stack/python-image.js';
+import { ChildAgents } from '../helpers/child-agent.js';
+import { testEnv } from '../helpers/env.js';
+import { until } from '../helpers/eventually.js';
+import { batch, startTestStack, waitForAgents, waitForStatus, type TestStack } from '../helpers/stack.js';
+
+/**
+ * starts_at by barrier (docs/scheduling.md): the container is started ahead with the command
+ * held; the agent releases it at the instant. Each job prints its first instruction's time:
+ * the test asserts order (never before starts_at), outcomes and cleanup, never a skew bound.
+ */
+
+let stack: TestStack;
+let agents: ChildAgents;
+let agent: ChildProcess;
+let docker: DockerAdapter;
+const images: string[] = [];
+const env = testEnv();
+const dockerCli = (args: string[]) => execFileSync('docker', ['-H', env.dockerHost, ...args]).toString();
+
+/** The first instruction: its wall-clock time, then its arguments (what Docker gave it). */
+const FIRST = 'import sys, time; print(time.time(), flush=True); print(sys.argv[1:])';
+
+/**
+ * An image from the python one with `python3 -c FIRST` as its ENTRYPOINT; `noShell` also
+ * deletes /bin/sh (merged /usr: /usr/bin/sh and dash), so no barrier can hold it.
+ */
+function entrypointImage(name: string, noShell: boolean): string {
+  const ref = `bai.local/${name}-${stack.id}:1`;
+  const box = `mk-${name}-${stack.id}`;
+  const rm = noShell ? ['/usr/bin/sh', '/usr/bin/dash'] : ['/nonexistent'];
+  dockerCli(['run', '--name', box, '--user', '0', '--entrypoint', '/usr/bin/rm', PYTHON_IMAGE, '-f', ...rm]);
+  const entry = JSON.stringify(['/usr/bin/python3', '-c', FIRST]);
+  dockerCli(['commit', '--change', `ENTRYPOINT ${entry}`, '--change', 'CMD []', box, ref]);
+  dockerCli(['rm', box]);
+  images.push(ref);
+  return ref;
+}
+
+async function register(alias: string, ref: string): Promise<void> {
+  await stack.client.request('POST', '/images', { name: ref, labels: PYTHON_LABELS });
+  await stack.client.request('PUT', `/image-aliases/${alias}`, { image: ref });
+}
+
+test.before(async () => {
+  // The agent is a child process (so it can be SIGKILLed); a restart must not make it LOST.
+  // Loaded machines were seen taking 38 s to start an agent: give it 2 minutes.
+  stack = await startTestStack({ agents: 0, manager: { agentTimeoutMs: 120_000 } });
+  agents = new ChildAgents(stack);
+  agent = await agents.spawn(1);
+  await waitForAgents(stack, 1);
+  docker = new DockerAdapter(env.dockerHost);
+  await register('entry-sh', entrypointImage('entry-sh', false));
+  await register('entry-nosh', entrypointImage('entry-nosh', true));
+});
+test.after.always(async () => {
+  agents?.killAll();
+  await stack?.close();
+  for (const ref of images) dockerCli(['rmi', '-f', ref]);
+});
+
+const create = (body: Record<string, unknown>) =>
+  stack.client.request<{ sessionId: string }>('POST', '/session', body).then((r) => r.sessionId);
+const get = (id: string) => stack.client.request<SessionWire>('GET', `/session/${id}`);
+const logsOf = async (id: string) =>
+  (await stack.client.request<{ result: { logs: string } }>('GET', `/session/${id}/logs`)).result.logs;
+const containersOf = (id: string) => docker.list([`ai.bai.session-id=${id}`]);
+const at = (ms: number) => new Date(Date.now() + ms).toISOString();
+const barrierDir = () => join(env.tmp, `agent-state-${stack.id}-1`, 'barrier');
+
+/** Waits until the session's container runs while the session is not RUNNING: held at its barrier. */
+async function heldContainer(id: string): Promise<ContainerSummary> {
+  return until(`${id} held at its barrier`, async () => {
+    const [c] = await containersOf(id);
+    return c && c.state === 'running' ? c : null;
+  });
+}
+
+/** The job's output: its first instruction's time (ms) and the arguments it was given. */
+function firstInstruction(logs: string): { at: number; argv: string } {
+  const [time, argv] = logs.trim().split('\n');
+  return { at: Number(time) * 1000, argv: argv ?? '' };
+}
+
+test.serial(
+  'held at a barrier: runs its first instruction at or after starts_at, SUCCESS, output',
+  async (t) => {
+    const py = (code: number) =>
+      `python3 -c 'import time, sys; print(time.time(), flush=True); sys.exit(${code})'`;
+    const ok = await create(batch(py(0), { name: 'bar-ok', starts_at: at(10_000) }));
+    const bad = await create(batch(py(3), { name: 'bar-3', starts_at: at(10_500) }));
+    for (const id of [ok, bad]) {
+      const c = await heldContainer(id);
+      t.is(c.labels[BARRIER_LABEL], '1', 'created behind a barrier');
+      const v = await get(id);
+      t.not(v.status, 'RUNNING', 'a held session is not RUNNING');
+      t.is(v.kernels[0]?.startedAt ?? null, null);
+    }
+    for (const [id, result, code] of [
+      [ok, 'SUCCESS', 0],
+      [bad, 'FAILURE', 3],
+    ] as const) {
+      const v = await waitForStatus(stack.client, id);
+      t.is(v.status, 'TERMINATED');
+      t.is(v.result, result);
+      t.is(v.kernels[0]?.exitCode, code);
+      const startsAt = Date.parse(v.startsAt!);
+      const startedAt = Date.parse(v.kernels[0]!.startedAt!);
+      const first = firstInstruction(await logsOf(id)).at;
+      t.true(startedAt >= startsAt, `started_at ${startedAt - startsAt} ms after starts_at`);
+      t.true(first >= startsAt, `first instruction ${first - startsAt} ms after starts_at`);
+      t.true(first >= startedAt - 1, 'released (started_at) before its first instruction');
+      t.log(`${v.sessionName}: first instruction ${Math.round(first - startsAt)} ms after starts_at`); // informative
+    }
+  },
+);
+
+test.serial('an ENTRYPOINT image held at a barrier runs entrypoint + command exactly', async (t) => {
+  const id = await create(
+    batch("echo 'a b'", { name: 'bar-entry', image: 'entry-sh', starts_at: at(8_000) }),
+  );
+  const c = await heldContainer(id);
+  t.is(c.labels[BARRIER_LABEL], '1');
+  const v = await waitForStatus(stack.client, id);
+  t.is(v.result, 'SUCCESS', v.statusInfo ?? '');
+  const out = firstInstruction(await logsOf(id));
+  t.true(out.at >= Date.parse(v.startsAt!));
+  t.is(out.argv, `['/bin/sh', '-c', "echo 'a b'"]`, 'the entrypoint got the command as Docker gives it');
+});
+
+test.serial(
+  'an image without /bin/sh takes the timed start: created ahead, started at the instant',
+  async (t) => {
+    const id = await create(
+      batch("echo 'a b'", { name: 'bar-nosh', image: 'entry-nosh', starts_at: at(8_000) }),
+    );
+    // A barrier container may be made first and removed once its image shows no /bin/sh.
+    const c = await until('its timed container created', async () =>
+      (await containersOf(id)).find((x) => x.labels[BARRIER_LABEL] === undefined),
+    );
+    t.is(c.state, 'created', 'created ahead, not started');
+    t.not((await get(id)).status, 'RUNNING');
+    const v = await waitForStatus(stack.client, id);
+    t.is(v.result, 'SUCCESS', v.statusInfo ?? '');
+    const out = firstInstruction(await logsOf(id));
+    t.true(out.at >= Date.parse(v.startsAt!));
+    t.true(Date.parse(v.kernels[0]!.startedAt!) >= Date.parse(v.startsAt!));
+    t.is(out.argv, `['/bin/sh', '-c', "echo 'a b'"]`);
+  },
+);
+
+test.serial(
+  // A placed session cancelled before it runs ends as the timed path's does (sched-starts-at):
+  // TERMINATING, then TERMINATED user-requested once the agent says it never started.
+  'cancelled while held: ends user-requested, its container and barrier gone, never ran',
+  async (t) => {
+    const id = await create(batch('echo ran', { name: 'bar-cancel', starts_at: at(8_000) }));
+    const c = await heldContainer(id);
+    const folder = join(barrierDir(), `bai-${c.labels['ai.bai.kernel-id']}`);
+    t.true(existsSync(join(folder, 'go')), 'its FIFO is there while it is held');
+    await stack.client.request('DELETE', `/session/${id}`);
+    const v = await waitForStatus(stack.client, id);
+    t.is(v.statusInfo, 'user-requested');
+    t.is(v.result, 'FAILURE');
+    t.is(v.kernels[0]?.startedAt ?? null, null, 'never RUNNING');
+    await until('its container removed', async () => (await containersOf(id)).length === 0);
+    t.false(existsSync(folder), 'its barrier folder is removed');
+    t.is(await logsOf(id).catch(() => ''), '', 'the command never ran');
+  },
+);
+
+test.serial(
+  'agent SIGKILLed while held, back after the instant: released then, started_at after starts_at',
+  async (t) => {
+    const late = await create(
+      batch('python3 -c "import time; print(time.time())"', { starts_at: at(8_000) }),
+    );
+    const later = await create(
+      batch('python3 -c "import time; print(time.time())"', { starts_at: at(25_000) }),
+    );
+    await heldContainer(late);
+    await heldContainer(later);
+    await agents.stop(agent, 'SIGKILL');
+    const lateAt = Date.parse((await get(late)).startsAt!);
+    await until('the first instant passed with no agent', () => Date.now() > lateAt + 500);
+    t.not((await get(late)).status, 'RUNNING', 'nothing released it while the agent was down');
+    agent = await agents.spawn(1);
+    for (const id of [late, later]) {
+      const v = await waitForStatus(stack.client, id);
+      t.is(v.result, 'SUCCESS', v.statusInfo ?? '');
+      const startsAt = Date.parse(v.startsAt!);
+      const first = firstInstruction(await logsOf(id)).at;
+      t.true(Date.parse(v.kernels[0]!.startedAt!) >= startsAt);
+      t.true(first >= startsAt);
+    }
+    t.true(firstInstruction(await logsOf(late)).at > lateAt + 500, 'the late one ran only once re-adopted');
+  },
+);
