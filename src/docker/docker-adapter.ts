@@ -1,3 +1,4 @@
+import './dockerode-deferred.js'; // before dockerode: it defers two of dockerode's heavy modules
 import Docker from 'dockerode';
 import { CONTAINER_HARDENING, type ContainerSpec } from '../domain/container-plan.js';
 import { OutputTail } from '../domain/output-tail.js';
