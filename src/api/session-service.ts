@@ -31,16 +31,17 @@ import type { Logger } from '../log/logger.js';
 import { currentRequest } from '../log/request-scope.js';
 import type { CatalogStore } from '../persistence/catalog-store.js';
 import type { FolderStore } from '../persistence/folder-store.js';
-import type { KernelRow, KeypairRow, SessionRow } from '../persistence/rows.js';
+import type { AgentRow, KernelRow, KeypairRow, SessionRow } from '../persistence/rows.js';
 import type { SessionQueries } from '../persistence/session-queries.js';
 import type { SessionStore } from '../persistence/session-store.js';
-import { plainSessionInsert } from '../persistence/session-inserts.js';
 import type { AgentQueues } from '../queue/agent-queues.js';
 import type { ArrayService } from './array-service.js';
 import type { Principal } from './auth.js';
 import type { EventHub } from './event-hub.js';
 import { resolveMounts } from './mount-resolver.js';
 import type { IdempotentCreates } from './idempotent-create.js';
+import type { SubmitBatcher } from './submit-batcher.js';
+import { admitOnAgents, type AliveAgents } from './alive-agents.js';
 
 export interface SessionServiceDeps {
   sessions: SessionStore;
@@ -52,6 +53,10 @@ export interface SessionServiceDeps {
   log: Logger;
   /** Idempotency keys of create requests (src/api/idempotent-create.ts). */
   idempotency: IdempotentCreates;
+  /** ALIVE agents remembered for 1 s (alive-agents.ts); without it, each create reads them. */
+  aliveAgents?: AliveAgents;
+  /** Group commit of new sessions (src/api/submit-batcher.ts). */
+  submits: SubmitBatcher;
   /** Array jobs (`array` in the create body): their insert and cancel. */
   arrays: ArrayService;
   /** Asks the dispatcher for a pass; given a new session's starts_at, only when it may be due. */
@@ -130,20 +135,22 @@ export class SessionService {
       domain: owner.domain_name,
       role: owner.role,
     });
-    const alive = await catalog.aliveAgents(scalingGroup);
-    const agents = checkArchitecture(scalingGroup, req.architecture, alive).map((a) => ({
-      id: a.id,
-      total: a.available_slots,
-    }));
-    const slots = slotsFor(
-      req.resources,
-      { name: image.canonical, labels: image.labels },
-      knownSlots(agents),
-    );
-    const resourceOpts = resourceOptsFor(req.resourceOpts, slots);
     const policy = await this.deps.catalog.policy(owner.resource_policy);
-    checkPolicy(policy, { priority: req.priority, slots, clusterSize: req.clusterSize });
-    checkCapacity(scalingGroup, slots, req.clusterSize, agents);
+    const admit = (alive: AgentRow[]) => {
+      const agents = checkArchitecture(scalingGroup, req.architecture, alive).map((a) => ({
+        id: a.id,
+        total: a.available_slots,
+      }));
+      const slots = slotsFor(
+        req.resources,
+        { name: image.canonical, labels: image.labels },
+        knownSlots(agents),
+      );
+      checkPolicy(policy, { priority: req.priority, slots, clusterSize: req.clusterSize });
+      checkCapacity(scalingGroup, slots, req.clusterSize, agents);
+      return { slots, resourceOpts: resourceOptsFor(req.resourceOpts, slots) };
+    };
+    const { slots, resourceOpts } = await admitOnAgents(this.deps, scalingGroup, admit);
     const mounts = await resolveMounts(this.deps, req, accessKey, owner.domain_name);
     const dependencies = await this.dependencyIds(req.dependencies, accessKey);
     const name = req.name ?? `sess-${randomBytes(4).toString('hex')}`;
@@ -203,13 +210,15 @@ export class SessionService {
     let row: SessionRow;
     try {
       // With a key, a concurrent request holding it may have won: its session is the answer.
-      const held = await this.deps.idempotency.insert(
-        accessKey,
-        idem,
-        req.array
-          ? this.deps.arrays.inserter(session, kernels, dependencies, req.array)
-          : plainSessionInsert(this.deps.sessions, session, kernels, dependencies),
-      );
+      // One session: group-committed with concurrent creates (submit-batcher.ts), which also
+      // wakes the dispatcher once per group. An array (up to 10,000 children) is its own insert.
+      const held = req.array
+        ? await this.deps.idempotency.insert(
+            accessKey,
+            idem,
+            this.deps.arrays.inserter(session, kernels, dependencies, req.array),
+          )
+        : await this.deps.submits.insert(accessKey, idem, { session, kernels, dependencies });
       if (!held.created) return { answer: answerOf(held.row, false), status: 201 };
       row = held.row;
     } catch (err) {
@@ -221,7 +230,7 @@ export class SessionService {
       throw err;
     }
     (currentRequest()?.log ?? this.deps.log).info('session created', { sessionId: row.id });
-    this.deps.kickDispatcher(row.starts_at);
+    if (req.array) this.deps.kickDispatcher(row.starts_at);
     if (req.enqueueOnly) {
       return { answer: answerOf(row, true), status: 201 };
     }

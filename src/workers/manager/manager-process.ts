@@ -6,6 +6,8 @@ import { EventHub } from '../../api/event-hub.js';
 import { ArrayService } from '../../api/array-service.js';
 import { SessionService } from '../../api/session-service.js';
 import { IdempotentCreates } from '../../api/idempotent-create.js';
+import { SubmitBatcher } from '../../api/submit-batcher.js';
+import { AliveAgents } from '../../api/alive-agents.js';
 import { IdempotencyStore } from '../../persistence/idempotency-store.js';
 import { ArrayStore } from '../../persistence/array-store.js';
 import { CatalogStore } from '../../persistence/catalog-store.js';
@@ -21,6 +23,7 @@ import { EventStore } from '../../persistence/event-store.js';
 import { FleetStore } from '../../persistence/fleet-store.js';
 import { SchedulerStore } from '../../persistence/scheduler-store.js';
 import { SessionStore } from '../../persistence/session-store.js';
+import { SessionBatchStore } from '../../persistence/session-batch.js';
 import { WebhookStore } from '../../persistence/webhook-store.js';
 import { MetricsStore } from '../../persistence/metrics-store.js';
 import { ManagerMetrics } from '../../metrics/manager-metrics.js';
@@ -115,6 +118,15 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     },
   });
   const kick = () => dispatcher.kick();
+  const keys = new IdempotencyStore(db, config.idempotencyRetentionSeconds);
+  const idempotency = new IdempotentCreates({ store: keys, sessions, log });
+  const submits = new SubmitBatcher({
+    store: new SessionBatchStore(db, sessions, keys),
+    sessions,
+    idempotency,
+    log,
+    kickDispatcher: (startsAt) => dispatcher.wake(startsAt),
+  });
   const service = new SessionService({
     sessions,
     folders: new FolderStore(db),
@@ -123,11 +135,9 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     queues,
     hub,
     log,
-    idempotency: new IdempotentCreates({
-      store: new IdempotencyStore(db, config.idempotencyRetentionSeconds),
-      sessions,
-      log,
-    }),
+    idempotency,
+    submits,
+    aliveAgents: new AliveAgents((group) => catalog.aliveAgents(group)),
     kickDispatcher: (startsAt) => dispatcher.wake(startsAt),
     arrays: new ArrayService(arrays, sessions, kick),
   });
