@@ -55,9 +55,9 @@ export class SubmitBatcher {
     });
   }
 
-  /** Groups committed and sessions they held, since start (for tests and the bench). */
-  stats(): { groups: number; items: number } {
-    return { groups: this.group.groups, items: this.group.items };
+  /** Groups sent to commit and the creates they held since start, and creates waiting for a group now. */
+  stats(): { groups: number; items: number; waiting: number } {
+    return { groups: this.group.groups, items: this.group.items, waiting: this.group.waiting };
   }
 
   /**

@@ -50,6 +50,8 @@ export interface RunningManager {
   dispatcher: Pick<Dispatcher, 'passesStarted' | 'onPass'>;
   /** Listeners of the event hub (SSE streams, create waits), for tests and metrics. */
   hub: Pick<EventHub, 'listenerCount'>;
+  /** Group commits of creates so far and creates waiting for one, for tests and the bench. */
+  submits: Pick<SubmitBatcher, 'stats'>;
   /** The Prometheus metrics `GET /metrics` shows (docs/metrics.md). */
   metrics: ManagerMetrics;
   close(): Promise<void>;
@@ -244,6 +246,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     db,
     dispatcher,
     hub,
+    submits,
     metrics,
     close() {
       closing ??= (async () => {
