@@ -4,8 +4,8 @@
  * current turn of the event loop, so requests parsed in the same turn share it). The batch is as
  * large as what arrived during one commit — no fixed delay, so a lone item is never held back.
  *
- * When a group's commit throws, its items are committed again one by one (`single`), in the order
- * they came, so each gets its own answer: the one that caused the failure gets its error, the
+ * When a group's commit throws, its items are committed again one by one (`single`, each its own
+ * commit, started in the order they came), so each gets its own answer: the one that caused the failure gets its error, the
  * others their result. Pure logic (no I/O of its own), unit-tested in test/unit/group-commit.test.ts.
  */
 export interface GroupCommitOptions<I, O> {
@@ -109,14 +109,16 @@ export class GroupCommit<I, O> {
     } catch (err) {
       if (group.length === 1) return group[0]!.reject(err);
       this.opts.onGroupFailed?.(err, group.length);
-      // One by one, in arrival order: each item gets its own answer.
-      for (const w of group) {
-        try {
-          w.resolve(await this.opts.single(w.item));
-        } catch (e) {
-          w.reject(e);
-        }
-      }
+      // One by one (each its own commit, started in arrival order, not waiting for the others):
+      // each item gets its own answer, and none waits behind the others' retries.
+      await Promise.all(
+        group.map((w) =>
+          this.opts.single(w.item).then(
+            (out) => w.resolve(out),
+            (e: unknown) => w.reject(e),
+          ),
+        ),
+      );
       return;
     }
     group.forEach((w, i) => w.resolve(outcomes[i]!));

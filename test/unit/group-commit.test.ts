@@ -77,7 +77,7 @@ test('a failed group sends its items one by one: each gets its own answer or err
     ),
   );
   t.deepEqual(await Promise.all(outs), ['single 1', 'error: item 2 conflicts', 'single 3']);
-  t.deepEqual(singles, [1, 2, 3], 'in arrival order');
+  t.deepEqual(singles, [1, 2, 3], 'started in arrival order');
   t.deepEqual(failures, [3]);
 });
 
