@@ -7,7 +7,6 @@ import { ArrayService } from '../../api/array-service.js';
 import { SessionService } from '../../api/session-service.js';
 import { IdempotentCreates } from '../../api/idempotent-create.js';
 import { SubmitBatcher } from '../../api/submit-batcher.js';
-import { AliveAgents } from '../../api/alive-agents.js';
 import { IdempotencyStore } from '../../persistence/idempotency-store.js';
 import { ArrayStore } from '../../persistence/array-store.js';
 import { CatalogStore } from '../../persistence/catalog-store.js';
@@ -139,7 +138,6 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     log,
     idempotency,
     submits,
-    aliveAgents: new AliveAgents((group) => catalog.aliveAgents(group)),
     kickDispatcher: (startsAt) => dispatcher.wake(startsAt),
     arrays: new ArrayService(arrays, sessions, kick),
   });
