@@ -180,6 +180,14 @@ export async function runSubmit(
   const baiRate = b.accepted / (b.durationMs / 1000);
   const floorRate = f.accepted / (f.durationMs / 1000);
   log(`submit: bai ${Math.round(baiRate)}/s (${b.errors} errors)`);
+  // The issue's figure (docs/benchmarks.md, "Round two: group-committed submits"): bai's accepted/s
+  // over the floor's in this run (≥ 1.0 is the target, ≥ 3 the goal), and the transactions each
+  // accepted session cost (group commit puts many sessions in one).
+  const ratio = floorRate > 0 ? baiRate / floorRate : 0;
+  log(
+    `submit: accepted/s bai ÷ floor = ${ratio.toFixed(2)}× (target ≥ 1.0×, goal ≥ 3×); ` +
+      `PostgreSQL transactions per accepted session: bai ${bCounters.pgTransactions.toFixed(2)}, floor ${f.counters.pgTransactions.toFixed(2)}`,
+  );
   const throughput: Row = {
     bench: 'submit',
     metric: `accepted/s, ${clients} clients × ${durationMs / 1000} s`,
@@ -190,14 +198,40 @@ export async function runSubmit(
     // A throughput: the ratio says how many times slower bai is than the floor.
     ratioMedian: b.perSecond.median > 0 ? f.perSecond.median / b.perSecond.median : null,
     ratioP95: null,
-    target: '≥ 1000/s',
-    met: baiRate >= 1000,
+    target: '≤ 1.0× (≥ the floor)',
+    met: baiRate >= floorRate,
   };
+  const vsFloor: Row = {
+    bench: 'submit',
+    metric: 'accepted/s bai ÷ floor (mean rates)',
+    unit: '×',
+    bai: ratio,
+    baseline: null,
+    baselineName: 'INSERT + queue add loop',
+    ratioMedian: null,
+    ratioP95: null,
+    target: '≥ 1.0× (goal ≥ 3×)',
+    met: ratio >= 1,
+  };
+  const transactions = lowerIsBetter(
+    {
+      bench: 'submit',
+      metric: 'PostgreSQL transactions per accepted session',
+      unit: '',
+      bai: bCounters.pgTransactions,
+      baseline: f.counters.pgTransactions,
+      baselineName: 'INSERT + queue add loop',
+      target: '',
+    },
+    () => null,
+  );
   return {
     result: {
       name: 'submit',
       rows: [
         throughput,
+        vsFloor,
+        transactions,
         lowerIsBetter(
           {
             bench: 'submit',

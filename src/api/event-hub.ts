@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log/logger.js';
 import type { EventLog } from '../persistence/event-store.js';
@@ -8,6 +9,8 @@ import { EventTail, type TailState } from './event-tail.js';
 type EventListener = (ev: SessionEventRow) => void;
 
 const FORGET = 'forget-keypair:';
+/** A wake-up names its sender, so a manager does not tail again for its own commit. */
+const WAKE = 'wake:';
 
 /**
  * Hands new session events (the durable log, tailed by EventTail) to listeners: SSE streams,
@@ -21,6 +24,8 @@ export class EventHub {
   private timer: NodeJS.Timeout | null = null;
   private sub: Redis | null = null;
   private closed = false;
+  /** This hub's own wake-up message (any other message but a FORGET one wakes it). */
+  private readonly ownWake = `${WAKE}${randomUUID()}`;
 
   constructor(
     events: EventLog,
@@ -43,7 +48,7 @@ export class EventHub {
     this.sub.on('message', (_channel: string, message: string) => {
       if (message.startsWith(FORGET)) {
         for (const f of this.forgetters) f(message.slice(FORGET.length));
-      } else this.tailer.poll();
+      } else if (message !== this.ownWake) this.tailer.poll();
     });
     this.timer = setInterval(() => this.tailer.poll(), 500);
   }
@@ -58,10 +63,13 @@ export class EventHub {
     return this.tailer.state();
   }
 
-  /** Local commit: tail now, and wake the other managers. */
+  /**
+   * Local commit: tail now, and wake the other managers (this one ignores its own wake-up: it
+   * has tailed already). A group commit of many sessions calls this once.
+   */
   notify(): void {
     this.tailer.poll();
-    this.publish('1');
+    this.publish(this.ownWake);
   }
 
   /**

@@ -44,7 +44,7 @@ export class IdempotentCreates {
     for (let round = 0; round < 3; round++) {
       const row = await store.insertSession(claim, insert);
       if (row) {
-        this.pruneNow();
+        this.pruneSoon();
         return { row, created: true };
       }
       const held = await this.replay(accessKey, req);
@@ -61,7 +61,7 @@ export class IdempotentCreates {
   }
 
   /** Deletes expired keys, at most once a minute, in the background (a failure is logged, the next create tries again). */
-  private pruneNow(): void {
+  pruneSoon(): void {
     const now = Date.now();
     if (now - this.lastPrune < PRUNE_EVERY_MS) return;
     this.lastPrune = now;

@@ -33,9 +33,9 @@ import type { KeypairRow, SessionRow } from '../persistence/rows.js';
 import { sessionRowsOf, type Admitted, type ScheduledRows } from './session-rows.js';
 import type { SessionQueries } from '../persistence/session-queries.js';
 import type { SessionStore } from '../persistence/session-store.js';
-import { plainSessionInsert } from '../persistence/session-inserts.js';
 import type { AgentQueues } from '../queue/agent-queues.js';
 import type { ArrayService } from './array-service.js';
+import type { SubmitBatcher } from './submit-batcher.js';
 import type { Principal } from './auth.js';
 import type { EventHub } from './event-hub.js';
 import { resolveMounts } from './mount-resolver.js';
@@ -53,6 +53,8 @@ export interface SessionServiceDeps {
   idempotency: IdempotentCreates;
   /** Array jobs (`array` in the create body): their insert and cancel. */
   arrays: ArrayService;
+  /** Group commit of new sessions (src/api/submit-batcher.ts). */
+  submits: SubmitBatcher;
   /** Asks the dispatcher for a pass; given a new session's starts_at, only when it may be due. */
   kickDispatcher: (startsAt?: Date | null) => void;
 }
@@ -126,13 +128,15 @@ export class SessionService {
     let row: SessionRow;
     try {
       // With a key, a concurrent request holding it may have won: its session is the answer.
-      const held = await this.deps.idempotency.insert(
-        accessKey,
-        idem,
-        req.array
-          ? this.deps.arrays.inserter(session, kernels, dependencies, req.array)
-          : plainSessionInsert(this.deps.sessions, session, kernels, dependencies),
-      );
+      // One session: group-committed with concurrent creates (submit-batcher.ts), which also
+      // wakes the dispatcher once per group. An array (up to 10,000 children) is its own insert.
+      const held = req.array
+        ? await this.deps.idempotency.insert(
+            accessKey,
+            idem,
+            this.deps.arrays.inserter(session, kernels, dependencies, req.array),
+          )
+        : await this.deps.submits.insert(accessKey, idem, { session, kernels, dependencies });
       if (!held.created) return { answer: answerOf(held.row, false), status: 201 };
       row = held.row;
     } catch (err) {
@@ -144,7 +148,7 @@ export class SessionService {
       throw err;
     }
     (currentRequest()?.log ?? this.deps.log).info('session created', { sessionId: row.id });
-    this.deps.kickDispatcher(row.starts_at);
+    if (req.array) this.deps.kickDispatcher(row.starts_at);
     if (req.enqueueOnly) {
       return { answer: answerOf(row, true), status: 201 };
     }

@@ -61,6 +61,30 @@ export class IdempotencyStore {
     return this.claimIn(this.db, claim, sessionId);
   }
 
+  /**
+   * claimIn for several keys in one statement (no key twice; the group commit sees to that), in
+   * key order so two groups lock in the same order. Returns the session ids whose key was held.
+   */
+  async claimManyIn(trx: Tx, claims: readonly (KeyClaim & { sessionId: string })[]): Promise<Set<string>> {
+    if (claims.length === 0) return new Set();
+    const sorted = [...claims].sort((a, b) =>
+      a.accessKey === b.accessKey ? (a.key < b.key ? -1 : 1) : a.accessKey < b.accessKey ? -1 : 1,
+    );
+    const res = (await trx.raw(
+      `INSERT INTO idempotency_keys (access_key, key, request_hash, session_id)
+       VALUES ${sorted.map(() => '(?, ?, ?, ?::uuid)').join(', ')}
+       ON CONFLICT (access_key, key) DO UPDATE
+         SET request_hash = EXCLUDED.request_hash, session_id = EXCLUDED.session_id, created_at = now()
+         WHERE idempotency_keys.created_at <= now() - (? * interval '1 second')
+       RETURNING session_id`,
+      [
+        ...sorted.flatMap((c) => [c.accessKey, c.key, c.requestHash, c.sessionId]),
+        this.retentionSeconds,
+      ] as Knex.RawBinding[],
+    )) as { rows: { session_id: string }[] };
+    return new Set(res.rows.map((r) => r.session_id));
+  }
+
   /** Deletes up to `limit` expired keys; returns how many. */
   async prune(limit = 1000): Promise<number> {
     return this.db('idempotency_keys')

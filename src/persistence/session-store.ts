@@ -1,7 +1,6 @@
 import type { Knex } from 'knex';
 import type { ResolvedDependency } from '../domain/dependency-condition.js';
 import { Conflict, SessionNotFound, TooManySessionsMatched } from '../domain/errors.js';
-import { sessionEventName } from '../domain/events.js';
 import { isUuid } from '../domain/body-fields.js';
 import { LIVE_STATUSES, predecessorsOf, type SessionResult, type SessionStatus } from '../domain/status.js';
 import type { Db, Tx } from './db.js';
@@ -16,7 +15,8 @@ import {
   type SessionRow,
 } from './rows.js';
 import { recordFinalAttempt, recordRetriedAttempt, type RetryOptions } from './session-attempts.js';
-import { eventDataSql, recordKernelEvents, recordSessionEvents } from './session-events.js';
+import { recordKernelEvents, recordSessionEvents } from './session-events.js';
+import { insertSessionsAtOnce } from './session-batch.js';
 
 /** Tells other parts (SSE tailers, webhook sender) that events were committed. */
 export interface EventsNotifier {
@@ -98,35 +98,16 @@ export class SessionStore {
 
   /**
    * The same rows as the transaction above (session, kernels, dependencies, its PENDING event)
-   * in ONE statement: data-modifying CTEs run to completion together and commit atomically, so
-   * a submit costs one round trip here instead of five (BEGIN, three INSERTs, COMMIT). The
-   * event's data is built by PostgreSQL from the inserted row (eventDataSql, the same fields as eventData).
-   * Sessions with a callback_url take the transaction (their webhook bodies are built in JS).
+   * in ONE statement (session-batch.ts): one round trip instead of five (BEGIN, three INSERTs,
+   * COMMIT). Sessions with a callback_url take the transaction (their webhook bodies are built in JS).
    */
   private async insertInOneStatement(
     session: Partial<SessionRow>,
     kernels: Partial<KernelRow>[],
     dependencies: readonly ResolvedDependency[],
   ): Promise<SessionRow> {
-    const parts: { sql: string; bindings: readonly unknown[] }[] = [];
-    const ctes: string[] = [];
-    const add = (name: string, q: { toSQL(): { sql: string; bindings: readonly unknown[] } }) => {
-      const { sql, bindings } = q.toSQL();
-      ctes.push(`${name} AS (${sql})`);
-      parts.push({ sql, bindings });
-    };
-    add('s', this.db('sessions').insert(session).returning('*'));
-    add('k', this.db('kernels').insert(kernels));
-    if (dependencies.length > 0) {
-      add('d', this.db('session_dependencies').insert(dependencyRows(session.id!, dependencies)));
-    }
-    const event = sessionEventName('PENDING')!;
-    const sql =
-      `WITH ${ctes.join(', ')}, e AS (INSERT INTO session_events (session_id, access_key, name, data) ` +
-      `SELECT s.id, s.access_key, ?, ${eventDataSql('s')} FROM s) SELECT * FROM s`;
-    const bindings = [...parts.flatMap((p) => p.bindings), event];
-    const res = (await this.db.raw(sql, bindings as Knex.RawBinding[])) as { rows: SessionRow[] };
-    return res.rows[0]!;
+    const [row] = await insertSessionsAtOnce(this.db, [{ session, kernels, dependencies }]);
+    return row!;
   }
 
   /** Tells listeners that events were committed by a caller's own transaction. */

@@ -6,6 +6,7 @@ import { EventHub } from '../../api/event-hub.js';
 import { ArrayService } from '../../api/array-service.js';
 import { SessionService } from '../../api/session-service.js';
 import { IdempotentCreates } from '../../api/idempotent-create.js';
+import { SubmitBatcher } from '../../api/submit-batcher.js';
 import { IdempotencyStore } from '../../persistence/idempotency-store.js';
 import { ArrayStore } from '../../persistence/array-store.js';
 import { CatalogStore } from '../../persistence/catalog-store.js';
@@ -21,6 +22,7 @@ import { EventStore } from '../../persistence/event-store.js';
 import { FleetStore } from '../../persistence/fleet-store.js';
 import { SchedulerStore } from '../../persistence/scheduler-store.js';
 import { SessionStore } from '../../persistence/session-store.js';
+import { SessionBatchStore } from '../../persistence/session-batch.js';
 import { WebhookStore } from '../../persistence/webhook-store.js';
 import { MetricsStore } from '../../persistence/metrics-store.js';
 import { HistoryStore } from '../../persistence/history-store.js';
@@ -57,6 +59,8 @@ export interface RunningManager {
   hub: Pick<EventHub, 'listenerCount'>;
   /** Blocked live-output readers (each holds a Redis connection), for tests. */
   logWaiters: Pick<LogWaiters, 'active'>;
+  /** Group commits of creates so far and creates waiting for one, for tests and the bench. */
+  submits: Pick<SubmitBatcher, 'stats'>;
   /** The Prometheus metrics `GET /metrics` shows (docs/metrics.md). */
   metrics: ManagerMetrics;
   /** The history pruner's counts (sessions deleted, batches run), for tests. */
@@ -134,6 +138,15 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     },
   });
   const kick = () => dispatcher.kick();
+  const keys = new IdempotencyStore(db, config.idempotencyRetentionSeconds);
+  const idempotency = new IdempotentCreates({ store: keys, sessions, log });
+  const submits = new SubmitBatcher({
+    store: new SessionBatchStore(db, sessions, keys),
+    sessions,
+    idempotency,
+    log,
+    kickDispatcher: (startsAt) => dispatcher.wake(startsAt),
+  });
   const service = new SessionService({
     sessions,
     folders: new FolderStore(db),
@@ -142,11 +155,8 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     queues,
     hub,
     log,
-    idempotency: new IdempotentCreates({
-      store: new IdempotencyStore(db, config.idempotencyRetentionSeconds),
-      sessions,
-      log,
-    }),
+    idempotency,
+    submits,
     kickDispatcher: (startsAt) => dispatcher.wake(startsAt),
     arrays: new ArrayService(arrays, sessions, kick),
   });
@@ -307,6 +317,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     dispatcher,
     hub,
     logWaiters,
+    submits,
     metrics,
     history,
     close() {
