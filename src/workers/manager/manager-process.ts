@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { HttpDrain } from '../../api/http-drain.js';
 import { join } from 'node:path';
 import type { ManagerConfig } from '../../config/config.js';
 import { createApp } from '../../api/app.js';
@@ -292,7 +293,8 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     scheduleFiring,
     schedulesChanged: (at) => scheduleTicker.wake(at),
   });
-  const server: Server = createServer(app.callback());
+  const drain = new HttpDrain(app.callback());
+  const server: Server = createServer(drain.listener);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -332,23 +334,12 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
         };
         // Blocked log readers answer at once, so their requests do not hold the server open.
         logWaiters.close();
-        await step(
-          () =>
-            new Promise<void>((resolve) => {
-              const force = setTimeout(() => {
-                log.error('shutdown grace over: closing the connections still open', {
-                  graceMs: config.shutdownGraceMs,
-                });
-                server.closeAllConnections();
-                resolve();
-              }, config.shutdownGraceMs).unref();
-              server.close(() => {
-                clearTimeout(force);
-                resolve();
-              });
-              server.closeIdleConnections();
-            }),
-        );
+        await step(async () => {
+          if (!(await drain.drain(server, config.shutdownGraceMs)))
+            log.error('shutdown grace over: the connections still open were closed', {
+              graceMs: config.shutdownGraceMs,
+            });
+        });
         await step(() => scheduleTicker.close());
         await step(() => dispatcher.close());
         await step(() => reconcileLoop.close());
