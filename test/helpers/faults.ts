@@ -265,6 +265,10 @@ export async function startRedisFaultStack(opts: { durable?: boolean } = {}): Pr
   const redis = await ownRedis(opts);
   const stack = await startTestStack({
     redisUrl: redis.url,
+    // These tests are about Redis, not agent loss: while Redis is down no heartbeat arrives,
+    // and on a loaded machine its restart can outlast a short timeout, after which (grace 0) the
+    // agent's sessions would run again elsewhere by design. Agent loss has tests of its own.
+    manager: { agentTimeoutMs: 60_000 },
     agent: { slots: { cpu: 64, mem: 64 * 1024 ** 3 }, concurrency: 8 },
   });
   const starts = new StartCounter(testEnv().dockerHost, `t${stack.id}-`);

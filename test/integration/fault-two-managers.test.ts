@@ -10,6 +10,9 @@ let second: RunningManager;
 let starts: StartCounter;
 test.before(async () => {
   stack = await startTestStack({
+    // About two managers, not agent loss: a heartbeat late by seconds on a loaded machine must
+    // not make an agent LOST (grace 0 would run its sessions again, by design).
+    manager: { agentTimeoutMs: 60_000 },
     agents: 2,
     agent: { slots: { cpu: 64, mem: 64 * 1024 ** 3 }, concurrency: 8 },
   });
