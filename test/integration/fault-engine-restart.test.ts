@@ -25,7 +25,9 @@ const poolOctet = 100 + randomInt(40);
 test.before(async () => {
   engine = await startDockerd(dir, { poolOctet });
   ensurePythonImage(engine.url);
-  stack = await startTestStack({ agents: 0 });
+  // About the engine, not agent loss: a heartbeat late by seconds while dockerd restarts on a
+  // loaded machine must not make the agent LOST (grace 0 would end its sessions agent-lost).
+  stack = await startTestStack({ agents: 0, manager: { agentTimeoutMs: 60_000 } });
   await stack.addAgent({ dockerHost: engine.url, slots: { cpu: 8, mem: 8 * 1024 ** 3 } });
 });
 test.after.always(async () => {
