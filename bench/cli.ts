@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BenchStack } from './lib/stack.js';
+import { cliEnv, type BenchStack } from './lib/stack.js';
 import { lowerIsBetter, type BenchResult, type Row } from './lib/result.js';
 import { summarize } from './lib/stats.js';
 
@@ -56,13 +56,7 @@ export async function runCliBench(
   });
   const stateDir = join(stack.base, 'cli-state');
   mkdirSync(stateDir, { recursive: true });
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    BACKEND_ENDPOINT: stack.managerUrl,
-    BACKEND_ACCESS_KEY: stack.accessKey,
-    BACKEND_SECRET_KEY: stack.secretKey,
-    BAI_STATE_DIR: stateDir,
-  };
+  const env = cliEnv(stack, stateDir);
   const bin = join(root, 'bin/bai.js');
   const cases = {
     node: ['-e', '0'],

@@ -5,7 +5,7 @@ import { baiDrain } from './drain.js';
 import { Redis } from 'ioredis';
 import { logStreamKey } from '../src/queue/names.js';
 import { sleep } from '../src/stack/process-util.js';
-import { timed, type BenchStack } from './lib/stack.js';
+import { cliEnv, timed, type BenchStack } from './lib/stack.js';
 import { lowerIsBetter, summaryLine, type BenchResult } from './lib/result.js';
 import { summarize } from './lib/stats.js';
 
@@ -106,13 +106,7 @@ export async function runLogs(
   const name = `bench-logs-${process.pid}`;
   const bai = new LineClock(
     spawn(process.execPath, [join(root, 'bin/bai.js'), 'run', '-t', name, '-c', script, 'python'], {
-      env: {
-        PATH: process.env.PATH,
-        BACKEND_ENDPOINT: stack.managerUrl,
-        BACKEND_ACCESS_KEY: stack.accessKey,
-        BACKEND_SECRET_KEY: stack.secretKey,
-        BAI_STATE_DIR: join(stack.base, 'state', 'cli'),
-      },
+      env: cliEnv(stack, join(stack.base, 'state', 'cli')),
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );

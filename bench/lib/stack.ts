@@ -55,6 +55,20 @@ export interface BenchStack {
   close(): Promise<void>;
 }
 
+/**
+ * The environment of a `bai` CLI child run against the bench stack: only PATH, the stack's
+ * endpoint and keypair, and a state folder of its own (no .bai/env or config file of the host).
+ */
+export function cliEnv(stack: BenchStack, stateDir: string): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    BACKEND_ENDPOINT: stack.managerUrl,
+    BACKEND_ACCESS_KEY: stack.accessKey,
+    BACKEND_SECRET_KEY: stack.secretKey,
+    BAI_STATE_DIR: stateDir,
+  };
+}
+
 /** Resident memory of a process in MB (VmRSS of /proc/<pid>/status). */
 export function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
