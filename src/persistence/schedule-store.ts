@@ -43,6 +43,19 @@ const isUniqueViolation = (err: unknown, constraint: string) =>
   (err as { code?: string; constraint?: string }).code === '23505' &&
   (err as { constraint?: string }).constraint === constraint;
 
+/** A run's columns with its session's status and result (`schedule_runs as r` joined to `sessions as s`). */
+const RUN_VIEW_COLUMNS = [
+  'r.id',
+  'r.scheduled_for',
+  'r.outcome',
+  'r.session_id',
+  'r.error',
+  'r.created_at',
+  's.status',
+  's.result',
+  's.exit_code',
+];
+
 /**
  * Schedules and their runs (docs/schedules.md). An instant is decided once: `fire` locks the
  * schedule row, checks that its next_run_at is still the one decided on, and writes the run
@@ -191,17 +204,7 @@ export class ScheduleStore {
       .where('r.schedule_id', scheduleId)
       .orderBy('r.scheduled_for', 'desc')
       .limit(limit)
-      .select(
-        'r.id',
-        'r.scheduled_for',
-        'r.outcome',
-        'r.session_id',
-        'r.error',
-        'r.created_at',
-        's.status',
-        's.result',
-        's.exit_code',
-      )) as ScheduleRunView[];
+      .select(RUN_VIEW_COLUMNS)) as ScheduleRunView[];
   }
 
   /** The latest run of each of `ids` (for listings). */
@@ -212,18 +215,7 @@ export class ScheduleStore {
       .leftJoin('sessions as s', 's.id', 'r.session_id')
       .whereIn('r.schedule_id', ids)
       .orderBy([{ column: 'r.schedule_id' }, { column: 'r.scheduled_for', order: 'desc' }])
-      .select(
-        'r.id',
-        'r.schedule_id',
-        'r.scheduled_for',
-        'r.outcome',
-        'r.session_id',
-        'r.error',
-        'r.created_at',
-        's.status',
-        's.result',
-        's.exit_code',
-      )) as (ScheduleRunView & { schedule_id: string })[];
+      .select('r.schedule_id', ...RUN_VIEW_COLUMNS)) as (ScheduleRunView & { schedule_id: string })[];
     return new Map(rows.map((r) => [r.schedule_id, r]));
   }
 
