@@ -26,7 +26,11 @@ export function domainScope(p: Principal, requested: string | undefined): string
 }
 
 /** Whether `p` may manage a keypair of `domain` (itself always). */
-export function mayManageKeypair(p: Principal, accessKey: string, domain: string): boolean {
+export function mayManageKeypair(
+  p: Pick<Principal, 'accessKey' | 'role' | 'domain'>,
+  accessKey: string,
+  domain: string,
+): boolean {
   if (p.accessKey === accessKey) return true;
   if (p.role === 'superadmin') return true;
   return p.role === 'admin' && p.domain === domain;

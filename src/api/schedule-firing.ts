@@ -11,6 +11,7 @@ import type { KeypairRow, SessionRow } from '../persistence/rows.js';
 import type { FireDecision, ScheduleRow, ScheduleStore } from '../persistence/schedule-store.js';
 import type { SessionStore } from '../persistence/session-store.js';
 import type { TemplateStore } from '../persistence/template-store.js';
+import { mayManageKeypair } from './access.js';
 import type { SessionService } from './session-service.js';
 import type { ScheduledRows } from './session-rows.js';
 
@@ -134,12 +135,10 @@ export class ScheduleFiring {
       : (await this.deps.templates.list({ ownerAccessKey: owner.access_key, domain: null })).find(
           (x) => x.name === ref.template,
         );
-    const usable =
-      t &&
-      (t.owner_access_key === owner.access_key ||
-        owner.role === 'superadmin' ||
-        (owner.role === 'admin' && owner.domain_name === t.domain_name));
-    if (!t || !usable) throw new InvalidSchedule('template', `No session template "${ref.template}".`);
+    // The rule of /template/session: its owner, an admin of its domain, a superadmin.
+    const as = { accessKey: owner.access_key, role: owner.role, domain: owner.domain_name };
+    if (!t || !mayManageKeypair(as, t.owner_access_key, t.domain_name))
+      throw new InvalidSchedule('template', `No session template "${ref.template}".`);
     const base = templateToCreateBody(t.template, { domain: t.domain_name, group: t.group_name });
     return mergeCreateOverrides(base, ref.overrides);
   }

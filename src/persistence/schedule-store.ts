@@ -43,10 +43,23 @@ const isUniqueViolation = (err: unknown, constraint: string) =>
   (err as { code?: string; constraint?: string }).code === '23505' &&
   (err as { constraint?: string }).constraint === constraint;
 
+/** A run's columns with its session's status and result (`schedule_runs as r` joined to `sessions as s`). */
+const RUN_VIEW_COLUMNS = [
+  'r.id',
+  'r.scheduled_for',
+  'r.outcome',
+  'r.session_id',
+  'r.error',
+  'r.created_at',
+  's.status',
+  's.result',
+  's.exit_code',
+];
+
 /**
- * Schedules and their runs (docs/schedules.md). An instant is decided once: `fire` locks the
- * schedule row, checks that its next_run_at is still the one decided on, and writes the run
- * rows, the session and the new next_run_at in one transaction; the unique key
+ * Schedules and their runs (docs/schedules.md). An instant is decided once: `fire` moves the
+ * schedule's next_run_at only if it is still the one decided on (a guarded UPDATE, which locks
+ * the row), and writes the run rows and the session in the same transaction; the unique key
  * (schedule_id, scheduled_for) refuses a second row for an instant whatever else went wrong.
  */
 export class ScheduleStore {
@@ -133,19 +146,22 @@ export class ScheduleStore {
   }
 
   /**
-   * Writes a tick's decision in one transaction: missed rows, the run of the instant acted on
-   * (with its session), the schedule's next instant. Null when the decision is stale: the
+   * Writes a tick's decision in one transaction: the schedule's next instant, missed rows, the
+   * run of the instant acted on (with its session). Null when the decision is stale: the
    * schedule is gone, suspended, or its next_run_at moved (another manager decided), or a row
    * of one of these instants exists. Returns the run's session, if it created one.
    */
   async fire(d: FireDecision): Promise<{ session: SessionRow | null } | null> {
     try {
       return await this.db.transaction(async (trx) => {
-        const s = (await trx('schedules').where({ id: d.scheduleId }).forUpdate().first()) as
-          ScheduleRow | undefined;
-        if (!s || s.suspend || s.next_run_at?.getTime() !== d.expectedNextRunAt.getTime()) return null;
+        // The guarded UPDATE both checks the decision is current and locks the row until commit
+        // (a second manager's waits, then finds next_run_at moved and updates nothing).
+        const moved = await trx('schedules')
+          .where({ id: d.scheduleId, suspend: false, next_run_at: d.expectedNextRunAt })
+          .update({ next_run_at: d.nextRunAt });
+        if (moved === 0) return null;
         const rows: Record<string, unknown>[] = d.missed.map((at) => ({
-          schedule_id: s.id,
+          schedule_id: d.scheduleId,
           scheduled_for: at,
           outcome: 'missed',
         }));
@@ -153,7 +169,7 @@ export class ScheduleStore {
         if (d.run) {
           session = d.run.insert ? await d.run.insert(trx) : null;
           rows.push({
-            schedule_id: s.id,
+            schedule_id: d.scheduleId,
             scheduled_for: d.run.at,
             outcome: d.run.outcome,
             session_id: session?.id ?? null,
@@ -161,7 +177,6 @@ export class ScheduleStore {
           });
         }
         if (rows.length > 0) await trx('schedule_runs').insert(rows);
-        await trx('schedules').where({ id: s.id }).update({ next_run_at: d.nextRunAt });
         return { session };
       });
     } catch (err) {
@@ -191,17 +206,7 @@ export class ScheduleStore {
       .where('r.schedule_id', scheduleId)
       .orderBy('r.scheduled_for', 'desc')
       .limit(limit)
-      .select(
-        'r.id',
-        'r.scheduled_for',
-        'r.outcome',
-        'r.session_id',
-        'r.error',
-        'r.created_at',
-        's.status',
-        's.result',
-        's.exit_code',
-      )) as ScheduleRunView[];
+      .select(RUN_VIEW_COLUMNS)) as ScheduleRunView[];
   }
 
   /** The latest run of each of `ids` (for listings). */
@@ -212,18 +217,7 @@ export class ScheduleStore {
       .leftJoin('sessions as s', 's.id', 'r.session_id')
       .whereIn('r.schedule_id', ids)
       .orderBy([{ column: 'r.schedule_id' }, { column: 'r.scheduled_for', order: 'desc' }])
-      .select(
-        'r.id',
-        'r.schedule_id',
-        'r.scheduled_for',
-        'r.outcome',
-        'r.session_id',
-        'r.error',
-        'r.created_at',
-        's.status',
-        's.result',
-        's.exit_code',
-      )) as (ScheduleRunView & { schedule_id: string })[];
+      .select('r.schedule_id', ...RUN_VIEW_COLUMNS)) as (ScheduleRunView & { schedule_id: string })[];
     return new Map(rows.map((r) => [r.schedule_id, r]));
   }
 

@@ -110,3 +110,34 @@ test.serial('a loop closed during its pass runs no more passes and leaves no tim
   t.is(runs, 1);
   t.is(timeouts(), before);
 });
+
+test.serial(
+  'kicks during a loop pass cause exactly one more pass; a tick during a pass is dropped',
+  async (t) => {
+    let runs = 0;
+    let release = gate();
+    const entered = [gate(), gate()];
+    const loop = new Loop(
+      60_000,
+      async () => {
+        entered[runs]?.open();
+        runs += 1;
+        await release.wait;
+      },
+      () => {},
+    );
+    loop.kick();
+    await entered[0]!.wait;
+    loop.trigger();
+    loop.kick();
+    loop.kick();
+    const first = release;
+    release = gate();
+    first.open();
+    await entered[1]!.wait;
+    t.is(runs, 2);
+    release.open();
+    await loop.close();
+    t.is(runs, 2, 'the two kicks coalesced, the trigger was dropped');
+  },
+);

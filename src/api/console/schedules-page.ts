@@ -2,12 +2,11 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { ScheduleNotFound } from '../../domain/errors.js';
 import { html } from '../../domain/html.js';
-import { nextInstant } from '../../domain/schedule-cron.js';
-import { parseSchedulePatch } from '../../domain/schedule-spec.js';
 import type { ScheduleWire } from '../../domain/schedule-wire.js';
 import type { ScheduleRow } from '../../persistence/schedule-store.js';
 import type { ApiContext } from '../api-context.js';
-import { nextInstantsView, runView, scheduleView, specOf } from '../schedule-view.js';
+import { patchSchedule } from '../schedule-patch.js';
+import { nextInstantsView, runView, scheduleView } from '../schedule-view.js';
 import { checkCsrf, formOf, type ConsoleUser } from './console-auth.js';
 import { page } from './layout.js';
 import { scheduleDetail, schedulePageUrl, scheduleTable } from './schedule-views.js';
@@ -58,13 +57,8 @@ export function scheduleRoutes(r: Router, api: ApiContext): void {
   const setSuspended = (suspend: boolean) => async (ctx: Context) => {
     checkCsrf(ctx, formOf(ctx));
     const s = await target(api, ctx);
-    if (s.suspend !== suspend) {
-      const now = new Date();
-      const spec = parseSchedulePatch(specOf(s), { suspend }, now);
-      const row = await api.schedules.update(s.id, spec, suspend ? null : nextInstant(spec, now));
-      if (!row) throw new ScheduleNotFound(s.name);
-      api.schedulesChanged(row.next_run_at);
-    }
+    if (s.suspend !== suspend)
+      await patchSchedule(api, s, { suspend }, (ctx.state.console as ConsoleUser).principal);
     ctx.status = 303;
     ctx.redirect(schedulePageUrl(s.name));
   };

@@ -2,24 +2,19 @@ import { randomUUID } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { Forbidden, ScheduleNotFound } from '../../domain/errors.js';
-import { nextInstant } from '../../domain/schedule-cron.js';
-import { parseScheduleCreate, parseSchedulePatch, type ScheduleSpec } from '../../domain/schedule-spec.js';
+import { parseScheduleCreate } from '../../domain/schedule-spec.js';
 import type { ScheduleRow, ScheduleScope } from '../../persistence/schedule-store.js';
 import type { ApiContext } from '../api-context.js';
 import type { Principal } from '../auth.js';
 import { bodyOf, queryFlag, queryOf } from '../params.js';
-import { nextInstantsView, runView, scheduleView, specOf } from '../schedule-view.js';
+import { firstInstant, patchSchedule } from '../schedule-patch.js';
+import { nextInstantsView, runView, scheduleView } from '../schedule-view.js';
 
 function principal(ctx: Context): Principal {
   return ctx.state.principal as Principal;
 }
 
 const ownerParam = (ctx: Context) => queryOf(ctx, 'owner_access_key') ?? queryOf(ctx, 'ownerAccessKey');
-
-/** The next instant of `spec` after `now`; null when suspended or none is left. */
-function firstInstant(spec: ScheduleSpec, now: Date): Date | null {
-  return spec.suspend ? null : nextInstant(spec, now);
-}
 
 /**
  * Schedules (docs/schedules.md): cron instants that create sessions. Owned like sessions: a
@@ -77,19 +72,7 @@ export function scheduleRoutes(api: ApiContext): Router {
 
   r.patch('/schedules/:name', async (ctx) => {
     const s = await target(ctx);
-    const now = new Date();
-    const spec = parseSchedulePatch(specOf(s), bodyOf(ctx), now);
-    if (spec.template && JSON.stringify(spec.template) !== JSON.stringify(s.template)) {
-      const owner = await api.service.ownerKeypair(principal(ctx), s.access_key);
-      await api.scheduleFiring.createBody({ session_body: null, template: spec.template }, owner);
-    }
-    // A new plan (cron, zone) or a resume starts from now: instants of the old plan or of the
-    // suspension are not run late.
-    const replan = spec.cron !== s.cron || spec.timezone !== s.timezone || spec.suspend !== s.suspend;
-    const row = await api.schedules.update(s.id, spec, replan ? firstInstant(spec, now) : undefined);
-    if (!row) throw new ScheduleNotFound(s.name);
-    if (replan) api.schedulesChanged(row.next_run_at);
-    ctx.body = await viewOf(row);
+    ctx.body = await viewOf(await patchSchedule(api, s, bodyOf(ctx), principal(ctx)));
   });
 
   r.delete('/schedules/:name', async (ctx) => {

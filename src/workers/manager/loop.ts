@@ -1,11 +1,12 @@
 /**
  * A periodic task that never overlaps itself and stops cleanly: close() waits for a pass under
- * way to finish.
+ * way to finish. A tick during a pass is dropped; a kick during a pass causes one more after it.
  */
 export class Loop {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
+  private again = false;
 
   constructor(
     private readonly intervalMs: number,
@@ -25,7 +26,18 @@ export class Loop {
       .catch(this.onError)
       .finally(() => {
         this.running = null;
+        if (this.again) {
+          this.again = false;
+          this.trigger();
+        }
       });
+  }
+
+  /** Asks for a pass soon: now if none is under way, else one more after it (kicks coalesce). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) this.again = true;
+    else this.trigger();
   }
 
   /** Stops the interval and waits for a pass under way; nothing is armed after this. */

@@ -2,6 +2,7 @@ import type { ScheduleFiring } from '../../api/schedule-firing.js';
 import type { Logger } from '../../log/logger.js';
 import type { ScheduleStore } from '../../persistence/schedule-store.js';
 import { realTimers, setLongTimeoutAt, type LongTimeout, type TimerApi } from '../long-timer.js';
+import { Loop } from './loop.js';
 
 export interface ScheduleTickerDeps {
   schedules: Pick<ScheduleStore, 'due' | 'earliest'>;
@@ -21,43 +22,32 @@ const PASS_LIMIT = 100;
  * Fires due schedules on the manager holding the schedules lease. A pass reads the schedules
  * whose next_run_at has come and decides each (ScheduleFiring.fireDue); it then arms a timer at
  * the earliest next_run_at left, and a safety tick runs a pass every `tickMs` whatever happens
- * (the lease moved here, a schedule created through another manager). Correctness does not rest
+ * (the lease moved here, a schedule created through another manager); a tick during a pass is
+ * dropped (src/workers/manager/loop.ts). Correctness does not rest
  * on the lease: two managers passing at once write each instant once (ScheduleStore.fire).
  */
 export class ScheduleTicker {
-  private tick: NodeJS.Timeout | null = null;
+  private readonly loop: Loop;
   private timer: LongTimeout | null = null;
-  private running: Promise<void> | null = null;
-  private again = false;
   private closed = false;
   private readonly timers: TimerApi;
 
   constructor(private readonly deps: ScheduleTickerDeps) {
     this.timers = deps.timers ?? realTimers;
+    this.loop = new Loop(
+      deps.tickMs ?? 1_000,
+      () => this.pass(),
+      (err) => deps.log.error('schedule pass failed', { err: String(err) }),
+    );
   }
 
   start(): void {
-    if (this.closed || this.tick) return;
-    this.tick = setInterval(() => this.kick(), this.deps.tickMs ?? 1_000);
-    this.kick();
+    if (!this.closed) this.loop.start();
   }
 
   /** Asks for a pass soon; passes never overlap, and kicks during a pass cause one more. */
   kick(): void {
-    if (this.closed) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.pass()
-      .catch((err: unknown) => this.deps.log.error('schedule pass failed', { err: String(err) }))
-      .finally(() => {
-        this.running = null;
-        if (this.again) {
-          this.again = false;
-          this.kick();
-        }
-      });
+    if (!this.closed) this.loop.kick();
   }
 
   /** A schedule's next instant changed (created, patched, resumed): wake at it if it is the first. */
@@ -69,11 +59,9 @@ export class ScheduleTicker {
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.tick) clearInterval(this.tick);
-    this.tick = null;
     this.timer?.clear();
     this.timer = null;
-    await this.running;
+    await this.loop.close();
   }
 
   private async pass(): Promise<void> {
@@ -88,7 +76,7 @@ export class ScheduleTicker {
           this.deps.log.error('firing a schedule failed', { schedule: s.name, err: String(err) });
         }
       }
-      if (due.length === PASS_LIMIT) this.again = true;
+      if (due.length === PASS_LIMIT) this.loop.kick();
     });
     if (this.closed) return;
     // One still due (its firing failed, or another manager holds the lease): the safety tick
