@@ -110,10 +110,8 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   await hub.start();
   // The webhook sender, built below, reads its outbox when told deliveries were queued.
   let callbacksQueued = () => {};
-  const sessions = new SessionStore(db, {
-    eventsCommitted: () => hub.notify(),
-    callbacksQueued: () => callbacksQueued(),
-  });
+  const notifier = { eventsCommitted: () => hub.notify(), callbacksQueued: () => callbacksQueued() };
+  const sessions = new SessionStore(db, notifier);
   const catalog = new CatalogStore(db);
   // The submit path reads the same keypair, policy and image for every request: cached for 2 s
   // there. Placement and the loops read fresh rows, so registry credentials an admin just
@@ -122,7 +120,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   const fleet = new FleetStore(db);
   const queues = new AgentQueues(redis, prefix, (agentId) => fleet.scalingGroupOf(agentId));
 
-  const arrays = new ArrayStore(db, { eventsCommitted: () => hub.notify() });
+  const arrays = new ArrayStore(db, notifier);
   const settler = new ArraySettler(arrays, sessions, log);
   const dispatchLease = new Lease(redis, leaseKey(prefix, 'dispatcher'), 10_000);
   const dispatcher = new Dispatcher({
