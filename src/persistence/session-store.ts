@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { ResolvedDependency } from '../domain/dependency-condition.js';
-import { Conflict, SessionNotFound, TooManySessionsMatched } from '../domain/errors.js';
+import { SessionNotFound, TooManySessionsMatched } from '../domain/errors.js';
 import { isUuid } from '../domain/body-fields.js';
 import { LIVE_STATUSES, predecessorsOf, type SessionResult, type SessionStatus } from '../domain/status.js';
 import type { Db, Tx } from './db.js';
@@ -364,9 +364,4 @@ export class SessionStore {
       kernelSet: { agent_id: null, container_id: null, exit_code: null, occupied_slots: {} },
     });
   }
-}
-
-export function assertMoved<T>(row: T | null, what: string): T {
-  if (row === null) throw new Conflict(`${what}: the session moved on meanwhile.`);
-  return row;
 }
