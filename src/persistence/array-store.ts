@@ -80,6 +80,7 @@ export class ArrayStore {
     if (dependencies.length > 0)
       await trx('session_dependencies').insert(dependencyRows(parent.id!, dependencies));
     await recordSessionEvents(trx, inserted!, 'PENDING', null);
+    if (inserted!.callback_url) this.notifier.callbacksQueued?.();
     await this.insertChildren(trx, inserted!, Object.keys(parent), kernelTemplate, dependencies, spec);
     return inserted!;
   }

@@ -61,16 +61,24 @@ export class IdempotencyStore {
     return this.claimIn(this.db, claim, sessionId);
   }
 
+  /** claimManyIn of one key: false when a live row holds it. */
+  private async claimIn(q: Db | Tx, claim: KeyClaim, sessionId: string): Promise<boolean> {
+    return (await this.claimManyIn(q, [{ ...claim, sessionId }])).size > 0;
+  }
+
   /**
-   * claimIn for several keys in one statement (no key twice; the group commit sees to that), in
-   * key order so two groups lock in the same order. Returns the session ids whose key was held.
+   * Inserts each key, or takes over an expired row of it, in one statement (no key twice; the
+   * group commit sees to that), in key order so two groups lock in the same order. Returns the
+   * session ids whose key was claimed (a live row holds the others). A row another transaction
+   * inserted and has not committed yet makes this wait for that commit (then it is live) or
+   * rollback (then the insert goes through).
    */
-  async claimManyIn(trx: Tx, claims: readonly (KeyClaim & { sessionId: string })[]): Promise<Set<string>> {
+  async claimManyIn(q: Db | Tx, claims: readonly (KeyClaim & { sessionId: string })[]): Promise<Set<string>> {
     if (claims.length === 0) return new Set();
     const sorted = [...claims].sort((a, b) =>
       a.accessKey === b.accessKey ? (a.key < b.key ? -1 : 1) : a.accessKey < b.accessKey ? -1 : 1,
     );
-    const res = (await trx.raw(
+    const res = (await q.raw(
       `INSERT INTO idempotency_keys (access_key, key, request_hash, session_id)
        VALUES ${sorted.map(() => '(?, ?, ?, ?::uuid)').join(', ')}
        ON CONFLICT (access_key, key) DO UPDATE
@@ -96,22 +104,5 @@ export class IdempotencyStore {
           .limit(limit),
       )
       .del();
-  }
-
-  /**
-   * Inserts the key, or takes over an expired row of it; false when a live row holds it. A row
-   * another transaction inserted and has not committed yet makes this wait for that commit
-   * (then it is live: false) or rollback (then the insert goes through).
-   */
-  private async claimIn(q: Db | Tx, claim: KeyClaim, sessionId: string): Promise<boolean> {
-    const res = (await q.raw(
-      `INSERT INTO idempotency_keys (access_key, key, request_hash, session_id) VALUES (?, ?, ?, ?)
-       ON CONFLICT (access_key, key) DO UPDATE
-         SET request_hash = EXCLUDED.request_hash, session_id = EXCLUDED.session_id, created_at = now()
-         WHERE idempotency_keys.created_at <= now() - (? * interval '1 second')
-       RETURNING session_id`,
-      [claim.accessKey, claim.key, claim.requestHash, sessionId, this.retentionSeconds] as Knex.RawBinding[],
-    )) as { rows: unknown[] };
-    return res.rows.length > 0;
   }
 }

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { ResolvedDependency } from '../domain/dependency-condition.js';
-import { Conflict, SessionNotFound, TooManySessionsMatched } from '../domain/errors.js';
+import { SessionNotFound, TooManySessionsMatched } from '../domain/errors.js';
 import { isUuid } from '../domain/body-fields.js';
 import { LIVE_STATUSES, predecessorsOf, type SessionResult, type SessionStatus } from '../domain/status.js';
 import type { Db, Tx } from './db.js';
@@ -21,7 +21,10 @@ import { insertSessionsAtOnce } from './session-batch.js';
 /** Tells other parts (SSE tailers, webhook sender) that events were committed. */
 export interface EventsNotifier {
   eventsCommitted(): void;
-  /** A transition of a session with a callback_url queued webhook deliveries (before commit). */
+  /**
+   * Events of a session with a callback_url queued webhook deliveries (told before the commit:
+   * wherever recordSessionEvents writes them, the insert or the transition of such a session).
+   */
   callbacksQueued?(): void;
 }
 
@@ -75,7 +78,6 @@ export class SessionStore {
     const row = session.callback_url
       ? await this.db.transaction((trx) => this.insertIn(trx, session, kernels, dependencies))
       : await this.insertInOneStatement(session, kernels, dependencies);
-    if (row.callback_url) this.notifier.callbacksQueued?.();
     this.notifier.eventsCommitted();
     return row;
   }
@@ -93,6 +95,7 @@ export class SessionStore {
       await trx('session_dependencies').insert(dependencyRows(session.id!, dependencies));
     }
     await recordSessionEvents(trx, inserted as SessionRow, 'PENDING', null);
+    if (session.callback_url) this.notifier.callbacksQueued?.();
     return inserted as SessionRow;
   }
 
@@ -361,9 +364,4 @@ export class SessionStore {
       kernelSet: { agent_id: null, container_id: null, exit_code: null, occupied_slots: {} },
     });
   }
-}
-
-export function assertMoved<T>(row: T | null, what: string): T {
-  if (row === null) throw new Conflict(`${what}: the session moved on meanwhile.`);
-  return row;
 }

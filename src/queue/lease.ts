@@ -35,6 +35,11 @@ export class Lease {
     return res === 1;
   }
 
+  /** Runs `fn` if this process holds the lease (taken or renewed first); else nothing. */
+  async run(fn: () => Promise<unknown>): Promise<void> {
+    if (await this.acquire()) await fn();
+  }
+
   async release(): Promise<void> {
     this.heldUntil = 0;
     await this.redis.eval(

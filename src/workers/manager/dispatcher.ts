@@ -55,8 +55,8 @@ export class Dispatcher {
   private tick: NodeJS.Timeout | null = null;
   private closed = false;
   private started = 0;
-  /** `started` as the last safety tick saw it. */
-  private startedAtTick = -1;
+  /** Whether a pass was asked for (kick) since the last safety tick, by anything but the tick. */
+  private kickedSinceTick = false;
   private readonly passListeners = new Set<(n: number) => void | Promise<void>>();
   private readonly timers: TimerApi;
 
@@ -85,23 +85,23 @@ export class Dispatcher {
   }
 
   /**
-   * The safety tick: a pass, unless one began since the last tick (while kicks keep passes
-   * coming, as in a drain, a tick pass would read the same rows again for nothing). Whatever a
-   * skipped tick would have seen is seen by that pass or by the next tick's, at most two ticks on.
+   * The safety tick: a pass, unless one was asked for since the last tick (while kicks keep
+   * passes coming, as in a drain, a tick pass would read the same rows again for nothing).
+   * Whatever a skipped tick would have seen is seen by that pass or by the next tick's, at most
+   * two ticks on. A manager without the lease tries it at each tick, as a kick would.
    */
   private onTick(): void {
-    const begun = this.started;
-    if (begun !== this.startedAtTick) {
-      this.startedAtTick = begun;
-      return;
-    }
-    this.startedAtTick = begun + 1; // the pass this kick begins is the tick's own
+    const asked = this.kickedSinceTick;
+    this.kickedSinceTick = false;
+    if (asked) return;
     this.kick();
+    this.kickedSinceTick = false; // the tick's own kick
   }
 
   /** Asks for a pass soon; passes never overlap, and kicks during a pass cause one more. */
   kick(): void {
     if (this.closed) return;
+    this.kickedSinceTick = true;
     if (this.running) {
       this.again = true;
       return;

@@ -106,14 +106,32 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     reportsBacklog: (ids) => backlog.counts(ids),
   });
 
+  // What runs on one manager at a time holds a lease of its own (all released on close); a
+  // periodic loop logs a failed pass as `<what> failed`.
+  const leases: Lease[] = [];
+  const lease = (name: string, ttlMs: number) => {
+    const l = new Lease(redis, leaseKey(prefix, name), ttlMs);
+    leases.push(l);
+    return l;
+  };
+  const loop = (ms: number, what: string, task: () => Promise<unknown>) =>
+    new Loop(
+      ms,
+      async () => {
+        await task();
+      },
+      (err) => log.error(`${what} failed`, { err: String(err) }),
+    );
+
   const hub = new EventHub(new EventStore(db), redis, prefix, log);
   await hub.start();
-  // The webhook sender, built below, reads its outbox when told deliveries were queued.
-  let callbacksQueued = () => {};
-  const sessions = new SessionStore(db, {
-    eventsCommitted: () => hub.notify(),
-    callbacksQueued: () => callbacksQueued(),
+  // The webhook sender reads its outbox when told deliveries were queued.
+  const webhooks = new WebhookSender(new WebhookStore(db), log, {
+    allowList: config.callbackAllowList,
+    metrics,
   });
+  const notifier = { eventsCommitted: () => hub.notify(), callbacksQueued: () => webhooks.hint() };
+  const sessions = new SessionStore(db, notifier);
   const catalog = new CatalogStore(db);
   // The submit path reads the same keypair, policy and image for every request: cached for 2 s
   // there. Placement and the loops read fresh rows, so registry credentials an admin just
@@ -122,9 +140,9 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   const fleet = new FleetStore(db);
   const queues = new AgentQueues(redis, prefix, (agentId) => fleet.scalingGroupOf(agentId));
 
-  const arrays = new ArrayStore(db, { eventsCommitted: () => hub.notify() });
+  const arrays = new ArrayStore(db, notifier);
   const settler = new ArraySettler(arrays, sessions, log);
-  const dispatchLease = new Lease(redis, leaseKey(prefix, 'dispatcher'), 10_000);
+  const dispatchLease = lease('dispatcher', 10_000);
   const dispatcher = new Dispatcher({
     scheduler: new SchedulerStore(db, sessions),
     sessions,
@@ -134,9 +152,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     startLeadMs: config.startLeadMs,
     metrics,
     settleArrays: () => settler.settle(),
-    withLease: async (fn) => {
-      if (await dispatchLease.acquire()) await fn();
-    },
+    withLease: (fn) => dispatchLease.run(fn),
   });
   const kick = () => dispatcher.kick();
   const keys = new IdempotencyStore(db, config.idempotencyRetentionSeconds);
@@ -175,15 +191,13 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     metrics,
     kickDispatcher: kick,
   });
-  const scheduleLease = new Lease(redis, leaseKey(prefix, 'schedules'), config.scheduleLeaseMs);
+  const scheduleLease = lease('schedules', config.scheduleLeaseMs);
   const scheduleTicker = new ScheduleTicker({
     schedules,
     firing: scheduleFiring,
     log,
     tickMs: 1_000,
-    withLease: async (fn) => {
-      if (await scheduleLease.acquire()) await fn();
-    },
+    withLease: (fn) => scheduleLease.run(fn),
   });
   const handler = new ReportHandler({
     fleet,
@@ -206,11 +220,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     },
   });
   for (const id of await fleet.agentIds()) reports.ensure(id);
-  const discoverLoop = new Loop(
-    1_000,
-    () => reports.discover(),
-    (err) => log.error('agent discovery failed', { err: String(err) }),
-  );
+  const discoverLoop = loop(1_000, 'agent discovery', () => reports.discover());
 
   const reconciler = new Reconciler({
     fleet,
@@ -225,39 +235,16 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     phaseTimeoutMs: config.phaseTimeoutMs,
     onCapacityFreed: kick,
   });
-  const reconcileLease = new Lease(
-    redis,
-    leaseKey(prefix, 'reconciler'),
-    Math.max(10_000, config.reconcileIntervalMs * 3),
+  const reconcileLease = lease('reconciler', Math.max(10_000, config.reconcileIntervalMs * 3));
+  const reconcileLoop = loop(Math.min(config.reconcileIntervalMs, 2_000), 'reconcile pass', () =>
+    reconcileLease.run(() => reconciler.pass()),
   );
-  const reconcileLoop = new Loop(
-    Math.min(config.reconcileIntervalMs, 2_000),
-    async () => {
-      if (await reconcileLease.acquire()) await reconciler.pass();
-    },
-    (err) => log.error('reconcile pass failed', { err: String(err) }),
-  );
-  const webhooks = new WebhookSender(new WebhookStore(db), log, {
-    allowList: config.callbackAllowList,
-    metrics,
-  });
-  callbacksQueued = () => webhooks.hint();
-  const webhookLease = new Lease(redis, leaseKey(prefix, 'webhooks'), 10_000);
-  const webhookLoop = new Loop(
-    300,
-    async () => {
-      if (await webhookLease.acquire()) await webhooks.pass();
-    },
-    (err) => log.error('webhook pass failed', { err: String(err) }),
-  );
+  const webhookLease = lease('webhooks', 10_000);
+  const webhookLoop = loop(300, 'webhook pass', () => webhookLease.run(() => webhooks.pass()));
 
   const logWaiters = new LogWaiters(redis, prefix);
   // History retention: ended sessions past BAI_HISTORY_RETENTION_DAYS, in bounded batches.
-  const historyLease = new Lease(
-    redis,
-    leaseKey(prefix, 'history'),
-    Math.max(30_000, config.historyPruneIntervalMs * 3),
-  );
+  const historyLease = lease('history', Math.max(30_000, config.historyPruneIntervalMs * 3));
   const history = new HistoryPruner({
     store: new HistoryStore(db),
     log,
@@ -265,13 +252,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     batch: config.historyPruneBatch,
     holdLease: () => historyLease.acquire(),
   });
-  const historyLoop = new Loop(
-    config.historyPruneIntervalMs,
-    async () => {
-      await history.pass();
-    },
-    (err) => log.error('history prune pass failed', { err: String(err) }),
-  );
+  const historyLoop = loop(config.historyPruneIntervalMs, 'history prune pass', () => history.pass());
 
   const app = createApp({
     db,
@@ -351,11 +332,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
         await step(() => hub.close());
         await step(() => queues.close());
         await step(() => backlog.close());
-        await step(() => dispatchLease.release());
-        await step(() => reconcileLease.release());
-        await step(() => webhookLease.release());
-        await step(() => scheduleLease.release());
-        await step(() => historyLease.release());
+        for (const l of leases) await step(() => l.release());
         await step(() => redis.quit());
         await step(() => db.destroy());
         if (embedded) await step(() => embedded!.close());

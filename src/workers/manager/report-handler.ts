@@ -44,6 +44,9 @@ export interface ReportHandlerDeps {
   onCapacityFreed: () => void;
 }
 
+/** What a session report says it is about: one attempt of a session, on its sender. */
+type AttemptReport = Pick<SessionProgressReport, 'sessionId' | 'attempt' | 'agentId'>;
+
 /**
  * Applies agents' reports to PostgreSQL. Every handler is idempotent: reports arrive at least
  * once, possibly late, twice, or after the session moved on; guarded transitions ignore those.
@@ -108,21 +111,12 @@ export class ReportHandler {
   /**
    * The session a report is about, read and locked in the transaction that applies it (no read
    * before it: one round trip less per report), if the report belongs to its current attempt on
-   * that agent; else null, and `stray` holds what was read for cleanupIfStray.
+   * that agent; else null: the report is stray (see cleanupStray).
    */
-  private async currentIn(
-    trx: Tx,
-    r: { sessionId: string; attempt: number; agentId: string },
-    stray: { row: SessionRow | undefined; set: boolean },
-  ): Promise<SessionRow | null> {
+  private async currentIn(trx: Tx, r: AttemptReport): Promise<SessionRow | null> {
     const s = await this.deps.sessions.lockIn(trx, r.sessionId);
-    stray.set = false;
     if (s && s.agent_id !== r.agentId) this.notPlacedHere(s, r.agentId);
-    if (!s || s.agent_id !== r.agentId || s.attempt !== r.attempt) {
-      stray.row = s;
-      stray.set = true;
-      return null;
-    }
+    if (!s || s.agent_id !== r.agentId || s.attempt !== r.attempt) return null;
     return s;
   }
 
@@ -149,11 +143,10 @@ export class ReportHandler {
     ];
     let startedAt: number | null = null;
     let session: SessionRow | null = null;
-    const stray = { row: undefined as SessionRow | undefined, set: false };
     await sessions.inTransaction(async (trx) => {
       let any = false;
       startedAt = null;
-      const s = (session = await this.currentIn(trx, r, stray));
+      const s = (session = await this.currentIn(trx, r));
       if (!s) return false;
       for (const step of steps) {
         if (!(await this.applyStep(trx, s, step, r))) continue;
@@ -162,8 +155,9 @@ export class ReportHandler {
       }
       return any;
     });
-    if (stray.set) return this.cleanupIfStray(stray.row, r.sessionId, r.attempt, r.agentId);
-    if (startedAt !== null && session) this.observeStart(session, startedAt);
+    const s = session as SessionRow | null;
+    if (!s) return this.cleanupStray(r);
+    if (startedAt !== null) this.observeStart(s, startedAt);
   }
 
   /**
@@ -218,12 +212,11 @@ export class ReportHandler {
     const reason = r.stoppedFor ?? outcome.reason;
     let overtaken: number | null = null;
     let session: SessionRow | null = null;
-    const stray = { row: undefined as SessionRow | undefined, set: false };
     await sessions.inTransaction(async (trx) => {
       overtaken = null;
       // Rows are locked session first, then kernels, like every other transition: taking the
       // kernel first deadlocks against a progress report for the same session.
-      const s = (session = await this.currentIn(trx, r, stray));
+      const s = (session = await this.currentIn(trx, r));
       if (!s) return null;
       const detail = {
         exitCode: r.exitCode,
@@ -275,9 +268,8 @@ export class ReportHandler {
       });
       return row;
     });
-    if (stray.set) return this.cleanupIfStray(stray.row, r.sessionId, r.attempt, r.agentId);
     const s = session as SessionRow | null;
-    if (!s) return;
+    if (!s) return this.cleanupStray(r);
     if (overtaken !== null) this.observeStart(s, overtaken);
     await queues.cleanup(r.agentId, { sessionId: s.id, attempt: r.attempt || s.attempt });
     this.deps.onCapacityFreed();
@@ -325,23 +317,10 @@ export class ReportHandler {
   }
 
   /**
-   * A report for an attempt that is over: make sure its containers go. `s` is the session as
-   * the report's transaction read it (undefined: no such session).
+   * A report for an attempt that is over (or of a session gone, or not placed on its sender):
+   * make sure its containers go.
    */
-  private async cleanupIfStray(
-    s: SessionRow | undefined,
-    sessionId: string,
-    attempt: number,
-    agentId: string,
-  ): Promise<void> {
-    if (
-      !s ||
-      s.attempt !== attempt ||
-      s.agent_id !== agentId ||
-      s.status === 'TERMINATED' ||
-      s.status === 'CANCELLED'
-    ) {
-      await this.deps.queues.cleanup(agentId, { sessionId, attempt });
-    }
+  private async cleanupStray(r: AttemptReport): Promise<void> {
+    await this.deps.queues.cleanup(r.agentId, { sessionId: r.sessionId, attempt: r.attempt });
   }
 }
