@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
+import { execFile, spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 
 /** Runs a command to completion; throws with its output when it fails. */
@@ -8,6 +8,23 @@ export function run(cmd: string, args: string[], opts: SpawnOptions & { input?: 
   if (res.status !== 0)
     throw new Error(`${cmd} ${args.join(' ')} failed (${res.status}): ${res.stderr || res.stdout}`);
   return res.stdout;
+}
+
+/**
+ * `run` without blocking the event loop: for a command that may wait on a service (a Docker
+ * engine restoring its containers), in a process that hosts a manager or an agent whose timers
+ * and heartbeats must go on meanwhile. Killed after `timeoutMs`.
+ */
+export function runAsync(cmd: string, args: string[], timeoutMs = 30_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { encoding: 'utf8', timeout: timeoutMs }, (err, stdout, stderr) => {
+      if (err)
+        reject(
+          new Error(`${cmd} ${args.join(' ')} failed (${err.code ?? err.message}): ${stderr || stdout}`),
+        );
+      else resolve(stdout);
+    });
+  });
 }
 
 export function which(cmd: string): string | null {

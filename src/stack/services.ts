@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { isAlive, launch, readPid, run, sleep, stopPid, waitUntil, which } from './process-util.js';
+import { isAlive, launch, readPid, run, runAsync, sleep, stopPid, waitUntil, which } from './process-util.js';
 import { freePort } from './ports.js';
 
 /** A service this machine runs for bai: where it answers and how to stop it (by its pid). */
@@ -262,14 +262,19 @@ export async function startDockerd(dir: string, opts: DockerdOptions = {}): Prom
     ...process.env,
     TMPDIR: join(dir, 'tmp'),
   });
+  // Asked without blocking: the socket answers only once dockerd has restored its containers
+  // (seconds, when restarted under them), and a test's in-process agent must go on beating.
   await waitUntil(
     'dockerd',
-    () => {
+    async () => {
       if (!isAlive(pid)) throw new Error('dockerd exited; see its log');
-      return (
-        existsSync(sock) &&
-        run('docker', ['-H', `unix://${sock}`, 'version', '--format', '{{.Server.Version}}']).trim() !== ''
+      if (!existsSync(sock)) return false;
+      const version = await runAsync(
+        'docker',
+        ['-H', `unix://${sock}`, 'version', '--format', '{{.Server.Version}}'],
+        10_000,
       );
+      return version.trim() !== '';
     },
     30_000,
   );
@@ -279,8 +284,9 @@ export async function startDockerd(dir: string, opts: DockerdOptions = {}): Prom
     pid,
     async stop() {
       try {
-        const ids = run('docker', ['-H', `unix://${sock}`, 'ps', '-aq']).trim();
-        if (ids) run('docker', ['-H', `unix://${sock}`, 'rm', '-f', ...ids.split('\n')]);
+        // Not blocking either: a test may stop an engine under a running stack (fault-agent-lost).
+        const ids = (await runAsync('docker', ['-H', `unix://${sock}`, 'ps', '-aq'])).trim();
+        if (ids) await runAsync('docker', ['-H', `unix://${sock}`, 'rm', '-f', ...ids.split('\n')]);
       } catch {
         // Expected: the engine is gone already, and its containers with it.
       }

@@ -80,13 +80,15 @@ export class Adoption {
     }
     allocator.adopt(sessionId, slotsFromLabel(mainC.labels));
     const st = await docker.inspect(mainC.id);
-    if (st && mainC.labels[BARRIER_LABEL] === '1') {
-      await this.adoptBarrier(tracked, Number(mainC.labels[LABEL.startsAt] || '0'), st);
+    const startsAt = Number(mainC.labels[LABEL.startsAt] || '0');
+    if (st && mainC.labels[BARRIER_LABEL] === '1')
+      tracked.barrier = await this.barrierOf(startsAt, tracked, st);
+    if (tracked.barrier && tracked.barrier.releasedAt === null) {
+      await this.starter.hold(tracked); // its command has not run: held again, released at starts_at
     } else if (st?.running) {
       tracked.state = 'running';
-      this.watcher.watch(tracked, st.startedAt ?? Date.now());
+      this.watcher.watch(tracked, tracked.barrier?.releasedAt ?? st.startedAt ?? Date.now());
     } else if (st && st.startedAt === null) {
-      const startsAt = Number(mainC.labels[LABEL.startsAt] || '0');
       this.starter.armStart(tracked, Math.max(0, startsAt - Date.now()));
     } else {
       tracked.state = 'exited';
@@ -98,24 +100,20 @@ export class Adoption {
   /**
    * A session created behind a start barrier. Its command ran only if it was released (the
    * barrier folder says when) and no shell of it waits at the barrier any more: then it is
-   * followed, or reported, like any other. Otherwise it is held again (started, if an engine
-   * restart stopped it) and released at its starts_at — at once when that passed while no
-   * agent held it: a late start, as the timed path makes (docs/scheduling.md).
+   * followed, or reported, like any other, from its release. Otherwise (`releasedAt` null) it
+   * is held again (started, if an engine restart stopped it) and released at its starts_at — at
+   * once when that passed while no agent held it: a late start, as the timed path makes
+   * (docs/scheduling.md).
    */
-  private async adoptBarrier(tracked: Tracked, startsAt: number, st: ContainerState): Promise<void> {
+  private async barrierOf(
+    startsAt: number,
+    tracked: Tracked,
+    st: ContainerState,
+  ): Promise<NonNullable<Tracked['barrier']>> {
     const barrier = new StartBarrier(this.ctx);
     const releasedAt = await barrier.releasedAt(tracked);
     const ran = releasedAt !== null && !(st.running && (await barrier.held(st.id)));
-    tracked.barrier = { startsAt, releasedAt: ran ? releasedAt : null };
-    if (!ran) {
-      await this.starter.hold(tracked);
-    } else if (st.running) {
-      tracked.state = 'running';
-      this.watcher.watch(tracked, releasedAt);
-    } else {
-      tracked.state = 'exited';
-      await this.watcher.reportExit(tracked); // ended while nobody watched: report its true exit code
-    }
+    return { startsAt, releasedAt: ran ? releasedAt : null };
   }
 
   /** Re-sends where a session stands: used after re-adoption and on a duplicate run job. */

@@ -29,21 +29,11 @@ export class SessionStarter {
   async startSession(tracked: Tracked): Promise<void> {
     if (tracked.barrier) return this.release(tracked);
     if (tracked.stopReason || tracked.state !== 'created') return;
-    if (await this.teardown.isSuperseded(tracked.sessionId, tracked.attempt)) {
-      // A start timer that fired as this agent came back from an outage the manager gave up on.
-      await this.teardown.dropSuperseded(tracked);
-      return;
-    }
+    if (await this.superseded(tracked)) return;
     const t0 = performance.now();
-    for (const c of tracked.containers.filter((c) => c.role === 'sub'))
-      await this.ctx.docker.start(c.containerId);
-    const main = mainOf(tracked);
-    await this.ctx.docker.start(main.containerId);
-    this.ctx.metrics?.observeStart(tracked.containers.length, (performance.now() - t0) / 1000);
+    await this.startContainers(tracked);
     sessionLog(this.ctx, tracked).info('session started', { containers: tracked.containers.length });
-    tracked.state = 'running';
-    this.watcher.watch(tracked, Date.now());
-    await this.ctx.reports.running(tracked, { startedAt: new Date().toISOString() });
+    await this.running(tracked, Date.now(), t0);
   }
 
   /** Starts it after `delayMs`; a session behind a barrier is held now and released then. */
@@ -65,9 +55,7 @@ export class SessionStarter {
   async hold(tracked: Tracked): Promise<void> {
     const b = tracked.barrier;
     if (!b || tracked.stopReason || tracked.state !== 'created') return;
-    for (const c of tracked.containers.filter((c) => c.role === 'sub'))
-      await this.ctx.docker.start(c.containerId);
-    await this.ctx.docker.start(mainOf(tracked).containerId);
+    await this.startContainers(tracked);
     if (tracked.stopReason || tracked.state !== 'created') return; // destroyed meanwhile: teardown removes it
     sessionLog(this.ctx, tracked).info('session held at its start barrier', { startsAt: b.startsAt });
     clearLongTimeout(tracked.startTimer);
@@ -87,10 +75,7 @@ export class SessionStarter {
   private async release(tracked: Tracked): Promise<void> {
     const b = tracked.barrier;
     if (!b || tracked.stopReason || tracked.state !== 'created') return;
-    if (await this.teardown.isSuperseded(tracked.sessionId, tracked.attempt)) {
-      await this.teardown.dropSuperseded(tracked);
-      return;
-    }
+    if (await this.superseded(tracked)) return;
     // The timer fired early on purpose (and timers round): wait out the last milliseconds.
     while (Date.now() < b.startsAt) await new Promise((r) => setTimeout(r, b.startsAt - Date.now()));
     if (tracked.stopReason || tracked.state !== 'created') return;
@@ -107,11 +92,33 @@ export class SessionStarter {
       await this.ctx.reports.failed(tracked, 'ERROR', 'failed-to-start', `Start barrier: ${String(err)}`);
       return;
     }
-    this.ctx.metrics?.observeStart(tracked.containers.length, (performance.now() - t0) / 1000);
     sessionLog(this.ctx, tracked).info('session released', { late: releasedAt - b.startsAt });
     b.releasedAt = releasedAt;
+    await this.running(tracked, releasedAt, t0);
+  }
+
+  /**
+   * Whether the manager gave this attempt up (a start timer or release that fired as this agent
+   * came back from an outage): then it is dropped here.
+   */
+  private async superseded(tracked: Tracked): Promise<boolean> {
+    if (!(await this.teardown.isSuperseded(tracked.sessionId, tracked.attempt))) return false;
+    await this.teardown.dropSuperseded(tracked);
+    return true;
+  }
+
+  /** Starts the session's containers, subs first, then the main. */
+  private async startContainers(tracked: Tracked): Promise<void> {
+    for (const c of tracked.containers.filter((c) => c.role === 'sub'))
+      await this.ctx.docker.start(c.containerId);
+    await this.ctx.docker.start(mainOf(tracked).containerId);
+  }
+
+  /** Its command runs since `startedAt` (the start began at `t0`): followed, and reported RUNNING. */
+  private async running(tracked: Tracked, startedAt: number, t0: number): Promise<void> {
+    this.ctx.metrics?.observeStart(tracked.containers.length, (performance.now() - t0) / 1000);
     tracked.state = 'running';
-    this.watcher.watch(tracked, releasedAt);
-    await this.ctx.reports.running(tracked, { startedAt: new Date(releasedAt).toISOString() });
+    this.watcher.watch(tracked, startedAt);
+    await this.ctx.reports.running(tracked, { startedAt: new Date(startedAt).toISOString() });
   }
 }
