@@ -537,7 +537,7 @@ test('max_concurrent_sessions: the excess waits PENDING with the failed predicat
     kp.client,
     'POST',
     '/session',
-    batch('sleep 5', { name: 'conc-a' }),
+    batch('sleep 600', { name: 'conc-a' }),
   );
   await waitForStatus(kp.client, a.body.sessionId, ['RUNNING']);
   await call(kp.client, 'POST', '/session', batch('echo b', { name: 'conc-b' }));
@@ -551,6 +551,8 @@ test('max_concurrent_sessions: the excess waits PENDING with the failed predicat
     { intervalMs: 50 },
   );
   t.truthy(waiting, 'conc-b never showed the concurrency predicate');
+  // conc-a runs until b was seen waiting (a fixed sleep could end first on a loaded machine).
+  t.is((await call(kp.client, 'DELETE', '/session/conc-a')).status, 200);
   const b = await waitForStatus(kp.client, 'conc-b');
   t.is(b.result, 'SUCCESS');
   const aEnd = await waitForStatus(kp.client, 'conc-a');
