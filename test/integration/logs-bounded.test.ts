@@ -75,6 +75,9 @@ async function endWhileSampling(
 test.serial(
   '1 GiB of output: agent RSS stays under 300 MB, exit 0, a capped tail said truncated',
   async (t) => {
+    // A gigabyte through Docker's log follow takes minutes on a loaded machine (the sampling
+    // loop has its own 300 s deadline); without this, ava's 90 s default would end the test.
+    t.timeout(600_000);
     const start = ChildAgents.rssBytes(agent)!;
     const { sessionId: id } = await stack.client.request<{ sessionId: string }>(
       'POST',
@@ -130,6 +133,7 @@ test.serial(
 test.serial(
   'bai run of a large output exiting 3: exit code 3, the tail, and a truncation note',
   async (t) => {
+    t.timeout(600_000);
     const seen: number[] = [];
     const sampler = setInterval(() => {
       const rss = ChildAgents.rssBytes(agent);
