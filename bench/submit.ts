@@ -6,6 +6,7 @@ import { openRedis } from '../src/queue/redis.js';
 import { PYTHON_IMAGE } from '../src/stack/python-image.js';
 import type { BenchStack } from './lib/stack.js';
 import { cpuMeter, rssMb } from './lib/stack.js';
+import { clientOf, type ApiClient } from '../src/cli/client.js';
 import { CounterMeter, type PerUnit } from './lib/counters.js';
 import { lowerIsBetter, summaryLine, type BenchResult, type Row } from './lib/result.js';
 import { summarize, type Summary } from './lib/stats.js';
@@ -133,6 +134,26 @@ async function floor(
   }
 }
 
+/**
+ * A keypair of the bench's own, under a resource policy without a pending-session limit: the
+ * earlier benches' sessions (and this run's) must not count against a limit and turn submits into
+ * `quota-exceeded`, and the floor reads no pending count either. A user keypair, as a submitter is.
+ */
+async function submitterClient(stack: BenchStack): Promise<ApiClient> {
+  const policy = `bench-submit-${randomBytes(3).toString('hex')}`;
+  await stack.client.request('POST', '/resource-policies', {
+    name: policy,
+    max_concurrent_sessions: 1_000_000,
+    max_pending_session_count: null,
+  });
+  const kp = (await stack.client.request('POST', '/keypairs', {
+    user_email: `${policy}@bench.local`,
+    role: 'user',
+    resource_policy: policy,
+  })) as { access_key: string; secret_key: string };
+  return clientOf(stack.managerUrl, { accessKey: kp.access_key, secretKey: kp.secret_key });
+}
+
 export interface SubmitOutcome {
   result: BenchResult;
   /** RSS samples (MB) of manager and agent taken every 250 ms during bai's load. */
@@ -157,12 +178,13 @@ export async function runSubmit(
     rss.agent.push(rssMb(stack.agent.pid));
   }, 250);
   let b: LoadOutcome;
+  const submitter = await submitterClient(stack);
   const counters = new CounterMeter(stack);
   await counters.begin();
   meter.begin();
   try {
     b = await load(clients, durationMs, async () => {
-      await stack.client.request('POST', '/session', {
+      await submitter.request('POST', '/session', {
         image: 'python',
         type: 'batch',
         startupCommand: 'true',

@@ -1,4 +1,4 @@
-import { parseAllDocuments } from 'yaml';
+import type { parseAllDocuments } from 'yaml';
 import { ENV_NAME_RE, isObj, type Body } from './body-fields.js';
 import { InvalidRequest } from './errors.js';
 import { CREATE_ALIASES, CREATE_CONFIG_ALIASES } from './session-request.js';
@@ -199,14 +199,22 @@ export function checkTaskTemplate(raw: unknown, at = 'template'): SessionTemplat
   };
 }
 
+/**
+ * The YAML library's reader, passed in by the caller (`await import('yaml')`): only a process
+ * that parses templates loads it (docs/benchmarks.md, "Round three: footprint").
+ */
+export interface YamlReader {
+  parseAllDocuments: typeof parseAllDocuments;
+}
+
 /** The documents of a payload: JSON first (as Backend.AI tries it), else YAML (several documents). */
-function documentsOf(payload: string): unknown[] {
+function documentsOf(payload: string, yaml: YamlReader): unknown[] {
   try {
     return [JSON.parse(payload) as unknown];
   } catch {
     // Not JSON: YAML, as Backend.AI falls back to.
   }
-  const docs = parseAllDocuments(payload);
+  const docs = yaml.parseAllDocuments(payload);
   const list = Array.isArray(docs) ? docs : [docs];
   const out: unknown[] = [];
   for (const d of list) {
@@ -237,10 +245,10 @@ function itemOf(raw: unknown, at: string): TemplateItem {
  * bare template (`kind: taskTemplate`), `{"session_templates": [{"template": …, "name": …}]}`,
  * a list of such entries, or YAML documents of either.
  */
-export function parseTemplatePayload(payload: string): TemplateItem[] {
+export function parseTemplatePayload(payload: string, yaml: YamlReader): TemplateItem[] {
   if (payload.trim() === '') throw bad('payload', 'is empty.');
   const out: TemplateItem[] = [];
-  const docs = documentsOf(payload);
+  const docs = documentsOf(payload, yaml);
   docs.forEach((doc, d) => {
     const at = docs.length > 1 ? `payload[${d}]` : 'payload';
     if (Array.isArray(doc)) doc.forEach((x, i) => out.push(itemOf(x, `${at}[${i}]`)));

@@ -10,7 +10,7 @@ import { freePort } from '../../src/stack/ports.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { testEnv } from '../helpers/env.js';
 import { ChildBai, managerEnv, ROOT } from '../helpers/faults.js';
-import { packagesIn, traceNodeOptions } from '../helpers/module-trace.js';
+import { newSpaceBytesIn, packagesIn, traceNodeOptions } from '../helpers/module-trace.js';
 import { batch, removeContainers, waitForStatus } from '../helpers/stack.js';
 
 /**
@@ -118,8 +118,24 @@ test('the agent loads neither Koa, knex nor PGlite; the manager no dockerode; th
 
   const none = (loaded: string[], banned: string[]) => loaded.filter((p) => banned.includes(p));
   t.deepEqual(none(agentLoaded, ['koa', '@koa/router', 'knex', 'pg', '@electric-sql/pglite']), [], 'agent');
-  t.deepEqual(none(managerLoaded, ['dockerode', 'docker-modem', '@electric-sql/pglite']), [], 'manager');
+  t.deepEqual(
+    none(managerLoaded, ['dockerode', 'docker-modem', '@electric-sql/pglite', 'yaml']),
+    [],
+    'manager',
+  );
   const cliBanned = ['bullmq', 'ioredis', 'knex', 'pg', '@electric-sql/pglite', 'dockerode', 'koa'];
   t.deepEqual(none(version.loaded, cliBanned), [], 'bai --version');
+  t.false(version.loaded.includes('clipanion'), 'bai --version answers without the CLI');
   t.deepEqual(none(info.loaded, cliBanned), [], 'bai session info');
+
+  // bin/bai.js keeps the young generation of both at its initial 1 MB semi-spaces (V8 reports 1
+  // or 2 MB; by default it grows past 8 MB during start-up, up to 2 × 16 MB): docs/benchmarks.md,
+  // "Round three: footprint".
+  for (const [who, trace] of [
+    ['manager', m.out],
+    ['agent', a.out],
+  ] as const) {
+    const young = newSpaceBytesIn(readFileSync(trace, 'utf8'));
+    t.true(young > 0 && young <= 4 * 1024 ** 2, `${who}'s new space: ${young} bytes`);
+  }
 });

@@ -1,4 +1,5 @@
 import test from 'ava';
+import * as yaml from 'yaml';
 import { InvalidRequest } from '../../src/domain/errors.js';
 import { parseCreateSessionBody } from '../../src/domain/session-request.js';
 import {
@@ -7,6 +8,9 @@ import {
   parseTemplatePayload,
   templateToCreateBody,
 } from '../../src/domain/session-template.js';
+
+/** The payload's templates, YAML read by the library the manager's route passes in. */
+const parsePayload = (payload: string) => parseTemplatePayload(payload, yaml);
 
 // The sample of Backend.AI's docs (client/cli/session-templates.rst), without git.
 const DOC_SAMPLE = `---
@@ -52,7 +56,7 @@ function refusedField(f: () => unknown): string | undefined {
 }
 
 test("Backend.AI's documented YAML sample is a template, aliases folded", (t) => {
-  const [item, ...rest] = parseTemplatePayload(DOC_SAMPLE);
+  const [item, ...rest] = parsePayload(DOC_SAMPLE);
   t.is(rest.length, 0);
   t.is(item!.name, 'template1234');
   t.deepEqual(item!.template, {
@@ -77,18 +81,18 @@ test("Backend.AI's documented YAML sample is a template, aliases folded", (t) =>
 test("the manager's wrapper, a list of entries, JSON and YAML documents all parse", (t) => {
   const wrapped = JSON.stringify({ session_templates: [{ template: minimal(), name: 'named' }] });
   t.deepEqual(
-    parseTemplatePayload(wrapped).map((i) => i.name),
+    parsePayload(wrapped).map((i) => i.name),
     ['named'],
   );
   t.deepEqual(
-    parseTemplatePayload(JSON.stringify([{ template: minimal() }, { template: minimal(), name: 'b' }])).map(
+    parsePayload(JSON.stringify([{ template: minimal() }, { template: minimal(), name: 'b' }])).map(
       (i) => i.name,
     ),
     ['job', 'b'],
   );
   const two = `${DOC_SAMPLE}---\napiVersion: v1\nkind: task_template\nmetadata: {name: second}\nspec: {kernel: {image: alpine}}\n`;
   t.deepEqual(
-    parseTemplatePayload(two).map((i) => i.name),
+    parsePayload(two).map((i) => i.name),
     ['template1234', 'second'],
   );
   const startup = checkTaskTemplate(minimal({ kernel: { image: 'x', run: { startupCommand: 'ls' } } }));
@@ -121,15 +125,15 @@ test('every refusal is a 400 naming the field', (t) => {
       field,
     );
   t.is(
-    refusedField(() => parseTemplatePayload('{"session_templates": [{"template": {}, "group_id": "x"}]}')),
+    refusedField(() => parsePayload('{"session_templates": [{"template": {}, "group_id": "x"}]}')),
     'payload.session_templates[0].group_id',
   );
   t.is(
-    refusedField(() => parseTemplatePayload('a: [b')),
+    refusedField(() => parsePayload('a: [b')),
     'payload',
   );
   t.is(
-    refusedField(() => parseTemplatePayload('  ')),
+    refusedField(() => parsePayload('  ')),
     'payload',
   );
   // Mount keys are folder names (Backend.AI refuses reserved paths too).
@@ -149,7 +153,7 @@ test('every refusal is a 400 naming the field', (t) => {
 });
 
 test('a template becomes a create body POST /session accepts', (t) => {
-  const [item] = parseTemplatePayload(DOC_SAMPLE);
+  const [item] = parsePayload(DOC_SAMPLE);
   const body = templateToCreateBody(item!.template, { domain: 'default', group: 'research' });
   t.deepEqual(body, {
     image: 'python:3.6-ubuntu18.04',
@@ -176,7 +180,7 @@ test('a template becomes a create body POST /session accepts', (t) => {
 });
 
 test('request fields replace the template: top-level by any spelling, config fields whole', (t) => {
-  const [item] = parseTemplatePayload(DOC_SAMPLE);
+  const [item] = parsePayload(DOC_SAMPLE);
   const base = templateToCreateBody(item!.template, { domain: 'default', group: 'research' });
   const merged = mergeCreateOverrides(base, {
     template_id: 'ignored',

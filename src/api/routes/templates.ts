@@ -1,6 +1,5 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { stringify } from 'yaml';
 import { checkDomain, DEFAULT_GROUP } from '../../domain/admission.js';
 import { isUuid } from '../../domain/body-fields.js';
 import { Forbidden, InvalidRequest, ObjectNotFound } from '../../domain/errors.js';
@@ -70,7 +69,7 @@ export function templateRoutes(api: ApiContext): Router {
     return t;
   };
 
-  const payloadOf = (b: Record<string, unknown>): TemplateItem[] => {
+  const payloadOf = async (b: Record<string, unknown>): Promise<TemplateItem[]> => {
     const payload = b.payload;
     if (typeof payload !== 'string')
       throw new InvalidRequest('payload must be a string (the template as YAML or JSON).', {
@@ -80,7 +79,8 @@ export function templateRoutes(api: ApiContext): Router {
       throw new InvalidRequest(`payload is longer than ${PAYLOAD_MAX} characters.`, {
         data: { field: 'payload' },
       });
-    return parseTemplatePayload(payload);
+    // The YAML library is loaded by the first template request, not by every manager's start.
+    return parseTemplatePayload(payload, await import('yaml'));
   };
 
   const groupOf = (b: Record<string, unknown>): string | undefined => {
@@ -111,7 +111,7 @@ export function templateRoutes(api: ApiContext): Router {
     const kp = await api.service.ownerKeypair(principal(ctx), optString(b, 'owner_access_key', 64));
     const owner = kp.access_key;
     checkTemplateDomain(b, kp.domain_name);
-    const items = payloadOf(b);
+    const items = await payloadOf(b);
     const ids = await store.create(items, kp, groupOf(b) ?? DEFAULT_GROUP);
     ctx.body = ids.map((id) => ({ id, user: owner }));
   });
@@ -147,7 +147,7 @@ export function templateRoutes(api: ApiContext): Router {
     };
     if (format === 'yaml') {
       ctx.type = 'application/yaml';
-      ctx.body = stringify(doc);
+      ctx.body = (await import('yaml')).stringify(doc);
     } else ctx.body = doc;
   });
 
@@ -156,7 +156,7 @@ export function templateRoutes(api: ApiContext): Router {
     onlyFields(b, FIELDS);
     const t = await visible(principal(ctx), ctx.params.id ?? '', optString(b, 'owner_access_key', 64));
     checkTemplateDomain(b, t.domain_name);
-    const items = payloadOf(b);
+    const items = await payloadOf(b);
     if (items.length !== 1)
       throw new InvalidRequest('payload must hold exactly one template to replace this one.', {
         data: { field: 'payload' },
