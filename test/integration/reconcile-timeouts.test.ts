@@ -36,23 +36,21 @@ test.serial(
 
 test.serial('a session stuck SCHEDULED past the phase timeout is CANCELLED phase-timeout', async (t) => {
   t.timeout(120_000);
-  // A session that must wait keeps running on the agent while the other is stuck.
-  const { sessionId: running } = await stack.client.request<{ sessionId: string }>(
-    'POST',
-    '/session',
-    batch('sleep 600', { name: 'keeps-running', enqueueOnly: true }),
-  );
-  await waitForStatus(stack.client, running, ['RUNNING'], 60_000);
-  await stack.agents[0]!.close(); // nobody takes jobs now: the next placement stays SCHEDULED
-  const { sessionId } = await stack.client.request<{ sessionId: string }>(
-    'POST',
-    '/session',
-    batch('true', { name: 'phase-timeout', enqueueOnly: true }),
-  );
-  const v = await waitForStatus(stack.client, sessionId, ['TERMINATED', 'CANCELLED'], 60_000);
+  await stack.agents[0]!.close(); // nobody takes jobs now: a placement stays SCHEDULED
+  const create = async (name: string, extra: Record<string, unknown> = {}) =>
+    (
+      await stack.client.request<{ sessionId: string }>(
+        'POST',
+        '/session',
+        batch('true', { name, enqueueOnly: true, ...extra }),
+      )
+    ).sessionId;
+  // PENDING for an hour (its starts_at), its group without a pending timeout: neither applies.
+  const waiting = await create('waits', { starts_at: new Date(Date.now() + 3_600_000).toISOString() });
+  const stuck = await create('phase-timeout');
+  const v = await waitForStatus(stack.client, stuck, ['TERMINATED', 'CANCELLED'], 60_000);
   t.is(v.status, 'CANCELLED');
   t.is(v.statusInfo, 'phase-timeout');
-  // The running one is neither stuck in a phase nor PENDING: untouched.
-  const r = await waitForStatus(stack.client, running, ['RUNNING'], 5_000);
-  t.is(r.status, 'RUNNING');
+  const w = await waitForStatus(stack.client, waiting, ['PENDING'], 5_000);
+  t.is(w.status, 'PENDING');
 });
