@@ -150,6 +150,21 @@ function drainSummary(
   ];
 }
 
+/** Counters (and, with BENCH_TRACE, their breakdown) per second of an idle manager and agent. */
+async function idleCost(stack: BenchStack, seconds: number, log: (m: string) => void): Promise<void> {
+  const counters = new CounterMeter(stack);
+  await counters.begin();
+  const tracer = process.env.BENCH_TRACE ? new Tracer(stack) : null;
+  await tracer?.begin();
+  await sleep(seconds * 1000);
+  const trace = await tracer?.end(seconds);
+  const perSecond = await counters.end(seconds);
+  if (trace) log(`drain: idle trace per second ${JSON.stringify(trace, null, 1)}`);
+  log(
+    `drain: idle per second ${perSecond.pgTransactions} PostgreSQL transactions, ${perSecond.redisCommands} Redis commands`,
+  );
+}
+
 export async function runDrain(
   stack: BenchStack,
   n = 200,
@@ -161,6 +176,9 @@ export async function runDrain(
   const x = await xargsDrain(stack, n, p);
   const xCpu = meter.end();
   log(`drain: xargs -P${p} ${n} containers in ${x.totalMs} ms`);
+  // BENCH_IDLE_SECONDS=N: first what the idle manager and agent cost a second, and where from.
+  const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 0);
+  if (idleSeconds > 0) await idleCost(stack, idleSeconds, log);
   const counters = new CounterMeter(stack);
   await counters.begin();
   // BENCH_TRACE=1: where the statements and commands come from (slows the servers down).

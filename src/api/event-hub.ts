@@ -9,6 +9,12 @@ import { EventTail, type TailState } from './event-tail.js';
 type EventListener = (ev: SessionEventRow) => void;
 
 const FORGET = 'forget-keypair:';
+/**
+ * The poll that covers lost wake-ups (Redis away, a message dropped). Every local commit and
+ * every other manager's wake-up tails at once, so this only bounds how late an event is when
+ * both failed: one read of session_events every 2 s on an idle manager, not every 0.5 s.
+ */
+const SLOW_POLL_MS = 2_000;
 /** A wake-up names its sender, so a manager does not tail again for its own commit. */
 const WAKE = 'wake:';
 
@@ -50,7 +56,7 @@ export class EventHub {
         for (const f of this.forgetters) f(message.slice(FORGET.length));
       } else if (message !== this.ownWake) this.tailer.poll();
     });
-    this.timer = setInterval(() => this.tailer.poll(), 500);
+    this.timer = setInterval(() => this.tailer.poll(), SLOW_POLL_MS);
   }
 
   /** Everything up to this id has been delivered (or is known not to exist). */

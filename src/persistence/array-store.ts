@@ -218,24 +218,32 @@ export class ArrayStore {
   }
 
   /**
-   * The settle step's read: every parent not over, with how many children are still open,
-   * whether one ran, and the failed child of the lowest index. One statement.
+   * The settle step's read, one statement: every parent not over, with how many children are
+   * still open, whether one ran, and the failed child of the lowest index; and the parents that
+   * ended or are being cancelled and still have PENDING children (`stray`).
    */
-  async openParents(): Promise<OpenParent[]> {
+  async openParents(): Promise<{ open: OpenParent[]; stray: string[] }> {
     const { rows } = (await this.db.raw(
       `SELECT p.id, p.status,
               (SELECT count(*) FROM sessions c
                 WHERE c.array_parent_id = p.id AND c.status NOT IN ('TERMINATED', 'CANCELLED'))::int AS open,
               EXISTS (SELECT 1 FROM sessions c WHERE c.array_parent_id = p.id
                          AND (c.status_history -> 'RUNNING') IS NOT NULL) AS ran,
-              f.array_index AS failed_index, f.exit_code AS failed_exit
+              f.array_index AS failed_index, f.exit_code AS failed_exit,
+              p.status = 'TERMINATING' AND EXISTS (SELECT 1 FROM sessions c
+                WHERE c.array_parent_id = p.id AND c.status = 'PENDING') AS stray
          FROM sessions p
          LEFT JOIN LATERAL (
            SELECT c.array_index, c.exit_code FROM sessions c
             WHERE c.array_parent_id = p.id AND c.status IN ('TERMINATED', 'CANCELLED')
               AND c.result <> 'SUCCESS'
             ORDER BY c.array_index LIMIT 1) f ON true
-        WHERE p.array_size IS NOT NULL AND p.status IN ('PENDING', 'RUNNING', 'TERMINATING')`,
+        WHERE p.array_size IS NOT NULL AND p.status IN ('PENDING', 'RUNNING', 'TERMINATING')
+       UNION ALL
+       SELECT p.id, p.status, 0, false, NULL, NULL, true
+         FROM sessions p
+        WHERE p.array_size IS NOT NULL AND p.status IN ('TERMINATED', 'CANCELLED')
+          AND EXISTS (SELECT 1 FROM sessions c WHERE c.array_parent_id = p.id AND c.status = 'PENDING')`,
     )) as {
       rows: {
         id: string;
@@ -244,25 +252,21 @@ export class ArrayStore {
         ran: boolean;
         failed_index: number | null;
         failed_exit: number | null;
+        stray: boolean;
       }[];
     };
-    return rows.map((r) => ({
-      id: r.id,
-      status: r.status,
-      open: r.open,
-      ran: r.ran,
-      firstFailed: r.failed_index === null ? null : { index: r.failed_index, exitCode: r.failed_exit },
-    }));
-  }
-
-  /** Parents that ended or are being cancelled and still have PENDING children. */
-  async parentsWithStrayChildren(): Promise<string[]> {
-    const rows = (await this.db('sessions as p')
-      .whereNotNull('p.array_size')
-      .whereIn('p.status', ['TERMINATING', 'TERMINATED', 'CANCELLED'])
-      .whereExists(this.db('sessions as c').whereRaw('c.array_parent_id = p.id').where('c.status', 'PENDING'))
-      .select('p.id')) as { id: string }[];
-    return rows.map((r) => r.id);
+    return {
+      open: rows
+        .filter((r) => r.status === 'PENDING' || r.status === 'RUNNING' || r.status === 'TERMINATING')
+        .map((r) => ({
+          id: r.id,
+          status: r.status,
+          open: r.open,
+          ran: r.ran,
+          firstFailed: r.failed_index === null ? null : { index: r.failed_index, exitCode: r.failed_exit },
+        })),
+      stray: rows.filter((r) => r.stray).map((r) => r.id),
+    };
   }
 
   /** The children's count by status (every status present, 0 when none) and the first index. */

@@ -43,19 +43,42 @@ export class FleetStore {
   }
 
   /**
-   * The agent heartbeats: ALIVE with what its heartbeat says. The admin's `schedulable` flag is
-   * the operator's and is never touched here.
+   * The agent heartbeats: ALIVE with what its heartbeat says, and in the same statement its
+   * sessions lose the flag flagSessionsOf wrote (`key` in status_data, status_info `info`), so a
+   * LOST agent back within its grace window, or restarted, has its sessions known again. Returns
+   * how many sessions were unflagged. The admin's `schedulable` flag is the operator's and is
+   * never touched here.
    */
-  async markAlive(agentId: string, hb: AgentLiveness): Promise<void> {
-    await this.db('agents')
-      .where({ id: agentId })
-      .update({
-        status: 'ALIVE',
-        status_info: hb.statusInfo,
-        last_heartbeat: hb.at,
-        available_slots: JSON.stringify(hb.slots),
-        scaling_group: hb.scalingGroup,
-      });
+  async markAlive(
+    agentId: string,
+    hb: AgentLiveness,
+    unflag: { info: string; key: string },
+  ): Promise<number> {
+    const active = ACTIVE_STATUSES.map(() => '?').join(', ');
+    const { rows } = (await this.db.raw(
+      `WITH a AS (
+         UPDATE agents SET status = 'ALIVE', status_info = ?, last_heartbeat = ?,
+           available_slots = ?::jsonb, scaling_group = ?
+         WHERE id = ? RETURNING 1),
+       u AS (
+         UPDATE sessions SET status_info = CASE WHEN status_info = ? THEN NULL ELSE status_info END,
+           status_data = status_data - ?::text
+         WHERE agent_id = ? AND status IN (${active}) AND status_data -> ? IS NOT NULL RETURNING 1)
+       SELECT (SELECT count(*) FROM u)::int AS n`,
+      [
+        hb.statusInfo,
+        hb.at,
+        JSON.stringify(hb.slots),
+        hb.scalingGroup,
+        agentId,
+        unflag.info,
+        unflag.key,
+        agentId,
+        ...ACTIVE_STATUSES,
+        unflag.key,
+      ],
+    )) as { rows: { n: number }[] };
+    return rows[0]?.n ?? 0;
   }
 
   /** An ALIVE agent went silent: LOST. False when it was not ALIVE (another pass did it). */
@@ -81,19 +104,6 @@ export class FleetStore {
       });
   }
 
-  /** Clears what flagSessionsOf wrote (`key` in status_data, status_info `info`); returns how many. */
-  async unflagSessionsOf(agentId: string, info: string, key: string): Promise<number> {
-    const { db } = this;
-    return db('sessions')
-      .where({ agent_id: agentId })
-      .whereIn('status', [...ACTIVE_STATUSES])
-      .whereRaw(`status_data -> ? IS NOT NULL`, [key])
-      .update({
-        status_info: db.raw(`CASE WHEN status_info = ? THEN NULL ELSE status_info END`, [info]),
-        status_data: db.raw(`status_data - ?::text`, [key]),
-      });
-  }
-
   /** Sessions placed on the agent and not over (optionally: not updated since `before`). */
   async activeOn(agentId: string, before?: Date): Promise<SessionRow[]> {
     let q = this.db('sessions')
@@ -108,22 +118,27 @@ export class FleetStore {
     return (await this.db('sessions').whereIn('id', ids)) as SessionRow[];
   }
 
-  /** Sessions in a preparing phase (SCHEDULED to CREATING) not updated since `before`. */
-  async stuckPreparing(before: Date): Promise<SessionRow[]> {
-    return (await this.db('sessions')
-      .whereIn('status', [...PREPARE_STATUSES])
-      .where('updated_at', '<', before)) as SessionRow[];
-  }
-
-  /** PENDING sessions older than their scaling group's pending_timeout_sec (when it has one). */
-  async pendingTimedOut(): Promise<string[]> {
-    const rows = (await this.db('sessions as s')
-      .join('scaling_groups as g', 'g.name', 's.scaling_group')
-      .where('s.status', 'PENDING')
-      .whereNull('s.array_size') // an array's parent follows its children, each timed out alone
-      .where('g.pending_timeout_sec', '>', 0)
-      .whereRaw(`s.created_at < now() - make_interval(secs => g.pending_timeout_sec)`)
-      .select('s.id')) as { id: string }[];
-    return rows.map((r) => r.id);
+  /**
+   * In one read: sessions in a start phase not updated since `before` (phase timeout), and the
+   * ids of PENDING sessions older than their scaling group's pending_timeout_sec (when it has one;
+   * an array's parent follows its children, each timed out alone).
+   */
+  async timedOut(before: Date): Promise<{ stuck: SessionRow[]; pending: string[] }> {
+    const phases = PREPARE_STATUSES.map(() => '?').join(', ');
+    const { rows } = (await this.db.raw(
+      `SELECT s.*, 'phase' AS why FROM sessions s WHERE s.status IN (${phases}) AND s.updated_at < ?
+       UNION ALL
+       SELECT s.*, 'pending' AS why FROM sessions s JOIN scaling_groups g ON g.name = s.scaling_group
+       WHERE s.status = 'PENDING' AND s.array_size IS NULL AND g.pending_timeout_sec > 0
+         AND s.created_at < now() - make_interval(secs => g.pending_timeout_sec)`,
+      [...PREPARE_STATUSES, before],
+    )) as { rows: (SessionRow & { why: 'phase' | 'pending' })[] };
+    const stuck: SessionRow[] = [];
+    const pending: string[] = [];
+    for (const { why, ...row } of rows) {
+      if (why === 'phase') stuck.push(row);
+      else pending.push(row.id);
+    }
+    return { stuck, pending };
   }
 }

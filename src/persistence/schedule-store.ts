@@ -117,14 +117,21 @@ export class ScheduleStore {
     return (await this.db('schedules').where({ id }).del()) > 0;
   }
 
-  /** Schedules whose next instant has come, earliest first. */
-  async due(now: Date, limit = 100): Promise<ScheduleRow[]> {
-    return this.db<ScheduleRow>('schedules')
-      .where('suspend', false)
-      .whereNotNull('next_run_at')
-      .where('next_run_at', '<=', now)
-      .orderBy('next_run_at')
-      .limit(limit);
+  /**
+   * Schedules whose next instant has come, earliest first, and in the same statement the first schedule not due yet (its next_run_at is the
+   * earliest left when none is due): an idle tick costs one round trip, not two.
+   */
+  async dueAndNext(now: Date, limit = 100): Promise<{ due: ScheduleRow[]; next: Date | null }> {
+    const { rows } = (await this.db.raw(
+      `(SELECT * FROM schedules WHERE suspend = false AND next_run_at IS NOT NULL AND next_run_at <= ?
+         ORDER BY next_run_at LIMIT ?)
+       UNION ALL
+       (SELECT * FROM schedules WHERE suspend = false AND next_run_at > ? ORDER BY next_run_at LIMIT 1)`,
+      [now, limit, now],
+    )) as { rows: ScheduleRow[] };
+    const due = rows.filter((r) => r.next_run_at !== null && r.next_run_at.getTime() <= now.getTime());
+    const later = rows.find((r) => !due.includes(r));
+    return { due, next: later?.next_run_at ?? null };
   }
 
   /** The earliest next_run_at of any schedule that is not suspended; null: none. */

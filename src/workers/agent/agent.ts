@@ -107,6 +107,8 @@ export class Agent {
         concurrency: this.config.concurrency,
         lockDuration: 120_000,
         maxStalledCount: 5,
+        // Idle re-poll every 10 s (BullMQ's default 5 s): a job wakes the worker at once.
+        drainDelay: 10,
       },
     );
     this.worker.on('error', (err) => this.log.error('worker error', { err: String(err) }));

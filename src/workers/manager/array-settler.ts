@@ -18,13 +18,19 @@ export class ArraySettler {
 
   /** Returns how many parents moved. */
   async settle(): Promise<number> {
+    // One read (an idle pass costs one statement); read again only if it cancelled children.
+    const read = await this.arrays.openParents();
+    let parents = read.open;
     // Children still PENDING under a parent that ended or is being cancelled never run.
-    for (const id of await this.arrays.parentsWithStrayChildren()) {
+    let cancelled = 0;
+    for (const id of read.stray) {
       const n = await this.arrays.cancelPendingChildren(id, ARRAY_CANCELLED);
       if (n > 0) this.log.info('array: stray children cancelled', { parentId: id, n });
+      cancelled += n;
     }
+    if (cancelled > 0) parents = (await this.arrays.openParents()).open;
     let moved = 0;
-    for (const p of await this.arrays.openParents()) {
+    for (const p of parents) {
       const move = parentMove(p.status, p);
       if (!move) continue;
       const row =

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { ACTIVE_STATUSES } from '../../domain/status.js';
 import type { FleetStore } from '../../persistence/fleet-store.js';
-import type { AgentRow } from '../../persistence/rows.js';
+import type { AgentRow, SessionRow } from '../../persistence/rows.js';
 import type { SessionStore } from '../../persistence/session-store.js';
 import type { CatalogStore } from '../../persistence/catalog-store.js';
 import type { AgentQueues } from '../../queue/agent-queues.js';
@@ -51,17 +51,26 @@ export class Reconciler {
       const hb = beats.get(agent.id);
       const fresh = hb !== undefined && now - hb.at < this.deps.agentTimeoutMs;
       if (fresh) {
-        await fleet.markAlive(agent.id, {
-          at: new Date(hb.at),
-          // The agent's own drain (SIGUSR2) lasts as long as its heartbeat says so.
-          statusInfo: hb.draining ? 'draining' : hb.engineDown ? 'engine-unavailable' : null,
-          slots: hb.slots,
-          scalingGroup: hb.scalingGroup,
-        });
+        // Also after an agent restart (its agent-started report made it ALIVE already), its
+        // sessions flagged while it was LOST are known again.
+        const unflagged = await fleet.markAlive(
+          agent.id,
+          {
+            at: new Date(hb.at),
+            // The agent's own drain (SIGUSR2) lasts as long as its heartbeat says so.
+            statusInfo: hb.draining ? 'draining' : hb.engineDown ? 'engine-unavailable' : null,
+            slots: hb.slots,
+            scalingGroup: hb.scalingGroup,
+          },
+          { info: AGENT_DISCONNECTED, key: 'agentDisconnected' },
+        );
+        if (unflagged > 0)
+          this.deps.log.info('agent reconnected within its grace window', {
+            agentId: agent.id,
+            sessions: unflagged,
+          });
         // The heartbeat says where the agent's queue is: no read of the agent row to send it jobs.
         this.deps.queues.noteGroup(agent.id, hb.scalingGroup);
-        // Also after an agent restart (its agent-started report made it ALIVE already).
-        await this.agentReconnected(agent);
         if (agent.status === 'LOST') this.deps.onCapacityFreed();
         await this.reconcileAgent(agent.id, hb);
       } else {
@@ -70,8 +79,9 @@ export class Reconciler {
         if (silentMs >= this.deps.agentTimeoutMs + this.deps.agentGraceMs) await this.agentGone(agent);
       }
     }
-    await this.phaseTimeouts();
-    await this.pendingTimeouts();
+    const { stuck, pending } = await fleet.timedOut(new Date(Date.now() - this.deps.phaseTimeoutMs));
+    await this.phaseTimeouts(stuck);
+    await this.pendingTimeouts(pending);
   }
 
   private async heartbeats(ids: string[]): Promise<Map<string, Heartbeat>> {
@@ -109,13 +119,6 @@ export class Reconciler {
     };
     await fleet.flagSessionsOf(agent.id, AGENT_DISCONNECTED, flag);
     this.deps.sessions.notifyCommitted();
-  }
-
-  /** A LOST agent heartbeats again within the grace window: its sessions are no longer unknown. */
-  private async agentReconnected(agent: AgentRow): Promise<void> {
-    const { fleet, log } = this.deps;
-    const n = await fleet.unflagSessionsOf(agent.id, AGENT_DISCONNECTED, 'agentDisconnected');
-    if (n > 0) log.info('agent reconnected within its grace window', { agentId: agent.id, sessions: n });
   }
 
   /**
@@ -217,9 +220,8 @@ export class Reconciler {
     }
   }
 
-  private async phaseTimeouts(): Promise<void> {
-    const { fleet, sessions, queues } = this.deps;
-    const stuck = await fleet.stuckPreparing(new Date(Date.now() - this.deps.phaseTimeoutMs));
+  private async phaseTimeouts(stuck: SessionRow[]): Promise<void> {
+    const { sessions, queues } = this.deps;
     for (const s of stuck) {
       if (s.starts_at && s.starts_at.getTime() > Date.now()) continue; // waiting for its start time
       const row = await sessions.transition(s.id, 'CANCELLED', {
@@ -235,8 +237,8 @@ export class Reconciler {
     }
   }
 
-  private async pendingTimeouts(): Promise<void> {
-    for (const id of await this.deps.fleet.pendingTimedOut()) {
+  private async pendingTimeouts(pending: string[]): Promise<void> {
+    for (const id of pending) {
       await this.deps.sessions.transition(id, 'CANCELLED', {
         from: ['PENDING'],
         info: 'pending-timeout',

@@ -29,6 +29,10 @@ export const REPORT_WORKER_OPTIONS = {
   lockDuration: 5_000,
   stalledInterval: 2_500,
   maxStalledCount: 1_000,
+  // An idle consumer re-polls after this many seconds (BullMQ's default is 5); a report wakes it
+  // at once (the queue's marker), and 10 s is the longest block BullMQ itself allows for delayed
+  // jobs on Redis, so reconnection stays as BullMQ tests it.
+  drainDelay: 10,
 } as const;
 
 export interface ReportHandlerDeps {

@@ -5,7 +5,7 @@ import { realTimers, setLongTimeoutAt, type LongTimeout, type TimerApi } from '.
 import { Loop } from './loop.js';
 
 export interface ScheduleTickerDeps {
-  schedules: Pick<ScheduleStore, 'due' | 'earliest'>;
+  schedules: Pick<ScheduleStore, 'dueAndNext' | 'earliest'>;
   firing: Pick<ScheduleFiring, 'fireDue'>;
   log: Logger;
   /** Runs `fn` only while this manager holds the schedules lease (src/queue/lease.ts). */
@@ -65,8 +65,12 @@ export class ScheduleTicker {
   }
 
   private async pass(): Promise<void> {
+    // The earliest instant left, when this pass's read already says it (nothing was due).
+    let next: Date | null | undefined;
     await this.deps.withLease(async () => {
-      const due = await this.deps.schedules.due(new Date(this.timers.now()), PASS_LIMIT);
+      const read = await this.deps.schedules.dueAndNext(new Date(this.timers.now()), PASS_LIMIT);
+      const due = read.due;
+      if (due.length === 0) next = read.next;
       for (const s of due) {
         if (this.closed) return;
         try {
@@ -81,7 +85,7 @@ export class ScheduleTicker {
     if (this.closed) return;
     // One still due (its firing failed, or another manager holds the lease): the safety tick
     // comes back to it, rather than a timer that would spin.
-    const next = await this.deps.schedules.earliest();
+    if (next === undefined) next = await this.deps.schedules.earliest();
     if (next && next.getTime() > this.timers.now()) this.arm(next.getTime());
   }
 
