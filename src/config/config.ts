@@ -114,6 +114,12 @@ export interface AgentConfig {
    * (BAI_START_BARRIER=off): every starts_at session is started by a timer (docs/scheduling.md).
    */
   startBarrierDir: string | null;
+  /**
+   * Tests only (BAI_TEST_BLOCK_LOOP_AFTER_PERMIT_MS, default 0: off): after permitting a
+   * barrier's release, the agent's main thread busy-loops until this long past the instant, to
+   * show the release does not wait for it.
+   */
+  testBlockLoopAfterPermitMs: number;
 }
 
 /** How `bai manager` and `bai agent` log (src/log/logger.ts, docs/logging.md). */
@@ -231,6 +237,7 @@ export function loadAgentConfig(env: Env = process.env): Readonly<AgentConfig> {
       env.BAI_START_BARRIER === 'off'
         ? null
         : resolve(env.BAI_START_BARRIER_DIR ?? join(stateDir, 'barrier')),
+    testBlockLoopAfterPermitMs: num(env, 'BAI_TEST_BLOCK_LOOP_AFTER_PERMIT_MS', 0),
   });
 }
 

@@ -204,3 +204,35 @@ test.serial(
     t.true(firstInstruction(await logsOf(late)).at > lateAt + 500, 'the late one ran only once re-adopted');
   },
 );
+
+test.serial(
+  'released while the agent main loop is blocked across the instant: the command runs before the block ends',
+  async (t) => {
+    // The agent busy-loops its main thread from the release's permit (PERMIT_LEAD_MS ahead)
+    // until BLOCK_MS past starts_at: a release that needed its event loop would run the
+    // command only after that. Asserted by order, not by a skew bound.
+    const BLOCK_MS = 8_000;
+    await agents.stop(agent, 'SIGTERM');
+    agent = await agents.spawn(1, { BAI_TEST_BLOCK_LOOP_AFTER_PERMIT_MS: String(BLOCK_MS) });
+    try {
+      const id = await create(
+        batch('python3 -c "import time; print(time.time())"', { name: 'bar-blocked', starts_at: at(15_000) }),
+      );
+      await heldContainer(id);
+      const v = await waitForStatus(stack.client, id);
+      t.is(v.result, 'SUCCESS', v.statusInfo ?? '');
+      const startsAt = Date.parse(v.startsAt!);
+      const startedAt = Date.parse(v.kernels[0]!.startedAt!);
+      const first = firstInstruction(await logsOf(id)).at;
+      t.true(startedAt >= startsAt, 'never released before starts_at');
+      t.true(first >= startsAt, `first instruction ${first - startsAt} ms after starts_at`);
+      t.true(
+        first < startsAt + BLOCK_MS,
+        `first instruction ${Math.round(first - startsAt)} ms after starts_at, the block ended at ${BLOCK_MS} ms`,
+      );
+    } finally {
+      await agents.stop(agent, 'SIGTERM');
+      agent = await agents.spawn(1);
+    }
+  },
+);

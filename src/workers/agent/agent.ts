@@ -41,6 +41,7 @@ export class Agent {
   private readonly watcher: Watcher;
   private readonly adoption: Adoption;
   private readonly pipeline: RunPipeline;
+  private readonly starter: SessionStarter;
   private readonly ending: DestroyAndCleanup;
   private worker: Worker | null = null;
   private workerConnection: Redis | null = null;
@@ -77,9 +78,15 @@ export class Agent {
     };
     this.teardown = new Teardown(this.ctx);
     this.watcher = new Watcher(this.ctx, this.teardown);
-    const starter = new SessionStarter(this.ctx, this.watcher, this.teardown);
-    this.adoption = new Adoption(this.ctx, this.watcher, this.teardown, starter);
-    this.pipeline = new RunPipeline(this.ctx, this.teardown, this.adoption, starter, availableParallelism());
+    this.starter = new SessionStarter(this.ctx, this.watcher, this.teardown);
+    this.adoption = new Adoption(this.ctx, this.watcher, this.teardown, this.starter);
+    this.pipeline = new RunPipeline(
+      this.ctx,
+      this.teardown,
+      this.adoption,
+      this.starter,
+      availableParallelism(),
+    );
     this.ending = new DestroyAndCleanup(this.ctx, this.watcher, this.teardown);
   }
 
@@ -140,6 +147,7 @@ export class Agent {
     const errors: unknown[] = [];
     await this.worker?.close().catch((e: unknown) => errors.push(e));
     this.clearTimers(); // a job that was under way may have armed a start or timeout timer since
+    await this.starter.close().catch((e: unknown) => errors.push(e));
     await this.workerConnection?.quit().catch((e: unknown) => errors.push(e));
     await this.reporter.close().catch((e: unknown) => errors.push(e));
     if (errors.length > 0) this.log.error('agent close', { errors: errors.map(String) });

@@ -42,16 +42,32 @@ export class StartBarrier {
     return `${dir}:${BARRIER_MOUNT}:ro`;
   }
 
+  /** A session's containers in the order their FIFOs are written: subs first, main last. */
+  private order(t: Tracked): { kernelId: string; containerId: string }[] {
+    const main = t.containers.find((c) => c.role === 'main') ?? t.containers[0];
+    if (!main) throw new Error(`session ${t.sessionId} has no container`);
+    return [...t.containers.filter((x) => x !== main), main];
+  }
+
+  /** The FIFOs of a held session, in the order they are written (for the release clock). */
+  fifos(t: Tracked): string[] {
+    return this.order(t).map((c) => `${this.folder(c.kernelId, t.attempt)}/${BARRIER_FIFO}`);
+  }
+
+  /** The file that says when the session was released (in its main's barrier folder). */
+  releasedAtFile(t: Tracked): string {
+    return `${this.folder(this.order(t).at(-1)!.kernelId, t.attempt)}/${RELEASED_AT}`;
+  }
+
   /**
    * Lets a held session's command run: records `releasedAt` first (so an agent restarted
    * midway knows the command may run), then writes each container's FIFO, subs first, main
-   * last, as the timed start starts them.
+   * last, as the timed start starts them; from the `from`-th on (the release clock wrote the
+   * ones before, then stopped at one whose shell did not wait yet).
    */
-  async release(t: Tracked, releasedAt: number): Promise<void> {
-    const main = t.containers.find((c) => c.role === 'main') ?? t.containers[0];
-    if (!main) throw new Error(`session ${t.sessionId} has no container`);
-    await writeFile(`${this.folder(main.kernelId, t.attempt)}/${RELEASED_AT}`, String(releasedAt));
-    for (const c of [...t.containers.filter((x) => x !== main), main]) await this.open(t, c);
+  async release(t: Tracked, releasedAt: number, from = 0): Promise<void> {
+    await writeFile(this.releasedAtFile(t), String(releasedAt));
+    for (const c of this.order(t).slice(from)) await this.open(t, c);
   }
 
   /**

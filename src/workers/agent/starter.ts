@@ -1,12 +1,14 @@
-import { clearLongTimeout, setLongTimeout } from '../long-timer.js';
+import { PERMIT_TTL_MS, permitDelay } from '../../domain/release-timing.js';
+import { clearLongTimeout, setLongTimeout, setLongTimeoutAt, type LongTimeout } from '../long-timer.js';
 import { sessionLog, type AgentContext } from './agent-context.js';
 import { StartBarrier } from './barrier.js';
+import { ReleaseClock, type ArmedHandle, type ReleaseOutcome } from './release-clock.js';
 import type { Teardown } from './teardown.js';
 import { mainOf, type Tracked } from './tracked.js';
 import type { Watcher } from './watcher.js';
 
-/** The release timer fires this much before the instant: the checks before it are done by then. */
-const RELEASE_EARLY_MS = 25;
+/** A permit the main loop could not get (Redis did not answer) is asked for again this soon. */
+const PERMIT_RETRY_MS = 500;
 
 /**
  * The last step of a run: start a created session's containers (subs first, then the main),
@@ -17,6 +19,8 @@ const RELEASE_EARLY_MS = 25;
  */
 export class SessionStarter {
   private readonly barrier: StartBarrier;
+  /** Fires the barriers' releases in a thread of its own (release-clock.ts). */
+  private readonly clock: ReleaseClock;
 
   constructor(
     private readonly ctx: AgentContext,
@@ -24,6 +28,12 @@ export class SessionStarter {
     private readonly teardown: Teardown,
   ) {
     this.barrier = new StartBarrier(ctx);
+    this.clock = new ReleaseClock(ctx.log);
+  }
+
+  /** Cancels the releases still armed (their sessions' timers are cleared too) and stops the clock. */
+  close(): Promise<void> {
+    return this.clock.close();
   }
 
   async startSession(tracked: Tracked): Promise<void> {
@@ -58,14 +68,104 @@ export class SessionStarter {
     await this.startContainers(tracked);
     if (tracked.stopReason || tracked.state !== 'created') return; // destroyed meanwhile: teardown removes it
     sessionLog(this.ctx, tracked).info('session held at its start barrier', { startsAt: b.startsAt });
+    this.armRelease(tracked, b.startsAt);
+  }
+
+  /**
+   * Arms a held session's release in the release clock, which writes its FIFOs at `startsAt`
+   * whatever the main loop is doing. The main loop asks Redis ahead (PERMIT_LEAD_MS) whether
+   * the attempt was superseded and hands the clock a permit, renewed while the release waits
+   * for it; destroy, cleanup, supersession and close cancel it through `startTimer`.
+   */
+  private armRelease(tracked: Tracked, startsAt: number): void {
     clearLongTimeout(tracked.startTimer);
-    tracked.startTimer = setLongTimeout(
-      () => {
-        tracked.startTimer = null;
-        this.release(tracked).catch((err) => this.ctx.log.error('release failed', { err: String(err) }));
-      },
-      Math.max(0, b.startsAt - RELEASE_EARLY_MS - Date.now()),
+    const handle = this.clock.arm(
+      startsAt,
+      this.barrier.fifos(tracked),
+      this.barrier.releasedAtFile(tracked),
     );
+    let check: LongTimeout | null = null;
+    const ask = (): void => {
+      check = null;
+      this.permit(tracked, handle, startsAt).then(
+        (askedAt) => {
+          // Asked again if the clock has not fired by the time the permit goes stale.
+          const next =
+            askedAt === null ? Date.now() + PERMIT_RETRY_MS : Math.max(startsAt, askedAt) + PERMIT_TTL_MS / 2;
+          if (handle.armed) check = setLongTimeoutAt(ask, next);
+        },
+        (err) => {
+          sessionLog(this.ctx, tracked).error('release check failed', { err: String(err) });
+          if (handle.armed) check = setLongTimeout(ask, PERMIT_RETRY_MS);
+        },
+      );
+    };
+    check = setLongTimeout(ask, permitDelay(startsAt, Date.now()));
+    const timer: LongTimeout = {
+      at: startsAt,
+      get active() {
+        return handle.armed;
+      },
+      clear() {
+        clearLongTimeout(check);
+        check = null;
+        handle.cancel();
+      },
+    };
+    tracked.startTimer = timer;
+    const t0 = performance.now();
+    void handle.outcome
+      .then(async (o) => {
+        clearLongTimeout(check);
+        if (tracked.startTimer === timer) tracked.startTimer = null;
+        await this.released(tracked, o, t0);
+      })
+      .catch((err) => this.ctx.log.error('release failed', { err: String(err) }));
+  }
+
+  /**
+   * Asks whether the attempt was superseded and, if not, permits the release: the time it
+   * asked, or null when the session is no longer to be released (dropped, stopped).
+   */
+  private async permit(tracked: Tracked, handle: ArmedHandle, startsAt: number): Promise<number | null> {
+    if (!handle.armed) return null;
+    if (tracked.stopReason || tracked.state !== 'created') {
+      handle.cancel();
+      return null;
+    }
+    const askedAt = Date.now();
+    if (await this.superseded(tracked)) return null; // dropped: its timers (this release) cleared
+    handle.permit(askedAt);
+    const block = this.ctx.config.testBlockLoopAfterPermitMs;
+    if (block > 0) {
+      // Test only (BAI_TEST_BLOCK_LOOP_AFTER_PERMIT_MS): the main loop is busy across the instant.
+      while (Date.now() < startsAt + block);
+      sessionLog(this.ctx, tracked).info('test: main loop was blocked', { until: Date.now() });
+    }
+    return askedAt;
+  }
+
+  /** What the clock did: carry on from there (report RUNNING, or finish a partial release). */
+  private async released(tracked: Tracked, o: ReleaseOutcome, t0: number): Promise<void> {
+    const b = tracked.barrier;
+    if (!b || o.type === 'cancelled') return;
+    if (o.type === 'lost') return this.release(tracked); // the main loop releases it, as before
+    if (o.type === 'lost-fired') {
+      // Taken by a thread that died: released if its shell no longer waits.
+      const at = await this.barrier.releasedAt(tracked);
+      if (at === null || (await this.barrier.held(mainOf(tracked).containerId))) return this.release(tracked);
+      return this.afterRelease(tracked, at, t0, null);
+    }
+    if (tracked.stopReason) return; // destroyed during the release: the teardown reports it
+    if (o.error !== null) {
+      // Stopped at a FIFO its shell did not wait on yet (ENXIO), or a file error: go on from it.
+      try {
+        await this.barrier.release(tracked, o.releasedAt, o.written);
+      } catch (err) {
+        return this.releaseFailed(tracked, err);
+      }
+    }
+    await this.afterRelease(tracked, o.releasedAt, t0, o.error === null ? o.wroteAt - o.releasedAt : null);
   }
 
   /**
@@ -76,7 +176,6 @@ export class SessionStarter {
     const b = tracked.barrier;
     if (!b || tracked.stopReason || tracked.state !== 'created') return;
     if (await this.superseded(tracked)) return;
-    // The timer fired early on purpose (and timers round): wait out the last milliseconds.
     while (Date.now() < b.startsAt) await new Promise((r) => setTimeout(r, b.startsAt - Date.now()));
     if (tracked.stopReason || tracked.state !== 'created') return;
     const releasedAt = Date.now();
@@ -84,15 +183,29 @@ export class SessionStarter {
     try {
       await this.barrier.release(tracked, releasedAt);
     } catch (err) {
-      if (tracked.stopReason) return; // destroyed during the release: the teardown reports it
-      // The engine went away: released again when it answers (Adoption.engineBack).
-      if (!this.ctx.engine.isUp) throw err;
-      sessionLog(this.ctx, tracked).error('release failed', { err: String(err) });
-      await this.teardown.discard(tracked);
-      await this.ctx.reports.failed(tracked, 'ERROR', 'failed-to-start', `Start barrier: ${String(err)}`);
-      return;
+      return this.releaseFailed(tracked, err);
     }
-    sessionLog(this.ctx, tracked).info('session released', { late: releasedAt - b.startsAt });
+    await this.afterRelease(tracked, releasedAt, t0, null);
+  }
+
+  private async releaseFailed(tracked: Tracked, err: unknown): Promise<void> {
+    if (tracked.stopReason) return; // destroyed during the release: the teardown reports it
+    // The engine went away: released again when it answers (Adoption.engineBack).
+    if (!this.ctx.engine.isUp) throw err;
+    sessionLog(this.ctx, tracked).error('release failed', { err: String(err) });
+    await this.teardown.discard(tracked);
+    await this.ctx.reports.failed(tracked, 'ERROR', 'failed-to-start', `Start barrier: ${String(err)}`);
+  }
+
+  /** Released at `releasedAt` (its FIFOs written `wroteMs` later by the clock): RUNNING. */
+  private async afterRelease(
+    tracked: Tracked,
+    releasedAt: number,
+    t0: number,
+    wroteMs: number | null,
+  ): Promise<void> {
+    const b = tracked.barrier!;
+    sessionLog(this.ctx, tracked).info('session released', { late: releasedAt - b.startsAt, wroteMs });
     b.releasedAt = releasedAt;
     await this.running(tracked, releasedAt, t0);
   }
