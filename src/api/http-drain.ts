@@ -5,8 +5,8 @@ import type { RequestListener, Server, ServerResponse } from 'node:http';
  * connection is accepted; a request already in flight gets its whole answer (a create waiting
  * for its session to run included) and its connection is closed after it, as is every
  * keep-alive connection once idle, so no client sends one more request on a connection the
- * manager still holds open; event streams end at once (an SSE client reconnects, to another
- * manager, with Last-Event-ID). Past `graceMs`, what is still open is cut.
+ * manager still holds open; event streams and logs follow streams end at once (an SSE client
+ * reconnects, to another manager, with Last-Event-ID; a logs follower with `after=`). Past `graceMs`, what is still open is cut.
  */
 export class HttpDrain {
   private draining = false;
@@ -46,6 +46,8 @@ export class HttpDrain {
   }
 }
 
+/** An answer that lasts as long as its client listens: server-sent events, a logs follow stream. */
 function isEventStream(res: ServerResponse): boolean {
-  return String(res.getHeader('content-type') ?? '').startsWith('text/event-stream');
+  const type = String(res.getHeader('content-type') ?? '');
+  return type.startsWith('text/event-stream') || type.startsWith('application/x-ndjson');
 }

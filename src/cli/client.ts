@@ -5,7 +5,12 @@ import { loadClientConfig, stateDirOf } from '../config/config.js';
 import { envFileOf, readEnvFile } from '../config/env-file.js';
 import { BaiError } from '../domain/errors.js';
 import { authorizationHeader, sign } from '../domain/signing.js';
-import { bufferedRequest, type BufferedResponse } from './http-request.js';
+import {
+  bufferedRequest,
+  streamedRequest,
+  type BufferedResponse,
+  type StreamedResponse,
+} from './http-request.js';
 
 /** A server's problem+json answer, carried to the CLI's error output and exit code. */
 export class ApiError extends BaiError {
@@ -202,6 +207,16 @@ function retryReason(
   return null;
 }
 
+/** An answer's JSON, or null for none; a body that is not JSON (a proxy's error page) as `msg`. */
+function parseBody(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    // Expected: carried as the message.
+    return { msg: text };
+  }
+}
+
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(done, ms);
@@ -264,14 +279,7 @@ export class ApiClient {
   ): Promise<T> {
     // Answers read whole through node:http: no fetch (and no undici) in a CLI that only asks.
     const res = await this.send(method, path, body, query, headers, signal, bufferedRequest);
-    const text = await res.text();
-    let parsed: unknown = null;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      // Expected: a body that is not JSON (a proxy's error page): carried as the message.
-      parsed = { msg: text };
-    }
+    const parsed = parseBody(await res.text());
     if (!res.ok) throw new ApiError(res.status, (parsed ?? {}) as ApiError['problem']);
     return parsed as T;
   }
@@ -286,6 +294,22 @@ export class ApiClient {
     signal?: AbortSignal,
   ): Promise<Response> {
     return this.send(method, path, body, query, headers, signal, (url, init) => fetch(url, init));
+  }
+
+  /**
+   * A request whose answer's body is read as it comes (through node:http, as `request`), with
+   * the same retries before the answer starts; an answer that is not 2xx throws its problem.
+   */
+  async stream(
+    method: string,
+    path: string,
+    query?: Record<string, string | undefined>,
+    signal?: AbortSignal,
+  ): Promise<StreamedResponse> {
+    const res = await this.send(method, path, undefined, query, {}, signal, streamedRequest);
+    if (res.ok) return res;
+    const parsed = parseBody(await res.text().catch(() => ''));
+    throw new ApiError(res.status, (parsed ?? {}) as ApiError['problem']);
   }
 
   /** Signs and sends a request through `transport`, retrying as the class says. */

@@ -86,11 +86,11 @@ export async function waitForEnd(
   const startLogs = () => {
     if (!logs || logLoop) return;
     logLoop = (async () => {
-      // Each read blocks in the manager until the agent copies more (push): ask again at once
-      // after one that brought output or did wait; pace only reads that could not wait (no
-      // agent yet, an older manager, a failure).
+      // One follow stream: the manager sends the output as the agent copies it (push). Follow
+      // on at once after a stream the manager ended early (it drains); pace after a failure
+      // (from the same cursor) or when the kernel ended (its end event is near).
       while (!ended.signal.aborted) {
-        if (!(await logs.poll(ended.signal))) await sleep(200, ended.signal);
+        if (!(await logs.follow(ended.signal))) await sleep(200, ended.signal);
       }
     })();
   };

@@ -1,10 +1,59 @@
-import { IDEMPOTENCY_KEY, OWNER, SESSION_REF, list, ok, problem, q, ref, type Op } from './common.js';
+import {
+  IDEMPOTENCY_KEY,
+  OWNER,
+  SESSION_REF,
+  json,
+  list,
+  ok,
+  problem,
+  q,
+  ref,
+  type Json,
+  type Op,
+} from './common.js';
 
 /** The answer of a create whose Idempotency-Key came before with another body. */
 const KEY_CONFLICT = {
   '422': problem(
     'idempotency-key-conflict: the key was used with another body (data.sessionId: its session)',
   ),
+};
+
+/** `GET /session/{ref}/logs` answered at once (without `follow`). */
+const LOGS: Json = {
+  type: 'object',
+  properties: {
+    result: {
+      type: 'object',
+      properties: {
+        logs: {
+          type: 'string',
+          description:
+            'the output; a truncated one keeps its tail and opens with the line `[bai: output truncated, last N bytes follow]`',
+        },
+        truncated: { type: 'boolean', description: 'without `after`: only the tail is kept' },
+        totalBytes: {
+          type: ['integer', 'null'],
+          description: 'without `after`: bytes of the whole output, as the agent counted them',
+        },
+        cursor: { type: 'string', description: 'with `after` only' },
+        more: { type: 'boolean', description: 'with `after` only' },
+        ended: { type: 'boolean', description: 'with `after` only' },
+        offset: {
+          type: 'integer',
+          description: 'with `after` only: bytes of the whole output before `logs`',
+        },
+        gap: {
+          type: 'boolean',
+          description: 'with `after` only: an unknown part of the output was skipped before `logs`',
+        },
+        waited: {
+          type: 'boolean',
+          description: 'with `wait_ms` only: the manager blocked on the live copy before answering',
+        },
+      },
+    },
+  },
 };
 
 /** OpenAPI operations of the tags meta and sessions (Backend.AI's session API and SSE). */
@@ -118,42 +167,33 @@ export const SESSION_OPS: Op[] = [
         'wait_ms',
         'bai extension, with `after`: when nothing came after the cursor yet and the kernel runs on an agent, block up to this many milliseconds (0–20000) until the agent copies more (answered with `waited: true`); ends early when output comes or the client goes away',
       ),
+      q(
+        'follow',
+        'bai extension (`1` or `true`; `after` defaults to "0"): one long answer, `application/x-ndjson`, one page a line `{logs, cursor, offset?, gap?}` sent as the agent copies the output; the last line has `ended: true` once the kernel has ended and all it copied was sent. It ends without that line when the client goes away or the manager shuts down: follow on with `after=` the last cursor. A page with empty `logs` keeps an idle stream open. Errors (404, 400) come before it starts, as problem+json',
+      ),
     ],
-    response: ok('Logs', {
-      type: 'object',
-      properties: {
-        result: {
-          type: 'object',
-          properties: {
-            logs: {
-              type: 'string',
-              description:
-                'the output; a truncated one keeps its tail and opens with the line `[bai: output truncated, last N bytes follow]`',
-            },
-            truncated: { type: 'boolean', description: 'without `after`: only the tail is kept' },
-            totalBytes: {
-              type: ['integer', 'null'],
-              description: 'without `after`: bytes of the whole output, as the agent counted them',
-            },
-            cursor: { type: 'string', description: 'with `after` only' },
-            more: { type: 'boolean', description: 'with `after` only' },
-            ended: { type: 'boolean', description: 'with `after` only' },
-            offset: {
-              type: 'integer',
-              description: 'with `after` only: bytes of the whole output before `logs`',
-            },
-            gap: {
-              type: 'boolean',
-              description: 'with `after` only: an unknown part of the output was skipped before `logs`',
-            },
-            waited: {
-              type: 'boolean',
-              description: 'with `wait_ms` only: the manager blocked on the live copy before answering',
+    response: {
+      description: 'Logs; with `follow`, a stream of pages (application/x-ndjson)',
+      content: {
+        ...json(LOGS),
+        'application/x-ndjson': {
+          schema: {
+            type: 'object',
+            description: 'one line of a follow stream',
+            properties: {
+              logs: { type: 'string' },
+              cursor: { type: 'string', description: 'resume with `after=` this' },
+              offset: { type: 'integer', description: 'bytes of the whole output before `logs`' },
+              gap: {
+                type: 'boolean',
+                description: 'an unknown part of the output was skipped before `logs`',
+              },
+              ended: { type: 'boolean', description: 'the last line: the kernel has ended, all was sent' },
             },
           },
         },
       },
-    }),
+    },
   },
   {
     method: 'get',

@@ -19,6 +19,7 @@ const LIVE_BYTES = 64 * 1024 * 1024;
 import type { ApiContext } from '../api-context.js';
 import type { Principal } from '../auth.js';
 import { clientGone, queryFlag, queryOf } from '../params.js';
+import { followLogs } from '../log-follow.js';
 import { sessionInfo, sessionSummary } from '../session-view.js';
 import { arrayInfo } from '../array-view.js';
 
@@ -133,7 +134,9 @@ export function sessionRoutes(api: ApiContext): Router {
       ? kernels.find((x) => x.id === kernelId)
       : kernels.find((x) => x.cluster_role === 'main');
     if (!k) throw new InvalidRequest(`No kernel "${kernelId}" in this session.`);
-    const after = query(ctx, 'after');
+    // follow=1: one long answer, the pages of the incremental read as they come (log-follow.ts).
+    const follow = queryFlag(ctx, 'follow');
+    const after = query(ctx, 'after') ?? (follow ? '0' : undefined);
     if (after !== undefined) {
       // bai's incremental read (`bai run`, `logs -f`): the chunks copied after a cursor, about
       // a mebibyte at most per answer, so a follower prints each chunk once even when the
@@ -141,6 +144,10 @@ export function sessionRoutes(api: ApiContext): Router {
       // `logs`) tells it what was dropped before it could read it.
       if (after !== '' && after !== '0' && !/^\d+-\d+$/.test(after))
         throw new InvalidRequest('after must be a cursor returned by this endpoint.');
+      if (follow) {
+        followLogs(ctx, api, s, k, after);
+        return;
+      }
       const waitMs = waitMsOf(ctx);
       let page = await readLogPage(api.redis, api.prefix, k.agent_id ?? '', k.id, after, PAGE_BYTES);
       let waited = false;
