@@ -23,7 +23,7 @@ import { runDrain } from '../bench/drain.js';
 import { runLogs } from '../bench/logs.js';
 import { runScaleOut } from '../bench/scale-out.js';
 import { runHistory } from '../bench/history.js';
-import { footprintResult, sampleIdle } from '../bench/footprint.js';
+import { footprintResult, sampleIdle, settleAfterLoad } from '../bench/footprint.js';
 import { runOverhead } from '../bench/overhead.js';
 import { CounterMeter } from '../bench/lib/counters.js';
 import { collectSummary, formatSummary, formatTable, type BenchResult } from '../bench/lib/result.js';
@@ -123,8 +123,11 @@ async function main(): Promise<void> {
     log('submit done');
   }
   await sleep(2_000);
+  const justAfter = await sampleIdle(stack);
+  const settledMs = await settleAfterLoad(stack);
+  log(`RSS settled ${Math.round(settledMs / 1000)} s after the runs`);
   const idleAfter = await sampleIdle(stack);
-  results.push(await footprintResult(idle, load, idleAfter));
+  results.push(await footprintResult(idle, load, justAfter, idleAfter, settledMs));
 
   const table = formatTable(results);
   process.stdout.write(`\n${table}\n\n`);
