@@ -1,6 +1,6 @@
 import { outcomeOfExit } from '../../domain/batch-result.js';
 import type { RetryCause } from '../../domain/session-request.js';
-import { PREPARE_STATUSES, type SessionStatus } from '../../domain/status.js';
+import { isTerminal, PREPARE_STATUSES, type SessionStatus } from '../../domain/status.js';
 import type { CatalogStore } from '../../persistence/catalog-store.js';
 import type { Tx } from '../../persistence/db.js';
 import type { FleetStore } from '../../persistence/fleet-store.js';
@@ -222,6 +222,10 @@ export class ReportHandler {
       // kernel first deadlocks against a progress report for the same session.
       const s = (session = await this.currentIn(trx, r));
       if (!s) return null;
+      // A repeat (an agent re-sends an exit it is not sure landed, e.g. when its engine comes
+      // back, by which time the container may be gone and it reads exit -1): the first report
+      // applied stands, for the kernel as for the session. Only the cleanup is sent again.
+      if (isTerminal(s.status)) return null;
       const detail = {
         exitCode: r.exitCode,
         ...(r.oomKilled ? { oomKilled: true, error: 'The container was killed: out of memory.' } : {}),
