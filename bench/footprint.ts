@@ -68,55 +68,25 @@ export async function footprintResult(
     const target = `≤ ${bar[who]} MB [goal ≤ ${goal[who]} MB]`;
     const meets = (_r: number | null, v: Summary | number) =>
       (typeof v === 'number' ? v : v.median) <= bar[who];
+    // One row per sampling: its metric, its samples, and whether the idle bar applies to it.
+    const row = (metric: string, samples: number[], barred: boolean) =>
+      lowerIsBetter(
+        {
+          bench: 'footprint',
+          metric: `${who} RSS ${metric}`,
+          unit: 'MB',
+          bai: summarize(samples),
+          baseline: base,
+          baselineName: 'bare node',
+          target: barred ? target : '',
+        },
+        barred ? meets : () => null,
+      );
     rows.push(
-      lowerIsBetter(
-        {
-          bench: 'footprint',
-          metric: `${who} RSS idle (fresh)`,
-          unit: 'MB',
-          bai: summarize(idle[who]),
-          baseline: base,
-          baselineName: 'bare node',
-          target,
-        },
-        meets,
-      ),
-      lowerIsBetter(
-        {
-          bench: 'footprint',
-          metric: `${who} RSS under submit load`,
-          unit: 'MB',
-          bai: summarize(load[who]),
-          baseline: base,
-          baselineName: 'bare node',
-          target: '',
-        },
-        () => null,
-      ),
-      lowerIsBetter(
-        {
-          bench: 'footprint',
-          metric: `${who} RSS 2 s after the runs`,
-          unit: 'MB',
-          bai: summarize(justAfter[who]),
-          baseline: base,
-          baselineName: 'bare node',
-          target: '',
-        },
-        () => null,
-      ),
-      lowerIsBetter(
-        {
-          bench: 'footprint',
-          metric: `${who} RSS idle after all runs (settled in ${Math.round(settledMs / 1000)} s)`,
-          unit: 'MB',
-          bai: summarize(idleAfter[who]),
-          baseline: base,
-          baselineName: 'bare node',
-          target,
-        },
-        meets,
-      ),
+      row('idle (fresh)', idle[who], true),
+      row('under submit load', load[who], false),
+      row('2 s after the runs', justAfter[who], false),
+      row(`idle after all runs (settled in ${Math.round(settledMs / 1000)} s)`, idleAfter[who], true),
     );
   }
   const summaryLines = (['manager', 'agent'] as const).map((who) =>
