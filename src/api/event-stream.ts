@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { PassThrough } from 'node:stream';
+import { openStreamResponse } from './stream-response.js';
 import type { SessionEventRow } from '../persistence/rows.js';
 import type { ApiContext } from './api-context.js';
 import { clientGone } from './params.js';
@@ -35,19 +35,12 @@ export interface EventStreamOptions {
  * after end would throw).
  */
 export async function streamEvents(ctx: Context, api: ApiContext, o: EventStreamOptions): Promise<void> {
-  const stream = new PassThrough();
+  const stream = openStreamResponse(ctx, 'text/event-stream');
+  ctx.set('Connection', 'keep-alive');
   let closed = false;
   const write = (text: string) => {
     if (!closed) stream.write(text);
   };
-  ctx.req.socket.setTimeout(0);
-  ctx.req.socket.setNoDelay(true);
-  ctx.status = 200;
-  ctx.set('Content-Type', 'text/event-stream');
-  ctx.set('Cache-Control', 'no-cache');
-  ctx.set('Connection', 'keep-alive');
-  ctx.set('X-Accel-Buffering', 'no');
-  ctx.body = stream;
 
   let replayed = false;
   const sent = new Set<number>();

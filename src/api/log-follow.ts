@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { PassThrough } from 'node:stream';
+import type { PassThrough } from 'node:stream';
 import { isTerminal } from '../domain/status.js';
 import type { KernelRow, SessionRow } from '../persistence/rows.js';
 import { readLogPage } from '../queue/log-stream.js';
@@ -7,6 +7,7 @@ import type { LogReader } from '../queue/log-waiters.js';
 import { logStreamKey } from '../queue/names.js';
 import type { ApiContext } from './api-context.js';
 import { clientGone } from './params.js';
+import { openStreamResponse } from './stream-response.js';
 
 /** The media type of a follow stream: one JSON page a line. */
 export const FOLLOW_TYPE = 'application/x-ndjson';
@@ -63,16 +64,9 @@ export function followLogs(
 ): void {
   const gone = clientGone(ctx);
   const stop = AbortSignal.any([gone, api.logWaiters.closing]);
-  const body = new PassThrough();
+  const body = openStreamResponse(ctx, FOLLOW_TYPE);
   // Expected: a write racing the response's close; the stream's own signal ends the follow.
   body.on('error', () => {});
-  ctx.req.socket.setTimeout(0);
-  ctx.req.socket.setNoDelay(true);
-  ctx.status = 200;
-  ctx.set('Content-Type', FOLLOW_TYPE);
-  ctx.set('Cache-Control', 'no-cache');
-  ctx.set('X-Accel-Buffering', 'no');
-  ctx.body = body;
   void new Follow(api, s, k, after, limits, body, stop).run();
 }
 
