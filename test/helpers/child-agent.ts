@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testEnv } from './env.js';
+import { guardedNodeArgs } from './orphan-guard-args.js';
 import type { TestStack } from './stack.js';
 
 const BIN = resolve(fileURLToPath(import.meta.url), '../../../../bin/bai.js');
@@ -20,7 +21,7 @@ export class ChildAgents {
   async spawn(n: number, extraEnv: Record<string, string> = {}): Promise<ChildProcess> {
     const cfg = this.stack.agentConfig(n);
     const env = testEnv();
-    const child = spawn(process.execPath, [BIN, 'agent'], {
+    const child = spawn(process.execPath, [...guardedNodeArgs(), BIN, 'agent'], {
       env: {
         PATH: process.env.PATH,
         BAI_AGENT_ID: cfg.id,
@@ -36,7 +37,8 @@ export class ChildAgents {
         BAI_STATE_DIR: join(env.tmp, `agent-state-${this.stack.id}-${n}`),
         ...extraEnv,
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // stdin: the orphan guard's pipe (the agent ends if this worker dies).
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.children.add(child);
     let err = '';

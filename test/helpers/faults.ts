@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { startRedis, type Service } from '../../src/stack/services.js';
 import type { ApiClient } from '../../src/cli/client.js';
 import { testEnv } from './env.js';
+import { guardedNodeArgs } from './orphan-guard-args.js';
 import { holdsWithin, untilDone } from './eventually.js';
 import { startTestStack, type TestStack } from './stack.js';
 
@@ -175,10 +176,11 @@ export class ChildBai {
   private readyUrl: Promise<string>;
 
   constructor(args: string[], env: Record<string, string>) {
-    this.child = spawn(process.execPath, [join(ROOT, 'bin/bai.js'), ...args], {
+    this.child = spawn(process.execPath, [...guardedNodeArgs(), join(ROOT, 'bin/bai.js'), ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // stdin: the orphan guard's pipe (the process ends if this worker dies).
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.readyUrl = new Promise((resolveUrl, reject) => {
       this.child.stdout!.setEncoding('utf8');
