@@ -97,7 +97,6 @@ export async function footprintResult(
         bai: summarize(idle[who]).median,
         baseline: base,
         baselineName: 'bare node',
-        target: `≤ ${bar[who]} MB`,
       },
       { atMost: bar[who] },
     ),

@@ -195,7 +195,6 @@ export async function runLogs(
           bai: bs.p95,
           baseline: ds.p95,
           baselineName: 'docker run attached',
-          target: '≤ 300 ms',
         },
         { atMost: 300 },
       ),

@@ -131,7 +131,6 @@ export async function runOverhead(
           bai: b.median,
           baseline: da.median,
           baselineName: 'create/start/wait/remove',
-          target: '≤ 1.15×',
         },
         { ratioAtMost: 1.15 },
       ),

@@ -284,7 +284,6 @@ export async function runSubmit(
             bai: baiRate,
             baseline: floorRate,
             baselineName: 'INSERT + queue add loop',
-            target: '≥ 1.0×',
           },
           { ratioAtLeast: 1.0 },
         ),

@@ -117,14 +117,37 @@ export interface SummaryCheck {
   ratioAtLeast?: number;
 }
 
-/** A summary line, its ratio computed and judged by `check` (met is null when nothing is). */
-export function summaryLine(l: Omit<SummaryLine, 'ratio' | 'met'>, check: SummaryCheck): SummaryLine {
+/** A bound as the target column writes it: `1` as `1.0`, `1.05` as it is. */
+const bound = (n: number) => (Number.isInteger(n) && n < 10 ? n.toFixed(1) : String(n));
+
+/** The target column, written from the check that judges it (so the two cannot disagree). */
+export function targetText(check: SummaryCheck, unit: string): string {
+  const parts: string[] = [];
+  if (check.atMost !== undefined) parts.push(`≤ ${check.atMost}${unit ? ` ${unit}` : ''}`);
+  if (check.ratioAtMost !== undefined) parts.push(`≤ ${bound(check.ratioAtMost)}×`);
+  if (check.ratioAtLeast !== undefined) parts.push(`≥ ${bound(check.ratioAtLeast)}×`);
+  return parts.join(' and ');
+}
+
+/**
+ * A summary line, its ratio computed and judged by `check` (met is null when nothing is), its
+ * target written from `check`.
+ */
+export function summaryLine(
+  l: Omit<SummaryLine, 'ratio' | 'met' | 'target'>,
+  check: SummaryCheck,
+): SummaryLine {
   const ratio = l.baseline ? l.bai / l.baseline : null;
   const verdicts: boolean[] = [];
   if (check.atMost !== undefined) verdicts.push(Number.isFinite(l.bai) && l.bai <= check.atMost);
   if (check.ratioAtMost !== undefined) verdicts.push(ratio !== null && ratio <= check.ratioAtMost);
   if (check.ratioAtLeast !== undefined) verdicts.push(ratio !== null && ratio >= check.ratioAtLeast);
-  return { ...l, ratio, met: verdicts.length ? verdicts.every(Boolean) : null };
+  return {
+    ...l,
+    ratio,
+    target: targetText(check, l.unit),
+    met: verdicts.length ? verdicts.every(Boolean) : null,
+  };
 }
 
 /** Every result's summary lines, in the order the benches ran. */

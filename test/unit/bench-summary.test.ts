@@ -1,7 +1,13 @@
 import test from 'ava';
-import { collectSummary, formatSummary, summaryLine, type BenchResult } from '../../bench/lib/result.js';
+import {
+  collectSummary,
+  formatSummary,
+  summaryLine,
+  targetText,
+  type BenchResult,
+} from '../../bench/lib/result.js';
 
-const base = { unit: 'ms', baselineName: 'floor', target: 't' };
+const base = { unit: 'ms', baselineName: 'floor' };
 
 test('a ratio target is judged on bai ÷ baseline', (t) => {
   const ok = summaryLine({ ...base, figure: 'a', bai: 110, baseline: 100 }, { ratioAtMost: 1.15 });
@@ -37,5 +43,14 @@ test('the runner collects every bench’s lines in run order and prints one row 
   );
   const text = formatSummary(lines).split('\n');
   t.is(text.length, 2 + 3);
-  t.regex(text[2]!, /^first\s+1\.0 ms\s+2\.0 ms \(floor\)\s+0\.50×\s+t\s+yes$/);
+  t.regex(text[2]!, /^first\s+1\.0 ms\s+2\.0 ms \(floor\)\s+0\.50×\s+≤ 1\.0×\s+yes$/);
+});
+
+test('the target column is written from the check that judges the line', (t) => {
+  t.is(targetText({ atMost: 20 }, ''), '≤ 20');
+  t.is(targetText({ atMost: 300 }, 'ms'), '≤ 300 ms');
+  t.is(targetText({ ratioAtMost: 1.05 }, 'ms'), '≤ 1.05×');
+  t.is(targetText({ ratioAtLeast: 1 }, '/s'), '≥ 1.0×');
+  t.is(targetText({ atMost: 50, ratioAtMost: 0.5 }, 'ms'), '≤ 50 ms and ≤ 0.5×');
+  t.is(summaryLine({ ...base, figure: 'x', bai: 1, baseline: 2 }, { ratioAtMost: 0.5 }).target, '≤ 0.5×');
 });
