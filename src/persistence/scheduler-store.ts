@@ -120,13 +120,18 @@ export class SchedulerStore {
     return rows.map(({ kp_rank: _r, kp_room: _m, kp_limit: _l, ...row }) => row as SessionRow);
   }
 
-  /** Writes a PENDING session's predicates (callers skip those that did not change). */
-  async writePredicates(id: string, preds: Predicate[]): Promise<void> {
-    await this.db('sessions')
-      .where({ id, status: 'PENDING' })
-      .update({
-        status_data: this.db.raw(`status_data || ?::jsonb`, [JSON.stringify({ predicates: preds })]),
-      });
+  /**
+   * Writes the predicates of PENDING sessions, in one statement however many (callers skip
+   * those whose predicates did not change).
+   */
+  async writePredicates(list: { id: string; predicates: Predicate[] }[]): Promise<void> {
+    if (list.length === 0) return;
+    await this.db.raw(
+      `UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', v.predicates)
+         FROM jsonb_to_recordset(?::jsonb) AS v(id uuid, predicates jsonb)
+        WHERE s.id = v.id AND s.status = 'PENDING'`,
+      [JSON.stringify(list)],
+    );
   }
 
   /**

@@ -296,14 +296,17 @@ export class Dispatcher {
     }
   }
 
+  /** The capacity predicates that changed, written in one statement. */
   private async recordPredicates(
     byId: Map<string, SessionRow>,
     waiting: Map<string, Predicate[]>,
   ): Promise<void> {
-    for (const [id, preds] of waiting) {
-      const s = byId.get(id);
-      if (samePredicates((s?.status_data as { predicates?: unknown })?.predicates, preds)) continue;
-      await this.deps.scheduler.writePredicates(id, preds);
-    }
+    const changed = [...waiting]
+      .filter(([id, preds]) => {
+        const stored = (byId.get(id)?.status_data as { predicates?: unknown })?.predicates;
+        return !samePredicates(stored, preds);
+      })
+      .map(([id, predicates]) => ({ id, predicates }));
+    await this.deps.scheduler.writePredicates(changed);
   }
 }
