@@ -22,6 +22,12 @@ const WAKE = 'wake:';
  * Hands new session events (the durable log, tailed by EventTail) to listeners: SSE streams,
  * create requests waiting for RUNNING. Managers wake each other through Redis pub/sub; a slow
  * poll covers lost wake-ups. The same channel tells every manager that a keypair changed.
+ *
+ * A commit tails at once only while someone listens: with no listener (a manager under a batch
+ * load nobody follows) the events have nobody to go to, so the hub only notes that it is
+ * behind, and the next listener's arrival tails (as does the slow poll, which also keeps the
+ * tail's health current). That was one read of session_events per commit, ~3.7 per session in
+ * a drain.
  */
 export class EventHub {
   private readonly listeners = new Set<EventListener>();
@@ -32,6 +38,9 @@ export class EventHub {
   private closed = false;
   /** This hub's own wake-up message (any other message but a FORGET one wakes it). */
   private readonly ownWake = `${WAKE}${randomUUID()}`;
+  /** Events were committed since the last read began, and nobody listened to tail them. */
+  private behind = false;
+  private catchingUp: Promise<void> | null = null;
 
   constructor(
     events: EventLog,
@@ -54,9 +63,33 @@ export class EventHub {
     this.sub.on('message', (_channel: string, message: string) => {
       if (message.startsWith(FORGET)) {
         for (const f of this.forgetters) f(message.slice(FORGET.length));
-      } else if (message !== this.ownWake) this.tailer.poll();
+      } else if (message !== this.ownWake) this.committed();
     });
-    this.timer = setInterval(() => this.tailer.poll(), SLOW_POLL_MS);
+    this.timer = setInterval(() => this.read(), SLOW_POLL_MS);
+  }
+
+  /** New events were committed (here or by another manager): tail now if anyone listens. */
+  private committed(): void {
+    if (this.listeners.size === 0) this.behind = true;
+    else this.read();
+  }
+
+  private read(): void {
+    this.behind = false;
+    this.tailer.poll();
+  }
+
+  /**
+   * Resolves once every event committed before the call has been read, so `horizon()` covers
+   * them: a stream that replays up to the horizon calls this first (a hub with no listener
+   * may be behind). At once when the hub is not behind.
+   */
+  async caughtUp(): Promise<void> {
+    if (this.behind && !this.catchingUp) {
+      this.behind = false;
+      this.catchingUp = this.tailer.caughtUp().finally(() => (this.catchingUp = null));
+    }
+    await this.catchingUp;
   }
 
   /** Everything up to this id has been delivered (or is known not to exist). */
@@ -74,7 +107,7 @@ export class EventHub {
    * has tailed already). A group commit of many sessions calls this once.
    */
   notify(): void {
-    this.tailer.poll();
+    this.committed();
     this.publish(this.ownWake);
   }
 
@@ -96,8 +129,14 @@ export class EventHub {
     return this.listeners.size;
   }
 
+  /**
+   * From now on `listener` gets every event committed, in id order. When the hub was behind
+   * (no listener since some commits), it tails at once, and the listener may also get events
+   * committed shortly before it subscribed; `caughtUp()` first avoids that.
+   */
   subscribe(listener: EventListener): () => void {
     this.listeners.add(listener);
+    if (this.behind) this.read();
     return () => this.listeners.delete(listener);
   }
 

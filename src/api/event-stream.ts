@@ -56,6 +56,9 @@ export async function streamEvents(ctx: Context, api: ApiContext, o: EventStream
     }
     write((o.frame ?? sseFrame)(ev));
   };
+  // The hub may be behind (nobody listened): read up to now first, so the replay's horizon
+  // covers what was committed before this stream, and only later events come live.
+  await api.hub.caughtUp();
   const unsubscribe = api.hub.subscribe((ev) => (replayed ? send(ev) : buffered.push(ev)));
   const keepAlive = setInterval(() => write(': keep-alive\n\n'), 15_000);
   const close = () => {

@@ -100,6 +100,19 @@ export class EventTail {
       });
   }
 
+  /**
+   * Resolves once a read that began after this call has ended (also when it failed: the tail
+   * then retries on its backoff), so everything committed before the call has been handed out.
+   */
+  async caughtUp(): Promise<void> {
+    if (this.polling) {
+      // The read under way may have begun before the commits the caller means: one more.
+      this.pollAgain = true;
+      await this.polling;
+    } else this.poll();
+    await this.polling;
+  }
+
   private succeeded(): void {
     if (this.failures === 0) return;
     this.log.info('event tail recovered', {

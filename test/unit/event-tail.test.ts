@@ -146,3 +146,22 @@ test('a delivery that throws is logged and does not stop the tail', async (t) =>
   t.true(lines.some((l) => l.msg === 'event delivery failed' && l.extra?.eventId === 1));
   await tail.close();
 });
+
+test('caughtUp resolves after a read that began after the call, also when a read was under way', async (t) => {
+  const store = new FlakyLog();
+  const got: number[] = [];
+  const tail = new EventTail(store, (ev) => got.push(ev.id), recorder().log);
+  await tail.start();
+  store.add(1);
+  await tail.caughtUp();
+  t.deepEqual(got, [1]);
+  t.is(tail.horizon(), 1);
+  // A read is under way when event 2 commits: caughtUp waits for the read after it.
+  store.add(2);
+  tail.poll();
+  store.add(3);
+  await tail.caughtUp();
+  t.deepEqual(got, [1, 2, 3]);
+  t.is(tail.horizon(), 3);
+  await tail.close();
+});

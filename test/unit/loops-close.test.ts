@@ -7,7 +7,7 @@ const HOUR = 3_600_000;
 
 /** A scheduler store with one scaling group that has PENDING sessions. */
 function fakeScheduler(): DispatcherDeps['scheduler'] {
-  return { groupsWithPending: async () => ['default'] } as unknown as DispatcherDeps['scheduler'];
+  return { survey: async () => [{ group: 'default' }] } as unknown as DispatcherDeps['scheduler'];
 }
 
 function gate(): { wait: Promise<void>; open: () => void } {

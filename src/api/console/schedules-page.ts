@@ -29,6 +29,7 @@ async function target(api: ApiContext, ctx: Context): Promise<ScheduleRow> {
 export function scheduleRoutes(r: Router, api: ApiContext): void {
   r.get('/console/schedules', async (ctx) => {
     const user = ctx.state.console as ConsoleUser;
+    await api.hub.caughtUp();
     const after = api.hub.horizon();
     const owner = await api.service.ownerOf(user.principal, undefined);
     const rows = await api.schedules.list({ accessKey: owner });
@@ -39,6 +40,7 @@ export function scheduleRoutes(r: Router, api: ApiContext): void {
 
   r.get('/console/schedules/:name', async (ctx) => {
     const user = ctx.state.console as ConsoleUser;
+    await api.hub.caughtUp();
     const after = api.hub.horizon();
     const s = await target(api, ctx);
     const runs = await api.schedules.runs(s.id, 20);

@@ -74,6 +74,7 @@ async function logText(api: ApiContext, k: KernelRow): Promise<string> {
 export function sessionPageRoutes(r: Router, api: ApiContext): void {
   r.get('/console/sessions/:id', async (ctx) => {
     const user = ctx.state.console as ConsoleUser;
+    await api.hub.caughtUp();
     const after = api.hub.horizon();
     const s = await target(api, ctx);
     const [kernels, depIds, events] = await Promise.all([

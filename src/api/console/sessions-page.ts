@@ -77,6 +77,7 @@ export function sessionListRoutes(r: Router, api: ApiContext): void {
   r.get('/console/sessions', async (ctx) => {
     const user = ctx.state.console as ConsoleUser;
     // Read the horizon first: an event after it reaches the page through the stream's replay.
+    await api.hub.caughtUp();
     const after = api.hub.horizon();
     // The user's own sessions (what the event stream follows): the API's all and owner_access_key stay out.
     const form = filterForm(ctx);

@@ -8,7 +8,7 @@ import {
 } from '../../domain/predicates.js';
 import { scaleSlots } from '../../domain/resources.js';
 import type { MovedKernel, SessionRow } from '../../persistence/rows.js';
-import type { SchedulerStore } from '../../persistence/scheduler-store.js';
+import type { GroupSurvey, SchedulerStore } from '../../persistence/scheduler-store.js';
 import type { SessionStore } from '../../persistence/session-store.js';
 import type { CatalogStore, ResolvedImage } from '../../persistence/catalog-store.js';
 import type { AgentQueues } from '../../queue/agent-queues.js';
@@ -135,8 +135,10 @@ export class Dispatcher {
     let nextWake = Infinity;
     // Before the groups: a parent that ends here lets its dependents go in this same pass.
     await this.deps.settleArrays?.();
-    for (const scaling_group of await this.deps.scheduler.groupsWithPending()) {
-      nextWake = Math.min(nextWake, await this.passGroup(scaling_group));
+    const now = Date.now();
+    const horizon = new Date(now + this.deps.startLeadMs);
+    for (const survey of await this.deps.scheduler.survey(horizon, new Date(now), PASS_LIMIT)) {
+      nextWake = Math.min(nextWake, await this.passGroup(survey, now));
     }
     this.deps.metrics?.observePass((performance.now() - t0) / 1000);
     this.armTimer(nextWake);
@@ -166,7 +168,9 @@ export class Dispatcher {
   }
 
   /**
-   * Returns the epoch ms at which a waiting session's time predicate will next pass.
+   * Places what can run now in one scaling group, after the survey (one statement for all
+   * groups, SchedulerStore.survey) explained the sessions that cannot and read the group's
+   * agents. Returns the epoch ms at which a waiting session's time predicate will next pass.
    *
    * Sessions that cannot run now — a later starts_at, a retry backoff, a dependency not yet
    * ended, a keypair at its concurrency limit — are explained by set-based UPDATEs and left out
@@ -174,24 +178,23 @@ export class Dispatcher {
    * that can run (one keypair cannot starve the group). The scan reads only sessions whose
    * sole open question is capacity, in priority then FIFO order, for placement.
    */
-  protected async passGroup(group: string): Promise<number> {
-    const now = Date.now();
+  protected async passGroup(survey: GroupSurvey, now: number): Promise<number> {
+    const { group, agents } = survey;
     const horizon = new Date(now + this.deps.startLeadMs);
-    const { scheduler } = this.deps;
     // Sessions whose starts_at is beyond the lead window are left out of the scan below, so a
-    // pass costs the same whether a thousand sessions wait for tomorrow or none do; their
-    // predicate is written once, set-based.
-    const first = await scheduler.deferLater(group, horizon);
-    const later = first ? first.getTime() - this.deps.startLeadMs : Infinity;
-    await this.cancelBrokenDependents(group);
-    const deadlines = await cancelPastStartDeadlines(this.deps, group, new Date(now), PASS_LIMIT);
+    // pass costs the same whether a thousand sessions wait for tomorrow or none do.
+    const later = survey.laterAt ? survey.laterAt.getTime() - this.deps.startLeadMs : Infinity;
+    await this.cancelBrokenDependents(survey.broken);
+    const deadlines = await cancelPastStartDeadlines(this.deps, survey.expired, PASS_LIMIT);
     // Their dependents may now be cancelled or run; more than a pass's worth: go on at once.
     if (deadlines.cancelled || deadlines.more) this.kick();
-    const backoffAt = await scheduler.deferBackoff(group, new Date(now));
-    const backoff = backoffAt ? backoffAt.getTime() : Infinity;
-    await scheduler.explainDependencies(group, horizon, new Date(now));
-    const pending = await scheduler.runnable(group, horizon, new Date(now), PASS_LIMIT);
-    if (pending.length === 0) return Math.min(later, backoff, deadlines.next);
+    const next = Math.min(
+      later,
+      survey.backoffAt ? survey.backoffAt.getTime() : Infinity,
+      survey.nextDeadline ? survey.nextDeadline.getTime() : Infinity,
+    );
+    const pending = await this.deps.scheduler.runnable(group, horizon, new Date(now), PASS_LIMIT);
+    if (pending.length === 0) return next;
 
     const candidates: PlacementCandidate[] = pending.map((s) => ({
       sessionId: s.id,
@@ -200,7 +203,6 @@ export class Dispatcher {
     }));
     const waiting = new Map<string, Predicate[]>();
 
-    const agents = await scheduler.capacities(group);
     // Read just now in this group: where their jobs go, without a read per agent to enqueue.
     for (const a of agents) this.deps.queues.noteGroup(a.id, group);
     const decisions = placeSessions(candidates, agents);
@@ -212,15 +214,14 @@ export class Dispatcher {
     await this.commitPlacements(decisions, byId);
     this.deps.metrics?.countDecisions('waiting', waiting.size);
     await this.recordPredicates(byId, waiting);
-    return Math.min(later, backoff, deadlines.next);
+    return next;
   }
 
   /**
    * Cancels `dependency-failed` the PENDING sessions of the group one of whose dependencies
    * ended as its condition does not accept (their own dependents follow in the next pass).
    */
-  private async cancelBrokenDependents(group: string): Promise<void> {
-    const rows = await this.deps.scheduler.brokenDependents(group, PASS_LIMIT);
+  private async cancelBrokenDependents(rows: GroupSurvey['broken']): Promise<void> {
     let cancelled = false;
     for (const r of rows) {
       const row = await this.deps.sessions.transition(r.id, 'CANCELLED', {
@@ -295,14 +296,17 @@ export class Dispatcher {
     }
   }
 
+  /** The capacity predicates that changed, written in one statement. */
   private async recordPredicates(
     byId: Map<string, SessionRow>,
     waiting: Map<string, Predicate[]>,
   ): Promise<void> {
-    for (const [id, preds] of waiting) {
-      const s = byId.get(id);
-      if (samePredicates((s?.status_data as { predicates?: unknown })?.predicates, preds)) continue;
-      await this.deps.scheduler.writePredicates(id, preds);
-    }
+    const changed = [...waiting]
+      .filter(([id, preds]) => {
+        const stored = (byId.get(id)?.status_data as { predicates?: unknown })?.predicates;
+        return !samePredicates(stored, preds);
+      })
+      .map(([id, predicates]) => ({ id, predicates }));
+    await this.deps.scheduler.writePredicates(changed);
   }
 }

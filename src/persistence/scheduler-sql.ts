@@ -1,0 +1,157 @@
+import { templateParts, WAIT_REASONS, type Dependency, type WaitReason } from '../domain/predicates.js';
+import type { Slots } from '../domain/resources.js';
+import { ACTIVE_STATUSES } from '../domain/status.js';
+import {
+  DEPENDENCY_BROKEN_SQL,
+  DEPENDENCY_MET_SQL,
+  START_DEADLINE_APPLIES_SQL,
+  START_DEADLINE_AT_SQL,
+} from './dependency-sql.js';
+
+/**
+ * The dispatcher's set-based SQL: predicates rendered in SQL from the domain's templates, and
+ * the pass's survey (SchedulerStore.survey), which explains every session that cannot run now
+ * and reads what the pass acts on, in one statement.
+ */
+
+export const sqlText = (s: string) => `'${s.replace(/'/g, "''")}'`;
+export const sqlList = (xs: readonly string[]) => xs.map(sqlText).join(', ');
+/** How a timestamp column reads in a predicate's message (as Date.toISOString writes it). */
+const isoSql = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/**
+ * A wait reason's predicate as a PostgreSQL expression: `[{name, msg}]`, the message rendered
+ * from the domain's template with each hole filled by the SQL expression given for it.
+ */
+export function predicatesSql(reason: WaitReason, holes: Record<string, string> = {}): string {
+  const msg = templateParts(reason)
+    .map((p) => {
+      if ('text' in p) return sqlText(p.text);
+      const expr = holes[p.hole];
+      if (expr === undefined) throw new Error(`predicate ${reason}: no SQL for {${p.hole}}`);
+      return `(${expr})::text`;
+    })
+    .join(' || ');
+  return `jsonb_build_array(jsonb_build_object('name', ${sqlText(WAIT_REASONS[reason].name)}, 'msg', ${msg}))`;
+}
+
+/** A dependency `p` (a sessions row) that does not let its dependent run yet (`d`: its condition). */
+export const NOT_MET = `NOT ${DEPENDENCY_MET_SQL}`;
+/** Session `s` has a dependency that does not let it run yet. */
+export const UNMET_DEPENDENCY = `EXISTS (SELECT 1 FROM session_dependencies d JOIN sessions p ON p.id = d.depends_on
+   WHERE d.session_id = s.id AND ${NOT_MET})`;
+/** Session `s` has a dependency whose condition can no longer hold. */
+const BROKEN_DEPENDENCY = `EXISTS (SELECT 1 FROM session_dependencies d JOIN sessions p ON p.id = d.depends_on
+   WHERE d.session_id = s.id AND ${DEPENDENCY_BROKEN_SQL})`;
+/** Session `s` is past its start deadline at the time `at` (an SQL expression). */
+export const pastStartDeadline = (at: string) =>
+  `(${START_DEADLINE_APPLIES_SQL} AND ${START_DEADLINE_AT_SQL} <= ${at})`;
+
+/** A row of the survey: one scaling group with PENDING sessions. */
+export interface SurveyRow {
+  scaling_group: string;
+  later_at: Date | null;
+  backoff_at: Date | null;
+  next_deadline: Date | null;
+  expired: { id: string; seconds: number; deadline: string }[];
+  broken: {
+    id: string;
+    dep_id: string;
+    dep_status: Dependency['status'];
+    dep_result: Dependency['result'];
+    dep_condition: Dependency['condition'];
+  }[];
+  agents: { id: string; total: Slots; architecture?: string; held: Slots[] }[];
+}
+
+/**
+ * The survey (see SchedulerStore.survey). Its three explainers are data-modifying CTEs over
+ * disjoint sets of PENDING sessions (PostgreSQL runs each to completion, and the SELECT sees the
+ * rows as they were before them, which is what it reads: starts_at, retry_after, dependencies,
+ * agents — no explainer changes those), so one statement writes what the three did one after
+ * the other:
+ *  - `later`: starts_at beyond the horizon, written once (no predicate yet), unless a retry
+ *    backoff is still running: then `backoff` writes its own, as it did when it came second;
+ *  - `backoff`: a retry delay not over;
+ *  - `deps`: due and past any backoff, a dependency not met; not the sessions this pass
+ *    cancels (a broken dependency, a start deadline passed): the explainer used to run after
+ *    those were cancelled.
+ * Bindings are positional, collected in the order the text names them.
+ */
+export function surveySql(
+  horizon: Date,
+  now: Date,
+  limit: number,
+): { sql: string; bindings: (Date | number)[] } {
+  const bindings: (Date | number)[] = [];
+  const bind = (v: Date | number) => {
+    bindings.push(v);
+    return '?';
+  };
+  const laterPreds = predicatesSql('startsAt', { startsAt: isoSql('s.starts_at') });
+  const backoffPreds = predicatesSql('retryBackoff', { retryAfter: isoSql('s.retry_after') });
+  const depPreds = predicatesSql('dependencies', {
+    sessions: `string_agg(p.id::text, ', ' ORDER BY p.id::text)`,
+  });
+  const active = sqlList(ACTIVE_STATUSES);
+  const sql = `WITH later AS (
+      UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', ${laterPreds})
+       WHERE s.status = 'PENDING' AND s.starts_at > ${bind(horizon)}
+         AND s.status_data -> 'predicates' IS NULL
+         AND NOT coalesce(s.retry_after > ${bind(now)}, false)
+      RETURNING 1
+    ), backoff AS (
+      UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', ${backoffPreds})
+       WHERE s.status = 'PENDING' AND s.retry_after > ${bind(now)}
+         AND (s.status_data -> 'predicates') IS DISTINCT FROM ${backoffPreds}
+      RETURNING 1
+    ), deps AS (
+      UPDATE sessions t SET status_data = t.status_data || jsonb_build_object('predicates', w.preds)
+        FROM (SELECT d.session_id, ${depPreds} AS preds
+                FROM sessions s
+                JOIN session_dependencies d ON d.session_id = s.id
+                JOIN sessions p ON p.id = d.depends_on
+               WHERE s.status = 'PENDING'
+                 AND (s.starts_at IS NULL OR s.starts_at <= ${bind(horizon)})
+                 AND (s.retry_after IS NULL OR s.retry_after <= ${bind(now)})
+                 AND ${NOT_MET}
+                 AND NOT ${BROKEN_DEPENDENCY}
+                 AND NOT (s.array_size IS NULL AND ${pastStartDeadline(bind(now))})
+               GROUP BY d.session_id) w
+       WHERE t.id = w.session_id AND t.status = 'PENDING'
+         AND (t.status_data -> 'predicates') IS DISTINCT FROM w.preds
+      RETURNING 1
+    )
+    SELECT g.name AS scaling_group,
+      (SELECT min(s.starts_at) FROM sessions s
+        WHERE s.scaling_group = g.name AND s.status = 'PENDING' AND s.starts_at > ${bind(horizon)}) AS later_at,
+      (SELECT min(s.retry_after) FROM sessions s
+        WHERE s.scaling_group = g.name AND s.status = 'PENDING' AND s.retry_after > ${bind(now)}) AS backoff_at,
+      (SELECT min(${START_DEADLINE_AT_SQL}) FROM sessions s
+        WHERE s.scaling_group = g.name AND ${START_DEADLINE_APPLIES_SQL} AND s.array_size IS NULL
+          AND ${START_DEADLINE_AT_SQL} > ${bind(now)}) AS next_deadline,
+      (SELECT coalesce(jsonb_agg(e ORDER BY e.deadline), '[]'::jsonb)
+         FROM (SELECT s.id, s.start_deadline_seconds AS seconds, ${START_DEADLINE_AT_SQL} AS deadline
+                 FROM sessions s
+                WHERE s.scaling_group = g.name AND ${pastStartDeadline(bind(now))} AND s.array_size IS NULL
+                ORDER BY 3 LIMIT ${bind(limit)}) e) AS expired,
+      (SELECT coalesce(jsonb_agg(b), '[]'::jsonb)
+         FROM (SELECT DISTINCT ON (s.id) s.id, p.id AS dep_id, p.status AS dep_status,
+                      p.result AS dep_result, d.condition AS dep_condition
+                 FROM sessions s
+                 JOIN session_dependencies d ON d.session_id = s.id
+                 JOIN sessions p ON p.id = d.depends_on
+                WHERE s.scaling_group = g.name AND s.status = 'PENDING' AND ${DEPENDENCY_BROKEN_SQL}
+                ORDER BY s.id
+                LIMIT ${bind(limit)}) b) AS broken,
+      (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                'id', a.id, 'total', a.available_slots, 'architecture', a.architecture,
+                'held', (SELECT coalesce(jsonb_agg(k.occupied_slots), '[]'::jsonb) FROM kernels k
+                          WHERE k.agent_id = a.id AND k.status IN (${active})))), '[]'::jsonb)
+         FROM agents a
+        WHERE a.scaling_group = g.name AND a.status = 'ALIVE' AND a.schedulable
+          AND coalesce(a.status_info, '') NOT IN ('draining', 'engine-unavailable')) AS agents
+      FROM scaling_groups g
+     WHERE EXISTS (SELECT 1 FROM sessions s WHERE s.scaling_group = g.name AND s.status = 'PENDING')`;
+  return { sql, bindings };
+}
