@@ -357,3 +357,24 @@ test('a deactivation through one manager is effective at once on another manager
   }
   t.is(status, 401);
 });
+
+test('a change to a resource policy or a keypair holds for the next create, though the submit path caches both', async (t) => {
+  await call(stack.client, 'POST', '/resource-policies', { name: 'cached', max_priority: 50 });
+  const kp = await makeKeypair(stack, { resource_policy: 'cached' });
+  // The first create reads (and caches) the keypair and its policy.
+  const first = await call(kp.client, 'POST', '/session', batch('true', { priority: 40, starts_at: '2h' }));
+  t.is(first.status, 201, JSON.stringify(first.body));
+  await call(stack.client, 'PATCH', '/resource-policies/cached', { max_priority: 30 });
+  const tooHigh = await call(kp.client, 'POST', '/session', batch('true', { priority: 40, starts_at: '2h' }));
+  t.is(slugOf(tooHigh), 'generic-bad-request');
+  t.regex((tooHigh.body as { msg: string }).msg, /maximum of 30/);
+  await call(stack.client, 'POST', '/resource-policies', {
+    name: 'cached-one',
+    max_pending_session_count: 1,
+  });
+  await call(stack.client, 'PATCH', `/keypairs/${kp.accessKey}`, { resource_policy: 'cached-one' });
+  const over = await call(kp.client, 'POST', '/session', batch('true', { starts_at: '2h' }));
+  t.is(slugOf(over), 'quota-exceeded');
+  const { sessionId } = first.body as { sessionId: string };
+  t.is((await call(kp.client, 'DELETE', `/session/${sessionId}`)).status, 200);
+});
