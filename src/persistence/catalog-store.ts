@@ -99,10 +99,6 @@ export class CatalogStore {
     return { canonical: image.name, registry: image.registry, labels: image.labels, auth };
   }
 
-  async aliveAgents(scalingGroup: string): Promise<AgentRow[]> {
-    return this.db<AgentRow>('agents').where({ scaling_group: scalingGroup, status: 'ALIVE' });
-  }
-
   /** Whether a scaling group exists (and is active), and who it is open to (both lists empty: everyone). */
   async scalingGroup(name: string): Promise<{ exists: boolean; domains: string[]; keypairs: string[] }> {
     return this.memo.get(`sg:${name}`, async () => {
