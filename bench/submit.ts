@@ -10,6 +10,7 @@ import { clientOf, type ApiClient } from '../src/cli/client.js';
 import { CounterMeter, type PerUnit } from './lib/counters.js';
 import { lowerIsBetter, summaryLine, type BenchResult, type Row } from './lib/result.js';
 import { summarize, type Summary } from './lib/stats.js';
+import { Tracer } from './lib/trace.js';
 
 interface LoadOutcome {
   accepted: number;
@@ -181,6 +182,9 @@ export async function runSubmit(
   const submitter = await submitterClient(stack);
   const counters = new CounterMeter(stack);
   await counters.begin();
+  // BENCH_TRACE=1: where bai's statements and commands come from (slows the servers: counts only).
+  const tracer = process.env.BENCH_TRACE ? new Tracer(stack) : null;
+  await tracer?.begin();
   meter.begin();
   try {
     b = await load(clients, durationMs, async () => {
@@ -196,7 +200,9 @@ export async function runSubmit(
     clearInterval(sampler);
   }
   const bCpu = meter.end();
+  const trace = await tracer?.end(Math.max(1, b.accepted));
   const bCounters = await counters.end(Math.max(1, b.accepted));
+  if (trace) log(`submit: trace per accepted session ${JSON.stringify(trace, null, 1)}`);
   log(`submit: per session — floor ${JSON.stringify(f.counters)}; bai ${JSON.stringify(bCounters)}`);
   log(`submit: CPU s — floor ${JSON.stringify(fCpu)}; bai ${JSON.stringify(bCpu)}`);
   const baiRate = b.accepted / (b.durationMs / 1000);
@@ -275,6 +281,7 @@ export async function runSubmit(
         floorRate,
         cpuSeconds: { floor: fCpu, bai: bCpu },
         perSession: { floor: f.counters, bai: bCounters },
+        ...(trace ? { trace } : {}),
       },
       summaryLines: [
         summaryLine(

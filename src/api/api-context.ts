@@ -26,7 +26,7 @@ export interface ApiDeps {
   prefix: string;
   sessions: SessionStore;
   catalog: CatalogStore;
-  /** The submit path's cached catalog (the service reads it): admin changes make it forget. */
+  /** The submit path's cached catalog (the service reads it): admin changes, told by the hub, make it forget. */
   submitCatalog: Pick<CatalogStore, 'forget'>;
   queues: AgentQueues;
   hub: EventHub;

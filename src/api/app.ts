@@ -32,7 +32,13 @@ export function createApp(deps: ApiDeps): Koa {
   app.use(auth.middleware());
   app.use(rateLimitMiddleware(api.rateLimitPerMinute));
   app.use(bodyMiddleware(api.bodyLimitBytes));
-  api.hub.onKeypairChanged((ak) => auth.forget(ak));
+  // An admin's change to a keypair, policy, scaling group or domain, made through any manager:
+  // the authenticator and the submit path's cache drop it here.
+  api.hub.onKeypairChanged((ak) => {
+    auth.forget(ak);
+    api.submitCatalog.forget('keypair', ak);
+  });
+  api.hub.onCatalogChanged((kind, name) => api.submitCatalog.forget(kind, name));
   app.use(consoleMiddleware(api, auth));
   for (const router of apiRouters(api, (ak) => api.hub.keypairChanged(ak))) {
     app.use(router.routes());
@@ -55,7 +61,7 @@ export function apiRouters(api: ApiContext, forgetKeypair: (accessKey: string) =
     folderRoutes(api),
     templateRoutes(api),
     scheduleRoutes(api),
-    keypairRoutes(api.keypairs, forgetKeypair),
-    infrastructureRoutes(api.infra, api.submitCatalog),
+    keypairRoutes(api.keypairs, forgetKeypair, (name) => api.hub.catalogChanged('resource policy', name)),
+    infrastructureRoutes(api.infra, (kind, name) => api.hub.catalogChanged(kind, name)),
   ];
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log/logger.js';
+import type { CatalogKind } from '../persistence/catalog-store.js';
 import type { EventLog } from '../persistence/event-store.js';
 import type { SessionEventRow } from '../persistence/rows.js';
 import { eventsChannel } from '../queue/names.js';
@@ -9,6 +10,8 @@ import { EventTail, type TailState } from './event-tail.js';
 type EventListener = (ev: SessionEventRow) => void;
 
 const FORGET = 'forget-keypair:';
+/** `forget-catalog:<kind>\u0000<name>`: an admin changed a row the submit path remembers. */
+const FORGET_CATALOG = 'forget-catalog:';
 /**
  * The poll that covers lost wake-ups (Redis away, a message dropped). Every local commit and
  * every other manager's wake-up tails at once, so this only bounds how late an event is when
@@ -32,6 +35,7 @@ const WAKE = 'wake:';
 export class EventHub {
   private readonly listeners = new Set<EventListener>();
   private readonly forgetters = new Set<(accessKey: string) => void>();
+  private readonly catalogForgetters = new Set<(kind: CatalogKind, name: string) => void>();
   private readonly tailer: EventTail;
   private timer: NodeJS.Timeout | null = null;
   private sub: Redis | null = null;
@@ -63,6 +67,9 @@ export class EventHub {
     this.sub.on('message', (_channel: string, message: string) => {
       if (message.startsWith(FORGET)) {
         for (const f of this.forgetters) f(message.slice(FORGET.length));
+      } else if (message.startsWith(FORGET_CATALOG)) {
+        const [kind, name] = message.slice(FORGET_CATALOG.length).split('\u0000') as [CatalogKind, string];
+        for (const f of this.catalogForgetters) f(kind, name);
       } else if (message !== this.ownWake) this.committed();
     });
     this.timer = setInterval(() => this.read(), SLOW_POLL_MS);
@@ -124,6 +131,19 @@ export class EventHub {
     this.forgetters.add(f);
   }
 
+  /**
+   * Tells every manager (this one included, at once) that an admin changed a resource policy,
+   * scaling group or domain, so their submit paths' caches drop it (CatalogStore.forget).
+   */
+  catalogChanged(kind: CatalogKind, name: string): void {
+    for (const f of this.catalogForgetters) f(kind, name);
+    this.publish(`${FORGET_CATALOG}${kind}\u0000${name}`);
+  }
+
+  onCatalogChanged(f: (kind: CatalogKind, name: string) => void): void {
+    this.catalogForgetters.add(f);
+  }
+
   /** How many listeners (SSE streams, create waits) are subscribed now. */
   get listenerCount(): number {
     return this.listeners.size;
@@ -171,6 +191,7 @@ export class EventHub {
     this.timer = null;
     this.listeners.clear();
     this.forgetters.clear();
+    this.catalogForgetters.clear();
     await this.tailer.close();
     await this.sub?.quit().catch((err: unknown) =>
       // Closing anyway: a subscriber that cannot say goodbye is dropped.

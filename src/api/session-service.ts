@@ -40,12 +40,15 @@ import type { Principal } from './auth.js';
 import type { EventHub } from './event-hub.js';
 import { resolveMounts } from './mount-resolver.js';
 import type { IdempotentCreates } from './idempotent-create.js';
+import type { AdmissionReads } from './admission-reads.js';
 
 export interface SessionServiceDeps {
   sessions: SessionStore;
   folders: FolderStore;
   queries: SessionQueries;
   catalog: CatalogStore;
+  /** The reads admission needs current (alive agents, pending count), batched across requests. */
+  admission: Pick<AdmissionReads, 'read'>;
   queues: AgentQueues;
   hub: EventHub;
   log: Logger;
@@ -112,15 +115,15 @@ export class SessionService {
     // A key used before answers the session it created, whatever became of it (docs/api.md).
     const replayed = idem && (await this.deps.idempotency.replay(accessKey, idem));
     if (replayed) return { answer: answerOf(replayed, false), status: 201 };
-    const admitted = await this.admit(req, owner, principal.role === 'superadmin');
+    const { pending, ...admitted } = await this.admit(req, owner, principal.role === 'superadmin');
     const { policy, name, dependencies } = admitted;
 
     if (req.name) {
       const existing = await this.deps.sessions.findLiveByName(accessKey, req.name);
       if (existing) return { answer: await this.reuse(existing, req, idem), status: 201 };
     }
-    if (policy.max_pending_session_count !== null) {
-      const pending = await this.deps.queries.pendingCount(accessKey);
+    // Read with the alive agents, in admit (one batched statement): after the request came.
+    if (policy.max_pending_session_count !== null && pending !== null) {
       if (req.array) checkArrayPendingLimit(policy.max_pending_session_count, pending, req.array);
       else checkPendingLimit(policy, pending);
     }
@@ -170,16 +173,22 @@ export class SessionService {
     received: Date,
   ): Promise<ScheduledRows> {
     const req = parseCreateSessionBody({ ...body, name: origin.name }, received);
-    const admitted = await this.admit(req, owner, owner.role === 'superadmin');
-    if (admitted.policy.max_pending_session_count !== null)
-      checkPendingLimit(admitted.policy, await this.deps.queries.pendingCount(owner.access_key));
+    const { pending, ...admitted } = await this.admit(req, owner, owner.role === 'superadmin');
+    if (pending !== null) checkPendingLimit(admitted.policy, pending);
     const { session, kernels } = sessionRowsOf(req, owner, admitted, received);
     Object.assign(session, origin);
     return { session, kernels, dependencies: admitted.dependencies };
   }
 
-  /** Every check of a create request but the name's reuse and the pending limit. */
-  private async admit(req: CreateSessionRequest, owner: KeypairRow, superadmin: boolean): Promise<Admitted> {
+  /**
+   * Every check of a create request but the name's reuse and the pending limit; `pending`: the
+   * keypair's PENDING sessions when its policy limits them (null: it does not).
+   */
+  private async admit(
+    req: CreateSessionRequest,
+    owner: KeypairRow,
+    superadmin: boolean,
+  ): Promise<Admitted & { pending: number | null }> {
     const accessKey = owner.access_key;
     checkDomain(req.domain, owner.domain_name, superadmin);
     const { catalog } = this.deps;
@@ -200,8 +209,14 @@ export class SessionService {
       domain: owner.domain_name,
       role: owner.role,
     });
-    const alive = await catalog.aliveAgents(scalingGroup);
-    const agents = checkArchitecture(scalingGroup, req.architecture, alive).map((a) => ({
+    const policy = await catalog.policy(owner.resource_policy);
+    // The scaling group's alive agents and the keypair's pending count: read for this request
+    // (never cached), in one statement shared with the creates that came meanwhile.
+    const facts = await this.deps.admission.read({
+      scalingGroup,
+      accessKey: policy.max_pending_session_count === null ? null : accessKey,
+    });
+    const agents = checkArchitecture(scalingGroup, req.architecture, facts.agents).map((a) => ({
       id: a.id,
       total: a.available_slots,
     }));
@@ -211,14 +226,23 @@ export class SessionService {
       knownSlots(agents),
     );
     const resourceOpts = resourceOptsFor(req.resourceOpts, slots);
-    const policy = await this.deps.catalog.policy(owner.resource_policy);
     checkPolicy(policy, { priority: req.priority, slots, clusterSize: req.clusterSize });
     checkCapacity(scalingGroup, slots, req.clusterSize, agents);
     const mounts = await resolveMounts(this.deps, req, accessKey, owner.domain_name);
     const dependencies = await this.dependencyIds(req.dependencies, accessKey);
     const name = req.name ?? `sess-${randomBytes(4).toString('hex')}`;
     if (req.array) checkChildNames(name, req.array);
-    return { policy, name, dependencies, image, scalingGroup, slots, resourceOpts, mounts };
+    return {
+      policy,
+      name,
+      dependencies,
+      image,
+      scalingGroup,
+      slots,
+      resourceOpts,
+      mounts,
+      pending: facts.pending,
+    };
   }
 
   private async reuse(

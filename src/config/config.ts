@@ -48,6 +48,13 @@ export interface ManagerConfig {
    */
   idempotencyRetentionSeconds: number;
   /**
+   * How long the create path remembers keypairs, resource policies, image resolutions and
+   * scaling groups (ms, BAI_SUBMIT_CACHE_MS, default 2,000; 0: read them for every create). An
+   * admin's change is forgotten by every manager at once; this bounds it only were that
+   * message lost (and for images, aliases and registries, which are not told).
+   */
+  submitCacheMs: number;
+  /**
    * History retention (BAI_HISTORY_RETENTION_DAYS, default 30; 0 keeps everything): a session
    * that ended longer ago is deleted with its kernels, stored logs, events, attempts and
    * callback deliveries, and the API answers 404 for it (docs/guarantees.md).
@@ -193,6 +200,7 @@ export function loadManagerConfig(env: Env = process.env): Readonly<ManagerConfi
       1,
       num(env, 'BAI_IDEMPOTENCY_RETENTION_SECONDS', DEFAULT_IDEMPOTENCY_RETENTION_SECONDS),
     ),
+    submitCacheMs: Math.max(0, num(env, 'BAI_SUBMIT_CACHE_MS', 2_000)),
     historyRetentionDays: Math.max(0, num(env, 'BAI_HISTORY_RETENTION_DAYS', 30)),
     historyPruneBatch: Math.max(1, Math.floor(num(env, 'BAI_HISTORY_PRUNE_BATCH', 1_000))),
     historyPruneIntervalMs: Math.max(100, num(env, 'BAI_HISTORY_PRUNE_INTERVAL_MS', 60_000)),

@@ -4,6 +4,10 @@ import { formatImageRef, parseImageRef } from '../domain/image-ref.js';
 import type { Db } from './db.js';
 import type { DomainRow } from './infra-store.js';
 import type { AgentRow, ImageRow, KeypairRow, ResourcePolicyRow } from './rows.js';
+import { TtlMemo } from './ttl-memo.js';
+
+/** What an admin route may change that the submit path remembers. */
+export type CatalogKind = 'keypair' | 'resource policy' | 'scaling group' | 'domain';
 
 export interface ResolvedImage {
   canonical: string;
@@ -16,58 +20,52 @@ export interface ResolvedImage {
  * Keypairs, policies, domains, images and agents: what the manager reads to decide.
  *
  * With `cacheMs` > 0, the reads every submit makes (keypair, policy, image resolution, scaling
- * group) are remembered that long: they are seven round trips of a create otherwise, and an
- * admin's change to them takes effect within `cacheMs`, as keypairs already do in auth. Agents
- * are never cached: their liveness must be current.
+ * group) are remembered that long (src/persistence/ttl-memo.ts): they are seven round trips of
+ * a create otherwise. The admin routes make every manager forget what they change (`forget`,
+ * told over Redis by the event hub), so a change holds from their answer on; should that
+ * message be lost, within `cacheMs`, as keypairs already do in auth. Agents are never cached:
+ * their liveness must be current.
  */
 export class CatalogStore {
-  private readonly memo = new Map<string, { at: number; value: Promise<unknown> }>();
+  private readonly memo: TtlMemo;
 
   constructor(
     private readonly db: Db,
-    private readonly opts: { cacheMs?: number } = {},
-  ) {}
-
-  /** Read-through memo of `load` under `key`; failures are not remembered. */
-  private cached<T>(key: string, load: () => Promise<T>): Promise<T> {
-    const ttl = this.opts.cacheMs ?? 0;
-    if (ttl <= 0) return load();
-    const now = Date.now();
-    const hit = this.memo.get(key);
-    if (hit && now - hit.at < ttl) return hit.value as Promise<T>;
-    if (this.memo.size > 10_000) this.memo.clear();
-    const value = load();
-    this.memo.set(key, { at: now, value });
-    // A failed load is forgotten, not remembered; its caller gets the error through `value`.
-    value.catch(() => this.memo.delete(key));
-    return value;
+    opts: { cacheMs?: number } = {},
+  ) {
+    this.memo = new TtlMemo(opts.cacheMs ?? 0);
   }
 
   /**
-   * Forgets what this process remembers of a scaling group or a domain (and the image
-   * resolutions checked against that domain's registries), so an admin's change through this
-   * manager holds from its answer on; other managers see it within `cacheMs`.
+   * Forgets what this process remembers of a keypair, a resource policy, a scaling group or a
+   * domain (and the image resolutions checked against that domain's registries), so an admin's
+   * change holds from its answer on.
    */
-  forget(kind: 'scaling group' | 'domain', name: string): void {
-    if (kind === 'scaling group') {
-      this.memo.delete(`sg:${name}`);
-      return;
-    }
-    this.memo.delete(`domain:${name}`);
-    for (const key of this.memo.keys()) if (key.startsWith(`image:${name}\u0000`)) this.memo.delete(key);
+  forget(kind: CatalogKind, name: string): void {
+    if (kind === 'keypair') return this.memo.forget(`kp:${name}`);
+    if (kind === 'resource policy') return this.memo.forget(`policy:${name}`);
+    if (kind === 'scaling group') return this.memo.forget(`sg:${name}`);
+    this.memo.forget(`domain:${name}`);
+    this.memo.forgetWhere((key) => key.startsWith(`image:${name}\u0000`));
   }
 
   async keypair(accessKey: string): Promise<KeypairRow | undefined> {
-    return this.cached(`kp:${accessKey}`, () =>
+    const row = await this.memo.get(`kp:${accessKey}`, () =>
       this.db<KeypairRow>('keypairs').where({ access_key: accessKey }).first(),
     );
+    // A missing keypair is not remembered: one created next is seen at once.
+    if (!row) this.memo.forget(`kp:${accessKey}`);
+    return row;
   }
 
   async policy(name: string): Promise<ResourcePolicyRow> {
-    const row = await this.cached(`policy:${name}`, () =>
+    const row = await this.memo.get(`policy:${name}`, () =>
       this.db<ResourcePolicyRow>('keypair_resource_policies').where({ name }).first(),
     );
-    if (!row) throw new ObjectNotFound(`No resource policy "${name}".`, 'resource policy');
+    if (!row) {
+      this.memo.forget(`policy:${name}`);
+      throw new ObjectNotFound(`No resource policy "${name}".`, 'resource policy');
+    }
     return row;
   }
 
@@ -76,7 +74,7 @@ export class CatalogStore {
    * allowed list. Either failure is the same 404, as in Backend.AI.
    */
   async resolveImage(ref: string, domain: string): Promise<ResolvedImage> {
-    return this.cached(`image:${domain}\u0000${ref}`, () => this.resolveImageNow(ref, domain));
+    return this.memo.get(`image:${domain}\u0000${ref}`, () => this.resolveImageNow(ref, domain));
   }
 
   private async resolveImageNow(ref: string, domain: string): Promise<ResolvedImage> {
@@ -101,13 +99,9 @@ export class CatalogStore {
     return { canonical: image.name, registry: image.registry, labels: image.labels, auth };
   }
 
-  async aliveAgents(scalingGroup: string): Promise<AgentRow[]> {
-    return this.db<AgentRow>('agents').where({ scaling_group: scalingGroup, status: 'ALIVE' });
-  }
-
   /** Whether a scaling group exists (and is active), and who it is open to (both lists empty: everyone). */
   async scalingGroup(name: string): Promise<{ exists: boolean; domains: string[]; keypairs: string[] }> {
-    return this.cached(`sg:${name}`, async () => {
+    return this.memo.get(`sg:${name}`, async () => {
       const [row, access] = await Promise.all([
         this.db('scaling_groups').where({ name, is_active: true }).first(),
         scalingGroupAccessOf(this.db, name),
@@ -118,10 +112,10 @@ export class CatalogStore {
 
   /** A domain's row (active or not); a missing domain is not remembered, so a new one is seen at once. */
   async domain(name: string): Promise<DomainRow | undefined> {
-    const row = await this.cached(`domain:${name}`, () =>
+    const row = await this.memo.get(`domain:${name}`, () =>
       this.db<DomainRow>('domains').where({ name }).first(),
     );
-    if (!row) this.memo.delete(`domain:${name}`);
+    if (!row) this.memo.forget(`domain:${name}`);
     return row;
   }
 

@@ -132,13 +132,4 @@ export class SessionQueries {
       )) as (WebhookDeliveryRow & { id: string | number })[];
     return rows.map((r) => ({ ...r, id: Number(r.id) }));
   }
-
-  /** How many PENDING sessions a keypair has. */
-  async pendingCount(accessKey: string): Promise<number> {
-    const row = (await this.db('sessions')
-      .where({ access_key: accessKey, status: 'PENDING' })
-      .count('* as n')
-      .first()) as { n: string } | undefined;
-    return Number(row?.n ?? 0);
-  }
 }

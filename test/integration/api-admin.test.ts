@@ -357,3 +357,41 @@ test('a deactivation through one manager is effective at once on another manager
   }
   t.is(status, 401);
 });
+
+test('a change to a resource policy or a keypair holds for the next create on every manager, though both cache them', async (t) => {
+  // A second manager whose create path remembers rows for a minute: only the forget message
+  // the admin routes send (over Redis) can make it see a change within the test.
+  const second = await startManager({ ...stack.managerConfig, port: 0, submitCacheMs: 60_000 }, quietLog);
+  t.teardown(() => second.close());
+  await call(stack.client, 'POST', '/resource-policies', { name: 'cached', max_priority: 50 });
+  const kp = await makeKeypair(stack, { resource_policy: 'cached' });
+  const viaSecond = new ApiClient({ ...kp.client.config, endpoint: second.url });
+  const later = { starts_at: '2h' };
+  // The first create on each manager reads (and caches) the keypair and its policy.
+  const first = await call(viaSecond, 'POST', '/session', batch('true', { priority: 40, ...later }));
+  t.is(first.status, 201, JSON.stringify(first.body));
+  await call(stack.client, 'PATCH', '/resource-policies/cached', { max_priority: 30 });
+  // The message travels through Redis: wait for it, far within the minute the cache would hold.
+  const refusedWithin = async (body: Record<string, unknown>, slug: string) => {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const r = await call(viaSecond, 'POST', '/session', batch('true', body));
+      if (slugOf(r) === slug) return r;
+      t.is(r.status, 201, JSON.stringify(r.body));
+      const { sessionId } = r.body as { sessionId: string };
+      await call(viaSecond, 'DELETE', `/session/${sessionId}`);
+      if (Date.now() > deadline) return r;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  };
+  const tooHigh = await refusedWithin({ priority: 40, ...later }, 'generic-bad-request');
+  t.regex((tooHigh.body as { msg: string }).msg, /maximum of 30/);
+  await call(stack.client, 'POST', '/resource-policies', {
+    name: 'cached-one',
+    max_pending_session_count: 1,
+  });
+  await call(stack.client, 'PATCH', `/keypairs/${kp.accessKey}`, { resource_policy: 'cached-one' });
+  t.is(slugOf(await refusedWithin(later, 'quota-exceeded')), 'quota-exceeded');
+  const { sessionId } = first.body as { sessionId: string };
+  t.is((await call(viaSecond, 'DELETE', `/session/${sessionId}`)).status, 200);
+});

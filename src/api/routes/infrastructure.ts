@@ -3,7 +3,6 @@ import type { Context } from 'koa';
 import { InvalidRequest, ObjectNotFound } from '../../domain/errors.js';
 import { isValidImageRef } from '../../domain/image-ref.js';
 import { domainView, scalingGroupView, type InfraStore } from '../../persistence/infra-store.js';
-import type { CatalogStore } from '../../persistence/catalog-store.js';
 import { domainScope, requireAdmin, requireSuperadmin } from '../access.js';
 import type { Principal } from '../auth.js';
 import {
@@ -28,9 +27,13 @@ function principal(ctx: Context): Principal {
 /**
  * Domains, scaling groups, container registries, images and aliases, agents. Everyone may list
  * images, aliases and scaling groups (to know what to ask for); admins read the rest;
- * superadmins change it. Registry credentials are accepted and never returned.
+ * superadmins change it. Registry credentials are accepted and never returned. `forget` tells
+ * every manager's submit path that a scaling group or domain changed (CatalogStore.forget).
  */
-export function infrastructureRoutes(store: InfraStore, catalog: Pick<CatalogStore, 'forget'>): Router {
+export function infrastructureRoutes(
+  store: InfraStore,
+  forget: (kind: 'scaling group' | 'domain', name: string) => void,
+): Router {
   const r = new Router();
 
   // Domains
@@ -68,14 +71,14 @@ export function infrastructureRoutes(store: InfraStore, catalog: Pick<CatalogSto
     ctx.status = 201;
     const name = reqName(b, 'name');
     ctx.body = domainView(await store.upsertDomain(name, f, false));
-    catalog.forget('domain', name);
+    forget('domain', name);
   });
 
   r.patch('/domains/:name', async (ctx) => {
     requireSuperadmin(principal(ctx));
     const { f } = domainFields(ctx);
     ctx.body = domainView(await store.upsertDomain(ctx.params.name!, f, true));
-    catalog.forget('domain', ctx.params.name!);
+    forget('domain', ctx.params.name!);
   });
 
   // Scaling groups
@@ -103,20 +106,20 @@ export function infrastructureRoutes(store: InfraStore, catalog: Pick<CatalogSto
     ctx.status = 201;
     const name = reqName(b, 'name');
     ctx.body = scalingGroupView(await store.upsertScalingGroup(name, f, false));
-    catalog.forget('scaling group', name);
+    forget('scaling group', name);
   });
 
   r.patch('/scaling-groups/:name', async (ctx) => {
     requireSuperadmin(principal(ctx));
     const { f } = groupFields(ctx);
     ctx.body = scalingGroupView(await store.upsertScalingGroup(ctx.params.name!, f, true));
-    catalog.forget('scaling group', ctx.params.name!);
+    forget('scaling group', ctx.params.name!);
   });
 
   r.delete('/scaling-groups/:name', async (ctx) => {
     requireSuperadmin(principal(ctx));
     await store.deleteScalingGroup(ctx.params.name!);
-    catalog.forget('scaling group', ctx.params.name!);
+    forget('scaling group', ctx.params.name!);
     ctx.body = { deleted: ctx.params.name };
   });
 
@@ -130,7 +133,7 @@ export function infrastructureRoutes(store: InfraStore, catalog: Pick<CatalogSto
   const access = (kind: 'domain' | 'keypair', param: string, allow: boolean) => async (ctx: Context) => {
     requireSuperadmin(principal(ctx));
     await store.setScalingGroupAccess(ctx.params.name!, kind, ctx.params[param]!, allow);
-    catalog.forget('scaling group', ctx.params.name!);
+    forget('scaling group', ctx.params.name!);
     ctx.body = await store.scalingGroupAccess(ctx.params.name!);
   };
   r.put('/scaling-groups/:name/domains/:domain', access('domain', 'domain', true));

@@ -45,9 +45,14 @@ function bootstrapScriptOf(b: Record<string, unknown>): string | null | undefine
 
 /**
  * Keypairs, bearer tokens and resource policies as REST (Backend.AI does these through
- * GraphQL). `onKeypairChanged` lets the authenticator drop a cached keypair at once.
+ * GraphQL). `onKeypairChanged` lets the authenticator and the submit path drop a cached keypair
+ * at once, `onPolicyChanged` the submit path a cached resource policy.
  */
-export function keypairRoutes(store: KeypairStore, onKeypairChanged: (accessKey: string) => void): Router {
+export function keypairRoutes(
+  store: KeypairStore,
+  onKeypairChanged: (accessKey: string) => void,
+  onPolicyChanged: (name: string) => void,
+): Router {
   const r = new Router();
 
   /** A keypair the principal may manage, else 404 (others' keypairs are not seen). */
@@ -240,11 +245,13 @@ export function keypairRoutes(store: KeypairStore, onKeypairChanged: (accessKey:
     requireSuperadmin(principal(ctx));
     const { f } = policyFields(ctx);
     ctx.body = policyView(await store.upsertPolicy(ctx.params.name!, f, true));
+    onPolicyChanged(ctx.params.name!);
   });
 
   r.delete('/resource-policies/:name', async (ctx) => {
     requireSuperadmin(principal(ctx));
     await store.deletePolicy(ctx.params.name!);
+    onPolicyChanged(ctx.params.name!);
     ctx.body = { deleted: ctx.params.name };
   });
 

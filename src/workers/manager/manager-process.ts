@@ -8,8 +8,10 @@ import { ArrayService } from '../../api/array-service.js';
 import { SessionService } from '../../api/session-service.js';
 import { IdempotentCreates } from '../../api/idempotent-create.js';
 import { SubmitBatcher } from '../../api/submit-batcher.js';
+import { AdmissionReads } from '../../api/admission-reads.js';
 import { IdempotencyStore } from '../../persistence/idempotency-store.js';
 import { ArrayStore } from '../../persistence/array-store.js';
+import { AdmissionStore } from '../../persistence/admission-store.js';
 import { CatalogStore } from '../../persistence/catalog-store.js';
 import { FolderStore } from '../../persistence/folder-store.js';
 import { SessionQueries } from '../../persistence/session-queries.js';
@@ -134,9 +136,11 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   const sessions = new SessionStore(db, notifier);
   const catalog = new CatalogStore(db);
   // The submit path reads the same keypair, policy and image for every request: cached for 2 s
-  // there. Placement and the loops read fresh rows, so registry credentials an admin just
-  // changed are the ones an agent pulls with.
-  const submitCatalog = new CatalogStore(db, { cacheMs: 2_000 });
+  // there (BAI_SUBMIT_CACHE_MS; forgotten on every manager when an admin changes one).
+  // Placement and the loops read fresh rows, so registry credentials an admin just changed are
+  // the ones an agent pulls with.
+  const submitCatalog = new CatalogStore(db, { cacheMs: config.submitCacheMs });
+  const admissionStore = new AdmissionStore(db);
   const fleet = new FleetStore(db);
   const queues = new AgentQueues(redis, prefix, (agentId) => fleet.scalingGroupOf(agentId));
 
@@ -169,6 +173,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     folders: new FolderStore(db),
     queries: new SessionQueries(db),
     catalog: submitCatalog,
+    admission: new AdmissionReads((groups, keys) => admissionStore.facts(groups, keys)),
     queues,
     hub,
     log,

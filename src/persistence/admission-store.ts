@@ -1,0 +1,49 @@
+import type { Db } from './db.js';
+import type { AgentRow } from './rows.js';
+
+/** What admission reads of an agent: which slots it has and which architecture it runs. */
+export type AdmissionAgent = Pick<AgentRow, 'id' | 'scaling_group' | 'architecture' | 'available_slots'>;
+
+/** The live facts admission needs, for any number of requests: read fresh, never cached. */
+export interface AdmissionFacts {
+  /** The ALIVE agents of each scaling group asked for (a group without any: absent). */
+  agents: Map<string, AdmissionAgent[]>;
+  /** The PENDING sessions of each keypair asked for (none: absent, i.e. 0). */
+  pending: Map<string, number>;
+}
+
+/**
+ * The reads of admission that must be current (src/api/admission-reads.ts): the alive agents
+ * of scaling groups, whose slots and architectures decide whether a request can ever run, and
+ * the pending sessions of keypairs, for their policy's limit. Both, for every request of a
+ * batch, in ONE statement.
+ */
+export class AdmissionStore {
+  constructor(private readonly db: Db) {}
+
+  async facts(scalingGroups: readonly string[], accessKeys: readonly string[]): Promise<AdmissionFacts> {
+    // No keypair asked: no count at all (an empty ANY still had PostgreSQL scan the sessions).
+    const pending =
+      accessKeys.length === 0
+        ? `'{}'::jsonb`
+        : `(SELECT coalesce(jsonb_object_agg(c.access_key, c.n), '{}'::jsonb)
+              FROM (SELECT access_key, count(*) AS n FROM sessions
+                     WHERE status = 'PENDING' AND access_key = ANY(?::text[]) GROUP BY access_key) c)`;
+    const res = (await this.db.raw(
+      `SELECT
+         (SELECT coalesce(jsonb_agg(jsonb_build_object('id', a.id, 'scaling_group', a.scaling_group,
+                   'architecture', a.architecture, 'available_slots', a.available_slots) ORDER BY a.id), '[]'::jsonb)
+            FROM agents a WHERE a.status = 'ALIVE' AND a.scaling_group = ANY(?::text[])) AS agents,
+         ${pending} AS pending`,
+      accessKeys.length === 0 ? [[...scalingGroups]] : [[...scalingGroups], [...accessKeys]],
+    )) as { rows: { agents: AdmissionAgent[]; pending: Record<string, number> }[] };
+    const row = res.rows[0]!;
+    const agents = new Map<string, AdmissionAgent[]>();
+    for (const a of row.agents) {
+      const list = agents.get(a.scaling_group);
+      if (list) list.push(a);
+      else agents.set(a.scaling_group, [a]);
+    }
+    return { agents, pending: new Map(Object.entries(row.pending).map(([k, n]) => [k, Number(n)])) };
+  }
+}
