@@ -52,6 +52,25 @@ export function reportsPausedKey(prefix: string): string {
   return `${prefix}:reports-paused`;
 }
 
+/**
+ * The cleanups the managers send one agent (a stream under its job queue's name, so its ACL
+ * user may read it): the agent reads and deletes them (cleanup-stream.ts).
+ */
+export function cleanupStreamKey(prefix: string, scalingGroup: string, agentId: string): string {
+  return `${prefix}:${agentQueueName(scalingGroup, agentId)}:cleanups`;
+}
+
+/** Marks a cleanup as sent while the agent has not done it: sent again meanwhile, stored once. */
+export function cleanupSeenKey(
+  prefix: string,
+  scalingGroup: string,
+  agentId: string,
+  sessionId: string,
+  attempt: number,
+): string {
+  return `${prefix}:${agentQueueName(scalingGroup, agentId)}:cleanup-seen:${sessionId}.${attempt}`;
+}
+
 export function heartbeatKey(prefix: string, agentId: string): string {
   return `${prefix}:heartbeat:${agentId}`;
 }
