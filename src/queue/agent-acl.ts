@@ -7,7 +7,7 @@ import { parseSentinelUrl } from './redis.js';
 
 /**
  * Redis ACL users, one per agent. An agent's user may touch only the keys of its own job queue,
- * its own reports queue, its heartbeat and its log streams: it cannot read another agent's jobs
+ * its own reports stream, its heartbeat and its log streams: it cannot read another agent's jobs
  * (environment values, registry passwords), write another agent's reports, or list keys. The
  * manager keeps an admin connection (the default user, or one with every permission).
  */

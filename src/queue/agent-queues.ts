@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { sendCleanup } from './cleanup-stream.js';
 import { agentQueueName, runJobId } from './names.js';
 import { UnknownAgent } from '../domain/errors.js';
 import type { CleanupSessionJob, DestroySessionJob, RunSessionJob } from './payloads.js';
@@ -116,16 +117,12 @@ export class AgentQueues {
     });
   }
 
+  /**
+   * Cleanups go through the agent's cleanup stream (cleanup-stream.ts), not its BullMQ queue:
+   * a few commands instead of a job's ~55. Sent again while undone, they are stored once.
+   */
   async cleanup(agentId: string, job: CleanupSessionJob): Promise<void> {
-    await (
-      await this.queue(agentId)
-    ).add('cleanup-session', job, {
-      jobId: `cleanup-${job.sessionId}-${job.attempt}`,
-      removeOnComplete: true,
-      removeOnFail: true,
-      attempts: 3,
-      backoff: { type: 'exponential', delay: 1000 },
-    });
+    await sendCleanup(this.connection, this.prefix, await this.groupOfAgent(agentId), agentId, job);
   }
 
   /** Whether a run job for this session attempt is still waiting, delayed or active. */

@@ -26,11 +26,49 @@ export function agentQueuePattern(agentId: string): string {
 }
 
 /**
- * The reports one agent sends the manager: one queue per agent, so the queue a report came
- * through says which agent sent it (only that agent's ACL user may write it).
+ * The name of the reports one agent sends the managers (its stream's keys start with it): one
+ * per agent, so the stream a report came through says which agent sent it (only that agent's
+ * ACL user may write it).
  */
 export function reportsQueueName(agentId: string): string {
   return `reports-${safeId(agentId)}`;
+}
+
+/**
+ * The stream of one agent's reports (under its reports name, so its ACL user may write it): the
+ * agent XADDs, the managers read it in one consumer group (report-stream.ts).
+ */
+export function reportStreamKey(prefix: string, agentId: string): string {
+  return `${prefix}:${reportsQueueName(agentId)}:stream`;
+}
+
+/** Marks a report id as sent while its entry is unapplied: the same report is stored once. */
+export function reportSeenKey(prefix: string, agentId: string, reportId: string): string {
+  return `${prefix}:${reportsQueueName(agentId)}:seen:${reportId}`;
+}
+
+/** Set: the managers hold every agent's reports unapplied until it is deleted (maintenance, tests). */
+export function reportsPausedKey(prefix: string): string {
+  return `${prefix}:reports-paused`;
+}
+
+/**
+ * The cleanups the managers send one agent (a stream under its job queue's name, so its ACL
+ * user may read it): the agent reads and deletes them (cleanup-stream.ts).
+ */
+export function cleanupStreamKey(prefix: string, scalingGroup: string, agentId: string): string {
+  return `${prefix}:${agentQueueName(scalingGroup, agentId)}:cleanups`;
+}
+
+/** Marks a cleanup as sent while the agent has not done it: sent again meanwhile, stored once. */
+export function cleanupSeenKey(
+  prefix: string,
+  scalingGroup: string,
+  agentId: string,
+  sessionId: string,
+  attempt: number,
+): string {
+  return `${prefix}:${agentQueueName(scalingGroup, agentId)}:cleanup-seen:${sessionId}.${attempt}`;
 }
 
 export function heartbeatKey(prefix: string, agentId: string): string {
@@ -53,7 +91,7 @@ export function leaseKey(prefix: string, name: string): string {
   return `${prefix}:lease:${name}`;
 }
 
-/** Heartbeat keys of every agent (the manager finds agents' report queues by them). */
+/** Heartbeat keys of every agent (the manager finds agents' reports streams by them). */
 export function heartbeatPattern(prefix: string): string {
   return `${prefix}:heartbeat:*`;
 }

@@ -1,17 +1,12 @@
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { reportsQueueName } from './names.js';
-
-const STATES = ['wait', 'active', 'delayed', 'failed'] as const;
+import { reportsBacklog } from './report-stream.js';
 
 /**
- * The job counts of the agents' reports queues, for `GET /metrics` (read at scrape). A Queue
- * object per agent over the manager's own connection (a Queue given a connection neither
- * duplicates nor closes it).
+ * What each agent's reports stream holds unapplied, for `GET /metrics` (read at scrape, over the
+ * manager's own connection): `wait` unread, `active` read and being applied, `failed` read more
+ * than once (a handler failed or its manager died) and waiting to be tried again.
  */
 export class ReportsBacklog {
-  private readonly queues = new Map<string, Queue>();
-
   constructor(
     private readonly connection: Redis,
     private readonly prefix: string,
@@ -21,21 +16,13 @@ export class ReportsBacklog {
     const out = new Map<string, Record<string, number>>();
     await Promise.all(
       agentIds.map(async (id) => {
-        let q = this.queues.get(id);
-        if (!q) {
-          q = new Queue(reportsQueueName(id), { connection: this.connection, prefix: this.prefix });
-          // Connection errors surface on the reads that fail (the scrape answers 500).
-          q.on('error', () => {});
-          this.queues.set(id, q);
-        }
-        out.set(id, await q.getJobCounts(...STATES));
+        out.set(id, await reportsBacklog(this.connection, this.prefix, id));
       }),
     );
     return out;
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.queues.values()].map((q) => q.close()));
-    this.queues.clear();
+    // Nothing of its own: the connection is the manager's.
   }
 }

@@ -2,7 +2,7 @@ import test from 'ava';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { provisionAgentUser, agentRedisUrl } from '../../src/queue/agent-acl.js';
-import { agentQueueName, heartbeatKey, reportsQueueName, runJobId } from '../../src/queue/names.js';
+import { agentQueueName, heartbeatKey, reportStreamKey, runJobId } from '../../src/queue/names.js';
 import type { KernelExitedReport, RunSessionJob } from '../../src/queue/payloads.js';
 import { openRedis } from '../../src/queue/redis.js';
 import type { Logger } from '../../src/log/logger.js';
@@ -10,6 +10,7 @@ import { until } from '../helpers/eventually.js';
 import { bai } from '../helpers/cli.js';
 import { ownRedis } from '../helpers/faults.js';
 import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
+import { reportApplied, sendReport } from '../helpers/reports.js';
 
 /**
  * Agents on other hosts, each with a Redis ACL user of its own (a real Redis with ACLs): an
@@ -134,11 +135,15 @@ test.serial('agent B cannot read A’s queue or its registry password, nor write
     }
     t.true(readable > 0, 'B reads its own keys');
 
-    // B cannot write into A's reports queue nor A's heartbeat.
-    const reportsA = new Queue(reportsQueueName(idA), { connection: asB, prefix: stack.prefix });
-    reportsA.on('error', () => {});
-    await t.throwsAsync(reportsA.add('agent-started', { agentId: idA }), { message: /NOPERM/ });
-    await reportsA.close();
+    // B cannot write into A's reports stream nor A's heartbeat.
+    const started = { agentId: idA, scalingGroup: 'default', slots: {}, version: 'x', addr: '' };
+    await t.throwsAsync(
+      sendReport(asB, stack.prefix, idA, { name: 'agent-started', data: started }, 'as-a'),
+      { message: /NOPERM/ },
+    );
+    await t.throwsAsync(asB.xadd(reportStreamKey(stack.prefix, idA), '*', 'n', 'agent-started'), {
+      message: /NOPERM/,
+    });
     await t.throwsAsync(asB.set(heartbeatKey(stack.prefix, idA), '{}'), { message: /NOPERM/ });
 
     await queueA.resume();
@@ -163,8 +168,7 @@ test.serial(
     t.is(running.agentId, idA);
     const before = await stack.database.db('session_events').where({ session_id: sessionId }).count('* as c');
 
-    // B's only channel to the manager is its own reports queue: once in A's name, once in its own.
-    const reportsB = new Queue(reportsQueueName(idB), { connection: asB, prefix: stack.prefix });
+    // B's only channel to the manager is its own reports stream: once in A's name, once in its own.
     const forged = (agentId: string): KernelExitedReport => ({
       agentId,
       sessionId,
@@ -178,38 +182,36 @@ test.serial(
       startedAt: Date.now() - 1000,
       finishedAt: Date.now(),
     });
-    try {
-      await reportsB.add('kernel-exited', forged(idA), { jobId: 'forged-as-a', removeOnComplete: true });
-      await reportsB.add('kernel-exited', forged(idB), { jobId: 'forged-as-b', removeOnComplete: true });
-      const refused = (reason: string) =>
-        logged.find(
-          (l) =>
-            l.level === 'error' &&
-            l.msg === 'report refused' &&
-            l.extra.reason === reason &&
-            l.extra.sessionId === sessionId,
-        ) ?? null;
-      const mismatch = await until('the impersonation logged', async () => refused('sender-mismatch'));
-      t.like(mismatch.extra, { from: idB, claimed: idA });
-      const notHere = await until('the report for A’s session logged', async () =>
-        refused('not-placed-on-sender'),
-      );
-      t.like(notHere.extra, { from: idB, placedOn: idA });
-      await until('both forged reports consumed', async () => {
-        const c = await reportsB.getJobCounts('wait', 'active', 'delayed', 'prioritized');
-        return Object.values(c).every((n) => n === 0) ? true : null;
-      });
-      // The manager answers a report about a session the sender does not hold with a cleanup
-      // to the sender: B's containers of it (none) go, A's container stays.
-      const jobsB = new Queue(agentQueueName('group-b', idB), { connection: admin, prefix: stack.prefix });
-      await until('B’s queue drained', async () => {
-        const c = await jobsB.getJobCounts('wait', 'active', 'delayed', 'prioritized');
-        return Object.values(c).every((n) => n === 0) ? true : null;
-      });
-      await jobsB.close();
-    } finally {
-      await reportsB.close();
-    }
+    const entries = [
+      await sendReport(asB, stack.prefix, idB, { name: 'kernel-exited', data: forged(idA) }, 'forged-as-a'),
+      await sendReport(asB, stack.prefix, idB, { name: 'kernel-exited', data: forged(idB) }, 'forged-as-b'),
+    ];
+    const refused = (reason: string) =>
+      logged.find(
+        (l) =>
+          l.level === 'error' &&
+          l.msg === 'report refused' &&
+          l.extra.reason === reason &&
+          l.extra.sessionId === sessionId,
+      ) ?? null;
+    const mismatch = await until('the impersonation logged', async () => refused('sender-mismatch'));
+    t.like(mismatch.extra, { from: idB, claimed: idA });
+    const notHere = await until('the report for A’s session logged', async () =>
+      refused('not-placed-on-sender'),
+    );
+    t.like(notHere.extra, { from: idB, placedOn: idA });
+    await until('both forged reports consumed', async () => {
+      const done = await Promise.all(entries.map((e) => reportApplied(admin, stack.prefix, idB, e)));
+      return done.every(Boolean) ? true : null;
+    });
+    // The manager answers a report about a session the sender does not hold with a cleanup
+    // to the sender: B's containers of it (none) go, A's container stays.
+    const jobsB = new Queue(agentQueueName('group-b', idB), { connection: admin, prefix: stack.prefix });
+    await until('B’s queue drained', async () => {
+      const c = await jobsB.getJobCounts('wait', 'active', 'delayed', 'prioritized');
+      return Object.values(c).every((n) => n === 0) ? true : null;
+    });
+    await jobsB.close();
 
     const after = await stack.client.request<{ status: string; kernels: { exitCode: number | null }[] }>(
       'GET',

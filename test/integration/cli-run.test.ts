@@ -1,16 +1,15 @@
 import test from 'ava';
 import { stripAnsi } from '../../src/cli/output.js';
 import type { SessionWire } from '../../src/domain/session-wire.js';
-import { Queue } from 'bullmq';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { reportsQueueName } from '../../src/queue/names.js';
 import { openRedis } from '../../src/queue/redis.js';
 import { testEnv } from '../helpers/env.js';
 import { bai } from '../helpers/cli.js';
 import { makeFolder } from '../helpers/folders.js';
+import { pauseReports, resumeReports } from '../helpers/reports.js';
 import { startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 
 // `bai run` and the waiting commands (`session watch`, `session events --wait`): live output,
@@ -38,17 +37,13 @@ test.serial('bai run shows stdout and stderr, streams them live, and passes exit
   // for a gate the test opens only once "first" reached the terminal; meanwhile the manager's
   // report consumer is paused, so the session is not even RUNNING in the database yet. Live
   // output must not wait for that report.
-  // Each agent reports through a queue of its own: pause them all.
-  const reports = stack.agents.map(
-    (_, i) =>
-      new Queue(reportsQueueName(stack.agentConfig(i + 1).id), { connection: redis, prefix: stack.prefix }),
-  );
-  await Promise.all(reports.map((q) => q.pause()));
+  // Each agent reports through a stream of its own: the managers hold them all.
+  await pauseReports(redis, stack.prefix);
   let resumed = false;
   const resume = async () => {
     if (resumed) return;
     resumed = true;
-    await Promise.all(reports.map((q) => q.resume()));
+    await resumeReports(redis, stack.prefix);
   };
   let statusAtFirst = null as string | null;
   let firstSeen!: () => void;
@@ -90,7 +85,6 @@ test.serial('bai run shows stdout and stderr, streams them live, and passes exit
     t.is(r.stderr, '');
   } finally {
     await resume();
-    await Promise.all(reports.map((q) => q.close()));
   }
   // "first" reached the terminal before the RUNNING report was even applied, so before the
   // exit: streamed from the container's start, not printed at the end.

@@ -1,11 +1,10 @@
 import test from 'ava';
-import { Queue } from 'bullmq';
 import type { SessionWire } from '../../src/domain/session-wire.js';
-import { reportsQueueName } from '../../src/queue/names.js';
 import type { KernelExitedReport } from '../../src/queue/payloads.js';
 import { openRedis } from '../../src/queue/redis.js';
 import { testEnv } from '../helpers/env.js';
 import { until } from '../helpers/eventually.js';
+import { reportApplied, sendReport } from '../helpers/reports.js';
 import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 
 /**
@@ -35,7 +34,6 @@ test('a repeated exit report for an ended session changes neither the session no
   const events = await stack.database.db('session_events').where({ session_id: sessionId }).count('* as c');
 
   const agentId = stack.agentConfig(1).id;
-  const reports = new Queue(reportsQueueName(agentId), { connection: redis, prefix: stack.prefix });
   const repeat: KernelExitedReport = {
     agentId,
     sessionId,
@@ -49,15 +47,16 @@ test('a repeated exit report for an ended session changes neither the session no
     startedAt: null,
     finishedAt: Date.now(),
   };
-  try {
-    await reports.add('kernel-exited', repeat, { jobId: `repeat-${sessionId}`, removeOnComplete: true });
-    await until('the repeated report consumed', async () => {
-      const c = await reports.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'failed');
-      return Object.values(c).every((n) => n === 0) ? true : null;
-    });
-  } finally {
-    await reports.close();
-  }
+  const entry = await sendReport(
+    redis,
+    stack.prefix,
+    agentId,
+    { name: 'kernel-exited', data: repeat },
+    `repeat-${sessionId}`,
+  );
+  await until('the repeated report consumed', async () =>
+    (await reportApplied(redis, stack.prefix, agentId, entry)) ? true : null,
+  );
 
   const after = await stack.client.request<SessionWire>('GET', `/session/${sessionId}`);
   t.like(after, { status: 'TERMINATED', result: 'FAILURE', exitCode: 3 });

@@ -1,12 +1,11 @@
 import test from 'ava';
-import { Queue } from 'bullmq';
-import { reportsQueueName } from '../../src/queue/names.js';
 import type { KernelExitedReport } from '../../src/queue/payloads.js';
 import { openRedis } from '../../src/queue/redis.js';
 import type { AttemptWire, SessionWire } from '../../src/domain/session-wire.js';
 import { call, slugOf } from '../helpers/api.js';
 import { bai } from '../helpers/cli.js';
 import { until } from '../helpers/eventually.js';
+import { reportApplied, sendReport } from '../helpers/reports.js';
 import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 
 let stack: TestStack;
@@ -60,7 +59,6 @@ test.serial(
 
     // Reports arrive at least once: both exits sent again change nothing, nor does the history.
     const redis = openRedis(stack.managerConfig.redisUrl);
-    const reports = new Queue(reportsQueueName(v.agentId!), { connection: redis, prefix: stack.prefix });
     try {
       const exited = (attempt: number, exitCode: number): KernelExitedReport => ({
         agentId: v.agentId!,
@@ -75,20 +73,30 @@ test.serial(
         startedAt: Date.now() - 1000,
         finishedAt: Date.now(),
       });
-      await reports.add('kernel-exited', exited(1, 137), { jobId: `replay-1-${id}` });
-      await reports.add('kernel-exited', exited(2, 0), { jobId: `replay-2-${id}` });
+      const send = (attempt: number, exitCode: number) =>
+        sendReport(
+          redis,
+          stack.prefix,
+          v.agentId!,
+          { name: 'kernel-exited', data: exited(attempt, exitCode) },
+          `replay-${attempt}-${id}`,
+        );
+      const entries = [await send(1, 137), await send(2, 0)];
+      // An entry is deleted once applied; one whose handling fails stays (and is retried).
       const states = await until(
         'both replayed reports handled',
         async () => {
-          const jobs = await Promise.all([`replay-1-${id}`, `replay-2-${id}`].map((j) => reports.getJob(j)));
-          const st = await Promise.all(jobs.map((j) => j?.getState()));
-          return st.every((x) => x === 'completed' || x === 'failed') ? st : null;
+          const st = await Promise.all(
+            entries.map(async (e) =>
+              (await reportApplied(redis, stack.prefix, v.agentId!, e)) ? 'completed' : 'pending',
+            ),
+          );
+          return st.every((x) => x === 'completed') ? st : null;
         },
         60_000,
       );
       t.deepEqual(states, ['completed', 'completed']);
     } finally {
-      await reports.close();
       redis.disconnect();
     }
     const again = await waitForStatus(stack.client, id);

@@ -14,6 +14,7 @@ import { Allocator } from './allocator.js';
 import { DestroyAndCleanup } from './destroy-cleanup.js';
 import { EngineMonitor } from './engine-monitor.js';
 import { heartbeatOf, publishHeartbeat } from './heartbeat.js';
+import { CleanupReader } from './cleanup-reader.js';
 import { Reporter } from './reporter.js';
 import { AgentReports } from './reports.js';
 import { RunPipeline } from './run-pipeline.js';
@@ -36,6 +37,7 @@ export class Agent {
   private readonly sessions = new SessionTable();
   private readonly allocator: Allocator;
   private readonly reporter: Reporter;
+  private cleanups: CleanupReader | null = null;
   private readonly engine: EngineMonitor;
   private readonly teardown: Teardown;
   private readonly watcher: Watcher;
@@ -119,6 +121,17 @@ export class Agent {
       },
     );
     this.worker.on('error', (err) => this.log.error('worker error', { err: String(err) }));
+    // Cleanups come through a stream of their own (cleanup-stream.ts); the queue's route for
+    // `cleanup-session` jobs stays for those an older manager queued.
+    this.cleanups = new CleanupReader({
+      redis: this.redis,
+      prefix: this.config.queuePrefix,
+      scalingGroup: this.config.scalingGroup,
+      agentId: this.config.id,
+      log: this.log,
+      cleanup: (job) => this.ending.cleanupSession(job),
+    });
+    this.cleanups.start();
     this.log.info('agent started', {
       id: this.config.id,
       scalingGroup: this.config.scalingGroup,
@@ -146,6 +159,7 @@ export class Agent {
     this.clearTimers();
     const errors: unknown[] = [];
     await this.worker?.close().catch((e: unknown) => errors.push(e));
+    await this.cleanups?.close().catch((e: unknown) => errors.push(e));
     this.clearTimers(); // a job that was under way may have armed a start or timeout timer since
     await this.starter.close().catch((e: unknown) => errors.push(e));
     await this.workerConnection?.quit().catch((e: unknown) => errors.push(e));

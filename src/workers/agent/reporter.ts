@@ -1,34 +1,27 @@
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { reportsQueueName } from '../../queue/names.js';
 import type { Report } from '../../queue/payloads.js';
+import { addReport } from '../../queue/report-stream.js';
 
 /**
- * The agent's side of its durable reports queue (`reports-<agent id>`, its own: the manager
- * takes the queue's agent as the sender). Each report has an id derived from what it
- * says, so a report sent twice while the first is still queued is stored once; the manager's
- * handlers are idempotent for the rest.
+ * The agent's side of its durable reports stream (`<prefix>:reports-<agent id>:stream`, its
+ * own: the manager takes the stream's agent as the sender). Each report has an id derived from
+ * what it says, so a report sent twice while the first is still unapplied is stored once; the
+ * manager's handlers are idempotent for the rest. While Redis is out of reach the send waits
+ * for it (the connection queues the command and re-sends it on reconnect).
  */
 export class Reporter {
-  private readonly queue: Queue;
+  constructor(
+    private readonly connection: Redis,
+    private readonly prefix: string,
+    private readonly agentId: string,
+  ) {}
 
-  constructor(connection: Redis, prefix: string, agentId: string) {
-    this.queue = new Queue(reportsQueueName(agentId), { connection, prefix });
-    // Connection errors surface on the calls that fail; unhandled they would only be printed.
-    this.queue.on('error', () => {});
-  }
-
-  async send(report: Report, id: string): Promise<void> {
-    await this.queue.add(report.name, report.data, {
-      jobId: id,
-      removeOnComplete: true,
-      removeOnFail: 1000,
-      attempts: 20,
-      backoff: { type: 'exponential', delay: 200 },
-    });
+  /** Sends a report: its entry id, or null when the same report id is still unapplied. */
+  async send(report: Report, id: string): Promise<string | null> {
+    return addReport(this.connection, this.prefix, this.agentId, report, id);
   }
 
   async close(): Promise<void> {
-    await this.queue.close();
+    // Nothing of its own to close: the connection is the agent's.
   }
 }

@@ -214,7 +214,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     onCapacityFreed: kick,
   });
   const inOrder = new KeyedSerializer();
-  // One reports queue per agent: the queue a report came through names its sender.
+  // One reports stream per agent: the stream a report came through names its sender.
   const reports = new ReportConsumers({
     redis,
     prefix,

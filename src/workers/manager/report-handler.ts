@@ -18,23 +18,6 @@ import type { Logger } from '../../log/logger.js';
 import type { ManagerMetrics } from '../../metrics/manager-metrics.js';
 import { nextRetry } from './retry.js';
 
-/**
- * BullMQ settings of the report consumer. Handlers take milliseconds and are idempotent, so a
- * short lock is safe, and it matters: the reports a killed manager was handling are taken up
- * again by another (or the restarted) manager after `stalledInterval`, not after BullMQ's 30 s
- * default, and never failed for having stalled (the default gives up after one stall).
- */
-export const REPORT_WORKER_OPTIONS = {
-  concurrency: 16,
-  lockDuration: 5_000,
-  stalledInterval: 2_500,
-  maxStalledCount: 1_000,
-  // An idle consumer re-polls after this many seconds (BullMQ's default is 5); a report wakes it
-  // at once (the queue's marker), and 10 s is the longest block BullMQ itself allows for delayed
-  // jobs on Redis, so reconnection stays as BullMQ tests it.
-  drainDelay: 10,
-} as const;
-
 export interface ReportHandlerDeps {
   fleet: Pick<FleetStore, 'ensureScalingGroup'>;
   sessions: SessionStore;
@@ -60,11 +43,11 @@ export class ReportHandler {
 
   /**
    * Applies one report. A deadlock or serialization failure (another report or pass touched the
-   * same rows) is retried here at once, rather than through the queue's growing backoff.
+   * same rows) is retried here at once, rather than through the stream's growing retry delay.
    */
   async handle(report: Report, from: string): Promise<void> {
     if (report.data.agentId !== from) {
-      // Sent through one agent's queue in another agent's name: nothing of it is applied.
+      // Sent through one agent's stream in another agent's name: nothing of it is applied.
       this.deps.log?.error('report refused', {
         reason: 'sender-mismatch',
         from,

@@ -1,0 +1,147 @@
+import type { Redis } from 'ioredis';
+import { reportSeenKey, reportStreamKey } from './names.js';
+import type { Report } from './payloads.js';
+import { entryFields, isNoGroup, REPORTS_GROUP } from './report-entry.js';
+
+/**
+ * The Redis side of the agents' reports streams: one stream per agent, written by that agent
+ * only (its ACL user), read by the managers in one consumer group. A few commands a report
+ * where a BullMQ job took ~55: XADD (with its dedup guard) by the agent, XREADGROUP (many
+ * reports of many agents per call), and XACK + XDEL by the manager that applied it.
+ */
+
+/** How long a report id is remembered while its entry waits (a safety net: the ack clears it). */
+export const SEEN_TTL_MS = 24 * 3600_000;
+
+/**
+ * Adds the entry unless an entry with the same report id is still unapplied (its guard key,
+ * set here, is deleted by the manager's ack): the id of the new entry, or false.
+ */
+const ADD = `
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
+  return redis.call('XADD', KEYS[1], '*', 'n', ARGV[2], 'd', ARGV[3], 'i', ARGV[4])
+end
+return false
+`;
+
+/**
+ * Acknowledges applied entries, deletes them (an acknowledged entry is never read again, so the
+ * stream holds only what is unapplied) and their dedup guards. KEYS: the stream, then guards;
+ * ARGV: the group, then entry ids.
+ */
+const ACK = `
+local ids = {}
+for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
+redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+redis.call('XDEL', KEYS[1], unpack(ids))
+if #KEYS > 1 then redis.call('DEL', unpack(KEYS, 2)) end
+return #ids
+`;
+
+type WithScripts = Redis & {
+  baiReportAdd(
+    stream: string,
+    seen: string,
+    ttl: number,
+    name: string,
+    data: string,
+    id: string,
+  ): Promise<string | null>;
+  baiReportAck(numKeys: number, ...args: (string | number)[]): Promise<number>;
+};
+
+function withScripts(redis: Redis): WithScripts {
+  const r = redis as WithScripts;
+  if (typeof r.baiReportAdd !== 'function') {
+    redis.defineCommand('baiReportAdd', { numberOfKeys: 2, lua: ADD });
+    redis.defineCommand('baiReportAck', { lua: ACK });
+  }
+  return r;
+}
+
+/** Appends a report to the agent's stream: its entry id, or null when the same id is still unapplied. */
+export async function addReport(
+  redis: Redis,
+  prefix: string,
+  agentId: string,
+  report: Report,
+  reportId: string,
+): Promise<string | null> {
+  const [, name, , data] = entryFields(report, reportId);
+  return withScripts(redis).baiReportAdd(
+    reportStreamKey(prefix, agentId),
+    reportSeenKey(prefix, agentId, reportId),
+    SEEN_TTL_MS,
+    name!,
+    data!,
+    reportId,
+  );
+}
+
+/** Acknowledges and deletes applied entries of one agent's stream, with their report ids' guards. */
+export async function ackReports(
+  redis: Redis,
+  prefix: string,
+  agentId: string,
+  done: { entryId: string; reportId: string }[],
+): Promise<void> {
+  if (done.length === 0) return;
+  const keys = [
+    reportStreamKey(prefix, agentId),
+    ...done.filter((d) => d.reportId).map((d) => reportSeenKey(prefix, agentId, d.reportId)),
+  ];
+  await withScripts(redis).baiReportAck(keys.length, ...keys, REPORTS_GROUP, ...done.map((d) => d.entryId));
+}
+
+/**
+ * Creates the managers' group on an agent's stream (and the stream), reading from its first
+ * entry: reports sent while no manager ran, or before a flush took the group, are all read.
+ */
+export async function ensureReportsGroup(redis: Redis, prefix: string, agentId: string): Promise<void> {
+  try {
+    await redis.xgroup('CREATE', reportStreamKey(prefix, agentId), REPORTS_GROUP, '0', 'MKSTREAM');
+  } catch (err) {
+    if (!/BUSYGROUP/.test(String(err))) throw err;
+  }
+}
+
+/**
+ * What an agent's stream holds unapplied: `wait` not yet read by a manager, `active` read and
+ * being applied, `failed` read more than once (its handling failed, or its manager died) and
+ * waiting to be tried again. All 0 when the stream or group does not exist.
+ */
+export async function reportsBacklog(
+  redis: Redis,
+  prefix: string,
+  agentId: string,
+): Promise<{ wait: number; active: number; failed: number }> {
+  const key = reportStreamKey(prefix, agentId);
+  let groups: unknown[];
+  try {
+    groups = (await redis.xinfo('GROUPS', key)) as unknown[];
+  } catch (err) {
+    if (/no such key/i.test(String(err))) return { wait: 0, active: 0, failed: 0 };
+    throw err;
+  }
+  const group = (groups as string[][]).find((g) => g[g.indexOf('name') + 1] === REPORTS_GROUP);
+  if (!group) return { wait: await redis.xlen(key), active: 0, failed: 0 };
+  const pending = Number(group[group.indexOf('pending') + 1] ?? 0);
+  const lagRaw = group[group.indexOf('lag') + 1];
+  // Entries are deleted once applied, so what the stream holds beyond the pending ones is unread.
+  const wait = lagRaw === null || lagRaw === undefined ? (await redis.xlen(key)) - pending : Number(lagRaw);
+  let failed = 0;
+  if (pending > 0) {
+    try {
+      const rows = (await redis.xpending(key, REPORTS_GROUP, '-', '+', 1000)) as [
+        string,
+        string,
+        number,
+        number,
+      ][];
+      failed = rows.filter((r) => Number(r[3]) > 1).length;
+    } catch (err) {
+      if (!isNoGroup(err)) throw err;
+    }
+  }
+  return { wait: Math.max(0, wait), active: pending - failed, failed };
+}
