@@ -3,7 +3,14 @@ import Docker from 'dockerode';
 import { CONTAINER_HARDENING, type ContainerSpec } from '../domain/container-plan.js';
 import { OutputTail } from '../domain/output-tail.js';
 import { ImagePullFailed, statusOf, untilAborted, wrap } from './docker-errors.js';
-import type { ContainerState, ContainerSummary, LogFollow, LogTail, PullProgress } from './docker-types.js';
+import type {
+  ContainerState,
+  ContainerSummary,
+  ImageConfig,
+  LogFollow,
+  LogTail,
+  PullProgress,
+} from './docker-types.js';
 import { EventLines, type EngineEvent } from './event-lines.js';
 import { DockerDemux } from './log-demux.js';
 
@@ -44,32 +51,21 @@ export class DockerAdapter {
     }
   }
 
-  async hasImage(ref: string): Promise<boolean> {
+  /**
+   * What a run needs of an image, from one inspect: its labels and its own ENTRYPOINT and CMD
+   * (what a container without its own runs). Null when the engine does not have it (to be pulled).
+   */
+  async imageConfig(ref: string): Promise<ImageConfig | null> {
     try {
-      await this.docker.getImage(ref).inspect();
-      return true;
-    } catch (err) {
-      if (statusOf(err) === 404) return false; // not on this engine: to be pulled
-      throw wrap(`inspect image ${ref}`, err);
-    }
-  }
-
-  async imageLabels(ref: string): Promise<Record<string, string>> {
-    try {
-      const info = await this.docker.getImage(ref).inspect();
-      return (info.Config?.Labels as Record<string, string> | null) ?? {};
-    } catch (err) {
-      throw wrap(`inspect image ${ref}`, err);
-    }
-  }
-
-  /** The image's own ENTRYPOINT and CMD (what a container without its own runs). */
-  async imageCommand(ref: string): Promise<{ entrypoint: string[] | null; cmd: string[] | null }> {
-    try {
-      const c = (await this.docker.getImage(ref).inspect()).Config as { Entrypoint?: unknown; Cmd?: unknown };
+      const c = (await this.docker.getImage(ref).inspect()).Config as {
+        Labels?: Record<string, string> | null;
+        Entrypoint?: unknown;
+        Cmd?: unknown;
+      } | null;
       const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : typeof v === 'string' ? [v] : null);
-      return { entrypoint: list(c.Entrypoint), cmd: list(c.Cmd) };
+      return { labels: c?.Labels ?? {}, entrypoint: list(c?.Entrypoint), cmd: list(c?.Cmd) };
     } catch (err) {
+      if (statusOf(err) === 404) return null; // not on this engine: to be pulled
       throw wrap(`inspect image ${ref}`, err);
     }
   }

@@ -36,3 +36,10 @@ export interface PullProgress {
   total: number;
   status: string;
 }
+
+/** What a run reads of an image: its labels (job user) and its own command (start barrier). */
+export interface ImageConfig {
+  labels: Record<string, string>;
+  entrypoint: string[] | null;
+  cmd: string[] | null;
+}

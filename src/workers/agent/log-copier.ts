@@ -175,19 +175,25 @@ export async function finishLogs(
   main: { kernelId: string; containerId: string },
 ): Promise<FinalOutput> {
   const { redis, config, docker, log } = ctx;
+  const limit = config.logLimitBytes;
+  // The engine's stored output of an exited container is complete: read while the live copy
+  // drains, not after it (one Docker round trip less on the way to the exit report).
+  const tailing = docker.logTail(main.containerId, limit);
+  tailing.catch(() => {}); // its failure is the await's below, after the drain
   const drained = await tracked.copier?.drain(10_000);
   tracked.stopLogs?.();
-  const limit = config.logLimitBytes;
-  const tail = await docker.logTail(main.containerId, limit);
   const prefix = config.queuePrefix;
   const where = { sessionId: tracked.sessionId, kernelId: main.kernelId };
   // The engine's copy rotates (json-file max-size): the live copy's count says how much
   // there was in all. (It may count a few lines twice after an agent restart, so it is
-  // believed only past the limit.)
-  const copied = await loggedBytes(redis, prefix, config.id, main.kernelId).catch((err: unknown) => {
-    log.error("counting the live output failed; the engine's count stands", { ...where, err: String(err) });
-    return 0;
-  });
+  // believed only past the limit.) Counted once the copy has drained.
+  const [tail, copied] = await Promise.all([
+    tailing,
+    loggedBytes(redis, prefix, config.id, main.kernelId).catch((err: unknown) => {
+      log.error("counting the live output failed; the engine's count stands", { ...where, err: String(err) });
+      return 0;
+    }),
+  ]);
   const truncated = tail.truncated || copied > limit;
   const totalBytes = truncated ? Math.max(tail.bytes, copied) : tail.bytes;
   // Docker's follow stream may end, or skip, before the last lines of a job that printed

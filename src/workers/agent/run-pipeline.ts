@@ -5,7 +5,7 @@ import {
   kernelContainer,
   networkLabels,
 } from '../../domain/container-plan.js';
-import { ImagePullFailed } from '../../docker/docker-adapter.js';
+import { ImagePullFailed, type ImageConfig } from '../../docker/docker-adapter.js';
 import {
   BARRIER_LABEL,
   barrierCommand,
@@ -47,7 +47,15 @@ export class RunPipeline {
     const { sessions, engine, docker, allocator, reports, config, log, closing } = this.ctx;
     if (sessions.isFinished(job.sessionId, job.attempt)) return;
     await engine.whenUp(); // the job waits for an engine that restarts, rather than failing
-    if (await this.teardown.isSuperseded(job.sessionId, job.attempt)) {
+    // Three reads that do not depend on each other, asked together (they were three round trips
+    // in a row on the way to the create); their answers are taken in the order that decides.
+    const superseded = this.teardown.isSuperseded(job.sessionId, job.attempt);
+    const listed = docker.list([`${LABEL.session}=${job.sessionId}`, `${LABEL.attempt}=${job.attempt}`]);
+    const inspected = docker.imageConfig(job.image);
+    // Awaited below unless the job ends first: their failures are not left unhandled.
+    listed.catch(() => {});
+    inspected.catch(() => {});
+    if (await superseded) {
       sessions.markFinished(job.sessionId, job.attempt);
       return;
     }
@@ -56,7 +64,7 @@ export class RunPipeline {
       await this.adoption.resync(known); // a duplicate or a reconciler's nudge: say again where it stands
       return;
     }
-    const found = await docker.list([`${LABEL.session}=${job.sessionId}`, `${LABEL.attempt}=${job.attempt}`]);
+    const found = await listed;
     if (found.length > 0) {
       await this.adoption.adoptAndResync(found);
       return;
@@ -79,12 +87,17 @@ export class RunPipeline {
     sessions.set(tracked);
     try {
       note(tracked, 'PREPARING');
-      if (!(await docker.hasImage(job.image))) await this.pull(job, tracked);
-      else this.ctx.metrics?.countImagePresent();
+      let image = await inspected;
+      if (image) this.ctx.metrics?.countImagePresent();
+      else {
+        await this.pull(job, tracked);
+        image = await docker.imageConfig(job.image);
+        if (!image) throw new Error(`image ${job.image} is not on the engine after its pull`);
+      }
       if (tracked.stopReason) return await this.teardown.abandon(tracked, tracked.stopReason);
       note(tracked, 'PREPARED');
       note(tracked, 'CREATING');
-      await this.createContainers(job, tracked, need);
+      await this.createContainers(job, tracked, need, image);
       if (tracked.stopReason) return await this.teardown.abandon(tracked, tracked.stopReason);
       tracked.state = 'created';
       const delay = job.startsAt === null ? 0 : job.startsAt - Date.now();
@@ -171,6 +184,7 @@ export class RunPipeline {
     job: RunSessionJob,
     tracked: Tracked,
     need: Slots,
+    image: ImageConfig,
     timed = false,
   ): Promise<void> {
     const { docker, config } = this.ctx;
@@ -178,7 +192,7 @@ export class RunPipeline {
       tracked.network = clusterNetworkName(job.sessionId);
       await docker.createNetwork(tracked.network, networkLabels(job.sessionId, config.id));
     }
-    const user = jobUser(await docker.imageLabels(job.image), config.jobUser);
+    const user = jobUser(image.labels, config.jobUser);
     const offset = config.usernsIdOffset;
     const binds = storageBinds(config.storageRoot, job.mounts, {
       uid: user.uid + offset,
@@ -199,9 +213,8 @@ export class RunPipeline {
       }),
     );
     const barrier = !timed && wantsBarrier(job.startsAt, Date.now(), this.barrier.enabled);
-    const image = barrier ? await docker.imageCommand(job.image) : null;
-    const held = image ? specs.map((s) => barrierCommand(image, s.cmd)) : [];
-    if (image && job.startsAt !== null && held.every((h) => h !== null)) {
+    const held = barrier ? specs.map((s) => barrierCommand(image, s.cmd)) : [];
+    if (barrier && job.startsAt !== null && held.every((h) => h !== null)) {
       tracked.barrier = { startsAt: job.startsAt, releasedAt: null };
     }
     for (const [i, k] of kernels.entries()) {
@@ -225,7 +238,7 @@ export class RunPipeline {
         await this.teardown.removeContainers(tracked);
         tracked.containers = [];
         tracked.barrier = null;
-        return this.createContainers(job, tracked, need, true);
+        return this.createContainers(job, tracked, need, image, true);
       }
     }
   }

@@ -35,19 +35,21 @@ export class Watcher {
       );
     }
     followLogs(this.ctx, tracked, main.kernelId, main.containerId);
-    const waitLoop = async (): Promise<void> => {
+    // Resolves once the main has exited, with its state when it was read on the way (a wait cut
+    // by the engine's `die` event is followed by an inspect: the exit report reuses it).
+    const waitLoop = async (): Promise<ContainerState | null | undefined> => {
       for (;;) {
         await engine.whenUp();
-        if (closing.aborted || tracked.state !== 'running') return;
+        if (closing.aborted || tracked.state !== 'running') return undefined;
         const ctl = new AbortController();
         tracked.waitAbort = ctl;
         const onClose = () => ctl.abort();
         closing.addEventListener('abort', onClose);
         try {
           await docker.wait(main.containerId, ctl.signal);
-          return;
+          return undefined;
         } catch (err) {
-          if (closing.aborted || tracked.state !== 'running') return;
+          if (closing.aborted || tracked.state !== 'running') return undefined;
           // Cut on purpose (engine away or re-read), or the connection broke: ask the engine
           // how the container stands before waiting again.
           const st = await docker.inspect(main.containerId).catch((inspectErr: unknown) => {
@@ -58,7 +60,7 @@ export class Watcher {
             });
             return undefined;
           });
-          if (st === null || (st && !st.running)) return;
+          if (st === null || (st && !st.running)) return st;
           if (!ctl.signal.aborted) {
             log.error('wait failed; retrying', { err: String(err) });
             engine.suspect();
@@ -71,7 +73,9 @@ export class Watcher {
       }
     };
     waitLoop()
-      .then(() => (closing.aborted || tracked.state !== 'running' ? undefined : this.onMainExit(tracked)))
+      .then((seen) =>
+        closing.aborted || tracked.state !== 'running' ? undefined : this.onMainExit(tracked, seen),
+      )
       .catch((err) => log.error('exit handling failed', { err: String(err) }));
   }
 
@@ -124,25 +128,35 @@ export class Watcher {
   }
 
   /** The watcher saw the main exit: stop its timers and report, once. */
-  private async onMainExit(tracked: Tracked): Promise<void> {
+  private async onMainExit(tracked: Tracked, seen: ContainerState | null | undefined): Promise<void> {
     if (tracked.state === 'exited') return;
     tracked.state = 'exited';
     if (tracked.timeoutTimer) clearLongTimeout(tracked.timeoutTimer);
-    await this.reportExit(tracked);
+    await this.reportExit(tracked, seen);
   }
 
   /**
    * Reports how the main ended, from Docker's own record (exit code, OOM, times, logs). Safe
    * to repeat: the container stays until the manager's cleanup, and the report id is stable.
+   * `seen`: the main's state read since it exited (undefined: none). The superseded check, the
+   * exit state and the output are read together (each waits on Redis or the engine); nothing
+   * is sent before the check says the attempt is still this agent's.
    */
-  async reportExit(tracked: Tracked): Promise<void> {
-    if (await this.teardown.isSuperseded(tracked.sessionId, tracked.attempt)) {
+  async reportExit(tracked: Tracked, seen?: ContainerState | null): Promise<void> {
+    const main = mainOf(tracked);
+    const superseded = this.teardown.isSuperseded(tracked.sessionId, tracked.attempt);
+    const state = this.exitState(tracked, main.containerId, seen);
+    const finished = finishLogs(this.ctx, tracked, main);
+    // Awaited below, after the check; a failure of one is not left unhandled meanwhile.
+    state.catch(() => {});
+    finished.catch(() => {});
+    if (await superseded) {
+      await Promise.allSettled([state, finished]);
       await this.teardown.dropSuperseded(tracked); // its result is not this session's any more
       return;
     }
-    const main = mainOf(tracked);
-    const st = await this.exitState(tracked, main.containerId);
-    const output = await finishLogs(this.ctx, tracked, main);
+    const st = await state;
+    const output = await finished;
     const subs = tracked.containers.filter((c) => c.role === 'sub');
     await Promise.all(subs.map((c) => this.ctx.docker.kill(c.containerId)));
     // Stopped, their output ends: kept with the kernel (`logs?kernel_id=`), as Backend.AI shows it.
@@ -196,14 +210,18 @@ export class Watcher {
    * after the exit (seen on cgroup v1 under load), so an unexplained SIGKILL (137, not ours) is
    * looked at again for a moment before it is reported as a plain failure.
    */
-  private async exitState(tracked: Tracked, containerId: string): Promise<ContainerState | null> {
+  private async exitState(
+    tracked: Tracked,
+    containerId: string,
+    seen: ContainerState | null | undefined,
+  ): Promise<ContainerState | null> {
     // Behind a start barrier the command started at its release, not at Docker's start.
-    const inspect = async () => {
-      const s = await this.ctx.docker.inspect(containerId);
+    const asReleased = (s: ContainerState | null) => {
       const released = tracked.barrier?.releasedAt;
       return s && released ? { ...s, startedAt: released } : s;
     };
-    let st = await inspect();
+    const inspect = async () => asReleased(await this.ctx.docker.inspect(containerId));
+    let st = seen !== undefined ? asReleased(seen) : await inspect();
     if (killedAtTimeout(tracked, st)) tracked.timedOut = true; // by an agent that died before reporting
     // The timer fired while the engine was away and the container had ended on its own: its
     // own exit is the truth.

@@ -261,6 +261,9 @@ export class Dispatcher {
       }
       return p;
     };
+    // Read while the placements commit rather than after: each run job waits for its image
+    // (four catalog reads), and what is placed does not change which image a session runs.
+    for (const list of byAgent.values()) for (const s of list) void imageOf(s);
     await Promise.all(
       [...byAgent].map(async ([agentId, list]) => {
         for (let i = 0; i < list.length; i += COMMIT_CHUNK) {
