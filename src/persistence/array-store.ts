@@ -314,7 +314,7 @@ export class ArrayStore {
  * written as their predicates, in the same statement.
  */
 export function arrayGateCtes(from: string, to: string, preds: string): string {
-  return `arr_room AS (
+  return `arr_room AS MATERIALIZED (
       SELECT p.id AS parent_id, p.array_parallelism AS arr_limit,
              coalesce(p.array_parallelism, 2147483647)
                - (SELECT count(*) FROM sessions a WHERE a.array_parent_id = p.id

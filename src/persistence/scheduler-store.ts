@@ -94,7 +94,7 @@ export class SchedulerStore {
             AND (s.retry_after IS NULL OR s.retry_after <= ?)
             AND NOT ${UNMET_DEPENDENCY}
             AND NOT ${pastStartDeadline('?')}
-       ), ${arrayGateCtes('cand0', 'cand', arrayPreds)}, room AS (
+       ), ${arrayGateCtes('cand0', 'cand', arrayPreds)}, room AS MATERIALIZED (
          SELECT k.access_key, p.max_concurrent_sessions AS kp_limit,
                 p.max_concurrent_sessions
                   - (SELECT count(*) FROM sessions a WHERE a.access_key = k.access_key AND a.status IN (${sqlList(ACTIVE_STATUSES)}) AND a.array_size IS NULL) AS kp_room
