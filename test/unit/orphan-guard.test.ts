@@ -50,8 +50,9 @@ test('a guarded child ends when the process that spawned it is killed', async (t
   t.teardown(() => [middle, child].forEach(kill));
   t.true(running(child));
   kill(middle);
-  await eventually(() => !running(child), { message: 'the orphaned child to end' });
-  t.pass();
+  const ended = await eventually(() => !running(child), { message: 'the orphaned child to end' });
+  t.true(ended);
+  t.false(running(child));
 });
 
 test('without the guard the orphan would live on (what the guard is for)', async (t) => {
