@@ -1,3 +1,4 @@
+import { entryField } from './guarded-stream.js';
 import type { Report } from './payloads.js';
 
 /**
@@ -31,10 +32,7 @@ export function entryFields(report: Report, reportId: string): string[] {
 
 /** Reads one entry's field/value list back (as XREADGROUP/XAUTOCLAIM return it). */
 export function parseEntry(entryId: string, fields: string[] | null): ReportEntry | MalformedEntry {
-  const get = (k: string): string | undefined => {
-    for (let i = 0; fields && i + 1 < fields.length; i += 2) if (fields[i] === k) return fields[i + 1];
-    return undefined;
-  };
+  const get = (k: string) => entryField(fields, k);
   const name = get('n');
   const json = get('d');
   if (!name || !NAMES.has(name)) return { entryId, malformed: `unknown report name "${name ?? ''}"` };

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { addGuarded, finishGuarded } from './guarded-stream.js';
 import { reportSeenKey, reportStreamKey } from './names.js';
 import type { Report } from './payloads.js';
 import { entryFields, isNoGroup, REPORTS_GROUP } from './report-entry.js';
@@ -13,52 +14,6 @@ import { entryFields, isNoGroup, REPORTS_GROUP } from './report-entry.js';
 /** How long a report id is remembered while its entry waits (a safety net: the ack clears it). */
 export const SEEN_TTL_MS = 24 * 3600_000;
 
-/**
- * Adds the entry unless an entry with the same report id is still unapplied (its guard key,
- * set here, is deleted by the manager's ack): the id of the new entry, or false.
- */
-const ADD = `
-if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
-  return redis.call('XADD', KEYS[1], '*', 'n', ARGV[2], 'd', ARGV[3], 'i', ARGV[4])
-end
-return false
-`;
-
-/**
- * Acknowledges applied entries, deletes them (an acknowledged entry is never read again, so the
- * stream holds only what is unapplied) and their dedup guards. KEYS: the stream, then guards;
- * ARGV: the group, then entry ids.
- */
-const ACK = `
-local ids = {}
-for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
-redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
-redis.call('XDEL', KEYS[1], unpack(ids))
-if #KEYS > 1 then redis.call('DEL', unpack(KEYS, 2)) end
-return #ids
-`;
-
-type WithScripts = Redis & {
-  baiReportAdd(
-    stream: string,
-    seen: string,
-    ttl: number,
-    name: string,
-    data: string,
-    id: string,
-  ): Promise<string | null>;
-  baiReportAck(numKeys: number, ...args: (string | number)[]): Promise<number>;
-};
-
-function withScripts(redis: Redis): WithScripts {
-  const r = redis as WithScripts;
-  if (typeof r.baiReportAdd !== 'function') {
-    redis.defineCommand('baiReportAdd', { numberOfKeys: 2, lua: ADD });
-    redis.defineCommand('baiReportAck', { lua: ACK });
-  }
-  return r;
-}
-
 /** Appends a report to the agent's stream: its entry id, or null when the same id is still unapplied. */
 export async function addReport(
   redis: Redis,
@@ -67,14 +22,12 @@ export async function addReport(
   report: Report,
   reportId: string,
 ): Promise<string | null> {
-  const [, name, , data] = entryFields(report, reportId);
-  return withScripts(redis).baiReportAdd(
+  return addGuarded(
+    redis,
     reportStreamKey(prefix, agentId),
     reportSeenKey(prefix, agentId, reportId),
     SEEN_TTL_MS,
-    name!,
-    data!,
-    reportId,
+    entryFields(report, reportId),
   );
 }
 
@@ -85,12 +38,13 @@ export async function ackReports(
   agentId: string,
   done: { entryId: string; reportId: string }[],
 ): Promise<void> {
-  if (done.length === 0) return;
-  const keys = [
+  await finishGuarded(
+    redis,
     reportStreamKey(prefix, agentId),
-    ...done.filter((d) => d.reportId).map((d) => reportSeenKey(prefix, agentId, d.reportId)),
-  ];
-  await withScripts(redis).baiReportAck(keys.length, ...keys, REPORTS_GROUP, ...done.map((d) => d.entryId));
+    REPORTS_GROUP,
+    done.map((d) => d.entryId),
+    done.filter((d) => d.reportId).map((d) => reportSeenKey(prefix, agentId, d.reportId)),
+  );
 }
 
 /**
