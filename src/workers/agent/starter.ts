@@ -4,7 +4,7 @@ import { sessionLog, type AgentContext } from './agent-context.js';
 import { StartBarrier } from './barrier.js';
 import { ReleaseClock, type ArmedHandle, type ReleaseOutcome } from './release-clock.js';
 import type { Teardown } from './teardown.js';
-import { mainOf, type Tracked } from './tracked.js';
+import { mainOf, startOnce, type Tracked } from './tracked.js';
 import type { Watcher } from './watcher.js';
 
 /** A permit the main loop could not get (Redis did not answer) is asked for again this soon. */
@@ -37,13 +37,17 @@ export class SessionStarter {
   }
 
   async startSession(tracked: Tracked): Promise<void> {
+    // A start or hold in flight (the engine answered again during it): that one decides.
+    if (tracked.starting) return tracked.starting;
     if (tracked.barrier) return this.release(tracked);
     if (tracked.stopReason || tracked.state !== 'created') return;
-    if (await this.superseded(tracked)) return;
-    const t0 = performance.now();
-    await this.startContainers(tracked);
-    sessionLog(this.ctx, tracked).info('session started', { containers: tracked.containers.length });
-    await this.running(tracked, Date.now(), t0);
+    return startOnce(tracked, async () => {
+      if (await this.superseded(tracked)) return;
+      const t0 = performance.now();
+      await this.startContainers(tracked);
+      sessionLog(this.ctx, tracked).info('session started', { containers: tracked.containers.length });
+      await this.running(tracked, Date.now(), t0);
+    });
   }
 
   /** Starts it after `delayMs`; a session behind a barrier is held now and released then. */
@@ -65,10 +69,12 @@ export class SessionStarter {
   async hold(tracked: Tracked): Promise<void> {
     const b = tracked.barrier;
     if (!b || tracked.stopReason || tracked.state !== 'created') return;
-    await this.startContainers(tracked);
-    if (tracked.stopReason || tracked.state !== 'created') return; // destroyed meanwhile: teardown removes it
-    sessionLog(this.ctx, tracked).info('session held at its start barrier', { startsAt: b.startsAt });
-    this.armRelease(tracked, b.startsAt);
+    return startOnce(tracked, async () => {
+      await this.startContainers(tracked);
+      if (tracked.stopReason || tracked.state !== 'created') return; // destroyed meanwhile: teardown removes it
+      sessionLog(this.ctx, tracked).info('session held at its start barrier', { startsAt: b.startsAt });
+      this.armRelease(tracked, b.startsAt);
+    });
   }
 
   /**

@@ -33,6 +33,13 @@ export interface Tracked {
    * command held until `releasedAt`, the instant the agent let it run (its `started_at`).
    */
   barrier?: { startsAt: number; releasedAt: number | null } | null;
+  /**
+   * The start (or hold) in flight: set while its containers are being started, so that a second
+   * caller (the engine answering again mid-start, a timer) waits for it instead of starting the
+   * containers again — a second `docker start` of a container whose command already exited
+   * would run the command twice.
+   */
+  starting?: Promise<void> | null;
 }
 
 export function newTracked(
@@ -63,6 +70,19 @@ export function newTracked(
 /** Records a quick phase; it is reported with the next report (see SessionProgressReport.phases). */
 export function note(t: Tracked, status: ProgressStatus): void {
   t.phases.push({ status, at: Date.now() });
+}
+
+/**
+ * Runs `start` unless a start of this session is in flight; then it waits for that one, which
+ * decides (and whose failure it shares: the caller may try again once it has ended).
+ */
+export function startOnce(t: Tracked, start: () => Promise<void>): Promise<void> {
+  if (t.starting) return t.starting;
+  const run = start().finally(() => {
+    if (t.starting === run) t.starting = null;
+  });
+  t.starting = run;
+  return run;
 }
 
 /** Clears a session's start and timeout timers and stops following its output. */
