@@ -1,6 +1,4 @@
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
 import { sleep } from '../src/stack/process-util.js';
 import type { BenchStack } from './lib/stack.js';
 import { baselineContainer } from './lib/stack.js';
@@ -43,17 +41,10 @@ interface Sample {
   wroteMs: number | null;
 }
 
-/** `wroteMs` of every `session released` line in the bench agent's log, by session. */
+/** `wroteMs` of every `session released` line the bench agent logged, by session. */
 function wroteBySession(stack: BenchStack): Map<string, number> {
   const out = new Map<string, number>();
-  let text = '';
-  try {
-    text = readFileSync(join(stack.base, 'logs', 'agent.log'), 'utf8');
-  } catch {
-    return out;
-  }
-  for (const line of text.split('\n')) {
-    if (!line.includes('session released')) continue;
+  for (const line of stack.agent.releasedLines) {
     try {
       const m = JSON.parse(line) as { sessionId?: string; wroteMs?: number | null };
       if (m.sessionId && typeof m.wroteMs === 'number') out.set(m.sessionId, m.wroteMs);
