@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 import { sleep } from '../src/stack/process-util.js';
 import type { BenchStack } from './lib/stack.js';
 import { baselineContainer } from './lib/stack.js';
@@ -29,6 +30,58 @@ function printedAt(logs: string | null): number {
   return Number.isFinite(t) && t > 0 ? t * 1000 : NaN;
 }
 
+/** One bai sample, split: release (agent clock), FIFO written, first instruction (ms after starts_at). */
+interface Sample {
+  sessionId: string;
+  /** The job's printed first instruction − starts_at. */
+  first: number;
+  /** `kernels.started_at` − starts_at: the release clock's instant. */
+  released: number;
+  /** From the release to the last FIFO written (the agent log's `wroteMs`; null: not in it). */
+  wroteMs: number | null;
+}
+
+/** `wroteMs` of every `session released` line the bench agent logged, by session. */
+function wroteBySession(stack: BenchStack): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of stack.agent.releasedLines) {
+    try {
+      const m = JSON.parse(line) as { sessionId?: string; wroteMs?: number | null };
+      if (m.sessionId && typeof m.wroteMs === 'number') out.set(m.sessionId, m.wroteMs);
+    } catch {
+      /* not a JSON line */
+    }
+  }
+  return out;
+}
+
+/**
+ * The breakdown of the slowest samples and the medians of each part: release (agent clock),
+ * release → FIFO written, FIFO written → first instruction (the container's part: the held
+ * shell woken, then what it `exec`s).
+ */
+function breakdown(samples: Sample[]): string[] {
+  const part = (s: Sample) => ({
+    first: s.first,
+    released: s.released,
+    wrote: s.wroteMs,
+    container: s.first - s.released - (s.wroteMs ?? 0),
+  });
+  const parts = samples.map(part);
+  const med = (xs: number[]) => summarize(xs).median;
+  const fmt = (x: number | null) => (x === null ? '-' : x.toFixed(1));
+  const lines = [
+    `starts_at medians: release ${fmt(med(parts.map((p) => p.released)))} ms, ` +
+      `FIFO written +${fmt(med(parts.flatMap((p) => (p.wrote === null ? [] : [p.wrote]))))} ms, ` +
+      `container ${fmt(med(parts.map((p) => p.container)))} ms, first ${fmt(med(parts.map((p) => p.first)))} ms`,
+  ];
+  for (const p of [...parts].sort((a, b) => b.first - a.first).slice(0, 6))
+    lines.push(
+      `starts_at slow: first ${fmt(p.first)} = release ${fmt(p.released)} + write ${fmt(p.wrote)} + container ${fmt(p.container)} ms`,
+    );
+  return lines;
+}
+
 /**
  * bai: `n` sessions with starts_at spread over `spreadMs`, placed by the start lead (their
  * containers held at the start barrier, docs/scheduling.md). Small sessions (0.1 cpu) so
@@ -39,7 +92,7 @@ async function baiSkews(
   stack: BenchStack,
   n: number,
   spreadMs: number,
-): Promise<{ first: number[]; recorded: number[] }> {
+): Promise<{ first: number[]; recorded: number[]; samples: Sample[] }> {
   // Beyond the start lead (30 s): each session is placed 30 s before its instant, as in use, so
   // its pull and create are done ahead however loaded the machine (the baseline's are too).
   const at = instants(n, LEAD_MS + 5_000, spreadMs);
@@ -62,7 +115,8 @@ async function baiSkews(
       .join('kernels as k', 'k.session_id', 's.id')
       .whereIn('s.id', ids)
       .whereIn('s.status', ['TERMINATED', 'CANCELLED'])
-      .select('s.result', 's.starts_at', 'k.started_at', 'k.logs')) as {
+      .select('s.id', 's.result', 's.starts_at', 'k.started_at', 'k.logs')) as {
+      id: string;
       result: string;
       starts_at: Date;
       started_at: Date | null;
@@ -73,7 +127,15 @@ async function baiSkews(
       if (bad > 0) throw new Error(`starts_at: ${bad} of ${n} sessions did not run`);
       const first = rows.map((r) => printedAt(r.logs) - r.starts_at.getTime());
       if (first.some(Number.isNaN)) throw new Error('starts_at: a job printed no time');
-      return { first, recorded: rows.map((r) => r.started_at!.getTime() - r.starts_at.getTime()) };
+      const recorded = rows.map((r) => r.started_at!.getTime() - r.starts_at.getTime());
+      const wrote = wroteBySession(stack);
+      const samples = rows.map((r, i) => ({
+        sessionId: r.id,
+        first: first[i]!,
+        released: recorded[i]!,
+        wroteMs: wrote.get(r.id) ?? null,
+      }));
+      return { first, recorded, samples };
     }
     if (Date.now() > until) {
       const open = (await stack
@@ -128,7 +190,12 @@ export async function runStartsAt(
   log: (m: string) => void = () => {},
 ): Promise<BenchResult> {
   const bai = await baiSkews(stack, n, spreadMs);
-  log(`starts_at: bai done`);
+  log(
+    `starts_at: bai done (load average ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')})`,
+  );
+  for (const line of breakdown(bai.samples)) log(line);
   const fl = await floorSkews(stack, n, spreadMs);
   const b = summarize(bai.first);
   const f = summarize(fl);
@@ -158,6 +225,7 @@ export async function runStartsAt(
       baiSkews: bai.first,
       floorSkews: fl,
       recordedSkews: bai.recorded,
+      samples: bai.samples,
     },
     summaryLines: [
       summaryLine(

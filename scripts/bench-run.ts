@@ -5,12 +5,13 @@
  * bench/results/latest.json, and stops everything it started, by pid.
  *
  * Knobs (environment): BENCH_ONLY=overhead,drain,logs,starts_at,array,scale-out,cli,history,submit
- * (footprint always runs), BENCH_OVERHEAD_SAMPLES (30), BENCH_DRAIN_SESSIONS (200),
- * BENCH_SUBMIT_SECONDS (10), BENCH_ARRAYS (3), BENCH_LOGS_SECONDS (8, how long the job prints),
- * BENCH_LOGS_LOAD (100, the drain beside it), BENCH_SCALE_SIZES (1,2,4 agents),
- * BENCH_SCALE_SESSIONS (60 per size), BENCH_CLI_RUNS (21), for history (a million sessions
- * loaded, overhead and drain again): BENCH_HISTORY_SESSIONS (1,000,000), BENCH_HISTORY_SAMPLES
- * (20), BENCH_HISTORY_DRAIN (100).
+ * (footprint always runs; barrier_wake, the start barrier's wake alone, only when named),
+ * BENCH_OVERHEAD_SAMPLES (30), BENCH_DRAIN_SESSIONS (200), BENCH_SUBMIT_SECONDS (10),
+ * BENCH_ARRAYS (3), BENCH_LOGS_SECONDS (8, how long the job prints), BENCH_LOGS_LOAD (100, the
+ * drain beside it), BENCH_SCALE_SIZES (1,2,4 agents), BENCH_SCALE_SESSIONS (60 per size),
+ * BENCH_CLI_RUNS (21), BENCH_WAKE_PAIRS (20), for history (a million sessions loaded, overhead
+ * and drain again): BENCH_HISTORY_SESSIONS (1,000,000), BENCH_HISTORY_SAMPLES (20),
+ * BENCH_HISTORY_DRAIN (100).
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -18,6 +19,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runArray } from '../bench/array.js';
+import { runBarrierWake } from '../bench/barrier-wake.js';
 import { runCliBench } from '../bench/cli.js';
 import { runDrain } from '../bench/drain.js';
 import { runLogs } from '../bench/logs.js';
@@ -90,6 +92,10 @@ async function main(): Promise<void> {
   if (only.has('starts_at')) {
     results.push(await runStartsAt(stack, 40, 20_000, log));
     log('starts_at done');
+  }
+  if (only.has('barrier_wake')) {
+    results.push(await runBarrierWake(stack, Number(env.BENCH_WAKE_PAIRS ?? 20), 400, log));
+    log('barrier_wake done');
   }
   if (only.has('array')) {
     results.push(await runArray(stack, Number(env.BENCH_ARRAYS ?? 3), log));

@@ -27,6 +27,8 @@ export interface Child {
   name: string;
   pid: number;
   proc: ChildProcess;
+  /** Its stdout log lines that say a session was released (the starts_at bench's breakdown). */
+  releasedLines: string[];
   stop(): Promise<void>;
 }
 
@@ -98,6 +100,7 @@ export function spawnBai(
     name,
     pid,
     proc,
+    releasedLines: [],
     async stop() {
       // SIGTERM drains; a second one makes `bai` exit at once (and still write a CPU profile).
       const t0 = Date.now();
@@ -120,6 +123,7 @@ export function spawnBai(
       rej(new Error(`${name} exited (${code}); see ${logDir}/${name}.log`));
     });
     createInterface({ input: proc.stdout! }).on('line', (line) => {
+      if (line.includes('"session released"')) child.releasedLines.push(line);
       try {
         const msg = JSON.parse(line) as Record<string, unknown>;
         if (msg.ready) {

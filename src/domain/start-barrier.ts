@@ -14,11 +14,26 @@ export const BARRIER_FIFO = 'go';
 /** The shell every barrier is held by: checked for in the image before it is relied on. */
 export const BARRIER_SHELL = '/bin/sh';
 /**
- * What the shell runs: wait for the agent's word, then become the command. A read that ends
- * without a line (the FIFO closed unwritten) never runs the command: exit 125, Docker's own
- * code for "the container could not run its command".
+ * The FIFO the shell holds open (read-write, which never blocks) while it waits, and closes
+ * once it read the word: the agent's proof that the command has not run (`held`). Opening it
+ * for writing without blocking succeeds only while a shell holds it; writing is never needed.
  */
-export const BARRIER_SCRIPT = `read _ < ${BARRIER_MOUNT}/${BARRIER_FIFO} || exit 125; exec "$@"`;
+export const BARRIER_HELD = 'held';
+/**
+ * What the shell does first: hold `held`, wait for the agent's word, let go of `held`. A read
+ * that ends without a line (the FIFO closed unwritten) never runs the command: exit 125,
+ * Docker's own code for "the container could not run its command".
+ */
+export const BARRIER_WAIT =
+  `exec 9<>${BARRIER_MOUNT}/${BARRIER_HELD}; ` +
+  `read _ < ${BARRIER_MOUNT}/${BARRIER_FIFO} || exit 125; exec 9<&-`;
+/** The barrier of any argv: wait, then become the command (`exec "$@"`). */
+export const BARRIER_SCRIPT = `${BARRIER_WAIT}; exec "$@"`;
+/**
+ * The script of barriers made before the `held` FIFO existed: such a container (held by an
+ * older agent) is known to be held by `ps` showing this shell (heldAtBarrier).
+ */
+export const LEGACY_BARRIER_SCRIPT = `read _ < ${BARRIER_MOUNT}/${BARRIER_FIFO} || exit 125; exec "$@"`;
 /** `$0` of the barrier shell (what `ps` shows between the script and the command). */
 export const BARRIER_ARG0 = 'bai-barrier';
 /** The label that marks a container created behind a barrier (value `1`). */
@@ -47,17 +62,32 @@ export function effectiveArgv(image: ImageCommand, specCmd: string[] | null): st
 
 /**
  * The entrypoint and command that hold `effectiveArgv` behind the barrier and then run exactly
- * it (`exec "$@"` keeps each argument as one word, and the PID). Null when there is nothing to
- * run: Docker refuses such a container, and it must be refused the same way without a barrier.
- * Setting an entrypoint makes Docker ignore the image's CMD, so the command is always given.
+ * it. Null when there is nothing to run: Docker refuses such a container, and it must be
+ * refused the same way without a barrier. Setting an entrypoint makes Docker ignore the
+ * image's CMD, so the command is always given; `argv` is what runs once released.
+ *
+ * A shell command (`/bin/sh -c <script> [$0 args…]`, how every startup command runs) is fused
+ * into the barrier's own shell: the wait, a newline, then the script, with the same `$0` and
+ * arguments, so the release wakes the shell that runs it and nothing is `exec`'d in between
+ * (one `exec` of /bin/sh fewer on the critical path). The newline keeps the script a command
+ * of its own: the shell reads and runs one line at a time, so even a syntax error in it shows
+ * only once released, as it would unfused (its line numbers count one more). Any other argv is
+ * `exec "$@"`'d after the wait, keeping each argument one word, and the PID.
  */
 export function barrierCommand(
   image: ImageCommand,
   specCmd: string[] | null,
-): { entrypoint: string[]; cmd: string[] } | null {
+): { entrypoint: string[]; cmd: string[]; argv: string[] } | null {
   const argv = effectiveArgv(image, specCmd);
   if (argv.length === 0) return null;
-  return { entrypoint: [BARRIER_SHELL, '-c', BARRIER_SCRIPT, BARRIER_ARG0], cmd: argv };
+  const [prog, flag, script, ...rest] = argv;
+  if (prog === BARRIER_SHELL && flag === '-c' && script !== undefined)
+    return {
+      entrypoint: [BARRIER_SHELL, '-c', `${BARRIER_WAIT}\n${script}`],
+      cmd: rest.length > 0 ? rest : [BARRIER_SHELL], // `$0`: the shell's own name, as unfused
+      argv,
+    };
+  return { entrypoint: [BARRIER_SHELL, '-c', BARRIER_SCRIPT, BARRIER_ARG0], cmd: argv, argv };
 }
 
 /** Whether a session with this start time is held at a barrier (rather than started by a timer). */
@@ -78,11 +108,12 @@ export function pathsTheBarrierNeeds(argv: readonly string[]): string[] {
 }
 
 /**
- * Whether a container is still held: one of its processes (as `ps -o args` shows them) is the
- * barrier shell. Once released, the shell has become the command and none is.
+ * Whether a container held by an older agent (no `held` FIFO in its folder) is still held:
+ * one of its processes (as `ps -o args` shows them) is the barrier shell. Once released, the
+ * shell has become the command and none is.
  */
 export function heldAtBarrier(processArgs: readonly string[]): boolean {
-  const held = `${BARRIER_SHELL} -c ${BARRIER_SCRIPT}`;
+  const held = `${BARRIER_SHELL} -c ${LEGACY_BARRIER_SCRIPT}`;
   return processArgs.some((a) => a.startsWith(held));
 }
 

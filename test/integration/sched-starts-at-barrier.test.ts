@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DockerAdapter, type ContainerSummary } from '../../src/docker/docker-adapter.js';
 import type { SessionWire } from '../../src/domain/session-wire.js';
@@ -202,6 +202,58 @@ test.serial(
       t.true(first >= startsAt);
     }
     t.true(firstInstruction(await logsOf(late)).at > lateAt + 500, 'the late one ran only once re-adopted');
+  },
+);
+
+/** Whether a shell holds the container's `held` FIFO (src/domain/start-barrier.ts), as the agent asks. */
+function holdsFifo(folder: string): boolean {
+  try {
+    closeSync(openSync(join(folder, 'held'), constants.O_WRONLY | constants.O_NONBLOCK));
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENXIO') return false;
+    throw err;
+  }
+}
+
+test.serial(
+  // The proof a restarted agent relies on (docs/scheduling.md, "Who releases"): a held shell
+  // holds its `held` FIFO; once released (the command fused into it, no exec to show in ps)
+  // it does not. An agent killed between `released-at` and the FIFO finds the first still held
+  // and releases it; one killed while the released job runs adopts it as running.
+  'agent SIGKILLed mid-release or after it: held is told from released by the held FIFO',
+  async (t) => {
+    const cut = await create(
+      batch('python3 -c "import time; print(time.time())"', { name: 'bar-cut', starts_at: at(20_000) }),
+    );
+    const ran = await create(
+      batch('python3 -c "import time; print(time.time())"; sleep 12', {
+        name: 'bar-ran',
+        starts_at: at(8_000),
+      }),
+    );
+    const folderOf = (c: ContainerSummary) => join(barrierDir(), `bai-${c.labels['ai.bai.kernel-id']}`);
+    const cutFolder = folderOf(await heldContainer(cut));
+    const ranFolder = folderOf(await heldContainer(ran));
+    t.true(holdsFifo(cutFolder), 'a held shell holds its FIFO');
+    await waitForStatus(stack.client, ran, ['RUNNING']);
+    // A released shell lets go of it (right after its read: waited for, not assumed).
+    t.true(await until('the released shell let go of its FIFO', async () => !holdsFifo(ranFolder)));
+    const releasedAt = Number(readFileSync(join(ranFolder, 'released-at'), 'utf8'));
+    await agents.stop(agent, 'SIGKILL');
+    // As if killed between writing released-at and the FIFO: recorded, never written.
+    writeFileSync(join(cutFolder, 'released-at'), String(Date.now()));
+    agent = await agents.spawn(1);
+    const v = await waitForStatus(stack.client, cut);
+    t.is(v.result, 'SUCCESS', v.statusInfo ?? '');
+    const startsAt = Date.parse(v.startsAt!);
+    t.true(Date.parse(v.kernels[0]!.startedAt!) >= startsAt, 'released again, at its instant');
+    t.true(firstInstruction(await logsOf(cut)).at >= startsAt);
+    const w = await waitForStatus(stack.client, ran);
+    t.is(w.result, 'SUCCESS', w.statusInfo ?? '');
+    // The kernel's started_at is its release (the exit report's), the first one: never again.
+    t.is(w.kernels[0]!.startedAt, new Date(releasedAt).toISOString(), 'adopted as running: released once');
+    t.is((await logsOf(ran)).trim().split('\n').length, 1, 'its command ran once');
   },
 );
 

@@ -1,10 +1,17 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   BARRIER_ARG0,
+  BARRIER_HELD,
   BARRIER_MIN_LEAD_MS,
+  BARRIER_MOUNT,
   BARRIER_SCRIPT,
   BARRIER_SHELL,
+  BARRIER_WAIT,
+  LEGACY_BARRIER_SCRIPT,
   barrierCommand,
   barrierFolder,
   effectiveArgv,
@@ -29,8 +36,12 @@ test('the argv Docker runs: image ENTRYPOINT, then the command (or the image CMD
 });
 
 test('the barrier runs the same argv after its read: an ENTRYPOINT image keeps entrypoint + command', (t) => {
-  const plain = barrierCommand({ entrypoint: null, cmd: ['bash'] }, startup);
-  t.deepEqual(plain, { entrypoint: [BARRIER_SHELL, '-c', BARRIER_SCRIPT, BARRIER_ARG0], cmd: startup });
+  const plain = barrierCommand({ entrypoint: null, cmd: ['bash'] }, ['python3', '-c', 'print(1)']);
+  t.deepEqual(plain, {
+    entrypoint: [BARRIER_SHELL, '-c', BARRIER_SCRIPT, BARRIER_ARG0],
+    cmd: ['python3', '-c', 'print(1)'],
+    argv: ['python3', '-c', 'print(1)'],
+  });
   // Setting an entrypoint makes Docker drop the image's CMD: the barrier passes it on itself.
   const withEntry = barrierCommand({ entrypoint: ['/docker-entrypoint.sh'], cmd: ['postgres'] }, null);
   t.deepEqual(withEntry?.cmd, ['/docker-entrypoint.sh', 'postgres']);
@@ -41,9 +52,32 @@ test('the barrier runs the same argv after its read: an ENTRYPOINT image keeps e
   t.is(barrierCommand({ entrypoint: null, cmd: null }, null), null);
 });
 
+test('a shell command is fused into the barrier shell: the wait, a newline, the script, the same $0', (t) => {
+  t.deepEqual(barrierCommand({ entrypoint: null, cmd: ['bash'] }, startup), {
+    entrypoint: [BARRIER_SHELL, '-c', `${BARRIER_WAIT}\n${startup[2]}`],
+    cmd: [BARRIER_SHELL],
+    argv: startup,
+  });
+  const named = ['/bin/sh', '-c', 'echo "$0:$1"', 'name', 'arg'];
+  t.deepEqual(barrierCommand({ entrypoint: null, cmd: null }, named)?.cmd, ['name', 'arg']);
+  // Another shell, or a flag before -c: exec'd after the wait as any argv.
+  const bash = ['/bin/bash', '-c', 'echo'];
+  t.deepEqual(barrierCommand({ entrypoint: null, cmd: null }, bash)?.entrypoint.slice(2), [
+    BARRIER_SCRIPT,
+    BARRIER_ARG0,
+  ]);
+});
+
+/** A barrier script made runnable here: the word from stdin, `held` a file in `dir`. */
+function local(script: string, dir: string): string {
+  return script.replace(`${BARRIER_MOUNT}/${BARRIER_HELD}`, join(dir, BARRIER_HELD)).replace(/< \S+/, '');
+}
+
 test('the barrier script runs each argument as one word, only after a line is read', (t) => {
-  // The script itself, with the FIFO replaced by stdin, run by the machine's /bin/sh.
-  const script = BARRIER_SCRIPT.replace(/< \S+/, '');
+  const dir = mkdtempSync(join(tmpdir(), 'bai-barrier-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // The script itself, run by the machine's /bin/sh.
+  const script = local(BARRIER_SCRIPT, dir);
   const argv = ['printf', '[%s]', 'a b', "it's", '$HOME', ''];
   const out = execFileSync('/bin/sh', ['-c', script, BARRIER_ARG0, ...argv], { input: 'go\n' });
   t.is(out.toString(), "[a b][it's][$HOME][]");
@@ -53,6 +87,30 @@ test('the barrier script runs each argument as one word, only after a line is re
   ) as Error & { status: number; stdout: Buffer };
   t.is(err.status, 125);
   t.is(err.stdout.toString(), '');
+});
+
+test('a fused command runs after the word with its $0 and arguments; not at all without it', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bai-barrier-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const run = (argv: string[], input: string) => {
+    const b = barrierCommand({ entrypoint: null, cmd: null }, argv)!;
+    const [sh, c, script] = b.entrypoint as [string, string, string];
+    return execFileSync(sh, [c, local(script, dir), ...b.cmd], { input, stdio: 'pipe' }).toString();
+  };
+  t.is(run(['/bin/sh', '-c', 'echo "$0|$#|$1"'], 'go\n'), '/bin/sh|0|\n');
+  t.is(run(['/bin/sh', '-c', 'echo "$0|$#|$1"', 'me', 'a b'], 'go\n'), 'me|1|a b\n');
+  // The job's fd 9 is not the barrier's (closed before the script runs).
+  t.is(
+    run(['/bin/sh', '-c', 'if (: >&9) 2>/dev/null; then echo open; else echo closed; fi'], 'go\n'),
+    'closed\n',
+  );
+  const never = (script: string) =>
+    t.throws(() => run(['/bin/sh', '-c', script], '')) as Error & { status: number; stdout: Buffer };
+  t.is(never('echo ran').status, 125);
+  // A syntax error in the script is not seen before the word (read line by line, as unfused).
+  const e = never('echo ran; if');
+  t.is(e.status, 125);
+  t.is(e.stdout.toString(), '');
 });
 
 test('a session is held at a barrier only with a start time far enough ahead and the barrier on', (t) => {
@@ -66,13 +124,17 @@ test('a session is held at a barrier only with a start time far enough ahead and
 });
 
 test('no-shell fallback: the barrier needs /bin/sh, and an absolute program it would exec', (t) => {
+  t.deepEqual(pathsTheBarrierNeeds(barrierCommand({ entrypoint: null, cmd: null }, ['/app', 'x'])!.argv), [
+    '/bin/sh',
+    '/app',
+  ]);
   t.deepEqual(pathsTheBarrierNeeds(startup), ['/bin/sh']);
   t.deepEqual(pathsTheBarrierNeeds(['/app', '--port']), ['/bin/sh', '/app']);
   t.deepEqual(pathsTheBarrierNeeds(['python3', '-c', 'x']), ['/bin/sh'], 'a PATH lookup: not checked');
 });
 
-test('a container is held while its barrier shell waits; released once it became the command', (t) => {
-  const held = `${BARRIER_SHELL} -c ${BARRIER_SCRIPT} ${BARRIER_ARG0} /bin/sh -c sleep 1`;
+test('a container held by an older agent is held while its barrier shell waits (ps)', (t) => {
+  const held = `${BARRIER_SHELL} -c ${LEGACY_BARRIER_SCRIPT} ${BARRIER_ARG0} /bin/sh -c sleep 1`;
   t.true(heldAtBarrier([held]));
   t.true(heldAtBarrier(['/usr/bin/something', held]));
   t.false(heldAtBarrier(['/bin/sh -c sleep 1']));

@@ -112,7 +112,7 @@ export class Adoption {
   ): Promise<NonNullable<Tracked['barrier']>> {
     const barrier = new StartBarrier(this.ctx);
     const releasedAt = await barrier.releasedAt(tracked);
-    const ran = releasedAt !== null && !(st.running && (await barrier.held(st.id)));
+    const ran = releasedAt !== null && !(st.running && (await barrier.held(tracked)));
     return { startsAt, releasedAt: ran ? releasedAt : null };
   }
 

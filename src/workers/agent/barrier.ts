@@ -3,9 +3,15 @@ import { constants } from 'node:fs';
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { containerName } from '../../domain/container-plan.js';
-import { BARRIER_FIFO, BARRIER_MOUNT, barrierFolder, heldAtBarrier } from '../../domain/start-barrier.js';
+import {
+  BARRIER_FIFO,
+  BARRIER_HELD,
+  BARRIER_MOUNT,
+  barrierFolder,
+  heldAtBarrier,
+} from '../../domain/start-barrier.js';
 import type { AgentContext } from './agent-context.js';
-import type { Tracked } from './tracked.js';
+import { mainOf, type Tracked } from './tracked.js';
 
 const execFileP = promisify(execFile);
 /** How long a release waits for a container's shell to reach its barrier (started late, or again). */
@@ -39,6 +45,9 @@ export class StartBarrier {
     await mkdir(dir, { recursive: true, mode: 0o755 });
     // Node has no mkfifo; readable by the job's user whatever its uid (and userns offset).
     await execFileP('mkfifo', ['-m', '0644', `${dir}/${BARRIER_FIFO}`]);
+    // Opened read-write by the job's shell (whatever its uid) on the read-only mount: a FIFO
+    // is no file of the mount's, so only its mode matters.
+    await execFileP('mkfifo', ['-m', '0666', `${dir}/${BARRIER_HELD}`]);
     return `${dir}:${BARRIER_MOUNT}:ro`;
   }
 
@@ -119,9 +128,27 @@ export class StartBarrier {
     }
   }
 
-  /** Whether a running container's shell still waits at its barrier. */
-  async held(containerId: string): Promise<boolean> {
-    return heldAtBarrier(await this.ctx.docker.processArgs(containerId));
+  /**
+   * Whether a running session's main still waits at its barrier: its shell holds the `held`
+   * FIFO until it read the word (src/domain/start-barrier.ts), so opening that FIFO for
+   * writing without blocking succeeds only then. Nothing is written: the shell never reads it.
+   * A container held by an older agent has no such FIFO: `ps` says, as it did then.
+   */
+  async held(t: Tracked): Promise<boolean> {
+    const main = mainOf(t);
+    try {
+      const fh = await open(
+        `${this.folder(main.kernelId, t.attempt)}/${BARRIER_HELD}`,
+        constants.O_WRONLY | constants.O_NONBLOCK,
+      );
+      await fh.close();
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENXIO') return false; // no shell holds it: past the barrier
+      if (code !== 'ENOENT') throw err;
+      return heldAtBarrier(await this.ctx.docker.processArgs(main.containerId));
+    }
   }
 
   /** Removes the barrier folders of a session's containers (with the containers). */

@@ -244,8 +244,8 @@ export class RunPipeline {
   }
 
   /** Whether the image (in a container created from it) has the paths every barrier needs. */
-  private async barrierFits(containerId: string, held: ({ cmd: string[] } | null)[]): Promise<boolean> {
-    const paths = new Set(held.flatMap((h) => (h ? pathsTheBarrierNeeds(h.cmd) : [])));
+  private async barrierFits(containerId: string, held: ({ argv: string[] } | null)[]): Promise<boolean> {
+    const paths = new Set(held.flatMap((h) => (h ? pathsTheBarrierNeeds(h.argv) : [])));
     for (const p of paths) if (!(await this.ctx.docker.pathExists(containerId, p))) return false;
     return true;
   }

@@ -159,7 +159,7 @@ export class SessionStarter {
     if (o.type === 'lost-fired') {
       // Taken by a thread that died: released if its shell no longer waits.
       const at = await this.barrier.releasedAt(tracked);
-      if (at === null || (await this.barrier.held(mainOf(tracked).containerId))) return this.release(tracked);
+      if (at === null || (await this.barrier.held(tracked))) return this.release(tracked);
       return this.afterRelease(tracked, at, t0, null);
     }
     if (tracked.stopReason) return; // destroyed during the release: the teardown reports it
