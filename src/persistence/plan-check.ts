@@ -4,16 +4,6 @@ import type { Db } from './db.js';
 export interface RanQuery {
   sql: string;
   bindings: readonly unknown[];
-  /** Run with a generic plan (prepared.ts genericRaw): that is the plan to check. */
-  generic?: boolean;
-}
-
-/** A bound value as an SQL literal (for EXECUTE's arguments; a generic plan ignores them). */
-function literal(v: unknown): string {
-  if (v === null || v === undefined) return 'NULL';
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  const text = v instanceof Date ? v.toISOString() : typeof v === 'string' ? v : JSON.stringify(v);
-  return `'${text.replace(/'/g, "''")}'`;
 }
 
 interface PlanNode {
@@ -31,21 +21,7 @@ export async function seqScannedTables(db: Db, q: RanQuery, tables: readonly str
     query(text: string, values: readonly unknown[]): Promise<{ rows: { 'QUERY PLAN': unknown }[] }>;
   };
   try {
-    let res: { rows: { 'QUERY PLAN': unknown }[] };
-    if (q.generic) {
-      // PostgreSQL 15 has no EXPLAIN (GENERIC_PLAN): prepare it and explain its execution
-      // with the generic plan forced, as genericRaw runs it.
-      await conn.query('BEGIN', []);
-      try {
-        await conn.query('SET LOCAL plan_cache_mode = force_generic_plan', []);
-        await conn.query(`PREPARE bai_plan_check AS ${q.sql}`, []);
-        const args = q.bindings.length > 0 ? `(${q.bindings.map(literal).join(', ')})` : '';
-        res = await conn.query(`EXPLAIN (FORMAT JSON) EXECUTE bai_plan_check${args}`, []);
-      } finally {
-        await conn.query('ROLLBACK', []);
-        await conn.query('DEALLOCATE ALL', []);
-      }
-    } else res = await conn.query(`EXPLAIN (FORMAT JSON) ${q.sql}`, q.bindings);
+    const res = await conn.query(`EXPLAIN (FORMAT JSON) ${q.sql}`, q.bindings);
     const raw = res.rows[0]?.['QUERY PLAN'];
     const doc = (typeof raw === 'string' ? JSON.parse(raw) : raw) as { Plan: PlanNode }[];
     const found: string[] = [];
