@@ -112,10 +112,11 @@ export function spawnBai(
     },
   };
   return new Promise((res, rej) => {
-    const timer = setTimeout(
-      () => rej(new Error(`${name} not ready in 60 s; see ${logDir}/${name}.log`)),
-      60_000,
-    );
+    const timer = setTimeout(() => {
+      // Nobody will stop a child that never got ready: stop it here, or it outlives the bench.
+      proc.kill('SIGKILL');
+      rej(new Error(`${name} not ready in 60 s; see ${logDir}/${name}.log`));
+    }, 60_000);
     proc.once('exit', (code) => {
       clearTimeout(timer);
       rej(new Error(`${name} exited (${code}); see ${logDir}/${name}.log`));
