@@ -8,6 +8,7 @@ import type { CpuGroups } from './lib/cpu.js';
 import type { PerUnit } from './lib/counters.js';
 import { summarize } from './lib/stats.js';
 import { Tracer } from './lib/trace.js';
+import { PgssMeter, pgssEnabled } from './lib/pgss.js';
 
 /** Gaps between consecutive completions: the per-container cost at steady state. */
 function gaps(doneAt: number[], start: number): number[] {
@@ -180,9 +181,13 @@ export async function runDrain(
   // BENCH_TRACE=1: where the statements and commands come from (slows the servers down).
   const tracer = process.env.BENCH_TRACE ? new Tracer(stack) : null;
   await tracer?.begin();
+  const pgss = pgssEnabled() ? new PgssMeter(stack) : null;
+  await pgss?.begin();
   meter.begin();
   const b = await baiDrain(stack, n);
   const bCpu = meter.end();
+  const statements = await pgss?.end(n);
+  if (statements) log(`drain: pg_stat_statements per session ${JSON.stringify(statements, null, 1)}`);
   const trace = await tracer?.end(n);
   const counted = await counters.end(n);
   // The bench's own polls of the sessions table are not bai's work.
@@ -243,6 +248,7 @@ export async function runDrain(
       controlCpuMsPerSession: cpuMsPerSession,
       dockerdCpuMsPerContainer: dockerdMsPerContainer,
       ...(trace ? { trace } : {}),
+      ...(statements ? { statements } : {}),
       baiPerSec: n / (b.totalMs / 1000),
       xargsPerSec: n / (x.totalMs / 1000),
     },

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { clientOf, type ApiClient } from '../../src/cli/client.js';
 import { agentAnswers } from '../../src/cli/stack-records.js';
 import { CpuMeter } from './cpu.js';
+import { pgssSettings } from './pgss.js';
 import { DockerAdapter } from '../../src/docker/docker-adapter.js';
 import type { ContainerSpec } from '../../src/domain/container-plan.js';
 import { dockerLogOptions } from '../../src/domain/output-tail.js';
@@ -114,10 +115,11 @@ export function spawnBai(
     },
   };
   return new Promise((res, rej) => {
-    const timer = setTimeout(
-      () => rej(new Error(`${name} not ready in 60 s; see ${logDir}/${name}.log`)),
-      60_000,
-    );
+    const timer = setTimeout(() => {
+      // Nobody will stop a child that never got ready: stop it here, or it outlives the bench.
+      proc.kill('SIGKILL');
+      rej(new Error(`${name} not ready in 60 s; see ${logDir}/${name}.log`));
+    }, 60_000);
     proc.once('exit', (code) => {
       clearTimeout(timer);
       rej(new Error(`${name} exited (${code}); see ${logDir}/${name}.log`));
@@ -139,7 +141,7 @@ export function spawnBai(
 }
 
 export async function startBenchStack(log: (msg: string) => void): Promise<BenchStack> {
-  const services = await startServiceSet('bai-bench-', log);
+  const services = await startServiceSet('bai-bench-', log, { settings: pgssSettings() });
   const { base, pg, redis, docker } = services;
   const started: { stop(): Promise<void> }[] = [];
   const stopAll = async () => {

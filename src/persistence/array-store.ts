@@ -6,6 +6,7 @@ import { InvalidRequest } from '../domain/errors.js';
 import { kernelEventName, sessionEventName } from '../domain/events.js';
 import { ACTIVE_STATUSES, predecessorsOf, SESSION_STATUSES, type SessionStatus } from '../domain/status.js';
 import type { Db, Tx } from './db.js';
+import { preparedRaw } from './prepared.js';
 import { toJsonColumns } from './json-columns.js';
 import type { KernelRow, SessionRow } from './rows.js';
 import { eventDataSql, recordSessionEvents } from './session-events.js';
@@ -223,7 +224,9 @@ export class ArrayStore {
    * ended or are being cancelled and still have PENDING children (`stray`).
    */
   async openParents(): Promise<{ open: OpenParent[]; stray: string[] }> {
-    const { rows } = (await this.db.raw(
+    const { rows } = (await preparedRaw(
+      this.db,
+      'bai_open_parents',
       `SELECT p.id, p.status,
               (SELECT count(*) FROM sessions c
                 WHERE c.array_parent_id = p.id AND c.status NOT IN ('TERMINATED', 'CANCELLED'))::int AS open,

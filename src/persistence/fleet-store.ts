@@ -1,5 +1,6 @@
 import { ACTIVE_STATUSES, PREPARE_STATUSES } from '../domain/status.js';
 import type { Db } from './db.js';
+import { preparedRaw } from './prepared.js';
 import type { AgentRow, SessionRow } from './rows.js';
 
 /** What a heartbeat says about an agent that is alive. */
@@ -125,7 +126,9 @@ export class FleetStore {
    */
   async timedOut(before: Date): Promise<{ stuck: SessionRow[]; pending: string[] }> {
     const phases = PREPARE_STATUSES.map(() => '?').join(', ');
-    const { rows } = (await this.db.raw(
+    const { rows } = (await preparedRaw(
+      this.db,
+      'bai_timed_out',
       `SELECT s.*, 'phase' AS why FROM sessions s WHERE s.status IN (${phases}) AND s.updated_at < ?
        UNION ALL
        SELECT s.*, 'pending' AS why FROM sessions s JOIN scaling_groups g ON g.name = s.scaling_group

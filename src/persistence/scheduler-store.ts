@@ -5,6 +5,7 @@ import { addSlots, fits, scaleSlots, subtractSlots, type Slots } from '../domain
 import { ACTIVE_STATUSES } from '../domain/status.js';
 import { arrayGateCtes } from './array-store.js';
 import type { Db } from './db.js';
+import { preparedRaw } from './prepared.js';
 import type { AgentRow, KernelRow, SessionRow } from './rows.js';
 import {
   pastStartDeadline,
@@ -55,7 +56,7 @@ export class SchedulerStore {
    */
   async survey(horizon: Date, now: Date, limit: number): Promise<GroupSurvey[]> {
     const { sql, bindings } = surveySql(horizon, now, limit);
-    const { rows } = (await this.db.raw(sql, bindings)) as { rows: SurveyRow[] };
+    const { rows } = (await preparedRaw(this.db, 'bai_survey', sql, bindings)) as { rows: SurveyRow[] };
     return rows.map((r) => ({
       group: r.scaling_group,
       laterAt: r.later_at,
@@ -86,7 +87,9 @@ export class SchedulerStore {
     const arrayPreds = predicatesSql('arrayParallelism', { limit: 'r.arr_limit' });
     // Array parents are never placed (nor counted as the keypair's sessions); array children
     // pass the array's parallelism gate (arrayGateCtes) before the keypair's.
-    const { rows } = (await this.db.raw(
+    const { rows } = (await preparedRaw(
+      this.db,
+      'bai_runnable',
       `WITH cand0 AS MATERIALIZED (
          SELECT s.* FROM sessions s
           WHERE s.scaling_group = ? AND s.status = 'PENDING' AND s.array_size IS NULL

@@ -15,7 +15,9 @@ import {
   type SessionRow,
 } from './rows.js';
 import { recordFinalAttempt, recordRetriedAttempt, type RetryOptions } from './session-attempts.js';
-import { recordKernelEvents, recordSessionEvents } from './session-events.js';
+import { movePhasesIn, type PhasesMoved } from './session-phases.js';
+import type { PhaseStep } from '../domain/phase-chain.js';
+import { insertEvents, kernelEventRows, recordSessionEvents, sessionEventRows } from './session-events.js';
 import { insertSessionsAtOnce } from './session-batch.js';
 
 /** Tells other parts (SSE tailers, webhook sender) that events were committed. */
@@ -236,31 +238,33 @@ export class SessionStore {
           })
           .returning([...MOVED_KERNEL_COLUMNS])) as MovedKernel[]
       ).sort(byClusterPosition);
-      // Kernels moved along with their session announce it too (SSE scope kernel or *).
-      await recordKernelEvents(trx, row, kernels, to, opts.info ?? null);
     }
-    await recordSessionEvents(trx, row, to, opts.info ?? null);
+    // The kernels moved along announce it too (SSE scope kernel or *), before the session, in
+    // one INSERT with the session's events.
+    const own = sessionEventRows(row, to, opts.info ?? null);
+    await insertEvents(
+      trx,
+      [...kernelEventRows(row, kernels, to, opts.info ?? null), ...own.events],
+      own.deliveries,
+    );
     if (row.callback_url) this.notifier.callbacksQueued?.();
     await recordFinalAttempt(trx, row);
     return { session: row, kernels };
   }
 
   /**
-   * The containers of kernels of `sessionId` that just started, in one UPDATE (kernels of
-   * another session are left alone).
+   * A progress report's phases applied to the locked row `s` in three statements
+   * (session-phases.ts); null when nothing moved. The caller notifies after commit.
    */
-  async setContainerIdsIn(
+  async movePhasesIn(
     trx: Tx,
-    sessionId: string,
-    containers: { kernelId: string; containerId: string }[],
-  ): Promise<void> {
-    if (containers.length === 0) return;
-    await trx.raw(
-      `UPDATE kernels k SET container_id = v.container_id
-         FROM (VALUES ${containers.map(() => '(?::uuid, ?)').join(', ')}) AS v(id, container_id)
-        WHERE k.id = v.id AND k.session_id = ?`,
-      [...containers.flatMap((c) => [c.kernelId, c.containerId]), sessionId],
-    );
+    s: SessionRow,
+    steps: readonly PhaseStep[],
+    containers: readonly { kernelId: string; containerId: string }[],
+  ): Promise<PhasesMoved | null> {
+    const out = await movePhasesIn(trx, s, steps, containers);
+    if (out?.session.callback_url) this.notifier.callbacksQueued?.();
+    return out;
   }
 
   /** Touches a row's update time (reconciler bookkeeping) only when still in `status`. */
@@ -279,18 +283,6 @@ export class SessionStore {
   /** Locks the session row for the rest of `trx` (rows are locked session first, then kernels). */
   async lockIn(trx: Tx, id: string): Promise<SessionRow | undefined> {
     return (await trx('sessions').where({ id }).forUpdate().first()) as SessionRow | undefined;
-  }
-
-  /** Merges `data` into status_data while the session is still in `status` (no transition). */
-  async mergeDataIn(
-    trx: Tx,
-    id: string,
-    status: SessionStatus,
-    data: Record<string, unknown>,
-  ): Promise<void> {
-    await trx('sessions')
-      .where({ id, status })
-      .update({ status_data: trx.raw(`status_data || ?::jsonb`, [JSON.stringify(data)]) });
   }
 
   /** What an agent says about a kernel that exited: its exit code and logs (not its status). */

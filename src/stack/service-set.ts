@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensurePythonImage } from './python-image.js';
-import { startDockerd, startPostgres, startRedis, type Service } from './services.js';
+import { startDockerd, startPostgres, startRedis, type PostgresOptions, type Service } from './services.js';
 
 /**
  * The services the tests and the benchmarks run against, started the same way for both: a
@@ -19,7 +19,11 @@ export interface ServiceSet {
   stop(): Promise<void>;
 }
 
-export async function startServiceSet(prefix: string, log: (msg: string) => void): Promise<ServiceSet> {
+export async function startServiceSet(
+  prefix: string,
+  log: (msg: string) => void,
+  pgOptions: PostgresOptions = {},
+): Promise<ServiceSet> {
   const base = mkdtempSync(join(tmpdir(), prefix));
   chmodSync(base, 0o755); // PostgreSQL runs as its own user and must reach its folder
   const started: Service[] = [];
@@ -36,7 +40,7 @@ export async function startServiceSet(prefix: string, log: (msg: string) => void
   const t0 = Date.now();
   // Started side by side; whatever did start is stopped even when another one failed.
   const results = await Promise.allSettled([
-    startPostgres(join(base, 'pg')),
+    startPostgres(join(base, 'pg'), pgOptions),
     startRedis(join(base, 'redis')),
     startDockerd(join(base, 'd')),
   ]);

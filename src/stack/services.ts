@@ -59,6 +59,8 @@ export interface PostgresOptions {
    * owned by the server's user as PostgreSQL demands), and accept TCP clients only over TLS.
    */
   tls?: { certFile: string; keyFile: string };
+  /** More server settings (`name=value`, each passed as `-c`), e.g. a benchmark's statistics. */
+  settings?: string[];
 }
 
 /**
@@ -79,6 +81,7 @@ export async function startPostgres(dir: string, opts: PostgresOptions = {}): Pr
   run(...as(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']));
   const port = await freePort();
   let serverOpts = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`;
+  for (const setting of opts.settings ?? []) serverOpts += ` -c ${setting}`;
   if (opts.tls) {
     const cert = join(data, 'server.crt');
     const key = join(data, 'server.key');

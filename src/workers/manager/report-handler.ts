@@ -1,6 +1,6 @@
 import { outcomeOfExit } from '../../domain/batch-result.js';
 import type { RetryCause } from '../../domain/session-request.js';
-import { isTerminal, PREPARE_STATUSES, type SessionStatus } from '../../domain/status.js';
+import { isTerminal, PREPARE_STATUSES } from '../../domain/status.js';
 import type { CatalogStore } from '../../persistence/catalog-store.js';
 import type { Tx } from '../../persistence/db.js';
 import type { FleetStore } from '../../persistence/fleet-store.js';
@@ -131,61 +131,18 @@ export class ReportHandler {
     let startedAt: number | null = null;
     let session: SessionRow | null = null;
     await sessions.inTransaction(async (trx) => {
-      let any = false;
       startedAt = null;
       const s = (session = await this.currentIn(trx, r));
       if (!s) return false;
-      for (const step of steps) {
-        if (!(await this.applyStep(trx, s, step, r))) continue;
-        any = true;
-        if (step.status === 'RUNNING') startedAt = step.at;
-      }
-      return any;
+      // Every phase's guarded move, in three statements (the row is locked: its status says
+      // which of them pass); on RUNNING the kernels that moved get their containers.
+      const moved = await sessions.movePhasesIn(trx, s, steps, r.containers ?? []);
+      startedAt = moved?.startedAt ?? null;
+      return moved !== null;
     });
     const s = session as SessionRow | null;
     if (!s) return this.cleanupStray(r);
     if (startedAt !== null) this.observeStart(s, startedAt);
-  }
-
-  /**
-   * One phase of a progress report: a guarded move of the session and its kernels (with their
-   * events); on RUNNING the kernels that moved get their containers, in one more UPDATE.
-   */
-  private async applyStep(
-    trx: Tx,
-    s: SessionRow,
-    step: { status: SessionStatus; at: number; data: Record<string, unknown> },
-    r: SessionProgressReport,
-  ): Promise<boolean> {
-    const { sessions } = this.deps;
-    const at = new Date(step.at);
-    const running = step.status === 'RUNNING';
-    const moved = await sessions.moveIn(trx, s.id, step.status, {
-      from: PREPARE_STATUSES,
-      info: null,
-      data: step.data,
-      set: running ? { started_at: at } : {},
-      kernels: true,
-      kernelSet: running ? { started_at: at } : {},
-      at,
-    });
-    if (!moved) {
-      if (step.status === 'PULLING' && Object.keys(step.data).length > 0) {
-        // progress within PULLING: update the figures only
-        await sessions.mergeDataIn(trx, s.id, 'PULLING', step.data);
-      }
-      return false;
-    }
-    if (running && r.containers) {
-      // Only kernels of this session that moved: a report naming another kernel sets nothing.
-      const ids = new Set(moved.kernels.map((k) => k.id));
-      await sessions.setContainerIdsIn(
-        trx,
-        s.id,
-        r.containers.filter((c) => ids.has(c.kernelId)),
-      );
-    }
-    return true;
   }
 
   /** The move to RUNNING committed: its submit-to-start latency. */
