@@ -1,6 +1,7 @@
 import './dockerode-deferred.js'; // before dockerode: it defers two of dockerode's heavy modules
 import Docker from 'dockerode';
-import { CONTAINER_HARDENING, type ContainerSpec } from '../domain/container-plan.js';
+import type { ContainerSpec } from '../domain/container-plan.js';
+import { createBody } from './create-body.js';
 import { OutputTail } from '../domain/output-tail.js';
 import { ImagePullFailed, statusOf, untilAborted, wrap } from './docker-errors.js';
 import type {
@@ -154,41 +155,9 @@ export class DockerAdapter {
   }
 
   async createContainer(spec: ContainerSpec): Promise<string> {
-    const endpoints =
-      spec.networkAliases.length > 0 ? { [spec.networkMode]: { Aliases: spec.networkAliases } } : undefined;
     try {
-      const c = await this.http.call<{ Id: string }>(
-        'POST',
-        `/containers/create${queryOf({ name: spec.name })}`,
-        'create',
-        {
-          Image: spec.image,
-          Entrypoint: spec.entrypoint ?? undefined,
-          Cmd: spec.cmd ?? undefined,
-          Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
-          Labels: spec.labels,
-          WorkingDir: spec.workingDir,
-          Hostname: spec.hostname,
-          User: spec.user ?? undefined,
-          HostConfig: {
-            NanoCpus: Math.round(spec.nanoCpus),
-            Memory: spec.memoryBytes,
-            MemorySwap: spec.memoryBytes,
-            PidsLimit: spec.pidsLimit,
-            ShmSize: spec.shmBytes ?? undefined,
-            NetworkMode: spec.networkMode,
-            Privileged: CONTAINER_HARDENING.privileged,
-            CapDrop: [...CONTAINER_HARDENING.capDrop],
-            CapAdd: spec.capAdd,
-            SecurityOpt: [...CONTAINER_HARDENING.securityOpt],
-            Binds: spec.binds,
-            Tmpfs: spec.tmpfs,
-            Init: CONTAINER_HARDENING.init,
-            LogConfig: { Type: CONTAINER_HARDENING.logDriver, Config: spec.logOptions },
-          },
-          NetworkingConfig: endpoints ? { EndpointsConfig: endpoints } : undefined,
-        },
-      );
+      const path = `/containers/create${queryOf({ name: spec.name })}`;
+      const c = await this.http.call<{ Id: string }>('POST', path, 'create', createBody(spec));
       if (!c?.Id) throw new Error('the engine answered without a container id');
       return c.Id;
     } catch (err) {
