@@ -1,6 +1,7 @@
 import './dockerode-deferred.js'; // before dockerode: it defers two of dockerode's heavy modules
 import Docker from 'dockerode';
-import { CONTAINER_HARDENING, type ContainerSpec } from '../domain/container-plan.js';
+import type { ContainerSpec } from '../domain/container-plan.js';
+import { createBody } from './create-body.js';
 import { OutputTail } from '../domain/output-tail.js';
 import { ImagePullFailed, statusOf, untilAborted, wrap } from './docker-errors.js';
 import type {
@@ -13,6 +14,7 @@ import type {
 } from './docker-types.js';
 import { EventLines, type EngineEvent } from './event-lines.js';
 import { DockerDemux } from './log-demux.js';
+import { EngineHttp, engineAddress, queryOf } from './engine-http.js';
 
 export { ImagePullFailed } from './docker-errors.js';
 export type * from './docker-types.js';
@@ -23,12 +25,22 @@ function parseTime(t: string | undefined): number | null {
   return Number.isNaN(ms) ? null : ms;
 }
 
-/** The only importer of dockerode: promise-only calls, Docker's failures become typed errors. */
+/**
+ * The only importer of dockerode: promise-only calls, Docker's failures become typed errors. The
+ * short calls a session makes go through EngineHttp (kept connections); streams through dockerode.
+ */
 export class DockerAdapter {
   private readonly docker: Docker;
+  private readonly http: EngineHttp;
 
   constructor(dockerHost: string | null) {
     this.docker = dockerHost ? new Docker(DockerAdapter.optionsOf(dockerHost)) : new Docker();
+    this.http = new EngineHttp(engineAddress(dockerHost));
+  }
+
+  /** Closes the connections kept open to the engine. */
+  close(): void {
+    this.http.close();
   }
 
   private static optionsOf(host: string): Docker.DockerOptions {
@@ -57,7 +69,8 @@ export class DockerAdapter {
    */
   async imageConfig(ref: string): Promise<ImageConfig | null> {
     try {
-      const c = (await this.docker.getImage(ref).inspect()).Config as {
+      const info = await this.http.call<{ Config?: unknown }>('GET', `/images/${ref}/json`, 'inspect image');
+      const c = info?.Config as {
         Labels?: Record<string, string> | null;
         Entrypoint?: unknown;
         Cmd?: unknown;
@@ -74,7 +87,7 @@ export class DockerAdapter {
   async pathExists(id: string, path: string): Promise<boolean> {
     try {
       // A HEAD answer: drained, so its connection is free again.
-      ((await this.docker.getContainer(id).infoArchive({ path })) as NodeJS.ReadableStream).resume();
+      await this.http.call('HEAD', `/containers/${id}/archive${queryOf({ path })}`, 'stat path');
       return true;
     } catch (err) {
       if (statusOf(err) === 404) return false; // no such path (or container: the caller's next call says)
@@ -85,10 +98,12 @@ export class DockerAdapter {
   /** The command lines (`ps -o args`) of a running container's processes. */
   async processArgs(id: string): Promise<string[]> {
     try {
-      const top = (await this.docker.getContainer(id).top({ ps_args: '-o pid,args' })) as {
-        Titles?: string[];
-        Processes?: string[][];
-      };
+      const top =
+        (await this.http.call<{ Titles?: string[]; Processes?: string[][] }>(
+          'GET',
+          `/containers/${id}/top${queryOf({ ps_args: '-o pid,args' })}`,
+          'top',
+        )) ?? {};
       const col = (top.Titles ?? []).indexOf('COMMAND');
       return (top.Processes ?? []).map((p) => p[col >= 0 ? col : p.length - 1] ?? '');
     } catch (err) {
@@ -140,38 +155,11 @@ export class DockerAdapter {
   }
 
   async createContainer(spec: ContainerSpec): Promise<string> {
-    const endpoints =
-      spec.networkAliases.length > 0 ? { [spec.networkMode]: { Aliases: spec.networkAliases } } : undefined;
     try {
-      const c = await this.docker.createContainer({
-        name: spec.name,
-        Image: spec.image,
-        Entrypoint: spec.entrypoint ?? undefined,
-        Cmd: spec.cmd ?? undefined,
-        Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
-        Labels: spec.labels,
-        WorkingDir: spec.workingDir,
-        Hostname: spec.hostname,
-        User: spec.user ?? undefined,
-        HostConfig: {
-          NanoCpus: Math.round(spec.nanoCpus),
-          Memory: spec.memoryBytes,
-          MemorySwap: spec.memoryBytes,
-          PidsLimit: spec.pidsLimit,
-          ShmSize: spec.shmBytes ?? undefined,
-          NetworkMode: spec.networkMode,
-          Privileged: CONTAINER_HARDENING.privileged,
-          CapDrop: [...CONTAINER_HARDENING.capDrop],
-          CapAdd: spec.capAdd,
-          SecurityOpt: [...CONTAINER_HARDENING.securityOpt],
-          Binds: spec.binds,
-          Tmpfs: spec.tmpfs,
-          Init: CONTAINER_HARDENING.init,
-          LogConfig: { Type: CONTAINER_HARDENING.logDriver, Config: spec.logOptions },
-        },
-        NetworkingConfig: endpoints ? { EndpointsConfig: endpoints } : undefined,
-      });
-      return c.id;
+      const path = `/containers/create${queryOf({ name: spec.name })}`;
+      const c = await this.http.call<{ Id: string }>('POST', path, 'create', createBody(spec));
+      if (!c?.Id) throw new Error('the engine answered without a container id');
+      return c.Id;
     } catch (err) {
       throw wrap(`create container ${spec.name}`, err);
     }
@@ -179,7 +167,7 @@ export class DockerAdapter {
 
   async start(id: string): Promise<void> {
     try {
-      await this.docker.getContainer(id).start();
+      await this.http.call('POST', `/containers/${id}/start`, 'start');
     } catch (err) {
       if (statusOf(err) === 304) return; // already started
       throw wrap(`start container ${id.slice(0, 12)}`, err);
@@ -205,7 +193,12 @@ export class DockerAdapter {
 
   async inspect(id: string): Promise<ContainerState | null> {
     try {
-      const info = await this.docker.getContainer(id).inspect();
+      const info = await this.http.call<Docker.ContainerInspectInfo>(
+        'GET',
+        `/containers/${id}/json`,
+        'inspect',
+      );
+      if (!info) throw new Error('the engine answered without a body');
       return {
         id: info.Id,
         running: info.State.Running,
@@ -225,7 +218,7 @@ export class DockerAdapter {
   /** SIGTERM, then SIGKILL after the grace period. */
   async stop(id: string, graceSeconds: number): Promise<void> {
     try {
-      await this.docker.getContainer(id).stop({ t: graceSeconds });
+      await this.http.call('POST', `/containers/${id}/stop${queryOf({ t: graceSeconds })}`, 'stop');
     } catch (err) {
       const s = statusOf(err);
       if (s === 304 || s === 404) return; // already stopped, or gone
@@ -235,7 +228,7 @@ export class DockerAdapter {
 
   async kill(id: string): Promise<void> {
     try {
-      await this.docker.getContainer(id).kill();
+      await this.http.call('POST', `/containers/${id}/kill`, 'kill');
     } catch (err) {
       const s = statusOf(err);
       if (s === 404 || s === 409 || s === 304) return; // gone, or not running: nothing to kill
@@ -245,7 +238,7 @@ export class DockerAdapter {
 
   async remove(id: string): Promise<void> {
     try {
-      await this.docker.getContainer(id).remove({ force: true, v: true });
+      await this.http.call('DELETE', `/containers/${id}${queryOf({ force: true, v: true })}`, 'remove');
     } catch (err) {
       const s = statusOf(err);
       if (s === 404 || s === 409) return; // gone, or removal already in progress
@@ -351,7 +344,12 @@ export class DockerAdapter {
 
   async list(labelFilters: string[]): Promise<ContainerSummary[]> {
     try {
-      const list = await this.docker.listContainers({ all: true, filters: { label: labelFilters } });
+      const list =
+        (await this.http.call<Docker.ContainerInfo[]>(
+          'GET',
+          `/containers/json${queryOf({ all: true, filters: { label: labelFilters } })}`,
+          'list',
+        )) ?? [];
       return list.map((c) => ({ id: c.Id, state: c.State, labels: c.Labels ?? {} }));
     } catch (err) {
       throw wrap('list containers', err);
@@ -360,7 +358,7 @@ export class DockerAdapter {
 
   async createNetwork(name: string, labels: Record<string, string>): Promise<void> {
     try {
-      await this.docker.createNetwork({
+      await this.http.call('POST', '/networks/create', 'create network', {
         Name: name,
         Driver: 'bridge',
         Internal: true,
@@ -375,7 +373,7 @@ export class DockerAdapter {
 
   async removeNetwork(name: string): Promise<void> {
     try {
-      await this.docker.getNetwork(name).remove();
+      await this.http.call('DELETE', `/networks/${name}`, 'remove network');
     } catch (err) {
       const s = statusOf(err);
       if (s === 404) return; // gone already
@@ -385,7 +383,12 @@ export class DockerAdapter {
 
   async listNetworks(labelFilters: string[]): Promise<string[]> {
     try {
-      const nets = await this.docker.listNetworks({ filters: { label: labelFilters } });
+      const nets =
+        (await this.http.call<Docker.NetworkInspectInfo[]>(
+          'GET',
+          `/networks${queryOf({ filters: { label: labelFilters } })}`,
+          'list networks',
+        )) ?? [];
       return nets.map((n) => n.Name);
     } catch (err) {
       throw wrap('list networks', err);

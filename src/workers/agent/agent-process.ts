@@ -37,6 +37,7 @@ export async function startAgent(config: AgentConfig, baseLog: Logger): Promise<
         log.error('closing an agent that failed to start', { err: String(closeErr) }),
       );
     redis.disconnect();
+    docker.close();
     throw err;
   }
   let closing: Promise<void> | null = null;
@@ -47,6 +48,7 @@ export async function startAgent(config: AgentConfig, baseLog: Logger): Promise<
       closing ??= (async () => {
         await server?.close();
         await agent.close();
+        docker.close();
         // QUIT refused (the connection is already down): drop it instead.
         await redis.quit().catch(() => redis.disconnect());
       })();

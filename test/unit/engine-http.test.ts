@@ -1,0 +1,93 @@
+import test from 'ava';
+import { rmSync } from 'node:fs';
+import http from 'node:http';
+import type net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { statusOf, wrap } from '../../src/docker/docker-errors.js';
+import { EngineHttp, engineAddress, queryOf } from '../../src/docker/engine-http.js';
+
+test('engineAddress reads unix:// and tcp:// hosts as dockerode does', (t) => {
+  t.deepEqual(engineAddress(null), { socketPath: '/var/run/docker.sock' });
+  t.deepEqual(engineAddress('unix:///tmp/d.sock'), { socketPath: '/tmp/d.sock' });
+  t.deepEqual(engineAddress('tcp://10.0.0.5:2376'), { host: '10.0.0.5', port: 2376 });
+  t.deepEqual(engineAddress('tcp://docker'), { host: 'docker', port: 2375 });
+});
+
+test('queryOf encodes values, objects as JSON, and skips undefined', (t) => {
+  t.is(queryOf({}), '');
+  t.is(queryOf({ a: undefined }), '');
+  t.is(
+    queryOf({ all: true, t: 5, filters: { label: ['bai.session=x y'] } }),
+    `?all=true&t=5&filters=${encodeURIComponent('{"label":["bai.session=x y"]}')}`,
+  );
+});
+
+/** An HTTP server on a unix socket that answers by path, counting the connections it took. */
+async function engine(t: { teardown(f: () => void): void }) {
+  const path = join(tmpdir(), `bai-engine-http-${process.pid}-${Math.random().toString(36).slice(2)}.sock`);
+  const sockets: net.Socket[] = [];
+  const seen: { method: string; url: string; body: string }[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      seen.push({ method: req.method ?? '', url: req.url ?? '', body });
+      if (req.url === '/containers/nope/json') {
+        res.writeHead(404, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ message: 'No such container: nope' }));
+      } else if (req.method === 'POST' && req.url?.startsWith('/containers/create')) {
+        res.writeHead(201, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ Id: 'abc', Warnings: [] }));
+      } else {
+        res.writeHead(204);
+        res.end();
+      }
+    });
+  });
+  server.on('connection', (s: net.Socket) => sockets.push(s));
+  await new Promise<void>((r) => server.listen(path, r));
+  t.teardown(() => {
+    server.close();
+    for (const s of sockets) s.destroy();
+    rmSync(path, { force: true });
+  });
+  return { path, sockets, seen };
+}
+
+test('calls share one kept connection; statuses and bodies come back as dockerode gave them', async (t) => {
+  const e = await engine(t);
+  const client = new EngineHttp({ socketPath: e.path });
+  t.teardown(() => client.close());
+  t.deepEqual(await client.call('POST', '/containers/create?name=n', 'create', { Image: 'x' }), {
+    Id: 'abc',
+    Warnings: [],
+  });
+  t.is(await client.call('POST', '/containers/abc/start', 'start'), null);
+  const err = await t.throwsAsync(client.call('GET', '/containers/nope/json', 'inspect'));
+  t.is(statusOf(err), 404);
+  t.is(wrap('inspect container nope', err).message, 'inspect container nope: No such container: nope');
+  t.is(e.sockets.length, 1);
+  t.deepEqual(
+    e.seen.map((s) => [s.method, s.url, s.body]),
+    [
+      ['POST', '/containers/create?name=n', '{"Image":"x"}'],
+      ['POST', '/containers/abc/start', ''],
+      ['GET', '/containers/nope/json', ''],
+    ],
+  );
+});
+
+test('a kept connection the engine closed is replaced, and the call answered', async (t) => {
+  const e = await engine(t);
+  const client = new EngineHttp({ socketPath: e.path });
+  t.teardown(() => client.close());
+  await client.call('POST', '/containers/abc/start', 'start');
+  // The engine restarts: its end of the kept connection goes away.
+  await new Promise<void>((r) => {
+    e.sockets[0]!.once('close', () => r());
+    e.sockets[0]!.destroy();
+  });
+  t.is(await client.call('POST', '/containers/abc/start', 'start'), null);
+  t.is(e.seen.length, 2);
+});
