@@ -17,7 +17,7 @@ import {
   type MalformedEntry,
   type ReportEntry,
 } from '../../queue/report-entry.js';
-import { ackReports, ensureReportsGroup } from '../../queue/report-stream.js';
+import { ackReports, ensureReportsGroup, pruneIdleConsumers } from '../../queue/report-stream.js';
 import type { Logger } from '../../log/logger.js';
 
 /**
@@ -35,6 +35,11 @@ export const REPORT_CONSUMER_OPTIONS = {
   blockMs: 10_000,
   claimIdleMs: 5_000,
   claimEveryMs: 2_500,
+  /**
+   * Every this often, a claim pass deletes the group's consumers idle that long with nothing
+   * pending: those of managers gone (each start is a new consumer name).
+   */
+  pruneConsumersMs: 600_000,
 } as const;
 
 export interface ReportConsumersDeps {
@@ -78,6 +83,8 @@ export class ReportConsumers {
   private reading: Promise<void> | null = null;
   private claimTimer: NodeJS.Timeout | null = null;
   private claiming: Promise<void> | null = null;
+  /** When the next claim pass prunes the consumers of managers gone (the first pass does). */
+  private pruneAt = 0;
   private wake: (() => void) | null = null;
   private slotFreed: (() => void) | null = null;
   private closed = false;
@@ -371,6 +378,20 @@ export class ReportConsumers {
             gone.map((id) => ({ entryId: id, reportId: '' })),
           );
       } while (cursor !== '0-0');
+    }
+    if (now >= this.pruneAt) {
+      this.pruneAt = now + REPORT_CONSUMER_OPTIONS.pruneConsumersMs;
+      for (const agentId of [...this.agents]) {
+        if (this.closed) return;
+        const key = reportStreamKey(prefix, agentId);
+        const n = await pruneIdleConsumers(
+          redis,
+          key,
+          REPORT_CONSUMER_OPTIONS.pruneConsumersMs,
+          this.consumer,
+        );
+        if (n > 0) this.deps.log.info('report consumers pruned', { agentId, consumers: n });
+      }
     }
     // Forgets failures not retried here for two minutes (another manager applied the entry).
     for (const [ref, f] of this.failures)
