@@ -42,7 +42,7 @@ function redisShape(args: string[]): string {
 function top(m: Map<string, number>, per: number): { shape: string; perSession: number }[] {
   return [...m]
     .sort((a, b) => b[1] - a[1])
-    .slice(0, 40)
+    .slice(0, 100)
     .map(([shape, n]) => ({ shape, perSession: Math.round((n / per) * 100) / 100 }));
 }
 

@@ -20,6 +20,8 @@ const FORGET_CATALOG = 'forget-catalog:';
 const SLOW_POLL_MS = 2_000;
 /** A wake-up names its sender, so a manager does not tail again for its own commit. */
 const WAKE = 'wake:';
+/** A manager (re)subscribed: the others publish their wake-ups again. */
+const HELLO = 'hello:';
 
 /**
  * Hands new session events (the durable log, tailed by EventTail) to listeners: SSE streams,
@@ -45,6 +47,14 @@ export class EventHub {
   /** Events were committed since the last read began, and nobody listened to tail them. */
   private behind = false;
   private catchingUp: Promise<void> | null = null;
+  /**
+   * Whether another manager may listen: the last wake-up reached another subscriber than this
+   * hub's own, or another manager's message came since. Alone, a manager does not publish its
+   * wake-ups (that was a PUBLISH per commit, ~3 per drained session, that nobody received).
+   */
+  private others = true;
+  /** Counts the other managers' messages, so a PUBLISH answer older than one is not taken. */
+  private heard = 0;
 
   constructor(
     events: EventLog,
@@ -64,7 +74,16 @@ export class EventHub {
     );
     await this.sub.subscribe(eventsChannel(this.prefix));
     if (this.closed) return;
+    // Subscribed again after a reconnect (ioredis does it by itself): say so, and publish again
+    // until the count says nobody else listens.
+    this.sub.on('ready', () => this.hello());
+    this.hello();
     this.sub.on('message', (_channel: string, message: string) => {
+      if (message !== this.ownWake && message !== this.ownHello) {
+        this.heard++;
+        this.others = true;
+      }
+      if (message.startsWith(HELLO)) return;
       if (message.startsWith(FORGET)) {
         for (const f of this.forgetters) f(message.slice(FORGET.length));
       } else if (message.startsWith(FORGET_CATALOG)) {
@@ -115,7 +134,22 @@ export class EventHub {
    */
   notify(): void {
     this.committed();
-    this.publish(this.ownWake);
+    if (!this.others) return;
+    const heard = this.heard;
+    this.publish(this.ownWake, (receivers) => {
+      // Only this hub's subscriber (or none) got it, and no other manager spoke since it was sent.
+      if (receivers <= 1 && this.heard === heard) this.others = false;
+    });
+  }
+
+  /** This hub's hello: other managers publish their wake-ups again (they may have stopped, alone). */
+  private get ownHello(): string {
+    return `${HELLO}${this.ownWake.slice(WAKE.length)}`;
+  }
+
+  private hello(): void {
+    this.others = true;
+    this.publish(this.ownHello);
   }
 
   /**
@@ -160,8 +194,8 @@ export class EventHub {
     return () => this.listeners.delete(listener);
   }
 
-  private publish(message: string): void {
-    this.redis.publish(eventsChannel(this.prefix), message).catch((err: unknown) =>
+  private publish(message: string, receivers?: (n: number) => void): void {
+    this.redis.publish(eventsChannel(this.prefix), message).then(receivers, (err: unknown) =>
       // Redis unreachable: other managers' slow poll finds the events, their keypair caches expire in 2 s.
       this.log.error('event hub: wake-up not published', {
         message,

@@ -47,8 +47,17 @@ export function reportSeenKey(prefix: string, agentId: string, reportId: string)
   return `${prefix}:${reportsQueueName(agentId)}:seen:${reportId}`;
 }
 
-/** Set: the managers hold every agent's reports unapplied until it is deleted (maintenance, tests). */
+/**
+ * Set: the managers hold every agent's reports unapplied until it is deleted (maintenance,
+ * tests). They look at it every claim pass (2.5 s), and at once on a message on
+ * reportsPausedChannel.
+ */
 export function reportsPausedKey(prefix: string): string {
+  return `${prefix}:reports-paused`;
+}
+
+/** Pub/sub channel: the reports pause was set or deleted (any message: look at the key now). */
+export function reportsPausedChannel(prefix: string): string {
   return `${prefix}:reports-paused`;
 }
 

@@ -60,6 +60,37 @@ export async function ensureReportsGroup(redis: Redis, prefix: string, agentId: 
 }
 
 /**
+ * Deletes the consumers of the managers' group on `stream` that have nothing pending and were
+ * idle for `minIdleMs` (those of managers gone: each manager start is a new consumer), but
+ * `keep` (the caller's own). One script, so no entry can become pending to a consumer between
+ * the look and the delete (XGROUP DELCONSUMER drops a consumer's pending entries with it). A
+ * live consumer deleted this way loses nothing: its next read makes it again. The number deleted.
+ */
+const PRUNE = `
+local consumers = redis.pcall('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
+if type(consumers) ~= 'table' or consumers.err then return 0 end
+local n = 0
+for _, c in ipairs(consumers) do
+  local f = {}
+  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end
+  if f.name ~= ARGV[3] and tonumber(f.pending) == 0 and tonumber(f.idle) >= tonumber(ARGV[2]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f.name)
+    n = n + 1
+  end
+end
+return n
+`;
+
+export async function pruneIdleConsumers(
+  redis: Redis,
+  stream: string,
+  minIdleMs: number,
+  keep: string,
+): Promise<number> {
+  return Number(await redis.eval(PRUNE, 1, stream, REPORTS_GROUP, String(minIdleMs), keep));
+}
+
+/**
  * What an agent's stream holds unapplied: `wait` not yet read by a manager, `active` read and
  * being applied, `failed` read more than once (its handling failed, or its manager died) and
  * waiting to be tried again. All 0 when the stream or group does not exist.

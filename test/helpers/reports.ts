@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { reportStreamKey, reportsPausedKey } from '../../src/queue/names.js';
+import { reportStreamKey, reportsPausedChannel, reportsPausedKey } from '../../src/queue/names.js';
 import type { Report } from '../../src/queue/payloads.js';
 import { addReport } from '../../src/queue/report-stream.js';
 
@@ -30,11 +30,16 @@ export async function reportApplied(
   return left.length === 0;
 }
 
-/** Holds every report unapplied until resumeReports (the managers read and wait). */
+/**
+ * Holds every report unapplied until resumeReports (the managers read and wait). The message
+ * makes the managers read the key at once (else their next claim pass, within 2.5 s, would).
+ */
 export async function pauseReports(redis: Redis, prefix: string): Promise<void> {
   await redis.set(reportsPausedKey(prefix), '1');
+  await redis.publish(reportsPausedChannel(prefix), 'set');
 }
 
 export async function resumeReports(redis: Redis, prefix: string): Promise<void> {
   await redis.del(reportsPausedKey(prefix));
+  await redis.publish(reportsPausedChannel(prefix), 'deleted');
 }

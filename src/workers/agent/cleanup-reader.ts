@@ -31,6 +31,9 @@ export class CleanupReader {
   private closed = false;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly retries = new Set<NodeJS.Timeout>();
+  /** Done cleanups not yet deleted, and the deletion they wait for (one call per event-loop turn). */
+  private doneBatch: { entryId: string; job: CleanupSessionJob | null }[] = [];
+  private doneFlush: Promise<void> | null = null;
 
   constructor(private readonly deps: CleanupReaderDeps) {
     this.reader = deps.redis.duplicate();
@@ -73,7 +76,7 @@ export class CleanupReader {
   }
 
   private run(entryId: string, job: CleanupSessionJob | null, failures: number): void {
-    const { redis, prefix, scalingGroup, agentId, log } = this.deps;
+    const { log } = this.deps;
     const p = (async () => {
       if (!job) {
         log.error('malformed job', { name: 'cleanup-session', id: entryId });
@@ -94,13 +97,29 @@ export class CleanupReader {
           return;
         }
       }
-      await cleanupsDone(redis, prefix, scalingGroup, agentId, [{ entryId, job }]).catch((err: unknown) =>
-        // Left in the stream: done again at the next start (a cleanup done twice removes nothing).
-        log.error('cleanup delete failed', { err: String(err) }),
-      );
+      await this.finished(entryId, job);
     })();
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p));
+  }
+
+  /**
+   * Deletes a done entry with its guard, together with the others done in the same event-loop
+   * turn (several cleanups read at once finish together): one call for them all.
+   */
+  private finished(entryId: string, job: CleanupSessionJob | null): Promise<void> {
+    const { redis, prefix, scalingGroup, agentId, log } = this.deps;
+    this.doneBatch.push({ entryId, job });
+    this.doneFlush ??= new Promise<void>((r) => setImmediate(r)).then(async () => {
+      const batch = this.doneBatch;
+      this.doneBatch = [];
+      this.doneFlush = null;
+      await cleanupsDone(redis, prefix, scalingGroup, agentId, batch).catch((err: unknown) =>
+        // Left in the stream: done again at the next start (a cleanup done twice removes nothing).
+        log.error('cleanup delete failed', { err: String(err) }),
+      );
+    });
+    return this.doneFlush;
   }
 
   /** Stops reading; cleanups under way finish; what is unread or failed stays for the next start. */

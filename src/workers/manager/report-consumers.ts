@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import { heartbeatPattern, reportStreamKey, reportsPausedKey } from '../../queue/names.js';
+import {
+  heartbeatPattern,
+  reportStreamKey,
+  reportsPausedChannel,
+  reportsPausedKey,
+} from '../../queue/names.js';
 import type { Report } from '../../queue/payloads.js';
 import {
   isNoGroup,
@@ -12,7 +17,7 @@ import {
   type MalformedEntry,
   type ReportEntry,
 } from '../../queue/report-entry.js';
-import { ackReports, ensureReportsGroup } from '../../queue/report-stream.js';
+import { ackReports, ensureReportsGroup, pruneIdleConsumers } from '../../queue/report-stream.js';
 import type { Logger } from '../../log/logger.js';
 
 /**
@@ -30,6 +35,11 @@ export const REPORT_CONSUMER_OPTIONS = {
   blockMs: 10_000,
   claimIdleMs: 5_000,
   claimEveryMs: 2_500,
+  /**
+   * Every this often, a claim pass deletes the group's consumers idle that long with nothing
+   * pending: those of managers gone (each start is a new consumer name).
+   */
+  pruneConsumersMs: 600_000,
 } as const;
 
 export interface ReportConsumersDeps {
@@ -73,9 +83,20 @@ export class ReportConsumers {
   private reading: Promise<void> | null = null;
   private claimTimer: NodeJS.Timeout | null = null;
   private claiming: Promise<void> | null = null;
+  /** When the next claim pass prunes the consumers of managers gone (the first pass does). */
+  private pruneAt = 0;
   private wake: (() => void) | null = null;
   private slotFreed: (() => void) | null = null;
   private closed = false;
+  /**
+   * The reports pause (`<prefix>:reports-paused`) as last read: at start, every claim pass, and
+   * on each message on its channel. Reads are not held for a look at the key (that was one
+   * EXISTS per read, ~2 commands per session).
+   */
+  private paused = false;
+  private pauseReads = 0;
+  private pauseSub: Redis | null = null;
+  private readonly resumed: (() => void)[] = [];
 
   constructor(private readonly deps: ReportConsumersDeps) {
     this.reader = deps.redis.duplicate();
@@ -107,7 +128,11 @@ export class ReportConsumers {
 
   private start(): void {
     if (this.reading || this.closed) return;
-    this.reading = this.readLoop();
+    this.watchPause();
+    // The first read waits for the pause to be known (a manager started while it is set).
+    this.reading = this.readPause()
+      .catch(() => false)
+      .then(() => this.readLoop());
     this.claimTimer = setInterval(() => {
       if (!this.claiming)
         this.claiming = this.claimPass()
@@ -196,10 +221,37 @@ export class ReportConsumers {
       await new Promise<void>((r) => (this.slotFreed = r));
   }
 
-  /** Holds reports read while `<prefix>:reports-paused` exists. */
+  /** Holds reports read while `<prefix>:reports-paused` exists (as last read). */
   private async whilePaused(): Promise<void> {
-    while (!this.closed && (await this.deps.redis.exists(reportsPausedKey(this.deps.prefix))) === 1)
-      await this.sleep(250);
+    while (!this.closed && this.paused) await new Promise<void>((r) => this.resumed.push(r));
+  }
+
+  /**
+   * Follows the pause: a connection subscribed to its channel reads the key on every message
+   * (and once subscribed again after a reconnect); the claim pass reads it too, so a pause set
+   * or deleted without a message takes effect within REPORT_CONSUMER_OPTIONS.claimEveryMs.
+   */
+  private watchPause(): void {
+    const sub = this.deps.redis.duplicate();
+    this.pauseSub = sub;
+    sub.on('error', () => {}); // the claim pass reads the key meanwhile
+    sub.on('message', () => void this.readPause().catch(() => {}));
+    sub.on('ready', () => void this.readPause().catch(() => {}));
+    sub.subscribe(reportsPausedChannel(this.deps.prefix)).catch(() => {});
+  }
+
+  /** Reads the pause key; a read that answers after a later one began is not taken. */
+  private async readPause(): Promise<boolean> {
+    const n = ++this.pauseReads;
+    const paused = (await this.deps.redis.exists(reportsPausedKey(this.deps.prefix))) === 1;
+    if (n === this.pauseReads) this.setPaused(paused);
+    return this.paused;
+  }
+
+  private setPaused(paused: boolean): void {
+    this.paused = paused;
+    if (paused && !this.closed) return;
+    for (const r of this.resumed.splice(0)) r();
   }
 
   private sleep(ms: number): Promise<void> {
@@ -283,7 +335,7 @@ export class ReportConsumers {
     }
     for (const [key, ids] of renew)
       await redis.call('XCLAIM', key, REPORTS_GROUP, this.consumer, 0, ...ids, 'JUSTID').catch(() => {});
-    if ((await redis.exists(reportsPausedKey(prefix))) === 1) return;
+    if (await this.readPause()) return;
     for (const agentId of [...this.agents]) {
       if (this.closed) return;
       const key = reportStreamKey(prefix, agentId);
@@ -327,6 +379,20 @@ export class ReportConsumers {
           );
       } while (cursor !== '0-0');
     }
+    if (now >= this.pruneAt) {
+      this.pruneAt = now + REPORT_CONSUMER_OPTIONS.pruneConsumersMs;
+      for (const agentId of [...this.agents]) {
+        if (this.closed) return;
+        const key = reportStreamKey(prefix, agentId);
+        const n = await pruneIdleConsumers(
+          redis,
+          key,
+          REPORT_CONSUMER_OPTIONS.pruneConsumersMs,
+          this.consumer,
+        );
+        if (n > 0) this.deps.log.info('report consumers pruned', { agentId, consumers: n });
+      }
+    }
     // Forgets failures not retried here for two minutes (another manager applied the entry).
     for (const [ref, f] of this.failures)
       if (!this.inFlight.has(ref) && f.notBefore < now - 120_000) this.failures.delete(ref);
@@ -337,6 +403,8 @@ export class ReportConsumers {
     if (this.claimTimer) clearInterval(this.claimTimer);
     this.wake?.();
     this.slotFreed?.();
+    this.setPaused(false);
+    this.pauseSub?.disconnect();
     // A blocked read is ended by disconnecting its connection (its reply no longer matters).
     this.reader.disconnect();
     await this.reading?.catch(() => {});
