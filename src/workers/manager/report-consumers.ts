@@ -1,12 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import {
-  heartbeatPattern,
-  reportStreamKey,
-  reportsPausedChannel,
-  reportsPausedKey,
-} from '../../queue/names.js';
+import { heartbeatPattern, reportStreamKey } from '../../queue/names.js';
 import type { Report } from '../../queue/payloads.js';
 import {
   isNoGroup,
@@ -19,6 +14,7 @@ import {
 } from '../../queue/report-entry.js';
 import { ackReports, ensureReportsGroup, pruneIdleConsumers } from '../../queue/report-stream.js';
 import type { Logger } from '../../log/logger.js';
+import { ReportsPause } from './reports-pause.js';
 
 /**
  * Settings of the report consumer. Handlers take milliseconds and are idempotent, so the
@@ -88,20 +84,14 @@ export class ReportConsumers {
   private wake: (() => void) | null = null;
   private slotFreed: (() => void) | null = null;
   private closed = false;
-  /**
-   * The reports pause (`<prefix>:reports-paused`) as last read: at start, every claim pass, and
-   * on each message on its channel. Reads are not held for a look at the key (that was one
-   * EXISTS per read, ~2 commands per session).
-   */
-  private paused = false;
-  private pauseReads = 0;
-  private pauseSub: Redis | null = null;
-  private readonly resumed: (() => void)[] = [];
+  /** The operator's reports pause, followed by message and claim pass (reports-pause.ts). */
+  private readonly pause: ReportsPause;
 
   constructor(private readonly deps: ReportConsumersDeps) {
     this.reader = deps.redis.duplicate();
     this.reader.on('error', () => {}); // the reads fail and are logged
     this.reader.on('ready', () => (this.readerId = null));
+    this.pause = new ReportsPause(deps.redis, deps.prefix);
   }
 
   /** Consumes the reports of `agentId` from now on (idempotent). */
@@ -128,9 +118,10 @@ export class ReportConsumers {
 
   private start(): void {
     if (this.reading || this.closed) return;
-    this.watchPause();
+    this.pause.watch();
     // The first read waits for the pause to be known (a manager started while it is set).
-    this.reading = this.readPause()
+    this.reading = this.pause
+      .read()
       .catch(() => false)
       .then(() => this.readLoop());
     this.claimTimer = setInterval(() => {
@@ -183,7 +174,7 @@ export class ReportConsumers {
             taken.push([agentId, e]);
           }
         }
-        await this.whilePaused();
+        await this.pause.whileHeld();
         if (this.closed) {
           // Left pending: another manager takes them over.
           for (const [agentId, e] of taken)
@@ -219,39 +210,6 @@ export class ReportConsumers {
   private async freeSlot(): Promise<void> {
     while (!this.closed && this.inFlight.size >= REPORT_CONSUMER_OPTIONS.concurrency)
       await new Promise<void>((r) => (this.slotFreed = r));
-  }
-
-  /** Holds reports read while `<prefix>:reports-paused` exists (as last read). */
-  private async whilePaused(): Promise<void> {
-    while (!this.closed && this.paused) await new Promise<void>((r) => this.resumed.push(r));
-  }
-
-  /**
-   * Follows the pause: a connection subscribed to its channel reads the key on every message
-   * (and once subscribed again after a reconnect); the claim pass reads it too, so a pause set
-   * or deleted without a message takes effect within REPORT_CONSUMER_OPTIONS.claimEveryMs.
-   */
-  private watchPause(): void {
-    const sub = this.deps.redis.duplicate();
-    this.pauseSub = sub;
-    sub.on('error', () => {}); // the claim pass reads the key meanwhile
-    sub.on('message', () => void this.readPause().catch(() => {}));
-    sub.on('ready', () => void this.readPause().catch(() => {}));
-    sub.subscribe(reportsPausedChannel(this.deps.prefix)).catch(() => {});
-  }
-
-  /** Reads the pause key; a read that answers after a later one began is not taken. */
-  private async readPause(): Promise<boolean> {
-    const n = ++this.pauseReads;
-    const paused = (await this.deps.redis.exists(reportsPausedKey(this.deps.prefix))) === 1;
-    if (n === this.pauseReads) this.setPaused(paused);
-    return this.paused;
-  }
-
-  private setPaused(paused: boolean): void {
-    this.paused = paused;
-    if (paused && !this.closed) return;
-    for (const r of this.resumed.splice(0)) r();
   }
 
   private sleep(ms: number): Promise<void> {
@@ -335,7 +293,7 @@ export class ReportConsumers {
     }
     for (const [key, ids] of renew)
       await redis.call('XCLAIM', key, REPORTS_GROUP, this.consumer, 0, ...ids, 'JUSTID').catch(() => {});
-    if (await this.readPause()) return;
+    if (await this.pause.read()) return;
     for (const agentId of [...this.agents]) {
       if (this.closed) return;
       const key = reportStreamKey(prefix, agentId);
@@ -403,8 +361,7 @@ export class ReportConsumers {
     if (this.claimTimer) clearInterval(this.claimTimer);
     this.wake?.();
     this.slotFreed?.();
-    this.setPaused(false);
-    this.pauseSub?.disconnect();
+    this.pause.close();
     // A blocked read is ended by disconnecting its connection (its reply no longer matters).
     this.reader.disconnect();
     await this.reading?.catch(() => {});
