@@ -265,22 +265,48 @@ export async function startDockerd(dir: string, opts: DockerdOptions = {}): Prom
     ...process.env,
     TMPDIR: join(dir, 'tmp'),
   });
+  /** Stops the process and unmounts what it left mounted under `dir`. */
+  const halt = async (): Promise<void> => {
+    await stopPid(pid, 20_000);
+    await sleep(100);
+    try {
+      run('umount', ['-R', join(dir, 'exec')]);
+    } catch {
+      // Expected: umount fails when nothing is mounted there.
+    }
+    try {
+      for (const m of run('sh', ['-c', `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r`])
+        .split('\n')
+        .filter(Boolean)) {
+        run('umount', ['-l', m.trim()]);
+      }
+    } catch {
+      // Expected: grep exits 1 when nothing of ours is left mounted.
+    }
+  };
   // Asked without blocking: the socket answers only once dockerd has restored its containers
   // (seconds, when restarted under them), and a test's in-process agent must go on beating.
-  await waitUntil(
-    'dockerd',
-    async () => {
-      if (!isAlive(pid)) throw new Error('dockerd exited; see its log');
-      if (!existsSync(sock)) return false;
-      const version = await runAsync(
-        'docker',
-        ['-H', `unix://${sock}`, 'version', '--format', '{{.Server.Version}}'],
-        10_000,
-      );
-      return version.trim() !== '';
-    },
-    30_000,
-  );
+  // Generous: on two loaded cores a restart under containers took over 30 s. An engine that
+  // never answers is stopped, not left running with nobody to stop it (its log stays in `dir`).
+  try {
+    await waitUntil(
+      'dockerd',
+      async () => {
+        if (!isAlive(pid)) throw new Error('dockerd exited; see its log');
+        if (!existsSync(sock)) return false;
+        const version = await runAsync(
+          'docker',
+          ['-H', `unix://${sock}`, 'version', '--format', '{{.Server.Version}}'],
+          10_000,
+        );
+        return version.trim() !== '';
+      },
+      120_000,
+    );
+  } catch (err) {
+    await halt();
+    throw err;
+  }
   return {
     name: 'dockerd',
     url: `unix://${sock}`,
@@ -293,22 +319,7 @@ export async function startDockerd(dir: string, opts: DockerdOptions = {}): Prom
       } catch {
         // Expected: the engine is gone already, and its containers with it.
       }
-      await stopPid(pid, 20_000);
-      await sleep(100);
-      try {
-        run('umount', ['-R', join(dir, 'exec')]);
-      } catch {
-        // Expected: umount fails when nothing is mounted there.
-      }
-      try {
-        for (const m of run('sh', ['-c', `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r`])
-          .split('\n')
-          .filter(Boolean)) {
-          run('umount', ['-l', m.trim()]);
-        }
-      } catch {
-        // Expected: grep exits 1 when nothing of ours is left mounted.
-      }
+      await halt();
       rmSync(dir, { recursive: true, force: true });
     },
   };
