@@ -45,6 +45,7 @@ async function create(body: Record<string, unknown>): Promise<string> {
 
 // One agent id for the tests that run sessions, so none is placed on a stopped agent's row.
 test.serial('agent SIGKILLed mid-run, restarted: true exit codes, each command ran once', async (t) => {
+  t.timeout(300_000); // a cap only: each wait has its own deadline; two agent starts on a loaded machine
   const ledger = await makeFolder(stack.client, stack.agentConfig(9).storageRoot, 'ledger');
   let agent = await agents.spawn(9);
   await waitForAgents(stack, 1);
@@ -106,6 +107,7 @@ test.serial('agent SIGKILLed mid-run, restarted: true exit codes, each command r
 });
 
 test.serial('a timeout kill the agent could not report is reported as a timeout after restart', async (t) => {
+  t.timeout(300_000); // a cap only, as above
   let agent = await agents.spawn(9);
   const id = await create(batch('sleep 120', { batch_timeout: 1 }));
   const running = await waitForStatus(stack.client, id, ['RUNNING']);
@@ -131,6 +133,7 @@ test.serial('a timeout kill the agent could not report is reported as a timeout 
 });
 
 test.serial('SIGTERM leaves the running container; the next agent re-adopts and reports it', async (t) => {
+  t.timeout(300_000); // a cap only, as above
   const ledger = await makeFolder(stack.client, stack.agentConfig(9).storageRoot, 'ledger');
   let agent = await agents.spawn(9);
   const id = await create(
