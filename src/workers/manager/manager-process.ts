@@ -15,7 +15,7 @@ import { AdmissionStore } from '../../persistence/admission-store.js';
 import { CatalogStore } from '../../persistence/catalog-store.js';
 import { FolderStore } from '../../persistence/folder-store.js';
 import { SessionQueries } from '../../persistence/session-queries.js';
-import { migrateLatest, openDb, type Db } from '../../persistence/db.js';
+import { migrateLatest, openDb, openGenericPlanDb, type Db } from '../../persistence/db.js';
 import {
   EMBEDDED_POOL,
   startEmbeddedPostgres,
@@ -92,7 +92,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   // The dispatcher's pass reads on one connection of their own (SchedulerStore says why); the
   // embedded database is one session, so there they share the pool. Its statements are
   // reported as the pool's (`query` events), as everything the manager runs.
-  const passDb = embedded ? db : openDb(databaseUrl, { min: 1, max: 1 }, knexLog);
+  const passDb = embedded ? db : openGenericPlanDb(databaseUrl, knexLog);
   if (passDb !== db) passDb.on('query', (q: unknown) => db.emit('query', q));
   const redis = openRedis(config.redisUrl, { caFile: config.redisCaFile });
   redis.on('error', (err) => log.error('redis error', { err: String(err) }));
