@@ -12,6 +12,28 @@ export function openDb(databaseUrl: string, pool?: { min: number; max: number },
   return knexFactory(log ? { ...knexConfig(databaseUrl, pool), log } : knexConfig(databaseUrl, pool));
 }
 
+/**
+ * A pool of ONE connection whose prepared statements always use their generic plan
+ * (`plan_cache_mode = force_generic_plan`, set on the connection when it opens): the
+ * dispatcher's pass reads (SchedulerStore), whose plans do not hinge on the values bound (the
+ * runnable scan reads them through sub-selects; history-indexes explains each with them). The
+ * plan cache otherwise makes five custom plans first, on each connection and again after each
+ * autovacuum of a table the statement reads (docs/benchmarks.md, round six).
+ */
+export function openGenericPlanDb(databaseUrl: string, log?: Knex.Logger): Db {
+  const config = knexConfig(databaseUrl, { min: 1, max: 1 });
+  const pool = {
+    ...config.pool,
+    afterCreate(
+      conn: { query(sql: string, cb: (err: Error | null) => void): void },
+      done: (err: Error | null, c: unknown) => void,
+    ) {
+      conn.query('SET plan_cache_mode = force_generic_plan', (err) => done(err, conn));
+    },
+  };
+  return knexFactory({ ...config, pool, ...(log ? { log } : {}) });
+}
+
 export async function migrateLatest(db: Db): Promise<string[]> {
   const [, applied] = (await db.migrate.latest()) as [number, string[]];
   return applied;

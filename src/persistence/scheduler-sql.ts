@@ -47,6 +47,51 @@ const BROKEN_DEPENDENCY = `EXISTS (SELECT 1 FROM session_dependencies d JOIN ses
 export const pastStartDeadline = (at: string) =>
   `(${START_DEADLINE_APPLIES_SQL} AND ${START_DEADLINE_AT_SQL} <= ${at})`;
 
+/** Scaling group `g` has PENDING sessions. */
+const GROUP_HAS_PENDING = `EXISTS (SELECT 1 FROM sessions s WHERE s.scaling_group = g.name AND s.status = 'PENDING')`;
+
+/** The schedulable agents of scaling group `g`, each with the slots its live kernels hold (jsonb). */
+const GROUP_AGENTS = `(SELECT coalesce(jsonb_agg(jsonb_build_object(
+           'id', a.id, 'total', a.available_slots, 'architecture', a.architecture,
+           'held', (SELECT coalesce(jsonb_agg(k.occupied_slots), '[]'::jsonb) FROM kernels k
+                     WHERE k.agent_id = a.id AND k.status IN (${sqlList(ACTIVE_STATUSES)})))), '[]'::jsonb)
+    FROM agents a
+   WHERE a.scaling_group = g.name AND a.status = 'ALIVE' AND a.schedulable
+     AND coalesce(a.status_info, '') NOT IN ('draining', 'engine-unavailable'))`;
+
+/**
+ * Whether any PENDING session, in any group, is one the survey has anything to say about: it
+ * has a starts_at (the `later` explainer, `later_at`), a retry_after (`backoff`, `backoff_at`),
+ * a start deadline (`next_deadline`, `expired`) or a dependency (`deps`, `broken`). When none
+ * is, every explainer of the survey updates nothing and every list and instant it returns is
+ * empty, whatever the time: that is what the glance (GLANCE_SQL) tells the pass.
+ */
+const ANY_PENDING_UNUSUAL = `EXISTS (SELECT 1 FROM sessions s
+   WHERE s.status = 'PENDING'
+     AND (s.starts_at IS NOT NULL OR s.retry_after IS NOT NULL OR s.start_deadline_seconds IS NOT NULL
+          OR EXISTS (SELECT 1 FROM session_dependencies d WHERE d.session_id = s.id)))`;
+
+/**
+ * The pass's glance (SchedulerStore.glance): whether the survey is needed at all
+ * (ANY_PENDING_UNUSUAL), and the scaling groups with PENDING sessions with their agents, as
+ * the survey reads them. Always one row at least (a null group when no group has PENDING
+ * sessions), so the answer comes even then. No parameters: PostgreSQL plans it once per
+ * connection (generic plan), where the survey is planned anew whenever its cached plan is
+ * invalidated (docs/benchmarks.md, round six).
+ */
+export const GLANCE_SQL = `SELECT u.unusual, g.scaling_group, g.agents
+  FROM (SELECT ${ANY_PENDING_UNUSUAL} AS unusual) u
+  LEFT JOIN LATERAL (SELECT g.name AS scaling_group, ${GROUP_AGENTS} AS agents
+                       FROM scaling_groups g
+                      WHERE ${GROUP_HAS_PENDING}) g ON true`;
+
+/** A row of the glance: a scaling group with PENDING sessions (null: none), and the flag. */
+export interface GlanceRow {
+  unusual: boolean;
+  scaling_group: string | null;
+  agents: SurveyRow['agents'] | null;
+}
+
 /** A row of the survey: one scaling group with PENDING sessions. */
 export interface SurveyRow {
   scaling_group: string;
@@ -93,7 +138,6 @@ export function surveySql(
   const depPreds = predicatesSql('dependencies', {
     sessions: `string_agg(p.id::text, ', ' ORDER BY p.id::text)`,
   });
-  const active = sqlList(ACTIVE_STATUSES);
   const sql = `WITH later AS (
       UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', ${laterPreds})
        WHERE s.status = 'PENDING' AND s.starts_at > ${bind(horizon)}
@@ -144,14 +188,8 @@ export function surveySql(
                 WHERE s.scaling_group = g.name AND s.status = 'PENDING' AND ${DEPENDENCY_BROKEN_SQL}
                 ORDER BY s.id
                 LIMIT ${bind(limit)}) b) AS broken,
-      (SELECT coalesce(jsonb_agg(jsonb_build_object(
-                'id', a.id, 'total', a.available_slots, 'architecture', a.architecture,
-                'held', (SELECT coalesce(jsonb_agg(k.occupied_slots), '[]'::jsonb) FROM kernels k
-                          WHERE k.agent_id = a.id AND k.status IN (${active})))), '[]'::jsonb)
-         FROM agents a
-        WHERE a.scaling_group = g.name AND a.status = 'ALIVE' AND a.schedulable
-          AND coalesce(a.status_info, '') NOT IN ('draining', 'engine-unavailable')) AS agents
+      ${GROUP_AGENTS} AS agents
       FROM scaling_groups g
-     WHERE EXISTS (SELECT 1 FROM sessions s WHERE s.scaling_group = g.name AND s.status = 'PENDING')`;
+     WHERE ${GROUP_HAS_PENDING}`;
   return { sql, bindings };
 }

@@ -8,11 +8,13 @@ import type { Db } from './db.js';
 import { preparedRaw } from './prepared.js';
 import type { AgentRow, KernelRow, SessionRow } from './rows.js';
 import {
+  GLANCE_SQL,
   pastStartDeadline,
   predicatesSql,
   sqlList,
   surveySql,
   UNMET_DEPENDENCY,
+  type GlanceRow,
   type SurveyRow,
 } from './scheduler-sql.js';
 import type { Moved, SessionStore } from './session-store.js';
@@ -41,22 +43,38 @@ export interface GroupSurvey {
  * kernels, with their events).
  */
 export class SchedulerStore {
+  /**
+   * `passDb`: where the pass's reads run (the glance, the survey, the runnable scan), a pool of
+   * one connection of its own when the manager has one (passes never overlap): PostgreSQL keeps
+   * a prepared statement's plans per connection, so one connection plans them once (and again
+   * after each autovacuum of their tables) where sixteen pooled ones each did, five custom
+   * plans first (docs/benchmarks.md, round six). Placement commits on `db`.
+   */
   constructor(
     private readonly db: Db,
     private readonly sessions: SessionStore,
+    private readonly passDb: Db = db,
   ) {}
 
   /**
-   * What a dispatch pass needs before its scans, in ONE statement for every scaling group with
-   * PENDING sessions (it was seven a group: the groups, three explainers, the two reads of
-   * sessions to cancel, the agents): it writes the set-based explanations of the sessions that
-   * cannot run now (a later starts_at, a retry backoff, a dependency not met; scheduler-sql.ts
-   * says why one statement writes what the three did in turn), and returns per group the next
-   * instants the wake-up timer needs, the sessions to cancel, and its agents' capacities.
+   * What a dispatch pass needs before its scans, for every scaling group with PENDING sessions:
+   * the set-based explanations of the sessions that cannot run now (a later starts_at, a retry
+   * backoff, a dependency not met; scheduler-sql.ts says why one statement writes what three
+   * did in turn), and per group the next instants the wake-up timer needs, the sessions to
+   * cancel, and its agents' capacities.
+   *
+   * First the glance (GLANCE_SQL: no parameters, so one generic plan per connection): when no
+   * PENDING session has a starts_at, a retry_after, a start deadline or a dependency, the survey
+   * statement would write nothing and return no instants and no sessions to cancel, so the
+   * glance's groups and agents are the answer. Otherwise the survey statement runs, as one
+   * statement (it was seven a group). The survey is large and PostgreSQL planned it anew on
+   * every pass whose cached plan autovacuum had invalidated (docs/benchmarks.md, round six).
    */
   async survey(horizon: Date, now: Date, limit: number): Promise<GroupSurvey[]> {
+    const glance = await this.glance();
+    if (glance) return glance;
     const { sql, bindings } = surveySql(horizon, now, limit);
-    const { rows } = (await preparedRaw(this.db, 'bai_survey', sql, bindings)) as { rows: SurveyRow[] };
+    const { rows } = (await preparedRaw(this.passDb, 'bai_survey', sql, bindings)) as { rows: SurveyRow[] };
     return rows.map((r) => ({
       group: r.scaling_group,
       laterAt: r.later_at,
@@ -67,13 +85,25 @@ export class SchedulerStore {
         id: x.id,
         dependency: { id: x.dep_id, status: x.dep_status, result: x.dep_result, condition: x.dep_condition },
       })),
-      agents: r.agents.map((x) => ({
-        id: x.id,
-        total: x.total,
-        occupied: x.held.reduce<Slots>((acc, h) => addSlots(acc, h), {}),
-        architecture: x.architecture,
-      })),
+      agents: agentsOf(r.agents),
     }));
+  }
+
+  /** The survey's answer from the glance alone, or null when the survey statement is needed. */
+  private async glance(): Promise<GroupSurvey[] | null> {
+    const { rows } = (await preparedRaw(this.passDb, 'bai_glance', GLANCE_SQL)) as { rows: GlanceRow[] };
+    if (rows.some((r) => r.unusual)) return null;
+    return rows
+      .filter((r) => r.scaling_group !== null)
+      .map((r) => ({
+        group: r.scaling_group!,
+        laterAt: null,
+        backoffAt: null,
+        nextDeadline: null,
+        expired: [],
+        broken: [],
+        agents: agentsOf(r.agents ?? []),
+      }));
   }
 
   /**
@@ -87,16 +117,21 @@ export class SchedulerStore {
     const arrayPreds = predicatesSql('arrayParallelism', { limit: 'r.arr_limit' });
     // Array parents are never placed (nor counted as the keypair's sessions); array children
     // pass the array's parallelism gate (arrayGateCtes) before the keypair's.
+    // Each value bound is read through a sub-select: a custom plan then knows no more than the
+    // generic one, so PostgreSQL's plan cache settles on the generic plan after its five first
+    // calls on a connection instead of planning the scan anew on every pass (a custom plan
+    // costed lower when it could see the group, the times and the limit: docs/benchmarks.md,
+    // round six). The plan stays an index scan of the group's PENDING sessions.
     const { rows } = (await preparedRaw(
-      this.db,
+      this.passDb,
       'bai_runnable',
       `WITH cand0 AS MATERIALIZED (
          SELECT s.* FROM sessions s
-          WHERE s.scaling_group = ? AND s.status = 'PENDING' AND s.array_size IS NULL
-            AND (s.starts_at IS NULL OR s.starts_at <= ?)
-            AND (s.retry_after IS NULL OR s.retry_after <= ?)
+          WHERE s.scaling_group = (SELECT ?::text) AND s.status = 'PENDING' AND s.array_size IS NULL
+            AND (s.starts_at IS NULL OR s.starts_at <= (SELECT ?::timestamptz))
+            AND (s.retry_after IS NULL OR s.retry_after <= (SELECT ?::timestamptz))
             AND NOT ${UNMET_DEPENDENCY}
-            AND NOT ${pastStartDeadline('?')}
+            AND NOT ${pastStartDeadline('(SELECT ?::timestamptz)')}
        ), ${arrayGateCtes('cand0', 'cand', arrayPreds)}, room AS MATERIALIZED (
          SELECT k.access_key, p.max_concurrent_sessions AS kp_limit,
                 p.max_concurrent_sessions
@@ -117,7 +152,7 @@ export class SchedulerStore {
        )
        SELECT * FROM ranked WHERE kp_rank <= kp_room
         ORDER BY priority DESC, created_at, array_index
-        LIMIT ?`,
+        LIMIT (SELECT ?::int)`,
       [group, horizon, now, now, limit],
     )) as { rows: (SessionRow & { kp_rank?: unknown; kp_room?: unknown; kp_limit?: unknown })[] };
     return rows.map(({ kp_rank: _r, kp_room: _m, kp_limit: _l, ...row }) => row as SessionRow);
@@ -169,6 +204,16 @@ export class SchedulerStore {
       return placed;
     });
   }
+}
+
+/** The survey's or the glance's agents of a group, with what their sessions hold summed. */
+function agentsOf(rows: SurveyRow['agents']): AgentCapacity[] {
+  return rows.map((x) => ({
+    id: x.id,
+    total: x.total,
+    occupied: x.held.reduce<Slots>((acc, h) => addSlots(acc, h), {}),
+    architecture: x.architecture,
+  }));
 }
 
 /** Slots held on each of these agents by kernels of sessions that are not over, in one read. */

@@ -15,7 +15,7 @@ import { AdmissionStore } from '../../persistence/admission-store.js';
 import { CatalogStore } from '../../persistence/catalog-store.js';
 import { FolderStore } from '../../persistence/folder-store.js';
 import { SessionQueries } from '../../persistence/session-queries.js';
-import { migrateLatest, openDb, type Db } from '../../persistence/db.js';
+import { migrateLatest, openDb, openGenericPlanDb, type Db } from '../../persistence/db.js';
 import {
   EMBEDDED_POOL,
   startEmbeddedPostgres,
@@ -86,13 +86,14 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   }
   // knex's own warnings (a refused connection while PostgreSQL is down) go to the log, once a line.
   const dbLog = (msg: unknown) => log.error('database', { err: String((msg as Error)?.message ?? msg) });
-  const db = openDb(databaseUrl, embedded ? { ...EMBEDDED_POOL } : { min: 1, max: 16 }, {
-    warn: dbLog,
-    error: dbLog,
-    deprecate() {},
-    debug() {},
-  });
+  const knexLog = { warn: dbLog, error: dbLog, deprecate() {}, debug() {} };
+  const db = openDb(databaseUrl, embedded ? { ...EMBEDDED_POOL } : { min: 1, max: 16 }, knexLog);
   await migrateLatest(db);
+  // The dispatcher's pass reads on one connection of their own (SchedulerStore says why); the
+  // embedded database is one session, so there they share the pool. Its statements are
+  // reported as the pool's (`query` events), as everything the manager runs.
+  const passDb = embedded ? db : openGenericPlanDb(databaseUrl, knexLog);
+  if (passDb !== db) passDb.on('query', (q: unknown) => db.emit('query', q));
   const redis = openRedis(config.redisUrl, { caFile: config.redisCaFile });
   redis.on('error', (err) => log.error('redis error', { err: String(err) }));
   const prefix = config.queuePrefix;
@@ -148,7 +149,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   const settler = new ArraySettler(arrays, sessions, log);
   const dispatchLease = lease('dispatcher', 10_000);
   const dispatcher = new Dispatcher({
-    scheduler: new SchedulerStore(db, sessions),
+    scheduler: new SchedulerStore(db, sessions, passDb),
     sessions,
     catalog,
     queues,
@@ -339,6 +340,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
         await step(() => backlog.close());
         for (const l of leases) await step(() => l.release());
         await step(() => redis.quit());
+        if (passDb !== db) await step(() => passDb.destroy());
         await step(() => db.destroy());
         if (embedded) await step(() => embedded!.close());
         if (errors.length > 0) log.error('manager close', { errors: errors.map(String) });
