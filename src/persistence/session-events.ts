@@ -18,7 +18,8 @@ const EVENT_FIELDS = [
   ['result', 'result'],
 ] as const satisfies readonly (readonly [string, keyof SessionRow])[];
 
-function eventData(session: SessionRow, info: string | null): Record<string, unknown> {
+/** A session event's data, as the row `session` stands (`info`: the move's status_info). */
+export function eventData(session: SessionRow, info: string | null): Record<string, unknown> {
   const out: Record<string, unknown> = { reason: info ?? session.status_info ?? '' };
   for (const [key, column] of EVENT_FIELDS) out[key] = session[column];
   // A schedule's session says which schedule and instant (docs/schedules.md); others carry neither.

@@ -19,6 +19,7 @@ import { movePhasesIn, type PhasesMoved } from './session-phases.js';
 import type { PhaseStep } from '../domain/phase-chain.js';
 import { insertEvents, kernelEventRows, recordSessionEvents, sessionEventRows } from './session-events.js';
 import { insertSessionsAtOnce } from './session-batch.js';
+import { exitAndTerminateIn, type ExitMove, type KernelExit } from './session-exit.js';
 
 /** Tells other parts (SSE tailers, webhook sender) that events were committed. */
 export interface EventsNotifier {
@@ -283,6 +284,15 @@ export class SessionStore {
   /** Locks the session row for the rest of `trx` (rows are locked session first, then kernels). */
   async lockIn(trx: Tx, id: string): Promise<SessionRow | undefined> {
     return (await trx('sessions').where({ id }).forUpdate().first()) as SessionRow | undefined;
+  }
+
+  /**
+   * A main kernel's exit and the locked session's move to TERMINATED with its kernels, events
+   * and attempt, in one statement (session-exit.ts); true when the session moved. Not for a
+   * session with a callback_url. The caller notifies after commit.
+   */
+  async exitAndTerminateIn(trx: Tx, s: SessionRow, exit: KernelExit, move: ExitMove): Promise<boolean> {
+    return exitAndTerminateIn(trx, s, exit, move);
   }
 
   /** What an agent says about a kernel that exited: its exit code and logs (not its status). */

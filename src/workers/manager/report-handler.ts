@@ -5,6 +5,7 @@ import type { CatalogStore } from '../../persistence/catalog-store.js';
 import type { Tx } from '../../persistence/db.js';
 import type { FleetStore } from '../../persistence/fleet-store.js';
 import type { SessionRow } from '../../persistence/rows.js';
+import type { ExitMove, KernelExit } from '../../persistence/session-exit.js';
 import type { SessionStore } from '../../persistence/session-store.js';
 import type { AgentQueues } from '../../queue/agent-queues.js';
 import type {
@@ -175,6 +176,7 @@ export class ReportHandler {
         r.stoppedFor === null && outcome.result === 'FAILURE' && !r.timedOut
           ? nextRetry(s.retry_policy, s.attempt, { exitCode: r.exitCode })
           : null;
+      let cur = s;
       if (r.startedAt && PREPARE_STATUSES.includes(s.status)) {
         // Reports are applied concurrently, so an exit can overtake its RUNNING report. The
         // container did start: record that first, so history, events and callbacks have it.
@@ -183,21 +185,37 @@ export class ReportHandler {
           set: { started_at: new Date(r.startedAt) },
           kernels: true,
         });
-        if (moved) overtaken = r.startedAt;
+        if (moved) {
+          overtaken = r.startedAt;
+          cur = moved;
+        }
       }
-      await sessions.recordKernelExitIn(trx, r.kernelId, {
+      const exit: KernelExit = {
+        kernelId: r.kernelId,
         exitCode: r.exitCode,
         logs: r.logs,
         logsTruncated: r.logsTruncated ?? false,
         logsBytes: r.logsTotalBytes ?? null,
         startedAt: r.startedAt ? new Date(r.startedAt) : null,
-      });
-      for (const sub of r.subLogs ?? [])
-        await sessions.recordKernelLogsIn(trx, s.id, sub.kernelId, {
-          logs: sub.logs,
-          logsTruncated: sub.truncated,
-          logsBytes: sub.totalBytes,
-        });
+        subLogs: (r.subLogs ?? []).map((l) => ({
+          kernelId: l.kernelId,
+          logs: l.logs,
+          logsTruncated: l.truncated,
+          logsBytes: l.totalBytes,
+        })),
+      };
+      const move: ExitMove = {
+        info: reason,
+        data: detail,
+        result: outcome.result,
+        exitCode: r.exitCode,
+        ...(r.finishedAt ? { startedAt: s.started_at ?? exit.startedAt } : {}),
+      };
+      // The usual end: the exit, the move to TERMINATED, its events and the attempt in one
+      // statement (session-exit.ts). A retry, or a session with a callback_url, goes step by step.
+      if (!retryAt && !cur.callback_url) return sessions.exitAndTerminateIn(trx, cur, exit, move);
+      await sessions.recordKernelExitIn(trx, exit.kernelId, exit);
+      for (const sub of exit.subLogs) await sessions.recordKernelLogsIn(trx, s.id, sub.kernelId, sub);
       if (retryAt) {
         return sessions.requeueForRetryIn(trx, s, {
           reason: 'non-zero-exit',
@@ -206,15 +224,14 @@ export class ReportHandler {
           data: detail,
         });
       }
-      const row = await sessions.transitionIn(trx, s.id, 'TERMINATED', {
-        info: reason,
-        data: detail,
-        result: outcome.result,
-        exitCode: r.exitCode,
-        set: r.finishedAt ? { started_at: s.started_at ?? (r.startedAt ? new Date(r.startedAt) : null) } : {},
+      return sessions.transitionIn(trx, s.id, 'TERMINATED', {
+        info: move.info,
+        data: move.data,
+        result: move.result,
+        exitCode: move.exitCode,
+        set: 'startedAt' in move ? { started_at: move.startedAt } : {},
         kernels: true,
       });
-      return row;
     });
     const s = session as SessionRow | null;
     if (!s) return this.cleanupStray(r);
