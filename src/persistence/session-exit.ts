@@ -115,7 +115,7 @@ export async function exitAndTerminateIn(
           FROM k WHERE k.moves AND ?::text IS NOT NULL
         ${
           own.events.length > 0
-            ? `UNION ALL SELECT 1, NULL, v.n, NULL::uuid, v.name, v.data
+            ? `UNION ALL SELECT 1 AS part, NULL::text AS role, v.n AS idx, NULL::uuid AS kernel_id, v.name, v.data
                  FROM (VALUES ${sessionEvents}) AS v (n, name, data) WHERE EXISTS (SELECT 1 FROM s)`
             : ''
         }

@@ -2,6 +2,7 @@ import { kernelChains, sessionChain, type PhaseStep } from '../domain/phase-chai
 import type { Tx } from './db.js';
 import { byClusterPosition, MOVED_KERNEL_COLUMNS, type MovedKernel, type SessionRow } from './rows.js';
 import { insertEvents, kernelEventRows, sessionEventRows, type EventRow } from './session-events.js';
+import { kernelMoveValues, movePhasesAtOnce } from './session-phases-at-once.js';
 
 /** What a progress report's phases wrote: the session as it now stands, and its RUNNING time. */
 export interface PhasesMoved {
@@ -37,6 +38,8 @@ export async function movePhasesIn(
   }
   const last = chain.moved[chain.moved.length - 1]!;
   const running = chain.moved.find((m) => m.status === 'RUNNING');
+  // Without a callback_url (no webhook bodies to build from the row): one statement.
+  if (!s.callback_url) return movePhasesAtOnce(trx, s, chain, containers);
   const history = Object.fromEntries(chain.moved.map((m) => [m.status, new Date(m.at).toISOString()]));
   const [row] = (await trx('sessions')
     .where({ id: s.id, status: s.status })
@@ -52,16 +55,7 @@ export async function movePhasesIn(
   if (!row) return null; // not reached: the row is locked in this status
 
   const chains = [...kernelChains(chain.moved)];
-  const values = chains.map(() => '(?::text, ?::text, ?::jsonb, ?::timestamptz)').join(', ');
-  const bindings = chains.flatMap(([from, steps]) => {
-    const ran = steps.find((m) => m.status === 'RUNNING');
-    return [
-      from,
-      steps[steps.length - 1]!.status,
-      JSON.stringify(Object.fromEntries(steps.map((m) => [m.status, new Date(m.at).toISOString()]))),
-      ran ? new Date(ran.at) : null,
-    ];
-  });
+  const { values, bindings } = kernelMoveValues(chains);
   const { rows: kernels } = (await trx.raw(
     `UPDATE kernels k SET status = v.final, status_info = NULL,
             status_history = k.status_history || v.hist,
