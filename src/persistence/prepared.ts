@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 
 /**
@@ -22,3 +23,12 @@ export function preparedRaw<T = unknown>(
 }
 
 const texts = new Map<string, string>();
+
+/**
+ * A name for a statement whose text is built at run time from a few shapes (how many kernels,
+ * events, outputs): one name per text, so each shape is parsed once per connection and may
+ * keep a generic plan.
+ */
+export function statementName(prefix: string, sql: string): string {
+  return `${prefix}-${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`;
+}

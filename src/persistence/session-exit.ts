@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { kernelEventName } from '../domain/events.js';
 import { predecessorsOf, type SessionResult } from '../domain/status.js';
 import type { Tx } from './db.js';
+import { preparedRaw, statementName } from './prepared.js';
 import type { SessionRow } from './rows.js';
 import { eventData, sessionEventRows } from './session-events.js';
 
@@ -153,6 +154,13 @@ export async function exitAndTerminateIn(
     kernelEvent ?? null,
     ...own.events.flatMap((e) => [e.name, e.data]),
   ];
-  const { rows } = (await trx.raw(sql, bindings as Knex.RawBinding[])) as { rows: { moved: number }[] };
+  const { rows } = (await preparedRaw(
+    trx,
+    statementName('exit', sql),
+    sql,
+    bindings as Knex.RawBinding[],
+  )) as {
+    rows: { moved: number }[];
+  };
   return (rows[0]?.moved ?? 0) > 0;
 }

@@ -4,6 +4,7 @@ import type { PhaseStep, SessionChain } from '../domain/phase-chain.js';
 import { kernelChains } from '../domain/phase-chain.js';
 import type { SessionStatus } from '../domain/status.js';
 import type { Tx } from './db.js';
+import { preparedRaw, statementName } from './prepared.js';
 import type { SessionRow } from './rows.js';
 import { eventData, sessionEventRows } from './session-events.js';
 import type { PhasesMoved } from './session-phases.js';
@@ -140,7 +141,14 @@ export async function movePhasesAtOnce(
         ]),
     ...(parts.length === 0 ? [] : [s.id, s.access_key, ...eventBindings]),
   ];
-  const { rows } = (await trx.raw(sql, bindings as Knex.RawBinding[])) as { rows: { moved: number }[] };
+  const { rows } = (await preparedRaw(
+    trx,
+    statementName('phases', sql),
+    sql,
+    bindings as Knex.RawBinding[],
+  )) as {
+    rows: { moved: number }[];
+  };
   if ((rows[0]?.moved ?? 0) === 0) return null;
   return { session: row, startedAt: running ? running.at : null };
 }
