@@ -1,11 +1,9 @@
 import test from 'ava';
-import { randomUUID } from 'node:crypto';
-import type { SessionStatus } from '../../src/domain/status.js';
-import { toJsonColumns } from '../../src/persistence/json-columns.js';
 import type { KernelRow, SessionRow } from '../../src/persistence/rows.js';
 import type { ExitMove, KernelExit } from '../../src/persistence/session-exit.js';
 import { SessionStore } from '../../src/persistence/session-store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { newSession, written, type Made } from '../helpers/session-rows.js';
 
 /**
  * The exit report's one statement (session-exit.ts) against the statements one by one it
@@ -22,61 +20,6 @@ test.before(async () => {
 test.after.always(async () => {
   await database?.drop();
 });
-
-interface Made {
-  id: string;
-  main: string;
-  subs: string[];
-}
-
-/** A batch session with a main and two subs, placed on `agent-x` and moved to `to`. */
-async function newSession(name: string, to: SessionStatus[], extra: Partial<SessionRow> = {}): Promise<Made> {
-  const id = randomUUID();
-  const now = new Date().toISOString();
-  const kernel = (role: 'main' | 'sub', idx: number) =>
-    toJsonColumns({
-      id: randomUUID(),
-      session_id: id,
-      cluster_role: role,
-      cluster_idx: idx,
-      cluster_hostname: `${role}${idx}`,
-      status: 'PENDING',
-      status_history: { PENDING: now },
-      occupied_slots: {},
-    } as Partial<KernelRow>);
-  const kernels = [kernel('sub', 2), kernel('main', 1), kernel('sub', 1)];
-  await store.insert(
-    toJsonColumns({
-      id,
-      name,
-      access_key: database.admin.accessKey,
-      domain_name: 'default',
-      group_name: 'default',
-      scaling_group: 'default',
-      type: 'batch',
-      status: 'PENDING',
-      status_history: { PENDING: now },
-      image: 'python',
-      requested_image: 'python',
-      startup_command: 'true',
-      requested_slots: {},
-      cluster_size: 3,
-      ...extra,
-    } as Partial<SessionRow>),
-    kernels,
-    [],
-  );
-  for (const status of to) {
-    const set = status === 'SCHEDULED' ? { agent_id: 'agent-x' } : {};
-    const row = await store.transition(id, status, { kernels: true, set });
-    if (!row) throw new Error(`the move to ${status} was refused`);
-  }
-  return {
-    id,
-    main: kernels[1]!.id as string,
-    subs: [kernels[2]!.id as string, kernels[0]!.id as string],
-  };
-}
 
 function exitOf(m: Made, exitCode: number): KernelExit {
   return {
@@ -128,73 +71,18 @@ async function inOne(m: Made, exit: KernelExit, move: ExitMove): Promise<boolean
   });
 }
 
-/** What a session's rows say, without its ids, name and times. */
-async function written(m: Made) {
-  const s = (await database.db('sessions').where({ id: m.id }).first()) as SessionRow;
-  const kernels = (await database
-    .db('kernels')
-    .where({ session_id: m.id })
-    .orderBy([{ column: 'cluster_role' }, 'cluster_idx'])) as KernelRow[];
-  const events = (await database.db('session_events').where({ session_id: m.id }).orderBy('id')) as {
-    kernel_id: string | null;
-    name: string;
-    data: Record<string, unknown>;
-  }[];
-  const attempts = (await database.db('session_attempts').where({ session_id: m.id })) as Record<
-    string,
-    unknown
-  >[];
-  const position = (kernelId: string | null) => {
-    const k = kernels.find((x) => x.id === kernelId);
-    return k ? `${k.cluster_role}${k.cluster_idx}` : null;
-  };
-  return {
-    session: {
-      status: s.status,
-      statuses: Object.keys(s.status_history),
-      status_info: s.status_info,
-      status_data: s.status_data,
-      result: s.result,
-      exit_code: s.exit_code,
-      started_at: s.started_at?.toISOString() ?? null,
-      ended: s.terminated_at !== null,
-    },
-    kernels: kernels.map((k) => ({
-      position: position(k.id),
-      status: k.status,
-      statuses: Object.keys(k.status_history),
-      status_info: k.status_info,
-      exit_code: k.exit_code,
-      logs: k.logs,
-      logs_truncated: k.logs_truncated,
-      logs_bytes: k.logs_bytes === null ? null : Number(k.logs_bytes),
-      started_at: k.started_at?.toISOString() ?? null,
-      ended: k.terminated_at !== null,
-    })),
-    events: events.map((e) => {
-      const { sessionId, sessionName, kernelId, ...data } = e.data;
-      return {
-        name: e.name,
-        kernel: position(e.kernel_id),
-        data,
-        ids: sessionId === m.id && sessionName !== undefined && kernelId === (e.kernel_id ?? undefined),
-      };
-    }),
-    attempts: attempts.map(({ session_id, ended_at, ...a }) => ({
-      ...a,
-      own: session_id === m.id && ended_at !== null,
-    })),
-  };
-}
-
 for (const exitCode of [0, 3]) {
   test(`exit ${exitCode} of a RUNNING session: the one statement writes what the statements one by one wrote`, async (t) => {
-    const a = await newSession(`one-by-one-${exitCode}`, ['SCHEDULED', 'PREPARING', 'RUNNING']);
-    const b = await newSession(`in-one-${exitCode}`, ['SCHEDULED', 'PREPARING', 'RUNNING']);
+    const a = await newSession(store, database, `one-by-one-${exitCode}`, [
+      'SCHEDULED',
+      'PREPARING',
+      'RUNNING',
+    ]);
+    const b = await newSession(store, database, `in-one-${exitCode}`, ['SCHEDULED', 'PREPARING', 'RUNNING']);
     t.true(await stepByStep(a, exitOf(a, exitCode), moveOf(exitCode)));
     t.true(await inOne(b, exitOf(b, exitCode), moveOf(exitCode)));
-    const before = await written(a);
-    const after = await written(b);
+    const before = await written(database, a);
+    const after = await written(database, b);
     t.deepEqual(after, before);
     // The order the stream promises: kernels (main, then subs by index), then the result, then the end.
     t.deepEqual(
@@ -212,12 +100,12 @@ for (const exitCode of [0, 3]) {
 }
 
 test('a repeated exit changes nothing: no second event, no second attempt', async (t) => {
-  const m = await newSession('repeat', ['SCHEDULED', 'PREPARING', 'RUNNING']);
+  const m = await newSession(store, database, 'repeat', ['SCHEDULED', 'PREPARING', 'RUNNING']);
   t.true(await inOne(m, exitOf(m, 0), moveOf(0)));
-  const first = await written(m);
+  const first = await written(database, m);
   // The handler stops at a terminal status before this; the statement's own guard holds too.
   t.false(await inOne(m, { ...exitOf(m, 0), logs: 'again\n' }, moveOf(0)));
-  const second = await written(m);
+  const second = await written(database, m);
   t.deepEqual(second.events, first.events);
   t.deepEqual(second.attempts, first.attempts);
   t.is(second.session.status, 'TERMINATED');
@@ -228,7 +116,7 @@ test('a session that may not move to TERMINATED (cancelled meanwhile) keeps its 
     ['guard-one-by-one', stepByStep],
     ['guard-in-one', inOne],
   ] as const) {
-    const m = await newSession(name, ['SCHEDULED']);
+    const m = await newSession(store, database, name, ['SCHEDULED']);
     await database.db('sessions').where({ id: m.id }).update({ status: 'CANCELLED' });
     t.false(await run(m, exitOf(m, 0), moveOf(0)));
   }
@@ -236,7 +124,7 @@ test('a session that may not move to TERMINATED (cancelled meanwhile) keeps its 
     ['guard-one-by-one', 'guard-in-one'].map(async (name) => {
       const s = (await database.db('sessions').where({ name }).first()) as SessionRow;
       const ks = (await database.db('kernels').where({ session_id: s.id }).orderBy('id')) as KernelRow[];
-      return written({ id: s.id, main: '', subs: ks.map((k) => k.id) });
+      return written(database, { id: s.id, main: '', subs: ks.map((k) => k.id) });
     }),
   );
   t.deepEqual(b, a);
@@ -249,8 +137,8 @@ test('a session that may not move to TERMINATED (cancelled meanwhile) keeps its 
 });
 
 test("another session's kernel named as a sub is left alone", async (t) => {
-  const m = await newSession('subs-own', ['SCHEDULED', 'PREPARING', 'RUNNING']);
-  const other = await newSession('subs-other', ['SCHEDULED', 'PREPARING', 'RUNNING']);
+  const m = await newSession(store, database, 'subs-own', ['SCHEDULED', 'PREPARING', 'RUNNING']);
+  const other = await newSession(store, database, 'subs-other', ['SCHEDULED', 'PREPARING', 'RUNNING']);
   const exit = exitOf(m, 0);
   t.true(
     await inOne(

@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import type { SessionStatus } from '../../src/domain/status.js';
+import { toJsonColumns } from '../../src/persistence/json-columns.js';
+import type { KernelRow, SessionRow } from '../../src/persistence/rows.js';
+import type { SessionStore } from '../../src/persistence/session-store.js';
+import type { TestDatabase } from './database.js';
+
+/**
+ * Sessions written straight through the store, and what their rows say, for the tests that
+ * compare two writers of the same move on a real PostgreSQL (session-exit, session-phases-at-once).
+ */
+export interface Made {
+  id: string;
+  main: string;
+  subs: string[];
+}
+
+/** A batch session with a main and two subs, placed on `agent-x` and moved to `to`. */
+export async function newSession(
+  store: SessionStore,
+  database: TestDatabase,
+  name: string,
+  to: SessionStatus[],
+  extra: Partial<SessionRow> = {},
+): Promise<Made> {
+  const id = randomUUID();
+  const now = new Date().toISOString();
+  const kernel = (role: 'main' | 'sub', idx: number) =>
+    toJsonColumns({
+      id: randomUUID(),
+      session_id: id,
+      cluster_role: role,
+      cluster_idx: idx,
+      cluster_hostname: `${role}${idx}`,
+      status: 'PENDING',
+      status_history: { PENDING: now },
+      occupied_slots: {},
+    } as Partial<KernelRow>);
+  const kernels = [kernel('sub', 2), kernel('main', 1), kernel('sub', 1)];
+  await store.insert(
+    toJsonColumns({
+      id,
+      name,
+      access_key: database.admin.accessKey,
+      domain_name: 'default',
+      group_name: 'default',
+      scaling_group: 'default',
+      type: 'batch',
+      status: 'PENDING',
+      status_history: { PENDING: now },
+      image: 'python',
+      requested_image: 'python',
+      startup_command: 'true',
+      requested_slots: {},
+      cluster_size: 3,
+      ...extra,
+    } as Partial<SessionRow>),
+    kernels,
+    [],
+  );
+  for (const status of to) {
+    const set = status === 'SCHEDULED' ? { agent_id: 'agent-x' } : {};
+    const row = await store.transition(id, status, { kernels: true, set });
+    if (!row) throw new Error(`the move to ${status} was refused`);
+  }
+  return {
+    id,
+    main: kernels[1]!.id as string,
+    subs: [kernels[2]!.id as string, kernels[0]!.id as string],
+  };
+}
+
+/** What a session's rows say, without its ids, name and times. */
+export async function written(database: TestDatabase, m: Made) {
+  const s = (await database.db('sessions').where({ id: m.id }).first()) as SessionRow;
+  const kernels = (await database
+    .db('kernels')
+    .where({ session_id: m.id })
+    .orderBy([{ column: 'cluster_role' }, 'cluster_idx'])) as KernelRow[];
+  const events = (await database.db('session_events').where({ session_id: m.id }).orderBy('id')) as {
+    kernel_id: string | null;
+    name: string;
+    data: Record<string, unknown>;
+  }[];
+  const attempts = (await database.db('session_attempts').where({ session_id: m.id })) as Record<
+    string,
+    unknown
+  >[];
+  const position = (kernelId: string | null) => {
+    const k = kernels.find((x) => x.id === kernelId);
+    return k ? `${k.cluster_role}${k.cluster_idx}` : null;
+  };
+  return {
+    session: {
+      status: s.status,
+      statuses: Object.keys(s.status_history),
+      status_info: s.status_info,
+      status_data: s.status_data,
+      result: s.result,
+      exit_code: s.exit_code,
+      started_at: s.started_at?.toISOString() ?? null,
+      ended: s.terminated_at !== null,
+    },
+    kernels: kernels.map((k) => ({
+      position: position(k.id),
+      status: k.status,
+      statuses: Object.keys(k.status_history),
+      status_info: k.status_info,
+      exit_code: k.exit_code,
+      logs: k.logs,
+      logs_truncated: k.logs_truncated,
+      logs_bytes: k.logs_bytes === null ? null : Number(k.logs_bytes),
+      started_at: k.started_at?.toISOString() ?? null,
+      ended: k.terminated_at !== null,
+    })),
+    events: events.map((e) => {
+      const { sessionId, sessionName, kernelId, ...data } = e.data;
+      return {
+        name: e.name,
+        kernel: position(e.kernel_id),
+        data,
+        ids: sessionId === m.id && sessionName !== undefined && kernelId === (e.kernel_id ?? undefined),
+      };
+    }),
+    attempts: attempts.map(({ session_id, ended_at, ...a }) => ({
+      ...a,
+      own: session_id === m.id && ended_at !== null,
+    })),
+  };
+}
