@@ -36,10 +36,10 @@ export async function movePhasesIn(
     await trx('sessions').where({ id: s.id, status: s.status }).update({ status_data: data });
     return null;
   }
-  const last = chain.moved[chain.moved.length - 1]!;
-  const running = chain.moved.find((m) => m.status === 'RUNNING');
   // Without a callback_url (no webhook bodies to build from the row): one statement.
   if (!s.callback_url) return movePhasesAtOnce(trx, s, chain, containers);
+  const last = chain.moved[chain.moved.length - 1]!;
+  const running = chain.moved.find((m) => m.status === 'RUNNING');
   const history = Object.fromEntries(chain.moved.map((m) => [m.status, new Date(m.at).toISOString()]));
   const [row] = (await trx('sessions')
     .where({ id: s.id, status: s.status })
