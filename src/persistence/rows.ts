@@ -128,8 +128,37 @@ export const MOVED_KERNEL_COLUMNS = [
   'terminated_at',
 ] as const satisfies readonly (keyof MovedKernel)[];
 
+/** The session columns a run job is built from (run-job.ts): what a placement reads back. */
+export const PLACED_SESSION_COLUMNS = [
+  'id',
+  'name',
+  'access_key',
+  'domain_name',
+  'cluster_mode',
+  'attempt',
+  'image',
+  'startup_command',
+  'bootstrap_script',
+  'environ',
+  'mounts',
+  'resource_opts',
+  'starts_at',
+  'batch_timeout_sec',
+  'request_id',
+] as const satisfies readonly (keyof SessionRow)[];
+export type PlacedSession = Pick<SessionRow, (typeof PLACED_SESSION_COLUMNS)[number]>;
+
+/** The kernel columns a run job is built from. */
+export type PlacedKernel = Pick<
+  KernelRow,
+  'id' | 'cluster_role' | 'cluster_idx' | 'cluster_hostname' | 'occupied_slots'
+>;
+
 /** The order of `kernels()`: cluster_role (main before sub), then cluster_idx. */
-export function byClusterPosition(a: MovedKernel, b: MovedKernel): number {
+export function byClusterPosition(
+  a: Pick<KernelRow, 'cluster_role' | 'cluster_idx'>,
+  b: Pick<KernelRow, 'cluster_role' | 'cluster_idx'>,
+): number {
   if (a.cluster_role !== b.cluster_role) return a.cluster_role < b.cluster_role ? -1 : 1;
   return a.cluster_idx - b.cluster_idx;
 }

@@ -1,12 +1,11 @@
-import type { Knex } from 'knex';
-import { runsArch, type AgentCapacity } from '../domain/placement.js';
+import type { AgentCapacity } from '../domain/placement.js';
 import type { Dependency, Predicate } from '../domain/predicates.js';
-import { addSlots, fits, scaleSlots, subtractSlots, type Slots } from '../domain/resources.js';
+import { addSlots, type Slots } from '../domain/resources.js';
 import { ACTIVE_STATUSES } from '../domain/status.js';
 import { arrayGateCtes } from './array-store.js';
 import type { Db } from './db.js';
 import { preparedRaw } from './prepared.js';
-import type { AgentRow, KernelRow, SessionRow } from './rows.js';
+import { commitPlacement, type Placed, type RunnableSession } from './placement-commit.js';
 import {
   GLANCE_SQL,
   pastStartDeadline,
@@ -17,7 +16,7 @@ import {
   type GlanceRow,
   type SurveyRow,
 } from './scheduler-sql.js';
-import type { Moved, SessionStore } from './session-store.js';
+import type { SessionStore } from './session-store.js';
 
 /** What a pass learns of one scaling group with PENDING sessions before it scans it. */
 export interface GroupSurvey {
@@ -112,7 +111,7 @@ export class SchedulerStore {
    * keypair's room under `max_concurrent_sessions` (ranked per keypair in the same order).
    * Those beyond their keypair's room get `keypair_concurrency` written, in the same statement.
    */
-  async runnable(group: string, horizon: Date, now: Date, limit: number): Promise<SessionRow[]> {
+  async runnable(group: string, horizon: Date, now: Date, limit: number): Promise<RunnableSession[]> {
     const limitPreds = predicatesSql('keypairConcurrency', { limit: 'r.kp_limit' });
     const arrayPreds = predicatesSql('arrayParallelism', { limit: 'r.arr_limit' });
     // Array parents are never placed (nor counted as the keypair's sessions); array children
@@ -126,7 +125,7 @@ export class SchedulerStore {
       this.passDb,
       'bai_runnable',
       `WITH cand0 AS MATERIALIZED (
-         SELECT s.* FROM sessions s
+         SELECT ${CANDIDATE_COLUMNS} FROM sessions s
           WHERE s.scaling_group = (SELECT ?::text) AND s.status = 'PENDING' AND s.array_size IS NULL
             AND (s.starts_at IS NULL OR s.starts_at <= (SELECT ?::timestamptz))
             AND (s.retry_after IS NULL OR s.retry_after <= (SELECT ?::timestamptz))
@@ -150,12 +149,12 @@ export class SchedulerStore {
             AND (s.status_data -> 'predicates') IS DISTINCT FROM ${limitPreds}
          RETURNING s.id
        )
-       SELECT * FROM ranked WHERE kp_rank <= kp_room
+       SELECT ${RUNNABLE_COLUMNS.join(', ')} FROM ranked WHERE kp_rank <= kp_room
         ORDER BY priority DESC, created_at, array_index
         LIMIT (SELECT ?::int)`,
       [group, horizon, now, now, limit],
-    )) as { rows: (SessionRow & { kp_rank?: unknown; kp_room?: unknown; kp_limit?: unknown })[] };
-    return rows.map(({ kp_rank: _r, kp_room: _m, kp_limit: _l, ...row }) => row as SessionRow);
+    )) as { rows: RunnableSession[] };
+    return rows;
   }
 
   /**
@@ -175,36 +174,42 @@ export class SchedulerStore {
   /**
    * Places sessions on one agent in one transaction that locks the agent row (so two managers
    * never over-commit it) and recounts what it holds: each session that still fits moves
-   * PENDING → SCHEDULED with its kernels (guarded, with their events). Returns those placed,
-   * each with its kernels as moved; none when the agent is gone. The caller notifies after commit.
+   * PENDING → SCHEDULED with its kernels (guarded, with their events; placement-commit.ts).
+   * Returns those placed, each with its kernels; none when the agent is gone. The caller
+   * notifies after commit.
    */
-  async commitPlacement(agentId: string, list: SessionRow[]): Promise<Moved[]> {
-    return this.db.transaction(async (trx) => {
-      const agent = (await trx('agents').where({ id: agentId, status: 'ALIVE' }).forUpdate().first()) as
-        AgentRow | undefined;
-      if (!agent) return [];
-      const held = (await occupiedByAgent(trx, [agentId])).get(agentId) ?? {};
-      let free = subtractSlots(agent.available_slots, held);
-      const placed: Moved[] = [];
-      for (const s of list) {
-        const need = scaleSlots(s.requested_slots, s.cluster_size);
-        if (!fits(need, free) || !runsArch(agent, s.architecture)) continue;
-        const moved = await this.sessions.moveIn(trx, s.id, 'SCHEDULED', {
-          from: ['PENDING'],
-          info: null,
-          data: { predicates: [] },
-          set: { agent_id: agentId },
-          kernels: true,
-          kernelSet: { agent_id: agentId, occupied_slots: s.requested_slots },
-        });
-        if (!moved) continue; // cancelled meanwhile, or placed by another manager
-        free = subtractSlots(free, need);
-        placed.push(moved);
-      }
-      return placed;
-    });
+  async commitPlacement(agentId: string, list: readonly RunnableSession[]): Promise<Placed[]> {
+    return commitPlacement(this.db, this.sessions, agentId, list);
   }
 }
+
+/**
+ * What the runnable scan reads of each candidate: what placement needs (RunnableSession) and
+ * what its ranking and gates order and partition by, not the whole row (a pass reads every
+ * session that can run but for capacity, to place a few: parsing each one's every column,
+ * dates and jsonb, was a large part of the manager's work per pass).
+ */
+const RUNNABLE_COLUMNS = [
+  'id',
+  'requested_slots',
+  'cluster_size',
+  'architecture',
+  'predicates',
+  'has_callback',
+  'domain_name',
+  'image',
+] as const satisfies readonly (keyof RunnableSession)[];
+const CANDIDATE_COLUMNS = [
+  ...RUNNABLE_COLUMNS.filter((c) => c !== 'predicates' && c !== 'has_callback').map((c) => `s.${c}`),
+  `s.status_data -> 'predicates' AS predicates`,
+  's.callback_url IS NOT NULL AS has_callback',
+  // ranked and gated by (arrayGateCtes, the keypair's room)
+  's.access_key',
+  's.priority',
+  's.created_at',
+  's.array_index',
+  's.array_parent_id',
+].join(', ');
 
 /** The survey's or the glance's agents of a group, with what their sessions hold summed. */
 function agentsOf(rows: SurveyRow['agents']): AgentCapacity[] {
@@ -214,15 +219,4 @@ function agentsOf(rows: SurveyRow['agents']): AgentCapacity[] {
     occupied: x.held.reduce<Slots>((acc, h) => addSlots(acc, h), {}),
     architecture: x.architecture,
   }));
-}
-
-/** Slots held on each of these agents by kernels of sessions that are not over, in one read. */
-async function occupiedByAgent(db: Knex | Knex.Transaction, agentIds: string[]): Promise<Map<string, Slots>> {
-  const rows = (await db('kernels')
-    .whereIn('agent_id', agentIds)
-    .whereIn('status', [...ACTIVE_STATUSES])
-    .select('agent_id', 'occupied_slots')) as Pick<KernelRow, 'agent_id' | 'occupied_slots'>[];
-  const out = new Map<string, Slots>();
-  for (const r of rows) out.set(r.agent_id!, addSlots(out.get(r.agent_id!) ?? {}, r.occupied_slots));
-  return out;
 }

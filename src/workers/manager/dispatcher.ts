@@ -7,7 +7,8 @@ import {
   type Predicate,
 } from '../../domain/predicates.js';
 import { scaleSlots } from '../../domain/resources.js';
-import type { MovedKernel, SessionRow } from '../../persistence/rows.js';
+import type { RunnableSession } from '../../persistence/placement-commit.js';
+import type { PlacedKernel, PlacedSession } from '../../persistence/rows.js';
 import type { GroupSurvey, SchedulerStore } from '../../persistence/scheduler-store.js';
 import type { SessionStore } from '../../persistence/session-store.js';
 import type { CatalogStore, ResolvedImage } from '../../persistence/catalog-store.js';
@@ -244,15 +245,15 @@ export class Dispatcher {
    */
   private async commitPlacements(
     decisions: { sessionId: string; agentId: string }[],
-    byId: Map<string, SessionRow>,
+    byId: Map<string, RunnableSession>,
   ): Promise<void> {
-    const byAgent = new Map<string, SessionRow[]>();
+    const byAgent = new Map<string, RunnableSession[]>();
     for (const d of decisions) {
       const s = byId.get(d.sessionId);
       if (s) byAgent.set(d.agentId, [...(byAgent.get(d.agentId) ?? []), s]);
     }
     const images = new Map<string, Promise<ResolvedImage | null>>();
-    const imageOf = (row: SessionRow) => {
+    const imageOf = (row: Pick<RunnableSession, 'id' | 'domain_name' | 'image'>) => {
       const key = `${row.domain_name}\u0000${row.image}`;
       let p = images.get(key);
       if (!p) {
@@ -284,8 +285,8 @@ export class Dispatcher {
   /** Sends a placed session's run job, built from the rows its placement returned. */
   private async enqueue(
     agentId: string,
-    row: SessionRow,
-    kernels: MovedKernel[],
+    row: PlacedSession,
+    kernels: PlacedKernel[],
     image: ResolvedImage | null,
   ): Promise<void> {
     try {
@@ -301,14 +302,11 @@ export class Dispatcher {
 
   /** The capacity predicates that changed, written in one statement. */
   private async recordPredicates(
-    byId: Map<string, SessionRow>,
+    byId: Map<string, RunnableSession>,
     waiting: Map<string, Predicate[]>,
   ): Promise<void> {
     const changed = [...waiting]
-      .filter(([id, preds]) => {
-        const stored = (byId.get(id)?.status_data as { predicates?: unknown })?.predicates;
-        return !samePredicates(stored, preds);
-      })
+      .filter(([id, preds]) => !samePredicates(byId.get(id)?.predicates, preds))
       .map(([id, predicates]) => ({ id, predicates }));
     await this.deps.scheduler.writePredicates(changed);
   }

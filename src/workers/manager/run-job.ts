@@ -1,12 +1,12 @@
-import type { KernelRow, SessionRow } from '../../persistence/rows.js';
+import type { PlacedKernel, PlacedSession, SessionRow } from '../../persistence/rows.js';
 import type { CatalogStore, ResolvedImage } from '../../persistence/catalog-store.js';
 import type { Logger } from '../../log/logger.js';
 import type { RunSessionJob } from '../../queue/payloads.js';
 
 /** What an agent needs to run a session, built from its rows. */
 export function runJobOf(
-  session: SessionRow,
-  kernels: Pick<KernelRow, 'id' | 'cluster_role' | 'cluster_idx' | 'cluster_hostname' | 'occupied_slots'>[],
+  session: PlacedSession,
+  kernels: PlacedKernel[],
   image: ResolvedImage | null,
 ): RunSessionJob {
   return {
@@ -43,7 +43,7 @@ export function runJobOf(
  */
 export async function imageForRun(
   catalog: Pick<CatalogStore, 'resolveImage'>,
-  session: SessionRow,
+  session: Pick<SessionRow, 'id' | 'image' | 'domain_name'>,
   log: Logger,
 ): Promise<ResolvedImage | null> {
   try {
