@@ -159,11 +159,13 @@ export class SchedulerStore {
 
   /**
    * Writes the predicates of PENDING sessions, in one statement however many (callers skip
-   * those whose predicates did not change).
+   * those whose predicates did not change); one text, so parsed once per connection.
    */
   async writePredicates(list: { id: string; predicates: Predicate[] }[]): Promise<void> {
     if (list.length === 0) return;
-    await this.db.raw(
+    await preparedRaw(
+      this.db,
+      'bai_write_predicates',
       `UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', v.predicates)
          FROM jsonb_to_recordset(?::jsonb) AS v(id uuid, predicates jsonb)
         WHERE s.id = v.id AND s.status = 'PENDING'`,
