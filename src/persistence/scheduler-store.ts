@@ -176,9 +176,9 @@ export class SchedulerStore {
   /**
    * Places sessions on one agent in one transaction that locks the agent row (so two managers
    * never over-commit it) and recounts what it holds: each session that still fits moves
-   * PENDING → SCHEDULED with its kernels (guarded, with their events; placement-commit.ts).
-   * Returns those placed, each with its kernels; none when the agent is gone. The caller
-   * notifies after commit.
+   * PENDING → SCHEDULED with its kernels (guarded, with their events), in one statement
+   * (placement-commit.ts). Returns those placed, each with its kernels; none when the agent is
+   * gone. The caller notifies after commit.
    */
   async commitPlacement(agentId: string, list: readonly RunnableSession[]): Promise<Placed[]> {
     return commitPlacement(this.db, this.sessions, agentId, list);
