@@ -52,7 +52,9 @@ const LOCK_AGENT_SQL = `SELECT a.available_slots, a.architecture,
  WHERE a.id = (SELECT ?::text) AND a.status = 'ALIVE'
    FOR UPDATE OF a`;
 
-const FROM = predecessorsOf('SCHEDULED');
+/** The moves' guards, as the moves one by one had them: the session only from PENDING, its kernels from any predecessor. */
+const SESSION_FROM = predecessorsOf('SCHEDULED').filter((s) => s === 'PENDING');
+const KERNEL_FROM = predecessorsOf('SCHEDULED');
 
 /**
  * Moves sessions PENDING → SCHEDULED on one agent with their kernels and their events, in ONE
@@ -84,7 +86,7 @@ const PLACE_SQL = `WITH gate AS MATERIALIZED (
            status_history = s.status_history || ?::jsonb, status_info = NULL,
            status_data = s.status_data || '{"predicates": []}'::jsonb, agent_id = (SELECT ?::text)
       FROM v
-     WHERE s.id = v.id AND s.status IN (${sqlList(FROM)}) AND (SELECT ok FROM gate)
+     WHERE s.id = v.id AND s.status IN (${sqlList(SESSION_FROM)}) AND (SELECT ok FROM gate)
     RETURNING v.n, ${PLACED_SESSION_COLUMNS.map((c) => `s.${c}`).join(', ')},
               s.requested_slots, s.status, s.status_info, s.exit_code, s.result, s.schedule_name, s.scheduled_for
   ), k AS (
@@ -92,7 +94,7 @@ const PLACE_SQL = `WITH gate AS MATERIALIZED (
            status_history = k.status_history || ?::jsonb, agent_id = (SELECT ?::text),
            occupied_slots = s.requested_slots
       FROM s
-     WHERE k.session_id = s.id AND k.status IN (${sqlList(FROM)})
+     WHERE k.session_id = s.id AND k.status IN (${sqlList(KERNEL_FROM)})
     RETURNING k.session_id, k.id, k.cluster_role, k.cluster_idx, k.cluster_hostname, k.occupied_slots
   ), e AS (
     INSERT INTO session_events (session_id, kernel_id, access_key, name, data)
