@@ -66,10 +66,9 @@ const KERNEL_FROM = predecessorsOf('SCHEDULED');
  *
  * The guard `gate`: every live kernel on the agent, as this statement sees it (its snapshot
  * taken with the lock held: every other placement on the agent committed before or waits),
- * holds what the lock statement's map says; one that does not (another placement committed
- * while the lock was awaited, or a kernel ended) moves nothing, and the caller reads again.
- * Kernels that ended only free room; a kernel not in the map, or holding other slots, is
- * room the fit did not count. The same guards on each session and kernel as the moves one by
+ * holds what the lock statement's map says; else (another placement committed while the lock
+ * was awaited: a kernel not in the map, room the fit did not count) nothing moves, and the
+ * caller reads again. Kernels in the map that ended since are not looked at: they only free room. The same guards on each session and kernel as the moves one by
  * one (only from PENDING); the event written is what sessionEventRows writes for SCHEDULED
  * (no kernel event), its data built from the moved row (eventDataSql), one per session in the
  * order given. Sessions with a callback_url never come here (their webhook bodies are built in JS).
@@ -120,7 +119,7 @@ const REREADS = 2;
  * SCHEDULED with its kernels and its event. Four round trips (BEGIN, the lock, the
  * placement, COMMIT) where each session took three of its own after the lock and the count.
  * Sessions with a callback_url (any in the list) take the statements one by one. Returns
- * those placed, in the order given; none when the agent is gone.
+ * those placed, in the order placed; none when the agent is gone.
  */
 export async function commitPlacement(
   db: Db,
