@@ -3,6 +3,9 @@ import type { ArrayStore } from '../../persistence/array-store.js';
 import type { SessionStore } from '../../persistence/session-store.js';
 import type { Logger } from '../../log/logger.js';
 
+/** With no array to follow, how often the settle step reads anyway (another manager's arrays). */
+const RECHECK_MS = 2_000;
+
 /**
  * Makes array parents follow their children, whatever path ended the last child (report,
  * reconciler, cancel, dependency-failed…): run at the start of every dispatch pass (kicked when
@@ -10,16 +13,29 @@ import type { Logger } from '../../log/logger.js';
  * transition, so a pass that runs twice, or races a cancel, changes nothing more.
  */
 export class ArraySettler {
+  /** The last read found nothing to follow: when it began, and the inserts counted then. */
+  private quiet: { at: number; insertions: number } | null = null;
+
   constructor(
-    private readonly arrays: ArrayStore,
-    private readonly sessions: SessionStore,
+    private readonly arrays: Pick<ArrayStore, 'openParents' | 'cancelPendingChildren' | 'insertions'>,
+    private readonly sessions: Pick<SessionStore, 'transition'>,
     private readonly log: Logger,
+    private readonly opts: { recheckMs?: number; now?: () => number } = {},
   ) {}
 
   /** Returns how many parents moved. */
   async settle(): Promise<number> {
+    // With no parent open and none with stray children, only a new array gives this step
+    // work: one inserted here since (counted when begun and when committed), or through
+    // another manager, which the read every `recheckMs` finds (as the pass's safety tick
+    // finds its children). Not one read per pass of a drain without arrays.
+    const now = (this.opts.now ?? Date.now)();
+    const insertions = this.arrays.insertions;
+    const q = this.quiet;
+    if (q && q.insertions === insertions && now - q.at < (this.opts.recheckMs ?? RECHECK_MS)) return 0;
     // One read (an idle pass costs one statement); read again only if it cancelled children.
     const read = await this.arrays.openParents();
+    this.quiet = read.open.length === 0 && read.stray.length === 0 ? { at: now, insertions } : null;
     let parents = read.open;
     // Children still PENDING under a parent that ended or is being cancelled never run.
     let cancelled = 0;
