@@ -69,6 +69,8 @@ export async function exitAndTerminateIn(
   const own = sessionEventRows(row, 'TERMINATED', move.info);
   const kernelEvent = kernelEventName('TERMINATED');
   const inList = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+  // Whether started_at is set is a parameter, not a second text: each text is planned anew
+  // (five custom plans) on every pooled connection before its generic plan is kept.
   const setStarted = move.startedAt !== undefined;
   // The main kernel's output, then the subs' (only subs of this session take theirs; a sub
   // named twice keeps its last, as when each was its own UPDATE).
@@ -83,7 +85,8 @@ export async function exitAndTerminateIn(
       UPDATE sessions SET status = 'TERMINATED', updated_at = now(),
              status_history = status_history || ?::jsonb, status_info = ?,
              status_data = status_data || ?::jsonb, result = ?, exit_code = ?,
-             terminated_at = now()${setStarted ? ', started_at = ?::timestamptz' : ''}
+             terminated_at = now(),
+             started_at = CASE WHEN ?::boolean THEN ?::timestamptz ELSE started_at END
        WHERE id = ? AND status IN (${inList(from.length)})
       RETURNING id, attempt, agent_id, started_at, terminated_at, exit_code, result, status_info
     ), l (id, logs, truncated, bytes, main) AS (
@@ -134,7 +137,8 @@ export async function exitAndTerminateIn(
     JSON.stringify(move.data),
     move.result,
     move.exitCode,
-    ...(setStarted ? [move.startedAt] : []),
+    setStarted,
+    setStarted ? move.startedAt : null,
     s.id,
     ...from,
     ...logs.flat(),
