@@ -38,6 +38,7 @@ export class EventHub {
   private readonly listeners = new Set<EventListener>();
   private readonly forgetters = new Set<(accessKey: string) => void>();
   private readonly catalogForgetters = new Set<(kind: CatalogKind, name: string) => void>();
+  private readonly elsewhere = new Set<() => void>();
   private readonly tailer: EventTail;
   private timer: NodeJS.Timeout | null = null;
   private sub: Redis | null = null;
@@ -89,7 +90,10 @@ export class EventHub {
       } else if (message.startsWith(FORGET_CATALOG)) {
         const [kind, name] = message.slice(FORGET_CATALOG.length).split('\u0000') as [CatalogKind, string];
         for (const f of this.catalogForgetters) f(kind, name);
-      } else if (message !== this.ownWake) this.committed();
+      } else if (message !== this.ownWake) {
+        for (const f of this.elsewhere) f();
+        this.committed();
+      }
     });
     this.timer = setInterval(() => this.read(), SLOW_POLL_MS);
   }
@@ -178,6 +182,11 @@ export class EventHub {
     this.catalogForgetters.add(f);
   }
 
+  /** `f` runs on each wake-up from another manager (it committed something; lost when Redis is). */
+  onCommittedElsewhere(f: () => void): void {
+    this.elsewhere.add(f);
+  }
+
   /** How many listeners (SSE streams, create waits) are subscribed now. */
   get listenerCount(): number {
     return this.listeners.size;
@@ -226,6 +235,7 @@ export class EventHub {
     this.listeners.clear();
     this.forgetters.clear();
     this.catalogForgetters.clear();
+    this.elsewhere.clear();
     await this.tailer.close();
     await this.sub?.quit().catch((err: unknown) =>
       // Closing anyway: a subscriber that cannot say goodbye is dropped.

@@ -79,3 +79,17 @@ test('an insert that commits while the read runs makes the next pass read again'
   await s.settle();
   t.is(parents.reads, 2);
 });
+
+test("another manager's commit makes the next pass read again", async (t) => {
+  const parents = new Parents();
+  const clock = { t: 0 };
+  const s = settler(parents, clock);
+  await s.settle();
+  await s.settle();
+  t.is(parents.reads, 1);
+  s.elsewhere();
+  await s.settle();
+  t.is(parents.reads, 2);
+  await s.settle();
+  t.is(parents.reads, 2);
+});

@@ -3,8 +3,11 @@ import type { ArrayStore } from '../../persistence/array-store.js';
 import type { SessionStore } from '../../persistence/session-store.js';
 import type { Logger } from '../../log/logger.js';
 
-/** With no array to follow, how often the settle step reads anyway (another manager's arrays). */
-const RECHECK_MS = 2_000;
+/**
+ * With no array to follow, how often the settle step reads anyway: an array another manager
+ * inserted while its wake-up was lost (Redis away).
+ */
+const RECHECK_MS = 10_000;
 
 /**
  * Makes array parents follow their children, whatever path ended the last child (report,
@@ -23,12 +26,17 @@ export class ArraySettler {
     private readonly opts: { recheckMs?: number; now?: () => number } = {},
   ) {}
 
+  /** Another manager committed something (maybe an array): the next settle step reads. */
+  elsewhere(): void {
+    this.quiet = null;
+  }
+
   /** Returns how many parents moved. */
   async settle(): Promise<number> {
     // With no parent open and none with stray children, only a new array gives this step
     // work: one inserted here since (counted when begun and when committed), or through
-    // another manager, which the read every `recheckMs` finds (as the pass's safety tick
-    // finds its children). Not one read per pass of a drain without arrays.
+    // another manager (its wake-up after the commit calls `elsewhere`; should it be lost, the
+    // read every `recheckMs` finds it). Not one read per pass of a drain without arrays.
     const now = (this.opts.now ?? Date.now)();
     const insertions = this.arrays.insertions;
     const q = this.quiet;

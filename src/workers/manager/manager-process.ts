@@ -147,6 +147,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
 
   const arrays = new ArrayStore(db, notifier);
   const settler = new ArraySettler(arrays, sessions, log);
+  hub.onCommittedElsewhere(() => settler.elsewhere());
   const dispatchLease = lease('dispatcher', 10_000);
   const dispatcher = new Dispatcher({
     scheduler: new SchedulerStore(db, sessions, passDb),
