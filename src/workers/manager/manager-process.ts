@@ -206,6 +206,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     tickMs: 1_000,
     withLease: (fn) => scheduleLease.run(fn),
   });
+  hub.onSchedulesChanged((at) => scheduleTicker.wake(at));
   const handler = new ReportHandler({
     fleet,
     sessions,
@@ -279,7 +280,10 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     metricsToken: config.metricsToken,
     schedules,
     scheduleFiring,
-    schedulesChanged: (at) => scheduleTicker.wake(at),
+    schedulesChanged: (at) => {
+      scheduleTicker.wake(at);
+      hub.schedulesChanged(at);
+    },
   });
   const drain = new HttpDrain(app.callback());
   const server: Server = createServer(drain.listener);
