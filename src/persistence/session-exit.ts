@@ -69,8 +69,6 @@ export async function exitAndTerminateIn(
   const own = sessionEventRows(row, 'TERMINATED', move.info);
   const kernelEvent = kernelEventName('TERMINATED');
   const inList = (n: number) => Array.from({ length: n }, () => '?').join(', ');
-  // Whether started_at is set is a parameter, not a second text: each text is planned anew
-  // (five custom plans) on every pooled connection before its generic plan is kept.
   const setStarted = move.startedAt !== undefined;
   // The main kernel's output, then the subs' (only subs of this session take theirs; a sub
   // named twice keeps its last, as when each was its own UPDATE).
@@ -85,8 +83,7 @@ export async function exitAndTerminateIn(
       UPDATE sessions SET status = 'TERMINATED', updated_at = now(),
              status_history = status_history || ?::jsonb, status_info = ?,
              status_data = status_data || ?::jsonb, result = ?, exit_code = ?,
-             terminated_at = now(),
-             started_at = CASE WHEN ?::boolean THEN ?::timestamptz ELSE started_at END
+             terminated_at = now()${setStarted ? ', started_at = ?::timestamptz' : ''}
        WHERE id = ? AND status IN (${inList(from.length)})
       RETURNING id, attempt, agent_id, started_at, terminated_at, exit_code, result, status_info
     ), l (id, logs, truncated, bytes, main) AS (
@@ -137,8 +134,7 @@ export async function exitAndTerminateIn(
     JSON.stringify(move.data),
     move.result,
     move.exitCode,
-    setStarted,
-    setStarted ? move.startedAt : null,
+    ...(setStarted ? [move.startedAt] : []),
     s.id,
     ...from,
     ...logs.flat(),
