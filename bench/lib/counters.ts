@@ -14,6 +14,8 @@ export interface Counters {
   pgRowsReturned: number;
   pgRowsFetched: number;
   pgRowsWritten: number;
+  /** PostgreSQL connections opened (pg_stat_database.sessions): a pool's churn costs a backend start each. */
+  pgConnections: number;
   redisCommands: number;
   /** Per table: sequential scans' rows read and index scans' rows fetched. */
   tables: Record<string, { seqRead: number; idxFetch: number }>;
@@ -25,10 +27,13 @@ async function read(stack: BenchStack, database: string): Promise<Counters> {
   try {
     await sleep(1_200); // backends report their statistics at most once a second
     const row = (await db.raw(
-      `SELECT xact_commit + xact_rollback AS tx, tup_returned, tup_fetched, tup_inserted + tup_updated + tup_deleted AS written
+      `SELECT xact_commit + xact_rollback AS tx, tup_returned, tup_fetched, tup_inserted + tup_updated + tup_deleted AS written,
+              sessions
          FROM pg_stat_database WHERE datname = ?`,
       [database],
-    )) as { rows: { tx: string; tup_returned: string; tup_fetched: string; written: string }[] };
+    )) as {
+      rows: { tx: string; tup_returned: string; tup_fetched: string; written: string; sessions: string }[];
+    };
     const r = row.rows[0]!;
     const t = await db.raw(
       `SELECT relname, coalesce(seq_tup_read, 0) AS seq, coalesce(idx_tup_fetch, 0) AS idx FROM pg_stat_user_tables`,
@@ -41,6 +46,7 @@ async function read(stack: BenchStack, database: string): Promise<Counters> {
       pgRowsReturned: Number(r.tup_returned),
       pgRowsFetched: Number(r.tup_fetched),
       pgRowsWritten: Number(r.written),
+      pgConnections: Number(r.sessions),
       redisCommands: cmds,
       tables: Object.fromEntries(
         ((t?.rows ?? []) as { relname: string; seq: string; idx: string }[]).map((x) => [
@@ -86,6 +92,7 @@ export class CounterMeter {
       pgRowsReturned: r(e.pgRowsReturned - s.pgRowsReturned),
       pgRowsFetched: r(e.pgRowsFetched - s.pgRowsFetched),
       pgRowsWritten: r(e.pgRowsWritten - s.pgRowsWritten),
+      pgConnections: r(e.pgConnections - s.pgConnections),
       redisCommands: r(e.redisCommands - s.redisCommands),
       tables,
     };

@@ -22,6 +22,8 @@ const SLOW_POLL_MS = 2_000;
 const WAKE = 'wake:';
 /** A manager (re)subscribed: the others publish their wake-ups again. */
 const HELLO = 'hello:';
+/** `schedules:<sender>:<ms>`: a schedule's next instant changed (created, patched, resumed). */
+const SCHEDULES = 'schedules:';
 
 /**
  * Hands new session events (the durable log, tailed by EventTail) to listeners: SSE streams,
@@ -38,6 +40,8 @@ export class EventHub {
   private readonly listeners = new Set<EventListener>();
   private readonly forgetters = new Set<(accessKey: string) => void>();
   private readonly catalogForgetters = new Set<(kind: CatalogKind, name: string) => void>();
+  private readonly elsewhere = new Set<() => void>();
+  private readonly scheduleWakers = new Set<(at: Date) => void>();
   private readonly tailer: EventTail;
   private timer: NodeJS.Timeout | null = null;
   private sub: Redis | null = null;
@@ -79,17 +83,23 @@ export class EventHub {
     this.sub.on('ready', () => this.hello());
     this.hello();
     this.sub.on('message', (_channel: string, message: string) => {
-      if (message !== this.ownWake && message !== this.ownHello) {
+      if (message !== this.ownWake && message !== this.ownHello && !message.startsWith(this.ownSchedules)) {
         this.heard++;
         this.others = true;
       }
       if (message.startsWith(HELLO)) return;
-      if (message.startsWith(FORGET)) {
+      if (message.startsWith(SCHEDULES)) {
+        const [sender, ms] = message.slice(SCHEDULES.length).split(':');
+        if (sender !== this.ownId && ms) for (const f of this.scheduleWakers) f(new Date(Number(ms)));
+      } else if (message.startsWith(FORGET)) {
         for (const f of this.forgetters) f(message.slice(FORGET.length));
       } else if (message.startsWith(FORGET_CATALOG)) {
         const [kind, name] = message.slice(FORGET_CATALOG.length).split('\u0000') as [CatalogKind, string];
         for (const f of this.catalogForgetters) f(kind, name);
-      } else if (message !== this.ownWake) this.committed();
+      } else if (message !== this.ownWake) {
+        for (const f of this.elsewhere) f();
+        this.committed();
+      }
     });
     this.timer = setInterval(() => this.read(), SLOW_POLL_MS);
   }
@@ -144,7 +154,15 @@ export class EventHub {
 
   /** This hub's hello: other managers publish their wake-ups again (they may have stopped, alone). */
   private get ownHello(): string {
-    return `${HELLO}${this.ownWake.slice(WAKE.length)}`;
+    return `${HELLO}${this.ownId}`;
+  }
+
+  private get ownSchedules(): string {
+    return `${SCHEDULES}${this.ownId}:`;
+  }
+
+  private get ownId(): string {
+    return this.ownWake.slice(WAKE.length);
   }
 
   private hello(): void {
@@ -176,6 +194,23 @@ export class EventHub {
 
   onCatalogChanged(f: (kind: CatalogKind, name: string) => void): void {
     this.catalogForgetters.add(f);
+  }
+
+  /**
+   * A schedule's next instant changed here: every other manager's `onSchedulesChanged` is told
+   * (the one holding the schedules lease fires it; lost with Redis, its quiet recheck finds it).
+   */
+  schedulesChanged(at: Date | null): void {
+    if (at !== null) this.publish(`${this.ownSchedules}${at.getTime()}`);
+  }
+
+  onSchedulesChanged(f: (at: Date) => void): void {
+    this.scheduleWakers.add(f);
+  }
+
+  /** `f` runs on each wake-up from another manager (it committed something; lost when Redis is). */
+  onCommittedElsewhere(f: () => void): void {
+    this.elsewhere.add(f);
   }
 
   /** How many listeners (SSE streams, create waits) are subscribed now. */
@@ -226,6 +261,8 @@ export class EventHub {
     this.listeners.clear();
     this.forgetters.clear();
     this.catalogForgetters.clear();
+    this.elsewhere.clear();
+    this.scheduleWakers.clear();
     await this.tailer.close();
     await this.sub?.quit().catch((err: unknown) =>
       // Closing anyway: a subscriber that cannot say goodbye is dropped.

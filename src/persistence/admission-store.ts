@@ -1,3 +1,4 @@
+import { preparedRaw } from './prepared.js';
 import type { Db } from './db.js';
 import type { AgentRow } from './rows.js';
 
@@ -29,7 +30,10 @@ export class AdmissionStore {
         : `(SELECT coalesce(jsonb_object_agg(c.access_key, c.n), '{}'::jsonb)
               FROM (SELECT access_key, count(*) AS n FROM sessions
                      WHERE status = 'PENDING' AND access_key = ANY(?::text[]) GROUP BY access_key) c)`;
-    const res = (await this.db.raw(
+    // Named (two texts: with or without the keypairs' count): every group commit of creates reads it.
+    const res = (await preparedRaw(
+      this.db,
+      accessKeys.length === 0 ? 'bai_admission_agents' : 'bai_admission_facts',
       `SELECT
          (SELECT coalesce(jsonb_agg(jsonb_build_object('id', a.id, 'scaling_group', a.scaling_group,
                    'architecture', a.architecture, 'available_slots', a.available_slots) ORDER BY a.id), '[]'::jsonb)

@@ -39,10 +39,25 @@ export interface OpenParent extends ArrayChildrenState {
  * parent's info and the settle step read about them.
  */
 export class ArrayStore {
+  private changes = 0;
+
   constructor(
     private readonly db: Db,
     private readonly notifier: EventsNotifier = { eventsCommitted() {} },
   ) {}
+
+  /**
+   * Counts the array inserts this process began and committed: a settle step that found no
+   * array to follow reads again when it changed (ArraySettler), not on every pass.
+   */
+  get insertions(): number {
+    return this.changes;
+  }
+
+  /** An insertIn's transaction committed (its caller says so, after the commit). */
+  noteCommitted(): void {
+    this.changes++;
+  }
 
   /**
    * Inserts the parent (no kernels: it is never placed) with its event, then its children from
@@ -60,6 +75,7 @@ export class ArrayStore {
     const row = await this.db.transaction((trx) =>
       this.insertIn(trx, plainParent, kernelTemplate, dependencies, spec),
     );
+    this.noteCommitted();
     this.notifier.eventsCommitted();
     return row;
   }
@@ -72,6 +88,7 @@ export class ArrayStore {
     dependencies: readonly ResolvedDependency[],
     spec: ArraySpec,
   ): Promise<SessionRow> {
+    this.changes++;
     const parent = toJsonColumns({
       ...plainParent,
       array_size: spec.size,

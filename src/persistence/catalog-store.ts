@@ -3,8 +3,28 @@ import { ObjectNotFound } from '../domain/errors.js';
 import { formatImageRef, parseImageRef } from '../domain/image-ref.js';
 import type { Db } from './db.js';
 import type { DomainRow } from './infra-store.js';
-import type { AgentRow, ImageRow, KeypairRow, ResourcePolicyRow } from './rows.js';
+import type { AgentRow, KeypairRow, ResourcePolicyRow } from './rows.js';
+import { preparedRaw } from './prepared.js';
 import { TtlMemo } from './ttl-memo.js';
+
+/**
+ * An image reference resolved: bindings (ref, candidate, ref, candidate, domain), where the
+ * candidate is the reference as Docker writes it. The alias's image if `ref` is an alias, else
+ * the candidate, else (no alias, no candidate) `ref` as given; at most one row.
+ */
+const RESOLVE_IMAGE_SQL = `WITH a AS (SELECT image FROM image_aliases WHERE alias = ?),
+     i AS (
+       SELECT im.name, im.registry, im.labels FROM images im
+        WHERE im.name = coalesce((SELECT image FROM a), ?)
+       UNION ALL
+       SELECT im.name, im.registry, im.labels FROM images im
+        WHERE im.name = ? AND NOT EXISTS (SELECT 1 FROM a)
+          AND NOT EXISTS (SELECT 1 FROM images x WHERE x.name = ?)
+     )
+SELECT i.name, i.registry, i.labels, r.username, r.password, d.is_active, d.allowed_registries
+  FROM i LEFT JOIN container_registries r ON r.hostname = i.registry
+  LEFT JOIN domains d ON d.name = ?
+ LIMIT 1`;
 
 /** What an admin route may change that the submit path remembers. */
 export type CatalogKind = 'keypair' | 'resource policy' | 'scaling group' | 'domain';
@@ -77,24 +97,39 @@ export class CatalogStore {
     return this.memo.get(`image:${domain}\u0000${ref}`, () => this.resolveImageNow(ref, domain));
   }
 
+  /**
+   * One named statement (it was four round trips, each built by knex and planned: the alias,
+   * the image, the domain, the registry, on every placement): the alias's image, or the
+   * reference as Docker writes it, or else (no alias) the reference as given; with its
+   * registry's credentials and the domain's allowed registries.
+   */
   private async resolveImageNow(ref: string, domain: string): Promise<ResolvedImage> {
-    const alias = await this.db('image_aliases').where({ alias: ref }).first();
-    const candidate = (alias?.image as string | undefined) ?? formatImageRef(parseImageRef(ref));
-    let image = await this.db<ImageRow>('images').where({ name: candidate }).first();
-    if (!image && !alias) image = await this.db<ImageRow>('images').where({ name: ref }).first();
-    const dom = await this.domain(domain);
-    const allowed = dom?.is_active ? (dom.allowed_registries ?? []) : [];
+    const candidate = formatImageRef(parseImageRef(ref));
+    const { rows } = (await preparedRaw(this.db, 'bai_resolve_image', RESOLVE_IMAGE_SQL, [
+      ref,
+      candidate,
+      ref,
+      candidate,
+      domain,
+    ])) as {
+      rows: {
+        name: string;
+        registry: string;
+        labels: Record<string, string>;
+        username: string | null;
+        password: string | null;
+        is_active: boolean | null;
+        allowed_registries: string[] | null;
+      }[];
+    };
+    const image = rows[0];
+    const allowed = image?.is_active ? (image.allowed_registries ?? []) : [];
     if (!image || !allowed.includes(image.registry)) {
       throw new ObjectNotFound(`Unknown alias or disallowed registry: "${ref}".`, 'environment image');
     }
-    const reg = await this.db('container_registries').where({ hostname: image.registry }).first();
     const auth =
-      reg?.username && reg?.password
-        ? {
-            username: reg.username as string,
-            password: reg.password as string,
-            serveraddress: image.registry,
-          }
+      image.username && image.password
+        ? { username: image.username, password: image.password, serveraddress: image.registry }
         : null;
     return { canonical: image.name, registry: image.registry, labels: image.labels, auth };
   }

@@ -1,3 +1,4 @@
+import { preparedRaw } from './prepared.js';
 import type { Db } from './db.js';
 import type { SessionEventRow } from './rows.js';
 
@@ -30,16 +31,26 @@ export class EventStore implements EventLog {
     return Number(row?.max ?? 0);
   }
 
+  /** The tail's read, after every commit someone follows and every slow poll: named. */
   async after(afterId: number, limit: number): Promise<SessionEventRow[]> {
-    return (await this.db('session_events')
-      .where('id', '>', afterId)
-      .orderBy('id')
-      .limit(limit)) as SessionEventRow[];
+    const { rows } = (await preparedRaw(
+      this.db,
+      'bai_events_after',
+      'SELECT * FROM session_events WHERE id > ? ORDER BY id LIMIT ?',
+      [afterId, limit],
+    )) as { rows: SessionEventRow[] };
+    return rows;
   }
 
   async byIds(ids: number[]): Promise<SessionEventRow[]> {
     if (ids.length === 0) return [];
-    return (await this.db('session_events').whereIn('id', ids).orderBy('id')) as SessionEventRow[];
+    const { rows } = (await preparedRaw(
+      this.db,
+      'bai_events_by_ids',
+      'SELECT * FROM session_events WHERE id = ANY(?::bigint[]) ORDER BY id',
+      [ids],
+    )) as { rows: SessionEventRow[] };
+    return rows;
   }
 
   async backlog(b: BacklogQuery): Promise<SessionEventRow[]> {

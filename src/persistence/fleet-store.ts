@@ -35,7 +35,13 @@ export class FleetStore {
 
   /** Agents that are ALIVE or LOST (not those an admin removed). */
   async watchedAgents(): Promise<AgentRow[]> {
-    return (await this.db('agents').whereIn('status', ['ALIVE', 'LOST'])) as AgentRow[];
+    // The reconciler's every pass: named, so neither knex nor PostgreSQL builds it again.
+    const { rows } = (await preparedRaw(
+      this.db,
+      'bai_watched_agents',
+      `SELECT * FROM agents WHERE status IN ('ALIVE', 'LOST')`,
+    )) as { rows: AgentRow[] };
+    return rows;
   }
 
   /** A scaling group named by an agent exists (created empty if not). */
@@ -56,7 +62,9 @@ export class FleetStore {
     unflag: { info: string; key: string },
   ): Promise<number> {
     const active = ACTIVE_STATUSES.map(() => '?').join(', ');
-    const { rows } = (await this.db.raw(
+    const { rows } = (await preparedRaw(
+      this.db,
+      'bai_mark_alive',
       `WITH a AS (
          UPDATE agents SET status = 'ALIVE', status_info = ?, last_heartbeat = ?,
            available_slots = ?::jsonb, scaling_group = ?
@@ -107,16 +115,31 @@ export class FleetStore {
 
   /** Sessions placed on the agent and not over (optionally: not updated since `before`). */
   async activeOn(agentId: string, before?: Date): Promise<SessionRow[]> {
-    let q = this.db('sessions')
-      .where({ agent_id: agentId })
-      .whereIn('status', [...ACTIVE_STATUSES]);
-    if (before) q = q.where('updated_at', '<', before);
-    return (await q) as SessionRow[];
+    // Each live agent's heartbeat, every reconciler pass: named statements (two texts).
+    const active = ACTIVE_STATUSES.map(() => '?').join(', ');
+    const sql = `SELECT * FROM sessions WHERE agent_id = ? AND status IN (${active})`;
+    const { rows } = (await (before
+      ? preparedRaw(this.db, 'bai_active_on_before', `${sql} AND updated_at < ?`, [
+          agentId,
+          ...ACTIVE_STATUSES,
+          before,
+        ])
+      : preparedRaw(this.db, 'bai_active_on', sql, [agentId, ...ACTIVE_STATUSES]))) as {
+      rows: SessionRow[];
+    };
+    return rows;
   }
 
   async sessionsByIds(ids: string[]): Promise<SessionRow[]> {
     if (ids.length === 0) return [];
-    return (await this.db('sessions').whereIn('id', ids)) as SessionRow[];
+    // One text whatever the count (an array parameter), so it is named and parsed once.
+    const { rows } = (await preparedRaw(
+      this.db,
+      'bai_sessions_by_ids',
+      'SELECT * FROM sessions WHERE id = ANY(?::uuid[])',
+      [ids],
+    )) as { rows: SessionRow[] };
+    return rows;
   }
 
   /**

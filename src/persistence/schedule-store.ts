@@ -2,6 +2,7 @@ import { ScheduleExists } from '../domain/errors.js';
 import type { RunOutcome } from '../domain/schedule-policy.js';
 import type { ScheduleSpec } from '../domain/schedule-spec.js';
 import { LIVE_STATUSES } from '../domain/status.js';
+import { preparedRaw } from './prepared.js';
 import type { Db, Tx } from './db.js';
 import type { ScheduleRow, ScheduleRunView } from './schedule-rows.js';
 import type { SessionRow } from './rows.js';
@@ -122,7 +123,10 @@ export class ScheduleStore {
    * earliest left when none is due): an idle tick costs one round trip, not two.
    */
   async dueAndNext(now: Date, limit = 100): Promise<{ due: ScheduleRow[]; next: Date | null }> {
-    const { rows } = (await this.db.raw(
+    // The ticker's read, every second on the lease holder: named, parsed once per connection.
+    const { rows } = (await preparedRaw(
+      this.db,
+      'bai_schedules_due',
       `(SELECT * FROM schedules WHERE suspend = false AND next_run_at IS NOT NULL AND next_run_at <= ?
          ORDER BY next_run_at LIMIT ?)
        UNION ALL
@@ -136,12 +140,12 @@ export class ScheduleStore {
 
   /** The earliest next_run_at of any schedule that is not suspended; null: none. */
   async earliest(): Promise<Date | null> {
-    const row = (await this.db('schedules')
-      .where('suspend', false)
-      .whereNotNull('next_run_at')
-      .min('next_run_at as at')
-      .first()) as { at: Date | null } | undefined;
-    return row?.at ?? null;
+    const { rows } = (await preparedRaw(
+      this.db,
+      'bai_schedules_earliest',
+      'SELECT min(next_run_at) AS at FROM schedules WHERE suspend = false AND next_run_at IS NOT NULL',
+    )) as { rows: { at: Date | null }[] };
+    return rows[0]?.at ?? null;
   }
 
   /** The schedule's live sessions (PENDING … TERMINATING), oldest instant first. */

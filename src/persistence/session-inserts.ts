@@ -40,6 +40,9 @@ export function arrayInsert(
     sessionId: parent.id!,
     plain: () => arrays.insert(parent, kernels, dependencies, spec),
     insertIn: (trx) => arrays.insertIn(trx, parent, kernels, dependencies, spec),
-    committed: () => sessions.notifyCommitted(),
+    committed: () => {
+      arrays.noteCommitted();
+      sessions.notifyCommitted();
+    },
   };
 }

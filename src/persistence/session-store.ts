@@ -20,6 +20,9 @@ import type { PhaseStep } from '../domain/phase-chain.js';
 import { insertEvents, kernelEventRows, recordSessionEvents, sessionEventRows } from './session-events.js';
 import { insertSessionsAtOnce } from './session-batch.js';
 import { exitAndTerminateIn, type ExitMove, type KernelExit } from './session-exit.js';
+import { preparedRaw } from './prepared.js';
+
+const LOCK_SESSION_SQL = 'SELECT * FROM sessions WHERE id = ? FOR UPDATE';
 
 /** Tells other parts (SSE tailers, webhook sender) that events were committed. */
 export interface EventsNotifier {
@@ -281,9 +284,16 @@ export class SessionStore {
     return out;
   }
 
-  /** Locks the session row for the rest of `trx` (rows are locked session first, then kernels). */
+  /**
+   * Locks the session row for the rest of `trx` (rows are locked session first, then kernels).
+   * A named statement: every report's transaction starts with it (twice per session), and an
+   * unnamed one was parsed and planned by PostgreSQL and built by knex on each call.
+   */
   async lockIn(trx: Tx, id: string): Promise<SessionRow | undefined> {
-    return (await trx('sessions').where({ id }).forUpdate().first()) as SessionRow | undefined;
+    const { rows } = (await preparedRaw(trx, 'bai_lock_session', LOCK_SESSION_SQL, [id])) as {
+      rows: SessionRow[];
+    };
+    return rows[0];
   }
 
   /**

@@ -1,3 +1,4 @@
+import { preparedRaw } from './prepared.js';
 import type { Db } from './db.js';
 
 /** A callback_url event waiting to be delivered, with the secret it is signed with. */
@@ -29,7 +30,9 @@ export class WebhookStore {
    * session: it is picked first, then left out).
    */
   async due(): Promise<DueDelivery[]> {
-    const { rows } = (await this.db.raw(
+    const { rows } = (await preparedRaw(
+      this.db,
+      'bai_webhooks_due',
       `SELECT * FROM (
          SELECT DISTINCT ON (w.session_id) w.id, w.session_id, w.url, w.body, w.attempts, k.webhook_secret, w.next_attempt_at
            FROM webhook_deliveries w JOIN keypairs k ON k.access_key = w.access_key

@@ -4,22 +4,46 @@ import type { SessionStore } from '../../persistence/session-store.js';
 import type { Logger } from '../../log/logger.js';
 
 /**
+ * With no array to follow, how often the settle step reads anyway: an array another manager
+ * inserted while its wake-up was lost (Redis away).
+ */
+const RECHECK_MS = 10_000;
+
+/**
  * Makes array parents follow their children, whatever path ended the last child (report,
  * reconciler, cancel, dependency-failed…): run at the start of every dispatch pass (kicked when
  * a session ends, and by the pass's safety tick). Set-based reads; each move is a guarded
  * transition, so a pass that runs twice, or races a cancel, changes nothing more.
  */
 export class ArraySettler {
+  /** The last read found nothing to follow: when it began, and the inserts counted then. */
+  private quiet: { at: number; insertions: number } | null = null;
+
   constructor(
-    private readonly arrays: ArrayStore,
-    private readonly sessions: SessionStore,
+    private readonly arrays: Pick<ArrayStore, 'openParents' | 'cancelPendingChildren' | 'insertions'>,
+    private readonly sessions: Pick<SessionStore, 'transition'>,
     private readonly log: Logger,
+    private readonly opts: { recheckMs?: number; now?: () => number } = {},
   ) {}
+
+  /** Another manager committed something (maybe an array): the next settle step reads. */
+  elsewhere(): void {
+    this.quiet = null;
+  }
 
   /** Returns how many parents moved. */
   async settle(): Promise<number> {
+    // With no parent open and none with stray children, only a new array gives this step
+    // work: one inserted here since (counted when begun and when committed), or through
+    // another manager (its wake-up after the commit calls `elsewhere`; should it be lost, the
+    // read every `recheckMs` finds it). Not one read per pass of a drain without arrays.
+    const now = (this.opts.now ?? Date.now)();
+    const insertions = this.arrays.insertions;
+    const q = this.quiet;
+    if (q && q.insertions === insertions && now - q.at < (this.opts.recheckMs ?? RECHECK_MS)) return 0;
     // One read (an idle pass costs one statement); read again only if it cancelled children.
     const read = await this.arrays.openParents();
+    this.quiet = read.open.length === 0 && read.stray.length === 0 ? { at: now, insertions } : null;
     let parents = read.open;
     // Children still PENDING under a parent that ended or is being cancelled never run.
     let cancelled = 0;

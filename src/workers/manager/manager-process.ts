@@ -147,6 +147,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
 
   const arrays = new ArrayStore(db, notifier);
   const settler = new ArraySettler(arrays, sessions, log);
+  hub.onCommittedElsewhere(() => settler.elsewhere());
   const dispatchLease = lease('dispatcher', 10_000);
   const dispatcher = new Dispatcher({
     scheduler: new SchedulerStore(db, sessions, passDb),
@@ -205,6 +206,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     tickMs: 1_000,
     withLease: (fn) => scheduleLease.run(fn),
   });
+  hub.onSchedulesChanged((at) => scheduleTicker.wake(at));
   const handler = new ReportHandler({
     fleet,
     sessions,
@@ -278,7 +280,10 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     metricsToken: config.metricsToken,
     schedules,
     scheduleFiring,
-    schedulesChanged: (at) => scheduleTicker.wake(at),
+    schedulesChanged: (at) => {
+      scheduleTicker.wake(at);
+      hub.schedulesChanged(at);
+    },
   });
   const drain = new HttpDrain(app.callback());
   const server: Server = createServer(drain.listener);

@@ -17,13 +17,20 @@ export interface ScheduleTickerDeps {
 
 /** Schedules decided per pass at most; a pass that hit it runs again at once. */
 const PASS_LIMIT = 100;
+/**
+ * With no schedule to fire (none, or all suspended), how often the safety tick reads anyway:
+ * a schedule created or resumed through another manager whose message was lost (Redis away).
+ */
+const QUIET_RECHECK_MS = 10_000;
 
 /**
  * Fires due schedules on the manager holding the schedules lease. A pass reads the schedules
  * whose next_run_at has come and decides each (ScheduleFiring.fireDue); it then arms a timer at
  * the earliest next_run_at left, and a safety tick runs a pass every `tickMs` whatever happens
  * (the lease moved here, a schedule created through another manager); a tick during a pass is
- * dropped (src/workers/manager/loop.ts). Correctness does not rest
+ * dropped (src/workers/manager/loop.ts). When the last read found no schedule to fire at all,
+ * the tick reads only every QUIET_RECHECK_MS: a create or resume wakes the ticker of every
+ * manager (`wake`, told through Redis by the event hub). Correctness does not rest
  * on the lease: two managers passing at once write each instant once (ScheduleStore.fire).
  */
 export class ScheduleTicker {
@@ -31,6 +38,10 @@ export class ScheduleTicker {
   private timer: LongTimeout | null = null;
   private closed = false;
   private readonly timers: TimerApi;
+  /** A pass was asked for (kick, wake) since the last one began, not only the safety tick. */
+  private asked = false;
+  /** When the last read found no schedule to fire at all; null: it found one, or none yet. */
+  private emptyAt: number | null = null;
 
   constructor(private readonly deps: ScheduleTickerDeps) {
     this.timers = deps.timers ?? realTimers;
@@ -47,12 +58,20 @@ export class ScheduleTicker {
 
   /** Asks for a pass soon; passes never overlap, and kicks during a pass cause one more. */
   kick(): void {
-    if (!this.closed) this.loop.kick();
+    if (this.closed) return;
+    this.asked = true;
+    this.loop.kick();
   }
 
-  /** A schedule's next instant changed (created, patched, resumed): wake at it if it is the first. */
+  /**
+   * A schedule's next instant changed (created, patched, resumed; here or, told through
+   * Redis, on another manager): wake at it if it is the first.
+   */
   wake(at: Date | null): void {
     if (at === null || this.closed) return;
+    // Not quiet any more: the next pass reads, whatever wakes it (this, its timer, the tick).
+    this.asked = true;
+    this.emptyAt = null;
     if (at.getTime() <= this.timers.now()) return this.kick();
     if (at.getTime() < (this.timer?.active ? this.timer.at : Infinity)) this.arm(at.getTime());
   }
@@ -65,11 +84,19 @@ export class ScheduleTicker {
   }
 
   private async pass(): Promise<void> {
+    const asked = this.asked;
+    this.asked = false;
+    // No schedule to fire at the last read: the safety tick reads only every
+    // QUIET_RECHECK_MS; whatever changes that (a create, a resume, here or elsewhere) wakes it.
+    const startedAt = this.timers.now();
+    if (!asked && this.emptyAt !== null && startedAt - this.emptyAt < QUIET_RECHECK_MS) return;
     // The earliest instant left, when this pass's read already says it (nothing was due).
     let next: Date | null | undefined;
+    let fired = false;
     await this.deps.withLease(async () => {
       const read = await this.deps.schedules.dueAndNext(new Date(this.timers.now()), PASS_LIMIT);
       const due = read.due;
+      fired = due.length > 0;
       if (due.length === 0) next = read.next;
       for (const s of due) {
         if (this.closed) return;
@@ -86,6 +113,9 @@ export class ScheduleTicker {
     // One still due (its firing failed, or another manager holds the lease): the safety tick
     // comes back to it, rather than a timer that would spin.
     if (next === undefined) next = await this.deps.schedules.earliest();
+    // Quiet only when nothing was due and nothing is left; a wake since the read began wins.
+    if (!fired && next === null && !this.asked) this.emptyAt = startedAt;
+    else this.emptyAt = null;
     if (next && next.getTime() > this.timers.now()) this.arm(next.getTime());
   }
 
