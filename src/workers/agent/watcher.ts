@@ -6,7 +6,14 @@ import type { KernelExitedReport } from '../../queue/payloads.js';
 import { sessionLog, type AgentContext } from './agent-context.js';
 import { finishLogs, followLogs } from './log-copier.js';
 import type { Teardown } from './teardown.js';
-import { mainOf, type Tracked } from './tracked.js';
+import { cutWait, mainOf, type Tracked } from './tracked.js';
+
+/**
+ * How long a wait may take to answer after the engine's `die` event for its container before it
+ * is cut (and the container inspected): both come at the same moment when the wait's connection
+ * is sound, and a wait cut for nothing costs its connection and an error.
+ */
+const DIED_WAIT_GRACE_MS = 1_000;
 
 /**
  * Watches a running main container: Docker's wait (cut and resumed as the engine goes and
@@ -43,7 +50,7 @@ export class Watcher {
         if (closing.aborted || tracked.state !== 'running') return undefined;
         const ctl = new AbortController();
         tracked.waitAbort = ctl;
-        const onClose = () => ctl.abort();
+        const onClose = () => cutWait(tracked);
         closing.addEventListener('abort', onClose);
         try {
           await docker.wait(main.containerId, ctl.signal);
@@ -69,6 +76,8 @@ export class Watcher {
         } finally {
           closing.removeEventListener('abort', onClose);
           if (tracked.waitAbort === ctl) tracked.waitAbort = null;
+          if (tracked.diedTimer) clearTimeout(tracked.diedTimer);
+          tracked.diedTimer = null;
         }
       }
     };
@@ -106,16 +115,26 @@ export class Watcher {
   /** The engine is away: cut the waits and log streams that would hang on it. */
   engineDown(): void {
     for (const t of this.ctx.sessions.all()) {
-      t.waitAbort?.abort();
+      cutWait(t);
       t.stopLogs?.();
       t.stopLogs = null;
     }
   }
 
-  /** A container of ours died (event stream): if it is a tracked main, settle it now. */
+  /**
+   * A container of ours died (event stream): if it is a tracked main whose wait has not
+   * answered within DIED_WAIT_GRACE_MS, the wait is cut and the watcher settles it from an
+   * inspect (a wait whose connection hangs must not hold the exit report).
+   */
   containerDied(containerId: string): void {
     for (const t of this.ctx.sessions.all()) {
-      if (t.state === 'running' && mainOf(t).containerId === containerId) t.waitAbort?.abort();
+      if (t.state !== 'running' || t.diedTimer || !t.waitAbort) continue;
+      if (mainOf(t).containerId !== containerId) continue;
+      const ctl = t.waitAbort;
+      t.diedTimer = setTimeout(() => {
+        t.diedTimer = null;
+        if (t.waitAbort === ctl) cutWait(t);
+      }, DIED_WAIT_GRACE_MS);
     }
   }
 
