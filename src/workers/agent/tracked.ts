@@ -8,6 +8,11 @@ export interface Tracked {
   attempt: number;
   containers: { kernelId: string; containerId: string; role: 'main' | 'sub' }[];
   network: string | null;
+  /**
+   * The session has one kernel (known from its run job), so it never had a cluster network: its
+   * cleanup asks for none to be removed. Unknown (adopted) sessions leave it unset.
+   */
+  singleKernel?: boolean;
   state: 'preparing' | 'created' | 'running' | 'exited';
   startTimer: LongTimeout | null;
   timeoutTimer: LongTimeout | null;
