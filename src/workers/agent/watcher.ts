@@ -157,23 +157,17 @@ export class Watcher {
   /**
    * Reports how the main ended, from Docker's own record (exit code, OOM, times, logs). Safe
    * to repeat: the container stays until the manager's cleanup, and the report id is stable.
-   * `seen`: the main's state read since it exited (undefined: none). The superseded check, the
-   * exit state and the output are read together (each waits on Redis or the engine); nothing
-   * is sent before the check says the attempt is still this agent's.
+   * `seen`: the main's state read since it exited (undefined: none). The exit state and the
+   * output are read together (each waits on the engine or Redis). The report is sent by the
+   * script that looks whether the manager gave the attempt up (superseded): then nothing is
+   * sent, and the attempt is dropped here.
    */
   async reportExit(tracked: Tracked, seen?: ContainerState | null): Promise<void> {
     const main = mainOf(tracked);
-    const superseded = this.teardown.isSuperseded(tracked.sessionId, tracked.attempt);
     const state = this.exitState(tracked, main.containerId, seen);
     const finished = finishLogs(this.ctx, tracked, main);
-    // Awaited below, after the check; a failure of one is not left unhandled meanwhile.
-    state.catch(() => {});
+    // Both awaited below; a failure of the second is not left unhandled meanwhile.
     finished.catch(() => {});
-    if (await superseded) {
-      await Promise.allSettled([state, finished]);
-      await this.teardown.dropSuperseded(tracked); // its result is not this session's any more
-      return;
-    }
     const st = await state;
     const output = await finished;
     const subs = tracked.containers.filter((c) => c.role === 'sub');
@@ -207,7 +201,7 @@ export class Watcher {
     this.ctx.allocator.release(tracked.sessionId);
     const exitCode = tracked.timedOut ? TIMEOUT_EXIT_CODE : (st?.exitCode ?? -1);
     sessionLog(this.ctx, tracked).info('session exited', { exitCode, stoppedFor: tracked.stopReason });
-    await this.ctx.reports.kernelExited({
+    const sent = await this.ctx.reports.kernelExited({
       sessionId: tracked.sessionId,
       attempt: tracked.attempt,
       kernelId: main.kernelId,
@@ -222,6 +216,7 @@ export class Watcher {
       startedAt: st?.startedAt ?? null,
       finishedAt: st?.finishedAt ?? Date.now(),
     });
+    if (!sent) await this.teardown.dropSuperseded(tracked); // its result is not this session's any more
   }
 
   /**
