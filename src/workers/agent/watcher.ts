@@ -26,8 +26,11 @@ export class Watcher {
     private readonly teardown: Teardown,
   ) {}
 
-  /** Tracks a running main container until it exits; arms the batch timeout. */
-  watch(tracked: Tracked, startedAtMs: number): void {
+  /**
+   * Tracks a running main container until it exits; arms the batch timeout. `fresh`: this agent
+   * started it just now (its output is followed from the first line; see followLogs).
+   */
+  watch(tracked: Tracked, startedAtMs: number, fresh = false): void {
     const { docker, engine, log, closing } = this.ctx;
     const main = mainOf(tracked);
     if (tracked.batchTimeoutSec !== null) {
@@ -41,7 +44,7 @@ export class Watcher {
         Math.max(0, left),
       );
     }
-    followLogs(this.ctx, tracked, main.kernelId, main.containerId);
+    followLogs(this.ctx, tracked, main.kernelId, main.containerId, fresh);
     // Resolves once the main has exited, with its state when it was read on the way (a wait cut
     // by the engine's `die` event is followed by an inspect: the exit report reuses it).
     const waitLoop = async (): Promise<ContainerState | null | undefined> => {
