@@ -2,8 +2,7 @@ import './dockerode-deferred.js'; // before dockerode: it defers two of dockerod
 import Docker from 'dockerode';
 import type { ContainerSpec } from '../domain/container-plan.js';
 import { createBody } from './create-body.js';
-import { OutputTail } from '../domain/output-tail.js';
-import { ImagePullFailed, statusOf, untilAborted, wrap } from './docker-errors.js';
+import { ImagePullFailed, statusOf, wrap } from './docker-errors.js';
 import type {
   ContainerState,
   ContainerSummary,
@@ -13,11 +12,14 @@ import type {
   PullProgress,
 } from './docker-types.js';
 import { EventLines, type EngineEvent } from './event-lines.js';
-import { DockerDemux } from './log-demux.js';
+import { followLogs, logTail } from './engine-logs.js';
 import { EngineHttp, engineAddress, queryOf } from './engine-http.js';
 
 export { ImagePullFailed } from './docker-errors.js';
 export type * from './docker-types.js';
+
+/** Why a ping ended unanswered (one value: nothing is built per ping). */
+const NO_ANSWER = new Error('no answer within the timeout');
 
 function parseTime(t: string | undefined): number | null {
   if (!t || t.startsWith('0001-')) return null;
@@ -27,7 +29,8 @@ function parseTime(t: string | undefined): number | null {
 
 /**
  * The only importer of dockerode: promise-only calls, Docker's failures become typed errors. The
- * short calls a session makes go through EngineHttp (kept connections); streams through dockerode.
+ * calls a session makes, its wait and log streams too, go through EngineHttp (kept connections);
+ * the event stream and pulls through dockerode.
  */
 export class DockerAdapter {
   private readonly docker: Docker;
@@ -52,12 +55,15 @@ export class DockerAdapter {
   /** Whether the engine answers, within `timeoutMs` (a hung engine counts as away). */
   async ping(timeoutMs = 10_000): Promise<void> {
     try {
-      // The types omit ping's options; dockerode passes abortSignal through to the request.
-      const ping = this.docker.ping.bind(this.docker) as unknown as (o: {
-        abortSignal: AbortSignal;
-      }) => Promise<unknown>;
-      const signal = AbortSignal.timeout(timeoutMs);
-      await untilAborted(ping({ abortSignal: signal }), signal);
+      // A timer of its own, cleared on the answer: AbortSignal.timeout fires (and builds its
+      // DOMException) after every ping, answered or not, as long as its signal lives.
+      const ctl = new AbortController();
+      const timer = setTimeout(() => ctl.abort(NO_ANSWER), timeoutMs);
+      try {
+        await this.http.call('GET', '/_ping', 'ping', undefined, ctl.signal);
+      } finally {
+        clearTimeout(timer);
+      }
     } catch (err) {
       throw wrap('Docker engine does not answer', err);
     }
@@ -177,14 +183,20 @@ export class DockerAdapter {
   /**
    * Resolves with the exit code when the container stops. The signal ends the wait without
    * touching the container: a stopping agent must not be held open by the runs it leaves behind,
-   * and an engine that died under the wait must not hold its watcher (see untilAborted).
+   * and an engine that died under the wait must not hold its watcher (the call settles on the
+   * abort whatever its connection does: docker-modem left a response cut after its headers
+   * pending for ever).
    */
   async wait(id: string, signal?: AbortSignal): Promise<number> {
     try {
-      const call = this.docker.getContainer(id).wait(signal ? { abortSignal: signal } : {}) as Promise<{
-        StatusCode: number;
-      }>;
-      const res = signal ? await untilAborted(call, signal) : await call;
+      const res = await this.http.call<{ StatusCode?: number }>(
+        'POST',
+        `/containers/${id}/wait`,
+        'wait',
+        undefined,
+        signal,
+      );
+      if (typeof res?.StatusCode !== 'number') throw new Error('the engine answered without a status code');
       return res.StatusCode;
     } catch (err) {
       throw wrap(`wait container ${id.slice(0, 12)}`, err);
@@ -246,66 +258,14 @@ export class DockerAdapter {
     }
   }
 
-  /**
-   * The last `limitBytes` of stdout and stderr, read as a stream: memory stays at the limit
-   * whatever the engine holds (a container created before log rotation may hold gigabytes).
-   */
-  async logTail(id: string, limitBytes: number): Promise<LogTail> {
-    let raw: NodeJS.ReadableStream;
-    try {
-      raw = (await this.docker
-        .getContainer(id)
-        .logs({ stdout: true, stderr: true, follow: true })) as unknown as NodeJS.ReadableStream;
-    } catch (err) {
-      if (statusOf(err) === 404) return { text: '', bytes: 0, truncated: false }; // gone: no output
-      throw wrap(`logs of container ${id.slice(0, 12)}`, err);
-    }
-    // follow: true streams (a stopped container's stream ends after its last line); without it
-    // dockerode gathers the whole answer into one Buffer.
-    const tail = new OutputTail(limitBytes);
-    const demux = new DockerDemux();
-    raw.on('error', (err) => demux.destroy(err));
-    raw.pipe(demux);
-    try {
-      for await (const chunk of demux) tail.push(chunk as Buffer);
-    } catch (err) {
-      throw wrap(`logs of container ${id.slice(0, 12)}`, err);
-    } finally {
-      (raw as unknown as { destroy?: () => void }).destroy?.();
-    }
-    return { text: tail.text(), bytes: tail.totalBytes, truncated: tail.truncated };
+  /** The last `limitBytes` of stdout and stderr, read as a stream (engine-logs.ts). */
+  logTail(id: string, limitBytes: number): Promise<LogTail> {
+    return logTail(this.http, id, limitBytes);
   }
 
-  /**
-   * Follows a container's output, from `sinceSec` (Unix seconds, fractional) when given. The
-   * stream pauses the engine's socket while its reader is busy; it ends when the container
-   * stops.
-   */
-  async followLogs(id: string, sinceSec?: number): Promise<LogFollow> {
-    const opts = {
-      stdout: true,
-      stderr: true,
-      follow: true as const,
-      ...(sinceSec ? { since: sinceSec } : {}),
-    };
-    let raw: NodeJS.ReadableStream & { destroy(): void };
-    try {
-      raw = (await this.docker.getContainer(id).logs(opts)) as unknown as NodeJS.ReadableStream & {
-        destroy(): void;
-      };
-    } catch (err) {
-      throw wrap(`logs of container ${id.slice(0, 12)}`, err);
-    }
-    const demux = new DockerDemux();
-    raw.on('error', (err) => demux.destroy(err));
-    raw.pipe(demux);
-    return {
-      stream: demux,
-      stop: () => {
-        raw.destroy();
-        demux.destroy();
-      },
-    };
+  /** Follows a container's output, from `sinceSec` (Unix seconds) when given (engine-logs.ts). */
+  followLogs(id: string, sinceSec?: number): Promise<LogFollow> {
+    return followLogs(this.http, id, sinceSec);
   }
 
   /**

@@ -26,18 +26,3 @@ export function wrap(what: string, err: unknown): DockerError {
   const msg = (err as { json?: { message?: string } }).json?.message ?? (err as Error).message ?? String(err);
   return new DockerError(`${what}: ${msg}`, statusOf(err), { cause: err });
 }
-
-/**
- * Settles when `signal` aborts, whether or not docker-modem ever calls back. A response the
- * engine cut after its headers (dockerd SIGKILLed under a pending wait) is destroyed without an
- * event the modem listens to, so its promise stays pending for ever, and an abort that comes
- * after the cut reaches nothing: without this race the agent's watcher hangs on it.
- */
-export function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}

@@ -16,14 +16,33 @@ end
 return false
 `;
 
+/** ADD, unless ARGV[2] is a member of the set KEYS[3]: then -1, and nothing is stored. */
+const ADD_UNLESS_MEMBER = `
+if redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 1 then return -1 end
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
+  return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+end
+return false
+`;
+
 type WithScripts = Redis & {
   baiGuardedAdd(stream: string, guard: string, ttlMs: number, ...fields: string[]): Promise<string | null>;
+  baiGuardedAddUnless(
+    stream: string,
+    guard: string,
+    set: string,
+    ttlMs: number,
+    member: string,
+    ...fields: string[]
+  ): Promise<string | number | null>;
 };
 
 function withScripts(redis: Redis): WithScripts {
   const r = redis as WithScripts;
-  if (typeof r.baiGuardedAdd !== 'function')
+  if (typeof r.baiGuardedAdd !== 'function') {
     redis.defineCommand('baiGuardedAdd', { numberOfKeys: 2, lua: ADD });
+    redis.defineCommand('baiGuardedAddUnless', { numberOfKeys: 3, lua: ADD_UNLESS_MEMBER });
+  }
   return r;
 }
 
@@ -36,6 +55,24 @@ export function addGuarded(
   fields: string[],
 ): Promise<string | null> {
   return withScripts(redis).baiGuardedAdd(stream, guard, ttlMs, ...fields);
+}
+
+/**
+ * As addGuarded, in the same script, unless `member` is in the set `set`: then nothing is
+ * stored and the answer is `'member'` (the agents' exit reports: not sent for an attempt the
+ * manager gave up on, with no moment between the look and the send).
+ */
+export async function addGuardedUnlessMember(
+  redis: Redis,
+  stream: string,
+  guard: string,
+  ttlMs: number,
+  fields: string[],
+  set: string,
+  member: string,
+): Promise<string | null | 'member'> {
+  const r = await withScripts(redis).baiGuardedAddUnless(stream, guard, set, ttlMs, member, ...fields);
+  return r === -1 ? 'member' : (r as string | null);
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import { addGuarded, finishGuarded } from './guarded-stream.js';
-import { reportSeenKey, reportStreamKey } from './names.js';
+import { addGuarded, addGuardedUnlessMember, finishGuarded } from './guarded-stream.js';
+import { reportSeenKey, reportStreamKey, supersededKey } from './names.js';
 import type { Report } from './payloads.js';
 import { entryFields, isNoGroup, REPORTS_GROUP } from './report-entry.js';
 
@@ -29,6 +29,31 @@ export async function addReport(
     SEEN_TTL_MS,
     entryFields(report, reportId),
   );
+}
+
+/**
+ * As addReport, unless the manager gave the attempt up (`<session>:<attempt>` in the agent's
+ * superseded set; see the reconciler): then nothing is sent and the answer is `'superseded'`.
+ * The look and the send are one script.
+ */
+export async function addReportUnlessSuperseded(
+  redis: Redis,
+  prefix: string,
+  agentId: string,
+  report: Report,
+  reportId: string,
+  attempt: { sessionId: string; attempt: number },
+): Promise<string | null | 'superseded'> {
+  const r = await addGuardedUnlessMember(
+    redis,
+    reportStreamKey(prefix, agentId),
+    reportSeenKey(prefix, agentId, reportId),
+    SEEN_TTL_MS,
+    entryFields(report, reportId),
+    supersededKey(prefix, agentId),
+    `${attempt.sessionId}:${attempt.attempt}`,
+  );
+  return r === 'member' ? 'superseded' : r;
 }
 
 /** Acknowledges and deletes applied entries of one agent's stream, with their report ids' guards. */

@@ -4,6 +4,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DockerAdapter } from '../../src/docker/docker-adapter.js';
 import { statusOf, wrap } from '../../src/docker/docker-errors.js';
 import { EngineHttp, engineAddress, queryOf } from '../../src/docker/engine-http.js';
 
@@ -90,4 +91,80 @@ test('a kept connection the engine closed is replaced, and the call answered', a
   });
   t.is(await client.call('POST', '/containers/abc/start', 'start'), null);
   t.is(e.seen.length, 2);
+});
+
+/**
+ * An engine whose wait answers when told to, and whose logs stream two frames and ends, on one
+ * server that counts its connections.
+ */
+async function streamingEngine(t: { teardown(f: () => void): void }) {
+  const path = join(tmpdir(), `bai-engine-stream-${process.pid}-${Math.random().toString(36).slice(2)}.sock`);
+  const sockets: net.Socket[] = [];
+  const waiting: http.ServerResponse[] = [];
+  const frame = (stream: number, text: string) => {
+    const b = Buffer.from(text);
+    const h = Buffer.alloc(8);
+    h[0] = stream;
+    h.writeUInt32BE(b.length, 4);
+    return Buffer.concat([h, b]);
+  };
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (req.url?.endsWith('/wait')) {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.flushHeaders(); // dockerd sends the headers at once, the body when the container stops
+        waiting.push(res);
+      } else if (req.url?.includes('/logs')) {
+        res.writeHead(200, { 'Content-Type': 'application/vnd.docker.multiplexed-stream' });
+        res.write(frame(1, 'out\n'));
+        res.end(frame(2, 'err\n'));
+      } else {
+        res.writeHead(200, { 'Content-Type': 'text/plain' });
+        res.end('OK');
+      }
+    });
+  });
+  server.on('connection', (s: net.Socket) => sockets.push(s));
+  await new Promise<void>((r) => server.listen(path, r));
+  t.teardown(() => {
+    server.close();
+    for (const s of sockets) s.destroy();
+    rmSync(path, { force: true });
+  });
+  return { path, sockets, waiting };
+}
+
+test('waits and log streams go on kept connections, given back once read to their end', async (t) => {
+  const e = await streamingEngine(t);
+  const docker = new DockerAdapter(`unix://${e.path}`);
+  t.teardown(() => docker.close());
+  const wait = docker.wait('c1');
+  while (e.waiting.length === 0) await docker.ping(); // a second connection: the wait holds the first
+  e.waiting[0]!.end(JSON.stringify({ StatusCode: 3, Error: null }));
+  t.is(await wait, 3);
+  const tail = await docker.logTail('c1', 1024);
+  t.deepEqual(tail, { text: 'out\nerr\n', bytes: 8, truncated: false });
+  const follow = await docker.followLogs('c1', 1700000000.5);
+  const chunks: Buffer[] = [];
+  for await (const c of follow.stream) chunks.push(c as Buffer);
+  t.is(Buffer.concat(chunks).toString(), 'out\nerr\n');
+  await docker.ping();
+  t.is(e.sockets.length, 2, 'two connections for a wait, two log reads and the pings');
+});
+
+test('an aborted wait ends at once with the abort reason, and its connection is closed', async (t) => {
+  const e = await streamingEngine(t);
+  const docker = new DockerAdapter(`unix://${e.path}`);
+  t.teardown(() => docker.close());
+  const ctl = new AbortController();
+  const wait = docker.wait('c1', ctl.signal);
+  while (e.waiting.length === 0) await docker.ping();
+  const reason = new Error('cut here');
+  ctl.abort(reason);
+  const err = await t.throwsAsync(wait);
+  t.is(err?.message, 'wait container c1: cut here');
+  // The wait's connection (the first: the pings came after it) is closed by the client.
+  await new Promise<void>((r) => (e.sockets[0]!.closed ? r() : e.sockets[0]!.once('close', () => r())));
+  t.pass();
 });

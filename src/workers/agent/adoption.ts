@@ -12,7 +12,7 @@ import type { AgentContext } from './agent-context.js';
 import { StartBarrier } from './barrier.js';
 import type { SessionStarter } from './starter.js';
 import type { Teardown } from './teardown.js';
-import { mainOf, newTracked, type Tracked } from './tracked.js';
+import { cutWait, mainOf, newTracked, type Tracked } from './tracked.js';
 import type { Watcher } from './watcher.js';
 
 /**
@@ -145,11 +145,11 @@ export class Adoption {
       if (t.state === 'running') {
         const st = await this.ctx.docker.inspect(mainOf(t).containerId);
         if (st && !st.running) {
-          t.waitAbort?.abort(); // the watcher sees it ended and reports
+          cutWait(t); // the watcher sees it ended and reports
         } else {
           await this.watcher.applyStop(t);
           this.watcher.refollowLogs(t);
-          t.waitAbort?.abort(); // wait again on a fresh connection
+          cutWait(t); // wait again on a fresh connection
         }
       } else if (t.state === 'created' && t.stopReason) {
         clearLongTimeout(t.startTimer);

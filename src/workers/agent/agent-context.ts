@@ -24,14 +24,24 @@ export interface AgentContext {
   readonly closing: AbortSignal;
 }
 
+/** A session's logger, made once per session object (a child logger serialises its bindings). */
+const sessionLogs = new WeakMap<
+  object,
+  { base: Logger; requestId: string | null | undefined; log: Logger }
+>();
+
 /** The agent's logger for lines about one session: its id, attempt and creating request's id. */
 export function sessionLog(
   ctx: Pick<AgentContext, 'log'>,
   t: { sessionId: string; attempt: number; requestId?: string | null },
 ): Logger {
-  return withContext(ctx.log, {
+  const known = sessionLogs.get(t);
+  if (known && known.base === ctx.log && known.requestId === t.requestId) return known.log;
+  const log = withContext(ctx.log, {
     sessionId: t.sessionId,
     attempt: t.attempt,
     ...(t.requestId ? { requestId: t.requestId } : {}),
   });
+  sessionLogs.set(t, { base: ctx.log, requestId: t.requestId, log });
+  return log;
 }

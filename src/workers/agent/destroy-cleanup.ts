@@ -63,7 +63,8 @@ export class DestroyAndCleanup {
     }
     if (!current || tracked) {
       sessions.markFinished(job.sessionId, tracked?.attempt ?? job.attempt);
-      await docker.removeNetwork(clusterNetworkName(job.sessionId));
+      // A one-kernel session never had a network: no call that would answer 404.
+      if (!tracked?.singleKernel) await docker.removeNetwork(clusterNetworkName(job.sessionId));
       if (tracked) this.teardown.forget(tracked);
     }
   }

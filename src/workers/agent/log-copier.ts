@@ -29,7 +29,10 @@ export class LogCopier {
   private stopped = false;
   /** Entries of the live copy that could not be written. */
   private failedWrites = 0;
+  /** Bytes appended to the kernel's live copy in all, as the last append answered. */
+  private total: number | null;
 
+  /** `total`: bytes the live copy holds in all at the start, when known (a copy begun from nothing: 0). */
   constructor(
     redis: Redis,
     prefix: string,
@@ -38,16 +41,24 @@ export class LogCopier {
     limits: LogStreamLimits,
     private readonly follow: LogFollow,
     log: Logger,
+    total: number | null = null,
   ) {
+    this.total = total;
     const decoder = new StringDecoder('utf8');
     const send = async (text: string): Promise<void> => {
       if (text === '') return;
       // Redis away: the write waits for it (ioredis queues it) and the stream stays paused.
       // One that fails still is a gap in the live copy only: the exit report's tail ends it.
       // The first failure is logged, the others counted (an outage fails every entry).
-      await appendLog(redis, prefix, agentId, kernelId, text, limits).catch((err: unknown) => {
-        if (this.failedWrites++ === 0) log.error('live output copy failed', { kernelId, err: String(err) });
-      });
+      await appendLog(redis, prefix, agentId, kernelId, text, limits).then(
+        (total) => {
+          if (this.failedWrites === 0) this.total = total;
+        },
+        (err: unknown) => {
+          this.total = null; // not known any more: Redis says
+          if (this.failedWrites++ === 0) log.error('live output copy failed', { kernelId, err: String(err) });
+        },
+      );
     };
     const sink = new Writable({
       highWaterMark: LOG_ENTRY_BYTES,
@@ -86,6 +97,15 @@ export class LogCopier {
     clearTimeout(timer);
     this.stop();
     return ended;
+  }
+
+  /**
+   * Bytes appended to the live copy in all, once the copy reached the end of the output
+   * (`drain` answered true): null when not known here (a write failed, or the copy carried on
+   * from an earlier agent's and wrote nothing).
+   */
+  get appended(): number | null {
+    return this.total;
   }
 
   stop(): void {
@@ -133,17 +153,27 @@ function logLimits(config: AgentConfig): LogStreamLimits {
  * (bounded in bytes and entries, see log-stream.ts; the agent holds at most two entries).
  * After a restart it carries on from the stream's last entry (entry ids are milliseconds), so
  * what an earlier agent copied is not copied twice and what ran unobserved is not lost.
+ * `fresh`: the container was started just now, by this agent, so none of its output was copied
+ * before: followed from its first line, without asking Redis.
  */
-export function followLogs(ctx: AgentContext, tracked: Tracked, kernelId: string, containerId: string): void {
+export function followLogs(
+  ctx: AgentContext,
+  tracked: Tracked,
+  kernelId: string,
+  containerId: string,
+  fresh = false,
+): void {
   const { redis, config, docker, log } = ctx;
   const prefix = config.queuePrefix;
-  lastLogId(redis, prefix, config.id, kernelId)
-    .then((last) => {
-      const ms = last ? Number(last.split('-')[0]) : 0;
+  const last = fresh ? Promise.resolve(null) : lastLogId(redis, prefix, config.id, kernelId);
+  last
+    .then((id) => {
+      const ms = id ? Number(id.split('-')[0]) : 0;
       return docker.followLogs(containerId, ms > 0 ? ms / 1000 : undefined);
     })
     .then((follow) => {
-      const copier = new LogCopier(redis, prefix, config.id, kernelId, logLimits(config), follow, log);
+      const limits = logLimits(config);
+      const copier = new LogCopier(redis, prefix, config.id, kernelId, limits, follow, log, fresh ? 0 : null);
       if (ctx.closing.aborted || tracked.state === 'exited') {
         copier.stop(); // a closing agent must not be held open by a late stream
         return;
@@ -186,13 +216,20 @@ export async function finishLogs(
   const where = { sessionId: tracked.sessionId, kernelId: main.kernelId };
   // The engine's copy rotates (json-file max-size): the live copy's count says how much
   // there was in all. (It may count a few lines twice after an agent restart, so it is
-  // believed only past the limit.) Counted once the copy has drained.
+  // believed only past the limit.) Counted once the copy has drained: the copier's own count
+  // when it knows it, else Redis's.
+  const known = drained === true ? (tracked.copier?.appended ?? null) : null;
   const [tail, copied] = await Promise.all([
     tailing,
-    loggedBytes(redis, prefix, config.id, main.kernelId).catch((err: unknown) => {
-      log.error("counting the live output failed; the engine's count stands", { ...where, err: String(err) });
-      return 0;
-    }),
+    known !== null
+      ? known
+      : loggedBytes(redis, prefix, config.id, main.kernelId).catch((err: unknown) => {
+          log.error("counting the live output failed; the engine's count stands", {
+            ...where,
+            err: String(err),
+          });
+          return 0;
+        }),
   ]);
   const truncated = tail.truncated || copied > limit;
   const totalBytes = truncated ? Math.max(tail.bytes, copied) : tail.bytes;

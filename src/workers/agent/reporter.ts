@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Report } from '../../queue/payloads.js';
-import { addReport } from '../../queue/report-stream.js';
+import { addReport, addReportUnlessSuperseded } from '../../queue/report-stream.js';
 
 /**
  * The agent's side of its durable reports stream (`<prefix>:reports-<agent id>:stream`, its
@@ -19,6 +19,15 @@ export class Reporter {
   /** Sends a report: its entry id, or null when the same report id is still unapplied. */
   async send(report: Report, id: string): Promise<string | null> {
     return addReport(this.connection, this.prefix, this.agentId, report, id);
+  }
+
+  /** Sends a report about an attempt unless the manager gave that attempt up: `'superseded'` then. */
+  async sendUnlessSuperseded(
+    report: Report,
+    id: string,
+    attempt: { sessionId: string; attempt: number },
+  ): Promise<string | null | 'superseded'> {
+    return addReportUnlessSuperseded(this.connection, this.prefix, this.agentId, report, id, attempt);
   }
 
   async close(): Promise<void> {

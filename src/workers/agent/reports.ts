@@ -83,12 +83,17 @@ export class AgentReports {
     await this.sessionFailed(t, 'CANCELLED', reason, 'Stopped before it started.', id);
   }
 
-  /** How the main ended; the id is stable per kernel and attempt, so it may be sent again. */
-  async kernelExited(report: Omit<KernelExitedReport, 'agentId'>): Promise<void> {
-    await this.reporter.send(
+  /**
+   * How the main ended; the id is stable per kernel and attempt, so it may be sent again. Not
+   * sent when the manager gave the attempt up (the same script looks): false then.
+   */
+  async kernelExited(report: Omit<KernelExitedReport, 'agentId'>): Promise<boolean> {
+    const sent = await this.reporter.sendUnlessSuperseded(
       { name: 'kernel-exited', data: { agentId: this.agentId, ...report } },
       `exit.${report.kernelId}.${report.attempt}`,
+      report,
     );
+    return sent !== 'superseded';
   }
 
   /** A session-progress report, with the phases noted since the last one; `idTail` follows `progress.<session>.<attempt>.`. */

@@ -47,35 +47,36 @@ export class RunPipeline {
     const { sessions, engine, docker, allocator, reports, config, log, closing } = this.ctx;
     if (sessions.isFinished(job.sessionId, job.attempt)) return;
     await engine.whenUp(); // the job waits for an engine that restarts, rather than failing
-    // Three reads that do not depend on each other, asked together (they were three round trips
-    // in a row on the way to the create); their answers are taken in the order that decides.
-    const superseded = this.teardown.isSuperseded(job.sessionId, job.attempt);
+    // Two reads that do not depend on each other, asked together (they were round trips in a
+    // row on the way to the create). Whether the manager gave the attempt up (superseded) is
+    // asked where it decides something: before anything is said about the attempt, and right
+    // before its containers start (starter.ts), so a superseded attempt's command never runs.
     const listed = docker.list([`${LABEL.session}=${job.sessionId}`, `${LABEL.attempt}=${job.attempt}`]);
     const inspected = docker.imageConfig(job.image);
     // Awaited below unless the job ends first: their failures are not left unhandled.
     listed.catch(() => {});
     inspected.catch(() => {});
-    if (await superseded) {
-      sessions.markFinished(job.sessionId, job.attempt);
-      return;
-    }
     const known = sessions.get(job.sessionId);
     if (known && known.attempt >= job.attempt) {
+      if (await this.superseded(job)) return;
       await this.adoption.resync(known); // a duplicate or a reconciler's nudge: say again where it stands
       return;
     }
     const found = await listed;
     if (found.length > 0) {
+      if (await this.superseded(job)) return;
       await this.adoption.adoptAndResync(found);
       return;
     }
     const tracked = newTracked(job.sessionId, job.attempt, job.batchTimeoutSec, 'preparing');
     tracked.requestId = job.requestId ?? null;
+    tracked.singleKernel = job.kernels.length === 1;
     const slog = sessionLog(this.ctx, tracked);
     slog.info('run-session received', { image: job.image, kernels: job.kernels.length });
     const need = job.kernels.reduce<Slots>((acc, k) => addSlots(acc, k.slots), {});
     const short = allocator.allocate(job.sessionId, need);
     if (short) {
+      if (await this.superseded(job)) return;
       await reports.failed(
         job,
         'ERROR',
@@ -90,6 +91,9 @@ export class RunPipeline {
       let image = await inspected;
       if (image) this.ctx.metrics?.countImagePresent();
       else {
+        // A pull is said (PULLING): not for an attempt the manager gave up.
+        if (await this.teardown.isSuperseded(job.sessionId, job.attempt))
+          return await this.teardown.dropSuperseded(tracked);
         await this.pull(job, tracked);
         image = await docker.imageConfig(job.image);
         if (!image) throw new Error(`image ${job.image} is not on the engine after its pull`);
@@ -101,17 +105,17 @@ export class RunPipeline {
       if (tracked.stopReason) return await this.teardown.abandon(tracked, tracked.stopReason);
       tracked.state = 'created';
       const delay = job.startsAt === null ? 0 : job.startsAt - Date.now();
-      if (tracked.barrier) {
-        // Started now, its command held at the barrier until starts_at (starter.ts).
-        await reports.flushPhases(tracked);
-        await this.starter.hold(tracked);
-      } else if (delay > 2) {
+      if (delay > 2 || tracked.barrier) {
+        // Not started now: nothing is said of an attempt the manager gave up.
+        if (await this.teardown.isSuperseded(tracked.sessionId, tracked.attempt))
+          return await this.teardown.dropSuperseded(tracked);
         // Waiting for its start time: say now that it is prepared (CREATING and before).
         await reports.flushPhases(tracked);
-        this.starter.armStart(tracked, delay);
-      } else {
-        await this.starter.startSession(tracked);
       }
+      // Behind a barrier: started now, its command held until starts_at (starter.ts).
+      if (tracked.barrier) await this.starter.hold(tracked);
+      else if (delay > 2) this.starter.armStart(tracked, delay);
+      else await this.starter.startSession(tracked); // asks whether it was superseded first
     } catch (err) {
       if (!again && !closing.aborted && !(err instanceof ImagePullFailed) && !(await this.engineAnswers())) {
         // The engine went away under the start: not Docker refusing the session. Once it is
@@ -130,6 +134,7 @@ export class RunPipeline {
         err: err instanceof BaiError ? err.message : String(err),
       });
       await this.teardown.discard(tracked);
+      if (await this.superseded(job)) return;
       await reports.failed(
         job,
         pull ? 'CANCELLED' : 'ERROR',
@@ -247,6 +252,13 @@ export class RunPipeline {
   private async barrierFits(containerId: string, held: ({ argv: string[] } | null)[]): Promise<boolean> {
     const paths = new Set(held.flatMap((h) => (h ? pathsTheBarrierNeeds(h.argv) : [])));
     for (const p of paths) if (!(await this.ctx.docker.pathExists(containerId, p))) return false;
+    return true;
+  }
+
+  /** Whether the manager gave the attempt up: then it is marked finished here. */
+  private async superseded(job: RunSessionJob): Promise<boolean> {
+    if (!(await this.teardown.isSuperseded(job.sessionId, job.attempt))) return false;
+    this.ctx.sessions.markFinished(job.sessionId, job.attempt);
     return true;
   }
 

@@ -46,7 +46,7 @@ export class SessionStarter {
       const t0 = performance.now();
       await this.startContainers(tracked);
       sessionLog(this.ctx, tracked).info('session started', { containers: tracked.containers.length });
-      await this.running(tracked, Date.now(), t0);
+      await this.running(tracked, Date.now(), t0, true);
     });
   }
 
@@ -233,11 +233,14 @@ export class SessionStarter {
     await this.ctx.docker.start(mainOf(tracked).containerId);
   }
 
-  /** Its command runs since `startedAt` (the start began at `t0`): followed, and reported RUNNING. */
-  private async running(tracked: Tracked, startedAt: number, t0: number): Promise<void> {
+  /**
+   * Its command runs since `startedAt` (the start began at `t0`): followed, and reported RUNNING.
+   * `fresh`: its containers were started just now by this agent (not released from a barrier).
+   */
+  private async running(tracked: Tracked, startedAt: number, t0: number, fresh = false): Promise<void> {
     this.ctx.metrics?.observeStart(tracked.containers.length, (performance.now() - t0) / 1000);
     tracked.state = 'running';
-    this.watcher.watch(tracked, startedAt);
+    this.watcher.watch(tracked, startedAt, fresh);
     await this.ctx.reports.running(tracked, { startedAt: new Date(startedAt).toISOString() });
   }
 }

@@ -1,7 +1,7 @@
 import { supersededKey } from '../../queue/names.js';
 import type { AgentContext } from './agent-context.js';
 import { StartBarrier } from './barrier.js';
-import { stopTimers, type Tracked } from './tracked.js';
+import { cutWait, stopTimers, type Tracked } from './tracked.js';
 
 /**
  * Letting go of a session: removing its containers, forgetting it, abandoning a start, and
@@ -22,7 +22,7 @@ export class Teardown {
   /** Drops a session whose containers are gone: no timers, no slots, not in the heartbeat. */
   forget(t: Tracked): void {
     stopTimers(t);
-    t.waitAbort?.abort();
+    cutWait(t);
     t.state = 'exited';
     this.release(t);
   }

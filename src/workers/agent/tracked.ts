@@ -8,6 +8,11 @@ export interface Tracked {
   attempt: number;
   containers: { kernelId: string; containerId: string; role: 'main' | 'sub' }[];
   network: string | null;
+  /**
+   * The session has one kernel (known from its run job), so it never had a cluster network: its
+   * cleanup asks for none to be removed. Unknown (adopted) sessions leave it unset.
+   */
+  singleKernel?: boolean;
   state: 'preparing' | 'created' | 'running' | 'exited';
   startTimer: LongTimeout | null;
   timeoutTimer: LongTimeout | null;
@@ -19,8 +24,10 @@ export interface Tracked {
    * the engine answers again.
    */
   pendingStop: 'kill' | 'stop' | null;
-  /** Cuts the current Docker wait (engine gone, or re-read after its return). */
+  /** Cuts the current Docker wait (engine gone, or re-read after its return): see cutWait. */
   waitAbort: AbortController | null;
+  /** Cuts the wait if it has not answered soon after the engine said the main died. */
+  diedTimer?: NodeJS.Timeout | null;
   stopLogs: (() => void) | null;
   /** The live copy of the main's output, while it runs. */
   copier: LogCopier | null;
@@ -90,7 +97,20 @@ export function stopTimers(t: Tracked): void {
   clearLongTimeout(t.startTimer);
   clearLongTimeout(t.timeoutTimer);
   t.startTimer = t.timeoutTimer = null;
+  if (t.diedTimer) clearTimeout(t.diedTimer);
+  t.diedTimer = null;
   t.stopLogs?.();
+}
+
+/**
+ * The reason every cut wait is aborted with: one value made once (an abort without a reason
+ * builds a DOMException, stack trace and all, each time).
+ */
+const WAIT_CUT = new Error('wait cut by the agent');
+
+/** Cuts a session's Docker wait, if one is under way (the watcher then asks how the main stands). */
+export function cutWait(t: Tracked): void {
+  t.waitAbort?.abort(WAIT_CUT);
 }
 
 export function mainOf(t: Tracked): { kernelId: string; containerId: string } {

@@ -6,7 +6,14 @@ import type { KernelExitedReport } from '../../queue/payloads.js';
 import { sessionLog, type AgentContext } from './agent-context.js';
 import { finishLogs, followLogs } from './log-copier.js';
 import type { Teardown } from './teardown.js';
-import { mainOf, type Tracked } from './tracked.js';
+import { cutWait, mainOf, type Tracked } from './tracked.js';
+
+/**
+ * How long a wait may take to answer after the engine's `die` event for its container before it
+ * is cut (and the container inspected): both come at the same moment when the wait's connection
+ * is sound, and a wait cut for nothing costs its connection and an error.
+ */
+const DIED_WAIT_GRACE_MS = 1_000;
 
 /**
  * Watches a running main container: Docker's wait (cut and resumed as the engine goes and
@@ -19,8 +26,11 @@ export class Watcher {
     private readonly teardown: Teardown,
   ) {}
 
-  /** Tracks a running main container until it exits; arms the batch timeout. */
-  watch(tracked: Tracked, startedAtMs: number): void {
+  /**
+   * Tracks a running main container until it exits; arms the batch timeout. `fresh`: this agent
+   * started it just now (its output is followed from the first line; see followLogs).
+   */
+  watch(tracked: Tracked, startedAtMs: number, fresh = false): void {
     const { docker, engine, log, closing } = this.ctx;
     const main = mainOf(tracked);
     if (tracked.batchTimeoutSec !== null) {
@@ -34,7 +44,7 @@ export class Watcher {
         Math.max(0, left),
       );
     }
-    followLogs(this.ctx, tracked, main.kernelId, main.containerId);
+    followLogs(this.ctx, tracked, main.kernelId, main.containerId, fresh);
     // Resolves once the main has exited, with its state when it was read on the way (a wait cut
     // by the engine's `die` event is followed by an inspect: the exit report reuses it).
     const waitLoop = async (): Promise<ContainerState | null | undefined> => {
@@ -43,7 +53,7 @@ export class Watcher {
         if (closing.aborted || tracked.state !== 'running') return undefined;
         const ctl = new AbortController();
         tracked.waitAbort = ctl;
-        const onClose = () => ctl.abort();
+        const onClose = () => cutWait(tracked);
         closing.addEventListener('abort', onClose);
         try {
           await docker.wait(main.containerId, ctl.signal);
@@ -69,6 +79,8 @@ export class Watcher {
         } finally {
           closing.removeEventListener('abort', onClose);
           if (tracked.waitAbort === ctl) tracked.waitAbort = null;
+          if (tracked.diedTimer) clearTimeout(tracked.diedTimer);
+          tracked.diedTimer = null;
         }
       }
     };
@@ -106,16 +118,26 @@ export class Watcher {
   /** The engine is away: cut the waits and log streams that would hang on it. */
   engineDown(): void {
     for (const t of this.ctx.sessions.all()) {
-      t.waitAbort?.abort();
+      cutWait(t);
       t.stopLogs?.();
       t.stopLogs = null;
     }
   }
 
-  /** A container of ours died (event stream): if it is a tracked main, settle it now. */
+  /**
+   * A container of ours died (event stream): if it is a tracked main whose wait has not
+   * answered within DIED_WAIT_GRACE_MS, the wait is cut and the watcher settles it from an
+   * inspect (a wait whose connection hangs must not hold the exit report).
+   */
   containerDied(containerId: string): void {
     for (const t of this.ctx.sessions.all()) {
-      if (t.state === 'running' && mainOf(t).containerId === containerId) t.waitAbort?.abort();
+      if (t.state !== 'running' || t.diedTimer || !t.waitAbort) continue;
+      if (mainOf(t).containerId !== containerId) continue;
+      const ctl = t.waitAbort;
+      t.diedTimer = setTimeout(() => {
+        t.diedTimer = null;
+        if (t.waitAbort === ctl) cutWait(t);
+      }, DIED_WAIT_GRACE_MS);
     }
   }
 
@@ -138,23 +160,17 @@ export class Watcher {
   /**
    * Reports how the main ended, from Docker's own record (exit code, OOM, times, logs). Safe
    * to repeat: the container stays until the manager's cleanup, and the report id is stable.
-   * `seen`: the main's state read since it exited (undefined: none). The superseded check, the
-   * exit state and the output are read together (each waits on Redis or the engine); nothing
-   * is sent before the check says the attempt is still this agent's.
+   * `seen`: the main's state read since it exited (undefined: none). The exit state and the
+   * output are read together (each waits on the engine or Redis). The report is sent by the
+   * script that looks whether the manager gave the attempt up (superseded): then nothing is
+   * sent, and the attempt is dropped here.
    */
   async reportExit(tracked: Tracked, seen?: ContainerState | null): Promise<void> {
     const main = mainOf(tracked);
-    const superseded = this.teardown.isSuperseded(tracked.sessionId, tracked.attempt);
     const state = this.exitState(tracked, main.containerId, seen);
     const finished = finishLogs(this.ctx, tracked, main);
-    // Awaited below, after the check; a failure of one is not left unhandled meanwhile.
-    state.catch(() => {});
+    // Both awaited below; a failure of the second is not left unhandled meanwhile.
     finished.catch(() => {});
-    if (await superseded) {
-      await Promise.allSettled([state, finished]);
-      await this.teardown.dropSuperseded(tracked); // its result is not this session's any more
-      return;
-    }
     const st = await state;
     const output = await finished;
     const subs = tracked.containers.filter((c) => c.role === 'sub');
@@ -188,7 +204,7 @@ export class Watcher {
     this.ctx.allocator.release(tracked.sessionId);
     const exitCode = tracked.timedOut ? TIMEOUT_EXIT_CODE : (st?.exitCode ?? -1);
     sessionLog(this.ctx, tracked).info('session exited', { exitCode, stoppedFor: tracked.stopReason });
-    await this.ctx.reports.kernelExited({
+    const sent = await this.ctx.reports.kernelExited({
       sessionId: tracked.sessionId,
       attempt: tracked.attempt,
       kernelId: main.kernelId,
@@ -203,6 +219,7 @@ export class Watcher {
       startedAt: st?.startedAt ?? null,
       finishedAt: st?.finishedAt ?? Date.now(),
     });
+    if (!sent) await this.teardown.dropSuperseded(tracked); // its result is not this session's any more
   }
 
   /**
