@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import type { AgentConfig } from '../../config/config.js';
 import type { LogFollow } from '../../docker/docker-adapter.js';
 import { decodeTail, storedOutput } from '../../domain/output-tail.js';
+import { liveCopyNeedsTail } from '../../domain/live-copy-end.js';
 import type { Logger } from '../../log/logger.js';
 import {
   LOG_ENTRY_BYTES,
@@ -241,7 +242,14 @@ export async function finishLogs(
       return true;
     },
   );
-  if (drained === false || !endsRight) {
+  const needsTail = liveCopyNeedsTail({
+    drained,
+    endsRight,
+    copiedBytes: copied,
+    tailBytes: tail.bytes,
+    tailTruncated: tail.truncated,
+  });
+  if (needsTail) {
     const gap = copied > 0 || tail.truncated;
     await endWithTail(redis, prefix, config.id, main.kernelId, tail.text, logLimits(config), gap).catch(
       (err: unknown) =>
