@@ -21,8 +21,10 @@ let docker: Docker;
 let agents: ChildAgents;
 
 test.before(async () => {
-  // A restart on a loaded machine may take seconds: the agent must not be declared LOST meanwhile.
-  stack = await startTestStack({ agents: 0, manager: { agentTimeoutMs: 30_000 } });
+  // A restart on a loaded machine may take seconds, and the first test's agent stays down until
+  // its quick container has exited: at load ~25 that passed 30 s. The agent must not be declared
+  // LOST meanwhile (what these tests check is the restart; fault-agent-lost checks LOST).
+  stack = await startTestStack({ agents: 0, manager: { agentTimeoutMs: 120_000 } });
   agents = new ChildAgents(stack);
   docker = new Docker({ socketPath: testEnv().dockerHost.replace(/^unix:\/\//, '') });
 });
