@@ -7,7 +7,8 @@ import type { TestDatabase } from './database.js';
 
 /**
  * Sessions written straight through the store, and what their rows say, for the tests that
- * compare two writers of the same move on a real PostgreSQL (session-exit, session-phases-at-once).
+ * compare two writers of the same move on a real PostgreSQL (session-exit, session-phases-at-once,
+ * placement-commit).
  */
 export interface Made {
   id: string;
@@ -70,18 +71,24 @@ export async function newSession(
   };
 }
 
-/** What a session's rows say, without its ids, name and times. */
-export async function written(database: TestDatabase, m: Made) {
-  const s = (await database.db('sessions').where({ id: m.id }).first()) as SessionRow;
+/** A session's row, its kernels (main first, then subs by index) and its events in order. */
+export async function rowsOf(database: TestDatabase, id: string) {
+  const s = (await database.db('sessions').where({ id }).first()) as SessionRow;
   const kernels = (await database
     .db('kernels')
-    .where({ session_id: m.id })
+    .where({ session_id: id })
     .orderBy([{ column: 'cluster_role' }, 'cluster_idx'])) as KernelRow[];
-  const events = (await database.db('session_events').where({ session_id: m.id }).orderBy('id')) as {
+  const events = (await database.db('session_events').where({ session_id: id }).orderBy('id')) as {
     kernel_id: string | null;
     name: string;
     data: Record<string, unknown>;
   }[];
+  return { s, kernels, events };
+}
+
+/** What a session's rows say, without its ids, name and times. */
+export async function written(database: TestDatabase, m: Made) {
+  const { s, kernels, events } = await rowsOf(database, m.id);
   const attempts = (await database.db('session_attempts').where({ session_id: m.id })) as Record<
     string,
     unknown

@@ -10,7 +10,7 @@ import { PLACED_SESSION_COLUMNS, type KernelRow, type SessionRow } from '../../s
 import { SessionStore } from '../../src/persistence/session-store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { until } from '../helpers/eventually.js';
-import { newSession, type Made } from '../helpers/session-rows.js';
+import { newSession, rowsOf, type Made } from '../helpers/session-rows.js';
 
 /**
  * The placement's one statement (placement-commit.ts) against the statements one by one it
@@ -64,16 +64,7 @@ async function runnable(m: Made): Promise<RunnableSession> {
 
 /** What a placement wrote for a session, without its ids, name and times. */
 async function written(m: Made) {
-  const s = (await database.db('sessions').where({ id: m.id }).first()) as SessionRow;
-  const kernels = (await database
-    .db('kernels')
-    .where({ session_id: m.id })
-    .orderBy([{ column: 'cluster_role' }, 'cluster_idx'])) as KernelRow[];
-  const events = (await database.db('session_events').where({ session_id: m.id }).orderBy('id')) as {
-    kernel_id: string | null;
-    name: string;
-    data: Record<string, unknown>;
-  }[];
+  const { s, kernels, events } = await rowsOf(database, m.id);
   return {
     session: {
       status: s.status,
