@@ -55,7 +55,9 @@ export class RunPipeline {
     // row on the way to the create). Whether the manager gave the attempt up (superseded) is
     // asked where it decides something: before anything is said about the attempt, and right
     // before its containers start (starter.ts), so a superseded attempt's command never runs.
-    const listed = docker.list([`${LABEL.session}=${job.sessionId}`, `${LABEL.attempt}=${job.attempt}`]);
+    // Every container of the session, of any attempt: those of this attempt are adopted; none at
+    // all lets its cleanup remove what it creates without listing again (Tracked.sole).
+    const listed = docker.list([`${LABEL.session}=${job.sessionId}`]);
     const inspected = this.images.get(job.image);
     // Awaited below unless the job ends first: their failures are not left unhandled.
     listed.catch(() => {});
@@ -66,7 +68,8 @@ export class RunPipeline {
       await this.adoption.resync(known); // a duplicate or a reconciler's nudge: say again where it stands
       return;
     }
-    const found = await listed;
+    const all = await listed;
+    const found = all.filter((c) => c.labels[LABEL.attempt] === String(job.attempt));
     if (found.length > 0) {
       if (await this.superseded(job)) return;
       await this.adoption.adoptAndResync(found);
@@ -75,6 +78,7 @@ export class RunPipeline {
     const tracked = newTracked(job.sessionId, job.attempt, job.batchTimeoutSec, 'preparing');
     tracked.requestId = job.requestId ?? null;
     tracked.singleKernel = job.kernels.length === 1;
+    tracked.sole = all.length === 0;
     const slog = sessionLog(this.ctx, tracked);
     slog.info('run-session received', { image: job.image, kernels: job.kernels.length });
     const need = job.kernels.reduce<Slots>((acc, k) => addSlots(acc, k.slots), {});
