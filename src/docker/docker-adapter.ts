@@ -269,18 +269,21 @@ export class DockerAdapter {
   }
 
   /**
-   * Follows the engine's container events for these labels. `onEnd` is called once when the
-   * stream ends or fails (the engine went away or restarted); the returned function stops it.
+   * Follows the engine's container events for these labels, of these actions only (`die`…: the
+   * engine sends nothing else, where each container's create, start and destroy were a line
+   * each to wake the agent and parse). `onEnd` is called once when the stream ends or fails (the
+   * engine went away or restarted); the returned function stops it.
    */
   async events(
     labelFilters: string[],
+    actions: string[],
     onEvent: (ev: EngineEvent) => void,
     onEnd: () => void,
   ): Promise<() => void> {
     let stream: NodeJS.ReadableStream & { destroy(): void };
     try {
       stream = (await this.docker.getEvents({
-        filters: { type: ['container'], label: labelFilters },
+        filters: { type: ['container'], label: labelFilters, event: actions },
       })) as unknown as NodeJS.ReadableStream & { destroy(): void };
     } catch (err) {
       throw wrap('follow events', err);

@@ -51,15 +51,26 @@ export class DestroyAndCleanup {
       await docker.kill(mainOf(tracked).containerId);
     }
     if (tracked) stopTimers(tracked);
-    // Only this agent's containers: a cleanup is sent to whichever agent reported on the session,
-    // and another agent (on the same engine, or a forger) must not have the real one's removed.
-    const found = await docker.list([`${LABEL.session}=${job.sessionId}`, `${LABEL.agent}=${config.id}`]);
-    for (const c of found) {
-      const attempt = Number(c.labels[LABEL.attempt] ?? '0');
-      if (attempt > job.attempt) continue;
-      await docker.remove(c.id);
-      if (c.labels[BARRIER_LABEL] === '1')
-        await new StartBarrier(this.ctx).remove([c.labels[LABEL.kernel] ?? ''], attempt);
+    if (tracked?.sole && tracked.attempt === job.attempt && ['running', 'exited'].includes(tracked.state)) {
+      // Its containers are all the session has on the engine (Tracked.sole): no list needed.
+      for (const c of tracked.containers) await docker.remove(c.containerId);
+      if (tracked.barrier)
+        await new StartBarrier(this.ctx).remove(
+          tracked.containers.map((c) => c.kernelId),
+          tracked.attempt,
+        );
+    } else {
+      // Only this agent's containers: a cleanup is sent to whichever agent reported on the
+      // session, and another agent (on the same engine, or a forger) must not have the real
+      // one's removed.
+      const found = await docker.list([`${LABEL.session}=${job.sessionId}`, `${LABEL.agent}=${config.id}`]);
+      for (const c of found) {
+        const attempt = Number(c.labels[LABEL.attempt] ?? '0');
+        if (attempt > job.attempt) continue;
+        await docker.remove(c.id);
+        if (c.labels[BARRIER_LABEL] === '1')
+          await new StartBarrier(this.ctx).remove([c.labels[LABEL.kernel] ?? ''], attempt);
+      }
     }
     if (!current || tracked) {
       sessions.markFinished(job.sessionId, tracked?.attempt ?? job.attempt);

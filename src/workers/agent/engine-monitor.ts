@@ -114,6 +114,7 @@ export class EngineMonitor {
     this.stopEvents?.();
     const stop = await this.docker.events(
       [`${LABEL.agent}=${this.agentId}`],
+      ['die'], // the only action read here
       (ev) => {
         if (ev.action === 'die') this.hooks.onDie(ev.id);
       },

@@ -23,6 +23,7 @@ import { storageBinds } from './mounts.js';
 import type { Teardown } from './teardown.js';
 import type { SessionStarter } from './starter.js';
 import { newTracked, note, type Tracked } from './tracked.js';
+import { ImageConfigs, lacksImage } from './image-configs.js';
 
 /**
  * A `run-session` job: claim (slots in the agent's ledger), pull, create, and start now or
@@ -31,6 +32,8 @@ import { newTracked, note, type Tracked } from './tracked.js';
  */
 export class RunPipeline {
   private readonly barrier: StartBarrier;
+  /** Image inspects, one per image within a short window (image-configs.ts). */
+  private readonly images: ImageConfigs;
 
   constructor(
     private readonly ctx: AgentContext,
@@ -41,6 +44,7 @@ export class RunPipeline {
     private readonly hostCpus: number,
   ) {
     this.barrier = new StartBarrier(ctx);
+    this.images = new ImageConfigs(ctx.docker);
   }
 
   async runSession(job: RunSessionJob, again = false): Promise<void> {
@@ -51,8 +55,10 @@ export class RunPipeline {
     // row on the way to the create). Whether the manager gave the attempt up (superseded) is
     // asked where it decides something: before anything is said about the attempt, and right
     // before its containers start (starter.ts), so a superseded attempt's command never runs.
-    const listed = docker.list([`${LABEL.session}=${job.sessionId}`, `${LABEL.attempt}=${job.attempt}`]);
-    const inspected = docker.imageConfig(job.image);
+    // Every container of the session, of any attempt: those of this attempt are adopted; none at
+    // all lets its cleanup remove what it creates without listing again (Tracked.sole).
+    const listed = docker.list([`${LABEL.session}=${job.sessionId}`]);
+    const inspected = this.images.get(job.image);
     // Awaited below unless the job ends first: their failures are not left unhandled.
     listed.catch(() => {});
     inspected.catch(() => {});
@@ -62,7 +68,8 @@ export class RunPipeline {
       await this.adoption.resync(known); // a duplicate or a reconciler's nudge: say again where it stands
       return;
     }
-    const found = await listed;
+    const all = await listed;
+    const found = all.filter((c) => c.labels[LABEL.attempt] === String(job.attempt));
     if (found.length > 0) {
       if (await this.superseded(job)) return;
       await this.adoption.adoptAndResync(found);
@@ -71,6 +78,7 @@ export class RunPipeline {
     const tracked = newTracked(job.sessionId, job.attempt, job.batchTimeoutSec, 'preparing');
     tracked.requestId = job.requestId ?? null;
     tracked.singleKernel = job.kernels.length === 1;
+    tracked.sole = all.length === 0;
     const slog = sessionLog(this.ctx, tracked);
     slog.info('run-session received', { image: job.image, kernels: job.kernels.length });
     const need = job.kernels.reduce<Slots>((acc, k) => addSlots(acc, k.slots), {});
@@ -88,20 +96,27 @@ export class RunPipeline {
     sessions.set(tracked);
     try {
       note(tracked, 'PREPARING');
-      let image = await inspected;
-      if (image) this.ctx.metrics?.countImagePresent();
-      else {
-        // A pull is said (PULLING): not for an attempt the manager gave up.
-        if (await this.teardown.isSuperseded(job.sessionId, job.attempt))
-          return await this.teardown.dropSuperseded(tracked);
-        await this.pull(job, tracked);
-        image = await docker.imageConfig(job.image);
-        if (!image) throw new Error(`image ${job.image} is not on the engine after its pull`);
-      }
+      const seen = await inspected;
+      const image = await this.imageOf(job, tracked, seen.config);
+      if (!image) return;
       if (tracked.stopReason) return await this.teardown.abandon(tracked, tracked.stopReason);
       note(tracked, 'PREPARED');
       note(tracked, 'CREATING');
-      await this.createContainers(job, tracked, need, image);
+      try {
+        await this.createContainers(job, tracked, need, image);
+      } catch (err) {
+        // Removed from the engine since it was last seen here: looked at (and pulled) again.
+        if (!seen.cached || !lacksImage(err) || tracked.containers.length > 0) throw err;
+        // In the order of a first look: PREPARED and CREATING are noted again after it.
+        this.images.forget(job.image);
+        tracked.phases = tracked.phases.filter((p) => p.status !== 'PREPARED' && p.status !== 'CREATING');
+        const again = await this.imageOf(job, tracked, (await this.images.get(job.image)).config);
+        if (!again) return;
+        if (tracked.stopReason) return await this.teardown.abandon(tracked, tracked.stopReason);
+        note(tracked, 'PREPARED');
+        note(tracked, 'CREATING');
+        await this.createContainers(job, tracked, need, again);
+      }
       if (tracked.stopReason) return await this.teardown.abandon(tracked, tracked.stopReason);
       tracked.state = 'created';
       const delay = job.startsAt === null ? 0 : job.startsAt - Date.now();
@@ -142,6 +157,30 @@ export class RunPipeline {
         err instanceof BaiError ? err.message : String(err),
       );
     }
+  }
+
+  /**
+   * The image's config: `found` (the engine's answer), or pulled when the engine lacks it.
+   * Null when the attempt was superseded before the pull (then dropped here).
+   */
+  private async imageOf(
+    job: RunSessionJob,
+    tracked: Tracked,
+    found: ImageConfig | null,
+  ): Promise<ImageConfig | null> {
+    if (found) {
+      this.ctx.metrics?.countImagePresent();
+      return found;
+    }
+    // A pull is said (PULLING): not for an attempt the manager gave up.
+    if (await this.teardown.isSuperseded(job.sessionId, job.attempt)) {
+      await this.teardown.dropSuperseded(tracked);
+      return null;
+    }
+    await this.pull(job, tracked);
+    const image = (await this.images.get(job.image)).config;
+    if (!image) throw new Error(`image ${job.image} is not on the engine after its pull`);
+    return image;
   }
 
   /** Pulls the image, reporting its progress at most twice a second, and the last figures. */

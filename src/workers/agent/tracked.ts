@@ -13,6 +13,12 @@ export interface Tracked {
    * cleanup asks for none to be removed. Unknown (adopted) sessions leave it unset.
    */
   singleKernel?: boolean;
+  /**
+   * The engine had no container of the session (any attempt, any agent) when this agent began
+   * its run, and has not been away since: its containers are the ones listed here, and its
+   * cleanup removes them without listing the engine's. Unset for adopted sessions.
+   */
+  sole?: boolean;
   state: 'preparing' | 'created' | 'running' | 'exited';
   startTimer: LongTimeout | null;
   timeoutTimer: LongTimeout | null;

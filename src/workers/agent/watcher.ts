@@ -118,6 +118,8 @@ export class Watcher {
   /** The engine is away: cut the waits and log streams that would hang on it. */
   engineDown(): void {
     for (const t of this.ctx.sessions.all()) {
+      t.sole = false; // its cleanup lists the engine's containers again
+
       cutWait(t);
       t.stopLogs?.();
       t.stopLogs = null;
