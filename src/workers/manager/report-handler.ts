@@ -155,6 +155,30 @@ export class ReportHandler {
     const { sessions, queues } = this.deps;
     const outcome = outcomeOfExit(r.exitCode, { timedOut: r.timedOut, oomKilled: r.oomKilled });
     const reason = r.stoppedFor ?? outcome.reason;
+    const exit = kernelExitOf(r);
+    const mayRetry = r.stoppedFor === null && outcome.result === 'FAILURE' && !r.timedOut;
+    // The usual end in ONE statement, with no transaction and no lock read before it: the
+    // checks below on the locked row are its guard, and when one fails it writes nothing and
+    // the transaction below takes the report (a timeout's message reads the row: it goes there).
+    if (!r.timedOut) {
+      const moved = await sessions.exitAlone(
+        r.sessionId,
+        exit,
+        { info: reason, data: exitDetail(r, null), result: outcome.result, exitCode: r.exitCode },
+        r.finishedAt ? exit.startedAt : undefined,
+        {
+          agentId: r.agentId,
+          attempt: r.attempt,
+          notFrom: r.startedAt ? PREPARE_STATUSES : [],
+          noRetryPolicy: mayRetry,
+        },
+      );
+      if (moved) {
+        await queues.cleanup(r.agentId, { sessionId: r.sessionId, attempt: r.attempt });
+        this.deps.onCapacityFreed();
+        return;
+      }
+    }
     let overtaken: number | null = null;
     let session: SessionRow | null = null;
     await sessions.inTransaction(async (trx) => {
@@ -167,15 +191,8 @@ export class ReportHandler {
       // back, by which time the container may be gone and it reads exit -1): the first report
       // applied stands, for the kernel as for the session. Only the cleanup is sent again.
       if (isTerminal(s.status)) return null;
-      const detail = {
-        exitCode: r.exitCode,
-        ...(r.oomKilled ? { oomKilled: true, error: 'The container was killed: out of memory.' } : {}),
-        ...(r.timedOut ? { error: `Batch timeout of ${s.batch_timeout_sec} s reached.` } : {}),
-      };
-      const retryAt =
-        r.stoppedFor === null && outcome.result === 'FAILURE' && !r.timedOut
-          ? nextRetry(s.retry_policy, s.attempt, { exitCode: r.exitCode })
-          : null;
+      const detail = exitDetail(r, s.batch_timeout_sec);
+      const retryAt = mayRetry ? nextRetry(s.retry_policy, s.attempt, { exitCode: r.exitCode }) : null;
       let cur = s;
       if (r.startedAt && PREPARE_STATUSES.includes(s.status)) {
         // Reports are applied concurrently, so an exit can overtake its RUNNING report. The
@@ -190,20 +207,6 @@ export class ReportHandler {
           cur = moved;
         }
       }
-      const exit: KernelExit = {
-        kernelId: r.kernelId,
-        exitCode: r.exitCode,
-        logs: r.logs,
-        logsTruncated: r.logsTruncated ?? false,
-        logsBytes: r.logsTotalBytes ?? null,
-        startedAt: r.startedAt ? new Date(r.startedAt) : null,
-        subLogs: (r.subLogs ?? []).map((l) => ({
-          kernelId: l.kernelId,
-          logs: l.logs,
-          logsTruncated: l.truncated,
-          logsBytes: l.totalBytes,
-        })),
-      };
       const move: ExitMove = {
         info: reason,
         data: detail,
@@ -288,4 +291,31 @@ export class ReportHandler {
   private async cleanupStray(r: AttemptReport): Promise<void> {
     await this.deps.queues.cleanup(r.agentId, { sessionId: r.sessionId, attempt: r.attempt });
   }
+}
+
+/** The exit as the persistence layer records it. */
+function kernelExitOf(r: KernelExitedReport): KernelExit {
+  return {
+    kernelId: r.kernelId,
+    exitCode: r.exitCode,
+    logs: r.logs,
+    logsTruncated: r.logsTruncated ?? false,
+    logsBytes: r.logsTotalBytes ?? null,
+    startedAt: r.startedAt ? new Date(r.startedAt) : null,
+    subLogs: (r.subLogs ?? []).map((l) => ({
+      kernelId: l.kernelId,
+      logs: l.logs,
+      logsTruncated: l.truncated,
+      logsBytes: l.totalBytes,
+    })),
+  };
+}
+
+/** What the exit merges into status_data (a timeout's message names the session's limit). */
+function exitDetail(r: KernelExitedReport, batchTimeoutSec: number | null): Record<string, unknown> {
+  return {
+    exitCode: r.exitCode,
+    ...(r.oomKilled ? { oomKilled: true, error: 'The container was killed: out of memory.' } : {}),
+    ...(r.timedOut ? { error: `Batch timeout of ${batchTimeoutSec} s reached.` } : {}),
+  };
 }
