@@ -19,13 +19,7 @@ import { movePhasesIn, type PhasesMoved } from './session-phases.js';
 import type { PhaseStep } from '../domain/phase-chain.js';
 import { insertEvents, kernelEventRows, recordSessionEvents, sessionEventRows } from './session-events.js';
 import { insertSessionsAtOnce } from './session-batch.js';
-import {
-  exitAlone,
-  exitAndTerminateIn,
-  type ExitGuard,
-  type ExitMove,
-  type KernelExit,
-} from './session-exit.js';
+import { exitAndTerminateIn, type ExitMove, type KernelExit } from './session-exit.js';
 import { preparedRaw } from './prepared.js';
 
 const LOCK_SESSION_SQL = 'SELECT * FROM sessions WHERE id = ? FOR UPDATE';
@@ -290,6 +284,13 @@ export class SessionStore {
     return out;
   }
 
+  /** Runs ONE statement on its own (no transaction); notifies listeners when it returns truthy. */
+  async alone<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+    const out = await fn(this.db);
+    if (out) this.notifier.eventsCommitted();
+    return out;
+  }
+
   /**
    * Locks the session row for the rest of `trx` (rows are locked session first, then kernels).
    * A named statement: every report's transaction starts with it (twice per session), and an
@@ -309,23 +310,6 @@ export class SessionStore {
    */
   async exitAndTerminateIn(trx: Tx, s: SessionRow, exit: KernelExit, move: ExitMove): Promise<boolean> {
     return exitAndTerminateIn(trx, s, exit, move);
-  }
-
-  /**
-   * The same exit and move in one statement with no transaction and no lock read before it
-   * (session-exit.ts's exitAlone), if the row passes `guard`; true (and notified) when it moved,
-   * false when nothing was written.
-   */
-  async exitAlone(
-    sessionId: string,
-    exit: KernelExit,
-    move: Omit<ExitMove, 'startedAt'>,
-    startedAt: Date | null | undefined,
-    guard: ExitGuard,
-  ): Promise<boolean> {
-    const moved = await exitAlone(this.db, sessionId, exit, move, startedAt, guard);
-    if (moved) this.notifier.eventsCommitted();
-    return moved;
   }
 
   /** What an agent says about a kernel that exited: its exit code and logs (not its status). */

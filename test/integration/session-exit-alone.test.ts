@@ -1,7 +1,12 @@
 import test from 'ava';
 import { PREPARE_STATUSES, type SessionStatus } from '../../src/domain/status.js';
 import type { SessionRow } from '../../src/persistence/rows.js';
-import type { ExitGuard, ExitMove, KernelExit } from '../../src/persistence/session-exit.js';
+import {
+  exitAlone,
+  type ExitGuard,
+  type ExitMove,
+  type KernelExit,
+} from '../../src/persistence/session-exit.js';
 import { SessionStore } from '../../src/persistence/session-store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { newSession, written, type Made } from '../helpers/session-rows.js';
@@ -73,7 +78,8 @@ async function stepByStep(m: Made, exit: KernelExit, move: Omit<ExitMove, 'start
 }
 
 async function alone(m: Made, exit: KernelExit, move: Omit<ExitMove, 'startedAt'>): Promise<boolean> {
-  return store.exitAlone(m.id, exit, move, exit.startedAt, await guardOf(m));
+  const guard = await guardOf(m);
+  return store.alone((db) => exitAlone(db, m.id, exit, move, exit.startedAt, guard));
 }
 
 const cases: { name: string; to: SessionStatus[]; exitCode: number; extra?: Partial<SessionRow> }[] = [
@@ -162,7 +168,8 @@ for (const r of refusals) {
   test(`${r.name}: the guard refuses and nothing is written`, async (t) => {
     const m = await newSession(store, database, `refused-${r.name}`, r.to, r.extra);
     const before = await written(database, m);
-    t.false(await store.exitAlone(m.id, exitOf(m, 3), moveOf(3), STARTED, await guardOf(m, r.guard)));
+    const guard = await guardOf(m, r.guard);
+    t.false(await store.alone((db) => exitAlone(db, m.id, exitOf(m, 3), moveOf(3), STARTED, guard)));
     t.deepEqual(await written(database, m), before);
   });
 }
@@ -175,7 +182,7 @@ test('a session cancelled while the statement waits on its lock: the statement s
   let pending: Promise<boolean> | undefined;
   try {
     await store.lockIn(trx, m.id);
-    pending = store.exitAlone(m.id, exitOf(m, 0), moveOf(0), STARTED, guard);
+    pending = store.alone((db) => exitAlone(db, m.id, exitOf(m, 0), moveOf(0), STARTED, guard));
     // Wait (with a generous deadline) until the statement is blocked on the row lock.
     const deadline = Date.now() + 60_000;
     for (;;) {
@@ -218,7 +225,7 @@ test("kernels moved while the statement waits on the session's lock are read as 
   let pending: Promise<boolean> | undefined;
   try {
     await store.lockIn(trx, b.id);
-    pending = store.exitAlone(b.id, exitOf(b, 0), moveOf(0), STARTED, guard);
+    pending = store.alone((db) => exitAlone(db, b.id, exitOf(b, 0), moveOf(0), STARTED, guard));
     const deadline = Date.now() + 60_000;
     for (;;) {
       const { rows } = (await database.db.raw(
