@@ -1,4 +1,4 @@
-import { PREPARE_STATUSES, predecessorsOf, type SessionStatus } from './status.js';
+import { PREPARE_STATUSES, predecessorsOf, SESSION_STATUSES, type SessionStatus } from './status.js';
 
 /** One phase of a progress report: the status entered, when, and figures merged into status_data. */
 export interface PhaseStep {
@@ -63,4 +63,23 @@ export function kernelChains(moved: readonly PhaseStep[]): Map<SessionStatus, Ph
     if (chain.length > 0) out.set(from, chain);
   }
   return out;
+}
+
+/**
+ * The statuses a session may be in for the phases to move it the same way whichever it is:
+ * every preparation status before the first phase, when from each of them every phase moves
+ * it (phases in order, none repeated). Then the moves do not depend on the row, and can be
+ * written without reading it first; null otherwise (the caller reads the locked row).
+ */
+export function chainFromAny(
+  steps: readonly PhaseStep[],
+): { from: SessionStatus[]; chain: SessionChain } | null {
+  const first = steps[0];
+  if (!first) return null;
+  const order = (x: SessionStatus) => SESSION_STATUSES.indexOf(x);
+  const from = PREPARE_STATUSES.filter((f) => order(f) < order(first.status));
+  if (from.length === 0) return null;
+  const chains = from.map((f) => sessionChain(f, steps));
+  if (!chains.every((c) => c.moved.length === steps.length)) return null;
+  return { from, chain: chains[0]! };
 }

@@ -284,6 +284,13 @@ export class SessionStore {
     return out;
   }
 
+  /** Runs ONE statement on its own (no transaction); notifies listeners when it returns truthy. */
+  async alone<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+    const out = await fn(this.db);
+    if (out) this.notifier.eventsCommitted();
+    return out;
+  }
+
   /**
    * Locks the session row for the rest of `trx` (rows are locked session first, then kernels).
    * A named statement: every report's transaction starts with it (twice per session), and an

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { kernelChains, sessionChain, type PhaseStep } from '../../src/domain/phase-chain.js';
+import { chainFromAny, kernelChains, sessionChain, type PhaseStep } from '../../src/domain/phase-chain.js';
 
 const step = (status: PhaseStep['status'], at: number, data: Record<string, unknown> = {}): PhaseStep => ({
   status,
@@ -71,4 +71,29 @@ test('kernels follow the moves their own status allows', (t) => {
   );
   t.false(chains.has('RUNNING'));
   t.false(chains.has('TERMINATED'));
+});
+
+test('chainFromAny: phases in order move alike from every preparation status before the first', (t) => {
+  const steps = [step('PREPARED', 1), step('CREATING', 2), step('RUNNING', 3, { x: 1 })];
+  const any = chainFromAny(steps)!;
+  t.deepEqual(any.from, ['SCHEDULED', 'PREPARING', 'PULLING']);
+  t.deepEqual(
+    any.chain.moved.map((m) => m.status),
+    ['PREPARED', 'CREATING', 'RUNNING'],
+  );
+  t.deepEqual(any.chain.data, { x: 1 });
+  for (const from of any.from) t.deepEqual(sessionChain(from, steps), any.chain);
+  t.deepEqual(chainFromAny([step('RUNNING', 1)])!.from, [
+    'SCHEDULED',
+    'PREPARING',
+    'PULLING',
+    'PREPARED',
+    'CREATING',
+  ]);
+});
+
+test('chainFromAny: phases out of order, repeated or none are left to the locked row', (t) => {
+  t.is(chainFromAny([]), null);
+  t.is(chainFromAny([step('PREPARED', 1), step('PREPARING', 2)]), null);
+  t.is(chainFromAny([step('PULLING', 1), step('PULLING', 2, { pulled: 2 })]), null);
 });

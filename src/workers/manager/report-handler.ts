@@ -1,11 +1,13 @@
 import { outcomeOfExit } from '../../domain/batch-result.js';
+import { chainFromAny } from '../../domain/phase-chain.js';
 import type { RetryCause } from '../../domain/session-request.js';
 import { isTerminal, PREPARE_STATUSES } from '../../domain/status.js';
 import type { CatalogStore } from '../../persistence/catalog-store.js';
 import type { Tx } from '../../persistence/db.js';
 import type { FleetStore } from '../../persistence/fleet-store.js';
 import type { SessionRow } from '../../persistence/rows.js';
-import type { ExitMove, KernelExit } from '../../persistence/session-exit.js';
+import { exitAlone, type ExitMove, type KernelExit } from '../../persistence/session-exit.js';
+import { movePhasesAlone } from '../../persistence/session-phases-at-once.js';
 import type { SessionStore } from '../../persistence/session-store.js';
 import type { AgentQueues } from '../../queue/agent-queues.js';
 import type {
@@ -129,6 +131,21 @@ export class ReportHandler {
       ...(r.phases ?? []).map((p) => ({ status: p.status, at: p.at, data: {} as Record<string, unknown> })),
       { status: r.status, at: r.at, data: r.data ?? {} },
     ];
+    // Phases that move the session alike from every status it may be in before them are
+    // written in ONE statement with no transaction and no lock read: its guard is the checks
+    // below on the locked row; when it refuses, nothing is written and the transaction below
+    // takes the report.
+    const any = chainFromAny(steps);
+    if (any) {
+      const guard = { agentId: r.agentId, attempt: r.attempt, from: any.from };
+      const moved = await sessions.alone((db) =>
+        movePhasesAlone(db, r.sessionId, any.chain, r.containers ?? [], guard),
+      );
+      if (moved) {
+        if (moved.startedAt !== null) this.observeStart(moved.scalingGroup, moved.createdAt, moved.startedAt);
+        return;
+      }
+    }
     let startedAt: number | null = null;
     let session: SessionRow | null = null;
     await sessions.inTransaction(async (trx) => {
@@ -143,18 +160,45 @@ export class ReportHandler {
     });
     const s = session as SessionRow | null;
     if (!s) return this.cleanupStray(r);
-    if (startedAt !== null) this.observeStart(s, startedAt);
+    if (startedAt !== null) this.observeStart(s.scaling_group, s.created_at, startedAt);
   }
 
   /** The move to RUNNING committed: its submit-to-start latency. */
-  private observeStart(s: SessionRow, startedAt: number): void {
-    this.deps.metrics?.observeSubmitToStart(s.scaling_group, (startedAt - s.created_at.getTime()) / 1000);
+  private observeStart(scalingGroup: string, createdAt: Date, startedAt: number): void {
+    this.deps.metrics?.observeSubmitToStart(scalingGroup, (startedAt - createdAt.getTime()) / 1000);
   }
 
   private async kernelExited(r: KernelExitedReport): Promise<void> {
     const { sessions, queues } = this.deps;
     const outcome = outcomeOfExit(r.exitCode, { timedOut: r.timedOut, oomKilled: r.oomKilled });
     const reason = r.stoppedFor ?? outcome.reason;
+    const exit = kernelExitOf(r);
+    const mayRetry = r.stoppedFor === null && outcome.result === 'FAILURE' && !r.timedOut;
+    // The usual end in ONE statement, with no transaction and no lock read before it: the
+    // checks below on the locked row are its guard, and when one fails it writes nothing and
+    // the transaction below takes the report (a timeout's message reads the row: it goes there).
+    if (!r.timedOut) {
+      const moved = await sessions.alone((db) =>
+        exitAlone(
+          db,
+          r.sessionId,
+          exit,
+          { info: reason, data: exitDetail(r, null), result: outcome.result, exitCode: r.exitCode },
+          r.finishedAt ? exit.startedAt : undefined,
+          {
+            agentId: r.agentId,
+            attempt: r.attempt,
+            notFrom: r.startedAt ? PREPARE_STATUSES : [],
+            noRetryPolicy: mayRetry,
+          },
+        ),
+      );
+      if (moved) {
+        await queues.cleanup(r.agentId, { sessionId: r.sessionId, attempt: r.attempt });
+        this.deps.onCapacityFreed();
+        return;
+      }
+    }
     let overtaken: number | null = null;
     let session: SessionRow | null = null;
     await sessions.inTransaction(async (trx) => {
@@ -167,15 +211,8 @@ export class ReportHandler {
       // back, by which time the container may be gone and it reads exit -1): the first report
       // applied stands, for the kernel as for the session. Only the cleanup is sent again.
       if (isTerminal(s.status)) return null;
-      const detail = {
-        exitCode: r.exitCode,
-        ...(r.oomKilled ? { oomKilled: true, error: 'The container was killed: out of memory.' } : {}),
-        ...(r.timedOut ? { error: `Batch timeout of ${s.batch_timeout_sec} s reached.` } : {}),
-      };
-      const retryAt =
-        r.stoppedFor === null && outcome.result === 'FAILURE' && !r.timedOut
-          ? nextRetry(s.retry_policy, s.attempt, { exitCode: r.exitCode })
-          : null;
+      const detail = exitDetail(r, s.batch_timeout_sec);
+      const retryAt = mayRetry ? nextRetry(s.retry_policy, s.attempt, { exitCode: r.exitCode }) : null;
       let cur = s;
       if (r.startedAt && PREPARE_STATUSES.includes(s.status)) {
         // Reports are applied concurrently, so an exit can overtake its RUNNING report. The
@@ -190,20 +227,6 @@ export class ReportHandler {
           cur = moved;
         }
       }
-      const exit: KernelExit = {
-        kernelId: r.kernelId,
-        exitCode: r.exitCode,
-        logs: r.logs,
-        logsTruncated: r.logsTruncated ?? false,
-        logsBytes: r.logsTotalBytes ?? null,
-        startedAt: r.startedAt ? new Date(r.startedAt) : null,
-        subLogs: (r.subLogs ?? []).map((l) => ({
-          kernelId: l.kernelId,
-          logs: l.logs,
-          logsTruncated: l.truncated,
-          logsBytes: l.totalBytes,
-        })),
-      };
       const move: ExitMove = {
         info: reason,
         data: detail,
@@ -235,7 +258,7 @@ export class ReportHandler {
     });
     const s = session as SessionRow | null;
     if (!s) return this.cleanupStray(r);
-    if (overtaken !== null) this.observeStart(s, overtaken);
+    if (overtaken !== null) this.observeStart(s.scaling_group, s.created_at, overtaken);
     await queues.cleanup(r.agentId, { sessionId: s.id, attempt: r.attempt || s.attempt });
     this.deps.onCapacityFreed();
   }
@@ -288,4 +311,31 @@ export class ReportHandler {
   private async cleanupStray(r: AttemptReport): Promise<void> {
     await this.deps.queues.cleanup(r.agentId, { sessionId: r.sessionId, attempt: r.attempt });
   }
+}
+
+/** The exit as the persistence layer records it. */
+function kernelExitOf(r: KernelExitedReport): KernelExit {
+  return {
+    kernelId: r.kernelId,
+    exitCode: r.exitCode,
+    logs: r.logs,
+    logsTruncated: r.logsTruncated ?? false,
+    logsBytes: r.logsTotalBytes ?? null,
+    startedAt: r.startedAt ? new Date(r.startedAt) : null,
+    subLogs: (r.subLogs ?? []).map((l) => ({
+      kernelId: l.kernelId,
+      logs: l.logs,
+      logsTruncated: l.truncated,
+      logsBytes: l.totalBytes,
+    })),
+  };
+}
+
+/** What the exit merges into status_data (a timeout's message names the session's limit). */
+function exitDetail(r: KernelExitedReport, batchTimeoutSec: number | null): Record<string, unknown> {
+  return {
+    exitCode: r.exitCode,
+    ...(r.oomKilled ? { oomKilled: true, error: 'The container was killed: out of memory.' } : {}),
+    ...(r.timedOut ? { error: `Batch timeout of ${batchTimeoutSec} s reached.` } : {}),
+  };
 }

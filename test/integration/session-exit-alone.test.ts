@@ -1,0 +1,248 @@
+import test from 'ava';
+import { PREPARE_STATUSES, type SessionStatus } from '../../src/domain/status.js';
+import type { SessionRow } from '../../src/persistence/rows.js';
+import {
+  exitAlone,
+  type ExitGuard,
+  type ExitMove,
+  type KernelExit,
+} from '../../src/persistence/session-exit.js';
+import { SessionStore } from '../../src/persistence/session-store.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { newSession, written, type Made } from '../helpers/session-rows.js';
+
+/**
+ * The exit report's statement on its own (session-exit.ts's exitAlone: no transaction, no lock
+ * read, its guard in the UPDATE, its events built in SQL) against the statements one by one
+ * the transaction takes, on a real PostgreSQL: the same rows, the same events in the same
+ * order; and when its guard refuses, nothing written at all.
+ */
+let database: TestDatabase;
+let store: SessionStore;
+test.before(async () => {
+  database = await createTestDatabase();
+  store = new SessionStore(database.db);
+});
+test.after.always(async () => {
+  await database?.drop();
+});
+
+const STARTED = new Date('2026-11-29T10:00:00.000Z');
+
+function exitOf(m: Made, exitCode: number): KernelExit {
+  return {
+    kernelId: m.main,
+    exitCode,
+    logs: 'out\n',
+    logsTruncated: false,
+    logsBytes: 4,
+    startedAt: STARTED,
+    subLogs: [
+      { kernelId: m.subs[0]!, logs: 'sub1\n', logsTruncated: true, logsBytes: 90_000 },
+      { kernelId: m.subs[1]!, logs: 'sub2\n', logsTruncated: false, logsBytes: 5 },
+    ],
+  };
+}
+
+function moveOf(exitCode: number): Omit<ExitMove, 'startedAt'> {
+  return {
+    info: exitCode === 0 ? 'task-finished' : 'task-failed',
+    data: exitCode === 137 ? { exitCode, oomKilled: true, error: 'oom' } : { exitCode },
+    result: exitCode === 0 ? 'SUCCESS' : 'FAILURE',
+    exitCode,
+  };
+}
+
+async function rowOf(m: Made): Promise<SessionRow> {
+  return (await database.db('sessions').where({ id: m.id }).first()) as SessionRow;
+}
+
+async function guardOf(m: Made, extra: Partial<ExitGuard> = {}): Promise<ExitGuard> {
+  const s = await rowOf(m);
+  return { agentId: 'agent-x', attempt: s.attempt, notFrom: [], noRetryPolicy: false, ...extra };
+}
+
+/** The statements one by one, as the report handler's transaction runs them. */
+async function stepByStep(m: Made, exit: KernelExit, move: Omit<ExitMove, 'startedAt'>): Promise<boolean> {
+  return store.inTransaction(async (trx) => {
+    const s = (await store.lockIn(trx, m.id))!;
+    await store.recordKernelExitIn(trx, exit.kernelId, exit);
+    for (const sub of exit.subLogs) await store.recordKernelLogsIn(trx, m.id, sub.kernelId, sub);
+    const row = await store.transitionIn(trx, m.id, 'TERMINATED', {
+      ...move,
+      set: { started_at: s.started_at ?? exit.startedAt },
+      kernels: true,
+    });
+    return row !== null;
+  });
+}
+
+async function alone(m: Made, exit: KernelExit, move: Omit<ExitMove, 'startedAt'>): Promise<boolean> {
+  const guard = await guardOf(m);
+  return store.alone((db) => exitAlone(db, m.id, exit, move, exit.startedAt, guard));
+}
+
+const cases: { name: string; to: SessionStatus[]; exitCode: number; extra?: Partial<SessionRow> }[] = [
+  { name: 'exit 0 of a RUNNING batch session', to: ['SCHEDULED', 'PREPARING', 'RUNNING'], exitCode: 0 },
+  { name: 'exit 3 of a RUNNING batch session', to: ['SCHEDULED', 'PREPARING', 'RUNNING'], exitCode: 3 },
+  { name: 'an out-of-memory exit', to: ['SCHEDULED', 'PREPARING', 'RUNNING'], exitCode: 137 },
+  { name: 'an exit of a session never RUNNING', to: ['SCHEDULED', 'PREPARING'], exitCode: 0 },
+  {
+    name: 'an interactive session (no result event)',
+    to: ['SCHEDULED', 'PREPARING', 'RUNNING'],
+    exitCode: 0,
+    extra: { type: 'interactive' },
+  },
+  { name: 'a session that went through ERROR', to: ['SCHEDULED', 'PREPARING', 'ERROR'], exitCode: 1 },
+  {
+    name: "a schedule's session",
+    to: ['SCHEDULED', 'PREPARING', 'RUNNING'],
+    exitCode: 0,
+    extra: { schedule_name: 'nightly', scheduled_for: new Date('2026-11-29T09:00:00.123Z') },
+  },
+];
+
+for (const c of cases) {
+  test(`${c.name}: the statement on its own writes what the statements one by one wrote`, async (t) => {
+    const a = await newSession(store, database, `steps-${c.name}`, c.to, c.extra);
+    const b = await newSession(store, database, `alone-${c.name}`, c.to, c.extra);
+    t.true(await stepByStep(a, exitOf(a, c.exitCode), moveOf(c.exitCode)));
+    t.true(await alone(b, exitOf(b, c.exitCode), moveOf(c.exitCode)));
+    const before = await written(database, a);
+    const after = await written(database, b);
+    t.deepEqual(after, before);
+    t.is(after.session.status, 'TERMINATED');
+    t.is(after.attempts.length, 1);
+    t.true(after.events.some((e) => e.name === 'session_terminated'));
+    if (c.extra?.schedule_name) {
+      const { rows } = (await database.db.raw(
+        `SELECT data FROM session_events WHERE session_id = ? AND name = 'session_terminated'`,
+        [b.id],
+      )) as { rows: { data: Record<string, unknown> }[] };
+      t.is(rows[0]!.data.scheduleName, 'nightly');
+      t.is(rows[0]!.data.scheduledFor, '2026-11-29T09:00:00.123Z');
+    }
+  });
+}
+
+test('a started_at already set is kept (the container start only fills one that is missing)', async (t) => {
+  const a = await newSession(store, database, 'keep-steps', ['SCHEDULED', 'PREPARING', 'RUNNING']);
+  const b = await newSession(store, database, 'keep-alone', ['SCHEDULED', 'PREPARING', 'RUNNING']);
+  const at = new Date('2026-11-29T08:00:00.000Z');
+  await database.db('sessions').whereIn('id', [a.id, b.id]).update({ started_at: at });
+  t.true(await stepByStep(a, exitOf(a, 0), moveOf(0)));
+  t.true(await alone(b, exitOf(b, 0), moveOf(0)));
+  t.deepEqual(await written(database, b), await written(database, a));
+  t.is((await rowOf(b)).started_at?.toISOString(), at.toISOString());
+});
+
+const refusals: {
+  name: string;
+  to: SessionStatus[];
+  extra?: Partial<SessionRow>;
+  guard?: Partial<ExitGuard>;
+}[] = [
+  { name: 'another agent', to: ['SCHEDULED', 'PREPARING', 'RUNNING'], guard: { agentId: 'agent-y' } },
+  { name: 'an earlier attempt', to: ['SCHEDULED', 'PREPARING', 'RUNNING'], guard: { attempt: -1 } },
+  {
+    name: 'a callback_url',
+    to: ['SCHEDULED', 'PREPARING', 'RUNNING'],
+    extra: { callback_url: 'http://hook.invalid/x' },
+  },
+  {
+    name: 'a retry policy on an exit it may retry',
+    to: ['SCHEDULED', 'PREPARING', 'RUNNING'],
+    extra: { retry_policy: { maxAttempts: 3 } as unknown as SessionRow['retry_policy'] },
+    guard: { noRetryPolicy: true },
+  },
+  {
+    name: 'an exit overtaking its RUNNING',
+    to: ['SCHEDULED', 'PREPARING'],
+    guard: { notFrom: PREPARE_STATUSES },
+  },
+  { name: 'a session ended already', to: ['SCHEDULED', 'PREPARING', 'RUNNING', 'TERMINATED'] },
+  { name: 'a cancelled session', to: ['CANCELLED'] },
+];
+
+for (const r of refusals) {
+  test(`${r.name}: the guard refuses and nothing is written`, async (t) => {
+    const m = await newSession(store, database, `refused-${r.name}`, r.to, r.extra);
+    const before = await written(database, m);
+    const guard = await guardOf(m, r.guard);
+    t.false(await store.alone((db) => exitAlone(db, m.id, exitOf(m, 3), moveOf(3), STARTED, guard)));
+    t.deepEqual(await written(database, m), before);
+  });
+}
+
+test('a session cancelled while the statement waits on its lock: the statement sees it and writes nothing', async (t) => {
+  const m = await newSession(store, database, 'waits', ['SCHEDULED', 'PREPARING', 'RUNNING']);
+  const guard = await guardOf(m);
+  const before = await written(database, m);
+  const trx = await database.db.transaction();
+  let pending: Promise<boolean> | undefined;
+  try {
+    await store.lockIn(trx, m.id);
+    pending = store.alone((db) => exitAlone(db, m.id, exitOf(m, 0), moveOf(0), STARTED, guard));
+    // Wait (with a generous deadline) until the statement is blocked on the row lock.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const { rows } = (await database.db.raw(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE sessions SET status = ''TERMINATED''%'`,
+      )) as { rows: { n: number }[] };
+      if (rows[0]!.n > 0) break;
+      if (Date.now() > deadline) throw new Error('the statement never waited on the lock');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await trx('sessions').where({ id: m.id }).update({ status: 'CANCELLED' });
+    await trx.commit();
+  } catch (err) {
+    await trx.rollback();
+    throw err;
+  }
+  t.false(await pending!);
+  const after = await written(database, m);
+  t.is(after.session.status, 'CANCELLED');
+  t.deepEqual(after.kernels, before.kernels);
+  t.deepEqual(after.events, before.events);
+  t.deepEqual(after.attempts, []);
+});
+
+test("kernels moved while the statement waits on the session's lock are read as they now stand", async (t) => {
+  const a = await newSession(store, database, 'stale-steps', ['SCHEDULED', 'PREPARING', 'RUNNING']);
+  const b = await newSession(store, database, 'stale-alone', ['SCHEDULED', 'PREPARING', 'RUNNING']);
+  // A sub that ended on its own, before the exit (a, one by one) or while it waits (b).
+  const endSub = (db: typeof database.db, m: Made) =>
+    db('kernels')
+      .where({ id: m.subs[1] })
+      .update({
+        status: 'TERMINATED',
+        status_history: database.db.raw(`status_history || '{"TERMINATED": "x"}'`),
+      });
+  await endSub(database.db, a);
+  t.true(await stepByStep(a, exitOf(a, 0), moveOf(0)));
+  const guard = await guardOf(b);
+  const trx = await database.db.transaction();
+  let pending: Promise<boolean> | undefined;
+  try {
+    await store.lockIn(trx, b.id);
+    pending = store.alone((db) => exitAlone(db, b.id, exitOf(b, 0), moveOf(0), STARTED, guard));
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const { rows } = (await database.db.raw(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE sessions SET status = ''TERMINATED''%'`,
+      )) as { rows: { n: number }[] };
+      if (rows[0]!.n > 0) break;
+      if (Date.now() > deadline) throw new Error('the statement never waited on the lock');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await endSub(trx, b);
+    await trx.commit();
+  } catch (err) {
+    await trx.rollback();
+    throw err;
+  }
+  t.true(await pending!);
+  const after = await written(database, b);
+  t.deepEqual(after, await written(database, a));
+  t.false(after.events.some((e) => e.name === 'kernel_terminated' && e.kernel === 'sub2'));
+});
