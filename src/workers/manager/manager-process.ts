@@ -133,7 +133,15 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     allowList: config.callbackAllowList,
     metrics,
   });
-  const notifier = { eventsCommitted: () => hub.notify(), callbacksQueued: () => webhooks.hint() };
+  // A commit here also tells the reconciler that its next tick has work to look at (reconciler.ts).
+  let committed = () => {};
+  const notifier = {
+    eventsCommitted: () => {
+      hub.notify();
+      committed();
+    },
+    callbacksQueued: () => webhooks.hint(),
+  };
   const sessions = new SessionStore(db, notifier);
   const catalog = new CatalogStore(db);
   // The submit path reads the same keypair, policy and image for every request: cached for 2 s
@@ -244,9 +252,12 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     onCapacityFreed: kick,
   });
   const reconcileLease = lease('reconciler', Math.max(10_000, config.reconcileIntervalMs * 3));
-  const reconcileLoop = loop(Math.min(config.reconcileIntervalMs, 2_000), 'reconcile pass', () =>
-    reconcileLease.run(() => reconciler.pass()),
-  );
+  committed = () => reconciler.wake();
+  hub.onCommittedElsewhere(() => reconciler.wake());
+  const reconcileLoop = loop(Math.min(config.reconcileIntervalMs, 2_000), 'reconcile pass', async () => {
+    if (await reconcileLease.acquire()) await reconciler.tick();
+    else reconciler.forget();
+  });
   const webhookLease = lease('webhooks', 10_000);
   const webhookLoop = loop(300, 'webhook pass', () => webhookLease.run(() => webhooks.pass()));
 
