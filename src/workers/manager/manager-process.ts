@@ -169,6 +169,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     withLease: (fn) => dispatchLease.run(fn),
   });
   const kick = () => dispatcher.kick();
+  hub.onCommittedElsewhere(() => dispatcher.elsewhere());
   const keys = new IdempotencyStore(db, config.idempotencyRetentionSeconds);
   const idempotency = new IdempotentCreates({ store: keys, sessions, log });
   const submits = new SubmitBatcher({
