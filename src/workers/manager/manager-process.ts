@@ -260,7 +260,11 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     else reconciler.forget();
   });
   const webhookLease = lease('webhooks', 10_000);
-  const webhookLoop = loop(300, 'webhook pass', () => webhookLease.run(() => webhooks.pass()));
+  // Another manager's commit may have queued deliveries that the lease holder sends.
+  hub.onCommittedElsewhere(() => webhooks.hint());
+  const webhookLoop = loop(300, 'webhook pass', async () => {
+    if (webhooks.wantsRead()) await webhookLease.run(() => webhooks.pass());
+  });
 
   const logWaiters = new LogWaiters(redis, prefix);
   // History retention: ended sessions past BAI_HISTORY_RETENTION_DAYS, in bounded batches.
