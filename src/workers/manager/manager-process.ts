@@ -117,13 +117,14 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     leases.push(l);
     return l;
   };
-  const loop = (ms: number, what: string, task: () => Promise<unknown>) =>
+  const loop = (ms: number, what: string, task: () => Promise<unknown>, wanted?: () => boolean) =>
     new Loop(
       ms,
       async () => {
         await task();
       },
       (err) => log.error(`${what} failed`, { err: String(err) }),
+      wanted,
     );
 
   const hub = new EventHub(new EventStore(db), redis, prefix, log);
@@ -262,9 +263,12 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   const webhookLease = lease('webhooks', 10_000);
   // Another manager's commit may have queued deliveries that the lease holder sends.
   hub.onCommittedElsewhere(() => webhooks.hint());
-  const webhookLoop = loop(300, 'webhook pass', async () => {
-    if (webhooks.wantsRead()) await webhookLease.run(() => webhooks.pass());
-  });
+  const webhookLoop = loop(
+    300,
+    'webhook pass',
+    () => webhookLease.run(() => webhooks.pass()),
+    () => webhooks.wantsRead(),
+  );
 
   const logWaiters = new LogWaiters(redis, prefix);
   // History retention: ended sessions past BAI_HISTORY_RETENTION_DAYS, in bounded batches.
