@@ -165,18 +165,24 @@ function drainSummary(
   ];
 }
 
-/** Counters (and, with BENCH_TRACE, their breakdown) per second of an idle manager and agent. */
+/** Counters (and, with BENCH_TRACE, their breakdown) and CPU per second of an idle manager and agent. */
 async function idleCost(stack: BenchStack, seconds: number, log: (m: string) => void): Promise<void> {
   const counters = new CounterMeter(stack);
   await counters.begin();
   const tracer = process.env.BENCH_TRACE ? new Tracer(stack) : null;
   await tracer?.begin();
+  const meter = cpuMeter(stack);
+  meter.begin();
   await sleep(seconds * 1000);
+  const cpu = meter.end();
   const trace = await tracer?.end(seconds);
   const perSecond = await counters.end(seconds);
   if (trace) log(`drain: idle trace per second ${JSON.stringify(trace, null, 1)}`);
+  const msPerSecond = Object.fromEntries(
+    Object.entries(cpu).map(([k, v]) => [k, Math.round((v / seconds) * 10_000) / 10]),
+  );
   log(
-    `drain: idle per second ${perSecond.pgTransactions} PostgreSQL transactions, ${perSecond.redisCommands} Redis commands`,
+    `drain: idle per second ${perSecond.pgTransactions} PostgreSQL transactions, ${perSecond.redisCommands} Redis commands; CPU ms per second ${JSON.stringify(msPerSecond)}`,
   );
 }
 

@@ -18,6 +18,11 @@ const FORGET_CATALOG = 'forget-catalog:';
  * both failed: one read of session_events every 2 s on an idle manager, not every 0.5 s.
  */
 const SLOW_POLL_MS = 2_000;
+/**
+ * With no listener, the slow poll reads only this often: the events have nobody to go to (the
+ * next listener's arrival tails), so it only keeps the tail's health (`/health`) current.
+ */
+const IDLE_POLL_MS = 10_000;
 /** A wake-up names its sender, so a manager does not tail again for its own commit. */
 const WAKE = 'wake:';
 /** A manager (re)subscribed: the others publish their wake-ups again. */
@@ -51,6 +56,8 @@ export class EventHub {
   /** Events were committed since the last read began, and nobody listened to tail them. */
   private behind = false;
   private catchingUp: Promise<void> | null = null;
+  /** When the tail was last asked to read (Date.now()). */
+  private readAt = 0;
   /**
    * Whether another manager may listen: the last wake-up reached another subscriber than this
    * hub's own, or another manager's message came since. Alone, a manager does not publish its
@@ -101,7 +108,12 @@ export class EventHub {
         this.committed();
       }
     });
-    this.timer = setInterval(() => this.read(), SLOW_POLL_MS);
+    this.timer = setInterval(() => this.slowPoll(), SLOW_POLL_MS);
+  }
+
+  /** The poll for lost wake-ups: every SLOW_POLL_MS while someone listens, else IDLE_POLL_MS. */
+  private slowPoll(): void {
+    if (this.listeners.size > 0 || Date.now() - this.readAt >= IDLE_POLL_MS) this.read();
   }
 
   /** New events were committed (here or by another manager): tail now if anyone listens. */
@@ -112,6 +124,7 @@ export class EventHub {
 
   private read(): void {
     this.behind = false;
+    this.readAt = Date.now();
     this.tailer.poll();
   }
 

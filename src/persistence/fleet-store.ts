@@ -90,11 +90,19 @@ export class FleetStore {
     return rows[0]?.n ?? 0;
   }
 
-  /** An ALIVE agent went silent: LOST. False when it was not ALIVE (another pass did it). */
-  async markLost(agentId: string, info: string): Promise<boolean> {
-    const n = await this.db('agents')
+  /**
+   * An ALIVE agent went silent: LOST, with the time of its last heartbeat (`lastSeen`, when later
+   * than the one written). False when it was not ALIVE (another pass did it).
+   */
+  async markLost(agentId: string, info: string, lastSeen: Date): Promise<boolean> {
+    const { db } = this;
+    const n = await db('agents')
       .where({ id: agentId, status: 'ALIVE' })
-      .update({ status: 'LOST', status_info: info });
+      .update({
+        status: 'LOST',
+        status_info: info,
+        last_heartbeat: db.raw('greatest(last_heartbeat, ?::timestamptz)', [lastSeen]),
+      });
     return n > 0;
   }
 
@@ -143,12 +151,14 @@ export class FleetStore {
   }
 
   /**
-   * In one read: sessions in a start phase not updated since `before` (phase timeout), and the
+   * In one read: sessions in a start phase not updated since `before` (phase timeout), the
    * ids of PENDING sessions older than their scaling group's pending_timeout_sec (when it has one;
-   * an array's parent follows its children, each timed out alone).
+   * an array's parent follows its children, each timed out alone), and whether any session is
+   * live (PENDING to TERMINATING): with none, the reconciler's ticks may skip PostgreSQL.
    */
-  async timedOut(before: Date): Promise<{ stuck: SessionRow[]; pending: string[] }> {
+  async timedOut(before: Date): Promise<{ stuck: SessionRow[]; pending: string[]; live: boolean }> {
     const phases = PREPARE_STATUSES.map(() => '?').join(', ');
+    const live = ['PENDING', ...ACTIVE_STATUSES];
     const { rows } = (await preparedRaw(
       this.db,
       'bai_timed_out',
@@ -156,15 +166,19 @@ export class FleetStore {
        UNION ALL
        SELECT s.*, 'pending' AS why FROM sessions s JOIN scaling_groups g ON g.name = s.scaling_group
        WHERE s.status = 'PENDING' AND s.array_size IS NULL AND g.pending_timeout_sec > 0
-         AND s.created_at < now() - make_interval(secs => g.pending_timeout_sec)`,
-      [...PREPARE_STATUSES, before],
-    )) as { rows: (SessionRow & { why: 'phase' | 'pending' })[] };
+         AND s.created_at < now() - make_interval(secs => g.pending_timeout_sec)
+       UNION ALL
+       (SELECT s.*, 'live' AS why FROM sessions s WHERE s.status IN (${live.map(() => '?').join(', ')}) LIMIT 1)`,
+      [...PREPARE_STATUSES, before, ...live],
+    )) as { rows: (SessionRow & { why: 'phase' | 'pending' | 'live' })[] };
     const stuck: SessionRow[] = [];
     const pending: string[] = [];
+    let isLive = false;
     for (const { why, ...row } of rows) {
       if (why === 'phase') stuck.push(row);
-      else pending.push(row.id);
+      else if (why === 'pending') pending.push(row.id);
+      else isLive = true;
     }
-    return { stuck, pending };
+    return { stuck, pending, live: isLive || stuck.length > 0 || pending.length > 0 };
   }
 }

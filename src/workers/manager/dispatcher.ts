@@ -41,6 +41,11 @@ export interface DispatcherDeps {
 const PASS_LIMIT = 1000;
 /** Sessions committed per transaction on one agent: big enough to amortise, small enough to start early. */
 const COMMIT_CHUNK = 32;
+/**
+ * With no PENDING session at the last pass, how often the safety tick passes anyway: a session
+ * another manager committed while its wake-up was lost (Redis away).
+ */
+const QUIET_RECHECK_MS = 10_000;
 
 /**
  * Moves PENDING sessions to agents when their predicates pass. A pass is triggered at once by a
@@ -58,6 +63,10 @@ export class Dispatcher {
   private started = 0;
   /** Whether a pass was asked for (kick) since the last safety tick, by anything but the tick. */
   private kickedSinceTick = false;
+  /** Wake-ups that are not kicks (`elsewhere`, a later starts_at): counted, so a pass knows it began after. */
+  private changes = 0;
+  /** The last pass found no PENDING session: when it began, and the changes counted then. */
+  private quiet: { at: number; changes: number } | null = null;
   private readonly passListeners = new Set<(n: number) => void | Promise<void>>();
   private readonly timers: TimerApi;
 
@@ -90,13 +99,25 @@ export class Dispatcher {
    * passes coming, as in a drain, a tick pass would read the same rows again for nothing).
    * Whatever a skipped tick would have seen is seen by that pass or by the next tick's, at most
    * two ticks on. A manager without the lease tries it at each tick, as a kick would.
+   *
+   * When the last pass found no PENDING session at all, only something new gives a pass work: a
+   * submit, a retry or a freed slot here (they kick), another manager's commit (`elsewhere`), a
+   * later starts_at (`wake`). The tick then passes only every QUIET_RECHECK_MS, for a wake-up
+   * lost with Redis: an idle manager does not read the sessions every two seconds.
    */
   private onTick(): void {
     const asked = this.kickedSinceTick;
     this.kickedSinceTick = false;
     if (asked) return;
+    const q = this.quiet;
+    if (q && q.changes === this.changes && Date.now() - q.at < QUIET_RECHECK_MS) return;
     this.kick();
     this.kickedSinceTick = false; // the tick's own kick
+  }
+
+  /** Another manager committed something (told through Redis): the next safety tick passes. */
+  elsewhere(): void {
+    this.changes++;
   }
 
   /** Asks for a pass soon; passes never overlap, and kicks during a pass cause one more. */
@@ -133,14 +154,19 @@ export class Dispatcher {
   async pass(): Promise<void> {
     const n = ++this.started;
     const t0 = performance.now();
+    const began = { at: Date.now(), changes: this.changes };
+    this.quiet = null;
     let nextWake = Infinity;
     // Before the groups: a parent that ends here lets its dependents go in this same pass.
     await this.deps.settleArrays?.();
     const now = Date.now();
     const horizon = new Date(now + this.deps.startLeadMs);
-    for (const survey of await this.deps.scheduler.survey(horizon, new Date(now), PASS_LIMIT)) {
+    const surveys = await this.deps.scheduler.survey(horizon, new Date(now), PASS_LIMIT);
+    for (const survey of surveys) {
       nextWake = Math.min(nextWake, await this.passGroup(survey, now));
     }
+    // No group has a PENDING session: the safety tick may rest (onTick).
+    if (surveys.length === 0) this.quiet = began;
     this.deps.metrics?.observePass((performance.now() - t0) / 1000);
     this.armTimer(nextWake);
     for (const fn of this.passListeners) await fn(n);
@@ -165,6 +191,7 @@ export class Dispatcher {
   wake(startsAt: Date | null | undefined): void {
     const due = startsAt ? startsAt.getTime() - this.deps.startLeadMs : -Infinity;
     if (due <= Date.now()) return this.kick();
+    this.changes++; // the next tick writes its predicate
     if (!this.closed && due < (this.timer?.active ? this.timer.at : Infinity)) this.armTimer(due);
   }
 

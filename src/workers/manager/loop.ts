@@ -1,6 +1,8 @@
 /**
  * A periodic task that never overlaps itself and stops cleanly: close() waits for a pass under
  * way to finish. A tick during a pass is dropped; a kick during a pass causes one more after it.
+ * `wanted`, when given, is asked at each tick (not at a kick): false skips the tick without
+ * starting a pass (no promise, no task call), for loops whose idle ticks mostly have nothing to do.
  */
 export class Loop {
   private timer: NodeJS.Timeout | null = null;
@@ -12,11 +14,14 @@ export class Loop {
     private readonly intervalMs: number,
     private readonly task: () => Promise<void>,
     private readonly onError: (err: unknown) => void,
+    private readonly wanted?: () => boolean,
   ) {}
 
   start(runNow = true): void {
     if (this.stopped || this.timer) return;
-    this.timer = setInterval(() => this.trigger(), this.intervalMs);
+    this.timer = setInterval(() => {
+      if (!this.wanted || this.wanted()) this.trigger();
+    }, this.intervalMs);
     if (runNow) this.trigger();
   }
 

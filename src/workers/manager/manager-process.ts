@@ -117,13 +117,14 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     leases.push(l);
     return l;
   };
-  const loop = (ms: number, what: string, task: () => Promise<unknown>) =>
+  const loop = (ms: number, what: string, task: () => Promise<unknown>, wanted?: () => boolean) =>
     new Loop(
       ms,
       async () => {
         await task();
       },
       (err) => log.error(`${what} failed`, { err: String(err) }),
+      wanted,
     );
 
   const hub = new EventHub(new EventStore(db), redis, prefix, log);
@@ -133,7 +134,15 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     allowList: config.callbackAllowList,
     metrics,
   });
-  const notifier = { eventsCommitted: () => hub.notify(), callbacksQueued: () => webhooks.hint() };
+  // A commit here also tells the reconciler that its next tick has work to look at (reconciler.ts).
+  let committed = () => {};
+  const notifier = {
+    eventsCommitted: () => {
+      hub.notify();
+      committed();
+    },
+    callbacksQueued: () => webhooks.hint(),
+  };
   const sessions = new SessionStore(db, notifier);
   const catalog = new CatalogStore(db);
   // The submit path reads the same keypair, policy and image for every request: cached for 2 s
@@ -161,6 +170,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     withLease: (fn) => dispatchLease.run(fn),
   });
   const kick = () => dispatcher.kick();
+  hub.onCommittedElsewhere(() => dispatcher.elsewhere());
   const keys = new IdempotencyStore(db, config.idempotencyRetentionSeconds);
   const idempotency = new IdempotentCreates({ store: keys, sessions, log });
   const submits = new SubmitBatcher({
@@ -244,11 +254,21 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     onCapacityFreed: kick,
   });
   const reconcileLease = lease('reconciler', Math.max(10_000, config.reconcileIntervalMs * 3));
-  const reconcileLoop = loop(Math.min(config.reconcileIntervalMs, 2_000), 'reconcile pass', () =>
-    reconcileLease.run(() => reconciler.pass()),
-  );
+  committed = () => reconciler.wake();
+  hub.onCommittedElsewhere(() => reconciler.wake());
+  const reconcileLoop = loop(Math.min(config.reconcileIntervalMs, 2_000), 'reconcile pass', async () => {
+    if (await reconcileLease.acquire()) await reconciler.tick();
+    else reconciler.forget();
+  });
   const webhookLease = lease('webhooks', 10_000);
-  const webhookLoop = loop(300, 'webhook pass', () => webhookLease.run(() => webhooks.pass()));
+  // Another manager's commit may have queued deliveries that the lease holder sends.
+  hub.onCommittedElsewhere(() => webhooks.hint());
+  const webhookLoop = loop(
+    300,
+    'webhook pass',
+    () => webhookLease.run(() => webhooks.pass()),
+    () => webhooks.wantsRead(),
+  );
 
   const logWaiters = new LogWaiters(redis, prefix);
   // History retention: ended sessions past BAI_HISTORY_RETENTION_DAYS, in bounded batches.

@@ -32,6 +32,21 @@ const GRACE_MS = 8_000;
 export const AGENT_DISCONNECTED = 'agent-disconnected';
 /** How long the agent is told which of its attempts were superseded. */
 const SUPERSEDED_TTL_MS = 7 * 24 * 3_600_000;
+/**
+ * With nothing live and every agent settled, how often a tick reads PostgreSQL anyway: a commit
+ * of another manager whose wake-up was lost (Redis away), an agent registered since.
+ */
+const QUIET_RECHECK_MS = 10_000;
+
+/** What the last full pass found when it found nothing to watch (see `tick`). */
+interface Quiet {
+  at: number;
+  /** The commits counted (`wake`) when the pass began. */
+  commits: number;
+  agentIds: string[];
+  /** The heartbeats as they were, but for their time (`beatsPrint`). */
+  beats: string;
+}
 
 /**
  * Compares PostgreSQL (the truth) with what agents say in their heartbeats and with the queues
@@ -40,17 +55,57 @@ const SUPERSEDED_TTL_MS = 7 * 24 * 3_600_000;
  * lease so one manager does it at a time.
  */
 export class Reconciler {
+  private quiet: Quiet | null = null;
+  private commits = 0;
+
   constructor(private readonly deps: ReconcilerDeps) {}
 
+  /** Something was committed (here, or told through Redis by another manager): the next tick passes. */
+  wake(): void {
+    this.commits++;
+  }
+
+  /** This manager does not hold the lease: what it last found may be stale when it holds it again. */
+  forget(): void {
+    this.quiet = null;
+  }
+
+  /**
+   * The periodic step. When the last pass found no live session (PENDING to TERMINATING) and
+   * every agent settled (heartbeating with no container, or LOST past its grace window), only
+   * a commit or a change in what the heartbeats say can give a pass work: the tick reads the
+   * heartbeats (one MGET) and passes only if one changed (freshness included: a silent agent
+   * turns stale at its timeout), something was committed since, or QUIET_RECHECK_MS went by.
+   */
+  async tick(): Promise<void> {
+    const q = this.quiet;
+    const now = Date.now();
+    if (q && q.commits === this.commits && now - q.at < QUIET_RECHECK_MS) {
+      const beats = await this.heartbeats(q.agentIds);
+      if (this.beatsPrint(q.agentIds, beats, Date.now()) === q.beats) return;
+    }
+    await this.pass();
+  }
+
+  /** One whole pass: every agent against its heartbeat, then the timeouts. */
   async pass(): Promise<void> {
     const { fleet } = this.deps;
+    this.quiet = null;
+    const commits = this.commits;
+    const startedAt = Date.now();
     const agents = await fleet.watchedAgents();
-    const beats = await this.heartbeats(agents.map((a) => a.id));
+    const ids = agents.map((a) => a.id);
+    const beats = await this.heartbeats(ids);
     const now = Date.now();
+    let settled = true;
     for (const agent of agents) {
       const hb = beats.get(agent.id);
       const fresh = hb !== undefined && now - hb.at < this.deps.agentTimeoutMs;
+      // Its last heartbeat: the key's (PostgreSQL's copy is written by full passes only), or
+      // PostgreSQL's once the key is gone (its TTL, a flush).
+      const seen = Math.max(agent.last_heartbeat.getTime(), hb?.at ?? 0);
       if (fresh) {
+        if (hb.sessions.length > 0) settled = false;
         // Also after an agent restart (its agent-started report made it ALIVE already), its
         // sessions flagged while it was LOST are known again.
         const unflagged = await fleet.markAlive(
@@ -74,14 +129,30 @@ export class Reconciler {
         if (agent.status === 'LOST') this.deps.onCapacityFreed();
         await this.reconcileAgent(agent.id, hb);
       } else {
-        const silentMs = now - agent.last_heartbeat.getTime();
-        if (agent.status === 'ALIVE' && silentMs >= this.deps.agentTimeoutMs) await this.agentLost(agent);
-        if (silentMs >= this.deps.agentTimeoutMs + this.deps.agentGraceMs) await this.agentGone(agent);
+        const silentMs = now - seen;
+        const over = silentMs >= this.deps.agentTimeoutMs + this.deps.agentGraceMs;
+        if (agent.status !== 'LOST' || !over) settled = false;
+        if (agent.status === 'ALIVE' && silentMs >= this.deps.agentTimeoutMs)
+          await this.agentLost(agent, seen);
+        if (over) await this.agentGone(agent);
       }
     }
-    const { stuck, pending } = await fleet.timedOut(new Date(Date.now() - this.deps.phaseTimeoutMs));
+    const { stuck, pending, live } = await fleet.timedOut(new Date(Date.now() - this.deps.phaseTimeoutMs));
     await this.phaseTimeouts(stuck);
     await this.pendingTimeouts(pending);
+    if (settled && !live)
+      this.quiet = { at: startedAt, commits, agentIds: ids, beats: this.beatsPrint(ids, beats, now) };
+  }
+
+  /** The heartbeats of `ids` but for their time, and which are fresh at `now`. */
+  private beatsPrint(ids: string[], beats: Map<string, Heartbeat>, now: number): string {
+    return JSON.stringify(
+      ids.map((id) => {
+        const hb = beats.get(id);
+        if (!hb) return null;
+        return { ...hb, at: now - hb.at < this.deps.agentTimeoutMs };
+      }),
+    );
   }
 
   private async heartbeats(ids: string[]): Promise<Map<string, Heartbeat>> {
@@ -105,11 +176,11 @@ export class Reconciler {
    * up yet: they wait as disconnected (status unchanged, status_info `agent-disconnected`, the
    * deadline in status_data) for the agent to come back with their true results.
    */
-  private async agentLost(agent: AgentRow): Promise<void> {
+  private async agentLost(agent: AgentRow, since: number): Promise<void> {
     const { fleet, log } = this.deps;
-    if (!(await fleet.markLost(agent.id, 'heartbeat-timeout'))) return;
+    // Its last heartbeat is written with it: the grace window is counted from it once the key is gone.
+    if (!(await fleet.markLost(agent.id, 'heartbeat-timeout', new Date(since)))) return;
     log.info('agent lost', { agentId: agent.id });
-    const since = agent.last_heartbeat.getTime();
     const flag = {
       agentDisconnected: {
         agentId: agent.id,

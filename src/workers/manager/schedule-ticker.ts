@@ -49,6 +49,7 @@ export class ScheduleTicker {
       deps.tickMs ?? 1_000,
       () => this.pass(),
       (err) => deps.log.error('schedule pass failed', { err: String(err) }),
+      () => !this.resting(),
     );
   }
 
@@ -89,7 +90,7 @@ export class ScheduleTicker {
     // No schedule to fire at the last read: the safety tick reads only every
     // QUIET_RECHECK_MS; whatever changes that (a create, a resume, here or elsewhere) wakes it.
     const startedAt = this.timers.now();
-    if (!asked && this.emptyAt !== null && startedAt - this.emptyAt < QUIET_RECHECK_MS) return;
+    if (!asked && this.resting()) return;
     // The earliest instant left, when this pass's read already says it (nothing was due).
     let next: Date | null | undefined;
     let fired = false;
@@ -117,6 +118,11 @@ export class ScheduleTicker {
     if (!fired && next === null && !this.asked) this.emptyAt = startedAt;
     else this.emptyAt = null;
     if (next && next.getTime() > this.timers.now()) this.arm(next.getTime());
+  }
+
+  /** Nothing to fire at the last read and its quiet recheck not due: a tick has nothing to do. */
+  private resting(): boolean {
+    return !this.asked && this.emptyAt !== null && this.timers.now() - this.emptyAt < QUIET_RECHECK_MS;
   }
 
   private arm(at: number): void {

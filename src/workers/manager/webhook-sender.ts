@@ -6,8 +6,12 @@ import type { ManagerMetrics } from '../../metrics/manager-metrics.js';
 import { postCallback } from './callback-client.js';
 
 const MAX_ATTEMPTS = 10;
-/** With no hint of new deliveries, the outbox is read this often (other managers' commits, retries). */
-const IDLE_READ_MS = 2_000;
+/**
+ * With no hint of new deliveries and no retry due, the outbox is read this often anyway: a
+ * commit of another manager whose wake-up was lost (Redis away), retries another manager set.
+ * Shorter than the webhooks lease (10 s, manager-process.ts), which each read renews.
+ */
+const IDLE_READ_MS = 5_000;
 /** After a hint or a pass that found deliveries, every pass reads the outbox for this long. */
 const HOT_MS = 1_000;
 const TIMEOUT_MS = 5_000;
@@ -23,6 +27,8 @@ export class WebhookSender {
   private busy = false;
   private hotUntil = 0;
   private lastRead = 0;
+  /** When the deliveries this sender failed are retried (epoch ms): the outbox is read then. */
+  private retries: number[] = [];
   private readonly allow: CallbackAllowList;
 
   constructor(
@@ -44,16 +50,24 @@ export class WebhookSender {
   }
 
   /**
-   * Delivers what is due. The outbox is read when hinted, while deliveries keep coming, and
-   * every IDLE_READ_MS otherwise: not one query per 300 ms loop turn for an empty outbox.
+   * Whether the next pass reads the outbox: when hinted (here, or by another manager's commit),
+   * while deliveries keep coming, when a retry this sender set is due, and every IDLE_READ_MS
+   * otherwise: not one query per 300 ms loop turn for an empty outbox, nor a lease renewal.
    */
+  wantsRead(now = Date.now()): boolean {
+    if (this.busy) return false;
+    return now < this.hotUntil || now - this.lastRead >= IDLE_READ_MS || this.retries.some((t) => t <= now);
+  }
+
+  /** Delivers what is due (see `wantsRead`). */
   async pass(): Promise<void> {
-    if (this.busy) return;
     const now = Date.now();
-    if (now >= this.hotUntil && now - this.lastRead < IDLE_READ_MS) return;
+    if (!this.wantsRead(now)) return;
     this.busy = true;
     try {
       this.lastRead = now;
+      // Those due are read now (and set again if they fail again).
+      this.retries = this.retries.filter((t) => t > now);
       const due = await this.store.due();
       if (due.length > 0) this.hint();
       await Promise.all(due.map((d) => this.deliver(d)));
@@ -94,12 +108,14 @@ export class WebhookSender {
     }
     const backoffMs = Math.min(500 * 2 ** (attempts - 1), 60_000);
     const giveUp = attempts >= MAX_ATTEMPTS;
+    const retryAt = Date.now() + backoffMs;
     await this.store.record(d.id, attempts, {
       kind: 'failed',
       error: r.error,
-      retryAt: new Date(Date.now() + backoffMs),
+      retryAt: new Date(retryAt),
       giveUp,
     });
+    if (!giveUp) this.retries.push(retryAt);
     if (giveUp) this.log.error('callback given up', { url: d.url, sessionId: d.session_id, error: r.error });
   }
 }
