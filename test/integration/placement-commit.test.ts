@@ -9,7 +9,7 @@ import {
 import { PLACED_SESSION_COLUMNS, type KernelRow, type SessionRow } from '../../src/persistence/rows.js';
 import { SessionStore } from '../../src/persistence/session-store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { until } from '../helpers/eventually.js';
+import { untilWaitingOnLock } from '../helpers/lock-wait.js';
 import { newSession, rowsOf, type Made } from '../helpers/session-rows.js';
 
 /**
@@ -268,13 +268,7 @@ test('a placement that waited for the lock counts what the other placed meanwhil
   await isLocked;
   const placing = commitPlacement(database.db, store, 'race', [list[1]!]);
   // Wait until the placement's lock statement waits on the agent row, then commit the other.
-  await until('the placement waiting for the agent lock', async () => {
-    const { rows } = (await database.db.raw(
-      `SELECT count(*)::int AS n FROM pg_stat_activity
-        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE OF a%'`,
-    )) as { rows: { n: number }[] };
-    return rows[0]!.n > 0;
-  });
+  await untilWaitingOnLock(database.db, 'FOR UPDATE OF a', 'the placement waiting for the agent lock');
   release();
   await other;
   t.deepEqual(await placing, []);

@@ -9,6 +9,7 @@ import {
 } from '../../src/persistence/session-exit.js';
 import { SessionStore } from '../../src/persistence/session-store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { untilWaitingOnLock } from '../helpers/lock-wait.js';
 import { newSession, written, type Made } from '../helpers/session-rows.js';
 
 /**
@@ -183,16 +184,11 @@ test('a session cancelled while the statement waits on its lock: the statement s
   try {
     await store.lockIn(trx, m.id);
     pending = store.alone((db) => exitAlone(db, m.id, exitOf(m, 0), moveOf(0), STARTED, guard));
-    // Wait (with a generous deadline) until the statement is blocked on the row lock.
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const { rows } = (await database.db.raw(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE sessions SET status = ''TERMINATED''%'`,
-      )) as { rows: { n: number }[] };
-      if (rows[0]!.n > 0) break;
-      if (Date.now() > deadline) throw new Error('the statement never waited on the lock');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await untilWaitingOnLock(
+      database.db,
+      "UPDATE sessions SET status = 'TERMINATED'",
+      'the statement waiting on the session lock',
+    );
     await trx('sessions').where({ id: m.id }).update({ status: 'CANCELLED' });
     await trx.commit();
   } catch (err) {
@@ -226,15 +222,11 @@ test("kernels moved while the statement waits on the session's lock are read as 
   try {
     await store.lockIn(trx, b.id);
     pending = store.alone((db) => exitAlone(db, b.id, exitOf(b, 0), moveOf(0), STARTED, guard));
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const { rows } = (await database.db.raw(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE sessions SET status = ''TERMINATED''%'`,
-      )) as { rows: { n: number }[] };
-      if (rows[0]!.n > 0) break;
-      if (Date.now() > deadline) throw new Error('the statement never waited on the lock');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await untilWaitingOnLock(
+      database.db,
+      "UPDATE sessions SET status = 'TERMINATED'",
+      'the statement waiting on the session lock',
+    );
     await endSub(trx, b);
     await trx.commit();
   } catch (err) {

@@ -4,6 +4,7 @@ import type { KernelRow, SessionRow } from '../../src/persistence/rows.js';
 import { movePhasesAlone, type PhasesGuard } from '../../src/persistence/session-phases-at-once.js';
 import { SessionStore } from '../../src/persistence/session-store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { untilWaitingOnLock } from '../helpers/lock-wait.js';
 import { newSession, written, type Made } from '../helpers/session-rows.js';
 
 /**
@@ -165,15 +166,11 @@ test("kernels moved while the statement waits on the session's lock are read as 
   try {
     const s = (await store.lockIn(trx, b.id))!;
     pending = store.alone((db) => movePhasesAlone(db, b.id, any.chain, containersOf(b), guard));
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const { rows } = (await database.db.raw(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE sessions SET status = $1%'`,
-      )) as { rows: { n: number }[] };
-      if (rows[0]!.n > 0) break;
-      if (Date.now() > deadline) throw new Error('the statement never waited on the lock');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await untilWaitingOnLock(
+      database.db,
+      'UPDATE sessions SET status = $1',
+      'the statement waiting on the session lock',
+    );
     await store.movePhasesIn(trx, s, steps().slice(0, 2), containersOf(b));
     await trx.commit();
   } catch (err) {
