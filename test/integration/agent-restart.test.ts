@@ -111,12 +111,14 @@ test.serial('agent SIGKILLed mid-run, restarted: true exit codes, each command r
 test.serial('a timeout kill the agent could not report is reported as a timeout after restart', async (t) => {
   t.timeout(300_000); // a cap only, as above
   let agent = await agents.spawn(9);
-  const id = await create(batch('sleep 120', { batch_timeout: 1 }));
+  // A 10 s timeout, not 1 s: the test must see RUNNING and kill the agent before the deadline,
+  // and at load ~50 a 1 s one ended the session before the status poll saw it RUNNING.
+  const id = await create(batch('sleep 120', { batch_timeout: 10 }));
   const running = await waitForStatus(stack.client, id, ['RUNNING']);
   await agents.stop(agent, 'SIGKILL');
   // What the agent does at the deadline, done here because the agent died just after it.
   const started = Date.parse(running.kernels[0]!.startedAt!);
-  await new Promise((r) => setTimeout(r, Math.max(0, started + 1200 - Date.now())));
+  await new Promise((r) => setTimeout(r, Math.max(0, started + 10_200 - Date.now())));
   const [c] = await containersOf(`ai.bai.session-id=${id}`);
   // A 409 (not running): on a loaded machine the agent reached the deadline and killed it before
   // its SIGKILL landed; either way the container ended by the timeout's kill.
