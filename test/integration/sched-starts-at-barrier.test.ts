@@ -235,7 +235,11 @@ test.serial(
     const folderOf = (c: ContainerSummary) => join(barrierDir(), `bai-${c.labels['ai.bai.kernel-id']}`);
     const cutFolder = folderOf(await heldContainer(cut));
     const ranFolder = folderOf(await heldContainer(ran));
-    t.true(holdsFifo(cutFolder), 'a held shell holds its FIFO');
+    // Docker says "running" before the container's shell has opened its FIFO: wait for the open.
+    t.true(
+      await until('the held shell to open its FIFO', () => holdsFifo(cutFolder) || null),
+      'a held shell holds its FIFO',
+    );
     await waitForStatus(stack.client, ran, ['RUNNING']);
     // A released shell lets go of it (right after its read: waited for, not assumed).
     t.true(await until('the released shell let go of its FIFO', async () => !holdsFifo(ranFolder)));
