@@ -1,14 +1,17 @@
+import type { TestFn } from 'ava';
 import { randomUUID } from 'node:crypto';
 import type { SessionStatus } from '../../src/domain/status.js';
 import { toJsonColumns } from '../../src/persistence/json-columns.js';
 import type { KernelRow, SessionRow } from '../../src/persistence/rows.js';
-import type { SessionStore } from '../../src/persistence/session-store.js';
-import type { TestDatabase } from './database.js';
+import { SessionStore } from '../../src/persistence/session-store.js';
+import type { Tx } from '../../src/persistence/db.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+import { untilWaitingOnLock } from './lock-wait.js';
 
 /**
  * Sessions written straight through the store, and what their rows say, for the tests that
  * compare two writers of the same move on a real PostgreSQL (session-exit, session-phases-at-once,
- * placement-commit).
+ * placement-commit) or read what one move wrote (session-events).
  */
 export interface Made {
   id: string;
@@ -16,17 +19,46 @@ export interface Made {
   subs: string[];
 }
 
-/** A batch session with a main and two subs, placed on `agent-x` and moved to `to`. */
-export async function newSession(
-  store: SessionStore,
-  database: TestDatabase,
+/** A test file's database of its own and a SessionStore over it. */
+export interface StoreFixture {
+  readonly database: TestDatabase;
+  readonly store: SessionStore;
+}
+
+/** A StoreFixture for the tests of one file: made before they run, the database dropped after. */
+export function storeFixture(test: TestFn): StoreFixture {
+  let made: { database: TestDatabase; store: SessionStore } | undefined;
+  test.before(async () => {
+    const database = await createTestDatabase();
+    made = { database, store: new SessionStore(database.db) };
+  });
+  test.after.always(async () => {
+    await made?.database.drop();
+  });
+  const ready = () => {
+    if (!made) throw new Error('the store fixture is used before its test.before ran');
+    return made;
+  };
+  return {
+    get database() {
+      return ready().database;
+    },
+    get store() {
+      return ready().store;
+    },
+  };
+}
+
+/** Inserts a PENDING batch session with kernels at `positions`; its id and theirs, in that order. */
+export async function insertSession(
+  fx: StoreFixture,
   name: string,
-  to: SessionStatus[],
+  positions: ['main' | 'sub', number][],
   extra: Partial<SessionRow> = {},
-): Promise<Made> {
+): Promise<{ id: string; kernelIds: string[] }> {
   const id = randomUUID();
   const now = new Date().toISOString();
-  const kernel = (role: 'main' | 'sub', idx: number) =>
+  const kernels = positions.map(([role, idx]) =>
     toJsonColumns({
       id: randomUUID(),
       session_id: id,
@@ -36,13 +68,13 @@ export async function newSession(
       status: 'PENDING',
       status_history: { PENDING: now },
       occupied_slots: {},
-    } as Partial<KernelRow>);
-  const kernels = [kernel('sub', 2), kernel('main', 1), kernel('sub', 1)];
-  await store.insert(
+    } as Partial<KernelRow>),
+  );
+  await fx.store.insert(
     toJsonColumns({
       id,
       name,
-      access_key: database.admin.accessKey,
+      access_key: fx.database.admin.accessKey,
       domain_name: 'default',
       group_name: 'default',
       scaling_group: 'default',
@@ -53,26 +85,69 @@ export async function newSession(
       requested_image: 'python',
       startup_command: 'true',
       requested_slots: {},
-      cluster_size: 3,
       ...extra,
     } as Partial<SessionRow>),
     kernels,
     [],
   );
+  return { id, kernelIds: kernels.map((k) => k.id as string) };
+}
+
+/** A batch session with a main and two subs, placed on `agent-x` and moved to `to`. */
+export async function newSession(
+  fx: StoreFixture,
+  name: string,
+  to: SessionStatus[],
+  extra: Partial<SessionRow> = {},
+): Promise<Made> {
+  const { id, kernelIds } = await insertSession(
+    fx,
+    name,
+    [
+      ['sub', 2],
+      ['main', 1],
+      ['sub', 1],
+    ],
+    { cluster_size: 3, ...extra },
+  );
   for (const status of to) {
     const set = status === 'SCHEDULED' ? { agent_id: 'agent-x' } : {};
-    const row = await store.transition(id, status, { kernels: true, set });
+    const row = await fx.store.transition(id, status, { kernels: true, set });
     if (!row) throw new Error(`the move to ${status} was refused`);
   }
-  return {
-    id,
-    main: kernels[1]!.id as string,
-    subs: [kernels[2]!.id as string, kernels[0]!.id as string],
-  };
+  return { id, main: kernelIds[1]!, subs: [kernelIds[2]!, kernelIds[0]!] };
+}
+
+/**
+ * A statement racing a session's lock: `start` is started while a transaction holds the lock
+ * (store.lockIn), and once it waits on that lock (its text contains `fragment`), `meanwhile`
+ * runs in the holding transaction, which commits. What `start` returned, after that commit.
+ */
+export async function whileSessionLocked<T>(
+  fx: StoreFixture,
+  id: string,
+  fragment: string,
+  start: () => Promise<T>,
+  meanwhile: (trx: Tx, s: SessionRow) => Promise<unknown>,
+): Promise<T> {
+  const trx = await fx.database.db.transaction();
+  let pending: Promise<T>;
+  try {
+    const s = (await fx.store.lockIn(trx, id))!;
+    pending = start();
+    await untilWaitingOnLock(fx.database.db, fragment, 'the statement waiting on the session lock');
+    await meanwhile(trx, s);
+    await trx.commit();
+  } catch (err) {
+    await trx.rollback();
+    throw err;
+  }
+  return pending;
 }
 
 /** A session's row, its kernels (main first, then subs by index) and its events in order. */
-export async function rowsOf(database: TestDatabase, id: string) {
+export async function rowsOf(fx: { database: TestDatabase }, id: string) {
+  const { database } = fx;
   const s = (await database.db('sessions').where({ id }).first()) as SessionRow;
   const kernels = (await database
     .db('kernels')
@@ -87,9 +162,9 @@ export async function rowsOf(database: TestDatabase, id: string) {
 }
 
 /** What a session's rows say, without its ids, name and times. */
-export async function written(database: TestDatabase, m: Made) {
-  const { s, kernels, events } = await rowsOf(database, m.id);
-  const attempts = (await database.db('session_attempts').where({ session_id: m.id })) as Record<
+export async function written(fx: { database: TestDatabase }, m: Made) {
+  const { s, kernels, events } = await rowsOf(fx, m.id);
+  const attempts = (await fx.database.db('session_attempts').where({ session_id: m.id })) as Record<
     string,
     unknown
   >[];
@@ -134,4 +209,14 @@ export async function written(database: TestDatabase, m: Made) {
       own: session_id === m.id && ended_at !== null,
     })),
   };
+}
+
+/** written(), and each kernel's container (main first, then subs by index). */
+export async function writtenAndContainers(fx: { database: TestDatabase }, m: Made) {
+  const w = await written(fx, m);
+  const ks = (await fx.database
+    .db('kernels')
+    .where({ session_id: m.id })
+    .orderBy([{ column: 'cluster_role' }, 'cluster_idx'])) as KernelRow[];
+  return { ...w, containers: ks.map((k) => k.container_id) };
 }

@@ -1,68 +1,29 @@
 import test from 'ava';
-import type { KernelRow } from '../../src/persistence/rows.js';
 import type { PhaseStep } from '../../src/domain/phase-chain.js';
-import { SessionStore } from '../../src/persistence/session-store.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { newSession, written, type Made } from '../helpers/session-rows.js';
+import { phasesInTransaction, phaseSteps } from '../helpers/session-reports.js';
+import { newSession, storeFixture, writtenAndContainers, type Made } from '../helpers/session-rows.js';
 
 /**
  * A progress report's phases in one statement (session-phases-at-once.ts, sessions without a
  * callback_url) against the three statements a session with a callback_url still takes, on a
  * real PostgreSQL: the same rows, the same events in the same order.
  */
-let database: TestDatabase;
-let store: SessionStore;
-test.before(async () => {
-  database = await createTestDatabase();
-  store = new SessionStore(database.db);
-});
-test.after.always(async () => {
-  await database?.drop();
-});
-
-function steps(): PhaseStep[] {
-  const t = Date.parse('2026-11-29T10:00:00.000Z');
-  return [
-    { status: 'PREPARING', at: t, data: {} },
-    { status: 'PULLING', at: t + 1, data: { pulled: 1 } },
-    { status: 'PREPARED', at: t + 2, data: {} },
-    { status: 'CREATING', at: t + 3, data: {} },
-    { status: 'RUNNING', at: t + 4, data: { note: 'x' } },
-  ];
-}
-
-async function applyPhases(m: Made, phases: PhaseStep[]): Promise<number | null> {
-  return store.inTransaction(async (trx) => {
-    const s = (await store.lockIn(trx, m.id))!;
-    const moved = await store.movePhasesIn(trx, s, phases, [
-      { kernelId: m.main, containerId: 'c-main' },
-      { kernelId: m.subs[0]!, containerId: 'c-sub1' },
-    ]);
-    return moved?.startedAt ?? null;
-  });
-}
-
-/** written(database, ) with what differs between the two on purpose left out (the callback_url). */
-async function same(m: Made) {
-  const w = await written(database, m);
-  const s = (await database
-    .db('kernels')
-    .where({ session_id: m.id })
-    .orderBy([{ column: 'cluster_role' }, 'cluster_idx'])) as KernelRow[];
-  return { ...w, containers: s.map((k) => k.container_id) };
-}
+const fx = storeFixture(test);
+const applyPhases = (m: Made, phases: PhaseStep[]) => phasesInTransaction(fx, m, phases);
+/** What both write, and the containers (the callback_url, which differs on purpose, is not in it). */
+const same = (m: Made) => writtenAndContainers(fx, m);
 
 for (const lagging of [false, true]) {
   test(`phases to RUNNING${lagging ? ', one sub behind' : ''}: one statement writes what the three wrote`, async (t) => {
-    const a = await newSession(store, database, `phases-cb-${lagging}`, ['SCHEDULED'], {
+    const a = await newSession(fx, `phases-cb-${lagging}`, ['SCHEDULED'], {
       callback_url: 'http://hook.invalid/x',
     });
-    const b = await newSession(store, database, `phases-one-${lagging}`, ['SCHEDULED']);
+    const b = await newSession(fx, `phases-one-${lagging}`, ['SCHEDULED']);
     if (lagging)
       for (const m of [a, b])
-        await database.db('kernels').where({ id: m.subs[1] }).update({ status: 'PENDING' });
-    t.is(await applyPhases(a, steps()), Date.parse('2026-11-29T10:00:00.004Z'));
-    t.is(await applyPhases(b, steps()), Date.parse('2026-11-29T10:00:00.004Z'));
+        await fx.database.db('kernels').where({ id: m.subs[1] }).update({ status: 'PENDING' });
+    t.is(await applyPhases(a, phaseSteps()), Date.parse('2026-11-29T10:00:00.004Z'));
+    t.is(await applyPhases(b, phaseSteps()), Date.parse('2026-11-29T10:00:00.004Z'));
     const before = await same(a);
     const after = await same(b);
     t.deepEqual(after, before);
@@ -71,17 +32,17 @@ for (const lagging of [false, true]) {
     t.true(after.events.some((e) => e.name === 'session_started'));
     t.true(after.events.some((e) => e.name === 'kernel_started' && e.kernel === 'sub2'));
     // A repeat moves nothing and writes no event.
-    t.is(await applyPhases(b, steps()), null);
+    t.is(await applyPhases(b, phaseSteps()), null);
     t.deepEqual((await same(b)).events, after.events);
   });
 }
 
 test('phases in two reports (PREPARING, then the rest) write what one report of all of them writes', async (t) => {
-  const a = await newSession(store, database, 'phases-split', ['SCHEDULED']);
-  const b = await newSession(store, database, 'phases-whole', ['SCHEDULED']);
-  await applyPhases(a, steps().slice(0, 2));
-  await applyPhases(a, steps().slice(2));
-  await applyPhases(b, steps());
+  const a = await newSession(fx, 'phases-split', ['SCHEDULED']);
+  const b = await newSession(fx, 'phases-whole', ['SCHEDULED']);
+  await applyPhases(a, phaseSteps().slice(0, 2));
+  await applyPhases(a, phaseSteps().slice(2));
+  await applyPhases(b, phaseSteps());
   const [x, y] = [await same(a), await same(b)];
   t.deepEqual(
     x.events.map((e) => `${e.name}:${e.kernel ?? '-'}`),
