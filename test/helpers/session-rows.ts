@@ -6,6 +6,7 @@ import type { KernelRow, SessionRow } from '../../src/persistence/rows.js';
 import { SessionStore } from '../../src/persistence/session-store.js';
 import type { Tx } from '../../src/persistence/db.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
+import { fileFixture } from './file-fixture.js';
 import { untilWaitingOnLock } from './lock-wait.js';
 
 /**
@@ -27,26 +28,16 @@ export interface StoreFixture {
 
 /** A StoreFixture for the tests of one file: made before they run, the database dropped after. */
 export function storeFixture(test: TestFn): StoreFixture {
-  let made: { database: TestDatabase; store: SessionStore } | undefined;
-  test.before(async () => {
-    const database = await createTestDatabase();
-    made = { database, store: new SessionStore(database.db) };
-  });
-  test.after.always(async () => {
-    await made?.database.drop();
-  });
-  const ready = () => {
-    if (!made) throw new Error('the store fixture is used before its test.before ran');
-    return made;
-  };
-  return {
-    get database() {
-      return ready().database;
+  return fileFixture<StoreFixture>(
+    test,
+    async (into) => {
+      into.database = await createTestDatabase();
+      into.store = new SessionStore(into.database.db);
     },
-    get store() {
-      return ready().store;
+    async (made) => {
+      await made.database?.drop();
     },
-  };
+  );
 }
 
 /** Inserts a PENDING batch session with kernels at `positions`; its id and theirs, in that order. */
