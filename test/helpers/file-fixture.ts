@@ -4,9 +4,9 @@ import type { TestFn } from 'ava';
 export type Filling<T> = { -readonly [K in keyof T]?: T[K] };
 
 /**
- * What the tests of one file share: `make` fills it in `test.before` (each value as soon as it
- * has it), `release` frees what was made in `test.after.always`, even when `make` failed
- * part-way. A value read before it was made throws, naming it.
+ * What the tests of one file share: `make` fills it in a serial `test.before` (each value as
+ * soon as it has it), `release` frees what was made in `test.after.always`, even when `make`
+ * failed part-way. A value read before it was made throws, naming it.
  */
 export function fileFixture<T extends object>(
   test: TestFn,
@@ -14,7 +14,9 @@ export function fileFixture<T extends object>(
   release: (made: Filling<T>) => Promise<void>,
 ): Readonly<T> {
   const made: Filling<T> = {};
-  test.before(() => make(made));
+  // Serial: a file's own before hooks, registered after this one, wait for it (ava runs the
+  // concurrent ones only once the serial ones before them are done).
+  test.serial.before(() => make(made));
   test.after.always(() => release(made));
   return new Proxy(made, {
     get(target, key) {
