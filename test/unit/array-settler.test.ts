@@ -93,3 +93,21 @@ test("another manager's commit makes the next pass read again", async (t) => {
   await s.settle();
   t.is(parents.reads, 2);
 });
+
+test("another manager's commit that arrives while the read runs makes the next pass read again", async (t) => {
+  const parents = new Parents();
+  const clock = { t: 0 };
+  const s = settler(parents, clock);
+  const read = parents.openParents.bind(parents);
+  parents.openParents = async () => {
+    const out = await read();
+    s.elsewhere(); // its wake-up, after the read's snapshot
+    return out;
+  };
+  await s.settle();
+  parents.openParents = read;
+  await s.settle();
+  t.is(parents.reads, 2);
+  await s.settle();
+  t.is(parents.reads, 2, 'nothing since: quiet');
+});

@@ -23,9 +23,12 @@ export class ArraySettler {
     this.quiet = new QuietGate({ ...opts, counted: () => arrays.insertions });
   }
 
-  /** Another manager committed something (maybe an array): the next settle step reads. */
+  /**
+   * Another manager committed something (maybe an array): the next settle step reads, also when
+   * this arrives while a read is under way (that read may have begun before the commit).
+   */
   elsewhere(): void {
-    this.quiet.forget();
+    this.quiet.wake();
   }
 
   /** Returns how many parents moved. */
