@@ -244,6 +244,14 @@ test.serial(
     // A released shell lets go of it (right after its read: waited for, not assumed).
     t.true(await until('the released shell let go of its FIFO', async () => !holdsFifo(ranFolder)));
     const releasedAt = Number(readFileSync(join(ranFolder, 'released-at'), 'utf8'));
+    // A release ends by recording that every word was written: the restarted agent need not wait.
+    t.true(
+      await until(
+        'the release to record its words written',
+        () => existsSync(join(ranFolder, 'written')) || null,
+      ),
+    );
+    t.false(existsSync(join(cutFolder, 'written')), 'a held session has no written words');
     await agents.stop(agent, 'SIGKILL');
     // As if killed between writing released-at and the FIFO: recorded, never written.
     writeFileSync(join(cutFolder, 'released-at'), String(Date.now()));

@@ -12,11 +12,13 @@ import {
   BARRIER_SHELL,
   BARRIER_WAIT,
   LEGACY_BARRIER_SCRIPT,
+  REACH_BARRIER_MS,
   barrierCommand,
   barrierFolder,
   effectiveArgv,
   heldAtBarrier,
   pathsTheBarrierNeeds,
+  releaseSeen,
   wantsBarrier,
 } from '../../src/domain/start-barrier.js';
 
@@ -140,4 +142,19 @@ test('a container held by an older agent is held while its barrier shell waits (
   t.false(heldAtBarrier(['/bin/sh -c sleep 1']));
   t.false(heldAtBarrier([]));
   t.is(barrierFolder('/var/lib/bai/barrier/', 'bai-k1.2'), '/var/lib/bai/barrier/bai-k1.2');
+});
+
+test('a release an agent did not see end: held, ran, or not known until the shell had time to reach its barrier', (t) => {
+  // A shell that holds `held` waits for its word, whatever else is written.
+  t.is(releaseSeen('held', false, 0), 'held');
+  t.is(releaseSeen('held', false, REACH_BARRIER_MS + 1), 'held');
+  // Every word written, or an older agent's shell that `ps` shows past the barrier: it ran.
+  t.is(releaseSeen('unseen', true, 0), 'ran');
+  t.is(releaseSeen('past', false, 0), 'ran');
+  // No shell holds `held` and nothing says the word was written: moments after its start the
+  // shell may not be there yet (ask again); once it had the time to be, it read its word.
+  t.is(releaseSeen('unseen', false, 0), 'wait');
+  t.is(releaseSeen('unseen', false, REACH_BARRIER_MS), 'wait');
+  t.is(releaseSeen('unseen', false, REACH_BARRIER_MS + 1), 'ran');
+  t.is(releaseSeen('unseen', false, Infinity), 'ran');
 });
