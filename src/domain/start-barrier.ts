@@ -40,12 +40,6 @@ export const LEGACY_BARRIER_SCRIPT = `read _ < ${BARRIER_MOUNT}/${BARRIER_FIFO} 
  */
 export const BARRIER_WRITTEN = 'written';
 /**
- * How long a shell may take to reach its barrier once its container started (a loaded
- * machine); a release waits for it that long, and so does a restarted agent that cannot tell.
- */
-export const REACH_BARRIER_MS = 60_000;
-
-/**
  * Where a held session's main shell stands, as the agent sees it: `held` (it holds the `held`
  * FIFO: it waits for its word), `past` (known past the barrier: an older agent's container
  * whose `ps` shows the command), `unseen` (no shell holds `held`: past the barrier, or not at
@@ -58,11 +52,18 @@ export type ShellAt = 'held' | 'past' | 'unseen';
  * concludes of a running session whose `released-at` is written: `held` (its command has not
  * run: release it again), `ran` (it was let run), or `wait` (ask again shortly). `released-at`
  * alone does not say, as it is written before the FIFOs; `written` does. Without it, a shell
- * that holds no `held` is past the barrier only once it had time to reach it.
+ * that holds no `held` is past the barrier only once it had time to reach it: `waitMs` after its
+ * container's start (a shell's first line comes milliseconds after it, seconds on a loaded
+ * machine; the agent waits before its first heartbeat, so not the release's own 60 s).
  */
-export function releaseSeen(shell: ShellAt, written: boolean, sinceStartMs: number): 'held' | 'ran' | 'wait' {
+export function releaseSeen(
+  shell: ShellAt,
+  written: boolean,
+  sinceStartMs: number,
+  waitMs: number,
+): 'held' | 'ran' | 'wait' {
   if (shell === 'held') return 'held';
-  if (shell === 'past' || written || sinceStartMs > REACH_BARRIER_MS) return 'ran';
+  if (shell === 'past' || written || sinceStartMs > waitMs) return 'ran';
   return 'wait';
 }
 

@@ -9,16 +9,17 @@ import {
   BARRIER_HELD,
   BARRIER_MOUNT,
   BARRIER_WRITTEN,
-  REACH_BARRIER_MS,
   barrierFolder,
   heldAtBarrier,
   releaseSeen,
   type ShellAt,
 } from '../../domain/start-barrier.js';
-import type { AgentContext } from './agent-context.js';
+import { sessionLog, type AgentContext } from './agent-context.js';
 import { mainOf, type Tracked } from './tracked.js';
 
 const execFileP = promisify(execFile);
+/** How long a release waits for a container's shell to reach its barrier (started late, or again). */
+const REACH_BARRIER_MS = 60_000;
 /** While a release waits for a shell, how often it asks the engine whether the container runs. */
 const ENGINE_CHECK_MS = 500;
 /** The file (in the main's barrier folder) that says when the session was released. */
@@ -143,15 +144,17 @@ export class StartBarrier {
    * null if its command has not run — never released, or its main's shell still waits at the
    * barrier (release it again). A shell that holds no `held` FIFO while nothing says its word
    * was written may not have reached the barrier yet: asked again until it shows, or until it
-   * had REACH_BARRIER_MS to (domain `releaseSeen`).
+   * had BAI_BARRIER_SHELL_WAIT_MS to (domain `releaseSeen`).
    */
   async ranAt(t: Tracked, startedAt: number | null): Promise<number | null> {
     const at = await this.releasedAt(t);
     if (at === null) return null;
-    for (;;) {
+    for (let asked = 0; ; asked++) {
       const since = startedAt === null ? Infinity : Date.now() - startedAt;
-      const seen = releaseSeen(await this.shellAt(t), await this.written(t), since);
+      const wait = this.ctx.config.barrierShellWaitMs;
+      const seen = releaseSeen(await this.shellAt(t), await this.written(t), since, wait);
       if (seen !== 'wait') return seen === 'ran' ? at : null;
+      if (asked === 0) sessionLog(this.ctx, t).info('release not seen to end: waiting for its shell');
       await sleep(20);
     }
   }
