@@ -288,7 +288,11 @@ test.serial(
     let out = '';
     // However long the agent takes to start (the wait is counted from the container's start).
     const spawned = agents.spawn(1, { BAI_BARRIER_SHELL_WAIT_MS: '600000' }, (text) => (out += text));
-    await until('the agent to wait for the shell', () => out.includes('release not seen to end') || null);
+    await until(
+      'the agent to wait for the shell',
+      () => out.includes('release not seen to end') || null,
+      180_000,
+    );
     // The shell shows: it holds `held`.
     const fd = openSync(join(folder, 'held'), constants.O_RDWR);
     try {
