@@ -1,3 +1,4 @@
+import type { ExecutionContext } from 'ava';
 import { randomUUID } from 'node:crypto';
 import type { SessionStatus } from '../../src/domain/status.js';
 import { toJsonColumns } from '../../src/persistence/json-columns.js';
@@ -170,4 +171,24 @@ export async function callbacksOf(database: TestDatabase, id: string) {
       fields: rest,
     };
   });
+}
+
+/**
+ * Asserts that session `id`'s callback deliveries are those its twin `ref` got (callbacksOf),
+ * each its own (ids, name, time queued), for the events `events` in that order.
+ */
+export async function sameCallbacks(
+  t: ExecutionContext,
+  database: TestDatabase,
+  id: string,
+  ref: string,
+  events: readonly string[],
+): Promise<void> {
+  const callbacks = await callbacksOf(database, id);
+  t.deepEqual(callbacks, await callbacksOf(database, ref));
+  t.deepEqual(
+    callbacks.map((c) => c.event),
+    events,
+  );
+  t.true(callbacks.every((c) => c.own));
 }

@@ -10,7 +10,7 @@ import { PLACED_SESSION_COLUMNS, type KernelRow, type SessionRow } from '../../s
 import { SessionStore } from '../../src/persistence/session-store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { untilWaitingOnLock } from '../helpers/lock-wait.js';
-import { callbacksOf, newSession, rowsOf, type Made } from '../helpers/session-rows.js';
+import { newSession, sameCallbacks, rowsOf, type Made } from '../helpers/session-rows.js';
 
 /**
  * The placement's one statement (placement-commit.ts) against the statements one by one it
@@ -241,12 +241,7 @@ test('sessions with a callback_url: the one statement writes what the moves one 
   t.deepEqual(one.rows, steps.rows);
   t.is(one.placed.length, 2);
   for (const [i, m] of one.made.entries()) {
-    const callbacks = await callbacksOf(database, m.id);
-    t.deepEqual(callbacks, await callbacksOf(database, steps.made[i]!.id));
-    t.deepEqual(
-      callbacks.map((c) => c.event),
-      ['enqueued'],
-    );
+    await sameCallbacks(t, database, m.id, steps.made[i]!.id, ['enqueued']);
   }
 });
 

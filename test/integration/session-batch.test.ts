@@ -3,7 +3,7 @@ import { IdempotencyStore } from '../../src/persistence/idempotency-store.js';
 import { SessionBatchStore, type BatchMember } from '../../src/persistence/session-batch.js';
 import { SessionStore } from '../../src/persistence/session-store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { callbacksOf, sessionRows, written, type Made } from '../helpers/session-rows.js';
+import { callbacksOf, sameCallbacks, sessionRows, written, type Made } from '../helpers/session-rows.js';
 
 /**
  * New sessions in one statement (session-batch.ts: the store's insert, a group commit) against
@@ -40,13 +40,7 @@ test.serial(
     await store.insert(b.session, b.kernels, []);
     t.is(queued, 1);
     t.deepEqual(await written(database, b.made), await written(database, a));
-    const callbacks = await callbacksOf(database, b.made.id);
-    t.deepEqual(callbacks, await callbacksOf(database, a.id));
-    t.deepEqual(
-      callbacks.map((c) => c.event),
-      ['enqueued'],
-    );
-    t.true(callbacks.every((c) => c.own));
+    await sameCallbacks(t, database, b.made.id, a.id, ['enqueued']);
     // Without a callback_url: no delivery, the sender is not told.
     const c = sessionRows(database, 'insert-plain');
     queued = 0;
@@ -83,10 +77,7 @@ for (const keyed of [false, true]) {
       t.is(queued, 1);
       for (const [i, r] of rows.entries()) {
         t.deepEqual(await written(database, r.made), await written(database, refs[i]!));
-        const callbacks = await callbacksOf(database, r.made.id);
-        t.deepEqual(callbacks, await callbacksOf(database, refs[i]!.id));
-        t.is(callbacks.length, i === 1 ? 0 : 1);
-        t.true(callbacks.every((c) => c.own && c.event === 'enqueued'));
+        await sameCallbacks(t, database, r.made.id, refs[i]!.id, i === 1 ? [] : ['enqueued']);
       }
     },
   );

@@ -4,7 +4,7 @@ import type { KernelRow, SessionRow } from '../../src/persistence/rows.js';
 import type { ExitMove, KernelExit } from '../../src/persistence/session-exit.js';
 import { SessionStore } from '../../src/persistence/session-store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { callbacksOf, newSession, written, type Made } from '../helpers/session-rows.js';
+import { newSession, sameCallbacks, written, type Made } from '../helpers/session-rows.js';
 
 /**
  * The exit report's one statement (session-exit.ts) against the statements one by one it
@@ -119,13 +119,8 @@ for (const exitCode of [0, 3]) {
     );
     t.is(queued, 1);
     t.deepEqual(await written(database, b), await written(database, a));
-    const callbacks = await callbacksOf(database, b.id);
-    t.deepEqual(callbacks, await callbacksOf(database, a.id));
-    t.deepEqual(
-      callbacks.map((c) => c.event),
-      ['enqueued', 'started', exitCode === 0 ? 'success' : 'failure', 'terminated'],
-    );
-    t.true(callbacks.every((c) => c.own));
+    const result = exitCode === 0 ? 'success' : 'failure';
+    await sameCallbacks(t, database, b.id, a.id, ['enqueued', 'started', result, 'terminated']);
   });
 }
 

@@ -6,7 +6,7 @@ import { movePhasesIn, movePhasesStepByStep } from '../../src/persistence/sessio
 import { SessionStore } from '../../src/persistence/session-store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { untilWaitingOnLock } from '../helpers/lock-wait.js';
-import { callbacksOf, newSession, written, type Made } from '../helpers/session-rows.js';
+import { newSession, sameCallbacks, written, type Made } from '../helpers/session-rows.js';
 
 /**
  * A progress report's phases as ONE statement on its own (session-phases-at-once.ts's
@@ -101,13 +101,7 @@ for (const lagging of [false, true]) {
     t.true(three.events.some((e) => e.name === 'session_started'));
     t.like(await alone(d, steps()), { callbacksQueued: true });
     t.deepEqual(await same(d), three);
-    const callbacks = await callbacksOf(database, d.id);
-    t.deepEqual(callbacks, await callbacksOf(database, a.id));
-    t.deepEqual(
-      callbacks.map((x) => x.event),
-      ['enqueued', 'started'],
-    );
-    t.true(callbacks.every((x) => x.own));
+    await sameCallbacks(t, database, d.id, a.id, ['enqueued', 'started']);
     t.like(moved, { callbacksQueued: false });
     // A repeat: its first phase is no longer ahead of the session, so the handler does not
     // take the statement; forced, its guard refuses and nothing is written.
@@ -211,10 +205,5 @@ test('a session with a callback_url, phases in two reports on their own: a deliv
   t.like(await alone(b, steps().slice(0, 2)), { callbacksQueued: false });
   t.like(await alone(b, steps().slice(2)), { callbacksQueued: true });
   t.deepEqual(await same(b), await same(a));
-  const callbacks = await callbacksOf(database, b.id);
-  t.deepEqual(callbacks, await callbacksOf(database, a.id));
-  t.deepEqual(
-    callbacks.map((x) => x.event),
-    ['enqueued', 'started'],
-  );
+  await sameCallbacks(t, database, b.id, a.id, ['enqueued', 'started']);
 });

@@ -4,7 +4,7 @@ import type { PhaseStep } from '../../src/domain/phase-chain.js';
 import { movePhasesIn, movePhasesStepByStep } from '../../src/persistence/session-phases.js';
 import { SessionStore } from '../../src/persistence/session-store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { callbacksOf, newSession, written, type Made } from '../helpers/session-rows.js';
+import { newSession, sameCallbacks, written, type Made } from '../helpers/session-rows.js';
 
 /**
  * A progress report's phases in one statement (session-phases-at-once.ts) against the three
@@ -74,13 +74,7 @@ for (const lagging of [false, true]) {
     t.is(await applyPhases(b, steps()), Date.parse('2026-11-29T10:00:00.004Z'));
     t.is(await applyPhases(c, steps()), Date.parse('2026-11-29T10:00:00.004Z'));
     t.deepEqual(await same(c), await same(a));
-    const callbacks = await callbacksOf(database, c.id);
-    t.deepEqual(callbacks, await callbacksOf(database, a.id));
-    t.deepEqual(
-      callbacks.map((x) => x.event),
-      ['enqueued', 'started'],
-    );
-    t.true(callbacks.every((x) => x.own));
+    await sameCallbacks(t, database, c.id, a.id, ['enqueued', 'started']);
     const before = await same(a);
     const after = await same(b);
     t.deepEqual(after, before);

@@ -152,7 +152,7 @@ export class ReportHandler {
       startedAt = null;
       const s = (session = await this.currentIn(trx, r));
       if (!s) return false;
-      // Every phase's guarded move, in three statements (the row is locked: its status says
+      // Every phase's guarded move, in one statement (the row is locked: its status says
       // which of them pass); on RUNNING the kernels that moved get their containers.
       const moved = await sessions.movePhasesIn(trx, s, steps, r.containers ?? []);
       startedAt = moved?.startedAt ?? null;
