@@ -1,3 +1,4 @@
+import type { ExecutionContext } from 'ava';
 import { randomUUID } from 'node:crypto';
 import type { SessionStatus } from '../../src/domain/status.js';
 import { toJsonColumns } from '../../src/persistence/json-columns.js';
@@ -24,6 +25,18 @@ export async function newSession(
   to: SessionStatus[],
   extra: Partial<SessionRow> = {},
 ): Promise<Made> {
+  const { made, session, kernels } = sessionRows(database, name, extra);
+  await store.insert(session, kernels, []);
+  for (const status of to) {
+    const set = status === 'SCHEDULED' ? { agent_id: 'agent-x' } : {};
+    const row = await store.transition(made.id, status, { kernels: true, set });
+    if (!row) throw new Error(`the move to ${status} was refused`);
+  }
+  return made;
+}
+
+/** The rows of a new PENDING batch session with a main and two subs (jsonb columns as text), and its Made. */
+export function sessionRows(database: TestDatabase, name: string, extra: Partial<SessionRow> = {}) {
   const id = randomUUID();
   const now = new Date().toISOString();
   const kernel = (role: 'main' | 'sub', idx: number) =>
@@ -38,37 +51,29 @@ export async function newSession(
       occupied_slots: {},
     } as Partial<KernelRow>);
   const kernels = [kernel('sub', 2), kernel('main', 1), kernel('sub', 1)];
-  await store.insert(
-    toJsonColumns({
-      id,
-      name,
-      access_key: database.admin.accessKey,
-      domain_name: 'default',
-      group_name: 'default',
-      scaling_group: 'default',
-      type: 'batch',
-      status: 'PENDING',
-      status_history: { PENDING: now },
-      image: 'python',
-      requested_image: 'python',
-      startup_command: 'true',
-      requested_slots: {},
-      cluster_size: 3,
-      ...extra,
-    } as Partial<SessionRow>),
-    kernels,
-    [],
-  );
-  for (const status of to) {
-    const set = status === 'SCHEDULED' ? { agent_id: 'agent-x' } : {};
-    const row = await store.transition(id, status, { kernels: true, set });
-    if (!row) throw new Error(`the move to ${status} was refused`);
-  }
-  return {
+  const session = toJsonColumns({
+    id,
+    name,
+    access_key: database.admin.accessKey,
+    domain_name: 'default',
+    group_name: 'default',
+    scaling_group: 'default',
+    type: 'batch',
+    status: 'PENDING',
+    status_history: { PENDING: now },
+    image: 'python',
+    requested_image: 'python',
+    startup_command: 'true',
+    requested_slots: {},
+    cluster_size: 3,
+    ...extra,
+  } as Partial<SessionRow>);
+  const made: Made = {
     id,
     main: kernels[1]!.id as string,
     subs: [kernels[2]!.id as string, kernels[0]!.id as string],
   };
+  return { made, session, kernels };
 }
 
 /** A session's row, its kernels (main first, then subs by index) and its events in order. */
@@ -134,4 +139,56 @@ export async function written(database: TestDatabase, m: Made) {
       own: session_id === m.id && ended_at !== null,
     })),
   };
+}
+
+/**
+ * A session's callback deliveries in order: each body's fields (in their order) and values,
+ * without the session's id, name and the time queued, which are checked here (`own`), and
+ * with status_history's statuses only (their times differ between twins).
+ */
+export async function callbacksOf(database: TestDatabase, id: string) {
+  const s = (await database.db('sessions').where({ id }).first()) as SessionRow;
+  const rows = (await database.db('webhook_deliveries').where({ session_id: id }).orderBy('id')) as {
+    url: string;
+    access_key: string;
+    body: string;
+  }[];
+  return rows.map((r) => {
+    const body = JSON.parse(r.body) as Record<string, unknown>;
+    const { session_id, session_name, when, status_history, ...rest } = body;
+    const at = typeof when === 'string' ? new Date(when) : null;
+    return {
+      url: r.url,
+      keys: Object.keys(body),
+      own:
+        r.access_key === s.access_key &&
+        session_id === id &&
+        session_name === s.name &&
+        at !== null &&
+        at.toISOString() === when,
+      statuses: Object.keys(status_history as Record<string, string>).sort(),
+      event: body.event as string,
+      fields: rest,
+    };
+  });
+}
+
+/**
+ * Asserts that session `id`'s callback deliveries are those its twin `ref` got (callbacksOf),
+ * each its own (ids, name, time queued), for the events `events` in that order.
+ */
+export async function sameCallbacks(
+  t: ExecutionContext,
+  database: TestDatabase,
+  id: string,
+  ref: string,
+  events: readonly string[],
+): Promise<void> {
+  const callbacks = await callbacksOf(database, id);
+  t.deepEqual(callbacks, await callbacksOf(database, ref));
+  t.deepEqual(
+    callbacks.map((c) => c.event),
+    events,
+  );
+  t.true(callbacks.every((c) => c.own));
 }

@@ -1,9 +1,8 @@
 import test from 'ava';
-import { randomUUID } from 'node:crypto';
 import type { SessionStatus } from '../../src/domain/status.js';
-import { toJsonColumns } from '../../src/persistence/json-columns.js';
 import { SessionStore } from '../../src/persistence/session-store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { sessionRows } from '../helpers/session-rows.js';
 
 /**
  * The events a session's transitions write, on a real PostgreSQL: a batch session's result
@@ -20,40 +19,11 @@ test.after.always(async () => {
 });
 
 async function newBatchSession(name: string): Promise<string> {
-  const id = randomUUID();
-  const now = new Date().toISOString();
-  await store.insert(
-    toJsonColumns({
-      id,
-      name,
-      access_key: database.admin.accessKey,
-      domain_name: 'default',
-      group_name: 'default',
-      scaling_group: 'default',
-      type: 'batch',
-      status: 'PENDING',
-      status_history: { PENDING: now },
-      image: 'python',
-      requested_image: 'python',
-      startup_command: 'true',
-      requested_slots: {},
-      callback_url: 'http://hook.invalid/events',
-    }),
-    [
-      toJsonColumns({
-        id: randomUUID(),
-        session_id: id,
-        cluster_role: 'main',
-        cluster_idx: 1,
-        cluster_hostname: 'main1',
-        status: 'PENDING',
-        status_history: { PENDING: now },
-        occupied_slots: {},
-      }),
-    ],
-    [],
-  );
-  return id;
+  const { made, session, kernels } = sessionRows(database, name, {
+    callback_url: 'http://hook.invalid/events',
+  });
+  await store.insert(session, kernels, []);
+  return made.id;
 }
 
 async function through(id: string, statuses: SessionStatus[]): Promise<void> {

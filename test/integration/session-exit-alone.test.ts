@@ -10,13 +10,14 @@ import {
 import { SessionStore } from '../../src/persistence/session-store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { untilWaitingOnLock } from '../helpers/lock-wait.js';
-import { newSession, written, type Made } from '../helpers/session-rows.js';
+import { callbacksOf, newSession, sameCallbacks, written, type Made } from '../helpers/session-rows.js';
 
 /**
  * The exit report's statement on its own (session-exit.ts's exitAlone: no transaction, no lock
  * read, its guard in the UPDATE, its events built in SQL) against the statements one by one
  * the transaction takes, on a real PostgreSQL: the same rows, the same events in the same
- * order; and when its guard refuses, nothing written at all.
+ * order, the same callback deliveries (built in SQL here, in JS there); and when its guard
+ * refuses, nothing written at all.
  */
 let database: TestDatabase;
 let store: SessionStore;
@@ -78,12 +79,24 @@ async function stepByStep(m: Made, exit: KernelExit, move: Omit<ExitMove, 'start
   });
 }
 
+/** Whether the statement on its own moved the session (it returns null when it did not). */
+const moved = async (out: Promise<unknown>): Promise<boolean> => (await out) !== null;
+
 async function alone(m: Made, exit: KernelExit, move: Omit<ExitMove, 'startedAt'>): Promise<boolean> {
   const guard = await guardOf(m);
-  return store.alone((db) => exitAlone(db, m.id, exit, move, exit.startedAt, guard));
+  return moved(store.alone((db) => exitAlone(db, m.id, exit, move, exit.startedAt, guard)));
 }
 
-const cases: { name: string; to: SessionStatus[]; exitCode: number; extra?: Partial<SessionRow> }[] = [
+const HOOK = { callback_url: 'http://hook.invalid/x' };
+
+const cases: {
+  name: string;
+  to: SessionStatus[];
+  exitCode: number;
+  extra?: Partial<SessionRow>;
+  /** The callback events it has queued in the end (with a callback_url). */
+  callbacks?: string[];
+}[] = [
   { name: 'exit 0 of a RUNNING batch session', to: ['SCHEDULED', 'PREPARING', 'RUNNING'], exitCode: 0 },
   { name: 'exit 3 of a RUNNING batch session', to: ['SCHEDULED', 'PREPARING', 'RUNNING'], exitCode: 3 },
   { name: 'an out-of-memory exit', to: ['SCHEDULED', 'PREPARING', 'RUNNING'], exitCode: 137 },
@@ -101,6 +114,34 @@ const cases: { name: string; to: SessionStatus[]; exitCode: number; extra?: Part
     exitCode: 0,
     extra: { schedule_name: 'nightly', scheduled_for: new Date('2026-11-29T09:00:00.123Z') },
   },
+  {
+    name: 'exit 0 with a callback_url',
+    to: ['SCHEDULED', 'PREPARING', 'RUNNING'],
+    exitCode: 0,
+    extra: HOOK,
+    callbacks: ['enqueued', 'started', 'success', 'terminated'],
+  },
+  {
+    name: 'exit 3 with a callback_url',
+    to: ['SCHEDULED', 'PREPARING', 'RUNNING'],
+    exitCode: 3,
+    extra: HOOK,
+    callbacks: ['enqueued', 'started', 'failure', 'terminated'],
+  },
+  {
+    name: 'an interactive session with a callback_url',
+    to: ['SCHEDULED', 'PREPARING', 'RUNNING'],
+    exitCode: 0,
+    extra: { ...HOOK, type: 'interactive' },
+    callbacks: ['enqueued', 'started', 'terminated'],
+  },
+  {
+    name: 'a session with a callback_url that went through ERROR',
+    to: ['SCHEDULED', 'PREPARING', 'ERROR'],
+    exitCode: 1,
+    extra: HOOK,
+    callbacks: ['enqueued', 'failure', 'terminated'],
+  },
 ];
 
 for (const c of cases) {
@@ -115,6 +156,7 @@ for (const c of cases) {
     t.is(after.session.status, 'TERMINATED');
     t.is(after.attempts.length, 1);
     t.true(after.events.some((e) => e.name === 'session_terminated'));
+    await sameCallbacks(t, database, b.id, a.id, c.callbacks ?? []);
     if (c.extra?.schedule_name) {
       const { rows } = (await database.db.raw(
         `SELECT data FROM session_events WHERE session_id = ? AND name = 'session_terminated'`,
@@ -146,11 +188,6 @@ const refusals: {
   { name: 'another agent', to: ['SCHEDULED', 'PREPARING', 'RUNNING'], guard: { agentId: 'agent-y' } },
   { name: 'an earlier attempt', to: ['SCHEDULED', 'PREPARING', 'RUNNING'], guard: { attempt: -1 } },
   {
-    name: 'a callback_url',
-    to: ['SCHEDULED', 'PREPARING', 'RUNNING'],
-    extra: { callback_url: 'http://hook.invalid/x' },
-  },
-  {
     name: 'a retry policy on an exit it may retry',
     to: ['SCHEDULED', 'PREPARING', 'RUNNING'],
     extra: { retry_policy: { maxAttempts: 3 } as unknown as SessionRow['retry_policy'] },
@@ -170,7 +207,7 @@ for (const r of refusals) {
     const m = await newSession(store, database, `refused-${r.name}`, r.to, r.extra);
     const before = await written(database, m);
     const guard = await guardOf(m, r.guard);
-    t.false(await store.alone((db) => exitAlone(db, m.id, exitOf(m, 3), moveOf(3), STARTED, guard)));
+    t.false(await moved(store.alone((db) => exitAlone(db, m.id, exitOf(m, 3), moveOf(3), STARTED, guard))));
     t.deepEqual(await written(database, m), before);
   });
 }
@@ -183,7 +220,7 @@ test('a session cancelled while the statement waits on its lock: the statement s
   let pending: Promise<boolean> | undefined;
   try {
     await store.lockIn(trx, m.id);
-    pending = store.alone((db) => exitAlone(db, m.id, exitOf(m, 0), moveOf(0), STARTED, guard));
+    pending = moved(store.alone((db) => exitAlone(db, m.id, exitOf(m, 0), moveOf(0), STARTED, guard)));
     await untilWaitingOnLock(
       database.db,
       "UPDATE sessions SET status = 'TERMINATED'",
@@ -221,7 +258,7 @@ test("kernels moved while the statement waits on the session's lock are read as 
   let pending: Promise<boolean> | undefined;
   try {
     await store.lockIn(trx, b.id);
-    pending = store.alone((db) => exitAlone(db, b.id, exitOf(b, 0), moveOf(0), STARTED, guard));
+    pending = moved(store.alone((db) => exitAlone(db, b.id, exitOf(b, 0), moveOf(0), STARTED, guard)));
     await untilWaitingOnLock(
       database.db,
       "UPDATE sessions SET status = 'TERMINATED'",
@@ -237,4 +274,23 @@ test("kernels moved while the statement waits on the session's lock are read as 
   const after = await written(database, b);
   t.deepEqual(after, await written(database, a));
   t.false(after.events.some((e) => e.name === 'kernel_terminated' && e.kernel === 'sub2'));
+});
+
+test('the statement on its own tells the webhook sender when it queued deliveries, and only then', async (t) => {
+  let queued = 0;
+  const told = new SessionStore(database.db, { eventsCommitted() {}, callbacksQueued: () => (queued += 1) });
+  const plain = await newSession(store, database, 'tells-none', ['SCHEDULED', 'PREPARING', 'RUNNING']);
+  const hooked = await newSession(store, database, 'tells-hook', ['SCHEDULED', 'PREPARING', 'RUNNING'], HOOK);
+  const run = async (m: Made) => {
+    const guard = await guardOf(m);
+    return told.alone((db) => exitAlone(db, m.id, exitOf(m, 0), moveOf(0), STARTED, guard));
+  };
+  t.deepEqual(await run(plain), { callbacksQueued: false });
+  t.is(queued, 0);
+  t.deepEqual(await run(hooked), { callbacksQueued: true });
+  t.is(queued, 1);
+  t.deepEqual(
+    (await callbacksOf(database, hooked.id)).map((c) => c.event),
+    ['enqueued', 'started', 'success', 'terminated'],
+  );
 });

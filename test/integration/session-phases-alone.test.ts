@@ -2,17 +2,19 @@ import test from 'ava';
 import { chainFromAny, type PhaseStep } from '../../src/domain/phase-chain.js';
 import type { KernelRow, SessionRow } from '../../src/persistence/rows.js';
 import { movePhasesAlone, type PhasesGuard } from '../../src/persistence/session-phases-at-once.js';
+import { movePhasesIn, movePhasesStepByStep } from '../../src/persistence/session-phases.js';
 import { SessionStore } from '../../src/persistence/session-store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { untilWaitingOnLock } from '../helpers/lock-wait.js';
-import { newSession, written, type Made } from '../helpers/session-rows.js';
+import { newSession, sameCallbacks, written, type Made } from '../helpers/session-rows.js';
 
 /**
  * A progress report's phases as ONE statement on its own (session-phases-at-once.ts's
  * movePhasesAlone: no transaction, no lock read, its guard in the UPDATE, its events built in
- * SQL) against the three statements a session with a callback_url takes and the one statement
- * in the transaction, on a real PostgreSQL: the same rows, the same events in the same order;
- * and when its guard refuses, nothing written at all.
+ * SQL) against the three statements it was built from (movePhasesStepByStep) and the one
+ * statement in the transaction, on a real PostgreSQL: the same rows, the same events in the
+ * same order, the same callback deliveries (built in SQL here, in JS there); and when its
+ * guard refuses, nothing written at all.
  */
 let database: TestDatabase;
 let store: SessionStore;
@@ -40,11 +42,13 @@ const containersOf = (m: Made) => [
   { kernelId: m.subs[0]!, containerId: 'c-sub1' },
 ];
 
-/** The transaction's path (three statements with a callback_url, else one). */
-async function inTransaction(m: Made, phases: PhaseStep[]): Promise<number | null> {
+/** The transaction's path (one statement; `three`: the three statements). */
+async function inTransaction(m: Made, phases: PhaseStep[], three = false): Promise<number | null> {
   return store.inTransaction(async (trx) => {
     const s = (await store.lockIn(trx, m.id))!;
-    const moved = await store.movePhasesIn(trx, s, phases, containersOf(m));
+    const moved = three
+      ? await movePhasesIn(trx, s, phases, containersOf(m), movePhasesStepByStep)
+      : await store.movePhasesIn(trx, s, phases, containersOf(m));
     return moved?.startedAt ?? null;
   });
 }
@@ -79,10 +83,13 @@ for (const lagging of [false, true]) {
     });
     const b = await newSession(store, database, `alone-tx-${lagging}`, ['SCHEDULED']);
     const c = await newSession(store, database, `alone-one-${lagging}`, ['SCHEDULED']);
+    const d = await newSession(store, database, `alone-one-cb-${lagging}`, ['SCHEDULED'], {
+      callback_url: 'http://hook.invalid/x',
+    });
     if (lagging)
-      for (const m of [a, b, c])
+      for (const m of [a, b, c, d])
         await database.db('kernels').where({ id: m.subs[1] }).update({ status: 'PENDING' });
-    t.is(await inTransaction(a, steps()), Date.parse('2026-11-29T10:00:00.004Z'));
+    t.is(await inTransaction(a, steps(), true), Date.parse('2026-11-29T10:00:00.004Z'));
     t.is(await inTransaction(b, steps()), Date.parse('2026-11-29T10:00:00.004Z'));
     const moved = await alone(c, steps());
     t.is(moved?.startedAt, Date.parse('2026-11-29T10:00:00.004Z'));
@@ -92,6 +99,10 @@ for (const lagging of [false, true]) {
     t.deepEqual(await same(b), three);
     t.deepEqual(await same(c), three);
     t.true(three.events.some((e) => e.name === 'session_started'));
+    t.like(await alone(d, steps()), { callbacksQueued: true });
+    t.deepEqual(await same(d), three);
+    await sameCallbacks(t, database, d.id, a.id, ['enqueued', 'started']);
+    t.like(moved, { callbacksQueued: false });
     // A repeat: its first phase is no longer ahead of the session, so the handler does not
     // take the statement; forced, its guard refuses and nothing is written.
     const before = await same(c);
@@ -131,7 +142,6 @@ test('RUNNING alone, and a schedule session: on its own it writes what the trans
 const refusals: { name: string; extra?: Partial<SessionRow>; guard?: Partial<PhasesGuard> }[] = [
   { name: 'another agent', guard: { agentId: 'agent-y' } },
   { name: 'an earlier attempt', guard: { attempt: -1 } },
-  { name: 'a callback_url', extra: { callback_url: 'http://hook.invalid/x' } },
 ];
 
 for (const r of refusals) {
@@ -184,4 +194,16 @@ test("kernels moved while the statement waits on the session's lock are read as 
     after.kernels.map((k) => k.status),
     ['RUNNING', 'RUNNING', 'RUNNING'],
   );
+});
+
+test('a session with a callback_url, phases in two reports on their own: a delivery only for RUNNING, as the three statements wrote', async (t) => {
+  const hook = { callback_url: 'http://hook.invalid/x' };
+  const a = await newSession(store, database, 'alone-split-cb-three', ['SCHEDULED'], hook);
+  const b = await newSession(store, database, 'alone-split-cb-one', ['SCHEDULED'], hook);
+  await inTransaction(a, steps().slice(0, 2), true);
+  await inTransaction(a, steps().slice(2), true);
+  t.like(await alone(b, steps().slice(0, 2)), { callbacksQueued: false });
+  t.like(await alone(b, steps().slice(2)), { callbacksQueued: true });
+  t.deepEqual(await same(b), await same(a));
+  await sameCallbacks(t, database, b.id, a.id, ['enqueued', 'started']);
 });

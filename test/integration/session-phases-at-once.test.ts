@@ -1,14 +1,16 @@
 import test from 'ava';
 import type { KernelRow } from '../../src/persistence/rows.js';
 import type { PhaseStep } from '../../src/domain/phase-chain.js';
+import { movePhasesIn, movePhasesStepByStep } from '../../src/persistence/session-phases.js';
 import { SessionStore } from '../../src/persistence/session-store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { newSession, written, type Made } from '../helpers/session-rows.js';
+import { newSession, sameCallbacks, written, type Made } from '../helpers/session-rows.js';
 
 /**
- * A progress report's phases in one statement (session-phases-at-once.ts, sessions without a
- * callback_url) against the three statements a session with a callback_url still takes, on a
- * real PostgreSQL: the same rows, the same events in the same order.
+ * A progress report's phases in one statement (session-phases-at-once.ts) against the three
+ * statements it replaces (movePhasesStepByStep), on a real PostgreSQL: the same rows, the
+ * same events in the same order, the same callback deliveries (built from the locked row in
+ * both, in one INSERT or in the statement).
  */
 let database: TestDatabase;
 let store: SessionStore;
@@ -31,13 +33,17 @@ function steps(): PhaseStep[] {
   ];
 }
 
-async function applyPhases(m: Made, phases: PhaseStep[]): Promise<number | null> {
+/** The phases in one statement, as the store writes them; `three`: in the three statements. */
+async function applyPhases(m: Made, phases: PhaseStep[], three = false): Promise<number | null> {
   return store.inTransaction(async (trx) => {
     const s = (await store.lockIn(trx, m.id))!;
-    const moved = await store.movePhasesIn(trx, s, phases, [
+    const containers = [
       { kernelId: m.main, containerId: 'c-main' },
       { kernelId: m.subs[0]!, containerId: 'c-sub1' },
-    ]);
+    ];
+    const moved = three
+      ? await movePhasesIn(trx, s, phases, containers, movePhasesStepByStep)
+      : await store.movePhasesIn(trx, s, phases, containers);
     return moved?.startedAt ?? null;
   });
 }
@@ -58,11 +64,17 @@ for (const lagging of [false, true]) {
       callback_url: 'http://hook.invalid/x',
     });
     const b = await newSession(store, database, `phases-one-${lagging}`, ['SCHEDULED']);
+    const c = await newSession(store, database, `phases-one-cb-${lagging}`, ['SCHEDULED'], {
+      callback_url: 'http://hook.invalid/x',
+    });
     if (lagging)
-      for (const m of [a, b])
+      for (const m of [a, b, c])
         await database.db('kernels').where({ id: m.subs[1] }).update({ status: 'PENDING' });
-    t.is(await applyPhases(a, steps()), Date.parse('2026-11-29T10:00:00.004Z'));
+    t.is(await applyPhases(a, steps(), true), Date.parse('2026-11-29T10:00:00.004Z'));
     t.is(await applyPhases(b, steps()), Date.parse('2026-11-29T10:00:00.004Z'));
+    t.is(await applyPhases(c, steps()), Date.parse('2026-11-29T10:00:00.004Z'));
+    t.deepEqual(await same(c), await same(a));
+    await sameCallbacks(t, database, c.id, a.id, ['enqueued', 'started']);
     const before = await same(a);
     const after = await same(b);
     t.deepEqual(after, before);
