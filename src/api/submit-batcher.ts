@@ -19,8 +19,8 @@ export interface Inserted {
 
 /**
  * Group commit of `POST /session` (one session each, arrays excepted): requests validated
- * separately are inserted together, in one statement when they have no key and no callback_url,
- * else in one transaction (src/persistence/session-batch.ts); each caller's promise resolves
+ * separately are inserted together, in one statement when they have no key (callback
+ * deliveries included), else in one transaction (src/persistence/session-batch.ts); each caller's promise resolves
  * only after the commit, so each 201 still means committed. Per group, listeners (event hub:
  * SSE, create waits) are notified once and the dispatcher is woken once. When a group fails
  * (one member's name taken meanwhile, a dependency gone, a key raced), its members are inserted

@@ -122,6 +122,12 @@ export interface AgentConfig {
    */
   startBarrierDir: string | null;
   /**
+   * How long after a held container's start a restarted agent waits for its shell to show at
+   * the barrier when it cannot tell whether the release it did not see end let the command run
+   * (BAI_BARRIER_SHELL_WAIT_MS, default 10 s; docs/scheduling.md, "Agent restart while held").
+   */
+  barrierShellWaitMs: number;
+  /**
    * Tests only (BAI_TEST_BLOCK_LOOP_AFTER_PERMIT_MS, default 0: off): after permitting a
    * barrier's release, the agent's main thread busy-loops until this long past the instant, to
    * show the release does not wait for it.
@@ -245,6 +251,7 @@ export function loadAgentConfig(env: Env = process.env): Readonly<AgentConfig> {
       env.BAI_START_BARRIER === 'off'
         ? null
         : resolve(env.BAI_START_BARRIER_DIR ?? join(stateDir, 'barrier')),
+    barrierShellWaitMs: num(env, 'BAI_BARRIER_SHELL_WAIT_MS', 10_000),
     testBlockLoopAfterPermitMs: num(env, 'BAI_TEST_BLOCK_LOOP_AFTER_PERMIT_MS', 0),
   });
 }

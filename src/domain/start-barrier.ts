@@ -34,6 +34,39 @@ export const BARRIER_SCRIPT = `${BARRIER_WAIT}; exec "$@"`;
  * older agent) is known to be held by `ps` showing this shell (heldAtBarrier).
  */
 export const LEGACY_BARRIER_SCRIPT = `read _ < ${BARRIER_MOUNT}/${BARRIER_FIFO} || exit 125; exec "$@"`;
+/**
+ * The file the agent writes in the main's barrier folder once every FIFO of a release is
+ * written (after `released-at`, which it writes first): the proof that the command was let run.
+ */
+export const BARRIER_WRITTEN = 'written';
+/**
+ * Where a held session's main shell stands, as the agent sees it: `held` (it holds the `held`
+ * FIFO: it waits for its word), `past` (known past the barrier: an older agent's container
+ * whose `ps` shows the command), `unseen` (no shell holds `held`: past the barrier, or not at
+ * it yet, in the moments after its container started).
+ */
+export type ShellAt = 'held' | 'past' | 'unseen';
+
+/**
+ * What an agent that did not see the end of a release (it restarted, or its clock thread died)
+ * concludes of a running session whose `released-at` is written: `held` (its command has not
+ * run: release it again), `ran` (it was let run), or `wait` (ask again shortly). `released-at`
+ * alone does not say, as it is written before the FIFOs; `written` does. Without it, a shell
+ * that holds no `held` is past the barrier only once it had time to reach it: `waitMs` after its
+ * container's start (a shell's first line comes milliseconds after it, seconds on a loaded
+ * machine; the agent waits before its first heartbeat, so not the release's own 60 s).
+ */
+export function releaseSeen(
+  shell: ShellAt,
+  written: boolean,
+  sinceStartMs: number,
+  waitMs: number,
+): 'held' | 'ran' | 'wait' {
+  if (shell === 'held') return 'held';
+  if (shell === 'past' || written || sinceStartMs > waitMs) return 'ran';
+  return 'wait';
+}
+
 /** `$0` of the barrier shell (what `ps` shows between the script and the command). */
 export const BARRIER_ARG0 = 'bai-barrier';
 /** The label that marks a container created behind a barrier (value `1`). */

@@ -24,8 +24,6 @@ export interface RunnableSession {
   architecture: string | null;
   /** status_data.predicates as stored (the pass rewrites them only when they change). */
   predicates: unknown;
-  /** Whether it has a callback_url: its placement takes the statements one by one. */
-  has_callback: boolean;
   /** Which image it runs (read ahead while the placement commits). */
   domain_name: string;
   image: string;
@@ -71,7 +69,8 @@ const KERNEL_FROM = predecessorsOf('SCHEDULED');
  * caller reads again. Kernels in the map that ended since are not looked at: they only free room. The same guards on each session and kernel as the moves one by
  * one (only from PENDING); the event written is what sessionEventRows writes for SCHEDULED
  * (no kernel event), its data built from the moved row (eventDataSql), one per session in the
- * order given. Sessions with a callback_url never come here (their webhook bodies are built in JS).
+ * order given. SCHEDULED calls for no callback (callbackEventOf), so a session with a
+ * callback_url is placed like any other, with no delivery to write.
  */
 const PLACE_SQL = `WITH gate AS MATERIALIZED (
     SELECT NOT EXISTS (
@@ -118,16 +117,15 @@ const REREADS = 2;
  * it holds: each session that still fits (in order: greedy, as before) moves PENDING →
  * SCHEDULED with its kernels and its event. Four round trips (BEGIN, the lock, the
  * placement, COMMIT) where each session took three of its own after the lock and the count.
- * Sessions with a callback_url (any in the list) take the statements one by one. Returns
- * those placed, in the order placed; none when the agent is gone.
+ * Returns those placed, in the order placed; none when the agent is gone. (`_sessions`: unused,
+ * so that it is called as commitPlacementStepByStep is.)
  */
 export async function commitPlacement(
   db: Db,
-  sessions: SessionStore,
+  _sessions: SessionStore,
   agentId: string,
   list: readonly RunnableSession[],
 ): Promise<Placed[]> {
-  if (list.some((s) => s.has_callback)) return commitPlacementStepByStep(db, sessions, agentId, list);
   return db.transaction(async (trx) => {
     const placed: Placed[] = [];
     let rest = list;
@@ -192,8 +190,8 @@ function sumHeld(held: string): Slots {
 /**
  * The placement statement by statement: the agent locked and its kernels counted, then per
  * session that still fits its guarded move with its kernels and events (session-store's
- * moveIn, which builds callback bodies in JS). For sessions with a callback_url, and the
- * reference the one-statement path is compared with (test/integration/placement-commit).
+ * moveIn): the reference the one-statement path is compared with
+ * (test/integration/placement-commit).
  */
 export async function commitPlacementStepByStep(
   db: Db,

@@ -16,8 +16,8 @@ import {
 
 export const sqlText = (s: string) => `'${s.replace(/'/g, "''")}'`;
 export const sqlList = (xs: readonly string[]) => xs.map(sqlText).join(', ');
-/** How a timestamp column reads in a predicate's message (as Date.toISOString writes it). */
-const isoSql = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+/** How a timestamp column reads in a predicate's message or an event (as Date.toISOString writes it). */
+export const isoSql = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
  * A wait reason's predicate as a PostgreSQL expression: `[{name, msg}]`, the message rendered

@@ -197,14 +197,12 @@ const RUNNABLE_COLUMNS = [
   'cluster_size',
   'architecture',
   'predicates',
-  'has_callback',
   'domain_name',
   'image',
 ] as const satisfies readonly (keyof RunnableSession)[];
 const CANDIDATE_COLUMNS = [
-  ...RUNNABLE_COLUMNS.filter((c) => c !== 'predicates' && c !== 'has_callback').map((c) => `s.${c}`),
+  ...RUNNABLE_COLUMNS.filter((c) => c !== 'predicates').map((c) => `s.${c}`),
   `s.status_data -> 'predicates' AS predicates`,
-  's.callback_url IS NOT NULL AS has_callback',
   // ranked and gated by (arrayGateCtes, the keypair's room)
   's.access_key',
   's.priority',

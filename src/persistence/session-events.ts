@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { callbackEventOf, kernelEventName, resultEventName, sessionEventName } from '../domain/events.js';
 import type { SessionStatus } from '../domain/status.js';
 import type { KernelRow, SessionRow } from './rows.js';
+import { isoSql } from './scheduler-sql.js';
 
 /**
  * The data of a session event, field by field: the event's key and the session column it
@@ -35,9 +36,90 @@ export function eventDataSql(alias: string): string {
   const fields = EVENT_FIELDS.map(([key, column]) => `'${key}', ${alias}.${column}`).join(', ');
   const schedule =
     `CASE WHEN ${alias}.schedule_name IS NULL THEN '{}'::jsonb ELSE jsonb_build_object(` +
-    `'scheduleName', ${alias}.schedule_name, 'scheduledFor', ` +
-    `to_char(${alias}.scheduled_for AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) END`;
+    `'scheduleName', ${alias}.schedule_name, 'scheduledFor', ${isoSql(`${alias}.scheduled_for`)}) END`;
   return `(jsonb_build_object('reason', coalesce(${alias}.status_info, ''), ${fields}) || ${schedule})`;
+}
+
+/**
+ * A callback body's fields after `type` and `event`, in order, and the session column each
+ * reads (`when`: the time it is queued). Both the JS body (callbackBody) and the SQL one
+ * (callbackBodySql, for the statements that build their events in SQL) are built from it.
+ */
+const CALLBACK_FIELDS = [
+  ['session_id', 'id'],
+  ['session_name', 'name'],
+  ['when', null],
+  ['status', 'status'],
+  ['status_history', 'status_history'],
+  ['result', 'result'],
+  ['exit_code', 'exit_code'],
+  ['status_info', 'status_info'],
+  ['status_data', 'status_data'],
+] as const satisfies readonly (readonly [string, keyof SessionRow | null])[];
+
+/** The body of callback `event` (Backend.AI's `session_lifecycle` webhook) of the row `session`. */
+function callbackBody(session: SessionRow, event: string): string {
+  const out: Record<string, unknown> = { type: 'session_lifecycle', event };
+  for (const [key, column] of CALLBACK_FIELDS)
+    out[key] = column === null ? new Date().toISOString() : session[column];
+  return JSON.stringify(out);
+}
+
+/**
+ * callbackBody as a PostgreSQL expression over the session row aliased `alias`, the callback
+ * event's name read from `event` and the status from `status`. json, not jsonb: the keys keep
+ * callbackBody's order (the text differs in its spaces only).
+ */
+function callbackBodySql(alias: string, event: string, status: string): string {
+  const fields = CALLBACK_FIELDS.map(
+    ([key, column]) =>
+      `'${key}', ${column === null ? isoSql('now()') : column === 'status' ? status : `${alias}.${column}`}`,
+  );
+  return `json_build_object('type', 'session_lifecycle', 'event', ${event}, ${fields.join(', ')})::text`;
+}
+
+/**
+ * A data-modifying CTE's body: the callback deliveries of the session rows aliased `alias` in
+ * `from` (which returned callback_url, access_key and CALLBACK_FIELDS' columns), built by
+ * PostgreSQL, for those with a callback_url and a callback event (`event`, a column or a
+ * literal, read twice, never a placeholder; NULL: none), in the order `order`. It returns a
+ * row per delivery, so the statement can say whether it queued any.
+ */
+export function callbackDeliveriesSql(
+  from: string,
+  alias: string,
+  event: string,
+  order: string,
+  more: { status?: string; where?: string } = {},
+): string {
+  const body = callbackBodySql(alias, event, more.status ?? `${alias}.status`);
+  return `INSERT INTO webhook_deliveries (session_id, url, access_key, body)
+      SELECT ${alias}.id, ${alias}.callback_url, ${alias}.access_key, ${body}
+        FROM ${from}
+       WHERE ${alias}.callback_url IS NOT NULL AND ${event} IS NOT NULL${more.where ? ` AND ${more.where}` : ''}
+       ORDER BY ${order}
+      RETURNING 1`;
+}
+
+/**
+ * Deliveries built in JS (sessionEventRows), as a data-modifying CTE's body that writes them in
+ * order only if `gate` (a CTE of the statement) has a row; null when there are none.
+ */
+export function deliveryValuesSql(
+  gate: string,
+  deliveries: readonly DeliveryRow[],
+): { sql: string; bindings: unknown[] } | null {
+  if (deliveries.length === 0) return null;
+  return {
+    sql: `INSERT INTO webhook_deliveries (session_id, url, access_key, body)
+      SELECT v.session_id, v.url, v.access_key, v.body
+        FROM (VALUES ${deliveries.map((_, i) => `(${i}, ?::uuid, ?::text, ?::text, ?::text)`).join(', ')})
+             AS v (n, session_id, url, access_key, body)
+       WHERE EXISTS (SELECT 1 FROM ${gate})
+       ORDER BY v.n
+      RETURNING 1`,
+    bindings: deliveries.flatMap((d) => [d.session_id, d.url, d.access_key, d.body]),
+  };
 }
 
 /** A row of session_events as a move writes it. */
@@ -49,8 +131,14 @@ export interface EventRow {
   data: string;
 }
 
+/** What a statement on its own returns when it may queue callback deliveries (SessionStore.alone). */
+export interface QueuedCallbacks {
+  /** It wrote deliveries: the webhook sender is told. */
+  callbacksQueued: boolean;
+}
+
 /** A callback delivery (webhook_deliveries) a session event calls for. */
-interface DeliveryRow {
+export interface DeliveryRow {
   session_id: string;
   url: string | null;
   access_key: string;
@@ -123,19 +211,7 @@ export function sessionEventRows(
       session_id: session.id,
       url: session.callback_url,
       access_key: session.access_key,
-      body: JSON.stringify({
-        type: 'session_lifecycle',
-        event,
-        session_id: session.id,
-        session_name: session.name,
-        when: new Date().toISOString(),
-        status: session.status,
-        status_history: session.status_history,
-        result: session.result,
-        exit_code: session.exit_code,
-        status_info: session.status_info,
-        status_data: session.status_data,
-      }),
+      body: callbackBody(session, event),
     }));
   return { events, deliveries };
 }

@@ -1,10 +1,18 @@
 import type { Knex } from 'knex';
-import { kernelEventName, resultEventName, sessionEventName } from '../domain/events.js';
+import { callbackEventOf, kernelEventName, resultEventName, sessionEventName } from '../domain/events.js';
 import { predecessorsOf, type SessionResult, type SessionStatus } from '../domain/status.js';
 import type { Db, Tx } from './db.js';
 import { preparedRaw, statementName } from './prepared.js';
 import type { SessionRow } from './rows.js';
-import { eventData, eventDataSql, sessionEventRows } from './session-events.js';
+import {
+  callbackDeliveriesSql,
+  deliveryValuesSql,
+  eventData,
+  eventDataSql,
+  sessionEventRows,
+  type DeliveryRow,
+  type QueuedCallbacks,
+} from './session-events.js';
 
 /** What an agent says about a main kernel that exited (and the subs' output read with it). */
 export interface KernelExit {
@@ -48,8 +56,8 @@ export function terminatedRowOf(s: SessionRow, move: ExitMove, at: string): Sess
 /**
  * What the exit statement run on its own (no lock taken before it, no transaction around it)
  * requires of the session row, besides a status that may move to TERMINATED: the checks the
- * report handler made on the locked row (its attempt on the sender, not ended, no
- * callback_url, no retry to decide, not an exit overtaking its RUNNING report).
+ * report handler made on the locked row (its attempt on the sender, not ended, no retry to
+ * decide, not an exit overtaking its RUNNING report).
  */
 export interface ExitGuard {
   agentId: string;
@@ -60,13 +68,22 @@ export interface ExitGuard {
   noRetryPolicy: boolean;
 }
 
+/** The callback event a session event calls for; null: none. */
+function callbackOf(name: string | null): string | null {
+  return (name && callbackEventOf(name)) ?? null;
+}
+
 /** The statement's text and bindings; `guarded`: the one-statement form (see exitAlone). */
 function exitStatement(
   sessionId: string,
   exit: KernelExit,
   move: Omit<ExitMove, 'startedAt'>,
   started: { value: Date | null; onlyIfUnset: boolean } | null,
-  events: { kernelBase: string; session: readonly { name: string; data: string }[] } | null,
+  events: {
+    kernelBase: string;
+    session: readonly { name: string; data: string }[];
+    deliveries: readonly DeliveryRow[];
+  } | null,
   guard: ExitGuard | null,
 ): { sql: string; bindings: unknown[] } {
   const from = predecessorsOf('TERMINATED');
@@ -86,18 +103,34 @@ function exitStatement(
       : ', started_at = ?::timestamptz'
     : '';
   const guardSql = guard
-    ? ` AND agent_id = ? AND attempt = ?::int AND callback_url IS NULL${
+    ? ` AND agent_id = ? AND attempt = ?::int${
         guard.notFrom.length > 0 ? ` AND status NOT IN (${inList(guard.notFrom.length)})` : ''
       }${guard.noRetryPolicy ? ' AND retry_policy IS NULL' : ''}`
     : '';
-  // Built from the row the UPDATE returns (eventDataSql), or given from the locked row.
+  // Built from the row the UPDATE returns (eventDataSql, callbackDeliveriesSql), or given from the locked row.
   const sqlEvents = events === null;
+  const resultEvent = resultEventName(move.result) ?? null;
+  const terminated = sessionEventName('TERMINATED') ?? null;
+  // A batch session's result event, unless it announced its failure at ERROR (sessionEventRows).
+  const resultSkipped = `(s.type <> 'batch' OR s.failed_before)`;
+  const deliveries = sqlEvents
+    ? {
+        sql: callbackDeliveriesSql(
+          's, (VALUES (0, ?::text, true), (1, ?::text, false)) AS c (n, event, result_event)',
+          's',
+          'c.event',
+          'c.n',
+          { where: `NOT (c.result_event AND ${resultSkipped})` },
+        ),
+        bindings: [callbackOf(resultEvent), callbackOf(terminated)],
+      }
+    : deliveryValuesSql('s', events.deliveries);
   const kernelBase = sqlEvents ? eventDataSql('s') : '?::jsonb';
   const sessionPart = sqlEvents
     ? `UNION ALL SELECT 1 AS part, NULL::text AS role, v.n AS idx, NULL::uuid AS kernel_id, v.name,
               ${eventDataSql('s')} AS data
          FROM s, (VALUES (0, ?::text, true), (1, ?::text, false)) AS v (n, name, result_event)
-        WHERE v.name IS NOT NULL AND NOT (v.result_event AND (s.type <> 'batch' OR s.failed_before))`
+        WHERE v.name IS NOT NULL AND NOT (v.result_event AND ${resultSkipped})`
     : events.session.length > 0
       ? `UNION ALL SELECT 1 AS part, NULL::text AS role, v.n AS idx, NULL::uuid AS kernel_id, v.name, v.data
            FROM (VALUES ${events.session.map((_, i) => `(${i}, ?::text, ?::jsonb)`).join(', ')}) AS v (n, name, data)
@@ -112,7 +145,7 @@ function exitStatement(
        WHERE id = ? AND status IN (${inList(from.length)})${guardSql}
       RETURNING id, access_key, attempt, agent_id, started_at, terminated_at, exit_code, result, status_info${
         sqlEvents
-          ? `, name, status, type, schedule_name, scheduled_for,
+          ? `, name, status, type, schedule_name, scheduled_for, callback_url, status_history, status_data,
                 (status_history -> 'ERROR') IS NOT NULL AS failed_before`
           : ''
       }
@@ -155,8 +188,8 @@ function exitStatement(
       SELECT id, attempt, agent_id, started_at, terminated_at, exit_code, result, status_info
         FROM s WHERE agent_id IS NOT NULL
       ON CONFLICT (session_id, attempt) DO NOTHING
-    )
-    SELECT count(*)::int AS moved FROM s`;
+    )${deliveries ? `, w AS (${deliveries.sql})` : ''}
+    SELECT count(*)::int AS moved, ${deliveries ? '(SELECT count(*) FROM w)::int' : '0'} AS queued FROM s`;
   const bindings: unknown[] = [
     JSON.stringify({ TERMINATED: at }),
     move.info,
@@ -179,9 +212,8 @@ function exitStatement(
     kernelEvent ?? null,
     ...(sqlEvents ? [] : [events.kernelBase]),
     kernelEvent ?? null,
-    ...(sqlEvents
-      ? [resultEventName(move.result) ?? null, sessionEventName('TERMINATED') ?? null]
-      : events.session.flatMap((e) => [e.name, e.data])),
+    ...(sqlEvents ? [resultEvent, terminated] : events.session.flatMap((e) => [e.name, e.data])),
+    ...(deliveries?.bindings ?? []),
   ];
   return { sql, bindings };
 }
@@ -194,8 +226,8 @@ function exitStatement(
  * predecessor of TERMINATED (else only the kernel's exit and output are written, as before),
  * its kernels only from theirs and only if it moved; the events are the kernel events (main
  * first, then subs by index) then the session's, in one INSERT, ids in that order; the
- * attempt is recorded once (ON CONFLICT DO NOTHING) if it was placed. Sessions with a
- * callback_url take the statements one by one (their webhook bodies are built in JS).
+ * attempt is recorded once (ON CONFLICT DO NOTHING) if it was placed; the callback
+ * deliveries (built in JS from the row, as the events) are written only if it moved.
  * True when the session moved.
  */
 export async function exitAndTerminateIn(
@@ -211,7 +243,11 @@ export async function exitAndTerminateIn(
     exit,
     move,
     move.startedAt !== undefined ? { value: move.startedAt, onlyIfUnset: false } : null,
-    { kernelBase: JSON.stringify(eventData(row, move.info)), session: own.events },
+    {
+      kernelBase: JSON.stringify(eventData(row, move.info)),
+      session: own.events,
+      deliveries: own.deliveries,
+    },
     null,
   );
   const { rows } = (await preparedRaw(
@@ -231,10 +267,11 @@ export async function exitAndTerminateIn(
  * session takes its row lock first, so rows are still locked session first, then kernels (the
  * kernels' part waits on the session's: nothing of them is written unless it moved); the
  * checks the handler made on the locked row are the UPDATE's guard (ExitGuard), and the events
- * are built in SQL from the row it returns (eventDataSql, the same fields as eventData). When
- * the guard refuses, NOTHING is written and false comes back: the caller takes the
- * transaction, which sees why (a repeat, a stray report, a retry, a callback_url, ...).
- * `startedAt`: the container's start, set on the session if it has none.
+ * and callback deliveries are built in SQL from the row it returns (eventDataSql and
+ * callbackDeliveriesSql, the same fields as sessionEventRows). When the guard refuses, NOTHING
+ * is written and null comes back: the caller takes the transaction, which sees why (a repeat,
+ * a stray report, a retry, ...). `startedAt`: the container's start, set on the session if it
+ * has none.
  */
 export async function exitAlone(
   db: Db,
@@ -243,7 +280,7 @@ export async function exitAlone(
   move: Omit<ExitMove, 'startedAt'>,
   startedAt: Date | null | undefined,
   guard: ExitGuard,
-): Promise<boolean> {
+): Promise<QueuedCallbacks | null> {
   const { sql, bindings } = exitStatement(
     sessionId,
     exit,
@@ -258,7 +295,8 @@ export async function exitAlone(
     sql,
     bindings as Knex.RawBinding[],
   )) as {
-    rows: { moved: number }[];
+    rows: { moved: number; queued: number }[];
   };
-  return (rows[0]?.moved ?? 0) > 0;
+  const r = rows[0];
+  return r && r.moved > 0 ? { callbacksQueued: r.queued > 0 } : null;
 }

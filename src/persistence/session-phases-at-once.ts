@@ -1,12 +1,19 @@
 import type { Knex } from 'knex';
-import { kernelEventName, sessionEventName } from '../domain/events.js';
+import { callbackEventOf, kernelEventName, sessionEventName } from '../domain/events.js';
 import type { PhaseStep, SessionChain } from '../domain/phase-chain.js';
 import { kernelChains } from '../domain/phase-chain.js';
 import type { SessionStatus } from '../domain/status.js';
 import type { Db, Tx } from './db.js';
 import { preparedRaw, statementName } from './prepared.js';
 import type { SessionRow } from './rows.js';
-import { eventData, eventDataSql, sessionEventRows } from './session-events.js';
+import {
+  callbackDeliveriesSql,
+  deliveryValuesSql,
+  eventData,
+  eventDataSql,
+  sessionEventRows,
+  type QueuedCallbacks,
+} from './session-events.js';
 import type { PhasesMoved } from './session-phases.js';
 
 /** The kernels' moves as VALUES rows (status before, status after, history, RUNNING time). */
@@ -48,7 +55,7 @@ export function phasedRowOf(s: SessionRow, chain: Pick<SessionChain, 'moved' | '
 
 /**
  * What the phases' statement run on its own (no lock read, no transaction) requires of the
- * session row: its attempt on the sender, no callback_url, and a status among `from` (each of
+ * session row: its attempt on the sender and a status among `from` (each of
  * which the phases all move from alike, see chainFromAny in phase-chain.ts).
  */
 export interface PhasesGuard {
@@ -58,7 +65,7 @@ export interface PhasesGuard {
 }
 
 /** What the statement on its own tells of the session that moved (for its start latency). */
-export interface PhasesAloneMoved {
+export interface PhasesAloneMoved extends QueuedCallbacks {
   startedAt: number | null;
   scalingGroup: string;
   createdAt: Date;
@@ -96,11 +103,36 @@ function phasesStatement(
       return name ? [[from, chain.moved.indexOf(step), name, base(step.status)]] : [];
     }),
   );
+  const own = row ? chain.moved.map((step) => sessionEventRows(at(step), step.status, null)) : null;
   const sessionEvents = chain.moved.flatMap((step, i) =>
-    row
-      ? sessionEventRows(at(step), step.status, null).events.map((e, n) => [i, n, e.name, e.data])
+    own
+      ? own[i]!.events.map((e, n) => [i, n, e.name, e.data])
       : [sessionEventName(step.status)].flatMap((name) => (name ? [[i, 0, name, step.status]] : [])),
   );
+  // The callback deliveries: given from the locked row, or built in SQL from the returned row
+  // (callbackDeliveriesSql), each phase's with its own status, for the phases that call for one.
+  const callbacks = chain.moved.flatMap((step, i) => {
+    const name = sessionEventName(step.status);
+    const event = name && callbackEventOf(name);
+    return event ? [[i, event, step.status]] : [];
+  });
+  const deliveries = own
+    ? deliveryValuesSql(
+        's',
+        own.flatMap((o) => o.deliveries),
+      )
+    : callbacks.length === 0
+      ? null
+      : {
+          sql: callbackDeliveriesSql(
+            `s, (VALUES ${callbacks.map(() => '(?::int, ?::text, ?::text)').join(', ')}) AS c (step, event, status)`,
+            's',
+            'c.event',
+            'c.step',
+            { status: 'c.status' },
+          ),
+          bindings: callbacks.flat(),
+        };
   const parts: string[] = [];
   const eventBindings: unknown[] = [];
   if (kernelEvents.length > 0 && chains.length > 0) {
@@ -151,12 +183,13 @@ function phasesStatement(
              status_info = NULL, status_data = status_data || ?::jsonb${running ? ', started_at = ?::timestamptz' : ''}
        WHERE id = ? AND ${
          guard
-           ? `status IN (${inList(guard.from.length)}) AND agent_id = ? AND attempt = ?::int AND callback_url IS NULL`
+           ? `status IN (${inList(guard.from.length)}) AND agent_id = ? AND attempt = ?::int`
            : 'status = ?'
        }
       RETURNING id, access_key, exit_code${
         guard
-          ? ', name, status, result, status_info, schedule_name, scheduled_for, scaling_group, created_at'
+          ? `, name, status, result, status_info, schedule_name, scheduled_for, scaling_group, created_at,
+               callback_url, status_history, status_data`
           : ''
       }
     )${kernelCte}${
@@ -167,8 +200,10 @@ function phasesStatement(
       SELECT s.id, x.kernel_id, s.access_key, x.name, x.data FROM s, (${parts.join(' UNION ALL ')}) x
        ORDER BY step, part, role COLLATE "C", idx
     )`
-    }
-    SELECT count(*)::int AS moved${guard ? ', min(scaling_group) AS scaling_group, min(created_at) AS created_at' : ''} FROM s`;
+    }${deliveries ? `, w AS (${deliveries.sql})` : ''}
+    SELECT count(*)::int AS moved, ${deliveries ? '(SELECT count(*) FROM w)::int' : '0'} AS queued${
+      guard ? ', min(scaling_group) AS scaling_group, min(created_at) AS created_at' : ''
+    } FROM s`;
   const bindings: unknown[] = [
     last.status,
     JSON.stringify(history),
@@ -185,6 +220,7 @@ function phasesStatement(
           ...(guard ? [] : [sessionId]),
         ]),
     ...eventBindings,
+    ...(deliveries?.bindings ?? []),
   ];
   return { sql, bindings };
 }
@@ -194,10 +230,10 @@ function stepOf(chain: Pick<SessionChain, 'moved'>, status: SessionStatus): Phas
 }
 
 /**
- * movePhasesIn (session-phases.ts) for a session without a callback_url, in ONE statement
- * where it was three: the session's UPDATE, its kernels' UPDATE and every phase's events as
- * data-modifying CTEs. What the UPDATE writes is known from the locked row, so the events are
- * built from it (no `RETURNING *`); the kernel events' rows come from the kernels that moved.
+ * movePhasesIn (session-phases.ts) in ONE statement where it was three: the session's UPDATE,
+ * its kernels' UPDATE, every phase's events and callback deliveries as data-modifying CTEs.
+ * What the UPDATE writes is known from the locked row, so the events and deliveries are built
+ * from it (no `RETURNING *`); the kernel events' rows come from the kernels that moved.
  * Events in the order the moves one by one wrote them: each phase's kernel events (main first,
  * then subs by index), then its session events. Null when the session did not move.
  */
@@ -225,9 +261,10 @@ export async function movePhasesAtOnce(
  * The same phases as ONE statement on its own: no transaction around it, no lock read before
  * it (one round trip where there were four). The session's UPDATE takes its row lock first and
  * carries the checks the handler made on the locked row (PhasesGuard); the kernels are read
- * locked after it; the events are built in SQL from the row it returns (eventDataSql, the
- * same fields as eventData), each phase's with its own status. When the guard refuses,
- * NOTHING is written and null comes back: the caller takes the transaction.
+ * locked after it; the events and callback deliveries are built in SQL from the row it returns
+ * (eventDataSql and callbackDeliveriesSql, the same fields as sessionEventRows), each phase's
+ * with its own status. When the guard refuses, NOTHING is written and null comes back: the
+ * caller takes the transaction.
  */
 export async function movePhasesAlone(
   db: Db,
@@ -243,10 +280,15 @@ export async function movePhasesAlone(
     sql,
     bindings as Knex.RawBinding[],
   )) as {
-    rows: { moved: number; scaling_group: string; created_at: Date }[];
+    rows: { moved: number; queued: number; scaling_group: string; created_at: Date }[];
   };
   const r = rows[0];
   if (!r || r.moved === 0) return null;
   const running = chain.moved.find((m) => m.status === 'RUNNING');
-  return { startedAt: running ? running.at : null, scalingGroup: r.scaling_group, createdAt: r.created_at };
+  return {
+    startedAt: running ? running.at : null,
+    scalingGroup: r.scaling_group,
+    createdAt: r.created_at,
+    callbacksQueued: r.queued > 0,
+  };
 }

@@ -1,4 +1,4 @@
-import { kernelChains, sessionChain, type PhaseStep } from '../domain/phase-chain.js';
+import { kernelChains, sessionChain, type PhaseStep, type SessionChain } from '../domain/phase-chain.js';
 import type { Tx } from './db.js';
 import { byClusterPosition, MOVED_KERNEL_COLUMNS, type MovedKernel, type SessionRow } from './rows.js';
 import { insertEvents, kernelEventRows, sessionEventRows, type EventRow } from './session-events.js';
@@ -11,33 +11,49 @@ export interface PhasesMoved {
   startedAt: number | null;
 }
 
+/** Writes the moves of a chain to the locked row `s` (one statement, or three). */
+type PhasesWriter = (
+  trx: Tx,
+  s: SessionRow,
+  chain: Pick<SessionChain, 'moved' | 'data'>,
+  containers: readonly { kernelId: string; containerId: string }[],
+) => Promise<PhasesMoved | null>;
+
 /**
  * A progress report's phases (PREPARING … RUNNING) applied to a session whose row `s` is locked
- * in `trx`, in THREE statements however many phases there are: one UPDATE of the session (the
- * last status, every phase's time in status_history, the figures merged in status_data), one
- * UPDATE of its kernels (each along the moves its own status allows, with the report's
- * containers for those that entered RUNNING), and one INSERT of every phase's events in the
- * order the moves one after the other wrote them (each phase: its kernel events, then its
- * session events). What is written is what the guarded moves, one per phase, wrote: the
- * locked row's status says which of them pass (phase-chain.ts). The phases before the last are
- * preparation statuses, which call for no callback, so the callbacks' bodies read the last row.
- * Null when nothing moved (PULLING figures alone are merged).
+ * in `trx`: what the guarded moves, one per phase, wrote (the locked row's status says which of
+ * them pass, phase-chain.ts), in ONE statement (session-phases-at-once.ts) however many phases
+ * there are. Null when nothing moved (PULLING figures alone are merged). `write`: the
+ * statements that write the moves (movePhasesStepByStep: the reference the tests compare with).
  */
 export async function movePhasesIn(
   trx: Tx,
   s: SessionRow,
   steps: readonly PhaseStep[],
   containers: readonly { kernelId: string; containerId: string }[],
+  write: PhasesWriter = movePhasesAtOnce,
 ): Promise<PhasesMoved | null> {
   const chain = sessionChain(s.status, steps);
   if (!chain.writes) return null;
-  const data = trx.raw(`status_data || ?::jsonb`, [JSON.stringify(chain.data)]);
   if (chain.moved.length === 0) {
+    const data = trx.raw(`status_data || ?::jsonb`, [JSON.stringify(chain.data)]);
     await trx('sessions').where({ id: s.id, status: s.status }).update({ status_data: data });
     return null;
   }
-  // Without a callback_url (no webhook bodies to build from the row): one statement.
-  if (!s.callback_url) return movePhasesAtOnce(trx, s, chain, containers);
+  return write(trx, s, chain, containers);
+}
+
+/**
+ * The moves of a chain in THREE statements: one UPDATE of the session (the last status, every
+ * phase's time in status_history, the figures merged in status_data), one UPDATE of its
+ * kernels (each along the moves its own status allows, with the report's containers for those
+ * that entered RUNNING), and one INSERT of every phase's events and callback deliveries (built
+ * in JS, sessionEventRows) in the order the moves one after the other wrote them (each phase:
+ * its kernel events, then its session events). What the one statement was built from, and
+ * the reference it is compared with (test/integration/session-phases-at-once).
+ */
+export const movePhasesStepByStep: PhasesWriter = async (trx, s, chain, containers) => {
+  const data = trx.raw(`status_data || ?::jsonb`, [JSON.stringify(chain.data)]);
   const last = chain.moved[chain.moved.length - 1]!;
   const running = chain.moved.find((m) => m.status === 'RUNNING');
   const history = Object.fromEntries(chain.moved.map((m) => [m.status, new Date(m.at).toISOString()]));
@@ -90,4 +106,4 @@ export async function movePhasesIn(
   }
   await insertEvents(trx, events, deliveries);
   return { session: row, startedAt: running ? running.at : null };
-}
+};

@@ -17,7 +17,13 @@ import {
 import { recordFinalAttempt, recordRetriedAttempt, type RetryOptions } from './session-attempts.js';
 import { movePhasesIn, type PhasesMoved } from './session-phases.js';
 import type { PhaseStep } from '../domain/phase-chain.js';
-import { insertEvents, kernelEventRows, recordSessionEvents, sessionEventRows } from './session-events.js';
+import {
+  insertEvents,
+  kernelEventRows,
+  recordSessionEvents,
+  sessionEventRows,
+  type QueuedCallbacks,
+} from './session-events.js';
 import { insertSessionsAtOnce } from './session-batch.js';
 import { exitAndTerminateIn, type ExitMove, type KernelExit } from './session-exit.js';
 import { preparedRaw } from './prepared.js';
@@ -28,8 +34,8 @@ const LOCK_SESSION_SQL = 'SELECT * FROM sessions WHERE id = ? FOR UPDATE';
 export interface EventsNotifier {
   eventsCommitted(): void;
   /**
-   * Events of a session with a callback_url queued webhook deliveries (told before the commit:
-   * wherever recordSessionEvents writes them, the insert or the transition of such a session).
+   * Events of a session with a callback_url queued webhook deliveries (told before the commit
+   * in a caller's transaction, after it for a statement on its own).
    */
   callbacksQueued?(): void;
 }
@@ -72,7 +78,11 @@ export class SessionStore {
     private readonly notifier: EventsNotifier = { eventsCommitted() {} },
   ) {}
 
-  /** Inserts a PENDING session with its kernels, dependencies and event (jsonb columns as plain values). */
+  /**
+   * Inserts a PENDING session with its kernels, dependencies, event and callback delivery
+   * (jsonb columns as plain values), in ONE statement (session-batch.ts): one round trip
+   * instead of five (BEGIN, three INSERTs, COMMIT).
+   */
   async insert(
     plainSession: Partial<SessionRow>,
     plainKernels: Partial<KernelRow>[],
@@ -80,12 +90,10 @@ export class SessionStore {
   ): Promise<SessionRow> {
     const session = toJsonColumns(plainSession);
     const kernels = plainKernels.map((k) => toJsonColumns(k));
-    // Sessions with a callback_url take the transaction (their webhook bodies are built in JS).
-    const row = session.callback_url
-      ? await this.db.transaction((trx) => this.insertIn(trx, session, kernels, dependencies))
-      : await this.insertInOneStatement(session, kernels, dependencies);
+    const [row] = await insertSessionsAtOnce(this.db, [{ session, kernels, dependencies }]);
     this.notifier.eventsCommitted();
-    return row;
+    if (row!.callback_url) this.notifier.callbacksQueued?.();
+    return row!;
   }
 
   /** `insert` in a caller's transaction (jsonb columns as plain values); the caller notifies after commit. */
@@ -105,23 +113,14 @@ export class SessionStore {
     return inserted as SessionRow;
   }
 
-  /**
-   * The same rows as the transaction above (session, kernels, dependencies, its PENDING event)
-   * in ONE statement (session-batch.ts): one round trip instead of five (BEGIN, three INSERTs,
-   * COMMIT). Sessions with a callback_url take the transaction (their webhook bodies are built in JS).
-   */
-  private async insertInOneStatement(
-    session: Partial<SessionRow>,
-    kernels: Partial<KernelRow>[],
-    dependencies: readonly ResolvedDependency[],
-  ): Promise<SessionRow> {
-    const [row] = await insertSessionsAtOnce(this.db, [{ session, kernels, dependencies }]);
-    return row!;
-  }
-
   /** Tells listeners that events were committed by a caller's own transaction. */
   notifyCommitted(): void {
     this.notifier.eventsCommitted();
+  }
+
+  /** Tells the webhook sender that a caller's statement or transaction queued deliveries. */
+  notifyCallbacksQueued(): void {
+    this.notifier.callbacksQueued?.();
   }
 
   async get(id: string): Promise<SessionRow | undefined> {
@@ -284,10 +283,14 @@ export class SessionStore {
     return out;
   }
 
-  /** Runs ONE statement on its own (no transaction); notifies listeners when it returns truthy. */
+  /**
+   * Runs ONE statement on its own (no transaction); notifies listeners when it returns truthy,
+   * and the webhook sender when what it returns says it queued deliveries (QueuedCallbacks).
+   */
   async alone<T>(fn: (db: Db) => Promise<T>): Promise<T> {
     const out = await fn(this.db);
     if (out) this.notifier.eventsCommitted();
+    if ((out as Partial<QueuedCallbacks> | null)?.callbacksQueued) this.notifier.callbacksQueued?.();
     return out;
   }
 
@@ -304,12 +307,14 @@ export class SessionStore {
   }
 
   /**
-   * A main kernel's exit and the locked session's move to TERMINATED with its kernels, events
-   * and attempt, in one statement (session-exit.ts); true when the session moved. Not for a
-   * session with a callback_url. The caller notifies after commit.
+   * A main kernel's exit and the locked session's move to TERMINATED with its kernels, events,
+   * callback deliveries and attempt, in one statement (session-exit.ts); true when the session
+   * moved. The caller notifies after commit.
    */
   async exitAndTerminateIn(trx: Tx, s: SessionRow, exit: KernelExit, move: ExitMove): Promise<boolean> {
-    return exitAndTerminateIn(trx, s, exit, move);
+    const moved = await exitAndTerminateIn(trx, s, exit, move);
+    if (moved && s.callback_url) this.notifier.callbacksQueued?.();
+    return moved;
   }
 
   /** What an agent says about a kernel that exited: its exit code and logs (not its status). */

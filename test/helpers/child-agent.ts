@@ -20,8 +20,15 @@ export class ChildAgents {
 
   constructor(private readonly stack: TestStack) {}
 
-  /** Starts agent `n` with the stack's settings; resolves once it says it is ready. */
-  async spawn(n: number, extraEnv: Record<string, string> = {}): Promise<ChildProcess> {
+  /**
+   * Starts agent `n` with the stack's settings; resolves once it says it is ready. `onOutput`
+   * sees its standard output as it comes, from its start (what it logs before it is ready).
+   */
+  async spawn(
+    n: number,
+    extraEnv: Record<string, string> = {},
+    onOutput?: (text: string) => void,
+  ): Promise<ChildProcess> {
     const cfg = this.stack.agentConfig(n);
     const env = testEnv();
     const child = spawn(process.execPath, [...guardedNodeArgs(), BIN, 'agent'], {
@@ -49,6 +56,7 @@ export class ChildAgents {
     await new Promise<void>((ok, fail) => {
       let out = '';
       child.stdout!.on('data', (b: Buffer) => {
+        onOutput?.(b.toString());
         out += b.toString();
         if (out.includes('"ready":true')) ok();
       });

@@ -1,6 +1,8 @@
+import type { TestFn } from 'ava';
 import type { PhaseStep } from '../../src/domain/phase-chain.js';
 import type { ExitMove, KernelExit } from '../../src/persistence/session-exit.js';
-import type { Made, StoreFixture } from './session-rows.js';
+import { movePhasesIn, movePhasesStepByStep } from '../../src/persistence/session-phases.js';
+import { storeFixture, writtenAndContainers, type Made, type StoreFixture } from './session-rows.js';
 
 /**
  * What an agent reports of a session made by newSession (session-rows.ts), as the report
@@ -56,17 +58,35 @@ export const containersOf = (m: Made) => [
 ];
 
 /**
- * The phases applied in the report handler's transaction (three statements with a callback_url,
- * else one); the session's started_at once RUNNING, null when nothing moved.
+ * The phases applied in the report handler's transaction: in the store's one statement, or with
+ * `three` in the three statements it replaces (movePhasesStepByStep); the session's started_at
+ * once RUNNING, null when nothing moved.
  */
 export async function phasesInTransaction(
   fx: StoreFixture,
   m: Made,
   phases: PhaseStep[],
+  three = false,
 ): Promise<number | null> {
   return fx.store.inTransaction(async (trx) => {
     const s = (await fx.store.lockIn(trx, m.id))!;
-    const moved = await fx.store.movePhasesIn(trx, s, phases, containersOf(m));
+    const moved = three
+      ? await movePhasesIn(trx, s, phases, containersOf(m), movePhasesStepByStep)
+      : await fx.store.movePhasesIn(trx, s, phases, containersOf(m));
     return moved?.startedAt ?? null;
   });
+}
+
+/**
+ * What the phases tests (session-phases-*) share: the store fixture, the transaction's path
+ * (phasesInTransaction) and what a session's rows say with its containers (writtenAndContainers;
+ * the callback_url, which differs on purpose between twins, is not in it).
+ */
+export function phasesFixture(test: TestFn) {
+  const fx = storeFixture(test);
+  return {
+    fx,
+    inTransaction: (m: Made, phases: PhaseStep[], three = false) => phasesInTransaction(fx, m, phases, three),
+    same: (m: Made) => writtenAndContainers(fx, m),
+  };
 }

@@ -1,9 +1,9 @@
-import type { TestFn } from 'ava';
+import type { ExecutionContext, TestFn } from 'ava';
 import { randomUUID } from 'node:crypto';
 import type { SessionStatus } from '../../src/domain/status.js';
 import { toJsonColumns } from '../../src/persistence/json-columns.js';
 import type { KernelRow, SessionRow } from '../../src/persistence/rows.js';
-import { SessionStore } from '../../src/persistence/session-store.js';
+import { SessionStore, type EventsNotifier } from '../../src/persistence/session-store.js';
 import type { Tx } from '../../src/persistence/db.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { fileFixture } from './file-fixture.js';
@@ -12,7 +12,7 @@ import { untilWaitingOnLock } from './lock-wait.js';
 /**
  * Sessions written straight through the store, and what their rows say, for the tests that
  * compare two writers of the same move on a real PostgreSQL (session-exit, session-phases-at-once,
- * placement-commit) or read what one move wrote (session-events).
+ * placement-commit, session-batch) or read what one move wrote (session-events).
  */
 export interface Made {
   id: string;
@@ -26,62 +26,21 @@ export interface StoreFixture {
   readonly store: SessionStore;
 }
 
-/** A StoreFixture for the tests of one file: made before they run, the database dropped after. */
-export function storeFixture(test: TestFn): StoreFixture {
+/**
+ * A StoreFixture for the tests of one file: made before they run, the database dropped after;
+ * its store tells `notifier` (by default nobody) what it committed.
+ */
+export function storeFixture(test: TestFn, notifier?: EventsNotifier): StoreFixture {
   return fileFixture<StoreFixture>(
     test,
     async (into) => {
       into.database = await createTestDatabase();
-      into.store = new SessionStore(into.database.db);
+      into.store = new SessionStore(into.database.db, notifier);
     },
     async (made) => {
       await made.database?.drop();
     },
   );
-}
-
-/** Inserts a PENDING batch session with kernels at `positions`; its id and theirs, in that order. */
-export async function insertSession(
-  fx: StoreFixture,
-  name: string,
-  positions: ['main' | 'sub', number][],
-  extra: Partial<SessionRow> = {},
-): Promise<{ id: string; kernelIds: string[] }> {
-  const id = randomUUID();
-  const now = new Date().toISOString();
-  const kernels = positions.map(([role, idx]) =>
-    toJsonColumns({
-      id: randomUUID(),
-      session_id: id,
-      cluster_role: role,
-      cluster_idx: idx,
-      cluster_hostname: `${role}${idx}`,
-      status: 'PENDING',
-      status_history: { PENDING: now },
-      occupied_slots: {},
-    } as Partial<KernelRow>),
-  );
-  await fx.store.insert(
-    toJsonColumns({
-      id,
-      name,
-      access_key: fx.database.admin.accessKey,
-      domain_name: 'default',
-      group_name: 'default',
-      scaling_group: 'default',
-      type: 'batch',
-      status: 'PENDING',
-      status_history: { PENDING: now },
-      image: 'python',
-      requested_image: 'python',
-      startup_command: 'true',
-      requested_slots: {},
-      ...extra,
-    } as Partial<SessionRow>),
-    kernels,
-    [],
-  );
-  return { id, kernelIds: kernels.map((k) => k.id as string) };
 }
 
 /** A batch session with a main and two subs, placed on `agent-x` and moved to `to`. */
@@ -91,22 +50,55 @@ export async function newSession(
   to: SessionStatus[],
   extra: Partial<SessionRow> = {},
 ): Promise<Made> {
-  const { id, kernelIds } = await insertSession(
-    fx,
-    name,
-    [
-      ['sub', 2],
-      ['main', 1],
-      ['sub', 1],
-    ],
-    { cluster_size: 3, ...extra },
-  );
+  const { made, session, kernels } = sessionRows(fx, name, extra);
+  await fx.store.insert(session, kernels, []);
   for (const status of to) {
     const set = status === 'SCHEDULED' ? { agent_id: 'agent-x' } : {};
-    const row = await fx.store.transition(id, status, { kernels: true, set });
+    const row = await fx.store.transition(made.id, status, { kernels: true, set });
     if (!row) throw new Error(`the move to ${status} was refused`);
   }
-  return { id, main: kernelIds[1]!, subs: [kernelIds[2]!, kernelIds[0]!] };
+  return made;
+}
+
+/** The rows of a new PENDING batch session with a main and two subs (jsonb columns as text), and its Made. */
+export function sessionRows(fx: { database: TestDatabase }, name: string, extra: Partial<SessionRow> = {}) {
+  const id = randomUUID();
+  const now = new Date().toISOString();
+  const kernel = (role: 'main' | 'sub', idx: number) =>
+    toJsonColumns({
+      id: randomUUID(),
+      session_id: id,
+      cluster_role: role,
+      cluster_idx: idx,
+      cluster_hostname: `${role}${idx}`,
+      status: 'PENDING',
+      status_history: { PENDING: now },
+      occupied_slots: {},
+    } as Partial<KernelRow>);
+  const kernels = [kernel('sub', 2), kernel('main', 1), kernel('sub', 1)];
+  const session = toJsonColumns({
+    id,
+    name,
+    access_key: fx.database.admin.accessKey,
+    domain_name: 'default',
+    group_name: 'default',
+    scaling_group: 'default',
+    type: 'batch',
+    status: 'PENDING',
+    status_history: { PENDING: now },
+    image: 'python',
+    requested_image: 'python',
+    startup_command: 'true',
+    requested_slots: {},
+    cluster_size: 3,
+    ...extra,
+  } as Partial<SessionRow>);
+  const made: Made = {
+    id,
+    main: kernels[1]!.id as string,
+    subs: [kernels[2]!.id as string, kernels[0]!.id as string],
+  };
+  return { made, session, kernels };
 }
 
 /**
@@ -210,4 +202,57 @@ export async function writtenAndContainers(fx: { database: TestDatabase }, m: Ma
     .where({ session_id: m.id })
     .orderBy([{ column: 'cluster_role' }, 'cluster_idx'])) as KernelRow[];
   return { ...w, containers: ks.map((k) => k.container_id) };
+}
+
+/**
+ * A session's callback deliveries in order: each body's fields (in their order) and values,
+ * without the session's id, name and the time queued, which are checked here (`own`), and
+ * with status_history's statuses only (their times differ between twins).
+ */
+export async function callbacksOf(fx: { database: TestDatabase }, id: string) {
+  const { database } = fx;
+  const s = (await database.db('sessions').where({ id }).first()) as SessionRow;
+  const rows = (await database.db('webhook_deliveries').where({ session_id: id }).orderBy('id')) as {
+    url: string;
+    access_key: string;
+    body: string;
+  }[];
+  return rows.map((r) => {
+    const body = JSON.parse(r.body) as Record<string, unknown>;
+    const { session_id, session_name, when, status_history, ...rest } = body;
+    const at = typeof when === 'string' ? new Date(when) : null;
+    return {
+      url: r.url,
+      keys: Object.keys(body),
+      own:
+        r.access_key === s.access_key &&
+        session_id === id &&
+        session_name === s.name &&
+        at !== null &&
+        at.toISOString() === when,
+      statuses: Object.keys(status_history as Record<string, string>).sort(),
+      event: body.event as string,
+      fields: rest,
+    };
+  });
+}
+
+/**
+ * Asserts that session `id`'s callback deliveries are those its twin `ref` got (callbacksOf),
+ * each its own (ids, name, time queued), for the events `events` in that order.
+ */
+export async function sameCallbacks(
+  t: ExecutionContext,
+  fx: { database: TestDatabase },
+  id: string,
+  ref: string,
+  events: readonly string[],
+): Promise<void> {
+  const callbacks = await callbacksOf(fx, id);
+  t.deepEqual(callbacks, await callbacksOf(fx, ref));
+  t.deepEqual(
+    callbacks.map((c) => c.event),
+    events,
+  );
+  t.true(callbacks.every((c) => c.own));
 }

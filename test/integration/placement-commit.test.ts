@@ -8,7 +8,7 @@ import {
 } from '../../src/persistence/placement-commit.js';
 import { PLACED_SESSION_COLUMNS, type KernelRow, type SessionRow } from '../../src/persistence/rows.js';
 import { untilWaitingOnLock } from '../helpers/lock-wait.js';
-import { newSession, rowsOf, storeFixture, type Made } from '../helpers/session-rows.js';
+import { newSession, rowsOf, sameCallbacks, storeFixture, type Made } from '../helpers/session-rows.js';
 
 /**
  * The placement's one statement (placement-commit.ts) against the statements one by one it
@@ -46,7 +46,6 @@ async function runnable(m: Made): Promise<RunnableSession> {
     cluster_size: s.cluster_size,
     architecture: s.architecture,
     predicates: (s.status_data as { predicates?: unknown }).predicates,
-    has_callback: s.callback_url !== null,
     domain_name: s.domain_name,
     image: s.image,
   };
@@ -215,7 +214,7 @@ test('kernels already on the agent are counted: only what is left is placed', as
   );
 });
 
-test('a session with a callback_url takes the moves one by one, with its webhook delivery', async (t) => {
+test('a session with a callback_url takes the one statement, and SCHEDULED queues no delivery', async (t) => {
   await newAgent('callback', 3);
   const [m] = await pending('callback', 1, { callback_url: 'http://hook.invalid/x' });
   const placed = await commitPlacement(fx.database.db, fx.store, 'callback', [await runnable(m!)]);
@@ -224,6 +223,16 @@ test('a session with a callback_url takes the moves one by one, with its webhook
   const deliveries = await fx.database.db('webhook_deliveries').where({ session_id: m!.id });
   // session_enqueued calls for one; session_scheduled calls for none (callbackEventOf).
   t.is(deliveries.length, 1);
+});
+
+test('sessions with a callback_url: the one statement writes what the moves one by one wrote, deliveries too', async (t) => {
+  const { steps, one } = await twin('hooked', 9, 2, undefined, { callback_url: 'http://hook.invalid/x' });
+  t.deepEqual(one.placed, steps.placed);
+  t.deepEqual(one.rows, steps.rows);
+  t.is(one.placed.length, 2);
+  for (const [i, m] of one.made.entries()) {
+    await sameCallbacks(t, fx, m.id, steps.made[i]!.id, ['enqueued']);
+  }
 });
 
 /**

@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DockerAdapter, type ContainerSummary } from '../../src/docker/docker-adapter.js';
 import type { SessionWire } from '../../src/domain/session-wire.js';
@@ -244,6 +244,14 @@ test.serial(
     // A released shell lets go of it (right after its read: waited for, not assumed).
     t.true(await until('the released shell let go of its FIFO', async () => !holdsFifo(ranFolder)));
     const releasedAt = Number(readFileSync(join(ranFolder, 'released-at'), 'utf8'));
+    // A release ends by recording that every word was written: the restarted agent need not wait.
+    t.true(
+      await until(
+        'the release to record its words written',
+        () => existsSync(join(ranFolder, 'written')) || null,
+      ),
+    );
+    t.false(existsSync(join(cutFolder, 'written')), 'a held session has no written words');
     await agents.stop(agent, 'SIGKILL');
     // As if killed between writing released-at and the FIFO: recorded, never written.
     writeFileSync(join(cutFolder, 'released-at'), String(Date.now()));
@@ -258,6 +266,47 @@ test.serial(
     // The kernel's started_at is its release (the exit report's), the first one: never again.
     t.is(w.kernels[0]!.startedAt, new Date(releasedAt).toISOString(), 'adopted as running: released once');
     t.is((await logsOf(ran)).trim().split('\n').length, 1, 'its command ran once');
+  },
+);
+
+test.serial(
+  // An agent killed between `released-at` and the FIFO, its main's shell not at the barrier yet
+  // (moments after its start): no shell holds `held`, as once released, and nothing says the
+  // word was written. The restarted agent waits for the shell to show, then releases it.
+  'agent SIGKILLed mid-release before its shell reached the barrier: waits for the shell, then releases it',
+  async (t) => {
+    const id = await create(
+      batch('python3 -c "import time; print(time.time())"', { name: 'bar-unseen', starts_at: at(20_000) }),
+    );
+    const folder = join(barrierDir(), `bai-${(await heldContainer(id)).labels['ai.bai.kernel-id']}`);
+    await until('the held shell to open its FIFO', () => holdsFifo(folder) || null);
+    await agents.stop(agent, 'SIGKILL');
+    // Recorded, never written; and a `held` FIFO no shell holds yet, as before the shell's first line.
+    writeFileSync(join(folder, 'released-at'), String(Date.now()));
+    rmSync(join(folder, 'held'));
+    execFileSync('mkfifo', ['-m', '0666', join(folder, 'held')]);
+    let out = '';
+    // However long the agent takes to start (the wait is counted from the container's start).
+    const spawned = agents.spawn(1, { BAI_BARRIER_SHELL_WAIT_MS: '600000' }, (text) => (out += text));
+    await until(
+      'the agent to wait for the shell',
+      () => out.includes('release not seen to end') || null,
+      180_000,
+    );
+    // The shell shows: it holds `held`.
+    const fd = openSync(join(folder, 'held'), constants.O_RDWR);
+    try {
+      agent = await spawned;
+      const v = await waitForStatus(stack.client, id);
+      t.is(v.result, 'SUCCESS', v.statusInfo ?? '');
+      t.true(firstInstruction(await logsOf(id)).at >= Date.parse(v.startsAt!), 'released at its instant');
+      t.is((await logsOf(id)).trim().split('\n').length, 1, 'its command ran once');
+    } finally {
+      closeSync(fd);
+      // The next tests run with the usual settings.
+      await agents.stop(agent, 'SIGTERM');
+      agent = await agents.spawn(1);
+    }
   },
 );
 

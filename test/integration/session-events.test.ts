@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { SessionStatus } from '../../src/domain/status.js';
-import { insertSession, storeFixture } from '../helpers/session-rows.js';
+import { newSession, storeFixture } from '../helpers/session-rows.js';
 
 /**
  * The events a session's transitions write, on a real PostgreSQL: a batch session's result
@@ -8,10 +8,9 @@ import { insertSession, storeFixture } from '../helpers/session-rows.js';
  */
 const fx = storeFixture(test);
 
-/** A batch session of one kernel with a callback_url, PENDING. */
+/** A batch session (a main and two subs) with a callback_url, PENDING. */
 async function newBatchSession(name: string): Promise<string> {
-  const { id } = await insertSession(fx, name, [['main', 1]], { callback_url: 'http://hook.invalid/events' });
-  return id;
+  return (await newSession(fx, name, [], { callback_url: 'http://hook.invalid/events' })).id;
 }
 
 async function through(id: string, statuses: SessionStatus[]): Promise<void> {

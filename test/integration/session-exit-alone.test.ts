@@ -7,14 +7,24 @@ import {
   type ExitMove,
   type KernelExit,
 } from '../../src/persistence/session-exit.js';
+import { SessionStore } from '../../src/persistence/session-store.js';
 import { exitMoveOf as moveOf, exitOf, STARTED } from '../helpers/session-reports.js';
-import { newSession, storeFixture, whileSessionLocked, written, type Made } from '../helpers/session-rows.js';
+import {
+  callbacksOf,
+  newSession,
+  sameCallbacks,
+  storeFixture,
+  whileSessionLocked,
+  written,
+  type Made,
+} from '../helpers/session-rows.js';
 
 /**
  * The exit report's statement on its own (session-exit.ts's exitAlone: no transaction, no lock
  * read, its guard in the UPDATE, its events built in SQL) against the statements one by one
  * the transaction takes, on a real PostgreSQL: the same rows, the same events in the same
- * order; and when its guard refuses, nothing written at all.
+ * order, the same callback deliveries (built in SQL here, in JS there); and when its guard
+ * refuses, nothing written at all.
  */
 const fx = storeFixture(test);
 /** The statement on its own, as it waits on the session's lock. */
@@ -44,12 +54,24 @@ async function stepByStep(m: Made, exit: KernelExit, move: Omit<ExitMove, 'start
   });
 }
 
+/** Whether the statement on its own moved the session (it returns null when it did not). */
+const moved = async (out: Promise<unknown>): Promise<boolean> => (await out) !== null;
+
 async function alone(m: Made, exit: KernelExit, move: Omit<ExitMove, 'startedAt'>): Promise<boolean> {
   const guard = await guardOf(m);
-  return fx.store.alone((db) => exitAlone(db, m.id, exit, move, exit.startedAt, guard));
+  return moved(fx.store.alone((db) => exitAlone(db, m.id, exit, move, exit.startedAt, guard)));
 }
 
-const cases: { name: string; to: SessionStatus[]; exitCode: number; extra?: Partial<SessionRow> }[] = [
+const HOOK = { callback_url: 'http://hook.invalid/x' };
+
+const cases: {
+  name: string;
+  to: SessionStatus[];
+  exitCode: number;
+  extra?: Partial<SessionRow>;
+  /** The callback events it has queued in the end (with a callback_url). */
+  callbacks?: string[];
+}[] = [
   { name: 'exit 0 of a RUNNING batch session', to: ['SCHEDULED', 'PREPARING', 'RUNNING'], exitCode: 0 },
   { name: 'exit 3 of a RUNNING batch session', to: ['SCHEDULED', 'PREPARING', 'RUNNING'], exitCode: 3 },
   { name: 'an out-of-memory exit', to: ['SCHEDULED', 'PREPARING', 'RUNNING'], exitCode: 137 },
@@ -67,6 +89,34 @@ const cases: { name: string; to: SessionStatus[]; exitCode: number; extra?: Part
     exitCode: 0,
     extra: { schedule_name: 'nightly', scheduled_for: new Date('2026-11-29T09:00:00.123Z') },
   },
+  {
+    name: 'exit 0 with a callback_url',
+    to: ['SCHEDULED', 'PREPARING', 'RUNNING'],
+    exitCode: 0,
+    extra: HOOK,
+    callbacks: ['enqueued', 'started', 'success', 'terminated'],
+  },
+  {
+    name: 'exit 3 with a callback_url',
+    to: ['SCHEDULED', 'PREPARING', 'RUNNING'],
+    exitCode: 3,
+    extra: HOOK,
+    callbacks: ['enqueued', 'started', 'failure', 'terminated'],
+  },
+  {
+    name: 'an interactive session with a callback_url',
+    to: ['SCHEDULED', 'PREPARING', 'RUNNING'],
+    exitCode: 0,
+    extra: { ...HOOK, type: 'interactive' },
+    callbacks: ['enqueued', 'started', 'terminated'],
+  },
+  {
+    name: 'a session with a callback_url that went through ERROR',
+    to: ['SCHEDULED', 'PREPARING', 'ERROR'],
+    exitCode: 1,
+    extra: HOOK,
+    callbacks: ['enqueued', 'failure', 'terminated'],
+  },
 ];
 
 for (const c of cases) {
@@ -81,6 +131,7 @@ for (const c of cases) {
     t.is(after.session.status, 'TERMINATED');
     t.is(after.attempts.length, 1);
     t.true(after.events.some((e) => e.name === 'session_terminated'));
+    await sameCallbacks(t, fx, b.id, a.id, c.callbacks ?? []);
     if (c.extra?.schedule_name) {
       const { rows } = (await fx.database.db.raw(
         `SELECT data FROM session_events WHERE session_id = ? AND name = 'session_terminated'`,
@@ -112,11 +163,6 @@ const refusals: {
   { name: 'another agent', to: ['SCHEDULED', 'PREPARING', 'RUNNING'], guard: { agentId: 'agent-y' } },
   { name: 'an earlier attempt', to: ['SCHEDULED', 'PREPARING', 'RUNNING'], guard: { attempt: -1 } },
   {
-    name: 'a callback_url',
-    to: ['SCHEDULED', 'PREPARING', 'RUNNING'],
-    extra: { callback_url: 'http://hook.invalid/x' },
-  },
-  {
     name: 'a retry policy on an exit it may retry',
     to: ['SCHEDULED', 'PREPARING', 'RUNNING'],
     extra: { retry_policy: { maxAttempts: 3 } as unknown as SessionRow['retry_policy'] },
@@ -136,7 +182,9 @@ for (const r of refusals) {
     const m = await newSession(fx, `refused-${r.name}`, r.to, r.extra);
     const before = await written(fx, m);
     const guard = await guardOf(m, r.guard);
-    t.false(await fx.store.alone((db) => exitAlone(db, m.id, exitOf(m, 3), moveOf(3), STARTED, guard)));
+    t.false(
+      await moved(fx.store.alone((db) => exitAlone(db, m.id, exitOf(m, 3), moveOf(3), STARTED, guard))),
+    );
     t.deepEqual(await written(fx, m), before);
   });
 }
@@ -149,7 +197,7 @@ test('a session cancelled while the statement waits on its lock: the statement s
     fx,
     m.id,
     TERMINATE,
-    () => fx.store.alone((db) => exitAlone(db, m.id, exitOf(m, 0), moveOf(0), STARTED, guard)),
+    () => moved(fx.store.alone((db) => exitAlone(db, m.id, exitOf(m, 0), moveOf(0), STARTED, guard))),
     (trx) => trx('sessions').where({ id: m.id }).update({ status: 'CANCELLED' }),
   );
   t.false(exited);
@@ -178,11 +226,33 @@ test("kernels moved while the statement waits on the session's lock are read as 
     fx,
     b.id,
     TERMINATE,
-    () => fx.store.alone((db) => exitAlone(db, b.id, exitOf(b, 0), moveOf(0), STARTED, guard)),
+    () => moved(fx.store.alone((db) => exitAlone(db, b.id, exitOf(b, 0), moveOf(0), STARTED, guard))),
     (trx) => endSub(trx, b),
   );
   t.true(exited);
   const after = await written(fx, b);
   t.deepEqual(after, await written(fx, a));
   t.false(after.events.some((e) => e.name === 'kernel_terminated' && e.kernel === 'sub2'));
+});
+
+test('the statement on its own tells the webhook sender when it queued deliveries, and only then', async (t) => {
+  let queued = 0;
+  const told = new SessionStore(fx.database.db, {
+    eventsCommitted() {},
+    callbacksQueued: () => (queued += 1),
+  });
+  const plain = await newSession(fx, 'tells-none', ['SCHEDULED', 'PREPARING', 'RUNNING']);
+  const hooked = await newSession(fx, 'tells-hook', ['SCHEDULED', 'PREPARING', 'RUNNING'], HOOK);
+  const run = async (m: Made) => {
+    const guard = await guardOf(m);
+    return told.alone((db) => exitAlone(db, m.id, exitOf(m, 0), moveOf(0), STARTED, guard));
+  };
+  t.deepEqual(await run(plain), { callbacksQueued: false });
+  t.is(queued, 0);
+  t.deepEqual(await run(hooked), { callbacksQueued: true });
+  t.is(queued, 1);
+  t.deepEqual(
+    (await callbacksOf(fx, hooked.id)).map((c) => c.event),
+    ['enqueued', 'started', 'success', 'terminated'],
+  );
 });

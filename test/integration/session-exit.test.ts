@@ -1,14 +1,16 @@
 import test from 'ava';
+import type { SessionStatus } from '../../src/domain/status.js';
 import type { KernelRow, SessionRow } from '../../src/persistence/rows.js';
 import type { ExitMove, KernelExit } from '../../src/persistence/session-exit.js';
+import { SessionStore } from '../../src/persistence/session-store.js';
 import { exitMoveOf, exitOf, STARTED } from '../helpers/session-reports.js';
-import { newSession, storeFixture, written, type Made } from '../helpers/session-rows.js';
+import { newSession, sameCallbacks, storeFixture, written, type Made } from '../helpers/session-rows.js';
 
 /**
  * The exit report's one statement (session-exit.ts) against the statements one by one it
  * replaces (the kernel's exit, the subs' output, the guarded move of the session and its
  * kernels with their events, the attempt), on a real PostgreSQL: the same rows, the same
- * events in the same order, the same guards.
+ * events in the same order, the same callback deliveries, the same guards.
  */
 const fx = storeFixture(test);
 
@@ -63,6 +65,30 @@ for (const exitCode of [0, 3]) {
       ],
     );
     t.is(after.attempts.length, 1);
+  });
+}
+
+for (const exitCode of [0, 3]) {
+  test(`exit ${exitCode} of a session with a callback_url: the one statement writes the deliveries the statements one by one wrote`, async (t) => {
+    const to: SessionStatus[] = ['SCHEDULED', 'PREPARING', 'RUNNING'];
+    const hook = { callback_url: 'http://hook.invalid/x' };
+    const a = await newSession(fx, `hook-one-by-one-${exitCode}`, to, hook);
+    const b = await newSession(fx, `hook-in-one-${exitCode}`, to, hook);
+    t.true(await stepByStep(a, exitOf(a, exitCode), moveOf(exitCode)));
+    let queued = 0;
+    const told = new SessionStore(fx.database.db, {
+      eventsCommitted() {},
+      callbacksQueued: () => (queued += 1),
+    });
+    t.true(
+      await told.inTransaction(async (trx) =>
+        told.exitAndTerminateIn(trx, (await told.lockIn(trx, b.id))!, exitOf(b, exitCode), moveOf(exitCode)),
+      ),
+    );
+    t.is(queued, 1);
+    t.deepEqual(await written(fx, b), await written(fx, a));
+    const result = exitCode === 0 ? 'success' : 'failure';
+    await sameCallbacks(t, fx, b.id, a.id, ['enqueued', 'started', result, 'terminated']);
   });
 }
 

@@ -2,27 +2,19 @@ import test from 'ava';
 import { chainFromAny, type PhaseStep } from '../../src/domain/phase-chain.js';
 import type { SessionRow } from '../../src/persistence/rows.js';
 import { movePhasesAlone, type PhasesGuard } from '../../src/persistence/session-phases-at-once.js';
-import { containersOf, phasesInTransaction, phaseSteps } from '../helpers/session-reports.js';
-import {
-  newSession,
-  storeFixture,
-  whileSessionLocked,
-  writtenAndContainers,
-  type Made,
-} from '../helpers/session-rows.js';
+import { containersOf, phasesFixture, phaseSteps } from '../helpers/session-reports.js';
+import { newSession, sameCallbacks, whileSessionLocked, type Made } from '../helpers/session-rows.js';
 
 /**
  * A progress report's phases as ONE statement on its own (session-phases-at-once.ts's
  * movePhasesAlone: no transaction, no lock read, its guard in the UPDATE, its events built in
- * SQL) against the three statements a session with a callback_url takes and the one statement
- * in the transaction, on a real PostgreSQL: the same rows, the same events in the same order;
- * and when its guard refuses, nothing written at all.
+ * SQL) against the three statements it was built from (movePhasesStepByStep) and the one
+ * statement in the transaction, on a real PostgreSQL: the same rows, the same events in the
+ * same order, the same callback deliveries (built in SQL here, in JS there); and when its
+ * guard refuses, nothing written at all.
  */
-const fx = storeFixture(test);
-/** The transaction's path (three statements with a callback_url, else one). */
-const inTransaction = (m: Made, phases: PhaseStep[]) => phasesInTransaction(fx, m, phases);
-/** What they write, and the containers (the callback_url, which differs on purpose, is not in it). */
-const same = (m: Made) => writtenAndContainers(fx, m);
+// inTransaction: the transaction's path (one statement; `three`: the three statements).
+const { fx, inTransaction, same } = phasesFixture(test);
 
 async function guardOf(m: Made, extra: Partial<PhasesGuard> = {}): Promise<PhasesGuard> {
   const s = (await fx.database.db('sessions').where({ id: m.id }).first()) as SessionRow;
@@ -44,10 +36,13 @@ for (const lagging of [false, true]) {
     });
     const b = await newSession(fx, `alone-tx-${lagging}`, ['SCHEDULED']);
     const c = await newSession(fx, `alone-one-${lagging}`, ['SCHEDULED']);
+    const d = await newSession(fx, `alone-one-cb-${lagging}`, ['SCHEDULED'], {
+      callback_url: 'http://hook.invalid/x',
+    });
     if (lagging)
-      for (const m of [a, b, c])
+      for (const m of [a, b, c, d])
         await fx.database.db('kernels').where({ id: m.subs[1] }).update({ status: 'PENDING' });
-    t.is(await inTransaction(a, phaseSteps()), Date.parse('2026-11-29T10:00:00.004Z'));
+    t.is(await inTransaction(a, phaseSteps(), true), Date.parse('2026-11-29T10:00:00.004Z'));
     t.is(await inTransaction(b, phaseSteps()), Date.parse('2026-11-29T10:00:00.004Z'));
     const moved = await alone(c, phaseSteps());
     t.is(moved?.startedAt, Date.parse('2026-11-29T10:00:00.004Z'));
@@ -57,6 +52,10 @@ for (const lagging of [false, true]) {
     t.deepEqual(await same(b), three);
     t.deepEqual(await same(c), three);
     t.true(three.events.some((e) => e.name === 'session_started'));
+    t.like(await alone(d, phaseSteps()), { callbacksQueued: true });
+    t.deepEqual(await same(d), three);
+    await sameCallbacks(t, fx, d.id, a.id, ['enqueued', 'started']);
+    t.like(moved, { callbacksQueued: false });
     // A repeat: its first phase is no longer ahead of the session, so the handler does not
     // take the statement; forced, its guard refuses and nothing is written.
     const before = await same(c);
@@ -96,7 +95,6 @@ test('RUNNING alone, and a schedule session: on its own it writes what the trans
 const refusals: { name: string; extra?: Partial<SessionRow>; guard?: Partial<PhasesGuard> }[] = [
   { name: 'another agent', guard: { agentId: 'agent-y' } },
   { name: 'an earlier attempt', guard: { attempt: -1 } },
-  { name: 'a callback_url', extra: { callback_url: 'http://hook.invalid/x' } },
 ];
 
 for (const r of refusals) {
@@ -143,4 +141,16 @@ test("kernels moved while the statement waits on the session's lock are read as 
     after.kernels.map((k) => k.status),
     ['RUNNING', 'RUNNING', 'RUNNING'],
   );
+});
+
+test('a session with a callback_url, phases in two reports on their own: a delivery only for RUNNING, as the three statements wrote', async (t) => {
+  const hook = { callback_url: 'http://hook.invalid/x' };
+  const a = await newSession(fx, 'alone-split-cb-three', ['SCHEDULED'], hook);
+  const b = await newSession(fx, 'alone-split-cb-one', ['SCHEDULED'], hook);
+  await inTransaction(a, phaseSteps().slice(0, 2), true);
+  await inTransaction(a, phaseSteps().slice(2), true);
+  t.like(await alone(b, phaseSteps().slice(0, 2)), { callbacksQueued: false });
+  t.like(await alone(b, phaseSteps().slice(2)), { callbacksQueued: true });
+  t.deepEqual(await same(b), await same(a));
+  await sameCallbacks(t, fx, b.id, a.id, ['enqueued', 'started']);
 });

@@ -1,17 +1,15 @@
 import test from 'ava';
-import type { PhaseStep } from '../../src/domain/phase-chain.js';
-import { phasesInTransaction, phaseSteps } from '../helpers/session-reports.js';
-import { newSession, storeFixture, writtenAndContainers, type Made } from '../helpers/session-rows.js';
+import { phasesFixture, phaseSteps } from '../helpers/session-reports.js';
+import { newSession, sameCallbacks } from '../helpers/session-rows.js';
 
 /**
- * A progress report's phases in one statement (session-phases-at-once.ts, sessions without a
- * callback_url) against the three statements a session with a callback_url still takes, on a
- * real PostgreSQL: the same rows, the same events in the same order.
+ * A progress report's phases in one statement (session-phases-at-once.ts) against the three
+ * statements it replaces (movePhasesStepByStep), on a real PostgreSQL: the same rows, the
+ * same events in the same order, the same callback deliveries (built from the locked row in
+ * both, in one INSERT or in the statement).
  */
-const fx = storeFixture(test);
-const applyPhases = (m: Made, phases: PhaseStep[]) => phasesInTransaction(fx, m, phases);
-/** What both write, and the containers (the callback_url, which differs on purpose, is not in it). */
-const same = (m: Made) => writtenAndContainers(fx, m);
+// applyPhases: the phases in one statement, as the store writes them; `three`: in the three statements.
+const { fx, inTransaction: applyPhases, same } = phasesFixture(test);
 
 for (const lagging of [false, true]) {
   test(`phases to RUNNING${lagging ? ', one sub behind' : ''}: one statement writes what the three wrote`, async (t) => {
@@ -19,11 +17,17 @@ for (const lagging of [false, true]) {
       callback_url: 'http://hook.invalid/x',
     });
     const b = await newSession(fx, `phases-one-${lagging}`, ['SCHEDULED']);
+    const c = await newSession(fx, `phases-one-cb-${lagging}`, ['SCHEDULED'], {
+      callback_url: 'http://hook.invalid/x',
+    });
     if (lagging)
-      for (const m of [a, b])
+      for (const m of [a, b, c])
         await fx.database.db('kernels').where({ id: m.subs[1] }).update({ status: 'PENDING' });
-    t.is(await applyPhases(a, phaseSteps()), Date.parse('2026-11-29T10:00:00.004Z'));
+    t.is(await applyPhases(a, phaseSteps(), true), Date.parse('2026-11-29T10:00:00.004Z'));
     t.is(await applyPhases(b, phaseSteps()), Date.parse('2026-11-29T10:00:00.004Z'));
+    t.is(await applyPhases(c, phaseSteps()), Date.parse('2026-11-29T10:00:00.004Z'));
+    t.deepEqual(await same(c), await same(a));
+    await sameCallbacks(t, fx, c.id, a.id, ['enqueued', 'started']);
     const before = await same(a);
     const after = await same(b);
     t.deepEqual(after, before);

@@ -17,6 +17,7 @@ import {
   effectiveArgv,
   heldAtBarrier,
   pathsTheBarrierNeeds,
+  releaseSeen,
   wantsBarrier,
 } from '../../src/domain/start-barrier.js';
 
@@ -140,4 +141,20 @@ test('a container held by an older agent is held while its barrier shell waits (
   t.false(heldAtBarrier(['/bin/sh -c sleep 1']));
   t.false(heldAtBarrier([]));
   t.is(barrierFolder('/var/lib/bai/barrier/', 'bai-k1.2'), '/var/lib/bai/barrier/bai-k1.2');
+});
+
+test('a release an agent did not see end: held, ran, or not known until the shell had time to reach its barrier', (t) => {
+  const wait = 10_000;
+  // A shell that holds `held` waits for its word, whatever else is written.
+  t.is(releaseSeen('held', false, 0, wait), 'held');
+  t.is(releaseSeen('held', false, wait + 1, wait), 'held');
+  // Every word written, or an older agent's shell that `ps` shows past the barrier: it ran.
+  t.is(releaseSeen('unseen', true, 0, wait), 'ran');
+  t.is(releaseSeen('past', false, 0, wait), 'ran');
+  // No shell holds `held` and nothing says the word was written: moments after its start the
+  // shell may not be there yet (ask again); once it had the time to be, it read its word.
+  t.is(releaseSeen('unseen', false, 0, wait), 'wait');
+  t.is(releaseSeen('unseen', false, wait, wait), 'wait');
+  t.is(releaseSeen('unseen', false, wait + 1, wait), 'ran');
+  t.is(releaseSeen('unseen', false, Infinity, wait), 'ran');
 });

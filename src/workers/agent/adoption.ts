@@ -111,9 +111,10 @@ export class Adoption {
     st: ContainerState,
   ): Promise<NonNullable<Tracked['barrier']>> {
     const barrier = new StartBarrier(this.ctx);
-    const releasedAt = await barrier.releasedAt(tracked);
-    const ran = releasedAt !== null && !(st.running && (await barrier.held(tracked)));
-    return { startsAt, releasedAt: ran ? releasedAt : null };
+    const releasedAt = st.running
+      ? await barrier.ranAt(tracked, st.startedAt)
+      : await barrier.releasedAt(tracked);
+    return { startsAt, releasedAt };
   }
 
   /** Re-sends where a session stands: used after re-adoption and on a duplicate run job. */

@@ -1,16 +1,20 @@
 import { execFile } from 'node:child_process';
 import { constants } from 'node:fs';
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { containerName } from '../../domain/container-plan.js';
 import {
   BARRIER_FIFO,
   BARRIER_HELD,
   BARRIER_MOUNT,
+  BARRIER_WRITTEN,
   barrierFolder,
   heldAtBarrier,
+  releaseSeen,
+  type ShellAt,
 } from '../../domain/start-barrier.js';
-import type { AgentContext } from './agent-context.js';
+import { sessionLog, type AgentContext } from './agent-context.js';
 import { mainOf, type Tracked } from './tracked.js';
 
 const execFileP = promisify(execFile);
@@ -77,6 +81,12 @@ export class StartBarrier {
   async release(t: Tracked, releasedAt: number, from = 0): Promise<void> {
     await writeFile(this.releasedAtFile(t), String(releasedAt));
     for (const c of this.order(t).slice(from)) await this.open(t, c);
+    await writeFile(this.writtenFile(t), String(Date.now()));
+  }
+
+  /** The file that says every FIFO of the release was written (BARRIER_WRITTEN). */
+  private writtenFile(t: Tracked): string {
+    return `${this.folder(mainOf(t).kernelId, t.attempt)}/${BARRIER_WRITTEN}`;
   }
 
   /**
@@ -129,12 +139,43 @@ export class StartBarrier {
   }
 
   /**
-   * Whether a running session's main still waits at its barrier: its shell holds the `held`
-   * FIFO until it read the word (src/domain/start-barrier.ts), so opening that FIFO for
-   * writing without blocking succeeds only then. Nothing is written: the shell never reads it.
-   * A container held by an older agent has no such FIFO: `ps` says, as it did then.
+   * When a session was let run, for an agent that did not see its release end (restarted, or
+   * its clock thread died) while its main container runs (`startedAt`: Docker's start of it):
+   * null if its command has not run — never released, or its main's shell still waits at the
+   * barrier (release it again). A shell that holds no `held` FIFO while nothing says its word
+   * was written may not have reached the barrier yet: asked again until it shows, or until it
+   * had BAI_BARRIER_SHELL_WAIT_MS to (domain `releaseSeen`).
    */
-  async held(t: Tracked): Promise<boolean> {
+  async ranAt(t: Tracked, startedAt: number | null): Promise<number | null> {
+    const at = await this.releasedAt(t);
+    if (at === null) return null;
+    for (let asked = 0; ; asked++) {
+      const since = startedAt === null ? Infinity : Date.now() - startedAt;
+      const wait = this.ctx.config.barrierShellWaitMs;
+      const seen = releaseSeen(await this.shellAt(t), await this.written(t), since, wait);
+      if (seen !== 'wait') return seen === 'ran' ? at : null;
+      if (asked === 0) sessionLog(this.ctx, t).info('release not seen to end: waiting for its shell');
+      await sleep(20);
+    }
+  }
+
+  private async written(t: Tracked): Promise<boolean> {
+    try {
+      await access(this.writtenFile(t));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Where the main's shell stands: it holds the `held` FIFO until it read its word
+   * (src/domain/start-barrier.ts), so opening that FIFO for writing without blocking succeeds
+   * only then; nothing is written (the shell never reads it). A container held by an older
+   * agent has no such FIFO: `ps` says, as it did then.
+   */
+  private async shellAt(t: Tracked): Promise<ShellAt> {
     const main = mainOf(t);
     try {
       const fh = await open(
@@ -142,12 +183,12 @@ export class StartBarrier {
         constants.O_WRONLY | constants.O_NONBLOCK,
       );
       await fh.close();
-      return true;
+      return 'held';
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENXIO') return false; // no shell holds it: past the barrier
+      if (code === 'ENXIO') return 'unseen'; // no shell holds it: past the barrier, or not there yet
       if (code !== 'ENOENT') throw err;
-      return heldAtBarrier(await this.ctx.docker.processArgs(main.containerId));
+      return heldAtBarrier(await this.ctx.docker.processArgs(main.containerId)) ? 'held' : 'past';
     }
   }
 

@@ -7,8 +7,10 @@
  */
 import { closeSync, constants, openSync, readlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { setPriority } from 'node:os';
+import { dirname, join } from 'node:path';
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { due, nextStep, type ArmedRelease } from '../../domain/release-timing.js';
+import { BARRIER_WRITTEN } from '../../domain/start-barrier.js';
 import { ARMED, FIRED, type ClockMessage, type FiredMessage } from './release-clock-wire.js';
 
 interface Held extends ArmedRelease {
@@ -33,7 +35,10 @@ function raisePriority(): boolean {
   }
 }
 
-/** Lets the command run: `released-at` first (an agent restarted midway knows), then the FIFOs. */
+/**
+ * Lets the command run: `released-at` first (an agent restarted midway knows), then the FIFOs,
+ * then `written` (it need not ask whether the shell read its word).
+ */
 function fire(r: Held): FiredMessage {
   const releasedAt = Date.now();
   let written = 0;
@@ -50,6 +55,8 @@ function fire(r: Held): FiredMessage {
       }
       written++;
     }
+    // Every word written: a restarted agent need not ask whether the shell read it.
+    writeFileSync(join(dirname(r.releasedAtFile), BARRIER_WRITTEN), String(Date.now()));
     return { type: 'fired', id: r.id, releasedAt, wroteAt: Date.now(), written, error: null };
   } catch (err) {
     const e = err as NodeJS.ErrnoException;

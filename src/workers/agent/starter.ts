@@ -158,8 +158,9 @@ export class SessionStarter {
     if (o.type === 'lost') return this.release(tracked); // the main loop releases it, as before
     if (o.type === 'lost-fired') {
       // Taken by a thread that died: released if its shell no longer waits.
-      const at = await this.barrier.releasedAt(tracked);
-      if (at === null || (await this.barrier.held(tracked))) return this.release(tracked);
+      const st = await this.ctx.docker.inspect(mainOf(tracked).containerId);
+      const at = await this.barrier.ranAt(tracked, st?.running ? st.startedAt : null);
+      if (at === null) return this.release(tracked);
       return this.afterRelease(tracked, at, t0, null);
     }
     if (tracked.stopReason) return; // destroyed during the release: the teardown reports it

@@ -2,12 +2,7 @@ import { ARRAY_CANCELLED, parentMove } from '../../domain/array-spec.js';
 import type { ArrayStore } from '../../persistence/array-store.js';
 import type { SessionStore } from '../../persistence/session-store.js';
 import type { Logger } from '../../log/logger.js';
-
-/**
- * With no array to follow, how often the settle step reads anyway: an array another manager
- * inserted while its wake-up was lost (Redis away).
- */
-const RECHECK_MS = 10_000;
+import { QuietGate } from './quiet-gate.js';
 
 /**
  * Makes array parents follow their children, whatever path ended the last child (report,
@@ -16,19 +11,24 @@ const RECHECK_MS = 10_000;
  * transition, so a pass that runs twice, or races a cancel, changes nothing more.
  */
 export class ArraySettler {
-  /** The last read found nothing to follow: when it began, and the inserts counted then. */
-  private quiet: { at: number; insertions: number } | null = null;
+  /** Whether the last read found nothing to follow, and the inserts counted since it began. */
+  private readonly quiet: QuietGate;
 
   constructor(
     private readonly arrays: Pick<ArrayStore, 'openParents' | 'cancelPendingChildren' | 'insertions'>,
     private readonly sessions: Pick<SessionStore, 'transition'>,
     private readonly log: Logger,
-    private readonly opts: { recheckMs?: number; now?: () => number } = {},
-  ) {}
+    opts: { recheckMs?: number; now?: () => number } = {},
+  ) {
+    this.quiet = new QuietGate({ ...opts, counted: () => arrays.insertions });
+  }
 
-  /** Another manager committed something (maybe an array): the next settle step reads. */
+  /**
+   * Another manager committed something (maybe an array): the next settle step reads, also when
+   * this arrives while a read is under way (that read may have begun before the commit).
+   */
   elsewhere(): void {
-    this.quiet = null;
+    this.quiet.wake();
   }
 
   /** Returns how many parents moved. */
@@ -36,14 +36,14 @@ export class ArraySettler {
     // With no parent open and none with stray children, only a new array gives this step
     // work: one inserted here since (counted when begun and when committed), or through
     // another manager (its wake-up after the commit calls `elsewhere`; should it be lost, the
-    // read every `recheckMs` finds it). Not one read per pass of a drain without arrays.
-    const now = (this.opts.now ?? Date.now)();
-    const insertions = this.arrays.insertions;
-    const q = this.quiet;
-    if (q && q.insertions === insertions && now - q.at < (this.opts.recheckMs ?? RECHECK_MS)) return 0;
+    // read every `recheckMs`, 10 s by default, finds it). Not one read per pass of a drain
+    // without arrays.
+    if (this.quiet.resting()) return 0;
+    const began = this.quiet.begin();
+    this.quiet.forget();
     // One read (an idle pass costs one statement); read again only if it cancelled children.
     const read = await this.arrays.openParents();
-    this.quiet = read.open.length === 0 && read.stray.length === 0 ? { at: now, insertions } : null;
+    if (read.open.length === 0 && read.stray.length === 0) this.quiet.rest(began);
     let parents = read.open;
     // Children still PENDING under a parent that ended or is being cancelled never run.
     let cancelled = 0;

@@ -18,6 +18,7 @@ import type { ManagerMetrics } from '../../metrics/manager-metrics.js';
 import { imageForRun, runJobOf } from './run-job.js';
 import { cancelPastStartDeadlines } from './start-deadlines.js';
 import { realTimers, setLongTimeoutAt, type LongTimeout, type TimerApi } from '../long-timer.js';
+import { QuietGate } from './quiet-gate.js';
 
 export interface DispatcherDeps {
   scheduler: SchedulerStore;
@@ -41,11 +42,6 @@ export interface DispatcherDeps {
 const PASS_LIMIT = 1000;
 /** Sessions committed per transaction on one agent: big enough to amortise, small enough to start early. */
 const COMMIT_CHUNK = 32;
-/**
- * With no PENDING session at the last pass, how often the safety tick passes anyway: a session
- * another manager committed while its wake-up was lost (Redis away).
- */
-const QUIET_RECHECK_MS = 10_000;
 
 /**
  * Moves PENDING sessions to agents when their predicates pass. A pass is triggered at once by a
@@ -63,10 +59,11 @@ export class Dispatcher {
   private started = 0;
   /** Whether a pass was asked for (kick) since the last safety tick, by anything but the tick. */
   private kickedSinceTick = false;
-  /** Wake-ups that are not kicks (`elsewhere`, a later starts_at): counted, so a pass knows it began after. */
-  private changes = 0;
-  /** The last pass found no PENDING session: when it began, and the changes counted then. */
-  private quiet: { at: number; changes: number } | null = null;
+  /**
+   * Whether the last pass found no PENDING session, and wake-ups that are not kicks (`elsewhere`,
+   * a later starts_at) since it began: a pass under way does not miss them.
+   */
+  private readonly quiet = new QuietGate();
   private readonly passListeners = new Set<(n: number) => void | Promise<void>>();
   private readonly timers: TimerApi;
 
@@ -102,22 +99,21 @@ export class Dispatcher {
    *
    * When the last pass found no PENDING session at all, only something new gives a pass work: a
    * submit, a retry or a freed slot here (they kick), another manager's commit (`elsewhere`), a
-   * later starts_at (`wake`). The tick then passes only every QUIET_RECHECK_MS, for a wake-up
-   * lost with Redis: an idle manager does not read the sessions every two seconds.
+   * later starts_at (`wake`). The tick then passes only every QUIET_RECHECK_MS (quiet-gate.ts),
+   * for a wake-up lost with Redis: an idle manager does not read the sessions every two seconds.
    */
   private onTick(): void {
     const asked = this.kickedSinceTick;
     this.kickedSinceTick = false;
     if (asked) return;
-    const q = this.quiet;
-    if (q && q.changes === this.changes && Date.now() - q.at < QUIET_RECHECK_MS) return;
+    if (this.quiet.resting()) return;
     this.kick();
     this.kickedSinceTick = false; // the tick's own kick
   }
 
   /** Another manager committed something (told through Redis): the next safety tick passes. */
   elsewhere(): void {
-    this.changes++;
+    this.quiet.wake();
   }
 
   /** Asks for a pass soon; passes never overlap, and kicks during a pass cause one more. */
@@ -154,8 +150,8 @@ export class Dispatcher {
   async pass(): Promise<void> {
     const n = ++this.started;
     const t0 = performance.now();
-    const began = { at: Date.now(), changes: this.changes };
-    this.quiet = null;
+    const began = this.quiet.begin();
+    this.quiet.forget();
     let nextWake = Infinity;
     // Before the groups: a parent that ends here lets its dependents go in this same pass.
     await this.deps.settleArrays?.();
@@ -166,7 +162,7 @@ export class Dispatcher {
       nextWake = Math.min(nextWake, await this.passGroup(survey, now));
     }
     // No group has a PENDING session: the safety tick may rest (onTick).
-    if (surveys.length === 0) this.quiet = began;
+    if (surveys.length === 0) this.quiet.rest(began);
     this.deps.metrics?.observePass((performance.now() - t0) / 1000);
     this.armTimer(nextWake);
     for (const fn of this.passListeners) await fn(n);
@@ -191,7 +187,7 @@ export class Dispatcher {
   wake(startsAt: Date | null | undefined): void {
     const due = startsAt ? startsAt.getTime() - this.deps.startLeadMs : -Infinity;
     if (due <= Date.now()) return this.kick();
-    this.changes++; // the next tick writes its predicate
+    this.quiet.wake(); // the next tick writes its predicate
     if (!this.closed && due < (this.timer?.active ? this.timer.at : Infinity)) this.armTimer(due);
   }
 

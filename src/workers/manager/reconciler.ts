@@ -10,6 +10,7 @@ import type { Heartbeat } from '../../queue/payloads.js';
 import type { Logger } from '../../log/logger.js';
 import { nextRetry } from './retry.js';
 import { imageForRun, runJobOf } from './run-job.js';
+import { QuietGate } from './quiet-gate.js';
 
 export interface ReconcilerDeps {
   fleet: FleetStore;
@@ -32,17 +33,9 @@ const GRACE_MS = 8_000;
 export const AGENT_DISCONNECTED = 'agent-disconnected';
 /** How long the agent is told which of its attempts were superseded. */
 const SUPERSEDED_TTL_MS = 7 * 24 * 3_600_000;
-/**
- * With nothing live and every agent settled, how often a tick reads PostgreSQL anyway: a commit
- * of another manager whose wake-up was lost (Redis away), an agent registered since.
- */
-const QUIET_RECHECK_MS = 10_000;
 
-/** What the last full pass found when it found nothing to watch (see `tick`). */
+/** What the last full pass saw when it found nothing to watch (see `tick`). */
 interface Quiet {
-  at: number;
-  /** The commits counted (`wake`) when the pass began. */
-  commits: number;
   agentIds: string[];
   /** The heartbeats as they were, but for their time (`beatsPrint`). */
   beats: string;
@@ -55,19 +48,19 @@ interface Quiet {
  * lease so one manager does it at a time.
  */
 export class Reconciler {
-  private quiet: Quiet | null = null;
-  private commits = 0;
+  /** Whether the last pass found nothing to watch, and the commits (`wake`) since it began. */
+  private readonly quiet = new QuietGate<Quiet>();
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
   /** Something was committed (here, or told through Redis by another manager): the next tick passes. */
   wake(): void {
-    this.commits++;
+    this.quiet.wake();
   }
 
   /** This manager does not hold the lease: what it last found may be stale when it holds it again. */
   forget(): void {
-    this.quiet = null;
+    this.quiet.forget();
   }
 
   /**
@@ -75,12 +68,12 @@ export class Reconciler {
    * every agent settled (heartbeating with no container, or LOST past its grace window), only
    * a commit or a change in what the heartbeats say can give a pass work: the tick reads the
    * heartbeats (one MGET) and passes only if one changed (freshness included: a silent agent
-   * turns stale at its timeout), something was committed since, or QUIET_RECHECK_MS went by.
+   * turns stale at its timeout), something was committed since, or QUIET_RECHECK_MS
+   * (quiet-gate.ts) went by.
    */
   async tick(): Promise<void> {
-    const q = this.quiet;
-    const now = Date.now();
-    if (q && q.commits === this.commits && now - q.at < QUIET_RECHECK_MS) {
+    const q = this.quiet.resting()?.payload;
+    if (q) {
       const beats = await this.heartbeats(q.agentIds);
       if (this.beatsPrint(q.agentIds, beats, Date.now()) === q.beats) return;
     }
@@ -90,9 +83,8 @@ export class Reconciler {
   /** One whole pass: every agent against its heartbeat, then the timeouts. */
   async pass(): Promise<void> {
     const { fleet } = this.deps;
-    this.quiet = null;
-    const commits = this.commits;
-    const startedAt = Date.now();
+    this.quiet.forget();
+    const began = this.quiet.begin();
     const agents = await fleet.watchedAgents();
     const ids = agents.map((a) => a.id);
     const beats = await this.heartbeats(ids);
@@ -140,8 +132,7 @@ export class Reconciler {
     const { stuck, pending, live } = await fleet.timedOut(new Date(Date.now() - this.deps.phaseTimeoutMs));
     await this.phaseTimeouts(stuck);
     await this.pendingTimeouts(pending);
-    if (settled && !live)
-      this.quiet = { at: startedAt, commits, agentIds: ids, beats: this.beatsPrint(ids, beats, now) };
+    if (settled && !live) this.quiet.rest(began, { agentIds: ids, beats: this.beatsPrint(ids, beats, now) });
   }
 
   /** The heartbeats of `ids` but for their time, and which are fresh at `now`. */

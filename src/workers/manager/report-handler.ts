@@ -152,7 +152,7 @@ export class ReportHandler {
       startedAt = null;
       const s = (session = await this.currentIn(trx, r));
       if (!s) return false;
-      // Every phase's guarded move, in three statements (the row is locked: its status says
+      // Every phase's guarded move, in one statement (the row is locked: its status says
       // which of them pass); on RUNNING the kernels that moved get their containers.
       const moved = await sessions.movePhasesIn(trx, s, steps, r.containers ?? []);
       startedAt = moved?.startedAt ?? null;
@@ -235,8 +235,8 @@ export class ReportHandler {
         ...(r.finishedAt ? { startedAt: s.started_at ?? exit.startedAt } : {}),
       };
       // The usual end: the exit, the move to TERMINATED, its events and the attempt in one
-      // statement (session-exit.ts). A retry, or a session with a callback_url, goes step by step.
-      if (!retryAt && !cur.callback_url) return sessions.exitAndTerminateIn(trx, cur, exit, move);
+      // statement (session-exit.ts). A retry goes step by step.
+      if (!retryAt) return sessions.exitAndTerminateIn(trx, cur, exit, move);
       await sessions.recordKernelExitIn(trx, exit.kernelId, exit);
       for (const sub of exit.subLogs) await sessions.recordKernelLogsIn(trx, s.id, sub.kernelId, sub);
       if (retryAt) {

@@ -3,6 +3,7 @@ import type { Logger } from '../../log/logger.js';
 import type { ScheduleStore } from '../../persistence/schedule-store.js';
 import { realTimers, setLongTimeoutAt, type LongTimeout, type TimerApi } from '../long-timer.js';
 import { Loop } from './loop.js';
+import { QuietGate } from './quiet-gate.js';
 
 export interface ScheduleTickerDeps {
   schedules: Pick<ScheduleStore, 'dueAndNext' | 'earliest'>;
@@ -17,11 +18,6 @@ export interface ScheduleTickerDeps {
 
 /** Schedules decided per pass at most; a pass that hit it runs again at once. */
 const PASS_LIMIT = 100;
-/**
- * With no schedule to fire (none, or all suspended), how often the safety tick reads anyway:
- * a schedule created or resumed through another manager whose message was lost (Redis away).
- */
-const QUIET_RECHECK_MS = 10_000;
 
 /**
  * Fires due schedules on the manager holding the schedules lease. A pass reads the schedules
@@ -38,18 +34,20 @@ export class ScheduleTicker {
   private timer: LongTimeout | null = null;
   private closed = false;
   private readonly timers: TimerApi;
-  /** A pass was asked for (kick, wake) since the last one began, not only the safety tick. */
-  private asked = false;
-  /** When the last read found no schedule to fire at all; null: it found one, or none yet. */
-  private emptyAt: number | null = null;
+  /**
+   * Whether the last read found no schedule to fire at all, and whether a pass was asked for
+   * (kick, wake: a wake-up) since the last one began, not only the safety tick.
+   */
+  private readonly quiet: QuietGate;
 
   constructor(private readonly deps: ScheduleTickerDeps) {
     this.timers = deps.timers ?? realTimers;
+    this.quiet = new QuietGate({ now: () => this.timers.now() });
     this.loop = new Loop(
       deps.tickMs ?? 1_000,
       () => this.pass(),
       (err) => deps.log.error('schedule pass failed', { err: String(err) }),
-      () => !this.resting(),
+      () => !this.quiet.resting(),
     );
   }
 
@@ -60,7 +58,7 @@ export class ScheduleTicker {
   /** Asks for a pass soon; passes never overlap, and kicks during a pass cause one more. */
   kick(): void {
     if (this.closed) return;
-    this.asked = true;
+    this.quiet.wake();
     this.loop.kick();
   }
 
@@ -71,8 +69,8 @@ export class ScheduleTicker {
   wake(at: Date | null): void {
     if (at === null || this.closed) return;
     // Not quiet any more: the next pass reads, whatever wakes it (this, its timer, the tick).
-    this.asked = true;
-    this.emptyAt = null;
+    this.quiet.wake();
+    this.quiet.forget();
     if (at.getTime() <= this.timers.now()) return this.kick();
     if (at.getTime() < (this.timer?.active ? this.timer.at : Infinity)) this.arm(at.getTime());
   }
@@ -85,12 +83,11 @@ export class ScheduleTicker {
   }
 
   private async pass(): Promise<void> {
-    const asked = this.asked;
-    this.asked = false;
     // No schedule to fire at the last read: the safety tick reads only every
     // QUIET_RECHECK_MS; whatever changes that (a create, a resume, here or elsewhere) wakes it.
-    const startedAt = this.timers.now();
-    if (!asked && this.resting()) return;
+    // The last read's finding is kept until this one's (a failed read leaves it).
+    if (this.quiet.resting()) return;
+    const began = this.quiet.begin();
     // The earliest instant left, when this pass's read already says it (nothing was due).
     let next: Date | null | undefined;
     let fired = false;
@@ -115,14 +112,9 @@ export class ScheduleTicker {
     // comes back to it, rather than a timer that would spin.
     if (next === undefined) next = await this.deps.schedules.earliest();
     // Quiet only when nothing was due and nothing is left; a wake since the read began wins.
-    if (!fired && next === null && !this.asked) this.emptyAt = startedAt;
-    else this.emptyAt = null;
+    if (!fired && next === null) this.quiet.rest(began);
+    else this.quiet.forget();
     if (next && next.getTime() > this.timers.now()) this.arm(next.getTime());
-  }
-
-  /** Nothing to fire at the last read and its quiet recheck not due: a tick has nothing to do. */
-  private resting(): boolean {
-    return !this.asked && this.emptyAt !== null && this.timers.now() - this.emptyAt < QUIET_RECHECK_MS;
   }
 
   private arm(at: number): void {
