@@ -1,6 +1,6 @@
 import { clientOf, type ApiClient } from '../../src/cli/client.js';
 import { sseEvents } from '../../src/cli/event-stream.js';
-import type { TestStack } from './stack.js';
+import { batch, waitForStatus, type TestStack } from './stack.js';
 
 export interface Answer<T = Record<string, unknown>> {
   status: number;
@@ -9,6 +9,26 @@ export interface Answer<T = Record<string, unknown>> {
 }
 
 /** A keypair made through the admin API, with a client signing as it. */
+/**
+ * Runs batch job `command` with `config` as `kp` to its end (TERMINATED, CANCELLED or ERROR);
+ * its exit code and logs.
+ */
+export async function runJob(
+  kp: { client: ApiClient },
+  command: string,
+  config: Record<string, unknown>,
+): Promise<{ exitCode: number | null; logs: string }> {
+  const r = await call<{ sessionId: string }>(kp.client, 'POST', '/session', batch(command, { config }));
+  if (r.status !== 201) throw new Error(`create: ${r.status} ${JSON.stringify(r.body)}`);
+  const s = await waitForStatus(kp.client, r.body.sessionId, ['TERMINATED', 'CANCELLED', 'ERROR']);
+  const logs = await call<{ result: { logs: string } }>(
+    kp.client,
+    'GET',
+    `/session/${r.body.sessionId}/logs`,
+  );
+  return { exitCode: s.exitCode, logs: logs.body.result.logs };
+}
+
 export interface TestKeypair {
   accessKey: string;
   secretKey: string;

@@ -1,10 +1,13 @@
+import type { TestFn } from 'ava';
+import Docker from 'dockerode';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testEnv } from './env.js';
+import { fileFixture } from './file-fixture.js';
 import { guardedNodeArgs } from './orphan-guard-args.js';
-import type { TestStack } from './stack.js';
+import { startTestStack, type TestStack } from './stack.js';
 
 const BIN = resolve(fileURLToPath(import.meta.url), '../../../../bin/bai.js');
 
@@ -87,4 +90,42 @@ export class ChildAgents {
   killAll(): void {
     for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   }
+}
+
+/** A test stack whose agents are child processes (ChildAgents), and its Docker engine. */
+export interface ChildAgentStack {
+  readonly stack: TestStack;
+  readonly agents: ChildAgents;
+  readonly docker: Docker;
+  /** The engine's containers, stopped ones too, that carry `label` (`key=value`). */
+  containersOf(label: string): Promise<Docker.ContainerInfo[]>;
+  /** Creates a session as the stack's admin; its id. */
+  create(body: Record<string, unknown>): Promise<string>;
+}
+
+/**
+ * A ChildAgentStack for the tests of one file, started before they run (no agent yet; the
+ * manager declares an agent LOST after `agentTimeoutMs` without a heartbeat) and closed after,
+ * its agents killed.
+ */
+export function childAgentStack(test: TestFn, agentTimeoutMs: number): ChildAgentStack {
+  return fileFixture<ChildAgentStack>(
+    test,
+    async (into) => {
+      const stack = await startTestStack({ agents: 0, manager: { agentTimeoutMs } });
+      const docker = new Docker({ socketPath: testEnv().dockerHost.replace(/^unix:\/\//, '') });
+      Object.assign(into, {
+        stack,
+        agents: new ChildAgents(stack),
+        docker,
+        containersOf: (label: string) => docker.listContainers({ all: true, filters: { label: [label] } }),
+        create: async (body: Record<string, unknown>) =>
+          (await stack.client.request<{ sessionId: string }>('POST', '/session', body)).sessionId,
+      });
+    },
+    async (made) => {
+      made.agents?.killAll();
+      await made.stack?.close();
+    },
+  );
 }

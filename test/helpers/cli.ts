@@ -1,4 +1,6 @@
-import { PassThrough, Writable } from 'node:stream';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { PassThrough, Writable, type Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { runCli } from '../../src/cli/main.js';
 import type { TestStack } from './stack.js';
 
@@ -51,18 +53,44 @@ export async function baiWithEnv(
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
+/** The environment `bai` reads to reach a test stack as its admin. */
+function stackEnv(stack: TestStack): Record<string, string | undefined> {
+  return {
+    PATH: process.env.PATH,
+    BACKEND_ENDPOINT: stack.manager.url,
+    BACKEND_ACCESS_KEY: stack.database.admin.accessKey,
+    BACKEND_SECRET_KEY: stack.database.admin.secretKey,
+    BAI_STATE_DIR: `${stack.managerConfig.stateDir}/cli`,
+  };
+}
+
 /** Runs `bai ARGS` in this process against a test stack, capturing its output streams. */
 export async function bai(stack: TestStack, args: string[], opts: CliOptions = {}): Promise<CliResult> {
-  return baiWithEnv(
-    {
-      PATH: process.env.PATH,
-      BACKEND_ENDPOINT: stack.manager.url,
-      BACKEND_ACCESS_KEY: stack.database.admin.accessKey,
-      BACKEND_SECRET_KEY: stack.database.admin.secretKey,
-      BAI_STATE_DIR: `${stack.managerConfig.stateDir}/cli`,
-      ...opts.env,
-    },
-    args,
-    opts,
-  );
+  return baiWithEnv({ ...stackEnv(stack), ...opts.env }, args, opts);
+}
+
+/** `bai ARGS` as a child process against a test stack; its output so far, and its exit. */
+export interface BaiChild {
+  child: ChildProcessByStdio<null, Readable, Readable>;
+  /** What it printed so far (updated before any listener the test adds to the child's streams). */
+  output: { stdout: string; stderr: string };
+  /** Its exit code once it exits (null when a signal ended it). */
+  exited: Promise<number | null>;
+}
+
+/**
+ * Starts `bai ARGS` as a real process against a test stack: for what only a process shows
+ * (signals, Node's own warnings on its stderr, a follower killed outright).
+ */
+export function spawnBai(stack: TestStack, args: string[]): BaiChild {
+  const bin = fileURLToPath(new URL('../../../bin/bai.js', import.meta.url));
+  const child = spawn(process.execPath, [bin, ...args], {
+    env: stackEnv(stack),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output = { stdout: '', stderr: '' };
+  child.stdout.on('data', (b: Buffer) => (output.stdout += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (output.stderr += b.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output, exited };
 }

@@ -1,8 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ExecutionContext } from 'ava';
+import type { ExecutionContext, TestFn } from 'ava';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { makeKeypair, type TestKeypair } from './api.js';
+import { fileFixture } from './file-fixture.js';
+import { startTestStack, type TestStack } from './stack.js';
 
 /** Debian's Chromium (or BAI_TEST_CHROMIUM), headless, nothing downloaded. */
 export function launchChromium(): Promise<Browser> {
@@ -68,4 +71,46 @@ export async function loggedIn(
   await page.fill('input[name=secret_key]', kp.secretKey);
   await Promise.all([page.waitForURL(/\/console\/sessions$/), page.click('button[type=submit]')]);
   return { ctx, page };
+}
+
+/** A stack with one agent, two keypairs of its own and a browser, for the console's tests. */
+export interface ConsoleFixture {
+  readonly stack: TestStack;
+  readonly browser: Browser;
+  readonly user: TestKeypair;
+  readonly other: TestKeypair;
+  /** The browser contexts a test opened: screenshot if it failed, closed after it. */
+  readonly contexts: BrowserContext[];
+  /** The manager's URL of `path`. */
+  url(path: string): string;
+  /** A fresh browser context logged in with `kp`, on the sessions page (waits up to `waitMs`). */
+  login(kp: { accessKey: string; secretKey: string }): Promise<{ ctx: BrowserContext; page: Page }>;
+}
+
+/**
+ * A ConsoleFixture for the tests of one file: started before them; after each, a failed test's
+ * screenshots (screenshotsAndClose); after all, everything closed.
+ */
+export function consoleFixture(test: TestFn, waitMs: number): ConsoleFixture {
+  const contexts: BrowserContext[] = [];
+  test.afterEach.always(async (t) => {
+    await screenshotsAndClose(t, contexts);
+  });
+  return fileFixture<ConsoleFixture>(
+    test,
+    async (into) => {
+      into.contexts = contexts;
+      const stack = (into.stack = await startTestStack({ agents: 1 }));
+      into.user = await makeKeypair(stack);
+      into.other = await makeKeypair(stack);
+      const browser = (into.browser = await launchChromium());
+      into.url = (path) => `${stack.manager.url}${path}`;
+      into.login = (kp) => loggedIn(browser, stack.manager.url, kp, contexts, waitMs);
+    },
+    async (made) => {
+      for (const c of contexts) await c.close().catch(() => {});
+      await made.browser?.close();
+      await made.stack?.close();
+    },
+  );
 }

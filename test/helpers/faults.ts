@@ -6,10 +6,12 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRedis, type Service } from '../../src/stack/services.js';
 import type { ApiClient } from '../../src/cli/client.js';
+import { loadAgentConfig } from '../../src/config/config.js';
+import { startAgent, type RunningAgent } from '../../src/workers/agent/agent-process.js';
 import { testEnv } from './env.js';
 import { guardedNodeArgs } from './orphan-guard-args.js';
 import { holdsWithin, untilDone } from './eventually.js';
-import { startTestStack, type TestStack } from './stack.js';
+import { quietLog, startTestStack, type TestStack } from './stack.js';
 
 /** The repository root (dist/test/helpers → ../../..). */
 export const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
@@ -253,6 +255,28 @@ export function managerEnv(opts: {
     BAI_RECONCILE_INTERVAL_MS: '1000',
     ...opts.extra,
   };
+}
+
+/**
+ * An agent in this process, `t${id}-a1`, on the test's Redis (under `prefix`) and Docker engine,
+ * its storage in `stateDir`, with room for bursts: for the tests whose managers are children.
+ */
+export function startBurstAgent(id: string, prefix: string, stateDir: string): Promise<RunningAgent> {
+  const env = testEnv();
+  return startAgent(
+    {
+      ...loadAgentConfig({}),
+      id: `t${id}-a1`,
+      redisUrl: env.redisUrl,
+      queuePrefix: prefix,
+      dockerHost: env.dockerHost,
+      slots: { cpu: 64, mem: 64 * 1024 ** 3 },
+      networkMode: 'default',
+      storageRoot: join(stateDir, 'storage'),
+      heartbeatMs: 500,
+    },
+    quietLog,
+  );
 }
 
 /**

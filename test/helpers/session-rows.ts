@@ -1,15 +1,18 @@
-import type { ExecutionContext } from 'ava';
+import type { ExecutionContext, TestFn } from 'ava';
 import { randomUUID } from 'node:crypto';
 import type { SessionStatus } from '../../src/domain/status.js';
 import { toJsonColumns } from '../../src/persistence/json-columns.js';
 import type { KernelRow, SessionRow } from '../../src/persistence/rows.js';
-import type { SessionStore } from '../../src/persistence/session-store.js';
-import type { TestDatabase } from './database.js';
+import { SessionStore, type EventsNotifier } from '../../src/persistence/session-store.js';
+import type { Tx } from '../../src/persistence/db.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+import { fileFixture } from './file-fixture.js';
+import { untilWaitingOnLock } from './lock-wait.js';
 
 /**
  * Sessions written straight through the store, and what their rows say, for the tests that
  * compare two writers of the same move on a real PostgreSQL (session-exit, session-phases-at-once,
- * placement-commit).
+ * placement-commit, session-batch) or read what one move wrote (session-events).
  */
 export interface Made {
   id: string;
@@ -17,26 +20,48 @@ export interface Made {
   subs: string[];
 }
 
+/** A test file's database of its own and a SessionStore over it. */
+export interface StoreFixture {
+  readonly database: TestDatabase;
+  readonly store: SessionStore;
+}
+
+/**
+ * A StoreFixture for the tests of one file: made before they run, the database dropped after;
+ * its store tells `notifier` (by default nobody) what it committed.
+ */
+export function storeFixture(test: TestFn, notifier?: EventsNotifier): StoreFixture {
+  return fileFixture<StoreFixture>(
+    test,
+    async (into) => {
+      into.database = await createTestDatabase();
+      into.store = new SessionStore(into.database.db, notifier);
+    },
+    async (made) => {
+      await made.database?.drop();
+    },
+  );
+}
+
 /** A batch session with a main and two subs, placed on `agent-x` and moved to `to`. */
 export async function newSession(
-  store: SessionStore,
-  database: TestDatabase,
+  fx: StoreFixture,
   name: string,
   to: SessionStatus[],
   extra: Partial<SessionRow> = {},
 ): Promise<Made> {
-  const { made, session, kernels } = sessionRows(database, name, extra);
-  await store.insert(session, kernels, []);
+  const { made, session, kernels } = sessionRows(fx, name, extra);
+  await fx.store.insert(session, kernels, []);
   for (const status of to) {
     const set = status === 'SCHEDULED' ? { agent_id: 'agent-x' } : {};
-    const row = await store.transition(made.id, status, { kernels: true, set });
+    const row = await fx.store.transition(made.id, status, { kernels: true, set });
     if (!row) throw new Error(`the move to ${status} was refused`);
   }
   return made;
 }
 
 /** The rows of a new PENDING batch session with a main and two subs (jsonb columns as text), and its Made. */
-export function sessionRows(database: TestDatabase, name: string, extra: Partial<SessionRow> = {}) {
+export function sessionRows(fx: { database: TestDatabase }, name: string, extra: Partial<SessionRow> = {}) {
   const id = randomUUID();
   const now = new Date().toISOString();
   const kernel = (role: 'main' | 'sub', idx: number) =>
@@ -54,7 +79,7 @@ export function sessionRows(database: TestDatabase, name: string, extra: Partial
   const session = toJsonColumns({
     id,
     name,
-    access_key: database.admin.accessKey,
+    access_key: fx.database.admin.accessKey,
     domain_name: 'default',
     group_name: 'default',
     scaling_group: 'default',
@@ -76,8 +101,36 @@ export function sessionRows(database: TestDatabase, name: string, extra: Partial
   return { made, session, kernels };
 }
 
+/**
+ * A statement racing a session's lock: `start` is started while a transaction holds the lock
+ * (store.lockIn), and once it waits on that lock (its text contains `fragment`), `meanwhile`
+ * runs in the holding transaction, which commits. What `start` returned, after that commit.
+ */
+export async function whileSessionLocked<T>(
+  fx: StoreFixture,
+  id: string,
+  fragment: string,
+  start: () => Promise<T>,
+  meanwhile: (trx: Tx, s: SessionRow) => Promise<unknown>,
+): Promise<T> {
+  const trx = await fx.database.db.transaction();
+  let pending: Promise<T>;
+  try {
+    const s = (await fx.store.lockIn(trx, id))!;
+    pending = start();
+    await untilWaitingOnLock(fx.database.db, fragment, 'the statement waiting on the session lock');
+    await meanwhile(trx, s);
+    await trx.commit();
+  } catch (err) {
+    await trx.rollback();
+    throw err;
+  }
+  return pending;
+}
+
 /** A session's row, its kernels (main first, then subs by index) and its events in order. */
-export async function rowsOf(database: TestDatabase, id: string) {
+export async function rowsOf(fx: { database: TestDatabase }, id: string) {
+  const { database } = fx;
   const s = (await database.db('sessions').where({ id }).first()) as SessionRow;
   const kernels = (await database
     .db('kernels')
@@ -92,9 +145,9 @@ export async function rowsOf(database: TestDatabase, id: string) {
 }
 
 /** What a session's rows say, without its ids, name and times. */
-export async function written(database: TestDatabase, m: Made) {
-  const { s, kernels, events } = await rowsOf(database, m.id);
-  const attempts = (await database.db('session_attempts').where({ session_id: m.id })) as Record<
+export async function written(fx: { database: TestDatabase }, m: Made) {
+  const { s, kernels, events } = await rowsOf(fx, m.id);
+  const attempts = (await fx.database.db('session_attempts').where({ session_id: m.id })) as Record<
     string,
     unknown
   >[];
@@ -141,12 +194,23 @@ export async function written(database: TestDatabase, m: Made) {
   };
 }
 
+/** written(), and each kernel's container (main first, then subs by index). */
+export async function writtenAndContainers(fx: { database: TestDatabase }, m: Made) {
+  const w = await written(fx, m);
+  const ks = (await fx.database
+    .db('kernels')
+    .where({ session_id: m.id })
+    .orderBy([{ column: 'cluster_role' }, 'cluster_idx'])) as KernelRow[];
+  return { ...w, containers: ks.map((k) => k.container_id) };
+}
+
 /**
  * A session's callback deliveries in order: each body's fields (in their order) and values,
  * without the session's id, name and the time queued, which are checked here (`own`), and
  * with status_history's statuses only (their times differ between twins).
  */
-export async function callbacksOf(database: TestDatabase, id: string) {
+export async function callbacksOf(fx: { database: TestDatabase }, id: string) {
+  const { database } = fx;
   const s = (await database.db('sessions').where({ id }).first()) as SessionRow;
   const rows = (await database.db('webhook_deliveries').where({ session_id: id }).orderBy('id')) as {
     url: string;
@@ -179,13 +243,13 @@ export async function callbacksOf(database: TestDatabase, id: string) {
  */
 export async function sameCallbacks(
   t: ExecutionContext,
-  database: TestDatabase,
+  fx: { database: TestDatabase },
   id: string,
   ref: string,
   events: readonly string[],
 ): Promise<void> {
-  const callbacks = await callbacksOf(database, id);
-  t.deepEqual(callbacks, await callbacksOf(database, ref));
+  const callbacks = await callbacksOf(fx, id);
+  t.deepEqual(callbacks, await callbacksOf(fx, ref));
   t.deepEqual(
     callbacks.map((c) => c.event),
     events,

@@ -1,13 +1,11 @@
 import test from 'ava';
 import { stripAnsi } from '../../src/cli/output.js';
 import type { SessionWire } from '../../src/domain/session-wire.js';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { openRedis } from '../../src/queue/redis.js';
 import { testEnv } from '../helpers/env.js';
-import { bai } from '../helpers/cli.js';
+import { bai, spawnBai } from '../helpers/cli.js';
 import { makeFolder } from '../helpers/folders.js';
 import { pauseReports, resumeReports } from '../helpers/reports.js';
 import { startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
@@ -97,32 +95,14 @@ test.serial('bai run shows stdout and stderr, streams them live, and passes exit
 
 test('a long bai run leaves no listener behind: no MaxListenersExceededWarning', async (t) => {
   // A real process: Node prints its warnings on the process's own stderr.
-  const bin = fileURLToPath(new URL('../../../bin/bai.js', import.meta.url));
-  const child = spawn(
-    process.execPath,
-    [
-      bin,
-      'run',
-      '-c',
-      'import time\nfor i in range(8):\n    print(i, flush=True)\n    time.sleep(0.5)',
-      'python',
-    ],
-    {
-      env: {
-        PATH: process.env.PATH,
-        BACKEND_ENDPOINT: stack.manager.url,
-        BACKEND_ACCESS_KEY: stack.database.admin.accessKey,
-        BACKEND_SECRET_KEY: stack.database.admin.secretKey,
-        BAI_STATE_DIR: `${stack.managerConfig.stateDir}/cli`,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  const { output, exited } = spawnBai(stack, [
+    'run',
+    '-c',
+    'import time\nfor i in range(8):\n    print(i, flush=True)\n    time.sleep(0.5)',
+    'python',
+  ]);
+  const code = await exited;
+  const { stdout, stderr } = output;
   t.is(code, 0, stderr);
   // Polled every 200 ms for 4 s at least: well over the 10 listeners Node warns at.
   t.is(stdout, '0\n1\n2\n3\n4\n5\n6\n7\n');
@@ -304,42 +284,23 @@ test('on a TTY the output differs only in colour and the progress line', async (
 });
 
 test('Ctrl-C on bai run --rm exits 130 and destroys the session', async (t) => {
-  const bin = fileURLToPath(new URL('../../../bin/bai.js', import.meta.url));
-  const child = spawn(
-    process.execPath,
-    [
-      bin,
-      'run',
-      '--rm',
-      '-t',
-      'sigint-job',
-      '-c',
-      'import time\nprint("started", flush=True)\ntime.sleep(60)',
-      'python',
-    ],
-    {
-      env: {
-        PATH: process.env.PATH,
-        BACKEND_ENDPOINT: stack.manager.url,
-        BACKEND_ACCESS_KEY: stack.database.admin.accessKey,
-        BACKEND_SECRET_KEY: stack.database.admin.secretKey,
-        BAI_STATE_DIR: `${stack.managerConfig.stateDir}/cli`,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const { child, output, exited } = spawnBai(stack, [
+    'run',
+    '--rm',
+    '-t',
+    'sigint-job',
+    '-c',
+    'import time\nprint("started", flush=True)\ntime.sleep(60)',
+    'python',
+  ]);
   await new Promise<void>((resolve) =>
-    child.stdout.on('data', (b: Buffer) => {
-      stdout += b.toString();
-      if (stdout.includes('started')) resolve();
+    child.stdout.on('data', () => {
+      if (output.stdout.includes('started')) resolve();
     }),
   );
   child.kill('SIGINT');
-  t.is(await exited, 130, stderr);
+  t.is(await exited, 130, output.stderr);
+  const { stdout, stderr } = output;
   t.is(stdout, 'started\n');
   t.is(stderr, 'Interrupted: session sigint-job was destroyed (--rm).\n');
   const s = await waitForStatus(stack.client, 'sigint-job');

@@ -1,9 +1,7 @@
 import test from 'ava';
-import type { Browser, BrowserContext } from 'playwright-core';
 import type { ScheduleWire } from '../../src/domain/schedule-wire.js';
-import { call, makeKeypair, type TestKeypair } from '../helpers/api.js';
-import { launchChromium, loggedIn, screenshotsAndClose } from '../helpers/console-browser.js';
-import { startTestStack, type TestStack } from '../helpers/stack.js';
+import { call } from '../helpers/api.js';
+import { consoleFixture } from '../helpers/console-browser.js';
 
 /**
  * The console's schedules pages in a real browser (Debian's Chromium) against a real manager
@@ -12,18 +10,9 @@ import { startTestStack, type TestStack } from '../helpers/stack.js';
  * only the page's trigger starts runs; every wait is on a page condition.
  */
 const WAIT = 60_000;
-let stack: TestStack;
-let browser: Browser;
-let user: TestKeypair;
-let other: TestKeypair;
-const contexts: BrowserContext[] = [];
-
+const fx = consoleFixture(test, WAIT);
 test.before(async () => {
-  stack = await startTestStack({ agents: 1 });
-  user = await makeKeypair(stack);
-  other = await makeKeypair(stack);
-  browser = await launchChromium();
-  const r = await call<ScheduleWire>(user.client, 'POST', '/schedules', {
+  const r = await call<ScheduleWire>(fx.user.client, 'POST', '/schedules', {
     name: 'web-nightly',
     cron: '0 3 * * *',
     timezone: 'Europe/Berlin',
@@ -32,20 +21,9 @@ test.before(async () => {
   });
   if (r.status !== 201) throw new Error(`schedule create: ${r.status} ${JSON.stringify(r.body)}`);
 });
-test.afterEach.always(async (t) => {
-  await screenshotsAndClose(t, contexts);
-});
-test.after.always(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  await browser?.close();
-  await stack?.close();
-});
-
-const url = (path: string) => `${stack.manager.url}${path}`;
-const login = (kp: TestKeypair) => loggedIn(browser, stack.manager.url, kp, contexts, WAIT);
 
 test.serial('the list shows the schedule with its cron, zone, policy, next instant and state', async (t) => {
-  const { page } = await login(user);
+  const { page } = await fx.login(fx.user);
   await Promise.all([
     page.waitForURL(/\/console\/schedules$/),
     page.click('nav a[href="/console/schedules"]'),
@@ -60,8 +38,8 @@ test.serial('the list shows the schedule with its cron, zone, policy, next insta
 });
 
 test.serial('Run now creates a run; its session page names the schedule of origin', async (t) => {
-  const { page } = await login(user);
-  await page.goto(url('/console/schedules/web-nightly'));
+  const { page } = await fx.login(fx.user);
+  await page.goto(fx.url('/console/schedules/web-nightly'));
   t.is(await page.locator('#next-instants li').count(), 5);
   for (const text of await page.locator('#next-instants li').allInnerTexts())
     t.regex(text, /^\d{4}-\d\d-\d\d 03:00:00 \+0[12]:00$/);
@@ -76,7 +54,7 @@ test.serial('Run now creates a run; its session page names the schedule of origi
   await run.locator('.run-result .res-SUCCESS').waitFor();
   const sessionId = (await run.locator('a.run-session').innerText()).trim();
   const r = await call<{ scheduleName: string; sessionName: string }>(
-    user.client,
+    fx.user.client,
     'GET',
     `/session/${sessionId}`,
   );
@@ -92,47 +70,47 @@ test.serial('Run now creates a run; its session page names the schedule of origi
 });
 
 test.serial('Suspend and Resume toggle the schedule', async (t) => {
-  const { page } = await login(user);
-  await page.goto(url('/console/schedules/web-nightly'));
+  const { page } = await fx.login(fx.user);
+  await page.goto(fx.url('/console/schedules/web-nightly'));
   await Promise.all([page.waitForURL(/\/console\/schedules\/web-nightly$/), page.click('button.suspend')]);
   await page.locator('#schedule-state', { hasText: 'suspended' }).waitFor();
   t.is(await page.locator('#next-instants').innerText(), 'None while suspended.');
-  const suspended = await call<ScheduleWire>(user.client, 'GET', '/schedules/web-nightly');
+  const suspended = await call<ScheduleWire>(fx.user.client, 'GET', '/schedules/web-nightly');
   t.like(suspended.body, { suspend: true, nextRunAt: null });
-  await page.goto(url('/console/schedules'));
+  await page.goto(fx.url('/console/schedules'));
   t.is(await page.locator('tr[data-schedule="web-nightly"] td.state').innerText(), 'suspended');
 
-  await page.goto(url('/console/schedules/web-nightly'));
+  await page.goto(fx.url('/console/schedules/web-nightly'));
   await Promise.all([page.waitForURL(/\/console\/schedules\/web-nightly$/), page.click('button.resume')]);
   await page.locator('#schedule-state', { hasText: 'active' }).waitFor();
   t.is(await page.locator('#next-instants li').count(), 5);
-  const resumed = await call<ScheduleWire>(user.client, 'GET', '/schedules/web-nightly');
+  const resumed = await call<ScheduleWire>(fx.user.client, 'GET', '/schedules/web-nightly');
   t.is(resumed.body.suspend, false);
   t.truthy(resumed.body.nextRunAt);
 });
 
 test.serial('a forged form is refused; another keypair sees neither the schedule nor its page', async (t) => {
-  const { ctx, page } = await login(user);
-  const suspend = url('/console/schedules/web-nightly/suspend');
+  const { ctx, page } = await fx.login(fx.user);
+  const suspend = fx.url('/console/schedules/web-nightly/suspend');
   const none = await ctx.request.post(suspend, { form: {}, maxRedirects: 0 });
   t.is(none.status(), 403);
-  const trigger = await ctx.request.post(url('/console/schedules/web-nightly/trigger'), {
+  const trigger = await ctx.request.post(fx.url('/console/schedules/web-nightly/trigger'), {
     form: { _csrf: 'x'.repeat(43) },
     maxRedirects: 0,
   });
   t.is(trigger.status(), 403);
-  const s = await call<ScheduleWire>(user.client, 'GET', '/schedules/web-nightly');
+  const s = await call<ScheduleWire>(fx.user.client, 'GET', '/schedules/web-nightly');
   t.is(s.body.suspend, false);
   t.is(s.body.runs?.length, 1);
   await page.close();
 
-  const theirs = await login(other);
-  await theirs.page.goto(url('/console/schedules'));
+  const theirs = await fx.login(fx.other);
+  await theirs.page.goto(fx.url('/console/schedules'));
   t.is(await theirs.page.locator('#schedules tr[data-schedule]').count(), 0);
-  const res = await theirs.page.goto(url('/console/schedules/web-nightly'));
+  const res = await theirs.page.goto(fx.url('/console/schedules/web-nightly'));
   t.is(res?.status(), 404);
   const token = await theirs.page.locator('form input[name=_csrf]').first().getAttribute('value');
   const post = await theirs.ctx.request.post(suspend, { form: { _csrf: token! }, maxRedirects: 0 });
   t.is(post.status(), 404);
-  t.is((await call<ScheduleWire>(user.client, 'GET', '/schedules/web-nightly')).body.suspend, false);
+  t.is((await call<ScheduleWire>(fx.user.client, 'GET', '/schedules/web-nightly')).body.suspend, false);
 });

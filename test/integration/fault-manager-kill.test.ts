@@ -3,13 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { clientOf } from '../../src/cli/client.js';
-import { loadAgentConfig } from '../../src/config/config.js';
 import { freePort } from '../../src/stack/ports.js';
-import { startAgent, type RunningAgent } from '../../src/workers/agent/agent-process.js';
+import type { RunningAgent } from '../../src/workers/agent/agent-process.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { testEnv } from '../helpers/env.js';
-import { ChildBai, managerEnv, StartCounter, waitAll } from '../helpers/faults.js';
-import { batch, quietLog, removeContainers } from '../helpers/stack.js';
+import { ChildBai, managerEnv, startBurstAgent, StartCounter, waitAll } from '../helpers/faults.js';
+import { batch, removeContainers } from '../helpers/stack.js';
 
 const id = randomBytes(4).toString('hex');
 const prefix = `bai-${id}`;
@@ -41,20 +40,7 @@ test('the manager SIGKILLed during a submit burst and restarted: every session t
   const first = new ChildBai(['manager'], menv);
   managers.push(first);
   const url = await first.ready();
-  agent = await startAgent(
-    {
-      ...loadAgentConfig({}),
-      id: `t${id}-a1`,
-      redisUrl: env.redisUrl,
-      queuePrefix: prefix,
-      dockerHost: env.dockerHost,
-      slots: { cpu: 64, mem: 64 * 1024 ** 3 },
-      networkMode: 'default',
-      storageRoot: join(stateDir, 'storage'),
-      heartbeatMs: 500,
-    },
-    quietLog,
-  );
+  agent = await startBurstAgent(id, prefix, stateDir);
   const client = clientOf(url, { accessKey: database.admin.accessKey, secretKey: database.admin.secretKey });
 
   // Four submitters; the manager is killed once 20 sessions were accepted.

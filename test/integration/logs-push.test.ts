@@ -1,11 +1,9 @@
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ApiError } from '../../src/cli/client.js';
 import { openRedis } from '../../src/queue/redis.js';
-import { bai } from '../helpers/cli.js';
+import { bai, spawnBai } from '../helpers/cli.js';
 import { testEnv } from '../helpers/env.js';
 import { eventually } from '../helpers/eventually.js';
 import { makeFolder } from '../helpers/folders.js';
@@ -126,24 +124,13 @@ test.serial('a follower that goes away releases its blocked reader and its conne
     });
 
     // `bai session logs -f` killed outright while it follows.
-    const bin = fileURLToPath(new URL('../../../bin/bai.js', import.meta.url));
-    const child = spawn(process.execPath, [bin, 'session', 'logs', '-f', id], {
-      env: {
-        PATH: process.env.PATH,
-        BACKEND_ENDPOINT: stack.manager.url,
-        BACKEND_ACCESS_KEY: stack.database.admin.accessKey,
-        BACKEND_SECRET_KEY: stack.database.admin.secretKey,
-        BAI_STATE_DIR: `${stack.managerConfig.stateDir}/cli`,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    const exited = new Promise((resolve) => child.on('exit', resolve));
+    const { child, output, exited } = spawnBai(stack, ['session', 'logs', '-f', id]);
     await eventually(
       async () =>
-        out === 'up\n' && stack.manager.logWaiters.active === 1 && (await readerConnections()) === 1,
-      { message: () => `logs -f printed "up" and blocked (printed ${JSON.stringify(out)})` },
+        output.stdout === 'up\n' &&
+        stack.manager.logWaiters.active === 1 &&
+        (await readerConnections()) === 1,
+      { message: () => `logs -f printed "up" and blocked (printed ${JSON.stringify(output.stdout)})` },
     );
     child.kill('SIGKILL');
     await exited;

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { call, makeKeypair, slugOf, type TestKeypair } from '../helpers/api.js';
+import { call, makeKeypair, runJob, slugOf, type TestKeypair } from '../helpers/api.js';
 import { makeFolder } from '../helpers/folders.js';
 import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 
@@ -23,22 +23,6 @@ test.after.always(async () => {
   await stack?.close();
 });
 
-/** Runs a batch job as the test keypair to its end; its exit code and logs. */
-async function runJob(
-  command: string,
-  config: Record<string, unknown>,
-): Promise<{ exitCode: number | null; logs: string }> {
-  const r = await call<{ sessionId: string }>(kp.client, 'POST', '/session', batch(command, { config }));
-  if (r.status !== 201) throw new Error(`create: ${r.status} ${JSON.stringify(r.body)}`);
-  const s = await waitForStatus(kp.client, r.body.sessionId, ['TERMINATED', 'CANCELLED', 'ERROR']);
-  const logs = await call<{ result: { logs: string } }>(
-    kp.client,
-    'GET',
-    `/session/${r.body.sessionId}/logs`,
-  );
-  return { exitCode: s.exitCode, logs: logs.body.result.logs };
-}
-
 /** Reads the file, then tries to write next to it: exit 3 means "read it, could not write". */
 const readThenWrite = (dir: string) =>
   `cat ${dir}/hello.txt && if touch ${dir}/x; then exit 0; else exit 3; fi`;
@@ -48,7 +32,7 @@ test.serial('mount_options permission ro: the job reads the folder and cannot wr
   writeFileSync(join(host, 'hello.txt'), 'made-before-the-job\n', { mode: 0o644 });
   const folder = await call<{ id: string }>(kp.client, 'GET', '/folders/ro-data');
 
-  const ro = await runJob(readThenWrite('/home/work/ro-data'), {
+  const ro = await runJob(kp, readThenWrite('/home/work/ro-data'), {
     mounts: ['ro-data'],
     mount_options: { 'ro-data': { permission: 'ro' } },
   });
@@ -57,7 +41,7 @@ test.serial('mount_options permission ro: the job reads the folder and cannot wr
   t.false(existsSync(join(host, 'x')));
 
   // By id, with "perm" and a mount_id_map destination, in camelCase.
-  const byId = await runJob(readThenWrite('/data'), {
+  const byId = await runJob(kp, readThenWrite('/data'), {
     mountIds: [folder.body.id],
     mountIdMap: { [folder.body.id]: '/data' },
     mountOptions: { [folder.body.id]: { perm: 'ro' } },
@@ -67,7 +51,10 @@ test.serial('mount_options permission ro: the job reads the folder and cannot wr
   t.false(existsSync(join(host, 'x')));
 
   // The same folder without the option is writable: the option, not the folder, made it ro.
-  const rw = await runJob(readThenWrite('/home/work/ro-data'), { mounts: ['ro-data'], mount_options: null });
+  const rw = await runJob(kp, readThenWrite('/home/work/ro-data'), {
+    mounts: ['ro-data'],
+    mount_options: null,
+  });
   t.is(rw.exitCode, 0, rw.logs);
   t.true(existsSync(join(host, 'x')));
 });

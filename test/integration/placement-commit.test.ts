@@ -7,10 +7,8 @@ import {
   type RunnableSession,
 } from '../../src/persistence/placement-commit.js';
 import { PLACED_SESSION_COLUMNS, type KernelRow, type SessionRow } from '../../src/persistence/rows.js';
-import { SessionStore } from '../../src/persistence/session-store.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { untilWaitingOnLock } from '../helpers/lock-wait.js';
-import { newSession, sameCallbacks, rowsOf, type Made } from '../helpers/session-rows.js';
+import { newSession, rowsOf, sameCallbacks, storeFixture, type Made } from '../helpers/session-rows.js';
 
 /**
  * The placement's one statement (placement-commit.ts) against the statements one by one it
@@ -19,22 +17,14 @@ import { newSession, sameCallbacks, rowsOf, type Made } from '../helpers/session
  * the same events in the same order, the same guards; and the guard that keeps two managers
  * from over-committing an agent when the lock was awaited.
  */
-let database: TestDatabase;
-let store: SessionStore;
-test.before(async () => {
-  database = await createTestDatabase();
-  store = new SessionStore(database.db);
-});
-test.after.always(async () => {
-  await database?.drop();
-});
+const fx = storeFixture(test);
 
 type Commit = typeof commitPlacement;
 const CPU1: Slots = { cpu: 1, mem: 1024 };
 
 /** An ALIVE agent of the default group with `cpu` cores (and memory to spare). */
 async function newAgent(id: string, cpu: number): Promise<void> {
-  await database
+  await fx.database
     .db('agents')
     .insert({ id, scaling_group: 'default', available_slots: JSON.stringify({ cpu, mem: 1 << 30 }) });
 }
@@ -43,13 +33,13 @@ async function newAgent(id: string, cpu: number): Promise<void> {
 async function pending(prefix: string, n: number, extra: Partial<SessionRow> = {}) {
   const made: Made[] = [];
   for (let i = 0; i < n; i++) {
-    made.push(await newSession(store, database, `${prefix}-${i}`, [], { requested_slots: CPU1, ...extra }));
+    made.push(await newSession(fx, `${prefix}-${i}`, [], { requested_slots: CPU1, ...extra }));
   }
   return made;
 }
 
 async function runnable(m: Made): Promise<RunnableSession> {
-  const s = (await database.db('sessions').where({ id: m.id }).first()) as SessionRow;
+  const s = (await fx.database.db('sessions').where({ id: m.id }).first()) as SessionRow;
   return {
     id: s.id,
     requested_slots: s.requested_slots,
@@ -63,7 +53,7 @@ async function runnable(m: Made): Promise<RunnableSession> {
 
 /** What a placement wrote for a session, without its ids, name and times. */
 async function written(m: Made) {
-  const { s, kernels, events } = await rowsOf(database, m.id);
+  const { s, kernels, events } = await rowsOf(fx, m.id);
   return {
     session: {
       status: s.status,
@@ -127,7 +117,7 @@ async function twin(
     const made = await pending(`${name}-${path}`, n, extra);
     const list = await Promise.all(made.map(runnable));
     await prepare(made, `${name}-${path}`);
-    const placed = await commit(database.db, store, `${name}-${path}`, list);
+    const placed = await commit(fx.database.db, fx.store, `${name}-${path}`, list);
     out.push({ made, placed: returned(placed, made), rows: await Promise.all(made.map(written)) });
   }
   return { steps: out[0]!, one: out[1]! };
@@ -161,7 +151,7 @@ test('room for two of three: the one statement places the same two and writes wh
       .map(
         async (m) =>
           (
-            await database
+            await fx.database
               .db('session_events')
               .where({ session_id: m.id, name: 'session_scheduled' })
               .first('id')
@@ -173,7 +163,7 @@ test('room for two of three: the one statement places the same two and writes wh
 
 test('a session cancelled before the commit is skipped and its room goes to the next, in both paths', async (t) => {
   const { steps, one } = await twin('cancelled', 6, 3, async (made) => {
-    await database.db('sessions').where({ id: made[0]!.id }).update({ status: 'CANCELLED' });
+    await fx.database.db('sessions').where({ id: made[0]!.id }).update({ status: 'CANCELLED' });
   });
   t.deepEqual(one.rows, steps.rows);
   t.deepEqual(one.placed, steps.placed);
@@ -201,7 +191,7 @@ test("a schedule's session: its event names the schedule and the instant, as the
 
 test('an agent that is not ALIVE takes nothing, in both paths', async (t) => {
   const { steps, one } = await twin('lost', 9, 2, async () => {
-    await database.db('agents').whereIn('id', ['lost-steps', 'lost-one']).update({ status: 'LOST' });
+    await fx.database.db('agents').whereIn('id', ['lost-steps', 'lost-one']).update({ status: 'LOST' });
   });
   t.deepEqual(one.placed, []);
   t.deepEqual(steps.placed, []);
@@ -213,7 +203,7 @@ test('kernels already on the agent are counted: only what is left is placed', as
   const { steps, one } = await twin('held', 7, 3, async (made, agentId) => {
     // The last one is placed first by itself, as another pass would have.
     t.is(
-      (await commitPlacementStepByStep(database.db, store, agentId, [await runnable(made[2]!)])).length,
+      (await commitPlacementStepByStep(fx.database.db, fx.store, agentId, [await runnable(made[2]!)])).length,
       1,
     );
   });
@@ -227,10 +217,10 @@ test('kernels already on the agent are counted: only what is left is placed', as
 test('a session with a callback_url takes the one statement, and SCHEDULED queues no delivery', async (t) => {
   await newAgent('callback', 3);
   const [m] = await pending('callback', 1, { callback_url: 'http://hook.invalid/x' });
-  const placed = await commitPlacement(database.db, store, 'callback', [await runnable(m!)]);
+  const placed = await commitPlacement(fx.database.db, fx.store, 'callback', [await runnable(m!)]);
   t.is(placed.length, 1);
   t.is((await written(m!)).session.status, 'SCHEDULED');
-  const deliveries = await database.db('webhook_deliveries').where({ session_id: m!.id });
+  const deliveries = await fx.database.db('webhook_deliveries').where({ session_id: m!.id });
   // session_enqueued calls for one; session_scheduled calls for none (callbackEventOf).
   t.is(deliveries.length, 1);
 });
@@ -241,7 +231,7 @@ test('sessions with a callback_url: the one statement writes what the moves one 
   t.deepEqual(one.rows, steps.rows);
   t.is(one.placed.length, 2);
   for (const [i, m] of one.made.entries()) {
-    await sameCallbacks(t, database, m.id, steps.made[i]!.id, ['enqueued']);
+    await sameCallbacks(t, fx, m.id, steps.made[i]!.id, ['enqueued']);
   }
 });
 
@@ -260,9 +250,9 @@ test('a placement that waited for the lock counts what the other placed meanwhil
   const held = new Promise<void>((r) => (release = r));
   let locked!: () => void;
   const isLocked = new Promise<void>((r) => (locked = r));
-  const other = database.db.transaction(async (trx) => {
+  const other = fx.database.db.transaction(async (trx) => {
     await trx('agents').where({ id: 'race' }).forUpdate().first();
-    const moved = await store.moveIn(trx, first!.id, 'SCHEDULED', {
+    const moved = await fx.store.moveIn(trx, first!.id, 'SCHEDULED', {
       from: ['PENDING'],
       info: null,
       data: { predicates: [] },
@@ -275,14 +265,14 @@ test('a placement that waited for the lock counts what the other placed meanwhil
     await held;
   });
   await isLocked;
-  const placing = commitPlacement(database.db, store, 'race', [list[1]!]);
+  const placing = commitPlacement(fx.database.db, fx.store, 'race', [list[1]!]);
   // Wait until the placement's lock statement waits on the agent row, then commit the other.
-  await untilWaitingOnLock(database.db, 'FOR UPDATE OF a', 'the placement waiting for the agent lock');
+  await untilWaitingOnLock(fx.database.db, 'FOR UPDATE OF a', 'the placement waiting for the agent lock');
   release();
   await other;
   t.deepEqual(await placing, []);
   t.is((await written(second!)).session.status, 'PENDING');
-  const onAgent = (await database
+  const onAgent = (await fx.database
     .db('kernels')
     .where({ agent_id: 'race' })
     .whereIn('status', ['SCHEDULED'])) as KernelRow[];

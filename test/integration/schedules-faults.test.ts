@@ -4,14 +4,20 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { clientOf } from '../../src/cli/client.js';
-import { loadAgentConfig } from '../../src/config/config.js';
 import { freePort } from '../../src/stack/ports.js';
 import type { Service } from '../../src/stack/services.js';
-import { startAgent, type RunningAgent } from '../../src/workers/agent/agent-process.js';
+import type { RunningAgent } from '../../src/workers/agent/agent-process.js';
 import { startManager, type RunningManager } from '../../src/workers/manager/manager-process.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { testEnv } from '../helpers/env.js';
-import { ChildBai, managerEnv, startRedisFaultStack, StartCounter, waitAll } from '../helpers/faults.js';
+import {
+  ChildBai,
+  managerEnv,
+  startBurstAgent,
+  startRedisFaultStack,
+  StartCounter,
+  waitAll,
+} from '../helpers/faults.js';
 import {
   createSchedule,
   instantsFromTo,
@@ -144,20 +150,7 @@ test.serial(
       const holder = new ChildBai(['manager'], await menv());
       children.push(holder);
       const url = await holder.ready();
-      agent = await startAgent(
-        {
-          ...loadAgentConfig({}),
-          id: `t${killId}-a1`,
-          redisUrl: env.redisUrl,
-          queuePrefix: prefix,
-          dockerHost: env.dockerHost,
-          slots: { cpu: 64, mem: 64 * 1024 ** 3 },
-          networkMode: 'default',
-          storageRoot: join(stateDir, 'storage'),
-          heartbeatMs: 500,
-        },
-        quietLog,
-      );
+      agent = await startBurstAgent(killId, prefix, stateDir);
       const db = database.db;
       await createSchedule(clientOf(url, database.admin), {
         name: 'survivor',

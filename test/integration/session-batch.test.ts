@@ -1,9 +1,14 @@
 import test from 'ava';
 import { IdempotencyStore } from '../../src/persistence/idempotency-store.js';
 import { SessionBatchStore, type BatchMember } from '../../src/persistence/session-batch.js';
-import { SessionStore } from '../../src/persistence/session-store.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { callbacksOf, sameCallbacks, sessionRows, written, type Made } from '../helpers/session-rows.js';
+import {
+  callbacksOf,
+  sameCallbacks,
+  sessionRows,
+  storeFixture,
+  written,
+  type Made,
+} from '../helpers/session-rows.js';
 
 /**
  * New sessions in one statement (session-batch.ts: the store's insert, a group commit) against
@@ -11,23 +16,15 @@ import { callbacksOf, sameCallbacks, sessionRows, written, type Made } from '../
  * are built in JS), on a real PostgreSQL: the same rows, the same events, the same deliveries;
  * and the webhook sender told when a session with a callback_url was written.
  */
-let database: TestDatabase;
-let store: SessionStore;
 let queued = 0;
-test.before(async () => {
-  database = await createTestDatabase();
-  store = new SessionStore(database.db, { eventsCommitted() {}, callbacksQueued: () => (queued += 1) });
-});
-test.after.always(async () => {
-  await database?.drop();
-});
+const fx = storeFixture(test, { eventsCommitted() {}, callbacksQueued: () => (queued += 1) });
 
 const HOOK = { callback_url: 'http://hook.invalid/x' };
 
 /** The session through insertIn, in a transaction of its own (the reference). */
 async function inTransaction(name: string, extra = {}): Promise<Made> {
-  const { made, session, kernels } = sessionRows(database, name, extra);
-  await database.db.transaction((trx) => store.insertIn(trx, session, kernels, []));
+  const { made, session, kernels } = sessionRows(fx, name, extra);
+  await fx.database.db.transaction((trx) => fx.store.insertIn(trx, session, kernels, []));
   return made;
 }
 
@@ -35,18 +32,18 @@ test.serial(
   'the one-statement insert writes the delivery insertIn wrote, and tells the sender',
   async (t) => {
     const a = await inTransaction('insert-tx', HOOK);
-    const b = sessionRows(database, 'insert-one', HOOK);
+    const b = sessionRows(fx, 'insert-one', HOOK);
     queued = 0;
-    await store.insert(b.session, b.kernels, []);
+    await fx.store.insert(b.session, b.kernels, []);
     t.is(queued, 1);
-    t.deepEqual(await written(database, b.made), await written(database, a));
-    await sameCallbacks(t, database, b.made.id, a.id, ['enqueued']);
+    t.deepEqual(await written(fx, b.made), await written(fx, a));
+    await sameCallbacks(t, fx, b.made.id, a.id, ['enqueued']);
     // Without a callback_url: no delivery, the sender is not told.
-    const c = sessionRows(database, 'insert-plain');
+    const c = sessionRows(fx, 'insert-plain');
     queued = 0;
-    await store.insert(c.session, c.kernels, []);
+    await fx.store.insert(c.session, c.kernels, []);
     t.is(queued, 0);
-    t.deepEqual(await callbacksOf(database, c.made.id), []);
+    t.deepEqual(await callbacksOf(fx, c.made.id), []);
   },
 );
 
@@ -54,19 +51,25 @@ for (const keyed of [false, true]) {
   test.serial(
     `a group ${keyed ? 'with keys (a transaction)' : 'without keys (one statement)'} writes the deliveries of its sessions with a callback_url`,
     async (t) => {
-      const batch = new SessionBatchStore(database.db, store, new IdempotencyStore(database.db, 3600));
+      const batch = new SessionBatchStore(
+        fx.database.db,
+        fx.store,
+        new IdempotencyStore(fx.database.db, 3600),
+      );
       const names = ['hook-1', 'plain', 'hook-2'].map((n) => `group-${keyed}-${n}`);
       const refs = [
         await inTransaction(`${names[0]}-tx`, HOOK),
         await inTransaction(`${names[1]}-tx`),
         await inTransaction(`${names[2]}-tx`, HOOK),
       ];
-      const rows = names.map((n, i) => sessionRows(database, n, i === 1 ? {} : HOOK));
+      const rows = names.map((n, i) => sessionRows(fx, n, i === 1 ? {} : HOOK));
       const members: BatchMember[] = rows.map((r, i) => ({
         session: r.session,
         kernels: r.kernels,
         dependencies: [],
-        claim: keyed ? { accessKey: database.admin.accessKey, key: `k-${names[i]}`, requestHash: 'h' } : null,
+        claim: keyed
+          ? { accessKey: fx.database.admin.accessKey, key: `k-${names[i]}`, requestHash: 'h' }
+          : null,
       }));
       queued = 0;
       const out = await batch.insertGroup(members);
@@ -76,8 +79,8 @@ for (const keyed of [false, true]) {
       );
       t.is(queued, 1);
       for (const [i, r] of rows.entries()) {
-        t.deepEqual(await written(database, r.made), await written(database, refs[i]!));
-        await sameCallbacks(t, database, r.made.id, refs[i]!.id, i === 1 ? [] : ['enqueued']);
+        t.deepEqual(await written(fx, r.made), await written(fx, refs[i]!));
+        await sameCallbacks(t, fx, r.made.id, refs[i]!.id, i === 1 ? [] : ['enqueued']);
       }
     },
   );

@@ -1,33 +1,20 @@
 import test from 'ava';
 import type { SessionStatus } from '../../src/domain/status.js';
-import { SessionStore } from '../../src/persistence/session-store.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { sessionRows } from '../helpers/session-rows.js';
+import { newSession, storeFixture } from '../helpers/session-rows.js';
 
 /**
  * The events a session's transitions write, on a real PostgreSQL: a batch session's result
  * comes once, just before session_terminated, in the stream and in its callbacks alike.
  */
-let database: TestDatabase;
-let store: SessionStore;
-test.before(async () => {
-  database = await createTestDatabase();
-  store = new SessionStore(database.db);
-});
-test.after.always(async () => {
-  await database?.drop();
-});
+const fx = storeFixture(test);
 
+/** A batch session (a main and two subs) with a callback_url, PENDING. */
 async function newBatchSession(name: string): Promise<string> {
-  const { made, session, kernels } = sessionRows(database, name, {
-    callback_url: 'http://hook.invalid/events',
-  });
-  await store.insert(session, kernels, []);
-  return made.id;
+  return (await newSession(fx, name, [], { callback_url: 'http://hook.invalid/events' })).id;
 }
 
 async function through(id: string, statuses: SessionStatus[]): Promise<void> {
-  for (const to of statuses) moved(await store.transition(id, to, { kernels: true }), to);
+  for (const to of statuses) moved(await fx.store.transition(id, to, { kernels: true }), to);
 }
 
 function moved(row: unknown, to: string): void {
@@ -35,7 +22,7 @@ function moved(row: unknown, to: string): void {
 }
 
 async function sessionEvents(id: string): Promise<string[]> {
-  return (await database
+  return (await fx.database
     .db('session_events')
     .where({ session_id: id })
     .whereNull('kernel_id')
@@ -44,7 +31,7 @@ async function sessionEvents(id: string): Promise<string[]> {
 }
 
 async function callbackEvents(id: string): Promise<string[]> {
-  const rows = (await database.db('webhook_deliveries').where({ session_id: id }).orderBy('id')) as {
+  const rows = (await fx.database.db('webhook_deliveries').where({ session_id: id }).orderBy('id')) as {
     body: string | { event: string };
   }[];
   return rows.map(
@@ -56,7 +43,7 @@ test('a batch session that ends TERMINATED announces its result just before sess
   const id = await newBatchSession('ends-ok');
   await through(id, ['SCHEDULED', 'PREPARING', 'RUNNING']);
   moved(
-    await store.transition(id, 'TERMINATED', { result: 'SUCCESS', exitCode: 0, kernels: true }),
+    await fx.store.transition(id, 'TERMINATED', { result: 'SUCCESS', exitCode: 0, kernels: true }),
     'TERMINATED',
   );
   t.deepEqual((await sessionEvents(id)).slice(-3), [
@@ -71,10 +58,13 @@ test('a batch session that fails through ERROR announces its failure once, befor
   const id = await newBatchSession('ends-error');
   await through(id, ['SCHEDULED', 'PREPARING']);
   moved(
-    await store.transition(id, 'ERROR', { info: 'failed-to-start', result: 'FAILURE', kernels: true }),
+    await fx.store.transition(id, 'ERROR', { info: 'failed-to-start', result: 'FAILURE', kernels: true }),
     'ERROR',
   );
-  moved(await store.transition(id, 'TERMINATED', { info: 'failed-to-start', kernels: true }), 'TERMINATED');
+  moved(
+    await fx.store.transition(id, 'TERMINATED', { info: 'failed-to-start', kernels: true }),
+    'TERMINATED',
+  );
   const names = await sessionEvents(id);
   t.is(names.filter((n) => n === 'session_failure').length, 1, names.join(' '));
   t.deepEqual(names.slice(-2), ['session_failure', 'session_terminated']);

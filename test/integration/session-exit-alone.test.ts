@@ -8,9 +8,16 @@ import {
   type KernelExit,
 } from '../../src/persistence/session-exit.js';
 import { SessionStore } from '../../src/persistence/session-store.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { untilWaitingOnLock } from '../helpers/lock-wait.js';
-import { callbacksOf, newSession, sameCallbacks, written, type Made } from '../helpers/session-rows.js';
+import { exitMoveOf as moveOf, exitOf, STARTED } from '../helpers/session-reports.js';
+import {
+  callbacksOf,
+  newSession,
+  sameCallbacks,
+  storeFixture,
+  whileSessionLocked,
+  written,
+  type Made,
+} from '../helpers/session-rows.js';
 
 /**
  * The exit report's statement on its own (session-exit.ts's exitAlone: no transaction, no lock
@@ -19,44 +26,12 @@ import { callbacksOf, newSession, sameCallbacks, written, type Made } from '../h
  * order, the same callback deliveries (built in SQL here, in JS there); and when its guard
  * refuses, nothing written at all.
  */
-let database: TestDatabase;
-let store: SessionStore;
-test.before(async () => {
-  database = await createTestDatabase();
-  store = new SessionStore(database.db);
-});
-test.after.always(async () => {
-  await database?.drop();
-});
-
-const STARTED = new Date('2026-11-29T10:00:00.000Z');
-
-function exitOf(m: Made, exitCode: number): KernelExit {
-  return {
-    kernelId: m.main,
-    exitCode,
-    logs: 'out\n',
-    logsTruncated: false,
-    logsBytes: 4,
-    startedAt: STARTED,
-    subLogs: [
-      { kernelId: m.subs[0]!, logs: 'sub1\n', logsTruncated: true, logsBytes: 90_000 },
-      { kernelId: m.subs[1]!, logs: 'sub2\n', logsTruncated: false, logsBytes: 5 },
-    ],
-  };
-}
-
-function moveOf(exitCode: number): Omit<ExitMove, 'startedAt'> {
-  return {
-    info: exitCode === 0 ? 'task-finished' : 'task-failed',
-    data: exitCode === 137 ? { exitCode, oomKilled: true, error: 'oom' } : { exitCode },
-    result: exitCode === 0 ? 'SUCCESS' : 'FAILURE',
-    exitCode,
-  };
-}
+const fx = storeFixture(test);
+/** The statement on its own, as it waits on the session's lock. */
+const TERMINATE = "UPDATE sessions SET status = 'TERMINATED'";
 
 async function rowOf(m: Made): Promise<SessionRow> {
-  return (await database.db('sessions').where({ id: m.id }).first()) as SessionRow;
+  return (await fx.database.db('sessions').where({ id: m.id }).first()) as SessionRow;
 }
 
 async function guardOf(m: Made, extra: Partial<ExitGuard> = {}): Promise<ExitGuard> {
@@ -66,11 +41,11 @@ async function guardOf(m: Made, extra: Partial<ExitGuard> = {}): Promise<ExitGua
 
 /** The statements one by one, as the report handler's transaction runs them. */
 async function stepByStep(m: Made, exit: KernelExit, move: Omit<ExitMove, 'startedAt'>): Promise<boolean> {
-  return store.inTransaction(async (trx) => {
-    const s = (await store.lockIn(trx, m.id))!;
-    await store.recordKernelExitIn(trx, exit.kernelId, exit);
-    for (const sub of exit.subLogs) await store.recordKernelLogsIn(trx, m.id, sub.kernelId, sub);
-    const row = await store.transitionIn(trx, m.id, 'TERMINATED', {
+  return fx.store.inTransaction(async (trx) => {
+    const s = (await fx.store.lockIn(trx, m.id))!;
+    await fx.store.recordKernelExitIn(trx, exit.kernelId, exit);
+    for (const sub of exit.subLogs) await fx.store.recordKernelLogsIn(trx, m.id, sub.kernelId, sub);
+    const row = await fx.store.transitionIn(trx, m.id, 'TERMINATED', {
       ...move,
       set: { started_at: s.started_at ?? exit.startedAt },
       kernels: true,
@@ -84,7 +59,7 @@ const moved = async (out: Promise<unknown>): Promise<boolean> => (await out) !==
 
 async function alone(m: Made, exit: KernelExit, move: Omit<ExitMove, 'startedAt'>): Promise<boolean> {
   const guard = await guardOf(m);
-  return moved(store.alone((db) => exitAlone(db, m.id, exit, move, exit.startedAt, guard)));
+  return moved(fx.store.alone((db) => exitAlone(db, m.id, exit, move, exit.startedAt, guard)));
 }
 
 const HOOK = { callback_url: 'http://hook.invalid/x' };
@@ -146,19 +121,19 @@ const cases: {
 
 for (const c of cases) {
   test(`${c.name}: the statement on its own writes what the statements one by one wrote`, async (t) => {
-    const a = await newSession(store, database, `steps-${c.name}`, c.to, c.extra);
-    const b = await newSession(store, database, `alone-${c.name}`, c.to, c.extra);
+    const a = await newSession(fx, `steps-${c.name}`, c.to, c.extra);
+    const b = await newSession(fx, `alone-${c.name}`, c.to, c.extra);
     t.true(await stepByStep(a, exitOf(a, c.exitCode), moveOf(c.exitCode)));
     t.true(await alone(b, exitOf(b, c.exitCode), moveOf(c.exitCode)));
-    const before = await written(database, a);
-    const after = await written(database, b);
+    const before = await written(fx, a);
+    const after = await written(fx, b);
     t.deepEqual(after, before);
     t.is(after.session.status, 'TERMINATED');
     t.is(after.attempts.length, 1);
     t.true(after.events.some((e) => e.name === 'session_terminated'));
-    await sameCallbacks(t, database, b.id, a.id, c.callbacks ?? []);
+    await sameCallbacks(t, fx, b.id, a.id, c.callbacks ?? []);
     if (c.extra?.schedule_name) {
-      const { rows } = (await database.db.raw(
+      const { rows } = (await fx.database.db.raw(
         `SELECT data FROM session_events WHERE session_id = ? AND name = 'session_terminated'`,
         [b.id],
       )) as { rows: { data: Record<string, unknown> }[] };
@@ -169,13 +144,13 @@ for (const c of cases) {
 }
 
 test('a started_at already set is kept (the container start only fills one that is missing)', async (t) => {
-  const a = await newSession(store, database, 'keep-steps', ['SCHEDULED', 'PREPARING', 'RUNNING']);
-  const b = await newSession(store, database, 'keep-alone', ['SCHEDULED', 'PREPARING', 'RUNNING']);
+  const a = await newSession(fx, 'keep-steps', ['SCHEDULED', 'PREPARING', 'RUNNING']);
+  const b = await newSession(fx, 'keep-alone', ['SCHEDULED', 'PREPARING', 'RUNNING']);
   const at = new Date('2026-11-29T08:00:00.000Z');
-  await database.db('sessions').whereIn('id', [a.id, b.id]).update({ started_at: at });
+  await fx.database.db('sessions').whereIn('id', [a.id, b.id]).update({ started_at: at });
   t.true(await stepByStep(a, exitOf(a, 0), moveOf(0)));
   t.true(await alone(b, exitOf(b, 0), moveOf(0)));
-  t.deepEqual(await written(database, b), await written(database, a));
+  t.deepEqual(await written(fx, b), await written(fx, a));
   t.is((await rowOf(b)).started_at?.toISOString(), at.toISOString());
 });
 
@@ -204,36 +179,29 @@ const refusals: {
 
 for (const r of refusals) {
   test(`${r.name}: the guard refuses and nothing is written`, async (t) => {
-    const m = await newSession(store, database, `refused-${r.name}`, r.to, r.extra);
-    const before = await written(database, m);
+    const m = await newSession(fx, `refused-${r.name}`, r.to, r.extra);
+    const before = await written(fx, m);
     const guard = await guardOf(m, r.guard);
-    t.false(await moved(store.alone((db) => exitAlone(db, m.id, exitOf(m, 3), moveOf(3), STARTED, guard))));
-    t.deepEqual(await written(database, m), before);
+    t.false(
+      await moved(fx.store.alone((db) => exitAlone(db, m.id, exitOf(m, 3), moveOf(3), STARTED, guard))),
+    );
+    t.deepEqual(await written(fx, m), before);
   });
 }
 
 test('a session cancelled while the statement waits on its lock: the statement sees it and writes nothing', async (t) => {
-  const m = await newSession(store, database, 'waits', ['SCHEDULED', 'PREPARING', 'RUNNING']);
+  const m = await newSession(fx, 'waits', ['SCHEDULED', 'PREPARING', 'RUNNING']);
   const guard = await guardOf(m);
-  const before = await written(database, m);
-  const trx = await database.db.transaction();
-  let pending: Promise<boolean> | undefined;
-  try {
-    await store.lockIn(trx, m.id);
-    pending = moved(store.alone((db) => exitAlone(db, m.id, exitOf(m, 0), moveOf(0), STARTED, guard)));
-    await untilWaitingOnLock(
-      database.db,
-      "UPDATE sessions SET status = 'TERMINATED'",
-      'the statement waiting on the session lock',
-    );
-    await trx('sessions').where({ id: m.id }).update({ status: 'CANCELLED' });
-    await trx.commit();
-  } catch (err) {
-    await trx.rollback();
-    throw err;
-  }
-  t.false(await pending!);
-  const after = await written(database, m);
+  const before = await written(fx, m);
+  const exited = await whileSessionLocked(
+    fx,
+    m.id,
+    TERMINATE,
+    () => moved(fx.store.alone((db) => exitAlone(db, m.id, exitOf(m, 0), moveOf(0), STARTED, guard))),
+    (trx) => trx('sessions').where({ id: m.id }).update({ status: 'CANCELLED' }),
+  );
+  t.false(exited);
+  const after = await written(fx, m);
   t.is(after.session.status, 'CANCELLED');
   t.deepEqual(after.kernels, before.kernels);
   t.deepEqual(after.events, before.events);
@@ -241,46 +209,40 @@ test('a session cancelled while the statement waits on its lock: the statement s
 });
 
 test("kernels moved while the statement waits on the session's lock are read as they now stand", async (t) => {
-  const a = await newSession(store, database, 'stale-steps', ['SCHEDULED', 'PREPARING', 'RUNNING']);
-  const b = await newSession(store, database, 'stale-alone', ['SCHEDULED', 'PREPARING', 'RUNNING']);
+  const a = await newSession(fx, 'stale-steps', ['SCHEDULED', 'PREPARING', 'RUNNING']);
+  const b = await newSession(fx, 'stale-alone', ['SCHEDULED', 'PREPARING', 'RUNNING']);
   // A sub that ended on its own, before the exit (a, one by one) or while it waits (b).
-  const endSub = (db: typeof database.db, m: Made) =>
+  const endSub = (db: typeof fx.database.db, m: Made) =>
     db('kernels')
       .where({ id: m.subs[1] })
       .update({
         status: 'TERMINATED',
-        status_history: database.db.raw(`status_history || '{"TERMINATED": "x"}'`),
+        status_history: fx.database.db.raw(`status_history || '{"TERMINATED": "x"}'`),
       });
-  await endSub(database.db, a);
+  await endSub(fx.database.db, a);
   t.true(await stepByStep(a, exitOf(a, 0), moveOf(0)));
   const guard = await guardOf(b);
-  const trx = await database.db.transaction();
-  let pending: Promise<boolean> | undefined;
-  try {
-    await store.lockIn(trx, b.id);
-    pending = moved(store.alone((db) => exitAlone(db, b.id, exitOf(b, 0), moveOf(0), STARTED, guard)));
-    await untilWaitingOnLock(
-      database.db,
-      "UPDATE sessions SET status = 'TERMINATED'",
-      'the statement waiting on the session lock',
-    );
-    await endSub(trx, b);
-    await trx.commit();
-  } catch (err) {
-    await trx.rollback();
-    throw err;
-  }
-  t.true(await pending!);
-  const after = await written(database, b);
-  t.deepEqual(after, await written(database, a));
+  const exited = await whileSessionLocked(
+    fx,
+    b.id,
+    TERMINATE,
+    () => moved(fx.store.alone((db) => exitAlone(db, b.id, exitOf(b, 0), moveOf(0), STARTED, guard))),
+    (trx) => endSub(trx, b),
+  );
+  t.true(exited);
+  const after = await written(fx, b);
+  t.deepEqual(after, await written(fx, a));
   t.false(after.events.some((e) => e.name === 'kernel_terminated' && e.kernel === 'sub2'));
 });
 
 test('the statement on its own tells the webhook sender when it queued deliveries, and only then', async (t) => {
   let queued = 0;
-  const told = new SessionStore(database.db, { eventsCommitted() {}, callbacksQueued: () => (queued += 1) });
-  const plain = await newSession(store, database, 'tells-none', ['SCHEDULED', 'PREPARING', 'RUNNING']);
-  const hooked = await newSession(store, database, 'tells-hook', ['SCHEDULED', 'PREPARING', 'RUNNING'], HOOK);
+  const told = new SessionStore(fx.database.db, {
+    eventsCommitted() {},
+    callbacksQueued: () => (queued += 1),
+  });
+  const plain = await newSession(fx, 'tells-none', ['SCHEDULED', 'PREPARING', 'RUNNING']);
+  const hooked = await newSession(fx, 'tells-hook', ['SCHEDULED', 'PREPARING', 'RUNNING'], HOOK);
   const run = async (m: Made) => {
     const guard = await guardOf(m);
     return told.alone((db) => exitAlone(db, m.id, exitOf(m, 0), moveOf(0), STARTED, guard));
@@ -290,7 +252,7 @@ test('the statement on its own tells the webhook sender when it queued deliverie
   t.deepEqual(await run(hooked), { callbacksQueued: true });
   t.is(queued, 1);
   t.deepEqual(
-    (await callbacksOf(database, hooked.id)).map((c) => c.event),
+    (await callbacksOf(fx, hooked.id)).map((c) => c.event),
     ['enqueued', 'started', 'success', 'terminated'],
   );
 });

@@ -1,9 +1,9 @@
 import test from 'ava';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { call, makeKeypair, slugOf, type TestKeypair } from '../helpers/api.js';
+import { call, makeKeypair, runJob, slugOf, type TestKeypair } from '../helpers/api.js';
 import { bai } from '../helpers/cli.js';
-import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
+import { batch, startTestStack, type TestStack } from '../helpers/stack.js';
 
 /**
  * Tenants cannot reach each other's storage: a folder belongs to a keypair, another keypair
@@ -27,27 +27,8 @@ test.after.always(async () => {
   await stack?.close();
 });
 
-/** Runs a batch job as `kp` to its end; its exit code and logs. */
-async function runJob(
-  kp: TestKeypair,
-  command: string,
-  mounts: string[],
-): Promise<{ exitCode: number | null; logs: string }> {
-  const r = await call<{ sessionId: string }>(
-    kp.client,
-    'POST',
-    '/session',
-    batch(command, { config: { mounts } }),
-  );
-  if (r.status !== 201) throw new Error(`create: ${r.status} ${JSON.stringify(r.body)}`);
-  const s = await waitForStatus(kp.client, r.body.sessionId, ['TERMINATED', 'CANCELLED', 'ERROR']);
-  const logs = await call<{ result: { logs: string } }>(
-    kp.client,
-    'GET',
-    `/session/${r.body.sessionId}/logs`,
-  );
-  return { exitCode: s.exitCode, logs: logs.body.result.logs };
-}
+/** Runs a batch job as `kp`, with `mounts`, to its end; its exit code and logs. */
+const runWithMounts = (kp: TestKeypair, command: string, mounts: string[]) => runJob(kp, command, { mounts });
 
 test.serial(
   "keypair B cannot list, read or mount A's folder until A shares it read-only, and cannot write it then",
@@ -64,7 +45,7 @@ test.serial(
     t.is(made.body.storage_path, `${a.accessKey}/vault`);
     t.is(made.body.access, 'owner');
     t.is((await call(a.client, 'POST', '/folders', { name: 'vault' })).status, 409);
-    const wrote = await runJob(a, 'echo secret-of-a > /home/work/vault/secret.txt', ['vault']);
+    const wrote = await runWithMounts(a, 'echo secret-of-a > /home/work/vault/secret.txt', ['vault']);
     t.is(wrote.exitCode, 0, wrote.logs);
     const hostFile = join(root, a.accessKey, 'vault', 'secret.txt');
     t.is(readFileSync(hostFile, 'utf8'), 'secret-of-a\n');
@@ -108,7 +89,7 @@ test.serial(
 
     // B's own "vault" is another folder, in B's namespace.
     t.is((await call(b.client, 'POST', '/folders', { name: 'vault' })).status, 201);
-    const own = await runJob(b, 'test ! -e /home/work/vault/secret.txt && echo empty', ['vault']);
+    const own = await runWithMounts(b, 'test ! -e /home/work/vault/secret.txt && echo empty', ['vault']);
     t.is(own.exitCode, 0, own.logs);
     t.is((await call(b.client, 'DELETE', '/folders/vault')).status, 200);
 
@@ -134,10 +115,10 @@ test.serial(
       [['vault', 'ro', a.accessKey]],
     );
     t.is((await call(b.client, 'GET', '/folders/vault')).status, 200);
-    const readIt = await runJob(b, 'cat /home/work/vault/secret.txt', ['vault']);
+    const readIt = await runWithMounts(b, 'cat /home/work/vault/secret.txt', ['vault']);
     t.is(readIt.exitCode, 0, readIt.logs);
     t.true(readIt.logs.includes('secret-of-a'), readIt.logs);
-    const writeIt = await runJob(b, 'echo overwritten-by-b > /home/work/vault/secret.txt', ['vault']);
+    const writeIt = await runWithMounts(b, 'echo overwritten-by-b > /home/work/vault/secret.txt', ['vault']);
     t.not(writeIt.exitCode, 0, 'a read-only mount cannot be written');
     t.regex(writeIt.logs, /Read-only file system/i);
     const asked = await call(
@@ -183,7 +164,7 @@ test.serial("a group's folder is used read-write by its members, and by no one e
     member.body.items.map((m) => m.access_key),
     [a.accessKey],
   );
-  const wrote = await runJob(a, 'echo from-a > /home/work/team-data/note', ['team-data']);
+  const wrote = await runWithMounts(a, 'echo from-a > /home/work/team-data/note', ['team-data']);
   t.is(wrote.exitCode, 0, wrote.logs);
   t.is(readFileSync(join(root, made.body.storage_path, 'note'), 'utf8'), 'from-a\n');
 
@@ -207,7 +188,7 @@ test.serial("a group's folder is used read-write by its members, and by no one e
   t.true(
     listed.body.items.some((f) => f.name === 'team-data' && f.access === 'rw' && f.group_name === 'team'),
   );
-  const readIt = await runJob(
+  const readIt = await runWithMounts(
     b,
     'cat /home/work/team-data/note && echo from-b >> /home/work/team-data/note',
     ['team-data'],
@@ -227,7 +208,7 @@ test.serial(
   'a job runs as an unprivileged user, with a writable HOME, and writes its folder as that user',
   async (t) => {
     t.is((await call(a.client, 'POST', '/folders', { name: 'outputs' })).status, 201);
-    const r = await runJob(
+    const r = await runWithMounts(
       a,
       'id -u; id -g; cd "$HOME" && touch home-is-writable && touch /home/work/outputs/made-by-job && ' +
         "python3 -c \"import os; open('/home/work/outputs/py.txt', 'w').write(str(os.getuid()))\"",
@@ -243,7 +224,7 @@ test.serial(
     t.is(made.gid, 1000);
     t.is(readFileSync(join(root, a.accessKey, 'outputs', 'py.txt'), 'utf8'), '1000');
     // A job cannot become root again: no setuid, no-new-privileges.
-    const su = await runJob(a, 'touch /etc/owned-by-job', []);
+    const su = await runWithMounts(a, 'touch /etc/owned-by-job', []);
     t.not(su.exitCode, 0, su.logs);
   },
 );
