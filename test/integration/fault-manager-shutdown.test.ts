@@ -2,6 +2,7 @@ import test from 'ava';
 import { until } from '../helpers/eventually.js';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { clientOf } from '../../src/cli/client.js';
 import { loadAgentConfig } from '../../src/config/config.js';
@@ -87,4 +88,31 @@ test('SIGTERM: the manager finishes in-flight requests, stops its loops and exit
   await again.ready();
   const views = await waitAll(client, [created.sessionId]);
   t.is(views.get(created.sessionId)?.result, 'SUCCESS');
+});
+
+test('a manager that cannot listen says why and exits 1, rather than running on without its API', async (t) => {
+  t.timeout(300_000);
+  // The port is taken by someone else (another stack's manager, any server).
+  const taken = createServer();
+  await new Promise<void>((ok) => taken.listen(0, '127.0.0.1', ok));
+  try {
+    const port = (taken.address() as AddressInfo).port;
+    const m = new ChildBai(
+      ['manager'],
+      managerEnv({
+        databaseUrl: database.url,
+        redisUrl: env.redisUrl,
+        prefix: `bai-${id}-busy`,
+        port,
+        stateDir,
+      }),
+    );
+    managers.push(m);
+    const err = await t.throwsAsync(m.ready());
+    t.is(await m.exited(), 1);
+    t.regex(err!.message, /manager could not start/);
+    t.regex(err!.message, /EADDRINUSE/);
+  } finally {
+    taken.close();
+  }
 });

@@ -3,6 +3,7 @@ import { loadAgentConfig, loadLogConfig } from '../../config/config.js';
 import { startAgent } from '../../workers/agent/agent-process.js';
 import { BaseCommand } from '../base-command.js';
 import { jsonLogger } from '../../log/logger.js';
+import { startOrExit } from '../process-start.js';
 import { untilSignal } from '../signals.js';
 
 export class AgentCommand extends BaseCommand {
@@ -17,7 +18,7 @@ export class AgentCommand extends BaseCommand {
   async run(): Promise<number> {
     // Log lines on stdout (JSON, or readable at a terminal), beside the ready line.
     const log = jsonLogger(this.context.stdout, 'agent', loadLogConfig(this.context.env));
-    const running = await startAgent(loadAgentConfig(this.context.env), log);
+    const running = await startOrExit(log, 'agent', () => startAgent(loadAgentConfig(this.context.env), log));
     process.on('SIGUSR2', () => {
       running.agent
         .drain()

@@ -4,6 +4,7 @@ import { startManager } from '../../workers/manager/manager-process.js';
 import { seedDefaults } from '../../persistence/seed.js';
 import { BaseCommand } from '../base-command.js';
 import { jsonLogger } from '../../log/logger.js';
+import { startOrExit } from '../process-start.js';
 import { untilSignal } from '../signals.js';
 
 export class ManagerCommand extends BaseCommand {
@@ -21,7 +22,7 @@ export class ManagerCommand extends BaseCommand {
     // Log lines on stdout (JSON, or readable at a terminal), beside the ready line.
     const log = jsonLogger(this.context.stdout, 'manager', loadLogConfig(this.context.env));
     const config = loadManagerConfig(this.context.env);
-    const m = await startManager(config, log);
+    const m = await startOrExit(log, 'manager', () => startManager(config, log));
     const env = this.context.env;
     if (env.BAI_SEED_ACCESS_KEY && env.BAI_SEED_SECRET_KEY) {
       await seedDefaults(m.db, { accessKey: env.BAI_SEED_ACCESS_KEY, secretKey: env.BAI_SEED_SECRET_KEY });
