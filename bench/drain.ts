@@ -192,6 +192,12 @@ export async function runDrain(
   p = 4,
   log: (m: string) => void = () => {},
 ): Promise<BenchResult> {
+  // BENCH_DRAIN_WARMUP=N: a bai drain of N first, not measured (V8 compiles the hot paths then).
+  const warmup = Number(process.env.BENCH_DRAIN_WARMUP ?? 0);
+  if (warmup > 0) {
+    const w = await baiDrain(stack, warmup);
+    log(`drain: warm-up of ${warmup} sessions in ${w.totalMs} ms (not measured)`);
+  }
   const meter = cpuMeter(stack);
   meter.begin();
   const x = await xargsDrain(stack, n, p);

@@ -15,7 +15,8 @@ export function pgssEnabled(): boolean {
 export function pgssSettings(): string[] {
   return pgssEnabled()
     ? [
-        'shared_preload_libraries=pg_stat_statements',
+        // BENCH_PG_PRELOAD=,auto_explain: more libraries to preload (appended to the list as is).
+        `shared_preload_libraries=pg_stat_statements${process.env.BENCH_PG_PRELOAD ?? ''}`,
         'pg_stat_statements.track_planning=on',
         'pg_stat_statements.max=2000',
         // BENCH_PG_SETTINGS=a=1,b=2: more settings for an experiment on the throw-away server

@@ -90,7 +90,9 @@ export function spawnBai(
   const prof = process.env.BENCH_PROFILE_DIR
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`, `--cpu-prof-name=${name}.cpuprofile`]
     : [];
-  const proc = spawn(process.execPath, [...prof, join(root, 'bin/bai.js'), ...args], {
+  // BENCH_NODE_FLAGS: node's own flags for both children, e.g. a V8 flag to compare (space-separated).
+  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...flags, ...prof, join(root, 'bin/bai.js'), ...args], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', log],
