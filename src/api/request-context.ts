@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import { withContext, type Logger } from '../log/logger.js';
 import type { ManagerMetrics } from '../metrics/manager-metrics.js';
-import { inRequest } from '../log/request-scope.js';
+import type { RequestScope } from '../log/request-scope.js';
 
 /** An incoming X-Request-Id is kept when it is this tame; otherwise a new one is made. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -27,7 +27,7 @@ export function requestContextMiddleware(log: Logger, metrics: ManagerMetrics | 
     ctx.state.log = reqLog;
     ctx.set('X-Request-Id', requestId);
     try {
-      await inRequest({ requestId, log: reqLog }, next);
+      await next();
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = (ctx as Context & { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
@@ -40,6 +40,12 @@ export function requestContextMiddleware(log: Logger, metrics: ManagerMetrics | 
       });
     }
   };
+}
+
+/** The request `ctx` serves, for the services that record its id or log under it. */
+export function requestScopeOf(ctx: Context): RequestScope | undefined {
+  const { requestId, log } = ctx.state as { requestId?: string; log?: Logger };
+  return requestId && log ? { requestId, log } : undefined;
 }
 
 /** The request's logger (the process logger outside a request). */

@@ -108,10 +108,13 @@ export class ScheduleFiring {
     return true;
   }
 
-  /** A run now, outside the plan (POST /schedules/{name}/trigger); admission errors go to the caller. */
-  async trigger(s: ScheduleRow): Promise<SessionRow> {
+  /**
+   * A run now, outside the plan (POST /schedules/{name}/trigger); admission errors go to the
+   * caller. `requestId`: the request's, kept on the session.
+   */
+  async trigger(s: ScheduleRow, requestId: string | null = null): Promise<SessionRow> {
     const at = new Date();
-    const rows = await this.rowsFor(s, at, at);
+    const rows = await this.rowsFor(s, at, at, requestId);
     const session = await this.deps.schedules.trigger(s.id, at, (trx) => this.insertIn(trx, rows));
     this.afterCommit(session);
     this.deps.metrics?.countScheduleRuns('triggered');
@@ -143,7 +146,12 @@ export class ScheduleFiring {
     return mergeCreateOverrides(base, ref.overrides);
   }
 
-  private async rowsFor(s: ScheduleRow, at: Date, received: Date): Promise<ScheduledRows> {
+  private async rowsFor(
+    s: ScheduleRow,
+    at: Date,
+    received: Date,
+    requestId: string | null = null,
+  ): Promise<ScheduledRows> {
     const owner = await this.deps.catalog.keypair(s.access_key);
     if (!owner) throw new ObjectNotFound(`No keypair "${s.access_key}".`, 'keypair');
     const body = await this.createBody(s, owner);
@@ -152,6 +160,7 @@ export class ScheduleFiring {
       body,
       { name: scheduledSessionName(s.name, at), schedule_id: s.id, schedule_name: s.name, scheduled_for: at },
       received,
+      requestId,
     );
   }
 

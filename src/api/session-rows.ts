@@ -3,7 +3,6 @@ import { bootstrapScriptFor, clusterLayout } from '../domain/admission.js';
 import type { ResolvedDependency } from '../domain/dependency-condition.js';
 import type { Slots } from '../domain/resources.js';
 import type { CreateSessionRequest } from '../domain/session-request.js';
-import { currentRequest } from '../log/request-scope.js';
 import type { ResolvedImage } from '../persistence/catalog-store.js';
 import type { KernelRow, KeypairRow, MountSpec, ResourcePolicyRow, SessionRow } from '../persistence/rows.js';
 
@@ -32,6 +31,8 @@ export function sessionRowsOf(
   owner: KeypairRow,
   a: Admitted,
   received: Date,
+  /** The id of the HTTP request that creates it, if one does (kept on the session). */
+  requestId: string | null,
 ): { session: Partial<SessionRow>; kernels: Partial<KernelRow>[] } {
   const id = randomUUID();
   const now = received.toISOString();
@@ -64,7 +65,7 @@ export function sessionRowsOf(
     priority: req.priority,
     tag: req.tag,
     retry_policy: req.retry,
-    request_id: currentRequest()?.requestId ?? null,
+    request_id: requestId,
   };
   const kernels: Partial<KernelRow>[] = clusterLayout(req.clusterSize).map((k) => ({
     id: randomUUID(),

@@ -26,7 +26,7 @@ import { idempotentRequestOf, type IdempotentRequest } from '../domain/idempoten
 import { parseCreateSessionBody, type CreateSessionRequest } from '../domain/session-request.js';
 import { LIVE_STATUSES } from '../domain/status.js';
 import type { Logger } from '../log/logger.js';
-import { currentRequest } from '../log/request-scope.js';
+import type { RequestScope } from '../log/request-scope.js';
 import type { CatalogStore } from '../persistence/catalog-store.js';
 import type { FolderStore } from '../persistence/folder-store.js';
 import type { KeypairRow, SessionRow } from '../persistence/rows.js';
@@ -98,12 +98,14 @@ export class SessionService {
   /**
    * `signal` aborts the wait of a request whose client went away (the only limit of
    * `maxWaitSeconds: 0`). `idempotencyKey`: the request's Idempotency-Key header, if any.
+   * `request`: the HTTP request that creates it (its id is kept on the session, its logger used).
    */
   async create(
     principal: Principal,
     body: unknown,
     signal?: AbortSignal,
     idempotencyKey?: string,
+    request?: RequestScope,
   ): Promise<{ answer: CreateAnswer; status: number }> {
     // One instant for the request: a relative starts_at ("1s") counts from the creation time the
     // session shows, however long the checks below take on a busy machine.
@@ -127,7 +129,7 @@ export class SessionService {
       if (req.array) checkArrayPendingLimit(policy.max_pending_session_count, pending, req.array);
       else checkPendingLimit(policy, pending);
     }
-    const { session, kernels } = sessionRowsOf(req, owner, admitted, received);
+    const { session, kernels } = sessionRowsOf(req, owner, admitted, received, request?.requestId ?? null);
     let row: SessionRow;
     try {
       // With a key, a concurrent request holding it may have won: its session is the answer.
@@ -150,7 +152,7 @@ export class SessionService {
       }
       throw err;
     }
-    (currentRequest()?.log ?? this.deps.log).info('session created', { sessionId: row.id });
+    (request?.log ?? this.deps.log).info('session created', { sessionId: row.id });
     if (req.array) this.deps.kickDispatcher(row.starts_at);
     if (req.enqueueOnly) {
       return { answer: answerOf(row, true), status: 201 };
@@ -171,11 +173,12 @@ export class SessionService {
     body: Record<string, unknown>,
     origin: Pick<SessionRow, 'schedule_id' | 'schedule_name' | 'scheduled_for' | 'name'>,
     received: Date,
+    requestId: string | null = null,
   ): Promise<ScheduledRows> {
     const req = parseCreateSessionBody({ ...body, name: origin.name }, received);
     const { pending, ...admitted } = await this.admit(req, owner, owner.role === 'superadmin');
     if (pending !== null) checkPendingLimit(admitted.policy, pending);
-    const { session, kernels } = sessionRowsOf(req, owner, admitted, received);
+    const { session, kernels } = sessionRowsOf(req, owner, admitted, received, requestId);
     Object.assign(session, origin);
     return { session, kernels, dependencies: admitted.dependencies };
   }

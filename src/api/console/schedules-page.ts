@@ -5,6 +5,7 @@ import { html } from '../../domain/html.js';
 import type { ScheduleWire } from '../../domain/schedule-wire.js';
 import type { ScheduleRow } from '../../persistence/schedule-store.js';
 import type { ApiContext } from '../api-context.js';
+import { requestScopeOf } from '../request-context.js';
 import { patchSchedule } from '../schedule-patch.js';
 import { nextInstantsView, runView, scheduleView } from '../schedule-view.js';
 import { checkCsrf, formOf, type ConsoleUser } from './console-auth.js';
@@ -71,7 +72,7 @@ export function scheduleRoutes(r: Router, api: ApiContext): void {
   r.post('/console/schedules/:name/trigger', async (ctx) => {
     checkCsrf(ctx, formOf(ctx));
     const s = await target(api, ctx);
-    await api.scheduleFiring.trigger(s);
+    await api.scheduleFiring.trigger(s, requestScopeOf(ctx)?.requestId ?? null);
     ctx.status = 303;
     ctx.redirect(schedulePageUrl(s.name));
   });

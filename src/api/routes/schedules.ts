@@ -5,6 +5,7 @@ import { Forbidden, ScheduleNotFound } from '../../domain/errors.js';
 import { parseScheduleCreate } from '../../domain/schedule-spec.js';
 import type { ScheduleRow, ScheduleScope } from '../../persistence/schedule-store.js';
 import type { ApiContext } from '../api-context.js';
+import { requestScopeOf } from '../request-context.js';
 import type { Principal } from '../auth.js';
 import { bodyOf, queryFlag, queryOf } from '../params.js';
 import { firstInstant, patchSchedule } from '../schedule-patch.js';
@@ -83,7 +84,7 @@ export function scheduleRoutes(api: ApiContext): Router {
 
   r.post('/schedules/:name/trigger', async (ctx) => {
     const s = await target(ctx);
-    const session = await api.scheduleFiring.trigger(s);
+    const session = await api.scheduleFiring.trigger(s, requestScopeOf(ctx)?.requestId ?? null);
     ctx.status = 201;
     ctx.body = {
       sessionId: session.id,

@@ -17,6 +17,7 @@ import { logStreamKey } from '../../queue/names.js';
 const PAGE_BYTES = 1024 * 1024;
 const LIVE_BYTES = 64 * 1024 * 1024;
 import type { ApiContext } from '../api-context.js';
+import { requestScopeOf } from '../request-context.js';
 import type { Principal } from '../auth.js';
 import { clientGone, queryFlag, queryOf } from '../params.js';
 import { followLogs } from '../log-follow.js';
@@ -65,6 +66,7 @@ export function sessionRoutes(api: ApiContext): Router {
       ctx.state.body,
       clientGone(ctx),
       Array.isArray(key) ? key.join(', ') : key,
+      requestScopeOf(ctx),
     );
     // The server's own time for the request (the bench reads it: docs/benchmarks.md).
     ctx.set('Server-Timing', `create;dur=${(performance.now() - t0).toFixed(1)}`);

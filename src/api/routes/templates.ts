@@ -12,6 +12,7 @@ import {
 } from '../../domain/session-template.js';
 import type { TemplateListRow, TemplateRow } from '../../persistence/template-store.js';
 import type { ApiContext } from '../api-context.js';
+import { requestScopeOf } from '../request-context.js';
 import { mayManageKeypair } from '../access.js';
 import type { Principal } from '../auth.js';
 import { bodyOf, onlyFields, optString, queryFlag, queryOf } from '../params.js';
@@ -180,7 +181,13 @@ export function templateRoutes(api: ApiContext): Router {
       throw new InvalidRequest('template_id must be a UUID.', { data: { field: 'template_id' } });
     const t = await visible(principal(ctx), raw);
     const base = templateToCreateBody(t.template, { domain: t.domain_name, group: t.group_name });
-    const { answer, status } = await api.service.create(principal(ctx), mergeCreateOverrides(base, b));
+    const { answer, status } = await api.service.create(
+      principal(ctx),
+      mergeCreateOverrides(base, b),
+      undefined,
+      undefined,
+      requestScopeOf(ctx),
+    );
     ctx.status = status;
     ctx.body = answer;
   });
