@@ -118,6 +118,7 @@ test.serial('the report statements find the session by its primary key, generic 
     for (const generic of [false, true]) {
       const scans = await planScans(stack.database.db, q, { generic });
       const label = `${q.prefix} (${generic ? 'generic' : 'custom'} plan): ${JSON.stringify(scans)}`;
+      t.log(label);
       t.true(
         scans.some((s) => s.index === 'sessions_pkey'),
         label,
