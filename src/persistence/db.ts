@@ -13,15 +13,17 @@ export function openDb(databaseUrl: string, pool?: { min: number; max: number },
 }
 
 /**
- * A pool of ONE connection whose prepared statements always use their generic plan
- * (`plan_cache_mode = force_generic_plan`, set on the connection when it opens): the
- * dispatcher's pass reads (SchedulerStore), whose plans do not hinge on the values bound (the
- * runnable scan reads them through sub-selects; history-indexes explains each with them). The
- * plan cache otherwise makes five custom plans first, on each connection and again after each
- * autovacuum of a table the statement reads (docs/benchmarks.md, round six).
+ * A pool of `connections` (one by default) whose prepared statements always use their generic
+ * plan (`plan_cache_mode = force_generic_plan`, set on the connection when it opens): the
+ * dispatcher's pass reads (SchedulerStore), and the report statements run on their own
+ * (SessionStore.alone), whose plans do not hinge on the values bound (the runnable scan reads
+ * them through sub-selects, the reports find their row by primary key; history-indexes
+ * explains each with them). The plan cache otherwise makes five custom plans first, on each
+ * connection and again after each autovacuum of a table the statement reads
+ * (docs/benchmarks.md, rounds six and ten): a few connections plan each text a few times.
  */
-export function openGenericPlanDb(databaseUrl: string, log?: Knex.Logger): Db {
-  const config = knexConfig(databaseUrl, { min: 1, max: 1 });
+export function openGenericPlanDb(databaseUrl: string, log?: Knex.Logger, connections = 1): Db {
+  const config = knexConfig(databaseUrl, { min: 1, max: connections });
   const pool = {
     ...config.pool,
     afterCreate(

@@ -53,3 +53,74 @@ export async function seqScanCounts(db: Db, tables: readonly string[]): Promise<
 export async function analyze(db: Db): Promise<void> {
   await db.raw('ANALYZE');
 }
+
+/** A node of a plan that reads a table or an index. */
+export interface PlanScan {
+  node: string;
+  relation: string | null;
+  index: string | null;
+}
+
+interface ScanNode extends PlanNode {
+  'Index Name'?: string;
+  Plans?: ScanNode[];
+}
+
+interface PlanConnection {
+  query(text: string, values?: readonly unknown[]): Promise<{ rows: { 'QUERY PLAN': unknown }[] }>;
+  escapeLiteral(s: string): string;
+}
+
+/**
+ * Every scan of PostgreSQL's plan for `q` (EXPLAIN, not run). `generic`: the plan a prepared
+ * statement keeps under `plan_cache_mode = force_generic_plan` (PREPARE, then EXPLAIN EXECUTE
+ * with the bindings as literals), the one the manager's generic-plan pools run; otherwise the
+ * plan for these values.
+ */
+export async function planScans(db: Db, q: RanQuery, opts: { generic: boolean }): Promise<PlanScan[]> {
+  const conn = (await db.client.acquireConnection()) as PlanConnection;
+  const literal = (v: unknown): string =>
+    v === null || v === undefined
+      ? 'NULL'
+      : typeof v === 'number' || typeof v === 'boolean'
+        ? String(v)
+        : conn.escapeLiteral(
+            v instanceof Date ? v.toISOString() : typeof v === 'string' ? v : JSON.stringify(v),
+          );
+  let raw: unknown;
+  try {
+    if (opts.generic) {
+      await conn.query('SET plan_cache_mode = force_generic_plan');
+      try {
+        await conn.query(`PREPARE bai_plan_probe AS ${q.sql}`);
+        try {
+          const args = q.bindings.length > 0 ? `(${q.bindings.map(literal).join(', ')})` : '';
+          raw = (await conn.query(`EXPLAIN (FORMAT JSON) EXECUTE bai_plan_probe${args}`)).rows[0]?.[
+            'QUERY PLAN'
+          ];
+        } finally {
+          await conn.query('DEALLOCATE bai_plan_probe');
+        }
+      } finally {
+        await conn.query('RESET plan_cache_mode');
+      }
+    } else {
+      raw = (await conn.query(`EXPLAIN (FORMAT JSON) ${q.sql}`, q.bindings)).rows[0]?.['QUERY PLAN'];
+    }
+  } finally {
+    await db.client.releaseConnection(conn);
+  }
+  const doc = (typeof raw === 'string' ? JSON.parse(raw) : raw) as { Plan: ScanNode }[];
+  const found: PlanScan[] = [];
+  const walk = (n: ScanNode) => {
+    if (/Scan$/.test(n['Node Type'] ?? ''))
+      found.push({
+        node: n['Node Type']!,
+        relation: n['Relation Name'] ?? null,
+        index: n['Index Name'] ?? null,
+      });
+    for (const c of n.Plans ?? []) walk(c);
+  };
+  for (const d of doc) walk(d.Plan);
+  return found;
+}

@@ -3,6 +3,7 @@ import { callbackEventOf, kernelEventName, resultEventName, sessionEventName } f
 import { predecessorsOf, type SessionResult, type SessionStatus } from '../domain/status.js';
 import type { Db, Tx } from './db.js';
 import { preparedRaw, statementName } from './prepared.js';
+import { unindexedGuard } from './unindexed-guard.js';
 import type { SessionRow } from './rows.js';
 import {
   callbackDeliveriesSql,
@@ -102,11 +103,14 @@ function exitStatement(
       ? ', started_at = coalesce(started_at, ?::timestamptz)'
       : ', started_at = ?::timestamptz'
     : '';
-  const guardSql = guard
-    ? ` AND agent_id = ? AND attempt = ?::int${
-        guard.notFrom.length > 0 ? ` AND status NOT IN (${inList(guard.notFrom.length)})` : ''
-      }${guard.noRetryPolicy ? ' AND retry_policy IS NULL' : ''}`
-    : '';
+  const statusSql = `status IN (${inList(from.length)})`;
+  const whereSql = guard
+    ? unindexedGuard(
+        `${statusSql} AND agent_id = ? AND attempt = ?::int${
+          guard.notFrom.length > 0 ? ` AND status NOT IN (${inList(guard.notFrom.length)})` : ''
+        }${guard.noRetryPolicy ? ' AND retry_policy IS NULL' : ''}`,
+      )
+    : statusSql;
   // Built from the row the UPDATE returns (eventDataSql, callbackDeliveriesSql), or given from the locked row.
   const sqlEvents = events === null;
   const resultEvent = resultEventName(move.result) ?? null;
@@ -142,7 +146,7 @@ function exitStatement(
              status_history = status_history || ?::jsonb, status_info = ?,
              status_data = status_data || ?::jsonb, result = ?, exit_code = ?,
              terminated_at = now()${setStarted}
-       WHERE id = ? AND status IN (${inList(from.length)})${guardSql}
+       WHERE id = ? AND ${whereSql}
       RETURNING id, access_key, attempt, agent_id, started_at, terminated_at, exit_code, result, status_info${
         sqlEvents
           ? `, name, status, type, schedule_name, scheduled_for, callback_url, status_history, status_data,

@@ -5,6 +5,7 @@ import { kernelChains } from '../domain/phase-chain.js';
 import type { SessionStatus } from '../domain/status.js';
 import type { Db, Tx } from './db.js';
 import { preparedRaw, statementName } from './prepared.js';
+import { unindexedGuard } from './unindexed-guard.js';
 import type { SessionRow } from './rows.js';
 import {
   callbackDeliveriesSql,
@@ -183,7 +184,7 @@ function phasesStatement(
              status_info = NULL, status_data = status_data || ?::jsonb${running ? ', started_at = ?::timestamptz' : ''}
        WHERE id = ? AND ${
          guard
-           ? `status IN (${inList(guard.from.length)}) AND agent_id = ? AND attempt = ?::int`
+           ? unindexedGuard(`status IN (${inList(guard.from.length)}) AND agent_id = ? AND attempt = ?::int`)
            : 'status = ?'
        }
       RETURNING id, access_key, exit_code${

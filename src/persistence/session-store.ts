@@ -73,9 +73,15 @@ export interface Moved {
  * replayed or duplicated report changes nothing.
  */
 export class SessionStore {
+  /**
+   * `aloneDb`: the pool `alone` runs its statement on (default `db`): the manager gives it a
+   * few connections that always use generic plans (openGenericPlanDb), so each report
+   * statement's text is planned once per connection rather than five times on each of `db`'s.
+   */
   constructor(
     private readonly db: Db,
     private readonly notifier: EventsNotifier = { eventsCommitted() {} },
+    private readonly aloneDb: Db = db,
   ) {}
 
   /**
@@ -288,7 +294,7 @@ export class SessionStore {
    * and the webhook sender when what it returns says it queued deliveries (QueuedCallbacks).
    */
   async alone<T>(fn: (db: Db) => Promise<T>): Promise<T> {
-    const out = await fn(this.db);
+    const out = await fn(this.aloneDb);
     if (out) this.notifier.eventsCommitted();
     if ((out as Partial<QueuedCallbacks> | null)?.callbacksQueued) this.notifier.callbacksQueued?.();
     return out;

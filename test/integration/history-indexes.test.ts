@@ -1,7 +1,7 @@
 import test from 'ava';
 import { EventStore } from '../../src/persistence/event-store.js';
 import { seedHistory } from '../../src/persistence/history-seed.js';
-import { analyze, seqScannedTables, type RanQuery } from '../../src/persistence/plan-check.js';
+import { analyze, planScans, seqScannedTables, type RanQuery } from '../../src/persistence/plan-check.js';
 import { call } from '../helpers/api.js';
 import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 
@@ -17,6 +17,8 @@ import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers
 const HOT_TABLES = ['sessions', 'kernels', 'session_events'] as const;
 const HISTORY_KEY = 'AKHISTORYPLANTEST000';
 let stack: TestStack;
+/** The report statements run on their own (exitAlone, movePhasesAlone), as the first test ran them. */
+const reportStatements: (RanQuery & { prefix: string })[] = [];
 
 test.before(async () => {
   stack = await startTestStack({ agents: 1 });
@@ -38,9 +40,12 @@ function explainable(sql: string): boolean {
 
 test.serial('every hot-path query reads sessions, kernels and session_events by index', async (t) => {
   const seen = new Map<string, RanQuery>();
-  const capture = (q: { sql?: string; bindings?: unknown[] }) => {
-    if (q.sql && explainable(q.sql) && !seen.has(q.sql))
+  const capture = (q: { sql?: string; bindings?: unknown[]; options?: { name?: string } }) => {
+    if (q.sql && explainable(q.sql) && !seen.has(q.sql)) {
       seen.set(q.sql, { sql: q.sql, bindings: q.bindings ?? [] });
+      const prefix = /^(exit1|phases1)-/.exec(q.options?.name ?? '')?.[1];
+      if (prefix) reportStatements.push({ prefix, sql: q.sql, bindings: q.bindings ?? [] });
+    }
   };
   const db = stack.manager.db;
   db.on('query', capture);
@@ -95,6 +100,40 @@ test.serial('every hot-path query reads sessions, kernels and session_events by 
       offenders.push(`${scanned.join(',')}: ${q.sql.replace(/\s+/g, ' ').slice(0, 300)}`);
   }
   t.deepEqual(offenders, [], `sequential scans on the hot path:\n${offenders.join('\n')}`);
+});
+
+/**
+ * The report statements that move a session on their own carry the agent and attempt as a
+ * guard: the row must be found by its id (sessions_pkey), never through sessions_agent_idx,
+ * whose generic plan filtered every session the agent ever ran — in the plan for the values
+ * and in the generic plan the manager's report pool keeps (force_generic_plan).
+ */
+test.serial('the report statements find the session by its primary key, generic plan or not', async (t) => {
+  t.deepEqual(
+    [...new Set(reportStatements.map((q) => q.prefix))].sort(),
+    ['exit1', 'phases1'],
+    'the probe session was moved by both report statements on their own',
+  );
+  for (const q of reportStatements) {
+    for (const generic of [false, true]) {
+      const scans = await planScans(stack.database.db, q, { generic });
+      const label = `${q.prefix} (${generic ? 'generic' : 'custom'} plan): ${JSON.stringify(scans)}`;
+      t.log(label);
+      t.true(
+        scans.some((s) => s.index === 'sessions_pkey'),
+        label,
+      );
+      t.false(
+        scans.some((s) => s.index === 'sessions_agent_idx'),
+        label,
+      );
+      t.deepEqual(
+        scans.filter((s) => s.node === 'Seq Scan' && HOT_TABLES.some((h) => h === s.relation)),
+        [],
+        label,
+      );
+    }
+  }
 });
 
 test.serial('the seeded history is counted by the scrape without being read', async (t) => {

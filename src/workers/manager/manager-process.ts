@@ -53,6 +53,9 @@ import { ReportHandler } from './report-handler.js';
 import { WebhookSender } from './webhook-sender.js';
 import { freePort } from '../../stack/ports.js';
 
+/** Connections of the report statements' pool: PostgreSQL has two cores; each runs in ~3 ms. */
+const REPORT_CONNECTIONS = 4;
+
 export interface RunningManager {
   url: string;
   db: Db;
@@ -94,6 +97,11 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   // reported as the pool's (`query` events), as everything the manager runs.
   const passDb = embedded ? db : openGenericPlanDb(databaseUrl, knexLog);
   if (passDb !== db) passDb.on('query', (q: unknown) => db.emit('query', q));
+  // The report statements run on their own (SessionStore.alone) go on a few connections of
+  // their own with generic plans, as the pass reads: on `db`'s 16 each text was planned five
+  // times per connection, and again after each autoanalyze (docs/benchmarks.md, round ten).
+  const reportDb = embedded ? db : openGenericPlanDb(databaseUrl, knexLog, REPORT_CONNECTIONS);
+  if (reportDb !== db) reportDb.on('query', (q: unknown) => db.emit('query', q));
   const redis = openRedis(config.redisUrl, { caFile: config.redisCaFile });
   redis.on('error', (err) => log.error('redis error', { err: String(err) }));
   const prefix = config.queuePrefix;
@@ -143,7 +151,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     },
     callbacksQueued: () => webhooks.hint(),
   };
-  const sessions = new SessionStore(db, notifier);
+  const sessions = new SessionStore(db, notifier, reportDb);
   const catalog = new CatalogStore(db);
   // The submit path reads the same keypair, policy and image for every request: cached for 2 s
   // there (BAI_SUBMIT_CACHE_MS; forgotten on every manager when an admin changes one).
@@ -366,6 +374,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
         for (const l of leases) await step(() => l.release());
         await step(() => redis.quit());
         if (passDb !== db) await step(() => passDb.destroy());
+        if (reportDb !== db) await step(() => reportDb.destroy());
         await step(() => db.destroy());
         if (embedded) await step(() => embedded!.close());
         if (errors.length > 0) log.error('manager close', { errors: errors.map(String) });
