@@ -54,6 +54,21 @@ export async function preparedRaw<R extends QueryResultRow = QueryResultRow>(
   }
 }
 
+/**
+ * The rows of a statement built at run time from a few shapes (`{ sql, bindings }`), named
+ * after its text under `prefix` (statementName): what the exits' and the phases' one-statement
+ * moves read back.
+ */
+export async function preparedRows<R extends QueryResultRow>(
+  db: Knex | Knex.Transaction,
+  prefix: string,
+  statement: { sql: string; bindings: readonly unknown[] },
+): Promise<R[]> {
+  const { sql, bindings } = statement;
+  const { rows } = await preparedRaw<R>(db, statementName(prefix, sql), sql, bindings as Knex.RawBinding[]);
+  return rows;
+}
+
 /** What preparedRaw needs of knex's client (a transaction's keeps handing out its connection). */
 interface PoolClient {
   acquireConnection(): Promise<unknown>;
