@@ -1,8 +1,7 @@
-import type { Knex } from 'knex';
 import { callbackEventOf, kernelEventName, resultEventName, sessionEventName } from '../domain/events.js';
 import { predecessorsOf, type SessionResult, type SessionStatus } from '../domain/status.js';
 import type { Db, Tx } from './db.js';
-import { preparedRaw, statementName } from './prepared.js';
+import { preparedRows } from './prepared.js';
 import { unindexedGuard } from './unindexed-guard.js';
 import type { SessionRow } from './rows.js';
 import {
@@ -242,7 +241,7 @@ export async function exitAndTerminateIn(
 ): Promise<boolean> {
   const row = terminatedRowOf(s, move, new Date().toISOString());
   const own = sessionEventRows(row, 'TERMINATED', move.info);
-  const { sql, bindings } = exitStatement(
+  const statement = exitStatement(
     s.id,
     exit,
     move,
@@ -254,14 +253,7 @@ export async function exitAndTerminateIn(
     },
     null,
   );
-  const { rows } = (await preparedRaw(
-    trx,
-    statementName('exit', sql),
-    sql,
-    bindings as Knex.RawBinding[],
-  )) as {
-    rows: { moved: number }[];
-  };
+  const rows = await preparedRows<{ moved: number }>(trx, 'exit', statement);
   return (rows[0]?.moved ?? 0) > 0;
 }
 
@@ -285,7 +277,7 @@ export async function exitAlone(
   startedAt: Date | null | undefined,
   guard: ExitGuard,
 ): Promise<QueuedCallbacks | null> {
-  const { sql, bindings } = exitStatement(
+  const statement = exitStatement(
     sessionId,
     exit,
     move,
@@ -293,14 +285,7 @@ export async function exitAlone(
     null,
     guard,
   );
-  const { rows } = (await preparedRaw(
-    db,
-    statementName('exit1', sql),
-    sql,
-    bindings as Knex.RawBinding[],
-  )) as {
-    rows: { moved: number; queued: number }[];
-  };
+  const rows = await preparedRows<{ moved: number; queued: number }>(db, 'exit1', statement);
   const r = rows[0];
   return r && r.moved > 0 ? { callbacksQueued: r.queued > 0 } : null;
 }

@@ -4,7 +4,7 @@ import type { PhaseStep, SessionChain } from '../domain/phase-chain.js';
 import { kernelChains } from '../domain/phase-chain.js';
 import type { SessionStatus } from '../domain/status.js';
 import type { Db, Tx } from './db.js';
-import { preparedRaw, statementName } from './prepared.js';
+import { preparedRows } from './prepared.js';
 import { unindexedGuard } from './unindexed-guard.js';
 import type { SessionRow } from './rows.js';
 import {
@@ -244,15 +244,8 @@ export async function movePhasesAtOnce(
   chain: Pick<SessionChain, 'moved' | 'data'>,
   containers: readonly { kernelId: string; containerId: string }[],
 ): Promise<PhasesMoved | null> {
-  const { sql, bindings } = phasesStatement(s.id, chain, containers, { locked: s });
-  const { rows } = (await preparedRaw(
-    trx,
-    statementName('phases', sql),
-    sql,
-    bindings as Knex.RawBinding[],
-  )) as {
-    rows: { moved: number }[];
-  };
+  const statement = phasesStatement(s.id, chain, containers, { locked: s });
+  const rows = await preparedRows<{ moved: number }>(trx, 'phases', statement);
   if ((rows[0]?.moved ?? 0) === 0) return null;
   const running = chain.moved.find((m) => m.status === 'RUNNING');
   return { session: phasedRowOf(s, chain), startedAt: running ? running.at : null };
@@ -274,15 +267,12 @@ export async function movePhasesAlone(
   containers: readonly { kernelId: string; containerId: string }[],
   guard: PhasesGuard,
 ): Promise<PhasesAloneMoved | null> {
-  const { sql, bindings } = phasesStatement(sessionId, chain, containers, { guard });
-  const { rows } = (await preparedRaw(
+  const statement = phasesStatement(sessionId, chain, containers, { guard });
+  const rows = await preparedRows<{ moved: number; queued: number; scaling_group: string; created_at: Date }>(
     db,
-    statementName('phases1', sql),
-    sql,
-    bindings as Knex.RawBinding[],
-  )) as {
-    rows: { moved: number; queued: number; scaling_group: string; created_at: Date }[];
-  };
+    'phases1',
+    statement,
+  );
   const r = rows[0];
   if (!r || r.moved === 0) return null;
   const running = chain.moved.find((m) => m.status === 'RUNNING');
