@@ -105,6 +105,9 @@ export function sessionRows(fx: { database: TestDatabase }, name: string, extra:
  * A statement racing a session's lock: `start` is started while a transaction holds the lock
  * (store.lockIn), and once it waits on that lock (its text contains `fragment`), `meanwhile`
  * runs in the holding transaction, which commits. What `start` returned, after that commit.
+ * It holds three of the test pool's four connections at once (the transaction, the waiting
+ * statement, the poll of pg_stat_activity): its tests are `test.serial`, as two at a time wait
+ * on each other's connections until the pool's acquire timeout.
  */
 export async function whileSessionLocked<T>(
   fx: StoreFixture,

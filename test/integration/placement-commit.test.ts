@@ -242,7 +242,7 @@ test('sessions with a callback_url: the one statement writes what the moves one 
  * statement's guard sees the kernels as they stand and refuses, the count is read again, and
  * nothing more is placed.
  */
-test('a placement that waited for the lock counts what the other placed meanwhile: no over-commit', async (t) => {
+test.serial('a placement that waited for the lock counts what the other placed meanwhile: no over-commit', async (t) => {
   await newAgent('race', 3);
   const [first, second] = await pending('race', 2);
   const list = [await runnable(first!), await runnable(second!)];

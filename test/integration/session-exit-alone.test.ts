@@ -189,7 +189,7 @@ for (const r of refusals) {
   });
 }
 
-test('a session cancelled while the statement waits on its lock: the statement sees it and writes nothing', async (t) => {
+test.serial('a session cancelled while the statement waits on its lock: the statement sees it and writes nothing', async (t) => {
   const m = await newSession(fx, 'waits', ['SCHEDULED', 'PREPARING', 'RUNNING']);
   const guard = await guardOf(m);
   const before = await written(fx, m);
@@ -208,7 +208,7 @@ test('a session cancelled while the statement waits on its lock: the statement s
   t.deepEqual(after.attempts, []);
 });
 
-test("kernels moved while the statement waits on the session's lock are read as they now stand", async (t) => {
+test.serial("kernels moved while the statement waits on the session's lock are read as they now stand", async (t) => {
   const a = await newSession(fx, 'stale-steps', ['SCHEDULED', 'PREPARING', 'RUNNING']);
   const b = await newSession(fx, 'stale-alone', ['SCHEDULED', 'PREPARING', 'RUNNING']);
   // A sub that ended on its own, before the exit (a, one by one) or while it waits (b).

@@ -118,7 +118,7 @@ test('a session cancelled meanwhile: the guard refuses and nothing is written', 
   t.deepEqual(await same(m), before);
 });
 
-test("kernels moved while the statement waits on the session's lock are read as they now stand", async (t) => {
+test.serial("kernels moved while the statement waits on the session's lock are read as they now stand", async (t) => {
   const a = await newSession(fx, 'phases-stale-tx', ['SCHEDULED']);
   const b = await newSession(fx, 'phases-stale-one', ['SCHEDULED']);
   const rest = phaseSteps().slice(2);
