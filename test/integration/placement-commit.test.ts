@@ -242,39 +242,42 @@ test('sessions with a callback_url: the one statement writes what the moves one 
  * statement's guard sees the kernels as they stand and refuses, the count is read again, and
  * nothing more is placed.
  */
-test.serial('a placement that waited for the lock counts what the other placed meanwhile: no over-commit', async (t) => {
-  await newAgent('race', 3);
-  const [first, second] = await pending('race', 2);
-  const list = [await runnable(first!), await runnable(second!)];
-  let release!: () => void;
-  const held = new Promise<void>((r) => (release = r));
-  let locked!: () => void;
-  const isLocked = new Promise<void>((r) => (locked = r));
-  const other = fx.database.db.transaction(async (trx) => {
-    await trx('agents').where({ id: 'race' }).forUpdate().first();
-    const moved = await fx.store.moveIn(trx, first!.id, 'SCHEDULED', {
-      from: ['PENDING'],
-      info: null,
-      data: { predicates: [] },
-      set: { agent_id: 'race' },
-      kernels: true,
-      kernelSet: { agent_id: 'race', occupied_slots: CPU1 },
+test.serial(
+  'a placement that waited for the lock counts what the other placed meanwhile: no over-commit',
+  async (t) => {
+    await newAgent('race', 3);
+    const [first, second] = await pending('race', 2);
+    const list = [await runnable(first!), await runnable(second!)];
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => (locked = r));
+    const other = fx.database.db.transaction(async (trx) => {
+      await trx('agents').where({ id: 'race' }).forUpdate().first();
+      const moved = await fx.store.moveIn(trx, first!.id, 'SCHEDULED', {
+        from: ['PENDING'],
+        info: null,
+        data: { predicates: [] },
+        set: { agent_id: 'race' },
+        kernels: true,
+        kernelSet: { agent_id: 'race', occupied_slots: CPU1 },
+      });
+      t.truthy(moved);
+      locked();
+      await held;
     });
-    t.truthy(moved);
-    locked();
-    await held;
-  });
-  await isLocked;
-  const placing = commitPlacement(fx.database.db, fx.store, 'race', [list[1]!]);
-  // Wait until the placement's lock statement waits on the agent row, then commit the other.
-  await untilWaitingOnLock(fx.database.db, 'FOR UPDATE OF a', 'the placement waiting for the agent lock');
-  release();
-  await other;
-  t.deepEqual(await placing, []);
-  t.is((await written(second!)).session.status, 'PENDING');
-  const onAgent = (await fx.database
-    .db('kernels')
-    .where({ agent_id: 'race' })
-    .whereIn('status', ['SCHEDULED'])) as KernelRow[];
-  t.is(onAgent.length, 3, 'only the first session’s three kernels hold the agent');
-});
+    await isLocked;
+    const placing = commitPlacement(fx.database.db, fx.store, 'race', [list[1]!]);
+    // Wait until the placement's lock statement waits on the agent row, then commit the other.
+    await untilWaitingOnLock(fx.database.db, 'FOR UPDATE OF a', 'the placement waiting for the agent lock');
+    release();
+    await other;
+    t.deepEqual(await placing, []);
+    t.is((await written(second!)).session.status, 'PENDING');
+    const onAgent = (await fx.database
+      .db('kernels')
+      .where({ agent_id: 'race' })
+      .whereIn('status', ['SCHEDULED'])) as KernelRow[];
+    t.is(onAgent.length, 3, 'only the first session’s three kernels hold the agent');
+  },
+);

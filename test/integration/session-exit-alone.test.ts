@@ -189,51 +189,57 @@ for (const r of refusals) {
   });
 }
 
-test.serial('a session cancelled while the statement waits on its lock: the statement sees it and writes nothing', async (t) => {
-  const m = await newSession(fx, 'waits', ['SCHEDULED', 'PREPARING', 'RUNNING']);
-  const guard = await guardOf(m);
-  const before = await written(fx, m);
-  const exited = await whileSessionLocked(
-    fx,
-    m.id,
-    TERMINATE,
-    () => moved(fx.store.alone((db) => exitAlone(db, m.id, exitOf(m, 0), moveOf(0), STARTED, guard))),
-    (trx) => trx('sessions').where({ id: m.id }).update({ status: 'CANCELLED' }),
-  );
-  t.false(exited);
-  const after = await written(fx, m);
-  t.is(after.session.status, 'CANCELLED');
-  t.deepEqual(after.kernels, before.kernels);
-  t.deepEqual(after.events, before.events);
-  t.deepEqual(after.attempts, []);
-});
+test.serial(
+  'a session cancelled while the statement waits on its lock: the statement sees it and writes nothing',
+  async (t) => {
+    const m = await newSession(fx, 'waits', ['SCHEDULED', 'PREPARING', 'RUNNING']);
+    const guard = await guardOf(m);
+    const before = await written(fx, m);
+    const exited = await whileSessionLocked(
+      fx,
+      m.id,
+      TERMINATE,
+      () => moved(fx.store.alone((db) => exitAlone(db, m.id, exitOf(m, 0), moveOf(0), STARTED, guard))),
+      (trx) => trx('sessions').where({ id: m.id }).update({ status: 'CANCELLED' }),
+    );
+    t.false(exited);
+    const after = await written(fx, m);
+    t.is(after.session.status, 'CANCELLED');
+    t.deepEqual(after.kernels, before.kernels);
+    t.deepEqual(after.events, before.events);
+    t.deepEqual(after.attempts, []);
+  },
+);
 
-test.serial("kernels moved while the statement waits on the session's lock are read as they now stand", async (t) => {
-  const a = await newSession(fx, 'stale-steps', ['SCHEDULED', 'PREPARING', 'RUNNING']);
-  const b = await newSession(fx, 'stale-alone', ['SCHEDULED', 'PREPARING', 'RUNNING']);
-  // A sub that ended on its own, before the exit (a, one by one) or while it waits (b).
-  const endSub = (db: typeof fx.database.db, m: Made) =>
-    db('kernels')
-      .where({ id: m.subs[1] })
-      .update({
-        status: 'TERMINATED',
-        status_history: fx.database.db.raw(`status_history || '{"TERMINATED": "x"}'`),
-      });
-  await endSub(fx.database.db, a);
-  t.true(await stepByStep(a, exitOf(a, 0), moveOf(0)));
-  const guard = await guardOf(b);
-  const exited = await whileSessionLocked(
-    fx,
-    b.id,
-    TERMINATE,
-    () => moved(fx.store.alone((db) => exitAlone(db, b.id, exitOf(b, 0), moveOf(0), STARTED, guard))),
-    (trx) => endSub(trx, b),
-  );
-  t.true(exited);
-  const after = await written(fx, b);
-  t.deepEqual(after, await written(fx, a));
-  t.false(after.events.some((e) => e.name === 'kernel_terminated' && e.kernel === 'sub2'));
-});
+test.serial(
+  "kernels moved while the statement waits on the session's lock are read as they now stand",
+  async (t) => {
+    const a = await newSession(fx, 'stale-steps', ['SCHEDULED', 'PREPARING', 'RUNNING']);
+    const b = await newSession(fx, 'stale-alone', ['SCHEDULED', 'PREPARING', 'RUNNING']);
+    // A sub that ended on its own, before the exit (a, one by one) or while it waits (b).
+    const endSub = (db: typeof fx.database.db, m: Made) =>
+      db('kernels')
+        .where({ id: m.subs[1] })
+        .update({
+          status: 'TERMINATED',
+          status_history: fx.database.db.raw(`status_history || '{"TERMINATED": "x"}'`),
+        });
+    await endSub(fx.database.db, a);
+    t.true(await stepByStep(a, exitOf(a, 0), moveOf(0)));
+    const guard = await guardOf(b);
+    const exited = await whileSessionLocked(
+      fx,
+      b.id,
+      TERMINATE,
+      () => moved(fx.store.alone((db) => exitAlone(db, b.id, exitOf(b, 0), moveOf(0), STARTED, guard))),
+      (trx) => endSub(trx, b),
+    );
+    t.true(exited);
+    const after = await written(fx, b);
+    t.deepEqual(after, await written(fx, a));
+    t.false(after.events.some((e) => e.name === 'kernel_terminated' && e.kernel === 'sub2'));
+  },
+);
 
 test('the statement on its own tells the webhook sender when it queued deliveries, and only then', async (t) => {
   let queued = 0;

@@ -118,30 +118,33 @@ test('a session cancelled meanwhile: the guard refuses and nothing is written', 
   t.deepEqual(await same(m), before);
 });
 
-test.serial("kernels moved while the statement waits on the session's lock are read as they now stand", async (t) => {
-  const a = await newSession(fx, 'phases-stale-tx', ['SCHEDULED']);
-  const b = await newSession(fx, 'phases-stale-one', ['SCHEDULED']);
-  const rest = phaseSteps().slice(2);
-  // An earlier report (PREPARING, PULLING) lands first (a), or while the statement waits (b).
-  await inTransaction(a, phaseSteps().slice(0, 2));
-  await inTransaction(a, rest);
-  const any = chainFromAny(rest)!;
-  const guard = await guardOf(b, { from: any.from });
-  const moved = await whileSessionLocked(
-    fx,
-    b.id,
-    'UPDATE sessions SET status = $1',
-    () => fx.store.alone((db) => movePhasesAlone(db, b.id, any.chain, containersOf(b), guard)),
-    (trx, s) => fx.store.movePhasesIn(trx, s, phaseSteps().slice(0, 2), containersOf(b)),
-  );
-  t.truthy(moved);
-  const after = await same(b);
-  t.deepEqual(after, await same(a));
-  t.deepEqual(
-    after.kernels.map((k) => k.status),
-    ['RUNNING', 'RUNNING', 'RUNNING'],
-  );
-});
+test.serial(
+  "kernels moved while the statement waits on the session's lock are read as they now stand",
+  async (t) => {
+    const a = await newSession(fx, 'phases-stale-tx', ['SCHEDULED']);
+    const b = await newSession(fx, 'phases-stale-one', ['SCHEDULED']);
+    const rest = phaseSteps().slice(2);
+    // An earlier report (PREPARING, PULLING) lands first (a), or while the statement waits (b).
+    await inTransaction(a, phaseSteps().slice(0, 2));
+    await inTransaction(a, rest);
+    const any = chainFromAny(rest)!;
+    const guard = await guardOf(b, { from: any.from });
+    const moved = await whileSessionLocked(
+      fx,
+      b.id,
+      'UPDATE sessions SET status = $1',
+      () => fx.store.alone((db) => movePhasesAlone(db, b.id, any.chain, containersOf(b), guard)),
+      (trx, s) => fx.store.movePhasesIn(trx, s, phaseSteps().slice(0, 2), containersOf(b)),
+    );
+    t.truthy(moved);
+    const after = await same(b);
+    t.deepEqual(after, await same(a));
+    t.deepEqual(
+      after.kernels.map((k) => k.status),
+      ['RUNNING', 'RUNNING', 'RUNNING'],
+    );
+  },
+);
 
 test('a session with a callback_url, phases in two reports on their own: a delivery only for RUNNING, as the three statements wrote', async (t) => {
   const hook = { callback_url: 'http://hook.invalid/x' };
