@@ -17,24 +17,9 @@ interface PlanNode {
  * EXPLAIN (FORMAT JSON) on a connection of `db`'s pool (the query itself is not run).
  */
 export async function seqScannedTables(db: Db, q: RanQuery, tables: readonly string[]): Promise<string[]> {
-  const conn = (await db.client.acquireConnection()) as {
-    query(text: string, values: readonly unknown[]): Promise<{ rows: { 'QUERY PLAN': unknown }[] }>;
-  };
-  try {
-    const res = await conn.query(`EXPLAIN (FORMAT JSON) ${q.sql}`, q.bindings);
-    const raw = res.rows[0]?.['QUERY PLAN'];
-    const doc = (typeof raw === 'string' ? JSON.parse(raw) : raw) as { Plan: PlanNode }[];
-    const found: string[] = [];
-    const walk = (n: PlanNode) => {
-      if (n['Node Type'] === 'Seq Scan' && n['Relation Name'] && tables.includes(n['Relation Name']))
-        found.push(n['Relation Name']);
-      for (const c of n.Plans ?? []) walk(c);
-    };
-    for (const d of doc) walk(d.Plan);
-    return found;
-  } finally {
-    await db.client.releaseConnection(conn);
-  }
+  return (await planScans(db, q, { generic: false }))
+    .filter((s) => s.node === 'Seq Scan' && s.relation !== null && tables.includes(s.relation))
+    .map((s) => s.relation!);
 }
 
 /** Sequential scans of each table so far (pg_stat_user_tables; the statistics lag up to a second). */
