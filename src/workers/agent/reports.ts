@@ -54,10 +54,11 @@ export class AgentReports {
 
   /**
    * The main runs (started, or found running), with its containers. A RUNNING report held back
-   * for the session (holdRunning) goes now, with its time and data under `data`.
+   * for the session (holdRunning) goes now (counted `alone`), with its time and data under `data`.
    */
   async running(t: Tracked, data: Record<string, unknown>): Promise<void> {
     const held = takeHeld(t);
+    if (held) this.metrics?.countRunningReport('alone');
     const at = held?.at ?? Date.now();
     await this.sessionProgress(
       t,
@@ -86,7 +87,6 @@ export class AgentReports {
     const at = Date.now();
     const timer = setTimeout(() => {
       if (t.heldRunning?.timer !== timer) return;
-      this.metrics?.countRunningReport('alone');
       this.running(t, {}).catch(onError);
     }, holdMs);
     t.heldRunning = { data, at, timer };
