@@ -102,6 +102,12 @@ export interface AgentConfig {
   /** Docker's json-file `max-size` per container (two files); default twice logLimitBytes. */
   dockerLogMaxBytes: number;
   stopGraceSeconds: number;
+  /**
+   * How long the RUNNING report of a main just started waits for its exit (BAI_RUNNING_REPORT_HOLD_MS,
+   * default 1000; 0: sent at once): a main that ends within it is reported once, its exit carrying
+   * RUNNING (docs/lifecycle.md). RUNNING shows at most this much later for the others.
+   */
+  runningHoldMs: number;
   pidsLimit: number;
   /** Who jobs run as unless the image's ai.backend.uid/gid labels say otherwise. */
   jobUser: { uid: number; gid: number };
@@ -241,6 +247,7 @@ export function loadAgentConfig(env: Env = process.env): Readonly<AgentConfig> {
       num(env, 'BAI_DOCKER_LOG_MAX_BYTES', 2 * num(env, 'BAI_LOG_LIMIT_BYTES', 4 * 1024 * 1024)),
     ),
     stopGraceSeconds: num(env, 'BAI_STOP_GRACE_SECONDS', 5),
+    runningHoldMs: Math.max(0, num(env, 'BAI_RUNNING_REPORT_HOLD_MS', 1000)),
     pidsLimit: num(env, 'BAI_PIDS_LIMIT', 1024),
     jobUser: { uid: num(env, 'BAI_JOB_UID', 1000), gid: num(env, 'BAI_JOB_GID', 1000) },
     usernsIdOffset: num(env, 'BAI_USERNS_ID_OFFSET', 0),

@@ -15,6 +15,7 @@ export class AgentMetrics {
   private readonly cached: Counter;
   private readonly starts: Histogram;
   private readonly started: Counter;
+  private readonly runningReports: Counter<'how'>;
 
   constructor(agentId: string, runningContainers: () => number) {
     const registers = [this.registry];
@@ -50,6 +51,16 @@ export class AgentMetrics {
       buckets: START_BUCKETS,
       registers,
     });
+    this.runningReports = new Counter({
+      name: 'bai_agent_running_reports_total',
+      help: 'RUNNING reports of started mains: sent alone, or carried by an exit within BAI_RUNNING_REPORT_HOLD_MS.',
+      labelNames: ['how'],
+      registers,
+    });
+  }
+
+  countRunningReport(how: 'alone' | 'with-exit'): void {
+    this.runningReports.inc({ how });
   }
 
   observePull(outcome: 'pulled' | 'failed', seconds: number): void {

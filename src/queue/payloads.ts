@@ -183,7 +183,16 @@ export interface KernelExitedReport {
   subLogs?: { kernelId: string; logs: string; truncated: boolean; totalBytes: number }[];
   startedAt: number | null;
   finishedAt: number;
+  /**
+   * The RUNNING report the agent held back because the main ended within moments of its start
+   * (BAI_RUNNING_REPORT_HOLD_MS): applied before the exit, as if it had been sent on its own.
+   * Absent when RUNNING was reported already (and from older agents).
+   */
+  running?: HeldRunning;
 }
+
+/** A RUNNING report carried by the exit (KernelExitedReport.running). */
+export type HeldRunning = Pick<SessionProgressReport, 'phases' | 'data' | 'containers' | 'at'>;
 
 export interface SessionFailedReport {
   agentId: string;

@@ -106,6 +106,12 @@ test.serial('one session between two scrapes moves the metrics by exactly what h
   t.is(da('bai_agent_container_start_duration_seconds_bucket', { le: '+Inf' }), 1);
   t.is(da('bai_agent_image_present_total'), 1);
   t.is(da('bai_agent_image_pull_duration_seconds_count', { outcome: 'pulled' }), 0);
+  // Its RUNNING report went once: alone, or carried by its exit (within the hold; load decides).
+  t.is(
+    da('bai_agent_running_reports_total', { how: 'alone' }) +
+      da('bai_agent_running_reports_total', { how: 'with-exit' }),
+    1,
+  );
 });
 
 test.serial(

@@ -26,6 +26,9 @@ import { Watcher } from './watcher.js';
 
 export const AGENT_VERSION = '0.1.0';
 
+/** How long a closing agent waits for its held RUNNING reports to reach Redis. */
+const HELD_FLUSH_MS = 2_000;
+
 /**
  * One agent: joins a scaling group, consumes its own queue, drives its Docker engine. A BullMQ
  * job covers only claim, pull, create and start (run-pipeline.ts); the running container is
@@ -75,7 +78,7 @@ export class Agent {
       engine: this.engine,
       allocator: this.allocator,
       sessions: this.sessions,
-      reports: new AgentReports(this.reporter, config.id),
+      reports: new AgentReports(this.reporter, config.id, metrics),
       closing: this.stopping.signal,
       metrics,
     };
@@ -158,6 +161,7 @@ export class Agent {
     this.stopping.abort();
     this.engine.close();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    await this.flushHeldReports();
     this.clearTimers();
     const errors: unknown[] = [];
     await this.worker?.close().catch((e: unknown) => errors.push(e));
@@ -175,6 +179,21 @@ export class Agent {
       .all()
       .filter((t) => t.state === 'running')
       .reduce((n, t) => n + t.containers.length, 0);
+  }
+
+  /**
+   * RUNNING reports still held back (no exit will carry them now) are sent before the agent lets
+   * go, for at most HELD_FLUSH_MS: with Redis away, a restarted agent's adoption says RUNNING.
+   */
+  private async flushHeldReports(): Promise<void> {
+    const held = this.sessions.all().filter((t) => t.heldRunning);
+    if (held.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const sent = Promise.all(held.map((t) => this.ctx.reports.flushHeldRunning(t)));
+    const late = new Promise<void>((r) => (timer = setTimeout(r, HELD_FLUSH_MS)));
+    await Promise.race([sent, late])
+      .catch((err: unknown) => this.log.error('held RUNNING reports not sent', { err: String(err) }))
+      .finally(() => clearTimeout(timer));
   }
 
   private clearTimers(): void {

@@ -1,5 +1,6 @@
 import type { Slots } from '../../domain/resources.js';
-import type { KernelExitedReport, ProgressStatus } from '../../queue/payloads.js';
+import type { AgentMetrics } from '../../metrics/agent-metrics.js';
+import type { HeldRunning, KernelExitedReport, ProgressStatus } from '../../queue/payloads.js';
 import type { Reporter } from './reporter.js';
 import type { Tracked } from './tracked.js';
 
@@ -20,6 +21,8 @@ export class AgentReports {
   constructor(
     private readonly reporter: Reporter,
     private readonly agentId: string,
+    /** How the RUNNING reports went: alone, or carried by the exit (absent: not counted). */
+    private readonly metrics?: Pick<AgentMetrics, 'countRunningReport'>,
   ) {}
 
   async agentStarted(
@@ -49,10 +52,63 @@ export class AgentReports {
     await this.progress(tracked, last.status);
   }
 
-  /** The main runs (started, or found running), with its containers. */
+  /**
+   * The main runs (started, or found running), with its containers. A RUNNING report held back
+   * for the session (holdRunning) goes now (counted `alone`), with its time and data under `data`.
+   */
   async running(t: Tracked, data: Record<string, unknown>): Promise<void> {
-    const containers = t.containers.map((c) => ({ kernelId: c.kernelId, containerId: c.containerId }));
-    await this.sessionProgress(t, 'RUNNING', data, `RUNNING.${Date.now()}`, containers);
+    const held = takeHeld(t);
+    if (held) this.metrics?.countRunningReport('alone');
+    const at = held?.at ?? Date.now();
+    await this.sessionProgress(
+      t,
+      'RUNNING',
+      { ...held?.data, ...data },
+      `RUNNING.${at}`,
+      containersOf(t),
+      at,
+    );
+  }
+
+  /**
+   * The main was started just now: its RUNNING report waits up to `holdMs` for the main's exit,
+   * which then carries it (takeHeldRunning: one report, not two, for a session that ends at
+   * once); when the wait ends first, it is sent as `running` would have, with the time it began
+   * running. `onError`: a send that failed then (the report is not retried: the reconciler's
+   * nudge and adoption say RUNNING again).
+   */
+  holdRunning(
+    t: Tracked,
+    data: Record<string, unknown>,
+    holdMs: number,
+    onError: (err: unknown) => void,
+  ): void {
+    takeHeld(t);
+    const at = Date.now();
+    const timer = setTimeout(() => {
+      if (t.heldRunning?.timer !== timer) return;
+      this.running(t, {}).catch(onError);
+    }, holdMs);
+    t.heldRunning = { data, at, timer };
+  }
+
+  /** The held RUNNING report (holdRunning), taken for the exit to carry; null when none is held. */
+  takeHeldRunning(t: Tracked): HeldRunning | null {
+    const held = takeHeld(t);
+    if (!held) return null;
+    this.metrics?.countRunningReport('with-exit');
+    const phases = t.phases.splice(0);
+    return {
+      ...(phases.length > 0 ? { phases } : {}),
+      data: held.data,
+      containers: containersOf(t),
+      at: held.at,
+    };
+  }
+
+  /** Sends a held RUNNING report now (the agent is closing: no exit will carry it). */
+  async flushHeldRunning(t: Tracked): Promise<void> {
+    if (t.heldRunning) await this.running(t, {});
   }
 
   /** A start that did not get to run its command. */
@@ -103,6 +159,7 @@ export class AgentReports {
     data: Record<string, unknown> | undefined,
     idTail: string,
     containers?: { kernelId: string; containerId: string }[],
+    at = Date.now(),
   ): Promise<void> {
     const phases = t.phases.splice(0);
     await this.reporter.send(
@@ -116,7 +173,7 @@ export class AgentReports {
           ...(phases.length > 0 ? { phases } : {}),
           data,
           ...(containers ? { containers } : {}),
-          at: Date.now(),
+          at,
         },
       },
       `progress.${t.sessionId}.${t.attempt}.${idTail}`,
@@ -145,4 +202,17 @@ export class AgentReports {
       id,
     );
   }
+}
+
+/** Takes the session's held RUNNING report (its timer cleared): its data and time, or null. */
+function takeHeld(t: Tracked): { data: Record<string, unknown>; at: number } | null {
+  const held = t.heldRunning;
+  if (!held) return null;
+  clearTimeout(held.timer);
+  t.heldRunning = null;
+  return { data: held.data, at: held.at };
+}
+
+function containersOf(t: Tracked): { kernelId: string; containerId: string }[] {
+  return t.containers.map((c) => ({ kernelId: c.kernelId, containerId: c.containerId }));
 }

@@ -242,6 +242,16 @@ export class SessionStarter {
     this.ctx.metrics?.observeStart(tracked.containers.length, (performance.now() - t0) / 1000);
     tracked.state = 'running';
     this.watcher.watch(tracked, startedAt, fresh);
-    await this.ctx.reports.running(tracked, { startedAt: new Date(startedAt).toISOString() });
+    const data = { startedAt: new Date(startedAt).toISOString() };
+    const hold = this.ctx.config.runningHoldMs;
+    // Started just now (not released from a barrier, whose RUNNING is its start time's news):
+    // a main that ends within the hold is reported once, by its exit.
+    if (fresh && hold > 0) {
+      this.ctx.reports.holdRunning(tracked, data, hold, (err) =>
+        sessionLog(this.ctx, tracked).error('RUNNING report failed', { err: String(err) }),
+      );
+      return;
+    }
+    await this.ctx.reports.running(tracked, data);
   }
 }

@@ -53,6 +53,11 @@ export interface Tracked {
    * would run the command twice.
    */
   starting?: Promise<void> | null;
+  /**
+   * The RUNNING report of a main just started, held back for a moment: an exit within it carries
+   * it (one report for a session that ends at once); else its timer sends it (reports.ts).
+   */
+  heldRunning?: { data: Record<string, unknown>; at: number; timer: NodeJS.Timeout } | null;
 }
 
 export function newTracked(
@@ -105,6 +110,8 @@ export function stopTimers(t: Tracked): void {
   t.startTimer = t.timeoutTimer = null;
   if (t.diedTimer) clearTimeout(t.diedTimer);
   t.diedTimer = null;
+  if (t.heldRunning) clearTimeout(t.heldRunning.timer);
+  t.heldRunning = null;
   t.stopLogs?.();
 }
 

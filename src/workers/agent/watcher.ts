@@ -156,6 +156,8 @@ export class Watcher {
     if (tracked.state === 'exited') return;
     tracked.state = 'exited';
     if (tracked.timeoutTimer) clearLongTimeout(tracked.timeoutTimer);
+    // Its exit report goes next and carries a RUNNING report still held: not sent alone now.
+    if (tracked.heldRunning) clearTimeout(tracked.heldRunning.timer);
     await this.reportExit(tracked, seen);
   }
 
@@ -204,6 +206,8 @@ export class Watcher {
       ];
     });
     this.ctx.allocator.release(tracked.sessionId);
+    // Ended before its RUNNING report went: this report carries it.
+    const running = this.ctx.reports.takeHeldRunning(tracked);
     const exitCode = tracked.timedOut ? TIMEOUT_EXIT_CODE : (st?.exitCode ?? -1);
     sessionLog(this.ctx, tracked).info('session exited', { exitCode, stoppedFor: tracked.stopReason });
     const sent = await this.ctx.reports.kernelExited({
@@ -220,6 +224,7 @@ export class Watcher {
       subLogs,
       startedAt: st?.startedAt ?? null,
       finishedAt: st?.finishedAt ?? Date.now(),
+      ...(running ? { running } : {}),
     });
     if (!sent) await this.teardown.dropSuperseded(tracked); // its result is not this session's any more
   }

@@ -12,6 +12,7 @@ import type { SessionStore } from '../../persistence/session-store.js';
 import type { AgentQueues } from '../../queue/agent-queues.js';
 import type {
   AgentStartedReport,
+  HeldRunning,
   KernelExitedReport,
   Report,
   SessionFailedReport,
@@ -76,7 +77,8 @@ export class ReportHandler {
       case 'agent-started':
         return this.agentStarted(report.data);
       case 'session-progress':
-        return this.progress(report.data);
+        await this.progress(report.data);
+        return;
       case 'kernel-exited':
         return this.kernelExited(report.data);
       case 'session-failed':
@@ -125,7 +127,8 @@ export class ReportHandler {
     });
   }
 
-  private async progress(r: SessionProgressReport): Promise<void> {
+  /** Applies a progress report; false when it was stray (its cleanup sent: see cleanupStray). */
+  private async progress(r: SessionProgressReport): Promise<boolean> {
     const { sessions } = this.deps;
     const steps = [
       ...(r.phases ?? []).map((p) => ({ status: p.status, at: p.at, data: {} as Record<string, unknown> })),
@@ -143,7 +146,7 @@ export class ReportHandler {
       );
       if (moved) {
         if (moved.startedAt !== null) this.observeStart(moved.scalingGroup, moved.createdAt, moved.startedAt);
-        return;
+        return true;
       }
     }
     let startedAt: number | null = null;
@@ -159,8 +162,12 @@ export class ReportHandler {
       return moved !== null;
     });
     const s = session as SessionRow | null;
-    if (!s) return this.cleanupStray(r);
+    if (!s) {
+      await this.cleanupStray(r);
+      return false;
+    }
     if (startedAt !== null) this.observeStart(s.scaling_group, s.created_at, startedAt);
+    return true;
   }
 
   /** The move to RUNNING committed: its submit-to-start latency. */
@@ -170,6 +177,9 @@ export class ReportHandler {
 
   private async kernelExited(r: KernelExitedReport): Promise<void> {
     const { sessions, queues } = this.deps;
+    // The main ended before its RUNNING report went (the agent's hold): that report first, as
+    // if it had come on its own. A stray one ends here: its cleanup is sent.
+    if (r.running && !(await this.progress(heldProgress(r, r.running)))) return;
     const outcome = outcomeOfExit(r.exitCode, { timedOut: r.timedOut, oomKilled: r.oomKilled });
     const reason = r.stoppedFor ?? outcome.reason;
     const exit = kernelExitOf(r);
@@ -311,6 +321,20 @@ export class ReportHandler {
   private async cleanupStray(r: AttemptReport): Promise<void> {
     await this.deps.queues.cleanup(r.agentId, { sessionId: r.sessionId, attempt: r.attempt });
   }
+}
+
+/** The RUNNING report an exit carries, as the progress report it stands for. */
+function heldProgress(r: KernelExitedReport, held: HeldRunning): SessionProgressReport {
+  return {
+    agentId: r.agentId,
+    sessionId: r.sessionId,
+    attempt: r.attempt,
+    status: 'RUNNING',
+    ...(Array.isArray(held.phases) ? { phases: held.phases } : {}),
+    data: held.data ?? {},
+    containers: Array.isArray(held.containers) ? held.containers : [],
+    at: typeof held.at === 'number' ? held.at : Date.now(),
+  };
 }
 
 /** The exit as the persistence layer records it. */
