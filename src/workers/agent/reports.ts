@@ -74,8 +74,9 @@ export class AgentReports {
    * The main was started just now: its RUNNING report waits up to `holdMs` for the main's exit,
    * which then carries it (takeHeldRunning: one report, not two, for a session that ends at
    * once); when the wait ends first, it is sent as `running` would have, with the time it began
-   * running. `onError`: a send that failed then (the report is not retried: the reconciler's
-   * nudge and adoption say RUNNING again).
+   * running. `onError`: a send that failed then, which only a Redis error does (through an
+   * outage the connection waits); the exit's report still records RUNNING, from the
+   * container's start, and a restarted agent's adoption says it again.
    */
   holdRunning(
     t: Tracked,
