@@ -87,7 +87,8 @@ export class AgentReports {
     takeHeld(t);
     const at = Date.now();
     const timer = setTimeout(() => {
-      if (t.heldRunning?.timer !== timer) return;
+      // Exited meanwhile: its exit report, on its way, carries this one.
+      if (t.heldRunning?.timer !== timer || t.state === 'exited') return;
       this.running(t, {}).catch(onError);
     }, holdMs);
     t.heldRunning = { data, at, timer };

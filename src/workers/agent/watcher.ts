@@ -156,8 +156,6 @@ export class Watcher {
     if (tracked.state === 'exited') return;
     tracked.state = 'exited';
     if (tracked.timeoutTimer) clearLongTimeout(tracked.timeoutTimer);
-    // Its exit report goes next and carries a RUNNING report still held: not sent alone now.
-    if (tracked.heldRunning) clearTimeout(tracked.heldRunning.timer);
     await this.reportExit(tracked, seen);
   }
 

@@ -92,16 +92,20 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   const knexLog = { warn: dbLog, error: dbLog, deprecate() {}, debug() {} };
   const db = openDb(databaseUrl, embedded ? { ...EMBEDDED_POOL } : { min: 1, max: 16 }, knexLog);
   await migrateLatest(db);
-  // The dispatcher's pass reads on one connection of their own (SchedulerStore says why); the
-  // embedded database is one session, so there they share the pool. Its statements are
-  // reported as the pool's (`query` events), as everything the manager runs.
-  const passDb = embedded ? db : openGenericPlanDb(databaseUrl, knexLog);
-  if (passDb !== db) passDb.on('query', (q: unknown) => db.emit('query', q));
-  // The report statements run on their own (SessionStore.alone) go on a few connections of
-  // their own with generic plans, as the pass reads: on `db`'s 16 each text was planned five
-  // times per connection, and again after each autoanalyze (docs/benchmarks.md, round ten).
-  const reportDb = embedded ? db : openGenericPlanDb(databaseUrl, knexLog, REPORT_CONNECTIONS);
-  if (reportDb !== db) reportDb.on('query', (q: unknown) => db.emit('query', q));
+  // A pool of generic-plan connections beside `db` (openGenericPlanDb says why); the embedded
+  // database is one session, so there everything shares `db`. Their statements are reported as
+  // the pool's (`query` events), as everything the manager runs.
+  const genericPlanPool = (connections: number): Db => {
+    if (embedded) return db;
+    const pool = openGenericPlanDb(databaseUrl, knexLog, connections);
+    pool.on('query', (q: unknown) => db.emit('query', q));
+    return pool;
+  };
+  // The dispatcher's pass reads, on one connection (SchedulerStore says why).
+  const passDb = genericPlanPool(1);
+  // The report statements run on their own (SessionStore.alone): on `db`'s 16 each text was
+  // planned five times per connection, and again after each autoanalyze (benchmarks.md, round ten).
+  const reportDb = genericPlanPool(REPORT_CONNECTIONS);
   const redis = openRedis(config.redisUrl, { caFile: config.redisCaFile });
   redis.on('error', (err) => log.error('redis error', { err: String(err) }));
   const prefix = config.queuePrefix;
@@ -373,8 +377,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
         await step(() => backlog.close());
         for (const l of leases) await step(() => l.release());
         await step(() => redis.quit());
-        if (passDb !== db) await step(() => passDb.destroy());
-        if (reportDb !== db) await step(() => reportDb.destroy());
+        for (const pool of [passDb, reportDb]) if (pool !== db) await step(() => pool.destroy());
         await step(() => db.destroy());
         if (embedded) await step(() => embedded!.close());
         if (errors.length > 0) log.error('manager close', { errors: errors.map(String) });
