@@ -3,7 +3,7 @@ import { runsArch } from '../domain/placement.js';
 import { addSlots, fits, scaleSlots, subtractSlots, type Slots } from '../domain/resources.js';
 import { sessionEventName } from '../domain/events.js';
 import { ACTIVE_STATUSES, predecessorsOf } from '../domain/status.js';
-import type { Db, Tx } from './db.js';
+import type { Db } from './db.js';
 import { preparedRaw } from './prepared.js';
 import {
   byClusterPosition,
@@ -36,19 +36,15 @@ export interface Placed {
 }
 
 /**
- * Locks the agent row for the rest of the transaction (so two managers never over-commit it)
- * and reads what its live kernels hold, as a map kernel id → occupied_slots, returned as TEXT:
- * the placement statement is handed the same text back as its guard. The kernels are read in
- * this statement's snapshot, taken before the lock was granted: when another transaction held
- * the lock and committed meanwhile, what it placed is not in the map. The placement statement,
- * which starts after the lock is held, checks the map against the kernels as they then stand.
+ * What a placement reads of the agent, in one snapshot and with no lock: its slots, its
+ * architecture, its count of committed placements (the guard of PLACE_SQL) and what its live
+ * kernels hold. Null when the agent is not ALIVE.
  */
-const LOCK_AGENT_SQL = `SELECT a.available_slots, a.architecture,
-       (SELECT coalesce(jsonb_object_agg(k.id, k.occupied_slots), '{}'::jsonb)::text
+const READ_AGENT_SQL = `SELECT a.available_slots, a.architecture, a.placements,
+       (SELECT coalesce(jsonb_agg(k.occupied_slots), '[]'::jsonb)
           FROM kernels k WHERE k.agent_id = a.id AND k.status IN (${sqlList(ACTIVE_STATUSES)})) AS held
   FROM agents a
- WHERE a.id = (SELECT ?::text) AND a.status = 'ALIVE'
-   FOR UPDATE OF a`;
+ WHERE a.id = (SELECT ?::text) AND a.status = 'ALIVE'`;
 
 /** The moves' guards, as the moves one by one had them: the session only from PENDING, its kernels from any predecessor. */
 const SESSION_FROM = predecessorsOf('SCHEDULED').filter((s) => s === 'PENDING');
@@ -57,26 +53,29 @@ const KERNEL_FROM = predecessorsOf('SCHEDULED');
 /**
  * Moves sessions PENDING → SCHEDULED on one agent with their kernels and their events, in ONE
  * statement where each session took three (the guarded UPDATE of the session, its kernels',
- * the INSERT of its event): data-modifying CTEs that commit with the caller's transaction, in
- * which the agent row is locked. One text for any number of sessions (their ids as an array,
- * in the order placed), so it is parsed once per connection; the values a plan could hinge on
- * are read through sub-selects, so the generic plan is the custom one.
+ * the INSERT of its event): data-modifying CTEs, with no transaction around them. One text for
+ * any number of sessions (their ids as an array, in the order placed), so it is parsed once
+ * per connection; the values a plan could hinge on are read through sub-selects, so the
+ * generic plan is the custom one.
  *
- * The guard `gate`: every live kernel on the agent, as this statement sees it (its snapshot
- * taken with the lock held: every other placement on the agent committed before or waits),
- * holds what the lock statement's map says; else (another placement committed while the lock
- * was awaited: a kernel not in the map, room the fit did not count) nothing moves, and the
- * caller reads again. Kernels in the map that ended since are not looked at: they only free room. The same guards on each session and kernel as the moves one by
- * one (only from PENDING); the event written is what sessionEventRows writes for SCHEDULED
- * (no kernel event), its data built from the moved row (eventDataSql), one per session in the
- * order given. SCHEDULED calls for no callback (callbackEventOf), so a session with a
- * callback_url is placed like any other, with no delivery to write.
+ * The guard `lk`: the agent row, still ALIVE with the slots and the count of placements the
+ * caller decided on, is updated (the count bumped). Every placement bumps it, so when another
+ * placement on the agent committed since the caller's reading, the count differs and nothing
+ * moves: the caller reads again. When one is committing meanwhile, this UPDATE waits for its
+ * row lock and then sees the committed row (PostgreSQL re-checks the row's conditions on its
+ * latest version). Kernels that ended since the reading only free room. Under the agent's row
+ * lock, then, what the caller counted is what the agent holds, or more.
+ * The same guards on each session and kernel as the moves one by one (only from PENDING); the
+ * event written is what sessionEventRows writes for SCHEDULED (no kernel event), its data built
+ * from the moved row (eventDataSql), one per session in the order given. SCHEDULED calls for
+ * no callback (callbackEventOf), so a session with a callback_url is placed like any other,
+ * with no delivery to write.
  */
-const PLACE_SQL = `WITH gate AS MATERIALIZED (
-    SELECT NOT EXISTS (
-      SELECT 1 FROM kernels k
-       WHERE k.agent_id = (SELECT ?::text) AND k.status IN (${sqlList(ACTIVE_STATUSES)})
-         AND (?::jsonb -> k.id::text) IS DISTINCT FROM k.occupied_slots) AS ok
+const PLACE_SQL = `WITH lk AS MATERIALIZED (
+    UPDATE agents a SET placements = a.placements + 1
+     WHERE a.id = (SELECT ?::text) AND a.status = 'ALIVE' AND a.placements = (SELECT ?::bigint)
+       AND a.available_slots = (SELECT ?::jsonb)
+    RETURNING true AS ok
   ), v AS (
     SELECT v.id, v.n FROM unnest((SELECT ?::uuid[])) WITH ORDINALITY AS v (id, n)
   ), s AS (
@@ -84,7 +83,7 @@ const PLACE_SQL = `WITH gate AS MATERIALIZED (
            status_history = s.status_history || ?::jsonb, status_info = NULL,
            status_data = s.status_data || '{"predicates": []}'::jsonb, agent_id = (SELECT ?::text)
       FROM v
-     WHERE s.id = v.id AND s.status IN (${sqlList(SESSION_FROM)}) AND (SELECT ok FROM gate)
+     WHERE s.id = v.id AND s.status IN (${sqlList(SESSION_FROM)}) AND EXISTS (SELECT 1 FROM lk)
     RETURNING v.n, ${PLACED_SESSION_COLUMNS.map((c) => `s.${c}`).join(', ')},
               s.requested_slots, s.status, s.status_info, s.exit_code, s.result, s.schedule_name, s.scheduled_for
   ), k AS (
@@ -104,19 +103,31 @@ const PLACE_SQL = `WITH gate AS MATERIALIZED (
                    'cluster_idx', k.cluster_idx, 'cluster_hostname', k.cluster_hostname,
                    'occupied_slots', k.occupied_slots))
             FROM k WHERE k.session_id = s.id) AS kernels
-    FROM gate g LEFT JOIN s ON true
+    FROM (SELECT EXISTS (SELECT 1 FROM lk) AS ok) g LEFT JOIN s ON true
    ORDER BY s.n`;
 
 type PlaceRow = { ok: boolean; id: string | null; kernels: PlacedKernel[] | null } & PlacedSession;
 
-/** How many times the held slots are read again when the guard refuses before giving up. */
+/** How many times the agent is read again when the guard refuses before giving up. */
 const REREADS = 2;
 
+/** What a placement decides on: the agent as read in one snapshot (READ_AGENT_SQL, or the pass's survey). */
+export interface AgentReading {
+  available_slots: Slots;
+  architecture?: string;
+  /** Placements committed on the agent when it was read. */
+  placements: number;
+  /** The slots its live kernels held, summed. */
+  held: Slots;
+}
+
 /**
- * Places sessions on one agent in one transaction that locks the agent row and counts what
- * it holds: each session that still fits (in order: greedy, as before) moves PENDING →
- * SCHEDULED with its kernels and its event. Four round trips (BEGIN, the lock, the
- * placement, COMMIT) where each session took three of its own after the lock and the count.
+ * Places sessions on one agent: each session that still fits what the agent had free when read
+ * (in order: greedy, as before) moves PENDING → SCHEDULED with its kernels and its event, in
+ * one statement that commits only if no other placement on the agent committed since that
+ * reading (PLACE_SQL's guard); else the agent is read again. `seen`: a reading the caller has
+ * (the pass's survey, taken in one snapshot), used first: then a placement is one round trip,
+ * where a transaction locking the agent row took four (BEGIN, the lock, the placement, COMMIT).
  * Returns those placed, in the order placed; none when the agent is gone. (`_sessions`: unused,
  * so that it is called as commitPlacementStepByStep is.)
  */
@@ -125,66 +136,67 @@ export async function commitPlacement(
   _sessions: SessionStore,
   agentId: string,
   list: readonly RunnableSession[],
+  seen: AgentReading | null = null,
 ): Promise<Placed[]> {
-  return db.transaction(async (trx) => {
-    const placed: Placed[] = [];
-    let rest = list;
-    let rereads = 0;
-    while (rest.length > 0) {
-      const agent = await lockAgent(trx, agentId);
-      if (!agent) break;
-      let free = subtractSlots(agent.available_slots, sumHeld(agent.held));
-      const chosen: string[] = [];
-      for (const s of rest) {
-        const need = scaleSlots(s.requested_slots, s.cluster_size);
-        if (!fits(need, free) || !runsArch(agent, s.architecture)) continue;
-        free = subtractSlots(free, need);
-        chosen.push(s.id);
-      }
-      if (chosen.length === 0) break;
-      const at = JSON.stringify({ SCHEDULED: new Date().toISOString() });
-      const { rows } = (await preparedRaw(trx, 'bai_place', PLACE_SQL, [
-        agentId,
-        agent.held,
-        chosen,
-        at,
-        agentId,
-        at,
-        agentId,
-      ])) as { rows: PlaceRow[] };
-      if (!rows[0]?.ok) {
-        // The agent's kernels changed since the count (see PLACE_SQL): count again, under the lock.
-        if (++rereads > REREADS) break; // still changing: the next pass decides again
-        continue;
-      }
-      const moved = rows.filter((r) => r.id !== null);
-      for (const { ok: _ok, kernels, ...session } of moved) {
-        placed.push({ session, kernels: [...(kernels ?? [])].sort(byClusterPosition) });
-      }
-      if (moved.length === chosen.length) break; // the others did not fit
-      // Some had moved on (cancelled meanwhile): the room they were given goes to those not
-      // chosen, as when each session's move was tried in turn and only a move made used room.
-      const tried = new Set(chosen);
-      rest = rest.filter((s) => !tried.has(s.id));
+  const placed: Placed[] = [];
+  let rest = list;
+  let rereads = 0;
+  let agent = seen;
+  while (rest.length > 0) {
+    agent ??= await readAgent(db, agentId);
+    if (!agent) break;
+    let free = subtractSlots(agent.available_slots, agent.held);
+    const chosen: string[] = [];
+    for (const s of rest) {
+      const need = scaleSlots(s.requested_slots, s.cluster_size);
+      if (!fits(need, free) || !runsArch(agent, s.architecture)) continue;
+      free = subtractSlots(free, need);
+      chosen.push(s.id);
     }
-    return placed;
-  });
+    if (chosen.length === 0) break;
+    const at = JSON.stringify({ SCHEDULED: new Date().toISOString() });
+    const { rows } = (await preparedRaw(db, 'bai_place', PLACE_SQL, [
+      agentId,
+      agent.placements,
+      JSON.stringify(agent.available_slots),
+      chosen,
+      at,
+      agentId,
+      at,
+      agentId,
+    ])) as { rows: PlaceRow[] };
+    agent = null; // whatever happened, the next round reads the agent as it now stands
+    if (!rows[0]?.ok) {
+      // Another placement on the agent committed since the reading (see PLACE_SQL): read again.
+      if (++rereads > REREADS) break; // still changing: the next pass decides again
+      continue;
+    }
+    const moved = rows.filter((r) => r.id !== null);
+    for (const { ok: _ok, kernels, ...session } of moved) {
+      placed.push({ session, kernels: [...(kernels ?? [])].sort(byClusterPosition) });
+    }
+    if (moved.length === chosen.length) break; // the others did not fit
+    // Some had moved on (cancelled meanwhile): the room they were given goes to those not
+    // chosen, as when each session's move was tried in turn and only a move made used room.
+    const tried = new Set(chosen);
+    rest = rest.filter((s) => !tried.has(s.id));
+  }
+  return placed;
 }
 
-/** The agent row locked (its slots, its architecture, what its live kernels hold); null when not ALIVE. */
-async function lockAgent(
-  trx: Tx,
-  agentId: string,
-): Promise<(Pick<AgentRow, 'available_slots' | 'architecture'> & { held: string }) | null> {
-  const { rows } = (await preparedRaw(trx, 'bai_place_lock', LOCK_AGENT_SQL, [agentId])) as {
-    rows: (Pick<AgentRow, 'available_slots' | 'architecture'> & { held: string })[];
+/** The agent as a placement reads it (READ_AGENT_SQL); null when not ALIVE. */
+async function readAgent(db: Db, agentId: string): Promise<AgentReading | null> {
+  const { rows } = (await preparedRaw(db, 'bai_place_read', READ_AGENT_SQL, [agentId])) as {
+    rows: (Pick<AgentRow, 'available_slots' | 'architecture'> & { placements: string; held: Slots[] })[];
   };
-  return rows[0] ?? null;
-}
-
-/** The sum of the slots in a held map's text (kernel id → occupied_slots). */
-function sumHeld(held: string): Slots {
-  return Object.values(JSON.parse(held) as Record<string, Slots>).reduce<Slots>(addSlots, {});
+  const r = rows[0];
+  if (!r) return null;
+  return {
+    available_slots: r.available_slots,
+    architecture: r.architecture,
+    placements: Number(r.placements),
+    held: r.held.reduce<Slots>(addSlots, {}),
+  };
 }
 
 /**
@@ -203,6 +215,7 @@ export async function commitPlacementStepByStep(
     const agent = (await trx('agents').where({ id: agentId, status: 'ALIVE' }).forUpdate().first()) as
       AgentRow | undefined;
     if (!agent) return [];
+    await trx('agents').where({ id: agentId }).increment('placements', 1); // as PLACE_SQL: the others read again
     const held = await occupiedOn(trx, agentId);
     let free = subtractSlots(agent.available_slots, held);
     const placed: Placed[] = [];

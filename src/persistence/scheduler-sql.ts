@@ -53,7 +53,7 @@ const GROUP_HAS_PENDING = `EXISTS (SELECT 1 FROM sessions s WHERE s.scaling_grou
 /** The schedulable agents of scaling group `g`, each with the slots its live kernels hold (jsonb). */
 const GROUP_AGENTS = `(SELECT coalesce(jsonb_agg(jsonb_build_object(
            'id', a.id, 'total', a.available_slots, 'architecture', a.architecture,
-           'held', (SELECT coalesce(jsonb_agg(k.occupied_slots), '[]'::jsonb) FROM kernels k
+           'placements', a.placements, 'held', (SELECT coalesce(jsonb_agg(k.occupied_slots), '[]'::jsonb) FROM kernels k
                      WHERE k.agent_id = a.id AND k.status IN (${sqlList(ACTIVE_STATUSES)})))), '[]'::jsonb)
     FROM agents a
    WHERE a.scaling_group = g.name AND a.status = 'ALIVE' AND a.schedulable
@@ -106,7 +106,7 @@ export interface SurveyRow {
     dep_result: Dependency['result'];
     dep_condition: Dependency['condition'];
   }[];
-  agents: { id: string; total: Slots; architecture?: string; held: Slots[] }[];
+  agents: { id: string; total: Slots; architecture?: string; placements: number; held: Slots[] }[];
 }
 
 /**

@@ -5,7 +5,7 @@ import { ACTIVE_STATUSES } from '../domain/status.js';
 import { arrayGateCtes } from './array-store.js';
 import type { Db } from './db.js';
 import { preparedRaw } from './prepared.js';
-import { commitPlacement, type Placed, type RunnableSession } from './placement-commit.js';
+import { commitPlacement, type AgentReading, type Placed, type RunnableSession } from './placement-commit.js';
 import {
   GLANCE_SQL,
   pastStartDeadline,
@@ -174,14 +174,18 @@ export class SchedulerStore {
   }
 
   /**
-   * Places sessions on one agent in one transaction that locks the agent row (so two managers
-   * never over-commit it) and recounts what it holds: each session that still fits moves
-   * PENDING → SCHEDULED with its kernels (guarded, with their events), in one statement
-   * (placement-commit.ts). Returns those placed, each with its kernels; none when the agent is
+   * Places sessions on one agent, from `seen` (the pass's reading of it) or from a new reading,
+   * in one statement that commits only if no other placement on the agent committed since that
+   * reading (so two managers never over-commit it): each session that still fits moves
+   * PENDING → SCHEDULED with its kernels (guarded, with their events) (placement-commit.ts). Returns those placed, each with its kernels; none when the agent is
    * gone. The caller notifies after commit.
    */
-  async commitPlacement(agentId: string, list: readonly RunnableSession[]): Promise<Placed[]> {
-    return commitPlacement(this.db, this.sessions, agentId, list);
+  async commitPlacement(
+    agentId: string,
+    list: readonly RunnableSession[],
+    seen: AgentReading | null = null,
+  ): Promise<Placed[]> {
+    return commitPlacement(this.db, this.sessions, agentId, list, seen);
   }
 }
 
@@ -218,5 +222,6 @@ function agentsOf(rows: SurveyRow['agents']): AgentCapacity[] {
     total: x.total,
     occupied: x.held.reduce<Slots>((acc, h) => addSlots(acc, h), {}),
     architecture: x.architecture,
+    placements: x.placements,
   }));
 }

@@ -236,11 +236,11 @@ test('sessions with a callback_url: the one statement writes what the moves one 
 });
 
 /**
- * Two managers: one holds the agent's lock having placed a session that fills it, not yet
- * committed; the other's placement waits for the lock. Its lock statement's snapshot was taken
- * before the first commit, so the count it returns misses that session: the placement
- * statement's guard sees the kernels as they stand and refuses, the count is read again, and
- * nothing more is placed.
+ * Two managers: one has placed a session that fills the agent, not yet committed (its
+ * placement bumped the agent's count of placements, as every placement does); the other read
+ * the agent before that commit, decided, and its placement statement waits for the agent row.
+ * Once the first commits, the guard sees a count that moved and refuses; the agent is read
+ * again, and nothing more is placed.
  */
 test.serial(
   'a placement that waited for the lock counts what the other placed meanwhile: no over-commit',
@@ -254,6 +254,7 @@ test.serial(
     const isLocked = new Promise<void>((r) => (locked = r));
     const other = fx.database.db.transaction(async (trx) => {
       await trx('agents').where({ id: 'race' }).forUpdate().first();
+      await trx('agents').where({ id: 'race' }).increment('placements', 1);
       const moved = await fx.store.moveIn(trx, first!.id, 'SCHEDULED', {
         from: ['PENDING'],
         info: null,
@@ -268,8 +269,8 @@ test.serial(
     });
     await isLocked;
     const placing = commitPlacement(fx.database.db, fx.store, 'race', [list[1]!]);
-    // Wait until the placement's lock statement waits on the agent row, then commit the other.
-    await untilWaitingOnLock(fx.database.db, 'FOR UPDATE OF a', 'the placement waiting for the agent lock');
+    // Wait until the placement statement waits on the agent row, then commit the other.
+    await untilWaitingOnLock(fx.database.db, 'placements = a.placements + 1', 'the placement waiting for the agent row');
     release();
     await other;
     t.deepEqual(await placing, []);
@@ -281,3 +282,37 @@ test.serial(
     t.is(onAgent.length, 3, 'only the first session’s three kernels hold the agent');
   },
 );
+
+/**
+ * A placement decided on a reading that another placement has made stale (the pass's survey,
+ * read before a commit on the agent): the guard refuses, the agent is read again, and what it
+ * now holds is counted. Given a reading that is still true, the same call places at once.
+ */
+test('a placement decided on a stale reading of the agent reads it again: no over-commit', async (t) => {
+  await newAgent('stale', 3);
+  const [first, second, third] = await pending('stale', 3);
+  const before = { available_slots: { cpu: 3, mem: 1 << 30 }, placements: 0, held: {} };
+  const placed = await commitPlacement(fx.database.db, fx.store, 'stale', [await runnable(first!)], before);
+  t.deepEqual(
+    placed.map((p) => p.session.id),
+    [first!.id],
+  );
+  // The same reading, now stale: it says the agent is empty.
+  t.deepEqual(await commitPlacement(fx.database.db, fx.store, 'stale', [await runnable(second!)], before), []);
+  t.is((await written(second!)).session.status, 'PENDING');
+  const agent = (await fx.database.db('agents').where({ id: 'stale' }).first()) as { placements: string };
+  t.is(Number(agent.placements), 1, 'only the placement that committed counted');
+  // Room again (the first's kernels ended): a true reading places at once.
+  await fx.database.db('kernels').where({ session_id: first!.id }).update({ status: 'TERMINATED' });
+  const now = { available_slots: { cpu: 3, mem: 1 << 30 }, placements: 1, held: {} };
+  const again = await commitPlacement(fx.database.db, fx.store, 'stale', [await runnable(third!)], now);
+  t.deepEqual(
+    again.map((p) => p.session.id),
+    [third!.id],
+  );
+  const onAgent = (await fx.database
+    .db('kernels')
+    .where({ agent_id: 'stale' })
+    .whereIn('status', ['SCHEDULED'])) as KernelRow[];
+  t.is(onAgent.length, 3, 'only the third session’s three kernels hold the agent');
+});

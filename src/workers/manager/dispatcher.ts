@@ -1,4 +1,4 @@
-import { placeSessions, type PlacementCandidate } from '../../domain/placement.js';
+import { placeSessions, type AgentCapacity, type PlacementCandidate } from '../../domain/placement.js';
 import {
   capacityPredicate,
   DEPENDENCY_FAILED,
@@ -7,7 +7,7 @@ import {
   type Predicate,
 } from '../../domain/predicates.js';
 import { scaleSlots } from '../../domain/resources.js';
-import type { RunnableSession } from '../../persistence/placement-commit.js';
+import type { AgentReading, RunnableSession } from '../../persistence/placement-commit.js';
 import type { PlacedKernel, PlacedSession } from '../../persistence/rows.js';
 import type { GroupSurvey, SchedulerStore } from '../../persistence/scheduler-store.js';
 import type { SessionStore } from '../../persistence/session-store.js';
@@ -235,7 +235,7 @@ export class Dispatcher {
       if (!placed.has(c.sessionId)) waiting.set(c.sessionId, [capacityPredicate(agents.length)]);
     }
     const byId = new Map(pending.map((s) => [s.id, s]));
-    await this.commitPlacements(decisions, byId);
+    await this.commitPlacements(decisions, byId, agents);
     this.deps.metrics?.countDecisions('waiting', waiting.size);
     await this.recordPredicates(byId, waiting);
     return next;
@@ -262,13 +262,15 @@ export class Dispatcher {
   }
 
   /**
-   * Commits the pass's decisions: per agent, in transactions of up to COMMIT_CHUNK sessions that
-   * lock the agent row (so two managers never over-commit it) and recount what it holds; agents
-   * in parallel. One transaction per session was the bottleneck of a burst on a busy machine.
+   * Commits the pass's decisions: per agent, in statements of up to COMMIT_CHUNK sessions that
+   * commit only if no other placement on the agent committed since it was read (so two managers
+   * never over-commit it); agents in parallel. One transaction per session was the bottleneck
+   * of a burst on a busy machine.
    */
   private async commitPlacements(
     decisions: { sessionId: string; agentId: string }[],
     byId: Map<string, RunnableSession>,
+    agents: readonly AgentCapacity[],
   ): Promise<void> {
     const byAgent = new Map<string, RunnableSession[]>();
     for (const d of decisions) {
@@ -291,7 +293,13 @@ export class Dispatcher {
     await Promise.all(
       [...byAgent].map(async ([agentId, list]) => {
         for (let i = 0; i < list.length; i += COMMIT_CHUNK) {
-          const placed = await this.deps.scheduler.commitPlacement(agentId, list.slice(i, i + COMMIT_CHUNK));
+          // The first chunk is decided on the survey's reading of the agent; the next ones read it
+          // again (the placement before them changed it).
+          const placed = await this.deps.scheduler.commitPlacement(
+            agentId,
+            list.slice(i, i + COMMIT_CHUNK),
+            i === 0 ? readingOf(agents.find((a) => a.id === agentId)) : null,
+          );
           if (placed.length === 0) return; // the agent is gone or full: the next pass decides again
           this.deps.sessions.notifyCommitted();
           this.deps.metrics?.countDecisions('placed', placed.length);
@@ -333,4 +341,10 @@ export class Dispatcher {
       .map(([id, predicates]) => ({ id, predicates }));
     await this.deps.scheduler.writePredicates(changed);
   }
+}
+
+/** The survey's reading of an agent, as a placement decides on it; null: read it anew. */
+function readingOf(a: AgentCapacity | undefined): AgentReading | null {
+  if (!a || a.placements === undefined) return null;
+  return { available_slots: a.total, architecture: a.architecture, placements: a.placements, held: a.occupied };
 }
