@@ -331,7 +331,9 @@ export class ArrayStore {
  * (in index order) as many as its parallelism leaves room for, counting its children placed
  * and not over; children of a parent that is not PENDING or RUNNING are left out (the settle
  * step cancels them). Those beyond the room get `preds` (an expression over `r.arr_limit`)
- * written as their predicates, in the same statement.
+ * written as their predicates, in the same statement: picked by id from one scan of the
+ * ranking and joined to their array's row of `arr_room`, so a pass reads each candidate once
+ * (a join to the ranking itself re-read it for every PENDING session).
  */
 export function arrayGateCtes(from: string, to: string, preds: string): string {
   return `arr_room AS MATERIALIZED (
@@ -348,8 +350,9 @@ export function arrayGateCtes(from: string, to: string, preds: string): string {
         FROM ${from} c JOIN arr_room r ON r.parent_id = c.array_parent_id
     ), arr_over AS (
       UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', ${preds})
-        FROM arr_ranked r
-       WHERE s.id = r.id AND r.arr_rank > r.room AND s.status = 'PENDING'
+        FROM arr_room r
+       WHERE s.id = ANY (ARRAY(SELECT id FROM arr_ranked WHERE arr_rank > room))
+         AND r.parent_id = s.array_parent_id AND s.status = 'PENDING'
          AND (s.status_data -> 'predicates') IS DISTINCT FROM ${preds}
       RETURNING s.id
     ), ${to} AS (

@@ -121,6 +121,11 @@ export class SchedulerStore {
     // calls on a connection instead of planning the scan anew on every pass (a custom plan
     // costed lower when it could see the group, the times and the limit: docs/benchmarks.md,
     // round six). The plan stays an index scan of the group's PENDING sessions.
+    // The sessions beyond their keypair's room are picked by id from one scan of the ranking
+    // (an array, read through sessions_pkey) and joined to `room` (a row per keypair), not
+    // joined to the ranking itself: with the CTEs' row estimates of 1, that join was a nested
+    // loop that re-read the whole ranking for every PENDING session of the group, n² rows a
+    // pass (docs/benchmarks.md, round twelve).
     const { rows } = (await preparedRaw(
       this.passDb,
       'bai_runnable',
@@ -144,8 +149,9 @@ export class SchedulerStore {
            FROM cand c LEFT JOIN room r ON r.access_key = c.access_key
        ), over_limit AS (
          UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', ${limitPreds})
-           FROM ranked r
-          WHERE s.id = r.id AND r.kp_rank > r.kp_room AND s.status = 'PENDING'
+           FROM room r
+          WHERE s.id = ANY (ARRAY(SELECT id FROM ranked WHERE kp_rank > kp_room))
+            AND r.access_key = s.access_key AND s.status = 'PENDING'
             AND (s.status_data -> 'predicates') IS DISTINCT FROM ${limitPreds}
          RETURNING s.id
        )
