@@ -270,7 +270,11 @@ test.serial(
     await isLocked;
     const placing = commitPlacement(fx.database.db, fx.store, 'race', [list[1]!]);
     // Wait until the placement statement waits on the agent row, then commit the other.
-    await untilWaitingOnLock(fx.database.db, 'placements = a.placements + 1', 'the placement waiting for the agent row');
+    await untilWaitingOnLock(
+      fx.database.db,
+      'placements = a.placements + 1',
+      'the placement waiting for the agent row',
+    );
     release();
     await other;
     t.deepEqual(await placing, []);
@@ -298,7 +302,10 @@ test('a placement decided on a stale reading of the agent reads it again: no ove
     [first!.id],
   );
   // The same reading, now stale: it says the agent is empty.
-  t.deepEqual(await commitPlacement(fx.database.db, fx.store, 'stale', [await runnable(second!)], before), []);
+  t.deepEqual(
+    await commitPlacement(fx.database.db, fx.store, 'stale', [await runnable(second!)], before),
+    [],
+  );
   t.is((await written(second!)).session.status, 'PENDING');
   const agent = (await fx.database.db('agents').where({ id: 'stale' }).first()) as { placements: string };
   t.is(Number(agent.placements), 1, 'only the placement that committed counted');

@@ -346,5 +346,10 @@ export class Dispatcher {
 /** The survey's reading of an agent, as a placement decides on it; null: read it anew. */
 function readingOf(a: AgentCapacity | undefined): AgentReading | null {
   if (!a || a.placements === undefined) return null;
-  return { available_slots: a.total, architecture: a.architecture, placements: a.placements, held: a.occupied };
+  return {
+    available_slots: a.total,
+    architecture: a.architecture,
+    placements: a.placements,
+    held: a.occupied,
+  };
 }
