@@ -187,7 +187,7 @@ export async function commitPlacement(
 /** The agent as a placement reads it (READ_AGENT_SQL); null when not ALIVE. */
 async function readAgent(db: Db, agentId: string): Promise<AgentReading | null> {
   const { rows } = (await preparedRaw(db, 'bai_place_read', READ_AGENT_SQL, [agentId])) as {
-    rows: (Pick<AgentRow, 'available_slots' | 'architecture'> & { placements: string; held: Slots[] })[];
+    rows: (Pick<AgentRow, 'available_slots' | 'architecture' | 'placements'> & { held: Slots[] })[];
   };
   const r = rows[0];
   if (!r) return null;

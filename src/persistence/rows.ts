@@ -199,6 +199,8 @@ export interface AgentRow {
   addr: string;
   first_contact: Date;
   last_heartbeat: Date;
+  /** Placements committed on the agent (bigint, as text): the guard of the next one (placement-commit.ts). */
+  placements: string;
 }
 
 export interface ImageRow {
