@@ -215,7 +215,8 @@ export async function commitPlacementStepByStep(
     const agent = (await trx('agents').where({ id: agentId, status: 'ALIVE' }).forUpdate().first()) as
       AgentRow | undefined;
     if (!agent) return [];
-    await trx('agents').where({ id: agentId }).increment('placements', 1); // as PLACE_SQL: the others read again
+    // Counted as PLACE_SQL counts it: a placement decided on an older reading reads again.
+    await trx('agents').where({ id: agentId }).increment('placements', 1);
     const held = await occupiedOn(trx, agentId);
     let free = subtractSlots(agent.available_slots, held);
     const placed: Placed[] = [];

@@ -183,8 +183,9 @@ export class SchedulerStore {
    * Places sessions on one agent, from `seen` (the pass's reading of it) or from a new reading,
    * in one statement that commits only if no other placement on the agent committed since that
    * reading (so two managers never over-commit it): each session that still fits moves
-   * PENDING → SCHEDULED with its kernels (guarded, with their events) (placement-commit.ts). Returns those placed, each with its kernels; none when the agent is
-   * gone. The caller notifies after commit.
+   * PENDING → SCHEDULED with its kernels, guarded, with their events (placement-commit.ts).
+   * Returns those placed, each with its kernels; none when the agent is gone. The caller
+   * notifies after commit.
    */
   async commitPlacement(
     agentId: string,
