@@ -7,11 +7,6 @@ export interface AgentCapacity {
   occupied: Slots;
   /** What the agent runs (`x86_64`, `aarch64`…); absent: matches any request. */
   architecture?: string;
-  /**
-   * Placements committed on the agent when `total` and `occupied` were read (in the same
-   * snapshot): a placement from this reading commits only if no other committed since.
-   */
-  placements?: number;
 }
 
 /** A session ready to run (every predicate but capacity passed), in dispatch order. */

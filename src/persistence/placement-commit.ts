@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { runsArch } from '../domain/placement.js';
+import { freeOf, runsArch, type AgentCapacity } from '../domain/placement.js';
 import { addSlots, fits, scaleSlots, subtractSlots, type Slots } from '../domain/resources.js';
 import { sessionEventName } from '../domain/events.js';
 import { ACTIVE_STATUSES, predecessorsOf } from '../domain/status.js';
@@ -12,7 +12,7 @@ import {
   type PlacedKernel,
   type PlacedSession,
 } from './rows.js';
-import { sqlList, sqlText } from './scheduler-sql.js';
+import { AGENT_HELD_SQL, sqlList, sqlText, type AgentSurveyRow } from './scheduler-sql.js';
 import { eventDataSql } from './session-events.js';
 import type { SessionStore } from './session-store.js';
 
@@ -40,9 +40,7 @@ export interface Placed {
  * architecture, its count of committed placements (the guard of PLACE_SQL) and what its live
  * kernels hold. Null when the agent is not ALIVE.
  */
-const READ_AGENT_SQL = `SELECT a.available_slots, a.architecture, a.placements,
-       (SELECT coalesce(jsonb_agg(k.occupied_slots), '[]'::jsonb)
-          FROM kernels k WHERE k.agent_id = a.id AND k.status IN (${sqlList(ACTIVE_STATUSES)})) AS held
+const READ_AGENT_SQL = `SELECT a.id, a.available_slots AS total, a.architecture, a.placements, ${AGENT_HELD_SQL} AS held
   FROM agents a
  WHERE a.id = (SELECT ?::text) AND a.status = 'ALIVE'`;
 
@@ -111,14 +109,23 @@ type PlaceRow = { ok: boolean; id: string | null; kernels: PlacedKernel[] | null
 /** How many times the agent is read again when the guard refuses before giving up. */
 const REREADS = 2;
 
-/** What a placement decides on: the agent as read in one snapshot (READ_AGENT_SQL, or the pass's survey). */
-export interface AgentReading {
-  available_slots: Slots;
-  architecture?: string;
-  /** Placements committed on the agent when it was read. */
+/**
+ * What a placement decides on: the agent as read in one snapshot (READ_AGENT_SQL, or the pass's
+ * survey), with the placements committed on it then.
+ */
+export interface AgentReading extends AgentCapacity {
   placements: number;
-  /** The slots its live kernels held, summed. */
-  held: Slots;
+}
+
+/** An agent row of the survey, the glance or READ_AGENT_SQL, its kernels' slots summed. */
+export function agentReadingOf(row: AgentSurveyRow): AgentReading {
+  return {
+    id: row.id,
+    total: row.total,
+    occupied: row.held.reduce<Slots>(addSlots, {}),
+    architecture: row.architecture,
+    placements: Number(row.placements),
+  };
 }
 
 /**
@@ -145,7 +152,7 @@ export async function commitPlacement(
   while (rest.length > 0) {
     agent ??= await readAgent(db, agentId);
     if (!agent) break;
-    let free = subtractSlots(agent.available_slots, agent.held);
+    let free = freeOf(agent);
     const chosen: string[] = [];
     for (const s of rest) {
       const need = scaleSlots(s.requested_slots, s.cluster_size);
@@ -158,7 +165,7 @@ export async function commitPlacement(
     const { rows } = (await preparedRaw(db, 'bai_place', PLACE_SQL, [
       agentId,
       agent.placements,
-      JSON.stringify(agent.available_slots),
+      JSON.stringify(agent.total),
       chosen,
       at,
       agentId,
@@ -187,16 +194,9 @@ export async function commitPlacement(
 /** The agent as a placement reads it (READ_AGENT_SQL); null when not ALIVE. */
 async function readAgent(db: Db, agentId: string): Promise<AgentReading | null> {
   const { rows } = (await preparedRaw(db, 'bai_place_read', READ_AGENT_SQL, [agentId])) as {
-    rows: (Pick<AgentRow, 'available_slots' | 'architecture' | 'placements'> & { held: Slots[] })[];
+    rows: AgentSurveyRow[];
   };
-  const r = rows[0];
-  if (!r) return null;
-  return {
-    available_slots: r.available_slots,
-    architecture: r.architecture,
-    placements: Number(r.placements),
-    held: r.held.reduce<Slots>(addSlots, {}),
-  };
+  return rows[0] ? agentReadingOf(rows[0]) : null;
 }
 
 /**

@@ -50,11 +50,14 @@ export const pastStartDeadline = (at: string) =>
 /** Scaling group `g` has PENDING sessions. */
 const GROUP_HAS_PENDING = `EXISTS (SELECT 1 FROM sessions s WHERE s.scaling_group = g.name AND s.status = 'PENDING')`;
 
+/** The slots each live kernel of agent `a` holds, as a jsonb array. */
+export const AGENT_HELD_SQL = `(SELECT coalesce(jsonb_agg(k.occupied_slots), '[]'::jsonb) FROM kernels k
+   WHERE k.agent_id = a.id AND k.status IN (${sqlList(ACTIVE_STATUSES)}))`;
+
 /** The schedulable agents of scaling group `g`, each with the slots its live kernels hold (jsonb). */
 const GROUP_AGENTS = `(SELECT coalesce(jsonb_agg(jsonb_build_object(
            'id', a.id, 'total', a.available_slots, 'architecture', a.architecture,
-           'placements', a.placements, 'held', (SELECT coalesce(jsonb_agg(k.occupied_slots), '[]'::jsonb) FROM kernels k
-                     WHERE k.agent_id = a.id AND k.status IN (${sqlList(ACTIVE_STATUSES)})))), '[]'::jsonb)
+           'placements', a.placements, 'held', ${AGENT_HELD_SQL})), '[]'::jsonb)
     FROM agents a
    WHERE a.scaling_group = g.name AND a.status = 'ALIVE' AND a.schedulable
      AND coalesce(a.status_info, '') NOT IN ('draining', 'engine-unavailable'))`;
@@ -106,7 +109,19 @@ export interface SurveyRow {
     dep_result: Dependency['result'];
     dep_condition: Dependency['condition'];
   }[];
-  agents: { id: string; total: Slots; architecture?: string; placements: number; held: Slots[] }[];
+  agents: AgentSurveyRow[];
+}
+
+/**
+ * An agent as the survey, the glance and a placement's own read return it: its slots, what each
+ * of its live kernels holds, and its count of placements (a number in jsonb, bigint text alone).
+ */
+export interface AgentSurveyRow {
+  id: string;
+  total: Slots;
+  architecture?: string;
+  placements: number | string;
+  held: Slots[];
 }
 
 /**

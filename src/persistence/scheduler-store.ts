@@ -1,11 +1,15 @@
-import type { AgentCapacity } from '../domain/placement.js';
 import type { Dependency, Predicate } from '../domain/predicates.js';
-import { addSlots, type Slots } from '../domain/resources.js';
 import { ACTIVE_STATUSES } from '../domain/status.js';
 import { arrayGateCtes } from './array-store.js';
 import type { Db } from './db.js';
 import { preparedRaw } from './prepared.js';
-import { commitPlacement, type AgentReading, type Placed, type RunnableSession } from './placement-commit.js';
+import {
+  agentReadingOf,
+  commitPlacement,
+  type AgentReading,
+  type Placed,
+  type RunnableSession,
+} from './placement-commit.js';
 import {
   GLANCE_SQL,
   pastStartDeadline,
@@ -32,7 +36,7 @@ export interface GroupSurvey {
   /** PENDING sessions one of whose dependency conditions can no longer hold (one such dependency each). */
   broken: { id: string; dependency: Dependency }[];
   /** The schedulable agents of the group, with what their sessions hold. */
-  agents: AgentCapacity[];
+  agents: AgentReading[];
 }
 
 /**
@@ -84,7 +88,7 @@ export class SchedulerStore {
         id: x.id,
         dependency: { id: x.dep_id, status: x.dep_status, result: x.dep_result, condition: x.dep_condition },
       })),
-      agents: agentsOf(r.agents),
+      agents: r.agents.map(agentReadingOf),
     }));
   }
 
@@ -101,7 +105,7 @@ export class SchedulerStore {
         nextDeadline: null,
         expired: [],
         broken: [],
-        agents: agentsOf(r.agents ?? []),
+        agents: (r.agents ?? []).map(agentReadingOf),
       }));
   }
 
@@ -221,14 +225,3 @@ const CANDIDATE_COLUMNS = [
   's.array_index',
   's.array_parent_id',
 ].join(', ');
-
-/** The survey's or the glance's agents of a group, with what their sessions hold summed. */
-function agentsOf(rows: SurveyRow['agents']): AgentCapacity[] {
-  return rows.map((x) => ({
-    id: x.id,
-    total: x.total,
-    occupied: x.held.reduce<Slots>((acc, h) => addSlots(acc, h), {}),
-    architecture: x.architecture,
-    placements: x.placements,
-  }));
-}

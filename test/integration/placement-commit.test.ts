@@ -295,7 +295,7 @@ test.serial(
 test('a placement decided on a stale reading of the agent reads it again: no over-commit', async (t) => {
   await newAgent('stale', 3);
   const [first, second, third] = await pending('stale', 3);
-  const before = { available_slots: { cpu: 3, mem: 1 << 30 }, placements: 0, held: {} };
+  const before = { id: 'stale', total: { cpu: 3, mem: 1 << 30 }, occupied: {}, placements: 0 };
   const placed = await commitPlacement(fx.database.db, fx.store, 'stale', [await runnable(first!)], before);
   t.deepEqual(
     placed.map((p) => p.session.id),
@@ -311,7 +311,7 @@ test('a placement decided on a stale reading of the agent reads it again: no ove
   t.is(Number(agent.placements), 1, 'only the placement that committed counted');
   // Room again (the first's kernels ended): a true reading places at once.
   await fx.database.db('kernels').where({ session_id: first!.id }).update({ status: 'TERMINATED' });
-  const now = { available_slots: { cpu: 3, mem: 1 << 30 }, placements: 1, held: {} };
+  const now = { id: 'stale', total: { cpu: 3, mem: 1 << 30 }, occupied: {}, placements: 1 };
   const again = await commitPlacement(fx.database.db, fx.store, 'stale', [await runnable(third!)], now);
   t.deepEqual(
     again.map((p) => p.session.id),

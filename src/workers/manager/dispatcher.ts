@@ -1,4 +1,4 @@
-import { placeSessions, type AgentCapacity, type PlacementCandidate } from '../../domain/placement.js';
+import { placeSessions, type PlacementCandidate } from '../../domain/placement.js';
 import {
   capacityPredicate,
   DEPENDENCY_FAILED,
@@ -270,7 +270,7 @@ export class Dispatcher {
   private async commitPlacements(
     decisions: { sessionId: string; agentId: string }[],
     byId: Map<string, RunnableSession>,
-    agents: readonly AgentCapacity[],
+    agents: readonly AgentReading[],
   ): Promise<void> {
     const byAgent = new Map<string, RunnableSession[]>();
     for (const d of decisions) {
@@ -298,7 +298,7 @@ export class Dispatcher {
           const placed = await this.deps.scheduler.commitPlacement(
             agentId,
             list.slice(i, i + COMMIT_CHUNK),
-            i === 0 ? readingOf(agents.find((a) => a.id === agentId)) : null,
+            i === 0 ? (agents.find((a) => a.id === agentId) ?? null) : null,
           );
           if (placed.length === 0) return; // the agent is gone or full: the next pass decides again
           this.deps.sessions.notifyCommitted();
@@ -341,15 +341,4 @@ export class Dispatcher {
       .map(([id, predicates]) => ({ id, predicates }));
     await this.deps.scheduler.writePredicates(changed);
   }
-}
-
-/** The survey's reading of an agent, as a placement decides on it; null: read it anew. */
-function readingOf(a: AgentCapacity | undefined): AgentReading | null {
-  if (!a || a.placements === undefined) return null;
-  return {
-    available_slots: a.total,
-    architecture: a.architecture,
-    placements: a.placements,
-    held: a.occupied,
-  };
 }
