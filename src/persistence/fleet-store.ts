@@ -1,5 +1,6 @@
 import { ACTIVE_STATUSES, PREPARE_STATUSES } from '../domain/status.js';
 import type { Db } from './db.js';
+import { sqlList } from './scheduler-sql.js';
 import { preparedRaw } from './prepared.js';
 import type { AgentRow, SessionRow } from './rows.js';
 
@@ -18,7 +19,18 @@ export interface AgentLiveness {
  * sessions stuck in a phase or waiting past their group's pending timeout.
  */
 export class FleetStore {
-  constructor(private readonly db: Db) {}
+  /**
+   * `loopDb`: where the reconciler's two statements of every tick run (the heartbeat's
+   * markAlive and timedOut), a pool whose connections keep generic plans (openGenericPlanDb).
+   * On `db`'s sixteen connections each was planned on every call (a tick every 2 s lands on
+   * another connection, five custom plans each, again after each autoanalyze): timedOut at
+   * ~4 ms a plan was most of an idle PostgreSQL's CPU (docs/benchmarks.md, round thirteen).
+   * Their statuses are literals in the text, so the generic plan knows them as a custom one does.
+   */
+  constructor(
+    private readonly db: Db,
+    private readonly loopDb: Db = db,
+  ) {}
 
   /** Every agent id ever registered (the manager consumes each one's reports queue). */
   async agentIds(): Promise<string[]> {
@@ -61,9 +73,8 @@ export class FleetStore {
     hb: AgentLiveness,
     unflag: { info: string; key: string },
   ): Promise<number> {
-    const active = ACTIVE_STATUSES.map(() => '?').join(', ');
     const { rows } = (await preparedRaw(
-      this.db,
+      this.loopDb,
       'bai_mark_alive',
       `WITH a AS (
          UPDATE agents SET status = 'ALIVE', status_info = ?, last_heartbeat = ?,
@@ -72,7 +83,7 @@ export class FleetStore {
        u AS (
          UPDATE sessions SET status_info = CASE WHEN status_info = ? THEN NULL ELSE status_info END,
            status_data = status_data - ?::text
-         WHERE agent_id = ? AND status IN (${active}) AND status_data -> ? IS NOT NULL RETURNING 1)
+         WHERE agent_id = ? AND status IN (${sqlList(ACTIVE_STATUSES)}) AND status_data -> ? IS NOT NULL RETURNING 1)
        SELECT (SELECT count(*) FROM u)::int AS n`,
       [
         hb.statusInfo,
@@ -83,7 +94,6 @@ export class FleetStore {
         unflag.info,
         unflag.key,
         agentId,
-        ...ACTIVE_STATUSES,
         unflag.key,
       ],
     )) as { rows: { n: number }[] };
@@ -157,19 +167,18 @@ export class FleetStore {
    * live (PENDING to TERMINATING): with none, the reconciler's ticks may skip PostgreSQL.
    */
   async timedOut(before: Date): Promise<{ stuck: SessionRow[]; pending: string[]; live: boolean }> {
-    const phases = PREPARE_STATUSES.map(() => '?').join(', ');
     const live = ['PENDING', ...ACTIVE_STATUSES];
     const { rows } = (await preparedRaw(
-      this.db,
+      this.loopDb,
       'bai_timed_out',
-      `SELECT s.*, 'phase' AS why FROM sessions s WHERE s.status IN (${phases}) AND s.updated_at < ?
+      `SELECT s.*, 'phase' AS why FROM sessions s WHERE s.status IN (${sqlList(PREPARE_STATUSES)}) AND s.updated_at < ?
        UNION ALL
        SELECT s.*, 'pending' AS why FROM sessions s JOIN scaling_groups g ON g.name = s.scaling_group
        WHERE s.status = 'PENDING' AND s.array_size IS NULL AND g.pending_timeout_sec > 0
          AND s.created_at < now() - make_interval(secs => g.pending_timeout_sec)
        UNION ALL
-       (SELECT s.*, 'live' AS why FROM sessions s WHERE s.status IN (${live.map(() => '?').join(', ')}) LIMIT 1)`,
-      [...PREPARE_STATUSES, before, ...live],
+       (SELECT s.*, 'live' AS why FROM sessions s WHERE s.status IN (${sqlList(live)}) LIMIT 1)`,
+      [before],
     )) as { rows: (SessionRow & { why: 'phase' | 'pending' | 'live' })[] };
     const stuck: SessionRow[] = [];
     const pending: string[] = [];

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { EventStore } from '../../src/persistence/event-store.js';
+import { FleetStore } from '../../src/persistence/fleet-store.js';
 import { seedHistory } from '../../src/persistence/history-seed.js';
 import { analyze, planScans, seqScannedTables, type RanQuery } from '../../src/persistence/plan-check.js';
 import { call } from '../helpers/api.js';
@@ -127,6 +128,46 @@ test.serial('the report statements find the session by its primary key, generic 
         scans.some((s) => s.index === 'sessions_agent_idx'),
         label,
       );
+      t.deepEqual(
+        scans.filter((s) => s.node === 'Seq Scan' && HOT_TABLES.some((h) => h === s.relation)),
+        [],
+        label,
+      );
+    }
+  }
+});
+
+/**
+ * The reconciler's statements of every tick (the heartbeat's markAlive, timedOut) run on the
+ * generic-plan pool: with the history, neither plan of either reads a hot table in full.
+ */
+test.serial('the reconciler tick statements read by index, generic plan or not', async (t) => {
+  const ran: (RanQuery & { name: string })[] = [];
+  const capture = (q: { sql?: string; bindings?: unknown[]; options?: { name?: string } }) => {
+    const name = q.options?.name;
+    if (q.sql && (name === 'bai_timed_out' || name === 'bai_mark_alive'))
+      ran.push({ name, sql: q.sql, bindings: q.bindings ?? [] });
+  };
+  const db = stack.manager.db;
+  db.on('query', capture);
+  try {
+    const fleet = new FleetStore(db);
+    await fleet.timedOut(new Date(Date.now() - 60_000));
+    // An agent id that matches no row: the statement is planned as the heartbeat's, and writes nothing.
+    const hb = { at: new Date(), statusInfo: null, slots: { cpu: 1 }, scalingGroup: 'default' };
+    t.is(
+      await fleet.markAlive('no-such-agent', hb, { info: 'agent-disconnected', key: 'agentDisconnected' }),
+      0,
+    );
+  } finally {
+    db.removeListener('query', capture);
+  }
+  t.deepEqual(ran.map((q) => q.name).sort(), ['bai_mark_alive', 'bai_timed_out']);
+  for (const q of ran) {
+    for (const generic of [false, true]) {
+      const scans = await planScans(stack.database.db, q, { generic });
+      const label = `${q.name} (${generic ? 'generic' : 'custom'} plan): ${JSON.stringify(scans)}`;
+      t.log(label);
       t.deepEqual(
         scans.filter((s) => s.node === 'Seq Scan' && HOT_TABLES.some((h) => h === s.relation)),
         [],

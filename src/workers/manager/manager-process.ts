@@ -105,6 +105,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   const passDb = genericPlanPool(1);
   // The report statements run on their own (SessionStore.alone): on `db`'s 16 each text was
   // planned five times per connection, and again after each autoanalyze (benchmarks.md, round ten).
+  // The reconciler's statements of every tick run there too (FleetStore says why).
   const reportDb = genericPlanPool(REPORT_CONNECTIONS);
   const redis = openRedis(config.redisUrl, { caFile: config.redisCaFile });
   redis.on('error', (err) => log.error('redis error', { err: String(err) }));
@@ -163,7 +164,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   // the ones an agent pulls with.
   const submitCatalog = new CatalogStore(db, { cacheMs: config.submitCacheMs });
   const admissionStore = new AdmissionStore(db);
-  const fleet = new FleetStore(db);
+  const fleet = new FleetStore(db, reportDb);
   const queues = new AgentQueues(redis, prefix, (agentId) => fleet.scalingGroupOf(agentId));
 
   const arrays = new ArrayStore(db, notifier);
