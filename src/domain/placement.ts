@@ -38,6 +38,19 @@ export function placeSessions(
   candidates: PlacementCandidate[],
   agents: AgentCapacity[],
 ): PlacementDecision[] {
+  return placementOf(candidates, agents).decisions;
+}
+
+/**
+ * placeSessions, and whether a candidate after these could still be placed: not once every
+ * agent is reserved (`open` is false), as each later one may only use an agent no earlier one
+ * reserved. So candidates read a page at a time are placed as if all had been read whenever the
+ * page leaves no agent open (the dispatcher reads the rest only otherwise).
+ */
+export function placementOf(
+  candidates: PlacementCandidate[],
+  agents: AgentCapacity[],
+): { decisions: PlacementDecision[]; open: boolean } {
   const free = new Map(agents.map((a) => [a.id, freeOf(a)]));
   const reserved = new Set<string>();
   const out: PlacementDecision[] = [];
@@ -58,7 +71,7 @@ export function placeSessions(
       reserved.add(holders[0]!.id);
     }
   }
-  return out;
+  return { decisions: out, open: agents.some((a) => !reserved.has(a.id)) };
 }
 
 /** An agent runs what the session asks (no architecture asked, or the agent's own). */

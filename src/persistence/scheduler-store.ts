@@ -114,8 +114,18 @@ export class SchedulerStore {
    * due, past any backoff, every dependency's condition met, not past a start deadline, and within their
    * keypair's room under `max_concurrent_sessions` (ranked per keypair in the same order).
    * Those beyond their keypair's room get `keypair_concurrency` written, in the same statement.
+   * Only the first `limit` come back (`total`: how many there are); those after them get
+   * `waiting` as their predicates, in the same statement: the dispatcher reads them only when
+   * the first ones leave an agent open to them (Dispatcher.passGroup), and otherwise they wait
+   * for capacity, as the ones read and not placed do.
    */
-  async runnable(group: string, horizon: Date, now: Date, limit: number): Promise<RunnableSession[]> {
+  async runnable(
+    group: string,
+    horizon: Date,
+    now: Date,
+    limit: number,
+    waiting: readonly Predicate[],
+  ): Promise<{ rows: RunnableSession[]; total: number }> {
     const limitPreds = predicatesSql('keypairConcurrency', { limit: 'r.kp_limit' });
     const arrayPreds = predicatesSql('arrayParallelism', { limit: 'r.arr_limit' });
     // Array parents are never placed (nor counted as the keypair's sessions); array children
@@ -130,6 +140,10 @@ export class SchedulerStore {
     // joined to the ranking itself: with the CTEs' row estimates of 1, that join was a nested
     // loop that re-read the whole ranking for every PENDING session of the group, n² rows a
     // pass (docs/benchmarks.md, round twelve).
+    // A pass places a few sessions: it reads a page of them, not every one that waits
+    // (`limit`; the manager parsed, fitted and compared the predicates of the whole backlog on
+    // every pass: docs/benchmarks.md, round thirteen).
+    const waitingJson = JSON.stringify(waiting);
     const { rows } = (await preparedRaw(
       this.passDb,
       'bai_runnable',
@@ -158,13 +172,21 @@ export class SchedulerStore {
             AND r.access_key = s.access_key AND s.status = 'PENDING'
             AND (s.status_data -> 'predicates') IS DISTINCT FROM ${limitPreds}
          RETURNING s.id
+       ), runnable AS MATERIALIZED (
+         SELECT r.*, row_number() OVER (ORDER BY r.priority DESC, r.created_at, r.array_index) AS pos
+           FROM ranked r WHERE r.kp_rank <= r.kp_room
+       ), beyond AS (
+         UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', (SELECT ?::jsonb))
+          WHERE s.id = ANY (ARRAY(SELECT id FROM runnable WHERE pos > (SELECT ?::int)))
+            AND s.status = 'PENDING'
+            AND (s.status_data -> 'predicates') IS DISTINCT FROM (SELECT ?::jsonb)
+         RETURNING s.id
        )
-       SELECT ${RUNNABLE_COLUMNS.join(', ')} FROM ranked WHERE kp_rank <= kp_room
-        ORDER BY priority DESC, created_at, array_index
-        LIMIT (SELECT ?::int)`,
-      [group, horizon, now, now, limit],
-    )) as { rows: RunnableSession[] };
-    return rows;
+       SELECT ${RUNNABLE_COLUMNS.join(', ')}, (SELECT count(*) FROM runnable)::int AS total
+         FROM runnable WHERE pos <= (SELECT ?::int) ORDER BY pos`,
+      [group, horizon, now, now, waitingJson, limit, waitingJson, limit],
+    )) as { rows: (RunnableSession & { total: number })[] };
+    return { rows, total: rows[0]?.total ?? 0 };
   }
 
   /**

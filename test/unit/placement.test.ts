@@ -1,5 +1,5 @@
 import test from 'ava';
-import { neverFits, placeSessions } from '../../src/domain/placement.js';
+import { neverFits, placementOf, placeSessions } from '../../src/domain/placement.js';
 
 const agent = (id: string, cpu: number, usedCpu = 0) => ({
   id,
@@ -56,4 +56,23 @@ test('neverFits names the slot and the largest agent', (t) => {
   t.deepEqual(neverFits({ cpu: 8 }, [agent('x', 4), agent('y', 2)]), { slot: 'cpu', need: 8, max: 4 });
   t.is(neverFits({ cpu: 2 }, [agent('x', 4)]), null);
   t.is(neverFits({ cpu: 64 }, []), null);
+});
+
+test('placementOf says whether a later candidate could still be placed: not once every agent is reserved', (t) => {
+  // One agent, full for the second candidate: it reserves the agent; nothing after it can go.
+  const full = placementOf(
+    [
+      { sessionId: 'a', need: { cpu: 1 } },
+      { sessionId: 'b', need: { cpu: 2 } },
+    ],
+    [agent('x', 2)],
+  );
+  t.deepEqual(full, { decisions: [{ sessionId: 'a', agentId: 'x' }], open: false });
+  // Two agents: the one that could hold `big` is reserved, the other stays open for later ones.
+  const open = placementOf([{ sessionId: 'big', need: { cpu: 4 } }], [agent('x', 4, 3), agent('y', 1, 1)]);
+  t.deepEqual(open, { decisions: [], open: true });
+  // Every candidate placed: the agents are open.
+  t.true(placementOf([{ sessionId: 'a', need: { cpu: 1 } }], [agent('x', 2)]).open);
+  // No agent: nothing can be placed, now or later in the pass.
+  t.false(placementOf([{ sessionId: 'a', need: { cpu: 1 } }], []).open);
 });

@@ -1,4 +1,4 @@
-import { placeSessions, type PlacementCandidate } from '../../domain/placement.js';
+import { placementOf, type PlacementCandidate } from '../../domain/placement.js';
 import {
   capacityPredicate,
   DEPENDENCY_FAILED,
@@ -36,10 +36,17 @@ export interface DispatcherDeps {
   timers?: TimerApi;
   /** Moves array parents after their children (array-settler.ts), at the start of each pass. */
   settleArrays?: () => Promise<unknown>;
+  /** The sessions a pass reads first per group (PASS_PAGE; tests set a small one). */
+  passPage?: number;
 }
 
 /** The most PENDING sessions one pass considers per group, among those that can run now. */
 const PASS_LIMIT = 1000;
+/**
+ * The sessions a pass reads first, in dispatch order; the rest of them (up to PASS_LIMIT) only
+ * when these leave an agent that a later one could use (passGroup).
+ */
+const PASS_PAGE = 64;
 /** Sessions committed per transaction on one agent: big enough to amortise, small enough to start early. */
 const COMMIT_CHUNK = 32;
 
@@ -217,26 +224,34 @@ export class Dispatcher {
       survey.backoffAt ? survey.backoffAt.getTime() : Infinity,
       survey.nextDeadline ? survey.nextDeadline.getTime() : Infinity,
     );
-    const pending = await this.deps.scheduler.runnable(group, horizon, new Date(now), PASS_LIMIT);
+    // A page first: once its placement leaves every agent reserved, no later session could be
+    // placed in this pass, and the statement already wrote theirs (waiting for capacity). Else
+    // the whole list is read and placed, as if the page had not been read.
+    const waitingPreds = [capacityPredicate(agents.length)];
+    const page = Math.min(this.deps.passPage ?? PASS_PAGE, PASS_LIMIT);
+    let scan = await this.deps.scheduler.runnable(group, horizon, new Date(now), page, waitingPreds);
+    let placement = placementOf(candidatesOf(scan.rows), agents);
+    if (scan.total > scan.rows.length && placement.open) {
+      scan = await this.deps.scheduler.runnable(group, horizon, new Date(now), PASS_LIMIT, waitingPreds);
+      placement = placementOf(candidatesOf(scan.rows), agents);
+      // More than a pass reads, and room for them: the next pass goes on at once.
+      if (scan.total > scan.rows.length && placement.open) this.kick();
+    }
+    const pending = scan.rows;
     if (pending.length === 0) return next;
 
-    const candidates: PlacementCandidate[] = pending.map((s) => ({
-      sessionId: s.id,
-      need: scaleSlots(s.requested_slots, s.cluster_size),
-      architecture: s.architecture,
-    }));
     const waiting = new Map<string, Predicate[]>();
-
     // Read just now in this group: where their jobs go, without a read per agent to enqueue.
     for (const a of agents) this.deps.queues.noteGroup(a.id, group);
-    const decisions = placeSessions(candidates, agents);
+    const decisions = placement.decisions;
     const placed = new Set(decisions.map((d) => d.sessionId));
-    for (const c of candidates) {
-      if (!placed.has(c.sessionId)) waiting.set(c.sessionId, [capacityPredicate(agents.length)]);
+    for (const c of pending) {
+      if (!placed.has(c.id)) waiting.set(c.id, waitingPreds);
     }
     const byId = new Map(pending.map((s) => [s.id, s]));
     await this.commitPlacements(decisions, byId, agents);
-    this.deps.metrics?.countDecisions('waiting', waiting.size);
+    // Those after the page wait too (their predicates were written with the page's read).
+    this.deps.metrics?.countDecisions('waiting', waiting.size + Math.max(0, scan.total - pending.length));
     await this.recordPredicates(byId, waiting);
     return next;
   }
@@ -341,4 +356,13 @@ export class Dispatcher {
       .map(([id, predicates]) => ({ id, predicates }));
     await this.deps.scheduler.writePredicates(changed);
   }
+}
+
+/** The scan's sessions as placement candidates (each kernel asks for the session's slots). */
+function candidatesOf(rows: readonly RunnableSession[]): PlacementCandidate[] {
+  return rows.map((s) => ({
+    sessionId: s.id,
+    need: scaleSlots(s.requested_slots, s.cluster_size),
+    architecture: s.architecture,
+  }));
 }

@@ -181,6 +181,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     metrics,
     settleArrays: () => settler.settle(),
     withLease: (fn) => dispatchLease.run(fn),
+    passPage: config.dispatchPage,
   });
   const kick = () => dispatcher.kick();
   hub.onCommittedElsewhere(() => dispatcher.elsewhere());
