@@ -1,5 +1,6 @@
 import { Cli, type BaseContext, type CommandClass } from 'clipanion';
 import { EXIT } from './base-command.js';
+import { watchClosedStdout } from './closed-stdout.js';
 import { BUILTINS, COMMAND_TABLE, type CommandEntry } from './command-table.js';
 import { stripAnsi } from './output.js';
 
@@ -80,6 +81,7 @@ function commandWords(argv: string[]): string {
 
 const isMain = process.argv[1] && /bai(\.js)?$/.test(process.argv[1]);
 if (isMain) {
+  watchClosedStdout(process.argv.slice(2), process.stdout, { exit: (code) => process.exit(code) });
   runCli(process.argv.slice(2), Cli.defaultContext).then(
     (code) => {
       process.exitCode = code;
