@@ -177,14 +177,15 @@ export class SchedulerStore {
            FROM ranked r WHERE r.kp_rank <= r.kp_room
        ), beyond AS (
          UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', (SELECT ?::jsonb))
-          WHERE s.id = ANY (ARRAY(SELECT id FROM runnable WHERE pos > (SELECT ?::int)))
+          WHERE s.id = ANY (ARRAY(SELECT id FROM runnable
+                                   WHERE pos > (SELECT ?::int) AND predicates IS DISTINCT FROM (SELECT ?::jsonb)))
             AND s.status = 'PENDING'
             AND (s.status_data -> 'predicates') IS DISTINCT FROM (SELECT ?::jsonb)
          RETURNING s.id
        )
        SELECT ${RUNNABLE_COLUMNS.join(', ')}, (SELECT count(*) FROM runnable)::int AS total
          FROM runnable WHERE pos <= (SELECT ?::int) ORDER BY pos`,
-      [group, horizon, now, now, waitingJson, limit, waitingJson, limit],
+      [group, horizon, now, now, waitingJson, limit, waitingJson, waitingJson, limit],
     )) as { rows: (RunnableSession & { total: number })[] };
     return { rows, total: rows[0]?.total ?? 0 };
   }
