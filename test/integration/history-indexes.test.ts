@@ -2,7 +2,13 @@ import test from 'ava';
 import { EventStore } from '../../src/persistence/event-store.js';
 import { FleetStore } from '../../src/persistence/fleet-store.js';
 import { seedHistory } from '../../src/persistence/history-seed.js';
-import { analyze, planScans, seqScannedTables, type RanQuery } from '../../src/persistence/plan-check.js';
+import {
+  analyze,
+  planScans,
+  seqScannedTables,
+  type PlanScan,
+  type RanQuery,
+} from '../../src/persistence/plan-check.js';
 import { call } from '../helpers/api.js';
 import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 
@@ -38,6 +44,20 @@ test.after.always(async () => {
 function explainable(sql: string): boolean {
   return /^\s*(select|insert|update|delete|with)\b/i.test(sql);
 }
+
+/** Both plans of `q` (the one for its values, the generic one), each with its label for messages. */
+async function bothPlans(q: RanQuery, name: string): Promise<{ scans: PlanScan[]; label: string }[]> {
+  const out: { scans: PlanScan[]; label: string }[] = [];
+  for (const generic of [false, true]) {
+    const scans = await planScans(stack.database.db, q, { generic });
+    out.push({ scans, label: `${name} (${generic ? 'generic' : 'custom'} plan): ${JSON.stringify(scans)}` });
+  }
+  return out;
+}
+
+/** The scans of hot tables read in full. */
+const hotSeqScans = (scans: PlanScan[]) =>
+  scans.filter((s) => s.node === 'Seq Scan' && HOT_TABLES.some((h) => h === s.relation));
 
 test.serial('every hot-path query reads sessions, kernels and session_events by index', async (t) => {
   const seen = new Map<string, RanQuery>();
@@ -116,9 +136,7 @@ test.serial('the report statements find the session by its primary key, generic 
     'the probe session was moved by both report statements on their own',
   );
   for (const q of reportStatements) {
-    for (const generic of [false, true]) {
-      const scans = await planScans(stack.database.db, q, { generic });
-      const label = `${q.prefix} (${generic ? 'generic' : 'custom'} plan): ${JSON.stringify(scans)}`;
+    for (const { scans, label } of await bothPlans(q, q.prefix)) {
       t.log(label);
       t.true(
         scans.some((s) => s.index === 'sessions_pkey'),
@@ -128,11 +146,7 @@ test.serial('the report statements find the session by its primary key, generic 
         scans.some((s) => s.index === 'sessions_agent_idx'),
         label,
       );
-      t.deepEqual(
-        scans.filter((s) => s.node === 'Seq Scan' && HOT_TABLES.some((h) => h === s.relation)),
-        [],
-        label,
-      );
+      t.deepEqual(hotSeqScans(scans), [], label);
     }
   }
 });
@@ -164,15 +178,9 @@ test.serial('the reconciler tick statements read by index, generic plan or not',
   }
   t.deepEqual(ran.map((q) => q.name).sort(), ['bai_mark_alive', 'bai_timed_out']);
   for (const q of ran) {
-    for (const generic of [false, true]) {
-      const scans = await planScans(stack.database.db, q, { generic });
-      const label = `${q.name} (${generic ? 'generic' : 'custom'} plan): ${JSON.stringify(scans)}`;
+    for (const { scans, label } of await bothPlans(q, q.name)) {
       t.log(label);
-      t.deepEqual(
-        scans.filter((s) => s.node === 'Seq Scan' && HOT_TABLES.some((h) => h === s.relation)),
-        [],
-        label,
-      );
+      t.deepEqual(hotSeqScans(scans), [], label);
     }
   }
 });
