@@ -35,6 +35,7 @@ const deps = (timers?: FakeTimers): DispatcherDeps => ({
   log: { info() {}, error() {} },
   startLeadMs: 30_000,
   withLease: (fn) => fn(),
+  passPage: 64,
   ...(timers ? { timers } : {}),
 });
 

@@ -36,17 +36,15 @@ export interface DispatcherDeps {
   timers?: TimerApi;
   /** Moves array parents after their children (array-settler.ts), at the start of each pass. */
   settleArrays?: () => Promise<unknown>;
-  /** The sessions a pass reads first per group (PASS_PAGE; tests set a small one). */
-  passPage?: number;
+  /**
+   * The sessions a pass reads first per group, in dispatch order (BAI_DISPATCH_PAGE); the rest
+   * of them (up to PASS_LIMIT) only when these leave an agent that a later one could use.
+   */
+  passPage: number;
 }
 
 /** The most PENDING sessions one pass considers per group, among those that can run now. */
 const PASS_LIMIT = 1000;
-/**
- * The sessions a pass reads first, in dispatch order; the rest of them (up to PASS_LIMIT) only
- * when these leave an agent that a later one could use (passGroup).
- */
-const PASS_PAGE = 64;
 /** Sessions committed per transaction on one agent: big enough to amortise, small enough to start early. */
 const COMMIT_CHUNK = 32;
 
@@ -228,7 +226,7 @@ export class Dispatcher {
     // placed in this pass, and the statement already wrote theirs (waiting for capacity). Else
     // the whole list is read and placed, as if the page had not been read.
     const waitingPreds = [capacityPredicate(agents.length)];
-    const page = Math.min(this.deps.passPage ?? PASS_PAGE, PASS_LIMIT);
+    const page = Math.min(this.deps.passPage, PASS_LIMIT);
     let scan = await this.deps.scheduler.runnable(group, horizon, new Date(now), page, waitingPreds);
     let placement = placementOf(candidatesOf(scan.rows), agents);
     if (scan.total > scan.rows.length && placement.open) {
