@@ -75,17 +75,26 @@ export class CpuMeter {
     this.start = this.snapshot();
   }
 
-  end(): CpuGroups {
+  /**
+   * `benchBackends`: the PostgreSQL backends that serve the bench's own connection (its polls),
+   * counted apart as "bench postgres", not as the stack's PostgreSQL.
+   */
+  end(benchBackends: ReadonlySet<number> = new Set()): CpuGroups {
     const s = this.start!;
     const e = this.snapshot();
     const out: CpuGroups = {};
+    let benchPg = 0;
     for (const [name, procs] of e.groups) {
       const before = s.groups.get(name)!;
       let sum = 0;
-      for (const [p, t] of procs) sum += t - (before.get(p) ?? 0);
+      for (const [p, t] of procs) {
+        if (benchBackends.has(p)) benchPg += t - (before.get(p) ?? 0);
+        else sum += t - (before.get(p) ?? 0);
+      }
       out[name] = Math.round(sum * 100) / 100;
     }
     out['bench process'] = Math.round((e.self - s.self) * 100) / 100;
+    if (benchBackends.size > 0) out['bench postgres'] = Math.round(benchPg * 100) / 100;
     out.machine = Math.round((e.machine - s.machine) * 100) / 100;
     return out;
   }

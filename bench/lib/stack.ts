@@ -20,6 +20,9 @@ import type { Service } from '../../src/stack/services.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '../../../..');
 
+/** The application name of the bench's own PostgreSQL connections. */
+const BENCH_APP = 'bai-bench';
+
 /** Agent capacity for the benchmarks: 4 cpu, so exactly 4 default sessions (1 cpu each) fit. */
 export const AGENT_CPU = 4;
 export const AGENT_MEM = 8 * 1024 ** 3;
@@ -196,7 +199,11 @@ export async function startBenchStack(log: (msg: string) => void): Promise<Bench
       logDir,
     );
     started.splice(started.length - 1, 0, a.child); // stop the agent before the manager
-    const db = openDb(pg.url, { min: 0, max: 8 });
+    // Named, so that the CPU of the backends serving the bench's own reads is told apart.
+    const db = openDb(`${pg.url}${pg.url.includes('?') ? '&' : '?'}application_name=${BENCH_APP}`, {
+      min: 0,
+      max: 8,
+    });
     started.push({ stop: () => db.destroy() });
     const client = clientOf(managerUrl, { accessKey, secretKey });
     await waitUntil(
@@ -241,6 +248,14 @@ export function timed(cmd: string, args: string[]): Promise<number> {
       else rej(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err}`));
     });
   });
+}
+
+/** The PostgreSQL backends serving the bench's own connections now (their CPU is not bai's). */
+export async function benchBackends(stack: BenchStack): Promise<Set<number>> {
+  const r = (await stack.db.raw('SELECT pid FROM pg_stat_activity WHERE application_name = ?', [
+    BENCH_APP,
+  ])) as { rows: { pid: number }[] };
+  return new Set(r.rows.map((x) => x.pid));
 }
 
 /** A CPU meter over the stack's processes (see cpu.ts). */
