@@ -10,9 +10,8 @@ import { preparedRaw } from './prepared.js';
 import { toJsonColumns } from './json-columns.js';
 import type { KernelRow, SessionRow } from './rows.js';
 import { eventDataSql, recordSessionEvents } from './session-events.js';
+import { sqlList } from './sql-literals.js';
 import type { EventsNotifier } from './session-store.js';
-
-const sqlList = (xs: readonly string[]) => xs.map((s) => `'${s.replace(/'/g, "''")}'`).join(', ');
 
 /** Columns of the parent a child does not copy as they are (it has its own, or none). */
 const NOT_COPIED = new Set(['id', 'name', 'environ', 'callback_url', 'array_size', 'array_parallelism']);

@@ -6,15 +6,13 @@ import {
   type ResolvedDependency,
 } from '../domain/dependency-condition.js';
 import { START_DEADLINE_APPLIES } from '../domain/start-deadline.js';
+import { sqlList, sqlText } from './sql-literals.js';
 
 /**
  * The domain's dependency conditions and start-deadline rule rendered to SQL
  * (src/domain/dependency-condition.ts, src/domain/start-deadline.ts): the dispatcher's
  * set-based statements use these fragments, so JS and SQL apply one rule.
  */
-
-const sqlText = (s: string) => `'${s.replace(/'/g, "''")}'`;
-const sqlList = (xs: readonly string[]) => xs.map(sqlText).join(', ');
 
 /** The dependency `p` (a sessions row) has ended. */
 const ENDED = `p.status IN (${sqlList(DEPENDENCY_ENDED_STATUSES)})`;

@@ -1,6 +1,6 @@
 import { ACTIVE_STATUSES, PREPARE_STATUSES } from '../domain/status.js';
 import type { Db } from './db.js';
-import { sqlList } from './scheduler-sql.js';
+import { sqlList } from './sql-literals.js';
 import { preparedRaw } from './prepared.js';
 import type { AgentRow, SessionRow } from './rows.js';
 

@@ -12,7 +12,8 @@ import {
   type PlacedKernel,
   type PlacedSession,
 } from './rows.js';
-import { AGENT_HELD_SQL, sqlList, sqlText, type AgentSurveyRow } from './scheduler-sql.js';
+import { AGENT_HELD_SQL, type AgentSurveyRow } from './scheduler-sql.js';
+import { sqlList, sqlText } from './sql-literals.js';
 import { eventDataSql } from './session-events.js';
 import type { SessionStore } from './session-store.js';
 

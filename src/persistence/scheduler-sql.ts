@@ -7,6 +7,7 @@ import {
   START_DEADLINE_APPLIES_SQL,
   START_DEADLINE_AT_SQL,
 } from './dependency-sql.js';
+import { sqlList, sqlText } from './sql-literals.js';
 
 /**
  * The dispatcher's set-based SQL: predicates rendered in SQL from the domain's templates, and
@@ -14,8 +15,6 @@ import {
  * and reads what the pass acts on, in one statement.
  */
 
-export const sqlText = (s: string) => `'${s.replace(/'/g, "''")}'`;
-export const sqlList = (xs: readonly string[]) => xs.map(sqlText).join(', ');
 /** How a timestamp column reads in a predicate's message or an event (as Date.toISOString writes it). */
 export const isoSql = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 

@@ -14,13 +14,13 @@ import {
   GLANCE_SQL,
   pastStartDeadline,
   predicatesSql,
-  sqlList,
   surveySql,
   UNMET_DEPENDENCY,
   type GlanceRow,
   type SurveyRow,
 } from './scheduler-sql.js';
 import type { SessionStore } from './session-store.js';
+import { sqlList } from './sql-literals.js';
 
 /** What a pass learns of one scaling group with PENDING sessions before it scans it. */
 export interface GroupSurvey {

@@ -6,7 +6,7 @@ import { dependencyRows } from './dependency-sql.js';
 import type { IdempotencyStore, KeyClaim } from './idempotency-store.js';
 import { toJsonColumns } from './json-columns.js';
 import type { KernelRow, SessionRow } from './rows.js';
-import { sqlText } from './scheduler-sql.js';
+import { sqlText } from './sql-literals.js';
 import { callbackDeliveriesSql, eventDataSql } from './session-events.js';
 import type { SessionStore } from './session-store.js';
 
