@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { sleep } from '../src/stack/process-util.js';
 import type { BenchStack } from './lib/stack.js';
-import { benchBackends, cpuMeter } from './lib/stack.js';
+import { cpuMeter } from './lib/stack.js';
 import { CounterMeter } from './lib/counters.js';
 import { lowerIsBetter, summaryLine, type BenchResult, type SummaryLine } from './lib/result.js';
 import type { CpuGroups } from './lib/cpu.js';
@@ -174,7 +174,7 @@ async function idleCost(stack: BenchStack, seconds: number, log: (m: string) => 
   const meter = cpuMeter(stack);
   meter.begin();
   await sleep(seconds * 1000);
-  const cpu = meter.end();
+  const cpu = await meter.end();
   const trace = await tracer?.end(seconds);
   const perSecond = await counters.end(seconds);
   if (trace) log(`drain: idle trace per second ${JSON.stringify(trace, null, 1)}`);
@@ -201,7 +201,7 @@ export async function runDrain(
   const meter = cpuMeter(stack);
   meter.begin();
   const x = await xargsDrain(stack, n, p);
-  const xCpu = meter.end(await benchBackends(stack));
+  const xCpu = await meter.end();
   log(`drain: xargs -P${p} ${n} containers in ${x.totalMs} ms`);
   // BENCH_IDLE_SECONDS=N: first what the idle manager and agent cost a second, and where from.
   const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 0);
@@ -215,7 +215,7 @@ export async function runDrain(
   await pgss?.begin();
   meter.begin();
   const b = await baiDrain(stack, n);
-  const bCpu = meter.end(await benchBackends(stack));
+  const bCpu = await meter.end();
   const statements = await pgss?.end(n);
   if (statements) log(`drain: pg_stat_statements per session ${JSON.stringify(statements, null, 1)}`);
   const trace = await tracer?.end(n);

@@ -4,7 +4,7 @@ import { startExtraAgent, type ExtraAgent } from './lib/agents.js';
 import { CounterMeter, type PerUnit } from './lib/counters.js';
 import { CpuMeter, type CpuGroups } from './lib/cpu.js';
 import { lowerIsBetter, type BenchResult, type Row } from './lib/result.js';
-import type { BenchStack } from './lib/stack.js';
+import { benchBackends, type BenchStack } from './lib/stack.js';
 
 interface SizeRun {
   agents: number;
@@ -29,7 +29,7 @@ function meterFor(stack: BenchStack, extras: ExtraAgent[]): CpuMeter {
     roots[`agent${i + 2}`] = x.agent.pid;
     roots[`dockerd${i + 2}`] = x.docker.pid;
   });
-  return new CpuMeter(roots);
+  return new CpuMeter(roots, () => benchBackends(stack));
 }
 
 /** Sums the groups whose name starts with each prefix, in ms per session. */
@@ -88,7 +88,7 @@ export async function runScaleOut(
       meter.begin();
       const d = await baiDrain(stack, sessions);
       await extrasIdle(extras);
-      const cpu = meter.end();
+      const cpu = await meter.end();
       const perSession = await counters.end(sessions);
       const run: SizeRun = {
         agents: size,

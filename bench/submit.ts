@@ -170,7 +170,7 @@ export async function runSubmit(
   const meter = cpuMeter(stack);
   meter.begin();
   const f = await floor(stack, clients, durationMs);
-  const fCpu = meter.end();
+  const fCpu = await meter.end();
   log(`submit: floor ${Math.round(f.accepted / (f.durationMs / 1000))}/s`);
   const startsAt = new Date(Date.now() + 86_400_000).toISOString();
   const rss = { manager: [] as number[], agent: [] as number[] };
@@ -199,7 +199,7 @@ export async function runSubmit(
   } finally {
     clearInterval(sampler);
   }
-  const bCpu = meter.end();
+  const bCpu = await meter.end();
   const trace = await tracer?.end(Math.max(1, b.accepted));
   const bCounters = await counters.end(Math.max(1, b.accepted));
   if (trace) log(`submit: trace per accepted session ${JSON.stringify(trace, null, 1)}`);

@@ -60,7 +60,14 @@ export type CpuGroups = Record<string, number>;
 export class CpuMeter {
   private start: { groups: Map<string, Map<number, number>>; machine: number; self: number } | null = null;
 
-  constructor(private readonly roots: Record<string, number>) {}
+  /**
+   * `benchBackends`: the PostgreSQL backends serving the bench's own connections (its polls) when
+   * the interval ends, counted apart as "bench postgres", not as the stack's PostgreSQL.
+   */
+  constructor(
+    private readonly roots: Record<string, number>,
+    private readonly benchBackends: () => Promise<ReadonlySet<number>> = () => Promise.resolve(new Set()),
+  ) {}
 
   private snapshot() {
     const groups = new Map<string, Map<number, number>>();
@@ -75,11 +82,8 @@ export class CpuMeter {
     this.start = this.snapshot();
   }
 
-  /**
-   * `benchBackends`: the PostgreSQL backends that serve the bench's own connection (its polls),
-   * counted apart as "bench postgres", not as the stack's PostgreSQL.
-   */
-  end(benchBackends: ReadonlySet<number> = new Set()): CpuGroups {
+  async end(): Promise<CpuGroups> {
+    const benchBackends = await this.benchBackends();
     const s = this.start!;
     const e = this.snapshot();
     const out: CpuGroups = {};

@@ -200,10 +200,9 @@ export async function startBenchStack(log: (msg: string) => void): Promise<Bench
     );
     started.splice(started.length - 1, 0, a.child); // stop the agent before the manager
     // Named, so that the CPU of the backends serving the bench's own reads is told apart.
-    const db = openDb(`${pg.url}${pg.url.includes('?') ? '&' : '?'}application_name=${BENCH_APP}`, {
-      min: 0,
-      max: 8,
-    });
+    const named = new URL(pg.url);
+    named.searchParams.set('application_name', BENCH_APP);
+    const db = openDb(named.href, { min: 0, max: 8 });
     started.push({ stop: () => db.destroy() });
     const client = clientOf(managerUrl, { accessKey, secretKey });
     await waitUntil(
@@ -260,13 +259,16 @@ export async function benchBackends(stack: BenchStack): Promise<Set<number>> {
 
 /** A CPU meter over the stack's processes (see cpu.ts). */
 export function cpuMeter(stack: BenchStack): CpuMeter {
-  return new CpuMeter({
-    manager: stack.manager.pid,
-    agent: stack.agent.pid,
-    postgres: stack.pg.pid,
-    redis: stack.redis.pid,
-    dockerd: stack.docker.pid,
-  });
+  return new CpuMeter(
+    {
+      manager: stack.manager.pid,
+      agent: stack.agent.pid,
+      postgres: stack.pg.pid,
+      redis: stack.redis.pid,
+      dockerd: stack.docker.pid,
+    },
+    () => benchBackends(stack),
+  );
 }
 
 /** The baseline's container: `true` in the bench image, limited like a bai kernel of `cpu`. */
