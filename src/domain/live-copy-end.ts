@@ -21,5 +21,17 @@ export interface LiveCopyAtExit {
 export function liveCopyNeedsTail(c: LiveCopyAtExit): boolean {
   if (!c.endsRight) return true;
   if (c.drained !== false) return false;
-  return c.tailTruncated || c.copiedBytes !== c.tailBytes;
+  return !liveCopyHoldsAll(c.copiedBytes, { bytes: c.tailBytes, truncated: c.tailTruncated });
+}
+
+/**
+ * Whether a live copy holds the whole output of an exited container by its count: as many
+ * bytes as the engine stored, none of them cut (`copiedBytes` null: not known). The stored
+ * output of an exited container is complete, so nothing more can come from its stream then.
+ */
+export function liveCopyHoldsAll(
+  copiedBytes: number | null,
+  tail: { bytes: number; truncated: boolean },
+): boolean {
+  return copiedBytes !== null && !tail.truncated && copiedBytes === tail.bytes;
 }

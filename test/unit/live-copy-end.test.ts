@@ -1,5 +1,5 @@
 import test from 'ava';
-import { liveCopyNeedsTail, type LiveCopyAtExit } from '../../src/domain/live-copy-end.js';
+import { liveCopyHoldsAll, liveCopyNeedsTail, type LiveCopyAtExit } from '../../src/domain/live-copy-end.js';
 
 const whole: LiveCopyAtExit = {
   drained: true,
@@ -28,4 +28,13 @@ test('a copy whose stream did not end in time is ended with the tail unless it p
   t.true(liveCopyNeedsTail({ ...whole, drained: false, copiedBytes: 9_000 }));
   t.true(liveCopyNeedsTail({ ...whole, drained: false, tailTruncated: true }));
   t.true(liveCopyNeedsTail({ ...whole, drained: false, copiedBytes: 20_000 }));
+});
+
+test('a copy holds the whole output by its count only when it is known, equal and nothing was cut', (t) => {
+  t.true(liveCopyHoldsAll(13_890, { bytes: 13_890, truncated: false }));
+  t.true(liveCopyHoldsAll(0, { bytes: 0, truncated: false }));
+  t.false(liveCopyHoldsAll(null, { bytes: 0, truncated: false }));
+  t.false(liveCopyHoldsAll(9_000, { bytes: 13_890, truncated: false }));
+  t.false(liveCopyHoldsAll(20_000, { bytes: 13_890, truncated: false }));
+  t.false(liveCopyHoldsAll(13_890, { bytes: 13_890, truncated: true }));
 });

@@ -3,9 +3,9 @@ import { pipeline } from 'node:stream/promises';
 import { StringDecoder } from 'node:string_decoder';
 import type { Redis } from 'ioredis';
 import type { AgentConfig } from '../../config/config.js';
-import type { LogFollow } from '../../docker/docker-adapter.js';
+import type { LogFollow, LogTail } from '../../docker/docker-adapter.js';
 import { decodeTail, storedOutput } from '../../domain/output-tail.js';
-import { liveCopyNeedsTail } from '../../domain/live-copy-end.js';
+import { liveCopyHoldsAll, liveCopyNeedsTail } from '../../domain/live-copy-end.js';
 import type { Logger } from '../../log/logger.js';
 import {
   LOG_ENTRY_BYTES,
@@ -32,6 +32,8 @@ export class LogCopier {
   private failedWrites = 0;
   /** Bytes appended to the kernel's live copy in all, as the last append answered. */
   private total: number | null;
+  /** Whether the copy began with the container's first byte (the agent started it just now). */
+  private readonly fromStart: boolean;
 
   /** `total`: bytes the live copy holds in all at the start, when known (a copy begun from nothing: 0). */
   constructor(
@@ -45,6 +47,7 @@ export class LogCopier {
     total: number | null = null,
   ) {
     this.total = total;
+    this.fromStart = total === 0;
     const decoder = new StringDecoder('utf8');
     const send = async (text: string): Promise<void> => {
       if (text === '') return;
@@ -107,6 +110,16 @@ export class LogCopier {
    */
   get appended(): number | null {
     return this.total;
+  }
+
+  /**
+   * Whether the copy already holds the whole output of its exited container, `tail` being the
+   * engine's stored output: begun from the first byte, every write answered, as many bytes as
+   * the engine stored and none cut. Its stream has nothing more to give then, whenever the
+   * engine ends it.
+   */
+  holdsAll(tail: LogTail): boolean {
+    return this.fromStart && this.failedWrites === 0 && liveCopyHoldsAll(this.total, tail);
   }
 
   stop(): void {
@@ -188,6 +201,31 @@ export function followLogs(
     );
 }
 
+/** How long the live copy may take to reach the end of an exited container's output. */
+const DRAIN_MS = 10_000;
+
+/**
+ * Whether the live copy reached the end of the output (undefined: no copy began). It waits for
+ * the engine to end the follow stream, up to DRAIN_MS, unless the copy holds the whole stored
+ * output already (LogCopier.holdsAll): the engine ends the stream some milliseconds after the
+ * exit (8–16 ms measured here), on the way to every exit report, and a complete copy needs
+ * nothing more from it. Its stream then ends on its own, off the report's path (stopped after
+ * DRAIN_MS if it does not), and gives its connection back as before.
+ */
+async function copyDrained(tracked: Tracked, tailing: Promise<LogTail>): Promise<boolean | undefined> {
+  const copier = tracked.copier;
+  if (copier) {
+    const tail = await tailing.catch(() => null);
+    if (tail && copier.holdsAll(tail)) {
+      void copier.drain(DRAIN_MS);
+      return true;
+    }
+  }
+  const drained = await copier?.drain(DRAIN_MS);
+  tracked.stopLogs?.();
+  return drained;
+}
+
 /** The output an exit report carries, and how much there was in all. */
 interface FinalOutput {
   logs: string;
@@ -197,8 +235,9 @@ interface FinalOutput {
 
 /**
  * Ends the live copy of an exited main and reads the output its exit report keeps. The live
- * copy first takes in the last lines (its stream ends with the container), then the stored
- * output is the engine's tail, read as a stream: memory stays at the limit.
+ * copy takes in the last lines (its stream ends with the container; not waited for when the
+ * copy holds them all already), and the stored output is the engine's tail, read as a stream
+ * meanwhile: memory stays at the limit.
  */
 export async function finishLogs(
   ctx: AgentContext,
@@ -211,8 +250,7 @@ export async function finishLogs(
   // drains, not after it (one Docker round trip less on the way to the exit report).
   const tailing = docker.logTail(main.containerId, limit);
   tailing.catch(() => {}); // its failure is the await's below, after the drain
-  const drained = await tracked.copier?.drain(10_000);
-  tracked.stopLogs?.();
+  const drained = await copyDrained(tracked, tailing);
   const prefix = config.queuePrefix;
   const where = { sessionId: tracked.sessionId, kernelId: main.kernelId };
   // The engine's copy rotates (json-file max-size): the live copy's count says how much
