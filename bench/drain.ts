@@ -286,6 +286,11 @@ export async function runDrain(
       ...(statements ? { statements } : {}),
       baiPerSec: n / (b.totalMs / 1000),
       xargsPerSec: n / (x.totalMs / 1000),
+      // When each completed, in ms from the start: where a drain's time went (its stalls).
+      completionsMs: {
+        bai: [...b.doneAt].sort((m, k) => m - k).map((t) => t - b.start),
+        xargs: [...x.doneAt].sort((m, k) => m - k).map((t) => t - x.start),
+      },
     },
     summaryLines: drainSummary(n, p, b.totalMs, x.totalMs, perSession, bCpu),
   };
