@@ -114,12 +114,12 @@ export class LogCopier {
 
   /**
    * Whether the copy already holds the whole output of its exited container, `tail` being the
-   * engine's stored output: begun from the first byte, every write answered, as many bytes as
-   * the engine stored and none cut. Its stream has nothing more to give then, whenever the
-   * engine ends it.
+   * engine's stored output: begun from the first byte, every write answered (a failed one
+   * leaves `total` unknown), as many bytes as the engine stored and none cut. Its stream has
+   * nothing more to give then, whenever the engine ends it.
    */
   holdsAll(tail: LogTail): boolean {
-    return this.fromStart && this.failedWrites === 0 && liveCopyHoldsAll(this.total, tail);
+    return this.fromStart && liveCopyHoldsAll(this.total, tail);
   }
 
   stop(): void {
