@@ -59,7 +59,7 @@ export interface SessionServiceDeps {
   /** Group commit of new sessions (src/api/submit-batcher.ts). */
   submits: SubmitBatcher;
   /** Asks the dispatcher for a pass; given a new session's starts_at, only when it may be due. */
-  kickDispatcher: (startsAt?: Date | null) => void;
+  kickDispatcher: (startsAt?: Date | null, groups?: Iterable<string>) => void;
 }
 
 export interface CreateAnswer {
@@ -153,7 +153,7 @@ export class SessionService {
       throw err;
     }
     (request?.log ?? this.deps.log).info('session created', { sessionId: row.id });
-    if (req.array) this.deps.kickDispatcher(row.starts_at);
+    if (req.array) this.deps.kickDispatcher(row.starts_at, [row.scaling_group]);
     if (req.enqueueOnly) {
       return { answer: answerOf(row, true), status: 201 };
     }

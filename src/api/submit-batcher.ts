@@ -37,8 +37,11 @@ export class SubmitBatcher {
       sessions: SessionStore;
       idempotency: IdempotentCreates;
       log: Logger;
-      /** Asks the dispatcher for a pass, given the earliest starts_at committed (null: one is due now). */
-      kickDispatcher: (startsAt?: Date | null) => void;
+      /**
+       * Asks the dispatcher for a pass, given the earliest starts_at committed (null: one is due
+       * now) and the scaling groups of the sessions committed.
+       */
+      kickDispatcher: (startsAt: Date | null, groups: Iterable<string>) => void;
       maxBatch?: number;
     },
   ) {
@@ -101,11 +104,14 @@ export class SubmitBatcher {
   /** One wake-up for the group: at once when any is due, else at the earliest starts_at. */
   private kick(rows: SessionRow[]): void {
     let earliest: Date | null = null;
+    let due = false;
     for (const r of rows) {
-      if (!r.starts_at) return this.deps.kickDispatcher(null);
-      const at = new Date(r.starts_at);
-      if (!earliest || at < earliest) earliest = at;
+      if (!r.starts_at) due = true;
+      else if (!due) {
+        const at = new Date(r.starts_at);
+        if (!earliest || at < earliest) earliest = at;
+      }
     }
-    this.deps.kickDispatcher(earliest);
+    this.deps.kickDispatcher(due ? null : earliest, new Set(rows.map((r) => r.scaling_group)));
   }
 }

@@ -51,12 +51,15 @@ export class SchedulerStore {
    * one connection of its own when the manager has one (passes never overlap): PostgreSQL keeps
    * a prepared statement's plans per connection, so one connection plans them once (and again
    * after each autovacuum of their tables) where sixteen pooled ones each did, five custom
-   * plans first (docs/benchmarks.md, round six). Placement commits on `db`.
+   * plans first (docs/benchmarks.md, round six). Placement commits on `db`. `scanDb`: where
+   * the runnable scan runs, a connection of its own as well, so that a pass's scans can run
+   * beside its survey (early-scans.ts).
    */
   constructor(
     private readonly db: Db,
     private readonly sessions: SessionStore,
     private readonly passDb: Db = db,
+    private readonly scanDb: Db = passDb,
   ) {}
 
   /**
@@ -145,7 +148,7 @@ export class SchedulerStore {
     // every pass: docs/benchmarks.md, round thirteen).
     const waitingJson = JSON.stringify(waiting);
     const { rows } = (await preparedRaw(
-      this.passDb,
+      this.scanDb,
       'bai_runnable',
       `WITH cand0 AS MATERIALIZED (
          SELECT ${CANDIDATE_COLUMNS} FROM sessions s

@@ -19,6 +19,7 @@ import { imageForRun, runJobOf } from './run-job.js';
 import { cancelPastStartDeadlines } from './start-deadlines.js';
 import { realTimers, setLongTimeoutAt, type LongTimeout, type TimerApi } from '../long-timer.js';
 import { QuietGate } from './quiet-gate.js';
+import { EarlyScans, type RunnableScan } from './early-scans.js';
 
 export interface DispatcherDeps {
   scheduler: SchedulerStore;
@@ -71,6 +72,10 @@ export class Dispatcher {
   private readonly quiet = new QuietGate();
   private readonly passListeners = new Set<(n: number) => void | Promise<void>>();
   private readonly timers: TimerApi;
+  /** The runnable scans a pass starts beside its survey (early-scans.ts). */
+  private readonly early = new EarlyScans();
+  /** Whether the pass under way has committed a placement (later groups' early scans are stale). */
+  private placedInPass = false;
 
   constructor(private readonly deps: DispatcherDeps) {
     this.timers = deps.timers ?? realTimers;
@@ -162,12 +167,23 @@ export class Dispatcher {
     await this.deps.settleArrays?.();
     const now = Date.now();
     const horizon = new Date(now + this.deps.startLeadMs);
-    const surveys = await this.deps.scheduler.survey(horizon, new Date(now), PASS_LIMIT);
-    for (const survey of surveys) {
-      nextWake = Math.min(nextWake, await this.passGroup(survey, now));
+    const page = Math.min(this.deps.passPage, PASS_LIMIT);
+    this.placedInPass = false;
+    this.early.start((group, waiting) =>
+      this.deps.scheduler.runnable(group, horizon, new Date(now), page, waiting),
+    );
+    let groups = 0;
+    try {
+      const surveys = await this.deps.scheduler.survey(horizon, new Date(now), PASS_LIMIT);
+      groups = surveys.length;
+      for (const survey of surveys) {
+        nextWake = Math.min(nextWake, await this.passGroup(survey, now));
+      }
+    } finally {
+      await this.early.settle();
     }
     // No group has a PENDING session: the safety tick may rest (onTick).
-    if (surveys.length === 0) this.quiet.rest(began);
+    if (groups === 0) this.quiet.rest(began);
     this.deps.metrics?.observePass((performance.now() - t0) / 1000);
     this.armTimer(nextWake);
     for (const fn of this.passListeners) await fn(n);
@@ -189,9 +205,13 @@ export class Dispatcher {
    * tick's next pass writes its `starts_at` predicate. Under a stream of such submits this
    * saves a pass (five statements) per request.
    */
-  wake(startsAt: Date | null | undefined): void {
+  wake(startsAt: Date | null | undefined, groups: Iterable<string> = []): void {
     const due = startsAt ? startsAt.getTime() - this.deps.startLeadMs : -Infinity;
-    if (due <= Date.now()) return this.kick();
+    if (due <= Date.now()) {
+      // The pass is likely to place in these groups: their scans go beside its survey.
+      for (const g of groups) this.early.expect(g);
+      return this.kick();
+    }
     this.quiet.wake(); // the next tick writes its predicate
     if (!this.closed && due < (this.timer?.active ? this.timer.at : Infinity)) this.armTimer(due);
   }
@@ -227,7 +247,9 @@ export class Dispatcher {
     // the whole list is read and placed, as if the page had not been read.
     const waitingPreds = [capacityPredicate(agents.length)];
     const page = Math.min(this.deps.passPage, PASS_LIMIT);
-    let scan = await this.deps.scheduler.runnable(group, horizon, new Date(now), page, waitingPreds);
+    let scan: RunnableScan =
+      (await this.early.take(group, agents.length, waitingPreds, !this.placedInPass)) ??
+      (await this.deps.scheduler.runnable(group, horizon, new Date(now), page, waitingPreds));
     let placement = placementOf(candidatesOf(scan.rows), agents);
     if (scan.total > scan.rows.length && placement.open) {
       scan = await this.deps.scheduler.runnable(group, horizon, new Date(now), PASS_LIMIT, waitingPreds);
@@ -236,6 +258,8 @@ export class Dispatcher {
       if (scan.total > scan.rows.length && placement.open) this.kick();
     }
     const pending = scan.rows;
+    // Sessions left waiting for capacity alone: a freed slot's pass will likely place one here.
+    if (scan.total > placement.decisions.length) this.early.expect(group);
     if (pending.length === 0) return next;
 
     const waiting = new Map<string, Predicate[]>();
@@ -314,6 +338,7 @@ export class Dispatcher {
             i === 0 ? (agents.find((a) => a.id === agentId) ?? null) : null,
           );
           if (placed.length === 0) return; // the agent is gone or full: the next pass decides again
+          this.placedInPass = true;
           this.deps.sessions.notifyCommitted();
           this.deps.metrics?.countDecisions('placed', placed.length);
           await Promise.all(

@@ -103,6 +103,8 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   };
   // The dispatcher's pass reads, on one connection (SchedulerStore says why).
   const passDb = genericPlanPool(1);
+  // Its runnable scans on one more, beside the survey (early-scans.ts).
+  const scanDb = genericPlanPool(1);
   // The report statements run on their own (SessionStore.alone): on `db`'s 16 each text was
   // planned five times per connection, and again after each autoanalyze (benchmarks.md, round ten).
   // The reconciler's statements of every tick run there too (FleetStore says why).
@@ -172,7 +174,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   hub.onCommittedElsewhere(() => settler.elsewhere());
   const dispatchLease = lease('dispatcher', 10_000);
   const dispatcher = new Dispatcher({
-    scheduler: new SchedulerStore(db, sessions, passDb),
+    scheduler: new SchedulerStore(db, sessions, passDb, scanDb),
     sessions,
     catalog,
     queues,
@@ -192,7 +194,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     sessions,
     idempotency,
     log,
-    kickDispatcher: (startsAt) => dispatcher.wake(startsAt),
+    kickDispatcher: (startsAt, groups) => dispatcher.wake(startsAt, groups),
   });
   const service = new SessionService({
     sessions,
@@ -205,7 +207,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
     log,
     idempotency,
     submits,
-    kickDispatcher: (startsAt) => dispatcher.wake(startsAt),
+    kickDispatcher: (startsAt, groups) => dispatcher.wake(startsAt, groups),
     arrays: new ArrayService(arrays, sessions, kick),
   });
   // Schedules (docs/schedules.md): fired by the holder of their own lease; a short TTL so a
@@ -379,7 +381,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
         await step(() => backlog.close());
         for (const l of leases) await step(() => l.release());
         await step(() => redis.quit());
-        for (const pool of [passDb, reportDb]) if (pool !== db) await step(() => pool.destroy());
+        for (const pool of [passDb, scanDb, reportDb]) if (pool !== db) await step(() => pool.destroy());
         await step(() => db.destroy());
         if (embedded) await step(() => embedded!.close());
         if (errors.length > 0) log.error('manager close', { errors: errors.map(String) });

@@ -1,0 +1,129 @@
+import test from 'ava';
+import { capacityPredicate } from '../../src/domain/predicates.js';
+import type { RunnableSession } from '../../src/persistence/placement-commit.js';
+import { Dispatcher, type DispatcherDeps } from '../../src/workers/manager/dispatcher.js';
+import { EarlyScans, type RunnableScan } from '../../src/workers/manager/early-scans.js';
+
+const session = (id: string): RunnableSession => ({
+  id,
+  requested_slots: { cpu: 1 },
+  cluster_size: 1,
+  architecture: null,
+  predicates: null,
+  domain_name: 'default',
+  image: 'python',
+});
+const noRoom = [capacityPredicate(1)];
+const noAgent = [capacityPredicate(0)];
+
+test('a scan is started for each expected group, taken once, then expected no more', async (t) => {
+  const early = new EarlyScans();
+  const started: string[] = [];
+  const scan = async (group: string): Promise<RunnableScan> => {
+    started.push(group);
+    return { rows: [session(`${group}-1`)], total: 1 };
+  };
+  early.expect('a');
+  early.expect('b');
+  early.expect('a');
+  early.start(scan);
+  t.deepEqual(started, ['a', 'b']);
+  t.is((await early.take('a', 1, noRoom, true))?.rows[0]?.id, 'a-1');
+  t.is(await early.take('a', 1, noRoom, true), null, 'taken once');
+  t.is(await early.take('c', 1, noRoom, true), null, 'none started for c');
+  await early.settle();
+  t.is(await early.take('b', 1, noRoom, true), null, 'settled scans are gone');
+  early.start(scan);
+  t.deepEqual(started, ['a', 'b'], 'a start without new expectations starts nothing');
+});
+
+test('an early scan is not used when its waiting predicate, a placement before it or its own failure says so', async (t) => {
+  const early = new EarlyScans();
+  const waitings: string[] = [];
+  const scan = async (group: string, waiting: readonly { msg: string }[]): Promise<RunnableScan> => {
+    waitings.push(waiting[0]!.msg);
+    if (group === 'broken') throw new Error('connection lost');
+    return { rows: [], total: 0 };
+  };
+  for (const g of ['none', 'placed', 'broken']) early.expect(g);
+  early.start(scan);
+  t.deepEqual(waitings, [noRoom[0]!.msg, noRoom[0]!.msg, noRoom[0]!.msg], 'guessed: agents with no room');
+  t.is(await early.take('none', 0, noAgent, true), null, 'the group has no agent: its predicate differs');
+  t.is(await early.take('placed', 1, noRoom, false), null, 'a placement of the pass came first');
+  t.is(await early.take('broken', 1, noRoom, true), null, 'a failed scan is done again');
+  // The survey said the group has no agent: the next guess follows it.
+  early.expect('none');
+  early.start(scan);
+  t.is(waitings[3], noAgent[0]!.msg);
+  t.deepEqual(await early.take('none', 0, noAgent, true), { rows: [], total: 0 });
+});
+
+/** A dispatcher on fakes: one group, one agent of one cpu; a scan reads s1, and s2 when `waiting`. */
+function fakeDispatcher(opts: { waiting: boolean }) {
+  const events: string[] = [];
+  let scanned!: () => void;
+  const scanBegun = new Promise<void>((r) => (scanned = r));
+  const deps = {
+    scheduler: {
+      survey: async () => {
+        events.push('survey');
+        // Answers once a scan has begun (or after 2 s, so a sequential pass fails the test rather than hangs).
+        await Promise.race([scanBegun, new Promise((r) => setTimeout(r, 2000))]);
+        events.push('survey answered');
+        return [
+          {
+            group: 'g',
+            laterAt: null,
+            backoffAt: null,
+            nextDeadline: null,
+            expired: [],
+            broken: [],
+            agents: [{ id: 'a1', total: { cpu: 1 }, occupied: {}, placements: 0 }],
+          },
+        ];
+      },
+      runnable: async (group: string) => {
+        events.push(`scan ${group}`);
+        scanned();
+        // s2 does not fit beside s1: it waits for capacity, and reserves the agent.
+        const rows = opts.waiting ? [session('s1'), session('s2')] : [session('s1')];
+        return { rows, total: rows.length };
+      },
+      commitPlacement: async (_agent: string, list: RunnableSession[]) => {
+        events.push(`place ${list.map((s) => s.id).join(',')}`);
+        return list.map((s) => ({ session: { id: s.id, starts_at: null }, kernels: [] }));
+      },
+      writePredicates: async () => {},
+    },
+    sessions: { notifyCommitted() {} },
+    catalog: { resolveImage: async () => null },
+    queues: { noteGroup() {}, run: async () => {} },
+    log: { info() {}, error() {} },
+    startLeadMs: 30_000,
+    withLease: (fn: () => Promise<void>) => fn(),
+    passPage: 64,
+  } as unknown as DispatcherDeps;
+  return { d: new Dispatcher(deps), events };
+}
+
+test('a submit names its group: the pass scans it beside its survey, once', async (t) => {
+  const { d, events } = fakeDispatcher({ waiting: false });
+  await new Promise<void>((resolve) => {
+    d.onPass(() => resolve());
+    d.wake(null, ['g']);
+  });
+  t.deepEqual(events, ['scan g', 'survey', 'survey answered', 'place s1']);
+  await d.close();
+});
+
+test('a pass that leaves sessions waiting for capacity scans their group early in the next pass', async (t) => {
+  const { d, events } = fakeDispatcher({ waiting: true });
+  const passes: number[] = [];
+  d.onPass((n) => void passes.push(n));
+  await d.pass(); // no submit named a group: the scan comes after the survey
+  t.deepEqual(events.splice(0), ['survey', 'survey answered', 'scan g', 'place s1']);
+  await d.pass(); // s1's group still has a session waiting: scanned beside the survey
+  t.deepEqual(events.splice(0), ['scan g', 'survey', 'survey answered', 'place s1']);
+  t.deepEqual(passes, [1, 2]);
+  await d.close();
+});
