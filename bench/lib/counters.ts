@@ -17,6 +17,8 @@ export interface Counters {
   /** PostgreSQL connections opened (pg_stat_database.sessions): a pool's churn costs a backend start each. */
   pgConnections: number;
   redisCommands: number;
+  /** Redis's calls per command (`INFO commandstats`; commands a script runs count under their own names). */
+  redisByCommand: Record<string, number>;
   /** Per table: sequential scans' rows read and index scans' rows fetched. */
   tables: Record<string, { seqRead: number; idxFetch: number }>;
 }
@@ -41,6 +43,9 @@ async function read(stack: BenchStack, database: string): Promise<Counters> {
     await redis.connect();
     const info = await redis.info('stats');
     const cmds = Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? NaN);
+    const byCommand: Record<string, number> = {};
+    for (const m of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
+      byCommand[m[1]!] = Number(m[2]);
     return {
       pgTransactions: Number(r.tx),
       pgRowsReturned: Number(r.tup_returned),
@@ -48,6 +53,7 @@ async function read(stack: BenchStack, database: string): Promise<Counters> {
       pgRowsWritten: Number(r.written),
       pgConnections: Number(r.sessions),
       redisCommands: cmds,
+      redisByCommand: byCommand,
       tables: Object.fromEntries(
         ((t?.rows ?? []) as { relname: string; seq: string; idx: string }[]).map((x) => [
           x.relname,
@@ -61,7 +67,11 @@ async function read(stack: BenchStack, database: string): Promise<Counters> {
   }
 }
 
-export type PerUnit = Record<Exclude<keyof Counters, 'tables'>, number> & { tables: Record<string, string> };
+export type PerUnit = Record<Exclude<keyof Counters, 'tables' | 'redisByCommand'>, number> & {
+  tables: Record<string, string>;
+  /** Redis calls per unit by command, those of at least 0.1 a unit, the most called first. */
+  redisByCommand: Record<string, number>;
+};
 
 /** Counts between begin() and end(), divided by `per` (e.g. sessions). */
 export class CounterMeter {
@@ -87,6 +97,10 @@ export class CounterMeter {
       const idx = r(v.idxFetch - b.idxFetch);
       if (seq + idx >= 0.5) tables[name] = `seq ${seq} idx ${idx}`;
     }
+    const byCommand = Object.entries(e.redisByCommand)
+      .map(([name, calls]) => [name, r(calls - (s.redisByCommand[name] ?? 0))] as const)
+      .filter(([, n]) => n >= 0.1)
+      .sort((a, b) => b[1] - a[1]);
     return {
       pgTransactions: r(e.pgTransactions - s.pgTransactions),
       pgRowsReturned: r(e.pgRowsReturned - s.pgRowsReturned),
@@ -94,6 +108,7 @@ export class CounterMeter {
       pgRowsWritten: r(e.pgRowsWritten - s.pgRowsWritten),
       pgConnections: r(e.pgConnections - s.pgConnections),
       redisCommands: r(e.redisCommands - s.redisCommands),
+      redisByCommand: Object.fromEntries(byCommand),
       tables,
     };
   }
