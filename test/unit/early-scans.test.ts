@@ -127,3 +127,52 @@ test('a pass that leaves sessions waiting for capacity scans their group early i
   t.deepEqual(passes, [1, 2]);
   await d.close();
 });
+
+test('a placement in one group makes the next group scan again: a keypair’s room is not used twice', async (t) => {
+  // One keypair with room for one session; a session of it waits in each of two groups, one agent each.
+  let room = 1;
+  const scans: string[] = [];
+  const placed: string[] = [];
+  const group = (name: string) => ({
+    group: name,
+    laterAt: null,
+    backoffAt: null,
+    nextDeadline: null,
+    expired: [],
+    broken: [],
+    agents: [{ id: `agent-${name}`, total: { cpu: 4 }, occupied: {}, placements: 0 }],
+  });
+  const deps = {
+    scheduler: {
+      survey: async () => [group('A'), group('B')],
+      // As the scan's SQL does: the keypair's sessions beyond its room are not runnable.
+      runnable: async (name: string) => {
+        scans.push(name);
+        const rows = room > 0 ? [session(`s-${name}`)] : [];
+        return { rows, total: rows.length };
+      },
+      commitPlacement: async (_agent: string, list: RunnableSession[]) => {
+        room -= list.length;
+        placed.push(...list.map((s) => s.id));
+        return list.map((s) => ({ session: { id: s.id, starts_at: null }, kernels: [] }));
+      },
+      writePredicates: async () => {},
+    },
+    sessions: { notifyCommitted() {} },
+    catalog: { resolveImage: async () => null },
+    queues: { noteGroup() {}, run: async () => {} },
+    log: { info() {}, error() {} },
+    startLeadMs: 30_000,
+    withLease: (fn: () => Promise<void>) => fn(),
+    passPage: 64,
+  } as unknown as DispatcherDeps;
+  const d = new Dispatcher(deps);
+  await new Promise<void>((resolve) => {
+    d.onPass(() => resolve());
+    d.wake(null, ['A', 'B']);
+  });
+  t.deepEqual(scans, ['A', 'B', 'B'], 'both scanned early; B again after A’s placement');
+  t.deepEqual(placed, ['s-A'], 'B’s early scan, which saw the room A used, placed nothing');
+  t.is(room, 0);
+  await d.close();
+});

@@ -17,7 +17,9 @@ export type StartScan = (group: string, waiting: readonly Predicate[]) => Promis
  * sessions the scan leaves out (a later starts_at, a retry backoff, a dependency not met:
  * disjoint rows), and the sessions it cancels (a broken dependency, a start deadline passed)
  * are ones the scan leaves out as well, at the same instant. So a scan started beside it reads
- * what a scan started after it would.
+ * what a scan started after it would. (One difference: a dependency that ends between the two
+ * statements' snapshots can leave its dependent's predicate as the older one said, until the
+ * next pass, which that end kicks, writes it again. Placement is decided by the scan alone.)
  *
  * Only groups where the pass is likely to find sessions to place are scanned early: those a
  * submit on this manager named since the last pass began (`expect`), and those the last pass
