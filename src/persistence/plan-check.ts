@@ -64,13 +64,22 @@ interface PlanConnection {
  */
 export async function planScans(db: Db, q: RanQuery, opts: { generic: boolean }): Promise<PlanScan[]> {
   const conn = (await db.client.acquireConnection()) as PlanConnection;
+  // A JS array is bound as node-postgres binds it: a PostgreSQL array ({"a","b"}).
+  const arrayLiteral = (a: unknown[]) =>
+    `{${a.map((x) => `"${String(x).replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
   const literal = (v: unknown): string =>
     v === null || v === undefined
       ? 'NULL'
       : typeof v === 'number' || typeof v === 'boolean'
         ? String(v)
         : conn.escapeLiteral(
-            v instanceof Date ? v.toISOString() : typeof v === 'string' ? v : JSON.stringify(v),
+            v instanceof Date
+              ? v.toISOString()
+              : typeof v === 'string'
+                ? v
+                : Array.isArray(v)
+                  ? arrayLiteral(v)
+                  : JSON.stringify(v),
           );
   let raw: unknown;
   try {

@@ -46,21 +46,31 @@ export interface GroupSurvey {
  * kernels, with their events).
  */
 export class SchedulerStore {
+  private readonly passDb: Db;
+  private readonly scanDb: Db;
+  private readonly placeDb: Db;
+
   /**
-   * `passDb`: where the pass's reads run (the glance, the survey, the runnable scan), a pool of
-   * one connection of its own when the manager has one (passes never overlap): PostgreSQL keeps
-   * a prepared statement's plans per connection, so one connection plans them once (and again
-   * after each autovacuum of their tables) where sixteen pooled ones each did, five custom
-   * plans first (docs/benchmarks.md, round six). Placement commits on `db`. `scanDb`: where
-   * the runnable scan runs, a connection of its own as well, so that a pass's scans can run
-   * beside its survey (early-scans.ts).
+   * `pools.pass`: where the pass's reads run (the glance, the survey), a pool of one connection
+   * of its own when the manager has one (passes never overlap): PostgreSQL keeps a prepared
+   * statement's plans per connection, so one connection plans them once (and again after each
+   * autovacuum of their tables) where sixteen pooled ones each did, five custom plans first
+   * (docs/benchmarks.md, round six). `pools.scan`: where the runnable scan runs, a connection
+   * of its own as well, so that a pass's scans can run beside its survey (early-scans.ts).
+   * `pools.place`: where placements commit, generic-plan connections of their own too: on
+   * `db`'s sixteen, PLACE_SQL was planned anew at nearly every call, about a millisecond each
+   * on the way of every session (docs/benchmarks.md, round sixteen). Each defaults to the one
+   * before it, the first to `db`.
    */
   constructor(
     private readonly db: Db,
     private readonly sessions: SessionStore,
-    private readonly passDb: Db = db,
-    private readonly scanDb: Db = passDb,
-  ) {}
+    pools: { pass?: Db; scan?: Db; place?: Db } = {},
+  ) {
+    this.passDb = pools.pass ?? db;
+    this.scanDb = pools.scan ?? this.passDb;
+    this.placeDb = pools.place ?? db;
+  }
 
   /**
    * What a dispatch pass needs before its scans, for every scaling group with PENDING sessions:
@@ -222,7 +232,7 @@ export class SchedulerStore {
     list: readonly RunnableSession[],
     seen: AgentReading | null = null,
   ): Promise<Placed[]> {
-    return commitPlacement(this.db, this.sessions, agentId, list, seen);
+    return commitPlacement(this.placeDb, this.sessions, agentId, list, seen);
   }
 }
 

@@ -26,6 +26,9 @@ const HISTORY_KEY = 'AKHISTORYPLANTEST000';
 let stack: TestStack;
 /** The report statements run on their own (exitAlone, movePhasesAlone), as the first test ran them. */
 const reportStatements: (RanQuery & { prefix: string })[] = [];
+/** The dispatcher's statements, run on generic-plan connections, as the first test ran them. */
+const DISPATCH_STATEMENTS = ['bai_glance', 'bai_runnable', 'bai_place'];
+const dispatchStatements: (RanQuery & { name: string })[] = [];
 
 test.before(async () => {
   stack = await startTestStack({ agents: 1 });
@@ -66,6 +69,9 @@ test.serial('every hot-path query reads sessions, kernels and session_events by 
       seen.set(q.sql, { sql: q.sql, bindings: q.bindings ?? [] });
       const prefix = /^(exit1|phases1)-/.exec(q.options?.name ?? '')?.[1];
       if (prefix) reportStatements.push({ prefix, sql: q.sql, bindings: q.bindings ?? [] });
+      const name = q.options?.name ?? '';
+      if (DISPATCH_STATEMENTS.includes(name))
+        dispatchStatements.push({ name, sql: q.sql, bindings: q.bindings ?? [] });
     }
   };
   const db = stack.manager.db;
@@ -146,6 +152,25 @@ test.serial('the report statements find the session by its primary key, generic 
         scans.some((s) => s.index === 'sessions_agent_idx'),
         label,
       );
+      t.deepEqual(hotSeqScans(scans), [], label);
+    }
+  }
+});
+
+/**
+ * The dispatcher's glance, runnable scan and placement run on connections that keep their
+ * generic plans (force_generic_plan): with the history, neither plan of any reads a hot table
+ * in full.
+ */
+test.serial('the dispatcher statements read by index, generic plan or not', async (t) => {
+  t.deepEqual(
+    dispatchStatements.map((q) => q.name).sort(),
+    [...DISPATCH_STATEMENTS].sort(),
+    'the probe session was dispatched by these statements',
+  );
+  for (const q of dispatchStatements) {
+    for (const { scans, label } of await bothPlans(q, q.name)) {
+      t.log(label);
       t.deepEqual(hotSeqScans(scans), [], label);
     }
   }

@@ -55,6 +55,8 @@ import { freePort } from '../../stack/ports.js';
 
 /** Connections of the report statements' pool: PostgreSQL has two cores; each runs in ~3 ms. */
 const REPORT_CONNECTIONS = 4;
+/** Generic-plan connections the dispatcher's placements commit on (SchedulerStore). */
+const PLACE_CONNECTIONS = 2;
 
 export interface RunningManager {
   url: string;
@@ -103,8 +105,10 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   };
   // The dispatcher's pass reads, on one connection (SchedulerStore says why).
   const passDb = genericPlanPool(1);
-  // Its runnable scans on one more, beside the survey (early-scans.ts).
+  // Its runnable scans on one more, beside the survey (early-scans.ts); its placements on two
+  // (agents are placed on in parallel).
   const scanDb = genericPlanPool(1);
+  const placeDb = genericPlanPool(PLACE_CONNECTIONS);
   // The report statements run on their own (SessionStore.alone): on `db`'s 16 each text was
   // planned five times per connection, and again after each autoanalyze (benchmarks.md, round ten).
   // The reconciler's statements of every tick run there too (FleetStore says why).
@@ -174,7 +178,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   hub.onCommittedElsewhere(() => settler.elsewhere());
   const dispatchLease = lease('dispatcher', 10_000);
   const dispatcher = new Dispatcher({
-    scheduler: new SchedulerStore(db, sessions, passDb, scanDb),
+    scheduler: new SchedulerStore(db, sessions, { pass: passDb, scan: scanDb, place: placeDb }),
     sessions,
     catalog,
     queues,
@@ -381,7 +385,8 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
         await step(() => backlog.close());
         for (const l of leases) await step(() => l.release());
         await step(() => redis.quit());
-        for (const pool of [passDb, scanDb, reportDb]) if (pool !== db) await step(() => pool.destroy());
+        for (const pool of [passDb, scanDb, placeDb, reportDb])
+          if (pool !== db) await step(() => pool.destroy());
         await step(() => db.destroy());
         if (embedded) await step(() => embedded!.close());
         if (errors.length > 0) log.error('manager close', { errors: errors.map(String) });
