@@ -58,39 +58,29 @@ test('an early scan is not used when its waiting predicate, a placement before i
   t.deepEqual(await early.take('none', 0, noAgent, true), { rows: [], total: 0 });
 });
 
-/** A dispatcher on fakes: one group, one agent of one cpu; a scan reads s1, and s2 when `waiting`. */
-function fakeDispatcher(opts: { waiting: boolean }) {
-  const events: string[] = [];
-  let scanned!: () => void;
-  const scanBegun = new Promise<void>((r) => (scanned = r));
+/** A group's survey row: one agent of `cpu` cpus, nothing to cancel or wait for. */
+const surveyOf = (group: string, cpu: number) => ({
+  group,
+  laterAt: null,
+  backoffAt: null,
+  nextDeadline: null,
+  expired: [],
+  broken: [],
+  agents: [{ id: `agent-${group}`, total: { cpu }, occupied: {}, placements: 0 }],
+});
+
+/** A dispatcher on fakes: `scheduler`'s survey and scans, its placements told to `onPlace` and committed. */
+function dispatcherOn(scheduler: {
+  survey: () => Promise<unknown[]>;
+  runnable: (group: string) => Promise<RunnableScan>;
+  onPlace: (list: RunnableSession[]) => void;
+}): Dispatcher {
   const deps = {
     scheduler: {
-      survey: async () => {
-        events.push('survey');
-        // Answers once a scan has begun (or after 2 s, so a sequential pass fails the test rather than hangs).
-        await Promise.race([scanBegun, new Promise((r) => setTimeout(r, 2000))]);
-        events.push('survey answered');
-        return [
-          {
-            group: 'g',
-            laterAt: null,
-            backoffAt: null,
-            nextDeadline: null,
-            expired: [],
-            broken: [],
-            agents: [{ id: 'a1', total: { cpu: 1 }, occupied: {}, placements: 0 }],
-          },
-        ];
-      },
-      runnable: async (group: string) => {
-        events.push(`scan ${group}`);
-        scanned();
-        // s2 does not fit beside s1: it waits for capacity, and reserves the agent.
-        const rows = opts.waiting ? [session('s1'), session('s2')] : [session('s1')];
-        return { rows, total: rows.length };
-      },
+      survey: scheduler.survey,
+      runnable: scheduler.runnable,
       commitPlacement: async (_agent: string, list: RunnableSession[]) => {
-        events.push(`place ${list.map((s) => s.id).join(',')}`);
+        scheduler.onPlace(list);
         return list.map((s) => ({ session: { id: s.id, starts_at: null }, kernels: [] }));
       },
       writePredicates: async () => {},
@@ -103,7 +93,32 @@ function fakeDispatcher(opts: { waiting: boolean }) {
     withLease: (fn: () => Promise<void>) => fn(),
     passPage: 64,
   } as unknown as DispatcherDeps;
-  return { d: new Dispatcher(deps), events };
+  return new Dispatcher(deps);
+}
+
+/** One group `g`, one agent of one cpu; a scan reads s1, and s2 when `waiting`; the order of what happens. */
+function fakeDispatcher(opts: { waiting: boolean }) {
+  const events: string[] = [];
+  let scanned!: () => void;
+  const scanBegun = new Promise<void>((r) => (scanned = r));
+  const d = dispatcherOn({
+    survey: async () => {
+      events.push('survey');
+      // Answers once a scan has begun (or after 2 s, so a sequential pass fails the test rather than hangs).
+      await Promise.race([scanBegun, new Promise((r) => setTimeout(r, 2000))]);
+      events.push('survey answered');
+      return [surveyOf('g', 1)];
+    },
+    runnable: async (group) => {
+      events.push(`scan ${group}`);
+      scanned();
+      // s2 does not fit beside s1: it waits for capacity, and reserves the agent.
+      const rows = opts.waiting ? [session('s1'), session('s2')] : [session('s1')];
+      return { rows, total: rows.length };
+    },
+    onPlace: (list) => events.push(`place ${list.map((s) => s.id).join(',')}`),
+  });
+  return { d, events };
 }
 
 test('a submit names its group: the pass scans it beside its survey, once', async (t) => {
@@ -133,40 +148,19 @@ test('a placement in one group makes the next group scan again: a keypair’s ro
   let room = 1;
   const scans: string[] = [];
   const placed: string[] = [];
-  const group = (name: string) => ({
-    group: name,
-    laterAt: null,
-    backoffAt: null,
-    nextDeadline: null,
-    expired: [],
-    broken: [],
-    agents: [{ id: `agent-${name}`, total: { cpu: 4 }, occupied: {}, placements: 0 }],
-  });
-  const deps = {
-    scheduler: {
-      survey: async () => [group('A'), group('B')],
-      // As the scan's SQL does: the keypair's sessions beyond its room are not runnable.
-      runnable: async (name: string) => {
-        scans.push(name);
-        const rows = room > 0 ? [session(`s-${name}`)] : [];
-        return { rows, total: rows.length };
-      },
-      commitPlacement: async (_agent: string, list: RunnableSession[]) => {
-        room -= list.length;
-        placed.push(...list.map((s) => s.id));
-        return list.map((s) => ({ session: { id: s.id, starts_at: null }, kernels: [] }));
-      },
-      writePredicates: async () => {},
+  const d = dispatcherOn({
+    survey: async () => [surveyOf('A', 4), surveyOf('B', 4)],
+    // As the scan's SQL does: the keypair's sessions beyond its room are not runnable.
+    runnable: async (name) => {
+      scans.push(name);
+      const rows = room > 0 ? [session(`s-${name}`)] : [];
+      return { rows, total: rows.length };
     },
-    sessions: { notifyCommitted() {} },
-    catalog: { resolveImage: async () => null },
-    queues: { noteGroup() {}, run: async () => {} },
-    log: { info() {}, error() {} },
-    startLeadMs: 30_000,
-    withLease: (fn: () => Promise<void>) => fn(),
-    passPage: 64,
-  } as unknown as DispatcherDeps;
-  const d = new Dispatcher(deps);
+    onPlace: (list) => {
+      room -= list.length;
+      placed.push(...list.map((s) => s.id));
+    },
+  });
   await new Promise<void>((resolve) => {
     d.onPass(() => resolve());
     d.wake(null, ['A', 'B']);
