@@ -103,15 +103,9 @@ export class SubmitBatcher {
 
   /** One wake-up for the group: at once when any is due, else at the earliest starts_at. */
   private kick(rows: SessionRow[]): void {
-    let earliest: Date | null = null;
-    let due = false;
-    for (const r of rows) {
-      if (!r.starts_at) due = true;
-      else if (!due) {
-        const at = new Date(r.starts_at);
-        if (!earliest || at < earliest) earliest = at;
-      }
-    }
-    this.deps.kickDispatcher(due ? null : earliest, new Set(rows.map((r) => r.scaling_group)));
+    const groups = new Set(rows.map((r) => r.scaling_group));
+    if (rows.some((r) => !r.starts_at)) return this.deps.kickDispatcher(null, groups);
+    const earliest = Math.min(...rows.map((r) => new Date(r.starts_at!).getTime()));
+    this.deps.kickDispatcher(new Date(earliest), groups);
   }
 }

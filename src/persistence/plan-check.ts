@@ -1,3 +1,4 @@
+import pgUtils from 'pg/lib/utils.js';
 import type { Db } from './db.js';
 
 /** A query as knex ran it: positional SQL ($1, $2, …) and its bindings. */
@@ -64,23 +65,11 @@ interface PlanConnection {
  */
 export async function planScans(db: Db, q: RanQuery, opts: { generic: boolean }): Promise<PlanScan[]> {
   const conn = (await db.client.acquireConnection()) as PlanConnection;
-  // A JS array is bound as node-postgres binds it: a PostgreSQL array ({"a","b"}).
-  const arrayLiteral = (a: unknown[]) =>
-    `{${a.map((x) => `"${String(x).replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
-  const literal = (v: unknown): string =>
-    v === null || v === undefined
-      ? 'NULL'
-      : typeof v === 'number' || typeof v === 'boolean'
-        ? String(v)
-        : conn.escapeLiteral(
-            v instanceof Date
-              ? v.toISOString()
-              : typeof v === 'string'
-                ? v
-                : Array.isArray(v)
-                  ? arrayLiteral(v)
-                  : JSON.stringify(v),
-          );
+  // Each value as node-postgres binds it (arrays as {…}, dates, JSON), quoted as a literal.
+  const literal = (v: unknown): string => {
+    const text = pgUtils.prepareValue(v);
+    return text === null ? 'NULL' : conn.escapeLiteral(String(text));
+  };
   let raw: unknown;
   try {
     if (opts.generic) {

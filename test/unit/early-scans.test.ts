@@ -28,11 +28,11 @@ test('a scan is started for each expected group, taken once, then expected no mo
   early.expect('a');
   early.start(scan);
   t.deepEqual(started, ['a', 'b']);
-  t.is((await early.take('a', 1, noRoom, true))?.rows[0]?.id, 'a-1');
-  t.is(await early.take('a', 1, noRoom, true), null, 'taken once');
-  t.is(await early.take('c', 1, noRoom, true), null, 'none started for c');
+  t.is((await early.take('a', 1, noRoom))?.rows[0]?.id, 'a-1');
+  t.is(await early.take('a', 1, noRoom), null, 'taken once');
+  t.is(await early.take('c', 1, noRoom), null, 'none started for c');
   await early.settle();
-  t.is(await early.take('b', 1, noRoom, true), null, 'settled scans are gone');
+  t.is(await early.take('b', 1, noRoom), null, 'settled scans are gone');
   early.start(scan);
   t.deepEqual(started, ['a', 'b'], 'a start without new expectations starts nothing');
 });
@@ -48,14 +48,15 @@ test('an early scan is not used when its waiting predicate, a placement before i
   for (const g of ['none', 'placed', 'broken']) early.expect(g);
   early.start(scan);
   t.deepEqual(waitings, [noRoom[0]!.msg, noRoom[0]!.msg, noRoom[0]!.msg], 'guessed: agents with no room');
-  t.is(await early.take('none', 0, noAgent, true), null, 'the group has no agent: its predicate differs');
-  t.is(await early.take('placed', 1, noRoom, false), null, 'a placement of the pass came first');
-  t.is(await early.take('broken', 1, noRoom, true), null, 'a failed scan is done again');
+  t.is(await early.take('none', 0, noAgent), null, 'the group has no agent: its predicate differs');
+  t.is(await early.take('broken', 1, noRoom), null, 'a failed scan is done again');
+  early.placed();
+  t.is(await early.take('placed', 1, noRoom), null, 'a placement of the pass came first');
   // The survey said the group has no agent: the next guess follows it.
   early.expect('none');
   early.start(scan);
   t.is(waitings[3], noAgent[0]!.msg);
-  t.deepEqual(await early.take('none', 0, noAgent, true), { rows: [], total: 0 });
+  t.deepEqual(await early.take('none', 0, noAgent), { rows: [], total: 0 }, 'a new start is not stale');
 });
 
 /** A group's survey row: one agent of `cpu` cpus, nothing to cancel or wait for. */

@@ -74,11 +74,12 @@ export class Dispatcher {
   private readonly timers: TimerApi;
   /** The runnable scans a pass starts beside its survey (early-scans.ts). */
   private readonly early = new EarlyScans();
-  /** Whether the pass under way has committed a placement (later groups' early scans are stale). */
-  private placedInPass = false;
+  /** The sessions a pass reads first per group (passGroup). */
+  private readonly page: number;
 
   constructor(private readonly deps: DispatcherDeps) {
     this.timers = deps.timers ?? realTimers;
+    this.page = Math.min(deps.passPage, PASS_LIMIT);
   }
 
   start(tickMs = 2000): void {
@@ -167,10 +168,8 @@ export class Dispatcher {
     await this.deps.settleArrays?.();
     const now = Date.now();
     const horizon = new Date(now + this.deps.startLeadMs);
-    const page = Math.min(this.deps.passPage, PASS_LIMIT);
-    this.placedInPass = false;
     this.early.start((group, waiting) =>
-      this.deps.scheduler.runnable(group, horizon, new Date(now), page, waiting),
+      this.deps.scheduler.runnable(group, horizon, new Date(now), this.page, waiting),
     );
     let groups = 0;
     try {
@@ -246,10 +245,9 @@ export class Dispatcher {
     // placed in this pass, and the statement already wrote theirs (waiting for capacity). Else
     // the whole list is read and placed, as if the page had not been read.
     const waitingPreds = [capacityPredicate(agents.length)];
-    const page = Math.min(this.deps.passPage, PASS_LIMIT);
     let scan: RunnableScan =
-      (await this.early.take(group, agents.length, waitingPreds, !this.placedInPass)) ??
-      (await this.deps.scheduler.runnable(group, horizon, new Date(now), page, waitingPreds));
+      (await this.early.take(group, agents.length, waitingPreds)) ??
+      (await this.deps.scheduler.runnable(group, horizon, new Date(now), this.page, waitingPreds));
     let placement = placementOf(candidatesOf(scan.rows), agents);
     if (scan.total > scan.rows.length && placement.open) {
       scan = await this.deps.scheduler.runnable(group, horizon, new Date(now), PASS_LIMIT, waitingPreds);
@@ -338,7 +336,7 @@ export class Dispatcher {
             i === 0 ? (agents.find((a) => a.id === agentId) ?? null) : null,
           );
           if (placed.length === 0) return; // the agent is gone or full: the next pass decides again
-          this.placedInPass = true;
+          this.early.placed();
           this.deps.sessions.notifyCommitted();
           this.deps.metrics?.countDecisions('placed', placed.length);
           await Promise.all(

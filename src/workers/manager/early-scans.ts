@@ -38,6 +38,8 @@ export class EarlyScans {
   /** Each group's count of schedulable agents, as the last survey read it. */
   private readonly agents = new Map<string, number>();
   private readonly started = new Map<string, { waiting: string; scan: Promise<RunnableScan | null> }>();
+  /** A placement committed since the scans started: those not taken yet are stale. */
+  private stale = false;
 
   /** The next pass is likely to find sessions that can run in `group`. */
   expect(group: string): void {
@@ -52,25 +54,26 @@ export class EarlyScans {
       this.started.set(group, { waiting: waiting[0]!.msg, scan: scan(group, waiting).catch(() => null) });
     }
     this.expected.clear();
+    this.stale = false;
+  }
+
+  /** A placement of the pass committed: the scans not taken yet did not see the room it used. */
+  placed(): void {
+    this.stale = true;
   }
 
   /**
    * The early scan of `group` (each is taken once), when one was started with `waiting`, it
-   * succeeded, and `usable` (no placement committed in this pass yet); else null: scan again.
+   * succeeded, and no placement committed since it started (`placed`); else null: scan again.
    * `agents`: the group's schedulable agents as the survey read them, for the next guess.
    */
-  async take(
-    group: string,
-    agents: number,
-    waiting: readonly Predicate[],
-    usable: boolean,
-  ): Promise<RunnableScan | null> {
+  async take(group: string, agents: number, waiting: readonly Predicate[]): Promise<RunnableScan | null> {
     this.agents.set(group, agents);
     const early = this.started.get(group);
     if (!early) return null;
     this.started.delete(group);
     const scan = await early.scan;
-    return usable && early.waiting === waiting[0]?.msg ? scan : null;
+    return !this.stale && early.waiting === waiting[0]?.msg ? scan : null;
   }
 
   /** Waits for the scans no group took, so that none outlives its pass. */
