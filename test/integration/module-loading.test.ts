@@ -100,7 +100,7 @@ test('the agent loads neither Koa, knex nor PGlite; the manager no dockerode; th
         ...c.env,
       },
     });
-    return { stdout: r.stdout, loaded: packages(c.out) };
+    return { stdout: r.stdout, loaded: packages(c.out), trace: readFileSync(c.out, 'utf8') };
   };
   const version = await cli('version', ['--version']);
   t.regex(version.stdout, /^\d+\.\d+\.\d+/);
@@ -116,7 +116,11 @@ test('the agent loads neither Koa, knex nor PGlite; the manager no dockerode; th
   for (const p of ['ioredis', 'bullmq']) t.true(agentLoaded.includes(p), `agent loaded ${p}`);
   // Its image was there: the agent loads dockerode only to pull one.
   t.false(agentLoaded.includes('dockerode'), 'agent loaded dockerode without a pull');
-  t.true(info.loaded.includes('clipanion'));
+  // The CLI runs from its bundle (scripts/bundle-cli.ts), clipanion inside it: one file of
+  // bai's, none of dist/src/cli/ or clipanion's own.
+  t.regex(info.trace, /\/dist\/src\/cli-bundle\/main\.cjs$/m, 'bai session info ran from the bundle');
+  t.notRegex(info.trace, /\/dist\/src\/cli\//, 'bai session info loaded no unbundled CLI module');
+  t.false(info.loaded.includes('clipanion'), 'clipanion is in the bundle');
 
   const none = (loaded: string[], banned: string[]) => loaded.filter((p) => banned.includes(p));
   t.deepEqual(none(agentLoaded, ['koa', '@koa/router', 'knex', 'pg', '@electric-sql/pglite']), [], 'agent');
