@@ -17,14 +17,16 @@ const server = args[0] === 'manager' || args[0] === 'agent';
 // footprint"). Set before anything loads, as the space grows during start-up. An operator's own
 // young-generation flag (`node --max-semi-space-size=N`, NODE_OPTIONS) wins.
 const ownYoungFlag = /semi[-_]space/.test(`${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`);
-// The agent also runs V8 tuned for size: its old space grown by a burst of sessions was kept
-// while idle, over 80 MB of RSS; tuned, 72 MB, for a few per cent of its CPU (docs/benchmarks.md,
-// "Round seventeen"). The manager, whose CPU is most of the control plane's, is not.
+// The agent also runs V8 tuned for size: it kept the old space a burst of sessions grew, over
+// 80 MB of RSS while idle; tuned, under 79 MB, for a few per cent of its CPU (docs/benchmarks.md,
+// "Round seventeen"). The manager, whose CPU is most of the control plane's, is not. An
+// operator's `node --no-optimize-for-size` wins.
+const ownSizeFlag = /optimize[-_]for[-_]size/.test(process.execArgv.join(' '));
 // node:v8 is loaded for them alone: its load is ~2 ms of every CLI call's CPU.
 if (server) {
   const v8 = require('node:v8');
   if (!ownYoungFlag) v8.setFlagsFromString('--semi-space-growth-factor=1');
-  if (args[0] === 'agent') v8.setFlagsFromString('--optimize-for-size');
+  if (args[0] === 'agent' && !ownSizeFlag) v8.setFlagsFromString('--optimize-for-size');
 }
 
 const root = join(__dirname, '../');
