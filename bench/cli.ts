@@ -83,14 +83,14 @@ export async function runCliBench(
     ['info', '`bai session info X`'],
   ] as const) {
     for (const [what, times, of] of [
-      ['wall', wall, (v: number[]) => summarize(v)],
-      ['CPU', cpu, (v: number[]) => round(summarize(v).mean)],
+      ['wall time', wall, summarize],
+      ['CPU time (mean)', cpu, (v: number[]) => round(summarize(v).mean)],
     ] as const)
       rows.push(
         lowerIsBetter(
           {
             bench: 'cli',
-            metric: `${name} ${what} time${what === 'CPU' ? ' (mean)' : ''}`,
+            metric: `${name} ${what}`,
             unit: 'ms',
             bai: of(times[k]),
             baseline: of(times.node),

@@ -46,6 +46,12 @@ export interface DispatcherDeps {
 
 /** The most PENDING sessions one pass considers per group, among those that can run now. */
 const PASS_LIMIT = 1000;
+
+/** A pass's one reading of the clock: its instant and the start lead's horizon from it. */
+interface PassInstant {
+  now: Date;
+  horizon: Date;
+}
 /** Sessions committed per transaction on one agent: big enough to amortise, small enough to start early. */
 const COMMIT_CHUNK = 32;
 
@@ -167,16 +173,14 @@ export class Dispatcher {
     // Before the groups: a parent that ends here lets its dependents go in this same pass.
     await this.deps.settleArrays?.();
     const now = Date.now();
-    const horizon = new Date(now + this.deps.startLeadMs);
-    this.early.start((group, waiting) =>
-      this.deps.scheduler.runnable(group, horizon, new Date(now), this.page, waiting),
-    );
+    const at: PassInstant = { now: new Date(now), horizon: new Date(now + this.deps.startLeadMs) };
+    this.early.start((group, waiting) => this.runnable(group, at, this.page, waiting));
     let groups = 0;
     try {
-      const surveys = await this.deps.scheduler.survey(horizon, new Date(now), PASS_LIMIT);
+      const surveys = await this.deps.scheduler.survey(at.horizon, at.now, PASS_LIMIT);
       groups = surveys.length;
       for (const survey of surveys) {
-        nextWake = Math.min(nextWake, await this.passGroup(survey, now));
+        nextWake = Math.min(nextWake, await this.passGroup(survey, at));
       }
     } finally {
       await this.early.settle();
@@ -226,9 +230,8 @@ export class Dispatcher {
    * that can run (one keypair cannot starve the group). The scan reads only sessions whose
    * sole open question is capacity, in priority then FIFO order, for placement.
    */
-  protected async passGroup(survey: GroupSurvey, now: number): Promise<number> {
+  protected async passGroup(survey: GroupSurvey, at: PassInstant): Promise<number> {
     const { group, agents } = survey;
-    const horizon = new Date(now + this.deps.startLeadMs);
     // Sessions whose starts_at is beyond the lead window are left out of the scan below, so a
     // pass costs the same whether a thousand sessions wait for tomorrow or none do.
     const later = survey.laterAt ? survey.laterAt.getTime() - this.deps.startLeadMs : Infinity;
@@ -247,10 +250,10 @@ export class Dispatcher {
     const waitingPreds = [capacityPredicate(agents.length)];
     let scan: RunnableScan =
       (await this.early.take(group, agents.length, waitingPreds)) ??
-      (await this.deps.scheduler.runnable(group, horizon, new Date(now), this.page, waitingPreds));
+      (await this.runnable(group, at, this.page, waitingPreds));
     let placement = placementOf(candidatesOf(scan.rows), agents);
     if (scan.total > scan.rows.length && placement.open) {
-      scan = await this.deps.scheduler.runnable(group, horizon, new Date(now), PASS_LIMIT, waitingPreds);
+      scan = await this.runnable(group, at, PASS_LIMIT, waitingPreds);
       placement = placementOf(candidatesOf(scan.rows), agents);
       // More than a pass reads, and room for them: the next pass goes on at once.
       if (scan.total > scan.rows.length && placement.open) this.kick();
@@ -280,6 +283,11 @@ export class Dispatcher {
    * Cancels `dependency-failed` the PENDING sessions of the group one of whose dependencies
    * ended as its condition does not accept (their own dependents follow in the next pass).
    */
+  /** The group's runnable scan at the pass's instant: its first `limit` sessions. */
+  private runnable(group: string, at: PassInstant, limit: number, waiting: readonly Predicate[]) {
+    return this.deps.scheduler.runnable(group, at.horizon, at.now, limit, waiting);
+  }
+
   private async cancelBrokenDependents(rows: GroupSurvey['broken']): Promise<void> {
     let cancelled = false;
     for (const r of rows) {
