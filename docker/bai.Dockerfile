@@ -5,7 +5,8 @@ ARG BASE=node:20-bookworm-slim
 FROM ${BASE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# No scripts yet: `prepare` builds, and the sources are copied below; the build runs after them.
+RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json knexfile.ts ./
 COPY src ./src
 COPY migrations ./migrations
