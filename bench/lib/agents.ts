@@ -37,7 +37,7 @@ export async function startExtraAgent(
         BAI_QUEUE_PREFIX: stack.prefix,
         DOCKER_HOST: docker.url,
         BAI_AGENT_ID: agentId,
-        BAI_AGENT_NETWORK_MODE: 'default',
+        BAI_AGENT_NETWORK_MODE: 'none',
         BAI_AGENT_CPU: String(AGENT_CPU),
         BAI_AGENT_MEM: String(AGENT_MEM),
         BAI_STATE_DIR: join(stack.base, `state-a${n}`),

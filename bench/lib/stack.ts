@@ -191,7 +191,7 @@ export async function startBenchStack(log: (msg: string) => void): Promise<Bench
         BAI_QUEUE_PREFIX: prefix,
         DOCKER_HOST: docker.url,
         BAI_AGENT_ID: agentId,
-        BAI_AGENT_NETWORK_MODE: 'default',
+        BAI_AGENT_NETWORK_MODE: 'none', // the agent's default, as users run it
         BAI_AGENT_CPU: String(AGENT_CPU),
         BAI_AGENT_MEM: String(AGENT_MEM),
         BAI_STATE_DIR: join(base, 'state'),

@@ -189,7 +189,8 @@ async function upLocked(
 
     // The Docker engine: DOCKER_HOST, else ours if we run one, else the machine's, else start ours.
     let dockerHost: string;
-    let networkMode = env.BAI_AGENT_NETWORK_MODE ?? 'none';
+    // Loopback only (the agent's default, on our engine as on any): see container-plan.ts, loopbackOnly.
+    const networkMode = env.BAI_AGENT_NETWORK_MODE ?? 'none';
     const ownEngine = live.get('dockerd');
     if (env.DOCKER_HOST) {
       await drop('dockerd', 'DOCKER_HOST is set');
@@ -201,7 +202,6 @@ async function upLocked(
       report('dockerd', null, dockerHost, 'external');
     } else if (ownEngine && (await dockerAnswers(ownEngine.address))) {
       dockerHost = ownEngine.address;
-      networkMode = env.BAI_AGENT_NETWORK_MODE ?? 'default';
       report('dockerd', ownEngine.pid, dockerHost, 'adopted');
     } else if (!ownEngine && (await dockerAnswers(DEFAULT_DOCKER_HOST))) {
       dockerHost = DEFAULT_DOCKER_HOST;
@@ -218,7 +218,6 @@ async function upLocked(
       const d = recordOf('dockerd', svc.pid, svc.url, logFileOf(stateDir, 'dockerd'));
       st.poolOctet = octet;
       dockerHost = d.address;
-      networkMode = env.BAI_AGENT_NETWORK_MODE ?? 'default'; // no default bridge: the default mode is loopback only
       started(d, ownEngine !== undefined);
     }
     st.dockerHost = dockerHost;

@@ -93,8 +93,15 @@ export interface AgentConfig {
   dockerHost: string | null;
   /** Declared capacity; defaults to the host's. */
   slots: { cpu: number; mem: number } & Record<string, number>;
-  /** Docker network mode for single-kernel sessions ('none' unless the engine has no bridge). */
+  /** Docker network mode for single-kernel sessions ('none' by default: loopback only). */
   networkMode: string;
+  /**
+   * Where the agent writes the loopback hosts file that kernels without a network mount
+   * (BAI_AGENT_HOSTS_FILE, default `<state dir>/hosts`; `off`: none, so mode `none` kernels get
+   * the engine's network sandbox). Null too for an engine reached over TCP, whose host does not
+   * see the agent's files (container-plan.ts, loopbackOnly).
+   */
+  loopbackHostsFile: string | null;
   storageRoot: string;
   heartbeatMs: number;
   /** Concurrent pull/create steps. */
@@ -228,6 +235,15 @@ export function loadManagerConfig(env: Env = process.env): Readonly<ManagerConfi
   });
 }
 
+/** The agent's loopback hosts file (AgentConfig.loopbackHostsFile). */
+function loopbackHostsFileOf(env: Env, stateDir: string): string | null {
+  const setting = env.BAI_AGENT_HOSTS_FILE;
+  if (setting === 'off') return null;
+  const host = env.DOCKER_HOST || '';
+  if (host !== '' && !host.startsWith('unix://')) return null;
+  return resolve(setting || join(stateDir, 'hosts'));
+}
+
 export function loadAgentConfig(env: Env = process.env): Readonly<AgentConfig> {
   const stateDir = stateDirOf(env);
   return Object.freeze({
@@ -242,6 +258,7 @@ export function loadAgentConfig(env: Env = process.env): Readonly<AgentConfig> {
       mem: num(env, 'BAI_AGENT_MEM', totalmem()),
     },
     networkMode: env.BAI_AGENT_NETWORK_MODE ?? 'none',
+    loopbackHostsFile: loopbackHostsFileOf(env, stateDir),
     storageRoot: resolve(env.BAI_STORAGE_ROOT ?? join(stateDir, 'storage')),
     heartbeatMs: num(env, 'BAI_HEARTBEAT_MS', 3_000),
     concurrency: num(env, 'BAI_AGENT_CONCURRENCY', 8),

@@ -13,6 +13,7 @@ export function createBody(spec: ContainerSpec): Record<string, unknown> {
     WorkingDir: spec.workingDir,
     Hostname: spec.hostname,
     User: spec.user ?? undefined,
+    NetworkDisabled: spec.networkDisabled ? true : undefined,
     HostConfig: {
       NanoCpus: Math.round(spec.nanoCpus),
       Memory: spec.memoryBytes,

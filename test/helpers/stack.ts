@@ -89,7 +89,9 @@ export async function startTestStack(
     queuePrefix: prefix,
     dockerHost: env.dockerHost,
     slots: { cpu: 4, mem: 4 * 1024 ** 3 },
-    networkMode: 'default',
+    // The agent's default: kernels without a network get loopback only (no engine sandbox).
+    networkMode: 'none',
+    loopbackHostsFile: join(stateDir, 'hosts'),
     storageRoot: join(stateDir, 'storage'),
     startBarrierDir: join(stateDir, 'barrier'),
     heartbeatMs: 500,

@@ -3,6 +3,7 @@ import { DockerAdapter } from '../../docker/docker-adapter.js';
 import { openRedis } from '../../queue/redis.js';
 import { AgentMetrics } from '../../metrics/agent-metrics.js';
 import { Agent } from './agent.js';
+import { withLoopbackHosts } from './loopback-hosts.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
 import { withContext, type Logger } from '../../log/logger.js';
 
@@ -14,8 +15,9 @@ export interface RunningAgent {
 }
 
 /** The agent's composition root: Docker engine, Redis, metrics, and the Agent itself. */
-export async function startAgent(config: AgentConfig, baseLog: Logger): Promise<RunningAgent> {
-  const log = withContext(baseLog, { agentId: config.id });
+export async function startAgent(given: AgentConfig, baseLog: Logger): Promise<RunningAgent> {
+  const log = withContext(baseLog, { agentId: given.id });
+  const config = await withLoopbackHosts(given, log);
   const docker = new DockerAdapter(config.dockerHost);
   const redis = openRedis(config.redisUrl, { caFile: config.redisCaFile });
   redis.on('error', (err) => log.error('redis error', { err: String(err) }));
