@@ -1,9 +1,11 @@
 import test from 'ava';
+import { createBody } from '../../src/docker/create-body.js';
 import { DEFAULT_SLOTS } from '../../src/domain/admission.js';
 import {
   CONTAINER_HARDENING,
   KERNEL_CAPABILITIES,
   LABEL,
+  LOOPBACK_HOSTS,
   WORK_DIR,
   batchTimeoutFromLabel,
   clusterNetworkName,
@@ -11,6 +13,7 @@ import {
   containerName,
   creationOrder,
   kernelContainer,
+  loopbackOnly,
   networkLabels,
   sessionOfNetwork,
   slotsFromLabel,
@@ -252,4 +255,48 @@ test("the user's environ cannot override BACKENDAI_* or BAI_ATTEMPT (Backend.AI'
   t.is(env.BACKENDAI_SESSION_ID, 's-1');
   t.is(env.BAI_ATTEMPT, '1');
   t.is(env.BACKENDAI_X, 'kept');
+});
+
+const HOSTS = '/var/lib/bai/hosts';
+const FOLDER = '/data/f1:/home/work/f1:rw';
+/** The input of a single kernel on an agent whose mode is `mode` and hosts file `file`. */
+const onAgent = (mode: string, file: string | null | undefined, over: Partial<KernelPlanInput> = {}) =>
+  input({
+    binds: [FOLDER],
+    agent: { ...input().agent, networkMode: mode, loopbackHostsFile: file },
+    ...over,
+  });
+
+test('a single kernel of mode none: networking disabled, the loopback hosts file mounted read-only', (t) => {
+  const spec = kernelContainer(onAgent('none', HOSTS));
+  t.is(spec.networkMode, 'none');
+  t.true(spec.networkDisabled);
+  t.deepEqual(spec.binds, [FOLDER, `${HOSTS}:/etc/hosts:ro`], 'its own folders first');
+  const body = createBody(spec);
+  t.true(body.NetworkDisabled);
+  t.deepEqual((body.HostConfig as { Binds: string[] }).Binds, spec.binds);
+  t.is((body.HostConfig as { NetworkMode: string }).NetworkMode, 'none');
+});
+
+test('otherwise the mode as it is: no hosts file, another mode, or a cluster network', (t) => {
+  for (const [why, i] of [
+    ['no hosts file', onAgent('none', null)],
+    ['hosts file absent', onAgent('none', undefined)],
+    ['mode default', onAgent('default', HOSTS)],
+    ['mode bridge', onAgent('bridge', HOSTS)],
+    ['a cluster', onAgent('none', HOSTS, { network: clusterNetworkName('s-1'), kernel: sub })],
+  ] as const) {
+    const spec = kernelContainer(i);
+    t.is(loopbackOnly(i), null, why);
+    t.falsy(spec.networkDisabled, why);
+    t.deepEqual(spec.binds, [FOLDER], why);
+    t.is(createBody(spec).NetworkDisabled, undefined, why);
+  }
+});
+
+test('the hosts file names the loopback as the engine writes it for mode none', (t) => {
+  const lines = LOOPBACK_HOSTS.trimEnd().split('\n');
+  t.is(lines[0], '127.0.0.1\tlocalhost');
+  t.is(lines[1], '::1\tlocalhost ip6-localhost ip6-loopback');
+  t.true(LOOPBACK_HOSTS.endsWith('\n'));
 });

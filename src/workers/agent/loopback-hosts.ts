@@ -1,4 +1,4 @@
-import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AgentConfig } from '../../config/config.js';
 import { LOOPBACK_HOSTS } from '../../domain/container-plan.js';
@@ -21,6 +21,7 @@ export async function withLoopbackHosts(config: AgentConfig, log: Logger): Promi
     await rename(tmp, file);
     return config;
   } catch (err) {
+    await rm(tmp, { force: true }).catch(() => {}); // the half-made file, if any: its error is the one above
     log.error("writing the loopback hosts file failed; kernels without a network get the engine's sandbox", {
       file,
       err: String(err),
