@@ -70,7 +70,7 @@ function callbackBody(session: SessionRow, event: string): string {
  * event's name read from `event` and the status from `status`. json, not jsonb: the keys keep
  * callbackBody's order (the text differs in its spaces only).
  */
-function callbackBodySql(alias: string, event: string, status: string): string {
+export function callbackBodySql(alias: string, event: string, status: string): string {
   const fields = CALLBACK_FIELDS.map(
     ([key, column]) =>
       `'${key}', ${column === null ? isoSql('now()') : column === 'status' ? status : `${alias}.${column}`}`,

@@ -24,14 +24,19 @@ import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers
 const HOT_TABLES = ['sessions', 'kernels', 'session_events'] as const;
 const HISTORY_KEY = 'AKHISTORYPLANTEST000';
 let stack: TestStack;
-/** The report statements run on their own (exitAlone, movePhasesAlone), as the first test ran them. */
+/**
+ * The report statements run on their own (exitAlone, movePhasesAlone, runAndExitAlone), as the
+ * first test ran them.
+ */
 const reportStatements: (RanQuery & { prefix: string })[] = [];
 /** The dispatcher's statements, run on generic-plan connections, as the first test ran them. */
 const DISPATCH_STATEMENTS = ['bai_glance', 'bai_runnable', 'bai_place'];
 const dispatchStatements: (RanQuery & { name: string })[] = [];
 
 test.before(async () => {
-  stack = await startTestStack({ agents: 1 });
+  // A hold longer than any probe's run: a main started now is always reported by its exit, with
+  // its RUNNING (runAndExitAlone); the probe released from a start barrier reports RUNNING alone.
+  stack = await startTestStack({ agents: 1, agent: { runningHoldMs: 120_000 } });
   await seedHistory(stack.database.db, {
     sessions: 100_000,
     accessKey: HISTORY_KEY,
@@ -67,7 +72,7 @@ test.serial('every hot-path query reads sessions, kernels and session_events by 
   const capture = (q: { sql?: string; bindings?: unknown[]; options?: { name?: string } }) => {
     if (q.sql && explainable(q.sql) && !seen.has(q.sql)) {
       seen.set(q.sql, { sql: q.sql, bindings: q.bindings ?? [] });
-      const prefix = /^(exit1|phases1)-/.exec(q.options?.name ?? '')?.[1];
+      const prefix = /^(exit1|phases1|runexit1)-/.exec(q.options?.name ?? '')?.[1];
       if (prefix) reportStatements.push({ prefix, sql: q.sql, bindings: q.bindings ?? [] });
       const name = q.options?.name ?? '';
       if (DISPATCH_STATEMENTS.includes(name))
@@ -85,6 +90,15 @@ test.serial('every hot-path query reads sessions, kernels and session_events by 
     );
     const s = await waitForStatus(stack.client, sessionId);
     t.is(`${s.status} ${s.result}`, 'TERMINATED SUCCESS');
+    // One more, started at its time from behind a start barrier: its phases and its RUNNING are
+    // reported on their own (movePhasesAlone), then its exit (exitAlone).
+    const later = await stack.client.request<{ sessionId: string }>(
+      'POST',
+      '/session',
+      batch('echo later', { name: 'plan-probe-later', starts_at: '4s' }),
+    );
+    const l = await waitForStatus(stack.client, later.sessionId);
+    t.is(`${l.status} ${l.result}`, 'TERMINATED SUCCESS');
     // The API's reads of it, and listings with each filter and a page further in.
     for (const path of [`/session/${sessionId}`, `/session/plan-probe`, `/session/${sessionId}/logs`]) {
       t.is((await call(stack.client, 'GET', path)).status, 200, path);
@@ -138,8 +152,8 @@ test.serial('every hot-path query reads sessions, kernels and session_events by 
 test.serial('the report statements find the session by its primary key, generic plan or not', async (t) => {
   t.deepEqual(
     [...new Set(reportStatements.map((q) => q.prefix))].sort(),
-    ['exit1', 'phases1'],
-    'the probe session was moved by both report statements on their own',
+    ['exit1', 'phases1', 'runexit1'],
+    'the probe sessions were moved by every report statement on its own',
   );
   for (const q of reportStatements) {
     for (const { scans, label } of await bothPlans(q, q.prefix)) {

@@ -1,5 +1,5 @@
 import { outcomeOfExit } from '../../domain/batch-result.js';
-import { chainFromAny } from '../../domain/phase-chain.js';
+import { chainFromAny, type PhaseStep } from '../../domain/phase-chain.js';
 import type { RetryCause } from '../../domain/session-request.js';
 import { isTerminal, PREPARE_STATUSES } from '../../domain/status.js';
 import type { CatalogStore } from '../../persistence/catalog-store.js';
@@ -8,6 +8,7 @@ import type { FleetStore } from '../../persistence/fleet-store.js';
 import type { SessionRow } from '../../persistence/rows.js';
 import { exitAlone, type ExitMove, type KernelExit } from '../../persistence/session-exit.js';
 import { movePhasesAlone } from '../../persistence/session-phases-at-once.js';
+import { runAndExitAlone, runAndExitApplies } from '../../persistence/session-run-exit.js';
 import type { SessionStore } from '../../persistence/session-store.js';
 import type { AgentQueues } from '../../queue/agent-queues.js';
 import type {
@@ -130,10 +131,7 @@ export class ReportHandler {
   /** Applies a progress report; false when it was stray (its cleanup sent: see cleanupStray). */
   private async progress(r: SessionProgressReport): Promise<boolean> {
     const { sessions } = this.deps;
-    const steps = [
-      ...(r.phases ?? []).map((p) => ({ status: p.status, at: p.at, data: {} as Record<string, unknown> })),
-      { status: r.status, at: r.at, data: r.data ?? {} },
-    ];
+    const steps = stepsOf(r);
     // Phases that move the session alike from every status it may be in before them are
     // written in ONE statement with no transaction and no lock read: its guard is the checks
     // below on the locked row; when it refuses, nothing is written and the transaction below
@@ -177,31 +175,46 @@ export class ReportHandler {
 
   private async kernelExited(r: KernelExitedReport): Promise<void> {
     const { sessions, queues } = this.deps;
-    // The main ended before its RUNNING report went (the agent's hold): that report first, as
-    // if it had come on its own. A stray one ends here: its cleanup is sent.
-    if (r.running && !(await this.progress(heldProgress(r, r.running)))) return;
     const outcome = outcomeOfExit(r.exitCode, { timedOut: r.timedOut, oomKilled: r.oomKilled });
     const reason = r.stoppedFor ?? outcome.reason;
     const exit = kernelExitOf(r);
     const mayRetry = r.stoppedFor === null && outcome.result === 'FAILURE' && !r.timedOut;
+    const move = { info: reason, data: exitDetail(r, null), result: outcome.result, exitCode: r.exitCode };
+    const startedAt = r.finishedAt ? exit.startedAt : undefined;
+    if (r.running && !r.timedOut) {
+      // The main ended before its RUNNING report went (the agent's hold): a single kernel's
+      // RUNNING and end in ONE statement on its own (session-run-exit.ts), its guard the checks
+      // of both; when it refuses, nothing is written and the two go one after the other below.
+      const held = heldProgress(r, r.running);
+      const any = chainFromAny(stepsOf(held));
+      if (any && runAndExitApplies(any.chain, exit)) {
+        const guard = { agentId: r.agentId, attempt: r.attempt, from: any.from, noRetryPolicy: mayRetry };
+        const moved = await sessions.alone((db) =>
+          runAndExitAlone(db, r.sessionId, any.chain, held.containers ?? [], exit, move, startedAt, guard),
+        );
+        if (moved) {
+          if (moved.startedAt !== null)
+            this.observeStart(moved.scalingGroup, moved.createdAt, moved.startedAt);
+          await queues.cleanup(r.agentId, { sessionId: r.sessionId, attempt: r.attempt });
+          this.deps.onCapacityFreed();
+          return;
+        }
+      }
+    }
+    // The held RUNNING report first, as if it had come on its own. A stray one ends here: its
+    // cleanup is sent.
+    if (r.running && !(await this.progress(heldProgress(r, r.running)))) return;
     // The usual end in ONE statement, with no transaction and no lock read before it: the
     // checks below on the locked row are its guard, and when one fails it writes nothing and
     // the transaction below takes the report (a timeout's message reads the row: it goes there).
     if (!r.timedOut) {
       const moved = await sessions.alone((db) =>
-        exitAlone(
-          db,
-          r.sessionId,
-          exit,
-          { info: reason, data: exitDetail(r, null), result: outcome.result, exitCode: r.exitCode },
-          r.finishedAt ? exit.startedAt : undefined,
-          {
-            agentId: r.agentId,
-            attempt: r.attempt,
-            notFrom: r.startedAt ? PREPARE_STATUSES : [],
-            noRetryPolicy: mayRetry,
-          },
-        ),
+        exitAlone(db, r.sessionId, exit, move, startedAt, {
+          agentId: r.agentId,
+          attempt: r.attempt,
+          notFrom: r.startedAt ? PREPARE_STATUSES : [],
+          noRetryPolicy: mayRetry,
+        }),
       );
       if (moved) {
         await queues.cleanup(r.agentId, { sessionId: r.sessionId, attempt: r.attempt });
@@ -321,6 +334,14 @@ export class ReportHandler {
   private async cleanupStray(r: AttemptReport): Promise<void> {
     await this.deps.queues.cleanup(r.agentId, { sessionId: r.sessionId, attempt: r.attempt });
   }
+}
+
+/** A progress report's phases, then the status it reports, as the moves to apply. */
+function stepsOf(r: SessionProgressReport): PhaseStep[] {
+  return [
+    ...(r.phases ?? []).map((p) => ({ status: p.status, at: p.at, data: {} as Record<string, unknown> })),
+    { status: r.status, at: r.at, data: r.data ?? {} },
+  ];
 }
 
 /** The RUNNING report an exit carries, as the progress report it stands for. */
