@@ -17,6 +17,11 @@ import {
 } from './session-events.js';
 import type { PhasesMoved } from './session-phases.js';
 
+/** The status_history entries of phases: each status with its time. */
+export function historyOf(steps: readonly PhaseStep[]): Record<string, string> {
+  return Object.fromEntries(steps.map((m) => [m.status, new Date(m.at).toISOString()]));
+}
+
 /** The kernels' moves as VALUES rows (status before, status after, history, RUNNING time). */
 export function kernelMoveValues(chains: readonly (readonly [SessionStatus, PhaseStep[]])[]): {
   values: string;
@@ -28,7 +33,7 @@ export function kernelMoveValues(chains: readonly (readonly [SessionStatus, Phas
     return [
       from,
       steps[steps.length - 1]!.status,
-      JSON.stringify(Object.fromEntries(steps.map((m) => [m.status, new Date(m.at).toISOString()]))),
+      JSON.stringify(historyOf(steps)),
       ran ? new Date(ran.at) : null,
     ];
   });
@@ -46,7 +51,7 @@ export function phasedRowOf(s: SessionRow, chain: Pick<SessionChain, 'moved' | '
     status: chain.moved[chain.moved.length - 1]!.status,
     status_history: {
       ...(s.status_history ?? {}),
-      ...Object.fromEntries(chain.moved.map((m) => [m.status, new Date(m.at).toISOString()])),
+      ...historyOf(chain.moved),
     },
     status_info: null,
     status_data: { ...(s.status_data ?? {}), ...chain.data },
@@ -87,7 +92,7 @@ function phasesStatement(
   const row = locked ? phasedRowOf(locked, chain) : null;
   const last = chain.moved[chain.moved.length - 1]!;
   const running = chain.moved.find((m) => m.status === 'RUNNING');
-  const history = Object.fromEntries(chain.moved.map((m) => [m.status, new Date(m.at).toISOString()]));
+  const history = historyOf(chain.moved);
   const chains = [...kernelChains(chain.moved)];
   const kernelMoves = kernelMoveValues(chains);
   // Each phase's row: only its status differs from the last (no phase sets status_info,
@@ -267,10 +272,23 @@ export async function movePhasesAlone(
   containers: readonly { kernelId: string; containerId: string }[],
   guard: PhasesGuard,
 ): Promise<PhasesAloneMoved | null> {
-  const statement = phasesStatement(sessionId, chain, containers, { guard });
+  return runAlone(db, 'phases1', phasesStatement(sessionId, chain, containers, { guard }), chain);
+}
+
+/**
+ * Runs a statement on its own that moves a session through `chain` (and maybe on) and returns
+ * `moved`, `queued`, `scaling_group` and `created_at`: what it tells of the session, or null
+ * when its guard refused.
+ */
+export async function runAlone(
+  db: Db,
+  prefix: string,
+  statement: { sql: string; bindings: unknown[] },
+  chain: Pick<SessionChain, 'moved'>,
+): Promise<PhasesAloneMoved | null> {
   const rows = await preparedRows<{ moved: number; queued: number; scaling_group: string; created_at: Date }>(
     db,
-    'phases1',
+    prefix,
     statement,
   );
   const r = rows[0];

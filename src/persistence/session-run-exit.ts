@@ -2,10 +2,9 @@ import { callbackEventOf, kernelEventName, resultEventName, sessionEventName } f
 import { kernelChains, type SessionChain } from '../domain/phase-chain.js';
 import { predecessorsOf, type SessionStatus } from '../domain/status.js';
 import type { Db } from './db.js';
-import { preparedRows } from './prepared.js';
 import type { ExitMove, KernelExit } from './session-exit.js';
 import { callbackBodySql, eventDataSql } from './session-events.js';
-import type { PhasesAloneMoved } from './session-phases-at-once.js';
+import { historyOf, kernelMoveValues, runAlone, type PhasesAloneMoved } from './session-phases-at-once.js';
 import { unindexedGuard } from './unindexed-guard.js';
 
 /**
@@ -35,6 +34,14 @@ export interface RunExitGuard {
   noRetryPolicy: boolean;
 }
 
+/** A held RUNNING report's phases, the containers it names, and the exit that carried it. */
+export interface HeldExit {
+  chain: Pick<SessionChain, 'moved' | 'data'>;
+  containers: readonly { kernelId: string; containerId: string }[];
+  exit: KernelExit;
+  move: Omit<ExitMove, 'startedAt'>;
+}
+
 /**
  * Whether the one statement can take these phases and this exit (else the two statements do):
  * phases that end RUNNING (a held report's), of a main without subs' output.
@@ -43,14 +50,14 @@ export function runAndExitApplies(chain: Pick<SessionChain, 'moved'>, exit: Kern
   return chain.moved[chain.moved.length - 1]?.status === 'RUNNING' && exit.subLogs.length === 0;
 }
 
-/** The statement's text and bindings (bindings collected in the order the text names them). */
+/**
+ * The statement's text and bindings (bindings collected in the order the text names them).
+ * The session's started_at is the RUNNING phase's time: the phases set it, and the exit only
+ * fills one that is missing.
+ */
 function runExitStatement(
   sessionId: string,
-  chain: Pick<SessionChain, 'moved' | 'data'>,
-  containers: readonly { kernelId: string; containerId: string }[],
-  exit: KernelExit,
-  move: Omit<ExitMove, 'startedAt'>,
-  startedAt: Date | null | undefined,
+  { chain, containers, exit, move }: HeldExit,
   guard: RunExitGuard,
 ): { sql: string; bindings: unknown[] } {
   const bindings: unknown[] = [];
@@ -59,13 +66,15 @@ function runExitStatement(
     return '?';
   };
   const list = (vs: readonly unknown[]) => vs.map(bind).join(', ');
+  /** A part built with its own `?` placeholders and bindings, placed where it stands. */
+  const spliced = (part: { values: string; bindings: readonly unknown[] }) => {
+    bindings.push(...part.bindings);
+    return part.values;
+  };
   const at = new Date().toISOString();
   const ends = predecessorsOf('TERMINATED');
-  const last = chain.moved[chain.moved.length - 1]!;
-  const running = chain.moved.find((m) => m.status === 'RUNNING');
-  const phaseHistory = JSON.stringify(
-    Object.fromEntries(chain.moved.map((m) => [m.status, new Date(m.at).toISOString()])),
-  );
+  const running = chain.moved[chain.moved.length - 1]!; // runAndExitApplies: RUNNING
+  const phaseHistory = JSON.stringify(historyOf(chain.moved));
   const kernelPhases = [...kernelChains(chain.moved)];
   const container = containers.find((c) => c.kernelId === exit.kernelId)?.containerId ?? null;
   // The session's events and callbacks of each phase; the kernel's events of each phase it follows.
@@ -104,13 +113,7 @@ function runExitStatement(
              status_info = ${bind(move.info)},
              status_data = n.status_data || ${bind(JSON.stringify(chain.data))}::jsonb || ${bind(JSON.stringify(move.data))}::jsonb,
              result = ${bind(move.result)}, exit_code = ${bind(move.exitCode)}, terminated_at = now(),
-             started_at = ${
-               running
-                 ? `${bind(new Date(running.at))}::timestamptz`
-                 : startedAt !== undefined
-                   ? `coalesce(n.started_at, ${bind(startedAt)}::timestamptz)`
-                   : 'n.started_at'
-             }
+             started_at = ${bind(new Date(running.at))}::timestamptz
         FROM o
        WHERE n.id = o.id AND ${unindexedGuard(
          `n.status IN (${list(guard.from)}) AND n.agent_id = ${bind(guard.agentId)} AND n.attempt = ${bind(guard.attempt)}::int AND n.cluster_size = 1${
@@ -124,7 +127,7 @@ function runExitStatement(
                 o.exit_code AS was_exit_code, o.result AS was_result
     ), p AS (
       SELECT s.id, s.access_key, s.name, s.schedule_name, s.scheduled_for, s.callback_url,
-             ${bind(last.status)}::text AS status, NULL::text AS status_info, s.was_result AS result,
+             ${bind(running.status)}::text AS status, NULL::text AS status_info, s.was_result AS result,
              s.was_exit_code AS exit_code, s.was_history || ${bind(phaseHistory)}::jsonb AS status_history,
              s.was_data || ${bind(JSON.stringify(chain.data))}::jsonb AS status_data
         FROM s
@@ -137,20 +140,7 @@ function runExitStatement(
         FROM old LEFT JOIN (VALUES ${
           kernelPhases.length === 0
             ? '(NULL::text, NULL::text, NULL::jsonb, NULL::timestamptz)'
-            : values(
-                kernelPhases.map(([from, steps]) => {
-                  const ran = steps.find((m) => m.status === 'RUNNING');
-                  return [
-                    from,
-                    steps[steps.length - 1]!.status,
-                    JSON.stringify(
-                      Object.fromEntries(steps.map((m) => [m.status, new Date(m.at).toISOString()])),
-                    ),
-                    ran ? new Date(ran.at) : null,
-                  ];
-                }),
-                ['text', 'text', 'jsonb', 'timestamptz'],
-              )
+            : spliced(kernelMoveValues(kernelPhases))
         }) AS v (from_status, final, hist, started_at) ON v.from_status = old.from_status
     ), k AS (
       UPDATE kernels k SET
@@ -226,33 +216,12 @@ function runExitStatement(
   return { sql, bindings };
 }
 
-/**
- * The held RUNNING's phases and the exit in one statement on its own (see above). `startedAt`:
- * the container's start, set on the session if it has none and the phases did not set it.
- */
-export async function runAndExitAlone(
+/** The held RUNNING's phases and the exit in one statement on its own (see above). */
+export function runAndExitAlone(
   db: Db,
   sessionId: string,
-  chain: Pick<SessionChain, 'moved' | 'data'>,
-  containers: readonly { kernelId: string; containerId: string }[],
-  exit: KernelExit,
-  move: Omit<ExitMove, 'startedAt'>,
-  startedAt: Date | null | undefined,
+  held: HeldExit,
   guard: RunExitGuard,
 ): Promise<PhasesAloneMoved | null> {
-  const statement = runExitStatement(sessionId, chain, containers, exit, move, startedAt, guard);
-  const rows = await preparedRows<{ moved: number; queued: number; scaling_group: string; created_at: Date }>(
-    db,
-    'runexit1',
-    statement,
-  );
-  const r = rows[0];
-  if (!r || r.moved === 0) return null;
-  const running = chain.moved.find((m) => m.status === 'RUNNING');
-  return {
-    startedAt: running ? running.at : null,
-    scalingGroup: r.scaling_group,
-    createdAt: r.created_at,
-    callbacksQueued: r.queued > 0,
-  };
+  return runAlone(db, 'runexit1', runExitStatement(sessionId, held, guard), held.chain);
 }

@@ -9,7 +9,7 @@ import {
   runAndExitApplies,
   type RunExitGuard,
 } from '../../src/persistence/session-run-exit.js';
-import { exitMoveOf, phaseSteps, STARTED } from '../helpers/session-reports.js';
+import { exitMoveOf, exitOf as clusterExitOf, phaseSteps } from '../helpers/session-reports.js';
 import {
   newSession,
   sameCallbacks,
@@ -46,15 +46,8 @@ async function single(name: string, to: SessionStatus[], extra: Partial<SessionR
   return { ...made, subs: [] };
 }
 
-const exitOf = (m: Made, exitCode: number): KernelExit => ({
-  kernelId: m.main,
-  exitCode,
-  logs: 'out\n',
-  logsTruncated: false,
-  logsBytes: 4,
-  startedAt: STARTED,
-  subLogs: [],
-});
+/** The main's exit, without the subs' output of the helpers' cluster sessions. */
+const exitOf = (m: Made, exitCode: number): KernelExit => ({ ...clusterExitOf(m, exitCode), subLogs: [] });
 const containersOf = (m: Made) => [{ kernelId: m.main, containerId: 'c-main' }];
 
 async function attemptOf(m: Made): Promise<number> {
@@ -95,7 +88,7 @@ async function oneStatement(
     ...extra,
   };
   return fx.store.alone((db) =>
-    runAndExitAlone(db, m.id, any.chain, containersOf(m), exit, move, exit.startedAt, guard),
+    runAndExitAlone(db, m.id, { chain: any.chain, containers: containersOf(m), exit, move }, guard),
   );
 }
 

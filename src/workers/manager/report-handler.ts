@@ -180,17 +180,17 @@ export class ReportHandler {
     const exit = kernelExitOf(r);
     const mayRetry = r.stoppedFor === null && outcome.result === 'FAILURE' && !r.timedOut;
     const move = { info: reason, data: exitDetail(r, null), result: outcome.result, exitCode: r.exitCode };
-    const startedAt = r.finishedAt ? exit.startedAt : undefined;
-    if (r.running && !r.timedOut) {
+    const held = r.running ? heldProgress(r, r.running) : null;
+    if (held && !r.timedOut) {
       // The main ended before its RUNNING report went (the agent's hold): a single kernel's
       // RUNNING and end in ONE statement on its own (session-run-exit.ts), its guard the checks
       // of both; when it refuses, nothing is written and the two go one after the other below.
-      const held = heldProgress(r, r.running);
       const any = chainFromAny(stepsOf(held));
       if (any && runAndExitApplies(any.chain, exit)) {
         const guard = { agentId: r.agentId, attempt: r.attempt, from: any.from, noRetryPolicy: mayRetry };
+        const containers = held.containers ?? [];
         const moved = await sessions.alone((db) =>
-          runAndExitAlone(db, r.sessionId, any.chain, held.containers ?? [], exit, move, startedAt, guard),
+          runAndExitAlone(db, r.sessionId, { chain: any.chain, containers, exit, move }, guard),
         );
         if (moved) {
           if (moved.startedAt !== null)
@@ -203,13 +203,13 @@ export class ReportHandler {
     }
     // The held RUNNING report first, as if it had come on its own. A stray one ends here: its
     // cleanup is sent.
-    if (r.running && !(await this.progress(heldProgress(r, r.running)))) return;
+    if (held && !(await this.progress(held))) return;
     // The usual end in ONE statement, with no transaction and no lock read before it: the
     // checks below on the locked row are its guard, and when one fails it writes nothing and
     // the transaction below takes the report (a timeout's message reads the row: it goes there).
     if (!r.timedOut) {
       const moved = await sessions.alone((db) =>
-        exitAlone(db, r.sessionId, exit, move, startedAt, {
+        exitAlone(db, r.sessionId, exit, move, r.finishedAt ? exit.startedAt : undefined, {
           agentId: r.agentId,
           attempt: r.attempt,
           notFrom: r.startedAt ? PREPARE_STATUSES : [],
