@@ -1,4 +1,7 @@
-import http from 'node:http';
+import type { Readable } from 'node:stream';
+import { EngineConnection, type Answer, type EngineAddress } from './engine-connection.js';
+
+export type { EngineAddress } from './engine-connection.js';
 
 /**
  * A failed call as the engine answered it: its HTTP status and its JSON body. The fields are the
@@ -14,9 +17,6 @@ export class EngineHttpError extends Error {
     this.name = 'EngineHttpError';
   }
 }
-
-/** Where the engine listens: a unix socket, or an http host and port. */
-export type EngineAddress = { socketPath: string } | { host: string; port: number };
 
 /** The address dockerode would use for `dockerHost` (null: its default socket). */
 export function engineAddress(dockerHost: string | null): EngineAddress {
@@ -41,16 +41,32 @@ export function queryOf(params: Record<string, string | number | boolean | objec
  * The engine's calls on connections kept open between calls: the short request/response ones
  * (inspect, create, start, remove, list, ping…) and the streams a session reads (its wait, its
  * output followed and its stored tail). Through dockerode each call opened a new connection and
- * went through docker-modem's request builder (which formats its options with util.inspect for
- * a debug line even when debugging is off): about a fifth of the agent's CPU per session in a
- * drain (docs/benchmarks.md, "Round five: the JavaScript CPU"); a stream read to its end gives
- * its connection back for the next call. The pool is not capped: a wait holds its connection
- * while its container runs, and a cap would leave the short calls queued behind them. Only the
- * engine's event stream and pulls stay on dockerode. A call whose kept connection the engine
- * had closed (a restart) is sent once more on a new one.
+ * went through docker-modem's request builder: about a fifth of the agent's CPU per session in a
+ * drain (docs/benchmarks.md, "Round five: the JavaScript CPU"). Through node's own HTTP client
+ * (ClientRequest, its Agent, IncomingMessage) a call still cost about 400 µs of CPU on the
+ * slower machines, against about 100 µs for the request written in one write and the answer read
+ * by ResponseParser (http-response-parser.ts) on the socket itself (docs/benchmarks.md, round
+ * twenty). A stream read to its end gives its connection back for the next call. The pool is not
+ * capped: a wait holds its connection while its container runs, and a cap would leave the short
+ * calls queued behind them. Only pulls stay on dockerode. A call whose kept connection the engine
+ * had closed (a restart) before answering a byte is sent once more, on a new connection.
  */
 export class EngineHttp {
-  private readonly agent = new http.Agent({ keepAlive: true, maxFreeSockets: 16 });
+  /** Connections free for the next call, the most recently used last. */
+  private readonly idle: EngineConnection[] = [];
+  /** Every connection open, free or in a call (closed by `close`). */
+  private readonly all = new Set<EngineConnection>();
+  private closed = false;
+  private readonly free = (c: EngineConnection) => {
+    if (this.closed || this.idle.length >= MAX_IDLE) return c.destroy();
+    c.park();
+    this.idle.push(c);
+  };
+  private readonly gone = (c: EngineConnection) => {
+    this.all.delete(c);
+    const i = this.idle.indexOf(c);
+    if (i >= 0) this.idle.splice(i, 1);
+  };
 
   constructor(private readonly address: EngineAddress) {}
 
@@ -66,108 +82,63 @@ export class EngineHttp {
     body?: unknown,
     signal?: AbortSignal,
   ): Promise<T | null> {
-    const res = await this.respond(method, path, what, body, signal);
-    return (await readBody(res, signal)) as T | null;
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const answer = await this.retried((c) => c.send(method, path, payload, signal, false));
+    const parsed = jsonOf(answer.body!);
+    if (answer.status >= 200 && answer.status < 300) return parsed as T | null;
+    throw new EngineHttpError(answer.status, parsed as { message?: string } | null, what);
   }
 
   /**
-   * Opens a stream (logs): the 2xx response, unread; the caller reads it to its end (the
-   * connection is then kept for the next call) or destroys it. Another status rejects as `call`.
+   * Opens a stream (logs, events): the 2xx answer's body, unread; the caller reads it to its end
+   * (the connection is then kept for the next call) or destroys it (the connection is closed).
+   * Another status rejects as `call`.
    */
-  open(method: string, path: string, what: string): Promise<http.IncomingMessage> {
-    return this.respond(method, path, what, undefined, undefined);
+  async open(method: string, path: string, what: string): Promise<Readable> {
+    const answer = await this.retried((c) => c.send(method, path, undefined, undefined, true));
+    if (answer.stream) return answer.stream;
+    throw new EngineHttpError(answer.status, jsonOf(answer.body!) as { message?: string } | null, what);
   }
 
-  /** Closes the kept connections (the agent's shutdown). */
+  /** Closes the kept connections and those in a call (the agent's shutdown). */
   close(): void {
-    this.agent.destroy();
+    this.closed = true;
+    for (const c of this.all) c.destroy();
+    this.all.clear();
+    this.idle.length = 0;
   }
 
-  private async respond(
-    method: string,
-    path: string,
-    what: string,
-    body: unknown,
-    signal: AbortSignal | undefined,
-  ): Promise<http.IncomingMessage> {
+  /** On a kept connection, and once more on a new one when the kept one had gone stale. */
+  private async retried(send: (c: EngineConnection) => Promise<Answer>): Promise<Answer> {
     try {
-      return await this.once(method, path, what, body, signal);
+      return await send(this.idle.pop() ?? this.connect());
     } catch (err) {
-      if (!(err as { retryable?: boolean }).retryable || signal?.aborted) throw err;
-      return this.once(method, path, what, body, signal);
+      if (!(err as { retryable?: boolean }).retryable) throw err;
+      return send(this.connect());
     }
   }
 
-  private once(
-    method: string,
-    path: string,
-    what: string,
-    body: unknown,
-    signal: AbortSignal | undefined,
-  ): Promise<http.IncomingMessage> {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const headers: http.OutgoingHttpHeaders = payload
-      ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) }
-      : {};
-    return new Promise<http.IncomingMessage>((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const req = http.request({ ...this.address, method, path, headers, agent: this.agent }, (res) => {
-        signal?.removeEventListener('abort', onAbort);
-        const status = res.statusCode ?? 0;
-        if (status >= 200 && status < 300) return resolve(res);
-        readBody(res, undefined).then(
-          (json) => reject(new EngineHttpError(status, json as { message?: string } | null, what)),
-          reject,
-        );
-      });
-      const onAbort = () => {
-        reject(signal!.reason);
-        req.destroy();
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        signal?.removeEventListener('abort', onAbort);
-        // A kept connection the engine closed meanwhile: nothing was read of this call.
-        if (req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE'))
-          Object.assign(err, { retryable: true });
-        reject(err);
-      });
-      req.end(payload);
-    });
+  private connect(): EngineConnection {
+    const c = new EngineConnection(this.address, this.free, this.gone);
+    this.all.add(c);
+    if (this.closed) c.destroy();
+    return c;
   }
 }
 
+/** Free connections kept at most (as node's Agent did with `maxFreeSockets`). */
+const MAX_IDLE = 16;
+
 /**
- * A response's body, parsed as JSON (null when empty; a text that is not JSON becomes
- * `{ message }`, as the engine's plain-text errors). `signal` ends the read (its reason is the
- * rejection) and closes the connection.
+ * A body parsed as JSON (null when empty; a text that is not JSON becomes `{ message }`, as the
+ * engine's plain-text errors).
  */
-function readBody(res: http.IncomingMessage, signal: AbortSignal | undefined): Promise<unknown> {
-  return new Promise<unknown>((resolve, reject) => {
-    if (signal?.aborted) {
-      res.destroy();
-      return reject(signal.reason);
-    }
-    const onAbort = () => {
-      reject(signal!.reason);
-      res.destroy();
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const chunks: Buffer[] = [];
-    res.on('data', (c: Buffer) => chunks.push(c));
-    res.on('error', (err) => {
-      signal?.removeEventListener('abort', onAbort);
-      reject(err);
-    });
-    res.on('end', () => {
-      signal?.removeEventListener('abort', onAbort);
-      const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
-      if (text.length === 0) return resolve(null);
-      try {
-        resolve(JSON.parse(text));
-      } catch {
-        resolve({ message: text.trim() });
-      }
-    });
-  });
+function jsonOf(chunks: Buffer[]): unknown {
+  const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+  if (text.length === 0) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { message: text.trim() };
+  }
 }

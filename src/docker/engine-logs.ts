@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import { OutputTail } from '../domain/output-tail.js';
 import { statusOf, wrap } from './docker-errors.js';
 import type { LogFollow, LogTail } from './docker-types.js';
@@ -17,7 +17,7 @@ const LOGS_QUERY = queryOf({ stdout: true, stderr: true, follow: true });
  * whatever the engine holds (a container created before log rotation may hold gigabytes).
  */
 export async function logTail(http: EngineHttp, id: string, limitBytes: number): Promise<LogTail> {
-  let raw: IncomingMessage;
+  let raw: Readable;
   try {
     raw = await http.open('GET', `/containers/${id}/logs${LOGS_QUERY}`, 'logs');
   } catch (err) {
@@ -44,7 +44,7 @@ export async function logTail(http: EngineHttp, id: string, limitBytes: number):
  */
 export async function followLogs(http: EngineHttp, id: string, sinceSec?: number): Promise<LogFollow> {
   const since = sinceSec ? `&since=${encodeURIComponent(String(sinceSec))}` : '';
-  let raw: IncomingMessage;
+  let raw: Readable;
   try {
     raw = await http.open('GET', `/containers/${id}/logs${LOGS_QUERY}${since}`, 'logs');
   } catch (err) {

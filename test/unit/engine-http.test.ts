@@ -172,3 +172,59 @@ test('an aborted wait ends at once with the abort reason, and its connection is 
   ]);
   t.true(closed, "the aborted wait's connection was not closed");
 });
+
+test('a large stream read slowly arrives whole, then its connection carries the next call', async (t) => {
+  const big = Buffer.alloc(1 << 20);
+  for (let i = 0; i < big.length; i++) big[i] = i % 251;
+  const { path, sockets } = await serve(t, (req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (req.url === '/big') {
+        res.writeHead(200, { 'Content-Type': 'application/octet-stream' }); // chunked
+        for (let i = 0; i < big.length; i += 60_000) res.write(big.subarray(i, i + 60_000));
+        res.end();
+      } else {
+        res.writeHead(200, { 'Content-Type': 'application/json', Connection: 'keep-alive' });
+        res.end('{"ok":true}');
+      }
+    });
+  });
+  const client = new EngineHttp({ socketPath: path });
+  t.teardown(() => client.close());
+  const stream = await client.open('GET', '/big', 'big');
+  const parts: Buffer[] = [];
+  for await (const c of stream) {
+    parts.push(c as Buffer);
+    await new Promise((r) => setImmediate(r)); // a slow reader: the socket is paused meanwhile
+  }
+  t.true(Buffer.concat(parts).equals(big));
+  t.deepEqual(await client.call('GET', '/small', 'small'), { ok: true });
+  t.is(sockets.length, 1);
+});
+
+test('a stream destroyed before its end closes its connection; the next call gets a new one', async (t) => {
+  const { path, sockets } = await serve(t, (req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      if (req.url === '/endless') res.write('first');
+      else res.end('{}');
+    });
+  });
+  const client = new EngineHttp({ socketPath: path });
+  t.teardown(() => client.close());
+  const stream = await client.open('GET', '/endless', 'endless');
+  const first = await new Promise<Buffer>((r) => stream.once('data', r));
+  t.is(first.toString(), 'first');
+  stream.destroy();
+  await new Promise<void>((r) => (sockets[0]!.closed ? r() : sockets[0]!.once('close', () => r())));
+  t.deepEqual(await client.call('GET', '/x', 'x'), {});
+  t.is(sockets.length, 2);
+});
+
+test('an engine that is not there: the socket error, not a hang', async (t) => {
+  const client = new EngineHttp({ socketPath: join(tmpdir(), `bai-no-engine-${process.pid}.sock`) });
+  t.teardown(() => client.close());
+  const err = await t.throwsAsync(client.call('GET', '/_ping', 'ping'));
+  t.is((err as NodeJS.ErrnoException).code, 'ENOENT');
+});
