@@ -55,6 +55,8 @@ export function placementOf(
   const reserved = new Set<string>();
   const out: PlacementDecision[] = [];
   for (const c of candidates) {
+    // Every agent reserved: no later candidate may use any (a page of them ends here).
+    if (reserved.size === agents.length) break;
     const open = agents.filter((a) => !reserved.has(a.id) && runsArch(a, c.architecture));
     const fitting = open.filter((a) => fits(c.need, free.get(a.id) ?? {}));
     if (fitting.length > 0) {

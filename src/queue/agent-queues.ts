@@ -29,8 +29,8 @@ interface KnownGroup {
  * was heard for GROUP_TTL_MS, once for all the callers waiting on it.
  */
 export class AgentQueues {
-  /** By agent id: the queue of its current group (the name says which). */
-  private readonly queues = new Map<string, Queue>();
+  /** By agent id: the queue of its current group (`group` says which, as its name does). */
+  private readonly queues = new Map<string, { queue: Queue; group: string }>();
   private readonly groups = new Map<string, KnownGroup>();
 
   constructor(
@@ -73,24 +73,26 @@ export class AgentQueues {
   /** Closes the agent's queue if it is named after another group than `group`. */
   private retireOtherThan(agentId: string, group: string): void {
     const q = this.queues.get(agentId);
-    if (!q || q.name === agentQueueName(group, agentId)) return;
+    if (!q || q.group === group) return;
     this.queues.delete(agentId);
     // The queue shares the manager's connection, which close() leaves open: it only detaches
     // the queue, and a failure there leaves nothing to undo.
-    q.close().catch(() => {});
+    q.queue.close().catch(() => {});
   }
 
   private async queue(agentId: string): Promise<Queue> {
     const group = await this.groupOfAgent(agentId);
     this.retireOtherThan(agentId, group);
-    let q = this.queues.get(agentId);
-    if (!q) {
-      q = new Queue(agentQueueName(group, agentId), { connection: this.connection, prefix: this.prefix });
-      // Connection errors surface on the calls that fail; unhandled they would only be printed.
-      q.on('error', () => {});
-      this.queues.set(agentId, q);
-    }
-    return q;
+    const known = this.queues.get(agentId);
+    if (known) return known.queue;
+    const queue = new Queue(agentQueueName(group, agentId), {
+      connection: this.connection,
+      prefix: this.prefix,
+    });
+    // Connection errors surface on the calls that fail; unhandled they would only be printed.
+    queue.on('error', () => {});
+    this.queues.set(agentId, { queue, group });
+    return queue;
   }
 
   async run(agentId: string, job: RunSessionJob): Promise<void> {
@@ -139,6 +141,6 @@ export class AgentQueues {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
+    await Promise.allSettled([...this.queues.values()].map((q) => q.queue.close()));
   }
 }
