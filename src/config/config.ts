@@ -56,7 +56,8 @@ export interface ManagerConfig {
   submitCacheMs: number;
   /**
    * The sessions a dispatch pass reads first in each scaling group (BAI_DISPATCH_PAGE, default
-   * 64): the rest only when these leave an agent that a later one could use (docs/scheduling.md).
+   * 16), from the head of the queue (its first 2 × the page): the rest only when these leave an
+   * agent that a later one could use (docs/scheduling.md).
    */
   dispatchPage: number;
   /**
@@ -225,7 +226,7 @@ export function loadManagerConfig(env: Env = process.env): Readonly<ManagerConfi
       num(env, 'BAI_IDEMPOTENCY_RETENTION_SECONDS', DEFAULT_IDEMPOTENCY_RETENTION_SECONDS),
     ),
     submitCacheMs: Math.max(0, num(env, 'BAI_SUBMIT_CACHE_MS', 2_000)),
-    dispatchPage: Math.max(1, Math.floor(num(env, 'BAI_DISPATCH_PAGE', 64))),
+    dispatchPage: Math.max(1, Math.floor(num(env, 'BAI_DISPATCH_PAGE', 16))),
     historyRetentionDays: Math.max(0, num(env, 'BAI_HISTORY_RETENTION_DAYS', 30)),
     historyPruneBatch: Math.max(1, Math.floor(num(env, 'BAI_HISTORY_PRUNE_BATCH', 1_000))),
     historyPruneIntervalMs: Math.max(100, num(env, 'BAI_HISTORY_PRUNE_INTERVAL_MS', 60_000)),

@@ -327,7 +327,7 @@ export class ArrayStore {
 /**
  * The dispatcher's array gate, as CTEs for its candidate scan: from the candidates `from`
  * (sessions rows), `to` keeps those that are not array children, and of each array's children
- * (in index order) as many as its parallelism leaves room for, counting its children placed
+ * (in the queue's order, runnable-scan.ts: within an array, index order) as many as its parallelism leaves room for, counting its children placed
  * and not over; children of a parent that is not PENDING or RUNNING are left out (the settle
  * step cancels them). Those beyond the room get `preds` (an expression over `r.arr_limit`)
  * written as their predicates, in the same statement: picked by id from one scan of the
@@ -345,7 +345,7 @@ export function arrayGateCtes(from: string, to: string, preds: string): string {
          AND p.status IN ('PENDING', 'RUNNING')
     ), arr_ranked AS (
       SELECT c.id, c.array_parent_id, r.arr_limit, r.room,
-             row_number() OVER (PARTITION BY c.array_parent_id ORDER BY c.priority DESC, c.array_index) AS arr_rank
+             row_number() OVER (PARTITION BY c.array_parent_id ORDER BY c.priority DESC, c.created_at, c.array_index, c.id) AS arr_rank
         FROM ${from} c JOIN arr_room r ON r.parent_id = c.array_parent_id
     ), arr_over AS (
       UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', ${preds})

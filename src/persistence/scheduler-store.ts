@@ -1,6 +1,4 @@
 import type { Dependency, Predicate } from '../domain/predicates.js';
-import { ACTIVE_STATUSES } from '../domain/status.js';
-import { arrayGateCtes } from './array-store.js';
 import type { Db } from './db.js';
 import { preparedRaw } from './prepared.js';
 import {
@@ -10,17 +8,9 @@ import {
   type Placed,
   type RunnableSession,
 } from './placement-commit.js';
-import {
-  GLANCE_SQL,
-  pastStartDeadline,
-  predicatesSql,
-  surveySql,
-  UNMET_DEPENDENCY,
-  type GlanceRow,
-  type SurveyRow,
-} from './scheduler-sql.js';
+import { GLANCE_SQL, surveySql, type GlanceRow, type SurveyRow } from './scheduler-sql.js';
 import type { SessionStore } from './session-store.js';
-import { sqlList } from './sql-literals.js';
+import { scanRunnable, type RunnableScan } from './runnable-scan.js';
 
 /** What a pass learns of one scaling group with PENDING sessions before it scans it. */
 export interface GroupSurvey {
@@ -49,6 +39,10 @@ export class SchedulerStore {
   private readonly passDb: Db;
   private readonly scanDb: Db;
   private readonly placeDb: Db;
+  /** When each group's whole queue was last read by this manager (epoch ms). */
+  private readonly fullAt = new Map<string, number>();
+  /** When a head read of each group last held less than a page (epoch ms). */
+  private readonly shortAt = new Map<string, number>();
 
   /**
    * `pools.pass`: where the pass's reads run (the glance, the survey), a pool of one connection
@@ -123,14 +117,17 @@ export class SchedulerStore {
   }
 
   /**
-   * The sessions of the group that can run now but for capacity, in priority then FIFO order:
-   * due, past any backoff, every dependency's condition met, not past a start deadline, and within their
-   * keypair's room under `max_concurrent_sessions` (ranked per keypair in the same order).
-   * Those beyond their keypair's room get `keypair_concurrency` written, in the same statement.
-   * Only the first `limit` come back (`total`: how many there are); those after them get
-   * `waiting` as their predicates, in the same statement: the dispatcher reads them only when
-   * the first ones leave an agent open to them (Dispatcher.passGroup), and otherwise they wait
-   * for capacity, as the ones read and not placed do.
+   * The sessions of the group that can run now but for capacity, in the queue's order: the
+   * first `limit` of them, how many can run among those read, and whether more may follow the
+   * page (runnable-scan.ts says what the scan checks and writes).
+   *
+   * A page is read from the head of the queue (its first 2 × `limit` candidates, by index)
+   * rather than from the whole backlog, whose ranking cost PostgreSQL a read of every PENDING
+   * session of the group on every pass (docs/benchmarks.md, round twenty). When the head holds
+   * fewer than a page of sessions that can run (keypairs or arrays at their limit fill it), the
+   * whole queue is read instead, so the page is always the one a whole read gives. The whole
+   * queue is also read once every FULL_SCAN_MS per group, so that the sessions deeper than the
+   * head get their predicates (`capacity`, `keypair_concurrency`) written within that time.
    */
   async runnable(
     group: string,
@@ -138,69 +135,21 @@ export class SchedulerStore {
     now: Date,
     limit: number,
     waiting: readonly Predicate[],
-  ): Promise<{ rows: RunnableSession[]; total: number }> {
-    const limitPreds = predicatesSql('keypairConcurrency', { limit: 'r.kp_limit' });
-    const arrayPreds = predicatesSql('arrayParallelism', { limit: 'r.arr_limit' });
-    // Array parents are never placed (nor counted as the keypair's sessions); array children
-    // pass the array's parallelism gate (arrayGateCtes) before the keypair's.
-    // Each value bound is read through a sub-select: a custom plan then knows no more than the
-    // generic one, so PostgreSQL's plan cache settles on the generic plan after its five first
-    // calls on a connection instead of planning the scan anew on every pass (a custom plan
-    // costed lower when it could see the group, the times and the limit: docs/benchmarks.md,
-    // round six). The plan stays an index scan of the group's PENDING sessions.
-    // The sessions beyond their keypair's room are picked by id from one scan of the ranking
-    // (an array, read through sessions_pkey) and joined to `room` (a row per keypair), not
-    // joined to the ranking itself: with the CTEs' row estimates of 1, that join was a nested
-    // loop that re-read the whole ranking for every PENDING session of the group, n² rows a
-    // pass (docs/benchmarks.md, round twelve).
-    // A pass places a few sessions: it reads a page of them, not every one that waits
-    // (`limit`; the manager parsed, fitted and compared the predicates of the whole backlog on
-    // every pass: docs/benchmarks.md, round thirteen).
-    const waitingJson = JSON.stringify(waiting);
-    const { rows } = (await preparedRaw(
-      this.scanDb,
-      'bai_runnable',
-      `WITH cand0 AS MATERIALIZED (
-         SELECT ${CANDIDATE_COLUMNS} FROM sessions s
-          WHERE s.scaling_group = (SELECT ?::text) AND s.status = 'PENDING' AND s.array_size IS NULL
-            AND (s.starts_at IS NULL OR s.starts_at <= (SELECT ?::timestamptz))
-            AND (s.retry_after IS NULL OR s.retry_after <= (SELECT ?::timestamptz))
-            AND NOT ${UNMET_DEPENDENCY}
-            AND NOT ${pastStartDeadline('(SELECT ?::timestamptz)')}
-       ), ${arrayGateCtes('cand0', 'cand', arrayPreds)}, room AS MATERIALIZED (
-         SELECT k.access_key, p.max_concurrent_sessions AS kp_limit,
-                p.max_concurrent_sessions
-                  - (SELECT count(*) FROM sessions a WHERE a.access_key = k.access_key AND a.status IN (${sqlList(ACTIVE_STATUSES)}) AND a.array_size IS NULL) AS kp_room
-           FROM keypairs k JOIN keypair_resource_policies p ON p.name = k.resource_policy
-          WHERE k.access_key IN (SELECT DISTINCT access_key FROM cand)
-       ), ranked AS (
-         SELECT c.*, r.kp_limit,
-                row_number() OVER (PARTITION BY c.access_key ORDER BY c.priority DESC, c.created_at, c.array_index) AS kp_rank,
-                coalesce(r.kp_room, 2147483647) AS kp_room
-           FROM cand c LEFT JOIN room r ON r.access_key = c.access_key
-       ), over_limit AS (
-         UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', ${limitPreds})
-           FROM room r
-          WHERE s.id = ANY (ARRAY(SELECT id FROM ranked WHERE kp_rank > kp_room))
-            AND r.access_key = s.access_key AND s.status = 'PENDING'
-            AND (s.status_data -> 'predicates') IS DISTINCT FROM ${limitPreds}
-         RETURNING s.id
-       ), runnable AS MATERIALIZED (
-         SELECT r.*, row_number() OVER (ORDER BY r.priority DESC, r.created_at, r.array_index) AS pos
-           FROM ranked r WHERE r.kp_rank <= r.kp_room
-       ), beyond AS (
-         UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', (SELECT ?::jsonb))
-          WHERE s.id = ANY (ARRAY(SELECT id FROM runnable
-                                   WHERE pos > (SELECT ?::int) AND predicates IS DISTINCT FROM (SELECT ?::jsonb)))
-            AND s.status = 'PENDING'
-            AND (s.status_data -> 'predicates') IS DISTINCT FROM (SELECT ?::jsonb)
-         RETURNING s.id
-       )
-       SELECT ${RUNNABLE_COLUMNS.join(', ')}, (SELECT count(*) FROM runnable)::int AS total
-         FROM runnable WHERE pos <= (SELECT ?::int) ORDER BY pos`,
-      [group, horizon, now, now, waitingJson, limit, waitingJson, waitingJson, limit],
-    )) as { rows: (RunnableSession & { total: number })[] };
-    return { rows, total: rows[0]?.total ?? 0 };
+  ): Promise<RunnableScan> {
+    const at = { group, horizon, now };
+    const head = limit <= MAX_HEAD_PAGE ? 2 * limit : null;
+    const recent = (t: number | undefined) => t !== undefined && Date.now() - t < FULL_SCAN_MS;
+    // A head that came up short lately (a keypair at its limit fills it) is not tried again meanwhile.
+    if (head !== null && recent(this.fullAt.get(group)) && !recent(this.shortAt.get(group))) {
+      const r = await scanRunnable(this.scanDb, head, at, limit, waiting);
+      const cut = r.read >= head;
+      if (!cut || r.rows.length >= limit)
+        return { rows: r.rows, total: r.total, more: cut || r.total > r.rows.length };
+      this.shortAt.set(group, Date.now());
+    }
+    const r = await scanRunnable(this.scanDb, null, at, limit, waiting);
+    this.fullAt.set(group, Date.now());
+    return { rows: r.rows, total: r.total, more: r.total > r.rows.length };
   }
 
   /**
@@ -236,28 +185,7 @@ export class SchedulerStore {
   }
 }
 
-/**
- * What the runnable scan reads of each candidate: what placement needs (RunnableSession) and
- * what its ranking and gates order and partition by, not the whole row (a pass reads every
- * session that can run but for capacity, to place a few: parsing each one's every column,
- * dates and jsonb, was a large part of the manager's work per pass).
- */
-const RUNNABLE_COLUMNS = [
-  'id',
-  'requested_slots',
-  'cluster_size',
-  'architecture',
-  'predicates',
-  'domain_name',
-  'image',
-] as const satisfies readonly (keyof RunnableSession)[];
-const CANDIDATE_COLUMNS = [
-  ...RUNNABLE_COLUMNS.filter((c) => c !== 'predicates').map((c) => `s.${c}`),
-  `s.status_data -> 'predicates' AS predicates`,
-  // ranked and gated by (arrayGateCtes, the keypair's room)
-  's.access_key',
-  's.priority',
-  's.created_at',
-  's.array_index',
-  's.array_parent_id',
-].join(', ');
+/** Pages up to this size are read from the head of the queue; larger reads read it whole. */
+const MAX_HEAD_PAGE = 256;
+/** How often a group's whole queue is read at least (its deeper sessions' predicates). */
+const FULL_SCAN_MS = 5_000;

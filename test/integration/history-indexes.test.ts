@@ -2,6 +2,7 @@ import test from 'ava';
 import { EventStore } from '../../src/persistence/event-store.js';
 import { FleetStore } from '../../src/persistence/fleet-store.js';
 import { seedHistory } from '../../src/persistence/history-seed.js';
+import { scanRunnable } from '../../src/persistence/runnable-scan.js';
 import {
   analyze,
   planScans,
@@ -31,6 +32,8 @@ let stack: TestStack;
 const reportStatements: (RanQuery & { prefix: string })[] = [];
 /** The dispatcher's statements, run on generic-plan connections, as the first test ran them. */
 const DISPATCH_STATEMENTS = ['bai_glance', 'bai_runnable', 'bai_place'];
+/** A statement's family: the runnable scan is named after its head (`bai_runnable_all`, `bai_runnable_128`). */
+const family = (name: string) => (name.startsWith('bai_runnable_') ? 'bai_runnable' : name);
 const dispatchStatements: (RanQuery & { name: string })[] = [];
 
 test.before(async () => {
@@ -75,7 +78,7 @@ test.serial('every hot-path query reads sessions, kernels and session_events by 
       const prefix = /^(exit1|phases1|runexit1)-/.exec(q.options?.name ?? '')?.[1];
       if (prefix) reportStatements.push({ prefix, sql: q.sql, bindings: q.bindings ?? [] });
       const name = q.options?.name ?? '';
-      if (DISPATCH_STATEMENTS.includes(name))
+      if (DISPATCH_STATEMENTS.includes(family(name)))
         dispatchStatements.push({ name, sql: q.sql, bindings: q.bindings ?? [] });
     }
   };
@@ -178,14 +181,33 @@ test.serial('the report statements find the session by its primary key, generic 
  */
 test.serial('the dispatcher statements read by index, generic plan or not', async (t) => {
   t.deepEqual(
-    dispatchStatements.map((q) => q.name).sort(),
+    [...new Set(dispatchStatements.map((q) => family(q.name)))].sort(),
     [...DISPATCH_STATEMENTS].sort(),
     'the probe session was dispatched by these statements',
   );
-  for (const q of dispatchStatements) {
-    for (const { scans, label } of await bothPlans(q, q.name)) {
+  // Both runnable scans, whichever the probes' passes ran: the whole queue's and a head's.
+  const scans: (RanQuery & { name: string })[] = [];
+  const capture = (q: { sql?: string; bindings?: unknown[]; options?: { name?: string } }) => {
+    const name = q.options?.name ?? '';
+    if (q.sql && name.startsWith('bai_runnable_'))
+      scans.push({ name, sql: q.sql, bindings: q.bindings ?? [] });
+  };
+  const db = stack.manager.db;
+  db.on('query', capture);
+  try {
+    const at = { group: 'default', horizon: new Date(), now: new Date() };
+    for (const head of [null, 32]) await scanRunnable(db, head, at, 16, []);
+  } finally {
+    db.removeListener('query', capture);
+  }
+  t.deepEqual(
+    scans.map((q) => q.name),
+    ['bai_runnable_all', 'bai_runnable_32'],
+  );
+  for (const q of [...dispatchStatements.filter((d) => family(d.name) !== 'bai_runnable'), ...scans]) {
+    for (const { scans: read, label } of await bothPlans(q, q.name)) {
       t.log(label);
-      t.deepEqual(hotSeqScans(scans), [], label);
+      t.deepEqual(hotSeqScans(read), [], label);
     }
   }
 });

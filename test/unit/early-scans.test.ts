@@ -21,7 +21,7 @@ test('a scan is started for each expected group, taken once, then expected no mo
   const started: string[] = [];
   const scan = async (group: string): Promise<RunnableScan> => {
     started.push(group);
-    return { rows: [session(`${group}-1`)], total: 1 };
+    return { rows: [session(`${group}-1`)], total: 1, more: false };
   };
   early.expect('a');
   early.expect('b');
@@ -43,7 +43,7 @@ test('an early scan is not used when its waiting predicate, a placement before i
   const scan = async (group: string, waiting: readonly { msg: string }[]): Promise<RunnableScan> => {
     waitings.push(waiting[0]!.msg);
     if (group === 'broken') throw new Error('connection lost');
-    return { rows: [], total: 0 };
+    return { rows: [], total: 0, more: false };
   };
   for (const g of ['none', 'placed', 'broken']) early.expect(g);
   early.start(scan);
@@ -56,7 +56,11 @@ test('an early scan is not used when its waiting predicate, a placement before i
   early.expect('none');
   early.start(scan);
   t.is(waitings[3], noAgent[0]!.msg);
-  t.deepEqual(await early.take('none', 0, noAgent), { rows: [], total: 0 }, 'a new start is not stale');
+  t.deepEqual(
+    await early.take('none', 0, noAgent),
+    { rows: [], total: 0, more: false },
+    'a new start is not stale',
+  );
 });
 
 /** A group's survey row: one agent of `cpu` cpus, nothing to cancel or wait for. */
@@ -115,7 +119,7 @@ function fakeDispatcher(opts: { waiting: boolean }) {
       scanned();
       // s2 does not fit beside s1: it waits for capacity, and reserves the agent.
       const rows = opts.waiting ? [session('s1'), session('s2')] : [session('s1')];
-      return { rows, total: rows.length };
+      return { rows, total: rows.length, more: false };
     },
     onPlace: (list) => events.push(`place ${list.map((s) => s.id).join(',')}`),
   });
@@ -155,7 +159,7 @@ test('a placement in one group makes the next group scan again: a keypair’s ro
     runnable: async (name) => {
       scans.push(name);
       const rows = room > 0 ? [session(`s-${name}`)] : [];
-      return { rows, total: rows.length };
+      return { rows, total: rows.length, more: false };
     },
     onPlace: (list) => {
       room -= list.length;

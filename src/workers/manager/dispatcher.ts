@@ -252,15 +252,15 @@ export class Dispatcher {
       (await this.early.take(group, agents.length, waitingPreds)) ??
       (await this.runnable(group, at, this.page, waitingPreds));
     let placement = placementOf(candidatesOf(scan.rows), agents);
-    if (scan.total > scan.rows.length && placement.open) {
+    if (scan.more && placement.open) {
       scan = await this.runnable(group, at, PASS_LIMIT, waitingPreds);
       placement = placementOf(candidatesOf(scan.rows), agents);
       // More than a pass reads, and room for them: the next pass goes on at once.
-      if (scan.total > scan.rows.length && placement.open) this.kick();
+      if (scan.more && placement.open) this.kick();
     }
     const pending = scan.rows;
     // Sessions left waiting for capacity alone: a freed slot's pass will likely place one here.
-    if (scan.total > placement.decisions.length) this.early.expect(group);
+    if (scan.more || scan.total > placement.decisions.length) this.early.expect(group);
     if (pending.length === 0) return next;
 
     const waiting = new Map<string, Predicate[]>();
@@ -273,7 +273,8 @@ export class Dispatcher {
     }
     const byId = new Map(pending.map((s) => [s.id, s]));
     await this.commitPlacements(decisions, byId, agents);
-    // Those after the page wait too (their predicates were written with the page's read).
+    // Those after the page wait too (their predicates were written with the page's read; a page
+    // read from the head of the queue counts those of the head).
     this.deps.metrics?.countDecisions('waiting', waiting.size + Math.max(0, scan.total - pending.length));
     await this.recordPredicates(byId, waiting);
     return next;

@@ -1,11 +1,7 @@
 import { capacityPredicate, type Predicate } from '../../domain/predicates.js';
-import type { RunnableSession } from '../../persistence/placement-commit.js';
+import type { RunnableScan } from '../../persistence/runnable-scan.js';
 
-/** What a runnable scan returns (SchedulerStore.runnable): a page of sessions, and how many there are. */
-export interface RunnableScan {
-  rows: RunnableSession[];
-  total: number;
-}
+export type { RunnableScan } from '../../persistence/runnable-scan.js';
 
 /** Starts the runnable scan of a group, its sessions beyond the page to be told `waiting`. */
 export type StartScan = (group: string, waiting: readonly Predicate[]) => Promise<RunnableScan>;

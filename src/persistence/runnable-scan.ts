@@ -1,0 +1,177 @@
+import type { Predicate } from '../domain/predicates.js';
+import { ACTIVE_STATUSES } from '../domain/status.js';
+import { arrayGateCtes } from './array-store.js';
+import type { Db } from './db.js';
+import type { RunnableSession } from './placement-commit.js';
+import { preparedRaw } from './prepared.js';
+import { pastStartDeadline, predicatesSql, UNMET_DEPENDENCY } from './scheduler-sql.js';
+import { sqlList } from './sql-literals.js';
+
+/**
+ * What the runnable scan reads of each candidate: what placement needs (RunnableSession) and
+ * what its ranking and gates order and partition by, not the whole row (a pass reads every
+ * session that can run but for capacity, to place a few: parsing each one's every column,
+ * dates and jsonb, was a large part of the manager's work per pass).
+ */
+const RUNNABLE_COLUMNS = [
+  'id',
+  'requested_slots',
+  'cluster_size',
+  'architecture',
+  'predicates',
+  'domain_name',
+  'image',
+] as const satisfies readonly (keyof RunnableSession)[];
+const CANDIDATE_COLUMNS = [
+  ...RUNNABLE_COLUMNS.filter((c) => c !== 'predicates').map((c) => `s.${c}`),
+  `s.status_data -> 'predicates' AS predicates`,
+  // ranked and gated by (arrayGateCtes, the keypair's room)
+  's.access_key',
+  's.priority',
+  's.created_at',
+  's.array_index',
+  's.array_parent_id',
+].join(', ');
+
+/**
+ * The queue's order, everywhere the scan ranks: priority, then first come, then an array's
+ * index, then the id (sessions of one group commit can share their created_at; the id makes
+ * the order total, so a head read in it is the head of the whole queue).
+ * `sessions_pending_queue_idx` holds the PENDING sessions of a group in this order.
+ */
+const QUEUE_ORDER = (t: string) => `${t}.priority DESC, ${t}.created_at, ${t}.array_index, ${t}.id`;
+
+/** What the dispatcher gets of a runnable scan (SchedulerStore.runnable). */
+export interface RunnableScan {
+  rows: RunnableSession[];
+  /** The sessions that can run but for capacity among those read (all of them when `more` is false). */
+  total: number;
+  /** Whether sessions that can run may follow the page (the pass reads past it if it leaves room). */
+  more: boolean;
+}
+
+/** One runnable scan's answer: a page, how many can run in what it read, and how much it read. */
+export interface ScanRows {
+  rows: RunnableSession[];
+  /** The sessions that can run but for capacity among the candidates read. */
+  total: number;
+  /** The PENDING sessions the head read (its size when it was cut there); with no head, the candidates. */
+  read: number;
+}
+
+/**
+ * The runnable scan of one scaling group: the sessions that can run now but for capacity, in
+ * the queue's order: due, past any backoff, every dependency's condition met, not past a start
+ * deadline, within their array's parallelism and their keypair's room under
+ * `max_concurrent_sessions` (ranked per keypair in the same order). Those beyond their
+ * keypair's room get `keypair_concurrency` written, in the same statement. Only the first
+ * `limit` come back (`total`: how many there are); those after them get `waiting` as their
+ * predicates, in the same statement: the dispatcher reads them only when the first ones leave
+ * an agent open to them (Dispatcher.passGroup).
+ *
+ * `head`: only the first `head` PENDING sessions of the group in the queue's order are read
+ * (by `sessions_pending_queue_idx`, stopping there), not the whole backlog: every rank of a
+ * candidate in the head (its keypair's, its array's, its place among those that can run)
+ * depends only on the candidates before it, which the head holds too, so what can run in the
+ * head is exactly the start of what can run in the whole queue. Null: the whole queue.
+ *
+ * Each value bound is read through a sub-select: a custom plan then knows no more than the
+ * generic one, so PostgreSQL's plan cache settles on the generic plan after its five first
+ * calls on a connection instead of planning the scan anew on every pass (docs/benchmarks.md,
+ * round six). The sessions beyond their keypair's room are picked by id from one scan of the
+ * ranking (an array, read through sessions_pkey) and joined to `room` (a row per keypair), not
+ * joined to the ranking itself: with the CTEs' row estimates of 1, that join was a nested loop
+ * that re-read the whole ranking for every PENDING session of the group (round twelve).
+ */
+export async function scanRunnable(
+  db: Db,
+  head: number | null,
+  at: { group: string; horizon: Date; now: Date },
+  limit: number,
+  waiting: readonly Predicate[],
+): Promise<ScanRows> {
+  const waitingJson = JSON.stringify(waiting);
+  const { rows } = (await preparedRaw(
+    db,
+    head === null ? 'bai_runnable_all' : `bai_runnable_${head}`,
+    runnableSql(head),
+    [at.group, at.horizon, at.now, at.now, waitingJson, limit, waitingJson, waitingJson, limit],
+  )) as { rows: ((RunnableSession | { id: null }) & { total: number; read: number })[] };
+  // One row at least (its columns null when none can run): it says how many were read.
+  const first = rows[0];
+  return {
+    rows: rows.filter((r): r is RunnableSession & { total: number; read: number } => r.id !== null),
+    total: first?.total ?? 0,
+    read: first?.read ?? 0,
+  };
+}
+
+/**
+ * The candidates of the group (CTE `cand0`): its PENDING sessions that are due, past any
+ * backoff, with every dependency's condition met and not past a start deadline. With `head`,
+ * only those among the first `head` PENDING sessions of the group in the queue's order (CTE
+ * `q`, read from sessions_pending_queue_idx alone and stopped there), so how many were read
+ * says whether the head was cut; their rows are then read by id (an array, through
+ * sessions_pkey: an `IN` was planned as a hash join over every PENDING session). Bindings: the group, the horizon, the instant twice.
+ */
+function candidateCtes(head: number | null): string {
+  const due = `(s.starts_at IS NULL OR s.starts_at <= (SELECT ?::timestamptz))
+            AND (s.retry_after IS NULL OR s.retry_after <= (SELECT ?::timestamptz))
+            AND NOT ${UNMET_DEPENDENCY}
+            AND NOT ${pastStartDeadline('(SELECT ?::timestamptz)')}`;
+  if (head === null)
+    return `cand0 AS MATERIALIZED (
+         SELECT ${CANDIDATE_COLUMNS} FROM sessions s
+          WHERE s.scaling_group = (SELECT ?::text) AND s.status = 'PENDING' AND s.array_size IS NULL
+            AND ${due}
+       ), q AS (SELECT id FROM cand0)`;
+  return `q AS MATERIALIZED (
+         SELECT s.id FROM sessions s
+          WHERE s.scaling_group = (SELECT ?::text) AND s.status = 'PENDING' AND s.array_size IS NULL
+          ORDER BY ${QUEUE_ORDER('s')} LIMIT ${head}
+       ), cand0 AS MATERIALIZED (
+         SELECT ${CANDIDATE_COLUMNS} FROM sessions s
+          WHERE s.id = ANY (ARRAY(SELECT id FROM q)) AND s.status = 'PENDING'
+            AND ${due}
+       )`;
+}
+
+function runnableSql(head: number | null): string {
+  const limitPreds = predicatesSql('keypairConcurrency', { limit: 'r.kp_limit' });
+  const arrayPreds = predicatesSql('arrayParallelism', { limit: 'r.arr_limit' });
+  // Array parents are never placed (nor counted as the keypair's sessions); array children
+  // pass the array's parallelism gate (arrayGateCtes) before the keypair's.
+  return `WITH ${candidateCtes(head)}, ${arrayGateCtes('cand0', 'cand', arrayPreds)}, room AS MATERIALIZED (
+         SELECT k.access_key, p.max_concurrent_sessions AS kp_limit,
+                p.max_concurrent_sessions
+                  - (SELECT count(*) FROM sessions a WHERE a.access_key = k.access_key AND a.status IN (${sqlList(ACTIVE_STATUSES)}) AND a.array_size IS NULL) AS kp_room
+           FROM keypairs k JOIN keypair_resource_policies p ON p.name = k.resource_policy
+          WHERE k.access_key IN (SELECT DISTINCT access_key FROM cand)
+       ), ranked AS (
+         SELECT c.*, r.kp_limit,
+                row_number() OVER (PARTITION BY c.access_key ORDER BY ${QUEUE_ORDER('c')}) AS kp_rank,
+                coalesce(r.kp_room, 2147483647) AS kp_room
+           FROM cand c LEFT JOIN room r ON r.access_key = c.access_key
+       ), over_limit AS (
+         UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', ${limitPreds})
+           FROM room r
+          WHERE s.id = ANY (ARRAY(SELECT id FROM ranked WHERE kp_rank > kp_room))
+            AND r.access_key = s.access_key AND s.status = 'PENDING'
+            AND (s.status_data -> 'predicates') IS DISTINCT FROM ${limitPreds}
+         RETURNING s.id
+       ), runnable AS MATERIALIZED (
+         SELECT r.*, row_number() OVER (ORDER BY ${QUEUE_ORDER('r')}) AS pos
+           FROM ranked r WHERE r.kp_rank <= r.kp_room
+       ), beyond AS (
+         UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', (SELECT ?::jsonb))
+          WHERE s.id = ANY (ARRAY(SELECT id FROM runnable
+                                   WHERE pos > (SELECT ?::int) AND predicates IS DISTINCT FROM (SELECT ?::jsonb)))
+            AND s.status = 'PENDING'
+            AND (s.status_data -> 'predicates') IS DISTINCT FROM (SELECT ?::jsonb)
+         RETURNING s.id
+       )
+       SELECT ${RUNNABLE_COLUMNS.map((c) => `p.${c}`).join(', ')}, n.total, n.read
+         FROM (SELECT (SELECT count(*) FROM runnable)::int AS total, (SELECT count(*) FROM q)::int AS read) n
+         LEFT JOIN LATERAL (SELECT * FROM runnable WHERE pos <= (SELECT ?::int)) p ON true
+        ORDER BY p.pos`;
+}

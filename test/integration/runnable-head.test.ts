@@ -1,0 +1,165 @@
+import { randomUUID } from 'node:crypto';
+import test from 'ava';
+import { analyze, planScans, type RanQuery } from '../../src/persistence/plan-check.js';
+import type { KernelRow, SessionRow } from '../../src/persistence/rows.js';
+import { scanRunnable } from '../../src/persistence/runnable-scan.js';
+import { SchedulerStore } from '../../src/persistence/scheduler-store.js';
+import { SessionStore } from '../../src/persistence/session-store.js';
+import { capacityPredicate } from '../../src/domain/predicates.js';
+import { call, makeKeypair } from '../helpers/api.js';
+import { batch, startTestStack, type TestStack } from '../helpers/stack.js';
+
+/**
+ * A page read from the head of the queue (runnable-scan.ts) is the page a read of the whole
+ * queue gives, on a real PostgreSQL, for a queue that has what makes a head come up short: two
+ * priorities, sessions of one group commit (the same created_at), a keypair at its concurrency
+ * limit, an array at its parallelism, a session due later and one behind a dependency. No agent
+ * runs anything, so the queue stays as built while the scans read it.
+ */
+let stack: TestStack;
+const group = 'default';
+test.before(async () => {
+  stack = await startTestStack({ agents: 0 });
+});
+test.after.always(async () => {
+  await stack?.close();
+});
+
+const jsonCols = (row: Record<string, unknown>) =>
+  Object.fromEntries(
+    Object.entries(row).map(([k, v]) => [
+      k,
+      v !== null && typeof v === 'object' && !(v instanceof Date) ? JSON.stringify(v) : v,
+    ]),
+  );
+
+/** A seeded generator, so a failure is the same queue when run again. */
+function seeded(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    return x / 2 ** 31;
+  };
+}
+
+async function buildQueue(): Promise<void> {
+  const { db } = stack.database;
+  const policy = await call(stack.client, 'POST', '/resource-policies', {
+    name: 'head-limited',
+    max_concurrent_sessions: 5,
+    max_pending_session_count: 1000,
+  });
+  t0(policy.status === 201, `policy: ${policy.status}`);
+  const limited = await makeKeypair(stack, { resource_policy: 'head-limited' });
+  const { sessionId } = await stack.client.request<{ sessionId: string }>(
+    'POST',
+    '/session',
+    batch('true', { name: 'head-template' }),
+  );
+  const row = (await db('sessions').where({ id: sessionId }).first()) as SessionRow;
+  const kernels = (await db('kernels').where({ session_id: sessionId })) as KernelRow[];
+  const rnd = seeded(7);
+  const base = Date.now() - 3_600_000;
+  const parent = randomUUID();
+  const rows: Record<string, unknown>[] = [
+    // An array parent (never placed) whose children may run two at a time.
+    { ...row, id: parent, name: 'head-array', array_size: 12, array_parallelism: 2 },
+  ];
+  for (let i = 0; i < 150; i++) {
+    const r = rnd();
+    rows.push({
+      ...row,
+      id: randomUUID(),
+      name: `head-${i}`,
+      priority: rnd() < 0.3 ? 10 : 0,
+      // Few distinct instants: many sessions share one, as a group commit's do.
+      created_at: new Date(base + Math.floor(rnd() * 6) * 1000),
+      access_key: r < 0.6 ? limited.accessKey : row.access_key,
+      starts_at: i === 3 ? new Date(Date.now() + 3_600_000) : null,
+      ...(i >= 100 && i < 112 ? { array_parent_id: parent, array_index: i - 100 } : {}),
+    });
+  }
+  await db.transaction(async (trx) => {
+    await trx('sessions').insert(rows.map(jsonCols));
+    await trx('kernels').insert(
+      rows.flatMap((s) => kernels.map((k) => jsonCols({ ...k, id: randomUUID(), session_id: s.id }))),
+    );
+    // One waits for a session that has not ended (the template, which nothing runs).
+    await trx('session_dependencies').insert({ session_id: rows[5]!.id, depends_on: sessionId });
+  });
+}
+
+function t0(ok: boolean, msg: string): void {
+  if (!ok) throw new Error(msg);
+}
+
+test.serial('a page from the head of the queue is the page of the whole queue', async (t) => {
+  await buildQueue();
+  const { db } = stack.database;
+  const at = { group, horizon: new Date(), now: new Date() };
+  const waiting = [capacityPredicate(0)];
+  const whole = await scanRunnable(db, null, at, 1000, waiting);
+  t.true(whole.total > 40, `enough can run (${whole.total})`);
+  t.true(
+    whole.read > whole.total + 40,
+    'the keypair, the array, the later start and the dependency hold some back',
+  );
+  let exact = 0;
+  let short = 0;
+  for (const limit of [1, 2, 3, 5, 8, 13, 21, 34, 55, 89]) {
+    const head = await scanRunnable(db, 2 * limit, at, limit, waiting);
+    const page = whole.rows.slice(0, limit).map((r) => r.id);
+    const cut = head.read >= 2 * limit;
+    const fromHead = !cut || head.rows.length >= limit;
+    if (fromHead) {
+      exact++;
+      t.deepEqual(
+        head.rows.map((r) => r.id),
+        page,
+        `a page of ${limit} from a head of ${2 * limit}`,
+      );
+      if (!cut) t.is(head.total, whole.total, 'a head that holds the whole queue counts all');
+    } else short++;
+    // What the dispatcher gets: the same page, whether from the head or (short) the whole queue.
+    const store = new SchedulerStore(db, new SessionStore(db));
+    await store.runnable(group, at.horizon, at.now, limit, waiting); // its first read is whole
+    const got = await store.runnable(group, at.horizon, at.now, limit, waiting);
+    t.deepEqual(
+      got.rows.map((r) => r.id),
+      page,
+      `the store's page of ${limit}`,
+    );
+    t.is(got.more, fromHead ? cut || whole.total > limit : whole.total > limit, `more after ${limit}`);
+  }
+  t.true(exact > 0 && short > 0, `both kinds of head were seen (exact ${exact}, short ${short})`);
+  // The keypair at its limit: those past its room say so, in the head's read as in the whole's.
+  const said = (await db('sessions')
+    .where({ status: 'PENDING', scaling_group: group })
+    .whereNull('array_size')
+    .select(db.raw(`status_data -> 'predicates' -> 0 ->> 'name' AS name`))) as { name: string | null }[];
+  t.true(said.some((r) => r.name === 'keypair_concurrency'));
+  t.true(said.some((r) => r.name === 'array_parallelism'));
+});
+
+test.serial('a head is read from the queue index and stops there, generic plan or not', async (t) => {
+  const { db } = stack.database;
+  await analyze(db);
+  const ran: RanQuery[] = [];
+  const capture = (q: { sql?: string; bindings?: unknown[]; options?: { name?: string } }) => {
+    if (q.sql && q.options?.name === 'bai_runnable_32') ran.push({ sql: q.sql, bindings: q.bindings ?? [] });
+  };
+  db.on('query', capture);
+  try {
+    await scanRunnable(db, 32, { group, horizon: new Date(), now: new Date() }, 16, [capacityPredicate(0)]);
+  } finally {
+    db.removeListener('query', capture);
+  }
+  t.is(ran.length, 1);
+  for (const generic of [false, true]) {
+    const scans = await planScans(db, ran[0]!, { generic });
+    t.true(
+      scans.some((s) => s.index === 'sessions_pending_queue_idx'),
+      `${generic ? 'generic' : 'custom'} plan: ${JSON.stringify(scans)}`,
+    );
+  }
+});
