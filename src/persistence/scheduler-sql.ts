@@ -66,12 +66,15 @@ const GROUP_AGENTS = `(SELECT coalesce(jsonb_agg(jsonb_build_object(
  * has a starts_at (the `later` explainer, `later_at`), a retry_after (`backoff`, `backoff_at`),
  * a start deadline (`next_deadline`, `expired`) or a dependency (`deps`, `broken`). When none
  * is, every explainer of the survey updates nothing and every list and instant it returns is
- * empty, whatever the time: that is what the glance (GLANCE_SQL) tells the pass.
+ * empty, whatever the time: that is what the glance (GLANCE_SQL) tells the pass. A condition
+ * on the row alone (`has_dependencies`, kept by a trigger on session_dependencies), so it is
+ * answered by sessions_pending_unusual_idx, which holds those sessions only, however many
+ * PENDING sessions there are.
  */
 const ANY_PENDING_UNUSUAL = `EXISTS (SELECT 1 FROM sessions s
    WHERE s.status = 'PENDING'
      AND (s.starts_at IS NOT NULL OR s.retry_after IS NOT NULL OR s.start_deadline_seconds IS NOT NULL
-          OR EXISTS (SELECT 1 FROM session_dependencies d WHERE d.session_id = s.id)))`;
+          OR s.has_dependencies))`;
 
 /**
  * The pass's glance (SchedulerStore.glance): whether the survey is needed at all

@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import test from 'ava';
+import { analyze, planScans } from '../../src/persistence/plan-check.js';
+import type { KernelRow, SessionRow } from '../../src/persistence/rows.js';
+import { GLANCE_SQL, type GlanceRow } from '../../src/persistence/scheduler-sql.js';
+import { batch, startTestStack, type TestStack } from '../helpers/stack.js';
+
+/**
+ * The dispatcher's glance asks whether any PENDING session has a starts_at, a backoff, a start
+ * deadline or a dependency. `has_dependencies` makes the last a condition on the row, kept by
+ * a trigger on session_dependencies however the rows come (the API, an array's copy, a direct
+ * insert), and the question is answered from an index of those sessions alone. No agent runs
+ * anything, so the sessions stay PENDING.
+ */
+let stack: TestStack;
+test.before(async () => {
+  stack = await startTestStack({ agents: 0 });
+});
+test.after.always(async () => {
+  await stack?.close();
+});
+
+const create = (body: Record<string, unknown>) =>
+  stack.client.request<{ sessionId: string }>('POST', '/session', body).then((r) => r.sessionId);
+
+const jsonCols = (r: Record<string, unknown>) =>
+  Object.fromEntries(
+    Object.entries(r).map(([k, v]) => [
+      k,
+      v !== null && typeof v === 'object' && !(v instanceof Date) ? JSON.stringify(v) : v,
+    ]),
+  );
+
+async function unusual(): Promise<boolean> {
+  const { rows } = (await stack.database.db.raw(GLANCE_SQL)) as { rows: GlanceRow[] };
+  return rows[0]!.unusual;
+}
+
+async function flagOf(id: string): Promise<boolean> {
+  const row = (await stack.database.db('sessions').where({ id }).first('has_dependencies')) as {
+    has_dependencies: boolean;
+  };
+  return row.has_dependencies;
+}
+
+test.serial('a dependency makes its session unusual, from the API or a direct insert', async (t) => {
+  const { db } = stack.database;
+  const first = await create(batch('echo first', { name: 'glance-first' }));
+  t.false(await flagOf(first));
+  t.false(await unusual(), 'plain PENDING sessions: nothing for the survey');
+  const second = await create(batch('echo second', { name: 'glance-second', dependencies: [first] }));
+  t.true(await flagOf(second), 'the API inserted its dependency: the trigger marked it');
+  t.false(await flagOf(first), 'the session depended on is not marked');
+  t.true(await unusual());
+  await db('sessions').where({ id: second }).update({ status: 'CANCELLED' });
+  t.false(await unusual(), 'ended, it is not PENDING any more');
+
+  // A row inserted as a test or an operator's script would, then its dependency by hand.
+  const row = (await db('sessions').where({ id: first }).first()) as SessionRow;
+  const kernels = (await db('kernels').where({ session_id: first })) as KernelRow[];
+  const id = randomUUID();
+  await db('sessions').insert(jsonCols({ ...row, id, name: 'glance-by-hand' }));
+  await db('kernels').insert(kernels.map((k) => jsonCols({ ...k, id: randomUUID(), session_id: id })));
+  t.true(kernels.length > 0);
+  t.false(await flagOf(id));
+  await db('session_dependencies').insert({ session_id: id, depends_on: first });
+  t.true(await flagOf(id), 'the trigger marked the session of a dependency inserted by hand');
+  t.true(await unusual());
+  await db('sessions').where({ id }).update({ status: 'CANCELLED' });
+});
+
+test.serial('the glance asks the index of unusual sessions, not every PENDING one', async (t) => {
+  const { db } = stack.database;
+  // Thousands waiting, as a CI burst leaves them: inserted as copies of one the API made.
+  const template = await create(batch('true', { name: 'glance-plain' }));
+  const row = (await db('sessions').where({ id: template }).first()) as SessionRow;
+  for (let i = 0; i < 3000; i += 500)
+    await db('sessions').insert(
+      Array.from({ length: 500 }, (_, j) =>
+        jsonCols({ ...row, id: randomUUID(), name: `glance-plain-${i + j}` }),
+      ),
+    );
+  await analyze(db);
+  t.false(await unusual());
+  for (const generic of [false, true]) {
+    const scans = await planScans(db, { sql: GLANCE_SQL, bindings: [] }, { generic });
+    const onSessions = scans.filter((s) => s.relation === 'sessions');
+    t.true(
+      onSessions.some((s) => s.index === 'sessions_pending_unusual_idx'),
+      `${generic ? 'generic' : 'custom'}: ${JSON.stringify(scans)}`,
+    );
+    t.false(
+      scans.some((s) => s.relation === 'session_dependencies'),
+      'session_dependencies is not read by the glance',
+    );
+  }
+});
