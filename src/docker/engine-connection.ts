@@ -65,6 +65,8 @@ export class EngineConnection {
   ): Promise<Answer> {
     return new Promise<Answer>((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
+      // Closed already (the client was closed): a write would fail without a word.
+      if (this.socket.destroyed) return reject(new Error('the engine connection is closed'));
       const call = new Call(this, method === 'HEAD', streaming, this.used, resolve, reject, signal);
       this.used = true;
       this.call = call;
@@ -74,7 +76,12 @@ export class EngineConnection {
         payload === undefined
           ? ''
           : `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n`;
-      this.socket.write(`${method} ${path} HTTP/1.1\r\nHost: docker\r\n${length}\r\n${payload ?? ''}`);
+      this.socket.write(
+        `${method} ${path} HTTP/1.1\r\nHost: docker\r\n${length}\r\n${payload ?? ''}`,
+        (err) => {
+          if (err) call.fail(err);
+        },
+      );
     });
   }
 

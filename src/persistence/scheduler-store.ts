@@ -121,7 +121,7 @@ export class SchedulerStore {
    * first `limit` of them, how many can run among those read, and whether more may follow the
    * page (runnable-scan.ts says what the scan checks and writes).
    *
-   * A page is read from the head of the queue (its first 2 × `limit` candidates, by index)
+   * A page is read from the head of the queue (its first 2 × `limit` PENDING sessions, by index)
    * rather than from the whole backlog, whose ranking cost PostgreSQL a read of every PENDING
    * session of the group on every pass (docs/benchmarks.md, round twenty). When the head holds
    * fewer than a page of sessions that can run (keypairs or arrays at their limit fill it), the

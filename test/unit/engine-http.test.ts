@@ -228,3 +228,11 @@ test('an engine that is not there: the socket error, not a hang', async (t) => {
   const err = await t.throwsAsync(client.call('GET', '/_ping', 'ping'));
   t.is((err as NodeJS.ErrnoException).code, 'ENOENT');
 });
+
+test('a call after close fails at once rather than waiting forever', async (t) => {
+  const e = await engine(t);
+  const client = new EngineHttp({ socketPath: e.path });
+  await client.call('POST', '/containers/abc/start', 'start');
+  client.close();
+  await t.throwsAsync(client.call('POST', '/containers/abc/start', 'start'), { message: /closed/ });
+});
