@@ -7,6 +7,7 @@ import { kernelEventName, sessionEventName } from '../domain/events.js';
 import { ACTIVE_STATUSES, predecessorsOf, SESSION_STATUSES, type SessionStatus } from '../domain/status.js';
 import type { Db, Tx } from './db.js';
 import { preparedRaw } from './prepared.js';
+import { predicatesPastRoom, queueOrder } from './scheduler-sql.js';
 import { toJsonColumns } from './json-columns.js';
 import type { KernelRow, SessionRow } from './rows.js';
 import { eventDataSql, recordSessionEvents } from './session-events.js';
@@ -345,15 +346,10 @@ export function arrayGateCtes(from: string, to: string, preds: string): string {
          AND p.status IN ('PENDING', 'RUNNING')
     ), arr_ranked AS (
       SELECT c.id, c.array_parent_id, r.arr_limit, r.room,
-             row_number() OVER (PARTITION BY c.array_parent_id ORDER BY c.priority DESC, c.created_at, c.array_index, c.id) AS arr_rank
+             row_number() OVER (PARTITION BY c.array_parent_id ORDER BY ${queueOrder('c')}) AS arr_rank
         FROM ${from} c JOIN arr_room r ON r.parent_id = c.array_parent_id
     ), arr_over AS (
-      UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', ${preds})
-        FROM arr_room r
-       WHERE s.id = ANY (ARRAY(SELECT id FROM arr_ranked WHERE arr_rank > room))
-         AND r.parent_id = s.array_parent_id AND s.status = 'PENDING'
-         AND (s.status_data -> 'predicates') IS DISTINCT FROM ${preds}
-      RETURNING s.id
+      ${predicatesPastRoom({ ranked: 'arr_ranked', rank: 'arr_rank', room: 'room', roomCte: 'arr_room', joinOn: 'r.parent_id = s.array_parent_id', preds })}
     ), ${to} AS (
       SELECT c.* FROM ${from} c
        WHERE c.array_parent_id IS NULL

@@ -4,7 +4,13 @@ import { arrayGateCtes } from './array-store.js';
 import type { Db } from './db.js';
 import type { RunnableSession } from './placement-commit.js';
 import { preparedRaw } from './prepared.js';
-import { pastStartDeadline, predicatesSql, UNMET_DEPENDENCY } from './scheduler-sql.js';
+import {
+  pastStartDeadline,
+  predicatesPastRoom,
+  predicatesSql,
+  queueOrder,
+  UNMET_DEPENDENCY,
+} from './scheduler-sql.js';
 import { sqlList } from './sql-literals.js';
 
 /**
@@ -32,14 +38,6 @@ const CANDIDATE_COLUMNS = [
   's.array_index',
   's.array_parent_id',
 ].join(', ');
-
-/**
- * The queue's order, everywhere the scan ranks: priority, then first come, then an array's
- * index, then the id (sessions of one group commit can share their created_at; the id makes
- * the order total, so a head read in it is the head of the whole queue).
- * `sessions_pending_queue_idx` holds the PENDING sessions of a group in this order.
- */
-const QUEUE_ORDER = (t: string) => `${t}.priority DESC, ${t}.created_at, ${t}.array_index, ${t}.id`;
 
 /** What the dispatcher gets of a runnable scan (SchedulerStore.runnable). */
 export interface RunnableScan {
@@ -94,7 +92,7 @@ export async function scanRunnable(
   const { rows } = (await preparedRaw(
     db,
     head === null ? 'bai_runnable_all' : `bai_runnable_${head}`,
-    runnableSql(head),
+    textOf(head),
     [at.group, at.horizon, at.now, at.now, waitingJson, limit, waitingJson, waitingJson, limit],
   )) as { rows: ((RunnableSession | { id: null }) & { total: number; read: number })[] };
   // One row at least (its columns null when none can run): it says how many were read.
@@ -104,6 +102,14 @@ export async function scanRunnable(
     total: first?.total ?? 0,
     read: first?.read ?? 0,
   };
+}
+
+/** Each head's statement text, built once (it is fixed per head; the scan runs on every pass). */
+const texts = new Map<number | null, string>();
+function textOf(head: number | null): string {
+  let text = texts.get(head);
+  if (text === undefined) texts.set(head, (text = runnableSql(head)));
+  return text;
 }
 
 /**
@@ -128,7 +134,7 @@ function candidateCtes(head: number | null): string {
   return `q AS MATERIALIZED (
          SELECT s.id FROM sessions s
           WHERE s.scaling_group = (SELECT ?::text) AND s.status = 'PENDING' AND s.array_size IS NULL
-          ORDER BY ${QUEUE_ORDER('s')} LIMIT ${head}
+          ORDER BY ${queueOrder('s')} LIMIT ${head}
        ), cand0 AS MATERIALIZED (
          SELECT ${CANDIDATE_COLUMNS} FROM sessions s
           WHERE s.id = ANY (ARRAY(SELECT id FROM q)) AND s.status = 'PENDING'
@@ -149,18 +155,13 @@ function runnableSql(head: number | null): string {
           WHERE k.access_key IN (SELECT DISTINCT access_key FROM cand)
        ), ranked AS (
          SELECT c.*, r.kp_limit,
-                row_number() OVER (PARTITION BY c.access_key ORDER BY ${QUEUE_ORDER('c')}) AS kp_rank,
+                row_number() OVER (PARTITION BY c.access_key ORDER BY ${queueOrder('c')}) AS kp_rank,
                 coalesce(r.kp_room, 2147483647) AS kp_room
            FROM cand c LEFT JOIN room r ON r.access_key = c.access_key
        ), over_limit AS (
-         UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', ${limitPreds})
-           FROM room r
-          WHERE s.id = ANY (ARRAY(SELECT id FROM ranked WHERE kp_rank > kp_room))
-            AND r.access_key = s.access_key AND s.status = 'PENDING'
-            AND (s.status_data -> 'predicates') IS DISTINCT FROM ${limitPreds}
-         RETURNING s.id
+         ${predicatesPastRoom({ ranked: 'ranked', rank: 'kp_rank', room: 'kp_room', roomCte: 'room', joinOn: 'r.access_key = s.access_key', preds: limitPreds })}
        ), runnable AS MATERIALIZED (
-         SELECT r.*, row_number() OVER (ORDER BY ${QUEUE_ORDER('r')}) AS pos
+         SELECT r.*, row_number() OVER (ORDER BY ${queueOrder('r')}) AS pos
            FROM ranked r WHERE r.kp_rank <= r.kp_room
        ), beyond AS (
          UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', (SELECT ?::jsonb))

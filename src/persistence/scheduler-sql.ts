@@ -19,6 +19,38 @@ import { sqlList, sqlText } from './sql-literals.js';
 export const isoSql = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
+ * The queue's order, everywhere the dispatcher ranks PENDING sessions (`t`: the table or CTE
+ * alias): priority, then first come, then an array's index, then the id (sessions of one group
+ * commit can share their created_at; the id makes the order total, so a head read in it is the
+ * head of the whole queue). `sessions_pending_queue_idx` holds the PENDING sessions of a group
+ * in this order.
+ */
+export const queueOrder = (t: string) => `${t}.priority DESC, ${t}.created_at, ${t}.array_index, ${t}.id`;
+
+/**
+ * An UPDATE (for a data-modifying CTE) writing `preds` as the predicates of the sessions ranked
+ * past their room (`ranked`'s `rank` over `room`, ids picked from one scan of the ranking and
+ * read through sessions_pkey), joined to their row of `roomCte` by `joinOn` (over `s` and `r`);
+ * a session whose predicates already say so is not written again.
+ */
+export function predicatesPastRoom(opts: {
+  ranked: string;
+  rank: string;
+  room: string;
+  roomCte: string;
+  joinOn: string;
+  preds: string;
+}): string {
+  const { ranked, rank, room, roomCte, joinOn, preds } = opts;
+  return `UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', ${preds})
+        FROM ${roomCte} r
+       WHERE s.id = ANY (ARRAY(SELECT id FROM ${ranked} WHERE ${rank} > ${room}))
+         AND ${joinOn} AND s.status = 'PENDING'
+         AND (s.status_data -> 'predicates') IS DISTINCT FROM ${preds}
+      RETURNING s.id`;
+}
+
+/**
  * A wait reason's predicate as a PostgreSQL expression: `[{name, msg}]`, the message rendered
  * from the domain's template with each hole filled by the SQL expression given for it.
  */

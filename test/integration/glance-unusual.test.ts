@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import test from 'ava';
 import { analyze, planScans } from '../../src/persistence/plan-check.js';
-import type { KernelRow, SessionRow } from '../../src/persistence/rows.js';
 import { GLANCE_SQL, type GlanceRow } from '../../src/persistence/scheduler-sql.js';
+import { insertCopies } from '../helpers/session-copies.js';
 import { batch, startTestStack, type TestStack } from '../helpers/stack.js';
 
 /**
@@ -22,14 +21,6 @@ test.after.always(async () => {
 
 const create = (body: Record<string, unknown>) =>
   stack.client.request<{ sessionId: string }>('POST', '/session', body).then((r) => r.sessionId);
-
-const jsonCols = (r: Record<string, unknown>) =>
-  Object.fromEntries(
-    Object.entries(r).map(([k, v]) => [
-      k,
-      v !== null && typeof v === 'object' && !(v instanceof Date) ? JSON.stringify(v) : v,
-    ]),
-  );
 
 async function unusual(): Promise<boolean> {
   const { rows } = (await stack.database.db.raw(GLANCE_SQL)) as { rows: GlanceRow[] };
@@ -56,30 +47,19 @@ test.serial('a dependency makes its session unusual, from the API or a direct in
   t.false(await unusual(), 'ended, it is not PENDING any more');
 
   // A row inserted as a test or an operator's script would, then its dependency by hand.
-  const row = (await db('sessions').where({ id: first }).first()) as SessionRow;
-  const kernels = (await db('kernels').where({ session_id: first })) as KernelRow[];
-  const id = randomUUID();
-  await db('sessions').insert(jsonCols({ ...row, id, name: 'glance-by-hand' }));
-  await db('kernels').insert(kernels.map((k) => jsonCols({ ...k, id: randomUUID(), session_id: id })));
-  t.true(kernels.length > 0);
-  t.false(await flagOf(id));
-  await db('session_dependencies').insert({ session_id: id, depends_on: first });
-  t.true(await flagOf(id), 'the trigger marked the session of a dependency inserted by hand');
+  const [id] = await insertCopies(db, first, 1, () => ({ name: 'glance-by-hand' }));
+  t.false(await flagOf(id!));
+  await db('session_dependencies').insert({ session_id: id!, depends_on: first });
+  t.true(await flagOf(id!), 'the trigger marked the session of a dependency inserted by hand');
   t.true(await unusual());
-  await db('sessions').where({ id }).update({ status: 'CANCELLED' });
+  await db('sessions').where({ id: id! }).update({ status: 'CANCELLED' });
 });
 
 test.serial('the glance asks the index of unusual sessions, not every PENDING one', async (t) => {
   const { db } = stack.database;
   // Thousands waiting, as a CI burst leaves them: inserted as copies of one the API made.
   const template = await create(batch('true', { name: 'glance-plain' }));
-  const row = (await db('sessions').where({ id: template }).first()) as SessionRow;
-  for (let i = 0; i < 3000; i += 500)
-    await db('sessions').insert(
-      Array.from({ length: 500 }, (_, j) =>
-        jsonCols({ ...row, id: randomUUID(), name: `glance-plain-${i + j}` }),
-      ),
-    );
+  await insertCopies(db, template, 3000, (_, i) => ({ name: `glance-plain-${i}` }));
   await analyze(db);
   t.false(await unusual());
   for (const generic of [false, true]) {

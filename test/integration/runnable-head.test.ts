@@ -1,12 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { analyze, planScans, type RanQuery } from '../../src/persistence/plan-check.js';
-import type { KernelRow, SessionRow } from '../../src/persistence/rows.js';
 import { scanRunnable } from '../../src/persistence/runnable-scan.js';
 import { SchedulerStore } from '../../src/persistence/scheduler-store.js';
 import { SessionStore } from '../../src/persistence/session-store.js';
 import { capacityPredicate } from '../../src/domain/predicates.js';
 import { call, makeKeypair } from '../helpers/api.js';
+import { insertCopies } from '../helpers/session-copies.js';
 import { batch, startTestStack, type TestStack } from '../helpers/stack.js';
 
 /**
@@ -25,14 +24,6 @@ test.after.always(async () => {
   await stack?.close();
 });
 
-const jsonCols = (row: Record<string, unknown>) =>
-  Object.fromEntries(
-    Object.entries(row).map(([k, v]) => [
-      k,
-      v !== null && typeof v === 'object' && !(v instanceof Date) ? JSON.stringify(v) : v,
-    ]),
-  );
-
 /** A seeded generator, so a failure is the same queue when run again. */
 function seeded(seed: number): () => number {
   let x = seed;
@@ -42,59 +33,46 @@ function seeded(seed: number): () => number {
   };
 }
 
-async function buildQueue(): Promise<void> {
+async function buildQueue(t: ExecutionContext): Promise<void> {
   const { db } = stack.database;
   const policy = await call(stack.client, 'POST', '/resource-policies', {
     name: 'head-limited',
     max_concurrent_sessions: 5,
     max_pending_session_count: 1000,
   });
-  t0(policy.status === 201, `policy: ${policy.status}`);
+  t.is(policy.status, 201);
   const limited = await makeKeypair(stack, { resource_policy: 'head-limited' });
   const { sessionId } = await stack.client.request<{ sessionId: string }>(
     'POST',
     '/session',
     batch('true', { name: 'head-template' }),
   );
-  const row = (await db('sessions').where({ id: sessionId }).first()) as SessionRow;
-  const kernels = (await db('kernels').where({ session_id: sessionId })) as KernelRow[];
   const rnd = seeded(7);
   const base = Date.now() - 3_600_000;
-  const parent = randomUUID();
-  const rows: Record<string, unknown>[] = [
-    // An array parent (never placed) whose children may run two at a time.
-    { ...row, id: parent, name: 'head-array', array_size: 12, array_parallelism: 2 },
-  ];
-  for (let i = 0; i < 150; i++) {
+  // An array parent (never placed) whose children may run two at a time.
+  const [parent] = await insertCopies(db, sessionId, 1, () => ({
+    name: 'head-array',
+    array_size: 12,
+    array_parallelism: 2,
+  }));
+  const ids = await insertCopies(db, sessionId, 150, (row, i) => {
     const r = rnd();
-    rows.push({
-      ...row,
-      id: randomUUID(),
+    return {
       name: `head-${i}`,
       priority: rnd() < 0.3 ? 10 : 0,
       // Few distinct instants: many sessions share one, as a group commit's do.
       created_at: new Date(base + Math.floor(rnd() * 6) * 1000),
       access_key: r < 0.6 ? limited.accessKey : row.access_key,
       starts_at: i === 3 ? new Date(Date.now() + 3_600_000) : null,
-      ...(i >= 100 && i < 112 ? { array_parent_id: parent, array_index: i - 100 } : {}),
-    });
-  }
-  await db.transaction(async (trx) => {
-    await trx('sessions').insert(rows.map(jsonCols));
-    await trx('kernels').insert(
-      rows.flatMap((s) => kernels.map((k) => jsonCols({ ...k, id: randomUUID(), session_id: s.id }))),
-    );
-    // One waits for a session that has not ended (the template, which nothing runs).
-    await trx('session_dependencies').insert({ session_id: rows[5]!.id, depends_on: sessionId });
+      ...(i >= 100 && i < 112 ? { array_parent_id: parent!, array_index: i - 100 } : {}),
+    };
   });
-}
-
-function t0(ok: boolean, msg: string): void {
-  if (!ok) throw new Error(msg);
+  // One waits for a session that has not ended (the template, which nothing runs).
+  await db('session_dependencies').insert({ session_id: ids[4], depends_on: sessionId });
 }
 
 test.serial('a page from the head of the queue is the page of the whole queue', async (t) => {
-  await buildQueue();
+  await buildQueue(t);
   const { db } = stack.database;
   const at = { group, horizon: new Date(), now: new Date() };
   const waiting = [capacityPredicate(0)];

@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import test from 'ava';
 import { holdsWithin } from '../helpers/eventually.js';
-import type { KernelRow, SessionRow } from '../../src/persistence/rows.js';
 import { call, makeKeypair, slugOf, type TestKeypair } from '../helpers/api.js';
+import { insertCopies } from '../helpers/session-copies.js';
 import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 
 let stack: TestStack;
@@ -12,42 +11,6 @@ test.before(async () => {
 test.after.always(async () => {
   await stack?.close();
 });
-
-const jsonCols = (row: Record<string, unknown>) =>
-  Object.fromEntries(
-    Object.entries(row).map(([k, v]) => [
-      k,
-      v !== null && typeof v === 'object' && !(v instanceof Date) ? JSON.stringify(v) : v,
-    ]),
-  );
-
-/**
- * `n` more sessions exactly like `template` (one the API created: same columns, kernels and
- * dependencies, its own id and name), inserted 250 rows a statement: the fastest faithful way
- * to have thousands waiting without loading the machine for a minute.
- */
-async function cloneSessions(template: string, n: number, dependsOn: string[]): Promise<string[]> {
-  const { db } = stack.database;
-  const row = (await db('sessions').where({ id: template }).first()) as SessionRow;
-  const kernels = (await db('kernels').where({ session_id: template })) as KernelRow[];
-  const ids = Array.from({ length: n }, () => randomUUID());
-  for (let i = 0; i < n; i += 250) {
-    const chunk = ids.slice(i, i + 250);
-    await db.transaction(async (trx) => {
-      await trx('sessions').insert(
-        chunk.map((id, j) => jsonCols({ ...row, id, name: `${row.name}-${i + j}` })),
-      );
-      await trx('kernels').insert(
-        chunk.flatMap((id) => kernels.map((k) => jsonCols({ ...k, id: randomUUID(), session_id: id }))),
-      );
-      if (dependsOn.length > 0)
-        await trx('session_dependencies').insert(
-          chunk.flatMap((id) => dependsOn.map((d) => ({ session_id: id, depends_on: d }))),
-        );
-    });
-  }
-  return ids;
-}
 
 test.serial(
   "2,000 blocked sessions of one keypair do not delay another keypair's session past one pass",
@@ -70,7 +33,12 @@ test.serial(
       batch('true', { name: 'parent', starts_at: new Date(Date.now() + 86_400_000).toISOString() }),
     );
     const first = await post(heavy, batch('true', { name: 'blocked', dependencies: [parent] }));
-    const blocked = [first, ...(await cloneSessions(first, 1999, [parent]))];
+    const blocked = [
+      first,
+      ...(await insertCopies(stack.database.db, first, 1999, (row, i) => ({ name: `${row.name}-${i}` }), [
+        parent,
+      ])),
+    ];
     t.is(blocked.length, 2000);
 
     const statusAtEnd = new Map<number, string>();
@@ -145,7 +113,7 @@ test.serial(
       '/session',
       batch('true', { name: 'later', ...later }),
     );
-    await cloneSessions(first.sessionId, 999, []);
+    await insertCopies(stack.database.db, first.sessionId, 999, (row, i) => ({ name: `${row.name}-${i}` }));
     const over = await call(kp.client, 'POST', '/session', batch('true', { name: 'one-too-many', ...later }));
     t.is(over.status, 400);
     t.is(slugOf(over), 'quota-exceeded');

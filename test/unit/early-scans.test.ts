@@ -2,7 +2,8 @@ import test from 'ava';
 import { capacityPredicate } from '../../src/domain/predicates.js';
 import type { RunnableSession } from '../../src/persistence/placement-commit.js';
 import { Dispatcher, type DispatcherDeps } from '../../src/workers/manager/dispatcher.js';
-import { EarlyScans, type RunnableScan } from '../../src/workers/manager/early-scans.js';
+import type { RunnableScan } from '../../src/persistence/runnable-scan.js';
+import { EarlyScans } from '../../src/workers/manager/early-scans.js';
 
 const session = (id: string): RunnableSession => ({
   id,

@@ -19,7 +19,8 @@ import { imageForRun, runJobOf } from './run-job.js';
 import { cancelPastStartDeadlines } from './start-deadlines.js';
 import { realTimers, setLongTimeoutAt, type LongTimeout, type TimerApi } from '../long-timer.js';
 import { QuietGate } from './quiet-gate.js';
-import { EarlyScans, type RunnableScan } from './early-scans.js';
+import type { RunnableScan } from '../../persistence/runnable-scan.js';
+import { EarlyScans } from './early-scans.js';
 
 export interface DispatcherDeps {
   scheduler: SchedulerStore;

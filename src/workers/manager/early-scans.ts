@@ -1,8 +1,6 @@
 import { capacityPredicate, type Predicate } from '../../domain/predicates.js';
 import type { RunnableScan } from '../../persistence/runnable-scan.js';
 
-export type { RunnableScan } from '../../persistence/runnable-scan.js';
-
 /** Starts the runnable scan of a group, its sessions beyond the page to be told `waiting`. */
 export type StartScan = (group: string, waiting: readonly Predicate[]) => Promise<RunnableScan>;
 

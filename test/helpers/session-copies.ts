@@ -1,0 +1,37 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../../src/persistence/db.js';
+import { toJsonColumns } from '../../src/persistence/json-columns.js';
+import type { KernelRow, SessionRow } from '../../src/persistence/rows.js';
+
+/**
+ * `n` copies of a session one of the API's requests made (`template`): its columns, each with
+ * its own id and those `each` gives it (its `id` too, if given), its kernels copied, and rows
+ * depending on `dependsOn`; inserted 250 a statement. The fastest faithful way to have
+ * thousands of sessions waiting, or a queue of a chosen shape, without loading the machine for
+ * a minute. Returns the copies' ids, in order.
+ */
+export async function insertCopies(
+  db: Db,
+  template: string,
+  n: number,
+  each: (template: SessionRow, i: number) => Partial<SessionRow> = () => ({}),
+  dependsOn: string[] = [],
+): Promise<string[]> {
+  const row = (await db('sessions').where({ id: template }).first()) as SessionRow;
+  const kernels = (await db('kernels').where({ session_id: template })) as KernelRow[];
+  const rows = Array.from({ length: n }, (_, i) => ({ ...row, id: randomUUID(), ...each(row, i) }));
+  for (let i = 0; i < n; i += 250) {
+    const chunk = rows.slice(i, i + 250);
+    await db.transaction(async (trx) => {
+      await trx('sessions').insert(chunk.map((s) => toJsonColumns(s)));
+      await trx('kernels').insert(
+        chunk.flatMap((s) => kernels.map((k) => toJsonColumns({ ...k, id: randomUUID(), session_id: s.id }))),
+      );
+      if (dependsOn.length > 0)
+        await trx('session_dependencies').insert(
+          chunk.flatMap((s) => dependsOn.map((d) => ({ session_id: s.id, depends_on: d }))),
+        );
+    });
+  }
+  return rows.map((s) => s.id);
+}
