@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import { pino, stdTimeFunctions, type DestinationStream, type Logger as Pino } from 'pino';
 import { formatLine } from './pretty.js';
+import { redacted } from './redact.js';
 
 /** What every long-running part logs through: a message and its context, one level each. */
 export interface Logger {
@@ -18,32 +19,6 @@ export function withContext(log: Logger, bindings: Record<string, unknown>): Log
     error: (msg, extra) => log.error(msg, { ...bindings, ...extra }),
   };
 }
-
-/**
- * Values never written, wherever they sit in a line's context: session environment values,
- * registry credentials, Authorization headers, secret keys and tokens (docs/logging.md). What is
- * logged is chosen field by field besides; a request body or job payload is never logged whole.
- */
-export const REDACT_PATHS = [
-  'environ',
-  '*.environ',
-  'registryAuth',
-  '*.registryAuth',
-  'password',
-  '*.password',
-  'authorization',
-  'headers.authorization',
-  '*.headers.authorization',
-  'secretKey',
-  '*.secretKey',
-  'secret_key',
-  '*.secret_key',
-  'webhookSecret',
-  'webhook_secret',
-  '*.webhook_secret',
-  'token',
-  '*.token',
-];
 
 export interface LoggerOptions {
   /** `json` (one object a line), or `pretty` (for a person at a terminal). Default: pretty on a TTY. */
@@ -71,8 +46,9 @@ export function jsonLogger(out: Writable, component: string, opts: LoggerOptions
       level: opts.level ?? 'info',
       base: { component },
       timestamp: stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      // Secrets out of every line's context (redact.ts); a child's bindings are redacted by wrap
+      // (pino's `bindings` formatter is the root's alone).
+      formatters: { level: (label) => ({ level: label }), log: redacted },
     },
     dest,
   );
@@ -83,6 +59,6 @@ function wrap(p: Pino): Logger {
   return {
     info: (msg, extra) => (extra ? p.info(extra, msg) : p.info(msg)),
     error: (msg, extra) => (extra ? p.error(extra, msg) : p.error(msg)),
-    child: (bindings) => wrap(p.child(bindings)),
+    child: (bindings) => wrap(p.child(redacted(bindings))),
   };
 }
