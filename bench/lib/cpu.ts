@@ -2,14 +2,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 const TICK = 100; // USER_HZ: clock ticks per second on Linux
 
-/** CPU seconds (user + system) a process has used so far; 0 when it is gone. */
-function procCpu(pid: number): number {
+/** CPU seconds a process has used so far, all and in the kernel; 0 when it is gone. */
+function procCpu(pid: number): { all: number; sys: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / TICK; // utime, stime
+    const sys = Number(f[12]) / TICK; // stime
+    return { all: Number(f[11]) / TICK + sys, sys }; // utime + stime
   } catch {
-    return 0;
+    return { all: 0, sys: 0 };
   }
 }
 
@@ -58,7 +59,13 @@ export type CpuGroups = Record<string, number>;
  * interval (pooled connections) are counted.
  */
 export class CpuMeter {
-  private start: { groups: Map<string, Map<number, number>>; machine: number; self: number } | null = null;
+  private start: {
+    groups: Map<string, Map<number, { all: number; sys: number }>>;
+    machine: number;
+    self: number;
+  } | null = null;
+  /** Of the last interval's figures, the seconds spent in the kernel (system time) per component. */
+  system: CpuGroups = {};
 
   /**
    * `benchBackends`: the PostgreSQL backends serving the bench's own connections (its polls) when
@@ -70,7 +77,7 @@ export class CpuMeter {
   ) {}
 
   private snapshot() {
-    const groups = new Map<string, Map<number, number>>();
+    const groups = new Map<string, Map<number, { all: number; sys: number }>>();
     for (const [name, root] of Object.entries(this.roots)) {
       groups.set(name, new Map(tree(root).map((p) => [p, procCpu(p)])));
     }
@@ -88,14 +95,21 @@ export class CpuMeter {
     const e = this.snapshot();
     const out: CpuGroups = {};
     let benchPg = 0;
+    this.system = {};
     for (const [name, procs] of e.groups) {
       const before = s.groups.get(name)!;
       let sum = 0;
+      let sys = 0;
       for (const [p, t] of procs) {
-        if (benchBackends.has(p)) benchPg += t - (before.get(p) ?? 0);
-        else sum += t - (before.get(p) ?? 0);
+        const was = before.get(p) ?? { all: 0, sys: 0 };
+        if (benchBackends.has(p)) benchPg += t.all - was.all;
+        else {
+          sum += t.all - was.all;
+          sys += t.sys - was.sys;
+        }
       }
       out[name] = Math.round(sum * 100) / 100;
+      this.system[name] = Math.round(sys * 100) / 100;
     }
     out['bench process'] = Math.round((e.self - s.self) * 100) / 100;
     if (benchBackends.size > 0) out['bench postgres'] = Math.round(benchPg * 100) / 100;
