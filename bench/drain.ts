@@ -9,6 +9,7 @@ import type { PerUnit } from './lib/counters.js';
 import { summarize } from './lib/stats.js';
 import { Tracer } from './lib/trace.js';
 import { PgssMeter, pgssEnabled } from './lib/pgss.js';
+import { phases, slotTurnaround } from './lib/phases.js';
 
 /** Gaps between consecutive completions: the per-container cost at steady state. */
 function gaps(doneAt: number[], start: number): number[] {
@@ -44,7 +45,14 @@ function xargsDrain(
 export async function baiDrain(
   stack: BenchStack,
   n: number,
-): Promise<{ totalMs: number; doneAt: number[]; start: number; removedMs: number; polls: number }> {
+): Promise<{
+  totalMs: number;
+  doneAt: number[];
+  start: number;
+  removedMs: number;
+  polls: number;
+  ids: string[];
+}> {
   // Polled until it has grown by n: a trigger-kept table of a few rows (metrics' ended counts),
   // so the bench's own polls cost PostgreSQL next to nothing, where a read of the n sessions
   // every 250 ms was ~1 ms of PostgreSQL's CPU per drained session, charged to bai.
@@ -102,7 +110,7 @@ export async function baiDrain(
         if (Date.now() > until) throw new Error('drain: containers not removed');
         await sleep(100);
       }
-      return { totalMs, doneAt, start, removedMs: Date.now() - start, polls };
+      return { totalMs, doneAt, start, removedMs: Date.now() - start, polls, ids };
     }
     if (Date.now() > until)
       throw new Error(`drain: only ${(await endedSoFar()) - endedBefore}/${n} sessions ended in 300 s`);
@@ -274,6 +282,16 @@ export async function runDrain(
   );
   log(`drain: CPU s — xargs ${JSON.stringify(xCpu)}; bai ${JSON.stringify(bCpu)}`);
   log(`drain: bai ${n} sessions in ${b.totalMs} ms (all containers removed at ${b.removedMs} ms)`);
+  // Where a slot's cycle went: each phase's median / p95, and how long a freed slot waited.
+  const drainPhases = await phases(stack, b.ids);
+  const turnaround = await slotTurnaround(stack, b.ids, p);
+  log(
+    `drain: phases (median / p95 ms) ${Object.entries(drainPhases)
+      .filter(([, v]) => v.n >= n / 2)
+      .map(([k, v]) => `${k} ${v.median} / ${v.p95}`)
+      .join(', ')}; a freed slot placed again after ${turnaround.scheduled.median} / ` +
+      `${turnaround.scheduled.p95} ms, running again after ${turnaround.running.median} / ${turnaround.running.p95} ms`,
+  );
   // The same drain again on the same processes: what a session costs a manager and an agent
   // that have run a while. The first drain's figure includes V8's one-off work on fresh
   // processes (compiling the paths a session takes); the target is judged on that first one.
@@ -313,6 +331,8 @@ export async function runDrain(
       baiMs: b.totalMs,
       baiAllRemovedMs: b.removedMs,
       cpuSeconds: { xargs: xCpu, bai: bCpu, baiSecondDrain: warm.cpu },
+      phases: drainPhases,
+      slotTurnaround: turnaround,
       perSession,
       benchPollTxPerSession: benchTx,
       controlCpuMsPerSession: cpuMsPerSession,

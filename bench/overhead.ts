@@ -3,7 +3,8 @@ import type { BenchStack } from './lib/stack.js';
 import { baselineContainer, timed } from './lib/stack.js';
 import { CounterMeter } from './lib/counters.js';
 import { lowerIsBetter, summaryLine, type BenchResult } from './lib/result.js';
-import { summarize, type Summary } from './lib/stats.js';
+import { summarize } from './lib/stats.js';
+import { phases } from './lib/phases.js';
 
 /** Submit → TERMINATED/SUCCESS of one `true` session, as `bai run` sees it: POST, then SSE. */
 export async function baiRunTrue(
@@ -43,22 +44,6 @@ async function apiSequence(stack: BenchStack, n: number): Promise<number> {
   await d.remove(id);
   if (code !== 0) throw new Error(`api sequence: exit ${code}`);
   return performance.now() - t0;
-}
-
-/** Where a session's time goes: the gaps between the transitions of its status_history. */
-async function phases(stack: BenchStack, ids: string[]): Promise<Record<string, Summary>> {
-  const rows = (await stack.db('sessions').whereIn('id', ids).select('status_history', 'created_at')) as {
-    status_history: Record<string, string>;
-  }[];
-  const gaps = new Map<string, number[]>();
-  for (const r of rows) {
-    const steps = Object.entries(r.status_history).sort((a, b) => Date.parse(a[1]) - Date.parse(b[1]));
-    for (let i = 1; i < steps.length; i++) {
-      const key = `${steps[i - 1]![0]}→${steps[i]![0]}`;
-      gaps.set(key, [...(gaps.get(key) ?? []), Date.parse(steps[i]![1]) - Date.parse(steps[i - 1]![1])]);
-    }
-  }
-  return Object.fromEntries([...gaps].map(([k, v]) => [k, summarize(v)]));
 }
 
 export async function runOverhead(
