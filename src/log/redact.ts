@@ -51,7 +51,8 @@ export function redacted<T>(value: T, levels = LEVELS): T {
   let copy: Record<string, unknown> | null = null;
   for (const key of Object.keys(obj)) {
     const field = obj[key];
-    const r = SECRET_FIELDS.has(key) ? CENSOR : redacted(field, levels - 1);
+    // An absent value (undefined) stays absent: pino leaves it out of the line.
+    const r = SECRET_FIELDS.has(key) && field !== undefined ? CENSOR : redacted(field, levels - 1);
     if (r !== field) (copy ??= { ...obj })[key] = r;
   }
   return (copy ?? obj) as T;

@@ -39,6 +39,12 @@ test('arrays are looked into; a Buffer, a Date or an Error is left alone', (t) =
   t.is(redacted(ctx), ctx);
 });
 
+test('a secret field without a value stays without one', (t) => {
+  const ctx = { token: undefined, n: 1 };
+  t.is(redacted(ctx), ctx);
+  t.deepEqual(redacted({ token: null }), { token: CENSOR });
+});
+
 test('below three levels nothing is looked at; scalars pass', (t) => {
   const deep = { a: { b: { c: { token: 'S' } } } };
   t.is(redacted(deep), deep);
