@@ -9,7 +9,12 @@ import type { PerUnit } from './lib/counters.js';
 import { summarize } from './lib/stats.js';
 import { Tracer } from './lib/trace.js';
 import { PgssMeter, pgssEnabled } from './lib/pgss.js';
-import { phases, slotTurnaround } from './lib/phases.js';
+import { phases, readHistories, slotTurnaround } from './lib/phases.js';
+
+/** The control plane's CPU seconds (manager, agent, PostgreSQL, Redis) in a meter's figures. */
+function controlPlaneSeconds(cpu: CpuGroups): number {
+  return ['manager', 'agent', 'postgres', 'redis'].reduce((a, k) => a + (cpu[k] ?? 0), 0);
+}
 
 /** Gaps between consecutive completions: the per-container cost at steady state. */
 function gaps(doneAt: number[], start: number): number[] {
@@ -127,7 +132,7 @@ function drainSummary(
   perSession: PerUnit,
   cpu: CpuGroups,
 ): SummaryLine[] {
-  const controlPlane = ['manager', 'agent', 'postgres', 'redis'].reduce((a, k) => a + (cpu[k] ?? 0), 0);
+  const controlPlane = controlPlaneSeconds(cpu);
   const perMs = (s: number) => (s * 1000) / n;
   return [
     summaryLine(
@@ -183,8 +188,7 @@ async function warmDrain(
   meter.begin();
   const w = await baiDrain(stack, n);
   const cpu = await meter.end();
-  const control = ['manager', 'agent', 'postgres', 'redis'].reduce((a, k) => a + (cpu[k] ?? 0), 0);
-  const ms = (control / n) * 1000;
+  const ms = (controlPlaneSeconds(cpu) / n) * 1000;
   const dockerd = ((cpu.dockerd ?? 0) / n) * 1000;
   log(
     `drain: a second drain of ${n} on the same processes in ${w.totalMs} ms: control-plane CPU ` +
@@ -263,8 +267,7 @@ export async function runDrain(
   // The bench's own polls of the sessions table are not bai's work.
   const benchTx = Math.round((b.polls / n) * 10) / 10;
   const perSession = { ...counted, pgTransactions: Math.round((counted.pgTransactions - benchTx) * 10) / 10 };
-  const controlCpu = ['manager', 'agent', 'postgres', 'redis'].reduce((a, k) => a + (bCpu[k] ?? 0), 0);
-  const cpuMsPerSession = (controlCpu / n) * 1000;
+  const cpuMsPerSession = (controlPlaneSeconds(bCpu) / n) * 1000;
   // The same baseline as the summary line: dockerd's CPU per container in bai's own drain
   // (xargs's drain is printed beside it; the engine works a little differently for each).
   const dockerdMsPerContainer = ((bCpu.dockerd ?? 0) / n) * 1000;
@@ -283,8 +286,9 @@ export async function runDrain(
   log(`drain: CPU s — xargs ${JSON.stringify(xCpu)}; bai ${JSON.stringify(bCpu)}`);
   log(`drain: bai ${n} sessions in ${b.totalMs} ms (all containers removed at ${b.removedMs} ms)`);
   // Where a slot's cycle went: each phase's median / p95, and how long a freed slot waited.
-  const drainPhases = await phases(stack, b.ids);
-  const turnaround = await slotTurnaround(stack, b.ids, p);
+  const histories = await readHistories(stack, b.ids);
+  const drainPhases = phases(histories);
+  const turnaround = slotTurnaround(histories, p);
   log(
     `drain: phases (median / p95 ms) ${Object.entries(drainPhases)
       .filter(([, v]) => v.n >= n / 2)

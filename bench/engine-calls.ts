@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { finished } from 'node:stream/promises';
 import { join } from 'node:path';
 import { LOOPBACK_HOSTS, kernelContainer, type ContainerSpec } from '../src/domain/container-plan.js';
 import { CpuMeter } from './lib/cpu.js';
@@ -86,15 +87,9 @@ export async function runEngineCalls(
     const id = await d.createContainer(v === 'settings' || v === 'bai' ? baiLike() : plain());
     try {
       await d.start(id);
+      // bai's agent copies the output as it comes (log-copier.ts); here it is read and dropped.
       const output = calls ? await d.followLogs(id) : null;
-      const read = output
-        ? new Promise<void>((res) => {
-            output.stream.on('data', () => {});
-            output.stream.once('end', res);
-            output.stream.once('close', res);
-            output.stream.once('error', () => res());
-          })
-        : null;
+      const read = output ? finished(output.stream.resume()).catch(() => {}) : null;
       const code = await d.wait(id);
       if (code !== 0) throw new Error(`engine-calls: ${v} exited ${code}`);
       if (calls) await d.inspect(id);

@@ -4,7 +4,7 @@ import { baselineContainer, timed } from './lib/stack.js';
 import { CounterMeter } from './lib/counters.js';
 import { lowerIsBetter, summaryLine, type BenchResult } from './lib/result.js';
 import { summarize } from './lib/stats.js';
-import { phases } from './lib/phases.js';
+import { phases, readHistories } from './lib/phases.js';
 
 /** Submit → TERMINATED/SUCCESS of one `true` session, as `bai run` sees it: POST, then SSE. */
 export async function baiRunTrue(
@@ -107,7 +107,11 @@ export async function runOverhead(
         () => null,
       ),
     ],
-    extra: { perSession, samples: { bai, dockerRun: run, dockerApi: api }, phases: await phases(stack, ids) },
+    extra: {
+      perSession,
+      samples: { bai, dockerRun: run, dockerApi: api },
+      phases: phases(await readHistories(stack, ids)),
+    },
     summaryLines: [
       summaryLine(
         {

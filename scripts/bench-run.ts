@@ -10,9 +10,9 @@
  * BENCH_OVERHEAD_SAMPLES (30), BENCH_DRAIN_SESSIONS (200), BENCH_SUBMIT_SECONDS (10),
  * BENCH_ARRAYS (3), BENCH_LOGS_SECONDS (8, how long the job prints), BENCH_LOGS_LOAD (100, the
  * drain beside it), BENCH_SCALE_SIZES (1,2,4 agents), BENCH_SCALE_SESSIONS (60 per size),
- * BENCH_CLI_RUNS (21), BENCH_WAKE_PAIRS (20), BENCH_ENGINE_CALLS (10 containers a variant a round), for history (a million sessions loaded, overhead
- * and drain again): BENCH_HISTORY_SESSIONS (1,000,000), BENCH_HISTORY_SAMPLES (20),
- * BENCH_HISTORY_DRAIN (100).
+ * BENCH_CLI_RUNS (21), BENCH_WAKE_PAIRS (20), BENCH_ENGINE_CALLS (10 containers a variant a
+ * round), for history (a million sessions loaded, overhead and drain again):
+ * BENCH_HISTORY_SESSIONS (1,000,000), BENCH_HISTORY_SAMPLES (20), BENCH_HISTORY_DRAIN (100).
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';

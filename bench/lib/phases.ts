@@ -2,7 +2,10 @@ import type { BenchStack } from './stack.js';
 import { summarize, type Summary } from './stats.js';
 
 /** Each session's status_history: status → when (epoch ms). */
-async function histories(stack: BenchStack, ids: string[]): Promise<Record<string, number>[]> {
+export type History = Record<string, number>;
+
+/** The status_history of each of these sessions, read once for phases and slotTurnaround. */
+export async function readHistories(stack: BenchStack, ids: string[]): Promise<History[]> {
   const rows = (await stack.db('sessions').whereIn('id', ids).select('status_history')) as {
     status_history: Record<string, string>;
   }[];
@@ -12,9 +15,9 @@ async function histories(stack: BenchStack, ids: string[]): Promise<Record<strin
 }
 
 /** Where a session's time goes: the gaps between the transitions of its status_history. */
-export async function phases(stack: BenchStack, ids: string[]): Promise<Record<string, Summary>> {
+export function phases(histories: readonly History[]): Record<string, Summary> {
   const gaps = new Map<string, number[]>();
-  for (const h of await histories(stack, ids)) {
+  for (const h of histories) {
     const steps = Object.entries(h).sort((a, b) => a[1] - b[1]);
     for (let i = 1; i < steps.length; i++) {
       const key = `${steps[i - 1]![0]}→${steps[i]![0]}`;
@@ -29,12 +32,10 @@ export async function phases(stack: BenchStack, ids: string[]): Promise<Record<s
  * to be placed on again (the k-th session to be SCHEDULED after the first `slots` took the slot
  * the (k − slots)-th TERMINATED freed), and to run again (the same for RUNNING).
  */
-export async function slotTurnaround(
-  stack: BenchStack,
-  ids: string[],
+export function slotTurnaround(
+  h: readonly History[],
   slots: number,
-): Promise<{ scheduled: Summary; running: Summary }> {
-  const h = await histories(stack, ids);
+): { scheduled: Summary; running: Summary } {
   const ended = h.map((x) => x.TERMINATED ?? NaN).sort((a, b) => a - b);
   const lag = (status: string) => {
     const at = h.map((x) => x[status] ?? NaN).sort((a, b) => a - b);

@@ -43,13 +43,14 @@ export function queryOf(params: Record<string, string | number | boolean | objec
  * output followed and its stored tail). Through dockerode each call opened a new connection and
  * went through docker-modem's request builder: about a fifth of the agent's CPU per session in a
  * drain (docs/benchmarks.md, "Round five: the JavaScript CPU"). Through node's own HTTP client
- * (ClientRequest, its Agent, IncomingMessage) a call still cost 380–430 µs of CPU on the
- * slower machines (150 µs once warm), against 180–200 µs (70 µs warm) for the request written
- * in one write on an EngineConnection and the answer read by ResponseParser
- * (http-response-parser.ts) on the socket itself (docs/benchmarks.md, round twenty). A stream read to its end gives its connection back for the next call. The pool is not
- * capped: a wait holds its connection while its container runs, and a cap would leave the short
- * calls queued behind them. Only pulls stay on dockerode. A call whose kept connection the engine
- * had closed (a restart) before answering a byte is sent once more, on a new connection.
+ * (ClientRequest, its Agent, IncomingMessage) a call still cost 380–430 µs of CPU on the slower
+ * machines (150 µs once warm), against 180–200 µs (70 µs warm) for the request written in one
+ * write on an EngineConnection and the answer read by ResponseParser (http-response-parser.ts)
+ * on the socket itself (docs/benchmarks.md, round twenty). A stream read to its end gives its
+ * connection back for the next call. The pool is not capped: a wait holds its connection while
+ * its container runs, and a cap would leave the short calls queued behind them. Only pulls stay
+ * on dockerode. A call whose kept connection the engine had closed (a restart) before answering
+ * a byte is sent once more, on a new connection.
  */
 export class EngineHttp {
   /** Connections free for the next call, the most recently used last. */

@@ -328,12 +328,13 @@ export class ArrayStore {
 /**
  * The dispatcher's array gate, as CTEs for its candidate scan: from the candidates `from`
  * (sessions rows), `to` keeps those that are not array children, and of each array's children
- * (in the queue's order, runnable-scan.ts: within an array, index order) as many as its parallelism leaves room for, counting its children placed
- * and not over; children of a parent that is not PENDING or RUNNING are left out (the settle
- * step cancels them). Those beyond the room get `preds` (an expression over `r.arr_limit`)
- * written as their predicates, in the same statement: picked by id from one scan of the
- * ranking and joined to their array's row of `arr_room`, so a pass reads each candidate once
- * (a join to the ranking itself re-read it for every PENDING session).
+ * (in the queue's order, runnable-scan.ts: within an array, index order) as many as its
+ * parallelism leaves room for, counting its children placed and not over; children of a parent
+ * that is not PENDING or RUNNING are left out (the settle step cancels them). Those beyond the
+ * room get `preds` (an expression over `r.arr_limit`) written as their predicates, in the same
+ * statement: picked by id from one scan of the ranking and joined to their array's row of
+ * `arr_room`, so a pass reads each candidate once (a join to the ranking itself re-read it for
+ * every PENDING session).
  */
 export function arrayGateCtes(from: string, to: string, preds: string): string {
   return `arr_room AS MATERIALIZED (

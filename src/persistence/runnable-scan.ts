@@ -118,7 +118,8 @@ function textOf(head: number | null): string {
  * only those among the first `head` PENDING sessions of the group in the queue's order (CTE
  * `q`, read from sessions_pending_queue_idx alone and stopped there), so how many were read
  * says whether the head was cut; their rows are then read by id (an array, through
- * sessions_pkey: an `IN` was planned as a hash join over every PENDING session). Bindings: the group, the horizon, the instant twice.
+ * sessions_pkey: an `IN` was planned as a hash join over every PENDING session). Bindings:
+ * the group, the horizon, the instant twice.
  */
 function candidateCtes(head: number | null): string {
   const due = `(s.starts_at IS NULL OR s.starts_at <= (SELECT ?::timestamptz))
