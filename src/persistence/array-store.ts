@@ -12,6 +12,7 @@ import { toJsonColumns } from './json-columns.js';
 import type { KernelRow, SessionRow } from './rows.js';
 import { eventDataSql, recordSessionEvents } from './session-events.js';
 import { sqlList } from './sql-literals.js';
+import { unindexedGuard } from './unindexed-guard.js';
 import type { EventsNotifier } from './session-store.js';
 
 /** Columns of the parent a child does not copy as they are (it has its own, or none). */
@@ -334,7 +335,8 @@ export class ArrayStore {
  * room get `preds` (an expression over `r.arr_limit`) written as their predicates, in the same
  * statement: picked by id from one scan of the ranking and joined to their array's row of
  * `arr_room`, so a pass reads each candidate once (a join to the ranking itself re-read it for
- * every PENDING session).
+ * every PENDING session). The parents are read by id: their status is a guard no index matches
+ * (a plan from statistics that saw few live sessions read every live session to find them).
  */
 export function arrayGateCtes(from: string, to: string, preds: string): string {
   return `arr_room AS MATERIALIZED (
@@ -344,7 +346,7 @@ export function arrayGateCtes(from: string, to: string, preds: string): string {
                      AND a.status IN (${sqlList(ACTIVE_STATUSES)})) AS room
         FROM sessions p
        WHERE p.id IN (SELECT DISTINCT array_parent_id FROM ${from} WHERE array_parent_id IS NOT NULL)
-         AND p.status IN ('PENDING', 'RUNNING')
+         AND ${unindexedGuard(`p.status IN ('PENDING', 'RUNNING')`)}
     ), arr_ranked AS (
       SELECT c.id, c.array_parent_id, r.arr_limit, r.room,
              row_number() OVER (PARTITION BY c.array_parent_id ORDER BY ${queueOrder('c')}) AS arr_rank

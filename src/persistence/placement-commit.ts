@@ -15,6 +15,7 @@ import {
 import { AGENT_HELD_SQL, type AgentSurveyRow } from './scheduler-sql.js';
 import { sqlList, sqlText } from './sql-literals.js';
 import { eventDataSql } from './session-events.js';
+import { unindexedGuard } from './unindexed-guard.js';
 import type { SessionStore } from './session-store.js';
 
 /** What placement reads of a runnable session (the runnable scan's columns, not the whole row). */
@@ -64,7 +65,10 @@ const KERNEL_FROM = predecessorsOf('SCHEDULED');
  * row lock and then sees the committed row (PostgreSQL re-checks the row's conditions on its
  * latest version). Kernels that ended since the reading only free room. Under the agent's row
  * lock, then, what the caller counted is what the agent holds, or more.
- * The same guards on each session and kernel as the moves one by one (only from PENDING); the
+ * The same guards on each session and kernel as the moves one by one (only from PENDING), each
+ * matching no index (unindexedGuard): the sessions are read by id and their kernels by session,
+ * where a plan from statistics that saw few PENDING sessions read every PENDING session and
+ * kernel through a status index on every placement (docs/benchmarks.md, round twenty-two). The
  * event written is what sessionEventRows writes for SCHEDULED (no kernel event), its data built
  * from the moved row (eventDataSql), one per session in the order given. SCHEDULED calls for
  * no callback (callbackEventOf), so a session with a callback_url is placed like any other,
@@ -82,7 +86,7 @@ const PLACE_SQL = `WITH lk AS MATERIALIZED (
            status_history = s.status_history || ?::jsonb, status_info = NULL,
            status_data = s.status_data || '{"predicates": []}'::jsonb, agent_id = (SELECT ?::text)
       FROM v
-     WHERE s.id = v.id AND s.status IN (${sqlList(SESSION_FROM)}) AND EXISTS (SELECT 1 FROM lk)
+     WHERE s.id = v.id AND ${unindexedGuard(`s.status IN (${sqlList(SESSION_FROM)})`)} AND EXISTS (SELECT 1 FROM lk)
     RETURNING v.n, ${PLACED_SESSION_COLUMNS.map((c) => `s.${c}`).join(', ')},
               s.requested_slots, s.status, s.status_info, s.exit_code, s.result, s.schedule_name, s.scheduled_for
   ), k AS (
@@ -90,7 +94,7 @@ const PLACE_SQL = `WITH lk AS MATERIALIZED (
            status_history = k.status_history || ?::jsonb, agent_id = (SELECT ?::text),
            occupied_slots = s.requested_slots
       FROM s
-     WHERE k.session_id = s.id AND k.status IN (${sqlList(KERNEL_FROM)})
+     WHERE k.session_id = s.id AND ${unindexedGuard(`k.status IN (${sqlList(KERNEL_FROM)})`)}
     RETURNING k.session_id, k.id, k.cluster_role, k.cluster_idx, k.cluster_hostname, k.occupied_slots
   ), e AS (
     INSERT INTO session_events (session_id, kernel_id, access_key, name, data)

@@ -12,6 +12,7 @@ import {
   UNMET_DEPENDENCY,
 } from './scheduler-sql.js';
 import { sqlList } from './sql-literals.js';
+import { unindexedGuard } from './unindexed-guard.js';
 
 /**
  * What the runnable scan reads of each candidate: what placement needs (RunnableSession) and
@@ -116,10 +117,12 @@ function textOf(head: number | null): string {
  * The candidates of the group (CTE `cand0`): its PENDING sessions that are due, past any
  * backoff, with every dependency's condition met and not past a start deadline. With `head`,
  * only those among the first `head` PENDING sessions of the group in the queue's order (CTE
- * `q`, read from sessions_pending_queue_idx alone and stopped there), so how many were read
+ * `q`: pending_queue_head, which reads sessions_pending_queue_idx alone in its order and
+ * stops there, whatever the statistics say; migration 20261202120000), so how many were read
  * says whether the head was cut; their rows are then read by id (an array, through
- * sessions_pkey: an `IN` was planned as a hash join over every PENDING session). Bindings:
- * the group, the horizon, the instant twice.
+ * sessions_pkey, their status a guard no index matches: an `IN` was planned as a hash join
+ * over every PENDING session, and a plain status check as a read of every PENDING session
+ * through a status index). Bindings: the group, the horizon, the instant twice.
  */
 function candidateCtes(head: number | null): string {
   const due = `(s.starts_at IS NULL OR s.starts_at <= (SELECT ?::timestamptz))
@@ -133,12 +136,10 @@ function candidateCtes(head: number | null): string {
             AND ${due}
        ), q AS (SELECT id FROM cand0)`;
   return `q AS MATERIALIZED (
-         SELECT s.id FROM sessions s
-          WHERE s.scaling_group = (SELECT ?::text) AND s.status = 'PENDING' AND s.array_size IS NULL
-          ORDER BY ${queueOrder('s')} LIMIT ${head}
+         SELECT h.id FROM pending_queue_head((SELECT ?::text), ${head}) AS h (id)
        ), cand0 AS MATERIALIZED (
          SELECT ${CANDIDATE_COLUMNS} FROM sessions s
-          WHERE s.id = ANY (ARRAY(SELECT id FROM q)) AND s.status = 'PENDING'
+          WHERE s.id = ANY (ARRAY(SELECT id FROM q)) AND ${unindexedGuard(`s.status = 'PENDING'`)}
             AND ${due}
        )`;
 }
@@ -148,10 +149,13 @@ function runnableSql(head: number | null): string {
   const arrayPreds = predicatesSql('arrayParallelism', { limit: 'r.arr_limit' });
   // Array parents are never placed (nor counted as the keypair's sessions); array children
   // pass the array's parallelism gate (arrayGateCtes) before the keypair's.
+  // A keypair's live sessions are counted from sessions_owner_active_idx (migration 20261202120000),
+  // which holds those alone: through sessions_live_counts_idx it read every live session.
   return `WITH ${candidateCtes(head)}, ${arrayGateCtes('cand0', 'cand', arrayPreds)}, room AS MATERIALIZED (
          SELECT k.access_key, p.max_concurrent_sessions AS kp_limit,
                 p.max_concurrent_sessions
-                  - (SELECT count(*) FROM sessions a WHERE a.access_key = k.access_key AND a.status IN (${sqlList(ACTIVE_STATUSES)}) AND a.array_size IS NULL) AS kp_room
+                  - (SELECT count(*) FROM sessions a WHERE a.access_key = k.access_key
+                       AND a.status IN (${sqlList(ACTIVE_STATUSES)}) AND a.array_size IS NULL) AS kp_room
            FROM keypairs k JOIN keypair_resource_policies p ON p.name = k.resource_policy
           WHERE k.access_key IN (SELECT DISTINCT access_key FROM cand)
        ), ranked AS (
@@ -168,7 +172,7 @@ function runnableSql(head: number | null): string {
          UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', (SELECT ?::jsonb))
           WHERE s.id = ANY (ARRAY(SELECT id FROM runnable
                                    WHERE pos > (SELECT ?::int) AND predicates IS DISTINCT FROM (SELECT ?::jsonb)))
-            AND s.status = 'PENDING'
+            AND ${unindexedGuard(`s.status = 'PENDING'`)}
             AND (s.status_data -> 'predicates') IS DISTINCT FROM (SELECT ?::jsonb)
          RETURNING s.id
        )

@@ -8,6 +8,7 @@ import {
   START_DEADLINE_AT_SQL,
 } from './dependency-sql.js';
 import { sqlList, sqlText } from './sql-literals.js';
+import { unindexedGuard } from './unindexed-guard.js';
 
 /**
  * The dispatcher's set-based SQL: predicates rendered in SQL from the domain's templates, and
@@ -30,8 +31,9 @@ export const queueOrder = (t: string) => `${t}.priority DESC, ${t}.created_at, $
 /**
  * An UPDATE (for a data-modifying CTE) writing `preds` as the predicates of the sessions ranked
  * past their room (`ranked`'s `rank` over `room`, ids picked from one scan of the ranking and
- * read through sessions_pkey), joined to their row of `roomCte` by `joinOn` (over `s` and `r`);
- * a session whose predicates already say so is not written again.
+ * read through sessions_pkey, their status a guard no index matches), joined to their row of
+ * `roomCte` by `joinOn` (over `s` and `r`); a session whose predicates already say so is not
+ * written again.
  */
 export function predicatesPastRoom(opts: {
   ranked: string;
@@ -45,7 +47,7 @@ export function predicatesPastRoom(opts: {
   return `UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', ${preds})
         FROM ${roomCte} r
        WHERE s.id = ANY (ARRAY(SELECT id FROM ${ranked} WHERE ${rank} > ${room}))
-         AND ${joinOn} AND s.status = 'PENDING'
+         AND ${joinOn} AND ${unindexedGuard(`s.status = 'PENDING'`)}
          AND (s.status_data -> 'predicates') IS DISTINCT FROM ${preds}
       RETURNING s.id`;
 }
@@ -78,8 +80,12 @@ const BROKEN_DEPENDENCY = `EXISTS (SELECT 1 FROM session_dependencies d JOIN ses
 export const pastStartDeadline = (at: string) =>
   `(${START_DEADLINE_APPLIES_SQL} AND ${START_DEADLINE_AT_SQL} <= ${at})`;
 
-/** Scaling group `g` has PENDING sessions. */
-const GROUP_HAS_PENDING = `EXISTS (SELECT 1 FROM sessions s WHERE s.scaling_group = g.name AND s.status = 'PENDING')`;
+/**
+ * Scaling group `g` has PENDING sessions: a probe per group that stops at the first one. The
+ * `OFFSET 0` keeps PostgreSQL from making the EXISTS a join, which it planned (statistics that
+ * saw few PENDING sessions) as a hash of every PENDING session of every group, on every pass.
+ */
+const GROUP_HAS_PENDING = `EXISTS (SELECT 1 FROM sessions s WHERE s.scaling_group = g.name AND s.status = 'PENDING' OFFSET 0)`;
 
 /** The slots each live kernel of agent `a` holds, as a jsonb array. */
 export const AGENT_HELD_SQL = `(SELECT coalesce(jsonb_agg(k.occupied_slots), '[]'::jsonb) FROM kernels k

@@ -1,5 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
-import { analyze, planScans, type RanQuery } from '../../src/persistence/plan-check.js';
+import { analyze, functionBody, planScans, type RanQuery } from '../../src/persistence/plan-check.js';
 import { scanRunnable } from '../../src/persistence/runnable-scan.js';
 import { SchedulerStore } from '../../src/persistence/scheduler-store.js';
 import { SessionStore } from '../../src/persistence/session-store.js';
@@ -133,11 +133,23 @@ test.serial('a head is read from the queue index and stops there, generic plan o
     db.removeListener('query', capture);
   }
   t.is(ran.length, 1);
+  // The scan reads its head through pending_queue_head, whose own statement reads the index.
+  const head = await functionBody(db, 'pending_queue_head');
   for (const generic of [false, true]) {
+    const label = generic ? 'generic' : 'custom';
     const scans = await planScans(db, ran[0]!, { generic });
     t.true(
-      scans.some((s) => s.index === 'sessions_pending_queue_idx'),
-      `${generic ? 'generic' : 'custom'} plan: ${JSON.stringify(scans)}`,
+      scans.some((s) => s.node === 'Function Scan'),
+      `${label} plan: ${JSON.stringify(scans)}`,
+    );
+    const inHead = await planScans(
+      db,
+      { sql: head.sql, bindings: [group, 32] },
+      { generic, settings: head.settings },
+    );
+    t.true(
+      inHead.some((s) => s.index === 'sessions_pending_queue_idx'),
+      `${label} plan of the head: ${JSON.stringify(inHead)}`,
     );
   }
 });

@@ -1,0 +1,147 @@
+import test from 'ava';
+import type { Knex } from 'knex';
+import { commitPlacement, type RunnableSession } from '../../src/persistence/placement-commit.js';
+import { analyze, functionBody, rowsRead, type RanQuery } from '../../src/persistence/plan-check.js';
+import { scanRunnable } from '../../src/persistence/runnable-scan.js';
+import { GLANCE_SQL } from '../../src/persistence/scheduler-sql.js';
+import { seedHistory } from '../../src/persistence/history-seed.js';
+import { insertCopies } from '../helpers/session-copies.js';
+import { newSession, storeFixture } from '../helpers/session-rows.js';
+
+/**
+ * A backlog must not slow a pass. With thousands of PENDING sessions that the planner's
+ * statistics have not seen (taken while none waited, as after a quiet night before a CI
+ * fan-out: autoanalyze waits for a tenth of the table to change), the statements a pass runs
+ * to dispatch one session — the glance, the page from the head of the queue, the placement —
+ * read a number of sessions and kernels that does not grow with the backlog. Each is run again
+ * under EXPLAIN ANALYZE (rolled back), with the plan for its values and with the generic plan
+ * the manager's pools keep, and the rows it read from each table are counted.
+ */
+const fx = storeFixture(test);
+/** Ended sessions in the database when the statistics were taken. */
+const HISTORY = 5_000;
+const BACKLOG = 2_000;
+const HEAD = 32;
+const AGENT = 'agent-backlog';
+/** At most this many rows of sessions or kernels for a statement that dispatches one session. */
+const FEW = 5 * HEAD;
+
+let placement: RanQuery | null = null;
+let scan: RanQuery | null = null;
+
+test.before(async () => {
+  const { db } = fx.database;
+  // The statistics stay as taken before the backlog, whatever the machine's pace.
+  await db.raw('ALTER TABLE sessions SET (autovacuum_enabled = false)');
+  await db.raw('ALTER TABLE kernels SET (autovacuum_enabled = false)');
+  await db('agents').insert({
+    id: AGENT,
+    scaling_group: 'default',
+    available_slots: JSON.stringify({ cpu: 64, mem: 1 << 30 }),
+  });
+  await seedHistory(db, { sessions: HISTORY, accessKey: 'AKBACKLOGHISTORY0000', endedDaysAgo: [1, 5] });
+  await analyze(db);
+  const template = await newSession(fx, 'backlog-template', [], { requested_slots: { cpu: 1, mem: 1024 } });
+  await insertCopies(db, template.id, BACKLOG, (_, i) => ({ name: `backlog-${i}` }));
+
+  // The statements as the dispatcher sends them, captured from knex's query event.
+  const captured = new Map<string, RanQuery>();
+  const capture = (q: { sql?: string; bindings?: unknown[]; options?: { name?: string } }) => {
+    const name = q.options?.name;
+    if (q.sql && name) captured.set(name, { sql: q.sql, bindings: q.bindings ?? [] });
+  };
+  db.on('query', capture);
+  try {
+    const at = { group: 'default', horizon: new Date(), now: new Date() };
+    const page = await scanRunnable(db, HEAD, at, 16, []);
+    if (page.rows.length === 0) throw new Error('the head of the backlog is not runnable');
+    // Placed in a transaction rolled back: the statement is captured with the agent's reading
+    // as it stays, so it runs again to the end.
+    const first: RunnableSession = page.rows[0]!;
+    await db
+      .transaction(async (trx) => {
+        const placed = await commitPlacement(trx as unknown as Knex, fx.store, AGENT, [first]);
+        if (placed.length !== 1) throw new Error('the head session was not placed');
+        throw new RolledBack();
+      })
+      .catch((err: unknown) => {
+        if (!(err instanceof RolledBack)) throw err;
+      });
+  } finally {
+    db.removeListener('query', capture);
+  }
+  scan = captured.get(`bai_runnable_${HEAD}`) ?? null;
+  placement = captured.get('bai_place') ?? null;
+});
+
+class RolledBack extends Error {}
+
+/** Rows of sessions and kernels `q` read, with the plan for its values and the generic plan. */
+async function bothReads(q: RanQuery): Promise<{ plan: string; read: Record<string, number> }[]> {
+  const out = [];
+  for (const generic of [false, true]) {
+    out.push({
+      plan: generic ? 'generic' : 'custom',
+      read: await rowsRead(fx.database.db, q, { generic }),
+    });
+  }
+  return out;
+}
+
+function assertFew(
+  t: import('ava').ExecutionContext,
+  reads: { plan: string; read: Record<string, number> }[],
+): void {
+  for (const { plan, read } of reads) {
+    t.log(`${plan} plan: ${JSON.stringify(read)}`);
+    for (const table of ['sessions', 'kernels']) {
+      t.true((read[table] ?? 0) <= FEW, `${plan} plan read ${read[table]} rows of ${table}`);
+    }
+  }
+}
+
+test.serial('the backlog is there, and unseen by the statistics', async (t) => {
+  const { db } = fx.database;
+  const counted = (await db('sessions').where({ status: 'PENDING' }).count('* as n')) as { n: string }[];
+  t.is(Number(counted[0]?.n), BACKLOG + 1);
+  const plan = await explainRows(`SELECT 1 FROM sessions WHERE status = 'PENDING'`);
+  t.true(plan < BACKLOG / 10, `the planner expects ${plan} PENDING sessions`);
+});
+
+/** The rows the planner expects a query to return. */
+async function explainRows(sql: string): Promise<number> {
+  const { rows } = (await fx.database.db.raw(`EXPLAIN (FORMAT JSON) ${sql}`)) as {
+    rows: { 'QUERY PLAN': { Plan: { 'Plan Rows': number } }[] }[];
+  };
+  return rows[0]!['QUERY PLAN'][0]!.Plan['Plan Rows'];
+}
+
+test.serial('the glance reads no backlog', async (t) => {
+  assertFew(t, await bothReads({ sql: GLANCE_SQL, bindings: [] }));
+});
+
+test.serial('the page from the head of the queue reads the head only', async (t) => {
+  t.truthy(scan, 'the runnable scan was captured');
+  assertFew(t, await bothReads(scan!));
+});
+
+test.serial('pending_queue_head reads the head only, as the function plans it', async (t) => {
+  const fn = await functionBody(fx.database.db, 'pending_queue_head');
+  t.deepEqual(fn.settings, ['enable_sort=off']);
+  for (const generic of [false, true]) {
+    const read = await rowsRead(
+      fx.database.db,
+      { sql: fn.sql, bindings: ['default', HEAD] },
+      { generic, settings: fn.settings },
+    );
+    t.log(`${generic ? 'generic' : 'custom'} plan: ${JSON.stringify(read)}`);
+    t.is(read.sessions, HEAD);
+  }
+});
+
+test.serial('the placement reads its session and kernels only', async (t) => {
+  t.truthy(placement, 'the placement was captured');
+  const reads = await bothReads(placement!);
+  assertFew(t, reads);
+  for (const { plan, read } of reads) t.true((read.sessions ?? 0) >= 1, `${plan} plan read the session`);
+});
