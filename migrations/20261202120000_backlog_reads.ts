@@ -2,6 +2,8 @@ import type { Knex } from 'knex';
 
 /** The statuses a keypair's sessions count against its concurrency limit in (ACTIVE_STATUSES). */
 const ACTIVE = `('SCHEDULED', 'PREPARING', 'PULLING', 'PREPARED', 'CREATING', 'RUNNING', 'TERMINATING')`;
+/** The statuses of a session on its way to RUNNING (PREPARE_STATUSES). */
+const PREPARING = `('SCHEDULED', 'PREPARING', 'PULLING', 'PREPARED', 'CREATING')`;
 
 /**
  * Reads of the PENDING sessions whose plan does not hang on the planner's statistics. Taken
@@ -17,6 +19,9 @@ const ACTIVE = `('SCHEDULED', 'PREPARING', 'PULLING', 'PREPARED', 'CREATING', 'R
  * - sessions_owner_active_idx: a keypair's sessions that count against its concurrency limit,
  *   as the runnable scan counts them; sessions_live_counts_idx, whose predicate that count
  *   proves, holds every live session of every keypair, the backlog with them.
+ * - sessions_preparing_idx: the sessions on their way to RUNNING by when they last moved, which
+ *   the reconciler's tick asks for (a phase timed out); it read every live session through
+ *   sessions_live_counts_idx.
  * - pending_queue_head(group, n): the ids of the first `n` PENDING sessions of a group in the
  *   queue's order (scheduler-sql.ts, queueOrder; array parents are never placed), read from
  *   sessions_pending_queue_idx in its order and stopped there. Sorting is off while it is
@@ -34,6 +39,7 @@ export async function up(knex: Knex): Promise<void> {
     `CREATE INDEX sessions_owner_active_idx ON sessions (access_key)
       WHERE status IN ${ACTIVE} AND array_size IS NULL`,
   );
+  await knex.raw(`CREATE INDEX sessions_preparing_idx ON sessions (updated_at) WHERE status IN ${PREPARING}`);
   await knex.raw(`
     CREATE FUNCTION pending_queue_head(grp text, n int) RETURNS SETOF uuid
       LANGUAGE plpgsql STABLE SET enable_sort = off AS $$
@@ -48,6 +54,7 @@ export async function up(knex: Knex): Promise<void> {
 export async function down(knex: Knex): Promise<void> {
   await knex.raw('DROP FUNCTION IF EXISTS pending_queue_head(text, int)');
   await knex.raw('DROP INDEX IF EXISTS sessions_owner_active_idx');
+  await knex.raw('DROP INDEX IF EXISTS sessions_preparing_idx');
   await knex.raw(
     `CREATE INDEX sessions_pending_starts_idx ON sessions (scaling_group, starts_at) WHERE status = 'PENDING'`,
   );

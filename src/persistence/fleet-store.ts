@@ -165,6 +165,9 @@ export class FleetStore {
    * ids of PENDING sessions older than their scaling group's pending_timeout_sec (when it has one;
    * an array's parent follows its children, each timed out alone), and whether any session is
    * live (PENDING to TERMINATING): with none, the reconciler's ticks may skip PostgreSQL.
+   * The PENDING sessions are read group by group (LATERAL, kept apart by its OFFSET 0), only in
+   * groups that have a timeout: from the sessions side, a plan from statistics that saw few
+   * PENDING sessions read them all on every tick, to drop them for want of a timeout.
    */
   async timedOut(before: Date): Promise<{ stuck: SessionRow[]; pending: string[]; live: boolean }> {
     const live = ['PENDING', ...ACTIVE_STATUSES];
@@ -173,9 +176,11 @@ export class FleetStore {
       'bai_timed_out',
       `SELECT s.*, 'phase' AS why FROM sessions s WHERE s.status IN (${sqlList(PREPARE_STATUSES)}) AND s.updated_at < ?
        UNION ALL
-       SELECT s.*, 'pending' AS why FROM sessions s JOIN scaling_groups g ON g.name = s.scaling_group
-       WHERE s.status = 'PENDING' AND s.array_size IS NULL AND g.pending_timeout_sec > 0
-         AND s.created_at < now() - make_interval(secs => g.pending_timeout_sec)
+       SELECT s.*, 'pending' AS why FROM scaling_groups g CROSS JOIN LATERAL (
+         SELECT s.* FROM sessions s
+          WHERE s.scaling_group = g.name AND s.status = 'PENDING' AND s.array_size IS NULL
+            AND s.created_at < now() - make_interval(secs => g.pending_timeout_sec) OFFSET 0) s
+       WHERE g.pending_timeout_sec > 0
        UNION ALL
        (SELECT s.*, 'live' AS why FROM sessions s WHERE s.status IN (${sqlList(live)}) LIMIT 1)`,
       [before],

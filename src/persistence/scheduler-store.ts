@@ -11,6 +11,7 @@ import {
 import { GLANCE_SQL, surveySql, type GlanceRow, type SurveyRow } from './scheduler-sql.js';
 import type { SessionStore } from './session-store.js';
 import { scanRunnable, type RunnableScan } from './runnable-scan.js';
+import { unindexedGuard } from './unindexed-guard.js';
 
 /** What a pass learns of one scaling group with PENDING sessions before it scans it. */
 export interface GroupSurvey {
@@ -154,7 +155,9 @@ export class SchedulerStore {
 
   /**
    * Writes the predicates of PENDING sessions, in one statement however many (callers skip
-   * those whose predicates did not change); one text, so parsed once per connection.
+   * those whose predicates did not change); one text, so parsed once per connection. Found by
+   * their ids as an array (sessions_pkey; the set of records alone was planned as a scan of
+   * every session), the status a guard no index matches (unindexedGuard).
    */
   async writePredicates(list: { id: string; predicates: Predicate[] }[]): Promise<void> {
     if (list.length === 0) return;
@@ -163,8 +166,8 @@ export class SchedulerStore {
       'bai_write_predicates',
       `UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', v.predicates)
          FROM jsonb_to_recordset(?::jsonb) AS v(id uuid, predicates jsonb)
-        WHERE s.id = v.id AND s.status = 'PENDING'`,
-      [JSON.stringify(list)],
+        WHERE s.id = v.id AND s.id = ANY (?::uuid[]) AND ${unindexedGuard(`s.status = 'PENDING'`)}`,
+      [JSON.stringify(list), list.map((p) => p.id)],
     );
   }
 

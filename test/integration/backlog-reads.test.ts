@@ -1,9 +1,11 @@
 import test from 'ava';
 import type { Knex } from 'knex';
+import { FleetStore } from '../../src/persistence/fleet-store.js';
 import { commitPlacement, type RunnableSession } from '../../src/persistence/placement-commit.js';
 import { analyze, functionBody, rowsRead, type RanQuery } from '../../src/persistence/plan-check.js';
 import { scanRunnable } from '../../src/persistence/runnable-scan.js';
 import { GLANCE_SQL } from '../../src/persistence/scheduler-sql.js';
+import { SchedulerStore } from '../../src/persistence/scheduler-store.js';
 import { seedHistory } from '../../src/persistence/history-seed.js';
 import { insertCopies } from '../helpers/session-copies.js';
 import { newSession, storeFixture } from '../helpers/session-rows.js';
@@ -12,8 +14,9 @@ import { newSession, storeFixture } from '../helpers/session-rows.js';
  * A backlog must not slow a pass. With thousands of PENDING sessions that the planner's
  * statistics have not seen (taken while none waited, as after a quiet night before a CI
  * fan-out: autoanalyze waits for a tenth of the table to change), the statements a pass runs
- * to dispatch one session — the glance, the page from the head of the queue, the placement —
- * read a number of sessions and kernels that does not grow with the backlog. Each is run again
+ * to dispatch one session — the glance, the page from the head of the queue, the placement,
+ * the predicates it writes — and the reconciler's tick read a number of sessions and kernels
+ * that does not grow with the backlog. Each is run again
  * under EXPLAIN ANALYZE (rolled back), with the plan for its values and with the generic plan
  * the manager's pools keep, and the rows it read from each table are counted.
  */
@@ -28,6 +31,8 @@ const FEW = 5 * HEAD;
 
 let placement: RanQuery | null = null;
 let scan: RanQuery | null = null;
+let tick: RanQuery | null = null;
+let predicates: RanQuery | null = null;
 
 test.before(async () => {
   const { db } = fx.database;
@@ -67,11 +72,16 @@ test.before(async () => {
       .catch((err: unknown) => {
         if (!(err instanceof RolledBack)) throw err;
       });
+    // The reconciler's tick, and the predicates a pass writes for sessions it could not place.
+    await new FleetStore(db).timedOut(new Date(Date.now() - 60_000));
+    await new SchedulerStore(db, fx.store).writePredicates([{ id: first.id, predicates: [] }]);
   } finally {
     db.removeListener('query', capture);
   }
   scan = captured.get(`bai_runnable_${HEAD}`) ?? null;
   placement = captured.get('bai_place') ?? null;
+  tick = captured.get('bai_timed_out') ?? null;
+  predicates = captured.get('bai_write_predicates') ?? null;
 });
 
 class RolledBack extends Error {}
@@ -144,4 +154,14 @@ test.serial('the placement reads its session and kernels only', async (t) => {
   const reads = await bothReads(placement!);
   assertFew(t, reads);
   for (const { plan, read } of reads) t.true((read.sessions ?? 0) >= 1, `${plan} plan read the session`);
+});
+
+test.serial("the reconciler's tick reads no backlog", async (t) => {
+  t.truthy(tick, 'the tick was captured');
+  assertFew(t, await bothReads(tick!));
+});
+
+test.serial('the predicates written for a session read that session only', async (t) => {
+  t.truthy(predicates, 'the write was captured');
+  assertFew(t, await bothReads(predicates!));
 });
