@@ -5,14 +5,15 @@
  * bench/results/latest.json, and stops everything it started, by pid.
  *
  * Knobs (environment): BENCH_ONLY=overhead,drain,logs,starts_at,array,scale-out,cli,history,submit
- * (footprint always runs; barrier_wake, the start barrier's wake alone, and engine_calls, what
- * bai's calls and container settings cost the engine, only when named),
+ * (footprint always runs; barrier_wake, the start barrier's wake alone, engine_calls, what
+ * bai's calls and container settings cost the engine, and backlog, a drain past sessions
+ * waiting that the statistics have not seen, only when named),
  * BENCH_OVERHEAD_SAMPLES (30), BENCH_DRAIN_SESSIONS (200), BENCH_SUBMIT_SECONDS (10),
  * BENCH_ARRAYS (3), BENCH_LOGS_SECONDS (8, how long the job prints), BENCH_LOGS_LOAD (100, the
  * drain beside it), BENCH_SCALE_SIZES (1,2,4 agents), BENCH_SCALE_SESSIONS (60 per size),
  * BENCH_CLI_RUNS (21), BENCH_WAKE_PAIRS (20), BENCH_ENGINE_CALLS (10 containers a variant a
- * round), for history (a million sessions loaded, overhead and drain again):
- * BENCH_HISTORY_SESSIONS (1,000,000), BENCH_HISTORY_SAMPLES (20), BENCH_HISTORY_DRAIN (100).
+ * round), BENCH_BACKLOG_DRAIN (100) and BENCH_BACKLOG_WAITING (5,000), for history (a
+ * million sessions loaded, overhead and drain again): BENCH_HISTORY_SESSIONS (1,000,000), BENCH_HISTORY_SAMPLES (20), BENCH_HISTORY_DRAIN (100).
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -20,6 +21,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runArray } from '../bench/array.js';
+import { runBacklog } from '../bench/backlog.js';
 import { runBarrierWake } from '../bench/barrier-wake.js';
 import { runCliBench } from '../bench/cli.js';
 import { runDrain } from '../bench/drain.js';
@@ -98,6 +100,17 @@ async function main(): Promise<void> {
   if (only.has('barrier_wake')) {
     results.push(await runBarrierWake(stack, Number(env.BENCH_WAKE_PAIRS ?? 20), 400, log));
     log('barrier_wake done');
+  }
+  if (only.has('backlog')) {
+    results.push(
+      await runBacklog(
+        stack,
+        Number(env.BENCH_BACKLOG_DRAIN ?? 100),
+        Number(env.BENCH_BACKLOG_WAITING ?? 5_000),
+        log,
+      ),
+    );
+    log('backlog done');
   }
   if (only.has('engine_calls')) {
     results.push(await runEngineCalls(stack, Number(env.BENCH_ENGINE_CALLS ?? 10), 4, log));
