@@ -16,9 +16,9 @@ import { newSession, storeFixture } from '../helpers/session-rows.js';
  * fan-out: autoanalyze waits for a tenth of the table to change), the statements a pass runs
  * to dispatch one session — the glance, the page from the head of the queue, the placement,
  * the predicates it writes — and the reconciler's tick read a number of sessions and kernels
- * that does not grow with the backlog. Each is run again
- * under EXPLAIN ANALYZE (rolled back), with the plan for its values and with the generic plan
- * the manager's pools keep, and the rows it read from each table are counted.
+ * that does not grow with the backlog. Each is run again under EXPLAIN ANALYZE (rolled back),
+ * with the plan for its values and with the generic plan the manager's pools keep, and the
+ * rows it read from each table are counted.
  */
 const fx = storeFixture(test);
 /** Ended sessions in the database when the statistics were taken. */
