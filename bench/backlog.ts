@@ -1,4 +1,5 @@
 import { seedHistory } from '../src/persistence/history-seed.js';
+import { insertCopies } from '../src/persistence/session-copies.js';
 import { baiDrain } from './drain.js';
 import { CounterMeter } from './lib/counters.js';
 import { cpuMeter, type BenchStack } from './lib/stack.js';
@@ -109,9 +110,9 @@ async function measuredDrain(stack: BenchStack, n: number): Promise<DrainCost> {
 }
 
 /**
- * `count` PENDING sessions no agent can take: copies of a session the API made (its columns,
- * each with an id and name of its own, OWNER's, a slot no agent has, priority 0), each with a
- * copy of its kernel; the session copied is then cancelled. No ANALYZE after them.
+ * `count` PENDING sessions no agent can take: copies of a session the API made (insertCopies,
+ * each with a name of its own, OWNER's, a slot no agent has, priority 0, no starts_at), each
+ * with a copy of its kernel; the session copied is then cancelled. No ANALYZE after them.
  */
 async function addWaiting(stack: BenchStack, count: number): Promise<void> {
   const tomorrow = new Date(Date.now() + 86_400_000).toISOString();
@@ -123,23 +124,14 @@ async function addWaiting(stack: BenchStack, count: number): Promise<void> {
     name: 'backlog-template',
     starts_at: tomorrow,
   });
-  await stack.db.transaction(async (trx) => {
-    await trx.raw(
-      `INSERT INTO sessions
-       SELECT (jsonb_populate_record(NULL::sessions, to_jsonb(t) || jsonb_build_object(
-                 'id', md5('backlog' || g)::uuid, 'name', 'backlog-' || g, 'starts_at', NULL, 'access_key', ?::text,
-                 'priority', 0, 'created_at', now(), 'updated_at', now(), 'status_history', '{}'::jsonb,
-                 'requested_slots', t.requested_slots || '{"bench.none": 1}'::jsonb))).*
-         FROM sessions t, generate_series(1, ?::int) g WHERE t.id = ?`,
-      [OWNER, count, sessionId],
-    );
-    await trx.raw(
-      `INSERT INTO kernels
-       SELECT (jsonb_populate_record(NULL::kernels, to_jsonb(k) || jsonb_build_object(
-                 'id', md5('backlog-k' || g)::uuid, 'session_id', md5('backlog' || g)::uuid))).*
-         FROM kernels k, generate_series(1, ?::int) g WHERE k.session_id = ?`,
-      [count, sessionId],
-    );
-  });
+  const now = new Date();
+  await insertCopies(stack.db, sessionId, count, (t, i) => ({
+    name: `backlog-${i}`,
+    access_key: OWNER,
+    starts_at: null,
+    priority: 0,
+    created_at: now,
+    requested_slots: { ...t.requested_slots, 'bench.none': 1 },
+  }));
   await stack.client.request('DELETE', `/session/${sessionId}`);
 }

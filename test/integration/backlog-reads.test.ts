@@ -1,5 +1,4 @@
 import test from 'ava';
-import type { Knex } from 'knex';
 import { FleetStore } from '../../src/persistence/fleet-store.js';
 import { commitPlacement, type RunnableSession } from '../../src/persistence/placement-commit.js';
 import { analyze, functionBody, rowsRead, type RanQuery } from '../../src/persistence/plan-check.js';
@@ -7,7 +6,7 @@ import { scanRunnable } from '../../src/persistence/runnable-scan.js';
 import { GLANCE_SQL } from '../../src/persistence/scheduler-sql.js';
 import { SchedulerStore } from '../../src/persistence/scheduler-store.js';
 import { seedHistory } from '../../src/persistence/history-seed.js';
-import { insertCopies } from '../helpers/session-copies.js';
+import { insertCopies } from '../../src/persistence/session-copies.js';
 import { newSession, storeFixture } from '../helpers/session-rows.js';
 
 /**
@@ -65,7 +64,7 @@ test.before(async () => {
     const first: RunnableSession = page.rows[0]!;
     await db
       .transaction(async (trx) => {
-        const placed = await commitPlacement(trx as unknown as Knex, fx.store, AGENT, [first]);
+        const placed = await commitPlacement(trx, fx.store, AGENT, [first]);
         if (placed.length !== 1) throw new Error('the head session was not placed');
         throw new RolledBack();
       })

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { analyze, planScans } from '../../src/persistence/plan-check.js';
 import { GLANCE_SQL, type GlanceRow } from '../../src/persistence/scheduler-sql.js';
-import { insertCopies } from '../helpers/session-copies.js';
+import { insertCopies } from '../../src/persistence/session-copies.js';
 import { batch, startTestStack, type TestStack } from '../helpers/stack.js';
 
 /**

@@ -5,7 +5,7 @@ import { SchedulerStore } from '../../src/persistence/scheduler-store.js';
 import { SessionStore } from '../../src/persistence/session-store.js';
 import { capacityPredicate } from '../../src/domain/predicates.js';
 import { call, makeKeypair } from '../helpers/api.js';
-import { insertCopies } from '../helpers/session-copies.js';
+import { insertCopies } from '../../src/persistence/session-copies.js';
 import { batch, startTestStack, type TestStack } from '../helpers/stack.js';
 
 /**

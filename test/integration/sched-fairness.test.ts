@@ -1,7 +1,7 @@
 import test from 'ava';
 import { holdsWithin } from '../helpers/eventually.js';
 import { call, makeKeypair, slugOf, type TestKeypair } from '../helpers/api.js';
-import { insertCopies } from '../helpers/session-copies.js';
+import { insertCopies } from '../../src/persistence/session-copies.js';
 import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers/stack.js';
 
 let stack: TestStack;

@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../../src/persistence/db.js';
-import { toJsonColumns } from '../../src/persistence/json-columns.js';
-import type { KernelRow, SessionRow } from '../../src/persistence/rows.js';
+import type { Db } from './db.js';
+import { toJsonColumns } from './json-columns.js';
+import type { KernelRow, SessionRow } from './rows.js';
 
 /**
  * `n` copies of a session one of the API's requests made (`template`): its columns, each with
  * its own id and those `each` gives it (its `id` too, if given), its kernels copied, and rows
  * depending on `dependsOn`; inserted 250 a statement. The fastest faithful way to have
  * thousands of sessions waiting, or a queue of a chosen shape, without loading the machine for
- * a minute. Returns the copies' ids, in order.
+ * a minute: for the tests and the `backlog` bench, as history-seed.ts is for history. Returns
+ * the copies' ids, in order.
  */
 export async function insertCopies(
   db: Db,
