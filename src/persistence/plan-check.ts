@@ -57,7 +57,7 @@ interface ScanNode extends PlanNode {
 }
 
 interface PlanConnection {
-  query(text: string, values?: readonly unknown[]): Promise<{ rows: { 'QUERY PLAN': unknown }[] }>;
+  query(text: string, values?: readonly unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
   escapeLiteral(s: string): string;
 }
 
@@ -182,4 +182,48 @@ export async function functionBody(db: Db, name: string): Promise<{ sql: string;
   const { prosrc, proconfig } = rows[0]!;
   const sql = /RETURN QUERY\s+([\s\S]*?);\s*END/i.exec(prosrc)?.[1] ?? prosrc;
   return { sql, settings: proconfig ?? [] };
+}
+
+/**
+ * The rows of each of `tables` that `q` reads, by PostgreSQL's counters of the transaction:
+ * those its sequential scans returned and the entries its index scans returned, the statements
+ * of the functions it calls included (they are not in its plan). Run `runs` times in a
+ * transaction rolled back, on one connection; the most one run read. A PL/pgSQL function's
+ * statements are planned for their values at the first five calls on a connection, after which
+ * PostgreSQL may keep a generic plan: seven runs see both.
+ */
+export async function rowsCounted(
+  db: Db,
+  q: RanQuery,
+  tables: readonly string[],
+  runs = 7,
+): Promise<Record<string, number>> {
+  const conn = (await db.client.acquireConnection()) as PlanConnection;
+  const counts = async (): Promise<Record<string, number>> => {
+    const { rows } = await conn.query(
+      `SELECT c.relname AS name, pg_stat_get_xact_tuples_returned(c.oid)
+              + (SELECT coalesce(sum(pg_stat_get_xact_tuples_returned(i.indexrelid)), 0)
+                   FROM pg_index i WHERE i.indrelid = c.oid) AS n
+         FROM pg_class c WHERE c.relkind = 'r' AND c.relname = ANY ($1)`,
+      [tables],
+    );
+    return Object.fromEntries((rows as { name: string; n: string }[]).map((r) => [r.name, Number(r.n)]));
+  };
+  const most: Record<string, number> = Object.fromEntries(tables.map((t) => [t, 0]));
+  try {
+    await conn.query('BEGIN');
+    try {
+      for (let i = 0; i < runs; i++) {
+        const before = await counts();
+        await conn.query(q.sql, [...q.bindings]);
+        const after = await counts();
+        for (const t of tables) most[t] = Math.max(most[t]!, (after[t] ?? 0) - (before[t] ?? 0));
+      }
+    } finally {
+      await conn.query('ROLLBACK');
+    }
+  } finally {
+    await db.client.releaseConnection(conn);
+  }
+  return most;
 }
