@@ -73,6 +73,8 @@ export interface ScanRows {
  * candidate in the head (its keypair's, its array's, its place among those that can run)
  * depends only on the candidates before it, which the head holds too, so what can run in the
  * head is exactly the start of what can run in the whole queue. Null: the whole queue.
+ * `from`: `open` leaves out of the head the keypairs at their concurrency limit (HeadSource),
+ * whose sessions cannot run and rank only among their own keypair's, so the same holds.
  *
  * Each value bound is read through a sub-select: a custom plan then knows no more than the
  * generic one, so PostgreSQL's plan cache settles on the generic plan after its five first
@@ -88,14 +90,21 @@ export async function scanRunnable(
   at: { group: string; horizon: Date; now: Date },
   limit: number,
   waiting: readonly Predicate[],
+  from: HeadSource = 'queue',
 ): Promise<ScanRows> {
   const waitingJson = JSON.stringify(waiting);
-  const { rows } = (await preparedRaw(
-    db,
-    head === null ? 'bai_runnable_all' : `bai_runnable_${head}`,
-    textOf(head),
-    [at.group, at.horizon, at.now, at.now, waitingJson, limit, waitingJson, waitingJson, limit],
-  )) as { rows: ((RunnableSession | { id: null }) & { total: number; read: number })[] };
+  const key = head === null ? 'all' : from === 'queue' ? `${head}` : `open_${head}`;
+  const { rows } = (await preparedRaw(db, `bai_runnable_${key}`, textOf(head, from, key), [
+    at.group,
+    at.horizon,
+    at.now,
+    at.now,
+    waitingJson,
+    limit,
+    waitingJson,
+    waitingJson,
+    limit,
+  ])) as { rows: ((RunnableSession | { id: null }) & { total: number; read: number })[] };
   // One row at least (its columns null when none can run): it says how many were read.
   const first = rows[0];
   return {
@@ -105,11 +114,18 @@ export async function scanRunnable(
   };
 }
 
+/**
+ * Where a head is read from: `queue`, the group's queue (pending_queue_head); `open`, the same
+ * without the keypairs at their concurrency limit (pending_open_heads, migration
+ * 20261202150000), whose sessions cannot run and would fill the head.
+ */
+export type HeadSource = 'queue' | 'open';
+
 /** Each head's statement text, built once (it is fixed per head; the scan runs on every pass). */
-const texts = new Map<number | null, string>();
-function textOf(head: number | null): string {
-  let text = texts.get(head);
-  if (text === undefined) texts.set(head, (text = runnableSql(head)));
+const texts = new Map<string, string>();
+function textOf(head: number | null, from: HeadSource, key: string): string {
+  let text = texts.get(key);
+  if (text === undefined) texts.set(key, (text = runnableSql(head, from)));
   return text;
 }
 
@@ -124,7 +140,7 @@ function textOf(head: number | null): string {
  * over every PENDING session, and a plain status check as a read of every PENDING session
  * through a status index). Bindings: the group, the horizon, the instant twice.
  */
-function candidateCtes(head: number | null): string {
+function candidateCtes(head: number | null, from: HeadSource): string {
   const due = `(s.starts_at IS NULL OR s.starts_at <= (SELECT ?::timestamptz))
             AND (s.retry_after IS NULL OR s.retry_after <= (SELECT ?::timestamptz))
             AND NOT ${UNMET_DEPENDENCY}
@@ -135,8 +151,15 @@ function candidateCtes(head: number | null): string {
           WHERE s.scaling_group = (SELECT ?::text) AND s.status = 'PENDING' AND s.array_size IS NULL
             AND ${due}
        ), q AS (SELECT id FROM cand0)`;
+  // The keypairs' heads come unordered, each keypair's first `head`: the first `head` of them
+  // in the queue's order are the group's (a sort of at most `head` a keypair).
+  const q =
+    from === 'queue'
+      ? `SELECT h.id FROM pending_queue_head((SELECT ?::text), ${head}) AS h (id)`
+      : `SELECT h.id FROM pending_open_heads((SELECT ?::text), ${head}) AS h
+          ORDER BY ${queueOrder('h')} LIMIT ${head}`;
   return `q AS MATERIALIZED (
-         SELECT h.id FROM pending_queue_head((SELECT ?::text), ${head}) AS h (id)
+         ${q}
        ), cand0 AS MATERIALIZED (
          SELECT ${CANDIDATE_COLUMNS} FROM sessions s
           WHERE s.id = ANY (ARRAY(SELECT id FROM q)) AND ${unindexedGuard(`s.status = 'PENDING'`)}
@@ -144,14 +167,14 @@ function candidateCtes(head: number | null): string {
        )`;
 }
 
-function runnableSql(head: number | null): string {
+function runnableSql(head: number | null, from: HeadSource): string {
   const limitPreds = predicatesSql('keypairConcurrency', { limit: 'r.kp_limit' });
   const arrayPreds = predicatesSql('arrayParallelism', { limit: 'r.arr_limit' });
   // Array parents are never placed (nor counted as the keypair's sessions); array children
   // pass the array's parallelism gate (arrayGateCtes) before the keypair's.
   // A keypair's live sessions are counted from sessions_owner_active_idx (migration 20261202120000),
   // which holds those alone: through sessions_live_counts_idx it read every live session.
-  return `WITH ${candidateCtes(head)}, ${arrayGateCtes('cand0', 'cand', arrayPreds)}, room AS MATERIALIZED (
+  return `WITH ${candidateCtes(head, from)}, ${arrayGateCtes('cand0', 'cand', arrayPreds)}, room AS MATERIALIZED (
          SELECT k.access_key, p.max_concurrent_sessions AS kp_limit,
                 p.max_concurrent_sessions
                   - (SELECT count(*) FROM sessions a WHERE a.access_key = k.access_key

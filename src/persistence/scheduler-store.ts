@@ -10,7 +10,7 @@ import {
 } from './placement-commit.js';
 import { GLANCE_SQL, surveySql, type GlanceRow, type SurveyRow } from './scheduler-sql.js';
 import type { SessionStore } from './session-store.js';
-import { scanRunnable, type RunnableScan } from './runnable-scan.js';
+import { scanRunnable, type HeadSource, type RunnableScan } from './runnable-scan.js';
 import { unindexedGuard } from './unindexed-guard.js';
 
 /** What a pass learns of one scaling group with PENDING sessions before it scans it. */
@@ -40,9 +40,9 @@ export class SchedulerStore {
   private readonly passDb: Db;
   private readonly scanDb: Db;
   private readonly placeDb: Db;
-  /** When each group's whole queue was last read by this manager (epoch ms). */
-  private readonly fullAt = new Map<string, number>();
-  /** When a head read of each group last held less than a page (epoch ms). */
+  /** When each group's whole queue was last read by this manager (epoch ms), and how long it took. */
+  private readonly fullAt = new Map<string, { at: number; ms: number }>();
+  /** When a head read of each group (by source) last held less than a page (epoch ms). */
   private readonly shortAt = new Map<string, number>();
 
   /**
@@ -125,10 +125,13 @@ export class SchedulerStore {
    * A page is read from the head of the queue (its first 2 × `limit` PENDING sessions, by index)
    * rather than from the whole backlog, whose ranking cost PostgreSQL a read of every PENDING
    * session of the group on every pass (docs/benchmarks.md, round twenty). When the head holds
-   * fewer than a page of sessions that can run (keypairs or arrays at their limit fill it), the
-   * whole queue is read instead, so the page is always the one a whole read gives. The whole
-   * queue is also read once every FULL_SCAN_MS per group, so that the sessions deeper than the
-   * head get their predicates (`capacity`, `keypair_concurrency`) written within that time.
+   * fewer than a page of sessions that can run, the head without the keypairs at their limit is
+   * read (a fan-out whose keypair's limit is used up fills the queue's head; round twenty-three),
+   * and when that too comes up short (sessions due later, behind a dependency or an array's
+   * parallelism fill it), the whole queue: the page is always the one a whole read gives. The
+   * whole queue is also read once every FULL_SCAN_MS per group, or a hundred times as long as
+   * its last read took (fullScanEvery), so that the sessions deeper than the head get their
+   * predicates (`capacity`, `keypair_concurrency`) written within that time.
    */
   async runnable(
     group: string,
@@ -140,16 +143,24 @@ export class SchedulerStore {
     const at = { group, horizon, now };
     const head = limit <= MAX_HEAD_PAGE ? 2 * limit : null;
     const recent = (t: number | undefined) => t !== undefined && Date.now() - t < FULL_SCAN_MS;
-    // A head that came up short lately (a keypair at its limit fills it) is not tried again meanwhile.
-    if (head !== null && recent(this.fullAt.get(group)) && !recent(this.shortAt.get(group))) {
-      const r = await scanRunnable(this.scanDb, head, at, limit, waiting);
-      const cut = r.read >= head;
-      if (!cut || r.rows.length >= limit)
-        return { rows: r.rows, total: r.total, more: cut || r.total > r.rows.length };
-      this.shortAt.set(group, Date.now());
+    const full = this.fullAt.get(group);
+    if (head !== null && full && Date.now() - full.at < fullScanEvery(full.ms)) {
+      // The queue's head, then the head without the keypairs at their limit (a fan-out whose
+      // keypair is at its limit fills the queue's head). One that came up short lately is not
+      // tried again meanwhile.
+      for (const from of HEAD_SOURCES) {
+        const key = `${from}\u0000${group}`;
+        if (recent(this.shortAt.get(key))) continue;
+        const r = await scanRunnable(this.scanDb, head, at, limit, waiting, from);
+        const cut = r.read >= head;
+        if (!cut || r.rows.length >= limit)
+          return { rows: r.rows, total: r.total, more: cut || r.total > r.rows.length };
+        this.shortAt.set(key, Date.now());
+      }
     }
+    const t0 = performance.now();
     const r = await scanRunnable(this.scanDb, null, at, limit, waiting);
-    this.fullAt.set(group, Date.now());
+    this.fullAt.set(group, { at: Date.now(), ms: performance.now() - t0 });
     return { rows: r.rows, total: r.total, more: r.total > r.rows.length };
   }
 
@@ -192,3 +203,14 @@ export class SchedulerStore {
 const MAX_HEAD_PAGE = 256;
 /** How often a group's whole queue is read at least (its deeper sessions' predicates). */
 const FULL_SCAN_MS = 5_000;
+/** The heads a page is read from, in turn (runnable-scan.ts, HeadSource). */
+const HEAD_SOURCES = ['queue', 'open'] as const satisfies readonly HeadSource[];
+/**
+ * How long a group's pages may come from heads after a whole read that took `ms`: FULL_SCAN_MS,
+ * or a hundred times the read, so that these reads of a large backlog take at most a hundredth
+ * of the time (5,000 sessions waiting took 180 ms a read on a slow machine; docs/benchmarks.md,
+ * round twenty-three).
+ */
+export function fullScanEvery(ms: number): number {
+  return Math.max(FULL_SCAN_MS, 100 * ms);
+}

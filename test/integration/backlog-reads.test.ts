@@ -1,7 +1,13 @@
 import test from 'ava';
 import { FleetStore } from '../../src/persistence/fleet-store.js';
 import { commitPlacement, type RunnableSession } from '../../src/persistence/placement-commit.js';
-import { analyze, functionBody, rowsRead, type RanQuery } from '../../src/persistence/plan-check.js';
+import {
+  analyze,
+  functionBody,
+  rowsCounted,
+  rowsRead,
+  type RanQuery,
+} from '../../src/persistence/plan-check.js';
 import { scanRunnable } from '../../src/persistence/runnable-scan.js';
 import { GLANCE_SQL } from '../../src/persistence/scheduler-sql.js';
 import { SchedulerStore } from '../../src/persistence/scheduler-store.js';
@@ -163,4 +169,58 @@ test.serial("the reconciler's tick reads no backlog", async (t) => {
 test.serial('the predicates written for a session read that session only', async (t) => {
   t.truthy(predicates, 'the write was captured');
   assertFew(t, await bothReads(predicates!));
+});
+
+test.serial('a backlog whose keypair is at its limit: a page comes from the other keypairs', async (t) => {
+  const { db } = fx.database;
+  // The backlog's keypair reaches its limit (a policy that allows none), and a session of
+  // another keypair waits behind the backlog: the only one that can run.
+  const [{ access_key: owner } = { access_key: '' }] = (await db('sessions')
+    .where({ status: 'PENDING' })
+    .limit(1)
+    .select('access_key')) as { access_key: string }[];
+  await db('keypair_resource_policies').insert({ name: 'backlog-full', max_concurrent_sessions: 0 });
+  await db('keypairs').where({ access_key: owner }).update({ resource_policy: 'backlog-full' });
+  const [template] = (await db('sessions').where({ status: 'PENDING' }).limit(1).select('id')) as {
+    id: string;
+  }[];
+  const [other] = await insertCopies(db, template!.id, 1, () => ({
+    name: 'backlog-other',
+    access_key: 'AKBACKLOGHISTORY0000',
+    priority: 0,
+  }));
+  const store = new SchedulerStore(db, fx.store);
+  const ran: RanQuery[] = [];
+  const names: string[] = [];
+  const capture = (q: { sql?: string; bindings?: unknown[]; options?: { name?: string } }) => {
+    const name = q.options?.name;
+    if (!q.sql || !name?.startsWith('bai_runnable')) return;
+    names.push(name);
+    ran.push({ sql: q.sql, bindings: q.bindings ?? [] });
+  };
+  const page = () => store.runnable('default', new Date(), new Date(), HEAD / 2, []);
+  db.on('query', capture);
+  let first, second;
+  try {
+    first = await page();
+    second = await page();
+  } finally {
+    db.removeListener('query', capture);
+  }
+  for (const read of [first, second]) {
+    t.deepEqual(
+      read.rows.map((r) => r.id),
+      [other],
+    );
+    t.false(read.more);
+  }
+  // The store's first read is of the whole queue. Then the queue's head is all the backlog's,
+  // and the open keypairs' head finds the other session.
+  t.deepEqual(names, ['bai_runnable_all', `bai_runnable_${HEAD}`, `bai_runnable_open_${HEAD}`]);
+  const whole = await rowsCounted(db, ran[0]!, ['sessions']);
+  t.true(whole.sessions! > BACKLOG, `the counters see the whole read's ${whole.sessions} rows`);
+  const read = await rowsCounted(db, ran[2]!, ['sessions', 'kernels']);
+  t.log(`the open head read ${JSON.stringify(read)}`);
+  t.true(read.sessions! <= FEW, `the open head read ${read.sessions} rows of sessions`);
+  t.true(read.kernels! <= FEW, `the open head read ${read.kernels} rows of kernels`);
 });
