@@ -50,7 +50,7 @@ export function placeSessions(
 export function placementOf(
   candidates: PlacementCandidate[],
   agents: AgentCapacity[],
-): { decisions: PlacementDecision[]; open: boolean } {
+): { decisions: PlacementDecision[]; open: boolean; left: RoomLeft[] } {
   const free = new Map(agents.map((a) => [a.id, freeOf(a)]));
   const reserved = new Set<string>();
   const out: PlacementDecision[] = [];
@@ -73,7 +73,30 @@ export function placementOf(
       reserved.add(holders[0]!.id);
     }
   }
-  return { decisions: out, open: agents.some((a) => !reserved.has(a.id)) };
+  const left = agents
+    .filter((a) => !reserved.has(a.id))
+    .map((a) => ({ free: free.get(a.id) ?? {}, architecture: a.architecture }));
+  return { decisions: out, open: left.length > 0, left };
+}
+
+/** An agent no candidate reserved, and the room the candidates placed left on it. */
+export interface RoomLeft {
+  free: Slots;
+  architecture?: string;
+}
+
+/**
+ * Whether a later candidate asking for `need` (all its kernels) on `architecture` could be
+ * placed after those placementOf placed: only in the room they left on an agent none of them
+ * reserved (later ones reserve and take more, never give back). When no later candidate can,
+ * reading them places nothing.
+ */
+export function fitsLeft(
+  need: Slots,
+  architecture: string | null | undefined,
+  left: readonly RoomLeft[],
+): boolean {
+  return left.some((a) => runsArch(a, architecture) && fits(need, a.free));
 }
 
 /** An agent runs what the session asks (no architecture asked, or the agent's own). */

@@ -165,6 +165,24 @@ export class SchedulerStore {
   }
 
   /**
+   * What the PENDING sessions of a group ask for: each distinct request (slots per kernel, the
+   * kernels, the architecture), up to `max` of them; null when there are more. One read of the
+   * group's queue index and its rows, without the ranking a runnable scan does: a pass asks
+   * before it reads the whole queue, which places nothing when none of these fits the room left.
+   */
+  async pendingNeeds(group: string, max: number): Promise<PendingNeed[] | null> {
+    const { rows } = (await preparedRaw(
+      this.scanDb,
+      'bai_pending_needs',
+      `SELECT DISTINCT s.requested_slots, s.cluster_size, s.architecture FROM sessions s
+        WHERE s.scaling_group = ? AND s.status = 'PENDING' AND s.array_size IS NULL
+        LIMIT ?`,
+      [group, max + 1],
+    )) as { rows: PendingNeed[] };
+    return rows.length > max ? null : rows;
+  }
+
+  /**
    * Writes the predicates of PENDING sessions, in one statement however many (callers skip
    * those whose predicates did not change); one text, so parsed once per connection. Found by
    * their ids as an array (sessions_pkey; the set of records alone was planned as a scan of
@@ -198,6 +216,9 @@ export class SchedulerStore {
     return commitPlacement(this.placeDb, this.sessions, agentId, list, seen);
   }
 }
+
+/** A distinct request among a group's PENDING sessions (pendingNeeds). */
+export type PendingNeed = Pick<RunnableSession, 'requested_slots' | 'cluster_size' | 'architecture'>;
 
 /** Pages up to this size are read from the head of the queue; larger reads read it whole. */
 const MAX_HEAD_PAGE = 256;

@@ -224,3 +224,31 @@ test.serial('a backlog whose keypair is at its limit: a page comes from the othe
   t.true(read.sessions! <= FEW, `the open head read ${read.sessions} rows of sessions`);
   t.true(read.kernels! <= FEW, `the open head read ${read.kernels} rows of kernels`);
 });
+
+test.serial("pendingNeeds: the backlog's distinct requests, from its rows alone", async (t) => {
+  const { db } = fx.database;
+  const store = new SchedulerStore(db, fx.store);
+  const ran: RanQuery[] = [];
+  const capture = (q: { sql?: string; bindings?: unknown[]; options?: { name?: string } }) => {
+    if (q.sql && q.options?.name === 'bai_pending_needs')
+      ran.push({ sql: q.sql, bindings: q.bindings ?? [] });
+  };
+  db.on('query', capture);
+  let needs;
+  try {
+    needs = await store.pendingNeeds('default', 64);
+  } finally {
+    db.removeListener('query', capture);
+  }
+  t.deepEqual(
+    needs?.map((n) => n.requested_slots),
+    [{ cpu: 1, mem: 1024 }],
+  );
+  t.is(await store.pendingNeeds('default', 0), null, 'more distinct requests than asked for');
+  // The PENDING sessions' index entries and rows at most: not the ended history beside them.
+  const pending = BACKLOG + 3;
+  const read = await rowsCounted(db, ran[0]!, ['sessions', 'kernels']);
+  t.log(`pendingNeeds read ${JSON.stringify(read)} for ${pending} PENDING sessions`);
+  t.true(read.sessions! <= 2 * pending, `read ${read.sessions} rows of sessions`);
+  t.is(read.kernels, 0);
+});

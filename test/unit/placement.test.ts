@@ -1,5 +1,5 @@
 import test from 'ava';
-import { neverFits, placementOf, placeSessions } from '../../src/domain/placement.js';
+import { fitsLeft, neverFits, placementOf, placeSessions } from '../../src/domain/placement.js';
 
 const agent = (id: string, cpu: number, usedCpu = 0) => ({
   id,
@@ -67,12 +67,34 @@ test('placementOf says whether a later candidate could still be placed: not once
     ],
     [agent('x', 2)],
   );
-  t.deepEqual(full, { decisions: [{ sessionId: 'a', agentId: 'x' }], open: false });
+  t.deepEqual(full, { decisions: [{ sessionId: 'a', agentId: 'x' }], open: false, left: [] });
   // Two agents: the one that could hold `big` is reserved, the other stays open for later ones.
   const open = placementOf([{ sessionId: 'big', need: { cpu: 4 } }], [agent('x', 4, 3), agent('y', 1, 1)]);
-  t.deepEqual(open, { decisions: [], open: true });
+  t.deepEqual(open, {
+    decisions: [],
+    open: true,
+    left: [{ free: { cpu: 0, mem: 100 }, architecture: undefined }],
+  });
   // Every candidate placed: the agents are open.
   t.true(placementOf([{ sessionId: 'a', need: { cpu: 1 } }], [agent('x', 2)]).open);
   // No agent: nothing can be placed, now or later in the pass.
   t.false(placementOf([{ sessionId: 'a', need: { cpu: 1 } }], []).open);
+});
+
+test('fitsLeft: a later candidate fits only the room left on an agent nobody reserved', (t) => {
+  const arm = { ...agent('z', 8), architecture: 'aarch64' };
+  // x keeps 1 cpu after `a`; y is reserved by `big`; z runs another architecture.
+  const p = placementOf(
+    [
+      { sessionId: 'a', need: { cpu: 1 } },
+      { sessionId: 'big', need: { cpu: 4 }, architecture: 'x86_64' },
+    ],
+    [agent('x', 2), agent('y', 4, 2), arm],
+  );
+  t.deepEqual(p.decisions, [{ sessionId: 'a', agentId: 'x' }]);
+  t.true(fitsLeft({ cpu: 1 }, 'x86_64', p.left), 'the cpu left on x');
+  t.false(fitsLeft({ cpu: 2 }, 'x86_64', p.left), 'two cpus: only on y, which big reserved');
+  t.true(fitsLeft({ cpu: 2 }, null, p.left), 'any architecture: z');
+  t.false(fitsLeft({ cpu: 1, gpu: 1 }, null, p.left), 'a slot no agent has');
+  t.false(fitsLeft({ cpu: 1 }, null, []), 'no agent left');
 });

@@ -21,6 +21,7 @@ import { realTimers, setLongTimeoutAt, type LongTimeout, type TimerApi } from '.
 import { QuietGate } from './quiet-gate.js';
 import type { RunnableScan } from '../../persistence/runnable-scan.js';
 import { EarlyScans } from './early-scans.js';
+import { deeperMayPlace, MAX_NEEDS } from './deeper-read.js';
 
 export interface DispatcherDeps {
   scheduler: SchedulerStore;
@@ -246,14 +247,17 @@ export class Dispatcher {
       survey.nextDeadline ? survey.nextDeadline.getTime() : Infinity,
     );
     // A page first: once its placement leaves every agent reserved, no later session could be
-    // placed in this pass, and the statement already wrote theirs (waiting for capacity). Else
-    // the whole list is read and placed, as if the page had not been read.
+    // placed in this pass, and the statement already wrote theirs (waiting for capacity). Else,
+    // unless no request in the group fits the room left (deeper-read.ts), the whole list is
+    // read and placed, as if the page had not been read.
     const waitingPreds = [capacityPredicate(agents.length)];
     let scan: RunnableScan =
       (await this.early.take(group, agents.length, waitingPreds)) ??
       (await this.runnable(group, at, this.page, waitingPreds));
     let placement = placementOf(candidatesOf(scan.rows), agents);
-    if (scan.more && placement.open) {
+    const page = { placed: placement.decisions.length, read: scan.rows.length, left: placement.left };
+    const needs = () => this.deps.scheduler.pendingNeeds(group, MAX_NEEDS);
+    if (scan.more && placement.open && (await deeperMayPlace(page, needs))) {
       scan = await this.runnable(group, at, PASS_LIMIT, waitingPreds);
       placement = placementOf(candidatesOf(scan.rows), agents);
       // More than a pass reads, and room for them: the next pass goes on at once.
@@ -281,15 +285,12 @@ export class Dispatcher {
     return next;
   }
 
-  /**
-   * Cancels `dependency-failed` the PENDING sessions of the group one of whose dependencies
-   * ended as its condition does not accept (their own dependents follow in the next pass).
-   */
   /** The group's runnable scan at the pass's instant: its first `limit` sessions. */
   private runnable(group: string, at: PassInstant, limit: number, waiting: readonly Predicate[]) {
     return this.deps.scheduler.runnable(group, at.horizon, at.now, limit, waiting);
   }
 
+  /** Cancels, `dependency-failed`, the group's sessions a dependency's end let down (theirs: next pass). */
   private async cancelBrokenDependents(rows: GroupSurvey['broken']): Promise<void> {
     let cancelled = false;
     for (const r of rows) {
