@@ -2,6 +2,7 @@ import { seedHistory } from '../src/persistence/history-seed.js';
 import { insertCopies } from '../src/persistence/session-copies.js';
 import { baiDrain } from './drain.js';
 import { CounterMeter } from './lib/counters.js';
+import { PgssMeter, pgssEnabled } from './lib/pgss.js';
 import { cpuMeter, type BenchStack } from './lib/stack.js';
 import { lowerIsBetter, type BenchResult } from './lib/result.js';
 
@@ -27,6 +28,7 @@ export async function runBacklog(
   n: number,
   waiting: number,
   log: (m: string) => void,
+  kind: BacklogKind = 'unplaceable',
 ): Promise<BenchResult> {
   await seedHistory(stack.db, {
     sessions: HISTORY,
@@ -38,11 +40,11 @@ export async function runBacklog(
   await stack.db.raw('ANALYZE');
   // Not measured: V8 compiles the manager's and agent's paths, PostgreSQL plans the statements.
   await baiDrain(stack, n);
-  const before = await measuredDrain(stack, n);
+  const before = await measuredDrain(stack, n, log);
   log(`backlog: a drain of ${n} with none waiting: ${describe(before)}`);
-  await addWaiting(stack, waiting);
-  const after = await measuredDrain(stack, n);
-  log(`backlog: a drain of ${n} past ${waiting} waiting: ${describe(after)}`);
+  await addWaiting(stack, waiting, kind);
+  const after = await measuredDrain(stack, n, log);
+  log(`backlog: a drain of ${n} past ${waiting} waiting (${kind}): ${describe(after)}`);
   for (const table of ['sessions', 'kernels'])
     await stack.db.raw(`ALTER TABLE ${table} RESET (autovacuum_enabled)`);
   return {
@@ -51,7 +53,7 @@ export async function runBacklog(
       lowerIsBetter(
         {
           bench: 'backlog',
-          metric: `PostgreSQL CPU per drained session, ${waiting} waiting unseen`,
+          metric: `PostgreSQL CPU per drained session, ${waiting} ${kind} waiting unseen`,
           unit: 'ms',
           bai: after.pgMs,
           baseline: before.pgMs,
@@ -63,7 +65,7 @@ export async function runBacklog(
       lowerIsBetter(
         {
           bench: 'backlog',
-          metric: `PostgreSQL rows read per drained session, ${waiting} waiting unseen`,
+          metric: `PostgreSQL rows read per drained session, ${waiting} ${kind} waiting unseen`,
           unit: '',
           bai: after.rowsRead,
           baseline: before.rowsRead,
@@ -73,7 +75,7 @@ export async function runBacklog(
         () => null,
       ),
     ],
-    extra: { before, after, waiting, history: HISTORY },
+    extra: { before, after, waiting, kind, history: HISTORY },
   };
 }
 
@@ -93,13 +95,18 @@ function describe(c: DrainCost): string {
   );
 }
 
-async function measuredDrain(stack: BenchStack, n: number): Promise<DrainCost> {
+async function measuredDrain(stack: BenchStack, n: number, log: (m: string) => void): Promise<DrainCost> {
   const counters = new CounterMeter(stack);
   await counters.begin();
+  // BENCH_PGSS=1: which statements PostgreSQL spent its time on, per drained session.
+  const pgss = pgssEnabled() ? new PgssMeter(stack) : null;
+  await pgss?.begin();
   const meter = cpuMeter(stack);
   meter.begin();
   const d = await baiDrain(stack, n);
   const cpu = await meter.end();
+  const statements = await pgss?.end(n);
+  if (statements) log(`backlog: pg_stat_statements per session ${JSON.stringify(statements, null, 1)}`);
   const c = await counters.end(n);
   return {
     totalMs: d.totalMs,
@@ -110,11 +117,29 @@ async function measuredDrain(stack: BenchStack, n: number): Promise<DrainCost> {
 }
 
 /**
- * `count` PENDING sessions no agent can take: copies of a session the API made (insertCopies,
- * each with a name of its own, OWNER's, a slot no agent has, priority 0, no starts_at), each
- * with a copy of its kernel; the session copied is then cancelled. No ANALYZE after them.
+ * What holds the sessions waiting (BENCH_BACKLOG_KIND). `unplaceable`: they ask for a slot no
+ * agent has, at a lower priority than the drain's, so they wait behind it for capacity.
+ * `gated`: their keypair is at its limit of running sessions (a policy of its own allows none),
+ * at a higher priority than the drain's, so they fill the head of the queue (a CI fan-out whose
+ * keypair's limit is used up by long jobs).
  */
-async function addWaiting(stack: BenchStack, count: number): Promise<void> {
+export type BacklogKind = 'unplaceable' | 'gated';
+
+/**
+ * `count` PENDING sessions that cannot run (BacklogKind): copies of a session the API made
+ * (insertCopies, each with a name of its own, OWNER's, no starts_at), each with a copy of its
+ * kernel; the session copied is then cancelled. No ANALYZE after them.
+ */
+async function addWaiting(stack: BenchStack, count: number, kind: BacklogKind): Promise<void> {
+  if (kind === 'gated') {
+    await stack
+      .db('keypair_resource_policies')
+      .insert({ name: 'bench-backlog-gated', max_concurrent_sessions: 0 });
+    await stack
+      .db('keypairs')
+      .where({ access_key: OWNER })
+      .update({ resource_policy: 'bench-backlog-gated' });
+  }
   const tomorrow = new Date(Date.now() + 86_400_000).toISOString();
   const { sessionId } = await stack.client.request<{ sessionId: string }>('POST', '/session', {
     image: 'python',
@@ -129,9 +154,9 @@ async function addWaiting(stack: BenchStack, count: number): Promise<void> {
     name: `backlog-${i}`,
     access_key: OWNER,
     starts_at: null,
-    priority: 0,
+    priority: kind === 'gated' ? 100 : 0,
     created_at: now,
-    requested_slots: { ...t.requested_slots, 'bench.none': 1 },
+    requested_slots: kind === 'gated' ? t.requested_slots : { ...t.requested_slots, 'bench.none': 1 },
   }));
   await stack.client.request('DELETE', `/session/${sessionId}`);
 }

@@ -12,7 +12,8 @@
  * BENCH_ARRAYS (3), BENCH_LOGS_SECONDS (8, how long the job prints), BENCH_LOGS_LOAD (100, the
  * drain beside it), BENCH_SCALE_SIZES (1,2,4 agents), BENCH_SCALE_SESSIONS (60 per size),
  * BENCH_CLI_RUNS (21), BENCH_WAKE_PAIRS (20), BENCH_ENGINE_CALLS (10 containers a variant a
- * round), BENCH_BACKLOG_DRAIN (100) and BENCH_BACKLOG_WAITING (5,000), for history (a
+ * round), BENCH_BACKLOG_DRAIN (100), BENCH_BACKLOG_WAITING (5,000) and BENCH_BACKLOG_KIND
+ * (unplaceable; gated), for history (a
  * million sessions loaded, overhead and drain again): BENCH_HISTORY_SESSIONS (1,000,000), BENCH_HISTORY_SAMPLES (20), BENCH_HISTORY_DRAIN (100).
  */
 import { execSync } from 'node:child_process';
@@ -108,6 +109,7 @@ async function main(): Promise<void> {
         Number(env.BENCH_BACKLOG_DRAIN ?? 100),
         Number(env.BENCH_BACKLOG_WAITING ?? 5_000),
         log,
+        env.BENCH_BACKLOG_KIND === 'gated' ? 'gated' : 'unplaceable',
       ),
     );
     log('backlog done');
