@@ -56,6 +56,8 @@ export interface ScanRows {
   total: number;
   /** The PENDING sessions the head read (its size when it was cut there); with no head, the candidates. */
   read: number;
+  /** The sessions whose predicates the statement wrote (past the page, their keypair's or array's room). */
+  wrote: number;
 }
 
 /**
@@ -104,15 +106,19 @@ export async function scanRunnable(
     waitingJson,
     waitingJson,
     limit,
-  ])) as { rows: ((RunnableSession | { id: null }) & { total: number; read: number })[] };
+  ])) as { rows: ((RunnableSession | { id: null }) & Counts)[] };
   // One row at least (its columns null when none can run): it says how many were read.
   const first = rows[0];
   return {
-    rows: rows.filter((r): r is RunnableSession & { total: number; read: number } => r.id !== null),
+    rows: rows.filter((r): r is RunnableSession & Counts => r.id !== null),
     total: first?.total ?? 0,
     read: first?.read ?? 0,
+    wrote: first?.wrote ?? 0,
   };
 }
+
+/** What each row of the statement also says of the whole read. */
+type Counts = Pick<ScanRows, 'total' | 'read' | 'wrote'>;
 
 /**
  * Where a head is read from: `queue`, the group's queue (pending_queue_head); `open`, the same
@@ -199,8 +205,10 @@ function runnableSql(head: number | null, from: HeadSource): string {
             AND (s.status_data -> 'predicates') IS DISTINCT FROM (SELECT ?::jsonb)
          RETURNING s.id
        )
-       SELECT ${RUNNABLE_COLUMNS.map((c) => `p.${c}`).join(', ')}, n.total, n.read
-         FROM (SELECT (SELECT count(*) FROM runnable)::int AS total, (SELECT count(*) FROM q)::int AS read) n
+       SELECT ${RUNNABLE_COLUMNS.map((c) => `p.${c}`).join(', ')}, n.total, n.read, n.wrote
+         FROM (SELECT (SELECT count(*) FROM runnable)::int AS total, (SELECT count(*) FROM q)::int AS read,
+                      ((SELECT count(*) FROM beyond) + (SELECT count(*) FROM over_limit)
+                        + (SELECT count(*) FROM arr_over))::int AS wrote) n
          LEFT JOIN LATERAL (SELECT * FROM runnable WHERE pos <= (SELECT ?::int)) p ON true
         ORDER BY p.pos`;
 }

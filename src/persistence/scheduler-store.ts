@@ -40,8 +40,11 @@ export class SchedulerStore {
   private readonly passDb: Db;
   private readonly scanDb: Db;
   private readonly placeDb: Db;
-  /** When each group's whole queue was last read by this manager (epoch ms), and how long it took. */
-  private readonly fullAt = new Map<string, { at: number; ms: number }>();
+  /**
+   * When each group's whole queue was last read by this manager (epoch ms), how long it took,
+   * and how many predicates it wrote.
+   */
+  private readonly fullAt = new Map<string, { at: number; ms: number; wrote: number }>();
   /** When a head read of each group (by source) last held less than a page (epoch ms). */
   private readonly shortAt = new Map<string, number>();
 
@@ -144,7 +147,7 @@ export class SchedulerStore {
     const head = limit <= MAX_HEAD_PAGE ? 2 * limit : null;
     const recent = (t: number | undefined) => t !== undefined && Date.now() - t < FULL_SCAN_MS;
     const full = this.fullAt.get(group);
-    if (head !== null && full && Date.now() - full.at < fullScanEvery(full.ms)) {
+    if (head !== null && full && Date.now() - full.at < fullScanEvery(full.ms, full.wrote)) {
       // The queue's head, then the head without the keypairs at their limit (a fan-out whose
       // keypair is at its limit fills the queue's head). One that came up short lately is not
       // tried again meanwhile.
@@ -160,7 +163,7 @@ export class SchedulerStore {
     }
     const t0 = performance.now();
     const r = await scanRunnable(this.scanDb, null, at, limit, waiting);
-    this.fullAt.set(group, { at: Date.now(), ms: performance.now() - t0 });
+    this.fullAt.set(group, { at: Date.now(), ms: performance.now() - t0, wrote: r.wrote });
     return { rows: r.rows, total: r.total, more: r.total > r.rows.length };
   }
 
@@ -227,11 +230,12 @@ const FULL_SCAN_MS = 5_000;
 /** The heads a page is read from, in turn (runnable-scan.ts, HeadSource). */
 const HEAD_SOURCES = ['queue', 'open'] as const satisfies readonly HeadSource[];
 /**
- * How long a group's pages may come from heads after a whole read that took `ms`: FULL_SCAN_MS,
- * or a hundred times the read, so that these reads of a large backlog take at most a hundredth
- * of the time (5,000 sessions waiting took 180 ms a read on a slow machine; docs/benchmarks.md,
- * round twenty-three).
+ * How long a group's pages may come from heads after a whole read that took `ms` and wrote
+ * `wrote` predicates: FULL_SCAN_MS, or a hundred times the read, so that these reads of a large
+ * backlog take at most a hundredth of the time (5,000 sessions waiting took 120-180 ms a read on
+ * a slow machine; docs/benchmarks.md, round twenty-three); five hundred times when it changed
+ * no predicate (nothing had changed for the sessions deeper than the head).
  */
-export function fullScanEvery(ms: number): number {
-  return Math.max(FULL_SCAN_MS, 100 * ms);
+export function fullScanEvery(ms: number, wrote: number): number {
+  return Math.max(FULL_SCAN_MS, (wrote > 0 ? 100 : 500) * ms);
 }
