@@ -20,6 +20,7 @@ const OWNER = 'AKBENCHBACKLOG000000';
  * one is measured (the baseline); then `waiting`
  * PENDING sessions that no agent can take are added (they ask for a slot no agent has, at a
  * lower priority than the drain's, so they stay behind it) and a drain of `n` runs past them.
+ * Before that drain, the manager writes the waiting sessions' first predicates (`registered`).
  * Each drain's PostgreSQL CPU and rows read per session; the target is the history's: within
  * 1.1× of the drain without them.
  */
@@ -43,6 +44,9 @@ export async function runBacklog(
   const before = await measuredDrain(stack, n, log);
   log(`backlog: a drain of ${n} with none waiting: ${describe(before)}`);
   await addWaiting(stack, waiting, kind);
+  log(
+    `backlog: ${waiting} ${kind} waiting registered in ${await registered(stack, waiting)} ms (not measured)`,
+  );
   const after = await measuredDrain(stack, n, log);
   log(`backlog: a drain of ${n} past ${waiting} waiting (${kind}): ${describe(after)}`);
   for (const table of ['sessions', 'kernels'])
@@ -114,6 +118,27 @@ async function measuredDrain(stack: BenchStack, n: number, log: (m: string) => v
     rowsRead: Math.round(c.pgRowsReturned + c.pgRowsFetched),
     managerMs: ((cpu.manager ?? 0) / n) * 1000,
   };
+}
+
+/**
+ * Waits until the manager has written the waiting sessions' first predicates (the first read of
+ * the whole queue after they came), with a drain of one to wake it: a cost each waiting session
+ * pays once, not one of the drain measured after it. Returns how long it took.
+ */
+async function registered(stack: BenchStack, waiting: number): Promise<number> {
+  const t0 = Date.now();
+  await baiDrain(stack, 1);
+  const deadline = t0 + 300_000;
+  for (;;) {
+    const { rows } = (await stack.db.raw(
+      `SELECT count(*)::int AS n FROM sessions
+        WHERE access_key = ? AND status = 'PENDING' AND (status_data -> 'predicates') IS NOT NULL`,
+      [OWNER],
+    )) as { rows: { n: number }[] };
+    if (rows[0]!.n >= waiting) return Date.now() - t0;
+    if (Date.now() > deadline) throw new Error(`only ${rows[0]!.n} of ${waiting} waiting have predicates`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /**
