@@ -19,7 +19,10 @@ const ACTIVE = `('SCHEDULED', 'PREPARING', 'PULLING', 'PREPARED', 'CREATING', 'R
  *   first `n` hold every one of its sessions among them. A keypair's sessions that count against
  *   its limit are counted as the runnable scan counts them (sessions_owner_active_idx), and no
  *   further than the limit. Sorting is off while it is planned, as in pending_queue_head
- *   (migration 20261202120000): every read is one of the index in its order.
+ *   (migration 20261202120000), and each read asks for the order of sessions_pending_owner_idx
+ *   (the keypair first, though there is one): no other index gives it, so no plan reads the
+ *   group's queue past the other keypairs' sessions to find this one's, whatever the
+ *   statistics say.
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(
@@ -49,7 +52,7 @@ export async function up(knex: Knex): Promise<void> {
           RETURN QUERY SELECT s.id, s.priority, s.created_at, s.array_index FROM sessions s
              WHERE s.scaling_group = $1 AND s.access_key = kp AND s.status = 'PENDING'
                AND s.array_size IS NULL
-             ORDER BY s.priority DESC, s.created_at, s.array_index, s.id
+             ORDER BY s.access_key, s.priority DESC, s.created_at, s.array_index, s.id
              LIMIT $2;
         END IF;
         kp := (SELECT s.access_key FROM sessions s

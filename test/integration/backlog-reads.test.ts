@@ -4,6 +4,7 @@ import { commitPlacement, type RunnableSession } from '../../src/persistence/pla
 import {
   analyze,
   functionBody,
+  planScans,
   rowsCounted,
   rowsRead,
   type RanQuery,
@@ -223,6 +224,36 @@ test.serial('a backlog whose keypair is at its limit: a page comes from the othe
   t.log(`the open head read ${JSON.stringify(read)}`);
   t.true(read.sessions! <= FEW, `the open head read ${read.sessions} rows of sessions`);
   t.true(read.kernels! <= FEW, `the open head read ${read.kernels} rows of kernels`);
+});
+
+test.serial("pending_open_heads' reads are of its keypair index, as the function plans them", async (t) => {
+  const { db } = fx.database;
+  const fn = await functionBody(db, 'pending_open_heads');
+  t.deepEqual(fn.settings, ['enable_sort=off']);
+  const { rows } = (await db.raw(`SELECT prosrc FROM pg_proc WHERE proname = 'pending_open_heads'`)) as {
+    rows: { prosrc: string }[];
+  };
+  // Its statements with the keypair variable as a parameter: a keypair's head, the first keypair.
+  const firstKeypair = /SELECT s\.access_key INTO kp (FROM [\s\S]*?);/.exec(rows[0]!.prosrc)?.[1];
+  t.truthy(firstKeypair);
+  const statements = [
+    { sql: fn.sql.replace(/\bkp\b/g, '$3'), bindings: ['default', HEAD, 'AKBACKLOGHISTORY0000'] },
+    { sql: `SELECT s.access_key ${firstKeypair!}`, bindings: ['default'] },
+  ];
+  for (const q of statements) {
+    for (const generic of [false, true]) {
+      const scans = await planScans(db, q, { generic, settings: fn.settings });
+      const label = `${generic ? 'generic' : 'custom'} plan of ${q.sql.slice(0, 40)}`;
+      t.true(
+        scans.some((x) => x.index === 'sessions_pending_owner_idx'),
+        `${label}: ${JSON.stringify(scans)}`,
+      );
+      t.false(
+        scans.some((x) => x.node === 'Seq Scan' || x.index === 'sessions_pending_queue_idx'),
+        `${label}: ${JSON.stringify(scans)}`,
+      );
+    }
+  }
 });
 
 test.serial("pendingNeeds: the backlog's distinct requests, from its rows alone", async (t) => {
