@@ -36,6 +36,8 @@ export interface StatementCost {
   plansPerCall: number;
   meanExecMs: number;
   rowsPerCall: number;
+  /** Shared buffers it touched per call (hit or read): how much it read, functions' statements included. */
+  blocksPerCall: number;
   jitFunctions: number;
   jitMs: number;
 }
@@ -82,7 +84,7 @@ export class PgssMeter {
     try {
       const r = (await db.raw(
         `SELECT query, calls, plans, total_plan_time AS plan, total_exec_time AS exec, rows,
-                jit_functions AS jitf,
+                shared_blks_hit + shared_blks_read AS blocks, jit_functions AS jitf,
                 jit_generation_time + jit_inlining_time + jit_optimization_time + jit_emission_time AS jit
            FROM pg_stat_statements
           WHERE query NOT LIKE '%pg_stat_statements%'`,
@@ -94,6 +96,7 @@ export class PgssMeter {
           plan: number;
           exec: number;
           rows: string;
+          blocks: string;
           jitf: string;
           jit: number;
         }[];
@@ -105,6 +108,7 @@ export class PgssMeter {
         plan: Number(x.plan),
         exec: Number(x.exec),
         rows: Number(x.rows),
+        blocks: Number(x.blocks),
         jitf: Number(x.jitf),
         jit: Number(x.jit),
       }));
@@ -137,6 +141,7 @@ export class PgssMeter {
           plansPerCall: round(x.plans / Math.max(1, x.calls), 3),
           meanExecMs: round(x.exec / Math.max(1, x.calls), 3),
           rowsPerCall: round(x.rows / Math.max(1, x.calls), 1),
+          blocksPerCall: round(x.blocks / Math.max(1, x.calls), 1),
           jitFunctions: x.jitf,
           jitMs: round(x.jit),
         })),
