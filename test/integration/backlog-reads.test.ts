@@ -1,4 +1,5 @@
 import test from 'ava';
+import { AdmissionStore } from '../../src/persistence/admission-store.js';
 import { FleetStore } from '../../src/persistence/fleet-store.js';
 import { commitPlacement, type RunnableSession } from '../../src/persistence/placement-commit.js';
 import {
@@ -39,6 +40,8 @@ let placement: RanQuery | null = null;
 let scan: RanQuery | null = null;
 let tick: RanQuery | null = null;
 let predicates: RanQuery | null = null;
+let heartbeat: RanQuery | null = null;
+let admission: RanQuery | null = null;
 
 test.before(async () => {
   const { db } = fx.database;
@@ -80,6 +83,13 @@ test.before(async () => {
       });
     // The reconciler's tick, and the predicates a pass writes for sessions it could not place.
     await new FleetStore(db).timedOut(new Date(Date.now() - 60_000));
+    // An agent's heartbeat, and admission's reads for another keypair's submit.
+    await new FleetStore(db).markAlive(
+      AGENT,
+      { at: new Date(), statusInfo: null, slots: { cpu: 64, mem: 1 << 30 }, scalingGroup: 'default' },
+      { info: 'agent-disconnected', key: 'agent_lost' },
+    );
+    await new AdmissionStore(db).facts(['default'], ['AKBACKLOGHISTORY0000']);
     await new SchedulerStore(db, fx.store).writePredicates([{ id: first.id, predicates: [] }]);
   } finally {
     db.removeListener('query', capture);
@@ -88,6 +98,8 @@ test.before(async () => {
   placement = captured.get('bai_place') ?? null;
   tick = captured.get('bai_timed_out') ?? null;
   predicates = captured.get('bai_write_predicates') ?? null;
+  heartbeat = captured.get('bai_mark_alive') ?? null;
+  admission = captured.get('bai_admission_facts') ?? null;
 });
 
 class RolledBack extends Error {}
@@ -170,6 +182,16 @@ test.serial("the reconciler's tick reads no backlog", async (t) => {
 test.serial('the predicates written for a session read that session only', async (t) => {
   t.truthy(predicates, 'the write was captured');
   assertFew(t, await bothReads(predicates!));
+});
+
+test.serial("an agent's heartbeat reads its sessions only", async (t) => {
+  t.truthy(heartbeat, 'the heartbeat was captured');
+  assertFew(t, await bothReads(heartbeat!));
+});
+
+test.serial("admission counts the submitting keypair's PENDING sessions only", async (t) => {
+  t.truthy(admission, "admission's reads were captured");
+  assertFew(t, await bothReads(admission!));
 });
 
 test.serial('a backlog whose keypair is at its limit: a page comes from the other keypairs', async (t) => {
