@@ -28,13 +28,15 @@ export class AdmissionStore {
       accessKeys.length === 0
         ? `'{}'::jsonb`
         : // Counted keypair by keypair from sessions_pending_keypair_idx (migration
-          // 20261202160000): a planner whose statistics had not seen the backlog read
-          // sessions_status_idx for an array of keypairs, every PENDING session of every
-          // keypair, on every submit (docs/benchmarks.md, round twenty-three).
+          // 20261202160000; `domain_name IS NOT NULL`, true of every row, is its predicate):
+          // a planner whose statistics had not seen the backlog read sessions_status_idx for an
+          // array of keypairs, every PENDING session of every keypair, on every submit
+          // (docs/benchmarks.md, round twenty-three).
           `(SELECT coalesce(jsonb_object_agg(k.key, c.n) FILTER (WHERE c.n > 0), '{}'::jsonb)
               FROM unnest(?::text[]) AS k (key)
               CROSS JOIN LATERAL (SELECT count(*) AS n FROM sessions s
-                                   WHERE s.access_key = k.key AND s.status = 'PENDING') c)`;
+                                   WHERE s.access_key = k.key AND s.status = 'PENDING'
+                                     AND s.domain_name IS NOT NULL) c)`;
     // Named (two texts: with or without the keypairs' count): every group commit of creates reads it.
     const res = (await preparedRaw(
       this.db,
