@@ -174,25 +174,19 @@ test.serial('the placement reads its session and kernels only', async (t) => {
   for (const { plan, read } of reads) t.true((read.sessions ?? 0) >= 1, `${plan} plan read the session`);
 });
 
-test.serial("the reconciler's tick reads no backlog", async (t) => {
-  t.truthy(tick, 'the tick was captured');
-  assertFew(t, await bothReads(tick!));
-});
-
-test.serial('the predicates written for a session read that session only', async (t) => {
-  t.truthy(predicates, 'the write was captured');
-  assertFew(t, await bothReads(predicates!));
-});
-
-test.serial("an agent's heartbeat reads its sessions only", async (t) => {
-  t.truthy(heartbeat, 'the heartbeat was captured');
-  assertFew(t, await bothReads(heartbeat!));
-});
-
-test.serial("admission counts the submitting keypair's PENDING sessions only", async (t) => {
-  t.truthy(admission, "admission's reads were captured");
-  assertFew(t, await bothReads(admission!));
-});
+// Statements that read a few rows by id, agent or keypair: each must read no backlog.
+for (const [title, what, statement] of [
+  ["the reconciler's tick reads no backlog", 'the tick', () => tick],
+  ['the predicates written for a session read that session only', 'the write', () => predicates],
+  ["an agent's heartbeat reads its sessions only", 'the heartbeat', () => heartbeat],
+  ["admission counts the submitting keypair's PENDING sessions only", "admission's reads", () => admission],
+] as const) {
+  test.serial(title, async (t) => {
+    const q = statement();
+    t.truthy(q, `${what} was captured`);
+    assertFew(t, await bothReads(q!));
+  });
+}
 
 test.serial('a backlog whose keypair is at its limit: a page comes from the other keypairs', async (t) => {
   const { db } = fx.database;

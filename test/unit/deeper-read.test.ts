@@ -1,9 +1,9 @@
 import test from 'ava';
-import type { RunnableSession } from '../../src/persistence/placement-commit.js';
+import type { RoomLeft } from '../../src/domain/placement.js';
 import type { RunnableScan } from '../../src/persistence/runnable-scan.js';
 import type { PendingNeed } from '../../src/persistence/scheduler-store.js';
 import { deeperMayPlace } from '../../src/workers/manager/deeper-read.js';
-import { Dispatcher, type DispatcherDeps } from '../../src/workers/manager/dispatcher.js';
+import { fakeDispatcher, runnableSession as session, surveyOf } from '../helpers/fake-dispatcher.js';
 
 const need = (slots: Record<string, number>, cluster = 1, arch: string | null = null): PendingNeed => ({
   requested_slots: slots,
@@ -11,34 +11,24 @@ const need = (slots: Record<string, number>, cluster = 1, arch: string | null = 
   architecture: arch,
 });
 
+/** A placement of `n` decisions that left `left`. */
+const placed = (n: number, left: RoomLeft[]) => ({ decisions: Array.from({ length: n }), left });
+
 test('the rest of the queue is read when the whole page was placed, without asking for needs', async (t) => {
   let asked = 0;
   const needs = async () => (asked++, []);
-  t.true(await deeperMayPlace({ placed: 3, read: 3, left: [{ free: { cpu: 1 } }] }, needs));
+  t.true(await deeperMayPlace(placed(3, [{ free: { cpu: 1 } }]), 3, needs));
   t.is(asked, 0);
 });
 
 test('the rest is read only when one of the needs fits the room the page left', async (t) => {
   const left = [{ free: { cpu: 2, mem: 4 } }];
-  const page = { placed: 1, read: 2, left };
-  t.false(await deeperMayPlace(page, async () => [need({ cpu: 1, gpu: 1 })]), 'a slot no agent has');
-  t.false(await deeperMayPlace(page, async () => [need({ cpu: 1 }, 3)]), 'three kernels of one cpu');
-  t.true(await deeperMayPlace(page, async () => [need({ cpu: 1, gpu: 1 }), need({ cpu: 2 })]));
-  t.true(await deeperMayPlace(page, async () => null), 'more distinct needs than weighed: read');
-  t.false(
-    await deeperMayPlace({ ...page, left: [] }, async () => [need({ cpu: 1 })]),
-    'every agent reserved',
-  );
-});
-
-const session = (id: string, slots: Record<string, number>): RunnableSession => ({
-  id,
-  requested_slots: slots,
-  cluster_size: 1,
-  architecture: null,
-  predicates: null,
-  domain_name: 'default',
-  image: 'python',
+  const page = placed(1, left);
+  t.false(await deeperMayPlace(page, 2, async () => [need({ cpu: 1, gpu: 1 })]), 'a slot no agent has');
+  t.false(await deeperMayPlace(page, 2, async () => [need({ cpu: 1 }, 3)]), 'three kernels of one cpu');
+  t.true(await deeperMayPlace(page, 2, async () => [need({ cpu: 1, gpu: 1 }), need({ cpu: 2 })]));
+  t.true(await deeperMayPlace(page, 2, async () => null), 'more distinct needs than weighed: read');
+  t.false(await deeperMayPlace(placed(1, []), 2, async () => [need({ cpu: 1 })]), 'every agent reserved');
 });
 
 /**
@@ -49,19 +39,9 @@ const session = (id: string, slots: Record<string, number>): RunnableSession => 
 async function passWith(needs: PendingNeed[]): Promise<{ limits: number[]; placed: string[] }> {
   const limits: number[] = [];
   const placed: string[] = [];
-  const deps = {
-    scheduler: {
-      survey: async () => [
-        {
-          group: 'g',
-          laterAt: null,
-          backoffAt: null,
-          nextDeadline: null,
-          expired: [],
-          broken: [],
-          agents: [{ id: 'agent-1', total: { cpu: 4 }, occupied: {}, placements: 0 }],
-        },
-      ],
+  const d = fakeDispatcher(
+    {
+      survey: async () => [surveyOf('g', 4)],
       runnable: async (_g: string, _h: Date, _n: Date, limit: number): Promise<RunnableScan> => {
         limits.push(limit);
         const rows = [session('a', { cpu: 1 }), session('g', { cpu: 1, gpu: 1 })];
@@ -69,21 +49,10 @@ async function passWith(needs: PendingNeed[]): Promise<{ limits: number[]; place
         return { rows, total: rows.length, more: limit <= 2 };
       },
       pendingNeeds: async () => needs,
-      commitPlacement: async (_agent: string, list: RunnableSession[]) => {
-        placed.push(...list.map((s) => s.id));
-        return list.map((s) => ({ session: { id: s.id, starts_at: null }, kernels: [] }));
-      },
-      writePredicates: async () => {},
+      onPlace: (list) => placed.push(...list.map((s) => s.id)),
     },
-    sessions: { notifyCommitted() {} },
-    catalog: { resolveImage: async () => null },
-    queues: { noteGroup() {}, run: async () => {} },
-    log: { info() {}, error() {} },
-    startLeadMs: 30_000,
-    withLease: (fn: () => Promise<void>) => fn(),
-    passPage: 2,
-  } as unknown as DispatcherDeps;
-  const d = new Dispatcher(deps);
+    2,
+  );
   await d.pass();
   await d.close();
   return { limits, placed };

@@ -1,19 +1,11 @@
 import test from 'ava';
 import { capacityPredicate } from '../../src/domain/predicates.js';
 import type { RunnableSession } from '../../src/persistence/placement-commit.js';
-import { Dispatcher, type DispatcherDeps } from '../../src/workers/manager/dispatcher.js';
 import type { RunnableScan } from '../../src/persistence/runnable-scan.js';
 import { EarlyScans } from '../../src/workers/manager/early-scans.js';
+import { fakeDispatcher as dispatcherOn, runnableSession, surveyOf } from '../helpers/fake-dispatcher.js';
 
-const session = (id: string): RunnableSession => ({
-  id,
-  requested_slots: { cpu: 1 },
-  cluster_size: 1,
-  architecture: null,
-  predicates: null,
-  domain_name: 'default',
-  image: 'python',
-});
+const session = (id: string): RunnableSession => runnableSession(id);
 const noRoom = [capacityPredicate(1)];
 const noAgent = [capacityPredicate(0)];
 
@@ -63,44 +55,6 @@ test('an early scan is not used when its waiting predicate, a placement before i
     'a new start is not stale',
   );
 });
-
-/** A group's survey row: one agent of `cpu` cpus, nothing to cancel or wait for. */
-const surveyOf = (group: string, cpu: number) => ({
-  group,
-  laterAt: null,
-  backoffAt: null,
-  nextDeadline: null,
-  expired: [],
-  broken: [],
-  agents: [{ id: `agent-${group}`, total: { cpu }, occupied: {}, placements: 0 }],
-});
-
-/** A dispatcher on fakes: `scheduler`'s survey and scans, its placements told to `onPlace` and committed. */
-function dispatcherOn(scheduler: {
-  survey: () => Promise<unknown[]>;
-  runnable: (group: string) => Promise<RunnableScan>;
-  onPlace: (list: RunnableSession[]) => void;
-}): Dispatcher {
-  const deps = {
-    scheduler: {
-      survey: scheduler.survey,
-      runnable: scheduler.runnable,
-      commitPlacement: async (_agent: string, list: RunnableSession[]) => {
-        scheduler.onPlace(list);
-        return list.map((s) => ({ session: { id: s.id, starts_at: null }, kernels: [] }));
-      },
-      writePredicates: async () => {},
-    },
-    sessions: { notifyCommitted() {} },
-    catalog: { resolveImage: async () => null },
-    queues: { noteGroup() {}, run: async () => {} },
-    log: { info() {}, error() {} },
-    startLeadMs: 30_000,
-    withLease: (fn: () => Promise<void>) => fn(),
-    passPage: 64,
-  } as unknown as DispatcherDeps;
-  return new Dispatcher(deps);
-}
 
 /** One group `g`, one agent of one cpu; a scan reads s1, and s2 when `waiting`; the order of what happens. */
 function fakeDispatcher(opts: { waiting: boolean }) {

@@ -6,8 +6,8 @@ import type { PendingNeed } from '../../persistence/scheduler-store.js';
 export const MAX_NEEDS = 64;
 
 /**
- * Whether reading the rest of a group's queue, after a page whose placement left an agent open,
- * can place anything. When every session of the page was placed, those after it may well fit:
+ * Whether reading the rest of a group's queue, after a page of `read` sessions whose placement
+ * (placementOf) left an agent open, can place anything. When every session of the page was placed, those after it may well fit:
  * yes. Otherwise the page left some waiting, and the rest is read only if one of the distinct
  * requests among the group's PENDING sessions (`needs`: one read of its queue, without the
  * ranking the whole read does) fits the room left on an agent the page did not reserve. A
@@ -16,13 +16,14 @@ export const MAX_NEEDS = 64;
  * waited (docs/benchmarks.md, round twenty-three).
  */
 export async function deeperMayPlace(
-  page: { placed: number; read: number; left: readonly RoomLeft[] },
+  placement: { decisions: readonly unknown[]; left: readonly RoomLeft[] },
+  read: number,
   needs: () => Promise<PendingNeed[] | null>,
 ): Promise<boolean> {
-  if (page.placed >= page.read) return true;
+  if (placement.decisions.length >= read) return true;
   const list = await needs();
   return (
     list === null ||
-    list.some((n) => fitsLeft(scaleSlots(n.requested_slots, n.cluster_size), n.architecture, page.left))
+    list.some((n) => fitsLeft(scaleSlots(n.requested_slots, n.cluster_size), n.architecture, placement.left))
   );
 }

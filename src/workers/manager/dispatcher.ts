@@ -255,9 +255,8 @@ export class Dispatcher {
       (await this.early.take(group, agents.length, waitingPreds)) ??
       (await this.runnable(group, at, this.page, waitingPreds));
     let placement = placementOf(candidatesOf(scan.rows), agents);
-    const page = { placed: placement.decisions.length, read: scan.rows.length, left: placement.left };
     const needs = () => this.deps.scheduler.pendingNeeds(group, MAX_NEEDS);
-    if (scan.more && placement.open && (await deeperMayPlace(page, needs))) {
+    if (scan.more && placement.open && (await deeperMayPlace(placement, scan.rows.length, needs))) {
       scan = await this.runnable(group, at, PASS_LIMIT, waitingPreds);
       placement = placementOf(candidatesOf(scan.rows), agents);
       // More than a pass reads, and room for them: the next pass goes on at once.
