@@ -206,6 +206,12 @@ test.serial('a backlog whose keypair is at its limit: a page comes from the othe
     access_key: 'AKBACKLOGHISTORY0000',
     priority: 0,
   }));
+  // A whole read writes the backlog's `keypair_concurrency` predicates and says how many; a read
+  // again finds them written. (No manager runs here: nothing else writes them in between.)
+  const at = { group: 'default', horizon: new Date(), now: new Date() };
+  const written = await scanRunnable(db, null, at, HEAD / 2, []);
+  t.true(written.wrote >= BACKLOG, `the first whole read wrote ${written.wrote} predicates`);
+  t.is((await scanRunnable(db, null, at, HEAD / 2, [])).wrote, 0);
   const store = new SchedulerStore(db, fx.store);
   const ran: RanQuery[] = [];
   const names: string[] = [];
