@@ -144,16 +144,19 @@ async function registered(stack: BenchStack, waiting: number): Promise<number> {
 /**
  * What holds the sessions waiting (BENCH_BACKLOG_KIND). `unplaceable`: they ask for a slot no
  * agent has, at a lower priority than the drain's, so they wait behind it for capacity.
- * `gated`: their keypair is at its limit of running sessions (a policy of its own allows none),
- * at a higher priority than the drain's, so they fill the head of the queue (a CI fan-out whose
- * keypair's limit is used up by long jobs).
+ * The others wait at a higher priority than the drain's, so they fill the head of the queue:
+ * `gated`, their keypair is at its limit of running sessions (a policy of its own allows none:
+ * a CI fan-out whose keypair's limit is used up by long jobs); `dependent`, each depends on one
+ * session that has not run yet (a fan-out waiting on its build job, due tomorrow); `later`,
+ * each is due tomorrow (`starts_at`).
  */
-export type BacklogKind = 'unplaceable' | 'gated';
+export type BacklogKind = 'unplaceable' | 'gated' | 'dependent' | 'later';
+export const BACKLOG_KINDS: readonly BacklogKind[] = ['unplaceable', 'gated', 'dependent', 'later'];
 
 /**
  * `count` PENDING sessions that cannot run (BacklogKind): copies of a session the API made
- * (insertCopies, each with a name of its own, OWNER's, no starts_at), each with a copy of its
- * kernel; the session copied is then cancelled. No ANALYZE after them.
+ * (insertCopies, each with a name of its own, OWNER's), each with a copy of its kernel; the
+ * session copied, due tomorrow, is then cancelled, or kept as the dependency. No ANALYZE after them.
  */
 async function addWaiting(stack: BenchStack, count: number, kind: BacklogKind): Promise<void> {
   if (kind === 'gated') {
@@ -175,13 +178,20 @@ async function addWaiting(stack: BenchStack, count: number, kind: BacklogKind): 
     starts_at: tomorrow,
   });
   const now = new Date();
-  await insertCopies(stack.db, sessionId, count, (t, i) => ({
-    name: `backlog-${i}`,
-    access_key: OWNER,
-    starts_at: null,
-    priority: kind === 'gated' ? 100 : 0,
-    created_at: now,
-    requested_slots: kind === 'gated' ? t.requested_slots : { ...t.requested_slots, 'bench.none': 1 },
-  }));
-  await stack.client.request('DELETE', `/session/${sessionId}`);
+  await insertCopies(
+    stack.db,
+    sessionId,
+    count,
+    (t, i) => ({
+      name: `backlog-${i}`,
+      access_key: OWNER,
+      starts_at: kind === 'later' ? new Date(tomorrow) : null,
+      priority: kind === 'unplaceable' ? 0 : 100,
+      created_at: now,
+      requested_slots: kind === 'unplaceable' ? { ...t.requested_slots, 'bench.none': 1 } : t.requested_slots,
+    }),
+    kind === 'dependent' ? [sessionId] : [],
+  );
+  // The template is the build job the dependent ones wait on; otherwise it goes.
+  if (kind !== 'dependent') await stack.client.request('DELETE', `/session/${sessionId}`);
 }

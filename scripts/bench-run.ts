@@ -13,7 +13,7 @@
  * drain beside it), BENCH_SCALE_SIZES (1,2,4 agents), BENCH_SCALE_SESSIONS (60 per size),
  * BENCH_CLI_RUNS (21), BENCH_WAKE_PAIRS (20), BENCH_ENGINE_CALLS (10 containers a variant a
  * round), BENCH_BACKLOG_DRAIN (100), BENCH_BACKLOG_WAITING (5,000) and BENCH_BACKLOG_KIND
- * (unplaceable; gated), for history (a
+ * (unplaceable; gated, dependent, later), for history (a
  * million sessions loaded, overhead and drain again): BENCH_HISTORY_SESSIONS (1,000,000), BENCH_HISTORY_SAMPLES (20), BENCH_HISTORY_DRAIN (100).
  */
 import { execSync } from 'node:child_process';
@@ -22,7 +22,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runArray } from '../bench/array.js';
-import { runBacklog } from '../bench/backlog.js';
+import { BACKLOG_KINDS, runBacklog, type BacklogKind } from '../bench/backlog.js';
 import { runBarrierWake } from '../bench/barrier-wake.js';
 import { runCliBench } from '../bench/cli.js';
 import { runDrain } from '../bench/drain.js';
@@ -58,6 +58,15 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     void stop().finally(() => process.exit(130));
   });
 }
+
+/** BENCH_BACKLOG_KIND, checked: a misspelt kind stops the bench before it starts anything. */
+function backlogKind(v: string | undefined): BacklogKind {
+  const kind = BACKLOG_KINDS.find((k) => k === (v ?? 'unplaceable'));
+  if (!kind) throw new Error(`BENCH_BACKLOG_KIND=${v}: not one of ${BACKLOG_KINDS.join(', ')}`);
+  return kind;
+}
+
+const kindOfBacklog = backlogKind(env.BENCH_BACKLOG_KIND);
 
 function gitRev(): string {
   try {
@@ -109,7 +118,7 @@ async function main(): Promise<void> {
         Number(env.BENCH_BACKLOG_DRAIN ?? 100),
         Number(env.BENCH_BACKLOG_WAITING ?? 5_000),
         log,
-        env.BENCH_BACKLOG_KIND === 'gated' ? 'gated' : 'unplaceable',
+        kindOfBacklog,
       ),
     );
     log('backlog done');
