@@ -4,13 +4,7 @@ import { arrayGateCtes } from './array-store.js';
 import type { Db } from './db.js';
 import type { RunnableSession } from './placement-commit.js';
 import { preparedRaw } from './prepared.js';
-import {
-  pastStartDeadline,
-  predicatesPastRoom,
-  predicatesSql,
-  queueOrder,
-  UNMET_DEPENDENCY,
-} from './scheduler-sql.js';
+import { pastStartDeadline, predicatesPastRoom, predicatesSql, queueOrder } from './scheduler-sql.js';
 import { sqlList } from './sql-literals.js';
 import { unindexedGuard } from './unindexed-guard.js';
 
@@ -135,33 +129,35 @@ function textOf(head: number | null, from: HeadSource, key: string): string {
   return text;
 }
 
+/** The whole queue, as a head's bound. */
+const WHOLE = 2_147_483_647;
+
 /**
  * The candidates of the group (CTE `cand0`): its PENDING sessions that are due, past any
- * backoff, with every dependency's condition met and not past a start deadline. With `head`,
+ * backoff, with every dependency's condition met (as the survey found it: `deps_met`, migration
+ * 20261202180000, so no dependency is read here) and not past a start deadline. With `head`,
  * only those among the first `head` PENDING sessions of the group in the queue's order (CTE
  * `q`: pending_queue_head, which reads sessions_pending_queue_idx alone in its order and
  * stops there, whatever the statistics say; migration 20261202120000), so how many were read
  * says whether the head was cut; their rows are then read by id (an array, through
  * sessions_pkey, their status a guard no index matches: an `IN` was planned as a hash join
  * over every PENDING session, and a plain status check as a read of every PENDING session
- * through a status index). Bindings: the group, the horizon, the instant twice.
+ * through a status index). Without `head`, the whole queue, read the same way. Bindings: the
+ * group, the horizon, the instant twice.
  */
 function candidateCtes(head: number | null, from: HeadSource): string {
   const due = `(s.starts_at IS NULL OR s.starts_at <= (SELECT ?::timestamptz))
             AND (s.retry_after IS NULL OR s.retry_after <= (SELECT ?::timestamptz))
-            AND NOT ${UNMET_DEPENDENCY}
+            AND (NOT s.has_dependencies OR s.deps_met)
             AND NOT ${pastStartDeadline('(SELECT ?::timestamptz)')}`;
-  if (head === null)
-    return `cand0 AS MATERIALIZED (
-         SELECT ${CANDIDATE_COLUMNS} FROM sessions s
-          WHERE s.scaling_group = (SELECT ?::text) AND s.status = 'PENDING' AND s.array_size IS NULL
-            AND ${due}
-       ), q AS (SELECT id FROM cand0)`;
   // The keypairs' heads come unordered, each keypair's first `head`: the first `head` of them
-  // in the queue's order are the group's (a sort of at most `head` a keypair).
+  // in the queue's order are the group's (a sort of at most `head` a keypair). The whole queue
+  // is the queue's head without a bound: read from the queue's index whatever the statistics
+  // say, where a plain read of the group's PENDING sessions could read them through another
+  // index, with those whose dependencies are not met (round twenty-four).
   const q =
-    from === 'queue'
-      ? `SELECT h.id FROM pending_queue_head((SELECT ?::text), ${head}) AS h (id)`
+    from === 'queue' || head === null
+      ? `SELECT h.id FROM pending_queue_head((SELECT ?::text), ${head ?? WHOLE}) AS h (id)`
       : `SELECT h.id FROM pending_open_heads((SELECT ?::text), ${head}) AS h
           ORDER BY ${queueOrder('h')} LIMIT ${head}`;
   return `q AS MATERIALIZED (

@@ -70,12 +70,16 @@ export function predicatesSql(reason: WaitReason, holes: Record<string, string> 
 
 /** A dependency `p` (a sessions row) that does not let its dependent run yet (`d`: its condition). */
 export const NOT_MET = `NOT ${DEPENDENCY_MET_SQL}`;
-/** Session `s` has a dependency that does not let it run yet. */
-export const UNMET_DEPENDENCY = `EXISTS (SELECT 1 FROM session_dependencies d JOIN sessions p ON p.id = d.depends_on
-   WHERE d.session_id = s.id AND ${NOT_MET})`;
 /** Session `s` has a dependency whose condition can no longer hold. */
 const BROKEN_DEPENDENCY = `EXISTS (SELECT 1 FROM session_dependencies d JOIN sessions p ON p.id = d.depends_on
    WHERE d.session_id = s.id AND ${DEPENDENCY_BROKEN_SQL})`;
+/**
+ * Session `s` is PENDING with dependencies the survey examines: not found blocked since its
+ * dependencies last changed (`deps_blocked`, cleared when one ends; migration 20261202180000).
+ * A blocked session waits on a dependency that has not ended and has none broken: nothing about
+ * it changes until one of them ends, so no pass reads it.
+ */
+const EXAMINED_DEPENDENT = `s.status = 'PENDING' AND s.has_dependencies AND NOT s.deps_blocked AND NOT s.deps_met`;
 /** Session `s` is past its start deadline at the time `at` (an SQL expression). */
 export const pastStartDeadline = (at: string) =>
   `(${START_DEADLINE_APPLIES_SQL} AND ${START_DEADLINE_AT_SQL} <= ${at})`;
@@ -112,7 +116,7 @@ const GROUP_AGENTS = `(SELECT coalesce(jsonb_agg(jsonb_build_object(
 const ANY_PENDING_UNUSUAL = `EXISTS (SELECT 1 FROM sessions s
    WHERE s.status = 'PENDING'
      AND (s.starts_at IS NOT NULL OR s.retry_after IS NOT NULL OR s.start_deadline_seconds IS NOT NULL
-          OR s.has_dependencies))`;
+          OR (s.has_dependencies AND NOT s.deps_blocked AND NOT s.deps_met)))`;
 
 /**
  * The pass's glance (SchedulerStore.glance): whether the survey is needed at all
@@ -138,6 +142,8 @@ export interface GlanceRow {
 /** A row of the survey: one scaling group with PENDING sessions. */
 export interface SurveyRow {
   scaling_group: string;
+  /** Its dependents this survey found with every dependency met (they joined the queue). */
+  met: number;
   later_at: Date | null;
   backoff_at: Date | null;
   next_deadline: Date | null;
@@ -175,7 +181,11 @@ export interface AgentSurveyRow {
  *  - `backoff`: a retry delay not over;
  *  - `deps`: due and past any backoff, a dependency not met; not the sessions this pass
  *    cancels (a broken dependency, a start deadline passed): the explainer used to run after
- *    those were cancelled.
+ *    those were cancelled. Only sessions not found blocked since their dependencies last
+ *    changed (EXAMINED_DEPENDENT); each it explains is marked `deps_blocked`, unless its
+ *    `deps_epoch` moved since the statement's snapshot (a dependency ended meanwhile) or another
+ *    transaction holds its row (SKIP LOCKED: the survey never waits on an exit, whose trigger
+ *    locks the dependents it wakes); those are examined again by the next pass.
  * Bindings are positional, collected in the order the text names them.
  */
 export function surveySql(
@@ -204,24 +214,46 @@ export function surveySql(
        WHERE s.status = 'PENDING' AND s.retry_after > ${bind(now)}
          AND (s.status_data -> 'predicates') IS DISTINCT FROM ${backoffPreds}
       RETURNING 1
+    ), dw AS MATERIALIZED (
+      SELECT d.session_id, s.deps_epoch AS epoch, ${depPreds} AS preds
+        FROM sessions s
+        JOIN session_dependencies d ON d.session_id = s.id
+        JOIN sessions p ON p.id = d.depends_on
+       WHERE ${EXAMINED_DEPENDENT}
+         AND (s.starts_at IS NULL OR s.starts_at <= ${bind(horizon)})
+         AND (s.retry_after IS NULL OR s.retry_after <= ${bind(now)})
+         AND ${NOT_MET}
+         AND NOT ${BROKEN_DEPENDENCY}
+         AND NOT (s.array_size IS NULL AND ${pastStartDeadline(bind(now))})
+       GROUP BY d.session_id, s.deps_epoch
+    ), dm AS MATERIALIZED (
+      SELECT s.id, s.deps_epoch AS epoch
+        FROM sessions s
+        LEFT JOIN session_dependencies d ON d.session_id = s.id
+        LEFT JOIN sessions p ON p.id = d.depends_on
+       WHERE ${EXAMINED_DEPENDENT}
+       GROUP BY s.id, s.deps_epoch
+      HAVING bool_and(d.session_id IS NULL OR ${DEPENDENCY_MET_SQL})
+    ), dl AS (
+      SELECT x.id FROM sessions x
+       WHERE x.id = ANY (ARRAY(SELECT session_id FROM dw UNION ALL SELECT id FROM dm))
+         AND ${unindexedGuard(`x.status = 'PENDING'`)}
+         FOR NO KEY UPDATE SKIP LOCKED
+    ), met AS (
+      UPDATE sessions t SET deps_met = true
+        FROM dm
+       WHERE t.id = ANY (ARRAY(SELECT id FROM dl)) AND t.id = dm.id AND t.deps_epoch = dm.epoch
+      RETURNING t.scaling_group
     ), deps AS (
-      UPDATE sessions t SET status_data = t.status_data || jsonb_build_object('predicates', w.preds)
-        FROM (SELECT d.session_id, ${depPreds} AS preds
-                FROM sessions s
-                JOIN session_dependencies d ON d.session_id = s.id
-                JOIN sessions p ON p.id = d.depends_on
-               WHERE s.status = 'PENDING'
-                 AND (s.starts_at IS NULL OR s.starts_at <= ${bind(horizon)})
-                 AND (s.retry_after IS NULL OR s.retry_after <= ${bind(now)})
-                 AND ${NOT_MET}
-                 AND NOT ${BROKEN_DEPENDENCY}
-                 AND NOT (s.array_size IS NULL AND ${pastStartDeadline(bind(now))})
-               GROUP BY d.session_id) w
-       WHERE t.id = w.session_id AND t.status = 'PENDING'
-         AND (t.status_data -> 'predicates') IS DISTINCT FROM w.preds
+      UPDATE sessions t SET deps_blocked = true,
+             status_data = CASE WHEN (t.status_data -> 'predicates') IS DISTINCT FROM dw.preds
+                                THEN t.status_data || jsonb_build_object('predicates', dw.preds)
+                                ELSE t.status_data END
+        FROM dw
+       WHERE t.id = ANY (ARRAY(SELECT id FROM dl)) AND t.id = dw.session_id AND t.deps_epoch = dw.epoch
       RETURNING 1
     )
-    SELECT g.name AS scaling_group,
+    SELECT g.name AS scaling_group, (SELECT count(*) FROM met WHERE met.scaling_group = g.name)::int AS met,
       (SELECT min(s.starts_at) FROM sessions s
         WHERE s.scaling_group = g.name AND s.status = 'PENDING' AND s.starts_at > ${bind(horizon)}) AS later_at,
       (SELECT min(s.retry_after) FROM sessions s
@@ -240,7 +272,7 @@ export function surveySql(
                  FROM sessions s
                  JOIN session_dependencies d ON d.session_id = s.id
                  JOIN sessions p ON p.id = d.depends_on
-                WHERE s.scaling_group = g.name AND s.status = 'PENDING' AND ${DEPENDENCY_BROKEN_SQL}
+                WHERE s.scaling_group = g.name AND ${EXAMINED_DEPENDENT} AND ${DEPENDENCY_BROKEN_SQL}
                 ORDER BY s.id
                 LIMIT ${bind(limit)}) b) AS broken,
       ${GROUP_AGENTS} AS agents

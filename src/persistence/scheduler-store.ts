@@ -28,6 +28,11 @@ export interface GroupSurvey {
   broken: { id: string; dependency: Dependency }[];
   /** The schedulable agents of the group, with what their sessions hold. */
   agents: AgentReading[];
+  /**
+   * Dependents the survey found with every dependency met: they joined the group's queue in its
+   * statement, so a scan begun beside it did not see them.
+   */
+  met: number;
 }
 
 /**
@@ -91,6 +96,7 @@ export class SchedulerStore {
     const { rows } = (await preparedRaw(this.passDb, 'bai_survey', sql, bindings)) as { rows: SurveyRow[] };
     return rows.map((r) => ({
       group: r.scaling_group,
+      met: r.met,
       laterAt: r.later_at,
       backoffAt: r.backoff_at,
       nextDeadline: r.next_deadline,
@@ -111,6 +117,7 @@ export class SchedulerStore {
       .filter((r) => r.scaling_group !== null)
       .map((r) => ({
         group: r.scaling_group!,
+        met: 0,
         laterAt: null,
         backoffAt: null,
         nextDeadline: null,
@@ -168,7 +175,8 @@ export class SchedulerStore {
   }
 
   /**
-   * What the PENDING sessions of a group ask for: each distinct request (slots per kernel, the
+   * What the PENDING sessions of a group's queue ask for (not those whose dependencies are not
+   * met, which no placement takes): each distinct request (slots per kernel, the
    * kernels, the architecture), up to `max` of them; null when there are more. One read of the
    * group's queue index and its rows, without the ranking a runnable scan does: a pass asks
    * before it reads the whole queue, which places nothing when none of these fits the room left.
@@ -179,6 +187,7 @@ export class SchedulerStore {
       'bai_pending_needs',
       `SELECT DISTINCT s.requested_slots, s.cluster_size, s.architecture FROM sessions s
         WHERE s.scaling_group = ? AND s.status = 'PENDING' AND s.array_size IS NULL
+          AND (NOT s.has_dependencies OR s.deps_met)
         LIMIT ?`,
       [group, max + 1],
     )) as { rows: PendingNeed[] };

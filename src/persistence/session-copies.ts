@@ -20,7 +20,9 @@ export async function insertCopies(
 ): Promise<string[]> {
   const row = (await db('sessions').where({ id: template }).first()) as SessionRow;
   const kernels = (await db('kernels').where({ session_id: template })) as KernelRow[];
-  const rows = Array.from({ length: n }, (_, i) => ({ ...row, id: randomUUID(), ...each(row, i) }));
+  // Not copied: what the dependency triggers keep (a copy has no dependency rows but those given).
+  const fresh = { has_dependencies: false, has_dependents: false, deps_blocked: false, deps_epoch: 0 };
+  const rows = Array.from({ length: n }, (_, i) => ({ ...row, ...fresh, id: randomUUID(), ...each(row, i) }));
   for (let i = 0; i < n; i += 250) {
     const chunk = rows.slice(i, i + 250);
     await db.transaction(async (trx) => {

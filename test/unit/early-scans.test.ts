@@ -56,6 +56,19 @@ test('an early scan is not used when its waiting predicate, a placement before i
   );
 });
 
+test("an early scan is not used when the survey put sessions in its group's queue", async (t) => {
+  const early = new EarlyScans();
+  const scan = async (group: string): Promise<RunnableScan> => ({
+    rows: [session(`${group}-1`)],
+    total: 1,
+    more: false,
+  });
+  for (const g of ['joined', 'plain']) early.expect(g);
+  early.start(scan);
+  t.is(await early.take('joined', 1, noRoom, true), null, 'dependents met by the survey: scanned again');
+  t.is((await early.take('plain', 1, noRoom, false))?.rows[0]?.id, 'plain-1');
+});
+
 /** One group `g`, one agent of one cpu; a scan reads s1, and s2 when `waiting`; the order of what happens. */
 function fakeDispatcher(opts: { waiting: boolean }) {
   const events: string[] = [];

@@ -60,14 +60,21 @@ export class EarlyScans {
    * The early scan of `group` (each is taken once), when one was started with `waiting`, it
    * succeeded, and no placement committed since it started (`placed`); else null: scan again.
    * `agents`: the group's schedulable agents as the survey read them, for the next guess.
+   * `joined`: the survey put sessions in the group's queue (dependents it found met), which a
+   * scan begun beside it did not see.
    */
-  async take(group: string, agents: number, waiting: readonly Predicate[]): Promise<RunnableScan | null> {
+  async take(
+    group: string,
+    agents: number,
+    waiting: readonly Predicate[],
+    joined = false,
+  ): Promise<RunnableScan | null> {
     this.agents.set(group, agents);
     const early = this.started.get(group);
     if (!early) return null;
     this.started.delete(group);
     const scan = await early.scan;
-    return !this.stale && early.waiting === waiting[0]?.msg ? scan : null;
+    return !this.stale && !joined && early.waiting === waiting[0]?.msg ? scan : null;
   }
 
   /** Waits for the scans no group took, so that none outlives its pass. */

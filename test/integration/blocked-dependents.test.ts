@@ -1,0 +1,275 @@
+import test, { type ExecutionContext } from 'ava';
+import { analyze, rowsCounted, type RanQuery } from '../../src/persistence/plan-check.js';
+import { positional } from '../../src/persistence/prepared.js';
+import { scanRunnable } from '../../src/persistence/runnable-scan.js';
+import { GLANCE_SQL, surveySql, type GlanceRow } from '../../src/persistence/scheduler-sql.js';
+import { SchedulerStore } from '../../src/persistence/scheduler-store.js';
+import { seedHistory } from '../../src/persistence/history-seed.js';
+import { insertCopies } from '../../src/persistence/session-copies.js';
+import { untilWaitingOnLock } from '../helpers/lock-wait.js';
+import { newSession, storeFixture } from '../helpers/session-rows.js';
+
+/**
+ * Sessions blocked on a dependency cost no pass anything (migration 20261202180000). A CI
+ * fan-out of thousands waits on its build job, at a higher priority than the rest of the queue,
+ * with statistics taken before it came: the survey finds each one blocked once; after that no
+ * pass reads them (the glance, the survey, the head of the queue, the whole queue), until the
+ * build job ends and wakes them. The wake cannot be lost to a race: each race below is played
+ * out with one transaction held open while the other waits on its lock.
+ */
+const fx = storeFixture(test);
+const HISTORY = 5_000;
+const FAN_OUT = 2_000;
+const HEAD = 32;
+/** At most this many rows of a table for a statement of a pass. */
+const FEW = 5 * HEAD;
+
+let build = '';
+let template = '';
+let plain = '';
+let scheduler: SchedulerStore;
+
+const at = () => ({ group: 'default', horizon: new Date(), now: new Date() });
+const survey = () => scheduler.survey(new Date(), new Date(), 100);
+
+test.before(async () => {
+  const { db } = fx.database;
+  await db.raw('ALTER TABLE sessions SET (autovacuum_enabled = false)');
+  await db.raw('ALTER TABLE session_dependencies SET (autovacuum_enabled = false)');
+  scheduler = new SchedulerStore(db, fx.store);
+  await seedHistory(db, { sessions: HISTORY, accessKey: 'AKBLOCKEDHISTORY0000', endedDaysAgo: [1, 5] });
+  await analyze(db);
+  build = await running('build-job');
+  template = (await newSession(fx, 'fan-template', [], { requested_slots: { cpu: 1 }, cluster_size: 1 })).id;
+  await insertCopies(db, template, FAN_OUT, (_, i) => ({ name: `fan-${i}`, priority: 100 }), [build]);
+  // Behind the fan-out in the queue: a session that can run.
+  plain = (await insertCopies(db, template, 1, () => ({ name: 'plain' })))[0]!;
+  await db('sessions').where({ id: template }).update({ status: 'CANCELLED' });
+});
+
+/** A session moved to RUNNING by hand (a dependency that has not ended). */
+async function running(name: string): Promise<string> {
+  const { id } = await newSession(fx, name, []);
+  await fx.database.db('sessions').where({ id }).update({ status: 'RUNNING' });
+  return id;
+}
+
+/** A PENDING copy of the template depending on `deps`, at priority 100. */
+async function dependent(name: string, deps: string[], db = fx.database.db): Promise<string> {
+  // The template has been cancelled: its copies are PENDING all the same.
+  const [id] = await insertCopies(db, template, 1, () => ({ name, priority: 100, status: 'PENDING' }), deps);
+  return id!;
+}
+
+async function rowOf(id: string) {
+  return (await fx.database
+    .db('sessions')
+    .where({ id })
+    .first('deps_blocked', 'deps_epoch', 'status_data')) as {
+    deps_blocked: boolean;
+    deps_epoch: number;
+    status_data: { predicates?: { name: string }[] };
+  };
+}
+
+async function blockedCount(): Promise<number> {
+  const r = (await fx.database.db('sessions').where({ deps_blocked: true }).count('* as n')) as {
+    n: string;
+  }[];
+  return Number(r[0]!.n);
+}
+
+async function unusual(): Promise<boolean> {
+  const { rows } = (await fx.database.db.raw(GLANCE_SQL)) as { rows: GlanceRow[] };
+  return rows[0]!.unusual;
+}
+
+/** The statement named `name` that `run` sent, as knex sent it. */
+async function captured(name: string, run: () => Promise<unknown>): Promise<RanQuery> {
+  const { db } = fx.database;
+  let q: RanQuery | null = null;
+  const capture = (x: { sql?: string; bindings?: unknown[]; options?: { name?: string } }) => {
+    if (x.sql && x.options?.name === name) q = { sql: x.sql, bindings: x.bindings ?? [] };
+  };
+  db.on('query', capture);
+  try {
+    await run();
+  } finally {
+    db.removeListener('query', capture);
+  }
+  if (!q) throw new Error(`${name} was not sent`);
+  return q;
+}
+
+async function assertReadsFew(t: ExecutionContext, what: string, q: RanQuery): Promise<void> {
+  const read = await rowsCounted(fx.database.db, q, ['sessions', 'session_dependencies']);
+  t.log(`${what}: ${JSON.stringify(read)}`);
+  for (const [table, n] of Object.entries(read)) t.true(n <= FEW, `${what} read ${n} rows of ${table}`);
+}
+
+test.serial('the survey finds the fan-out blocked once; then no pass reads it', async (t) => {
+  t.false((await rowOf(plain)).deps_blocked);
+  t.true(await unusual(), 'dependents not examined yet: the survey is needed');
+  await survey();
+  t.is(await blockedCount(), FAN_OUT, 'every dependent found blocked');
+  const one = await rowOf((await dependentsOf(build))[0]!);
+  t.deepEqual(
+    one.status_data.predicates?.map((p) => p.name),
+    ['dependencies'],
+    'and told what it waits for',
+  );
+  t.false(await unusual(), 'nothing left for the survey');
+  // The survey's write left a dead version of each dependent in the index of unusual sessions,
+  // which autovacuum (off here, to keep the statistics as they were) removes. VACUUM does that
+  // without taking new statistics.
+  await fx.database.db.raw('VACUUM sessions');
+  // The head of the queue starts with the session behind the fan-out, and is not cut.
+  const head = await scanRunnable(fx.database.db, HEAD, at(), 16, []);
+  t.deepEqual(
+    head.rows.map((r) => r.id),
+    [plain],
+  );
+  t.true(head.read < HEAD, `the head read ${head.read} sessions`);
+  // What a pass sends reads none of the fan-out, with statistics that never saw it.
+  // The survey as a pass sends it when the glance asks for it (here it does not).
+  const sent = surveySql(new Date(), new Date(), 100);
+  await assertReadsFew(t, 'the survey', { sql: positional(sent.sql).text, bindings: sent.bindings });
+  const all = () => scanRunnable(fx.database.db, null, at(), 16, []);
+  await assertReadsFew(t, 'the whole queue', await captured('bai_runnable_all', all));
+  t.is((await scheduler.pendingNeeds('default', 64))?.length, 1, "the plain session's request alone");
+});
+
+async function dependentsOf(id: string): Promise<string[]> {
+  const rows = (await fx.database
+    .db('session_dependencies')
+    .where({ depends_on: id })
+    .select('session_id')) as {
+    session_id: string;
+  }[];
+  return rows.map((r) => r.session_id);
+}
+
+test.serial("the build job's end wakes the fan-out, and the next pass finds it runnable", async (t) => {
+  const { db } = fx.database;
+  // As an exit writes it: the status, in one UPDATE.
+  await db('sessions').where({ id: build }).update({ status: 'TERMINATED', result: 'SUCCESS' });
+  t.is(await blockedCount(), 0, 'every dependent woken');
+  t.is((await rowOf((await dependentsOf(build))[0]!)).deps_epoch, 1);
+  t.true(await unusual());
+  const surveyed = await survey();
+  t.is(await blockedCount(), 0, 'their dependency is met: none blocked again');
+  t.is(surveyed.find((g) => g.group === 'default')?.met, FAN_OUT, 'each found met, in the queue again');
+  const head = await scanRunnable(db, HEAD, at(), 16, []);
+  t.is(head.rows.length, 16, 'a page of them can run');
+  t.false(
+    head.rows.some((r) => r.id === plain),
+    'the fan-out, ahead of the plain session',
+  );
+  // Out of the way of the races below: the fan-out and the plain session end.
+  await db('sessions').where({ status: 'PENDING' }).update({ status: 'CANCELLED' });
+});
+
+test.serial(
+  'a dependency that ends while a dependent is inserted: the insert waits, and sees it ended',
+  async (t) => {
+    const { db } = fx.database;
+    const dep = await running('race-end-first');
+    const trx = await db.transaction();
+    try {
+      await trx('sessions').where({ id: dep }).update({ status: 'TERMINATED', result: 'SUCCESS' });
+      const inserting = dependent('race-end-first-child', [dep]);
+      await untilWaitingOnLock(
+        db,
+        'session_dependencies',
+        'the dependency insert waits on the ending session',
+      );
+      await trx.commit();
+      const child = await inserting;
+      await survey();
+      const row = await rowOf(child);
+      t.false(row.deps_blocked, 'not blocked: its dependency had ended');
+      t.deepEqual(
+        (await scanRunnable(db, HEAD, at(), 16, [])).rows.map((r) => r.id),
+        [child],
+      );
+      await db('sessions').where({ id: child }).update({ status: 'CANCELLED' });
+    } finally {
+      if (!trx.isCompleted()) await trx.rollback();
+    }
+  },
+);
+
+test.serial('a dependent inserted while its dependency ends: the end waits, and wakes it', async (t) => {
+  const { db } = fx.database;
+  const dep = await running('race-insert-first');
+  const trx = await db.transaction();
+  try {
+    const child = await dependent('race-insert-first-child', [dep], trx);
+    const ending = db('sessions').where({ id: dep }).update({ status: 'TERMINATED', result: 'SUCCESS' });
+    const done = ending.then(() => true);
+    await untilWaitingOnLock(db, 'update "sessions"', 'the end waits on the dependency being inserted');
+    await trx.commit();
+    await done;
+    t.is((await rowOf(child)).deps_epoch, 1, "the end's trigger saw the new dependent");
+    await db('sessions').where({ id: child }).update({ status: 'CANCELLED' });
+  } finally {
+    if (!trx.isCompleted()) await trx.rollback();
+  }
+});
+
+test.serial('two dependencies that end at once: the dependent is woken by the later', async (t) => {
+  const { db } = fx.database;
+  const [a, b] = [await running('race-two-a'), await running('race-two-b')];
+  const child = await dependent('race-two-child', [a, b]);
+  await survey();
+  t.true((await rowOf(child)).deps_blocked);
+  const trx = await db.transaction();
+  try {
+    await trx('sessions').where({ id: a }).update({ status: 'TERMINATED', result: 'SUCCESS' });
+    const ending = db('sessions').where({ id: b }).update({ status: 'TERMINATED', result: 'SUCCESS' });
+    const done = ending.then(() => true);
+    await untilWaitingOnLock(
+      db,
+      'update "sessions"',
+      "the second end waits on the first's lock on the dependent",
+    );
+    await trx.commit();
+    await done;
+    const row = await rowOf(child);
+    t.is(row.deps_epoch, 2);
+    t.false(row.deps_blocked);
+    await survey();
+    t.false((await rowOf(child)).deps_blocked, 'both ended: not blocked again');
+    t.deepEqual(
+      (await scanRunnable(db, HEAD, at(), 16, [])).rows.map((r) => r.id),
+      [child],
+    );
+    await db('sessions').where({ id: child }).update({ status: 'CANCELLED' });
+  } finally {
+    if (!trx.isCompleted()) await trx.rollback();
+  }
+});
+
+test.serial('the survey does not wait on a dependent another transaction holds', async (t) => {
+  const { db } = fx.database;
+  const dep = await running('held-dep');
+  const child = await dependent('held-child', [dep]);
+  const trx = await db.transaction();
+  try {
+    await trx.raw('SELECT 1 FROM sessions WHERE id = ? FOR NO KEY UPDATE', [child]);
+    await survey();
+    t.false((await rowOf(child)).deps_blocked, 'skipped while held');
+  } finally {
+    await trx.rollback();
+  }
+  await survey();
+  t.true((await rowOf(child)).deps_blocked, 'blocked by the next pass');
+  // Its dependency deleted (not ended): it is woken, and runs, with nothing to wait for.
+  await db('sessions').where({ id: dep }).delete();
+  t.false((await rowOf(child)).deps_blocked);
+  await survey();
+  t.deepEqual(
+    (await scanRunnable(db, HEAD, at(), 16, [])).rows.map((r) => r.id),
+    [child],
+  );
+});
