@@ -108,15 +108,19 @@ const GROUP_AGENTS = `(SELECT coalesce(jsonb_agg(jsonb_build_object(
  * has a starts_at (the `later` explainer, `later_at`), a retry_after (`backoff`, `backoff_at`),
  * a start deadline (`next_deadline`, `expired`) or a dependency (`deps`, `broken`). When none
  * is, every explainer of the survey updates nothing and every list and instant it returns is
- * empty, whatever the time: that is what the glance (GLANCE_SQL) tells the pass. A condition
- * on the row alone (`has_dependencies`, kept by a trigger on session_dependencies), so it is
- * answered by sessions_pending_unusual_idx, which holds those sessions only, however many
- * PENDING sessions there are.
+ * empty, whatever the time: that is what the glance (GLANCE_SQL) tells the pass. Dependents
+ * count only while the survey has them to examine (a dependency of theirs ended, or they are
+ * new: `has_dependencies`, kept by a trigger on session_dependencies, and the flags of
+ * migration 20261202180000). Each kind is a probe of an index that holds those sessions alone,
+ * however many PENDING sessions there are; the survey reads each kind from the same index (one
+ * index of them all was the plan for every part of the survey, each then reading every session
+ * with a starts_at).
  */
-const ANY_PENDING_UNUSUAL = `EXISTS (SELECT 1 FROM sessions s
-   WHERE s.status = 'PENDING'
-     AND (s.starts_at IS NOT NULL OR s.retry_after IS NOT NULL OR s.start_deadline_seconds IS NOT NULL
-          OR (s.has_dependencies AND NOT s.deps_blocked AND NOT s.deps_met)))`;
+const ANY_PENDING_UNUSUAL = `(EXISTS (SELECT 1 FROM sessions s WHERE s.status = 'PENDING' AND s.starts_at IS NOT NULL)
+   OR EXISTS (SELECT 1 FROM sessions s WHERE s.status = 'PENDING' AND s.retry_after IS NOT NULL)
+   OR EXISTS (SELECT 1 FROM sessions s WHERE s.status = 'PENDING' AND s.start_deadline_seconds IS NOT NULL)
+   OR EXISTS (SELECT 1 FROM sessions s
+               WHERE s.status = 'PENDING' AND s.has_dependencies AND NOT s.deps_blocked AND NOT s.deps_met))`;
 
 /**
  * The pass's glance (SchedulerStore.glance): whether the survey is needed at all
@@ -142,8 +146,8 @@ export interface GlanceRow {
 /** A row of the survey: one scaling group with PENDING sessions. */
 export interface SurveyRow {
   scaling_group: string;
-  /** Its dependents this survey found with every dependency met (they joined the queue). */
-  met: number;
+  /** Sessions this survey put in the group's queue: dependents found met, sessions come due. */
+  joined: number;
   later_at: Date | null;
   backoff_at: Date | null;
   next_deadline: Date | null;
@@ -204,11 +208,16 @@ export function surveySql(
     sessions: `string_agg(p.id::text, ', ' ORDER BY p.id::text)`,
   });
   const sql = `WITH later AS (
-      UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', ${laterPreds})
+      UPDATE sessions s SET due_later = true,
+             status_data = s.status_data || jsonb_build_object('predicates', ${laterPreds})
        WHERE s.status = 'PENDING' AND s.starts_at > ${bind(horizon)}
          AND s.status_data -> 'predicates' IS NULL
          AND NOT coalesce(s.retry_after > ${bind(now)}, false)
       RETURNING 1
+    ), due AS (
+      UPDATE sessions s SET due_later = false
+       WHERE s.status = 'PENDING' AND s.due_later AND s.starts_at <= ${bind(horizon)}
+      RETURNING s.scaling_group
     ), backoff AS (
       UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', ${backoffPreds})
        WHERE s.status = 'PENDING' AND s.retry_after > ${bind(now)}
@@ -219,7 +228,7 @@ export function surveySql(
         FROM sessions s
         JOIN session_dependencies d ON d.session_id = s.id
         JOIN sessions p ON p.id = d.depends_on
-       WHERE ${EXAMINED_DEPENDENT}
+       WHERE ${EXAMINED_DEPENDENT} AND NOT s.due_later
          AND (s.starts_at IS NULL OR s.starts_at <= ${bind(horizon)})
          AND (s.retry_after IS NULL OR s.retry_after <= ${bind(now)})
          AND ${NOT_MET}
@@ -231,7 +240,9 @@ export function surveySql(
         FROM sessions s
         LEFT JOIN session_dependencies d ON d.session_id = s.id
         LEFT JOIN sessions p ON p.id = d.depends_on
-       WHERE ${EXAMINED_DEPENDENT}
+       WHERE ${EXAMINED_DEPENDENT} AND NOT s.due_later
+         AND (s.starts_at IS NULL OR s.starts_at <= ${bind(horizon)})
+         AND (s.retry_after IS NULL OR s.retry_after <= ${bind(now)})
        GROUP BY s.id, s.deps_epoch
       HAVING bool_and(d.session_id IS NULL OR ${DEPENDENCY_MET_SQL})
     ), dl AS (
@@ -253,7 +264,9 @@ export function surveySql(
        WHERE t.id = ANY (ARRAY(SELECT id FROM dl)) AND t.id = dw.session_id AND t.deps_epoch = dw.epoch
       RETURNING 1
     )
-    SELECT g.name AS scaling_group, (SELECT count(*) FROM met WHERE met.scaling_group = g.name)::int AS met,
+    SELECT g.name AS scaling_group,
+      ((SELECT count(*) FROM met WHERE met.scaling_group = g.name)
+        + (SELECT count(*) FROM due WHERE due.scaling_group = g.name))::int AS joined,
       (SELECT min(s.starts_at) FROM sessions s
         WHERE s.scaling_group = g.name AND s.status = 'PENDING' AND s.starts_at > ${bind(horizon)}) AS later_at,
       (SELECT min(s.retry_after) FROM sessions s

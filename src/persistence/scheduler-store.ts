@@ -29,10 +29,10 @@ export interface GroupSurvey {
   /** The schedulable agents of the group, with what their sessions hold. */
   agents: AgentReading[];
   /**
-   * Dependents the survey found with every dependency met: they joined the group's queue in its
-   * statement, so a scan begun beside it did not see them.
+   * Sessions the survey put in the group's queue (dependents found met, sessions come due): a
+   * scan begun beside its statement did not see them.
    */
-  met: number;
+  joined: number;
 }
 
 /**
@@ -96,7 +96,7 @@ export class SchedulerStore {
     const { rows } = (await preparedRaw(this.passDb, 'bai_survey', sql, bindings)) as { rows: SurveyRow[] };
     return rows.map((r) => ({
       group: r.scaling_group,
-      met: r.met,
+      joined: r.joined,
       laterAt: r.later_at,
       backoffAt: r.backoff_at,
       nextDeadline: r.next_deadline,
@@ -117,7 +117,7 @@ export class SchedulerStore {
       .filter((r) => r.scaling_group !== null)
       .map((r) => ({
         group: r.scaling_group!,
-        met: 0,
+        joined: 0,
         laterAt: null,
         backoffAt: null,
         nextDeadline: null,
@@ -187,7 +187,7 @@ export class SchedulerStore {
       'bai_pending_needs',
       `SELECT DISTINCT s.requested_slots, s.cluster_size, s.architecture FROM sessions s
         WHERE s.scaling_group = ? AND s.status = 'PENDING' AND s.array_size IS NULL
-          AND (NOT s.has_dependencies OR s.deps_met)
+          AND NOT s.due_later AND (NOT s.has_dependencies OR s.deps_met)
         LIMIT ?`,
       [group, max + 1],
     )) as { rows: PendingNeed[] };

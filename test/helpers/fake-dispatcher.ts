@@ -15,7 +15,7 @@ export const runnableSession = (id: string, slots: Record<string, number> = { cp
 /** A group's survey row: one agent of `cpu` cpus, nothing to cancel or wait for. */
 export const surveyOf = (group: string, cpu: number) => ({
   group,
-  met: 0,
+  joined: 0,
   laterAt: null,
   backoffAt: null,
   nextDeadline: null,

@@ -298,10 +298,13 @@ test.serial("pendingNeeds: the backlog's distinct requests, from its rows alone"
     [{ cpu: 1, mem: 1024 }],
   );
   t.is(await store.pendingNeeds('default', 0), null, 'more distinct requests than asked for');
-  // The PENDING sessions' index entries and rows at most: not the ended history beside them.
+  // The PENDING sessions' index entries and rows: not the ended history beside them.
   const pending = BACKLOG + 3;
   const read = await rowsCounted(db, ran[0]!, ['sessions', 'kernels']);
   t.log(`pendingNeeds read ${JSON.stringify(read)} for ${pending} PENDING sessions`);
-  t.true(read.sessions! <= 2 * pending, `read ${read.sessions} rows of sessions`);
+  // Through the queue's index or the live sessions' (the statistics make them look alike):
+  // an entry and a row a session, and the entries of versions the passes above left; the
+  // history would add 5,000 more.
+  t.true(read.sessions! <= 3 * pending, `read ${read.sessions} rows of sessions`);
   t.is(read.kernels, 0);
 });

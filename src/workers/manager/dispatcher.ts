@@ -252,7 +252,7 @@ export class Dispatcher {
     // read and placed, as if the page had not been read.
     const waitingPreds = [capacityPredicate(agents.length)];
     let scan: RunnableScan =
-      (await this.early.take(group, agents.length, waitingPreds, survey.met > 0)) ??
+      (await this.early.take(group, agents.length, waitingPreds, survey.joined > 0)) ??
       (await this.runnable(group, at, this.page, waitingPreds));
     let placement = placementOf(candidatesOf(scan.rows), agents);
     const needs = () => this.deps.scheduler.pendingNeeds(group, MAX_NEEDS);

@@ -60,8 +60,8 @@ export class EarlyScans {
    * The early scan of `group` (each is taken once), when one was started with `waiting`, it
    * succeeded, and no placement committed since it started (`placed`); else null: scan again.
    * `agents`: the group's schedulable agents as the survey read them, for the next guess.
-   * `joined`: the survey put sessions in the group's queue (dependents it found met), which a
-   * scan begun beside it did not see.
+   * `joined`: the survey put sessions in the group's queue (dependents it found met, sessions
+   * come due), which a scan begun beside it did not see.
    */
   async take(
     group: string,

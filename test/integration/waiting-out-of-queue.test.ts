@@ -10,12 +10,13 @@ import { untilWaitingOnLock } from '../helpers/lock-wait.js';
 import { newSession, storeFixture } from '../helpers/session-rows.js';
 
 /**
- * Sessions blocked on a dependency cost no pass anything (migration 20261202180000). A CI
- * fan-out of thousands waits on its build job, at a higher priority than the rest of the queue,
- * with statistics taken before it came: the survey finds each one blocked once; after that no
- * pass reads them (the glance, the survey, the head of the queue, the whole queue), until the
- * build job ends and wakes them. The wake cannot be lost to a race: each race below is played
- * out with one transaction held open while the other waits on its lock.
+ * Sessions waiting on a dependency or due later cost no pass anything (migration
+ * 20261202180000). A CI fan-out of thousands waits on its build job, at a higher priority than
+ * the rest of the queue, with statistics taken before it came: the survey finds each one blocked
+ * once; after that no pass reads them (the glance, the survey, the head of the queue, the whole
+ * queue), until the build job ends and wakes them. The wake cannot be lost to a race: each race
+ * below is played out with one transaction held open while the other waits on its lock. The same
+ * for thousands due in an hour: out of the queue until a pass's horizon reaches their time.
  */
 const fx = storeFixture(test);
 const HISTORY = 5_000;
@@ -158,7 +159,7 @@ test.serial("the build job's end wakes the fan-out, and the next pass finds it r
   t.true(await unusual());
   const surveyed = await survey();
   t.is(await blockedCount(), 0, 'their dependency is met: none blocked again');
-  t.is(surveyed.find((g) => g.group === 'default')?.met, FAN_OUT, 'each found met, in the queue again');
+  t.is(surveyed.find((g) => g.group === 'default')?.joined, FAN_OUT, 'each found met, in the queue again');
   const head = await scanRunnable(db, HEAD, at(), 16, []);
   t.is(head.rows.length, 16, 'a page of them can run');
   t.false(
@@ -271,5 +272,52 @@ test.serial('the survey does not wait on a dependent another transaction holds',
   t.deepEqual(
     (await scanRunnable(db, HEAD, at(), 16, [])).rows.map((r) => r.id),
     [child],
+  );
+});
+
+test.serial('sessions due later are out of the queue until a pass reaches their time', async (t) => {
+  const { db } = fx.database;
+  await db('sessions').where({ status: 'PENDING' }).update({ status: 'CANCELLED' }); // the races' sessions
+  const inAnHour = new Date(Date.now() + 3_600_000);
+  const later = await insertCopies(db, template, FAN_OUT, (_, i) => ({
+    name: `later-${i}`,
+    priority: 100,
+    status: 'PENDING',
+    starts_at: inAnHour,
+  }));
+  const now = (await insertCopies(db, template, 1, () => ({ name: 'due-now', status: 'PENDING' })))[0]!;
+  const flagged = async () => {
+    const r = (await db('sessions').where({ due_later: true }).count('* as n')) as { n: string }[];
+    return Number(r[0]!.n);
+  };
+  await survey();
+  t.is(await flagged(), FAN_OUT, 'each found due after the horizon');
+  const one = await rowOf(later[0]!);
+  t.deepEqual(
+    one.status_data.predicates?.map((p) => p.name),
+    ['starts_at'],
+    'and told when it runs',
+  );
+  await db.raw('VACUUM sessions');
+  const head = await scanRunnable(db, HEAD, at(), 16, []);
+  t.deepEqual(
+    head.rows.map((r) => r.id),
+    [now],
+  );
+  t.true(head.read < HEAD, `the head read ${head.read} sessions`);
+  const sent = surveySql(new Date(), new Date(), 100);
+  await assertReadsFew(t, 'the survey', { sql: positional(sent.sql).text, bindings: sent.bindings });
+  const all = () => scanRunnable(db, null, at(), 16, []);
+  await assertReadsFew(t, 'the whole queue', await captured('bai_runnable_all', all));
+  // A pass whose horizon reaches their time (the dispatcher's timer is armed for it).
+  const reached = await scheduler.survey(new Date(inAnHour.getTime() + 1), new Date(), 100);
+  t.is(reached.find((g) => g.group === 'default')?.joined, FAN_OUT, 'back in the queue');
+  t.is(await flagged(), 0);
+  const due = { group: 'default', horizon: new Date(inAnHour.getTime() + 1), now: new Date() };
+  const page = await scanRunnable(db, HEAD, due, 16, []);
+  t.is(page.rows.length, 16);
+  t.true(
+    page.rows.every((r) => later.includes(r.id)),
+    'ahead of the session due now, by priority',
   );
 });

@@ -3,24 +3,29 @@ import type { Knex } from 'knex';
 /** The statuses in which a dependency has ended for its dependents (DEPENDENCY_ENDED_STATUSES). */
 const ENDED = `('TERMINATED', 'CANCELLED', 'ERROR')`;
 /**
- * What the queue's indexes and heads hold: PENDING, not an array's parent, and no dependency or
- * every dependency met (as the survey found it).
+ * What the queue's indexes and heads hold: PENDING, not an array's parent, not due after the
+ * survey's horizon, and no dependency or every dependency met (as the survey found them).
  */
-const QUEUED = `status = 'PENDING' AND array_size IS NULL AND (NOT has_dependencies OR deps_met)`;
+const QUEUED = `status = 'PENDING' AND array_size IS NULL AND NOT due_later AND (NOT has_dependencies OR deps_met)`;
 
 /**
- * Sessions waiting on a dependency cost nothing a pass. A CI fan-out of thousands waiting on its
- * build job filled the head of its group's queue; every pass then read the whole queue, and
- * checked every dependent's every dependency there and in the survey: 29× PostgreSQL's CPU a
+ * The queue holds the sessions that can run but for capacity; those waiting for a dependency
+ * or for a time after the dispatcher's horizon cost a pass nothing. A CI fan-out of thousands
+ * waiting on its build job, or due tomorrow, at a higher priority than the rest, filled the
+ * head of its group's queue; every pass then read the whole queue, and the survey checked every
+ * dependent's every dependency: 29× (dependents) and 3.9× (due tomorrow) PostgreSQL's CPU a
  * drained session with 5,000 of them waiting (docs/benchmarks.md, round twenty-four). What a
- * dependent waits for changes only when one of its dependencies ends, so the survey examines it
- * then, and otherwise no pass reads it.
+ * dependent waits for changes only when one of its dependencies ends, and a session due later
+ * only when its time comes: the survey looks at each then.
  *
+ * - `due_later`: the survey found the session's starts_at after its horizon (when it wrote its
+ *   first predicates: those waiting now are flagged here); a survey clears it once its horizon
+ *   reaches it (the dispatcher's timer is armed for the first starts_at).
  * - `deps_blocked`: the survey found the session waiting on a dependency that has not ended
  *   (its predicates say which); `deps_met`: it found every dependency met. Set by the survey
  *   only (scheduler-sql.ts, `deps` and `met`), and only if `deps_epoch` is still the one it
  *   read: a dependency that ended meanwhile bumped it. A dependent neither blocked nor met is
- *   examined by the next pass (the index of unusual sessions holds it).
+ *   examined by the next pass (sessions_pending_examined_idx holds it).
  * - `deps_epoch`: bumped, and both flags cleared, on each PENDING dependent of a session when
  *   that session ends (trigger sessions_dependents_wake; `has_dependents` keeps it off every
  *   other session's end) or when a dependency row goes (session_dependencies_gone). The
@@ -30,18 +35,25 @@ const QUEUED = `status = 'PENDING' AND array_size IS NULL AND (NOT has_dependenc
  *   same time either ends first (the insert then waits for it, and the survey sees it ended) or
  *   waits for the insert to commit (its trigger then sees the new dependent): never neither.
  * - The queue's indexes and heads (sessions_pending_queue_idx, sessions_pending_owner_idx,
- *   pending_queue_head, pending_open_heads) hold the sessions without a dependency and those
- *   whose dependencies are met: the runnable scan checks no dependency.
+ *   pending_queue_head, pending_open_heads) leave out the sessions due later and those with a
+ *   dependency not found met: the runnable scan checks no dependency.
+ * - The survey's reads each have an index of their own sessions: those without predicates (as
+ *   before), those due later, those in a retry backoff, the dependents to examine; the index of
+ *   all those kinds together (sessions_pending_unusual_idx) goes, as the planner read every
+ *   part of the survey through it.
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`ALTER TABLE sessions
     ADD COLUMN has_dependents boolean NOT NULL DEFAULT false,
     ADD COLUMN deps_epoch integer NOT NULL DEFAULT 0,
     ADD COLUMN deps_blocked boolean NOT NULL DEFAULT false,
-    ADD COLUMN deps_met boolean NOT NULL DEFAULT false`);
+    ADD COLUMN deps_met boolean NOT NULL DEFAULT false,
+    ADD COLUMN due_later boolean NOT NULL DEFAULT false`);
   await knex.raw(
     `UPDATE sessions SET has_dependents = true WHERE id IN (SELECT depends_on FROM session_dependencies)`,
   );
+  // A pass clears it again on those due within its horizon.
+  await knex.raw(`UPDATE sessions SET due_later = true WHERE status = 'PENDING' AND starts_at > now()`);
   await knex.raw(`
     CREATE OR REPLACE FUNCTION session_dependencies_mark() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -91,16 +103,29 @@ export async function up(knex: Knex): Promise<void> {
         ON sessions (scaling_group, access_key, priority DESC, created_at, array_index, id)
       WHERE ${QUEUED}`,
   );
+  // What the glance asks about and the survey reads, each kind from an index of its own sessions
+  // alone (scheduler-sql.ts, ANY_PENDING_UNUSUAL); with starts_at: sessions_pending_later_idx.
   await knex.raw('DROP INDEX IF EXISTS sessions_pending_unusual_idx');
+  // Every session by status (and by group and status): with statistics that have not seen the
+  // sessions waiting, any read of PENDING sessions looked as cheap through these as through the
+  // index of the few it wants. Each reader of PENDING sessions has an index of its own, and the
+  // live ones are counted from sessions_live_counts_idx.
+  await knex.raw('DROP INDEX IF EXISTS sessions_status_idx');
+  await knex.raw('DROP INDEX IF EXISTS sessions_dispatch_idx');
   await knex.raw(
-    `CREATE INDEX sessions_pending_unusual_idx ON sessions (scaling_group)
-      WHERE status = 'PENDING'
-        AND (starts_at IS NOT NULL OR retry_after IS NOT NULL OR start_deadline_seconds IS NOT NULL
-             OR (has_dependencies AND NOT deps_blocked AND NOT deps_met))`,
+    `CREATE INDEX sessions_pending_due_later_idx ON sessions (starts_at) WHERE status = 'PENDING' AND due_later`,
+  );
+  await knex.raw(
+    `CREATE INDEX sessions_pending_backoff_idx ON sessions (scaling_group, retry_after)
+      WHERE status = 'PENDING' AND retry_after IS NOT NULL`,
+  );
+  await knex.raw(
+    `CREATE INDEX sessions_pending_examined_idx ON sessions (scaling_group)
+      WHERE status = 'PENDING' AND has_dependencies AND NOT deps_blocked AND NOT deps_met`,
   );
   await heads(
     knex,
-    `s.status = 'PENDING' AND s.array_size IS NULL AND (NOT s.has_dependencies OR s.deps_met)`,
+    `s.status = 'PENDING' AND s.array_size IS NULL AND NOT s.due_later AND (NOT s.has_dependencies OR s.deps_met)`,
   );
 }
 
@@ -153,7 +178,12 @@ async function heads(knex: Knex, queued: string): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   await heads(knex, `s.status = 'PENDING' AND s.array_size IS NULL`);
-  await knex.raw('DROP INDEX IF EXISTS sessions_pending_unusual_idx');
+  for (const index of ['due_later', 'backoff', 'examined'])
+    await knex.raw(`DROP INDEX IF EXISTS sessions_pending_${index}_idx`);
+  await knex.raw('CREATE INDEX sessions_status_idx ON sessions (status)');
+  await knex.raw(
+    'CREATE INDEX sessions_dispatch_idx ON sessions (scaling_group, status, priority, created_at)',
+  );
   await knex.raw(
     `CREATE INDEX sessions_pending_unusual_idx ON sessions (scaling_group)
       WHERE status = 'PENDING'
@@ -183,7 +213,7 @@ export async function down(knex: Knex): Promise<void> {
       RETURN NULL;
     END $$`);
   await knex.raw(
-    `ALTER TABLE sessions DROP COLUMN deps_met, DROP COLUMN deps_blocked, DROP COLUMN deps_epoch,
-       DROP COLUMN has_dependents`,
+    `ALTER TABLE sessions DROP COLUMN due_later, DROP COLUMN deps_met, DROP COLUMN deps_blocked,
+       DROP COLUMN deps_epoch, DROP COLUMN has_dependents`,
   );
 }
