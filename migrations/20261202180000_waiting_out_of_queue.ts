@@ -104,7 +104,7 @@ export async function up(knex: Knex): Promise<void> {
       WHERE ${QUEUED}`,
   );
   // What the glance asks about and the survey reads, each kind from an index of its own sessions
-  // alone (scheduler-sql.ts, ANY_PENDING_UNUSUAL); with starts_at: sessions_pending_later_idx.
+  // alone (scheduler-sql.ts, ANY_PENDING_UNUSUAL).
   await knex.raw('DROP INDEX IF EXISTS sessions_pending_unusual_idx');
   // Every session by status (and by group and status): with statistics that have not seen the
   // sessions waiting, any read of PENDING sessions looked as cheap through these as through the
@@ -112,8 +112,16 @@ export async function up(knex: Knex): Promise<void> {
   // live ones are counted from sessions_live_counts_idx.
   await knex.raw('DROP INDEX IF EXISTS sessions_status_idx');
   await knex.raw('DROP INDEX IF EXISTS sessions_dispatch_idx');
+  // With a starts_at: those not flagged (sessions_pending_later_idx, until now all of them: it
+  // was the plan for the survey's first write of predicates, which then read them all) and
+  // those flagged.
+  await knex.raw('DROP INDEX IF EXISTS sessions_pending_later_idx');
   await knex.raw(
-    `CREATE INDEX sessions_pending_due_later_idx ON sessions (starts_at) WHERE status = 'PENDING' AND due_later`,
+    `CREATE INDEX sessions_pending_later_idx ON sessions (scaling_group, starts_at)
+      WHERE status = 'PENDING' AND starts_at IS NOT NULL AND NOT due_later`,
+  );
+  await knex.raw(
+    `CREATE INDEX sessions_pending_due_later_idx ON sessions (scaling_group, starts_at) WHERE status = 'PENDING' AND due_later`,
   );
   await knex.raw(
     `CREATE INDEX sessions_pending_backoff_idx ON sessions (scaling_group, retry_after)
@@ -178,8 +186,12 @@ async function heads(knex: Knex, queued: string): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   await heads(knex, `s.status = 'PENDING' AND s.array_size IS NULL`);
-  for (const index of ['due_later', 'backoff', 'examined'])
+  for (const index of ['due_later', 'backoff', 'examined', 'later'])
     await knex.raw(`DROP INDEX IF EXISTS sessions_pending_${index}_idx`);
+  await knex.raw(
+    `CREATE INDEX sessions_pending_later_idx ON sessions (scaling_group, starts_at)
+      WHERE status = 'PENDING' AND starts_at IS NOT NULL`,
+  );
   await knex.raw('CREATE INDEX sessions_status_idx ON sessions (status)');
   await knex.raw(
     'CREATE INDEX sessions_dispatch_idx ON sessions (scaling_group, status, priority, created_at)',

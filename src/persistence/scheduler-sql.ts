@@ -116,7 +116,9 @@ const GROUP_AGENTS = `(SELECT coalesce(jsonb_agg(jsonb_build_object(
  * index of them all was the plan for every part of the survey, each then reading every session
  * with a starts_at).
  */
-const ANY_PENDING_UNUSUAL = `(EXISTS (SELECT 1 FROM sessions s WHERE s.status = 'PENDING' AND s.starts_at IS NOT NULL)
+const ANY_PENDING_UNUSUAL = `(EXISTS (SELECT 1 FROM sessions s
+             WHERE s.status = 'PENDING' AND s.starts_at IS NOT NULL AND NOT s.due_later)
+   OR EXISTS (SELECT 1 FROM sessions s WHERE s.status = 'PENDING' AND s.due_later)
    OR EXISTS (SELECT 1 FROM sessions s WHERE s.status = 'PENDING' AND s.retry_after IS NOT NULL)
    OR EXISTS (SELECT 1 FROM sessions s WHERE s.status = 'PENDING' AND s.start_deadline_seconds IS NOT NULL)
    OR EXISTS (SELECT 1 FROM sessions s
@@ -210,8 +212,8 @@ export function surveySql(
   const sql = `WITH later AS (
       UPDATE sessions s SET due_later = true,
              status_data = s.status_data || jsonb_build_object('predicates', ${laterPreds})
-       WHERE s.status = 'PENDING' AND s.starts_at > ${bind(horizon)}
-         AND s.status_data -> 'predicates' IS NULL
+       WHERE s.status = 'PENDING' AND s.starts_at IS NOT NULL AND NOT s.due_later
+         AND s.starts_at > ${bind(horizon)} AND s.status_data -> 'predicates' IS NULL
          AND NOT coalesce(s.retry_after > ${bind(now)}, false)
       RETURNING 1
     ), due AS (
@@ -267,8 +269,12 @@ export function surveySql(
     SELECT g.name AS scaling_group,
       ((SELECT count(*) FROM met WHERE met.scaling_group = g.name)
         + (SELECT count(*) FROM due WHERE due.scaling_group = g.name))::int AS joined,
-      (SELECT min(s.starts_at) FROM sessions s
-        WHERE s.scaling_group = g.name AND s.status = 'PENDING' AND s.starts_at > ${bind(horizon)}) AS later_at,
+      LEAST((SELECT min(s.starts_at) FROM sessions s
+              WHERE s.scaling_group = g.name AND s.status = 'PENDING' AND s.starts_at IS NOT NULL
+                AND NOT s.due_later AND s.starts_at > ${bind(horizon)}),
+            (SELECT min(s.starts_at) FROM sessions s
+              WHERE s.status = 'PENDING' AND s.due_later AND s.scaling_group = g.name
+                AND s.starts_at > ${bind(horizon)})) AS later_at,
       (SELECT min(s.retry_after) FROM sessions s
         WHERE s.scaling_group = g.name AND s.status = 'PENDING' AND s.retry_after > ${bind(now)}) AS backoff_at,
       (SELECT min(${START_DEADLINE_AT_SQL}) FROM sessions s
