@@ -269,12 +269,7 @@ export function surveySql(
     SELECT g.name AS scaling_group,
       ((SELECT count(*) FROM met WHERE met.scaling_group = g.name)
         + (SELECT count(*) FROM due WHERE due.scaling_group = g.name))::int AS joined,
-      LEAST((SELECT min(s.starts_at) FROM sessions s
-              WHERE s.scaling_group = g.name AND s.status = 'PENDING' AND s.starts_at IS NOT NULL
-                AND NOT s.due_later AND s.starts_at > ${bind(horizon)}),
-            (SELECT min(s.starts_at) FROM sessions s
-              WHERE s.status = 'PENDING' AND s.due_later AND s.scaling_group = g.name
-                AND s.starts_at > ${bind(horizon)})) AS later_at,
+      pending_later_at(g.name, ${bind(horizon)}) AS later_at,
       (SELECT min(s.retry_after) FROM sessions s
         WHERE s.scaling_group = g.name AND s.status = 'PENDING' AND s.retry_after > ${bind(now)}) AS backoff_at,
       (SELECT min(${START_DEADLINE_AT_SQL}) FROM sessions s
