@@ -175,8 +175,8 @@ export class SchedulerStore {
   }
 
   /**
-   * What the PENDING sessions of a group's queue ask for (not those whose dependencies are not
-   * met, which no placement takes): each distinct request (slots per kernel, the
+   * What the PENDING sessions of a group's queue ask for (not those due later or waiting on a
+   * dependency, which no placement takes): each distinct request (slots per kernel, the
    * kernels, the architecture), up to `max` of them; null when there are more. One read of the
    * group's queue index and its rows, without the ranking a runnable scan does: a pass asks
    * before it reads the whole queue, which places nothing when none of these fits the room left.

@@ -20,8 +20,16 @@ export async function insertCopies(
 ): Promise<string[]> {
   const row = (await db('sessions').where({ id: template }).first()) as SessionRow;
   const kernels = (await db('kernels').where({ session_id: template })) as KernelRow[];
-  // Not copied: what the dependency triggers keep (a copy has no dependency rows but those given).
-  const fresh = { has_dependencies: false, has_dependents: false, deps_blocked: false, deps_epoch: 0 };
+  // Not copied: what the dependency triggers and the survey keep (a copy has no dependency rows
+  // but those given, and no pass has looked at it yet).
+  const fresh = {
+    has_dependencies: false,
+    has_dependents: false,
+    deps_blocked: false,
+    deps_met: false,
+    deps_epoch: 0,
+    due_later: false,
+  };
   const rows = Array.from({ length: n }, (_, i) => ({ ...row, ...fresh, id: randomUUID(), ...each(row, i) }));
   for (let i = 0; i < n; i += 250) {
     const chunk = rows.slice(i, i + 250);
