@@ -150,8 +150,8 @@ async function registered(stack: BenchStack, waiting: number): Promise<number> {
  * session that has not run yet (a fan-out waiting on its build job, due tomorrow); `later`,
  * each is due tomorrow (`starts_at`).
  */
-export type BacklogKind = 'unplaceable' | 'gated' | 'dependent' | 'later';
-export const BACKLOG_KINDS: readonly BacklogKind[] = ['unplaceable', 'gated', 'dependent', 'later'];
+export const BACKLOG_KINDS = ['unplaceable', 'gated', 'dependent', 'later'] as const;
+export type BacklogKind = (typeof BACKLOG_KINDS)[number];
 
 /**
  * `count` PENDING sessions that cannot run (BacklogKind): copies of a session the API made

@@ -29,7 +29,8 @@ const QUEUED = `status = 'PENDING' AND array_size IS NULL AND NOT due_later AND 
  * - `deps_epoch`: bumped, and both flags cleared, on each PENDING dependent of a session when
  *   that session ends (trigger sessions_dependents_wake; `has_dependents` keeps it off every
  *   other session's end) or when a dependency row goes (session_dependencies_gone). The
- *   dependents are locked in the order of their ids first, so two ends never deadlock on them.
+ *   dependents are locked in the order of their ids (the wake's sub-select), so two ends never
+ *   deadlock on them.
  * - The trigger on a dependency row's insert (session_dependencies_mark) takes a share lock on
  *   the sessions depended on before it marks them `has_dependents`. A dependency ending at the
  *   same time either ends first (the insert then waits for it, and the survey sees it ended) or
@@ -68,13 +69,12 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
     CREATE FUNCTION sessions_dependents_wake() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      PERFORM 1 FROM sessions s
-       WHERE s.id IN (SELECT d.session_id FROM session_dependencies d WHERE d.depends_on = NEW.id)
-         AND s.status = 'PENDING'
-       ORDER BY s.id FOR NO KEY UPDATE;
       UPDATE sessions s SET deps_epoch = s.deps_epoch + 1, deps_blocked = false, deps_met = false
-       WHERE s.id IN (SELECT d.session_id FROM session_dependencies d WHERE d.depends_on = NEW.id)
-         AND s.status = 'PENDING';
+        FROM (SELECT x.id FROM sessions x
+               WHERE x.id IN (SELECT d.session_id FROM session_dependencies d WHERE d.depends_on = NEW.id)
+                 AND x.status = 'PENDING'
+               ORDER BY x.id FOR NO KEY UPDATE) l
+       WHERE s.id = l.id;
       RETURN NULL;
     END $$`);
   await knex.raw(`
@@ -92,17 +92,7 @@ export async function up(knex: Knex): Promise<void> {
     CREATE TRIGGER session_dependencies_gone AFTER DELETE ON session_dependencies
       REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION session_dependencies_gone()`);
 
-  await knex.raw('DROP INDEX IF EXISTS sessions_pending_queue_idx');
-  await knex.raw(
-    `CREATE INDEX sessions_pending_queue_idx ON sessions (scaling_group, priority DESC, created_at, array_index, id)
-      WHERE ${QUEUED}`,
-  );
-  await knex.raw('DROP INDEX IF EXISTS sessions_pending_owner_idx');
-  await knex.raw(
-    `CREATE INDEX sessions_pending_owner_idx
-        ON sessions (scaling_group, access_key, priority DESC, created_at, array_index, id)
-      WHERE ${QUEUED}`,
-  );
+  await queueIndexes(knex, QUEUED);
   // What the glance asks about and the survey reads, each kind from an index of its own sessions
   // alone (scheduler-sql.ts, ANY_PENDING_UNUSUAL).
   await knex.raw('DROP INDEX IF EXISTS sessions_pending_unusual_idx');
@@ -153,6 +143,24 @@ export async function up(knex: Knex): Promise<void> {
        ORDER BY s.starts_at LIMIT 1;
       RETURN LEAST(a, b);
     END $$`);
+}
+
+/**
+ * sessions_pending_queue_idx and sessions_pending_owner_idx (migrations 20261202050000 and
+ * 20261202150000) as they were, made again over the sessions of `queued`.
+ */
+async function queueIndexes(knex: Knex, queued: string): Promise<void> {
+  await knex.raw('DROP INDEX IF EXISTS sessions_pending_queue_idx');
+  await knex.raw(
+    `CREATE INDEX sessions_pending_queue_idx ON sessions (scaling_group, priority DESC, created_at, array_index, id)
+      WHERE ${queued}`,
+  );
+  await knex.raw('DROP INDEX IF EXISTS sessions_pending_owner_idx');
+  await knex.raw(
+    `CREATE INDEX sessions_pending_owner_idx
+        ON sessions (scaling_group, access_key, priority DESC, created_at, array_index, id)
+      WHERE ${queued}`,
+  );
 }
 
 /**
@@ -220,17 +228,7 @@ export async function down(knex: Knex): Promise<void> {
       WHERE status = 'PENDING'
         AND (starts_at IS NOT NULL OR retry_after IS NOT NULL OR start_deadline_seconds IS NOT NULL OR has_dependencies)`,
   );
-  await knex.raw('DROP INDEX IF EXISTS sessions_pending_owner_idx');
-  await knex.raw(
-    `CREATE INDEX sessions_pending_owner_idx
-        ON sessions (scaling_group, access_key, priority DESC, created_at, array_index, id)
-      WHERE status = 'PENDING' AND array_size IS NULL`,
-  );
-  await knex.raw('DROP INDEX IF EXISTS sessions_pending_queue_idx');
-  await knex.raw(
-    `CREATE INDEX sessions_pending_queue_idx ON sessions (scaling_group, priority DESC, created_at, array_index, id)
-      WHERE status = 'PENDING' AND array_size IS NULL`,
-  );
+  await queueIndexes(knex, `status = 'PENDING' AND array_size IS NULL`);
   await knex.raw('DROP TRIGGER IF EXISTS session_dependencies_gone ON session_dependencies');
   await knex.raw('DROP FUNCTION IF EXISTS session_dependencies_gone()');
   await knex.raw('DROP TRIGGER IF EXISTS sessions_dependents_wake ON sessions');

@@ -206,6 +206,10 @@ export function surveySql(
   };
   const laterPreds = predicatesSql('startsAt', { startsAt: isoSql('s.starts_at') });
   const backoffPreds = predicatesSql('retryBackoff', { retryAfter: isoSql('s.retry_after') });
+  /** The dependents `dw` and `dm` examine: due and past any backoff (not those `due` clears). */
+  const examinedNow = () => `${EXAMINED_DEPENDENT} AND NOT s.due_later
+         AND (s.starts_at IS NULL OR s.starts_at <= ${bind(horizon)})
+         AND (s.retry_after IS NULL OR s.retry_after <= ${bind(now)})`;
   const depPreds = predicatesSql('dependencies', {
     sessions: `string_agg(p.id::text, ', ' ORDER BY p.id::text)`,
   });
@@ -230,9 +234,7 @@ export function surveySql(
         FROM sessions s
         JOIN session_dependencies d ON d.session_id = s.id
         JOIN sessions p ON p.id = d.depends_on
-       WHERE ${EXAMINED_DEPENDENT} AND NOT s.due_later
-         AND (s.starts_at IS NULL OR s.starts_at <= ${bind(horizon)})
-         AND (s.retry_after IS NULL OR s.retry_after <= ${bind(now)})
+       WHERE ${examinedNow()}
          AND ${NOT_MET}
          AND NOT ${BROKEN_DEPENDENCY}
          AND NOT (s.array_size IS NULL AND ${pastStartDeadline(bind(now))})
@@ -242,9 +244,7 @@ export function surveySql(
         FROM sessions s
         LEFT JOIN session_dependencies d ON d.session_id = s.id
         LEFT JOIN sessions p ON p.id = d.depends_on
-       WHERE ${EXAMINED_DEPENDENT} AND NOT s.due_later
-         AND (s.starts_at IS NULL OR s.starts_at <= ${bind(horizon)})
-         AND (s.retry_after IS NULL OR s.retry_after <= ${bind(now)})
+       WHERE ${examinedNow()}
        GROUP BY s.id, s.deps_epoch
       HAVING bool_and(d.session_id IS NULL OR ${DEPENDENCY_MET_SQL})
     ), dl AS (

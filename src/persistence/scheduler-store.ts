@@ -137,11 +137,12 @@ export class SchedulerStore {
    * session of the group on every pass (docs/benchmarks.md, round twenty). When the head holds
    * fewer than a page of sessions that can run, the head without the keypairs at their limit is
    * read (a fan-out whose keypair's limit is used up fills the queue's head; round twenty-three),
-   * and when that too comes up short (sessions due later, behind a dependency or an array's
-   * parallelism fill it), the whole queue: the page is always the one a whole read gives. The
-   * whole queue is also read once every FULL_SCAN_MS per group, or a hundred times as long as
-   * its last read took (fullScanEvery), so that the sessions deeper than the head get their
-   * predicates (`capacity`, `keypair_concurrency`) written within that time.
+   * and when that too comes up short (an array at its parallelism fills it; sessions due later
+   * and those behind a dependency are not in the queue, migration 20261202180000), the whole
+   * queue: the page is always the one a whole read gives. The whole queue is also read once
+   * every FULL_SCAN_MS per group, or a hundred times as long as its last read took
+   * (fullScanEvery), so that the sessions deeper than the head get their predicates
+   * (`capacity`, `keypair_concurrency`) written within that time.
    */
   async runnable(
     group: string,

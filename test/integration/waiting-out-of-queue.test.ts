@@ -1,4 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
+import type { Db, Tx } from '../../src/persistence/db.js';
 import { analyze, rowsCounted, type RanQuery } from '../../src/persistence/plan-check.js';
 import { positional } from '../../src/persistence/prepared.js';
 import { scanRunnable } from '../../src/persistence/runnable-scan.js';
@@ -152,8 +153,7 @@ async function dependentsOf(id: string): Promise<string[]> {
 
 test.serial("the build job's end wakes the fan-out, and the next pass finds it runnable", async (t) => {
   const { db } = fx.database;
-  // As an exit writes it: the status, in one UPDATE.
-  await db('sessions').where({ id: build }).update({ status: 'TERMINATED', result: 'SUCCESS' });
+  await endOk(build);
   t.is(await blockedCount(), 0, 'every dependent woken');
   t.is((await rowOf((await dependentsOf(build))[0]!)).deps_epoch, 1);
   t.true(await unusual());
@@ -170,52 +170,65 @@ test.serial("the build job's end wakes the fan-out, and the next pass finds it r
   await db('sessions').where({ status: 'PENDING' }).update({ status: 'CANCELLED' });
 });
 
+/** Session `id` ends as an exit writes it: its status, in one UPDATE. */
+const endOk = (id: string, db: Db = fx.database.db) =>
+  db('sessions').where({ id }).update({ status: 'TERMINATED', result: 'SUCCESS' });
+
+/**
+ * A race played out: `hold` runs in a transaction left open, `start` begins, and once it waits
+ * on a lock (a statement whose text has `fragment`) the transaction commits. What each returned.
+ */
+async function raced<H, T>(
+  hold: (trx: Tx) => Promise<H>,
+  start: () => Promise<T>,
+  fragment: string,
+  what: string,
+): Promise<{ held: H; started: T }> {
+  const trx = await fx.database.db.transaction();
+  try {
+    const held = await hold(trx);
+    const started = start();
+    started.catch(() => {}); // awaited below; a rejection before then is not unhandled
+    await untilWaitingOnLock(fx.database.db, fragment, what);
+    await trx.commit();
+    return { held, started: await started };
+  } finally {
+    if (!trx.isCompleted()) await trx.rollback();
+  }
+}
+
 test.serial(
   'a dependency that ends while a dependent is inserted: the insert waits, and sees it ended',
   async (t) => {
     const { db } = fx.database;
     const dep = await running('race-end-first');
-    const trx = await db.transaction();
-    try {
-      await trx('sessions').where({ id: dep }).update({ status: 'TERMINATED', result: 'SUCCESS' });
-      const inserting = dependent('race-end-first-child', [dep]);
-      await untilWaitingOnLock(
-        db,
-        'session_dependencies',
-        'the dependency insert waits on the ending session',
-      );
-      await trx.commit();
-      const child = await inserting;
-      await survey();
-      const row = await rowOf(child);
-      t.false(row.deps_blocked, 'not blocked: its dependency had ended');
-      t.deepEqual(
-        (await scanRunnable(db, HEAD, at(), 16, [])).rows.map((r) => r.id),
-        [child],
-      );
-      await db('sessions').where({ id: child }).update({ status: 'CANCELLED' });
-    } finally {
-      if (!trx.isCompleted()) await trx.rollback();
-    }
+    const { started: child } = await raced(
+      (trx) => endOk(dep, trx),
+      () => dependent('race-end-first-child', [dep]),
+      'session_dependencies',
+      'the dependency insert waits on the ending session',
+    );
+    await survey();
+    t.false((await rowOf(child)).deps_blocked, 'not blocked: its dependency had ended');
+    t.deepEqual(
+      (await scanRunnable(db, HEAD, at(), 16, [])).rows.map((r) => r.id),
+      [child],
+    );
+    await db('sessions').where({ id: child }).update({ status: 'CANCELLED' });
   },
 );
 
 test.serial('a dependent inserted while its dependency ends: the end waits, and wakes it', async (t) => {
   const { db } = fx.database;
   const dep = await running('race-insert-first');
-  const trx = await db.transaction();
-  try {
-    const child = await dependent('race-insert-first-child', [dep], trx);
-    const ending = db('sessions').where({ id: dep }).update({ status: 'TERMINATED', result: 'SUCCESS' });
-    const done = ending.then(() => true);
-    await untilWaitingOnLock(db, 'update "sessions"', 'the end waits on the dependency being inserted');
-    await trx.commit();
-    await done;
-    t.is((await rowOf(child)).deps_epoch, 1, "the end's trigger saw the new dependent");
-    await db('sessions').where({ id: child }).update({ status: 'CANCELLED' });
-  } finally {
-    if (!trx.isCompleted()) await trx.rollback();
-  }
+  const { held: child } = await raced(
+    (trx) => dependent('race-insert-first-child', [dep], trx),
+    () => endOk(dep),
+    'update "sessions"',
+    'the end waits on the dependency being inserted',
+  );
+  t.is((await rowOf(child)).deps_epoch, 1, "the end's trigger saw the new dependent");
+  await db('sessions').where({ id: child }).update({ status: 'CANCELLED' });
 });
 
 test.serial('two dependencies that end at once: the dependent is woken by the later', async (t) => {
@@ -224,31 +237,22 @@ test.serial('two dependencies that end at once: the dependent is woken by the la
   const child = await dependent('race-two-child', [a, b]);
   await survey();
   t.true((await rowOf(child)).deps_blocked);
-  const trx = await db.transaction();
-  try {
-    await trx('sessions').where({ id: a }).update({ status: 'TERMINATED', result: 'SUCCESS' });
-    const ending = db('sessions').where({ id: b }).update({ status: 'TERMINATED', result: 'SUCCESS' });
-    const done = ending.then(() => true);
-    await untilWaitingOnLock(
-      db,
-      'update "sessions"',
-      "the second end waits on the first's lock on the dependent",
-    );
-    await trx.commit();
-    await done;
-    const row = await rowOf(child);
-    t.is(row.deps_epoch, 2);
-    t.false(row.deps_blocked);
-    await survey();
-    t.false((await rowOf(child)).deps_blocked, 'both ended: not blocked again');
-    t.deepEqual(
-      (await scanRunnable(db, HEAD, at(), 16, [])).rows.map((r) => r.id),
-      [child],
-    );
-    await db('sessions').where({ id: child }).update({ status: 'CANCELLED' });
-  } finally {
-    if (!trx.isCompleted()) await trx.rollback();
-  }
+  await raced(
+    (trx) => endOk(a, trx),
+    () => endOk(b),
+    'update "sessions"',
+    "the second end waits on the first's lock on the dependent",
+  );
+  const row = await rowOf(child);
+  t.is(row.deps_epoch, 2);
+  t.false(row.deps_blocked);
+  await survey();
+  t.false((await rowOf(child)).deps_blocked, 'both ended: not blocked again');
+  t.deepEqual(
+    (await scanRunnable(db, HEAD, at(), 16, [])).rows.map((r) => r.id),
+    [child],
+  );
+  await db('sessions').where({ id: child }).update({ status: 'CANCELLED' });
 });
 
 test.serial('the survey does not wait on a dependent another transaction holds', async (t) => {
