@@ -148,9 +148,11 @@ async function registered(stack: BenchStack, waiting: number): Promise<number> {
  * `gated`, their keypair is at its limit of running sessions (a policy of its own allows none:
  * a CI fan-out whose keypair's limit is used up by long jobs); `dependent`, each depends on one
  * session that has not run yet (a fan-out waiting on its build job, due tomorrow); `later`,
- * each is due tomorrow (`starts_at`).
+ * each is due tomorrow (`starts_at`); `array`, they are the children of one array at its
+ * parallelism (a parallelism of 0 stands for one whose running children fill it, so that
+ * none of them holds the drain's slots).
  */
-export const BACKLOG_KINDS = ['unplaceable', 'gated', 'dependent', 'later'] as const;
+export const BACKLOG_KINDS = ['unplaceable', 'gated', 'dependent', 'later', 'array'] as const;
 export type BacklogKind = (typeof BACKLOG_KINDS)[number];
 
 /**
@@ -178,12 +180,24 @@ async function addWaiting(stack: BenchStack, count: number, kind: BacklogKind): 
     starts_at: tomorrow,
   });
   const now = new Date();
+  // An array's parent is never placed (array_size: out of the queue); its children are copies.
+  const [parent] =
+    kind === 'array'
+      ? await insertCopies(stack.db, sessionId, 1, () => ({
+          name: 'backlog-array',
+          access_key: OWNER,
+          starts_at: null,
+          array_size: count,
+          array_parallelism: 0,
+        }))
+      : [];
   await insertCopies(
     stack.db,
     sessionId,
     count,
     (t, i) => ({
       name: `backlog-${i}`,
+      ...(parent ? { array_parent_id: parent, array_index: i } : {}),
       access_key: OWNER,
       starts_at: kind === 'later' ? new Date(tomorrow) : null,
       priority: kind === 'unplaceable' ? 0 : 100,
