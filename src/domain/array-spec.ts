@@ -116,7 +116,7 @@ export function checkArrayPendingLimit(max: number | null, pending: number, spec
 
 /** What the parent needs to know of its children to follow them. */
 export interface ArrayChildrenState {
-  /** Children not ended yet (not TERMINATED or CANCELLED). */
+  /** Children not ended yet (not TERMINATED or CANCELLED); the settle step reads 1 for any. */
   open: number;
   /** Some child has run (RUNNING is in its history). */
   ran: boolean;

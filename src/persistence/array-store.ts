@@ -237,34 +237,23 @@ export class ArrayStore {
   }
 
   /**
-   * The settle step's read, one statement: every parent not over, with how many children are
-   * still open, whether one ran, and the failed child of the lowest index; and the parents that
-   * ended or are being cancelled and still have PENDING children (`stray`).
+   * The settle step's read, one statement: every parent not over, with whether any child is
+   * still open (0 or 1), whether one ran, and once none is open the failed child of the lowest
+   * index; and the parents that ended or are being cancelled and still have PENDING children
+   * (`stray`). Each part reads a parent's few children of an index of its own
+   * (sessions_array_open_idx: those not over; sessions_array_placed_idx: those ever placed),
+   * not all of them: a fan-out of thousands waiting for its room, its build job or
+   * its time cost every pass a read of each of its children (docs/benchmarks.md, round
+   * twenty-five).
    */
   async openParents(): Promise<{ open: OpenParent[]; stray: string[] }> {
+    // A function (migration 20261203080000): each of its reads is planned with sorting off,
+    // through the one index that gives the order it asks for.
     const { rows } = (await preparedRaw(
       this.db,
       'bai_open_parents',
-      `SELECT p.id, p.status,
-              (SELECT count(*) FROM sessions c
-                WHERE c.array_parent_id = p.id AND c.status NOT IN ('TERMINATED', 'CANCELLED'))::int AS open,
-              EXISTS (SELECT 1 FROM sessions c WHERE c.array_parent_id = p.id
-                         AND (c.status_history -> 'RUNNING') IS NOT NULL) AS ran,
-              f.array_index AS failed_index, f.exit_code AS failed_exit,
-              p.status = 'TERMINATING' AND EXISTS (SELECT 1 FROM sessions c
-                WHERE c.array_parent_id = p.id AND c.status = 'PENDING') AS stray
-         FROM sessions p
-         LEFT JOIN LATERAL (
-           SELECT c.array_index, c.exit_code FROM sessions c
-            WHERE c.array_parent_id = p.id AND c.status IN ('TERMINATED', 'CANCELLED')
-              AND c.result <> 'SUCCESS'
-            ORDER BY c.array_index LIMIT 1) f ON true
-        WHERE p.array_size IS NOT NULL AND p.status IN ('PENDING', 'RUNNING', 'TERMINATING')
-       UNION ALL
-       SELECT p.id, p.status, 0, false, NULL, NULL, true
-         FROM sessions p
-        WHERE p.array_size IS NOT NULL AND p.status IN ('TERMINATED', 'CANCELLED')
-          AND EXISTS (SELECT 1 FROM sessions c WHERE c.array_parent_id = p.id AND c.status = 'PENDING')`,
+      `SELECT parent_id AS id, parent_status AS status, open, ran, failed_index, failed_exit, stray
+         FROM array_parents_to_settle()`,
     )) as {
       rows: {
         id: string;
@@ -335,15 +324,15 @@ export class ArrayStore {
  * room get `preds` (an expression over `r.arr_limit`) written as their predicates, in the same
  * statement: picked by id from one scan of the ranking and joined to their array's row of
  * `arr_room`, so a pass reads each candidate once (a join to the ranking itself re-read it for
- * every PENDING session). The parents are read by id: their status is a guard no index matches
+ * every PENDING session); the join to `arr_room` is a guard no index matches (as a join on the
+ * children's parent, it was planned as a read of every child of every array). The parents are read by id: their status is a guard no index matches
  * (a plan from statistics that saw few live sessions read every live session to find them).
  */
 export function arrayGateCtes(from: string, to: string, preds: string): string {
   return `arr_room AS MATERIALIZED (
       SELECT p.id AS parent_id, p.array_parallelism AS arr_limit,
              coalesce(p.array_parallelism, 2147483647)
-               - (SELECT count(*) FROM sessions a WHERE a.array_parent_id = p.id
-                     AND a.status IN (${sqlList(ACTIVE_STATUSES)})) AS room
+               - array_active(p.id) AS room
         FROM sessions p
        WHERE p.id IN (SELECT DISTINCT array_parent_id FROM ${from} WHERE array_parent_id IS NOT NULL)
          AND ${unindexedGuard(`p.status IN ('PENDING', 'RUNNING')`)}
@@ -352,7 +341,7 @@ export function arrayGateCtes(from: string, to: string, preds: string): string {
              row_number() OVER (PARTITION BY c.array_parent_id ORDER BY ${queueOrder('c')}) AS arr_rank
         FROM ${from} c JOIN arr_room r ON r.parent_id = c.array_parent_id
     ), arr_over AS (
-      ${predicatesPastRoom({ ranked: 'arr_ranked', rank: 'arr_rank', room: 'room', roomCte: 'arr_room', joinOn: 'r.parent_id = s.array_parent_id', preds })}
+      ${predicatesPastRoom({ ranked: 'arr_ranked', rank: 'arr_rank', room: 'room', roomCte: 'arr_room', joinOn: unindexedGuard('r.parent_id = s.array_parent_id'), preds })}
     ), ${to} AS (
       SELECT c.* FROM ${from} c
        WHERE c.array_parent_id IS NULL

@@ -92,6 +92,9 @@ export async function scanRunnable(
   const key = head === null ? 'all' : from === 'queue' ? `${head}` : `open_${head}`;
   const { rows } = (await preparedRaw(db, `bai_runnable_${key}`, textOf(head, from, key), [
     at.group,
+    at.group,
+    at.horizon,
+    at.now,
     at.horizon,
     at.now,
     at.now,
@@ -137,36 +140,70 @@ const WHOLE = 2_147_483_647;
  * backoff, with every dependency's condition met (as the survey found it: `deps_met`, migration
  * 20261202180000, so no dependency is read here) and not past a start deadline. With `head`,
  * only those among the first `head` PENDING sessions of the group in the queue's order (CTE
- * `q`: pending_queue_head, which reads sessions_pending_queue_idx alone in its order and
+ * `qh`: pending_queue_head, which reads sessions_pending_queue_idx alone in its order and
  * stops there, whatever the statistics say; migration 20261202120000), so how many were read
  * says whether the head was cut; their rows are then read by id (an array, through
  * sessions_pkey, their status a guard no index matches: an `IN` was planned as a hash join
  * over every PENDING session, and a plain status check as a read of every PENDING session
- * through a status index). Without `head`, the whole queue, read the same way. Bindings: the
- * group, the horizon, the instant twice.
+ * through a status index). Without `head`, the whole queue, read the same way.
+ *
+ * The arrays' children are not in the queue (migration 20261203080000): CTE `qa` reads, of
+ * each array of the group, its first children that are due, as many as its parallelism leaves
+ * room for and at most `head` (pending_array_heads; `cut` marks one more when there are more
+ * within its room, and the head is then cut). Those past the room cannot run whatever else
+ * waits, so leaving them out changes no rank; a child that sorts after the queue's head when
+ * the head was cut is left out too (`cutk`: the head's last session), as the head leaves out
+ * every session after it. Without `head`, every child of the arrays, room or not (their
+ * predicates are written). Bindings: the group, the group again, the horizon, the instant;
+ * the horizon, the instant twice.
  */
 function candidateCtes(head: number | null, from: HeadSource): string {
   const due = `(s.starts_at IS NULL OR s.starts_at <= (SELECT ?::timestamptz))
             AND (s.retry_after IS NULL OR s.retry_after <= (SELECT ?::timestamptz))
             AND (NOT s.has_dependencies OR s.deps_met)
             AND NOT ${pastStartDeadline('(SELECT ?::timestamptz)')}`;
+  const bound = head ?? WHOLE;
   // The keypairs' heads come unordered, each keypair's first `head`: the first `head` of them
   // in the queue's order are the group's (a sort of at most `head` a keypair). The whole queue
   // is the queue's head without a bound: read from the queue's index whatever the statistics
   // say, where a plain read of the group's PENDING sessions could read them through another
   // index, with those whose dependencies are not met (round twenty-four).
-  const q =
+  const qh =
     from === 'queue' || head === null
-      ? `SELECT h.id FROM pending_queue_head((SELECT ?::text), ${head ?? WHOLE}) AS h (id)`
-      : `SELECT h.id FROM pending_open_heads((SELECT ?::text), ${head}) AS h
+      ? `SELECT h.id, h.n FROM pending_queue_head((SELECT ?::text), ${bound}) WITH ORDINALITY AS h (id, n)`
+      : `SELECT h.id, row_number() OVER (ORDER BY ${queueOrder('h')}) AS n
+           FROM pending_open_heads((SELECT ?::text), ${head}) AS h
           ORDER BY ${queueOrder('h')} LIMIT ${head}`;
-  return `q AS MATERIALIZED (
-         ${q}
+  // In the queue's order: -priority, created_at, array_index (nulls last), id.
+  const key = (t: string) =>
+    `(-${t}.priority, ${t}.created_at, coalesce(${t}.array_index, ${WHOLE}), ${t}.id)`;
+  return `qh AS MATERIALIZED (
+         ${qh}
+       ), qa AS MATERIALIZED (
+         SELECT a.id, a.cut FROM pending_array_heads((SELECT ?::text), ${bound},
+                                                     (SELECT ?::timestamptz), (SELECT ?::timestamptz)) AS a
+       ), cutk AS MATERIALIZED (
+         SELECT s.priority, s.created_at, s.array_index, s.id FROM sessions s
+          WHERE s.id = (SELECT id FROM qh ORDER BY n DESC LIMIT 1)
+            AND (SELECT count(*) FROM qh) >= ${bound}
        ), cand0 AS MATERIALIZED (
          SELECT ${CANDIDATE_COLUMNS} FROM sessions s
-          WHERE s.id = ANY (ARRAY(SELECT id FROM q)) AND ${unindexedGuard(`s.status = 'PENDING'`)}
+          WHERE s.id = ANY (ARRAY(SELECT id FROM qh UNION ALL SELECT id FROM qa WHERE NOT cut))
+            AND ${unindexedGuard(`s.status = 'PENDING'`)}
             AND ${due}
+            AND (s.array_parent_id IS NULL OR NOT EXISTS (SELECT 1 FROM cutk k WHERE ${key('s')} > ${key('k')}))
        )`;
+}
+
+/**
+ * How much the scan read: the queue's sessions, and the arrays' children when the whole queue is
+ * read; a head cut by an array (more children within its room than the head) counts as full.
+ */
+function readSql(head: number | null): string {
+  return head === null
+    ? `((SELECT count(*) FROM qh) + (SELECT count(*) FROM qa))`
+    : `CASE WHEN EXISTS (SELECT 1 FROM qa WHERE cut) THEN greatest((SELECT count(*) FROM qh), ${head})
+            ELSE (SELECT count(*) FROM qh) END`;
 }
 
 function runnableSql(head: number | null, from: HeadSource): string {
@@ -202,7 +239,7 @@ function runnableSql(head: number | null, from: HeadSource): string {
          RETURNING s.id
        )
        SELECT ${RUNNABLE_COLUMNS.map((c) => `p.${c}`).join(', ')}, n.total, n.read, n.wrote
-         FROM (SELECT (SELECT count(*) FROM runnable)::int AS total, (SELECT count(*) FROM q)::int AS read,
+         FROM (SELECT (SELECT count(*) FROM runnable)::int AS total, (${readSql(head)})::int AS read,
                       ((SELECT count(*) FROM beyond) + (SELECT count(*) FROM over_limit)
                         + (SELECT count(*) FROM arr_over))::int AS wrote) n
          LEFT JOIN LATERAL (SELECT * FROM runnable WHERE pos <= (SELECT ?::int)) p ON true

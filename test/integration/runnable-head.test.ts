@@ -52,12 +52,19 @@ async function buildQueue(t: ExecutionContext): Promise<void> {
   );
   const rnd = seeded(7);
   const base = Date.now() - 3_600_000;
-  // An array parent (never placed) whose children may run two at a time.
+  // An array parent (never placed) whose children may run two at a time, and one without a
+  // parallelism, whose children come more than a small head holds.
   const [parent] = await insertCopies(db, sessionId, 1, () => ({
     name: 'head-array',
     array_size: 12,
     array_parallelism: 2,
   }));
+  const [unlimited] = await insertCopies(db, sessionId, 1, () => ({
+    name: 'head-array-all',
+    array_size: 20,
+    array_parallelism: null,
+  }));
+  const later = new Date(Date.now() + 3_600_000);
   const ids = await insertCopies(db, sessionId, 150, (row, i) => {
     const r = rnd();
     return {
@@ -66,8 +73,11 @@ async function buildQueue(t: ExecutionContext): Promise<void> {
       // Few distinct instants: many sessions share one, as a group commit's do.
       created_at: new Date(base + Math.floor(rnd() * 6) * 1000),
       access_key: r < 0.6 ? limited.accessKey : row.access_key,
-      starts_at: i === 3 ? new Date(Date.now() + 3_600_000) : null,
+      // Due later: one session, and a child of each array; in a retry's backoff: one child.
+      starts_at: i === 3 || i === 104 || i === 125 ? later : null,
+      retry_after: i === 101 ? later : null,
       ...(i >= 100 && i < 112 ? { array_parent_id: parent!, array_index: i - 100 } : {}),
+      ...(i >= 120 && i < 140 ? { array_parent_id: unlimited!, array_index: i - 120 } : {}),
     };
   });
   // One waits for a session that has not ended (the template, which nothing runs).
@@ -77,6 +87,14 @@ async function buildQueue(t: ExecutionContext): Promise<void> {
     priority: 20,
     created_at: new Date(base),
     access_key: full.accessKey,
+  }));
+  // Retries in their backoff, ahead of all but the keypair at its limit: they fill the heads of
+  // a few (the arrays' children are not in the queue, migration 20261203080000).
+  await insertCopies(db, sessionId, 6, (_, i) => ({
+    name: `head-backoff-${i}`,
+    priority: 15,
+    created_at: new Date(base),
+    retry_after: later,
   }));
 }
 
