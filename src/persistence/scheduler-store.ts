@@ -181,16 +181,22 @@ export class SchedulerStore {
    * kernels, the architecture), up to `max` of them; null when there are more. One read of the
    * group's queue index and its rows, without the ranking a runnable scan does: a pass asks
    * before it reads the whole queue, which places nothing when none of these fits the room left.
+   * The arrays' children, which are not in the queue, ask what their parent asks: the open
+   * arrays' parents stand for them.
    */
   async pendingNeeds(group: string, max: number): Promise<PendingNeed[] | null> {
     const { rows } = (await preparedRaw(
       this.scanDb,
       'bai_pending_needs',
-      `SELECT DISTINCT s.requested_slots, s.cluster_size, s.architecture FROM sessions s
-        WHERE s.scaling_group = ? AND s.status = 'PENDING' AND s.array_size IS NULL
-          AND NOT s.due_later AND (NOT s.has_dependencies OR s.deps_met)
+      `SELECT DISTINCT n.requested_slots, n.cluster_size, n.architecture FROM (
+         SELECT s.requested_slots, s.cluster_size, s.architecture FROM sessions s
+          WHERE s.scaling_group = ? AND s.status = 'PENDING' AND s.array_size IS NULL
+            AND s.array_parent_id IS NULL AND NOT s.due_later AND (NOT s.has_dependencies OR s.deps_met)
+         UNION ALL
+         SELECT p.requested_slots, p.cluster_size, p.architecture FROM sessions p
+          WHERE p.scaling_group = ? AND p.array_size IS NOT NULL AND p.status IN ('PENDING', 'RUNNING')) n
         LIMIT ?`,
-      [group, max + 1],
+      [group, group, max + 1],
     )) as { rows: PendingNeed[] };
     return rows.length > max ? null : rows;
   }
