@@ -27,13 +27,15 @@ const ACTIVE = `('SCHEDULED', 'PREPARING', 'PULLING', 'PREPARED', 'CREATING', 'R
  *   deadline), as many as its parallelism leaves room for and at most `n`; `cut` marks one more
  *   when there are more than `n` within its room. Read through sessions_array_queue_idx in its
  *   order (sorting off, as in pending_queue_head), so an array reads its room, not its
- *   children. `n` of 2147483647 (the whole queue): every child, room or not, so the whole
- *   read still writes the predicates of those past their array's room.
- * - sessions_array_active_idx: an array's children placed and not over, counted for its room
- *   (sessions_agent_active_idx, of every agent's, was the plan with statistics that had seen
- *   no array). sessions_array_open_idx: its children not over, by status: the settle step asks
- *   it whether any is left, and whether any is PENDING. sessions_array_placed_idx: its children ever placed (not PENDING, or PENDING again for a
- *   retry): the settle step asks it whether one ran.
+ *   children. `n` of 2147483647 (the whole queue): every due child, room or not, so the
+ *   whole read still writes the predicates of those past their array's room.
+ * - array_active(parent): an array's children placed and not over, counted for its room from
+ *   sessions_array_active_idx (sessions_agent_active_idx, of every agent's sessions, was the
+ *   plan with statistics that had seen no array).
+ * - array_parents_to_settle(): the settle step's read (ArrayStore.openParents). Whether any
+ *   child is left, or PENDING, from sessions_array_open_idx (the children not over); whether one
+ *   ran, from sessions_array_placed_idx (those ever placed: not PENDING, or PENDING again for a
+ *   retry); the first failure only once none is left.
  */
 export async function up(knex: Knex): Promise<void> {
   await queueIndexes(knex, queued(''));
