@@ -1,10 +1,11 @@
 import test, { type ExecutionContext } from 'ava';
 import { parentMove } from '../../src/domain/array-spec.js';
 import { ArrayStore } from '../../src/persistence/array-store.js';
-import { analyze, rowsCounted, type RanQuery } from '../../src/persistence/plan-check.js';
+import { analyze, type RanQuery } from '../../src/persistence/plan-check.js';
 import { scanRunnable } from '../../src/persistence/runnable-scan.js';
 import { seedHistory } from '../../src/persistence/history-seed.js';
 import { insertCopies } from '../../src/persistence/session-copies.js';
+import { assertReadsFew as readsFew, captured as capturedBy } from '../helpers/statement-reads.js';
 import { newSession, storeFixture } from '../helpers/session-rows.js';
 
 /**
@@ -65,28 +66,10 @@ test.before(async () => {
   await db('sessions').where({ id: template }).update({ status: 'CANCELLED' });
 });
 
-/** The statement named `name` that `run` sent, as knex sent it. */
-async function captured(name: string, run: () => Promise<unknown>): Promise<RanQuery> {
-  const { db } = fx.database;
-  let q: RanQuery | null = null;
-  const capture = (x: { sql?: string; bindings?: unknown[]; options?: { name?: string } }) => {
-    if (x.sql && x.options?.name === name) q = { sql: x.sql, bindings: x.bindings ?? [] };
-  };
-  db.on('query', capture);
-  try {
-    await run();
-  } finally {
-    db.removeListener('query', capture);
-  }
-  if (!q) throw new Error(`${name} was not sent`);
-  return q;
-}
-
-async function assertReadsFew(t: ExecutionContext, what: string, q: RanQuery): Promise<void> {
-  const read = await rowsCounted(fx.database.db, q, ['sessions']);
-  t.log(`${what}: ${JSON.stringify(read)}`);
-  for (const [table, n] of Object.entries(read)) t.true(n <= FEW, `${what} read ${n} rows of ${table}`);
-}
+/** What `q` reads of 'sessions': at most FEW rows of each. */
+const assertReadsFew = (t: ExecutionContext, what: string, q: RanQuery) =>
+  readsFew(t, fx.database.db, what, q, ['sessions'], FEW);
+const captured = (name: string, run: () => Promise<unknown>) => capturedBy(fx.database.db, name, run);
 
 const head = () => scanRunnable(fx.database.db, HEAD, at(), 16, []);
 

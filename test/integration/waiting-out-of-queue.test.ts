@@ -1,12 +1,13 @@
 import test, { type ExecutionContext } from 'ava';
 import type { Db, Tx } from '../../src/persistence/db.js';
-import { analyze, rowsCounted, type RanQuery } from '../../src/persistence/plan-check.js';
+import { analyze, type RanQuery } from '../../src/persistence/plan-check.js';
 import { positional } from '../../src/persistence/prepared.js';
 import { scanRunnable } from '../../src/persistence/runnable-scan.js';
 import { GLANCE_SQL, surveySql, type GlanceRow } from '../../src/persistence/scheduler-sql.js';
 import { SchedulerStore } from '../../src/persistence/scheduler-store.js';
 import { seedHistory } from '../../src/persistence/history-seed.js';
 import { insertCopies } from '../../src/persistence/session-copies.js';
+import { assertReadsFew as readsFew, captured as capturedBy } from '../helpers/statement-reads.js';
 import { untilWaitingOnLock } from '../helpers/lock-wait.js';
 import { newSession, storeFixture } from '../helpers/session-rows.js';
 
@@ -86,28 +87,10 @@ async function unusual(): Promise<boolean> {
   return rows[0]!.unusual;
 }
 
-/** The statement named `name` that `run` sent, as knex sent it. */
-async function captured(name: string, run: () => Promise<unknown>): Promise<RanQuery> {
-  const { db } = fx.database;
-  let q: RanQuery | null = null;
-  const capture = (x: { sql?: string; bindings?: unknown[]; options?: { name?: string } }) => {
-    if (x.sql && x.options?.name === name) q = { sql: x.sql, bindings: x.bindings ?? [] };
-  };
-  db.on('query', capture);
-  try {
-    await run();
-  } finally {
-    db.removeListener('query', capture);
-  }
-  if (!q) throw new Error(`${name} was not sent`);
-  return q;
-}
-
-async function assertReadsFew(t: ExecutionContext, what: string, q: RanQuery): Promise<void> {
-  const read = await rowsCounted(fx.database.db, q, ['sessions', 'session_dependencies']);
-  t.log(`${what}: ${JSON.stringify(read)}`);
-  for (const [table, n] of Object.entries(read)) t.true(n <= FEW, `${what} read ${n} rows of ${table}`);
-}
+/** What `q` reads of 'sessions', 'session_dependencies': at most FEW rows of each. */
+const assertReadsFew = (t: ExecutionContext, what: string, q: RanQuery) =>
+  readsFew(t, fx.database.db, what, q, ['sessions', 'session_dependencies'], FEW);
+const captured = (name: string, run: () => Promise<unknown>) => capturedBy(fx.database.db, name, run);
 
 test.serial('the survey finds the fan-out blocked once; then no pass reads it', async (t) => {
   t.false((await rowOf(plain)).deps_blocked);
