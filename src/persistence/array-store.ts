@@ -325,8 +325,10 @@ export class ArrayStore {
  * statement: picked by id from one scan of the ranking and joined to their array's row of
  * `arr_room`, so a pass reads each candidate once (a join to the ranking itself re-read it for
  * every PENDING session); the join to `arr_room` is a guard no index matches (as a join on the
- * children's parent, it was planned as a read of every child of every array). The parents are read by id: their status is a guard no index matches
- * (a plan from statistics that saw few live sessions read every live session to find them).
+ * children's parent, it was planned as a read of every child of every array). The parents are
+ * read by id: their status is a guard no index matches (a plan from statistics that saw few
+ * live sessions read every live session to find them). Their room counts their placed children
+ * (array_active; pending_array_heads counted it too, for the head: one probe of a few rows each).
  */
 export function arrayGateCtes(from: string, to: string, preds: string): string {
   return `arr_room AS MATERIALIZED (
