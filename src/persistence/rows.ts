@@ -41,6 +41,8 @@ export interface SessionRow {
   attempt: number;
   attempts: AttemptRecord[];
   retry_after: Date | null;
+  /** Out of the queue until due: a starts_at beyond the horizon, or a retry's backoff (the survey's flag). */
+  due_later?: boolean;
   agent_id: string | null;
   /** Asked by the request; null: any agent. */
   architecture: string | null;

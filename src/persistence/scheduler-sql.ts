@@ -118,8 +118,9 @@ const GROUP_AGENTS = `(SELECT coalesce(jsonb_agg(jsonb_build_object(
  */
 const ANY_PENDING_UNUSUAL = `(EXISTS (SELECT 1 FROM sessions s
              WHERE s.status = 'PENDING' AND s.starts_at IS NOT NULL AND NOT s.due_later)
-   OR EXISTS (SELECT 1 FROM sessions s WHERE s.status = 'PENDING' AND s.due_later)
-   OR EXISTS (SELECT 1 FROM sessions s WHERE s.status = 'PENDING' AND s.retry_after IS NOT NULL)
+   OR EXISTS (SELECT 1 FROM sessions s WHERE s.status = 'PENDING' AND s.due_later AND s.retry_after IS NULL)
+   OR EXISTS (SELECT 1 FROM sessions s WHERE s.status = 'PENDING' AND s.due_later AND s.retry_after IS NOT NULL)
+   OR EXISTS (SELECT 1 FROM sessions s WHERE s.status = 'PENDING' AND s.retry_after IS NOT NULL AND NOT s.due_later)
    OR EXISTS (SELECT 1 FROM sessions s WHERE s.status = 'PENDING' AND s.start_deadline_seconds IS NOT NULL)
    OR EXISTS (SELECT 1 FROM sessions s
                WHERE s.status = 'PENDING' AND s.has_dependencies AND NOT s.deps_blocked AND NOT s.deps_met))`;
@@ -182,9 +183,15 @@ export interface AgentSurveyRow {
  * rows as they were before them, which is what it reads: starts_at, retry_after, dependencies,
  * agents — no explainer changes those), so one statement writes what the three did one after
  * the other:
- *  - `later`: starts_at beyond the horizon, written once (no predicate yet), unless a retry
- *    backoff is still running: then `backoff` writes its own, as it did when it came second;
- *  - `backoff`: a retry delay not over;
+ *  - `later`: starts_at beyond the horizon, written once (no predicate yet), for a session never
+ *    sent back for a retry (a retry's starts_at is behind it: it was placed);
+ *  - `backoff`: a retry delay not over, for a retry in the queue (one sent back before migration
+ *    20261203120000; those sent back since wait out of the queue, flagged `due_later` and
+ *    explained by requeueForRetryIn);
+ * and `due` and `due_retry` put back in the queue the flagged sessions that are due: for their
+ * starts_at (no retry_after), or once their backoff is over. Each reads its own index of flagged
+ * sessions (migration 20261203120000), so neither reads the other's.
+ *
  *  - `deps`: due and past any backoff, a dependency not met; not the sessions this pass
  *    cancels (a broken dependency, a start deadline passed): the explainer used to run after
  *    those were cancelled. Only sessions not found blocked since their dependencies last
@@ -218,15 +225,20 @@ export function surveySql(
              status_data = s.status_data || jsonb_build_object('predicates', ${laterPreds})
        WHERE s.status = 'PENDING' AND s.starts_at IS NOT NULL AND NOT s.due_later
          AND s.starts_at > ${bind(horizon)} AND s.status_data -> 'predicates' IS NULL
-         AND NOT coalesce(s.retry_after > ${bind(now)}, false)
+         AND s.retry_after IS NULL
       RETURNING 1
     ), due AS (
       UPDATE sessions s SET due_later = false
-       WHERE s.status = 'PENDING' AND s.due_later AND s.starts_at <= ${bind(horizon)}
+       WHERE s.status = 'PENDING' AND s.due_later AND s.retry_after IS NULL AND s.starts_at <= ${bind(horizon)}
+      RETURNING s.scaling_group
+    ), due_retry AS (
+      UPDATE sessions s SET due_later = false
+       WHERE s.id = ANY (ARRAY(SELECT pending_retries_due(${bind(now)})))
+         AND ${unindexedGuard(`s.status = 'PENDING' AND s.due_later`)}
       RETURNING s.scaling_group
     ), backoff AS (
       UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', ${backoffPreds})
-       WHERE s.status = 'PENDING' AND s.retry_after > ${bind(now)}
+       WHERE s.status = 'PENDING' AND s.retry_after > ${bind(now)} AND NOT s.due_later
          AND (s.status_data -> 'predicates') IS DISTINCT FROM ${backoffPreds}
       RETURNING 1
     ), dw AS MATERIALIZED (
@@ -268,10 +280,15 @@ export function surveySql(
     )
     SELECT g.name AS scaling_group,
       ((SELECT count(*) FROM met WHERE met.scaling_group = g.name)
-        + (SELECT count(*) FROM due WHERE due.scaling_group = g.name))::int AS joined,
+        + (SELECT count(*) FROM due WHERE due.scaling_group = g.name)
+        + (SELECT count(*) FROM due_retry WHERE due_retry.scaling_group = g.name))::int AS joined,
       pending_later_at(g.name, ${bind(horizon)}) AS later_at,
-      (SELECT min(s.retry_after) FROM sessions s
-        WHERE s.scaling_group = g.name AND s.status = 'PENDING' AND s.retry_after > ${bind(now)}) AS backoff_at,
+      LEAST((SELECT min(s.retry_after) FROM sessions s
+              WHERE s.scaling_group = g.name AND s.status = 'PENDING' AND s.due_later
+                AND s.retry_after IS NOT NULL AND s.retry_after > ${bind(now)}),
+            (SELECT min(s.retry_after) FROM sessions s
+              WHERE s.scaling_group = g.name AND s.status = 'PENDING' AND NOT s.due_later
+                AND s.retry_after > ${bind(now)})) AS backoff_at,
       (SELECT min(${START_DEADLINE_AT_SQL}) FROM sessions s
         WHERE s.scaling_group = g.name AND ${START_DEADLINE_APPLIES_SQL} AND s.array_size IS NULL
           AND ${START_DEADLINE_AT_SQL} > ${bind(now)}) AS next_deadline,

@@ -1,6 +1,7 @@
+import { predicate } from '../domain/predicates.js';
 import { predecessorsOf, type SessionStatus } from '../domain/status.js';
 import type { Db, Tx } from './db.js';
-import type { SessionAttemptRow, SessionRow } from './rows.js';
+import type { AttemptRecord, SessionAttemptRow, SessionRow } from './rows.js';
 
 export interface RetryOptions {
   /** Why the attempt ended (recorded in `attempts`). */
@@ -12,6 +13,35 @@ export interface RetryOptions {
   data: Record<string, unknown>;
   /** The statuses it may leave (default: every predecessor of PENDING). */
   from?: readonly SessionStatus[];
+}
+
+/** A retried attempt as `sessions.attempts` lists it. */
+export function retriedAttemptRecord(s: SessionRow, retry: RetryOptions): AttemptRecord {
+  return {
+    attempt: s.attempt,
+    agentId: s.agent_id,
+    status: s.status,
+    reason: retry.reason,
+    exitCode: retry.exitCode,
+    endedAt: new Date().toISOString(),
+  };
+}
+
+/**
+ * How a retry waits out its backoff: one not over waits out of the queue (`due_later`), its
+ * `retry_backoff` predicate written with the move, as the survey's `backoff` would write it;
+ * the survey puts it back once `retry_after` has passed (migration 20261203120000). A backoff
+ * already over joins the queue at once.
+ */
+export function backoffWait(
+  retry: RetryOptions,
+  now = Date.now(),
+): { dueLater: boolean; data: Record<string, unknown> } {
+  if (retry.at.getTime() <= now) return { dueLater: false, data: retry.data };
+  return {
+    dueLater: true,
+    data: { ...retry.data, predicates: [predicate('retryBackoff', { retryAfter: retry.at })] },
+  };
 }
 
 /**

@@ -9,12 +9,17 @@ import { toJsonColumns } from './json-columns.js';
 import {
   byClusterPosition,
   MOVED_KERNEL_COLUMNS,
-  type AttemptRecord,
   type KernelRow,
   type MovedKernel,
   type SessionRow,
 } from './rows.js';
-import { recordFinalAttempt, recordRetriedAttempt, type RetryOptions } from './session-attempts.js';
+import {
+  backoffWait,
+  recordFinalAttempt,
+  recordRetriedAttempt,
+  retriedAttemptRecord,
+  type RetryOptions,
+} from './session-attempts.js';
 import { movePhasesIn, type PhasesMoved } from './session-phases.js';
 import type { PhaseStep } from '../domain/phase-chain.js';
 import {
@@ -370,23 +375,17 @@ export class SessionStore {
 
   /** requeueForRetry inside a caller's transaction (the caller notifies after commit). */
   async requeueForRetryIn(trx: Tx, s: SessionRow, retry: RetryOptions): Promise<SessionRow | null> {
-    const record: AttemptRecord = {
-      attempt: s.attempt,
-      agentId: s.agent_id,
-      status: s.status,
-      reason: retry.reason,
-      exitCode: retry.exitCode,
-      endedAt: new Date().toISOString(),
-    };
     await recordRetriedAttempt(trx, s, retry);
+    const waits = backoffWait(retry);
     return this.transitionIn(trx, s.id, 'PENDING', {
       ...(retry.from ? { from: retry.from } : {}),
       info: 'retrying',
-      data: retry.data,
+      data: waits.data,
       set: {
         attempt: s.attempt + 1,
-        attempts: [...(s.attempts ?? []), record],
+        attempts: [...(s.attempts ?? []), retriedAttemptRecord(s, retry)],
         retry_after: retry.at,
+        due_later: waits.dueLater,
         agent_id: null,
         started_at: null,
       },
