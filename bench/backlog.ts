@@ -1,5 +1,7 @@
 import { seedHistory } from '../src/persistence/history-seed.js';
 import { insertCopies } from '../src/persistence/session-copies.js';
+import type { SessionRow } from '../src/persistence/rows.js';
+import { SessionStore } from '../src/persistence/session-store.js';
 import { baiDrain } from './drain.js';
 import { CounterMeter } from './lib/counters.js';
 import { PgssMeter, pgssEnabled } from './lib/pgss.js';
@@ -150,9 +152,10 @@ async function registered(stack: BenchStack, waiting: number): Promise<number> {
  * session that has not run yet (a fan-out waiting on its build job, due tomorrow); `later`,
  * each is due tomorrow (`starts_at`); `array`, they are the children of one array at its
  * parallelism (a parallelism of 0 stands for one whose running children fill it, so that
- * none of them holds the drain's slots).
+ * none of them holds the drain's slots); `retry`, each failed and was sent back by its retry
+ * policy (SessionStore.requeueForRetry, as the report handler does) with a backoff of a day.
  */
-export const BACKLOG_KINDS = ['unplaceable', 'gated', 'dependent', 'later', 'array'] as const;
+export const BACKLOG_KINDS = ['unplaceable', 'gated', 'dependent', 'later', 'array', 'retry'] as const;
 export type BacklogKind = (typeof BACKLOG_KINDS)[number];
 
 /**
@@ -191,7 +194,7 @@ async function addWaiting(stack: BenchStack, count: number, kind: BacklogKind): 
           array_parallelism: 0,
         }))
       : [];
-  await insertCopies(
+  const copies = await insertCopies(
     stack.db,
     sessionId,
     count,
@@ -203,9 +206,23 @@ async function addWaiting(stack: BenchStack, count: number, kind: BacklogKind): 
       priority: kind === 'unplaceable' ? 0 : 100,
       created_at: now,
       requested_slots: kind === 'unplaceable' ? { ...t.requested_slots, 'bench.none': 1 } : t.requested_slots,
+      // A retry's first attempt ran (on no agent: nothing of it is left to stop).
+      ...(kind === 'retry' ? { status: 'RUNNING' as const } : {}),
     }),
     kind === 'dependent' ? [sessionId] : [],
   );
+  if (kind === 'retry') {
+    const store = new SessionStore(stack.db);
+    for (const id of copies) {
+      const row = (await stack.db('sessions').where({ id }).first()) as SessionRow;
+      await store.requeueForRetry(row, {
+        reason: 'exit code 1',
+        exitCode: 1,
+        at: new Date(tomorrow),
+        data: {},
+      });
+    }
+  }
   // The template is the build job the dependent ones wait on; otherwise it goes.
   if (kind !== 'dependent') await stack.client.request('DELETE', `/session/${sessionId}`);
 }
