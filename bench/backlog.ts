@@ -213,8 +213,8 @@ async function addWaiting(stack: BenchStack, count: number, kind: BacklogKind): 
   );
   if (kind === 'retry') {
     const store = new SessionStore(stack.db);
-    for (const id of copies) {
-      const row = (await stack.db('sessions').where({ id }).first()) as SessionRow;
+    const rows = (await stack.db('sessions').whereIn('id', copies)) as SessionRow[];
+    for (const row of rows) {
       await store.requeueForRetry(row, {
         reason: 'exit code 1',
         exitCode: 1,

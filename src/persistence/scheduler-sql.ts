@@ -188,10 +188,6 @@ export interface AgentSurveyRow {
  *  - `backoff`: a retry delay not over, for a retry in the queue (one sent back before migration
  *    20261203120000; those sent back since wait out of the queue, flagged `due_later` and
  *    explained by requeueForRetryIn);
- * and `due` and `due_retry` put back in the queue the flagged sessions that are due: for their
- * starts_at (no retry_after), or once their backoff is over. Each reads its own index of flagged
- * sessions (migration 20261203120000), so neither reads the other's.
- *
  *  - `deps`: due and past any backoff, a dependency not met; not the sessions this pass
  *    cancels (a broken dependency, a start deadline passed): the explainer used to run after
  *    those were cancelled. Only sessions not found blocked since their dependencies last
@@ -199,6 +195,9 @@ export interface AgentSurveyRow {
  *    `deps_epoch` moved since the statement's snapshot (a dependency ended meanwhile) or another
  *    transaction holds its row (SKIP LOCKED: the survey never waits on an exit, whose trigger
  *    locks the dependents it wakes); those are examined again by the next pass.
+ * Beside them, `due` and `due_retry` put back in the queue the flagged sessions that are due:
+ * for their starts_at (no retry_after), or once their backoff is over. Each reads its own index
+ * of flagged sessions (migration 20261203120000), so neither reads the other's.
  * Bindings are positional, collected in the order the text names them.
  */
 export function surveySql(

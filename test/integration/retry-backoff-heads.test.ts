@@ -47,15 +47,14 @@ test.before(async () => {
     status: 'RUNNING',
     agent_id: 'agent-x',
   }));
-  for (const id of fan) {
-    const row = (await db('sessions').where({ id }).first()) as SessionRow;
+  for (const row of (await db('sessions').whereIn('id', fan)) as SessionRow[]) {
     const back = await fx.store.requeueForRetry(row, {
       reason: 'exit code 1',
       exitCode: 1,
       at: later,
       data: {},
     });
-    if (!back) throw new Error(`the retry of ${id} was refused`);
+    if (!back) throw new Error(`the retry of ${row.id} was refused`);
   }
   // Behind the fan-out in the queue: a session that can run.
   plain = (await insertCopies(db, template, 1, () => ({ name: 'plain' })))[0]!;
