@@ -105,9 +105,11 @@ const GROUP_AGENTS = `(SELECT coalesce(jsonb_agg(jsonb_build_object(
 
 /**
  * Whether any PENDING session, in any group, is one the survey has anything to say about: it
- * has a starts_at (the `later` explainer, `later_at`), a retry_after (`backoff`, `backoff_at`),
- * a start deadline (`next_deadline`, `expired`) or a dependency (`deps`, `broken`). When none
- * is, every explainer of the survey updates nothing and every list and instant it returns is
+ * has a starts_at (the `later` explainer, `later_at`), a backoff it waits out of the queue
+ * (`due_retry`, `backoff_at`), a start deadline (`next_deadline`, `expired`) or a dependency
+ * (`deps`, `broken`). A retry whose backoff is over is in the queue and not one of them: the
+ * runnable scan checks its retry_after (a backoff not over is flagged by the move back to
+ * PENDING, migrations 20261203120000 and 20261203140000). When none is, every explainer of the survey updates nothing and every list and instant it returns is
  * empty, whatever the time: that is what the glance (GLANCE_SQL) tells the pass. Dependents
  * count only while the survey has them to examine (a dependency of theirs ended, or they are
  * new: `has_dependencies`, kept by a trigger on session_dependencies, and the flags of
@@ -120,7 +122,6 @@ const ANY_PENDING_UNUSUAL = `(EXISTS (SELECT 1 FROM sessions s
              WHERE s.status = 'PENDING' AND s.starts_at IS NOT NULL AND NOT s.due_later)
    OR EXISTS (SELECT 1 FROM sessions s WHERE s.status = 'PENDING' AND s.due_later AND s.retry_after IS NULL)
    OR EXISTS (SELECT 1 FROM sessions s WHERE s.status = 'PENDING' AND s.due_later AND s.retry_after IS NOT NULL)
-   OR EXISTS (SELECT 1 FROM sessions s WHERE s.status = 'PENDING' AND s.retry_after IS NOT NULL AND NOT s.due_later)
    OR EXISTS (SELECT 1 FROM sessions s WHERE s.status = 'PENDING' AND s.start_deadline_seconds IS NOT NULL)
    OR EXISTS (SELECT 1 FROM sessions s
                WHERE s.status = 'PENDING' AND s.has_dependencies AND NOT s.deps_blocked AND NOT s.deps_met))`;
@@ -178,16 +179,13 @@ export interface AgentSurveyRow {
 }
 
 /**
- * The survey (see SchedulerStore.survey). Its three explainers are data-modifying CTEs over
+ * The survey (see SchedulerStore.survey). Its two explainers are data-modifying CTEs over
  * disjoint sets of PENDING sessions (PostgreSQL runs each to completion, and the SELECT sees the
  * rows as they were before them, which is what it reads: starts_at, retry_after, dependencies,
- * agents — no explainer changes those), so one statement writes what the three did one after
+ * agents — no explainer changes those), so one statement writes what the two did one after
  * the other:
  *  - `later`: starts_at beyond the horizon, written once (no predicate yet), for a session never
  *    sent back for a retry (a retry's starts_at is behind it: it was placed);
- *  - `backoff`: a retry delay not over, for a retry in the queue (one sent back before migration
- *    20261203120000; those sent back since wait out of the queue, flagged `due_later` and
- *    explained by requeueForRetryIn);
  *  - `deps`: due and past any backoff, a dependency not met; not the sessions this pass
  *    cancels (a broken dependency, a start deadline passed): the explainer used to run after
  *    those were cancelled. Only sessions not found blocked since their dependencies last
@@ -197,7 +195,9 @@ export interface AgentSurveyRow {
  *    locks the dependents it wakes); those are examined again by the next pass.
  * Beside them, `due` and `due_retry` put back in the queue the flagged sessions that are due:
  * for their starts_at (no retry_after), or once their backoff is over. Each reads its own index
- * of flagged sessions (migration 20261203120000), so neither reads the other's.
+ * of flagged sessions (migration 20261203120000), so neither reads the other's. A retry's
+ * backoff needs no explainer: its move back to PENDING wrote its predicate and flagged it
+ * (requeueForRetryIn; migration 20261203140000 did so for those sent back before).
  * Bindings are positional, collected in the order the text names them.
  */
 export function surveySql(
@@ -211,7 +211,6 @@ export function surveySql(
     return '?';
   };
   const laterPreds = predicatesSql('startsAt', { startsAt: isoSql('s.starts_at') });
-  const backoffPreds = predicatesSql('retryBackoff', { retryAfter: isoSql('s.retry_after') });
   /** The dependents `dw` and `dm` examine: due and past any backoff (not those `due` clears). */
   const examinedNow = () => `${EXAMINED_DEPENDENT} AND NOT s.due_later
          AND (s.starts_at IS NULL OR s.starts_at <= ${bind(horizon)})
@@ -235,11 +234,6 @@ export function surveySql(
        WHERE s.id = ANY (ARRAY(SELECT pending_retries_due(${bind(now)})))
          AND ${unindexedGuard(`s.status = 'PENDING' AND s.due_later`)}
       RETURNING s.scaling_group
-    ), backoff AS (
-      UPDATE sessions s SET status_data = s.status_data || jsonb_build_object('predicates', ${backoffPreds})
-       WHERE s.status = 'PENDING' AND s.retry_after > ${bind(now)} AND NOT s.due_later
-         AND (s.status_data -> 'predicates') IS DISTINCT FROM ${backoffPreds}
-      RETURNING 1
     ), dw AS MATERIALIZED (
       SELECT d.session_id, s.deps_epoch AS epoch, ${depPreds} AS preds
         FROM sessions s
@@ -282,12 +276,9 @@ export function surveySql(
         + (SELECT count(*) FROM due WHERE due.scaling_group = g.name)
         + (SELECT count(*) FROM due_retry WHERE due_retry.scaling_group = g.name))::int AS joined,
       pending_later_at(g.name, ${bind(horizon)}) AS later_at,
-      LEAST((SELECT min(s.retry_after) FROM sessions s
-              WHERE s.scaling_group = g.name AND s.status = 'PENDING' AND s.due_later
-                AND s.retry_after IS NOT NULL AND s.retry_after > ${bind(now)}),
-            (SELECT min(s.retry_after) FROM sessions s
-              WHERE s.scaling_group = g.name AND s.status = 'PENDING' AND NOT s.due_later
-                AND s.retry_after > ${bind(now)})) AS backoff_at,
+      (SELECT min(s.retry_after) FROM sessions s
+        WHERE s.scaling_group = g.name AND s.status = 'PENDING' AND s.due_later
+          AND s.retry_after IS NOT NULL AND s.retry_after > ${bind(now)}) AS backoff_at,
       (SELECT min(${START_DEADLINE_AT_SQL}) FROM sessions s
         WHERE s.scaling_group = g.name AND ${START_DEADLINE_APPLIES_SQL} AND s.array_size IS NULL
           AND ${START_DEADLINE_AT_SQL} > ${bind(now)}) AS next_deadline,

@@ -77,14 +77,14 @@ export class SchedulerStore {
 
   /**
    * What a dispatch pass needs before its scans, for every scaling group with PENDING sessions:
-   * the set-based explanations of the sessions that cannot run now (a later starts_at, a retry
-   * backoff, a dependency not met; scheduler-sql.ts says why one statement writes what three
-   * did in turn), and per group the next instants the wake-up timer needs, the sessions to
-   * cancel, and its agents' capacities.
+   * the set-based explanations of the sessions that cannot run now (a later starts_at, a
+   * dependency not met; scheduler-sql.ts says why one statement writes what two did in turn),
+   * and per group the next instants the wake-up timer needs, the sessions to cancel, and its
+   * agents' capacities.
    *
    * First the glance (GLANCE_SQL: no parameters, so one generic plan per connection): when no
-   * PENDING session has a starts_at, a retry_after, a start deadline or a dependency, the survey
-   * statement would write nothing and return no instants and no sessions to cancel, so the
+   * PENDING session has a starts_at, a backoff not over, a start deadline or a dependency, the
+   * survey statement would write nothing and return no instants and no sessions to cancel, so the
    * glance's groups and agents are the answer. Otherwise the survey statement runs, as one
    * statement (it was seven a group). The survey is large and PostgreSQL planned it anew on
    * every pass whose cached plan autovacuum had invalidated (docs/benchmarks.md, round six).

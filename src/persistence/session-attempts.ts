@@ -29,9 +29,10 @@ export function retriedAttemptRecord(s: SessionRow, retry: RetryOptions): Attemp
 
 /**
  * How a retry waits out its backoff: one not over waits out of the queue (`due_later`), its
- * `retry_backoff` predicate written with the move, as the survey's `backoff` would write it;
- * the survey puts it back once `retry_after` has passed (migration 20261203120000). A backoff
- * already over joins the queue at once.
+ * `retry_backoff` predicate written with the move (nothing else writes it: the survey did for
+ * the retries in the queue until migration 20261203140000 flagged those); the survey puts it
+ * back once `retry_after` has passed (migration 20261203120000). A backoff already over joins
+ * the queue at once.
  */
 export function backoffWait(
   retry: RetryOptions,

@@ -15,7 +15,6 @@ let stack: TestStack;
 const UNUSUAL_INDEXES = [
   'sessions_pending_later_idx',
   'sessions_pending_due_later_idx',
-  'sessions_pending_backoff_idx',
   'sessions_pending_retry_later_idx',
   'sessions_start_deadline_idx',
   'sessions_pending_examined_idx',
