@@ -153,9 +153,19 @@ async function registered(stack: BenchStack, waiting: number): Promise<number> {
  * each is due tomorrow (`starts_at`); `array`, they are the children of one array at its
  * parallelism (a parallelism of 0 stands for one whose running children fill it, so that
  * none of them holds the drain's slots); `retry`, each failed and was sent back by its retry
- * policy (SessionStore.requeueForRetry, as the report handler does) with a backoff of a day.
+ * policy (SessionStore.requeueForRetry, as the report handler does) with a backoff of a day;
+ * `retry-due`, sent back the same way with a backoff already over, and waiting for capacity as
+ * `unplaceable` ones do (a failed fan-out's second attempts behind a busy group).
  */
-export const BACKLOG_KINDS = ['unplaceable', 'gated', 'dependent', 'later', 'array', 'retry'] as const;
+export const BACKLOG_KINDS = [
+  'unplaceable',
+  'gated',
+  'dependent',
+  'later',
+  'array',
+  'retry',
+  'retry-due',
+] as const;
 export type BacklogKind = (typeof BACKLOG_KINDS)[number];
 
 /**
@@ -183,6 +193,8 @@ async function addWaiting(stack: BenchStack, count: number, kind: BacklogKind): 
     starts_at: tomorrow,
   });
   const now = new Date();
+  const unplaceable = kind === 'unplaceable' || kind === 'retry-due';
+  const retry = kind === 'retry' || kind === 'retry-due';
   // An array's parent is never placed (array_size: out of the queue); its children are copies.
   const [parent] =
     kind === 'array'
@@ -203,22 +215,23 @@ async function addWaiting(stack: BenchStack, count: number, kind: BacklogKind): 
       ...(parent ? { array_parent_id: parent, array_index: i } : {}),
       access_key: OWNER,
       starts_at: kind === 'later' ? new Date(tomorrow) : null,
-      priority: kind === 'unplaceable' ? 0 : 100,
+      priority: unplaceable ? 0 : 100,
       created_at: now,
-      requested_slots: kind === 'unplaceable' ? { ...t.requested_slots, 'bench.none': 1 } : t.requested_slots,
+      requested_slots: unplaceable ? { ...t.requested_slots, 'bench.none': 1 } : t.requested_slots,
       // A retry's first attempt ran (on no agent: nothing of it is left to stop).
-      ...(kind === 'retry' ? { status: 'RUNNING' as const } : {}),
+      ...(retry ? { status: 'RUNNING' as const } : {}),
     }),
     kind === 'dependent' ? [sessionId] : [],
   );
-  if (kind === 'retry') {
+  if (retry) {
     const store = new SessionStore(stack.db);
     const rows = (await stack.db('sessions').whereIn('id', copies)) as SessionRow[];
+    const at = kind === 'retry' ? new Date(tomorrow) : new Date(Date.now() - 1000);
     for (const row of rows) {
       await store.requeueForRetry(row, {
         reason: 'exit code 1',
         exitCode: 1,
-        at: new Date(tomorrow),
+        at,
         data: {},
       });
     }
