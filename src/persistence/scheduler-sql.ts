@@ -109,14 +109,15 @@ const GROUP_AGENTS = `(SELECT coalesce(jsonb_agg(jsonb_build_object(
  * (`due_retry`, `backoff_at`), a start deadline (`next_deadline`, `expired`) or a dependency
  * (`deps`, `broken`). A retry whose backoff is over is in the queue and not one of them: the
  * runnable scan checks its retry_after (a backoff not over is flagged by the move back to
- * PENDING, migrations 20261203120000 and 20261203140000). When none is, every explainer of the survey updates nothing and every list and instant it returns is
- * empty, whatever the time: that is what the glance (GLANCE_SQL) tells the pass. Dependents
- * count only while the survey has them to examine (a dependency of theirs ended, or they are
- * new: `has_dependencies`, kept by a trigger on session_dependencies, and the flags of
- * migration 20261202180000). Each kind is a probe of an index that holds those sessions alone,
- * however many PENDING sessions there are; the survey reads each kind from the same index (one
- * index of them all was the plan for every part of the survey, each then reading every session
- * with a starts_at).
+ * PENDING, migrations 20261203120000 and 20261203140000). When none is, every explainer of
+ * the survey updates nothing and every list and instant it returns is empty, whatever the
+ * time: that is what the glance (GLANCE_SQL) tells the pass. Dependents count only while the
+ * survey has them to examine (a dependency of theirs ended, or they are new:
+ * `has_dependencies`, kept by a trigger on session_dependencies, and the flags of migration
+ * 20261202180000). Each kind is a probe of an index that holds those sessions alone, however
+ * many PENDING sessions there are; the survey reads each kind from the same index (one index
+ * of them all was the plan for every part of the survey, each then reading every session with
+ * a starts_at).
  */
 const ANY_PENDING_UNUSUAL = `(EXISTS (SELECT 1 FROM sessions s
              WHERE s.status = 'PENDING' AND s.starts_at IS NOT NULL AND NOT s.due_later)
