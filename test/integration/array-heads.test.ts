@@ -14,11 +14,15 @@ import { newSession, storeFixture } from '../helpers/session-rows.js';
  * of the queue, with statistics taken before it came: four children run, the others wait for
  * one of theirs to end. The head of the queue gives the session behind the fan-out, reading none
  * of the waiting children, and the settle step reads the array's few placed children; when a
- * child ends, the next child in the array's order comes first.
+ * child ends, the next child in the array's order comes first. The history holds arrays that
+ * ended (ENDED_ARRAYS of them, two children each): the settle step reads none of them
+ * (migration 20261203160000), but for the one with a child left PENDING (a stray).
  */
 const fx = storeFixture(test);
 const HISTORY = 5_000;
 const FAN_OUT = 2_000;
+/** Arrays of the history, ended with their children: more than the settle step may read. */
+const ENDED_ARRAYS = 400;
 const PARALLELISM = 4;
 const HEAD = 32;
 /** At most this many rows of a table for a statement of a pass. */
@@ -27,6 +31,8 @@ const FEW = 5 * HEAD;
 let parent = '';
 let children: string[] = [];
 let plain = '';
+/** An array cancelled with a child left PENDING (sent back for a retry as it was cancelled). */
+let strayParent = '';
 
 const at = () => ({ group: 'default', horizon: new Date(), now: new Date() });
 
@@ -34,10 +40,23 @@ test.before(async () => {
   const { db } = fx.database;
   await db.raw('ALTER TABLE sessions SET (autovacuum_enabled = false)');
   await seedHistory(db, { sessions: HISTORY, accessKey: 'AKARRAYHEADSHISTORY0', endedDaysAgo: [1, 5] });
-  await analyze(db);
   const template = (
     await newSession(fx, 'array-template', [], { requested_slots: { cpu: 1 }, cluster_size: 1 })
   ).id;
+  const ended = await insertCopies(db, template, ENDED_ARRAYS, (_, i) => ({
+    name: `ended-${i}`,
+    array_size: 2,
+    status: i === 0 ? 'CANCELLED' : 'TERMINATED',
+    result: i === 0 ? 'UNDEFINED' : 'SUCCESS',
+  }));
+  strayParent = ended[0]!;
+  await insertCopies(db, template, 2 * ENDED_ARRAYS, (_, i) => ({
+    name: `ended-${i >> 1}-${i & 1}`,
+    array_parent_id: ended[i >> 1],
+    array_index: i & 1,
+    ...(i === 1 ? {} : { status: 'TERMINATED' as const, result: 'SUCCESS' as const }),
+  }));
+  await analyze(db);
   parent = (
     await insertCopies(db, template, 1, () => ({
       name: 'fan',
@@ -88,6 +107,12 @@ test.serial(
     const read = await arrays.openParents();
     const fan = read.open.find((p) => p.id === parent);
     t.truthy(fan, 'the array is open');
+    t.deepEqual(read.stray, [strayParent], 'of the ended arrays, the one with a PENDING child');
+    t.deepEqual(
+      read.open.map((p) => p.id),
+      [parent],
+      'the arrays of the history are not open',
+    );
     t.is(parentMove(fan!.status, fan!), null, 'it stays RUNNING');
     await assertReadsFew(
       t,
