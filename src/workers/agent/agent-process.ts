@@ -3,14 +3,20 @@ import { DockerAdapter } from '../../docker/docker-adapter.js';
 import { openRedis } from '../../queue/redis.js';
 import { AgentMetrics } from '../../metrics/agent-metrics.js';
 import { Agent } from './agent.js';
+import { fullCollection, IdleTrim } from './idle-trim.js';
 import { withLoopbackHosts } from './loopback-hosts.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
 import { withContext, type Logger } from '../../log/logger.js';
+
+/** How often the agent checks whether it went idle after sessions (idle-trim.ts). */
+const TRIM_CHECK_MS = 5_000;
 
 export interface RunningAgent {
   agent: Agent;
   /** The agent's `GET /metrics` (null: BAI_AGENT_METRICS_PORT unset). */
   metricsUrl: string | null;
+  /** Full collections made since the agent went idle after sessions (idle-trim.ts). */
+  readonly idleCollections: number;
   close(): Promise<void>;
 }
 
@@ -42,12 +48,34 @@ export async function startAgent(given: AgentConfig, baseLog: Logger): Promise<R
     docker.close();
     throw err;
   }
+  // Once idle after sessions, one full collection (idle-trim.ts), checked every 5 s.
+  const trim = new IdleTrim(
+    () => agent.activity(),
+    () => {
+      try {
+        const before = process.memoryUsage().heapUsed;
+        fullCollection();
+        const mb = (n: number) => Math.round(n / 104_857.6) / 10;
+        log.info('idle: garbage collected', {
+          heapUsedMb: mb(process.memoryUsage().heapUsed),
+          freedMb: mb(before - process.memoryUsage().heapUsed),
+        });
+      } catch (err) {
+        log.error('idle collection failed', { err: String(err) });
+      }
+    },
+  );
+  const trimTimer = setInterval(() => trim.check(), TRIM_CHECK_MS).unref();
   let closing: Promise<void> | null = null;
   return {
     agent,
     metricsUrl: server?.url ?? null,
+    get idleCollections() {
+      return trim.collections;
+    },
     close() {
       closing ??= (async () => {
+        clearInterval(trimTimer);
         await server?.close();
         await agent.close();
         docker.close();

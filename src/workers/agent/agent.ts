@@ -173,6 +173,11 @@ export class Agent {
     if (errors.length > 0) this.log.error('agent close', { errors: errors.map(String) });
   }
 
+  /** Sessions live here now, and how many it took on since it started (idle-trim.ts). */
+  activity(): { live: number; taken: number } {
+    return { live: this.sessions.size, taken: this.sessions.taken };
+  }
+
   /** Containers of sessions that run now (the metrics' gauge). */
   runningContainers(): number {
     return this.sessions

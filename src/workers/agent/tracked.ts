@@ -140,6 +140,8 @@ export class SessionTable {
    * manager recorded the exit can arrive after the cleanup: it must not run the command again.
    */
   private readonly finished = new Set<string>();
+  /** Sessions taken on since the agent started (each set of a new one). */
+  private added = 0;
 
   get(sessionId: string): Tracked | undefined {
     return this.byId.get(sessionId);
@@ -150,7 +152,13 @@ export class SessionTable {
   }
 
   set(t: Tracked): void {
+    if (!this.byId.has(t.sessionId)) this.added++;
     this.byId.set(t.sessionId, t);
+  }
+
+  /** How many sessions the table has taken on since the agent started. */
+  get taken(): number {
+    return this.added;
   }
 
   delete(sessionId: string): void {
