@@ -23,6 +23,7 @@ import { SessionStarter } from './starter.js';
 import { Teardown } from './teardown.js';
 import { SessionTable, stopTimers } from './tracked.js';
 import { Watcher } from './watcher.js';
+import type { AgentActivity } from './idle-trim.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -174,7 +175,7 @@ export class Agent {
   }
 
   /** Sessions live here now, and how many it took on since it started (idle-trim.ts). */
-  activity(): { live: number; taken: number } {
+  activity(): AgentActivity {
     return { live: this.sessions.size, taken: this.sessions.taken };
   }
 
