@@ -53,12 +53,11 @@ export async function startAgent(given: AgentConfig, baseLog: Logger): Promise<R
     () => agent.activity(),
     () => {
       try {
-        const before = process.memoryUsage().heapUsed;
-        fullCollection();
+        const heap = fullCollection();
         const mb = (n: number) => Math.round(n / 104_857.6) / 10;
         log.info('idle: garbage collected', {
-          heapUsedMb: mb(process.memoryUsage().heapUsed),
-          freedMb: mb(before - process.memoryUsage().heapUsed),
+          heapUsedMb: mb(heap.after),
+          freedMb: mb(heap.before - heap.after),
         });
       } catch (err) {
         log.error('idle collection failed', { err: String(err) });

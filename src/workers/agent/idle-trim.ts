@@ -45,13 +45,16 @@ export class IdleTrim {
 
 /**
  * V8's full collection: `gc` of a context made after `--expose-gc` was set (the process's own
- * context was made without it). A context is made for each call and left to that collection, so
- * an agent that never goes idle after sessions holds no second context (it would weigh on its
- * fresh idle RSS).
+ * context was made without it). A context is made for each call and left to the next
+ * collection, so an agent that never goes idle after sessions holds no second context (it would
+ * weigh on its fresh idle RSS). Returns the heap in use just before and after the collection
+ * (bytes; the context made for it counted in both).
  */
-export function fullCollection(): void {
+export function fullCollection(): { before: number; after: number } {
   setFlagsFromString('--expose-gc');
   const gc: unknown = runInNewContext('gc');
   if (typeof gc !== 'function') throw new Error('this V8 gives no gc function');
+  const before = process.memoryUsage().heapUsed;
   (gc as () => void)();
+  return { before, after: process.memoryUsage().heapUsed };
 }
