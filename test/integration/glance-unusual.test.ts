@@ -1,6 +1,7 @@
 import test from 'ava';
 import { analyze, planScans, rowsCounted } from '../../src/persistence/plan-check.js';
-import { GLANCE_SQL, type GlanceRow } from '../../src/persistence/scheduler-sql.js';
+import { GLANCE_SQL } from '../../src/persistence/scheduler-sql.js';
+import { glanceUnusual } from '../helpers/statement-reads.js';
 import { insertCopies } from '../../src/persistence/session-copies.js';
 import { batch, startTestStack, type TestStack } from '../helpers/stack.js';
 
@@ -29,10 +30,7 @@ test.after.always(async () => {
 const create = (body: Record<string, unknown>) =>
   stack.client.request<{ sessionId: string }>('POST', '/session', body).then((r) => r.sessionId);
 
-async function unusual(): Promise<boolean> {
-  const { rows } = (await stack.database.db.raw(GLANCE_SQL)) as { rows: GlanceRow[] };
-  return rows[0]!.unusual;
-}
+const unusual = () => glanceUnusual(stack.database.db);
 
 async function flagOf(id: string): Promise<boolean> {
   const row = (await stack.database.db('sessions').where({ id }).first('has_dependencies')) as {

@@ -2,8 +2,8 @@ import test from 'ava';
 import { predicate } from '../../src/domain/predicates.js';
 import { scanRunnable } from '../../src/persistence/runnable-scan.js';
 import { SchedulerStore } from '../../src/persistence/scheduler-store.js';
-import { GLANCE_SQL, type GlanceRow } from '../../src/persistence/scheduler-sql.js';
 import { newSession, storeFixture } from '../helpers/session-rows.js';
+import { glanceUnusual } from '../helpers/statement-reads.js';
 
 /**
  * Migration 20261203140000 flags the retries that the code before migration 20261203120000 sent
@@ -21,6 +21,14 @@ interface State {
   due_later: boolean;
   status_data: Record<string, unknown>;
 }
+
+/** A session's status_data saying it waits out its backoff until `at`, with `rest` beside it. */
+const waitingUntil = (at: Date, rest: Record<string, unknown> = {}) => ({
+  predicates: [predicate('retryBackoff', { retryAfter: at })],
+  ...rest,
+});
+
+const unusual = () => glanceUnusual(fx.database.db);
 
 async function stateOf(id: string): Promise<State> {
   return (await fx.database
@@ -67,7 +75,7 @@ test.serial('the retries left in the queue in their backoff are flagged, with th
     .update({
       retry_after: hour,
       attempt: 2,
-      status_data: { predicates: [predicate('retryBackoff', { retryAfter: hour })], exitCode: 1 },
+      status_data: waitingUntil(hour, { exitCode: 1 }),
     });
   await db('sessions')
     .where({ id: unexplained })
@@ -94,14 +102,14 @@ test.serial('the retries left in the queue in their backoff are flagged, with th
   t.deepEqual(await stateOf(explained), {
     status: 'PENDING',
     due_later: true,
-    status_data: { predicates: [predicate('retryBackoff', { retryAfter: hour })], exitCode: 1 },
+    status_data: waitingUntil(hour, { exitCode: 1 }),
   });
   t.deepEqual(
     await stateOf(unexplained),
     {
       status: 'PENDING',
       due_later: true,
-      status_data: { predicates: [predicate('retryBackoff', { retryAfter: soon })], exitCode: 1 },
+      status_data: waitingUntil(soon, { exitCode: 1 }),
     },
     'its predicate as the domain writes it, the rest of its data kept',
   );
@@ -142,7 +150,7 @@ test.serial('undone, the index comes back and flagged retries stay flagged; redo
     .update({
       retry_after: later,
       due_later: true,
-      status_data: { predicates: [predicate('retryBackoff', { retryAfter: later })] },
+      status_data: waitingUntil(later),
     });
   const flagged = await stateOf(waiting);
   await db.migrate.down({ name });
@@ -162,8 +170,3 @@ test.serial('undone, the index comes back and flagged retries stay flagged; redo
     'back in the queue, waiting for capacity: nothing for the survey, which the passes no longer run',
   );
 });
-
-async function unusual(): Promise<boolean> {
-  const { rows } = (await fx.database.db.raw(GLANCE_SQL)) as { rows: GlanceRow[] };
-  return rows[0]!.unusual;
-}

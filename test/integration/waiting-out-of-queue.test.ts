@@ -3,11 +3,15 @@ import type { Db, Tx } from '../../src/persistence/db.js';
 import { analyze, type RanQuery } from '../../src/persistence/plan-check.js';
 import { positional } from '../../src/persistence/prepared.js';
 import { scanRunnable } from '../../src/persistence/runnable-scan.js';
-import { GLANCE_SQL, surveySql, type GlanceRow } from '../../src/persistence/scheduler-sql.js';
+import { surveySql } from '../../src/persistence/scheduler-sql.js';
 import { SchedulerStore } from '../../src/persistence/scheduler-store.js';
 import { seedHistory } from '../../src/persistence/history-seed.js';
 import { insertCopies } from '../../src/persistence/session-copies.js';
-import { assertReadsFew as readsFew, captured as capturedBy } from '../helpers/statement-reads.js';
+import {
+  assertReadsFew as readsFew,
+  captured as capturedBy,
+  glanceUnusual,
+} from '../helpers/statement-reads.js';
 import { untilWaitingOnLock } from '../helpers/lock-wait.js';
 import { newSession, storeFixture } from '../helpers/session-rows.js';
 
@@ -82,10 +86,7 @@ async function blockedCount(): Promise<number> {
   return Number(r[0]!.n);
 }
 
-async function unusual(): Promise<boolean> {
-  const { rows } = (await fx.database.db.raw(GLANCE_SQL)) as { rows: GlanceRow[] };
-  return rows[0]!.unusual;
-}
+const unusual = () => glanceUnusual(fx.database.db);
 
 /** What `q` reads of 'sessions', 'session_dependencies': at most FEW rows of each. */
 const assertReadsFew = (t: ExecutionContext, what: string, q: RanQuery) =>

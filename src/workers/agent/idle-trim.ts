@@ -18,13 +18,17 @@ export interface AgentActivity {
 export class IdleTrim {
   private seen = 0;
   private owed = false;
-  /** Collections made so far. */
-  collections = 0;
+  private made = 0;
 
   constructor(
     private readonly activity: () => AgentActivity,
     private readonly collect: () => void,
   ) {}
+
+  /** Collections made so far. */
+  get collections(): number {
+    return this.made;
+  }
 
   /** One check (every interval); true when it collected. */
   check(): boolean {
@@ -37,7 +41,7 @@ export class IdleTrim {
     }
     if (!this.owed) return false;
     this.owed = false;
-    this.collections++;
+    this.made++;
     this.collect();
     return true;
   }
