@@ -2,6 +2,7 @@ import test from 'ava';
 import { agentJobOf } from '../../src/queue/payloads.js';
 import { heartbeatOf } from '../../src/workers/agent/heartbeat.js';
 import { newTracked } from '../../src/workers/agent/tracked.js';
+import { listsAtConflict } from '../../src/workers/agent/run-pipeline.js';
 
 const run = {
   sessionId: 's',
@@ -62,4 +63,14 @@ test('the heartbeat lists held sessions, not those still preparing, and says whe
     { sessionId: 'd', attempt: 3, state: 'exited' },
   ]);
   t.true(heartbeatOf({ ...base, engineUp: false, draining: true }).engineDown);
+});
+
+test('only a first attempt of one kernel with no start time skips the list before its create', (t) => {
+  t.true(listsAtConflict(run));
+  // Another attempt's containers may still be on the engine (its cleanup not done yet).
+  t.false(listsAtConflict({ ...run, attempt: 2 }));
+  // A cluster: a conflict on its second create would come after its network and first container.
+  t.false(listsAtConflict({ ...run, kernels: [...run.kernels, { ...run.kernels[0]!, kernelId: 'k2' }] }));
+  // A start time: its barrier is prepared before the create.
+  t.false(listsAtConflict({ ...run, startsAt: Date.now() + 60_000 }));
 });

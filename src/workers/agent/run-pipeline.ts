@@ -6,6 +6,7 @@ import {
   networkLabels,
 } from '../../domain/container-plan.js';
 import { ImagePullFailed, type ImageConfig } from '../../docker/docker-adapter.js';
+import { statusOf } from '../../docker/docker-errors.js';
 import {
   BARRIER_LABEL,
   barrierCommand,
@@ -48,7 +49,7 @@ export class RunPipeline {
   }
 
   async runSession(job: RunSessionJob, again = false): Promise<void> {
-    const { sessions, engine, docker, allocator, reports, config, log, closing } = this.ctx;
+    const { sessions, engine, allocator, reports, config, log, closing } = this.ctx;
     if (sessions.isFinished(job.sessionId, job.attempt)) return;
     await engine.whenUp(); // the job waits for an engine that restarts, rather than failing
     // Two reads that do not depend on each other, asked together (they were round trips in a
@@ -56,8 +57,13 @@ export class RunPipeline {
     // asked where it decides something: before anything is said about the attempt, and right
     // before its containers start (starter.ts), so a superseded attempt's command never runs.
     // Every container of the session, of any attempt: those of this attempt are adopted; none at
-    // all lets its cleanup remove what it creates without listing again (Tracked.sole).
-    const listed = docker.list([`${LABEL.session}=${job.sessionId}`]);
+    // all lets its cleanup remove what it creates without listing again (Tracked.sole). A first
+    // attempt of one kernel started at once is not listed: its one container is named for it
+    // (containerName), so were it on the engine already (the job delivered again after a
+    // restart), its create answers 409 and the engine is listed then (adoptNamed). That list
+    // was a round trip on every session's way to its start.
+    const unlisted = listsAtConflict(job);
+    const listed = unlisted ? Promise.resolve([]) : this.listSession(job.sessionId);
     const inspected = this.images.get(job.image);
     // Awaited below unless the job ends first: their failures are not left unhandled.
     listed.catch(() => {});
@@ -105,6 +111,7 @@ export class RunPipeline {
       try {
         await this.createContainers(job, tracked, need, image);
       } catch (err) {
+        if (unlisted && nameTaken(err)) return await this.adoptNamed(job, tracked, err);
         // Removed from the engine since it was last seen here: looked at (and pulled) again.
         if (!seen.cached || !lacksImage(err) || tracked.containers.length > 0) throw err;
         // In the order of a first look: PREPARED and CREATING are noted again after it.
@@ -294,6 +301,28 @@ export class RunPipeline {
     return true;
   }
 
+  /** Every container of the session on the engine, of any attempt and agent. */
+  private listSession(sessionId: string) {
+    return this.ctx.docker.list([`${LABEL.session}=${sessionId}`]);
+  }
+
+  /**
+   * The create of an unlisted job (listsAtConflict) found its container's name taken: the
+   * attempt's container is there already, made by an earlier delivery of the job. What this
+   * run noted is let go of (it created nothing), and the attempt is adopted as a listed job's
+   * would have been. A name taken by a container that is not the attempt's is a failed start.
+   */
+  private async adoptNamed(job: RunSessionJob, tracked: Tracked, err: unknown): Promise<void> {
+    await this.teardown.discard(tracked);
+    const found = (await this.listSession(job.sessionId)).filter(
+      (c) => c.labels[LABEL.attempt] === String(job.attempt),
+    );
+    if (found.length === 0) throw err;
+    if (await this.superseded(job)) return;
+    sessionLog(this.ctx, tracked).info('container there already: adopted', { containers: found.length });
+    await this.adoption.adoptAndResync(found);
+  }
+
   /** Whether the manager gave the attempt up: then it is marked finished here. */
   private async superseded(job: RunSessionJob): Promise<boolean> {
     if (!(await this.teardown.isSuperseded(job.sessionId, job.attempt))) return false;
@@ -308,4 +337,22 @@ export class RunPipeline {
       () => false, // no answer within 5 s: that is the answer asked for
     );
   }
+}
+
+/**
+ * Whether a job's containers are listed only if their create finds the name taken: a first
+ * attempt (no other attempt's containers can exist) of one kernel (one create, nothing made
+ * before it) with no start time (no start barrier prepared for it).
+ */
+export function listsAtConflict(job: {
+  attempt: number;
+  kernels: readonly unknown[];
+  startsAt: number | null;
+}): boolean {
+  return job.attempt === 1 && job.kernels.length === 1 && job.startsAt === null;
+}
+
+/** Whether a create failed because the container's name is taken (the engine's 409). */
+function nameTaken(err: unknown): boolean {
+  return statusOf(err) === 409;
 }
