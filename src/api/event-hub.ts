@@ -116,10 +116,18 @@ export class EventHub {
     if (this.listeners.size > 0 || Date.now() - this.readAt >= IDLE_POLL_MS) this.read();
   }
 
-  /** New events were committed (here or by another manager): tail now if anyone listens. */
-  private committed(): void {
+  /**
+   * New events were committed (here or by another manager): tail now if anyone listens, unless
+   * the commit's own events (`events`, returned by its statement) were the next to hand out.
+   */
+  private committed(events?: readonly SessionEventRow[]): void {
     if (this.listeners.size === 0) this.behind = true;
-    else this.read();
+    else if (!events || !this.tailer.offer(events)) this.read();
+  }
+
+  /** Whether a commit here should return its events for notify (someone listens now). */
+  wantsEvents(): boolean {
+    return this.listeners.size > 0;
   }
 
   private read(): void {
@@ -153,10 +161,11 @@ export class EventHub {
 
   /**
    * Local commit: tail now, and wake the other managers (this one ignores its own wake-up: it
-   * has tailed already). A group commit of many sessions calls this once.
+   * has tailed already). A group commit of many sessions calls this once. `events`: the
+   * commit's own, when its statement returned them (handed out without a read when they can be).
    */
-  notify(): void {
-    this.committed();
+  notify(events?: readonly SessionEventRow[]): void {
+    this.committed(events);
     if (!this.others) return;
     const heard = this.heard;
     this.publish(this.ownWake, (receivers) => {

@@ -79,6 +79,22 @@ export class EventTail {
     return { ok: this.failures === 0, since: this.since, lastError: this.lastError };
   }
 
+  /**
+   * Events a commit here wrote and returned (ids ascending): handed out at once when they are
+   * the next ids after the horizon, with no hole among them, as a read would hand them out;
+   * true then. Otherwise nothing is done (false): the caller reads as usual. A read under way
+   * that meanwhile finds them skips them (tail).
+   */
+  offer(events: readonly SessionEventRow[]): boolean {
+    if (this.closed || events.length === 0) return false;
+    if (!events.every((ev, i) => ev.id === this.last + 1 + i)) return false;
+    for (const ev of events) {
+      this.last = ev.id;
+      this.hand(ev);
+    }
+    return true;
+  }
+
   /** Reads what is new; a read under way reads again when it ends; a failing tail waits its backoff. */
   poll(): void {
     if (this.closed || this.retryTimer) return;
@@ -172,6 +188,7 @@ export class EventTail {
       const rows = await this.events.after(this.last, PAGE);
       let delivered = 0;
       for (const ev of rows) {
+        if (ev.id <= this.last) continue; // handed out by offer while this read was under way
         if (ev.id !== this.last + 1) {
           const now = Date.now();
           if (this.gapSince === null) this.gapSince = now;

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { callbackEventOf, kernelEventName, resultEventName, sessionEventName } from '../domain/events.js';
 import type { SessionStatus } from '../domain/status.js';
-import type { KernelRow, SessionRow } from './rows.js';
+import type { KernelRow, SessionEventRow, SessionRow } from './rows.js';
 import { isoSql } from './scheduler-sql.js';
 
 /**
@@ -135,6 +135,37 @@ export interface EventRow {
 export interface QueuedCallbacks {
   /** It wrote deliveries: the webhook sender is told. */
   callbacksQueued: boolean;
+  /**
+   * The events it wrote, in id order, when they were asked for (someone listens): the event
+   * hub hands them out without reading them back (EventTail.offer).
+   */
+  events?: readonly SessionEventRow[];
+}
+
+/** The columns of an event row, as an `e` CTE that inserts events returns them for eventsSql. */
+export const EVENT_RETURNING = 'RETURNING id, session_id, kernel_id, access_key, name, data, created_at';
+
+/**
+ * The final SELECT's `events` column: the rows the CTE `cte` inserted (returned with
+ * EVENT_RETURNING), as JSON in id order, when `wanted`; else NULL, nothing built (a drain
+ * nobody follows pays nothing for it). A bound flag, so the statement's text and plan are one.
+ */
+export function eventsSql(cte: string | null, wanted: boolean): { sql: string; bindings: unknown[] } {
+  if (cte === null) return { sql: 'NULL::json AS events', bindings: [] };
+  return {
+    sql: `CASE WHEN ?::boolean THEN (SELECT json_agg(${cte} ORDER BY ${cte}.id) FROM ${cte}) END AS events`,
+    bindings: [wanted],
+  };
+}
+
+/** The `events` column of eventsSql as event rows (undefined when not asked for). */
+export function returnedEvents(v: unknown): SessionEventRow[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  return v.map((e: SessionEventRow & { created_at: string | Date; id: number | string }) => ({
+    ...e,
+    id: Number(e.id),
+    created_at: new Date(e.created_at),
+  }));
 }
 
 /** A callback delivery (webhook_deliveries) a session event calls for. */

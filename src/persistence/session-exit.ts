@@ -9,6 +9,9 @@ import {
   deliveryValuesSql,
   eventData,
   eventDataSql,
+  eventsSql,
+  EVENT_RETURNING,
+  returnedEvents,
   sessionEventRows,
   type DeliveryRow,
   type QueuedCallbacks,
@@ -85,6 +88,7 @@ function exitStatement(
     deliveries: readonly DeliveryRow[];
   } | null,
   guard: ExitGuard | null,
+  wantEvents = false,
 ): { sql: string; bindings: unknown[] } {
   const from = predecessorsOf('TERMINATED');
   const at = new Date().toISOString();
@@ -110,6 +114,8 @@ function exitStatement(
         }${guard.noRetryPolicy ? ' AND retry_policy IS NULL' : ''}`,
       )
     : statusSql;
+  // On its own (guarded), the events it wrote come back when asked for (eventsSql).
+  const returned = eventsSql(guard ? 'e' : null, wantEvents);
   // Built from the row the UPDATE returns (eventDataSql, callbackDeliveriesSql), or given from the locked row.
   const sqlEvents = events === null;
   const resultEvent = resultEventName(move.result) ?? null;
@@ -186,13 +192,14 @@ function exitStatement(
           FROM k, s WHERE k.moves AND ?::text IS NOT NULL
         ${sessionPart}
       ) x ORDER BY part, role COLLATE "C", idx
+      ${guard ? EVENT_RETURNING : ''}
     ), a AS (
       INSERT INTO session_attempts (session_id, attempt, agent_id, started_at, ended_at, exit_code, result, reason)
       SELECT id, attempt, agent_id, started_at, terminated_at, exit_code, result, status_info
         FROM s WHERE agent_id IS NOT NULL
       ON CONFLICT (session_id, attempt) DO NOTHING
     )${deliveries ? `, w AS (${deliveries.sql})` : ''}
-    SELECT count(*)::int AS moved, ${deliveries ? '(SELECT count(*) FROM w)::int' : '0'} AS queued FROM s`;
+    SELECT count(*)::int AS moved, ${deliveries ? '(SELECT count(*) FROM w)::int' : '0'} AS queued, ${returned.sql} FROM s`;
   const bindings: unknown[] = [
     JSON.stringify({ TERMINATED: at }),
     move.info,
@@ -217,6 +224,7 @@ function exitStatement(
     kernelEvent ?? null,
     ...(sqlEvents ? [resultEvent, terminated] : events.session.flatMap((e) => [e.name, e.data])),
     ...(deliveries?.bindings ?? []),
+    ...returned.bindings,
   ];
   return { sql, bindings };
 }
@@ -276,6 +284,7 @@ export async function exitAlone(
   move: Omit<ExitMove, 'startedAt'>,
   startedAt: Date | null | undefined,
   guard: ExitGuard,
+  wantEvents = false,
 ): Promise<QueuedCallbacks | null> {
   const statement = exitStatement(
     sessionId,
@@ -284,8 +293,11 @@ export async function exitAlone(
     startedAt !== undefined ? { value: startedAt, onlyIfUnset: true } : null,
     null,
     guard,
+    wantEvents,
   );
-  const rows = await preparedRows<{ moved: number; queued: number }>(db, 'exit1', statement);
+  const rows = await preparedRows<{ moved: number; queued: number; events: unknown }>(db, 'exit1', statement);
   const r = rows[0];
-  return r && r.moved > 0 ? { callbacksQueued: r.queued > 0 } : null;
+  if (!r || r.moved === 0) return null;
+  const events = returnedEvents(r.events);
+  return { callbacksQueued: r.queued > 0, ...(events ? { events } : {}) };
 }

@@ -12,6 +12,9 @@ import {
   deliveryValuesSql,
   eventData,
   eventDataSql,
+  eventsSql,
+  EVENT_RETURNING,
+  returnedEvents,
   sessionEventRows,
   type QueuedCallbacks,
 } from './session-events.js';
@@ -86,6 +89,7 @@ function phasesStatement(
   chain: Pick<SessionChain, 'moved' | 'data'>,
   containers: readonly { kernelId: string; containerId: string }[],
   target: { locked: SessionRow } | { guard: PhasesGuard },
+  wantEvents = false,
 ): { sql: string; bindings: unknown[] } {
   const locked = 'locked' in target ? target.locked : null;
   const guard = 'guard' in target ? target.guard : null;
@@ -183,6 +187,8 @@ function phasesStatement(
       RETURNING k.id, k.cluster_role, k.cluster_idx, k.exit_code, v.from_status
     )`;
   const inList = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+  // On its own (guarded), the events it wrote come back when asked for (eventsSql).
+  const events = eventsSql(guard && parts.length > 0 ? 'e' : null, wantEvents);
   const sql = `
     WITH s AS (
       UPDATE sessions SET status = ?, updated_at = now(), status_history = status_history || ?::jsonb,
@@ -205,11 +211,12 @@ function phasesStatement(
       INSERT INTO session_events (session_id, kernel_id, access_key, name, data)
       SELECT s.id, x.kernel_id, s.access_key, x.name, x.data FROM s, (${parts.join(' UNION ALL ')}) x
        ORDER BY step, part, role COLLATE "C", idx
+      ${guard ? EVENT_RETURNING : ''}
     )`
     }${deliveries ? `, w AS (${deliveries.sql})` : ''}
     SELECT count(*)::int AS moved, ${deliveries ? '(SELECT count(*) FROM w)::int' : '0'} AS queued${
       guard ? ', min(scaling_group) AS scaling_group, min(created_at) AS created_at' : ''
-    } FROM s`;
+    }, ${events.sql} FROM s`;
   const bindings: unknown[] = [
     last.status,
     JSON.stringify(history),
@@ -227,6 +234,7 @@ function phasesStatement(
         ]),
     ...eventBindings,
     ...(deliveries?.bindings ?? []),
+    ...events.bindings,
   ];
   return { sql, bindings };
 }
@@ -271,8 +279,9 @@ export async function movePhasesAlone(
   chain: Pick<SessionChain, 'moved' | 'data'>,
   containers: readonly { kernelId: string; containerId: string }[],
   guard: PhasesGuard,
+  wantEvents = false,
 ): Promise<PhasesAloneMoved | null> {
-  return runAlone(db, 'phases1', phasesStatement(sessionId, chain, containers, { guard }), chain);
+  return runAlone(db, 'phases1', phasesStatement(sessionId, chain, containers, { guard }, wantEvents), chain);
 }
 
 /**
@@ -286,18 +295,22 @@ export async function runAlone(
   statement: { sql: string; bindings: unknown[] },
   chain: Pick<SessionChain, 'moved'>,
 ): Promise<PhasesAloneMoved | null> {
-  const rows = await preparedRows<{ moved: number; queued: number; scaling_group: string; created_at: Date }>(
-    db,
-    prefix,
-    statement,
-  );
+  const rows = await preparedRows<{
+    moved: number;
+    queued: number;
+    scaling_group: string;
+    created_at: Date;
+    events: unknown;
+  }>(db, prefix, statement);
   const r = rows[0];
   if (!r || r.moved === 0) return null;
   const running = chain.moved.find((m) => m.status === 'RUNNING');
+  const events = returnedEvents(r.events);
   return {
     startedAt: running ? running.at : null,
     scalingGroup: r.scaling_group,
     createdAt: r.created_at,
     callbacksQueued: r.queued > 0,
+    ...(events ? { events } : {}),
   };
 }

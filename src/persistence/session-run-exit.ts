@@ -3,7 +3,7 @@ import { kernelChains, type SessionChain } from '../domain/phase-chain.js';
 import { predecessorsOf, type SessionStatus } from '../domain/status.js';
 import type { Db } from './db.js';
 import type { ExitMove, KernelExit } from './session-exit.js';
-import { callbackBodySql, eventDataSql } from './session-events.js';
+import { callbackBodySql, eventDataSql, eventsSql, EVENT_RETURNING } from './session-events.js';
 import { historyOf, kernelMoveValues, runAlone, type PhasesAloneMoved } from './session-phases-at-once.js';
 import { unindexedGuard } from './unindexed-guard.js';
 
@@ -59,6 +59,7 @@ function runExitStatement(
   sessionId: string,
   { chain, containers, exit, move }: HeldExit,
   guard: RunExitGuard,
+  wantEvents: boolean,
 ): { sql: string; bindings: unknown[] } {
   const bindings: unknown[] = [];
   const bind = (v: unknown) => {
@@ -73,6 +74,8 @@ function runExitStatement(
   };
   const at = new Date().toISOString();
   const ends = predecessorsOf('TERMINATED');
+  const wanted = eventsSql('e', wantEvents);
+  const events = { values: wanted.sql, bindings: wanted.bindings };
   const running = chain.moved[chain.moved.length - 1]!; // runAndExitApplies: RUNNING
   const phaseHistory = JSON.stringify(historyOf(chain.moved));
   const kernelPhases = [...kernelChains(chain.moved)];
@@ -187,6 +190,7 @@ function runExitStatement(
            WHERE v.name IS NOT NULL AND NOT (v.result_event AND ${resultSkipped})`,
       ].join(' UNION ALL ')}) x
        ORDER BY x.grp, x.step, x.part
+      ${EVENT_RETURNING}
     ), a AS (
       INSERT INTO session_attempts (session_id, attempt, agent_id, started_at, ended_at, exit_code, result, reason)
       SELECT id, attempt, agent_id, started_at, terminated_at, exit_code, result, status_info
@@ -212,7 +216,7 @@ function runExitStatement(
       RETURNING 1
     )
     SELECT count(*)::int AS moved, (SELECT count(*) FROM w)::int AS queued,
-           min(scaling_group) AS scaling_group, min(created_at) AS created_at FROM s`;
+           min(scaling_group) AS scaling_group, min(created_at) AS created_at, ${spliced(events)} FROM s`;
   return { sql, bindings };
 }
 
@@ -222,6 +226,7 @@ export function runAndExitAlone(
   sessionId: string,
   held: HeldExit,
   guard: RunExitGuard,
+  wantEvents = false,
 ): Promise<PhasesAloneMoved | null> {
-  return runAlone(db, 'runexit1', runExitStatement(sessionId, held, guard), held.chain);
+  return runAlone(db, 'runexit1', runExitStatement(sessionId, held, guard, wantEvents), held.chain);
 }

@@ -11,6 +11,7 @@ import {
   MOVED_KERNEL_COLUMNS,
   type KernelRow,
   type MovedKernel,
+  type SessionEventRow,
   type SessionRow,
 } from './rows.js';
 import {
@@ -37,7 +38,10 @@ const LOCK_SESSION_SQL = 'SELECT * FROM sessions WHERE id = ? FOR UPDATE';
 
 /** Tells other parts (SSE tailers, webhook sender) that events were committed. */
 export interface EventsNotifier {
-  eventsCommitted(): void;
+  /** `events`: those the commit wrote, when its statement returned them (SessionStore.alone). */
+  eventsCommitted(events?: readonly SessionEventRow[]): void;
+  /** Whether a statement should return the events it writes (someone listens to them now). */
+  wantsEvents?(): boolean;
   /**
    * Events of a session with a callback_url queued webhook deliveries (told before the commit
    * in a caller's transaction, after it for a statement on its own).
@@ -296,12 +300,14 @@ export class SessionStore {
 
   /**
    * Runs ONE statement on its own (no transaction); notifies listeners when it returns truthy,
+   * with the events it wrote when it returned them (`wantEvents`: asked for, someone listens),
    * and the webhook sender when what it returns says it queued deliveries (QueuedCallbacks).
    */
-  async alone<T>(fn: (db: Db) => Promise<T>): Promise<T> {
-    const out = await fn(this.aloneDb);
-    if (out) this.notifier.eventsCommitted();
-    if ((out as Partial<QueuedCallbacks> | null)?.callbacksQueued) this.notifier.callbacksQueued?.();
+  async alone<T>(fn: (db: Db, wantEvents: boolean) => Promise<T>): Promise<T> {
+    const out = await fn(this.aloneDb, this.notifier.wantsEvents?.() ?? false);
+    const said = out as Partial<QueuedCallbacks> | null;
+    if (out) this.notifier.eventsCommitted(said?.events);
+    if (said?.callbacksQueued) this.notifier.callbacksQueued?.();
     return out;
   }
 

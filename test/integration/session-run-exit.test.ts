@@ -248,3 +248,66 @@ test.serial(
     t.deepEqual(await writtenAndContainers(fx, b), await writtenAndContainers(fx, a));
   },
 );
+
+/** The session's events as session_events holds them, in id order, after id `after`. */
+async function storedEvents(id: string, after: number) {
+  return fx.database
+    .db('session_events')
+    .where({ session_id: id })
+    .andWhere('id', '>', after)
+    .orderBy('id')
+    .select('id', 'session_id', 'kernel_id', 'access_key', 'name', 'data', 'created_at');
+}
+
+async function maxEventId(): Promise<number> {
+  const r = (await fx.database.db('session_events').max('id as max').first()) as { max: number | null };
+  return Number(r.max ?? 0);
+}
+
+test('asked for them, each statement on its own returns the events it wrote, as session_events holds them', async (t) => {
+  // The phases (RUNNING) and the exit, each on its own.
+  const a = await single('events-two', ['SCHEDULED'], HOOK);
+  const any = chainFromAny(phaseSteps())!;
+  const attempt = await attemptOf(a);
+  let mark = await maxEventId();
+  // As the manager's store asks while someone listens (EventsNotifier.wantsEvents).
+  const phases = await movePhasesAlone(
+    fx.database.db,
+    a.id,
+    any.chain,
+    containersOf(a),
+    { agentId: 'agent-x', attempt, from: any.from },
+    true,
+  );
+  t.truthy(phases?.events);
+  t.deepEqual(phases!.events, await storedEvents(a.id, mark));
+  t.true(phases!.events!.some((e) => e.name === 'session_started'));
+  mark = await maxEventId();
+  const exit = exitOf(a, 0);
+  const move = exitMoveOf(0);
+  const guard = { agentId: 'agent-x', attempt, notFrom: PREPARE_STATUSES, noRetryPolicy: false };
+  const ended = await exitAlone(fx.database.db, a.id, exit, move, exit.startedAt, guard, true);
+  t.deepEqual(ended!.events, await storedEvents(a.id, mark));
+  t.deepEqual(
+    ended!.events!.map((e) => e.name),
+    ['kernel_terminated', 'session_success', 'session_terminated'],
+  );
+
+  // The held RUNNING and the exit in one statement; and not asked for: none, as before.
+  const b = await single('events-one', ['SCHEDULED'], HOOK);
+  mark = await maxEventId();
+  const both = await runAndExitAlone(
+    fx.database.db,
+    b.id,
+    { chain: any.chain, containers: containersOf(b), exit: exitOf(b, 0), move },
+    { agentId: 'agent-x', attempt: await attemptOf(b), from: any.from, noRetryPolicy: false },
+    true,
+  );
+  t.deepEqual(both!.events, await storedEvents(b.id, mark));
+  t.is(both!.events!.at(-1)!.name, 'session_terminated');
+  // A store whose notifier asks for none (nobody listens): none built, none returned.
+  const c = await single('events-none', ['SCHEDULED'], HOOK);
+  const quiet = await oneStatement(c, phaseSteps(), move);
+  t.truthy(quiet);
+  t.false('events' in quiet!, 'not asked for: no events built');
+});

@@ -165,3 +165,66 @@ test('caughtUp resolves after a read that began after the call, also when a read
   t.is(tail.horizon(), 3);
   await tail.close();
 });
+
+/** A log whose next read waits for `release()`, then answers with the rows there at that moment. */
+class HeldLog extends FlakyLog {
+  private gate: Promise<void> | null = null;
+  private open: (() => void) | null = null;
+
+  hold(): void {
+    this.gate = new Promise((r) => (this.open = r));
+  }
+  release(): void {
+    this.open?.();
+    this.gate = null;
+  }
+  override add(id: number): void {
+    super.add(id);
+    this.rows.sort((a, b) => a.id - b.id); // committed out of order, read in id order
+  }
+  override async after(afterId: number, limit: number): Promise<SessionEventRow[]> {
+    if (this.gate) await this.gate;
+    return super.after(afterId, limit);
+  }
+}
+
+test('offered events are handed out at once when they follow the horizon; never twice, never past a hole', async (t) => {
+  const store = new HeldLog();
+  const got: number[] = [];
+  const tail = new EventTail(store, (ev) => got.push(ev.id), recorder().log);
+  await tail.start();
+  const rowsOf = (...ids: number[]) => ids.map((id) => store.rows.find((r) => r.id === id)!);
+  // The next ids: handed out without a read.
+  store.add(1);
+  store.add(2);
+  const reads = store.reads;
+  t.true(tail.offer(rowsOf(1, 2)));
+  t.deepEqual(got, [1, 2]);
+  t.is(tail.horizon(), 2);
+  t.is(store.reads, reads, 'no read');
+  // A hole before them (id 3 not committed yet, or another commit's): not taken.
+  store.add(4);
+  t.false(tail.offer(rowsOf(4)));
+  t.false(tail.offer([]));
+  t.deepEqual(got, [1, 2]);
+  // Id 3 commits and is offered: the next id, handed out (before 4, as a read would).
+  store.add(3);
+  t.true(tail.offer(rowsOf(3)));
+  t.deepEqual(got, [1, 2, 3]);
+  // A hole among them: not taken either.
+  store.add(6);
+  t.false(tail.offer([...rowsOf(4), ...rowsOf(6)]), 'ids 4 and 6 leave 5 out');
+  store.rows = store.rows.filter((r) => r.id !== 6);
+  await tail.caughtUp();
+  t.deepEqual(got, [1, 2, 3, 4], 'the read hands out what was not taken');
+  // A read under way when a commit's own events are offered finds them too: skipped there.
+  store.hold();
+  tail.poll();
+  store.add(5);
+  t.true(tail.offer(rowsOf(5)));
+  store.release();
+  await tail.caughtUp();
+  t.deepEqual(got, [1, 2, 3, 4, 5], 'each once');
+  t.is(tail.horizon(), 5);
+  await tail.close();
+});

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { HttpDrain } from '../../api/http-drain.js';
 import { join } from 'node:path';
+import type { SessionEventRow } from '../../persistence/rows.js';
 import type { ManagerConfig } from '../../config/config.js';
 import { createApp } from '../../api/app.js';
 import { EventHub } from '../../api/event-hub.js';
@@ -156,10 +157,11 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   // A commit here also tells the reconciler that its next tick has work to look at (reconciler.ts).
   let committed = () => {};
   const notifier = {
-    eventsCommitted: () => {
-      hub.notify();
+    eventsCommitted: (events?: readonly SessionEventRow[]) => {
+      hub.notify(events);
       committed();
     },
+    wantsEvents: () => hub.wantsEvents(),
     callbacksQueued: () => webhooks.hint(),
   };
   const sessions = new SessionStore(db, notifier, reportDb);

@@ -139,8 +139,8 @@ export class ReportHandler {
     const any = chainFromAny(steps);
     if (any) {
       const guard = { agentId: r.agentId, attempt: r.attempt, from: any.from };
-      const moved = await sessions.alone((db) =>
-        movePhasesAlone(db, r.sessionId, any.chain, r.containers ?? [], guard),
+      const moved = await sessions.alone((db, wantEvents) =>
+        movePhasesAlone(db, r.sessionId, any.chain, r.containers ?? [], guard, wantEvents),
       );
       if (moved) {
         if (moved.startedAt !== null) this.observeStart(moved.scalingGroup, moved.createdAt, moved.startedAt);
@@ -189,8 +189,8 @@ export class ReportHandler {
       if (any && runAndExitApplies(any.chain, exit)) {
         const guard = { agentId: r.agentId, attempt: r.attempt, from: any.from, noRetryPolicy: mayRetry };
         const containers = held.containers ?? [];
-        const moved = await sessions.alone((db) =>
-          runAndExitAlone(db, r.sessionId, { chain: any.chain, containers, exit, move }, guard),
+        const moved = await sessions.alone((db, wantEvents) =>
+          runAndExitAlone(db, r.sessionId, { chain: any.chain, containers, exit, move }, guard, wantEvents),
         );
         if (moved) {
           if (moved.startedAt !== null)
@@ -208,13 +208,15 @@ export class ReportHandler {
     // checks below on the locked row are its guard, and when one fails it writes nothing and
     // the transaction below takes the report (a timeout's message reads the row: it goes there).
     if (!r.timedOut) {
-      const moved = await sessions.alone((db) =>
-        exitAlone(db, r.sessionId, exit, move, r.finishedAt ? exit.startedAt : undefined, {
-          agentId: r.agentId,
-          attempt: r.attempt,
-          notFrom: r.startedAt ? PREPARE_STATUSES : [],
-          noRetryPolicy: mayRetry,
-        }),
+      const guard = {
+        agentId: r.agentId,
+        attempt: r.attempt,
+        notFrom: r.startedAt ? PREPARE_STATUSES : [],
+        noRetryPolicy: mayRetry,
+      };
+      const startedAt = r.finishedAt ? exit.startedAt : undefined;
+      const moved = await sessions.alone((db, wantEvents) =>
+        exitAlone(db, r.sessionId, exit, move, startedAt, guard, wantEvents),
       );
       if (moved) {
         await queues.cleanup(r.agentId, { sessionId: r.sessionId, attempt: r.attempt });
