@@ -13,7 +13,7 @@ import type { KernelRow, SessionRow } from './rows.js';
 import { eventDataSql, recordSessionEvents } from './session-events.js';
 import { sqlList } from './sql-literals.js';
 import { unindexedGuard } from './unindexed-guard.js';
-import type { EventsNotifier } from './session-store.js';
+import type { EventsNotifier } from './events-notifier.js';
 
 /** Columns of the parent a child does not copy as they are (it has its own, or none). */
 const NOT_COPIED = new Set(['id', 'name', 'environ', 'callback_url', 'array_size', 'array_parallelism']);

@@ -11,9 +11,9 @@ import {
   MOVED_KERNEL_COLUMNS,
   type KernelRow,
   type MovedKernel,
-  type SessionEventRow,
   type SessionRow,
 } from './rows.js';
+import type { EventsNotifier } from './events-notifier.js';
 import {
   backoffWait,
   recordFinalAttempt,
@@ -35,19 +35,6 @@ import { exitAndTerminateIn, type ExitMove, type KernelExit } from './session-ex
 import { preparedRaw } from './prepared.js';
 
 const LOCK_SESSION_SQL = 'SELECT * FROM sessions WHERE id = ? FOR UPDATE';
-
-/** Tells other parts (SSE tailers, webhook sender) that events were committed. */
-export interface EventsNotifier {
-  /** `events`: those the commit wrote, when its statement returned them (SessionStore.alone). */
-  eventsCommitted(events?: readonly SessionEventRow[]): void;
-  /** Whether a statement should return the events it writes (someone listens to them now). */
-  wantsEvents?(): boolean;
-  /**
-   * Events of a session with a callback_url queued webhook deliveries (told before the commit
-   * in a caller's transaction, after it for a statement on its own).
-   */
-  callbacksQueued?(): void;
-}
 
 export interface TransitionOptions {
   info?: string | null;
