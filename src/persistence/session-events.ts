@@ -161,7 +161,8 @@ export function eventsSql(cte: string | null, wanted: boolean): { sql: string; b
 /** The `events` column of eventsSql as event rows (undefined when not asked for). */
 export function returnedEvents(v: unknown): SessionEventRow[] | undefined {
   if (!Array.isArray(v)) return undefined;
-  return v.map((e: SessionEventRow & { created_at: string | Date; id: number | string }) => ({
+  // JSON: the ids as numbers already, the times as text.
+  return (v as (Omit<SessionEventRow, 'created_at'> & { created_at: string })[]).map((e) => ({
     ...e,
     id: Number(e.id),
     created_at: new Date(e.created_at),

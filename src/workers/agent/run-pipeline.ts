@@ -84,7 +84,7 @@ export class RunPipeline {
     const tracked = newTracked(job.sessionId, job.attempt, job.batchTimeoutSec, 'preparing');
     tracked.requestId = job.requestId ?? null;
     tracked.singleKernel = job.kernels.length === 1;
-    tracked.sole = all.length === 0;
+    tracked.sole = all.length === 0; // unlisted: its create, if it succeeds, says the same
     const slog = sessionLog(this.ctx, tracked);
     slog.info('run-session received', { image: job.image, kernels: job.kernels.length });
     const need = job.kernels.reduce<Slots>((acc, k) => addSlots(acc, k.slots), {});

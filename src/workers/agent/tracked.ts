@@ -15,8 +15,9 @@ export interface Tracked {
   singleKernel?: boolean;
   /**
    * The engine had no container of the session (any attempt, any agent) when this agent began
-   * its run, and has not been away since: its containers are the ones listed here, and its
-   * cleanup removes them without listing the engine's. Unset for adopted sessions.
+   * its run (listed then, or, for a job not listed, its create found the name free: see
+   * listsAtConflict), and has not been away since: its containers are the ones listed here,
+   * and its cleanup removes them without listing the engine's. Unset for adopted sessions.
    */
   sole?: boolean;
   state: 'preparing' | 'created' | 'running' | 'exited';
