@@ -183,6 +183,21 @@ export function containerName(kernelId: string, attempt: number): string {
   return attempt > 1 ? `bai-${kernelId}.${attempt}` : `bai-${kernelId}`;
 }
 
+/**
+ * Whether a job's containers are listed only if their create finds the name taken: a first
+ * attempt (no other attempt's containers can exist) of one kernel (one create, nothing made
+ * before it) with no start time (no start barrier prepared for it). Its one container's name
+ * (containerName) is the attempt's own: a container an earlier delivery left makes the create
+ * answer 409.
+ */
+export function listsAtConflict(job: {
+  attempt: number;
+  kernels: readonly unknown[];
+  startsAt: number | null;
+}): boolean {
+  return job.attempt === 1 && job.kernels.length === 1 && job.startsAt === null;
+}
+
 /** Labels of a cluster session's network: the agent finds and removes its own. */
 export function networkLabels(sessionId: string, agentId: string): Record<string, string> {
   return { [LABEL.managed]: 'true', [LABEL.session]: sessionId, [LABEL.agent]: agentId };

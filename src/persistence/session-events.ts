@@ -158,15 +158,12 @@ export function eventsSql(cte: string | null, wanted: boolean): { sql: string; b
   };
 }
 
-/** The `events` column of eventsSql as event rows (undefined when not asked for). */
-export function returnedEvents(v: unknown): SessionEventRow[] | undefined {
-  if (!Array.isArray(v)) return undefined;
+/** The `events` column of eventsSql, as the `events` of what the statement returns (none when not asked for). */
+export function returnedEvents(v: unknown): { events?: SessionEventRow[] } {
+  if (!Array.isArray(v)) return {};
   // JSON: the ids as numbers already, the times as text.
-  return (v as (Omit<SessionEventRow, 'created_at'> & { created_at: string })[]).map((e) => ({
-    ...e,
-    id: Number(e.id),
-    created_at: new Date(e.created_at),
-  }));
+  const rows = v as (Omit<SessionEventRow, 'created_at'> & { created_at: string })[];
+  return { events: rows.map((e) => ({ ...e, id: Number(e.id), created_at: new Date(e.created_at) })) };
 }
 
 /** A callback delivery (webhook_deliveries) a session event calls for. */

@@ -297,7 +297,5 @@ export async function exitAlone(
   );
   const rows = await preparedRows<{ moved: number; queued: number; events: unknown }>(db, 'exit1', statement);
   const r = rows[0];
-  if (!r || r.moved === 0) return null;
-  const events = returnedEvents(r.events);
-  return { callbacksQueued: r.queued > 0, ...(events ? { events } : {}) };
+  return r && r.moved > 0 ? { callbacksQueued: r.queued > 0, ...returnedEvents(r.events) } : null;
 }

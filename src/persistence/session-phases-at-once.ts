@@ -305,12 +305,11 @@ export async function runAlone(
   const r = rows[0];
   if (!r || r.moved === 0) return null;
   const running = chain.moved.find((m) => m.status === 'RUNNING');
-  const events = returnedEvents(r.events);
   return {
     startedAt: running ? running.at : null,
     scalingGroup: r.scaling_group,
     createdAt: r.created_at,
     callbacksQueued: r.queued > 0,
-    ...(events ? { events } : {}),
+    ...returnedEvents(r.events),
   };
 }

@@ -74,8 +74,7 @@ function runExitStatement(
   };
   const at = new Date().toISOString();
   const ends = predecessorsOf('TERMINATED');
-  const wanted = eventsSql('e', wantEvents);
-  const events = { values: wanted.sql, bindings: wanted.bindings };
+  const returned = eventsSql('e', wantEvents);
   const running = chain.moved[chain.moved.length - 1]!; // runAndExitApplies: RUNNING
   const phaseHistory = JSON.stringify(historyOf(chain.moved));
   const kernelPhases = [...kernelChains(chain.moved)];
@@ -216,7 +215,7 @@ function runExitStatement(
       RETURNING 1
     )
     SELECT count(*)::int AS moved, (SELECT count(*) FROM w)::int AS queued,
-           min(scaling_group) AS scaling_group, min(created_at) AS created_at, ${spliced(events)} FROM s`;
+           min(scaling_group) AS scaling_group, min(created_at) AS created_at, ${spliced({ values: returned.sql, bindings: returned.bindings })} FROM s`;
   return { sql, bindings };
 }
 

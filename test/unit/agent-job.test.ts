@@ -2,7 +2,7 @@ import test from 'ava';
 import { agentJobOf } from '../../src/queue/payloads.js';
 import { heartbeatOf } from '../../src/workers/agent/heartbeat.js';
 import { newTracked } from '../../src/workers/agent/tracked.js';
-import { listsAtConflict } from '../../src/workers/agent/run-pipeline.js';
+import { listsAtConflict } from '../../src/domain/container-plan.js';
 
 const run = {
   sessionId: 's',

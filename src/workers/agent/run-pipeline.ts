@@ -3,10 +3,12 @@ import {
   clusterNetworkName,
   creationOrder,
   kernelContainer,
+  listsAtConflict,
   networkLabels,
 } from '../../domain/container-plan.js';
 import { ImagePullFailed, type ImageConfig } from '../../docker/docker-adapter.js';
 import { statusOf } from '../../docker/docker-errors.js';
+import type { ContainerSummary } from '../../docker/docker-types.js';
 import {
   BARRIER_LABEL,
   barrierCommand,
@@ -75,12 +77,7 @@ export class RunPipeline {
       return;
     }
     const all = await listed;
-    const found = all.filter((c) => c.labels[LABEL.attempt] === String(job.attempt));
-    if (found.length > 0) {
-      if (await this.superseded(job)) return;
-      await this.adoption.adoptAndResync(found);
-      return;
-    }
+    if (await this.adoptFound(job, all)) return;
     const tracked = newTracked(job.sessionId, job.attempt, job.batchTimeoutSec, 'preparing');
     tracked.requestId = job.requestId ?? null;
     tracked.singleKernel = job.kernels.length === 1;
@@ -314,13 +311,20 @@ export class RunPipeline {
    */
   private async adoptNamed(job: RunSessionJob, tracked: Tracked, err: unknown): Promise<void> {
     await this.teardown.discard(tracked);
-    const found = (await this.listSession(job.sessionId)).filter(
-      (c) => c.labels[LABEL.attempt] === String(job.attempt),
-    );
-    if (found.length === 0) throw err;
-    if (await this.superseded(job)) return;
-    sessionLog(this.ctx, tracked).info('container there already: adopted', { containers: found.length });
-    await this.adoption.adoptAndResync(found);
+    if (!(await this.adoptFound(job, await this.listSession(job.sessionId)))) throw err;
+    sessionLog(this.ctx, tracked).info('container there already: adopted');
+  }
+
+  /**
+   * The attempt's containers among the session's `all`, made by an earlier delivery of the job:
+   * adopted, its state said again (nothing, for an attempt the manager gave up). False when
+   * there is none.
+   */
+  private async adoptFound(job: RunSessionJob, all: readonly ContainerSummary[]): Promise<boolean> {
+    const found = all.filter((c) => c.labels[LABEL.attempt] === String(job.attempt));
+    if (found.length === 0) return false;
+    if (!(await this.superseded(job))) await this.adoption.adoptAndResync(found);
+    return true;
   }
 
   /** Whether the manager gave the attempt up: then it is marked finished here. */
@@ -337,19 +341,6 @@ export class RunPipeline {
       () => false, // no answer within 5 s: that is the answer asked for
     );
   }
-}
-
-/**
- * Whether a job's containers are listed only if their create finds the name taken: a first
- * attempt (no other attempt's containers can exist) of one kernel (one create, nothing made
- * before it) with no start time (no start barrier prepared for it).
- */
-export function listsAtConflict(job: {
-  attempt: number;
-  kernels: readonly unknown[];
-  startsAt: number | null;
-}): boolean {
-  return job.attempt === 1 && job.kernels.length === 1 && job.startsAt === null;
 }
 
 /** Whether a create failed because the container's name is taken (the engine's 409). */
