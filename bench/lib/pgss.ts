@@ -79,7 +79,7 @@ export class PgssMeter {
     return out;
   }
 
-  async end(per: number, topN = 30): Promise<PgssReport> {
+  async end(per: number, topN = Number(process.env.BENCH_PGSS_TOP ?? 30)): Promise<PgssReport> {
     const db = openDb(this.stack.pg.url, { min: 0, max: 1 });
     try {
       const r = (await db.raw(

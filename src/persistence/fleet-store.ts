@@ -20,8 +20,8 @@ export interface AgentLiveness {
  */
 export class FleetStore {
   /**
-   * `loopDb`: where the reconciler's two statements of every tick run (the heartbeat's
-   * markAlive and timedOut), a pool whose connections keep generic plans (openGenericPlanDb).
+   * `loopDb`: where the reconciler's statements of every tick run (the heartbeat's markAlive
+   * and sessionsByIds, timedOut), a pool whose connections keep generic plans (openGenericPlanDb).
    * On `db`'s sixteen connections each was planned on every call (a tick every 2 s lands on
    * another connection, five custom plans each, again after each autoanalyze): timedOut at
    * ~4 ms a plan was most of an idle PostgreSQL's CPU (docs/benchmarks.md, round thirteen).
@@ -150,9 +150,12 @@ export class FleetStore {
 
   async sessionsByIds(ids: string[]): Promise<SessionRow[]> {
     if (ids.length === 0) return [];
-    // One text whatever the count (an array parameter), so it is named and parsed once.
+    // One text whatever the count (an array parameter), so it is named and parsed once; on
+    // `loopDb` (every heartbeat of a busy agent reads it): on `db` most calls were planned, up to
+    // 1.7 ms a plan against sessions' partial indexes, for a read by primary key
+    // (docs/benchmarks.md, round twenty-nine).
     const { rows } = (await preparedRaw(
-      this.db,
+      this.loopDb,
       'bai_sessions_by_ids',
       'SELECT * FROM sessions WHERE id = ANY(?::uuid[])',
       [ids],

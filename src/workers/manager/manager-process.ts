@@ -98,10 +98,12 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   // A pool of generic-plan connections beside `db` (openGenericPlanDb says why); the embedded
   // database is one session, so there everything shares `db`. Their statements are reported as
   // the pool's (`query` events), as everything the manager runs.
+  const genericPools: Db[] = [];
   const genericPlanPool = (connections: number): Db => {
     if (embedded) return db;
     const pool = openGenericPlanDb(databaseUrl, knexLog, connections);
     pool.on('query', (q: unknown) => db.emit('query', q));
+    genericPools.push(pool);
     return pool;
   };
   // The dispatcher's pass reads, on one connection (SchedulerStore says why).
@@ -171,7 +173,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
   // Placement and the loops read fresh rows, so registry credentials an admin just changed are
   // the ones an agent pulls with.
   const submitCatalog = new CatalogStore(db, { cacheMs: config.submitCacheMs });
-  const admissionStore = new AdmissionStore(db);
+  const admissionStore = new AdmissionStore(genericPlanPool(1));
   const fleet = new FleetStore(db, reportDb);
   const queues = new AgentQueues(redis, prefix, (agentId) => fleet.scalingGroupOf(agentId));
 
@@ -387,8 +389,7 @@ export async function startManager(config: ManagerConfig, log: Logger): Promise<
         await step(() => backlog.close());
         for (const l of leases) await step(() => l.release());
         await step(() => redis.quit());
-        for (const pool of [passDb, scanDb, placeDb, reportDb])
-          if (pool !== db) await step(() => pool.destroy());
+        for (const pool of genericPools) await step(() => pool.destroy());
         await step(() => db.destroy());
         if (embedded) await step(() => embedded!.close());
         if (errors.length > 0) log.error('manager close', { errors: errors.map(String) });
