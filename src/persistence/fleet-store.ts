@@ -20,8 +20,8 @@ export interface AgentLiveness {
  */
 export class FleetStore {
   /**
-   * `loopDb`: where the reconciler's statements of every tick run (the heartbeat's markAlive
-   * and sessionsByIds, timedOut), a pool whose connections keep generic plans (openGenericPlanDb).
+   * `loopDb`: where the reconciler's statements of every tick run (the heartbeat's markAlive,
+   * sessionsByIds and activeOn, timedOut), a pool whose connections keep generic plans (openGenericPlanDb).
    * On `db`'s sixteen connections each was planned on every call (a tick every 2 s lands on
    * another connection, five custom plans each, again after each autoanalyze): timedOut at
    * ~4 ms a plan was most of an idle PostgreSQL's CPU (docs/benchmarks.md, round thirteen).
@@ -133,18 +133,15 @@ export class FleetStore {
 
   /** Sessions placed on the agent and not over (optionally: not updated since `before`). */
   async activeOn(agentId: string, before?: Date): Promise<SessionRow[]> {
-    // Each live agent's heartbeat, every reconciler pass: named statements (two texts).
-    const active = ACTIVE_STATUSES.map(() => '?').join(', ');
-    const sql = `SELECT * FROM sessions WHERE agent_id = ? AND status IN (${active})`;
+    // Each live agent's heartbeat, every reconciler pass: named statements (two texts) on
+    // `loopDb`. The statuses are literals, so a generic plan proves sessions_agent_active_idx's
+    // predicate as a custom one does: bound, they left the generic plan sessions_agent_idx, the
+    // agent's whole history read and filtered (history-indexes), and on `db` the rest of the
+    // calls were planned, up to 1.2 ms a plan (docs/benchmarks.md, round twenty-nine).
+    const sql = `SELECT * FROM sessions WHERE agent_id = ? AND status IN (${sqlList(ACTIVE_STATUSES)})`;
     const { rows } = (await (before
-      ? preparedRaw(this.db, 'bai_active_on_before', `${sql} AND updated_at < ?`, [
-          agentId,
-          ...ACTIVE_STATUSES,
-          before,
-        ])
-      : preparedRaw(this.db, 'bai_active_on', sql, [agentId, ...ACTIVE_STATUSES]))) as {
-      rows: SessionRow[];
-    };
+      ? preparedRaw(this.loopDb, 'bai_active_on_before', `${sql} AND updated_at < ?`, [agentId, before])
+      : preparedRaw(this.loopDb, 'bai_active_on', sql, [agentId]))) as { rows: SessionRow[] };
     return rows;
   }
 

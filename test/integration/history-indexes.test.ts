@@ -6,6 +6,7 @@ import { scanRunnable } from '../../src/persistence/runnable-scan.js';
 import {
   analyze,
   planScans,
+  rowsRead,
   seqScannedTables,
   type PlanScan,
   type RanQuery,
@@ -24,6 +25,8 @@ import { batch, startTestStack, waitForStatus, type TestStack } from '../helpers
 
 const HOT_TABLES = ['sessions', 'kernels', 'session_events'] as const;
 const HISTORY_KEY = 'AKHISTORYPLANTEST000';
+/** The agent every seeded session ran on (history-seed.ts). */
+const HISTORY_AGENT = 'history-agent';
 let stack: TestStack;
 /**
  * The report statements run on their own (exitAlone, movePhasesAlone, runAndExitAlone), as the
@@ -245,6 +248,40 @@ test.serial('the reconciler tick statements read by index, generic plan or not',
     for (const { scans, label } of await bothPlans(q, q.name)) {
       t.log(label);
       t.deepEqual(hotSeqScans(scans), [], label);
+    }
+  }
+});
+
+/**
+ * Every live agent's heartbeat reads its sessions not over (activeOn) on the reconciler's
+ * generic-plan pool: with the history all on one agent, neither plan reads that agent's ended
+ * sessions (a generic plan that cannot prove the active statuses of a bound list read the
+ * agent's whole history through sessions_agent_idx, then filtered it).
+ */
+test.serial("a heartbeat's read of its agent's live sessions reads none of its history", async (t) => {
+  const ran: (RanQuery & { name: string })[] = [];
+  const capture = (q: { sql?: string; bindings?: unknown[]; options?: { name?: string } }) => {
+    const name = q.options?.name;
+    if (q.sql && (name === 'bai_active_on' || name === 'bai_active_on_before'))
+      ran.push({ name, sql: q.sql, bindings: q.bindings ?? [] });
+  };
+  const db = stack.manager.db;
+  db.on('query', capture);
+  try {
+    const fleet = new FleetStore(db);
+    t.deepEqual(await fleet.activeOn(HISTORY_AGENT), []);
+    t.deepEqual(await fleet.activeOn(HISTORY_AGENT, new Date()), []);
+  } finally {
+    db.removeListener('query', capture);
+  }
+  const byName = new Map(ran.map((q) => [q.name, q]));
+  t.deepEqual([...byName.keys()].sort(), ['bai_active_on', 'bai_active_on_before']);
+  for (const q of byName.values()) {
+    for (const generic of [false, true]) {
+      const read = await rowsRead(stack.database.db, q, { generic });
+      const label = `${q.name} (${generic ? 'generic' : 'custom'} plan): ${JSON.stringify(read)}`;
+      t.log(label);
+      t.true((read['sessions'] ?? 0) < 100, label);
     }
   }
 });
